@@ -1,0 +1,47 @@
+# The two commands: `make run` starts the whole system, `make test` runs every test.
+# Both create the virtualenv and install on first use, on a machine with only Python 3.11+.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RUN_ARGS ?=
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format bench clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create the virtualenv and install everything (done by run and test)
+
+run: $(STAMP) ## Start Temporal (dev server), migrations, worker and API on 127.0.0.1:8000
+	@exec $(BIN)/aftersales dev $(RUN_ARGS)
+
+test: $(STAMP) ## Run the whole test suite (set AFTERSALES_TEST_DATABASE_URL for PostgreSQL too)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: $(STAMP) ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) ## Run every benchmark (each prints its ratio)
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) .data

@@ -1,0 +1,147 @@
+"""Payment gateway adapter and the payments ledger: every money movement once per key."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db import models
+from db.types import utcnow
+
+PAYMENT_DECLINED = "PaymentDeclined"
+
+
+class PaymentKind(StrEnum):
+    CHARGE = "charge"
+    DEDUCTIBLE = "deductible"
+    REFUND = "refund"
+    HOLD = "hold"
+    CAPTURE = "capture"
+    RELEASE = "release"
+
+
+@dataclass(frozen=True)
+class GatewayAnswer:
+    approved: bool
+    reference: str
+    message: str = ""
+
+
+class PaymentGateway(Protocol):
+    async def execute(self, idempotency_key: str, kind: PaymentKind, amount: Decimal,
+                      currency: str, payment_method: str, attempt: int) -> GatewayAnswer: ...
+
+
+class BuiltinGateway:
+    """Understands the test tokens of api.md: `pm_ok`, `pm_declined`, `pm_fail_once`.
+    Any other token (e.g. the original order's payment for a refund) is approved."""
+
+    async def execute(self, idempotency_key: str, kind: PaymentKind, amount: Decimal,
+                      currency: str, payment_method: str, attempt: int) -> GatewayAnswer:
+        reference = "gw_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+        if payment_method == "pm_declined":
+            return GatewayAnswer(False, reference, "card declined")
+        if payment_method == "pm_fail_once" and attempt == 1:
+            return GatewayAnswer(False, reference, "card declined (first attempt)")
+        return GatewayAnswer(True, reference)
+
+
+@dataclass
+class PaymentRequest:
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    kind: PaymentKind
+    amount: Decimal
+    currency: str
+    payment_method: str
+
+
+@dataclass
+class PaymentResult:
+    payment_id: str
+    kind: PaymentKind
+    amount: Decimal
+    currency: str
+    status: str
+    gateway_reference: str
+
+
+class PaymentActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 gateway: PaymentGateway) -> None:
+        self.sessions = sessions
+        self.gateway = gateway
+
+    @activity.defn
+    async def execute_payment(self, request: PaymentRequest) -> PaymentResult:
+        """Charge, refund, hold, capture or release once per idempotency key.
+
+        A decline is a business answer, not a fault: it raises a non-retryable
+        `PaymentDeclined` and the workflow decides what follows (dunning, payment_failed)."""
+        payment = await self._claim(request)
+        if payment.status == "succeeded":
+            return _result(payment)
+        answer = await self.gateway.execute(
+            request.idempotency_key, request.kind, request.amount, request.currency,
+            request.payment_method, payment.attempts,
+        )
+        async with self.sessions.begin() as session:
+            row = await session.get(models.Payment, payment.id, with_for_update=True)
+            assert row is not None
+            row.status = "succeeded" if answer.approved else "declined"
+            row.gateway_reference = answer.reference
+            row.updated_at = utcnow()
+            result = _result(row)
+        if not answer.approved:
+            raise ApplicationError(
+                answer.message or "payment declined", request.kind.value,
+                type=PAYMENT_DECLINED, non_retryable=True,
+            )
+        return result
+
+    async def _claim(self, request: PaymentRequest) -> models.Payment:
+        """The ledger row for this key, with one more attempt counted unless already paid."""
+        now = utcnow()
+        try:
+            async with self.sessions.begin() as session:
+                session.add(
+                    models.Payment(
+                        org_id=request.org_id, case_id=request.case_id,
+                        idempotency_key=request.idempotency_key, kind=request.kind.value,
+                        amount=request.amount, currency=request.currency,
+                        payment_method=request.payment_method, status="pending", attempts=0,
+                        created_at=now, updated_at=now,
+                    )
+                )
+        except IntegrityError:
+            pass
+        async with self.sessions.begin() as session:
+            row = await session.scalar(
+                select(models.Payment)
+                .where(models.Payment.idempotency_key == request.idempotency_key)
+                .with_for_update()
+            )
+            assert row is not None
+            if row.status != "succeeded":
+                row.attempts += 1
+                # A new payment method (dunning) is used for the next attempt.
+                row.payment_method = request.payment_method
+                row.updated_at = now
+            return row
+
+
+def _result(row: models.Payment) -> PaymentResult:
+    return PaymentResult(
+        payment_id=row.id, kind=PaymentKind(row.kind), amount=row.amount,
+        currency=row.currency, status=row.status, gateway_reference=row.gateway_reference,
+    )

@@ -1,0 +1,188 @@
+"""Read-model activities: the workflow keeps the database's view of its case current."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from db import models
+from domain.common import Customer
+
+# Fields a projection may set on a case row; anything else is refused loudly.
+_PROJECTABLE = frozenset(
+    {"coverage", "reason", "outcome", "refund_amount", "receiving_org_id", "resolution"}
+)
+
+
+@dataclass
+class TimelineEntry:
+    seq: int
+    at: datetime
+    status: str
+    event: str
+    actor: str
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CaseItemRecord:
+    sku: str
+    serial: str
+    quantity: int
+    unit_price: Decimal
+    reason: str = ""
+    notes: str = ""
+
+
+@dataclass
+class NewCase:
+    case_id: str
+    org_id: str
+    case_type: str
+    workflow_id: str
+    status: str
+    tracking_token: str
+    customer: Customer
+    created_at: datetime
+    currency: str
+    order_ref: str = ""
+    resolution: str | None = None
+    coverage: str | None = None
+    reason: str | None = None
+    items: list[CaseItemRecord] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+
+@dataclass
+class CaseProjection:
+    case_id: str
+    status: str
+    updated_at: datetime
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+
+
+class StoreActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn
+    async def record_case(self, new: NewCase) -> None:
+        """Insert the case, its customer, items and first timeline entries (once)."""
+        async with self.sessions.begin() as session:
+            if await session.get(models.Case, new.case_id) is not None:
+                return
+            customer = models.CustomerRecord(
+                org_id=new.org_id,
+                name=new.customer.name,
+                email=new.customer.email,
+                phone=new.customer.phone,
+                address=_address_json(new.customer),
+                created_at=new.created_at,
+            )
+            session.add(customer)
+            await session.flush()
+            session.add(
+                models.Case(
+                    id=new.case_id,
+                    org_id=new.org_id,
+                    case_type=new.case_type,
+                    workflow_id=new.workflow_id,
+                    status=new.status,
+                    tracking_token=new.tracking_token,
+                    customer_id=customer.id,
+                    order_ref=new.order_ref,
+                    resolution=new.resolution,
+                    coverage=new.coverage,
+                    reason=new.reason,
+                    currency=new.currency,
+                    data=new.data,
+                    links={},
+                    created_at=new.created_at,
+                    updated_at=new.created_at,
+                )
+            )
+            await session.flush()
+            for item in new.items:
+                session.add(
+                    models.CaseItem(
+                        case_id=new.case_id,
+                        sku=item.sku,
+                        serial=item.serial,
+                        quantity=item.quantity,
+                        unit_price=item.unit_price,
+                        reason=item.reason,
+                        notes=item.notes,
+                    )
+                )
+            await _append_timeline(session, new.case_id, new.timeline)
+
+    @activity.defn
+    async def project(self, projection: CaseProjection) -> None:
+        """Bring the case row up to date and append timeline entries not yet stored."""
+        unknown = set(projection.fields) - _PROJECTABLE
+        if unknown:
+            raise ValueError(f"not projectable: {sorted(unknown)}")
+        async with self.sessions.begin() as session:
+            case = await session.get(models.Case, projection.case_id, with_for_update=True)
+            if case is None:
+                raise LookupError(f"case {projection.case_id} not recorded")
+            # A retried or late projection must not move the case back in time.
+            if projection.updated_at >= case.updated_at:
+                case.status = projection.status
+                case.updated_at = projection.updated_at
+                for name, value in projection.fields.items():
+                    setattr(case, name, value)
+            if projection.links:
+                case.links = {**case.links, **projection.links}
+            await _append_timeline(session, projection.case_id, projection.timeline)
+
+
+async def _append_timeline(
+    session: AsyncSession, case_id: str, entries: list[TimelineEntry]
+) -> None:
+    if not entries:
+        return
+    stored = set(
+        (
+            await session.scalars(
+                select(models.TimelineEvent.seq).where(models.TimelineEvent.case_id == case_id)
+            )
+        ).all()
+    )
+    for entry in entries:
+        if entry.seq in stored:
+            continue
+        session.add(
+            models.TimelineEvent(
+                case_id=case_id,
+                seq=entry.seq,
+                at=entry.at,
+                status=entry.status,
+                event=entry.event,
+                actor=entry.actor,
+                detail=entry.detail,
+            )
+        )
+
+
+def _address_json(customer: Customer) -> dict[str, Any] | None:
+    if customer.address is None:
+        return None
+    address = customer.address
+    return {
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "region": address.region,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }

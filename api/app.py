@@ -1,0 +1,43 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.deps import Resources
+from api.routes import carrier_events, documents, health, orgs, products, rmas, setup, tracking
+from db.document_store import DocumentStore
+from db.session import make_engine, make_sessionmaker
+from settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.resources = Resources(
+            settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+            documents=DocumentStore(settings.document_dir),
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="aftersales",
+        version="0.1.0",
+        summary="After-sales cases (returns, repairs, replacements, relocations, "
+        "service plans) as durable workflows.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, orgs, setup, products, rmas, carrier_events, tracking, documents):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,71 @@
+"""API keys: issued once, stored as SHA-256, resolved to an organisation and its kind."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import forbidden, unauthorized
+from db import models
+
+KEY_PREFIX = "ask_"
+
+
+class OrgKind(StrEnum):
+    ADMIN = "admin"
+    RETAILER = "retailer"
+    REPAIR_CENTER = "repair_center"
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: OrgKind
+    org_id: str | None  # None for the bootstrap admin key
+
+    def require(self, *kinds: OrgKind) -> None:
+        if self.kind not in kinds:
+            raise forbidden(f"a {self.kind.value} key may not do this")
+
+    @property
+    def owner_id(self) -> str:
+        if self.org_id is None:
+            raise forbidden("the bootstrap admin key belongs to no organisation")
+        return self.org_id
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise unauthorized()
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("use 'Authorization: Bearer <api key>'")
+    return token.strip()
+
+
+async def resolve(session: AsyncSession, token: str, admin_key: str) -> Principal:
+    if hmac.compare_digest(token.encode(), admin_key.encode()):
+        return Principal(OrgKind.ADMIN, None)
+    row = (
+        await session.execute(
+            select(models.ApiKey.revoked_at, models.Organisation.id, models.Organisation.kind)
+            .join(models.Organisation, models.Organisation.id == models.ApiKey.org_id)
+            .where(models.ApiKey.key_hash == hash_key(token))
+        )
+    ).first()
+    if row is None or row.revoked_at is not None:
+        raise unauthorized("unknown or revoked API key")
+    return Principal(OrgKind(row.kind), row.id)

@@ -1,0 +1,83 @@
+"""Per-process resources (one engine, one Temporal client) and the request dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.auth import Principal, bearer_token, resolve
+from api.errors import temporal_unavailable
+from db.document_store import DocumentStore
+from settings import Settings
+from temporal_client import connect
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    documents: DocumentStore
+    _client: Client | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def temporal(self) -> Client:
+        """The Temporal client, connected on first use so the API starts even while
+        Temporal is still coming up (and /healthz can say so)."""
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await connect(self.settings)
+                except RuntimeError as exc:
+                    raise temporal_unavailable() from exc
+            return self._client
+
+
+def resources(request: Request) -> Resources:
+    res: Resources = request.app.state.resources
+    return res
+
+
+ResourcesDep = Annotated[Resources, Depends(resources)]
+
+
+def settings_dep(res: ResourcesDep) -> Settings:
+    return res.settings
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
+
+
+async def session_dep(res: ResourcesDep) -> AsyncIterator[AsyncSession]:
+    async with res.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(session_dep)]
+
+
+async def temporal_dep(res: ResourcesDep) -> Client:
+    return await res.temporal()
+
+
+TemporalDep = Annotated[Client, Depends(temporal_dep)]
+
+
+async def principal_dep(
+    res: ResourcesDep,
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal:
+    return await resolve(session, bearer_token(authorization),
+                         res.settings.required_admin_key)
+
+
+PrincipalDep = Annotated[Principal, Depends(principal_dep)]

@@ -1,0 +1,121 @@
+"""Every error the API answers, as RFC 9457 problem details with a stable `code`.
+
+Routes raise `Problem`; Temporal and validation errors are mapped here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    422: "Unprocessable content",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+def unauthorized(detail: str = "a valid API key is required") -> Problem:
+    return Problem(401, "unauthorized", detail)
+
+
+def forbidden(detail: str = "this kind of key may not do that") -> Problem:
+    return Problem(403, "forbidden", detail)
+
+
+def not_found(what: str = "resource") -> Problem:
+    return Problem(404, "not_found", f"{what} not found")
+
+
+def invalid_transition(detail: str, current_status: str, allowed: list[str]) -> Problem:
+    return Problem(409, "invalid_transition", detail, current_status=current_status,
+                   allowed=allowed)
+
+
+def temporal_unavailable() -> Problem:
+    return Problem(503, "temporal_unavailable", "the workflow service cannot be reached")
+
+
+def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": f"https://aftersales.dev/problems/{code}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
+    """A workflow validator's refusal becomes a 409 with the state and allowed actions."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == "invalid_transition":
+        details = cause.details[0] if cause.details else {}
+        return invalid_transition(cause.message, str(details.get("current_status", "")),
+                                  list(details.get("allowed", [])))
+    if isinstance(cause, ApplicationError) and cause.type:
+        return Problem(409, cause.type, cause.message)
+    return Problem(409, "conflict", str(cause or error))
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.code, exc.detail, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        malformed = any(e["type"] == "json_invalid" for e in errors)
+        code = "malformed_json" if malformed else "validation_error"
+        detail = "the body is not valid JSON" if malformed else "the request is not valid"
+        return problem_response(422, code, detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "error")
+        return problem_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(RPCError)
+    async def _rpc(_: Request, exc: RPCError) -> JSONResponse:
+        log.warning("temporal call failed", status=exc.status, message=exc.message)
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            problem = temporal_unavailable()
+            return problem_response(problem.status, problem.code, problem.detail)
+        return problem_response(503, "workflow_error", "the workflow service refused the call")
+
+    @app.exception_handler(WorkflowUpdateFailedError)
+    async def _update(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
+        problem = from_update_failure(exc)
+        return problem_response(problem.status, problem.code, problem.detail, **problem.extra)

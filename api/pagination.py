@@ -1,0 +1,43 @@
+"""Keyset pagination over (created_at, id), newest first: stable under concurrent inserts."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Query
+from sqlalchemy import Select, and_, or_
+
+from api.errors import Problem
+from db import models
+
+LimitQuery = Annotated[int, Query(ge=1, le=200)]
+
+
+def encode_cursor(case: models.Case) -> str:
+    raw = f"{case.created_at.isoformat()}|{case.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, case_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(created), case_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(422, "invalid_cursor", "the cursor is not one this API gave") from exc
+
+
+def page(query: Select[Any], cursor: str | None, limit: int) -> Select[Any]:
+    if cursor:
+        created, case_id = decode_cursor(cursor)
+        query = query.where(or_(models.Case.created_at < created,
+                                and_(models.Case.created_at == created,
+                                     models.Case.id < case_id)))
+    return query.order_by(models.Case.created_at.desc(), models.Case.id.desc()).limit(limit + 1)
+
+
+def split(rows: list[models.Case], limit: int) -> tuple[list[models.Case], str | None]:
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(rows[limit - 1])
+    return rows, None

@@ -1,0 +1,91 @@
+"""POST /v1/carrier-events: signed scans from the carrier, routed to the owning workflow."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from pydantic import AwareDatetime, BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import Problem, not_found
+from api.schemas.common import NonEmpty, Strict
+from db import models
+from db.types import utcnow
+from domain.common import CarrierEvent, CarrierStatus
+from domain.rma import CARRIER_EVENT_SIGNAL
+from domain.signatures import verify
+
+router = APIRouter(prefix="/v1/carrier-events", tags=["carrier"])
+
+
+class CarrierEventIn(Strict):
+    event_id: NonEmpty
+    tracking_number: NonEmpty
+    status: CarrierStatus
+    occurred_at: AwareDatetime
+    location: str = ""
+
+
+class CarrierEventAccepted(BaseModel):
+    event_id: str
+    duplicate: bool
+
+
+@router.post("", response_model=CarrierEventAccepted,
+             summary="A carrier scan, signed with X-Carrier-Signature")
+async def carrier_event(
+    request: Request, session: SessionDep, client: TemporalDep, settings: SettingsDep,
+    signature: Annotated[str | None, Header(alias="X-Carrier-Signature")] = None,
+) -> CarrierEventAccepted:
+    raw = await request.body()
+    if not verify(settings.required_carrier_secret, raw, signature, time.time()):
+        raise Problem(401, "invalid_signature", "missing, stale or wrong X-Carrier-Signature")
+    try:
+        event = CarrierEventIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise Problem(422, "validation_error", "the event is not valid",
+                      errors=[{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                              for e in exc.errors()]) from exc
+
+    if await session.get(models.CarrierEventRecord, event.event_id) is not None:
+        return CarrierEventAccepted(event_id=event.event_id, duplicate=True)
+    shipment = await session.scalar(
+        select(models.Shipment).where(models.Shipment.tracking_number == event.tracking_number)
+    )
+    if shipment is None or shipment.status == "voided":
+        raise not_found("tracking number")
+
+    # Signal first, record after: if we crash in between, the carrier's retry signals again
+    # and the workflow drops the copy by event id. The reverse order could lose the scan.
+    handle = client.get_workflow_handle(shipment.workflow_id)
+    try:
+        await handle.signal(CARRIER_EVENT_SIGNAL, CarrierEvent(
+            event_id=event.event_id, tracking_number=event.tracking_number,
+            status=event.status, occurred_at=event.occurred_at, location=event.location))
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        # The case has ended; the scan still updates the shipment below.
+    _record(session, event.event_id, event.tracking_number, event.status, event.occurred_at,
+            event.location)
+    shipment.status = event.status.value
+    shipment.updated_at = utcnow()
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return CarrierEventAccepted(event_id=event.event_id, duplicate=True)
+    return CarrierEventAccepted(event_id=event.event_id, duplicate=False)
+
+
+def _record(session: SessionDep, event_id: str, tracking_number: str, status: CarrierStatus,
+            occurred_at: datetime, location: str) -> None:
+    session.add(models.CarrierEventRecord(
+        event_id=event_id, tracking_number=tracking_number, status=status.value,
+        occurred_at=occurred_at, location=location))

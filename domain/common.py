@@ -1,0 +1,108 @@
+"""Types every lifecycle shares: addresses, customers, the retailer policy, timeline entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+
+@dataclass
+class Address:
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    line2: str = ""
+    region: str = ""
+    name: str = ""
+
+
+@dataclass
+class Customer:
+    name: str
+    email: str = ""
+    phone: str = ""
+    address: Address | None = None
+
+    @property
+    def first_name(self) -> str:
+        parts = self.name.split()
+        return parts[0] if parts else ""
+
+
+DEFAULT_RETURN_ADDRESS = Address(
+    name="Returns Department", line1="1 Returns Way", city="Springfield", postal_code="00000",
+    country="US",
+)
+
+
+@dataclass
+class Policy:
+    """A retailer's policy. A case keeps the copy it started with."""
+
+    return_window: timedelta = timedelta(days=30)
+    review_threshold: Decimal = Decimal("1000.00")
+    review_timeout: timedelta = timedelta(days=7)
+    return_ship_by: timedelta = timedelta(days=14)
+    restocking_fee_percent: Decimal = Decimal("15")
+    quote_valid_for: timedelta = timedelta(days=14)
+    repair_turnaround: timedelta = timedelta(days=5)
+    backorder_max: timedelta = timedelta(days=14)
+    core_return_within: timedelta = timedelta(days=30)
+    max_reschedules: int = 2
+    dunning: list[timedelta] = field(
+        default_factory=lambda: [timedelta(days=1), timedelta(days=3), timedelta(days=7)]
+    )
+    grace_period: timedelta = timedelta(days=14)
+    currency: str = "USD"
+    return_address: Address = field(default_factory=lambda: DEFAULT_RETURN_ADDRESS)
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class CarrierStatus(StrEnum):
+    PICKED_UP = "picked_up"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+
+
+@dataclass
+class CarrierEvent:
+    """A carrier scan, delivered to the workflow that owns the shipment (at least once)."""
+
+    event_id: str
+    tracking_number: str
+    status: CarrierStatus
+    occurred_at: datetime
+    location: str = ""
+
+
+@dataclass
+class ShipmentRef:
+    id: str
+    direction: Direction
+    carrier: str
+    tracking_number: str
+    service: str = "Ground"
+
+
+@dataclass
+class DocumentRef:
+    id: str
+    kind: str
+    sha256: str
+    verification_code: str | None = None
+
+
+# Statuses that end a case, across lifecycles: a serial in any other status has an open case.
+CLOSED_STATUSES = frozenset({
+    "completed", "rejected", "cancelled", "expired", "returned_unrepaired", "beyond_repair",
+    "unroutable", "refunded", "payment_failed",
+})

@@ -1,0 +1,194 @@
+"""The RMA lifecycle's vocabulary (states, reason codes, grades) and its workflow messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.common import Customer, DocumentRef, Policy, ShipmentRef
+
+
+class RmaStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"
+    AWAITING_RETURN = "awaiting_return"
+    IN_TRANSIT = "in_transit"
+    RECEIVED = "received"
+    RESOLVING = "resolving"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+TERMINAL_STATUSES = frozenset(
+    {RmaStatus.COMPLETED, RmaStatus.REJECTED, RmaStatus.CANCELLED, RmaStatus.EXPIRED}
+)
+
+
+class Resolution(StrEnum):
+    REFUND = "refund"
+    REPLACEMENT = "replacement"
+    REPAIR = "repair"
+
+
+class ReturnReason(StrEnum):
+    DEFECTIVE = "defective"
+    DAMAGED_IN_TRANSIT = "damaged_in_transit"
+    WRONG_ITEM = "wrong_item"
+    NOT_AS_DESCRIBED = "not_as_described"
+    NO_LONGER_NEEDED = "no_longer_needed"
+    OTHER = "other"
+
+
+class RejectReason(StrEnum):
+    INVALID_PURCHASE_DATE = "invalid_purchase_date"
+    DUPLICATE_OPEN_CASE = "duplicate_open_case"
+    OUTSIDE_RETURN_WINDOW = "outside_return_window"
+    NOT_COVERED = "not_covered"
+    REJECTED_BY_RETAILER = "rejected_by_retailer"
+
+
+class Coverage(StrEnum):
+    RETURN_WINDOW = "return_window"
+    WARRANTY = "warranty"
+    SERVICE_PLAN = "service_plan"
+    PAID = "paid"
+
+
+class Grade(StrEnum):
+    A = "A"  # like new
+    B = "B"  # opened / used
+    C = "C"  # damaged by the customer
+    D = "D"  # defective as reported
+
+
+class Outcome(StrEnum):
+    REFUNDED = "refunded"
+    REPLACED = "replaced"
+    REPAIRED = "repaired"
+    RETURNED_UNREPAIRED = "returned_unrepaired"
+    RETURNED_TO_CUSTOMER = "returned_to_customer"
+
+
+@dataclass
+class RmaItem:
+    sku: str
+    serial: str
+    quantity: int
+    reason: ReturnReason
+    unit_price: Decimal
+    product_name: str = ""
+    category: str = ""
+    warranty_months: int = 0
+    notes: str = ""
+
+    @property
+    def value(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass
+class RmaStart:
+    """Everything the workflow needs, gathered by the API when the case is created."""
+
+    rma_id: str
+    org_id: str
+    org_name: str
+    tracking_token: str
+    order_ref: str
+    purchased_at: datetime
+    customer: Customer
+    items: list[RmaItem]
+    resolution: Resolution
+    policy: Policy
+    public_base_url: str
+    # Facts looked up in the read model at creation; the decision itself is the workflow's.
+    serials_with_open_cases: list[str] = field(default_factory=list)
+    serials_with_active_plans: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Actor:
+    """Who did it, for the timeline: `retailer:<org>`, `repair_center:<org>`, `carrier`..."""
+
+    kind: str
+    org_id: str = ""
+
+    def label(self) -> str:
+        return f"{self.kind}:{self.org_id}" if self.org_id else self.kind
+
+
+@dataclass
+class RmaView:
+    """What an update answers: the case's state once the command has taken effect."""
+
+    rma_id: str
+    status: RmaStatus
+    reason: str | None = None
+    coverage: Coverage | None = None
+    outcome: Outcome | None = None
+    refund_amount: Decimal | None = None
+
+
+@dataclass
+class ReviewDecision:
+    actor: Actor
+    approve: bool
+    reason: str = ""
+
+
+@dataclass
+class CancelRequest:
+    actor: Actor
+    reason: str = ""
+
+
+@dataclass
+class ReceiveRequest:
+    actor: Actor
+    note: str = ""
+
+
+@dataclass
+class InspectionRequest:
+    actor: Actor
+    grade: Grade
+    serial_matches: bool
+    notes: str = ""
+
+
+@dataclass
+class RmaResult:
+    rma_id: str
+    status: RmaStatus
+    outcome: Outcome | None = None
+    refund_amount: Decimal | None = None
+    documents: list[DocumentRef] = field(default_factory=list)
+    shipments: list[ShipmentRef] = field(default_factory=list)
+
+
+# What a key holder may do in each state: the body of a 409 `invalid_transition`.
+ALLOWED_ACTIONS: dict[RmaStatus, tuple[str, ...]] = {
+    RmaStatus.PENDING_REVIEW: ("approve", "reject", "cancel"),
+    RmaStatus.AWAITING_RETURN: ("cancel", "receive"),
+    RmaStatus.IN_TRANSIT: ("receive",),
+    RmaStatus.RECEIVED: ("inspection",),
+    RmaStatus.RESOLVING: (),
+    RmaStatus.COMPLETED: (),
+    RmaStatus.REJECTED: (),
+    RmaStatus.CANCELLED: (),
+    RmaStatus.EXPIRED: (),
+}
+
+INVALID_TRANSITION = "invalid_transition"
+
+# Names the API uses to reach the workflow without importing workflow code.
+RMA_WORKFLOW = "Rma"
+AUTHORIZE_UPDATE = "authorize"
+REVIEW_UPDATE = "decide_review"
+CANCEL_UPDATE = "cancel"
+RECEIVE_UPDATE = "receive"
+INSPECT_UPDATE = "inspect"
+CARRIER_EVENT_SIGNAL = "carrier_event"

@@ -1,0 +1,133 @@
+"""Pure business rules: given facts, a decision. No I/O, no clock of their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.common import Policy
+from domain.durations import add_months
+from domain.money import to_cents
+from domain.rma import Coverage, Grade, RejectReason, Resolution, RmaItem
+
+
+class Decision(StrEnum):
+    AUTHORIZED = "authorized"
+    PENDING_REVIEW = "pending_review"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Authorization:
+    decision: Decision
+    reason: RejectReason | None = None
+    coverage: Coverage | None = None
+
+
+def purchase_date_is_valid(purchased_at: datetime, now: datetime) -> bool:
+    return purchased_at <= now
+
+
+def item_coverage(
+    item: RmaItem, purchased_at: datetime, now: datetime, policy: Policy, has_plan: bool
+) -> Coverage | None:
+    """The best coverage one item has, or None when nothing covers it."""
+    if now - purchased_at <= policy.return_window:
+        return Coverage.RETURN_WINDOW
+    if item.warranty_months > 0 and now < add_months(purchased_at, item.warranty_months):
+        return Coverage.WARRANTY
+    if has_plan:
+        return Coverage.SERVICE_PLAN
+    return None
+
+
+_COVERAGE_RANK = [Coverage.RETURN_WINDOW, Coverage.WARRANTY, Coverage.SERVICE_PLAN, Coverage.PAID]
+
+
+def authorize(
+    *,
+    resolution: Resolution,
+    purchased_at: datetime,
+    now: datetime,
+    items: list[RmaItem],
+    policy: Policy,
+    serials_with_open_cases: list[str],
+    serials_with_active_plans: list[str],
+) -> Authorization:
+    """The RMA authorization rules of lifecycles.md §1, in their order."""
+    if not purchase_date_is_valid(purchased_at, now):
+        return Authorization(Decision.REJECTED, RejectReason.INVALID_PURCHASE_DATE)
+    open_serials = set(serials_with_open_cases)
+    if any(item.serial in open_serials for item in items):
+        return Authorization(Decision.REJECTED, RejectReason.DUPLICATE_OPEN_CASE)
+    if resolution is Resolution.REFUND and now - purchased_at > policy.return_window:
+        return Authorization(Decision.REJECTED, RejectReason.OUTSIDE_RETURN_WINDOW)
+
+    plan_serials = set(serials_with_active_plans)
+    coverages = [
+        item_coverage(item, purchased_at, now, policy, item.serial in plan_serials)
+        for item in items
+    ]
+    if any(c is None for c in coverages):
+        if resolution is Resolution.REPAIR:
+            coverage = Coverage.PAID
+        else:
+            return Authorization(Decision.REJECTED, RejectReason.NOT_COVERED)
+    else:
+        # The case is only as covered as its least-covered item.
+        coverage = max((c for c in coverages if c is not None), key=_COVERAGE_RANK.index)
+
+    total = sum((item.value for item in items), Decimal(0))
+    if total > policy.review_threshold:
+        return Authorization(Decision.PENDING_REVIEW, coverage=coverage)
+    return Authorization(Decision.AUTHORIZED, coverage=coverage)
+
+
+class Disposition(StrEnum):
+    REFUND_FULL = "refund_full"
+    REFUND_LESS_RESTOCKING = "refund_less_restocking"
+    SHIP_BACK = "ship_back"
+    REPLACEMENT = "replacement"
+    REPAIR = "repair"
+
+
+@dataclass(frozen=True)
+class DispositionResult:
+    disposition: Disposition
+    coverage: Coverage | None = None  # set when inspection changes the coverage
+
+
+def disposition(
+    resolution: Resolution, grade: Grade, serial_matches: bool, coverage: Coverage | None
+) -> DispositionResult:
+    """What inspection leads to (lifecycles.md §1.5)."""
+    if not serial_matches:
+        return DispositionResult(Disposition.SHIP_BACK)
+    if resolution is Resolution.REPAIR:
+        return DispositionResult(
+            Disposition.REPAIR, Coverage.PAID if grade is Grade.C else coverage
+        )
+    if grade is Grade.C:
+        return DispositionResult(Disposition.SHIP_BACK)
+    if resolution is Resolution.REPLACEMENT:
+        return DispositionResult(Disposition.REPLACEMENT)
+    if grade is Grade.B:
+        return DispositionResult(Disposition.REFUND_LESS_RESTOCKING)
+    return DispositionResult(Disposition.REFUND_FULL)
+
+
+@dataclass(frozen=True)
+class RefundBreakdown:
+    gross: Decimal
+    restocking_fee: Decimal
+    refund: Decimal
+
+
+def refund_breakdown(gross: Decimal, fee_percent: Decimal, apply_fee: bool) -> RefundBreakdown:
+    """Refund of `gross`, less the restocking fee (rounded half up to the cent) when it applies."""
+    gross = to_cents(gross)
+    fee = to_cents(gross * fee_percent / Decimal(100)) if apply_fee else Decimal("0.00")
+    fee = min(max(fee, Decimal("0.00")), gross)
+    return RefundBreakdown(gross=gross, restocking_fee=fee, refund=gross - fee)

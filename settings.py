@@ -1,0 +1,62 @@
+"""One settings object for every process, read from `AFTERSALES_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path(".data")
+# Development-only secrets: known to everyone, so refused outside development.
+DEV_ADMIN_KEY = "dev-admin-key"
+DEV_CARRIER_SECRET = "dev-carrier-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTERSALES_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = f"sqlite+aiosqlite:///{DATA_DIR}/aftersales.db"
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "aftersales"
+    public_base_url: str = "http://127.0.0.1:8000"
+    document_dir: Path = DATA_DIR / "documents"
+    admin_key: str | None = None
+    carrier_secret: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Settings:
+        if self.env == "production":
+            missing = [
+                name for name in ("admin_key", "carrier_secret") if not getattr(self, name)
+            ]
+            if missing:
+                names = ", ".join(f"AFTERSALES_{n.upper()}" for n in missing)
+                raise ValueError(f"{names} must be set outside development")
+        else:
+            self.admin_key = self.admin_key or DEV_ADMIN_KEY
+            self.carrier_secret = self.carrier_secret or DEV_CARRIER_SECRET
+        self.public_base_url = self.public_base_url.rstrip("/")
+        return self
+
+    @property
+    def required_admin_key(self) -> str:
+        assert self.admin_key is not None  # filled by the validator
+        return self.admin_key
+
+    @property
+    def required_carrier_secret(self) -> str:
+        assert self.carrier_secret is not None
+        return self.carrier_secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,87 @@
+"""Builds the activity classes with their clients, registers every workflow and activity,
+and runs the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.carrier import BuiltinCarrier, CarrierActivities
+from activities.documents import DocumentActivities
+from activities.payments import BuiltinGateway, PaymentActivities
+from activities.store import StoreActivities
+from db.document_store import DocumentStore
+from db.session import make_engine, make_sessionmaker
+from settings import Settings
+from temporal_client import connect
+from workflows.rma import RmaWorkflow
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS: Sequence[type] = (RmaWorkflow,)
+
+
+def build_activities(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> list[Callable[..., Any]]:
+    store = StoreActivities(sessions)
+    carrier = CarrierActivities(sessions, BuiltinCarrier())
+    payments = PaymentActivities(sessions, BuiltinGateway())
+    documents = DocumentActivities(sessions, DocumentStore(settings.document_dir))
+    return [
+        store.record_case,
+        store.project,
+        carrier.book_shipment,
+        carrier.void_shipment,
+        payments.execute_payment,
+        documents.render_label,
+        documents.render_packing_slip,
+    ]
+
+
+def build_worker(
+    client: Client, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=build_activities(sessions, settings),
+        max_concurrent_activities=100,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then finish in-flight tasks and stop."""
+    engine = make_engine(settings.database_url)
+    client = await connect(settings)
+    worker = build_worker(client, make_sessionmaker(engine), settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("worker started", task_queue=settings.task_queue,
+             temporal=settings.temporal_address)
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        await engine.dispose()
+        log.info("worker stopped")
+
+
+def main() -> None:
+    from settings import get_settings
+
+    asyncio.run(run_worker(get_settings()))
+
+
+if __name__ == "__main__":
+    main()

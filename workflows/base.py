@@ -1,0 +1,35 @@
+"""Shared workflow plumbing: activity options and the invalid-transition refusal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+# Read-model writes and renders are quick; retry them for as long as it takes, since a case
+# must never stop because the database blinked.
+QUICK_TIMEOUT = timedelta(seconds=30)
+QUICK_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+# Calls to outside systems (carrier, gateway) may be slower.
+EXTERNAL_TIMEOUT = timedelta(minutes=2)
+EXTERNAL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["PaymentDeclined"],
+)
+
+
+def invalid_transition(action: str, status: str, allowed: tuple[str, ...]) -> ApplicationError:
+    """The refusal a validator raises; the API turns it into 409 `invalid_transition`."""
+    return ApplicationError(
+        f"cannot {action} while {status}",
+        {"current_status": status, "allowed": list(allowed)},
+        type="invalid_transition",
+        non_retryable=True,
+    )
