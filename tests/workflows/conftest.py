@@ -1,0 +1,46 @@
+"""A worker on the time-skipping server, with the real activities on a SQLite read model."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from cli import migrate
+from db import models
+from db.session import make_engine, make_sessionmaker
+from settings import Settings
+from tests.support import ADMIN_KEY, CARRIER_SECRET
+from worker import build_worker
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    org_id: str
+
+
+@pytest.fixture(scope="session")
+async def harness(time_skipping: WorkflowEnvironment,
+                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    tmp = tmp_path_factory.mktemp("workflows")
+    url = f"sqlite+aiosqlite:///{tmp}/read-model.db"
+    await asyncio.to_thread(migrate, url)
+    settings = Settings(env="test", database_url=url, task_queue=f"ts-{uuid.uuid4().hex[:6]}",
+                        document_dir=tmp / "documents", admin_key=ADMIN_KEY,
+                        carrier_secret=CARRIER_SECRET)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    async with sessions.begin() as session:
+        org = models.Organisation(name="Test Retailer", kind="retailer")
+        session.add(org)
+    async with build_worker(time_skipping.client, sessions, settings):
+        yield Harness(time_skipping, sessions, settings, org.id)
+    await engine.dispose()
