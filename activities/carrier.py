@@ -26,8 +26,9 @@ class Booking:
 class Carrier(Protocol):
     name: str
 
-    async def book(self, idempotency_key: str, origin: Address, destination: Address,
-                   service: str) -> Booking: ...
+    async def book(
+        self, idempotency_key: str, origin: Address, destination: Address, service: str
+    ) -> Booking: ...
 
     async def void(self, tracking_number: str) -> None: ...
 
@@ -39,8 +40,9 @@ class BuiltinCarrier:
 
     name = "aftersales-post"
 
-    async def book(self, idempotency_key: str, origin: Address, destination: Address,
-                   service: str) -> Booking:
+    async def book(
+        self, idempotency_key: str, origin: Address, destination: Address, service: str
+    ) -> Booking:
         digest = hashlib.sha256(idempotency_key.encode()).digest()
         digits = str(int.from_bytes(digest[:10], "big")).zfill(18)[-16:]
         return Booking(carrier=self.name, service=service, tracking_number=f"AS{digits}")

@@ -47,8 +47,9 @@ class DocumentActivities:
             return existing
         # Rendering is CPU work: keep it off the event loop that heartbeats other activities.
         pdf = await asyncio.to_thread(render_label, request.label)
-        return await self._store(request.idempotency_key, request.org_id, request.case_id,
-                                 request.label.kind, pdf)
+        return await self._store(
+            request.idempotency_key, request.org_id, request.case_id, request.label.kind, pdf
+        )
 
     @activity.defn
     async def render_packing_slip(self, request: PackingSlipRequest) -> DocumentRef:
@@ -56,19 +57,33 @@ class DocumentActivities:
         if existing is not None:
             return existing
         pdf = await asyncio.to_thread(render_packing_slip, request.slip)
-        return await self._store(request.idempotency_key, request.org_id, request.case_id,
-                                 "packing_slip", pdf)
+        return await self._store(
+            request.idempotency_key, request.org_id, request.case_id, "packing_slip", pdf
+        )
 
-    async def _store(self, key: str, org_id: str, case_id: str, kind: str, pdf: bytes,
-                     verification_code: str | None = None) -> DocumentRef:
+    async def _store(
+        self,
+        key: str,
+        org_id: str,
+        case_id: str,
+        kind: str,
+        pdf: bytes,
+        verification_code: str | None = None,
+    ) -> DocumentRef:
         sha, storage_key = await asyncio.to_thread(self.store.put, pdf)
         try:
             async with self.sessions.begin() as session:
                 session.add(
                     models.Document(
-                        org_id=org_id, case_id=case_id, kind=kind, sha256=sha, size=len(pdf),
-                        storage_key=storage_key, verification_code=verification_code,
-                        idempotency_key=key, created_at=utcnow(),
+                        org_id=org_id,
+                        case_id=case_id,
+                        kind=kind,
+                        sha256=sha,
+                        size=len(pdf),
+                        storage_key=storage_key,
+                        verification_code=verification_code,
+                        idempotency_key=key,
+                        created_at=utcnow(),
                     )
                 )
         except IntegrityError:
@@ -85,5 +100,6 @@ class DocumentActivities:
             )
             if row is None:
                 return None
-            return DocumentRef(id=row.id, kind=row.kind, sha256=row.sha256,
-                               verification_code=row.verification_code)
+            return DocumentRef(
+                id=row.id, kind=row.kind, sha256=row.sha256, verification_code=row.verification_code
+            )

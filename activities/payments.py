@@ -37,16 +37,30 @@ class GatewayAnswer:
 
 
 class PaymentGateway(Protocol):
-    async def execute(self, idempotency_key: str, kind: PaymentKind, amount: Decimal,
-                      currency: str, payment_method: str, attempt: int) -> GatewayAnswer: ...
+    async def execute(
+        self,
+        idempotency_key: str,
+        kind: PaymentKind,
+        amount: Decimal,
+        currency: str,
+        payment_method: str,
+        attempt: int,
+    ) -> GatewayAnswer: ...
 
 
 class BuiltinGateway:
     """Understands the test tokens of api.md: `pm_ok`, `pm_declined`, `pm_fail_once`.
     Any other token (e.g. the original order's payment for a refund) is approved."""
 
-    async def execute(self, idempotency_key: str, kind: PaymentKind, amount: Decimal,
-                      currency: str, payment_method: str, attempt: int) -> GatewayAnswer:
+    async def execute(
+        self,
+        idempotency_key: str,
+        kind: PaymentKind,
+        amount: Decimal,
+        currency: str,
+        payment_method: str,
+        attempt: int,
+    ) -> GatewayAnswer:
         reference = "gw_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
         if payment_method == "pm_declined":
             return GatewayAnswer(False, reference, "card declined")
@@ -77,8 +91,7 @@ class PaymentResult:
 
 
 class PaymentActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 gateway: PaymentGateway) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], gateway: PaymentGateway) -> None:
         self.sessions = sessions
         self.gateway = gateway
 
@@ -92,8 +105,12 @@ class PaymentActivities:
         if payment.status == "succeeded":
             return _result(payment)
         answer = await self.gateway.execute(
-            request.idempotency_key, request.kind, request.amount, request.currency,
-            request.payment_method, payment.attempts,
+            request.idempotency_key,
+            request.kind,
+            request.amount,
+            request.currency,
+            request.payment_method,
+            payment.attempts,
         )
         async with self.sessions.begin() as session:
             row = await session.get(models.Payment, payment.id, with_for_update=True)
@@ -104,8 +121,10 @@ class PaymentActivities:
             result = _result(row)
         if not answer.approved:
             raise ApplicationError(
-                answer.message or "payment declined", request.kind.value,
-                type=PAYMENT_DECLINED, non_retryable=True,
+                answer.message or "payment declined",
+                request.kind.value,
+                type=PAYMENT_DECLINED,
+                non_retryable=True,
             )
         return result
 
@@ -116,11 +135,17 @@ class PaymentActivities:
             async with self.sessions.begin() as session:
                 session.add(
                     models.Payment(
-                        org_id=request.org_id, case_id=request.case_id,
-                        idempotency_key=request.idempotency_key, kind=request.kind.value,
-                        amount=request.amount, currency=request.currency,
-                        payment_method=request.payment_method, status="pending", attempts=0,
-                        created_at=now, updated_at=now,
+                        org_id=request.org_id,
+                        case_id=request.case_id,
+                        idempotency_key=request.idempotency_key,
+                        kind=request.kind.value,
+                        amount=request.amount,
+                        currency=request.currency,
+                        payment_method=request.payment_method,
+                        status="pending",
+                        attempts=0,
+                        created_at=now,
+                        updated_at=now,
                     )
                 )
         except IntegrityError:
@@ -142,6 +167,10 @@ class PaymentActivities:
 
 def _result(row: models.Payment) -> PaymentResult:
     return PaymentResult(
-        payment_id=row.id, kind=PaymentKind(row.kind), amount=row.amount,
-        currency=row.currency, status=row.status, gateway_reference=row.gateway_reference,
+        payment_id=row.id,
+        kind=PaymentKind(row.kind),
+        amount=row.amount,
+        currency=row.currency,
+        status=row.status,
+        gateway_reference=row.gateway_reference,
     )

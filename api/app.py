@@ -22,7 +22,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         app.state.resources = Resources(
-            settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
             documents=DocumentStore(settings.document_dir),
         )
         try:

@@ -76,8 +76,7 @@ async def principal_dep(
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
-    return await resolve(session, bearer_token(authorization),
-                         res.settings.required_admin_key)
+    return await resolve(session, bearer_token(authorization), res.settings.required_admin_key)
 
 
 PrincipalDep = Annotated[Principal, Depends(principal_dep)]

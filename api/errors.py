@@ -53,8 +53,9 @@ def not_found(what: str = "resource") -> Problem:
 
 
 def invalid_transition(detail: str, current_status: str, allowed: list[str]) -> Problem:
-    return Problem(409, "invalid_transition", detail, current_status=current_status,
-                   allowed=allowed)
+    return Problem(
+        409, "invalid_transition", detail, current_status=current_status, allowed=allowed
+    )
 
 
 def temporal_unavailable() -> Problem:
@@ -78,8 +79,9 @@ def from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
     cause = error.cause
     if isinstance(cause, ApplicationError) and cause.type == "invalid_transition":
         details = cause.details[0] if cause.details else {}
-        return invalid_transition(cause.message, str(details.get("current_status", "")),
-                                  list(details.get("allowed", [])))
+        return invalid_transition(
+            cause.message, str(details.get("current_status", "")), list(details.get("allowed", []))
+        )
     if isinstance(cause, ApplicationError) and cause.type:
         return Problem(409, cause.type, cause.message)
     return Problem(409, "conflict", str(cause or error))
@@ -104,7 +106,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, "error")
+            exc.status_code, "error"
+        )
         return problem_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(RPCError)

@@ -21,18 +21,31 @@ def request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def claim(session: AsyncSession, org_id: str, key: str, body_hash: str,
-                resource_type: str, proposed_id: str) -> str:
+async def claim(
+    session: AsyncSession,
+    org_id: str,
+    key: str,
+    body_hash: str,
+    resource_type: str,
+    proposed_id: str,
+) -> str:
     """The resource id this key stands for: `proposed_id` if the key is new, else the id
     the first request reserved. Raises 409 `idempotency_conflict` for another body."""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise Problem(422, "validation_error",
-                      f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+        raise Problem(
+            422, "validation_error", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"
+        )
     existing = await _find(session, org_id, key)
     if existing is None:
-        session.add(models.IdempotencyRecord(
-            org_id=org_id, key=key, request_hash=body_hash, resource_type=resource_type,
-            resource_id=proposed_id))
+        session.add(
+            models.IdempotencyRecord(
+                org_id=org_id,
+                key=key,
+                request_hash=body_hash,
+                resource_type=resource_type,
+                resource_id=proposed_id,
+            )
+        )
         try:
             await session.commit()
             return proposed_id
@@ -41,13 +54,15 @@ async def claim(session: AsyncSession, org_id: str, key: str, body_hash: str,
             existing = await _find(session, org_id, key)
             assert existing is not None
     if existing.request_hash != body_hash or existing.resource_type != resource_type:
-        raise Problem(409, "idempotency_conflict",
-                      "this Idempotency-Key was used with a different request")
+        raise Problem(
+            409, "idempotency_conflict", "this Idempotency-Key was used with a different request"
+        )
     return existing.resource_id
 
 
 async def _find(session: AsyncSession, org_id: str, key: str) -> models.IdempotencyRecord | None:
     return await session.scalar(
         select(models.IdempotencyRecord).where(
-            models.IdempotencyRecord.org_id == org_id, models.IdempotencyRecord.key == key)
+            models.IdempotencyRecord.org_id == org_id, models.IdempotencyRecord.key == key
+        )
     )

@@ -31,9 +31,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 def page(query: Select[Any], cursor: str | None, limit: int) -> Select[Any]:
     if cursor:
         created, case_id = decode_cursor(cursor)
-        query = query.where(or_(models.Case.created_at < created,
-                                and_(models.Case.created_at == created,
-                                     models.Case.id < case_id)))
+        query = query.where(
+            or_(
+                models.Case.created_at < created,
+                and_(models.Case.created_at == created, models.Case.id < case_id),
+            )
+        )
     return query.order_by(models.Case.created_at.desc(), models.Case.id.desc()).limit(limit + 1)
 
 

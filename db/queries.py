@@ -27,30 +27,33 @@ async def load_case_bundle(session: AsyncSession, case: models.Case) -> CaseBund
     )
     items = (
         await session.scalars(
-            select(models.CaseItem).where(models.CaseItem.case_id == case.id)
+            select(models.CaseItem)
+            .where(models.CaseItem.case_id == case.id)
             .order_by(models.CaseItem.id)
         )
     ).all()
     timeline = (
         await session.scalars(
-            select(models.TimelineEvent).where(models.TimelineEvent.case_id == case.id)
+            select(models.TimelineEvent)
+            .where(models.TimelineEvent.case_id == case.id)
             .order_by(models.TimelineEvent.seq)
         )
     ).all()
     documents = (
         await session.scalars(
-            select(models.Document).where(models.Document.case_id == case.id)
+            select(models.Document)
+            .where(models.Document.case_id == case.id)
             .order_by(models.Document.created_at, models.Document.id)
         )
     ).all()
     shipments = (
         await session.scalars(
-            select(models.Shipment).where(models.Shipment.case_id == case.id)
+            select(models.Shipment)
+            .where(models.Shipment.case_id == case.id)
             .order_by(models.Shipment.created_at, models.Shipment.id)
         )
     ).all()
-    return CaseBundle(case, customer, list(items), list(timeline), list(documents),
-                      list(shipments))
+    return CaseBundle(case, customer, list(items), list(timeline), list(documents), list(shipments))
 
 
 async def policy_document(session: AsyncSession, org_id: str) -> dict[str, Any]:

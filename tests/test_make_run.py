@@ -30,12 +30,19 @@ def _processes_mentioning(marker: str) -> list[str]:
 
 
 def _start(data_dir: Path, port: int, temporal_port: int, ui_port: int) -> subprocess.Popen[str]:
-    args = (f"--data-dir {data_dir} --port {port} --temporal-port {temporal_port} "
-            f"--ui-port {ui_port}")
+    args = (
+        f"--data-dir {data_dir} --port {port} --temporal-port {temporal_port} --ui-port {ui_port}"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
-    return subprocess.Popen(["make", "--no-print-directory", "run", f"RUN_ARGS={args}"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        ["make", "--no-print-directory", "run", f"RUN_ARGS={args}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _wait_healthy(base: str, proc: subprocess.Popen[str]) -> None:
@@ -65,9 +72,47 @@ def test_make_run_starts_prints_and_stops_cleanly(tmp_path: Path) -> None:
     try:
         _wait_healthy(base, proc)
         admin_key = (data_dir / "admin-key").read_text().strip()
-        org = httpx.post(f"{base}/v1/orgs", json={"name": "Shop", "kind": "retailer"},
-                         headers={"Authorization": f"Bearer {admin_key}"})
+        admin = {"Authorization": f"Bearer {admin_key}"}
+        org = httpx.post(
+            f"{base}/v1/orgs", json={"name": "Shop", "kind": "retailer"}, headers=admin
+        )
         assert org.status_code == 201, org.text
+        key = httpx.post(f"{base}/v1/orgs/{org.json()['id']}/api-keys", headers=admin)
+        retailer = {"Authorization": f"Bearer {key.json()['key']}"}
+        httpx.post(
+            f"{base}/v1/products",
+            headers=retailer,
+            json={
+                "sku": "SPK-1",
+                "name": "Speaker",
+                "category": "audio",
+                "unit_price": "10.00",
+                "warranty_months": 12,
+            },
+        )
+        rma = httpx.post(
+            f"{base}/v1/rmas",
+            headers=retailer,
+            timeout=30,
+            json={
+                "order_ref": "SO-1",
+                "purchased_at": "2026-01-01T00:00:00Z",
+                "resolution": "repair",
+                "items": [{"sku": "SPK-1", "serial": "SN-1", "reason": "defective"}],
+                "customer": {
+                    "name": "Ada L",
+                    "email": "a@example.com",
+                    "address": {
+                        "line1": "1 Way",
+                        "city": "Town",
+                        "postal_code": "1",
+                        "country": "US",
+                    },
+                },
+            },
+        )
+        assert rma.status_code == 201, rma.text
+        assert rma.json()["status"] == "awaiting_return"
     finally:
         out = _interrupt(proc)
     assert f"{base}/docs" in out
@@ -76,13 +121,16 @@ def test_make_run_starts_prints_and_stops_cleanly(tmp_path: Path) -> None:
     assert _processes_mentioning(str(data_dir)) == []
     assert (data_dir / "temporal.db").exists() and (data_dir / "aftersales.db").exists()
 
-    # A second run finds everything where the first left it.
+    # A second run finds everything where the first left it: keys, the read model, and the
+    # open workflow in Temporal's SQLite file, which takes the next command.
     proc = _start(data_dir, port, temporal_port, ui_port)
     try:
         _wait_healthy(base, proc)
-        key = httpx.post(f"{base}/v1/orgs/{org.json()['id']}/api-keys",
-                         headers={"Authorization": f"Bearer {admin_key}"})
-        assert key.status_code == 201, key.text
+        received = httpx.post(
+            f"{base}/v1/rmas/{rma.json()['id']}/receive", headers=retailer, timeout=30
+        )
+        assert received.status_code == 200, received.text
+        assert received.json()["status"] == "received"
     finally:
         _interrupt(proc)
     assert _processes_mentioning(str(data_dir)) == []

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, inspect
 from cli import ROOT, migrate
 from db.models import Base
 from db.session import sync_url
-from tests.support import postgres_database, database_url_for_tests
+from tests.support import database_url_for_tests, postgres_database
 
 
 def _config(url: str) -> Config:

@@ -64,8 +64,12 @@ with workflow.unsafe.imports_passed_through():
 SYSTEM = Actor("system")
 CARRIER = Actor("carrier")
 MOVEMENT_SCANS = frozenset(
-    {CarrierStatus.PICKED_UP, CarrierStatus.IN_TRANSIT, CarrierStatus.OUT_FOR_DELIVERY,
-     CarrierStatus.DELIVERED}
+    {
+        CarrierStatus.PICKED_UP,
+        CarrierStatus.IN_TRANSIT,
+        CarrierStatus.OUT_FOR_DELIVERY,
+        CarrierStatus.DELIVERED,
+    }
 )
 # How long a command's answer waits for work that follows it (a refund) before answering
 # with the state reached so far.
@@ -111,8 +115,12 @@ class RmaWorkflow:
             await self._wait_for(lambda: self.receive_request is not None, None)
             request = self.receive_request
             assert request is not None
-            await self._transition(RmaStatus.RECEIVED, "received", request.actor,
-                                   {"note": request.note} if request.note else {})
+            await self._transition(
+                RmaStatus.RECEIVED,
+                "received",
+                request.actor,
+                {"note": request.note} if request.note else {},
+            )
             self.receive_request = None
         if self.status is RmaStatus.RECEIVED:
             await self._wait_for(lambda: self.inspection is not None, None)
@@ -120,16 +128,22 @@ class RmaWorkflow:
             await self._resolve(start, self.inspection)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return RmaResult(
-            rma_id=start.rma_id, status=self._status(), outcome=self.outcome,
-            refund_amount=self.refund_amount, documents=self.documents,
+            rma_id=start.rma_id,
+            status=self._status(),
+            outcome=self.outcome,
+            refund_amount=self.refund_amount,
+            documents=self.documents,
             shipments=[s for s in (self.inbound, self.outbound) if s is not None],
         )
 
     async def _authorize(self, start: RmaStart) -> None:
         now = workflow.now()
         decision = rules.authorize(
-            resolution=start.resolution, purchased_at=start.purchased_at, now=now,
-            items=start.items, policy=start.policy,
+            resolution=start.resolution,
+            purchased_at=start.purchased_at,
+            now=now,
+            items=start.items,
+            policy=start.policy,
             serials_with_open_cases=start.serials_with_open_cases,
             serials_with_active_plans=start.serials_with_active_plans,
         )
@@ -144,26 +158,48 @@ class RmaWorkflow:
         detail = {"coverage": self.coverage.value} if self.coverage else {}
         if self.reason:
             detail["reason"] = self.reason
-        timeline = [self._entry(RmaStatus.PENDING_REVIEW if decision.decision is
-                                rules.Decision.PENDING_REVIEW else self.status,
-                                "created", retailer, {"resolution": start.resolution.value})]
+        timeline = [
+            self._entry(
+                RmaStatus.PENDING_REVIEW
+                if decision.decision is rules.Decision.PENDING_REVIEW
+                else self.status,
+                "created",
+                retailer,
+                {"resolution": start.resolution.value},
+            )
+        ]
         timeline.append(self._entry(self.status, decision.decision.value, SYSTEM, detail))
-        await workflow.execute_activity_method(
+        await workflow.execute_local_activity_method(
             StoreActivities.record_case,
             NewCase(
-                case_id=start.rma_id, org_id=start.org_id, case_type="rma",
-                workflow_id=workflow.info().workflow_id, status=self.status.value,
-                tracking_token=start.tracking_token, customer=start.customer, created_at=now,
-                currency=start.policy.currency, order_ref=start.order_ref,
+                case_id=start.rma_id,
+                org_id=start.org_id,
+                case_type="rma",
+                workflow_id=workflow.info().workflow_id,
+                status=self.status.value,
+                tracking_token=start.tracking_token,
+                customer=start.customer,
+                created_at=now,
+                currency=start.policy.currency,
+                order_ref=start.order_ref,
                 resolution=start.resolution.value,
-                coverage=self.coverage.value if self.coverage else None, reason=self.reason,
+                coverage=self.coverage.value if self.coverage else None,
+                reason=self.reason,
                 items=[
-                    CaseItemRecord(sku=i.sku, serial=i.serial, quantity=i.quantity,
-                                   unit_price=i.unit_price, reason=i.reason.value, notes=i.notes)
+                    CaseItemRecord(
+                        sku=i.sku,
+                        serial=i.serial,
+                        quantity=i.quantity,
+                        unit_price=i.unit_price,
+                        reason=i.reason.value,
+                        notes=i.notes,
+                    )
                     for i in start.items
                 ],
-                data={"purchased_at": start.purchased_at.isoformat(),
-                      "customer_first_name": start.customer.first_name},
+                data={
+                    "purchased_at": start.purchased_at.isoformat(),
+                    "customer_first_name": start.customer.first_name,
+                },
                 timeline=timeline,
             ),
             start_to_close_timeout=QUICK_TIMEOUT,
@@ -188,8 +224,9 @@ class RmaWorkflow:
             await self._transition(RmaStatus.AWAITING_RETURN, "approved", review.actor)
         else:
             self.reason = review.reason or RejectReason.REJECTED_BY_RETAILER.value
-            await self._transition(RmaStatus.REJECTED, "rejected", review.actor,
-                                   {"reason": self.reason})
+            await self._transition(
+                RmaStatus.REJECTED, "rejected", review.actor, {"reason": self.reason}
+            )
         self.review = None
 
     async def _issue_label(self, start: RmaStart) -> None:
@@ -199,28 +236,42 @@ class RmaWorkflow:
         self.inbound = await workflow.execute_activity_method(
             CarrierActivities.book_shipment,
             BookShipment(
-                idempotency_key=step_key(wf_id, "inbound-shipment"), org_id=start.org_id,
-                case_id=start.rma_id, workflow_id=wf_id, direction=Direction.INBOUND,
-                origin=origin, destination=destination,
+                idempotency_key=step_key(wf_id, "inbound-shipment"),
+                org_id=start.org_id,
+                case_id=start.rma_id,
+                workflow_id=wf_id,
+                direction=Direction.INBOUND,
+                origin=origin,
+                destination=destination,
             ),
             start_to_close_timeout=EXTERNAL_TIMEOUT,
             retry_policy=EXTERNAL_RETRY,
         )
         ship_by = workflow.now() + start.policy.return_ship_by
-        label = await self._render_label(start, self.inbound, origin, destination,
-                                         "return_label", "return-label")
-        slip = await workflow.execute_activity_method(
+        label = await self._render_label(
+            start, self.inbound, origin, destination, "return_label", "return-label"
+        )
+        slip = await workflow.execute_local_activity_method(
             DocumentActivities.render_packing_slip,
             PackingSlipRequest(
-                idempotency_key=step_key(wf_id, "packing-slip"), org_id=start.org_id,
+                idempotency_key=step_key(wf_id, "packing-slip"),
+                org_id=start.org_id,
                 case_id=start.rma_id,
                 slip=PackingSlipData(
-                    case_number=start.rma_id, order_ref=start.order_ref,
+                    case_number=start.rma_id,
+                    order_ref=start.order_ref,
                     retailer_name=start.org_name,
                     customer_first_name=start.customer.first_name,
-                    items=[SlipItem(sku=i.sku, description=i.product_name or i.sku,
-                                    serial=i.serial, quantity=i.quantity, reason=i.reason.value)
-                           for i in start.items],
+                    items=[
+                        SlipItem(
+                            sku=i.sku,
+                            description=i.product_name or i.sku,
+                            serial=i.serial,
+                            quantity=i.quantity,
+                            reason=i.reason.value,
+                        )
+                        for i in start.items
+                    ],
                     tracking_number=self.inbound.tracking_number,
                     ship_by=_long_date(ship_by),
                     instructions=[
@@ -235,9 +286,10 @@ class RmaWorkflow:
         )
         self.documents += [label, slip]
         await self._transition(
-            RmaStatus.AWAITING_RETURN, "label_created", SYSTEM,
-            {"tracking_number": self.inbound.tracking_number,
-             "ship_by": ship_by.isoformat()},
+            RmaStatus.AWAITING_RETURN,
+            "label_created",
+            SYSTEM,
+            {"tracking_number": self.inbound.tracking_number, "ship_by": ship_by.isoformat()},
         )
 
     async def _await_parcel(self, start: RmaStart) -> None:
@@ -247,35 +299,43 @@ class RmaWorkflow:
         end = started + start.policy.return_ship_by
 
         def progressed() -> bool:
-            return (self.status is not RmaStatus.AWAITING_RETURN
-                    or self.cancel_request is not None or self.receive_request is not None)
+            return (
+                self.status is not RmaStatus.AWAITING_RETURN
+                or self.cancel_request is not None
+                or self.receive_request is not None
+            )
 
         if not await self._wait_for(progressed, half):
-            await self._transition(RmaStatus.AWAITING_RETURN, "return_reminder", SYSTEM,
-                                   {"ship_by": end.isoformat()})
+            await self._transition(
+                RmaStatus.AWAITING_RETURN, "return_reminder", SYSTEM, {"ship_by": end.isoformat()}
+            )
             if not await self._wait_for(progressed, end):
                 await self._void_inbound()
                 self.reason = "not_shipped_in_time"
-                await self._transition(RmaStatus.EXPIRED, "expired", SYSTEM,
-                                       {"label": "voided"})
+                await self._transition(RmaStatus.EXPIRED, "expired", SYSTEM, {"label": "voided"})
                 return
         await self._apply_cancel()
 
     async def _resolve(self, start: RmaStart, inspection: InspectionRequest) -> None:
-        result = rules.disposition(start.resolution, inspection.grade,
-                                   inspection.serial_matches, self.coverage)
+        result = rules.disposition(
+            start.resolution, inspection.grade, inspection.serial_matches, self.coverage
+        )
         if result.coverage is not None:
             self.coverage = result.coverage
         await self._transition(
-            RmaStatus.RESOLVING, "inspected", inspection.actor,
-            {"grade": inspection.grade.value,
-             "serial_matches": str(inspection.serial_matches).lower(),
-             "disposition": result.disposition.value, "notes": inspection.notes},
+            RmaStatus.RESOLVING,
+            "inspected",
+            inspection.actor,
+            {
+                "grade": inspection.grade.value,
+                "serial_matches": str(inspection.serial_matches).lower(),
+                "disposition": result.disposition.value,
+                "notes": inspection.notes,
+            },
         )
         self.inspection = None
         disposition = result.disposition
-        if disposition in (rules.Disposition.REFUND_FULL,
-                           rules.Disposition.REFUND_LESS_RESTOCKING):
+        if disposition in (rules.Disposition.REFUND_FULL, rules.Disposition.REFUND_LESS_RESTOCKING):
             await self._refund(start, disposition is rules.Disposition.REFUND_LESS_RESTOCKING)
             self.settled = True
         elif disposition is rules.Disposition.SHIP_BACK:
@@ -293,15 +353,19 @@ class RmaWorkflow:
 
     async def _refund(self, start: RmaStart, less_restocking: bool) -> None:
         gross = sum((item.value for item in start.items), Decimal(0))
-        breakdown = rules.refund_breakdown(gross, start.policy.restocking_fee_percent,
-                                           less_restocking)
+        breakdown = rules.refund_breakdown(
+            gross, start.policy.restocking_fee_percent, less_restocking
+        )
         if breakdown.refund > 0:
             await workflow.execute_activity_method(
                 PaymentActivities.execute_payment,
                 PaymentRequest(
                     idempotency_key=step_key(workflow.info().workflow_id, "refund"),
-                    org_id=start.org_id, case_id=start.rma_id, kind=PaymentKind.REFUND,
-                    amount=breakdown.refund, currency=start.policy.currency,
+                    org_id=start.org_id,
+                    case_id=start.rma_id,
+                    kind=PaymentKind.REFUND,
+                    amount=breakdown.refund,
+                    currency=start.policy.currency,
                     payment_method=f"order:{start.order_ref}",
                 ),
                 start_to_close_timeout=EXTERNAL_TIMEOUT,
@@ -310,10 +374,14 @@ class RmaWorkflow:
         self.refund_amount = breakdown.refund
         self.outcome = Outcome.REFUNDED
         await self._transition(
-            RmaStatus.COMPLETED, "refunded", SYSTEM,
-            {"amount": f"{breakdown.refund:.2f}",
-             "restocking_fee": f"{breakdown.restocking_fee:.2f}",
-             "currency": start.policy.currency},
+            RmaStatus.COMPLETED,
+            "refunded",
+            SYSTEM,
+            {
+                "amount": f"{breakdown.refund:.2f}",
+                "restocking_fee": f"{breakdown.restocking_fee:.2f}",
+                "currency": start.policy.currency,
+            },
         )
 
     async def _ship_back(self, start: RmaStart) -> None:
@@ -323,30 +391,50 @@ class RmaWorkflow:
         self.outbound = await workflow.execute_activity_method(
             CarrierActivities.book_shipment,
             BookShipment(
-                idempotency_key=step_key(wf_id, "ship-back"), org_id=start.org_id,
-                case_id=start.rma_id, workflow_id=wf_id, direction=Direction.OUTBOUND,
-                origin=origin, destination=destination,
+                idempotency_key=step_key(wf_id, "ship-back"),
+                org_id=start.org_id,
+                case_id=start.rma_id,
+                workflow_id=wf_id,
+                direction=Direction.OUTBOUND,
+                origin=origin,
+                destination=destination,
             ),
             start_to_close_timeout=EXTERNAL_TIMEOUT,
             retry_policy=EXTERNAL_RETRY,
         )
-        label = await self._render_label(start, self.outbound, origin, destination,
-                                         "shipping_label", "ship-back-label")
+        label = await self._render_label(
+            start, self.outbound, origin, destination, "shipping_label", "ship-back-label"
+        )
         self.documents.append(label)
-        await self._transition(RmaStatus.RESOLVING, "shipping_back", SYSTEM,
-                               {"tracking_number": self.outbound.tracking_number})
+        await self._transition(
+            RmaStatus.RESOLVING,
+            "shipping_back",
+            SYSTEM,
+            {"tracking_number": self.outbound.tracking_number},
+        )
 
-    async def _render_label(self, start: RmaStart, shipment: ShipmentRef, origin: Address,
-                            destination: Address, kind: str, step: str) -> DocumentRef:
-        return await workflow.execute_activity_method(
+    async def _render_label(
+        self,
+        start: RmaStart,
+        shipment: ShipmentRef,
+        origin: Address,
+        destination: Address,
+        kind: str,
+        step: str,
+    ) -> DocumentRef:
+        return await workflow.execute_local_activity_method(
             DocumentActivities.render_label,
             LabelRequest(
                 idempotency_key=step_key(workflow.info().workflow_id, step),
-                org_id=start.org_id, case_id=start.rma_id,
+                org_id=start.org_id,
+                case_id=start.rma_id,
                 label=LabelData(
-                    carrier=shipment.carrier, service=shipment.service,
-                    tracking_number=shipment.tracking_number, case_number=start.rma_id,
-                    from_address=origin, to_address=destination,
+                    carrier=shipment.carrier,
+                    service=shipment.service,
+                    tracking_number=shipment.tracking_number,
+                    case_number=start.rma_id,
+                    from_address=origin,
+                    to_address=destination,
                     tracking_url=f"{start.public_base_url}/track/{start.tracking_token}",
                     kind=kind,
                 ),
@@ -361,8 +449,12 @@ class RmaWorkflow:
             return False
         await self._void_inbound()
         self.reason = request.reason or None
-        await self._transition(RmaStatus.CANCELLED, "cancelled", request.actor,
-                               {"reason": request.reason} if request.reason else {})
+        await self._transition(
+            RmaStatus.CANCELLED,
+            "cancelled",
+            request.actor,
+            {"reason": request.reason} if request.reason else {},
+        )
         self.cancel_request = None
         return True
 
@@ -370,7 +462,8 @@ class RmaWorkflow:
         if self.inbound is None:
             return
         await workflow.execute_activity_method(
-            CarrierActivities.void_shipment, VoidShipment(self.inbound.tracking_number),
+            CarrierActivities.void_shipment,
+            VoidShipment(self.inbound.tracking_number),
             start_to_close_timeout=EXTERNAL_TIMEOUT,
             retry_policy=EXTERNAL_RETRY,
         )
@@ -387,8 +480,7 @@ class RmaWorkflow:
             if timeout is not None and timeout <= timedelta(0):
                 return False
             try:
-                await workflow.wait_condition(lambda: ready() or bool(self.scans),
-                                              timeout=timeout)
+                await workflow.wait_condition(lambda: ready() or bool(self.scans), timeout=timeout)
             except TimeoutError:
                 await self._apply_scans()
                 return ready()
@@ -396,15 +488,21 @@ class RmaWorkflow:
     async def _apply_scans(self) -> None:
         while self.scans:
             scan = self.scans.pop(0)
-            detail = {"tracking_number": scan.tracking_number, "location": scan.location,
-                      "occurred_at": scan.occurred_at.isoformat()}
+            detail = {
+                "tracking_number": scan.tracking_number,
+                "location": scan.location,
+                "occurred_at": scan.occurred_at.isoformat(),
+            }
             status = self._status()
             event = f"carrier_{scan.status.value}"
             if self.inbound and scan.tracking_number == self.inbound.tracking_number:
                 if status is RmaStatus.AWAITING_RETURN and scan.status in MOVEMENT_SCANS:
                     status = RmaStatus.IN_TRANSIT
-            elif (self.outbound and scan.tracking_number == self.outbound.tracking_number
-                  and scan.status is CarrierStatus.DELIVERED):
+            elif (
+                self.outbound
+                and scan.tracking_number == self.outbound.tracking_number
+                and scan.status is CarrierStatus.DELIVERED
+            ):
                 self.return_delivered = True
             await self._transition(status, event, CARRIER, detail)
 
@@ -424,8 +522,10 @@ class RmaWorkflow:
 
     @decide_review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
-        self._require("approve" if decision.approve else "reject",
-                      self.review is None and self.cancel_request is None)
+        self._require(
+            "approve" if decision.approve else "reject",
+            self.review is None and self.cancel_request is None,
+        )
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> RmaView:
@@ -436,8 +536,13 @@ class RmaWorkflow:
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
         scanned = any(s.status in MOVEMENT_SCANS for s in self.scans)
-        self._require("cancel", self.cancel_request is None and self.review is None
-                      and self.receive_request is None and not scanned)
+        self._require(
+            "cancel",
+            self.cancel_request is None
+            and self.review is None
+            and self.receive_request is None
+            and not scanned,
+        )
 
     @workflow.update
     async def receive(self, request: ReceiveRequest) -> RmaView:
@@ -478,9 +583,14 @@ class RmaWorkflow:
 
     def view(self) -> RmaView:
         assert self.start is not None
-        return RmaView(rma_id=self.start.rma_id, status=self._status(), reason=self.reason,
-                       coverage=self.coverage, outcome=self.outcome,
-                       refund_amount=self.refund_amount)
+        return RmaView(
+            rma_id=self.start.rma_id,
+            status=self._status(),
+            reason=self.reason,
+            coverage=self.coverage,
+            outcome=self.outcome,
+            refund_amount=self.refund_amount,
+        )
 
     def _status(self) -> RmaStatus:
         assert self.status is not None
@@ -492,14 +602,22 @@ class RmaWorkflow:
         if not self.recorded or action not in allowed or not no_conflicting_command:
             raise invalid_transition(action, status.value, allowed)
 
-    def _entry(self, status: RmaStatus, event: str, actor: Actor,
-               detail: dict[str, str] | None = None) -> TimelineEntry:
+    def _entry(
+        self, status: RmaStatus, event: str, actor: Actor, detail: dict[str, str] | None = None
+    ) -> TimelineEntry:
         self.seq += 1
-        return TimelineEntry(seq=self.seq, at=workflow.now(), status=status.value, event=event,
-                             actor=actor.label(), detail=detail or {})
+        return TimelineEntry(
+            seq=self.seq,
+            at=workflow.now(),
+            status=status.value,
+            event=event,
+            actor=actor.label(),
+            detail=detail or {},
+        )
 
-    async def _transition(self, status: RmaStatus, event: str, actor: Actor,
-                          detail: dict[str, str] | None = None) -> None:
+    async def _transition(
+        self, status: RmaStatus, event: str, actor: Actor, detail: dict[str, str] | None = None
+    ) -> None:
         assert self.start is not None
         self.status = status
         fields: dict[str, Any] = {
@@ -508,11 +626,15 @@ class RmaWorkflow:
             "outcome": self.outcome.value if self.outcome else None,
             "refund_amount": self.refund_amount,
         }
-        await workflow.execute_activity_method(
+        await workflow.execute_local_activity_method(
             StoreActivities.project,
-            CaseProjection(case_id=self.start.rma_id, status=status.value,
-                           updated_at=workflow.now(),
-                           timeline=[self._entry(status, event, actor, detail)], fields=fields),
+            CaseProjection(
+                case_id=self.start.rma_id,
+                status=status.value,
+                updated_at=workflow.now(),
+                timeline=[self._entry(status, event, actor, detail)],
+                fields=fields,
+            ),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
@@ -526,11 +648,16 @@ def _customer_address(start: RmaStart) -> Address:
 
 
 def _named(address: Address, name: str) -> Address:
-    return Address(line1=address.line1, city=address.city, postal_code=address.postal_code,
-                   country=address.country, line2=address.line2, region=address.region,
-                   name=address.name or name)
+    return Address(
+        line1=address.line1,
+        city=address.city,
+        postal_code=address.postal_code,
+        country=address.country,
+        line2=address.line2,
+        region=address.region,
+        name=address.name or name,
+    )
 
 
 def _long_date(moment: datetime) -> str:
     return f"{moment.day} {moment:%B %Y}"
-

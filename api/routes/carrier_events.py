@@ -37,10 +37,16 @@ class CarrierEventAccepted(BaseModel):
     duplicate: bool
 
 
-@router.post("", response_model=CarrierEventAccepted,
-             summary="A carrier scan, signed with X-Carrier-Signature")
+@router.post(
+    "",
+    response_model=CarrierEventAccepted,
+    summary="A carrier scan, signed with X-Carrier-Signature",
+)
 async def carrier_event(
-    request: Request, session: SessionDep, client: TemporalDep, settings: SettingsDep,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
     signature: Annotated[str | None, Header(alias="X-Carrier-Signature")] = None,
 ) -> CarrierEventAccepted:
     raw = await request.body()
@@ -49,9 +55,14 @@ async def carrier_event(
     try:
         event = CarrierEventIn.model_validate_json(raw)
     except ValidationError as exc:
-        raise Problem(422, "validation_error", "the event is not valid",
-                      errors=[{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                              for e in exc.errors()]) from exc
+        raise Problem(
+            422,
+            "validation_error",
+            "the event is not valid",
+            errors=[
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+            ],
+        ) from exc
 
     if await session.get(models.CarrierEventRecord, event.event_id) is not None:
         return CarrierEventAccepted(event_id=event.event_id, duplicate=True)
@@ -65,15 +76,28 @@ async def carrier_event(
     # and the workflow drops the copy by event id. The reverse order could lose the scan.
     handle = client.get_workflow_handle(shipment.workflow_id)
     try:
-        await handle.signal(CARRIER_EVENT_SIGNAL, CarrierEvent(
-            event_id=event.event_id, tracking_number=event.tracking_number,
-            status=event.status, occurred_at=event.occurred_at, location=event.location))
+        await handle.signal(
+            CARRIER_EVENT_SIGNAL,
+            CarrierEvent(
+                event_id=event.event_id,
+                tracking_number=event.tracking_number,
+                status=event.status,
+                occurred_at=event.occurred_at,
+                location=event.location,
+            ),
+        )
     except RPCError as exc:
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise
         # The case has ended; the scan still updates the shipment below.
-    _record(session, event.event_id, event.tracking_number, event.status, event.occurred_at,
-            event.location)
+    _record(
+        session,
+        event.event_id,
+        event.tracking_number,
+        event.status,
+        event.occurred_at,
+        event.location,
+    )
     shipment.status = event.status.value
     shipment.updated_at = utcnow()
     try:
@@ -84,8 +108,20 @@ async def carrier_event(
     return CarrierEventAccepted(event_id=event.event_id, duplicate=False)
 
 
-def _record(session: SessionDep, event_id: str, tracking_number: str, status: CarrierStatus,
-            occurred_at: datetime, location: str) -> None:
-    session.add(models.CarrierEventRecord(
-        event_id=event_id, tracking_number=tracking_number, status=status.value,
-        occurred_at=occurred_at, location=location))
+def _record(
+    session: SessionDep,
+    event_id: str,
+    tracking_number: str,
+    status: CarrierStatus,
+    occurred_at: datetime,
+    location: str,
+) -> None:
+    session.add(
+        models.CarrierEventRecord(
+            event_id=event_id,
+            tracking_number=tracking_number,
+            status=status.value,
+            occurred_at=occurred_at,
+            location=location,
+        )
+    )

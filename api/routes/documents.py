@@ -16,10 +16,13 @@ from db import models
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 
-@router.get("/{document_id}", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+@router.get(
+    "/{document_id}", response_class=Response, responses={200: {"content": {"application/pdf": {}}}}
+)
 async def get_document(
-    document_id: str, session: SessionDep, res: ResourcesDep,
+    document_id: str,
+    session: SessionDep,
+    res: ResourcesDep,
     token: Annotated[str | None, Query()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -32,17 +35,24 @@ async def get_document(
     if token is not None:
         allowed = hmac.compare_digest(token.encode(), case.tracking_token.encode())
     else:
-        principal = await resolve(session, bearer_token(authorization),
-                                  res.settings.required_admin_key)
+        principal = await resolve(
+            session, bearer_token(authorization), res.settings.required_admin_key
+        )
         allowed = principal.org_id is not None and principal.org_id in (
-            case.org_id, case.receiving_org_id)
+            case.org_id,
+            case.receiving_org_id,
+        )
     if not allowed:
         raise not_found("document")
     try:
         content = res.documents.read(document.storage_key)
     except FileNotFoundError as exc:
         raise not_found("document content") from exc
-    return Response(content, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{case.id}-{document.kind}.pdf"',
-        "ETag": f'"{document.sha256}"',
-    })
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{case.id}-{document.kind}.pdf"',
+            "ETag": f'"{document.sha256}"',
+        },
+    )

@@ -22,10 +22,8 @@ async def create_org(body: OrgCreate, principal: PrincipalDep, session: SessionD
     return OrgPublic(id=org.id, name=org.name, kind=OrgKind(org.kind))
 
 
-@router.post("/{org_id}/api-keys", status_code=status.HTTP_201_CREATED,
-             response_model=ApiKeyPublic)
-async def create_api_key(org_id: str, principal: PrincipalDep,
-                         session: SessionDep) -> ApiKeyPublic:
+@router.post("/{org_id}/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyPublic)
+async def create_api_key(org_id: str, principal: PrincipalDep, session: SessionDep) -> ApiKeyPublic:
     principal.require(OrgKind.ADMIN)
     org = await session.get(models.Organisation, org_id)
     if org is None:

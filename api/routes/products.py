@@ -19,27 +19,36 @@ router = APIRouter(prefix="/v1/products", tags=["setup"])
 
 def _public(product: models.Product, currency: str) -> ProductPublic:
     return ProductPublic(
-        id=product.id, sku=product.sku, name=product.name, category=product.category,
+        id=product.id,
+        sku=product.sku,
+        name=product.name,
+        category=product.category,
         unit_price=MoneyIO.of(product.unit_price, currency),
         warranty_months=product.warranty_months,
     )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
-async def create_product(body: ProductCreate, principal: PrincipalDep, session: SessionDep,
-                         settings: SettingsDep) -> ProductPublic:
+async def create_product(
+    body: ProductCreate, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> ProductPublic:
     principal.require(OrgKind.RETAILER)
     product = models.Product(
-        org_id=principal.owner_id, sku=body.sku, name=body.name, category=body.category,
-        unit_price=body.price(), warranty_months=body.warranty_months,
+        org_id=principal.owner_id,
+        sku=body.sku,
+        name=body.name,
+        category=body.category,
+        unit_price=body.price(),
+        warranty_months=body.warranty_months,
     )
     session.add(product)
     try:
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise Problem(409, "duplicate_sku", f"sku {body.sku!r} is already in the catalog",
-                      sku=body.sku) from exc
+        raise Problem(
+            409, "duplicate_sku", f"sku {body.sku!r} is already in the catalog", sku=body.sku
+        ) from exc
     currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
     return _public(product, currency)
 
@@ -48,8 +57,9 @@ async def create_product(body: ProductCreate, principal: PrincipalDep, session: 
 async def get_product(sku: str, principal: PrincipalDep, session: SessionDep) -> ProductPublic:
     principal.require(OrgKind.RETAILER)
     product = await session.scalar(
-        select(models.Product).where(models.Product.org_id == principal.owner_id,
-                                     models.Product.sku == sku)
+        select(models.Product).where(
+            models.Product.org_id == principal.owner_id, models.Product.sku == sku
+        )
     )
     if product is None:
         raise not_found("product")

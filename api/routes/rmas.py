@@ -58,11 +58,20 @@ router = APIRouter(prefix="/v1/rmas", tags=["rma"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=RmaPublic,
-             summary="Authorize a return; answers with the decision already made")
-async def create_rma(body: RmaCreate, principal: PrincipalDep, session: SessionDep,
-                     client: TemporalDep, settings: SettingsDep,
-                     idempotency_key: IdempotencyKey = None) -> RmaPublic:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RmaPublic,
+    summary="Authorize a return; answers with the decision already made",
+)
+async def create_rma(
+    body: RmaCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> RmaPublic:
     principal.require(OrgKind.RETAILER)
     org_id = principal.owner_id
     now = datetime.now(UTC)
@@ -73,8 +82,13 @@ async def create_rma(body: RmaCreate, principal: PrincipalDep, session: SessionD
     rma_id = new_case_id("RMA", now.year)
     if idempotency_key is not None:
         rma_id = await idempotency.claim(
-            session, org_id, idempotency_key,
-            idempotency.request_hash(body.model_dump(mode="json")), "rma", rma_id)
+            session,
+            org_id,
+            idempotency_key,
+            idempotency.request_hash(body.model_dump(mode="json")),
+            "rma",
+            rma_id,
+        )
         existing = await session.get(models.Case, rma_id)
         if existing is not None:
             return rma_public(await load_case_bundle(session, existing), settings.public_base_url)
@@ -87,9 +101,14 @@ async def create_rma(body: RmaCreate, principal: PrincipalDep, session: SessionD
 
 
 @router.get("", response_model=Page[RmaPublic])
-async def list_rmas(principal: PrincipalDep, session: SessionDep, settings: SettingsDep,
-                    status_filter: Annotated[RmaStatus | None, Query(alias="status")] = None,
-                    limit: LimitQuery = 50, cursor: str | None = None) -> Page[RmaPublic]:
+async def list_rmas(
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    status_filter: Annotated[RmaStatus | None, Query(alias="status")] = None,
+    limit: LimitQuery = 50,
+    cursor: str | None = None,
+) -> Page[RmaPublic]:
     principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
     query = select(models.Case).where(models.Case.case_type == "rma")
     if principal.kind is OrgKind.RETAILER:
@@ -98,111 +117,167 @@ async def list_rmas(principal: PrincipalDep, session: SessionDep, settings: Sett
         query = query.where(models.Case.receiving_org_id == principal.owner_id)
     if status_filter is not None:
         query = query.where(models.Case.status == status_filter.value)
-    rows, next_cursor = split(list((await session.scalars(page(query, cursor, limit))).all()),
-                              limit)
-    items = [rma_public(await load_case_bundle(session, row), settings.public_base_url)
-             for row in rows]
+    rows, next_cursor = split(
+        list((await session.scalars(page(query, cursor, limit))).all()), limit
+    )
+    items = [
+        rma_public(await load_case_bundle(session, row), settings.public_base_url) for row in rows
+    ]
     return Page[RmaPublic](items=items, next_cursor=next_cursor)
 
 
 @router.get("/{rma_id}", response_model=RmaPublic)
-async def get_rma(rma_id: str, principal: PrincipalDep, session: SessionDep,
-                  settings: SettingsDep) -> RmaPublic:
+async def get_rma(
+    rma_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=True)
     return rma_public(await load_case_bundle(session, case), settings.public_base_url)
 
 
 @router.post("/{rma_id}/approve", response_model=RmaPublic)
-async def approve_rma(rma_id: str, principal: PrincipalDep, session: SessionDep,
-                      client: TemporalDep, settings: SettingsDep) -> RmaPublic:
+async def approve_rma(
+    rma_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=False)
     decision = ReviewDecision(actor=_actor(principal), approve=True)
     return await _command(session, client, settings, case, REVIEW_UPDATE, decision, "approve")
 
 
 @router.post("/{rma_id}/reject", response_model=RmaPublic)
-async def reject_rma(rma_id: str, body: RejectBody, principal: PrincipalDep,
-                     session: SessionDep, client: TemporalDep,
-                     settings: SettingsDep) -> RmaPublic:
+async def reject_rma(
+    rma_id: str,
+    body: RejectBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=False)
     decision = ReviewDecision(actor=_actor(principal), approve=False, reason=body.reason)
     return await _command(session, client, settings, case, REVIEW_UPDATE, decision, "reject")
 
 
 @router.post("/{rma_id}/cancel", response_model=RmaPublic)
-async def cancel_rma(rma_id: str, principal: PrincipalDep, session: SessionDep,
-                     client: TemporalDep, settings: SettingsDep,
-                     body: CancelBody | None = None) -> RmaPublic:
+async def cancel_rma(
+    rma_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    body: CancelBody | None = None,
+) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=False)
     request = CancelRequest(actor=_actor(principal), reason=body.reason if body else "")
     return await _command(session, client, settings, case, CANCEL_UPDATE, request, "cancel")
 
 
 @router.post("/{rma_id}/receive", response_model=RmaPublic)
-async def receive_rma(rma_id: str, principal: PrincipalDep, session: SessionDep,
-                      client: TemporalDep, settings: SettingsDep,
-                      body: ReceiveBody | None = None) -> RmaPublic:
+async def receive_rma(
+    rma_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    body: ReceiveBody | None = None,
+) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=True)
     request = ReceiveRequest(actor=_actor(principal), note=body.note if body else "")
     return await _command(session, client, settings, case, RECEIVE_UPDATE, request, "receive")
 
 
 @router.post("/{rma_id}/inspection", response_model=RmaPublic)
-async def inspect_rma(rma_id: str, body: InspectionBody, principal: PrincipalDep,
-                      session: SessionDep, client: TemporalDep,
-                      settings: SettingsDep) -> RmaPublic:
+async def inspect_rma(
+    rma_id: str,
+    body: InspectionBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=True)
-    request = InspectionRequest(actor=_actor(principal), grade=body.grade,
-                                serial_matches=body.serial_matches, notes=body.notes)
-    return await _command(session, client, settings, case, INSPECT_UPDATE, request,
-                          "inspection")
+    request = InspectionRequest(
+        actor=_actor(principal),
+        grade=body.grade,
+        serial_matches=body.serial_matches,
+        notes=body.notes,
+    )
+    return await _command(session, client, settings, case, INSPECT_UPDATE, request, "inspection")
 
 
 # ------------------------------------------------------------------------ helpers
 
 
-async def _catalog(session: AsyncSession, org_id: str,
-                   skus: set[str]) -> dict[str, models.Product]:
+async def _catalog(session: AsyncSession, org_id: str, skus: set[str]) -> dict[str, models.Product]:
     products = {
         p.sku: p
-        for p in (await session.scalars(
-            select(models.Product).where(models.Product.org_id == org_id,
-                                         models.Product.sku.in_(skus)))).all()
+        for p in (
+            await session.scalars(
+                select(models.Product).where(
+                    models.Product.org_id == org_id, models.Product.sku.in_(skus)
+                )
+            )
+        ).all()
     }
     unknown = sorted(skus - products.keys())
     if unknown:
-        raise Problem(422, "unknown_sku", f"not in the catalog: {', '.join(unknown)}",
-                      skus=unknown)
+        raise Problem(422, "unknown_sku", f"not in the catalog: {', '.join(unknown)}", skus=unknown)
     return products
 
 
-async def _start_input(session: AsyncSession, settings: Settings, principal: Principal,
-                       body: RmaCreate, products: dict[str, models.Product],
-                       rma_id: str) -> RmaStart:
+async def _start_input(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    body: RmaCreate,
+    products: dict[str, models.Product],
+    rma_id: str,
+) -> RmaStart:
     org_id = principal.owner_id
     org = await session.get(models.Organisation, org_id)
     assert org is not None
     policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
     serials = [item.serial for item in body.items]
-    open_serials = (await session.scalars(
-        select(models.CaseItem.serial)
-        .join(models.Case, models.Case.id == models.CaseItem.case_id)
-        .where(models.Case.org_id == org_id, models.CaseItem.serial.in_(serials),
-               models.Case.status.not_in(CLOSED_STATUSES), models.Case.id != rma_id)
-    )).all()
+    open_serials = (
+        await session.scalars(
+            select(models.CaseItem.serial)
+            .join(models.Case, models.Case.id == models.CaseItem.case_id)
+            .where(
+                models.Case.org_id == org_id,
+                models.CaseItem.serial.in_(serials),
+                models.Case.status.not_in(CLOSED_STATUSES),
+                models.Case.id != rma_id,
+            )
+        )
+    ).all()
     return RmaStart(
-        rma_id=rma_id, org_id=org_id, org_name=org.name, tracking_token=new_tracking_token(),
-        order_ref=body.order_ref, purchased_at=body.purchased_at,
+        rma_id=rma_id,
+        org_id=org_id,
+        org_name=org.name,
+        tracking_token=new_tracking_token(),
+        order_ref=body.order_ref,
+        purchased_at=body.purchased_at,
         customer=body.customer.to_domain(),
         items=[
-            RmaItem(sku=item.sku, serial=item.serial, quantity=item.quantity,
-                    reason=item.reason, unit_price=Decimal(products[item.sku].unit_price),
-                    product_name=products[item.sku].name,
-                    category=products[item.sku].category,
-                    warranty_months=products[item.sku].warranty_months, notes=item.notes)
+            RmaItem(
+                sku=item.sku,
+                serial=item.serial,
+                quantity=item.quantity,
+                reason=item.reason,
+                unit_price=Decimal(products[item.sku].unit_price),
+                product_name=products[item.sku].name,
+                category=products[item.sku].category,
+                warranty_months=products[item.sku].warranty_months,
+                notes=item.notes,
+            )
             for item in body.items
         ],
-        resolution=body.resolution, policy=policy, public_base_url=settings.public_base_url,
+        resolution=body.resolution,
+        policy=policy,
+        public_base_url=settings.public_base_url,
         serials_with_open_cases=sorted(set(open_serials)),
         serials_with_active_plans=[],
     )
@@ -211,20 +286,26 @@ async def _start_input(session: AsyncSession, settings: Settings, principal: Pri
 async def _authorize(client: Client, settings: Settings, start: RmaStart) -> RmaView:
     """Start the workflow and get its decision in one round trip (update-with-start).
     A retry with the same id attaches to the running workflow and gets the same answer."""
-    operation = WithStartWorkflowOperation(
-        RMA_WORKFLOW, start, id=rma_workflow_id(start.rma_id), task_queue=settings.task_queue,
+    operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        RMA_WORKFLOW,
+        start,
+        id=rma_workflow_id(start.rma_id),
+        task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     view: RmaView = await client.execute_update_with_start_workflow(
-        AUTHORIZE_UPDATE, start_workflow_operation=operation, id="authorize",
+        AUTHORIZE_UPDATE,
+        start_workflow_operation=operation,
+        id="authorize",
         result_type=RmaView,
     )
     return view
 
 
-async def _visible(session: AsyncSession, principal: Principal, rma_id: str,
-                   receiving_allowed: bool) -> models.Case:
+async def _visible(
+    session: AsyncSession, principal: Principal, rma_id: str, receiving_allowed: bool
+) -> models.Case:
     """The case if this key may see it; another organisation's case is a 404."""
     principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
     case = await session.get(models.Case, rma_id)
@@ -243,8 +324,15 @@ def _actor(principal: Principal) -> Actor:
     return Actor(principal.kind.value, principal.org_id or "")
 
 
-async def _command(session: AsyncSession, client: Client, settings: Settings,
-                   case: models.Case, update: str, argument: Any, action: str) -> RmaPublic:
+async def _command(
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    case: models.Case,
+    update: str,
+    argument: Any,
+    action: str,
+) -> RmaPublic:
     handle = client.get_workflow_handle(case.workflow_id)
     try:
         await handle.execute_update(update, argument, result_type=RmaView)
@@ -253,7 +341,8 @@ async def _command(session: AsyncSession, client: Client, settings: Settings,
             raise
         # The workflow has ended: every command is out of order now.
         current = RmaStatus(case.status)
-        raise invalid_transition(f"cannot {action} while {current.value}", current.value,
-                                 list(ALLOWED_ACTIONS[current])) from exc
+        raise invalid_transition(
+            f"cannot {action} while {current.value}", current.value, list(ALLOWED_ACTIONS[current])
+        ) from exc
     await session.refresh(case)
     return rma_public(await load_case_bundle(session, case), settings.public_base_url)

@@ -17,8 +17,9 @@ router = APIRouter(prefix="/v1/policy", tags=["setup"])
 
 
 @router.put("", response_model=PolicyDocument)
-async def put_policy(body: PolicyDocument, principal: PrincipalDep,
-                     session: SessionDep) -> PolicyDocument:
+async def put_policy(
+    body: PolicyDocument, principal: PrincipalDep, session: SessionDep
+) -> PolicyDocument:
     """Replace the policy; fields left out take their defaults. Open cases keep theirs."""
     principal.require(OrgKind.RETAILER)
     document: dict[str, Any] = body.model_dump(mode="json")

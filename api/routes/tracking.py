@@ -18,8 +18,20 @@ from db.queries import CaseBundle, load_case_bundle
 router = APIRouter(prefix="/v1/track", tags=["tracking"])
 
 # Timeline details safe to show whoever holds the link (no names, notes or addresses).
-_PUBLIC_DETAIL = frozenset({"tracking_number", "ship_by", "reason", "grade", "amount",
-                            "currency", "location", "occurred_at", "resolution", "coverage"})
+_PUBLIC_DETAIL = frozenset(
+    {
+        "tracking_number",
+        "ship_by",
+        "reason",
+        "grade",
+        "amount",
+        "currency",
+        "location",
+        "occurred_at",
+        "resolution",
+        "coverage",
+    }
+)
 
 
 class TrackingStep(BaseModel):
@@ -56,12 +68,19 @@ async def track(token: str, session: SessionDep, settings: SettingsDep) -> Track
         raise not_found("case")
     bundle = await load_case_bundle(session, case)
     return Tracking(
-        case_type=case.case_type, id=case.id, status=case.status, outcome=case.outcome,
+        case_type=case.case_type,
+        id=case.id,
+        status=case.status,
+        outcome=case.outcome,
         customer_first_name=str(case.data.get("customer_first_name", "")),
         timeline=[
-            TrackingStep(at=e.at.isoformat(), status=e.status, event=e.event,
-                         actor=e.actor.split(":", 1)[0],
-                         detail={k: v for k, v in e.detail.items() if k in _PUBLIC_DETAIL})
+            TrackingStep(
+                at=e.at.isoformat(),
+                status=e.status,
+                event=e.event,
+                actor=e.actor.split(":", 1)[0],
+                detail={k: v for k, v in e.detail.items() if k in _PUBLIC_DETAIL},
+            )
             for e in bundle.timeline
         ],
         documents=documents_out(bundle, settings.public_base_url, token),
@@ -74,9 +93,21 @@ def _actions(bundle: CaseBundle) -> list[CustomerAction]:
     case = bundle.case
     if case.case_type == "rma" and case.status == "awaiting_return":
         label = next((d for d in bundle.documents if d.kind == "return_label"), None)
-        ship_by = next((e.detail.get("ship_by") for e in reversed(bundle.timeline)
-                        if e.event == "label_created"), None)
+        ship_by = next(
+            (
+                e.detail.get("ship_by")
+                for e in reversed(bundle.timeline)
+                if e.event == "label_created"
+            ),
+            None,
+        )
         if label is not None:
-            return [CustomerAction(action="ship_parcel", label="Print the label and ship",
-                                   deadline=ship_by, document_id=label.id)]
+            return [
+                CustomerAction(
+                    action="ship_parcel",
+                    label="Print the label and ship",
+                    deadline=ship_by,
+                    document_id=label.id,
+                )
+            ]
     return []

@@ -42,8 +42,15 @@ class AddressIn(Strict):
     name: Annotated[str, StringConstraints(max_length=200)] = ""
 
     def to_domain(self) -> Address:
-        return Address(line1=self.line1, line2=self.line2, city=self.city, region=self.region,
-                       postal_code=self.postal_code, country=self.country, name=self.name)
+        return Address(
+            line1=self.line1,
+            line2=self.line2,
+            city=self.city,
+            region=self.region,
+            postal_code=self.postal_code,
+            country=self.country,
+            name=self.name,
+        )
 
 
 class CustomerIn(Strict):
@@ -53,8 +60,9 @@ class CustomerIn(Strict):
     address: AddressIn
 
     def to_domain(self) -> Customer:
-        return Customer(name=self.name, email=self.email, phone=self.phone,
-                        address=self.address.to_domain())
+        return Customer(
+            name=self.name, email=self.email, phone=self.phone, address=self.address.to_domain()
+        )
 
 
 class TimelineEntryOut(BaseModel):

@@ -37,9 +37,7 @@ class RmaCreate(Strict):
 
 
 class RejectBody(Strict):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] = (
-        "rejected_by_retailer"
-    )
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "rejected_by_retailer"
 
 
 class CancelBody(Strict):

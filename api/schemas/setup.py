@@ -34,8 +34,11 @@ Duration = Annotated[timedelta, Field(gt=timedelta(0))]
 Percent = Annotated[
     Decimal,
     Field(ge=0, le=100, decimal_places=2),
-    PlainSerializer(lambda d: int(d) if d == d.to_integral_value() else float(d),
-                    return_type=float | int, when_used="json"),
+    PlainSerializer(
+        lambda d: int(d) if d == d.to_integral_value() else float(d),
+        return_type=float | int,
+        when_used="json",
+    ),
 ]
 
 _DEFAULTS = Policy()
@@ -55,7 +58,8 @@ class PolicyDocument(Strict):
     core_return_within: Duration = _DEFAULTS.core_return_within
     max_reschedules: Annotated[int, Field(ge=0, le=100)] = _DEFAULTS.max_reschedules
     dunning: Annotated[list[Duration], Field(max_length=20)] = Field(
-        default_factory=lambda: list(_DEFAULTS.dunning))
+        default_factory=lambda: list(_DEFAULTS.dunning)
+    )
     grace_period: Duration = _DEFAULTS.grace_period
     currency: CurrencyCode = _DEFAULTS.currency
     return_address: AddressIn = Field(
@@ -70,13 +74,19 @@ class PolicyDocument(Strict):
 
     def to_domain(self) -> Policy:
         return Policy(
-            return_window=self.return_window, review_threshold=self.review_threshold,
-            review_timeout=self.review_timeout, return_ship_by=self.return_ship_by,
+            return_window=self.return_window,
+            review_threshold=self.review_threshold,
+            review_timeout=self.review_timeout,
+            return_ship_by=self.return_ship_by,
             restocking_fee_percent=self.restocking_fee_percent,
-            quote_valid_for=self.quote_valid_for, repair_turnaround=self.repair_turnaround,
-            backorder_max=self.backorder_max, core_return_within=self.core_return_within,
-            max_reschedules=self.max_reschedules, dunning=list(self.dunning),
-            grace_period=self.grace_period, currency=self.currency,
+            quote_valid_for=self.quote_valid_for,
+            repair_turnaround=self.repair_turnaround,
+            backorder_max=self.backorder_max,
+            core_return_within=self.core_return_within,
+            max_reschedules=self.max_reschedules,
+            dunning=list(self.dunning),
+            grace_period=self.grace_period,
+            currency=self.currency,
             return_address=self.return_address.to_domain(),
         )
 

@@ -18,28 +18,49 @@ class Org:
 
 async def make_org(stack: Stack, kind: str, name: str | None = None) -> Org:
     async with stack.http(ADMIN_KEY) as admin:
-        org = await admin.post("/v1/orgs", json={"name": name or f"{kind}-{uuid.uuid4().hex[:6]}",
-                                                 "kind": kind})
+        org = await admin.post(
+            "/v1/orgs", json={"name": name or f"{kind}-{uuid.uuid4().hex[:6]}", "kind": kind}
+        )
         assert org.status_code == 201, org.text
         key = await admin.post(f"/v1/orgs/{org.json()['id']}/api-keys")
         assert key.status_code == 201, key.text
         return Org(org.json()["id"], key.json()["key"], kind)
 
 
-async def add_product(stack: Stack, retailer: Org, sku: str | None = None, price: str = "199.99",
-                      warranty_months: int = 12, category: str = "audio") -> dict[str, Any]:
+async def add_product(
+    stack: Stack,
+    retailer: Org,
+    sku: str | None = None,
+    price: str = "199.99",
+    warranty_months: int = 12,
+    category: str = "audio",
+) -> dict[str, Any]:
     sku = sku or f"SKU-{uuid.uuid4().hex[:8]}"
     async with stack.http(retailer.key) as http:
-        response = await http.post("/v1/products", json={
-            "sku": sku, "name": f"Product {sku}", "category": category,
-            "unit_price": {"amount": price, "currency": "USD"},
-            "warranty_months": warranty_months})
+        response = await http.post(
+            "/v1/products",
+            json={
+                "sku": sku,
+                "name": f"Product {sku}",
+                "category": category,
+                "unit_price": {"amount": price, "currency": "USD"},
+                "warranty_months": warranty_months,
+            },
+        )
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
         return body
 
 
 def customer(name: str = "Ada Lovelace") -> dict[str, Any]:
-    return {"name": name, "email": "ada@example.com", "phone": "+1 555 0100",
-            "address": {"line1": "12 Analytical Row", "city": "London", "postal_code": "N1 9GU",
-                        "country": "GB"}}
+    return {
+        "name": name,
+        "email": "ada@example.com",
+        "phone": "+1 555 0100",
+        "address": {
+            "line1": "12 Analytical Row",
+            "city": "London",
+            "postal_code": "N1 9GU",
+            "country": "GB",
+        },
+    }

@@ -29,9 +29,18 @@ async def test_health_checks_database_and_temporal(stack: Stack) -> None:
 async def test_openapi_schema_lists_the_contract(stack: Stack) -> None:
     async with stack.http() as http:
         paths = (await http.get("/openapi.json")).json()["paths"]
-    for path in ("/v1/orgs", "/v1/orgs/{org_id}/api-keys", "/v1/policy", "/v1/products",
-                 "/v1/rmas", "/v1/rmas/{rma_id}/inspection", "/v1/carrier-events",
-                 "/v1/track/{token}", "/v1/documents/{document_id}", "/healthz"):
+    for path in (
+        "/v1/orgs",
+        "/v1/orgs/{org_id}/api-keys",
+        "/v1/policy",
+        "/v1/products",
+        "/v1/rmas",
+        "/v1/rmas/{rma_id}/inspection",
+        "/v1/carrier-events",
+        "/v1/track/{token}",
+        "/v1/documents/{document_id}",
+        "/healthz",
+    ):
         assert path in paths
 
 
@@ -51,8 +60,11 @@ async def test_keys_are_stored_hashed(stack: Stack) -> None:
     retailer = await make_org(stack, "retailer")
     engine = make_engine(stack.settings.database_url)
     async with make_sessionmaker(engine)() as session:
-        stored = (await session.scalars(select(models.ApiKey.key_hash).where(
-            models.ApiKey.org_id == retailer.id))).all()
+        stored = (
+            await session.scalars(
+                select(models.ApiKey.key_hash).where(models.ApiKey.org_id == retailer.id)
+            )
+        ).all()
     await engine.dispose()
     assert stored and retailer.key not in stored
     assert all(len(h) == 64 for h in stored)
@@ -63,24 +75,28 @@ async def test_auth_refusals(stack: Stack) -> None:
     center = await make_org(stack, "repair_center")
     async with stack.http() as anonymous:
         assert_problem(await anonymous.get("/v1/policy"), 401, "unauthorized")
-        assert_problem(await anonymous.post("/v1/orgs", json={"name": "x", "kind": "retailer"}),
-                       401, "unauthorized")
+        assert_problem(
+            await anonymous.post("/v1/orgs", json={"name": "x", "kind": "retailer"}),
+            401,
+            "unauthorized",
+        )
     async with stack.http("ask_not-a-real-key") as bad:
         assert_problem(await bad.get("/v1/policy"), 401, "unauthorized")
-    async with httpx.AsyncClient(base_url=stack.base_url,
-                                 headers={"Authorization": f"Basic {retailer.key}"}) as wrong:
+    async with httpx.AsyncClient(
+        base_url=stack.base_url, headers={"Authorization": f"Basic {retailer.key}"}
+    ) as wrong:
         assert_problem(await wrong.get("/v1/policy"), 401, "unauthorized")
     async with stack.http(retailer.key) as http:
         # A retailer is not an admin.
-        assert_problem(await http.post("/v1/orgs", json={"name": "x", "kind": "retailer"}),
-                       403, "forbidden")
+        assert_problem(
+            await http.post("/v1/orgs", json={"name": "x", "kind": "retailer"}), 403, "forbidden"
+        )
         assert_problem(await http.post(f"/v1/orgs/{retailer.id}/api-keys"), 403, "forbidden")
     async with stack.http(center.key) as http:
         # A repair center has no retailer policy.
         assert_problem(await http.get("/v1/policy"), 403, "forbidden")
     async with stack.http(ADMIN_KEY) as admin:
-        assert_problem(await admin.post(f"/v1/orgs/{uuid.uuid4().hex}/api-keys"), 404,
-                       "not_found")
+        assert_problem(await admin.post(f"/v1/orgs/{uuid.uuid4().hex}/api-keys"), 404, "not_found")
 
 
 async def test_policy_round_trip_with_defaults(stack: Stack) -> None:
@@ -101,9 +117,10 @@ async def test_policy_round_trip_with_defaults(stack: Stack) -> None:
         assert defaults["grace_period"] == "P14D"
         assert defaults["currency"] == "USD"
 
-        put = await http.put("/v1/policy", json={"return_window": "P45D",
-                                                 "restocking_fee_percent": 10,
-                                                 "review_timeout": "PT30S"})
+        put = await http.put(
+            "/v1/policy",
+            json={"return_window": "P45D", "restocking_fee_percent": 10, "review_timeout": "PT30S"},
+        )
         assert put.status_code == 200, put.text
         got = (await http.get("/v1/policy")).json()
         assert got == put.json()
@@ -112,9 +129,14 @@ async def test_policy_round_trip_with_defaults(stack: Stack) -> None:
         assert got["restocking_fee_percent"] == 10
         assert got["return_ship_by"] == "P14D"  # left out, so the default
 
-        for bad in ({"return_window": "thirty days"}, {"restocking_fee_percent": 150},
-                    {"return_window": "-P1D"}, {"currency": "dollars"},
-                    {"unknown_field": 1}, {"max_reschedules": "many"}):
+        for bad in (
+            {"return_window": "thirty days"},
+            {"restocking_fee_percent": 150},
+            {"return_window": "-P1D"},
+            {"currency": "dollars"},
+            {"unknown_field": 1},
+            {"max_reschedules": "many"},
+        ):
             assert_problem(await http.put("/v1/policy", json=bad), 422, "validation_error")
         assert (await http.get("/v1/policy")).json() == got  # nothing changed
 
@@ -134,9 +156,16 @@ async def test_products_and_duplicate_sku(stack: Stack) -> None:
     product = await add_product(stack, retailer, sku="HEADPHONES-1", price="249.50")
     assert product["unit_price"] == {"amount": "249.50", "currency": "USD"}
     async with stack.http(retailer.key) as http:
-        again = await http.post("/v1/products", json={
-            "sku": "HEADPHONES-1", "name": "Again", "category": "audio", "unit_price": "1.00",
-            "warranty_months": 0})
+        again = await http.post(
+            "/v1/products",
+            json={
+                "sku": "HEADPHONES-1",
+                "name": "Again",
+                "category": "audio",
+                "unit_price": "1.00",
+                "warranty_months": 0,
+            },
+        )
         assert_problem(again, 409, "duplicate_sku")
         assert (await http.get("/v1/products/HEADPHONES-1")).json()["name"] == product["name"]
     # Another retailer's catalog is its own: the same sku is fine there, and ours is hidden.
@@ -148,12 +177,20 @@ async def test_products_and_duplicate_sku(stack: Stack) -> None:
 async def test_malformed_json_and_wrong_types_are_422(stack: Stack) -> None:
     retailer = await make_org(stack, "retailer")
     async with stack.http(retailer.key) as http:
-        broken = await http.post("/v1/products", content=b'{"sku": "A",',
-                                 headers={"Content-Type": "application/json"})
+        broken = await http.post(
+            "/v1/products", content=b'{"sku": "A",', headers={"Content-Type": "application/json"}
+        )
         assert_problem(broken, 422, "malformed_json")
-        wrong = await http.post("/v1/products", json={
-            "sku": "A", "name": "A", "category": "x", "unit_price": "cheap",
-            "warranty_months": "twelve"})
+        wrong = await http.post(
+            "/v1/products",
+            json={
+                "sku": "A",
+                "name": "A",
+                "category": "x",
+                "unit_price": "cheap",
+                "warranty_months": "twelve",
+            },
+        )
         assert_problem(wrong, 422, "validation_error")
         locs = {tuple(e["loc"]) for e in wrong.json()["errors"]}
         assert ("body", "warranty_months") in locs

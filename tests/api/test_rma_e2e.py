@@ -17,22 +17,36 @@ from tests.documents.barcodes import decode_barcodes
 from tests.support import CARRIER_SECRET, Stack, signed_event
 
 
-def rma_body(sku: str, *, serial: str | None = None, resolution: str = "refund",
-             days_ago: int = 3, quantity: int = 1) -> dict[str, Any]:
+def rma_body(
+    sku: str,
+    *,
+    serial: str | None = None,
+    resolution: str = "refund",
+    days_ago: int = 3,
+    quantity: int = 1,
+) -> dict[str, Any]:
     purchased = datetime.now(UTC) - timedelta(days=days_ago)
     return {
         "order_ref": f"SO-{uuid.uuid4().hex[:6]}",
         "purchased_at": purchased.isoformat().replace("+00:00", "Z"),
         "customer": customer(),
-        "items": [{"sku": sku, "serial": serial or f"SN-{uuid.uuid4().hex[:8]}",
-                   "quantity": quantity, "reason": "defective", "notes": "crackles"}],
+        "items": [
+            {
+                "sku": sku,
+                "serial": serial or f"SN-{uuid.uuid4().hex[:8]}",
+                "quantity": quantity,
+                "reason": "defective",
+                "notes": "crackles",
+            }
+        ],
         "resolution": resolution,
     }
 
 
-async def wait_until(http: httpx.AsyncClient, rma_id: str, predicate: Any,
-                     timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+async def wait_until(
+    http: httpx.AsyncClient, rma_id: str, predicate: Any, within: float = 20
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within
     while True:
         body: dict[str, Any] = (await http.get(f"/v1/rmas/{rma_id}")).json()
         if predicate(body):
@@ -43,22 +57,29 @@ async def wait_until(http: httpx.AsyncClient, rma_id: str, predicate: Any,
 
 
 def with_label(body: dict[str, Any]) -> bool:
-    return (any(d["kind"] == "return_label" for d in body["documents"])
-            and any(d["kind"] == "packing_slip" for d in body["documents"])
-            and bool(body["shipments"]))
+    return (
+        any(d["kind"] == "return_label" for d in body["documents"])
+        and any(d["kind"] == "packing_slip" for d in body["documents"])
+        and bool(body["shipments"])
+    )
 
 
-async def carrier(stack: Stack, event: dict[str, Any], secret: str = CARRIER_SECRET,
-                  at: float | None = None) -> httpx.Response:
+async def carrier(
+    stack: Stack, event: dict[str, Any], secret: str = CARRIER_SECRET, at: float | None = None
+) -> httpx.Response:
     raw, headers = signed_event(secret, event, at)
     async with stack.http() as http:
         return await http.post("/v1/carrier-events", content=raw, headers=headers)
 
 
 def scan(tracking: str, status: str, event_id: str | None = None) -> dict[str, Any]:
-    return {"event_id": event_id or f"evt-{uuid.uuid4().hex}", "tracking_number": tracking,
-            "status": status, "occurred_at": datetime.now(UTC).isoformat(),
-            "location": "Memphis hub"}
+    return {
+        "event_id": event_id or f"evt-{uuid.uuid4().hex}",
+        "tracking_number": tracking,
+        "status": status,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "location": "Memphis hub",
+    }
 
 
 async def new_retailer(stack: Stack) -> tuple[Org, str]:
@@ -96,8 +117,10 @@ async def test_refund_end_to_end(stack: Stack) -> None:
 
     # Signed carrier scans move it along; a replayed event is accepted and ignored.
     first = scan(tracking, "picked_up")
-    assert (await carrier(stack, first)).json() == {"event_id": first["event_id"],
-                                                    "duplicate": False}
+    assert (await carrier(stack, first)).json() == {
+        "event_id": first["event_id"],
+        "duplicate": False,
+    }
     assert (await carrier(stack, first)).json()["duplicate"] is True
     assert (await carrier(stack, scan(tracking, "delivered"))).status_code == 200
 
@@ -107,12 +130,14 @@ async def test_refund_end_to_end(stack: Stack) -> None:
         received = await http.post(f"/v1/rmas/{rma['id']}/receive", json={"note": "dock 3"})
         assert received.status_code == 200, received.text
         assert received.json()["status"] == "received"
-        inspected = await http.post(f"/v1/rmas/{rma['id']}/inspection",
-                                    json={"grade": "B", "serial_matches": True, "notes": "ok"})
+        inspected = await http.post(
+            f"/v1/rmas/{rma['id']}/inspection",
+            json={"grade": "B", "serial_matches": True, "notes": "ok"},
+        )
         assert inspected.status_code == 200, inspected.text
         done = await wait_until(http, rma["id"], lambda b: b["status"] == "completed")
         assert done["outcome"] == "refunded"
-        # 2 × 120.00 less 15 % restocking.
+        # 2 x 120.00 less 15 % restocking.
         assert done["refund"] == {"amount": "204.00", "currency": "USD"}
 
         # Every state is on the timeline with its time and actor.
@@ -129,8 +154,7 @@ async def test_refund_end_to_end(stack: Stack) -> None:
         tracked = await anonymous.get(f"/v1/track/{rma['tracking_token']}")
         assert tracked.status_code == 200
         body = tracked.json()
-        assert (body["case_type"], body["id"], body["status"]) == ("rma", rma["id"],
-                                                                    "completed")
+        assert (body["case_type"], body["id"], body["status"]) == ("rma", rma["id"], "completed")
         assert body["customer_first_name"] == "Ada"
         text = tracked.text
         for personal in ("Lovelace", "ada@example.com", "555 0100", "Analytical Row"):
@@ -155,10 +179,16 @@ async def test_carrier_event_refusals(stack: Stack) -> None:
     async with stack.http() as http:
         unsigned = await http.post("/v1/carrier-events", json=scan(tracking, "picked_up"))
         assert_problem(unsigned, 401, "invalid_signature")
-    assert_problem(await carrier(stack, scan("AS0000000000000000", "picked_up")), 404,
-                   "not_found")
-    malformed = await carrier(stack, {"event_id": "x", "tracking_number": tracking,
-                                      "status": "teleported", "occurred_at": "soon"})
+    assert_problem(await carrier(stack, scan("AS0000000000000000", "picked_up")), 404, "not_found")
+    malformed = await carrier(
+        stack,
+        {
+            "event_id": "x",
+            "tracking_number": tracking,
+            "status": "teleported",
+            "occurred_at": "soon",
+        },
+    )
     assert_problem(malformed, 422, "validation_error")
     async with stack.http(retailer.key) as http:
         # None of that moved the case.
@@ -177,9 +207,11 @@ async def test_tenancy_kinds_and_bad_bodies(stack: Stack) -> None:
     async with stack.http(retailer.key) as http:
         rma = (await http.post("/v1/rmas", json=rma_body(sku))).json()
     async with stack.http(other.key) as http:
-        for response in (await http.get(f"/v1/rmas/{rma['id']}"),
-                         await http.post(f"/v1/rmas/{rma['id']}/cancel"),
-                         await http.post(f"/v1/rmas/{rma['id']}/receive")):
+        for response in (
+            await http.get(f"/v1/rmas/{rma['id']}"),
+            await http.post(f"/v1/rmas/{rma['id']}/cancel"),
+            await http.post(f"/v1/rmas/{rma['id']}/receive"),
+        ):
             assert_problem(response, 404, "not_found")
         assert rma["id"] not in [r["id"] for r in (await http.get("/v1/rmas")).json()["items"]]
     async with stack.http(center.key) as http:
@@ -193,19 +225,23 @@ async def test_tenancy_kinds_and_bad_bodies(stack: Stack) -> None:
             {**rma_body(sku), "resolution": "teleport"},
             {**rma_body(sku), "purchased_at": "yesterday"},
             {**rma_body(sku), "purchased_at": "2026-11-01T10:00:00"},  # no time zone
-            {**rma_body(sku), "items": [{"sku": sku, "serial": "S", "quantity": 0,
-                                         "reason": "defective"}]},
+            {
+                **rma_body(sku),
+                "items": [{"sku": sku, "serial": "S", "quantity": 0, "reason": "defective"}],
+            },
             {**rma_body(sku), "customer": {"name": "No Address"}},
         ]
         for body in bad_bodies:
             assert_problem(await http.post("/v1/rmas", json=body), 422, "validation_error")
-        assert_problem(await http.post("/v1/rmas", json=rma_body("NOT-IN-CATALOG")), 422,
-                       "unknown_sku")
+        assert_problem(
+            await http.post("/v1/rmas", json=rma_body("NOT-IN-CATALOG")), 422, "unknown_sku"
+        )
         future = rma_body(sku)
         future["purchased_at"] = (datetime.now(UTC) + timedelta(days=2)).isoformat()
         assert_problem(await http.post("/v1/rmas", json=future), 422, "invalid_purchase_date")
-        assert len((await http.get("/v1/rmas", params={"limit": 200})).json()["items"]) == \
-            count_before  # nothing was started
+        assert (
+            len((await http.get("/v1/rmas", params={"limit": 200})).json()["items"]) == count_before
+        )  # nothing was started
 
 
 async def test_idempotent_create(stack: Stack) -> None:
@@ -215,14 +251,16 @@ async def test_idempotent_create(stack: Stack) -> None:
         headers = {"Idempotency-Key": f"idem-{uuid.uuid4().hex}"}
         first, second = await asyncio.gather(
             http.post("/v1/rmas", json=body, headers=headers),
-            http.post("/v1/rmas", json=body, headers=headers))
+            http.post("/v1/rmas", json=body, headers=headers),
+        )
         assert first.status_code == second.status_code == 201, (first.text, second.text)
         assert first.json()["id"] == second.json()["id"]
         third = await http.post("/v1/rmas", json=body, headers=headers)
         assert third.json()["id"] == first.json()["id"]
         changed = {**body, "order_ref": "SO-OTHER"}
-        assert_problem(await http.post("/v1/rmas", json=changed, headers=headers), 409,
-                       "idempotency_conflict")
+        assert_problem(
+            await http.post("/v1/rmas", json=changed, headers=headers), 409, "idempotency_conflict"
+        )
         listed = (await http.get("/v1/rmas", params={"limit": 200})).json()["items"]
         assert [r["id"] for r in listed].count(first.json()["id"]) == 1
         assert len(listed) == 1
@@ -233,13 +271,13 @@ async def test_invalid_transition_is_409_and_changes_nothing(stack: Stack) -> No
     async with stack.http(retailer.key) as http:
         rma = (await http.post("/v1/rmas", json=rma_body(sku))).json()
         rma = await wait_until(http, rma["id"], with_label)
-        response = await http.post(f"/v1/rmas/{rma['id']}/inspection",
-                                   json={"grade": "A", "serial_matches": True})
+        response = await http.post(
+            f"/v1/rmas/{rma['id']}/inspection", json={"grade": "A", "serial_matches": True}
+        )
         assert_problem(response, 409, "invalid_transition")
         assert response.json()["current_status"] == "awaiting_return"
         assert set(response.json()["allowed"]) == {"cancel", "receive"}
-        assert_problem(await http.post(f"/v1/rmas/{rma['id']}/approve"), 409,
-                       "invalid_transition")
+        assert_problem(await http.post(f"/v1/rmas/{rma['id']}/approve"), 409, "invalid_transition")
         after = (await http.get(f"/v1/rmas/{rma['id']}")).json()
         assert after["status"] == "awaiting_return"
         assert after["timeline"] == rma["timeline"]
@@ -261,17 +299,19 @@ async def test_review_duplicate_serial_and_policy_snapshot(stack: Stack) -> None
         approved = await http.post(f"/v1/rmas/{review['id']}/approve")
         assert approved.json()["status"] == "awaiting_return"
         rejected_case = (await http.post("/v1/rmas", json=rma_body(pricey))).json()
-        rejected = await http.post(f"/v1/rmas/{rejected_case['id']}/reject",
-                                   json={"reason": "serial_not_sold_here"})
+        rejected = await http.post(
+            f"/v1/rmas/{rejected_case['id']}/reject", json={"reason": "serial_not_sold_here"}
+        )
         assert (rejected.json()["status"], rejected.json()["reason"]) == (
-            "rejected", "serial_not_sold_here")
+            "rejected",
+            "serial_not_sold_here",
+        )
 
         # The same serial cannot have two open returns.
         serial = f"SN-{uuid.uuid4().hex[:6]}"
         snapshot = (await http.post("/v1/rmas", json=rma_body(cheap, serial=serial))).json()
         duplicate = (await http.post("/v1/rmas", json=rma_body(cheap, serial=serial))).json()
-        assert (duplicate["status"], duplicate["reason"]) == ("rejected",
-                                                              "duplicate_open_case")
+        assert (duplicate["status"], duplicate["reason"]) == ("rejected", "duplicate_open_case")
         old = (await http.post("/v1/rmas", json=rma_body(cheap, days_ago=40))).json()
         assert (old["status"], old["reason"]) == ("rejected", "outside_return_window")
 
@@ -279,8 +319,9 @@ async def test_review_duplicate_serial_and_policy_snapshot(stack: Stack) -> None
         await http.put("/v1/policy", json={"restocking_fee_percent": 50})
         await wait_until(http, snapshot["id"], with_label)
         await http.post(f"/v1/rmas/{snapshot['id']}/receive")
-        await http.post(f"/v1/rmas/{snapshot['id']}/inspection",
-                        json={"grade": "B", "serial_matches": True})
+        await http.post(
+            f"/v1/rmas/{snapshot['id']}/inspection", json={"grade": "B", "serial_matches": True}
+        )
         done = await wait_until(http, snapshot["id"], lambda b: b["status"] == "completed")
         assert done["refund"]["amount"] == "85.00"
 
@@ -306,7 +347,7 @@ async def test_list_pagination(stack: Stack) -> None:
                 break
         assert sorted(seen) == sorted(ids)
         assert len(seen) == len(set(seen))
-        assert_problem(await http.get("/v1/rmas", params={"cursor": "garbage!"}), 422,
-                       "invalid_cursor")
-        assert_problem(await http.get("/v1/rmas", params={"limit": 1000}), 422,
-                       "validation_error")
+        assert_problem(
+            await http.get("/v1/rmas", params={"cursor": "garbage!"}), 422, "invalid_cursor"
+        )
+        assert_problem(await http.get("/v1/rmas", params={"limit": 1000}), 422, "validation_error")

@@ -28,14 +28,20 @@ class Harness:
 
 
 @pytest.fixture(scope="session")
-async def harness(time_skipping: WorkflowEnvironment,
-                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+async def harness(
+    time_skipping: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Harness]:
     tmp = tmp_path_factory.mktemp("workflows")
     url = f"sqlite+aiosqlite:///{tmp}/read-model.db"
     await asyncio.to_thread(migrate, url)
-    settings = Settings(env="test", database_url=url, task_queue=f"ts-{uuid.uuid4().hex[:6]}",
-                        document_dir=tmp / "documents", admin_key=ADMIN_KEY,
-                        carrier_secret=CARRIER_SECRET)
+    settings = Settings(
+        env="test",
+        database_url=url,
+        task_queue=f"ts-{uuid.uuid4().hex[:6]}",
+        document_dir=tmp / "documents",
+        admin_key=ADMIN_KEY,
+        carrier_secret=CARRIER_SECRET,
+    )
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     async with sessions.begin() as session:

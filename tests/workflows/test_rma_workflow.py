@@ -34,25 +34,51 @@ from tests.workflows.conftest import Harness
 RETAILER = Actor("retailer", "org")
 
 
-def rma_start(h: Harness, *, now: datetime, resolution: Resolution = Resolution.REFUND,
-              purchased_days_ago: int = 5, price: str = "100.00", quantity: int = 1,
-              warranty_months: int = 12, policy: Policy | None = None,
-              open_serials: list[str] | None = None, plan_serials: list[str] | None = None,
-              serial: str | None = None) -> RmaStart:
+def rma_start(
+    h: Harness,
+    *,
+    now: datetime,
+    resolution: Resolution = Resolution.REFUND,
+    purchased_days_ago: int = 5,
+    price: str = "100.00",
+    quantity: int = 1,
+    warranty_months: int = 12,
+    policy: Policy | None = None,
+    open_serials: list[str] | None = None,
+    plan_serials: list[str] | None = None,
+    serial: str | None = None,
+) -> RmaStart:
     return RmaStart(
-        rma_id=f"RMA-TEST-{uuid.uuid4().hex[:10].upper()}", org_id=h.org_id,
-        org_name="Test Retailer", tracking_token=new_tracking_token(), order_ref="SO-1",
+        rma_id=f"RMA-TEST-{uuid.uuid4().hex[:10].upper()}",
+        org_id=h.org_id,
+        org_name="Test Retailer",
+        tracking_token=new_tracking_token(),
+        order_ref="SO-1",
         purchased_at=now - timedelta(days=purchased_days_ago),
-        customer=Customer(name="Grace Hopper", email="grace@example.com",
-                          address=Address(line1="1 Navy Way", city="Arlington",
-                                          postal_code="22202", country="US")),
-        items=[RmaItem(sku="SKU-1", serial=serial or f"SN-{uuid.uuid4().hex[:8]}",
-                       quantity=quantity, reason=ReturnReason.DEFECTIVE,
-                       unit_price=Decimal(price), product_name="Speaker", category="audio",
-                       warranty_months=warranty_months)],
-        resolution=resolution, policy=policy or Policy(),
+        customer=Customer(
+            name="Grace Hopper",
+            email="grace@example.com",
+            address=Address(
+                line1="1 Navy Way", city="Arlington", postal_code="22202", country="US"
+            ),
+        ),
+        items=[
+            RmaItem(
+                sku="SKU-1",
+                serial=serial or f"SN-{uuid.uuid4().hex[:8]}",
+                quantity=quantity,
+                reason=ReturnReason.DEFECTIVE,
+                unit_price=Decimal(price),
+                product_name="Speaker",
+                category="audio",
+                warranty_months=warranty_months,
+            )
+        ],
+        resolution=resolution,
+        policy=policy or Policy(),
         public_base_url="http://aftersales.test",
-        serials_with_open_cases=open_serials or [], serials_with_active_plans=plan_serials or [],
+        serials_with_open_cases=open_serials or [],
+        serials_with_active_plans=plan_serials or [],
     )
 
 
@@ -63,8 +89,12 @@ async def clock(h: Harness) -> datetime:
 
 async def start(h: Harness, start_input: RmaStart) -> tuple[WorkflowHandle[Any, Any], RmaView]:
     handle = await h.env.client.start_workflow(
-        "Rma", start_input, id=rma_workflow_id(start_input.rma_id),
-        task_queue=h.settings.task_queue, result_type=RmaResult)
+        "Rma",
+        start_input,
+        id=rma_workflow_id(start_input.rma_id),
+        task_queue=h.settings.task_queue,
+        result_type=RmaResult,
+    )
     view = await handle.execute_update("authorize", result_type=RmaView)
     return handle, view
 
@@ -83,16 +113,28 @@ async def case_row(h: Harness, rma_id: str) -> models.Case:
 
 async def events(h: Harness, rma_id: str) -> list[str]:
     async with h.sessions() as session:
-        return list((await session.scalars(
-            select(models.TimelineEvent.event).where(models.TimelineEvent.case_id == rma_id)
-            .order_by(models.TimelineEvent.seq))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(models.TimelineEvent.event)
+                    .where(models.TimelineEvent.case_id == rma_id)
+                    .order_by(models.TimelineEvent.seq)
+                )
+            ).all()
+        )
 
 
 async def shipments(h: Harness, rma_id: str) -> list[models.Shipment]:
     async with h.sessions() as session:
-        return list((await session.scalars(
-            select(models.Shipment).where(models.Shipment.case_id == rma_id)
-            .order_by(models.Shipment.created_at))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(models.Shipment)
+                    .where(models.Shipment.case_id == rma_id)
+                    .order_by(models.Shipment.created_at)
+                )
+            ).all()
+        )
 
 
 async def wait_for_label(h: Harness, handle: WorkflowHandle[Any, Any], rma_id: str) -> str:
@@ -105,14 +147,24 @@ async def wait_for_label(h: Harness, handle: WorkflowHandle[Any, Any], rma_id: s
 
 
 def scan(tracking: str, status: CarrierStatus, event_id: str | None = None) -> CarrierEvent:
-    return CarrierEvent(event_id=event_id or uuid.uuid4().hex, tracking_number=tracking,
-                        status=status, occurred_at=datetime.now(UTC), location="Depot")
+    return CarrierEvent(
+        event_id=event_id or uuid.uuid4().hex,
+        tracking_number=tracking,
+        status=status,
+        occurred_at=datetime.now(UTC),
+        location="Depot",
+    )
 
 
 async def refunds(h: Harness, rma_id: str) -> list[models.Payment]:
     async with h.sessions() as session:
-        return list((await session.scalars(
-            select(models.Payment).where(models.Payment.case_id == rma_id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(models.Payment).where(models.Payment.case_id == rma_id)
+                )
+            ).all()
+        )
 
 
 async def through_receipt(h: Harness, s: RmaStart) -> WorkflowHandle[Any, Any]:
@@ -139,8 +191,15 @@ async def test_refund_grade_a_full_refund(harness: Harness) -> None:
     assert result.status == "completed"
     assert [p.amount for p in await refunds(harness, s.rma_id)] == [Decimal("160.00")]
     timeline = await events(harness, s.rma_id)
-    for expected in ("created", "authorized", "label_created", "carrier_picked_up", "received",
-                     "inspected", "refunded"):
+    for expected in (
+        "created",
+        "authorized",
+        "label_created",
+        "carrier_picked_up",
+        "received",
+        "inspected",
+        "refunded",
+    ):
         assert expected in timeline
     row = await case_row(harness, s.rma_id)
     assert (row.status, row.outcome, row.coverage) == ("completed", "refunded", "return_window")
@@ -164,8 +223,9 @@ async def test_grade_d_is_a_full_refund(harness: Harness) -> None:
 
 
 @pytest.mark.parametrize(("grade", "serial_matches"), [(Grade.C, True), (Grade.A, False)])
-async def test_grade_c_and_serial_mismatch_ship_back(harness: Harness, grade: Grade,
-                                                     serial_matches: bool) -> None:
+async def test_grade_c_and_serial_mismatch_ship_back(
+    harness: Harness, grade: Grade, serial_matches: bool
+) -> None:
     s = rma_start(harness, now=await clock(harness))
     handle = await through_receipt(harness, s)
     view = await update(handle, "inspect", InspectionRequest(RETAILER, grade, serial_matches))
@@ -173,8 +233,7 @@ async def test_grade_c_and_serial_mismatch_ship_back(harness: Harness, grade: Gr
     assert view.refund_amount is None
     outbound = [x for x in await shipments(harness, s.rma_id) if x.direction == "outbound"]
     assert len(outbound) == 1
-    await handle.signal("carrier_event",
-                        scan(outbound[0].tracking_number, CarrierStatus.DELIVERED))
+    await handle.signal("carrier_event", scan(outbound[0].tracking_number, CarrierStatus.DELIVERED))
     result = await handle.result()
     assert (result.status, result.outcome) == ("completed", "returned_to_customer")
     assert await refunds(harness, s.rma_id) == []
@@ -219,8 +278,9 @@ async def test_pending_review_approved(harness: Harness) -> None:
 async def test_pending_review_rejected(harness: Harness) -> None:
     s = rma_start(harness, now=await clock(harness), price="1500.00")
     handle, _ = await start(harness, s)
-    view = await update(handle, "decide_review",
-                        ReviewDecision(RETAILER, approve=False, reason="fraud_suspected"))
+    view = await update(
+        handle, "decide_review", ReviewDecision(RETAILER, approve=False, reason="fraud_suspected")
+    )
     assert (view.status, view.reason) == ("rejected", "fraud_suspected")
     assert (await handle.result()).status == "rejected"
 
@@ -235,7 +295,9 @@ async def test_pending_review_times_out_into_expired(harness: Harness) -> None:
 
 
 async def test_reminder_at_half_and_expiry_voids_the_label(harness: Harness) -> None:
-    s = rma_start(harness, now=await clock(harness), policy=Policy(return_ship_by=timedelta(days=14)))
+    s = rma_start(
+        harness, now=await clock(harness), policy=Policy(return_ship_by=timedelta(days=14))
+    )
     handle, _ = await start(harness, s)
     await wait_for_label(harness, handle, s.rma_id)
     await harness.env.sleep(timedelta(days=7, hours=1))
@@ -249,7 +311,9 @@ async def test_reminder_at_half_and_expiry_voids_the_label(harness: Harness) -> 
 
 
 async def test_a_scan_stops_the_expiry_timer(harness: Harness) -> None:
-    s = rma_start(harness, now=await clock(harness), policy=Policy(return_ship_by=timedelta(days=2)))
+    s = rma_start(
+        harness, now=await clock(harness), policy=Policy(return_ship_by=timedelta(days=2))
+    )
     handle, _ = await start(harness, s)
     tracking = await wait_for_label(harness, handle, s.rma_id)
     await handle.signal("carrier_event", scan(tracking, CarrierStatus.PICKED_UP))
@@ -276,8 +340,9 @@ async def test_cancel_while_pending_review(harness: Harness) -> None:
     await handle.result()
 
 
-async def expect_invalid(handle: WorkflowHandle[Any, Any], name: str, arg: Any,
-                         status: str) -> None:
+async def expect_invalid(
+    handle: WorkflowHandle[Any, Any], name: str, arg: Any, status: str
+) -> None:
     with pytest.raises(WorkflowUpdateFailedError) as caught:
         await update(handle, name, arg)
     cause = caught.value.cause
@@ -291,10 +356,12 @@ async def test_out_of_order_commands_are_refused_and_change_nothing(harness: Har
     handle, _ = await start(harness, s)
     tracking = await wait_for_label(harness, handle, s.rma_id)
     before = await events(harness, s.rma_id)
-    await expect_invalid(handle, "inspect", InspectionRequest(RETAILER, Grade.A, True),
-                         "awaiting_return")
-    await expect_invalid(handle, "decide_review", ReviewDecision(RETAILER, approve=True),
-                         "awaiting_return")
+    await expect_invalid(
+        handle, "inspect", InspectionRequest(RETAILER, Grade.A, True), "awaiting_return"
+    )
+    await expect_invalid(
+        handle, "decide_review", ReviewDecision(RETAILER, approve=True), "awaiting_return"
+    )
     assert await events(harness, s.rma_id) == before
     await handle.signal("carrier_event", scan(tracking, CarrierStatus.PICKED_UP))
     await update(handle, "receive", ReceiveRequest(actor=RETAILER))
@@ -319,8 +386,9 @@ async def test_cancel_after_the_first_scan_is_refused(harness: Harness) -> None:
 
 
 @pytest.mark.parametrize("resolution", [Resolution.REPLACEMENT, Resolution.REPAIR])
-async def test_replacement_and_repair_reach_resolving(harness: Harness,
-                                                      resolution: Resolution) -> None:
+async def test_replacement_and_repair_reach_resolving(
+    harness: Harness, resolution: Resolution
+) -> None:
     s = rma_start(harness, now=await clock(harness), resolution=resolution)
     handle = await through_receipt(harness, s)
     view = await update(handle, "inspect", InspectionRequest(RETAILER, Grade.D, True))
@@ -337,14 +405,24 @@ async def test_repair_grade_c_turns_coverage_to_paid(harness: Harness) -> None:
     await handle.cancel()
 
 
-@pytest.mark.parametrize(("kwargs", "reason"), [
-    ({"resolution": Resolution.REFUND, "purchased_days_ago": 45}, "outside_return_window"),
-    ({"resolution": Resolution.REPLACEMENT, "purchased_days_ago": 400, "warranty_months": 12},
-     "not_covered"),
-    ({"serial": "SN-DUP", "open_serials": ["SN-DUP"]}, "duplicate_open_case"),
-])
-async def test_rejections_carry_their_reason(harness: Harness, kwargs: dict[str, Any],
-                                             reason: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"resolution": Resolution.REFUND, "purchased_days_ago": 45}, "outside_return_window"),
+        (
+            {
+                "resolution": Resolution.REPLACEMENT,
+                "purchased_days_ago": 400,
+                "warranty_months": 12,
+            },
+            "not_covered",
+        ),
+        ({"serial": "SN-DUP", "open_serials": ["SN-DUP"]}, "duplicate_open_case"),
+    ],
+)
+async def test_rejections_carry_their_reason(
+    harness: Harness, kwargs: dict[str, Any], reason: str
+) -> None:
     s = rma_start(harness, now=await clock(harness), **kwargs)
     handle, view = await start(harness, s)
     assert (view.status, view.reason) == ("rejected", reason)
@@ -353,15 +431,28 @@ async def test_rejections_carry_their_reason(harness: Harness, kwargs: dict[str,
     assert (await case_row(harness, s.rma_id)).reason == reason
 
 
-@pytest.mark.parametrize(("kwargs", "coverage"), [
-    ({"resolution": Resolution.REPAIR, "purchased_days_ago": 400, "warranty_months": 0},
-     "paid"),
-    ({"resolution": Resolution.REPLACEMENT, "purchased_days_ago": 100}, "warranty"),
-    ({"resolution": Resolution.REPLACEMENT, "purchased_days_ago": 500, "serial": "SN-PLAN",
-      "plan_serials": ["SN-PLAN"]}, "service_plan"),
-])
-async def test_coverage_is_recorded(harness: Harness, kwargs: dict[str, Any],
-                                    coverage: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "coverage"),
+    [
+        (
+            {"resolution": Resolution.REPAIR, "purchased_days_ago": 400, "warranty_months": 0},
+            "paid",
+        ),
+        ({"resolution": Resolution.REPLACEMENT, "purchased_days_ago": 100}, "warranty"),
+        (
+            {
+                "resolution": Resolution.REPLACEMENT,
+                "purchased_days_ago": 500,
+                "serial": "SN-PLAN",
+                "plan_serials": ["SN-PLAN"],
+            },
+            "service_plan",
+        ),
+    ],
+)
+async def test_coverage_is_recorded(
+    harness: Harness, kwargs: dict[str, Any], coverage: str
+) -> None:
     s = rma_start(harness, now=await clock(harness), **kwargs)
     handle, view = await start(harness, s)
     assert view.coverage == coverage
@@ -375,7 +466,8 @@ async def test_authorize_answers_the_same_decision_twice(harness: Harness) -> No
     second = await handle.execute_update("authorize", result_type=RmaView)
     assert first == second
     async with harness.sessions() as session:
-        count = await session.scalar(select(func.count()).select_from(models.Case)
-                                     .where(models.Case.id == s.rma_id))
+        count = await session.scalar(
+            select(func.count()).select_from(models.Case).where(models.Case.id == s.rma_id)
+        )
     assert count == 1
     await handle.cancel()

@@ -1,0 +1,120 @@
+"""What the benchmarks share: a dev server, the API and worker as real processes, timing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.support import free_port  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+async def rate(
+    make_one: Callable[[int], Awaitable[object]], seconds: float, concurrency: int
+) -> tuple[float, int]:
+    """Operations per second with `concurrency` callers for about `seconds`."""
+    count = 0
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+
+    async def caller(worker: int) -> None:
+        nonlocal count
+        i = worker
+        while time.perf_counter() < deadline:
+            await make_one(i)
+            count += 1
+            i += concurrency
+
+    await asyncio.gather(*(caller(w) for w in range(concurrency)))
+    return count / (time.perf_counter() - started), count
+
+
+@contextmanager
+def system(database_url: str | None = None) -> Iterator[dict[str, str]]:
+    """Dev server, worker and API as separate processes, as `make run` has them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port, temporal_port = free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
+        env.update(
+            {
+                "AFTERSALES_ENV": "development",
+                "AFTERSALES_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp}/bench.db",
+                "AFTERSALES_DOCUMENT_DIR": f"{tmp}/documents",
+                "AFTERSALES_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+                "AFTERSALES_API_PORT": str(port),
+                "AFTERSALES_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                "AFTERSALES_ADMIN_KEY": "bench-admin",
+                "AFTERSALES_CARRIER_SECRET": "bench-carrier",
+                "AFTERSALES_LOG_LEVEL": "WARNING",
+            }
+        )
+        procs = [
+            subprocess.Popen(
+                [
+                    str(BIN / "temporal"),
+                    "server",
+                    "start-dev",
+                    "--headless",
+                    "--ip",
+                    "127.0.0.1",
+                    "--port",
+                    str(temporal_port),
+                    "--log-level",
+                    "error",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        ]
+        try:
+            _wait(f"127.0.0.1:{temporal_port}", None)
+            subprocess.run(
+                [sys.executable, str(ROOT / "cli.py"), "migrate"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            for command in ("worker", "api"):
+                procs.append(
+                    subprocess.Popen([sys.executable, str(ROOT / "cli.py"), command], env=env)
+                )
+            _wait(None, f"http://127.0.0.1:{port}/healthz")
+            yield env
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _wait(address: str | None, url: str | None) -> None:
+    import socket
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if address:
+                host, port = address.split(":")
+                socket.create_connection((host, int(port)), timeout=0.5).close()
+                return
+            if url and httpx.get(url, timeout=2).status_code == 200:
+                return
+        except (OSError, httpx.HTTPError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{address or url} did not come up")

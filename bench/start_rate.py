@@ -1,0 +1,121 @@
+"""RMAs created through the HTTP API per second (worker running, decision in the answer)
+over raw `client.start_workflow` per second of a trivial workflow on the same dev server.
+
+    python bench/start_rate.py [--seconds 15] [--concurrency 32] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from common import rate, system
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+TARGET = 0.5
+
+
+@workflow.defn(name="BenchNoop", sandboxed=False)
+class Noop:
+    @workflow.run
+    async def run(self) -> None:
+        return None
+
+
+async def raw_start_rate(address: str, seconds: float, concurrency: int) -> float:
+    client = await Client.connect(address)
+    queue = f"bench-noop-{uuid.uuid4().hex[:6]}"
+    async with Worker(client, task_queue=queue, workflows=[Noop]):
+        per_second, _ = await rate(
+            lambda i: client.start_workflow(Noop.run, id=f"noop-{queue}-{i}", task_queue=queue),
+            seconds,
+            concurrency,
+        )
+    return per_second
+
+
+async def api_create_rate(base: str, admin_key: str, seconds: float, concurrency: int) -> float:
+    async with httpx.AsyncClient(
+        base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency)
+    ) as http:
+        admin = {"Authorization": f"Bearer {admin_key}"}
+        org = (
+            await http.post("/v1/orgs", json={"name": "Bench", "kind": "retailer"}, headers=admin)
+        ).json()
+        key = (await http.post(f"/v1/orgs/{org['id']}/api-keys", headers=admin)).json()["key"]
+        http.headers["Authorization"] = f"Bearer {key}"
+        await http.post(
+            "/v1/products",
+            json={
+                "sku": "BENCH-1",
+                "name": "Bench speaker",
+                "category": "audio",
+                "unit_price": "99.00",
+                "warranty_months": 12,
+            },
+        )
+        purchased = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+
+        async def create(i: int) -> None:
+            response = await http.post(
+                "/v1/rmas",
+                json={
+                    "order_ref": f"SO-{i}",
+                    "purchased_at": purchased,
+                    "resolution": "refund",
+                    "customer": {
+                        "name": "Bench Customer",
+                        "email": "b@example.com",
+                        "address": {
+                            "line1": "1 Way",
+                            "city": "Town",
+                            "postal_code": "1",
+                            "country": "US",
+                        },
+                    },
+                    "items": [
+                        {
+                            "sku": "BENCH-1",
+                            "serial": f"SN-{uuid.uuid4().hex}",
+                            "quantity": 1,
+                            "reason": "defective",
+                        }
+                    ],
+                },
+            )
+            if response.status_code != 201 or response.json()["status"] != "awaiting_return":
+                raise RuntimeError(f"create failed: {response.status_code} {response.text}")
+
+        await create(-1)  # warm up
+        per_second, _ = await rate(create, seconds, concurrency)
+    return per_second
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with system(args.database_url) as env:
+        address = env["AFTERSALES_TEMPORAL_ADDRESS"]
+        base = env["AFTERSALES_PUBLIC_BASE_URL"]
+        raw = await raw_start_rate(address, args.seconds, args.concurrency)
+        print(f"raw start_workflow: {raw:.1f}/s ({args.concurrency} concurrent)")
+        api = await api_create_rate(
+            base, env["AFTERSALES_ADMIN_KEY"], args.seconds, args.concurrency
+        )
+        print(
+            f"RMAs created over HTTP: {api:.1f}/s ({args.concurrency} concurrent, "
+            f"{'PostgreSQL' if args.database_url else 'SQLite'} read model)"
+        )
+    print(f"start_rate ratio: {api / raw:.2f} (target >= {TARGET})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
