@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+from pydantic import TypeAdapter
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
+from temporalio.converter import DataConverter
 
 from settings import Settings
 
+# One cache of pydantic type adapters per process. The workflow sandbox builds a new payload
+# converter for every workflow run, so the converter's own cache started empty each time and
+# rebuilding the adapter of a workflow's input took a fifth of the worker's CPU
+# (bench/start_rate.py, py-spy). Workflow message types are imported once per process (see
+# worker.py), so they are stable keys.
+_shared_type_adapters: functools._lru_cache_wrapper[TypeAdapter[Any]] = functools.lru_cache(
+    maxsize=1024
+)(TypeAdapter)
+
+
+class PayloadConverter(PydanticPayloadConverter):
+    """Pydantic JSON (Decimal, datetime, timedelta, dataclasses) with a process-wide cache."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for converter in self.converters.values():
+            if isinstance(converter, PydanticJSONPlainPayloadConverter):
+                converter._type_adapter = _shared_type_adapters
+
+
+data_converter = DataConverter(payload_converter_class=PayloadConverter)
+
 
 async def connect(settings: Settings) -> Client:
-    # The pydantic converter carries Decimal, datetime and timedelta in workflow messages.
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
     )

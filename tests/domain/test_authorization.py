@@ -199,7 +199,7 @@ def test_warranty_is_preferred_over_a_service_plan(resolution: Resolution) -> No
 def test_warranty_counts_calendar_months_not_thirty_day_blocks() -> None:
     purchased_at = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
     twelve_months = [item(warranty_months=12)]
-    # 362 days later: beyond 12 × 30 days, still inside 12 calendar months (ends 2027-01-15).
+    # 362 days later: beyond 12 * 30 days, still inside 12 calendar months (ends 2027-01-15).
     inside = datetime(2027, 1, 12, 12, 0, tzinfo=UTC)
     assert decide(Resolution.REPLACEMENT, purchased_at, twelve_months, now=inside) == authorized(
         Coverage.WARRANTY
