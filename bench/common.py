@@ -87,9 +87,17 @@ def system(database_url: str | None = None) -> Iterator[dict[str, str]]:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
+            # The children's logs go to a file: under load the worker warns about slow
+            # workflow tasks, which would bury the figures.
+            log = open(Path(tmp) / "processes.log", "ab")  # noqa: SIM115
             for command in ("worker", "api"):
                 procs.append(
-                    subprocess.Popen([sys.executable, str(ROOT / "cli.py"), command], env=env)
+                    subprocess.Popen(
+                        [sys.executable, str(ROOT / "cli.py"), command],
+                        env=env,
+                        stdout=log,
+                        stderr=log,
+                    )
                 )
             _wait(None, f"http://127.0.0.1:{port}/healthz")
             yield env
