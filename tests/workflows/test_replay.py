@@ -2,7 +2,8 @@
 
 A change that would break running workflows (a reordered activity, a new timer) fails here
 unless it sits behind `workflow.patched(...)`. To record a new history after a deliberate,
-patched change: `AFTERSALES_RECORD_HISTORIES=1 make test PYTEST_ARGS=tests/workflows/test_replay.py`.
+patched change:
+    AFTERSALES_RECORD_HISTORIES=1 make test PYTEST_ARGS=tests/workflows/test_replay.py
 """
 
 from __future__ import annotations
@@ -52,5 +53,5 @@ async def test_a_fresh_history_replays(harness: Harness) -> None:
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
 async def test_recorded_histories_replay(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    history = WorkflowHistory.from_json(path.stem, path.read_text())  # noqa: ASYNC240 - tiny
     await Replayer(workflows=[RmaWorkflow], data_converter=data_converter).replay_workflow(history)
