@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
-        if self.env == "production":
+        if self.env != "development":
             missing = [name for name in ("admin_key", "carrier_secret") if not getattr(self, name)]
             if missing:
                 names = ", ".join(f"AFTERSALES_{n.upper()}" for n in missing)
