@@ -51,7 +51,8 @@ def compose(raw: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return compose["services"]
+    found: dict[str, dict[str, Any]] = compose["services"]
+    return found
 
 
 def environment(service: Mapping[str, Any]) -> dict[str, str]:

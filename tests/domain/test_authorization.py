@@ -140,8 +140,12 @@ def test_duplicate_wins_over_not_covered() -> None:
 
 
 @pytest.mark.parametrize(
-    "age", [DEFAULT_WINDOW + timedelta(seconds=1), DEFAULT_WINDOW + timedelta(days=1),
-            timedelta(days=365)]
+    "age",
+    [
+        DEFAULT_WINDOW + timedelta(seconds=1),
+        DEFAULT_WINDOW + timedelta(days=1),
+        timedelta(days=365),
+    ],
 )
 def test_refund_outside_return_window_is_rejected(age: timedelta) -> None:
     assert decide(Resolution.REFUND, NOW - age) == rejected(RejectReason.OUTSIDE_RETURN_WINDOW)
@@ -259,8 +263,16 @@ BARE_ITEM = item("SN-N", warranty_months=0)
         (Resolution.REPLACEMENT, [WARRANTY_ITEM, BARE_ITEM], rejected(RejectReason.NOT_COVERED)),
         (Resolution.REPLACEMENT, [PLAN_ITEM, BARE_ITEM], rejected(RejectReason.NOT_COVERED)),
     ],
-    ids=["W+W", "W+P", "repair-W+P", "repair-W+N", "repair-P+N", "repair-W+P+N",
-         "replacement-W+N", "replacement-P+N"],
+    ids=[
+        "W+W",
+        "W+P",
+        "repair-W+P",
+        "repair-W+N",
+        "repair-P+N",
+        "repair-W+P+N",
+        "replacement-W+N",
+        "replacement-P+N",
+    ],
 )
 def test_multi_item_case_gets_the_weakest_coverage(
     resolution: Resolution, items: list[RmaItem], expected: Authorization
@@ -286,8 +298,11 @@ def test_multi_item_inside_window_is_return_window(resolution: Resolution) -> No
         [item(unit_price="1000.01")],
         [item("SN-1", unit_price="500.01", quantity=2)],  # only above once quantity counts
         [item("SN-1", unit_price="400.00", quantity=2), item("SN-2", unit_price="200.01")],
-        [item("SN-1", unit_price="999.99"), item("SN-2", unit_price="0.01"),
-         item("SN-3", unit_price="0.01")],
+        [
+            item("SN-1", unit_price="999.99"),
+            item("SN-2", unit_price="0.01"),
+            item("SN-3", unit_price="0.01"),
+        ],
     ],
     ids=["single", "quantity", "sum", "sum-by-cents"],
 )
@@ -358,8 +373,7 @@ def test_custom_return_window_is_honoured() -> None:
         Coverage.RETURN_WINDOW
     )
     # Outside the short window a replacement falls back to the warranty.
-    decision = decide(Resolution.REPLACEMENT, ten_days_ago, [item(warranty_months=12)],
-                      policy=week)
+    decision = decide(Resolution.REPLACEMENT, ten_days_ago, [item(warranty_months=12)], policy=week)
     assert decision == authorized(Coverage.WARRANTY)
 
 

@@ -59,7 +59,8 @@ def last_day_of_month(year: int, month: int) -> int:
 
 
 moments = st.datetimes(
-    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31, 23, 59, 59),
+    min_value=datetime(1900, 1, 1),
+    max_value=datetime(2200, 12, 31, 23, 59, 59),
     timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
 )
 

@@ -12,12 +12,18 @@ from domain.common import Policy
 from domain.rules import refund_breakdown
 
 grosses = st.decimals(
-    min_value=Decimal("0"), max_value=Decimal("100000"), places=2,
-    allow_nan=False, allow_infinity=False,
+    min_value=Decimal("0"),
+    max_value=Decimal("100000"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
 )
 percents = st.decimals(
-    min_value=Decimal("0"), max_value=Decimal("100"), places=2,
-    allow_nan=False, allow_infinity=False,
+    min_value=Decimal("0"),
+    max_value=Decimal("100"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
 )
 
 

@@ -1,0 +1,167 @@
+"""Return labels rendered per second on one core: `render_label` (addresses,
+Code 128, QR, text) over a bare reportlab 4x6 page carrying only the Code 128
+of the same tracking number.
+
+    .venv/bin/python bench/labels.py [--seconds 5]
+
+Both run in this one thread, interleaved in short slices so that other load on
+the machine hits both alike. Rates are per CPU second of this thread (what one
+core delivers); wall-clock rates are printed alongside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import sys
+import time
+from collections.abc import Callable
+from io import BytesIO
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from reportlab.graphics.barcode.code128 import Code128
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.renderPDF import draw as render_drawing
+from reportlab.graphics.shapes import Drawing
+from reportlab.pdfgen.canvas import Canvas
+
+from documents.labels import render_label
+from domain.common import Address
+from domain.documents import LabelData
+
+TARGET = 0.5
+PAGE = (288.0, 432.0)
+SLICE = 0.5  # seconds per turn before the other contender runs
+INPUTS = 2048
+
+CUSTOMER = Address(
+    name="Jane Q. Customer",
+    line1="742 Evergreen Terrace",
+    line2="Apt 3B",
+    city="Springfield",
+    region="IL",
+    postal_code="62704",
+    country="US",
+)
+RETURNS = Address(
+    name="Returns Department",
+    line1="1 Returns Way",
+    line2="Dock 4",
+    city="Springfield",
+    region="OR",
+    postal_code="97477",
+    country="US",
+)
+
+
+def inputs(count: int) -> list[LabelData]:
+    """Distinct tracking numbers and URLs, so nothing can be served from a cache."""
+    labels = []
+    for i in range(count):
+        token = base64.urlsafe_b64encode(hashlib.sha256(str(i).encode()).digest())[:32]
+        labels.append(
+            LabelData(
+                carrier="UPS",
+                service="Ground",
+                tracking_number=f"AS{1234567890123456 + i:016d}",
+                case_number=f"RMA-2026-{i:06d}",
+                from_address=CUSTOMER,
+                to_address=RETURNS,
+                tracking_url=f"http://127.0.0.1:8000/track/{token.decode()}",
+                weight="2.4 kg",
+            )
+        )
+    return labels
+
+
+def baseline(data: LabelData) -> bytes:
+    """The least a label can be: a 4x6 page with the tracking barcode."""
+    buffer = BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE, invariant=1)
+    Code128(data.tracking_number, barWidth=1.2, barHeight=60).drawOn(canvas, 30, 150)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def widget_label(data: LabelData) -> bytes:
+    """The baseline plus a QR code from reportlab's own QrCodeWidget, for comparison."""
+    buffer = BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE, invariant=1)
+    Code128(data.tracking_number, barWidth=1.2, barHeight=60).drawOn(canvas, 30, 150)
+    widget = QrCodeWidget(data.tracking_url, barLevel="M")
+    drawing = Drawing(93.6, 93.6)
+    drawing.add(widget)
+    render_drawing(drawing, canvas, 10, 16)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+class Runner:
+    """Counts calls of one renderer over the slices it is given."""
+
+    def __init__(self, render: Callable[[LabelData], bytes], data: list[LabelData]) -> None:
+        self.render = render
+        self.data = data
+        self.count = 0
+        self.cpu = 0.0
+        self.wall = 0.0
+
+    def run(self, seconds: float) -> None:
+        wall_start, cpu_start = time.perf_counter(), time.thread_time()
+        deadline = wall_start + seconds
+        data, n = self.data, len(self.data)
+        count = self.count
+        while time.perf_counter() < deadline:
+            self.render(data[count % n])
+            count += 1
+        self.count = count
+        self.cpu += time.thread_time() - cpu_start
+        self.wall += time.perf_counter() - wall_start
+
+    def rates(self) -> tuple[float, float]:
+        return self.count / self.cpu, self.count / self.wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per contender")
+    args = parser.parse_args()
+
+    data = inputs(INPUTS)
+    label, bare = Runner(render_label, data), Runner(baseline, data)
+    for runner in (label, bare):  # warm up: imports, font metrics, caches
+        runner.run(0.5)
+        runner.count, runner.cpu, runner.wall = 0, 0.0, 0.0
+    turns = max(1, round(args.seconds / SLICE))
+    for _ in range(turns):
+        bare.run(SLICE)
+        label.run(SLICE)
+
+    widget = Runner(widget_label, data)
+    widget.run(1.0)
+
+    bare_cpu, bare_wall = bare.rates()
+    label_cpu, label_wall = label.rates()
+    widget_cpu, widget_wall = widget.rates()
+    print(
+        f"baseline (Code 128 only):    {bare_cpu:7.1f} pages/s per core "
+        f"({bare_wall:.1f}/s wall, {bare.count} pages)"
+    )
+    print(
+        f"render_label (full label):   {label_cpu:7.1f} labels/s per core "
+        f"({label_wall:.1f}/s wall, {label.count} labels)"
+    )
+    print(
+        f"for comparison, Code 128 + reportlab QrCodeWidget: {widget_cpu:.1f} pages/s per core "
+        f"({widget_wall:.1f}/s wall, {widget.count} pages)"
+    )
+    print(f"labels ratio: {label_cpu / bare_cpu:.2f} (target >= {TARGET})")
+
+
+if __name__ == "__main__":
+    main()
