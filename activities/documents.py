@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from documents.labels import render_label
-from documents.packing_slip import render_packing_slip
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +13,8 @@ from temporalio import activity
 from db import models
 from db.document_store import DocumentStore
 from db.types import utcnow
+from documents.labels import render_label
+from documents.packing_slip import render_packing_slip
 from domain.common import DocumentRef
 from domain.documents import LabelData, PackingSlipData
 
