@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_level: str = "INFO"
+    # How long an API call waits for a workflow's answer (the RMA decision, a command's
+    # result) before answering 503; the workflow goes on and a retry finds its answer.
+    decision_timeout_seconds: float = 20.0
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:

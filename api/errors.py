@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -62,6 +62,10 @@ def temporal_unavailable() -> Problem:
     return Problem(503, "temporal_unavailable", "the workflow service cannot be reached")
 
 
+def decision_pending(detail: str) -> Problem:
+    return Problem(503, "decision_pending", detail)
+
+
 def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     body = {
         "type": f"https://aftersales.dev/problems/{code}",
@@ -90,7 +94,10 @@ def from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.code, exc.detail, **exc.extra)
+        response = problem_response(exc.status, exc.code, exc.detail, **exc.extra)
+        if exc.status == 503:
+            response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,6 +124,15 @@ def install(app: FastAPI) -> None:
             problem = temporal_unavailable()
             return problem_response(problem.status, problem.code, problem.detail)
         return problem_response(503, "workflow_error", "the workflow service refused the call")
+
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def _update_timeout(
+        _: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError
+    ) -> JSONResponse:
+        problem = decision_pending("the workflow has not answered yet; retry shortly")
+        response = problem_response(problem.status, problem.code, problem.detail)
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(WorkflowUpdateFailedError)
     async def _update(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:

@@ -90,27 +90,36 @@ async def run_stack(
     await asyncio.to_thread(migrate, database_url)
     engine = make_engine(database_url)
     worker = build_worker(client, make_sessionmaker(engine), settings)
+    async with worker, serve_api(settings) as base_url:
+        yield Stack(backend, settings, client, base_url)
+    await engine.dispose()
 
+
+@contextlib.asynccontextmanager
+async def serve_api(settings: Settings) -> AsyncIterator[str]:
+    """The real API on `settings.api_port`, served by uvicorn in this process."""
     from api.app import create_app
 
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+            create_app(settings),
+            host="127.0.0.1",
+            port=settings.api_port,
+            log_level="warning",
+            lifespan="on",
         )
     )
     serving = asyncio.create_task(server.serve())
-    async with worker:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if serving.done() or time.monotonic() > deadline:
-                raise RuntimeError("the API did not start")
-            await asyncio.sleep(0.05)
-        try:
-            yield Stack(backend, settings, client, f"http://127.0.0.1:{port}")
-        finally:
-            server.should_exit = True
-            await serving
-    await engine.dispose()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if serving.done() or time.monotonic() > deadline:
+            raise RuntimeError("the API did not start")
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{settings.api_port}"
+    finally:
+        server.should_exit = True
+        await serving
 
 
 def signed_event(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -9,7 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -17,7 +22,7 @@ from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_views import rma_public
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, invalid_transition, not_found
+from api.errors import Problem, decision_pending, invalid_transition, not_found
 from api.pagination import LimitQuery, page, split
 from api.schemas.common import Page
 from api.schemas.rma import (
@@ -294,12 +299,21 @@ async def _authorize(client: Client, settings: Settings, start: RmaStart) -> Rma
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
-    view: RmaView = await client.execute_update_with_start_workflow(
-        AUTHORIZE_UPDATE,
-        start_workflow_operation=operation,
-        id="authorize",
-        result_type=RmaView,
-    )
+    try:
+        view: RmaView = await asyncio.wait_for(
+            client.execute_update_with_start_workflow(
+                AUTHORIZE_UPDATE,
+                start_workflow_operation=operation,
+                id="authorize",
+                result_type=RmaView,
+            ),
+            settings.decision_timeout_seconds,
+        )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        raise decision_pending(
+            f"RMA {start.rma_id} was started but no worker has decided it yet; retry with the "
+            "same Idempotency-Key to get the decision"
+        ) from exc
     return view
 
 
@@ -335,7 +349,14 @@ async def _command(
 ) -> RmaPublic:
     handle = client.get_workflow_handle(case.workflow_id)
     try:
-        await handle.execute_update(update, argument, result_type=RmaView)
+        await asyncio.wait_for(
+            handle.execute_update(update, argument, result_type=RmaView),
+            settings.decision_timeout_seconds,
+        )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        raise decision_pending(
+            f"the {action} of {case.id} was handed to its workflow, which has not answered yet"
+        ) from exc
     except RPCError as exc:
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise
