@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -216,9 +217,20 @@ async def inspect_rma(
 # ------------------------------------------------------------------------ helpers
 
 
-async def _catalog(session: AsyncSession, org_id: str, skus: set[str]) -> dict[str, models.Product]:
+@dataclass(frozen=True)
+class _Product:
+    """A catalog entry as read at creation. Plain data: the idempotency claim may roll the
+    session back, which would expire ORM rows loaded before it."""
+
+    name: str
+    category: str
+    unit_price: Decimal
+    warranty_months: int
+
+
+async def _catalog(session: AsyncSession, org_id: str, skus: set[str]) -> dict[str, _Product]:
     products = {
-        p.sku: p
+        p.sku: _Product(p.name, p.category, Decimal(p.unit_price), p.warranty_months)
         for p in (
             await session.scalars(
                 select(models.Product).where(
@@ -238,7 +250,7 @@ async def _start_input(
     settings: Settings,
     principal: Principal,
     body: RmaCreate,
-    products: dict[str, models.Product],
+    products: dict[str, _Product],
     rma_id: str,
 ) -> RmaStart:
     org_id = principal.owner_id

@@ -57,10 +57,12 @@ async def wait_until(
 
 
 def with_label(body: dict[str, Any]) -> bool:
+    """The label step is over: documents, shipment and its timeline entry all recorded."""
     return (
         any(d["kind"] == "return_label" for d in body["documents"])
         and any(d["kind"] == "packing_slip" for d in body["documents"])
         and bool(body["shipments"])
+        and any(e["event"] == "label_created" for e in body["timeline"])
     )
 
 
