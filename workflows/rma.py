@@ -9,6 +9,7 @@ be applied, so the API answers with the state the command produced.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -648,15 +649,8 @@ def _customer_address(start: RmaStart) -> Address:
 
 
 def _named(address: Address, name: str) -> Address:
-    return Address(
-        line1=address.line1,
-        city=address.city,
-        postal_code=address.postal_code,
-        country=address.country,
-        line2=address.line2,
-        region=address.region,
-        name=address.name or name,
-    )
+    """The address with a name on it: its own, else the given one."""
+    return dataclasses.replace(address, name=address.name or name)
 
 
 def _long_date(moment: datetime) -> str:
