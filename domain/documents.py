@@ -41,3 +41,32 @@ class PackingSlipData:
     tracking_number: str
     ship_by: str
     instructions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CertificatePart:
+    part_no: str
+    description: str
+    quantity: int
+
+
+@dataclass
+class RepairCertificateData:
+    """A Certificate of Repair; dates are display strings ("7 December 2026")."""
+
+    certificate_number: str
+    job_number: str
+    retailer_name: str
+    repair_center_name: str
+    customer_first_name: str
+    product_name: str
+    sku: str
+    serial: str
+    fault_code: str
+    fault: str
+    work_done: str
+    parts: list[CertificatePart]
+    qa_passed_on: str
+    repair_warranty_until: str
+    verification_code: str
+    verify_url: str
