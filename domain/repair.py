@@ -1,0 +1,216 @@
+"""The repair job's vocabulary and pure rules (lifecycles.md §2): states, quotes, SLA, routing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+
+from domain.money import to_cents
+
+
+class RepairStatus(StrEnum):
+    AWAITING_UNIT = "awaiting_unit"
+    RECEIVED = "received"
+    DIAGNOSING = "diagnosing"
+    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_PARTS = "awaiting_parts"
+    REPAIRING = "repairing"
+    QUALITY_CHECK = "quality_check"
+    READY_TO_SHIP = "ready_to_ship"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    RETURNED_UNREPAIRED = "returned_unrepaired"
+    BEYOND_REPAIR = "beyond_repair"
+    CANCELLED = "cancelled"
+    UNROUTABLE = "unroutable"
+
+
+TERMINAL_REPAIR_STATUSES = frozenset(
+    {
+        RepairStatus.COMPLETED,
+        RepairStatus.RETURNED_UNREPAIRED,
+        RepairStatus.BEYOND_REPAIR,
+        RepairStatus.CANCELLED,
+        RepairStatus.UNROUTABLE,
+    }
+)
+
+_S = RepairStatus
+
+# The only moves the workflow's update validators accept; anything else is a 409
+# `invalid_transition`. `unroutable` is never a target: a job that cannot be routed
+# starts (and ends) there. Cancel appears only before `repairing` (api.md: the retailer
+# may cancel "before repairing"), since by then the center has spent parts and labor.
+REPAIR_TRANSITIONS: dict[RepairStatus, frozenset[RepairStatus]] = {
+    _S.AWAITING_UNIT: frozenset({_S.RECEIVED, _S.CANCELLED}),
+    _S.RECEIVED: frozenset({_S.DIAGNOSING, _S.CANCELLED}),
+    _S.DIAGNOSING: frozenset(
+        {
+            _S.AWAITING_APPROVAL,  # coverage `paid`: a quote first
+            _S.AWAITING_PARTS,  # parts listed
+            _S.REPAIRING,  # nothing to order
+            _S.BEYOND_REPAIR,  # not repairable → child replacement
+            _S.READY_TO_SHIP,  # nothing to repair: straight back to the customer
+            _S.CANCELLED,
+        }
+    ),
+    _S.AWAITING_APPROVAL: frozenset(
+        {
+            _S.AWAITING_PARTS,  # approved, parts listed
+            _S.REPAIRING,  # approved, nothing to order
+            _S.READY_TO_SHIP,  # declined or expired: returned unrepaired
+            _S.CANCELLED,
+        }
+    ),
+    _S.AWAITING_PARTS: frozenset({_S.REPAIRING, _S.CANCELLED}),
+    _S.REPAIRING: frozenset({_S.QUALITY_CHECK}),
+    # Fail → back to repairing; a second fail → beyond_repair (the count is the workflow's).
+    _S.QUALITY_CHECK: frozenset({_S.READY_TO_SHIP, _S.REPAIRING, _S.BEYOND_REPAIR}),
+    _S.READY_TO_SHIP: frozenset({_S.SHIPPED}),
+    # Delivered: completed when repaired, returned_unrepaired when the quote was declined.
+    _S.SHIPPED: frozenset({_S.COMPLETED, _S.RETURNED_UNREPAIRED}),
+    **{status: frozenset() for status in TERMINAL_REPAIR_STATUSES},
+}
+
+
+def can_transition(current: RepairStatus, target: RepairStatus) -> bool:
+    return target in REPAIR_TRANSITIONS[current]
+
+
+def cancellable(status: RepairStatus) -> bool:
+    """Whether the retailer may still cancel: derived from the table so the two cannot drift."""
+    return can_transition(status, RepairStatus.CANCELLED)
+
+
+class RepairCoverage(StrEnum):
+    RETURN_WINDOW = "return_window"
+    WARRANTY = "warranty"
+    SERVICE_PLAN = "service_plan"
+    PAID = "paid"
+
+
+def needs_quote(coverage: RepairCoverage) -> bool:
+    """Only a paid repair asks the customer to approve a price; covered ones (the return
+    window behaves like warranty) go straight to the work."""
+    return coverage is RepairCoverage.PAID
+
+
+@dataclass(frozen=True)
+class Part:
+    part_no: str
+    description: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class Quote:
+    parts_total: Decimal
+    labor_total: Decimal
+    total: Decimal
+
+
+def quote(parts: list[Part], labor_minutes: int, labor_rate_per_hour: Decimal) -> Quote:
+    """Parts plus labor at the center's hourly rate, each rounded half up to the cent.
+
+    Each subtotal is rounded once, after summing, so the customer's total is exactly the
+    sum of the two figures shown beside it.
+    """
+    for part in parts:
+        if part.quantity < 1:
+            raise ValueError(f"part {part.part_no}: quantity must be at least 1")
+        if not part.unit_price.is_finite() or part.unit_price < 0:
+            raise ValueError(f"part {part.part_no}: unit price must be a non-negative amount")
+    if labor_minutes < 0:
+        raise ValueError("labor_minutes must not be negative")
+    if not labor_rate_per_hour.is_finite() or labor_rate_per_hour < 0:
+        raise ValueError("labor rate must be a non-negative amount")
+
+    parts_total = to_cents(sum((p.unit_price * p.quantity for p in parts), Decimal(0)))
+    labor_total = to_cents(labor_rate_per_hour * labor_minutes / Decimal(60))
+    return Quote(parts_total=parts_total, labor_total=labor_total, total=parts_total + labor_total)
+
+
+def _paused_time(
+    received_at: datetime, pauses: list[tuple[datetime, datetime | None]], now: datetime
+) -> timedelta:
+    """Length of the union of the pauses, clipped to start no earlier than `received_at`."""
+    intervals: list[tuple[datetime, datetime]] = []
+    for start, end in pauses:
+        if end is not None and end < start:
+            raise ValueError("a pause cannot end before it starts")
+        effective_end = now if end is None else end
+        effective_start = max(start, received_at)
+        if effective_end > effective_start:
+            intervals.append((effective_start, effective_end))
+
+    total = timedelta(0)
+    covered_until: datetime | None = None
+    for start, end in sorted(intervals):
+        if covered_until is not None:
+            start = max(start, covered_until)
+        if end > start:
+            total += end - start
+        covered_until = end if covered_until is None else max(covered_until, end)
+    return total
+
+
+def sla_due_at(
+    received_at: datetime,
+    turnaround: timedelta,
+    pauses: list[tuple[datetime, datetime | None]],
+    now: datetime,
+) -> datetime:
+    """When the job must reach `ready_to_ship`.
+
+    The clock starts at `received` and stops while the customer holds a quote
+    (`awaiting_approval`): the center cannot be late because of the customer's wait.
+    An open pause (end None) runs until `now`, so the due time moves while it stays open.
+    """
+    return received_at + turnaround + _paused_time(received_at, pauses, now)
+
+
+def sla_breached(
+    due_at: datetime, reached_ready_to_ship_at: datetime | None, now: datetime
+) -> bool:
+    """Late if still not ready after the due time, or made ready only after it."""
+    if reached_ready_to_ship_at is None:
+        return now > due_at
+    return reached_ready_to_ship_at > due_at
+
+
+@dataclass(frozen=True)
+class CenterProfile:
+    org_id: str
+    categories: frozenset[str]
+    regions: frozenset[str]
+    daily_capacity: int
+
+
+def route(
+    centers: list[CenterProfile], category: str, country: str, open_jobs: dict[str, int]
+) -> str | None:
+    """The fitting center with the lowest open jobs per unit of daily capacity, or None.
+
+    Loads are compared as exact fractions (no float ties), and ties go to the smallest
+    org_id so that a replayed workflow routes the same way. A center with no capacity
+    can take no work. None means the job is `unroutable`.
+    """
+    wanted = country.upper()
+    fitting = [
+        center
+        for center in centers
+        if center.daily_capacity > 0
+        and category in center.categories
+        and wanted in {region.upper() for region in center.regions}
+    ]
+    if not fitting:
+        return None
+    best = min(
+        fitting,
+        key=lambda c: (Fraction(open_jobs.get(c.org_id, 0), c.daily_capacity), c.org_id),
+    )
+    return best.org_id
