@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from io import BytesIO
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import letter
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
@@ -30,28 +29,35 @@ from reportlab.platypus import (
 )
 
 from documents.qr import draw_qr
+from documents.style import (
+    BASE,
+    CELL,
+    CELL_HEAD,
+    CELL_NUMBER,
+    CELL_NUMBER_HEAD,
+    FRAME_PADDING,
+    HEADER_FILL,
+    INK,
+    MUTED,
+    PAGE_COMPRESSION,
+    RULE,
+    STRIPE,
+    text,
+)
 from domain.documents import CertificatePart, RepairCertificateData
 
 MARGIN = 0.85 * inch
-FRAME_PADDING = 6  # platypus frames pad their content by this much on every side
 PAGE_WIDTH, PAGE_HEIGHT = letter
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
 BORDER_INSET = 0.4 * inch  # the outer border line, from the page edge
 QR_SIZE = 1.3 * inch  # includes the 4-module quiet zone
-PAGE_COMPRESSION = 0
 
-INK = colors.HexColor("#1a1a1a")
-MUTED = colors.HexColor("#5f6368")
-RULE = colors.HexColor("#c8c8c8")
 ACCENT = colors.HexColor("#1f3a5f")
 PANEL = colors.HexColor("#f3f5f8")
-HEADER_FILL = colors.HexColor("#e8eaed")
-STRIPE = colors.HexColor("#f6f7f8")
 
-_BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=10, leading=13, textColor=INK)
 ISSUER = ParagraphStyle(
     "issuer",
-    _BASE,
+    BASE,
     fontName="Helvetica-Bold",
     fontSize=11,
     leading=14,
@@ -60,7 +66,7 @@ ISSUER = ParagraphStyle(
 )
 TITLE = ParagraphStyle(
     "title",
-    _BASE,
+    BASE,
     fontName="Times-Bold",
     fontSize=30,
     leading=36,
@@ -68,14 +74,14 @@ TITLE = ParagraphStyle(
     textColor=ACCENT,
 )
 ISSUED_TO = ParagraphStyle(
-    "issued_to", _BASE, fontName="Times-Italic", fontSize=16, leading=20, alignment=TA_CENTER
+    "issued_to", BASE, fontName="Times-Italic", fontSize=16, leading=20, alignment=TA_CENTER
 )
 STATEMENT = ParagraphStyle(
-    "statement", _BASE, fontSize=10, leading=14, alignment=TA_CENTER, textColor=MUTED
+    "statement", BASE, fontSize=10, leading=14, alignment=TA_CENTER, textColor=MUTED
 )
 HEADING = ParagraphStyle(
     "heading",
-    _BASE,
+    BASE,
     fontName="Helvetica-Bold",
     fontSize=11,
     leading=14,
@@ -84,18 +90,14 @@ HEADING = ParagraphStyle(
     textColor=ACCENT,
 )
 LABEL = ParagraphStyle(
-    "label", _BASE, fontName="Helvetica-Bold", fontSize=7.5, leading=9.5, textColor=MUTED
+    "label", BASE, fontName="Helvetica-Bold", fontSize=7.5, leading=9.5, textColor=MUTED
 )
-VALUE = ParagraphStyle("value", _BASE, fontSize=11, leading=14)
+VALUE = ParagraphStyle("value", BASE, fontSize=11, leading=14)
 VALUE_BOLD = ParagraphStyle("value_bold", VALUE, fontName="Helvetica-Bold")
-DATE = ParagraphStyle("date", _BASE, fontName="Helvetica-Bold", fontSize=14, leading=17)
-BODY = ParagraphStyle("body", _BASE, fontSize=10.5, leading=14)
-CODE = ParagraphStyle("code", _BASE, fontName="Courier-Bold", fontSize=22, leading=26)
-CAPTION = ParagraphStyle("caption", _BASE, fontSize=9, leading=12, textColor=MUTED)
-CELL = ParagraphStyle("cell", _BASE, fontSize=9, leading=11.5)
-CELL_HEAD = ParagraphStyle("cell_head", CELL, fontName="Helvetica-Bold")
-CELL_NUMBER = ParagraphStyle("cell_number", CELL, alignment=TA_RIGHT)
-CELL_NUMBER_HEAD = ParagraphStyle("cell_number_head", CELL_HEAD, alignment=TA_RIGHT)
+DATE = ParagraphStyle("date", BASE, fontName="Helvetica-Bold", fontSize=14, leading=17)
+BODY = ParagraphStyle("body", BASE, fontSize=10.5, leading=14)
+CODE = ParagraphStyle("code", BASE, fontName="Courier-Bold", fontSize=22, leading=26)
+CAPTION = ParagraphStyle("caption", BASE, fontSize=9, leading=12, textColor=MUTED)
 
 # Part no, description, qty: the description takes the rest.
 PART_NO_WIDTH = 1.5 * inch
@@ -126,11 +128,11 @@ def render_repair_certificate(data: RepairCertificateData) -> bytes:
 
 def _story(data: RepairCertificateData) -> list[Flowable]:
     return [
-        Paragraph(_text(data.repair_center_name.upper()), ISSUER),
+        Paragraph(text(data.repair_center_name.upper()), ISSUER),
         Spacer(1, 4),
         Paragraph("Certificate of Repair", TITLE),
         Spacer(1, 6),
-        Paragraph(f"Issued to {_text(data.customer_first_name)}", ISSUED_TO),
+        Paragraph(f"Issued to {text(data.customer_first_name)}", ISSUED_TO),
         Spacer(1, 4),
         Paragraph(
             "This certifies that the unit below was repaired and passed quality assurance.",
@@ -142,12 +144,12 @@ def _story(data: RepairCertificateData) -> list[Flowable]:
         _unit(data),
         Paragraph("Fault", HEADING),
         Paragraph(
-            f"<font name='Courier-Bold'>{_text(data.fault_code)}</font>"
-            f"\u2002\u2014\u2002{_text(data.fault)}",
+            f"<font name='Courier-Bold'>{text(data.fault_code)}</font>"
+            f"\u2002\u2014\u2002{text(data.fault)}",
             BODY,
         ),
         Paragraph("Work done", HEADING),
-        Paragraph(_text(data.work_done), BODY),
+        Paragraph(text(data.work_done), BODY),
         Paragraph("Parts", HEADING),
         _parts_table(data.parts),
         Spacer(1, 14),
@@ -156,7 +158,7 @@ def _story(data: RepairCertificateData) -> list[Flowable]:
 
 
 def _pair(label: str, value: str, style: ParagraphStyle = VALUE) -> list[Flowable]:
-    return [Paragraph(label.upper(), LABEL), Paragraph(_text(value), style)]
+    return [Paragraph(label.upper(), LABEL), Paragraph(text(value), style)]
 
 
 def _facts(data: RepairCertificateData) -> Table:
@@ -219,8 +221,8 @@ def _parts_table(parts: list[CertificatePart]) -> Table:
     for part in parts:
         rows.append(
             [
-                Paragraph(_text(part.part_no), CELL),
-                Paragraph(_text(part.description), CELL),
+                Paragraph(text(part.part_no), CELL),
+                Paragraph(text(part.description), CELL),
                 Paragraph(str(part.quantity), CELL_NUMBER),
             ]
         )
@@ -291,9 +293,9 @@ def _verification(data: RepairCertificateData) -> Table:
     left: list[Flowable] = [
         Paragraph("VERIFICATION CODE", LABEL),
         Spacer(1, 4),
-        Paragraph(_text(data.verification_code), CODE),
+        Paragraph(text(data.verification_code), CODE),
         Spacer(1, 6),
-        Paragraph(f"Verify at {_text(data.verify_url)}", CAPTION),
+        Paragraph(f"Verify at {text(data.verify_url)}", CAPTION),
         Paragraph(
             "Scan the code or enter the verification code to confirm this certificate.",
             CAPTION,
@@ -341,8 +343,3 @@ def _page_decoration(data: RepairCertificateData) -> Callable[[Canvas, SimpleDoc
         canvas.restoreState()
 
     return draw
-
-
-def _text(value: str) -> str:
-    """Plain text for a Paragraph, whose markup is XML-like."""
-    return escape(value)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from io import BytesIO
-from xml.sax.saxutils import escape
 
-from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import letter
 from reportlab.lib.styles import ParagraphStyle
@@ -29,31 +27,35 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from documents.style import (
+    BASE,
+    CELL,
+    CELL_HEAD,
+    CELL_NUMBER,
+    CELL_NUMBER_HEAD,
+    FRAME_PADDING,
+    HEADER_FILL,
+    INK,
+    MUTED,
+    PAGE_COMPRESSION,
+    RULE,
+    STRIPE,
+    text,
+)
 from domain.documents import PackingSlipData, SlipItem
 
 MARGIN = 0.75 * inch
-FRAME_PADDING = 6  # platypus frames pad their content by this much on every side
 PAGE_WIDTH, PAGE_HEIGHT = letter
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
-# Uncompressed, as labels are: without zlib in the way the bytes cannot drift
-# between zlib builds (zlib-ng deflates differently), which stored SHA-256s
-# rely on; a slip is a few tens of KB either way.
-PAGE_COMPRESSION = 0
 
-INK = colors.HexColor("#1a1a1a")
-MUTED = colors.HexColor("#5f6368")
-RULE = colors.HexColor("#c8c8c8")
-HEADER_FILL = colors.HexColor("#e8eaed")
-STRIPE = colors.HexColor("#f6f7f8")
 
-_BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=10, leading=13, textColor=INK)
-TITLE = ParagraphStyle("title", _BASE, fontName="Helvetica-Bold", fontSize=22, leading=26)
+TITLE = ParagraphStyle("title", BASE, fontName="Helvetica-Bold", fontSize=22, leading=26)
 RETAILER = ParagraphStyle(
-    "retailer", _BASE, fontName="Helvetica-Bold", fontSize=13, leading=16, alignment=TA_RIGHT
+    "retailer", BASE, fontName="Helvetica-Bold", fontSize=13, leading=16, alignment=TA_RIGHT
 )
 HEADING = ParagraphStyle(
     "heading",
-    _BASE,
+    BASE,
     fontName="Helvetica-Bold",
     fontSize=12,
     leading=15,
@@ -61,18 +63,14 @@ HEADING = ParagraphStyle(
     spaceAfter=6,
 )
 LABEL = ParagraphStyle(
-    "label", _BASE, fontName="Helvetica-Bold", fontSize=8, leading=10, textColor=MUTED
+    "label", BASE, fontName="Helvetica-Bold", fontSize=8, leading=10, textColor=MUTED
 )
-VALUE = ParagraphStyle("value", _BASE, fontSize=11, leading=14)
-STEP = ParagraphStyle("step", _BASE, fontSize=11, leading=14, spaceAfter=4)
-PREPARED = ParagraphStyle("prepared", _BASE, fontSize=12, leading=15)
+VALUE = ParagraphStyle("value", BASE, fontSize=11, leading=14)
+STEP = ParagraphStyle("step", BASE, fontSize=11, leading=14, spaceAfter=4)
+PREPARED = ParagraphStyle("prepared", BASE, fontSize=12, leading=15)
 SHIP_BY = ParagraphStyle(
-    "ship_by", _BASE, fontName="Helvetica-Bold", fontSize=13, leading=16, alignment=TA_CENTER
+    "ship_by", BASE, fontName="Helvetica-Bold", fontSize=13, leading=16, alignment=TA_CENTER
 )
-CELL = ParagraphStyle("cell", _BASE, fontSize=9, leading=11.5)
-CELL_HEAD = ParagraphStyle("cell_head", CELL, fontName="Helvetica-Bold")
-CELL_NUMBER = ParagraphStyle("cell_number", CELL, alignment=TA_RIGHT)
-CELL_NUMBER_HEAD = ParagraphStyle("cell_number_head", CELL_HEAD, alignment=TA_RIGHT)
 
 # SKU, description, serial, qty, reason: description and reason take the rest.
 ITEM_COLUMNS = (1.1 * inch, None, 1.35 * inch, 0.45 * inch, None)
@@ -112,7 +110,7 @@ def _story(data: PackingSlipData) -> list[Flowable]:
     ]
     if data.instructions:
         items = [
-            ListItem(Paragraph(_text(step), STEP), value=n)
+            ListItem(Paragraph(text(step), STEP), value=n)
             for n, step in enumerate(data.instructions, start=1)
         ]
         # A heading alone at the foot of a page reads as a mistake.
@@ -136,7 +134,7 @@ def _story(data: PackingSlipData) -> list[Flowable]:
 
 def _title_bar(retailer_name: str) -> Table:
     bar = Table(
-        [[Paragraph("Packing slip", TITLE), Paragraph(_text(retailer_name), RETAILER)]],
+        [[Paragraph("Packing slip", TITLE), Paragraph(text(retailer_name), RETAILER)]],
         colWidths=[CONTENT_WIDTH * 0.5, CONTENT_WIDTH * 0.5],
     )
     bar.setStyle(
@@ -157,7 +155,7 @@ def _facts(data: PackingSlipData) -> Table:
     """Case, order and tracking number as labelled cells, two pairs a row."""
 
     def pair(label: str, value: str) -> list[Flowable]:
-        return [Paragraph(label.upper(), LABEL), Paragraph(_text(value), VALUE)]
+        return [Paragraph(label.upper(), LABEL), Paragraph(text(value), VALUE)]
 
     rows = [
         pair("Case number", data.case_number) + pair("Tracking number", data.tracking_number),
@@ -188,8 +186,8 @@ def _facts(data: PackingSlipData) -> Table:
 def _prepared_for(data: PackingSlipData) -> Table:
     """Who the parcel is for, and the date it must leave by, boxed to stand out."""
     row = [
-        Paragraph(f"Prepared for {_text(data.customer_first_name)}", PREPARED),
-        Paragraph(f"Ship by {_text(data.ship_by)}", SHIP_BY),
+        Paragraph(f"Prepared for {text(data.customer_first_name)}", PREPARED),
+        Paragraph(f"Ship by {text(data.ship_by)}", SHIP_BY),
     ]
     table = Table([row], colWidths=[CONTENT_WIDTH * 0.6, CONTENT_WIDTH * 0.4])
     table.setStyle(
@@ -213,11 +211,11 @@ def _items_table(items: list[SlipItem]) -> Table:
     for item in items:
         rows.append(
             [
-                Paragraph(_text(item.sku), CELL),
-                Paragraph(_text(item.description), CELL),
-                Paragraph(_text(item.serial), CELL),
+                Paragraph(text(item.sku), CELL),
+                Paragraph(text(item.description), CELL),
+                Paragraph(text(item.serial), CELL),
                 Paragraph(str(item.quantity), CELL_NUMBER),
-                Paragraph(_text(item.reason), CELL),
+                Paragraph(text(item.reason), CELL),
             ]
         )
     if not items:
@@ -258,8 +256,3 @@ def _footer(data: PackingSlipData) -> Callable[[Canvas, SimpleDocTemplate], None
         canvas.restoreState()
 
     return draw
-
-
-def _text(value: str) -> str:
-    """Plain text for a Paragraph, whose markup is XML-like."""
-    return escape(value)
