@@ -17,16 +17,18 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.carrier import BuiltinCarrier, CarrierActivities
 from activities.documents import DocumentActivities
 from activities.payments import BuiltinGateway, PaymentActivities
+from activities.routing import RoutingActivities
 from activities.store import StoreActivities
 from db.document_store import DocumentStore
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
 from temporal_client import connect
+from workflows.repair import RepairWorkflow
 from workflows.rma import RmaWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: Sequence[type] = (RmaWorkflow,)
+WORKFLOWS: Sequence[type] = (RmaWorkflow, RepairWorkflow)
 
 
 def build_activities(
@@ -36,6 +38,7 @@ def build_activities(
     carrier = CarrierActivities(sessions, BuiltinCarrier())
     payments = PaymentActivities(sessions, BuiltinGateway())
     documents = DocumentActivities(sessions, DocumentStore(settings.document_dir))
+    routing = RoutingActivities(sessions)
     return [
         store.record_case,
         store.project,
@@ -44,6 +47,8 @@ def build_activities(
         payments.execute_payment,
         documents.render_label,
         documents.render_packing_slip,
+        documents.render_repair_certificate,
+        routing.route_repair,
     ]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -13,10 +15,11 @@ from temporalio import activity
 from db import models
 from db.document_store import DocumentStore
 from db.types import utcnow
+from documents.certificates import render_repair_certificate
 from documents.labels import render_label
 from documents.packing_slip import render_packing_slip
 from domain.common import DocumentRef
-from domain.documents import LabelData, PackingSlipData
+from domain.documents import LabelData, PackingSlipData, RepairCertificateData
 
 
 @dataclass
@@ -33,6 +36,27 @@ class PackingSlipRequest:
     org_id: str
     case_id: str
     slip: PackingSlipData
+
+
+@dataclass
+class RepairCertificateRequest:
+    """The certificate without its verification code: the activity draws one, once."""
+
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    certificate: RepairCertificateData
+    public_base_url: str
+
+
+# Crockford's base32 without look-alikes: a code people can read out and type.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_verification_code(prefix: str) -> str:
+    """60 random bits in three groups of four, e.g. `CR-7K3M-9QXA-2BHD`."""
+    chars = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    return f"{prefix}-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
 
 
 class DocumentActivities:
@@ -59,6 +83,27 @@ class DocumentActivities:
         pdf = await asyncio.to_thread(render_packing_slip, request.slip)
         return await self._store(
             request.idempotency_key, request.org_id, request.case_id, "packing_slip", pdf
+        )
+
+    @activity.defn
+    async def render_repair_certificate(self, request: RepairCertificateRequest) -> DocumentRef:
+        existing = await self._by_key(request.idempotency_key)
+        if existing is not None:
+            return existing
+        code = new_verification_code("CR")
+        data = dataclasses.replace(
+            request.certificate,
+            verification_code=code,
+            verify_url=f"{request.public_base_url}/v1/verify/{code}",
+        )
+        pdf = await asyncio.to_thread(render_repair_certificate, data)
+        return await self._store(
+            request.idempotency_key,
+            request.org_id,
+            request.case_id,
+            "repair_certificate",
+            pdf,
+            verification_code=code,
         )
 
     async def _store(

@@ -58,6 +58,8 @@ class NewCase:
     items: list[CaseItemRecord] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     timeline: list[TimelineEntry] = field(default_factory=list)
+    receiving_org_id: str | None = None
+    links: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +70,8 @@ class CaseProjection:
     timeline: list[TimelineEntry] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
+    # Merged into the case's `data` (lifecycle-specific facts: quote, SLA clock, diagnosis).
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class StoreActivities:
@@ -105,7 +109,8 @@ class StoreActivities:
                     reason=new.reason,
                     currency=new.currency,
                     data=new.data,
-                    links={},
+                    links=new.links,
+                    receiving_org_id=new.receiving_org_id,
                     created_at=new.created_at,
                     updated_at=new.created_at,
                 )
@@ -141,6 +146,8 @@ class StoreActivities:
                 case.updated_at = projection.updated_at
                 for name, value in projection.fields.items():
                     setattr(case, name, value)
+                if projection.data:
+                    case.data = {**case.data, **projection.data}
             if projection.links:
                 case.links = {**case.links, **projection.links}
             await _append_timeline(session, projection.case_id, projection.timeline)

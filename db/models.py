@@ -237,3 +237,18 @@ class Payment(Base):
     gateway_reference: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RepairCenter(Base):
+    """A repair center's profile: what it repairs, where, how much, and where parcels go."""
+
+    __tablename__ = "repair_centers"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    regions: Mapped[list[Any]] = mapped_column(default=list)
+    daily_capacity: Mapped[int] = mapped_column(Integer)
+    labor_rate: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    address: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

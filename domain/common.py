@@ -61,6 +61,8 @@ class Policy:
     grace_period: timedelta = timedelta(days=14)
     currency: str = "USD"
     return_address: Address = field(default_factory=lambda: DEFAULT_RETURN_ADDRESS)
+    # How long a repair is guaranteed after it passes quality check (printed on the certificate).
+    repair_warranty: timedelta = timedelta(days=90)
 
 
 class Direction(StrEnum):

@@ -24,6 +24,17 @@ def rma_workflow_id(rma_id: str) -> str:
     return f"rma:{rma_id}"
 
 
+def repair_workflow_id(repair_id: str) -> str:
+    return f"repair:{repair_id}"
+
+
+def child_case_id(parent_id: str, prefix: str) -> str:
+    """A case started by another keeps its parent's number under its own prefix
+    (RMA-2026-7K3M9QXA → REP-2026-7K3M9QXA): deterministic, so a workflow can name it."""
+    _, rest = parent_id.split("-", 1)
+    return f"{prefix}-{rest}"
+
+
 def step_key(workflow_id: str, step: str) -> str:
     """Idempotency key of one side effect: the same step of the same case is done once."""
     return f"{workflow_id}/{step}"

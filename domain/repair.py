@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from domain.common import Address, Customer, DocumentRef, Policy, ShipmentRef
 from domain.money import to_cents
+from domain.rma import Actor
 
 
 class RepairStatus(StrEnum):
@@ -214,3 +216,132 @@ def route(
         key=lambda c: (Fraction(open_jobs.get(c.org_id, 0), c.daily_capacity), c.org_id),
     )
     return best.org_id
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass
+class RepairUnit:
+    sku: str
+    serial: str
+    product_name: str
+    category: str
+    purchased_at: datetime | None = None
+    unit_price: Decimal = Decimal(0)
+
+
+@dataclass
+class AssignedCenter:
+    """The routed repair center, as the job needs it (read once, kept in history)."""
+
+    org_id: str
+    name: str
+    address: Address
+    labor_rate: Decimal
+
+
+@dataclass
+class RepairStart:
+    """Everything the workflow needs, gathered by the API (or a parent case) at creation."""
+
+    repair_id: str
+    org_id: str
+    org_name: str
+    tracking_token: str
+    unit: RepairUnit
+    fault: str
+    customer: Customer
+    coverage: RepairCoverage
+    policy: Policy
+    public_base_url: str
+    # Set when a parent case routed the job already (an RMA whose label addressed the center).
+    center: AssignedCenter | None = None
+    # Where the unit travels from to reach the center: None when it is there already.
+    unit_origin: Address | None = None
+    rma_id: str | None = None
+
+
+@dataclass
+class RepairView:
+    """What an update answers: the job's state once the command has taken effect."""
+
+    repair_id: str
+    status: RepairStatus
+    assigned_center: str | None = None
+    quote: Quote | None = None
+    quote_expires_at: datetime | None = None
+    sla_breached: bool = False
+
+
+@dataclass
+class StatusChange:
+    """A center's report: `received`, `diagnosing`, `repairing` (parts in), `quality_check`."""
+
+    actor: Actor
+    status: RepairStatus
+    note: str = ""
+
+
+@dataclass
+class Diagnosis:
+    actor: Actor
+    fault_code: str
+    findings: str
+    parts: list[Part]
+    labor_minutes: int
+    repairable: bool
+
+
+@dataclass
+class QaReport:
+    actor: Actor
+    passed: bool
+    notes: str = ""
+
+
+@dataclass
+class QuoteDecision:
+    actor: Actor
+    approve: bool
+
+
+@dataclass
+class RepairCancel:
+    actor: Actor
+    reason: str = ""
+
+
+@dataclass
+class RepairResult:
+    repair_id: str
+    status: RepairStatus
+    sla_breached: bool = False
+    documents: list[DocumentRef] = field(default_factory=list)
+    shipments: list[ShipmentRef] = field(default_factory=list)
+
+
+# The statuses a center may report through `POST /v1/repairs/{id}/status`, and the state
+# each one may be reported from. Every other move is the consequence of another command.
+REPORTABLE_FROM: dict[RepairStatus, RepairStatus] = {
+    RepairStatus.RECEIVED: RepairStatus.AWAITING_UNIT,
+    RepairStatus.DIAGNOSING: RepairStatus.RECEIVED,
+    RepairStatus.REPAIRING: RepairStatus.AWAITING_PARTS,
+    RepairStatus.QUALITY_CHECK: RepairStatus.REPAIRING,
+}
+
+# Names the API uses to reach the workflow without importing workflow code.
+REPAIR_WORKFLOW = "Repair"
+ACCEPT_UPDATE = "accept"
+STATUS_UPDATE = "report_status"
+DIAGNOSIS_UPDATE = "diagnose"
+QA_UPDATE = "report_qa"
+QUOTE_UPDATE = "decide_quote"
+REPAIR_CANCEL_UPDATE = "cancel"
+# Quality check failures a job survives; the next one ends it `beyond_repair`.
+QA_FAILURES_ALLOWED = 1
+
+
+def allowed_next(status: RepairStatus) -> tuple[str, ...]:
+    """The body of a 409: the states this one may move to, in a stable order."""
+    return tuple(sorted(s.value for s in REPAIR_TRANSITIONS[status]))

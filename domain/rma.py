@@ -107,6 +107,8 @@ class RmaStart:
     # Facts looked up in the read model at creation; the decision itself is the workflow's.
     serials_with_open_cases: list[str] = field(default_factory=list)
     serials_with_active_plans: list[str] = field(default_factory=list)
+    # The token of the repair this RMA may start: drawn by the API, as workflows draw none.
+    repair_tracking_token: str = ""
 
 
 @dataclass

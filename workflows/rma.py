@@ -16,11 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.carrier import BookShipment, CarrierActivities, VoidShipment
     from activities.documents import DocumentActivities, LabelRequest, PackingSlipRequest
     from activities.payments import PaymentActivities, PaymentKind, PaymentRequest
+    from activities.routing import RouteRequest, RoutingActivities
     from activities.store import (
         CaseItemRecord,
         CaseProjection,
@@ -38,7 +40,16 @@ with workflow.unsafe.imports_passed_through():
         ShipmentRef,
     )
     from domain.documents import LabelData, PackingSlipData, SlipItem
-    from domain.ids import step_key
+    from domain.ids import child_case_id, repair_workflow_id, step_key
+    from domain.repair import (
+        REPAIR_WORKFLOW,
+        AssignedCenter,
+        RepairCoverage,
+        RepairResult,
+        RepairStart,
+        RepairStatus,
+        RepairUnit,
+    )
     from domain.rma import (
         ALLOWED_ACTIONS,
         Actor,
@@ -48,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         ReceiveRequest,
         RejectReason,
+        Resolution,
         ReviewDecision,
         RmaResult,
         RmaStart,
@@ -94,6 +106,9 @@ class RmaWorkflow:
         self.scans: list[CarrierEvent] = []
         self.seen_events: set[str] = set()
         self.return_delivered = False
+        # The repair center the unit goes to, for an RMA resolved by repair.
+        self.center: AssignedCenter | None = None
+        self.repair_id: str | None = None
         # Commands handed from update handlers to the main loop; cleared once applied.
         self.review: ReviewDecision | None = None
         self.cancel_request: CancelRequest | None = None
@@ -234,6 +249,17 @@ class RmaWorkflow:
         wf_id = workflow.info().workflow_id
         origin = _customer_address(start)
         destination = _named(start.policy.return_address, start.org_name)
+        if start.resolution is Resolution.REPAIR and workflow.patched("route-repair-at-label"):
+            # The unit goes straight to the repair center, which receives and inspects it.
+            routed = await workflow.execute_local_activity_method(
+                RoutingActivities.route_repair,
+                RouteRequest(category=start.items[0].category, country=origin.country),
+                start_to_close_timeout=QUICK_TIMEOUT,
+                retry_policy=QUICK_RETRY,
+            )
+            self.center = routed.center
+            if self.center is not None:
+                destination = _named(self.center.address, self.center.name)
         self.inbound = await workflow.execute_activity_method(
             CarrierActivities.book_shipment,
             BookShipment(
@@ -345,11 +371,77 @@ class RmaWorkflow:
             await self._wait_for(lambda: self.return_delivered, None)
             self.outcome = Outcome.RETURNED_TO_CUSTOMER
             await self._transition(RmaStatus.COMPLETED, "returned_to_customer", CARRIER)
+        elif disposition is rules.Disposition.REPAIR and workflow.patched("repair-child"):
+            await self._repair(start)
         else:
-            # Replacement and repair run as child cases; until they exist the RMA waits in
-            # `resolving` for an outcome.
+            # Replacement runs as a child case once that lifecycle exists (issue #5); until
+            # then the RMA waits in `resolving` for an outcome.
             await self._transition(RmaStatus.RESOLVING, f"awaiting_{disposition.value}", SYSTEM)
             self.settled = True
+            await workflow.wait_condition(lambda: self.outcome is not None)
+
+    async def _repair(self, start: RmaStart) -> None:
+        """Run the repair as a child case and finish with what became of the unit."""
+        item = start.items[0]
+        self.repair_id = child_case_id(start.rma_id, "REP")
+        repair = RepairStart(
+            repair_id=self.repair_id,
+            org_id=start.org_id,
+            org_name=start.org_name,
+            tracking_token=start.repair_tracking_token or f"{start.tracking_token}r",
+            unit=RepairUnit(
+                sku=item.sku,
+                serial=item.serial,
+                product_name=item.product_name or item.sku,
+                category=item.category,
+                purchased_at=start.purchased_at,
+                unit_price=item.unit_price,
+            ),
+            fault=item.notes or item.reason.value,
+            customer=start.customer,
+            coverage=RepairCoverage((self.coverage or Coverage.PAID).value),
+            policy=start.policy,
+            public_base_url=start.public_base_url,
+            center=self.center,
+            # Routed at label time: the center holds the unit. Otherwise it is with us.
+            unit_origin=None
+            if self.center is not None
+            else _named(start.policy.return_address, start.org_name),
+            rma_id=start.rma_id,
+        )
+        handle = await workflow.start_child_workflow(
+            REPAIR_WORKFLOW,
+            repair,
+            id=repair_workflow_id(self.repair_id),
+            result_type=RepairResult,
+            # The repair is a case of its own: it outlives whatever happens to this one.
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        await self._transition(
+            RmaStatus.RESOLVING, "repair_started", SYSTEM, {"repair_id": self.repair_id}
+        )
+        self.settled = True
+        result: RepairResult = await handle
+        detail = {"repair_id": self.repair_id, "repair_status": result.status.value}
+        if result.status is RepairStatus.COMPLETED:
+            self.outcome = Outcome.REPAIRED
+            await self._transition(RmaStatus.COMPLETED, "repaired", SYSTEM, detail)
+        elif result.status is RepairStatus.RETURNED_UNREPAIRED:
+            self.outcome = Outcome.RETURNED_UNREPAIRED
+            await self._transition(RmaStatus.COMPLETED, "returned_unrepaired", SYSTEM, detail)
+        elif result.status is RepairStatus.CANCELLED:
+            self.reason = "repair_cancelled"
+            await self._transition(RmaStatus.CANCELLED, "repair_cancelled", SYSTEM, detail)
+        elif result.status is RepairStatus.UNROUTABLE:
+            # No center takes it: the unit is with us, so it goes back to the customer.
+            await self._transition(RmaStatus.RESOLVING, "repair_unroutable", SYSTEM, detail)
+            await self._ship_back(start)
+            await self._wait_for(lambda: self.return_delivered, None)
+            self.outcome = Outcome.RETURNED_UNREPAIRED
+            await self._transition(RmaStatus.COMPLETED, "returned_unrepaired", CARRIER)
+        else:
+            # beyond_repair: a replacement takes over once that lifecycle exists (issue #5).
+            await self._transition(RmaStatus.RESOLVING, "repair_beyond_repair", SYSTEM, detail)
             await workflow.wait_condition(lambda: self.outcome is not None)
 
     async def _refund(self, start: RmaStart, less_restocking: bool) -> None:
@@ -627,6 +719,8 @@ class RmaWorkflow:
             "outcome": self.outcome.value if self.outcome else None,
             "refund_amount": self.refund_amount,
         }
+        if self.center is not None:
+            fields["receiving_org_id"] = self.center.org_id
         await workflow.execute_local_activity_method(
             StoreActivities.project,
             CaseProjection(
@@ -635,6 +729,7 @@ class RmaWorkflow:
                 updated_at=workflow.now(),
                 timeline=[self._entry(status, event, actor, detail)],
                 fields=fields,
+                links={"repair_id": self.repair_id} if self.repair_id else {},
             ),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,

@@ -62,6 +62,10 @@ class PolicyDocument(Strict):
     )
     grace_period: Duration = _DEFAULTS.grace_period
     currency: CurrencyCode = _DEFAULTS.currency
+    repair_warranty: Duration = Field(
+        default=_DEFAULTS.repair_warranty,
+        description="guarantee on a repair, printed on its certificate (an addition to api.md)",
+    )
     return_address: AddressIn = Field(
         default_factory=lambda: AddressIn(**DEFAULT_RETURN_ADDRESS.__dict__),
         description="where returned parcels go (an addition to api.md)",
@@ -88,6 +92,7 @@ class PolicyDocument(Strict):
             grace_period=self.grace_period,
             currency=self.currency,
             return_address=self.return_address.to_domain(),
+            repair_warranty=self.repair_warranty,
         )
 
 
