@@ -9,7 +9,19 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import Resources
-from api.routes import carrier_events, documents, health, orgs, products, rmas, setup, tracking
+from api.routes import (
+    carrier_events,
+    documents,
+    health,
+    orgs,
+    products,
+    repair_centers,
+    repairs,
+    rmas,
+    setup,
+    tracking,
+    verify,
+)
 from db.document_store import DocumentStore
 from db.session import make_engine, make_sessionmaker
 from settings import Settings, get_settings
@@ -40,6 +52,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, orgs, setup, products, rmas, carrier_events, tracking, documents):
+    for module in (
+        health,
+        orgs,
+        setup,
+        products,
+        repair_centers,
+        rmas,
+        repairs,
+        carrier_events,
+        tracking,
+        documents,
+        verify,
+    ):
         app.include_router(module.router)
     return app

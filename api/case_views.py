@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut, TimelineEntryOut
+from api.schemas.repair import QuoteOut, RepairPublic, RepairUnitOut
 from api.schemas.rma import RmaItemOut, RmaPublic
 from db import models
 from db.queries import CaseBundle
+from db.types import utcnow
+from domain.repair import sla_due_at
 
 
 def document_url(base_url: str, document: models.Document, token: str | None = None) -> str:
@@ -93,4 +98,69 @@ def rma_public(bundle: CaseBundle, base_url: str) -> RmaPublic:
         repair_id=case.links.get("repair_id"),
         replacement_id=case.links.get("replacement_id"),
         service_plan_id=case.links.get("service_plan_id"),
+    )
+
+
+def repair_public(bundle: CaseBundle, base_url: str, owner: bool) -> RepairPublic:
+    """A repair job; the customer's contact and the tracking token go to the retailer only
+    (the center sees the name and address it ships to)."""
+    case = bundle.case
+    data = case.data
+    quote = data.get("quote")
+    customer = _customer(bundle.customer)
+    if customer is not None and not owner:
+        customer = {"name": customer["name"], "address": customer["address"]}
+    return RepairPublic(
+        id=case.id,
+        status=case.status,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        tracking_token=case.tracking_token if owner else None,
+        coverage=case.coverage,
+        reason=case.reason,
+        unit=RepairUnitOut(**data.get("unit", {})),
+        fault=str(data.get("fault", "")),
+        customer=customer,
+        assigned_center=data.get("assigned_center"),
+        quote=None
+        if quote is None
+        else QuoteOut(
+            parts_total=MoneyIO.of(Decimal(quote["parts_total"]), case.currency),
+            labor_total=MoneyIO.of(Decimal(quote["labor_total"]), case.currency),
+            total=MoneyIO.of(Decimal(quote["total"]), case.currency),
+            expires_at=datetime.fromisoformat(quote["expires_at"]),
+            outcome=quote.get("outcome"),
+        ),
+        diagnosis=data.get("diagnosis"),
+        qa_failures=int(data.get("qa_failures", 0)),
+        sla_due_at=repair_sla_due_at(data),
+        sla_breached=bool(data.get("sla", {}).get("breached", False)),
+        timeline=timeline_out(bundle),
+        documents=documents_out(bundle, base_url),
+        shipments=shipments_out(bundle),
+        rma_id=case.links.get("rma_id"),
+        replacement_id=case.links.get("replacement_id"),
+        service_plan_id=case.links.get("service_plan_id"),
+    )
+
+
+def repair_sla_due_at(data: dict[str, Any]) -> datetime | None:
+    """When the job must be ready to ship: the clock starts at receipt, and an open pause
+    (a quote waiting for the customer) pushes the due time on as it lasts."""
+    sla = data.get("sla") or {}
+    received = sla.get("received_at")
+    if not received:
+        return None
+    pauses = [
+        (datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
+        for start, end in sla.get("pauses", [])
+    ]
+    now = utcnow()
+    if sla.get("ready_at"):
+        now = datetime.fromisoformat(sla["ready_at"])
+    return sla_due_at(
+        datetime.fromisoformat(received),
+        timedelta(seconds=float(sla["turnaround_seconds"])),
+        pauses,
+        now,
     )

@@ -1,4 +1,5 @@
-"""Keyset pagination over (created_at, id), newest first: stable under concurrent inserts."""
+"""Keyset pagination over (created_at, id), newest first (or oldest first, as a work queue
+reads): stable under concurrent inserts."""
 
 from __future__ import annotations
 
@@ -28,16 +29,24 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise Problem(422, "invalid_cursor", "the cursor is not one this API gave") from exc
 
 
-def page(query: Select[Any], cursor: str | None, limit: int) -> Select[Any]:
+def page(
+    query: Select[Any], cursor: str | None, limit: int, oldest_first: bool = False
+) -> Select[Any]:
+    created_at, case_id = models.Case.created_at, models.Case.id
     if cursor:
-        created, case_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                models.Case.created_at < created,
-                and_(models.Case.created_at == created, models.Case.id < case_id),
+        created, after_id = decode_cursor(cursor)
+        if oldest_first:
+            query = query.where(
+                or_(created_at > created, and_(created_at == created, case_id > after_id))
             )
-        )
-    return query.order_by(models.Case.created_at.desc(), models.Case.id.desc()).limit(limit + 1)
+        else:
+            query = query.where(
+                or_(created_at < created, and_(created_at == created, case_id < after_id))
+            )
+    order = (
+        (created_at.asc(), case_id.asc()) if oldest_first else (created_at.desc(), case_id.desc())
+    )
+    return query.order_by(*order).limit(limit + 1)
 
 
 def split(rows: list[models.Case], limit: int) -> tuple[list[models.Case], str | None]:

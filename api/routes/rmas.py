@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -13,17 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_views import rma_public
+from api.catalog import Product, catalog
+from api.commands import send_update, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, decision_pending, invalid_transition, not_found
+from api.errors import Problem, invalid_transition, not_found
 from api.pagination import LimitQuery, page, split
 from api.schemas.common import Page
 from api.schemas.rma import (
@@ -51,6 +47,7 @@ from domain.rma import (
     CancelRequest,
     InspectionRequest,
     ReceiveRequest,
+    Resolution,
     ReviewDecision,
     RmaItem,
     RmaStart,
@@ -83,7 +80,13 @@ async def create_rma(
     now = datetime.now(UTC)
     if body.purchased_at > now:
         raise Problem(422, "invalid_purchase_date", "the purchase date is in the future")
-    products = await _catalog(session, org_id, {item.sku for item in body.items})
+    if body.resolution is Resolution.REPAIR and (len(body.items) > 1 or body.items[0].quantity > 1):
+        raise Problem(
+            422,
+            "single_unit_required",
+            "a repair is for one unit: send one item with quantity 1 per RMA",
+        )
+    products = await catalog(session, org_id, {item.sku for item in body.items})
 
     rma_id = new_case_id("RMA", now.year)
     if idempotency_key is not None:
@@ -217,40 +220,12 @@ async def inspect_rma(
 # ------------------------------------------------------------------------ helpers
 
 
-@dataclass(frozen=True)
-class _Product:
-    """A catalog entry as read at creation. Plain data: the idempotency claim may roll the
-    session back, which would expire ORM rows loaded before it."""
-
-    name: str
-    category: str
-    unit_price: Decimal
-    warranty_months: int
-
-
-async def _catalog(session: AsyncSession, org_id: str, skus: set[str]) -> dict[str, _Product]:
-    products = {
-        p.sku: _Product(p.name, p.category, Decimal(p.unit_price), p.warranty_months)
-        for p in (
-            await session.scalars(
-                select(models.Product).where(
-                    models.Product.org_id == org_id, models.Product.sku.in_(skus)
-                )
-            )
-        ).all()
-    }
-    unknown = sorted(skus - products.keys())
-    if unknown:
-        raise Problem(422, "unknown_sku", f"not in the catalog: {', '.join(unknown)}", skus=unknown)
-    return products
-
-
 async def _start_input(
     session: AsyncSession,
     settings: Settings,
     principal: Principal,
     body: RmaCreate,
-    products: dict[str, _Product],
+    products: dict[str, Product],
     rma_id: str,
 ) -> RmaStart:
     org_id = principal.owner_id
@@ -297,36 +272,22 @@ async def _start_input(
         public_base_url=settings.public_base_url,
         serials_with_open_cases=sorted(set(open_serials)),
         serials_with_active_plans=[],
+        repair_tracking_token=new_tracking_token(),
     )
 
 
 async def _authorize(client: Client, settings: Settings, start: RmaStart) -> RmaView:
-    """Start the workflow and get its decision in one round trip (update-with-start).
-    A retry with the same id attaches to the running workflow and gets the same answer."""
-    operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
-        RMA_WORKFLOW,
-        start,
-        id=rma_workflow_id(start.rma_id),
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    return await start_with_update(
+        client,
+        settings,
+        workflow=RMA_WORKFLOW,
+        argument=start,
+        workflow_id=rma_workflow_id(start.rma_id),
+        update=AUTHORIZE_UPDATE,
+        result_type=RmaView,
+        pending_detail=f"RMA {start.rma_id} was started but no worker has decided it yet; "
+        "retry with the same Idempotency-Key to get the decision",
     )
-    try:
-        view: RmaView = await asyncio.wait_for(
-            client.execute_update_with_start_workflow(
-                AUTHORIZE_UPDATE,
-                start_workflow_operation=operation,
-                id="authorize",
-                result_type=RmaView,
-            ),
-            settings.decision_timeout_seconds,
-        )
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
-        raise decision_pending(
-            f"RMA {start.rma_id} was started but no worker has decided it yet; retry with the "
-            "same Idempotency-Key to get the decision"
-        ) from exc
-    return view
 
 
 async def _visible(
@@ -359,23 +320,20 @@ async def _command(
     argument: Any,
     action: str,
 ) -> RmaPublic:
-    handle = client.get_workflow_handle(case.workflow_id)
-    try:
-        await asyncio.wait_for(
-            handle.execute_update(update, argument, result_type=RmaView),
-            settings.decision_timeout_seconds,
-        )
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
-        raise decision_pending(
-            f"the {action} of {case.id} was handed to its workflow, which has not answered yet"
-        ) from exc
-    except RPCError as exc:
-        if exc.status is not RPCStatusCode.NOT_FOUND:
-            raise
+    current = RmaStatus(case.status)
+    await send_update(
+        client,
+        settings,
+        workflow_id=case.workflow_id,
+        update=update,
+        argument=argument,
+        result_type=RmaView,
+        pending_detail=f"the {action} of {case.id} was handed to its workflow, which has not "
+        "answered yet",
         # The workflow has ended: every command is out of order now.
-        current = RmaStatus(case.status)
-        raise invalid_transition(
+        ended=lambda: invalid_transition(
             f"cannot {action} while {current.value}", current.value, list(ALLOWED_ACTIONS[current])
-        ) from exc
+        ),
+    )
     await session.refresh(case)
     return rma_public(await load_case_bundle(session, case), settings.public_base_url)

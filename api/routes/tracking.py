@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.case_views import documents_out, shipments_out
-from api.deps import SessionDep, SettingsDep
-from api.errors import not_found
-from api.schemas.common import DocumentOut, ShipmentOut
+from api.commands import send_update
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import invalid_transition, not_found
+from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut
+from api.schemas.repair import QuoteDecisionBody
 from db import models
 from db.queries import CaseBundle, load_case_bundle
+from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus, RepairView, allowed_next
+from domain.rma import Actor
 
 router = APIRouter(prefix="/v1/track", tags=["tracking"])
 
@@ -30,6 +36,12 @@ _PUBLIC_DETAIL = frozenset(
         "occurred_at",
         "resolution",
         "coverage",
+        "expires_at",
+        "repair_id",
+        "repair_status",
+        "fault_code",
+        "findings",
+        "parts",
     }
 )
 
@@ -47,6 +59,8 @@ class CustomerAction(BaseModel):
     label: str
     deadline: str | None = None
     document_id: str | None = None
+    case_id: str | None = Field(None, description="the case it acts on, when a linked one")
+    amount: MoneyIO | None = None
 
 
 class Tracking(BaseModel):
@@ -63,9 +77,7 @@ class Tracking(BaseModel):
 
 @router.get("/{token}", response_model=Tracking)
 async def track(token: str, session: SessionDep, settings: SettingsDep) -> Tracking:
-    case = await session.scalar(select(models.Case).where(models.Case.tracking_token == token))
-    if case is None:
-        raise not_found("case")
+    case = await _by_token(session, token)
     bundle = await load_case_bundle(session, case)
     return Tracking(
         case_type=case.case_type,
@@ -85,12 +97,76 @@ async def track(token: str, session: SessionDep, settings: SettingsDep) -> Track
         ],
         documents=documents_out(bundle, settings.public_base_url, token),
         shipments=shipments_out(bundle),
-        actions=_actions(bundle),
+        actions=await _actions(session, bundle),
     )
 
 
-def _actions(bundle: CaseBundle) -> list[CustomerAction]:
+@router.post("/{token}/quote", response_model=Tracking)
+async def decide_quote(
+    token: str,
+    body: QuoteDecisionBody,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> Tracking:
+    """Approve or decline the repair quote waiting for the customer. An RMA's token reaches
+    the repair the RMA started, so the customer needs only the one link."""
+    case = await _by_token(session, token)
+    repair = await _repair_of(session, case)
+    if repair is None:
+        raise invalid_transition("no repair quote belongs to this case", case.status, [])
+    current = RepairStatus(repair.status)
+    await send_update(
+        client,
+        settings,
+        workflow_id=repair.workflow_id,
+        update=QUOTE_UPDATE,
+        argument=QuoteDecision(actor=Actor("customer"), approve=body.approve),
+        result_type=RepairView,
+        pending_detail="the answer was handed to the repair, which has not confirmed it yet",
+        ended=lambda: invalid_transition(
+            f"no quote waits: the repair is {current.value}",
+            current.value,
+            list(allowed_next(current)),
+        ),
+    )
+    session.expire_all()
+    return await track(token, session, settings)
+
+
+async def _by_token(session: AsyncSession, token: str) -> models.Case:
+    case = await session.scalar(select(models.Case).where(models.Case.tracking_token == token))
+    if case is None:
+        raise not_found("case")
+    return case
+
+
+async def _repair_of(session: AsyncSession, case: models.Case) -> models.Case | None:
+    if case.case_type == "repair":
+        return case
+    repair_id = case.links.get("repair_id")
+    return await session.get(models.Case, repair_id) if repair_id else None
+
+
+async def _actions(session: AsyncSession, bundle: CaseBundle) -> list[CustomerAction]:
     case = bundle.case
+    repair = await _repair_of(session, case)
+    if repair is not None and repair.status == RepairStatus.AWAITING_APPROVAL.value:
+        quote = repair.data.get("quote") or {}
+        amount = MoneyIO.of(Decimal(quote.get("total", "0")), repair.currency)
+        return [
+            CustomerAction(
+                action=action,
+                label=label,
+                deadline=quote.get("expires_at"),
+                case_id=repair.id,
+                amount=amount,
+            )
+            for action, label in (
+                ("approve_quote", "Approve the repair quote"),
+                ("decline_quote", "Decline and have the unit sent back unrepaired"),
+            )
+        ]
     if case.case_type == "rma" and case.status == "awaiting_return":
         label = next((d for d in bundle.documents if d.kind == "return_label"), None)
         ship_by = next(

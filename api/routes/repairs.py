@@ -1,0 +1,338 @@
+"""Repair jobs: direct creation by a retailer, the center's queue, and its commands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, status
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api import idempotency
+from api.auth import OrgKind, Principal
+from api.case_views import repair_public
+from api.catalog import catalog
+from api.commands import send_update, start_with_update
+from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.errors import Problem, invalid_transition, not_found
+from api.pagination import LimitQuery, page, split
+from api.schemas.common import MoneyIO, Page
+from api.schemas.repair import (
+    DiagnosisBody,
+    QaBody,
+    RepairCancelBody,
+    RepairCreate,
+    RepairPublic,
+    StatusBody,
+)
+from api.schemas.setup import PolicyDocument
+from db import models
+from db.queries import load_case_bundle, policy_document
+from domain.common import CLOSED_STATUSES
+from domain.durations import add_months
+from domain.ids import new_case_id, new_tracking_token, repair_workflow_id
+from domain.repair import (
+    ACCEPT_UPDATE,
+    DIAGNOSIS_UPDATE,
+    QA_UPDATE,
+    REPAIR_CANCEL_UPDATE,
+    REPAIR_WORKFLOW,
+    STATUS_UPDATE,
+    Diagnosis,
+    Part,
+    QaReport,
+    RepairCancel,
+    RepairCoverage,
+    RepairStart,
+    RepairStatus,
+    RepairUnit,
+    RepairView,
+    StatusChange,
+    allowed_next,
+)
+from domain.rma import Actor
+from settings import Settings
+
+router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RepairPublic,
+    summary="Open a repair job; answers once it is routed (or `unroutable`)",
+)
+async def create_repair(
+    body: RepairCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> RepairPublic:
+    principal.require(OrgKind.RETAILER)
+    org_id = principal.owner_id
+    now = datetime.now(UTC)
+    if body.unit.purchased_at > now:
+        raise Problem(422, "invalid_purchase_date", "the purchase date is in the future")
+    product = (await catalog(session, org_id, {body.unit.sku}))[body.unit.sku]
+
+    repair_id = new_case_id("REP", now.year)
+    if idempotency_key is not None:
+        repair_id = await idempotency.claim(
+            session,
+            org_id,
+            idempotency_key,
+            idempotency.request_hash(body.model_dump(mode="json")),
+            "repair",
+            repair_id,
+        )
+        existing = await session.get(models.Case, repair_id)
+        if existing is not None:
+            return repair_public(
+                await load_case_bundle(session, existing), settings.public_base_url, True
+            )
+    await _refuse_open_case(session, org_id, body.unit.serial, repair_id)
+
+    org = await session.get(models.Organisation, org_id)
+    assert org is not None
+    policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
+    coverage = body.coverage
+    if coverage is None:
+        in_warranty = now < add_months(body.unit.purchased_at, product.warranty_months)
+        coverage = RepairCoverage.WARRANTY if in_warranty else RepairCoverage.PAID
+    customer = body.customer.to_domain()
+    start = RepairStart(
+        repair_id=repair_id,
+        org_id=org_id,
+        org_name=org.name,
+        tracking_token=new_tracking_token(),
+        unit=RepairUnit(
+            sku=body.unit.sku,
+            serial=body.unit.serial,
+            product_name=product.name,
+            category=product.category,
+            purchased_at=body.unit.purchased_at,
+            unit_price=product.unit_price,
+        ),
+        fault=body.fault,
+        customer=customer,
+        coverage=coverage,
+        policy=policy,
+        public_base_url=settings.public_base_url,
+        # A direct repair: the customer sends the unit to the center on our label.
+        unit_origin=customer.address,
+    )
+    await start_with_update(
+        client,
+        settings,
+        workflow=REPAIR_WORKFLOW,
+        argument=start,
+        workflow_id=repair_workflow_id(repair_id),
+        update=ACCEPT_UPDATE,
+        result_type=RepairView,
+        pending_detail=f"repair {repair_id} was started but no worker has routed it yet; "
+        "retry with the same Idempotency-Key to get it",
+    )
+    case = await session.get(models.Case, repair_id, populate_existing=True)
+    assert case is not None, "the workflow records the case before it answers"
+    return repair_public(await load_case_bundle(session, case), settings.public_base_url, True)
+
+
+@router.get("", response_model=Page[RepairPublic])
+async def list_repairs(
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    status_filter: Annotated[RepairStatus | None, Query(alias="status")] = None,
+    limit: LimitQuery = 50,
+    cursor: str | None = None,
+) -> Page[RepairPublic]:
+    """A retailer's jobs, newest first; a center's assigned queue, oldest first."""
+    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
+    query = select(models.Case).where(models.Case.case_type == "repair")
+    owner = principal.kind is OrgKind.RETAILER
+    if owner:
+        query = query.where(models.Case.org_id == principal.owner_id)
+    else:
+        query = query.where(models.Case.receiving_org_id == principal.owner_id)
+    if status_filter is not None:
+        query = query.where(models.Case.status == status_filter.value)
+    rows, next_cursor = split(
+        list((await session.scalars(page(query, cursor, limit, oldest_first=not owner))).all()),
+        limit,
+    )
+    items = [
+        repair_public(await load_case_bundle(session, row), settings.public_base_url, owner)
+        for row in rows
+    ]
+    return Page[RepairPublic](items=items, next_cursor=next_cursor)
+
+
+@router.get("/{repair_id}", response_model=RepairPublic)
+async def get_repair(
+    repair_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> RepairPublic:
+    case = await _visible(session, principal, repair_id)
+    owner = principal.kind is OrgKind.RETAILER
+    return repair_public(await load_case_bundle(session, case), settings.public_base_url, owner)
+
+
+@router.post("/{repair_id}/status", response_model=RepairPublic)
+async def report_status(
+    repair_id: str,
+    body: StatusBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> RepairPublic:
+    """`received`, `diagnosing`, `repairing` (parts in) or `quality_check`."""
+    case = await _assigned(session, principal, repair_id)
+    change = StatusChange(actor=_actor(principal), status=body.status, note=body.note)
+    return await _command(session, client, settings, principal, case, STATUS_UPDATE, change)
+
+
+@router.post("/{repair_id}/diagnosis", response_model=RepairPublic)
+async def diagnose(
+    repair_id: str,
+    body: DiagnosisBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> RepairPublic:
+    case = await _assigned(session, principal, repair_id)
+    diagnosis = Diagnosis(
+        actor=_actor(principal),
+        fault_code=body.fault_code,
+        findings=body.findings,
+        parts=[
+            Part(
+                part_no=p.part_no,
+                description=p.description,
+                quantity=p.quantity,
+                unit_price=_amount(p.unit_price),
+            )
+            for p in body.parts
+        ],
+        labor_minutes=body.labor_minutes,
+        repairable=body.repairable,
+    )
+    return await _command(session, client, settings, principal, case, DIAGNOSIS_UPDATE, diagnosis)
+
+
+@router.post("/{repair_id}/qa", response_model=RepairPublic)
+async def quality_check(
+    repair_id: str,
+    body: QaBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> RepairPublic:
+    case = await _assigned(session, principal, repair_id)
+    report = QaReport(actor=_actor(principal), passed=body.passed, notes=body.notes)
+    return await _command(session, client, settings, principal, case, QA_UPDATE, report)
+
+
+@router.post("/{repair_id}/cancel", response_model=RepairPublic)
+async def cancel_repair(
+    repair_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    body: RepairCancelBody | None = None,
+) -> RepairPublic:
+    """The owning retailer cancels, until the repair has started (`repairing`)."""
+    principal.require(OrgKind.RETAILER)
+    case = await _visible(session, principal, repair_id)
+    request = RepairCancel(actor=_actor(principal), reason=body.reason if body else "")
+    return await _command(session, client, settings, principal, case, REPAIR_CANCEL_UPDATE, request)
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+async def _refuse_open_case(session: AsyncSession, org_id: str, serial: str, own_id: str) -> None:
+    """One open case per unit: a second repair of a unit already in a case is a 409."""
+    open_case = await session.scalar(
+        select(models.Case.id)
+        .join(models.CaseItem, models.CaseItem.case_id == models.Case.id)
+        .where(
+            models.Case.org_id == org_id,
+            models.CaseItem.serial == serial,
+            models.Case.status.not_in(CLOSED_STATUSES),
+            models.Case.id != own_id,
+        )
+        .limit(1)
+    )
+    if open_case is not None:
+        raise Problem(
+            409,
+            "duplicate_open_case",
+            f"unit {serial} already has an open case",
+            case_id=open_case,
+        )
+
+
+async def _visible(session: AsyncSession, principal: Principal, repair_id: str) -> models.Case:
+    """The job if this key may see it: its retailer or its assigned center. Anyone else,
+    another center included, gets a 404."""
+    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
+    case = await session.get(models.Case, repair_id)
+    if case is None or case.case_type != "repair":
+        raise not_found("repair")
+    if principal.kind is OrgKind.RETAILER and case.org_id == principal.owner_id:
+        return case
+    if principal.kind is OrgKind.REPAIR_CENTER and case.receiving_org_id == principal.owner_id:
+        return case
+    raise not_found("repair")
+
+
+async def _assigned(session: AsyncSession, principal: Principal, repair_id: str) -> models.Case:
+    principal.require(OrgKind.REPAIR_CENTER)
+    return await _visible(session, principal, repair_id)
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(principal.kind.value, principal.org_id or "")
+
+
+def _amount(value: MoneyIO | Decimal) -> Decimal:
+    return value.amount if isinstance(value, MoneyIO) else value
+
+
+async def _command(
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    case: models.Case,
+    update: str,
+    argument: Any,
+) -> RepairPublic:
+    current = RepairStatus(case.status)
+    await send_update(
+        client,
+        settings,
+        workflow_id=case.workflow_id,
+        update=update,
+        argument=argument,
+        result_type=RepairView,
+        pending_detail=f"the command to {case.id} was handed to its workflow, which has not "
+        "answered yet",
+        # The job has ended: nothing moves it any more.
+        ended=lambda: invalid_transition(
+            f"repair {case.id} is {current.value}", current.value, list(allowed_next(current))
+        ),
+    )
+    await session.refresh(case)
+    owner = principal.kind is OrgKind.RETAILER
+    return repair_public(await load_case_bundle(session, case), settings.public_base_url, owner)
