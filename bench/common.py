@@ -100,6 +100,10 @@ def system(database_url: str | None = None) -> Iterator[dict[str, str]]:
                     )
                 )
             _wait(None, f"http://127.0.0.1:{port}/healthz")
+            env["BENCH_PIDS"] = ",".join(
+                f"{name}={proc.pid}"
+                for name, proc in zip(("temporal", "worker", "api"), procs, strict=True)
+            )
             yield env
         finally:
             for proc in reversed(procs):
@@ -126,3 +130,14 @@ def _wait(address: str | None, url: str | None) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{address or url} did not come up")
+
+
+def cpu_seconds(env: dict[str, str]) -> dict[str, float]:
+    """CPU time (user + system) each process of `system()` has used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pair in env["BENCH_PIDS"].split(","):
+        name, pid = pair.split("=")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
