@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.carrier import BuiltinCarrier, CarrierActivities
 from activities.documents import DocumentActivities
+from activities.inventory import InventoryActivities
 from activities.payments import BuiltinGateway, PaymentActivities
 from activities.routing import RoutingActivities
 from activities.store import StoreActivities
@@ -24,11 +25,12 @@ from db.session import make_engine, make_sessionmaker
 from settings import Settings
 from temporal_client import connect
 from workflows.repair import RepairWorkflow
+from workflows.replacement import ReplacementWorkflow
 from workflows.rma import RmaWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: Sequence[type] = (RmaWorkflow, RepairWorkflow)
+WORKFLOWS: Sequence[type] = (RmaWorkflow, RepairWorkflow, ReplacementWorkflow)
 
 
 def build_activities(
@@ -39,6 +41,7 @@ def build_activities(
     payments = PaymentActivities(sessions, BuiltinGateway())
     documents = DocumentActivities(sessions, DocumentStore(settings.document_dir))
     routing = RoutingActivities(sessions)
+    inventory = InventoryActivities(sessions)
     return [
         store.record_case,
         store.project,
@@ -49,6 +52,9 @@ def build_activities(
         documents.render_packing_slip,
         documents.render_repair_certificate,
         routing.route_repair,
+        inventory.reserve_stock,
+        inventory.release_stock,
+        inventory.consume_stock,
     ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut, TimelineEntryOut
 from api.schemas.repair import QuoteOut, RepairPublic, RepairUnitOut
+from api.schemas.replacement import HoldOut, ReplacementPublic
 from api.schemas.rma import RmaItemOut, RmaPublic
 from db import models
 from db.queries import CaseBundle
@@ -163,4 +164,36 @@ def repair_sla_due_at(data: dict[str, Any]) -> datetime | None:
         timedelta(seconds=float(sla["turnaround_seconds"])),
         pauses,
         now,
+    )
+
+
+def replacement_public(bundle: CaseBundle, base_url: str) -> ReplacementPublic:
+    case = bundle.case
+    data = case.data
+    hold = data.get("hold")
+    unit = bundle.items[0] if bundle.items else None
+    return ReplacementPublic(
+        id=case.id,
+        status=case.status,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        tracking_token=case.tracking_token,
+        mode=str(data.get("mode", case.resolution or "")),
+        reason=case.reason,
+        unit={"sku": unit.sku, "serial": unit.serial} if unit else {},
+        replacement_sku=str(data.get("replacement_sku", "")),
+        core_charged=bool(data.get("core_charged", False)),
+        hold=None
+        if hold is None
+        else HoldOut(
+            amount=MoneyIO.of(Decimal(hold["amount"]), case.currency),
+            status=hold.get("status"),
+            renewals=int(hold.get("renewals", 0)),
+        ),
+        customer=_customer(bundle.customer),
+        timeline=timeline_out(bundle),
+        documents=documents_out(bundle, base_url),
+        shipments=shipments_out(bundle),
+        rma_id=case.links.get("rma_id"),
+        repair_id=case.links.get("repair_id"),
     )

@@ -1,4 +1,4 @@
-"""The retailer's product catalog as a case reads it at creation."""
+"""What a new case checks at creation: the retailer's catalog, and the unit's open cases."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Problem
 from db import models
+from domain.common import CLOSED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,25 @@ async def catalog(session: AsyncSession, org_id: str, skus: set[str]) -> dict[st
     if unknown:
         raise Problem(422, "unknown_sku", f"not in the catalog: {', '.join(unknown)}", skus=unknown)
     return products
+
+
+async def refuse_open_case(session: AsyncSession, org_id: str, serial: str, own_id: str) -> None:
+    """One open case per unit: a second repair of a unit already in a case is a 409."""
+    open_case = await session.scalar(
+        select(models.Case.id)
+        .join(models.CaseItem, models.CaseItem.case_id == models.Case.id)
+        .where(
+            models.Case.org_id == org_id,
+            models.CaseItem.serial == serial,
+            models.Case.status.not_in(CLOSED_STATUSES),
+            models.Case.id != own_id,
+        )
+        .limit(1)
+    )
+    if open_case is not None:
+        raise Problem(
+            409,
+            "duplicate_open_case",
+            f"unit {serial} already has an open case",
+            case_id=open_case,
+        )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -252,3 +253,36 @@ class RepairCenter(Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     address: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InventoryItem(Base):
+    """Stock a retailer holds for replacements. `reserved` units are promised to cases that
+    have not shipped yet; the check constraints make overselling impossible whatever the
+    concurrency, on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "inventory"
+    __table_args__ = (
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("reserved <= quantity", name="reserved_within_stock"),
+    )
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InventoryReservation(Base):
+    """One reservation per idempotency key: a retried reserve, release or consume counts once."""
+
+    __tablename__ = "inventory_reservations"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(String(40), index=True)
+    # reserved → consumed (shipped) or released (cancelled, failed, gave up)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -260,6 +260,8 @@ class RepairStart:
     # Where the unit travels from to reach the center: None when it is there already.
     unit_origin: Address | None = None
     rma_id: str | None = None
+    # A direct job beyond repair starts a replacement, which needs a token of its own.
+    replacement_tracking_token: str = ""
 
 
 @dataclass

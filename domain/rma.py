@@ -109,6 +109,7 @@ class RmaStart:
     serials_with_active_plans: list[str] = field(default_factory=list)
     # The token of the repair this RMA may start: drawn by the API, as workflows draw none.
     repair_tracking_token: str = ""
+    replacement_tracking_token: str = ""
 
 
 @dataclass

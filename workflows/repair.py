@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.carrier import BookShipment, CarrierActivities, VoidShipment
@@ -38,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentRef,
     )
     from domain.documents import CertificatePart, LabelData, RepairCertificateData
-    from domain.ids import child_case_id, step_key
+    from domain.ids import child_case_id, replacement_workflow_id, step_key
     from domain.repair import (
         QA_FAILURES_ALLOWED,
         REPORTABLE_FROM,
@@ -62,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         quote,
         sla_due_at,
     )
+    from domain.replacement import REPLACEMENT_WORKFLOW, ReplacementMode, ReplacementStart
     from domain.rma import Actor
     from workflows.base import (
         EXTERNAL_RETRY,
@@ -320,10 +322,38 @@ class RepairWorkflow:
             await self._transition(S.REPAIRING, "qa_failed", report.actor, detail)
 
     async def _beyond_repair(self, actor: Actor, reason: str, detail: dict[str, str]) -> None:
-        # The replacement lifecycle takes over from here once it exists (issue #5); the
-        # terminal state and its event are what a parent case or a webhook acts on.
+        """Terminal for the repair; the customer gets a new unit. A parent RMA starts that
+        replacement itself (it owns the customer's outcome); a direct job starts it here."""
+        start = self._start()
+        links: dict[str, str] = {}
+        if start.rma_id is None:
+            replacement_id = child_case_id(start.repair_id, "RPL")
+            await workflow.start_child_workflow(
+                REPLACEMENT_WORKFLOW,
+                ReplacementStart(
+                    replacement_id=replacement_id,
+                    org_id=start.org_id,
+                    org_name=start.org_name,
+                    tracking_token=start.replacement_tracking_token or f"{start.tracking_token}x",
+                    mode=ReplacementMode.STANDARD,
+                    sku=start.unit.sku,
+                    serial=start.unit.serial,
+                    replacement_sku=start.unit.sku,
+                    replacement_name=start.unit.product_name,
+                    unit_price=start.unit.unit_price,
+                    customer=start.customer,
+                    payment_method="original",
+                    policy=start.policy,
+                    public_base_url=start.public_base_url,
+                    repair_id=start.repair_id,
+                ),
+                id=replacement_workflow_id(replacement_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+            links["replacement_id"] = replacement_id
+            detail = {**detail, "replacement_id": replacement_id}
         await self._transition(
-            S.BEYOND_REPAIR, "beyond_repair", actor, {**detail, "reason": reason}
+            S.BEYOND_REPAIR, "beyond_repair", actor, {**detail, "reason": reason}, links
         )
 
     async def _cancel(self, request: RepairCancel) -> None:
@@ -676,7 +706,12 @@ class RepairWorkflow:
         }
 
     async def _transition(
-        self, status: RepairStatus, event: str, actor: Actor, detail: dict[str, str] | None = None
+        self,
+        status: RepairStatus,
+        event: str,
+        actor: Actor,
+        detail: dict[str, str] | None = None,
+        links: dict[str, str] | None = None,
     ) -> None:
         start = self._start()
         self.status = status
@@ -689,6 +724,7 @@ class RepairWorkflow:
                 timeline=[self._entry(status, event, actor, detail)],
                 fields={"reason": _reason(status, event, detail)},
                 data=self._data(),
+                links=links or {},
             ),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,

@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentRef,
     )
     from domain.documents import LabelData, PackingSlipData, SlipItem
-    from domain.ids import child_case_id, repair_workflow_id, step_key
+    from domain.ids import child_case_id, repair_workflow_id, replacement_workflow_id, step_key
     from domain.repair import (
         REPAIR_WORKFLOW,
         AssignedCenter,
@@ -49,6 +49,13 @@ with workflow.unsafe.imports_passed_through():
         RepairStart,
         RepairStatus,
         RepairUnit,
+    )
+    from domain.replacement import (
+        REPLACEMENT_WORKFLOW,
+        ReplacementMode,
+        ReplacementResult,
+        ReplacementStart,
+        ReplacementStatus,
     )
     from domain.rma import (
         ALLOWED_ACTIONS,
@@ -109,6 +116,7 @@ class RmaWorkflow:
         # The repair center the unit goes to, for an RMA resolved by repair.
         self.center: AssignedCenter | None = None
         self.repair_id: str | None = None
+        self.replacement_id: str | None = None
         # Commands handed from update handlers to the main loop; cleared once applied.
         self.review: ReviewDecision | None = None
         self.cancel_request: CancelRequest | None = None
@@ -373,6 +381,8 @@ class RmaWorkflow:
             await self._transition(RmaStatus.COMPLETED, "returned_to_customer", CARRIER)
         elif disposition is rules.Disposition.REPAIR and workflow.patched("repair-child"):
             await self._repair(start)
+        elif disposition is rules.Disposition.REPLACEMENT and workflow.patched("replacement-child"):
+            await self._replace(start)
         else:
             # Replacement runs as a child case once that lifecycle exists (issue #5); until
             # then the RMA waits in `resolving` for an outcome.
@@ -440,9 +450,62 @@ class RmaWorkflow:
             self.outcome = Outcome.RETURNED_UNREPAIRED
             await self._transition(RmaStatus.COMPLETED, "returned_unrepaired", CARRIER)
         else:
-            # beyond_repair: a replacement takes over once that lifecycle exists (issue #5).
+            # Beyond repair: the customer gets a new unit instead.
             await self._transition(RmaStatus.RESOLVING, "repair_beyond_repair", SYSTEM, detail)
-            await workflow.wait_condition(lambda: self.outcome is not None)
+            await self._replace(start)
+
+    async def _replace(self, start: RmaStart) -> None:
+        """Ship a new unit as a child case (standard mode: the defective one is with us)."""
+        item = start.items[0]
+        self.replacement_id = child_case_id(start.rma_id, "RPL")
+        replacement = ReplacementStart(
+            replacement_id=self.replacement_id,
+            org_id=start.org_id,
+            org_name=start.org_name,
+            tracking_token=start.replacement_tracking_token or f"{start.tracking_token}x",
+            mode=ReplacementMode.STANDARD,
+            sku=item.sku,
+            serial=item.serial,
+            replacement_sku=item.sku,
+            replacement_name=item.product_name or item.sku,
+            unit_price=item.unit_price,
+            customer=start.customer,
+            payment_method=f"order:{start.order_ref}",
+            policy=start.policy,
+            public_base_url=start.public_base_url,
+            rma_id=start.rma_id,
+            repair_id=self.repair_id,
+        )
+        handle = await workflow.start_child_workflow(
+            REPLACEMENT_WORKFLOW,
+            replacement,
+            id=replacement_workflow_id(self.replacement_id),
+            result_type=ReplacementResult,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        await self._transition(
+            RmaStatus.RESOLVING,
+            "replacement_started",
+            SYSTEM,
+            {"replacement_id": self.replacement_id},
+        )
+        self.settled = True
+        result: ReplacementResult = await handle
+        detail = {
+            "replacement_id": self.replacement_id,
+            "replacement_status": result.status.value,
+        }
+        if result.status is ReplacementStatus.COMPLETED:
+            self.outcome = Outcome.REPLACED
+            await self._transition(RmaStatus.COMPLETED, "replaced", SYSTEM, detail)
+        elif result.status is ReplacementStatus.REFUNDED:
+            # The backorder gave up and refunded the unit's price.
+            self.outcome = Outcome.REFUNDED
+            self.refund_amount = item.unit_price * item.quantity
+            await self._transition(RmaStatus.COMPLETED, "refunded", SYSTEM, detail)
+        else:
+            self.reason = f"replacement_{result.status.value}"
+            await self._transition(RmaStatus.CANCELLED, "replacement_ended", SYSTEM, detail)
 
     async def _refund(self, start: RmaStart, less_restocking: bool) -> None:
         gross = sum((item.value for item in start.items), Decimal(0))
@@ -729,7 +792,14 @@ class RmaWorkflow:
                 updated_at=workflow.now(),
                 timeline=[self._entry(status, event, actor, detail)],
                 fields=fields,
-                links={"repair_id": self.repair_id} if self.repair_id else {},
+                links={
+                    name: value
+                    for name, value in (
+                        ("repair_id", self.repair_id),
+                        ("replacement_id", self.replacement_id),
+                    )
+                    if value
+                },
             ),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,

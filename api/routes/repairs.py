@@ -14,7 +14,7 @@ from temporalio.client import Client
 from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_views import repair_public
-from api.catalog import catalog
+from api.catalog import catalog, refuse_open_case
 from api.commands import send_update, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, invalid_transition, not_found
@@ -31,7 +31,6 @@ from api.schemas.repair import (
 from api.schemas.setup import PolicyDocument
 from db import models
 from db.queries import load_case_bundle, policy_document
-from domain.common import CLOSED_STATUSES
 from domain.durations import add_months
 from domain.ids import new_case_id, new_tracking_token, repair_workflow_id
 from domain.repair import (
@@ -97,7 +96,7 @@ async def create_repair(
             return repair_public(
                 await load_case_bundle(session, existing), settings.public_base_url, True
             )
-    await _refuse_open_case(session, org_id, body.unit.serial, repair_id)
+    await refuse_open_case(session, org_id, body.unit.serial, repair_id)
 
     org = await session.get(models.Organisation, org_id)
     assert org is not None
@@ -127,6 +126,7 @@ async def create_repair(
         public_base_url=settings.public_base_url,
         # A direct repair: the customer sends the unit to the center on our label.
         unit_origin=customer.address,
+        replacement_tracking_token=new_tracking_token(),
     )
     await start_with_update(
         client,
@@ -258,28 +258,6 @@ async def cancel_repair(
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-async def _refuse_open_case(session: AsyncSession, org_id: str, serial: str, own_id: str) -> None:
-    """One open case per unit: a second repair of a unit already in a case is a 409."""
-    open_case = await session.scalar(
-        select(models.Case.id)
-        .join(models.CaseItem, models.CaseItem.case_id == models.Case.id)
-        .where(
-            models.Case.org_id == org_id,
-            models.CaseItem.serial == serial,
-            models.Case.status.not_in(CLOSED_STATUSES),
-            models.Case.id != own_id,
-        )
-        .limit(1)
-    )
-    if open_case is not None:
-        raise Problem(
-            409,
-            "duplicate_open_case",
-            f"unit {serial} already has an open case",
-            case_id=open_case,
-        )
 
 
 async def _visible(session: AsyncSession, principal: Principal, repair_id: str) -> models.Case:

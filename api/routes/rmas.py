@@ -273,6 +273,7 @@ async def _start_input(
         serials_with_open_cases=sorted(set(open_serials)),
         serials_with_active_plans=[],
         repair_tracking_token=new_tracking_token(),
+        replacement_tracking_token=new_tracking_token(),
     )
 
 

@@ -1,0 +1,240 @@
+"""Replacements: standard or advance (ship first, deposit hold, core return)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, status
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api import idempotency
+from api.auth import OrgKind, Principal
+from api.case_views import replacement_public
+from api.catalog import catalog, refuse_open_case
+from api.commands import send_update, start_with_update
+from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.errors import Problem, invalid_transition, not_found
+from api.pagination import LimitQuery, page, split
+from api.schemas.common import Page
+from api.schemas.replacement import (
+    CoreReceivedBody,
+    ReplacementCancelBody,
+    ReplacementCreate,
+    ReplacementPublic,
+)
+from api.schemas.setup import PolicyDocument
+from db import models
+from db.queries import load_case_bundle, policy_document
+from domain.ids import new_case_id, new_tracking_token, replacement_workflow_id
+from domain.replacement import (
+    ALLOWED_ACTIONS,
+    CORE_RECEIVED_UPDATE,
+    REPLACEMENT_ACCEPT_UPDATE,
+    REPLACEMENT_CANCEL_UPDATE,
+    REPLACEMENT_WORKFLOW,
+    CoreReceived,
+    ReplacementCancel,
+    ReplacementMode,
+    ReplacementStart,
+    ReplacementStatus,
+    ReplacementView,
+)
+from domain.rma import Actor
+from settings import Settings
+
+router = APIRouter(prefix="/v1/replacements", tags=["replacements"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReplacementPublic,
+    summary="Replace a unit; answers once it has shipped, is backordered or was refused",
+)
+async def create_replacement(
+    body: ReplacementCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ReplacementPublic:
+    principal.require(OrgKind.RETAILER)
+    org_id = principal.owner_id
+    if body.mode is ReplacementMode.ADVANCE and not body.payment_method:
+        raise Problem(
+            422,
+            "payment_method_required",
+            "an advance replacement holds a deposit: send the payment_method to hold it on",
+        )
+    replacement_sku = body.replacement_sku or body.unit.sku
+    products = await catalog(session, org_id, {body.unit.sku, replacement_sku})
+    product = products[replacement_sku]
+
+    replacement_id = new_case_id("RPL", datetime.now(UTC).year)
+    if idempotency_key is not None:
+        replacement_id = await idempotency.claim(
+            session,
+            org_id,
+            idempotency_key,
+            idempotency.request_hash(body.model_dump(mode="json")),
+            "replacement",
+            replacement_id,
+        )
+        existing = await session.get(models.Case, replacement_id)
+        if existing is not None:
+            return replacement_public(
+                await load_case_bundle(session, existing), settings.public_base_url
+            )
+    await refuse_open_case(session, org_id, body.unit.serial, replacement_id)
+    org = await session.get(models.Organisation, org_id)
+    assert org is not None
+    policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
+    start = ReplacementStart(
+        replacement_id=replacement_id,
+        org_id=org_id,
+        org_name=org.name,
+        tracking_token=new_tracking_token(),
+        mode=body.mode,
+        sku=body.unit.sku,
+        serial=body.unit.serial,
+        replacement_sku=replacement_sku,
+        replacement_name=product.name,
+        unit_price=product.unit_price,
+        customer=body.customer.to_domain(),
+        payment_method=body.payment_method or "original",
+        policy=policy,
+        public_base_url=settings.public_base_url,
+    )
+    await start_with_update(
+        client,
+        settings,
+        workflow=REPLACEMENT_WORKFLOW,
+        argument=start,
+        workflow_id=replacement_workflow_id(replacement_id),
+        update=REPLACEMENT_ACCEPT_UPDATE,
+        result_type=ReplacementView,
+        pending_detail=f"replacement {replacement_id} was started but has not answered yet; "
+        "retry with the same Idempotency-Key to get it",
+    )
+    case = await session.get(models.Case, replacement_id, populate_existing=True)
+    assert case is not None, "the workflow records the case before it answers"
+    return replacement_public(await load_case_bundle(session, case), settings.public_base_url)
+
+
+@router.get("", response_model=Page[ReplacementPublic])
+async def list_replacements(
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    status_filter: Annotated[ReplacementStatus | None, Query(alias="status")] = None,
+    limit: LimitQuery = 50,
+    cursor: str | None = None,
+) -> Page[ReplacementPublic]:
+    principal.require(OrgKind.RETAILER)
+    query = select(models.Case).where(
+        models.Case.case_type == "replacement", models.Case.org_id == principal.owner_id
+    )
+    if status_filter is not None:
+        query = query.where(models.Case.status == status_filter.value)
+    rows, next_cursor = split(
+        list((await session.scalars(page(query, cursor, limit))).all()), limit
+    )
+    items = [
+        replacement_public(await load_case_bundle(session, row), settings.public_base_url)
+        for row in rows
+    ]
+    return Page[ReplacementPublic](items=items, next_cursor=next_cursor)
+
+
+@router.get("/{replacement_id}", response_model=ReplacementPublic)
+async def get_replacement(
+    replacement_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> ReplacementPublic:
+    principal.require(OrgKind.RETAILER)
+    case = await _visible(session, principal, replacement_id)
+    return replacement_public(await load_case_bundle(session, case), settings.public_base_url)
+
+
+@router.post("/{replacement_id}/core-received", response_model=ReplacementPublic)
+async def core_received(
+    replacement_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    body: CoreReceivedBody | None = None,
+) -> ReplacementPublic:
+    """The defective core is back: the deposit hold is released and the case completes."""
+    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
+    case = await _visible(session, principal, replacement_id)
+    request = CoreReceived(
+        actor=Actor(principal.kind.value, principal.owner_id), note=body.note if body else ""
+    )
+    return await _command(session, client, settings, case, CORE_RECEIVED_UPDATE, request)
+
+
+@router.post("/{replacement_id}/cancel", response_model=ReplacementPublic)
+async def cancel_replacement(
+    replacement_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    body: ReplacementCancelBody | None = None,
+) -> ReplacementPublic:
+    """Before shipping: releases the reservation and any hold, voids labels."""
+    principal.require(OrgKind.RETAILER)
+    case = await _visible(session, principal, replacement_id)
+    request = ReplacementCancel(
+        actor=Actor(principal.kind.value, principal.owner_id), reason=body.reason if body else ""
+    )
+    return await _command(session, client, settings, case, REPLACEMENT_CANCEL_UPDATE, request)
+
+
+async def _visible(session: AsyncSession, principal: Principal, replacement_id: str) -> models.Case:
+    """Its retailer sees it; a repair center only when it came from a job assigned to it."""
+    case = await session.get(models.Case, replacement_id)
+    if case is None or case.case_type != "replacement":
+        raise not_found("replacement")
+    if principal.kind is OrgKind.RETAILER and case.org_id == principal.owner_id:
+        return case
+    repair_id = case.links.get("repair_id")
+    if principal.kind is OrgKind.REPAIR_CENTER and repair_id:
+        repair = await session.get(models.Case, repair_id)
+        if repair is not None and repair.receiving_org_id == principal.owner_id:
+            return case
+    raise not_found("replacement")
+
+
+async def _command(
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    case: models.Case,
+    update: str,
+    argument: Any,
+) -> ReplacementPublic:
+    current = ReplacementStatus(case.status)
+    await send_update(
+        client,
+        settings,
+        workflow_id=case.workflow_id,
+        update=update,
+        argument=argument,
+        result_type=ReplacementView,
+        pending_detail=f"the command to {case.id} was handed to its workflow, which has not "
+        "answered yet",
+        ended=lambda: invalid_transition(
+            f"replacement {case.id} is {current.value}",
+            current.value,
+            list(ALLOWED_ACTIONS[current]),
+        ),
+    )
+    await session.refresh(case)
+    return replacement_public(await load_case_bundle(session, case), settings.public_base_url)

@@ -1,0 +1,84 @@
+"""Schemas of inventory and replacements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from api.schemas.common import (
+    CustomerIn,
+    DocumentOut,
+    MoneyIO,
+    NonEmpty,
+    ShipmentOut,
+    Strict,
+    Text,
+    TimelineEntryOut,
+)
+from domain.replacement import ReplacementMode
+
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class InventoryIn(Strict):
+    quantity: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
+        description="units on hand for replacements, reserved ones included"
+    )
+
+
+class InventoryOut(BaseModel):
+    sku: str
+    quantity: int
+    reserved: int
+    available: int
+
+
+class ReplacementUnitIn(Strict):
+    sku: Sku
+    serial: NonEmpty
+
+
+class ReplacementCreate(Strict):
+    mode: ReplacementMode
+    unit: ReplacementUnitIn
+    replacement_sku: Sku | None = Field(None, description="left out: the same SKU as the unit")
+    customer: CustomerIn
+    payment_method: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
+        None, description="required in advance mode: the card the deposit is held on"
+    )
+
+
+class CoreReceivedBody(Strict):
+    note: Text = ""
+
+
+class ReplacementCancelBody(Strict):
+    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class HoldOut(BaseModel):
+    amount: MoneyIO
+    status: str | None = Field(None, description="`held`, `released` or `captured`")
+    renewals: int
+
+
+class ReplacementPublic(BaseModel):
+    id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    tracking_token: str
+    mode: str
+    reason: str | None
+    unit: dict[str, str]
+    replacement_sku: str
+    core_charged: bool
+    hold: HoldOut | None
+    customer: dict[str, Any] | None
+    timeline: list[TimelineEntryOut]
+    documents: list[DocumentOut]
+    shipments: list[ShipmentOut]
+    rma_id: str | None = None
+    repair_id: str | None = None

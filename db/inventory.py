@@ -1,0 +1,75 @@
+"""Stock reservations, shared by the inventory activities and the API's backorder wake-up.
+
+Every change is one guarded UPDATE plus a ledger row in the same transaction: the guard
+(`reserved < quantity`) and the table's check constraints keep stock from going negative
+under any concurrency, and the ledger row (keyed) makes a retry count once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import CursorResult, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import models
+from db.types import utcnow
+
+
+class ReservationStatus(StrEnum):
+    RESERVED = "reserved"
+    CONSUMED = "consumed"
+    RELEASED = "released"
+
+
+async def reserve(session: AsyncSession, key: str, org_id: str, sku: str, case_id: str) -> bool:
+    """Reserve one unit under `key`; True if it is (or already was) reserved or shipped.
+    The caller commits; an IntegrityError on commit means the same key raced and won."""
+    existing = await session.get(models.InventoryReservation, key, with_for_update=True)
+    if existing is not None:
+        return existing.status != ReservationStatus.RELEASED
+    item = models.InventoryItem
+    result = await session.execute(
+        update(item)
+        .where(item.org_id == org_id, item.sku == sku, item.reserved < item.quantity)
+        .values(reserved=item.reserved + 1, updated_at=utcnow())
+    )
+    if not _changed(result):
+        return False
+    now = utcnow()
+    session.add(
+        models.InventoryReservation(
+            key=key,
+            org_id=org_id,
+            sku=sku,
+            case_id=case_id,
+            status=ReservationStatus.RESERVED.value,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await session.flush()
+    return True
+
+
+async def settle(session: AsyncSession, key: str, outcome: ReservationStatus) -> bool:
+    """Release a reservation (the unit goes back to stock) or consume it (the unit shipped).
+    A key that is not reserved any more is left as it is; True if this call changed it."""
+    reservation = await session.get(models.InventoryReservation, key, with_for_update=True)
+    if reservation is None or reservation.status != ReservationStatus.RESERVED:
+        return False
+    item = models.InventoryItem
+    values = {"reserved": item.reserved - 1, "updated_at": utcnow()}
+    if outcome is ReservationStatus.CONSUMED:
+        values["quantity"] = item.quantity - 1
+    await session.execute(
+        update(item)
+        .where(item.org_id == reservation.org_id, item.sku == reservation.sku)
+        .values(values)
+    )
+    reservation.status = outcome.value
+    reservation.updated_at = utcnow()
+    return True
+
+
+def _changed(result: object) -> bool:
+    return isinstance(result, CursorResult) and result.rowcount == 1
