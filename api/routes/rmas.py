@@ -80,11 +80,12 @@ async def create_rma(
     now = datetime.now(UTC)
     if body.purchased_at > now:
         raise Problem(422, "invalid_purchase_date", "the purchase date is in the future")
-    if body.resolution is Resolution.REPAIR and (len(body.items) > 1 or body.items[0].quantity > 1):
+    single_unit = body.resolution in (Resolution.REPAIR, Resolution.REPLACEMENT)
+    if single_unit and (len(body.items) > 1 or body.items[0].quantity > 1):
         raise Problem(
             422,
             "single_unit_required",
-            "a repair is for one unit: send one item with quantity 1 per RMA",
+            f"a {body.resolution.value} is for one unit: send one item with quantity 1 per RMA",
         )
     products = await catalog(session, org_id, {item.sku for item in body.items})
 
