@@ -9,7 +9,6 @@ to the loop and wait until it has been applied, so the API answers with the resu
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -20,8 +19,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.carrier import BookShipment, CarrierActivities, VoidShipment
-    from activities.documents import DocumentActivities, LabelRequest, RepairCertificateRequest
+    from activities.carrier import CarrierActivities, VoidShipment
+    from activities.documents import DocumentActivities, RepairCertificateRequest
     from activities.routing import RouteRequest, RoutingActivities
     from activities.store import (
         CaseItemRecord,
@@ -38,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         ShipmentRef,
     )
-    from domain.documents import CertificatePart, LabelData, RepairCertificateData
+    from domain.documents import CertificatePart, RepairCertificateData
     from domain.ids import child_case_id, replacement_workflow_id, step_key
     from domain.repair import (
         QA_FAILURES_ALLOWED,
@@ -72,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         QUICK_TIMEOUT,
         invalid_transition,
     )
+    from workflows.shipping import Parcel, book_with_label, named
 
 S = RepairStatus
 SYSTEM = Actor("system")
@@ -204,8 +204,8 @@ class RepairWorkflow:
             assert self.center is not None
             self.inbound = await self._ship(
                 Direction.INBOUND,
-                _named(start.unit_origin, start.customer.name),
-                _named(self.center.address, self.center.name),
+                named(start.unit_origin, start.customer.name),
+                named(self.center.address, self.center.name),
                 "inbound-shipment",
                 "return_label",
             )
@@ -375,8 +375,8 @@ class RepairWorkflow:
         assert self.center is not None and start.customer.address is not None
         self.outbound = await self._ship(
             Direction.OUTBOUND,
-            _named(self.center.address, self.center.name),
-            _named(start.customer.address, start.customer.name),
+            named(self.center.address, self.center.name),
+            named(start.customer.address, start.customer.name),
             "return-shipment",
             "shipping_label",
         )
@@ -390,40 +390,17 @@ class RepairWorkflow:
         self, direction: Direction, origin: Address, destination: Address, step: str, kind: str
     ) -> ShipmentRef:
         start = self._start()
-        wf_id = workflow.info().workflow_id
-        shipment = await workflow.execute_activity_method(
-            CarrierActivities.book_shipment,
-            BookShipment(
-                idempotency_key=step_key(wf_id, step),
+        shipment, label = await book_with_label(
+            Parcel(
                 org_id=start.org_id,
                 case_id=start.repair_id,
-                workflow_id=wf_id,
+                tracking_url=f"{start.public_base_url}/track/{start.tracking_token}",
                 direction=direction,
                 origin=origin,
                 destination=destination,
-            ),
-            start_to_close_timeout=EXTERNAL_TIMEOUT,
-            retry_policy=EXTERNAL_RETRY,
-        )
-        label = await workflow.execute_local_activity_method(
-            DocumentActivities.render_label,
-            LabelRequest(
-                idempotency_key=step_key(wf_id, f"{step}-label"),
-                org_id=start.org_id,
-                case_id=start.repair_id,
-                label=LabelData(
-                    carrier=shipment.carrier,
-                    service=shipment.service,
-                    tracking_number=shipment.tracking_number,
-                    case_number=start.repair_id,
-                    from_address=origin,
-                    to_address=destination,
-                    tracking_url=f"{start.public_base_url}/track/{start.tracking_token}",
-                    kind=kind,
-                ),
-            ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
+                step=step,
+                label_kind=kind,
+            )
         )
         self.documents.append(label)
         return shipment
@@ -746,10 +723,6 @@ def _part_json(part: Part) -> dict[str, Any]:
         "quantity": part.quantity,
         "unit_price": f"{part.unit_price:.2f}",
     }
-
-
-def _named(address: Address, name: str) -> Address:
-    return dataclasses.replace(address, name=address.name or name)
 
 
 def _long_date(moment: datetime) -> str:

@@ -9,7 +9,6 @@ Every side effect carries a key made of the workflow id and the step.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.carrier import BookShipment, CarrierActivities, VoidShipment
-    from activities.documents import DocumentActivities, LabelRequest
+    from activities.carrier import CarrierActivities, VoidShipment
     from activities.inventory import (
         InventoryActivities,
         ReserveRequest,
@@ -42,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         ShipmentRef,
     )
-    from domain.documents import LabelData
     from domain.ids import step_key
     from domain.replacement import (
         ALLOWED_ACTIONS,
@@ -67,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         QUICK_TIMEOUT,
         invalid_transition,
     )
+    from workflows.shipping import Parcel, book_with_label, named
 
 S = ReplacementStatus
 SYSTEM = Actor("system")
@@ -249,7 +247,7 @@ class ReplacementWorkflow:
         await self._transition(self.status, event, SYSTEM)
 
     async def _ship(self, start: ReplacementStart) -> None:
-        origin = _named(start.ship_from or start.policy.return_address, start.org_name)
+        origin = named(start.ship_from or start.policy.return_address, start.org_name)
         destination = _customer_address(start)
         self.outbound = await self._book(
             Direction.OUTBOUND, origin, destination, "shipment", "shipping_label", FULFILMENT_RETRY
@@ -273,7 +271,7 @@ class ReplacementWorkflow:
         self.core = await self._book(
             Direction.INBOUND,
             _customer_address(start),
-            _named(start.policy.return_address, start.org_name),
+            named(start.policy.return_address, start.org_name),
             "core-return",
             "return_label",
             EXTERNAL_RETRY,
@@ -394,40 +392,18 @@ class ReplacementWorkflow:
         retry: RetryPolicy,
     ) -> ShipmentRef:
         start = self._start()
-        wf_id = workflow.info().workflow_id
-        shipment = await workflow.execute_activity_method(
-            CarrierActivities.book_shipment,
-            BookShipment(
-                idempotency_key=step_key(wf_id, step),
+        shipment, label = await book_with_label(
+            Parcel(
                 org_id=start.org_id,
                 case_id=start.replacement_id,
-                workflow_id=wf_id,
+                tracking_url=f"{start.public_base_url}/track/{start.tracking_token}",
                 direction=direction,
                 origin=origin,
                 destination=destination,
+                step=step,
+                label_kind=kind,
             ),
-            start_to_close_timeout=EXTERNAL_TIMEOUT,
-            retry_policy=retry,
-        )
-        label = await workflow.execute_local_activity_method(
-            DocumentActivities.render_label,
-            LabelRequest(
-                idempotency_key=step_key(wf_id, f"{step}-label"),
-                org_id=start.org_id,
-                case_id=start.replacement_id,
-                label=LabelData(
-                    carrier=shipment.carrier,
-                    service=shipment.service,
-                    tracking_number=shipment.tracking_number,
-                    case_number=start.replacement_id,
-                    from_address=origin,
-                    to_address=destination,
-                    tracking_url=f"{start.public_base_url}/track/{start.tracking_token}",
-                    kind=kind,
-                ),
-            ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
+            retry,
         )
         self.documents.append(label)
         return shipment
@@ -637,8 +613,4 @@ def _declined(error: ActivityError) -> bool:
 def _customer_address(start: ReplacementStart) -> Address:
     if start.customer.address is None:
         raise ValueError("a replacement needs the customer's address")
-    return _named(start.customer.address, start.customer.name)
-
-
-def _named(address: Address, name: str) -> Address:
-    return dataclasses.replace(address, name=address.name or name)
+    return named(start.customer.address, start.customer.name)

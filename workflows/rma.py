@@ -9,7 +9,6 @@ be applied, so the API answers with the state the command produced.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -80,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
         QUICK_TIMEOUT,
         invalid_transition,
     )
+    from workflows.shipping import named
 
 SYSTEM = Actor("system")
 CARRIER = Actor("carrier")
@@ -256,7 +256,7 @@ class RmaWorkflow:
     async def _issue_label(self, start: RmaStart) -> None:
         wf_id = workflow.info().workflow_id
         origin = _customer_address(start)
-        destination = _named(start.policy.return_address, start.org_name)
+        destination = named(start.policy.return_address, start.org_name)
         if start.resolution is Resolution.REPAIR and workflow.patched("route-repair-at-label"):
             # The unit goes straight to the repair center, which receives and inspects it.
             routed = await workflow.execute_local_activity_method(
@@ -267,7 +267,7 @@ class RmaWorkflow:
             )
             self.center = routed.center
             if self.center is not None:
-                destination = _named(self.center.address, self.center.name)
+                destination = named(self.center.address, self.center.name)
         self.inbound = await workflow.execute_activity_method(
             CarrierActivities.book_shipment,
             BookShipment(
@@ -416,7 +416,7 @@ class RmaWorkflow:
             # Routed at label time: the center holds the unit. Otherwise it is with us.
             unit_origin=None
             if self.center is not None
-            else _named(start.policy.return_address, start.org_name),
+            else named(start.policy.return_address, start.org_name),
             rma_id=start.rma_id,
         )
         handle = await workflow.start_child_workflow(
@@ -542,7 +542,7 @@ class RmaWorkflow:
 
     async def _ship_back(self, start: RmaStart) -> None:
         wf_id = workflow.info().workflow_id
-        origin = _named(start.policy.return_address, start.org_name)
+        origin = named(start.policy.return_address, start.org_name)
         destination = _customer_address(start)
         self.outbound = await workflow.execute_activity_method(
             CarrierActivities.book_shipment,
@@ -810,12 +810,7 @@ def _customer_address(start: RmaStart) -> Address:
     address = start.customer.address
     if address is None:
         raise ValueError("an RMA needs the customer's address for the return label")
-    return _named(address, start.customer.name)
-
-
-def _named(address: Address, name: str) -> Address:
-    """The address with a name on it: its own, else the given one."""
-    return dataclasses.replace(address, name=address.name or name)
+    return named(address, start.customer.name)
 
 
 def _long_date(moment: datetime) -> str:

@@ -387,7 +387,7 @@ async def test_cancel_after_the_first_scan_is_refused(harness: Harness) -> None:
 
 @pytest.mark.parametrize(
     ("resolution", "event"),
-    [(Resolution.REPLACEMENT, "awaiting_replacement"), (Resolution.REPAIR, "repair_started")],
+    [(Resolution.REPLACEMENT, "replacement_started"), (Resolution.REPAIR, "repair_started")],
 )
 async def test_replacement_and_repair_reach_resolving(
     harness: Harness, resolution: Resolution, event: str
