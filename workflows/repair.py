@@ -24,10 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.routing import RouteRequest, RoutingActivities
     from activities.store import (
         CaseItemRecord,
-        CaseProjection,
         NewCase,
         StoreActivities,
-        TimelineEntry,
     )
     from domain.common import (
         Address,
@@ -72,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         invalid_transition,
     )
     from workflows.shipping import Parcel, book_with_label, named
+    from workflows.timeline import Timeline
 
 S = RepairStatus
 SYSTEM = Actor("system")
@@ -94,7 +93,7 @@ class RepairWorkflow:
         self.status = S.AWAITING_UNIT
         self.center: AssignedCenter | None = None
         self.recorded = False
-        self.seq = 0
+        self.timeline = Timeline("")
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None
         self.outbound: ShipmentRef | None = None
@@ -122,6 +121,7 @@ class RepairWorkflow:
     @workflow.run
     async def run(self, start: RepairStart) -> RepairResult:
         self.start = start
+        self.timeline = Timeline(start.repair_id)
         await self._open(start)
         while self.status not in TERMINAL_REPAIR_STATUSES:
             await self._step(start)
@@ -147,11 +147,13 @@ class RepairWorkflow:
             )
             self.center = routed.center
         retailer = Actor("retailer", start.org_id)
-        timeline = [self._entry(S.AWAITING_UNIT, "created", retailer, {"fault": start.fault})]
+        timeline = [
+            self.timeline.entry(S.AWAITING_UNIT, "created", retailer, {"fault": start.fault})
+        ]
         if self.center is None:
             self.status = S.UNROUTABLE
             timeline.append(
-                self._entry(
+                self.timeline.entry(
                     S.UNROUTABLE,
                     "unroutable",
                     SYSTEM,
@@ -160,13 +162,15 @@ class RepairWorkflow:
             )
         else:
             timeline.append(
-                self._entry(S.AWAITING_UNIT, "routed", SYSTEM, {"center": self.center.org_id})
+                self.timeline.entry(
+                    S.AWAITING_UNIT, "routed", SYSTEM, {"center": self.center.org_id}
+                )
             )
             if start.unit_origin is None:
                 # A parent case delivered the unit to the center already.
                 self.status = S.RECEIVED
                 self.received_at = workflow.now()
-                timeline.append(self._entry(S.RECEIVED, "received", SYSTEM))
+                timeline.append(self.timeline.entry(S.RECEIVED, "received", SYSTEM))
         await workflow.execute_local_activity_method(
             StoreActivities.record_case,
             NewCase(
@@ -628,19 +632,6 @@ class RepairWorkflow:
         if not ok:
             raise invalid_transition(action, self.status.value, allowed_next(self.status))
 
-    def _entry(
-        self, status: RepairStatus, event: str, actor: Actor, detail: dict[str, str] | None = None
-    ) -> TimelineEntry:
-        self.seq += 1
-        return TimelineEntry(
-            seq=self.seq,
-            at=workflow.now(),
-            status=status.value,
-            event=event,
-            actor=actor.label(),
-            detail=detail or {},
-        )
-
     def _data(self) -> dict[str, Any]:
         """The job's facts for the read model: the API computes `sla_due_at` from these."""
         start = self._start()
@@ -690,21 +681,15 @@ class RepairWorkflow:
         detail: dict[str, str] | None = None,
         links: dict[str, str] | None = None,
     ) -> None:
-        start = self._start()
         self.status = status
-        await workflow.execute_local_activity_method(
-            StoreActivities.project,
-            CaseProjection(
-                case_id=start.repair_id,
-                status=status.value,
-                updated_at=workflow.now(),
-                timeline=[self._entry(status, event, actor, detail)],
-                fields={"reason": _reason(status, event, detail)},
-                data=self._data(),
-                links=links or {},
-            ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
+        await self.timeline.project(
+            status,
+            event,
+            actor,
+            detail,
+            fields={"reason": _reason(status, event, detail)},
+            data=self._data(),
+            links=links,
         )
 
 

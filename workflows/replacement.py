@@ -27,10 +27,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities, PaymentKind, PaymentRequest
     from activities.store import (
         CaseItemRecord,
-        CaseProjection,
         NewCase,
         StoreActivities,
-        TimelineEntry,
     )
     from domain.common import (
         Address,
@@ -65,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         invalid_transition,
     )
     from workflows.shipping import Parcel, book_with_label, named
+    from workflows.timeline import Timeline
 
 S = ReplacementStatus
 SYSTEM = Actor("system")
@@ -99,7 +98,7 @@ class ReplacementWorkflow:
         self.status = S.REQUESTED
         self.reason: str | None = None
         self.recorded = False
-        self.seq = 0
+        self.timeline = Timeline("")
         self.documents: list[DocumentRef] = []
         self.outbound: ShipmentRef | None = None
         self.core: ShipmentRef | None = None
@@ -122,6 +121,7 @@ class ReplacementWorkflow:
     @workflow.run
     async def run(self, start: ReplacementStart) -> ReplacementResult:
         self.start = start
+        self.timeline = Timeline(start.replacement_id)
         await self._record(start)
         try:
             await self._fulfil(start)
@@ -440,7 +440,7 @@ class ReplacementWorkflow:
                 data={"customer_first_name": start.customer.first_name, **self._data()},
                 links=links,
                 timeline=[
-                    self._entry(
+                    self.timeline.entry(
                         S.REQUESTED,
                         "created",
                         retailer,
@@ -552,19 +552,6 @@ class ReplacementWorkflow:
         if not (self.recorded and allowed):
             raise invalid_transition(action, self.status.value, ALLOWED_ACTIONS[self.status])
 
-    def _entry(
-        self, status: ReplacementStatus, event: str, actor: Actor, detail: dict[str, str] | None
-    ) -> TimelineEntry:
-        self.seq += 1
-        return TimelineEntry(
-            seq=self.seq,
-            at=workflow.now(),
-            status=status.value,
-            event=event,
-            actor=actor.label(),
-            detail=detail or {},
-        )
-
     def _data(self) -> dict[str, Any]:
         start = self._start()
         return {
@@ -588,20 +575,9 @@ class ReplacementWorkflow:
         actor: Actor,
         detail: dict[str, str] | None = None,
     ) -> None:
-        start = self._start()
         self.status = status
-        await workflow.execute_local_activity_method(
-            StoreActivities.project,
-            CaseProjection(
-                case_id=start.replacement_id,
-                status=status.value,
-                updated_at=workflow.now(),
-                timeline=[self._entry(status, event, actor, detail)],
-                fields={"reason": self.reason},
-                data=self._data(),
-            ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
+        await self.timeline.project(
+            status, event, actor, detail, fields={"reason": self.reason}, data=self._data()
         )
 
 

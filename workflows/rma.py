@@ -24,10 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.routing import RouteRequest, RoutingActivities
     from activities.store import (
         CaseItemRecord,
-        CaseProjection,
         NewCase,
         StoreActivities,
-        TimelineEntry,
     )
     from domain import rules
     from domain.common import (
@@ -80,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         invalid_transition,
     )
     from workflows.shipping import named
+    from workflows.timeline import Timeline
 
 SYSTEM = Actor("system")
 CARRIER = Actor("carrier")
@@ -106,7 +105,7 @@ class RmaWorkflow:
         self.outcome: Outcome | None = None
         self.refund_amount: Decimal | None = None
         self.recorded = False
-        self.seq = 0
+        self.timeline = Timeline("")
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None
         self.outbound: ShipmentRef | None = None
@@ -129,6 +128,7 @@ class RmaWorkflow:
     @workflow.run
     async def run(self, start: RmaStart) -> RmaResult:
         self.start = start
+        self.timeline = Timeline(start.rma_id)
         await self._authorize(start)
         if self.status is RmaStatus.PENDING_REVIEW:
             await self._await_review(start)
@@ -183,7 +183,7 @@ class RmaWorkflow:
         if self.reason:
             detail["reason"] = self.reason
         timeline = [
-            self._entry(
+            self.timeline.entry(
                 RmaStatus.PENDING_REVIEW
                 if decision.decision is rules.Decision.PENDING_REVIEW
                 else self.status,
@@ -192,7 +192,7 @@ class RmaWorkflow:
                 {"resolution": start.resolution.value},
             )
         ]
-        timeline.append(self._entry(self.status, decision.decision.value, SYSTEM, detail))
+        timeline.append(self.timeline.entry(self.status, decision.decision.value, SYSTEM, detail))
         await workflow.execute_local_activity_method(
             StoreActivities.record_case,
             NewCase(
@@ -758,19 +758,6 @@ class RmaWorkflow:
         if not self.recorded or action not in allowed or not no_conflicting_command:
             raise invalid_transition(action, status.value, allowed)
 
-    def _entry(
-        self, status: RmaStatus, event: str, actor: Actor, detail: dict[str, str] | None = None
-    ) -> TimelineEntry:
-        self.seq += 1
-        return TimelineEntry(
-            seq=self.seq,
-            at=workflow.now(),
-            status=status.value,
-            event=event,
-            actor=actor.label(),
-            detail=detail or {},
-        )
-
     async def _transition(
         self, status: RmaStatus, event: str, actor: Actor, detail: dict[str, str] | None = None
     ) -> None:
@@ -784,25 +771,20 @@ class RmaWorkflow:
         }
         if self.center is not None:
             fields["receiving_org_id"] = self.center.org_id
-        await workflow.execute_local_activity_method(
-            StoreActivities.project,
-            CaseProjection(
-                case_id=self.start.rma_id,
-                status=status.value,
-                updated_at=workflow.now(),
-                timeline=[self._entry(status, event, actor, detail)],
-                fields=fields,
-                links={
-                    name: value
-                    for name, value in (
-                        ("repair_id", self.repair_id),
-                        ("replacement_id", self.replacement_id),
-                    )
-                    if value
-                },
-            ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
+        await self.timeline.project(
+            status,
+            event,
+            actor,
+            detail,
+            fields=fields,
+            links={
+                name: value
+                for name, value in (
+                    ("repair_id", self.repair_id),
+                    ("replacement_id", self.replacement_id),
+                )
+                if value
+            },
         )
 
 

@@ -1,0 +1,549 @@
+"""The replacement workflow on the time-skipping server: stock reservations, backorders, the
+advance mode's deposit hold and core return, and the compensation on cancel and failure."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from temporalio import activity
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.carrier import BookShipment
+from activities.inventory import InventoryActivities, ReserveRequest
+from activities.payments import BuiltinGateway, PaymentActivities, PaymentKind, PaymentRequest
+from activities.store import CaseProjection, StoreActivities
+from db import inventory, models
+from domain.common import Address, CarrierEvent, CarrierStatus, Customer, Policy, ShipmentRef
+from domain.ids import new_tracking_token, replacement_workflow_id, step_key
+from domain.replacement import (
+    CoreReceived,
+    ReplacementCancel,
+    ReplacementMode,
+    ReplacementResult,
+    ReplacementStart,
+    ReplacementView,
+    StockReserved,
+    reservation_key,
+)
+from domain.rma import Actor
+from tests.workflows.conftest import Harness
+from worker import WORKFLOWS, build_activities
+
+Handle = WorkflowHandle[Any, Any]
+
+RETAILER = Actor("retailer", "org")
+CUSTOMER_ADDRESS = Address(
+    line1="7 Compiler Lane", city="Arlington", postal_code="22202", country="US"
+)
+PRICE = Decimal("249.00")
+
+# ------------------------------------------------------------------------ helpers
+
+
+def new_sku() -> str:
+    """A SKU of its own per test, so that no test takes another's stock."""
+    return f"RPL-SKU-{uuid.uuid4().hex[:8].upper()}"
+
+
+async def add_stock(h: Harness, sku: str, quantity: int) -> None:
+    async with h.sessions.begin() as session:
+        session.add(models.InventoryItem(org_id=h.org_id, sku=sku, quantity=quantity, reserved=0))
+
+
+async def set_quantity(h: Harness, sku: str, quantity: int) -> None:
+    async with h.sessions.begin() as session:
+        row = await session.get(models.InventoryItem, (h.org_id, sku))
+        assert row is not None
+        row.quantity = quantity
+
+
+async def stock(h: Harness, sku: str) -> tuple[int, int]:
+    """(quantity, reserved) of a SKU."""
+    async with h.sessions() as session:
+        row = await session.get(models.InventoryItem, (h.org_id, sku))
+        assert row is not None
+        return row.quantity, row.reserved
+
+
+async def reservation(h: Harness, s: ReplacementStart) -> models.InventoryReservation | None:
+    key = reservation_key(replacement_workflow_id(s.replacement_id))
+    async with h.sessions() as session:
+        return await session.get(models.InventoryReservation, key)
+
+
+def replacement_start(
+    h: Harness,
+    sku: str,
+    *,
+    mode: ReplacementMode = ReplacementMode.STANDARD,
+    payment_method: str = "pm_ok",
+    policy: Policy | None = None,
+) -> ReplacementStart:
+    return ReplacementStart(
+        replacement_id=f"RPL-TEST-{uuid.uuid4().hex[:10].upper()}",
+        org_id=h.org_id,
+        org_name="Test Retailer",
+        tracking_token=new_tracking_token(),
+        mode=mode,
+        sku="SKU-DEFECTIVE",
+        serial=f"SN-{uuid.uuid4().hex[:8]}",
+        replacement_sku=sku,
+        replacement_name="Speaker (replacement)",
+        unit_price=PRICE,
+        customer=Customer(name="Grace Hopper", email="grace@example.com", address=CUSTOMER_ADDRESS),
+        payment_method=payment_method,
+        policy=policy or Policy(),
+        public_base_url="http://aftersales.test",
+    )
+
+
+def advance_start(
+    h: Harness, sku: str, *, payment_method: str = "pm_ok", policy: Policy | None = None
+) -> ReplacementStart:
+    return replacement_start(
+        h, sku, mode=ReplacementMode.ADVANCE, payment_method=payment_method, policy=policy
+    )
+
+
+def start_operation(
+    h: Harness, s: ReplacementStart, task_queue: str | None
+) -> WithStartWorkflowOperation[Any, Any]:
+    return WithStartWorkflowOperation(
+        "Replacement",
+        s,
+        id=replacement_workflow_id(s.replacement_id),
+        task_queue=task_queue or h.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        result_type=ReplacementResult,
+    )
+
+
+async def open_replacement(
+    h: Harness, s: ReplacementStart, task_queue: str | None = None
+) -> tuple[Handle, ReplacementView]:
+    """Start the case and get the create call's answer in one round trip, as the API does."""
+    operation = start_operation(h, s, task_queue)
+    view: ReplacementView = await h.env.client.execute_update_with_start_workflow(
+        "accept", start_workflow_operation=operation, result_type=ReplacementView
+    )
+    return await operation.workflow_handle(), view
+
+
+async def send(handle: Handle, name: str, arg: Any) -> ReplacementView:
+    view: ReplacementView = await handle.execute_update(name, arg, result_type=ReplacementView)
+    return view
+
+
+async def expect_invalid(handle: Handle, name: str, arg: Any, status: str) -> None:
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await send(handle, name, arg)
+    cause = caught.value.cause
+    assert getattr(cause, "type", None) == "invalid_transition"
+    assert cause.details[0]["current_status"] == status  # type: ignore[union-attr]
+
+
+async def case_row(h: Harness, case_id: str) -> models.Case:
+    async with h.sessions() as session:
+        case = await session.get(models.Case, case_id)
+        assert case is not None
+        return case
+
+
+async def timeline(h: Harness, case_id: str) -> list[models.TimelineEvent]:
+    async with h.sessions() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(models.TimelineEvent)
+                    .where(models.TimelineEvent.case_id == case_id)
+                    .order_by(models.TimelineEvent.seq)
+                )
+            ).all()
+        )
+
+
+async def events(h: Harness, case_id: str) -> list[str]:
+    return [e.event for e in await timeline(h, case_id)]
+
+
+async def shipments(h: Harness, case_id: str, direction: str) -> list[models.Shipment]:
+    async with h.sessions() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(models.Shipment).where(
+                        models.Shipment.case_id == case_id, models.Shipment.direction == direction
+                    )
+                )
+            ).all()
+        )
+
+
+async def document_kinds(h: Harness, case_id: str) -> list[str]:
+    async with h.sessions() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(models.Document.kind).where(models.Document.case_id == case_id)
+                )
+            ).all()
+        )
+
+
+async def ledger(h: Harness, case_id: str) -> dict[str, models.Payment]:
+    """The case's payments by idempotency key."""
+    async with h.sessions() as session:
+        rows = await session.scalars(select(models.Payment).where(models.Payment.case_id == case_id))
+        return {row.idempotency_key: row for row in rows}
+
+
+def key(s: ReplacementStart, step: str) -> str:
+    return step_key(replacement_workflow_id(s.replacement_id), step)
+
+
+async def wait_for_status(h: Harness, case_id: str, status: str) -> None:
+    """Until the read model shows `status` (the worker runs on real time between skips)."""
+    for _ in range(300):
+        if (await case_row(h, case_id)).status == status:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{case_id} never reached {status}: {(await case_row(h, case_id)).status}")
+
+
+async def deliver(h: Harness, handle: Handle, s: ReplacementStart) -> None:
+    """The carrier scans the replacement unit delivered to the customer."""
+    (outbound,) = await shipments(h, s.replacement_id, "outbound")
+    await handle.signal(
+        "carrier_event",
+        CarrierEvent(
+            event_id=uuid.uuid4().hex,
+            tracking_number=outbound.tracking_number,
+            status=CarrierStatus.DELIVERED,
+            occurred_at=await h.env.get_current_time(),
+            location="Front door",
+        ),
+    )
+
+
+async def wake_backorder(h: Harness, handle: Handle, s: ReplacementStart) -> bool:
+    """What `api/routes/inventory.py::_wake_backorders` does for one case: reserve a unit
+    under the workflow's own key, commit, then tell the workflow."""
+    wf_key = reservation_key(handle.id)
+    async with h.sessions() as session:
+        reserved = await inventory.reserve(
+            session, wf_key, s.org_id, s.replacement_sku, s.replacement_id
+        )
+        await session.commit()
+    if reserved:
+        await handle.signal("stock_reserved", StockReserved(wf_key))
+    return reserved
+
+
+@contextlib.asynccontextmanager
+async def side_worker(
+    h: Harness, replacements: dict[str, Callable[..., Any]]
+) -> AsyncIterator[str]:
+    """A worker like `worker.build_worker` on a task queue of its own, with some activities
+    swapped for test doubles of the same name. Yields the task queue."""
+    activities = [
+        fn
+        for fn in build_activities(h.sessions, h.settings)
+        if getattr(fn, "__name__", "") not in replacements
+    ]
+    queue = f"rpl-side-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        h.env.client,
+        task_queue=queue,
+        workflows=list(WORKFLOWS),
+        activities=[*activities, *replacements.values()],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+        ),
+    ):
+        yield queue
+
+
+class BrokenCarrier:
+    """A carrier that is down for good: every booking fails with a retryable error."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    @activity.defn(name="book_shipment")
+    async def book_shipment(self, request: BookShipment) -> ShipmentRef:
+        self.attempts += 1
+        raise RuntimeError("carrier API unavailable")
+
+
+# ------------------------------------------------------------------------- tests
+
+
+async def test_standard_ships_consumes_stock_and_completes_on_delivery(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    s = replacement_start(harness, sku)
+    handle, view = await open_replacement(harness, s)
+    assert view.status == "shipped"
+    assert await stock(harness, sku) == (0, 0)  # the unit left: consumed, not just reserved
+    assert (await reservation(harness, s)).status == "consumed"  # type: ignore[union-attr]
+    assert "shipping_label" in await document_kinds(harness, s.replacement_id)
+    await deliver(harness, handle, s)
+    result = await handle.result()
+    assert result.status == "completed"
+    assert not result.core_charged
+    timeline_events = await events(harness, s.replacement_id)
+    assert timeline_events.index("shipped") < timeline_events.index("delivered")
+    assert timeline_events.index("delivered") < timeline_events.index("completed")
+    assert (await case_row(harness, s.replacement_id)).status == "completed"
+    assert await ledger(harness, s.replacement_id) == {}  # standard mode takes no deposit
+
+
+async def test_advance_core_returned_releases_the_deposit(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    s = advance_start(harness, sku)
+    handle, view = await open_replacement(harness, s)
+    assert view.status == "shipped"
+    payments = await ledger(harness, s.replacement_id)
+    assert [(p.kind, p.status) for p in payments.values()] == [("hold", "succeeded")]
+    assert key(s, "hold-1") in payments
+
+    await deliver(harness, handle, s)
+    await wait_for_status(harness, s.replacement_id, "awaiting_core")
+    (core,) = await shipments(harness, s.replacement_id, "inbound")
+    assert core.status == "label_created"
+    assert "return_label" in await document_kinds(harness, s.replacement_id)
+
+    view = await send(handle, "core_received", CoreReceived(RETAILER, note="core ok"))
+    assert view.status == "completed"
+    result = await handle.result()
+    assert (result.status, result.core_charged) == ("completed", False)
+    payments = await ledger(harness, s.replacement_id)
+    assert sorted((p.kind, p.status) for p in payments.values()) == [
+        ("hold", "succeeded"),
+        ("release", "succeeded"),
+    ]
+    assert f"{key(s, 'hold-1')}/release" in payments
+    row = await case_row(harness, s.replacement_id)
+    assert row.data["core_charged"] is False
+    assert row.data["hold"]["status"] == "released"
+
+
+async def test_advance_core_late_is_charged_after_a_reminder(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    s = advance_start(harness, sku, policy=Policy(core_return_within=timedelta(days=4)))
+    handle, _ = await open_replacement(harness, s)
+    await deliver(harness, handle, s)
+    await wait_for_status(harness, s.replacement_id, "awaiting_core")
+    await harness.env.sleep(timedelta(days=5))
+
+    result = await handle.result()
+    assert (result.status, result.core_charged) == ("completed", True)
+    row = await case_row(harness, s.replacement_id)
+    assert row.status == "completed"
+    assert row.data["core_charged"] is True
+    assert row.data["hold"]["status"] == "captured"
+    payments = await ledger(harness, s.replacement_id)
+    capture = payments[f"{key(s, 'hold-1')}/capture"]
+    assert (capture.kind, capture.status, capture.amount) == ("capture", "succeeded", PRICE)
+    assert not any(p.kind == "release" for p in payments.values())
+
+    entries = {e.event: e for e in await timeline(harness, s.replacement_id)}
+    began = entries["core_label_created"].at
+    assert abs(entries["core_reminder"].at - began - timedelta(days=2)) < timedelta(minutes=1)
+    assert entries["core_charged"].at - began >= timedelta(days=4)
+    assert entries["core_reminder"].seq < entries["core_charged"].seq
+
+
+async def test_advance_declined_hold_ships_nothing_and_gives_the_unit_back(
+    harness: Harness,
+) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 3)
+    s = advance_start(harness, sku, payment_method="pm_declined")
+    handle, view = await open_replacement(harness, s)
+    assert (view.status, view.reason) == ("payment_failed", "deposit_hold_declined")
+    assert (await handle.result()).status == "payment_failed"
+    assert await shipments(harness, s.replacement_id, "outbound") == []
+    assert await stock(harness, sku) == (3, 0)
+    assert (await reservation(harness, s)).status == "released"  # type: ignore[union-attr]
+    payments = await ledger(harness, s.replacement_id)
+    assert [(p.kind, p.status) for p in payments.values()] == [("hold", "declined")]
+    row = await case_row(harness, s.replacement_id)
+    assert (row.status, row.reason) == ("payment_failed", "deposit_hold_declined")
+
+
+async def test_hold_is_renewed_until_the_core_deadline_then_captured(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    s = advance_start(harness, sku, policy=Policy(core_return_within=timedelta(days=30)))
+    handle, view = await open_replacement(harness, s)
+    assert view.status == "shipped"
+    # A day in transit: the core clock starts at delivery, a day after hold-1 was placed.
+    await harness.env.sleep(timedelta(days=1))
+    await deliver(harness, handle, s)
+    await wait_for_status(harness, s.replacement_id, "awaiting_core")
+    await harness.env.sleep(timedelta(days=31))
+    result = await handle.result()
+    assert (result.status, result.core_charged) == ("completed", True)
+
+    # hold-1 is placed at t0, just before shipping; delivery is at t0+1d, so the core is due
+    # at t0+31d. A hold is renewed HOLD_LIFETIME - HOLD_RENEW_BEFORE = 6 days after it was
+    # placed: at t0+6d, +12d, +18d, +24d and +30d, all before the deadline (the next would
+    # be t0+36d). So 1 + 5 renewals = 6 holds, each older one released, and the capture is
+    # taken on hold-6.
+    holds = 6
+    payments = await ledger(harness, s.replacement_id)
+    hold_keys = [key(s, f"hold-{n}") for n in range(1, holds + 1)]
+    assert sorted(k for k, p in payments.items() if p.kind == "hold") == sorted(hold_keys)
+    assert sorted(k for k, p in payments.items() if p.kind == "release") == sorted(
+        f"{k}/release" for k in hold_keys[:-1]
+    )
+    assert [k for k, p in payments.items() if p.kind == "capture"] == [f"{hold_keys[-1]}/capture"]
+    assert all(p.status == "succeeded" for p in payments.values())
+    row = await case_row(harness, s.replacement_id)
+    assert row.data["hold"]["renewals"] == holds - 1
+    assert row.data["hold"]["status"] == "captured"
+    timeline_events = await events(harness, s.replacement_id)
+    assert timeline_events.count("deposit_hold_renewed") == holds - 1
+    assert timeline_events.count("core_reminder") == 1
+
+
+async def test_backorder_is_woken_by_stock_and_ships(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 0)
+    s = replacement_start(harness, sku)
+    handle, view = await open_replacement(harness, s)
+    assert view.status == "backordered"
+    assert await reservation(harness, s) is None
+    assert await shipments(harness, s.replacement_id, "outbound") == []
+
+    await set_quantity(harness, sku, 1)
+    assert await wake_backorder(harness, handle, s)
+    await wait_for_status(harness, s.replacement_id, "shipped")
+    assert await stock(harness, sku) == (0, 0)
+    assert (await reservation(harness, s)).status == "consumed"  # type: ignore[union-attr]
+    assert len(await shipments(harness, s.replacement_id, "outbound")) == 1
+    timeline_events = await events(harness, s.replacement_id)
+    assert timeline_events.index("backordered") < timeline_events.index("stock_reserved")
+    assert timeline_events.index("stock_reserved") < timeline_events.index("shipped")
+    await deliver(harness, handle, s)
+    assert (await handle.result()).status == "completed"
+
+
+async def test_backorder_expires_into_a_refund(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 0)
+    s = replacement_start(harness, sku, policy=Policy(backorder_max=timedelta(days=2)))
+    handle, view = await open_replacement(harness, s)
+    assert view.status == "backordered"
+    await harness.env.sleep(timedelta(days=3))
+    result = await handle.result()
+    assert result.status == "refunded"
+    row = await case_row(harness, s.replacement_id)
+    assert (row.status, row.reason) == ("refunded", "backorder_expired")
+    payments = await ledger(harness, s.replacement_id)
+    refund = payments[key(s, "backorder-refund")]
+    assert (refund.kind, refund.status, refund.amount) == ("refund", "succeeded", PRICE)
+    assert len(payments) == 1
+    assert await stock(harness, sku) == (0, 0)
+    assert await shipments(harness, s.replacement_id, "outbound") == []
+
+
+async def test_cancel_while_backordered(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 0)
+    s = replacement_start(harness, sku)
+    handle, view = await open_replacement(harness, s)
+    assert view.status == "backordered"
+    view = await send(handle, "cancel", ReplacementCancel(RETAILER, reason="customer_request"))
+    assert (view.status, view.reason) == ("cancelled", "customer_request")
+    assert (await handle.result()).status == "cancelled"
+    assert await reservation(harness, s) is None
+    assert await stock(harness, sku) == (0, 0)
+    assert await ledger(harness, s.replacement_id) == {}
+    row = await case_row(harness, s.replacement_id)
+    assert (row.status, row.reason) == ("cancelled", "customer_request")
+
+
+async def test_cancel_after_shipping_is_refused_and_changes_nothing(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    s = advance_start(harness, sku)
+    handle, view = await open_replacement(harness, s)
+    assert view.status == "shipped"
+    before = await events(harness, s.replacement_id)
+    await expect_invalid(handle, "cancel", ReplacementCancel(RETAILER), "shipped")
+    # core_received is refused too until the unit is delivered.
+    await expect_invalid(handle, "core_received", CoreReceived(RETAILER), "shipped")
+    assert await events(harness, s.replacement_id) == before
+    assert (await case_row(harness, s.replacement_id)).status == "shipped"
+    assert await stock(harness, sku) == (0, 0)
+    assert [p.kind for p in (await ledger(harness, s.replacement_id)).values()] == ["hold"]
+    await handle.terminate()
+
+
+async def test_booking_failure_releases_the_reservation_and_the_hold(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 2)
+    carrier = BrokenCarrier()
+    async with side_worker(harness, {"book_shipment": carrier.book_shipment}) as queue:
+        s = advance_start(harness, sku)
+        operation = start_operation(harness, s, queue)
+        accept = await harness.env.client.start_update_with_start_workflow(
+            "accept",
+            start_workflow_operation=operation,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            result_type=ReplacementView,
+        )
+        handle = await operation.workflow_handle()
+        result = await handle.result()  # lets the server skip the retries' backoff
+        view = await accept.result()
+    assert carrier.attempts == 5  # FULFILMENT_RETRY gives up after five attempts
+    assert result.status == "cancelled"
+    assert (view.status, view.reason) == ("cancelled", "fulfilment_failed")
+    row = await case_row(harness, s.replacement_id)
+    assert (row.status, row.reason) == ("cancelled", "fulfilment_failed")
+    assert "fulfilment_failed" in await events(harness, s.replacement_id)
+    assert (await reservation(harness, s)).status == "released"  # type: ignore[union-attr]
+    assert await stock(harness, sku) == (2, 0)
+    assert await shipments(harness, s.replacement_id, "outbound") == []
+    payments = await ledger(harness, s.replacement_id)
+    assert sorted(payments) == sorted([key(s, "hold-1"), f"{key(s, 'hold-1')}/release"])
+    assert all(p.status == "succeeded" for p in payments.values())
+
+
+async def test_a_retried_reserve_reserves_once(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    activities = InventoryActivities(harness.sessions)
+    request = ReserveRequest(
+        key=f"replacement:RPL-TEST-{uuid.uuid4().hex[:8]}/reservation",
+        org_id=harness.org_id,
+        sku=sku,
+        case_id="RPL-TEST-RETRY",
+    )
+    assert (await activities.reserve_stock(request)).reserved
+    assert (await activities.reserve_stock(request)).reserved
+    assert await stock(harness, sku) == (1, 1)
+    # Another case finds no unit left.
+    other = ReserveRequest(f"{request.key}-other", harness.org_id, sku, "RPL-TEST-OTHER")
+    assert not (await activities.reserve_stock(other)).reserved
+    assert await stock(harness, sku) == (1, 1)
