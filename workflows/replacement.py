@@ -113,6 +113,8 @@ class ReplacementWorkflow:
         self.delivered = False
         self.cancel_request: ReplacementCancel | None = None
         self.committed = False
+        self.capturing = False
+        self.renewing = True
         self.core_request: CoreReceived | None = None
         self.settled = False
 
@@ -165,7 +167,9 @@ class ReplacementWorkflow:
                 await self._transition(S.CANCELLED, "fulfilment_failed", SYSTEM)
             return
         self.settled = True
-        await self._wait_for(lambda: self.delivered, None)
+        # The deposit must outlive the journey too: renew it while the parcel travels.
+        while not await self._wait_for(lambda: self.delivered, self._renew_at()):
+            await self._renew_hold(start)
         if start.mode is ReplacementMode.STANDARD:
             await self._transition(S.COMPLETED, "completed", SYSTEM)
             return
@@ -286,11 +290,9 @@ class ReplacementWorkflow:
             {"tracking_number": self.core.tracking_number, "core_due": end.isoformat()},
         )
         reminded = False
-        renewing = True
         while True:
             assert self.hold is not None
-            renew_at = self.hold.renew_at if renewing else end
-            wake = min(end, renew_at, half if not reminded else end)
+            wake = min(end, self._renew_at() or end, half if not reminded else end)
             if await self._wait_for(lambda: self.core_request is not None, wake):
                 request = self.core_request
                 assert request is not None
@@ -301,6 +303,8 @@ class ReplacementWorkflow:
                 return
             now = workflow.now()
             if now >= end:
+                # From here a late `core_received` is refused: the deposit is being taken.
+                self.capturing = True
                 await self._pay(
                     start, PaymentKind.CAPTURE, f"{self.hold.key}/capture", EXTERNAL_RETRY
                 )
@@ -318,14 +322,23 @@ class ReplacementWorkflow:
                 await self._transition(
                     S.AWAITING_CORE, "core_reminder", SYSTEM, {"core_due": end.isoformat()}
                 )
-            if renewing and now >= self.hold.renew_at:
-                try:
-                    await self._place_hold(start)
-                except ActivityError:
-                    # The old hold stands until it lapses; the capture at the deadline
-                    # then charges the card directly.
-                    await self._transition(self.status, "deposit_hold_renewal_failed", SYSTEM)
-                    renewing = False
+            if (renew_at := self._renew_at()) is not None and now >= renew_at:
+                await self._renew_hold(start)
+
+    def _renew_at(self) -> datetime | None:
+        """When the standing hold must be renewed, or None: no hold, or renewal gave up."""
+        if self.hold is None or self.hold_status != "held" or not self.renewing:
+            return None
+        return self.hold.renew_at
+
+    async def _renew_hold(self, start: ReplacementStart) -> None:
+        try:
+            await self._place_hold(start)
+        except ActivityError:
+            # The old hold stands until it lapses; the capture at the deadline then
+            # charges the card directly.
+            self.renewing = False
+            await self._transition(self.status, "deposit_hold_renewal_failed", SYSTEM)
 
     async def _refund(self, start: ReplacementStart) -> None:
         await self._pay(
@@ -347,8 +360,9 @@ class ReplacementWorkflow:
         )
 
     async def _unwind(self) -> None:
-        """Undo what a case that will not ship holds: its reservation, hold and label."""
-        await self._release_reservation()
+        """Undo what a case that will not ship holds: its reservation, hold and label.
+        Forced: the API may have reserved for us under our key as a cancel came in."""
+        await self._release_reservation(force=True)
         await self._release_hold("deposit_released")
         if self.outbound is not None and self.status is not S.SHIPPED:
             await workflow.execute_activity_method(
@@ -515,7 +529,8 @@ class ReplacementWorkflow:
             "core_received",
             start.mode is ReplacementMode.ADVANCE
             and self.status in (S.DELIVERED, S.AWAITING_CORE)
-            and self.core_request is None,
+            and self.core_request is None
+            and not self.capturing,
         )
 
     @workflow.signal

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,12 +21,19 @@ from temporalio.client import (
     WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.carrier import BookShipment
 from activities.inventory import InventoryActivities, ReserveRequest
-from activities.payments import BuiltinGateway, PaymentActivities, PaymentKind, PaymentRequest
+from activities.payments import (
+    BuiltinGateway,
+    PaymentActivities,
+    PaymentKind,
+    PaymentRequest,
+    PaymentResult,
+)
 from activities.store import CaseProjection, StoreActivities
 from db import inventory, models
 from domain.common import Address, CarrierEvent, CarrierStatus, Customer, Policy, ShipmentRef
@@ -81,10 +88,12 @@ async def stock(h: Harness, sku: str) -> tuple[int, int]:
         return row.quantity, row.reserved
 
 
-async def reservation(h: Harness, s: ReplacementStart) -> models.InventoryReservation | None:
+async def reservation_status(h: Harness, s: ReplacementStart) -> str | None:
+    """The status of the case's one reservation (reserved, consumed, released), if any."""
     key = reservation_key(replacement_workflow_id(s.replacement_id))
     async with h.sessions() as session:
-        return await session.get(models.InventoryReservation, key)
+        row = await session.get(models.InventoryReservation, key)
+        return None if row is None else row.status
 
 
 def replacement_start(
@@ -154,8 +163,9 @@ async def expect_invalid(handle: Handle, name: str, arg: Any, status: str) -> No
     with pytest.raises(WorkflowUpdateFailedError) as caught:
         await send(handle, name, arg)
     cause = caught.value.cause
-    assert getattr(cause, "type", None) == "invalid_transition"
-    assert cause.details[0]["current_status"] == status  # type: ignore[union-attr]
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "invalid_transition"
+    assert cause.details[0]["current_status"] == status
 
 
 async def case_row(h: Harness, case_id: str) -> models.Case:
@@ -209,7 +219,9 @@ async def document_kinds(h: Harness, case_id: str) -> list[str]:
 async def ledger(h: Harness, case_id: str) -> dict[str, models.Payment]:
     """The case's payments by idempotency key."""
     async with h.sessions() as session:
-        rows = await session.scalars(select(models.Payment).where(models.Payment.case_id == case_id))
+        rows = await session.scalars(
+            select(models.Payment).where(models.Payment.case_id == case_id)
+        )
         return {row.idempotency_key: row for row in rows}
 
 
@@ -291,6 +303,49 @@ class BrokenCarrier:
         raise RuntimeError("carrier API unavailable")
 
 
+class Gate:
+    """Holds an activity at its start until the test opens it."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self.opened = asyncio.Event()
+        self.calls = 0
+
+    async def pass_through(self) -> None:
+        self.calls += 1
+        self.reached.set()
+        await self.opened.wait()
+
+
+class GatedStore(StoreActivities):
+    """The real read-model writes, except that the projection of `status` waits at the gate."""
+
+    def __init__(self, h: Harness, status: str, gate: Gate) -> None:
+        super().__init__(h.sessions)
+        self.status = status
+        self.gate = gate
+
+    @activity.defn(name="project")
+    async def project(self, projection: CaseProjection) -> None:
+        if projection.status == self.status:
+            await self.gate.pass_through()
+        await super().project(projection)
+
+
+class GatedPayments(PaymentActivities):
+    """The real ledger and gateway, except that a capture waits at the gate."""
+
+    def __init__(self, h: Harness, gate: Gate) -> None:
+        super().__init__(h.sessions, BuiltinGateway())
+        self.gate = gate
+
+    @activity.defn(name="execute_payment")
+    async def execute_payment(self, request: PaymentRequest) -> PaymentResult:
+        if request.kind == PaymentKind.CAPTURE:
+            await self.gate.pass_through()
+        return await super().execute_payment(request)
+
+
 # ------------------------------------------------------------------------- tests
 
 
@@ -301,7 +356,7 @@ async def test_standard_ships_consumes_stock_and_completes_on_delivery(harness: 
     handle, view = await open_replacement(harness, s)
     assert view.status == "shipped"
     assert await stock(harness, sku) == (0, 0)  # the unit left: consumed, not just reserved
-    assert (await reservation(harness, s)).status == "consumed"  # type: ignore[union-attr]
+    assert await reservation_status(harness, s) == "consumed"
     assert "shipping_label" in await document_kinds(harness, s.replacement_id)
     await deliver(harness, handle, s)
     result = await handle.result()
@@ -383,7 +438,7 @@ async def test_advance_declined_hold_ships_nothing_and_gives_the_unit_back(
     assert (await handle.result()).status == "payment_failed"
     assert await shipments(harness, s.replacement_id, "outbound") == []
     assert await stock(harness, sku) == (3, 0)
-    assert (await reservation(harness, s)).status == "released"  # type: ignore[union-attr]
+    assert await reservation_status(harness, s) == "released"
     payments = await ledger(harness, s.replacement_id)
     assert [(p.kind, p.status) for p in payments.values()] == [("hold", "declined")]
     row = await case_row(harness, s.replacement_id)
@@ -432,14 +487,14 @@ async def test_backorder_is_woken_by_stock_and_ships(harness: Harness) -> None:
     s = replacement_start(harness, sku)
     handle, view = await open_replacement(harness, s)
     assert view.status == "backordered"
-    assert await reservation(harness, s) is None
+    assert await reservation_status(harness, s) is None
     assert await shipments(harness, s.replacement_id, "outbound") == []
 
     await set_quantity(harness, sku, 1)
     assert await wake_backorder(harness, handle, s)
     await wait_for_status(harness, s.replacement_id, "shipped")
     assert await stock(harness, sku) == (0, 0)
-    assert (await reservation(harness, s)).status == "consumed"  # type: ignore[union-attr]
+    assert await reservation_status(harness, s) == "consumed"
     assert len(await shipments(harness, s.replacement_id, "outbound")) == 1
     timeline_events = await events(harness, s.replacement_id)
     assert timeline_events.index("backordered") < timeline_events.index("stock_reserved")
@@ -476,7 +531,7 @@ async def test_cancel_while_backordered(harness: Harness) -> None:
     view = await send(handle, "cancel", ReplacementCancel(RETAILER, reason="customer_request"))
     assert (view.status, view.reason) == ("cancelled", "customer_request")
     assert (await handle.result()).status == "cancelled"
-    assert await reservation(harness, s) is None
+    assert await reservation_status(harness, s) is None
     assert await stock(harness, sku) == (0, 0)
     assert await ledger(harness, s.replacement_id) == {}
     row = await case_row(harness, s.replacement_id)
@@ -522,7 +577,7 @@ async def test_booking_failure_releases_the_reservation_and_the_hold(harness: Ha
     row = await case_row(harness, s.replacement_id)
     assert (row.status, row.reason) == ("cancelled", "fulfilment_failed")
     assert "fulfilment_failed" in await events(harness, s.replacement_id)
-    assert (await reservation(harness, s)).status == "released"  # type: ignore[union-attr]
+    assert await reservation_status(harness, s) == "released"
     assert await stock(harness, sku) == (2, 0)
     assert await shipments(harness, s.replacement_id, "outbound") == []
     payments = await ledger(harness, s.replacement_id)
@@ -547,3 +602,72 @@ async def test_a_retried_reserve_reserves_once(harness: Harness) -> None:
     other = ReserveRequest(f"{request.key}-other", harness.org_id, sku, "RPL-TEST-OTHER")
     assert not (await activities.reserve_stock(other)).reserved
     assert await stock(harness, sku) == (1, 1)
+
+
+# ------------------------------------------------------------------------ races
+
+
+async def test_cancel_racing_a_backorder_wake_up_gives_the_unit_back(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 0)
+    gate = Gate()
+    store = GatedStore(harness, "cancelled", gate)
+    async with side_worker(harness, {"project": store.project}) as queue:
+        s = replacement_start(harness, sku)
+        handle, view = await open_replacement(harness, s, queue)
+        assert view.status == "backordered"
+        # The API puts a unit in stock and reserves it for this case (committed)...
+        await set_quantity(harness, sku, 1)
+        wf_key = reservation_key(handle.id)
+        async with harness.sessions() as session:
+            assert await inventory.reserve(session, wf_key, s.org_id, sku, s.replacement_id)
+            await session.commit()
+        # ...the customer's cancel lands before the API's signal...
+        cancel = asyncio.create_task(
+            send(handle, "cancel", ReplacementCancel(RETAILER, reason="customer_request"))
+        )
+        await asyncio.wait_for(gate.reached.wait(), 10)
+        # ...and the signal lands while the case is still winding up, so it is accepted and
+        # the API (rightly) does not release the unit itself.
+        await handle.signal("stock_reserved", StockReserved(wf_key))
+        gate.opened.set()
+        assert (await cancel).status == "cancelled"
+        assert (await handle.result()).status == "cancelled"
+    assert await reservation_status(harness, s) == "released"
+    assert await stock(harness, sku) == (1, 0)
+
+
+async def test_core_received_while_the_capture_runs_is_refused(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    gate = Gate()
+    payments = GatedPayments(harness, gate)
+    async with side_worker(harness, {"execute_payment": payments.execute_payment}) as queue:
+        s = advance_start(harness, sku, policy=Policy(core_return_within=timedelta(days=1)))
+        handle, view = await open_replacement(harness, s, queue)
+        assert view.status == "shipped"
+        await deliver(harness, handle, s)
+        await wait_for_status(harness, s.replacement_id, "awaiting_core")
+        clock = asyncio.create_task(harness.env.sleep(timedelta(days=2)))
+        try:
+            # The deadline passes and the capture starts; the core is booked in meanwhile.
+            await asyncio.wait_for(gate.reached.wait(), 10)
+            # Too late: the deposit is being taken, so the core no longer settles the case.
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(
+                    "core_received",
+                    CoreReceived(RETAILER, note="arrived on the due date"),
+                    result_type=ReplacementView,
+                )
+            assert isinstance(refused.value.cause, ApplicationError)
+            assert refused.value.cause.type == "invalid_transition"
+            gate.opened.set()
+            result = await asyncio.wait_for(handle.result(), 10)
+            assert result.status == "completed"
+            assert result.core_charged
+        finally:
+            gate.opened.set()
+            with contextlib.suppress(Exception):
+                await handle.terminate()
+            await clock
+    assert gate.calls == 1
