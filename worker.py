@@ -24,13 +24,19 @@ from db.document_store import DocumentStore
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
 from temporal_client import connect
+from workflows.relocation import RelocationWorkflow
 from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
 from workflows.rma import RmaWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: Sequence[type] = (RmaWorkflow, RepairWorkflow, ReplacementWorkflow)
+WORKFLOWS: Sequence[type] = (
+    RmaWorkflow,
+    RepairWorkflow,
+    ReplacementWorkflow,
+    RelocationWorkflow,
+)
 
 
 def build_activities(
@@ -45,12 +51,14 @@ def build_activities(
     return [
         store.record_case,
         store.project,
+        store.move_asset,
         carrier.book_shipment,
         carrier.void_shipment,
         payments.execute_payment,
         documents.render_label,
         documents.render_packing_slip,
         documents.render_repair_certificate,
+        documents.render_relocation_certificate,
         routing.route_repair,
         inventory.reserve_stock,
         inventory.release_stock,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,11 +17,16 @@ from temporalio import activity
 from db import models
 from db.document_store import DocumentStore
 from db.types import utcnow
-from documents.certificates import render_repair_certificate
+from documents.certificates import render_relocation_certificate, render_repair_certificate
 from documents.labels import render_label
 from documents.packing_slip import render_packing_slip
 from domain.common import DocumentRef
-from domain.documents import LabelData, PackingSlipData, RepairCertificateData
+from domain.documents import (
+    LabelData,
+    PackingSlipData,
+    RelocationCertificateData,
+    RepairCertificateData,
+)
 
 
 @dataclass
@@ -36,6 +43,18 @@ class PackingSlipRequest:
     org_id: str
     case_id: str
     slip: PackingSlipData
+
+
+@dataclass
+class RelocationCertificateRequest:
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    certificate: RelocationCertificateData
+    public_base_url: str
+
+
+CertificateT = TypeVar("CertificateT", RepairCertificateData, RelocationCertificateData)
 
 
 @dataclass
@@ -87,24 +106,54 @@ class DocumentActivities:
 
     @activity.defn
     async def render_repair_certificate(self, request: RepairCertificateRequest) -> DocumentRef:
-        existing = await self._by_key(request.idempotency_key)
-        if existing is not None:
-            return existing
-        code = new_verification_code("CR")
-        data = dataclasses.replace(
-            request.certificate,
-            verification_code=code,
-            verify_url=f"{request.public_base_url}/v1/verify/{code}",
-        )
-        pdf = await asyncio.to_thread(render_repair_certificate, data)
-        return await self._store(
+        return await self._certificate(
             request.idempotency_key,
             request.org_id,
             request.case_id,
             "repair_certificate",
-            pdf,
-            verification_code=code,
+            "CR",
+            request.public_base_url,
+            request.certificate,
+            render_repair_certificate,
         )
+
+    @activity.defn
+    async def render_relocation_certificate(
+        self, request: RelocationCertificateRequest
+    ) -> DocumentRef:
+        return await self._certificate(
+            request.idempotency_key,
+            request.org_id,
+            request.case_id,
+            "relocation_certificate",
+            "RC",
+            request.public_base_url,
+            request.certificate,
+            render_relocation_certificate,
+        )
+
+    async def _certificate(
+        self,
+        key: str,
+        org_id: str,
+        case_id: str,
+        kind: str,
+        prefix: str,
+        base_url: str,
+        certificate: CertificateT,
+        render: Callable[[CertificateT], bytes],
+    ) -> DocumentRef:
+        """Draw the verification code once, print it (and its verify URL) on the
+        certificate, store the PDF. A retry finds the stored one by its key."""
+        existing = await self._by_key(key)
+        if existing is not None:
+            return existing
+        code = new_verification_code(prefix)
+        data = dataclasses.replace(
+            certificate, verification_code=code, verify_url=f"{base_url}/v1/verify/{code}"
+        )
+        pdf = await asyncio.to_thread(render, data)
+        return await self._store(key, org_id, case_id, kind, pdf, verification_code=code)
 
     async def _store(
         self,

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from db import models
-from domain.common import Customer
+from db.types import utcnow
+from domain.common import Address, Customer
 
 # Fields a projection may set on a case row; anything else is refused loudly.
 _PROJECTABLE = frozenset(
@@ -72,6 +73,13 @@ class CaseProjection:
     links: dict[str, str] = field(default_factory=dict)
     # Merged into the case's `data` (lifecycle-specific facts: quote, SLA clock, diagnosis).
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MoveAsset:
+    asset_id: str
+    site: Address
+    case_id: str
 
 
 class StoreActivities:
@@ -152,6 +160,17 @@ class StoreActivities:
                 case.links = {**case.links, **projection.links}
             await _append_timeline(session, projection.case_id, projection.timeline)
 
+    @activity.defn
+    async def move_asset(self, move: MoveAsset) -> None:
+        """The asset now stands at its new site (idempotent: the same site twice is a no-op)."""
+        async with self.sessions.begin() as session:
+            asset = await session.get(models.Asset, move.asset_id, with_for_update=True)
+            if asset is None:
+                raise LookupError(f"asset {move.asset_id} not found")
+            asset.site = address_json(move.site)
+            asset.moved_by_case_id = move.case_id
+            asset.updated_at = utcnow()
+
 
 async def _append_timeline(
     session: AsyncSession, case_id: str, entries: list[TimelineEntry]
@@ -182,10 +201,17 @@ async def _append_timeline(
 
 
 def _address_json(customer: Customer) -> dict[str, Any] | None:
+    """The customer's address without a name: the customer's own name is kept beside it."""
     if customer.address is None:
         return None
-    address = customer.address
+    stored = address_json(customer.address)
+    del stored["name"]
+    return stored
+
+
+def address_json(address: Address) -> dict[str, Any]:
     return {
+        "name": address.name,
         "line1": address.line1,
         "line2": address.line2,
         "city": address.city,

@@ -10,12 +10,14 @@ from fastapi import FastAPI
 from api import errors
 from api.deps import Resources
 from api.routes import (
+    assets,
     carrier_events,
     documents,
     health,
     inventory,
     orgs,
     products,
+    relocations,
     repair_centers,
     repairs,
     replacements,
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         repairs,
         inventory,
         replacements,
+        relocations,
+        assets,
         carrier_events,
         tracking,
         documents,

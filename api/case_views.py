@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut, TimelineEntryOut
+from api.schemas.relocation import RelocationPublic
 from api.schemas.repair import QuoteOut, RepairPublic, RepairUnitOut
 from api.schemas.replacement import HoldOut, ReplacementPublic
 from api.schemas.rma import RmaItemOut, RmaPublic
@@ -196,4 +197,34 @@ def replacement_public(bundle: CaseBundle, base_url: str) -> ReplacementPublic:
         shipments=shipments_out(bundle),
         rma_id=case.links.get("rma_id"),
         repair_id=case.links.get("repair_id"),
+    )
+
+
+def relocation_public(bundle: CaseBundle, base_url: str, owner: bool) -> RelocationPublic:
+    """A relocation; the provider sees the customer's name and the sites, not the contact."""
+    case = bundle.case
+    data = case.data
+    customer = _customer(bundle.customer)
+    if customer is not None and not owner:
+        customer = {"name": customer["name"]}
+    return RelocationPublic(
+        id=case.id,
+        status=case.status,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        tracking_token=case.tracking_token if owner else None,
+        asset_id=str(data.get("asset_id", "")),
+        asset=dict(data.get("asset", {})),
+        provider_org_id=str(data.get("provider_org_id", "")),
+        from_site=dict(data.get("from_site", {})),
+        to_site=dict(data.get("to_site", {})),
+        appointment=data.get("appointment"),
+        reschedules_used=int(data.get("reschedules_used", 0)),
+        max_reschedules=int(data.get("max_reschedules", 0)),
+        checklists=dict(data.get("checklists", {})),
+        customer=customer,
+        timeline=timeline_out(bundle),
+        documents=documents_out(bundle, base_url),
+        shipments=shipments_out(bundle),
+        service_plan_id=case.links.get("service_plan_id"),
     )

@@ -286,3 +286,20 @@ class InventoryReservation(Base):
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Asset(Base):
+    """Installed equipment a retailer looks after, and where it stands now."""
+
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("org_id", "sku", "serial"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    serial: Mapped[str] = mapped_column(String(100))
+    site: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The relocation that last moved it, for the audit trail.
+    moved_by_case_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -32,6 +32,10 @@ def replacement_workflow_id(replacement_id: str) -> str:
     return f"replacement:{replacement_id}"
 
 
+def relocation_workflow_id(relocation_id: str) -> str:
+    return f"relocation:{relocation_id}"
+
+
 def child_case_id(parent_id: str, prefix: str) -> str:
     """A case started by another keeps its parent's number under its own prefix
     (RMA-2026-7K3M9QXA → REP-2026-7K3M9QXA): deterministic, so a workflow can name it."""

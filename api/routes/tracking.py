@@ -15,9 +15,18 @@ from api.commands import send_update
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import invalid_transition, not_found
 from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut
+from api.schemas.relocation import RescheduleBody
 from api.schemas.repair import QuoteDecisionBody
 from db import models
 from db.queries import CaseBundle, load_case_bundle
+from domain.relocation import (
+    RESCHEDULE_UPDATE,
+    SCHEDULED,
+    RelocationStatus,
+    RelocationView,
+    RescheduleRequest,
+    allowed_actions,
+)
 from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus, RepairView, allowed_next
 from domain.rma import Actor
 
@@ -42,6 +51,11 @@ _PUBLIC_DETAIL = frozenset(
         "fault_code",
         "findings",
         "parts",
+        "stage",
+        "starts_at",
+        "preferred_after",
+        "reschedules",
+        "checklist",
     }
 )
 
@@ -134,6 +148,36 @@ async def decide_quote(
     return await track(token, session, settings)
 
 
+@router.post("/{token}/reschedule", response_model=Tracking)
+async def reschedule(
+    token: str,
+    body: RescheduleBody,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> Tracking:
+    """Ask for another appointment for a relocation stage, at most `max_reschedules` times
+    (then 409 `reschedule_limit_reached`); the provider books the new one."""
+    case = await _by_token(session, token)
+    if case.case_type != "relocation":
+        raise invalid_transition("only relocations have appointments", case.status, [])
+    current = RelocationStatus(case.status)
+    await send_update(
+        client,
+        settings,
+        workflow_id=case.workflow_id,
+        update=RESCHEDULE_UPDATE,
+        argument=RescheduleRequest(stage=body.stage, preferred_after=body.preferred_after),
+        result_type=RelocationView,
+        pending_detail="the request was handed to the relocation, which has not confirmed it yet",
+        ended=lambda: invalid_transition(
+            f"the relocation is {current.value}", current.value, list(allowed_actions(current))
+        ),
+    )
+    session.expire_all()
+    return await track(token, session, settings)
+
+
 async def _by_token(session: AsyncSession, token: str) -> models.Case:
     case = await session.scalar(select(models.Case).where(models.Case.tracking_token == token))
     if case is None:
@@ -150,6 +194,8 @@ async def _repair_of(session: AsyncSession, case: models.Case) -> models.Case | 
 
 async def _actions(session: AsyncSession, bundle: CaseBundle) -> list[CustomerAction]:
     case = bundle.case
+    if case.case_type == "relocation":
+        return _relocation_actions(case)
     repair = await _repair_of(session, case)
     if repair is not None and repair.status == RepairStatus.AWAITING_APPROVAL.value:
         quote = repair.data.get("quote") or {}
@@ -187,3 +233,20 @@ async def _actions(session: AsyncSession, bundle: CaseBundle) -> list[CustomerAc
                 )
             ]
     return []
+
+
+def _relocation_actions(case: models.Case) -> list[CustomerAction]:
+    appointment = case.data.get("appointment")
+    if appointment is None or case.status not in {s.value for s in SCHEDULED.values()}:
+        return []
+    left = int(case.data.get("max_reschedules", 0)) - int(case.data.get("reschedules_used", 0))
+    if left <= 0:
+        return []
+    return [
+        CustomerAction(
+            action=f"reschedule_{appointment['stage']}",
+            label=f"Ask for another {appointment['stage']} appointment ({left} change(s) left)",
+            deadline=appointment["starts_at"],
+            case_id=case.id,
+        )
+    ]

@@ -1,0 +1,329 @@
+"""Relocations of installed equipment, worked by a provider (a repair center org)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api import idempotency
+from api.auth import OrgKind, Principal
+from api.case_views import relocation_public
+from api.catalog import catalog, refuse_open_case
+from api.commands import send_update, start_with_update
+from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.errors import Problem, invalid_transition, not_found
+from api.pagination import LimitQuery, page, split
+from api.schemas.common import Page
+from api.schemas.relocation import (
+    AppointmentBody,
+    ChecklistItemIn,
+    CommissioningBody,
+    RelocationCancelBody,
+    RelocationCreate,
+    RelocationPublic,
+    StageBody,
+)
+from api.schemas.setup import PolicyDocument
+from db import models
+from db.queries import load_case_bundle, policy_document
+from db.types import utcnow
+from domain.common import Address
+from domain.ids import new_case_id, new_tracking_token, relocation_workflow_id
+from domain.relocation import (
+    BOOK_UPDATE,
+    COMMISSION_UPDATE,
+    RELOCATION_ACCEPT_UPDATE,
+    RELOCATION_CANCEL_UPDATE,
+    RELOCATION_WORKFLOW,
+    STAGE_UPDATE,
+    BookAppointment,
+    ChecklistItem,
+    Commissioning,
+    RelocationCancel,
+    RelocationStart,
+    RelocationStatus,
+    RelocationView,
+    StageReport,
+    allowed_actions,
+)
+from domain.rma import Actor
+from settings import Settings
+
+router = APIRouter(prefix="/v1/relocations", tags=["relocations"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RelocationPublic,
+    summary="Order a relocation from a provider; the asset is found or created by SKU+serial",
+)
+async def create_relocation(
+    body: RelocationCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> RelocationPublic:
+    principal.require(OrgKind.RETAILER)
+    org_id = principal.owner_id
+    product = (await catalog(session, org_id, {body.asset.sku}))[body.asset.sku]
+    provider = await session.get(models.Organisation, body.provider_org_id)
+    if provider is None or provider.kind != OrgKind.REPAIR_CENTER.value:
+        raise Problem(
+            422,
+            "unknown_provider",
+            "provider_org_id must name a repair center organisation",
+        )
+    provider_name = provider.name
+    relocation_id = new_case_id("REL", datetime.now(UTC).year)
+    if idempotency_key is not None:
+        relocation_id = await idempotency.claim(
+            session,
+            org_id,
+            idempotency_key,
+            idempotency.request_hash(body.model_dump(mode="json")),
+            "relocation",
+            relocation_id,
+        )
+        existing = await session.get(models.Case, relocation_id)
+        if existing is not None:
+            bundle = await load_case_bundle(session, existing)
+            return relocation_public(bundle, settings.public_base_url, True)
+    await refuse_open_case(session, org_id, body.asset.serial, relocation_id)
+    from_site = body.from_site.to_domain()
+    asset_id = await _asset(session, org_id, body.asset.sku, body.asset.serial, from_site)
+    org = await session.get(models.Organisation, org_id)
+    assert org is not None
+    policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
+    start = RelocationStart(
+        relocation_id=relocation_id,
+        org_id=org_id,
+        org_name=org.name,
+        tracking_token=new_tracking_token(),
+        provider_org_id=body.provider_org_id,
+        provider_name=provider_name,
+        asset_id=asset_id,
+        sku=body.asset.sku,
+        serial=body.asset.serial,
+        product_name=product.name,
+        from_site=from_site,
+        to_site=body.to_site.to_domain(),
+        customer=body.customer.to_domain(),
+        policy=policy,
+        public_base_url=settings.public_base_url,
+    )
+    await start_with_update(
+        client,
+        settings,
+        workflow=RELOCATION_WORKFLOW,
+        argument=start,
+        workflow_id=relocation_workflow_id(relocation_id),
+        update=RELOCATION_ACCEPT_UPDATE,
+        result_type=RelocationView,
+        pending_detail=f"relocation {relocation_id} was started but has not answered yet; "
+        "retry with the same Idempotency-Key to get it",
+    )
+    case = await session.get(models.Case, relocation_id, populate_existing=True)
+    assert case is not None, "the workflow records the case before it answers"
+    return relocation_public(await load_case_bundle(session, case), settings.public_base_url, True)
+
+
+@router.get("", response_model=Page[RelocationPublic])
+async def list_relocations(
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    status_filter: Annotated[RelocationStatus | None, Query(alias="status")] = None,
+    limit: LimitQuery = 50,
+    cursor: str | None = None,
+) -> Page[RelocationPublic]:
+    """A retailer's relocations, newest first; a provider's, oldest first."""
+    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
+    owner = principal.kind is OrgKind.RETAILER
+    query = select(models.Case).where(models.Case.case_type == "relocation")
+    if owner:
+        query = query.where(models.Case.org_id == principal.owner_id)
+    else:
+        query = query.where(models.Case.receiving_org_id == principal.owner_id)
+    if status_filter is not None:
+        query = query.where(models.Case.status == status_filter.value)
+    rows, next_cursor = split(
+        list((await session.scalars(page(query, cursor, limit, oldest_first=not owner))).all()),
+        limit,
+    )
+    items = [
+        relocation_public(await load_case_bundle(session, row), settings.public_base_url, owner)
+        for row in rows
+    ]
+    return Page[RelocationPublic](items=items, next_cursor=next_cursor)
+
+
+@router.get("/{relocation_id}", response_model=RelocationPublic)
+async def get_relocation(
+    relocation_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
+) -> RelocationPublic:
+    case = await _visible(session, principal, relocation_id)
+    owner = principal.kind is OrgKind.RETAILER
+    return relocation_public(await load_case_bundle(session, case), settings.public_base_url, owner)
+
+
+@router.post("/{relocation_id}/appointments", response_model=RelocationPublic)
+async def book_appointment(
+    relocation_id: str,
+    body: AppointmentBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> RelocationPublic:
+    case = await _provider(session, principal, relocation_id)
+    if body.starts_at <= datetime.now(UTC):
+        raise Problem(422, "appointment_in_past", "an appointment must start in the future")
+    request = BookAppointment(_actor(principal), body.stage, body.starts_at, body.technician)
+    return await _command(session, client, settings, principal, case, BOOK_UPDATE, request)
+
+
+@router.post("/{relocation_id}/status", response_model=RelocationPublic)
+async def report_stage(
+    relocation_id: str,
+    body: StageBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> RelocationPublic:
+    """`uninstalled` or `reinstalled` with the checklist, or `missed` (back to scheduling)."""
+    case = await _provider(session, principal, relocation_id)
+    report = StageReport(_actor(principal), body.status, _checklist(body.checklist))
+    return await _command(session, client, settings, principal, case, STAGE_UPDATE, report)
+
+
+@router.post("/{relocation_id}/commissioning", response_model=RelocationPublic)
+async def commission(
+    relocation_id: str,
+    body: CommissioningBody,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+) -> RelocationPublic:
+    """Every item passed: completed, certificate issued, the asset moves. Else stays put."""
+    case = await _provider(session, principal, relocation_id)
+    request = Commissioning(_actor(principal), _checklist(body.checklist))
+    return await _command(session, client, settings, principal, case, COMMISSION_UPDATE, request)
+
+
+@router.post("/{relocation_id}/cancel", response_model=RelocationPublic)
+async def cancel_relocation(
+    relocation_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    body: RelocationCancelBody | None = None,
+) -> RelocationPublic:
+    """The retailer cancels until the equipment is on the road (an addition to api.md)."""
+    principal.require(OrgKind.RETAILER)
+    case = await _visible(session, principal, relocation_id)
+    request = RelocationCancel(_actor(principal), body.reason if body else "")
+    return await _command(
+        session, client, settings, principal, case, RELOCATION_CANCEL_UPDATE, request
+    )
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+async def _asset(session: AsyncSession, org_id: str, sku: str, serial: str, site: Address) -> str:
+    """The asset's id, created at `site` the first time it is seen."""
+    query = select(models.Asset.id).where(
+        models.Asset.org_id == org_id, models.Asset.sku == sku, models.Asset.serial == serial
+    )
+    found = await session.scalar(query)
+    if found is not None:
+        return found
+    site_json = {
+        "name": site.name,
+        "line1": site.line1,
+        "line2": site.line2,
+        "city": site.city,
+        "region": site.region,
+        "postal_code": site.postal_code,
+        "country": site.country,
+    }
+    asset = models.Asset(org_id=org_id, sku=sku, serial=serial, site=site_json, created_at=utcnow())
+    session.add(asset)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()  # created concurrently: use that one
+        found = await session.scalar(query)
+        assert found is not None
+        return found
+    return asset.id
+
+
+def _checklist(items: list[ChecklistItemIn]) -> list[ChecklistItem]:
+    return [ChecklistItem(i.item, i.passed, i.note) for i in items]
+
+
+async def _visible(session: AsyncSession, principal: Principal, relocation_id: str) -> models.Case:
+    """Its retailer and its named provider see it; anyone else gets a 404."""
+    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
+    case = await session.get(models.Case, relocation_id)
+    if case is None or case.case_type != "relocation":
+        raise not_found("relocation")
+    if principal.kind is OrgKind.RETAILER and case.org_id == principal.owner_id:
+        return case
+    if principal.kind is OrgKind.REPAIR_CENTER and case.receiving_org_id == principal.owner_id:
+        return case
+    raise not_found("relocation")
+
+
+async def _provider(session: AsyncSession, principal: Principal, relocation_id: str) -> models.Case:
+    principal.require(OrgKind.REPAIR_CENTER)
+    return await _visible(session, principal, relocation_id)
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(principal.kind.value, principal.org_id or "")
+
+
+async def _command(
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    case: models.Case,
+    update: str,
+    argument: Any,
+) -> RelocationPublic:
+    current = RelocationStatus(case.status)
+    await send_update(
+        client,
+        settings,
+        workflow_id=case.workflow_id,
+        update=update,
+        argument=argument,
+        result_type=RelocationView,
+        pending_detail=f"the command to {case.id} was handed to its workflow, which has not "
+        "answered yet",
+        ended=lambda: invalid_transition(
+            f"relocation {case.id} is {current.value}",
+            current.value,
+            list(allowed_actions(current)),
+        ),
+    )
+    await session.refresh(case)
+    owner = principal.kind is OrgKind.RETAILER
+    return relocation_public(await load_case_bundle(session, case), settings.public_base_url, owner)

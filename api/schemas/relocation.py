@@ -1,0 +1,96 @@
+"""Schemas of assets and relocations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+
+from api.schemas.common import (
+    AddressIn,
+    CustomerIn,
+    DocumentOut,
+    NonEmpty,
+    ShipmentOut,
+    Strict,
+    Text,
+    TimelineEntryOut,
+)
+from domain.relocation import Stage, StageOutcome
+
+
+class AssetIn(Strict):
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    serial: NonEmpty
+
+
+class RelocationCreate(Strict):
+    asset: AssetIn
+    provider_org_id: NonEmpty
+    from_site: AddressIn
+    to_site: AddressIn
+    customer: CustomerIn
+
+
+class ChecklistItemIn(Strict):
+    item: NonEmpty
+    passed: bool
+    note: Text = ""
+
+
+Checklist = Annotated[list[ChecklistItemIn], Field(max_length=200)]
+
+
+class AppointmentBody(Strict):
+    stage: Stage
+    starts_at: AwareDatetime
+    technician: NonEmpty
+
+
+class StageBody(Strict):
+    status: StageOutcome
+    checklist: Checklist = []
+
+
+class CommissioningBody(Strict):
+    checklist: Annotated[list[ChecklistItemIn], Field(min_length=1, max_length=200)]
+
+
+class RescheduleBody(Strict):
+    stage: Stage
+    preferred_after: AwareDatetime | None = None
+
+
+class RelocationCancelBody(Strict):
+    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class AssetOut(BaseModel):
+    id: str
+    sku: str
+    serial: str
+    site: dict[str, Any]
+    updated_at: datetime
+
+
+class RelocationPublic(BaseModel):
+    id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    tracking_token: str | None = Field(None, description="shown to the retailer that owns it")
+    asset_id: str
+    asset: dict[str, Any]
+    provider_org_id: str
+    from_site: dict[str, Any]
+    to_site: dict[str, Any]
+    appointment: dict[str, Any] | None
+    reschedules_used: int
+    max_reschedules: int
+    checklists: dict[str, Any]
+    customer: dict[str, Any] | None
+    timeline: list[TimelineEntryOut]
+    documents: list[DocumentOut]
+    shipments: list[ShipmentOut]
+    service_plan_id: str | None = None
