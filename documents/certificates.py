@@ -1,10 +1,12 @@
-"""Certificates issued to customers; for now the Certificate of Repair.
+"""Certificates issued to customers: the Certificate of Repair and the Relocation &
+Installation Certificate.
 
-US Letter, laid out with platypus as the packing slip is, so that a long parts
-list flows onto more pages (its header repeats on each). Every page carries a
-double border and a footer; the verification box (code and QR code of the
-verify URL) closes the certificate. Same input, same bytes: invariant=1, fixed
-metadata, no clock, uncompressed (see documents/packing_slip.py).
+US Letter, laid out with platypus as the packing slip is, so that a long parts list or
+checklist flows onto more pages (its header repeats on each). Every page carries a
+double border and a footer; the verification box (code and QR code of the verify URL)
+closes the certificate. Same input, same bytes: invariant=1, fixed metadata, no clock,
+uncompressed (see documents/packing_slip.py). Both certificates share one page frame and
+the helpers below, which take plain values.
 """
 
 from __future__ import annotations
@@ -44,7 +46,13 @@ from documents.style import (
     STRIPE,
     text,
 )
-from domain.documents import CertificatePart, RepairCertificateData
+from domain.common import Address
+from domain.documents import (
+    CertificatePart,
+    ChecklistLine,
+    RelocationCertificateData,
+    RepairCertificateData,
+)
 
 MARGIN = 0.85 * inch
 PAGE_WIDTH, PAGE_HEIGHT = letter
@@ -98,14 +106,44 @@ DATE = ParagraphStyle("date", BASE, fontName="Helvetica-Bold", fontSize=14, lead
 BODY = ParagraphStyle("body", BASE, fontSize=10.5, leading=14)
 CODE = ParagraphStyle("code", BASE, fontName="Courier-Bold", fontSize=22, leading=26)
 CAPTION = ParagraphStyle("caption", BASE, fontSize=9, leading=12, textColor=MUTED)
+# A checklist heading stays on the page where its table starts.
+CHECKLIST_HEADING = ParagraphStyle("checklist_heading", HEADING, keepWithNext=1)
+ADDRESS = ParagraphStyle("address", BASE, fontSize=10.5, leading=14)
+FAILED = ParagraphStyle("failed", CELL_HEAD, textColor=colors.HexColor("#b3261e"))
 
 # Part no, description, qty: the description takes the rest.
 PART_NO_WIDTH = 1.5 * inch
 QTY_WIDTH = 0.6 * inch
+# Checklist item, result, note: the note takes the rest.
+CHECK_ITEM_WIDTH = 2.6 * inch
+CHECK_RESULT_WIDTH = 0.75 * inch
+BOX_GAP = 0.25 * inch  # between side-by-side boxes (dates, sites)
 
 
 def render_repair_certificate(data: RepairCertificateData) -> bytes:
     """The Certificate of Repair as a PDF on US Letter pages."""
+    return _build(
+        _repair_story(data),
+        title=f"Certificate of Repair {data.certificate_number}",
+        subject=f"Job {data.job_number}, serial {data.serial}",
+        footer=f"Certificate {data.certificate_number}  \u00b7  Job {data.job_number}",
+    )
+
+
+def render_relocation_certificate(data: RelocationCertificateData) -> bytes:
+    """The Relocation & Installation Certificate as a PDF on US Letter pages."""
+    return _build(
+        _relocation_story(data),
+        title=f"Relocation & Installation Certificate {data.certificate_number}",
+        subject=f"Relocation {data.relocation_number}, serial {data.serial}",
+        footer=(
+            f"Certificate {data.certificate_number}  \u00b7  Relocation {data.relocation_number}"
+        ),
+    )
+
+
+def _build(story: list[Flowable], *, title: str, subject: str, footer: str) -> bytes:
+    """Lay `story` out on bordered Letter pages, each with `footer` and its page number."""
     buffer = BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -116,17 +154,17 @@ def render_repair_certificate(data: RepairCertificateData) -> bytes:
         bottomMargin=MARGIN - FRAME_PADDING + 12,  # room for the footer line
         invariant=1,
         pageCompression=PAGE_COMPRESSION,
-        title=f"Certificate of Repair {data.certificate_number}",
+        title=title,
         author="aftersales",
         creator="aftersales",
-        subject=f"Job {data.job_number}, serial {data.serial}",
+        subject=subject,
     )
-    page = _page_decoration(data)
-    document.build(_story(data), onFirstPage=page, onLaterPages=page)
+    page = _page_decoration(footer)
+    document.build(story, onFirstPage=page, onLaterPages=page)
     return buffer.getvalue()
 
 
-def _story(data: RepairCertificateData) -> list[Flowable]:
+def _repair_story(data: RepairCertificateData) -> list[Flowable]:
     return [
         Paragraph(text(data.repair_center_name.upper()), ISSUER),
         Spacer(1, 4),
@@ -139,9 +177,20 @@ def _story(data: RepairCertificateData) -> list[Flowable]:
             STATEMENT,
         ),
         Spacer(1, 12),
-        _facts(data),
+        _facts(
+            [
+                [
+                    _pair("Certificate number", data.certificate_number, VALUE_BOLD),
+                    _pair("Job number", data.job_number, VALUE_BOLD),
+                ],
+                [
+                    _pair("Repair center", data.repair_center_name),
+                    _pair("Retailer", data.retailer_name),
+                ],
+            ]
+        ),
         Spacer(1, 10),
-        _unit(data),
+        _unit(data.product_name, data.sku, data.serial),
         Paragraph("Fault", HEADING),
         Paragraph(
             f"<font name='Courier-Bold'>{text(data.fault_code)}</font>"
@@ -153,7 +202,67 @@ def _story(data: RepairCertificateData) -> list[Flowable]:
         Paragraph("Parts", HEADING),
         _parts_table(data.parts),
         Spacer(1, 14),
-        KeepTogether([_dates(data), Spacer(1, 12), _verification(data)]),
+        KeepTogether(
+            [
+                _boxes(
+                    [
+                        _pair("QA passed on", data.qa_passed_on, DATE),
+                        _pair("Repair warranty until", data.repair_warranty_until, DATE),
+                    ]
+                ),
+                Spacer(1, 12),
+                _verification(data.verification_code, data.verify_url),
+            ]
+        ),
+    ]
+
+
+def _relocation_story(data: RelocationCertificateData) -> list[Flowable]:
+    return [
+        Paragraph(text(data.provider_name.upper()), ISSUER),
+        Spacer(1, 4),
+        Paragraph(text("Relocation & Installation Certificate"), TITLE),
+        Spacer(1, 6),
+        Paragraph(
+            "This certifies that the unit below was uninstalled, moved to its new site, "
+            "reinstalled and commissioned, with the checks recorded below.",
+            STATEMENT,
+        ),
+        Spacer(1, 12),
+        _facts(
+            [
+                [
+                    _pair("Certificate number", data.certificate_number, VALUE_BOLD),
+                    _pair("Relocation number", data.relocation_number, VALUE_BOLD),
+                ],
+                [_pair("Provider", data.provider_name), _pair("Retailer", data.retailer_name)],
+                [_pair("Technician", data.technician), _pair("Customer", data.customer_first_name)],
+            ]
+        ),
+        Spacer(1, 10),
+        _unit(data.product_name, data.sku, data.serial),
+        Spacer(1, 10),
+        _boxes([_site("From site", data.from_site), _site("To site", data.to_site)]),
+        Paragraph("Uninstall checklist", CHECKLIST_HEADING),
+        _checklist_table(data.uninstall_checklist),
+        Paragraph("Reinstall checklist", CHECKLIST_HEADING),
+        _checklist_table(data.reinstall_checklist),
+        Paragraph("Commissioning checklist", CHECKLIST_HEADING),
+        _checklist_table(data.commissioning_checklist),
+        Spacer(1, 14),
+        KeepTogether(
+            [
+                _boxes(
+                    [
+                        _pair("Uninstalled on", data.uninstalled_on, DATE),
+                        _pair("Delivered on", data.delivered_on, DATE),
+                        _pair("Commissioned on", data.commissioned_on, DATE),
+                    ]
+                ),
+                Spacer(1, 12),
+                _verification(data.verification_code, data.verify_url),
+            ]
+        ),
     ]
 
 
@@ -161,17 +270,10 @@ def _pair(label: str, value: str, style: ParagraphStyle = VALUE) -> list[Flowabl
     return [Paragraph(label.upper(), LABEL), Paragraph(text(value), style)]
 
 
-def _facts(data: RepairCertificateData) -> Table:
-    """Certificate and job numbers, repair center and retailer: two columns of
-    label above value, between two rules."""
+def _facts(rows: list[list[list[Flowable]]]) -> Table:
+    """Label-above-value pairs (certificate and case numbers, who issued and who did the
+    work) in two columns, between two rules."""
     half = CONTENT_WIDTH / 2
-    rows = [
-        [
-            _pair("Certificate number", data.certificate_number, VALUE_BOLD),
-            _pair("Job number", data.job_number, VALUE_BOLD),
-        ],
-        [_pair("Repair center", data.repair_center_name), _pair("Retailer", data.retailer_name)],
-    ]
     table = Table(rows, colWidths=[half, half])
     table.setStyle(
         TableStyle(
@@ -188,12 +290,12 @@ def _facts(data: RepairCertificateData) -> Table:
     return table
 
 
-def _unit(data: RepairCertificateData) -> Table:
+def _unit(product_name: str, sku: str, serial: str) -> Table:
     """Product, SKU and serial on a tinted panel."""
     row = [
-        _pair("Product", data.product_name, VALUE_BOLD),
-        _pair("SKU", data.sku),
-        _pair("Serial number", data.serial),
+        _pair("Product", product_name, VALUE_BOLD),
+        _pair("SKU", sku),
+        _pair("Serial number", serial),
     ]
     table = Table([row], colWidths=[CONTENT_WIDTH * 0.44, CONTENT_WIDTH * 0.22, None])
     table.setStyle(
@@ -210,25 +312,94 @@ def _unit(data: RepairCertificateData) -> Table:
     return table
 
 
-def _parts_table(parts: list[CertificatePart]) -> Table:
-    rows: list[list[Flowable | str]] = [
-        [
-            Paragraph("Part no.", CELL_HEAD),
-            Paragraph("Description", CELL_HEAD),
-            Paragraph("Qty", CELL_NUMBER_HEAD),
-        ]
+def _site(label: str, address: Address) -> list[Flowable]:
+    """An address under its label, one line per part; the name, if any, in bold."""
+    lines = [f"<b>{text(address.name)}</b>"] if address.name else []
+    region_postal = " ".join(part for part in (address.region, address.postal_code) if part)
+    locality = ", ".join(part for part in (address.city, region_postal) if part)
+    lines += [
+        text(line) for line in (address.line1, address.line2, locality, address.country) if line
     ]
-    for part in parts:
-        rows.append(
+    return [Paragraph(label.upper(), LABEL), Spacer(1, 2), Paragraph("<br/>".join(lines), ADDRESS)]
+
+
+def _boxes(cells: list[list[Flowable]]) -> Table:
+    """Cells (dates, sites) side by side, each in its own box, with gaps between."""
+    count = len(cells)
+    box = (CONTENT_WIDTH - BOX_GAP * (count - 1)) / count
+    row: list[list[Flowable] | str] = []
+    widths: list[float] = []
+    for index, cell in enumerate(cells):
+        if index:
+            row.append("")
+            widths.append(BOX_GAP)
+        row.append(cell)
+        widths.append(box)
+    style: list[tuple[object, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP")]
+    style += [("BOX", (2 * index, 0), (2 * index, 0), 1, RULE) for index in range(count)]
+    style += [
+        ("LEFTPADDING", (0, 0), (-1, -1), 10),
+        ("TOPPADDING", (0, 0), (-1, -1), 8),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 9),
+    ]
+    table = Table([row], colWidths=widths)
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _parts_table(parts: list[CertificatePart]) -> Table:
+    return _lines_table(
+        ["Part no.", "Description", "Qty"],
+        [
             [
                 Paragraph(text(part.part_no), CELL),
                 Paragraph(text(part.description), CELL),
                 Paragraph(str(part.quantity), CELL_NUMBER),
             ]
-        )
-    if not parts:
-        rows.append([Paragraph("No parts replaced", CELL), "", ""])
-    widths = [PART_NO_WIDTH, CONTENT_WIDTH - PART_NO_WIDTH - QTY_WIDTH, QTY_WIDTH]
+            for part in parts
+        ],
+        widths=[PART_NO_WIDTH, CONTENT_WIDTH - PART_NO_WIDTH - QTY_WIDTH, QTY_WIDTH],
+        empty="No parts replaced",
+        numeric_last=True,
+    )
+
+
+def _checklist_table(lines: list[ChecklistLine]) -> Table:
+    return _lines_table(
+        ["Item", "Result", "Note"],
+        [
+            [
+                Paragraph(text(line.item), CELL),
+                Paragraph("Passed", CELL) if line.passed else Paragraph("Failed", FAILED),
+                Paragraph(text(line.note), CELL),
+            ]
+            for line in lines
+        ],
+        widths=[
+            CHECK_ITEM_WIDTH,
+            CHECK_RESULT_WIDTH,
+            CONTENT_WIDTH - CHECK_ITEM_WIDTH - CHECK_RESULT_WIDTH,
+        ],
+        empty="No checks recorded",
+    )
+
+
+def _lines_table(
+    headers: list[str],
+    body: list[list[Flowable]],
+    *,
+    widths: list[float],
+    empty: str,
+    numeric_last: bool = False,
+) -> Table:
+    """A striped table whose header row repeats on every page it flows onto; `empty`
+    spans the row when there are no lines."""
+    head = [Paragraph(header, CELL_HEAD) for header in headers]
+    if numeric_last:
+        head[-1] = Paragraph(headers[-1], CELL_NUMBER_HEAD)
+    rows: list[list[Flowable | str]] = [head, *body]
+    if not body:
+        rows.append([Paragraph(empty, CELL), *[""] * (len(headers) - 1)])
     table = Table(rows, colWidths=widths, repeatRows=1)
     style = [
         ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
@@ -239,34 +410,9 @@ def _parts_table(parts: list[CertificatePart]) -> Table:
         ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
     ]
     style += [("BACKGROUND", (0, row), (-1, row), STRIPE) for row in range(2, len(rows), 2)]
-    if not parts:
+    if not body:
         style.append(("SPAN", (0, 1), (-1, 1)))
     table.setStyle(TableStyle(style))
-    return table
-
-
-def _dates(data: RepairCertificateData) -> Table:
-    """QA date and the end of the repair warranty, side by side in boxes."""
-    row = [
-        _pair("QA passed on", data.qa_passed_on, DATE),
-        "",
-        _pair("Repair warranty until", data.repair_warranty_until, DATE),
-    ]
-    gap = 0.25 * inch
-    box = (CONTENT_WIDTH - gap) / 2
-    table = Table([row], colWidths=[box, gap, box])
-    table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("BOX", (0, 0), (0, 0), 1, RULE),
-                ("BOX", (2, 0), (2, 0), 1, RULE),
-                ("LEFTPADDING", (0, 0), (-1, -1), 10),
-                ("TOPPADDING", (0, 0), (-1, -1), 8),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 9),
-            ]
-        )
-    )
     return table
 
 
@@ -285,7 +431,7 @@ class _QrCode(Flowable):  # type: ignore[misc]  # reportlab is untyped
         draw_qr(self.canv, self.data, 0, 0, self.size)
 
 
-def _verification(data: RepairCertificateData) -> Table:
+def _verification(code: str, verify_url: str) -> Table:
     """The verification code, big enough to read out over the phone, and a QR code
     of the verify URL, in one accented box."""
     padding = 12
@@ -293,16 +439,16 @@ def _verification(data: RepairCertificateData) -> Table:
     left: list[Flowable] = [
         Paragraph("VERIFICATION CODE", LABEL),
         Spacer(1, 4),
-        Paragraph(text(data.verification_code), CODE),
+        Paragraph(text(code), CODE),
         Spacer(1, 6),
-        Paragraph(f"Verify at {text(data.verify_url)}", CAPTION),
+        Paragraph(f"Verify at {text(verify_url)}", CAPTION),
         Paragraph(
             "Scan the code or enter the verification code to confirm this certificate.",
             CAPTION,
         ),
     ]
     table = Table(
-        [[left, _QrCode(data.verify_url, QR_SIZE)]],
+        [[left, _QrCode(verify_url, QR_SIZE)]],
         colWidths=[text_width, QR_SIZE + padding],
     )
     table.setStyle(
@@ -322,9 +468,9 @@ def _verification(data: RepairCertificateData) -> Table:
     return table
 
 
-def _page_decoration(data: RepairCertificateData) -> Callable[[Canvas, SimpleDocTemplate], None]:
-    """A double border and a footer with the certificate and job numbers, on every page."""
-    line = f"Certificate {data.certificate_number}  \u00b7  Job {data.job_number}"
+def _page_decoration(footer: str) -> Callable[[Canvas, SimpleDocTemplate], None]:
+    """A double border and a footer (`footer` on the left, the page number on the
+    right), on every page."""
 
     def draw(canvas: Canvas, document: SimpleDocTemplate) -> None:
         canvas.saveState()
@@ -338,7 +484,7 @@ def _page_decoration(data: RepairCertificateData) -> Callable[[Canvas, SimpleDoc
         canvas.setFont("Helvetica", 8)
         canvas.setFillColor(MUTED)
         baseline = MARGIN - 14
-        canvas.drawString(MARGIN, baseline, line)
+        canvas.drawString(MARGIN, baseline, footer)
         canvas.drawRightString(PAGE_WIDTH - MARGIN, baseline, f"Page {document.page}")
         canvas.restoreState()
 

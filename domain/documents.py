@@ -70,3 +70,35 @@ class RepairCertificateData:
     repair_warranty_until: str
     verification_code: str
     verify_url: str
+
+
+@dataclass
+class ChecklistLine:
+    item: str
+    passed: bool
+    note: str = ""
+
+
+@dataclass
+class RelocationCertificateData:
+    """A Relocation & Installation Certificate; dates are display strings ("7 December 2026")."""
+
+    certificate_number: str
+    relocation_number: str
+    retailer_name: str
+    provider_name: str
+    customer_first_name: str
+    product_name: str
+    sku: str
+    serial: str
+    from_site: Address
+    to_site: Address
+    technician: str
+    uninstalled_on: str
+    delivered_on: str
+    commissioned_on: str
+    uninstall_checklist: list[ChecklistLine]
+    reinstall_checklist: list[ChecklistLine]
+    commissioning_checklist: list[ChecklistLine]
+    verification_code: str
+    verify_url: str

@@ -1,5 +1,6 @@
-"""The Certificate of Repair: Letter pages, every field present, QR, long parts lists,
-markup characters, determinism."""
+"""The Certificate of Repair and the Relocation & Installation Certificate: Letter
+pages, every field present, QR, long parts lists and checklists, markup characters,
+determinism."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ from io import BytesIO
 
 from pypdf import PdfReader
 
-from documents.certificates import render_repair_certificate
-from domain.documents import CertificatePart, RepairCertificateData
+from documents.certificates import render_relocation_certificate, render_repair_certificate
+from domain.common import Address
+from domain.documents import (
+    CertificatePart,
+    ChecklistLine,
+    RelocationCertificateData,
+    RepairCertificateData,
+)
 from tests.documents.barcodes import decode_barcodes
 
 VERIFY_URL = "https://aftersales.example.com/v1/verify/RC7K-9XQ2-M4TD"
@@ -147,3 +154,184 @@ def test_long_parts_list_flows_onto_more_pages() -> None:
     assert all("Description" in text for text in texts[1:])
     assert "RC7K-9XQ2-M4TD" in texts[-1]
     assert ("QRCode", VERIFY_URL) in decode_barcodes(pdf, page=len(texts) - 1, dpi=150)
+
+
+# The Relocation & Installation Certificate.
+
+RELOCATION_VERIFY_URL = "https://aftersales.example.com/v1/verify/RL4P-7WN3-K2HC"
+
+
+def relocation(**changes: object) -> RelocationCertificateData:
+    data = RelocationCertificateData(
+        certificate_number="RI-2026-000215",
+        relocation_number="REL-2026-000093",
+        retailer_name="Acme Home Appliances",
+        provider_name="Metro Install Services",
+        customer_first_name="Jane",
+        product_name="Built-in oven BO-600",
+        sku="BO-600",
+        serial="SN0098765432",
+        from_site=Address(
+            name="Jane Doe",
+            line1="12 Elm Street",
+            line2="Apartment 4B",
+            city="Springfield",
+            region="IL",
+            postal_code="62701",
+            country="US",
+        ),
+        to_site=Address(
+            line1="48 Oak Avenue",
+            line2="Unit 7",
+            city="Shelbyville",
+            region="IN",
+            postal_code="46176",
+            country="US",
+        ),
+        technician="Sam Rivera",
+        uninstalled_on="3 December 2026",
+        delivered_on="5 December 2026",
+        commissioned_on="7 December 2026",
+        uninstall_checklist=[
+            ChecklistLine(item="Power isolated", passed=True),
+            ChecklistLine(item="Door secured for transport", passed=True, note="Taped twice"),
+        ],
+        reinstall_checklist=[
+            ChecklistLine(item="Cabinet cut-out fits", passed=True),
+            ChecklistLine(item="Anti-tip bracket fitted", passed=False, note="Bracket missing"),
+        ],
+        commissioning_checklist=[
+            ChecklistLine(item="Reaches 200 C in 12 minutes", passed=True),
+            ChecklistLine(item="Earth continuity test", passed=True, note="0.08 ohm"),
+        ],
+        verification_code="RL4P-7WN3-K2HC",
+        verify_url=RELOCATION_VERIFY_URL,
+    )
+    return replace(data, **changes)  # type: ignore[arg-type]
+
+
+def test_relocation_pages_are_us_letter() -> None:
+    pdf = render_relocation_certificate(relocation())
+    for page in PdfReader(BytesIO(pdf)).pages:
+        assert (float(page.mediabox.width), float(page.mediabox.height)) == (612, 792)
+
+
+def test_relocation_carries_every_field() -> None:
+    texts = pages_text(render_relocation_certificate(relocation()))
+    flat = words("\n".join(texts))
+    for expected in (
+        "Relocation & Installation Certificate",
+        # Each value under its label.
+        "CERTIFICATE NUMBER RI-2026-000215",
+        "RELOCATION NUMBER REL-2026-000093",
+        "PROVIDER Metro Install Services",
+        "RETAILER Acme Home Appliances",
+        "TECHNICIAN Sam Rivera",
+        "CUSTOMER Jane",
+        "PRODUCT Built-in oven BO-600",
+        "SKU BO-600",
+        "SERIAL NUMBER SN0098765432",
+        # Both sites, every line of each.
+        "FROM SITE Jane Doe 12 Elm Street Apartment 4B Springfield, IL 62701 US",
+        "TO SITE 48 Oak Avenue Unit 7 Shelbyville, IN 46176 US",
+        "UNINSTALLED ON 3 December 2026",
+        "DELIVERED ON 5 December 2026",
+        "COMMISSIONED ON 7 December 2026",
+        "RL4P-7WN3-K2HC",
+        f"Verify at {RELOCATION_VERIFY_URL}",
+    ):
+        assert expected in flat, expected
+    for heading in ("Uninstall checklist", "Reinstall checklist", "Commissioning checklist"):
+        assert heading in flat, heading
+    # One row per check: item, result, note.
+    assert "Power isolated Passed" in flat
+    assert "Door secured for transport Passed Taped twice" in flat
+    assert "Cabinet cut-out fits Passed" in flat
+    assert "Anti-tip bracket fitted Failed Bracket missing" in flat
+    assert "Reaches 200 C in 12 minutes Passed" in flat
+    assert "Earth continuity test Passed 0.08 ohm" in flat
+    assert "No checks recorded" not in flat
+    for number, text in enumerate(texts, start=1):
+        assert f"Page {number}" in text
+        assert "Certificate RI-2026-000215" in text
+        assert "Relocation REL-2026-000093" in text
+
+
+def test_relocation_empty_checklist() -> None:
+    texts = pages_text(render_relocation_certificate(relocation(reinstall_checklist=[])))
+    assert "No checks recorded" in "\n".join(texts)
+
+
+def test_relocation_same_input_same_bytes() -> None:
+    pdf = render_relocation_certificate(relocation())
+    assert pdf == render_relocation_certificate(relocation())
+    assert pdf != render_relocation_certificate(relocation(commissioned_on="8 December 2026"))
+
+
+def test_relocation_metadata_is_fixed() -> None:
+    info = PdfReader(BytesIO(render_relocation_certificate(relocation()))).metadata
+    assert info is not None
+    assert info.title == "Relocation & Installation Certificate RI-2026-000215"
+    assert info.creator == "aftersales"
+
+
+def test_relocation_qr_code_scans_to_the_verify_url() -> None:
+    pdf = render_relocation_certificate(relocation())
+    last = len(PdfReader(BytesIO(pdf)).pages) - 1
+    assert ("QRCode", RELOCATION_VERIFY_URL) in decode_barcodes(pdf, page=last, dpi=150)
+
+
+def test_relocation_markup_characters_are_printed_as_text() -> None:
+    pdf = render_relocation_certificate(
+        relocation(
+            provider_name="Lift & Shift <Pro>",
+            technician="A. <b>Smith</b>",
+            from_site=Address(
+                name="Smith & Sons",
+                line1="1 <Main> St",
+                city="Springfield",
+                postal_code="1",
+                country="US",
+            ),
+            commissioning_checklist=[
+                ChecklistLine(item="Gas leak test", passed=True, note="Leak < 1 ppm & stable"),
+                ChecklistLine(item="Level <check>", passed=True, note="<i>ok</i> & done"),
+            ],
+        )
+    )
+    flat = words("\n".join(pages_text(pdf)))
+    for expected in (
+        "Lift & Shift <Pro>",
+        "A. <b>Smith</b>",
+        "Smith & Sons",
+        "1 <Main> St",
+        "Gas leak test Passed Leak < 1 ppm & stable",
+        "Level <check> Passed <i>ok</i> & done",
+    ):
+        assert expected in flat, expected
+
+
+def test_long_checklist_flows_onto_more_pages() -> None:
+    checks = [
+        ChecklistLine(item=f"Check {i:03d}", passed=i % 7 != 0, note=f"Note {i}")
+        for i in range(120)
+    ]
+    pdf = render_relocation_certificate(relocation(commissioning_checklist=checks))
+    texts = pages_text(pdf)
+    assert len(texts) >= 2
+    everything = words("\n".join(texts))
+    for i in range(120):
+        result = "Failed" if i % 7 == 0 else "Passed"
+        assert f"Check {i:03d} {result} Note {i}" in everything
+    for number, text in enumerate(texts, start=1):
+        assert f"Page {number}" in text
+        assert "Certificate RI-2026-000215" in text
+        assert "Relocation REL-2026-000093" in text
+    # The column header repeats wherever the checklist continues; the certificate
+    # closes with the dates and the verification box, QR code included.
+    continued = [text for text in texts[1:] if "Check " in text]
+    assert continued
+    assert all("Item Result Note" in words(text) for text in continued)
+    assert "7 December 2026" in texts[-1]
+    assert "RL4P-7WN3-K2HC" in texts[-1]
+    assert ("QRCode", RELOCATION_VERIFY_URL) in decode_barcodes(pdf, page=len(texts) - 1, dpi=150)
