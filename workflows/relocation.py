@@ -325,8 +325,13 @@ class RelocationWorkflow:
 
     async def _wait_for(self, ready: Callable[[], bool]) -> None:
         while True:
-            await self._apply_scans()
             await self._remind()
+            # An accepted command goes before scans still queued: its validator judged the
+            # state without them (a cancel accepted before the pick-up must not land on the
+            # road).
+            if ready():
+                return
+            await self._apply_scans()
             if ready():
                 return
             wake = self._reminder_at()
