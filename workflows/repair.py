@@ -564,7 +564,9 @@ class RepairWorkflow:
         self._require(
             "approve" if decision.approve else "decline",
             target,
-            self.status is S.AWAITING_APPROVAL,
+            # Once the quote has expired the job is on its way back, even while the status
+            # still reads awaiting_approval as the return parcel is booked.
+            self.status is S.AWAITING_APPROVAL and self.quote_outcome is None,
         )
 
     @workflow.update
@@ -581,7 +583,9 @@ class RepairWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: RepairCancel) -> None:
-        self._require("cancel", S.CANCELLED, cancellable(self.status) and not self.inbound_scanned)
+        # A parcel already moving towards the center can be neither voided nor stopped.
+        on_its_way = self.status is S.AWAITING_UNIT and self.inbound_scanned
+        self._require("cancel", S.CANCELLED, cancellable(self.status) and not on_its_way)
 
     @workflow.signal
     def carrier_event(self, event: CarrierEvent) -> None:

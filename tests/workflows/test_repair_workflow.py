@@ -640,12 +640,6 @@ async def test_cancel_while_diagnosing(harness: Harness) -> None:
     assert (last.event, last.detail.get("unit")) == ("cancelled", "held_at_center")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/repair.py _validate_cancel refuses cancel once the inbound parcel was "
-    "scanned, so a shipped-in unit can never be cancelled in received/diagnosing although "
-    "REPAIR_TRANSITIONS (and the 409's own `allowed`) permit it",
-)
 async def test_cancel_after_a_shipped_in_unit_arrived(harness: Harness) -> None:
     h = harness
     category = new_category()
@@ -854,12 +848,6 @@ async def test_an_rma_resolved_by_repair_runs_the_repair_as_its_child(harness: H
     assert (await events(h, s.rma_id))[-1] == "repaired"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/repair.py _step/_ship_back: while an expired quote's return parcel is "
-    "booked the job still reads awaiting_approval with no command pending, so a late "
-    "decide_quote is accepted and then moves the job from ready_to_ship back to the bench",
-)
 async def test_a_decision_racing_the_quote_expiry_cannot_reopen_the_job(
     harness: Harness,
 ) -> None:
