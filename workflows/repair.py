@@ -585,7 +585,11 @@ class RepairWorkflow:
     def _validate_cancel(self, request: RepairCancel) -> None:
         # A parcel already moving towards the center can be neither voided nor stopped.
         on_its_way = self.status is S.AWAITING_UNIT and self.inbound_scanned
-        self._require("cancel", S.CANCELLED, cancellable(self.status) and not on_its_way)
+        # An expired quote's return parcel is being booked: the job is going back already.
+        going_back = self.status is S.AWAITING_APPROVAL and self.quote_outcome is not None
+        self._require(
+            "cancel", S.CANCELLED, cancellable(self.status) and not on_its_way and not going_back
+        )
 
     @workflow.signal
     def carrier_event(self, event: CarrierEvent) -> None:
