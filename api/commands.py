@@ -7,7 +7,7 @@ rather than hold the connection while no worker runs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from temporalio.client import (
@@ -18,7 +18,8 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import Problem, decision_pending
+from api.errors import Problem, decision_pending, invalid_transition
+from db import models
 from settings import Settings
 
 T = TypeVar("T")
@@ -80,3 +81,30 @@ async def send_update(
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise
         raise ended() from exc
+
+
+async def command_case(
+    client: Client,
+    settings: Settings,
+    case: models.Case,
+    update: str,
+    argument: Any,
+    result_type: type[T],
+    allowed: Callable[[str], Sequence[str]],
+) -> T:
+    """Send a command to a case's workflow. Once the workflow has ended, every command is
+    out of order: 409 `invalid_transition` with the status the read model holds."""
+    current = case.status
+    return await send_update(
+        client,
+        settings,
+        workflow_id=case.workflow_id,
+        update=update,
+        argument=argument,
+        result_type=result_type,
+        pending_detail=f"the command to {case.id} was handed to its workflow, which has not "
+        "answered yet",
+        ended=lambda: invalid_transition(
+            f"{case.case_type} {case.id} is {current}", current, list(allowed(current))
+        ),
+    )

@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,3 +67,26 @@ async def _find(session: AsyncSession, org_id: str, key: str) -> models.Idempote
             models.IdempotencyRecord.org_id == org_id, models.IdempotencyRecord.key == key
         )
     )
+
+
+async def claim_case(
+    session: AsyncSession,
+    org_id: str,
+    key: str | None,
+    body: BaseModel,
+    resource_type: str,
+    proposed_id: str,
+) -> tuple[str, models.Case | None]:
+    """The id a create request works under, and the case a first request with the same key
+    already made (then the caller answers with it and starts nothing)."""
+    if key is None:
+        return proposed_id, None
+    case_id = await claim(
+        session,
+        org_id,
+        key,
+        request_hash(body.model_dump(mode="json")),
+        resource_type,
+        proposed_id,
+    )
+    return case_id, await session.get(models.Case, case_id)

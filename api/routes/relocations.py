@@ -15,9 +15,9 @@ from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_views import relocation_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import send_update, start_with_update
+from api.commands import command_case, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, invalid_transition, not_found
+from api.errors import Problem, not_found
 from api.pagination import LimitQuery, page, split
 from api.schemas.common import Page
 from api.schemas.relocation import (
@@ -85,20 +85,17 @@ async def create_relocation(
             "provider_org_id must name a repair center organisation",
         )
     provider_name = provider.name
-    relocation_id = new_case_id("REL", datetime.now(UTC).year)
-    if idempotency_key is not None:
-        relocation_id = await idempotency.claim(
-            session,
-            org_id,
-            idempotency_key,
-            idempotency.request_hash(body.model_dump(mode="json")),
-            "relocation",
-            relocation_id,
-        )
-        existing = await session.get(models.Case, relocation_id)
-        if existing is not None:
-            bundle = await load_case_bundle(session, existing)
-            return relocation_public(bundle, settings.public_base_url, True)
+    relocation_id, existing = await idempotency.claim_case(
+        session,
+        org_id,
+        idempotency_key,
+        body,
+        "relocation",
+        new_case_id("REL", datetime.now(UTC).year),
+    )
+    if existing is not None:
+        bundle = await load_case_bundle(session, existing)
+        return relocation_public(bundle, settings.public_base_url, True)
     await refuse_open_case(session, org_id, body.asset.serial, relocation_id)
     from_site = body.from_site.to_domain()
     asset_id = await _asset(session, org_id, body.asset.sku, body.asset.serial, from_site)
@@ -308,21 +305,14 @@ async def _command(
     update: str,
     argument: Any,
 ) -> RelocationPublic:
-    current = RelocationStatus(case.status)
-    await send_update(
+    await command_case(
         client,
         settings,
-        workflow_id=case.workflow_id,
-        update=update,
-        argument=argument,
-        result_type=RelocationView,
-        pending_detail=f"the command to {case.id} was handed to its workflow, which has not "
-        "answered yet",
-        ended=lambda: invalid_transition(
-            f"relocation {case.id} is {current.value}",
-            current.value,
-            list(allowed_actions(current)),
-        ),
+        case,
+        update,
+        argument,
+        RelocationView,
+        lambda status: allowed_actions(RelocationStatus(status)),
     )
     await session.refresh(case)
     owner = principal.kind is OrgKind.RETAILER

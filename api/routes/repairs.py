@@ -15,9 +15,9 @@ from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_views import repair_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import send_update, start_with_update
+from api.commands import command_case, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, invalid_transition, not_found
+from api.errors import Problem, not_found
 from api.pagination import LimitQuery, page, split
 from api.schemas.common import MoneyIO, Page
 from api.schemas.repair import (
@@ -81,21 +81,12 @@ async def create_repair(
         raise Problem(422, "invalid_purchase_date", "the purchase date is in the future")
     product = (await catalog(session, org_id, {body.unit.sku}))[body.unit.sku]
 
-    repair_id = new_case_id("REP", now.year)
-    if idempotency_key is not None:
-        repair_id = await idempotency.claim(
-            session,
-            org_id,
-            idempotency_key,
-            idempotency.request_hash(body.model_dump(mode="json")),
-            "repair",
-            repair_id,
-        )
-        existing = await session.get(models.Case, repair_id)
-        if existing is not None:
-            return repair_public(
-                await load_case_bundle(session, existing), settings.public_base_url, True
-            )
+    repair_id, existing = await idempotency.claim_case(
+        session, org_id, idempotency_key, body, "repair", new_case_id("REP", now.year)
+    )
+    if existing is not None:
+        bundle = await load_case_bundle(session, existing)
+        return repair_public(bundle, settings.public_base_url, True)
     await refuse_open_case(session, org_id, body.unit.serial, repair_id)
 
     org = await session.get(models.Organisation, org_id)
@@ -296,20 +287,14 @@ async def _command(
     update: str,
     argument: Any,
 ) -> RepairPublic:
-    current = RepairStatus(case.status)
-    await send_update(
+    await command_case(
         client,
         settings,
-        workflow_id=case.workflow_id,
-        update=update,
-        argument=argument,
-        result_type=RepairView,
-        pending_detail=f"the command to {case.id} was handed to its workflow, which has not "
-        "answered yet",
-        # The job has ended: nothing moves it any more.
-        ended=lambda: invalid_transition(
-            f"repair {case.id} is {current.value}", current.value, list(allowed_next(current))
-        ),
+        case,
+        update,
+        argument,
+        RepairView,
+        lambda status: allowed_next(RepairStatus(status)),
     )
     await session.refresh(case)
     owner = principal.kind is OrgKind.RETAILER

@@ -14,9 +14,9 @@ from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_views import replacement_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import send_update, start_with_update
+from api.commands import command_case, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, invalid_transition, not_found
+from api.errors import Problem, not_found
 from api.pagination import LimitQuery, page, split
 from api.schemas.common import Page
 from api.schemas.replacement import (
@@ -76,21 +76,17 @@ async def create_replacement(
     products = await catalog(session, org_id, {body.unit.sku, replacement_sku})
     product = products[replacement_sku]
 
-    replacement_id = new_case_id("RPL", datetime.now(UTC).year)
-    if idempotency_key is not None:
-        replacement_id = await idempotency.claim(
-            session,
-            org_id,
-            idempotency_key,
-            idempotency.request_hash(body.model_dump(mode="json")),
-            "replacement",
-            replacement_id,
-        )
-        existing = await session.get(models.Case, replacement_id)
-        if existing is not None:
-            return replacement_public(
-                await load_case_bundle(session, existing), settings.public_base_url
-            )
+    replacement_id, existing = await idempotency.claim_case(
+        session,
+        org_id,
+        idempotency_key,
+        body,
+        "replacement",
+        new_case_id("RPL", datetime.now(UTC).year),
+    )
+    if existing is not None:
+        bundle = await load_case_bundle(session, existing)
+        return replacement_public(bundle, settings.public_base_url)
     await refuse_open_case(session, org_id, body.unit.serial, replacement_id)
     org = await session.get(models.Organisation, org_id)
     assert org is not None
@@ -220,21 +216,14 @@ async def _command(
     update: str,
     argument: Any,
 ) -> ReplacementPublic:
-    current = ReplacementStatus(case.status)
-    await send_update(
+    await command_case(
         client,
         settings,
-        workflow_id=case.workflow_id,
-        update=update,
-        argument=argument,
-        result_type=ReplacementView,
-        pending_detail=f"the command to {case.id} was handed to its workflow, which has not "
-        "answered yet",
-        ended=lambda: invalid_transition(
-            f"replacement {case.id} is {current.value}",
-            current.value,
-            list(ALLOWED_ACTIONS[current]),
-        ),
+        case,
+        update,
+        argument,
+        ReplacementView,
+        lambda status: ALLOWED_ACTIONS[ReplacementStatus(status)],
     )
     await session.refresh(case)
     return replacement_public(await load_case_bundle(session, case), settings.public_base_url)

@@ -89,19 +89,11 @@ async def create_rma(
         )
     products = await catalog(session, org_id, {item.sku for item in body.items})
 
-    rma_id = new_case_id("RMA", now.year)
-    if idempotency_key is not None:
-        rma_id = await idempotency.claim(
-            session,
-            org_id,
-            idempotency_key,
-            idempotency.request_hash(body.model_dump(mode="json")),
-            "rma",
-            rma_id,
-        )
-        existing = await session.get(models.Case, rma_id)
-        if existing is not None:
-            return rma_public(await load_case_bundle(session, existing), settings.public_base_url)
+    rma_id, existing = await idempotency.claim_case(
+        session, org_id, idempotency_key, body, "rma", new_case_id("RMA", now.year)
+    )
+    if existing is not None:
+        return rma_public(await load_case_bundle(session, existing), settings.public_base_url)
 
     start = await _start_input(session, settings, principal, body, products, rma_id)
     await _authorize(client, settings, start)
