@@ -1,0 +1,172 @@
+"""The service plan's vocabulary and pure rules (lifecycles.md §5): billing calendar, claim
+eligibility over a rolling 12 months, and the cancellation refund. Groundwork for issue #7:
+the workflow and API build on these."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.durations import add_months
+from domain.money import floor_cents
+
+
+class PlanStatus(StrEnum):
+    WAITING_PERIOD = "waiting_period"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"  # the first charge failed
+
+
+class BillingPeriod(StrEnum):
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+    UPFRONT = "upfront"  # one charge for the whole term
+
+
+class ClaimType(StrEnum):
+    REPAIR = "repair"
+    REPLACEMENT = "replacement"
+
+
+class ClaimRefusal(StrEnum):
+    PLAN_NOT_ACTIVE = "plan_not_active"
+    WAITING_PERIOD = "waiting_period"
+    CLAIM_LIMIT_REACHED = "claim_limit_reached"
+    NOT_COVERED = "not_covered"
+    DEDUCTIBLE_PAYMENT_FAILED = "deductible_payment_failed"
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    """A catalog entry as sold: a plan keeps these until it renews."""
+
+    code: str
+    name: str
+    term_months: int
+    billing_period: BillingPeriod
+    price: Decimal  # per billing period (per term when upfront)
+    claim_limit: int  # approved claims per rolling 12 months
+    deductibles: dict[ClaimType, Decimal] = field(default_factory=dict)
+    waiting_period: timedelta = timedelta(0)
+    incidents: frozenset[str] = frozenset()
+    cancel_full_refund_within: timedelta = timedelta(days=30)
+    auto_renew: bool = True
+
+    def __post_init__(self) -> None:
+        if self.term_months < 1:
+            raise ValueError("term_months must be at least 1")
+        if self.billing_period is BillingPeriod.ANNUAL and self.term_months % 12:
+            raise ValueError("an annual plan's term must be whole years")
+        if not self.price.is_finite() or self.price < 0:
+            raise ValueError("price must be a non-negative amount")
+        if self.claim_limit < 0:
+            raise ValueError("claim_limit must not be negative")
+
+
+def months_per_period(period: BillingPeriod, term_months: int) -> int:
+    return {BillingPeriod.MONTHLY: 1, BillingPeriod.ANNUAL: 12}.get(period, term_months)
+
+
+def charge_dates(term_start: datetime, terms: PlanTerms) -> list[datetime]:
+    """Every charge of one term, the first at its start. Each date is counted from the
+    term's start (Jan 31 → Feb 28 → Mar 31), never from the previous, clamped, date, so the
+    calendar does not drift."""
+    step = months_per_period(terms.billing_period, terms.term_months)
+    return [add_months(term_start, k) for k in range(0, terms.term_months, step)]
+
+
+def term_end(term_start: datetime, terms: PlanTerms) -> datetime:
+    return add_months(term_start, terms.term_months)
+
+
+def period_containing(
+    moment: datetime, term_start: datetime, terms: PlanTerms
+) -> tuple[datetime, datetime]:
+    """The billing period `moment` falls in: [start, end)."""
+    dates = charge_dates(term_start, terms)
+    bounds = [*dates, term_end(term_start, terms)]
+    for start, end in itertools.pairwise(bounds):
+        if start <= moment < end:
+            return start, end
+    raise ValueError("the moment is outside the term")
+
+
+def claim_refusal(
+    *,
+    status: PlanStatus,
+    now: datetime,
+    enrolled_at: datetime,
+    terms: PlanTerms,
+    incident: str,
+    approved_claims_at: list[datetime],
+) -> ClaimRefusal | None:
+    """Why a claim is refused, or None when it may go on to the deductible. The limit counts
+    approved claims in the 12 calendar months up to now (rolling, not per term)."""
+    if status is PlanStatus.WAITING_PERIOD or now < enrolled_at + terms.waiting_period:
+        return ClaimRefusal.WAITING_PERIOD
+    if status is not PlanStatus.ACTIVE:
+        return ClaimRefusal.PLAN_NOT_ACTIVE
+    if terms.incidents and incident not in terms.incidents:
+        return ClaimRefusal.NOT_COVERED
+    window_start = add_months(now, -12)
+    recent = sum(1 for at in approved_claims_at if window_start < at <= now)
+    if recent >= terms.claim_limit:
+        return ClaimRefusal.CLAIM_LIMIT_REACHED
+    return None
+
+
+@dataclass(frozen=True)
+class Charge:
+    """A charge that succeeded, for the period [period_start, period_end)."""
+
+    amount: Decimal
+    period_start: datetime
+    period_end: datetime
+
+
+def cancellation_refund(
+    *,
+    now: datetime,
+    enrolled_at: datetime,
+    terms: PlanTerms,
+    charges: list[Charge],
+    any_approved_claim: bool,
+) -> Decimal:
+    """What a cancellation at `now` gives back (lifecycles.md §5).
+
+    Inside `cancel_full_refund_within` with no approved claim: everything paid. Otherwise
+    the unused part of the paid period that contains `now`, prorated by days (whole days
+    left, the day of cancellation counted as used) and rounded down to the cent. A period
+    not paid for gives nothing back.
+    """
+    if now < enrolled_at:
+        raise ValueError("cannot cancel before enrolment")
+    if now < enrolled_at + terms.cancel_full_refund_within and not any_approved_claim:
+        return sum((c.amount for c in charges), Decimal(0))
+    current = next((c for c in charges if c.period_start <= now < c.period_end), None)
+    if current is None:
+        return Decimal("0.00")
+    return prorated(current.amount, current.period_start, current.period_end, now)
+
+
+def prorated(amount: Decimal, start: datetime, end: datetime, now: datetime) -> Decimal:
+    """The share of `amount` for the whole days of [start, end) still to come after `now`'s
+    day, rounded down to the cent: never more than was paid, never negative."""
+    total_days = (end.date() - start.date()).days
+    if total_days <= 0:
+        return Decimal("0.00")
+    used_days = min(total_days, (now.date() - start.date()).days + 1)
+    unused = max(0, total_days - used_days)
+    return floor_cents(amount * unused / total_days)
+
+
+def renewal_notice_at(term_start: datetime, terms: PlanTerms) -> datetime:
+    """`plan.renewal_upcoming` goes out 30 days before the term ends."""
+    return term_end(term_start, terms) - timedelta(days=30)
