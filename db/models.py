@@ -303,3 +303,20 @@ class Asset(Base):
     moved_by_case_id: Mapped[str | None] = mapped_column(String(40), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanCatalogEntry(Base):
+    """A service plan the retailer sells. Sold plans keep a copy of the terms; a change here
+    reaches them at their next renewal."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("org_id", "code"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    # The terms as the API accepts them (ISO 8601 durations, decimal strings).
+    terms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,100 @@
+"""The retailer's service-plan catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import OrgKind
+from api.deps import PrincipalDep, SessionDep
+from api.errors import Problem, not_found
+from api.schemas.common import MoneyIO
+from api.schemas.plans import PlanCreate, PlanPublic, PlanTermsIn
+from db import models
+from db.queries import policy_document
+from db.types import utcnow
+
+router = APIRouter(prefix="/v1/plans", tags=["service plans"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
+async def create_plan(body: PlanCreate, principal: PrincipalDep, session: SessionDep) -> PlanPublic:
+    principal.require(OrgKind.RETAILER)
+    terms: dict[str, Any] = body.model_dump(mode="json", exclude={"code"})
+    entry = models.PlanCatalogEntry(
+        org_id=principal.owner_id, code=body.code, name=body.name, terms=terms
+    )
+    session.add(entry)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Problem(
+            409, "duplicate_plan_code", f"plan {body.code!r} is already in the catalog"
+        ) from exc
+    return await _public(session, entry)
+
+
+@router.put("/{code}", response_model=PlanPublic)
+async def replace_plan(
+    code: str, body: PlanTermsIn, principal: PrincipalDep, session: SessionDep
+) -> PlanPublic:
+    """New terms for new sales and for renewals; plans already sold keep theirs until then."""
+    principal.require(OrgKind.RETAILER)
+    entry = await _entry(session, principal.owner_id, code)
+    entry.name = body.name
+    entry.terms = body.model_dump(mode="json")
+    entry.updated_at = utcnow()
+    await session.commit()
+    return await _public(session, entry)
+
+
+@router.get("", response_model=list[PlanPublic])
+async def list_plans(principal: PrincipalDep, session: SessionDep) -> list[PlanPublic]:
+    principal.require(OrgKind.RETAILER)
+    rows = await session.scalars(
+        select(models.PlanCatalogEntry)
+        .where(models.PlanCatalogEntry.org_id == principal.owner_id)
+        .order_by(models.PlanCatalogEntry.code)
+    )
+    return [await _public(session, row) for row in rows.all()]
+
+
+@router.get("/{code}", response_model=PlanPublic)
+async def get_plan(code: str, principal: PrincipalDep, session: SessionDep) -> PlanPublic:
+    principal.require(OrgKind.RETAILER)
+    return await _public(session, await _entry(session, principal.owner_id, code))
+
+
+async def _entry(session: AsyncSession, org_id: str, code: str) -> models.PlanCatalogEntry:
+    entry = await session.scalar(
+        select(models.PlanCatalogEntry).where(
+            models.PlanCatalogEntry.org_id == org_id, models.PlanCatalogEntry.code == code
+        )
+    )
+    if entry is None:
+        raise not_found("plan")
+    return entry
+
+
+async def _public(session: AsyncSession, entry: models.PlanCatalogEntry) -> PlanPublic:
+    currency = str((await policy_document(session, entry.org_id)).get("currency", "USD"))
+    terms = PlanTermsIn.model_validate(entry.terms).to_domain(entry.code)
+    return PlanPublic(
+        id=entry.id,
+        code=entry.code,
+        name=terms.name,
+        term_months=terms.term_months,
+        billing_period=terms.billing_period,
+        price=MoneyIO.of(terms.price, currency),
+        claim_limit=terms.claim_limit,
+        deductibles={k: MoneyIO.of(v, currency) for k, v in terms.deductibles.items()},
+        waiting_period=terms.waiting_period,
+        incidents=sorted(terms.incidents),
+        cancel_full_refund_within=terms.cancel_full_refund_within,
+        auto_renew=terms.auto_renew,
+    )
