@@ -1,11 +1,11 @@
-"""Certificates issued to customers: the Certificate of Repair and the Relocation &
-Installation Certificate.
+"""Certificates issued to customers: the Certificate of Repair, the Relocation &
+Installation Certificate and the Certificate of Coverage of a service plan.
 
 US Letter, laid out with platypus as the packing slip is, so that a long parts list or
 checklist flows onto more pages (its header repeats on each). Every page carries a
 double border and a footer; the verification box (code and QR code of the verify URL)
 closes the certificate. Same input, same bytes: invariant=1, fixed metadata, no clock,
-uncompressed (see documents/packing_slip.py). Both certificates share one page frame and
+uncompressed (see documents/packing_slip.py). The certificates share one page frame and
 the helpers below, which take plain values.
 """
 
@@ -50,6 +50,7 @@ from domain.common import Address
 from domain.documents import (
     CertificatePart,
     ChecklistLine,
+    CoverageCertificateData,
     RelocationCertificateData,
     RepairCertificateData,
 )
@@ -103,6 +104,8 @@ LABEL = ParagraphStyle(
 VALUE = ParagraphStyle("value", BASE, fontSize=11, leading=14)
 VALUE_BOLD = ParagraphStyle("value_bold", VALUE, fontName="Helvetica-Bold")
 DATE = ParagraphStyle("date", BASE, fontName="Helvetica-Bold", fontSize=14, leading=17)
+# Smaller than a date beside it, so that "2 claims per 12 months" fits a third of the row.
+CLAIM_LIMIT = ParagraphStyle("claim_limit", DATE, fontSize=12)
 BODY = ParagraphStyle("body", BASE, fontSize=10.5, leading=14)
 CODE = ParagraphStyle("code", BASE, fontName="Courier-Bold", fontSize=22, leading=26)
 CAPTION = ParagraphStyle("caption", BASE, fontSize=9, leading=12, textColor=MUTED)
@@ -118,6 +121,8 @@ QTY_WIDTH = 0.6 * inch
 CHECK_ITEM_WIDTH = 2.6 * inch
 CHECK_RESULT_WIDTH = 0.75 * inch
 BOX_GAP = 0.25 * inch  # between side-by-side boxes (dates, sites)
+# Claim type, deductible: the amount is right-aligned in its own column.
+DEDUCTIBLE_AMOUNT_WIDTH = 1.6 * inch
 
 
 def render_repair_certificate(data: RepairCertificateData) -> bytes:
@@ -139,6 +144,16 @@ def render_relocation_certificate(data: RelocationCertificateData) -> bytes:
         footer=(
             f"Certificate {data.certificate_number}  \u00b7  Relocation {data.relocation_number}"
         ),
+    )
+
+
+def render_coverage_certificate(data: CoverageCertificateData) -> bytes:
+    """The Certificate of Coverage of a service plan as a PDF on US Letter pages."""
+    return _build(
+        _coverage_story(data),
+        title=f"Certificate of Coverage {data.certificate_number}",
+        subject=f"Plan {data.plan_number}, serial {data.serial}",
+        footer=f"Certificate {data.certificate_number}  \u00b7  Plan {data.plan_number}",
     )
 
 
@@ -266,6 +281,48 @@ def _relocation_story(data: RelocationCertificateData) -> list[Flowable]:
     ]
 
 
+def _coverage_story(data: CoverageCertificateData) -> list[Flowable]:
+    return [
+        Paragraph(text(data.retailer_name.upper()), ISSUER),
+        Spacer(1, 4),
+        Paragraph("Certificate of Coverage", TITLE),
+        Spacer(1, 6),
+        Paragraph(f"Issued for {text(data.issued_for)}", ISSUED_TO),
+        Spacer(1, 4),
+        Paragraph(
+            "This certifies that the unit below is covered by the service plan named here.",
+            STATEMENT,
+        ),
+        Spacer(1, 12),
+        _facts(
+            [
+                [
+                    _pair("Certificate number", data.certificate_number, VALUE_BOLD),
+                    _pair("Plan number", data.plan_number, VALUE_BOLD),
+                ],
+                [_pair("Plan", data.plan_name), _pair("Plan code", data.plan_code)],
+                [_pair("Owner", data.owner_name), _pair("Retailer", data.retailer_name)],
+            ]
+        ),
+        Spacer(1, 10),
+        _unit(data.product_name, data.sku, data.serial),
+        Spacer(1, 10),
+        _boxes(
+            [
+                _pair("Term starts on", data.term_starts_on, DATE),
+                _pair("Term ends on", data.term_ends_on, DATE),
+                _pair("Claim limit", data.claim_limit, CLAIM_LIMIT),
+            ]
+        ),
+        Paragraph("Deductibles", CHECKLIST_HEADING),
+        _deductibles_table(data.deductibles),
+        Paragraph("Covered incidents", CHECKLIST_HEADING),
+        _incidents_table(data.incidents),
+        Spacer(1, 14),
+        _verification(data.verification_code, data.verify_url),
+    ]
+
+
 def _pair(label: str, value: str, style: ParagraphStyle = VALUE) -> list[Flowable]:
     return [Paragraph(label.upper(), LABEL), Paragraph(text(value), style)]
 
@@ -381,6 +438,28 @@ def _checklist_table(lines: list[ChecklistLine]) -> Table:
             CONTENT_WIDTH - CHECK_ITEM_WIDTH - CHECK_RESULT_WIDTH,
         ],
         empty="No checks recorded",
+    )
+
+
+def _deductibles_table(deductibles: list[tuple[str, str]]) -> Table:
+    return _lines_table(
+        ["Claim type", "Deductible"],
+        [
+            [Paragraph(text(claim_type), CELL), Paragraph(text(amount), CELL_NUMBER)]
+            for claim_type, amount in deductibles
+        ],
+        widths=[CONTENT_WIDTH - DEDUCTIBLE_AMOUNT_WIDTH, DEDUCTIBLE_AMOUNT_WIDTH],
+        empty="No deductibles apply",
+        numeric_last=True,
+    )
+
+
+def _incidents_table(incidents: list[str]) -> Table:
+    return _lines_table(
+        ["Incident"],
+        [[Paragraph(text(incident), CELL)] for incident in incidents],
+        widths=[CONTENT_WIDTH],
+        empty="No covered incidents listed",
     )
 
 

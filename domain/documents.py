@@ -102,3 +102,27 @@ class RelocationCertificateData:
     commissioning_checklist: list[ChecklistLine]
     verification_code: str
     verify_url: str
+
+
+@dataclass
+class CoverageCertificateData:
+    """A Certificate of Coverage; dates are display strings ("7 December 2026")."""
+
+    certificate_number: str
+    plan_number: str
+    retailer_name: str
+    plan_name: str
+    plan_code: str
+    owner_name: str  # the plan holder's full name is printed: the certificate is theirs
+    product_name: str
+    sku: str
+    serial: str
+    term_starts_on: str
+    term_ends_on: str
+    claim_limit: str  # e.g. "2 claims per 12 months"
+    # (claim type, amount with currency), e.g. ("Repair", "49.00 USD")
+    deductibles: list[tuple[str, str]]
+    incidents: list[str]  # covered incidents, display text
+    issued_for: str  # why it was issued: "Activation", "Renewal" or "Transfer"
+    verification_code: str
+    verify_url: str

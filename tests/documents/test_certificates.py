@@ -1,6 +1,6 @@
-"""The Certificate of Repair and the Relocation & Installation Certificate: Letter
-pages, every field present, QR, long parts lists and checklists, markup characters,
-determinism."""
+"""The Certificate of Repair, the Relocation & Installation Certificate and the
+Certificate of Coverage: Letter pages, every field present, QR, long parts lists,
+checklists and incident lists, markup characters, determinism."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ from io import BytesIO
 
 from pypdf import PdfReader
 
-from documents.certificates import render_relocation_certificate, render_repair_certificate
+from documents.certificates import (
+    render_coverage_certificate,
+    render_relocation_certificate,
+    render_repair_certificate,
+)
 from domain.common import Address
 from domain.documents import (
     CertificatePart,
     ChecklistLine,
+    CoverageCertificateData,
     RelocationCertificateData,
     RepairCertificateData,
 )
@@ -335,3 +340,172 @@ def test_long_checklist_flows_onto_more_pages() -> None:
     assert "7 December 2026" in texts[-1]
     assert "RL4P-7WN3-K2HC" in texts[-1]
     assert ("QRCode", RELOCATION_VERIFY_URL) in decode_barcodes(pdf, page=len(texts) - 1, dpi=150)
+
+
+# The Certificate of Coverage.
+
+COVERAGE_VERIFY_URL = "https://aftersales.example.com/v1/verify/CV3M-8HT5-Q9LZ"
+
+
+def coverage(**changes: object) -> CoverageCertificateData:
+    data = CoverageCertificateData(
+        certificate_number="CC-2026-000318",
+        plan_number="PLN-2026-004512",
+        retailer_name="Acme Home Appliances",
+        plan_name="Complete Care 3 Years",
+        plan_code="CC3Y",
+        owner_name="Jane Q. Doe",
+        product_name="Espresso machine EM-400",
+        sku="EM-400",
+        serial="SN0012345678",
+        term_starts_on="7 December 2026",
+        term_ends_on="6 December 2029",
+        claim_limit="2 claims per 12 months",
+        deductibles=[("Repair", "49.00 USD"), ("Replacement", "99.00 USD")],
+        incidents=[
+            "Mechanical and electrical breakdown",
+            "Accidental damage from handling",
+            "Power surge",
+        ],
+        issued_for="Activation",
+        verification_code="CV3M-8HT5-Q9LZ",
+        verify_url=COVERAGE_VERIFY_URL,
+    )
+    return replace(data, **changes)  # type: ignore[arg-type]
+
+
+def test_coverage_pages_are_us_letter() -> None:
+    pdf = render_coverage_certificate(coverage())
+    for page in PdfReader(BytesIO(pdf)).pages:
+        assert (float(page.mediabox.width), float(page.mediabox.height)) == (612, 792)
+
+
+def test_coverage_carries_every_field() -> None:
+    texts = pages_text(render_coverage_certificate(coverage()))
+    # The usual certificate fits on one page, verification box included.
+    assert len(texts) == 1
+    flat = words(texts[0])
+    for expected in (
+        "ACME HOME APPLIANCES",
+        "Certificate of Coverage",
+        "Issued for Activation",
+        # Each value under its label.
+        "CERTIFICATE NUMBER CC-2026-000318",
+        "PLAN NUMBER PLN-2026-004512",
+        "PLAN Complete Care 3 Years",
+        "PLAN CODE CC3Y",
+        "OWNER Jane Q. Doe",
+        "RETAILER Acme Home Appliances",
+        "PRODUCT Espresso machine EM-400",
+        "SKU EM-400",
+        "SERIAL NUMBER SN0012345678",
+        "TERM STARTS ON 7 December 2026",
+        "TERM ENDS ON 6 December 2029",
+        "CLAIM LIMIT 2 claims per 12 months",
+        "CV3M-8HT5-Q9LZ",
+        f"Verify at {COVERAGE_VERIFY_URL}",
+        "Certificate CC-2026-000318",
+        "Plan PLN-2026-004512",
+        "Page 1",
+    ):
+        assert expected in flat, expected
+    # One row per deductible (claim type, then the amount) and per covered incident.
+    assert "Claim type Deductible" in flat
+    assert "Repair 49.00 USD" in flat
+    assert "Replacement 99.00 USD" in flat
+    assert "Covered incidents" in flat
+    for incident in (
+        "Mechanical and electrical breakdown",
+        "Accidental damage from handling",
+        "Power surge",
+    ):
+        assert incident in flat, incident
+    assert "No deductibles apply" not in flat
+    assert "No covered incidents listed" not in flat
+
+
+def test_coverage_issued_for_renewal_and_transfer() -> None:
+    for reason in ("Renewal", "Transfer"):
+        [text] = pages_text(render_coverage_certificate(coverage(issued_for=reason)))
+        assert f"Issued for {reason}" in words(text)
+
+
+def test_coverage_no_deductibles_and_no_incidents() -> None:
+    pdf = render_coverage_certificate(coverage(deductibles=[], incidents=[]))
+    flat = words("\n".join(pages_text(pdf)))
+    # A message spans the table instead of an empty body under the column headers.
+    assert "Claim type Deductible No deductibles apply" in flat
+    assert "Incident No covered incidents listed" in flat
+    assert "USD" not in flat
+
+
+def test_coverage_same_input_same_bytes() -> None:
+    pdf = render_coverage_certificate(coverage())
+    assert pdf == render_coverage_certificate(coverage())
+    assert pdf != render_coverage_certificate(coverage(term_ends_on="7 December 2029"))
+
+
+def test_coverage_metadata_is_fixed() -> None:
+    info = PdfReader(BytesIO(render_coverage_certificate(coverage()))).metadata
+    assert info is not None
+    assert info.title == "Certificate of Coverage CC-2026-000318"
+    assert info.subject == "Plan PLN-2026-004512, serial SN0012345678"
+    assert info.creator == "aftersales"
+
+
+def test_coverage_qr_code_scans_to_the_verify_url() -> None:
+    pdf = render_coverage_certificate(coverage())
+    last = len(PdfReader(BytesIO(pdf)).pages) - 1
+    assert ("QRCode", COVERAGE_VERIFY_URL) in decode_barcodes(pdf, page=last, dpi=150)
+
+
+def test_coverage_markup_characters_are_printed_as_text() -> None:
+    pdf = render_coverage_certificate(
+        coverage(
+            retailer_name="Smith & Sons <Outlet>",
+            plan_name="Care <Plus> & More",
+            plan_code="C&P<3>",
+            owner_name="Zoë <b>O'Brien</b> & Co",
+            product_name="Kettle <K-1> & base",
+            claim_limit="< 3 claims & counting",
+            deductibles=[("Repair & <parts>", "49.00 <USD>")],
+            incidents=["Spills & <drops>", "<i>Surge</i> & brownout"],
+            issued_for="Transfer & <renewal>",
+        )
+    )
+    flat = words("\n".join(pages_text(pdf)))
+    for expected in (
+        "SMITH & SONS <OUTLET>",
+        "RETAILER Smith & Sons <Outlet>",
+        "PLAN Care <Plus> & More",
+        "PLAN CODE C&P<3>",
+        "OWNER Zoë <b>O'Brien</b> & Co",
+        "Kettle <K-1> & base",
+        "< 3 claims & counting",
+        "Repair & <parts> 49.00 <USD>",
+        "Spills & <drops>",
+        "<i>Surge</i> & brownout",
+        "Issued for Transfer & <renewal>",
+    ):
+        assert expected in flat, expected
+
+
+def test_long_incident_list_flows_onto_more_pages() -> None:
+    incidents = [f"Covered incident {i:03d}" for i in range(80)]
+    pdf = render_coverage_certificate(coverage(incidents=incidents))
+    texts = pages_text(pdf)
+    assert len(texts) >= 2
+    everything = words("\n".join(texts))
+    for incident in incidents:
+        assert incident in everything, incident
+    for number, text in enumerate(texts, start=1):
+        assert f"Page {number}" in text
+        assert "Certificate CC-2026-000318" in text
+        assert "Plan PLN-2026-004512" in text
+    # The column header repeats wherever the list continues; the certificate closes
+    # with the verification box, QR code included.
+    continued = [text for text in texts[1:] if "Covered incident " in text]
+    assert continued
+    assert all("Incident Covered incident" in words(text) for text in continued)
+    assert "CV3M-8HT5-Q9LZ" in texts[-1]
+    assert ("QRCode", COVERAGE_VERIFY_URL) in decode_barcodes(pdf, page=len(texts) - 1, dpi=150)
