@@ -28,6 +28,7 @@ from workflows.relocation import RelocationWorkflow
 from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
 from workflows.rma import RmaWorkflow
+from workflows.service_plan import ServicePlanWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +37,7 @@ WORKFLOWS: Sequence[type] = (
     RepairWorkflow,
     ReplacementWorkflow,
     RelocationWorkflow,
+    ServicePlanWorkflow,
 )
 
 
@@ -52,6 +54,7 @@ def build_activities(
         store.record_case,
         store.project,
         store.move_asset,
+        store.current_plan_terms,
         carrier.book_shipment,
         carrier.void_shipment,
         payments.execute_payment,
@@ -59,6 +62,7 @@ def build_activities(
         documents.render_packing_slip,
         documents.render_repair_certificate,
         documents.render_relocation_certificate,
+        documents.render_coverage_certificate,
         routing.route_repair,
         inventory.reserve_stock,
         inventory.release_stock,

@@ -17,11 +17,16 @@ from temporalio import activity
 from db import models
 from db.document_store import DocumentStore
 from db.types import utcnow
-from documents.certificates import render_relocation_certificate, render_repair_certificate
+from documents.certificates import (
+    render_coverage_certificate,
+    render_relocation_certificate,
+    render_repair_certificate,
+)
 from documents.labels import render_label
 from documents.packing_slip import render_packing_slip
 from domain.common import DocumentRef
 from domain.documents import (
+    CoverageCertificateData,
     LabelData,
     PackingSlipData,
     RelocationCertificateData,
@@ -54,7 +59,18 @@ class RelocationCertificateRequest:
     public_base_url: str
 
 
-CertificateT = TypeVar("CertificateT", RepairCertificateData, RelocationCertificateData)
+@dataclass
+class CoverageCertificateRequest:
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    certificate: CoverageCertificateData
+    public_base_url: str
+
+
+CertificateT = TypeVar(
+    "CertificateT", RepairCertificateData, RelocationCertificateData, CoverageCertificateData
+)
 
 
 @dataclass
@@ -130,6 +146,19 @@ class DocumentActivities:
             request.public_base_url,
             request.certificate,
             render_relocation_certificate,
+        )
+
+    @activity.defn
+    async def render_coverage_certificate(self, request: CoverageCertificateRequest) -> DocumentRef:
+        return await self._certificate(
+            request.idempotency_key,
+            request.org_id,
+            request.case_id,
+            "coverage_certificate",
+            "CC",
+            request.public_base_url,
+            request.certificate,
+            render_coverage_certificate,
         )
 
     async def _certificate(

@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from db import models
+from db.queries import plan_terms
 from db.types import utcnow
 from domain.common import Address, Customer
+from domain.service_plan import PlanTerms
 
 # Fields a projection may set on a case row; anything else is refused loudly.
 _PROJECTABLE = frozenset(
@@ -80,6 +82,17 @@ class MoveAsset:
     asset_id: str
     site: Address
     case_id: str
+
+
+@dataclass
+class PlanTermsRequest:
+    org_id: str
+    code: str
+
+
+@dataclass
+class PlanTermsAnswer:
+    terms: PlanTerms | None = None
 
 
 class StoreActivities:
@@ -170,6 +183,12 @@ class StoreActivities:
             asset.site = address_json(move.site)
             asset.moved_by_case_id = move.case_id
             asset.updated_at = utcnow()
+
+    @activity.defn
+    async def current_plan_terms(self, request: PlanTermsRequest) -> PlanTermsAnswer:
+        """The catalog's terms now, for a renewal (None if the plan left the catalog)."""
+        async with self.sessions() as session:
+            return PlanTermsAnswer(await plan_terms(session, request.org_id, request.code))
 
 
 async def _append_timeline(

@@ -50,6 +50,8 @@ async def refuse_open_case(session: AsyncSession, org_id: str, serial: str, own_
             models.Case.org_id == org_id,
             models.CaseItem.serial == serial,
             models.Case.status.not_in(CLOSED_STATUSES),
+            # A protection plan covers the unit; it is not a case about it.
+            models.Case.case_type != "service_plan",
             models.Case.id != own_id,
         )
         .limit(1)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
+from domain.service_plan import BillingPeriod, ClaimType, PlanTerms
+
+_DURATION = TypeAdapter(timedelta)
 
 
 @dataclass
@@ -59,3 +65,36 @@ async def load_case_bundle(session: AsyncSession, case: models.Case) -> CaseBund
 async def policy_document(session: AsyncSession, org_id: str) -> dict[str, Any]:
     row = await session.get(models.RetailerPolicy, org_id)
     return dict(row.document) if row else {}
+
+
+async def plan_terms(session: AsyncSession, org_id: str, code: str) -> PlanTerms | None:
+    """The catalog's current terms for a plan code (what a renewal is sold at), or None."""
+    entry = await session.scalar(
+        select(models.PlanCatalogEntry).where(
+            models.PlanCatalogEntry.org_id == org_id, models.PlanCatalogEntry.code == code
+        )
+    )
+    return None if entry is None else terms_from_document(entry.code, entry.terms)
+
+
+def terms_from_document(code: str, document: dict[str, Any]) -> PlanTerms:
+    """The stored catalog document (ISO durations, money as a string or `{amount}`) as terms."""
+
+    def money(value: Any) -> Decimal:
+        return Decimal(str(value["amount"] if isinstance(value, dict) else value))
+
+    return PlanTerms(
+        code=code,
+        name=str(document["name"]),
+        term_months=int(document["term_months"]),
+        billing_period=BillingPeriod(document["billing_period"]),
+        price=money(document["price"]),
+        claim_limit=int(document["claim_limit"]),
+        deductibles={ClaimType(k): money(v) for k, v in document.get("deductibles", {}).items()},
+        waiting_period=_DURATION.validate_python(document.get("waiting_period", "PT0S")),
+        incidents=frozenset(document.get("incidents", [])),
+        cancel_full_refund_within=_DURATION.validate_python(
+            document.get("cancel_full_refund_within", "P30D")
+        ),
+        auto_renew=bool(document.get("auto_renew", True)),
+    )

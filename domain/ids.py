@@ -36,6 +36,10 @@ def relocation_workflow_id(relocation_id: str) -> str:
     return f"relocation:{relocation_id}"
 
 
+def service_plan_workflow_id(plan_id: str) -> str:
+    return f"service_plan:{plan_id}"
+
+
 def child_case_id(parent_id: str, prefix: str) -> str:
     """A case started by another keeps its parent's number under its own prefix
     (RMA-2026-7K3M9QXA → REP-2026-7K3M9QXA): deterministic, so a workflow can name it."""

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.common import Customer, Policy
 from domain.durations import add_months
 from domain.money import floor_cents
 
@@ -170,3 +171,117 @@ def prorated(amount: Decimal, start: datetime, end: datetime, now: datetime) -> 
 def renewal_notice_at(term_start: datetime, terms: PlanTerms) -> datetime:
     """`plan.renewal_upcoming` goes out 30 days before the term ends."""
     return term_end(term_start, terms) - timedelta(days=30)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@dataclass
+class ClaimRecord:
+    number: int
+    at: datetime
+    type: ClaimType
+    incident: str
+    decision: str  # "approved" or "refused"
+    reason: str | None = None
+    case_id: str | None = None
+
+
+@dataclass
+class PlanState:
+    """Everything a plan carries from one run to the next (continue-as-new)."""
+
+    status: PlanStatus
+    enrolled_at: datetime
+    term_start: datetime
+    term_number: int
+    terms: PlanTerms
+    payment_method: str
+    customer: Customer
+    charges: list[Charge] = field(default_factory=list)
+    next_charge: int = 0
+    failed_charge_at: datetime | None = None
+    dunning_step: int = 0
+    approved_claims_at: list[datetime] = field(default_factory=list)
+    any_approved_claim: bool = False
+    claims: list[ClaimRecord] = field(default_factory=list)
+    renewal_notice_sent: bool = False
+    timeline_seq: int = 0
+    certificates: int = 0
+
+
+@dataclass
+class ServicePlanStart:
+    plan_id: str
+    org_id: str
+    org_name: str
+    tracking_token: str
+    sku: str
+    serial: str
+    product_name: str
+    category: str
+    unit_price: Decimal
+    policy: Policy
+    public_base_url: str
+    terms: PlanTerms
+    payment_method: str
+    customer: Customer
+    # Set when a run continues as new: the plan's state so far.
+    state: PlanState | None = None
+
+
+@dataclass
+class PlanView:
+    plan_id: str
+    status: PlanStatus
+    term_ends_at: datetime | None = None
+    next_charge_at: datetime | None = None
+    claims_used: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class ClaimRequest:
+    type: ClaimType
+    incident: str
+    description: str = ""
+    # The child case's tracking token, drawn by the API (workflows draw no secrets).
+    child_tracking_token: str = ""
+
+
+@dataclass
+class ClaimAnswer:
+    decision: str  # "approved" or "refused"
+    reason: ClaimRefusal | None = None
+    repair_id: str | None = None
+    replacement_id: str | None = None
+
+
+@dataclass
+class PaymentMethodChange:
+    payment_method: str
+
+
+@dataclass
+class PlanCancel:
+    reason: str = ""
+
+
+@dataclass
+class CancelAnswer:
+    refund: Decimal
+    status: PlanStatus
+
+
+@dataclass
+class PlanTransfer:
+    customer: Customer
+
+
+SERVICE_PLAN_WORKFLOW = "ServicePlan"
+PLAN_ACCEPT_UPDATE = "accept"
+CLAIM_UPDATE = "claim"
+PAYMENT_METHOD_UPDATE = "change_payment_method"
+PLAN_CANCEL_UPDATE = "cancel"
+TRANSFER_UPDATE = "transfer"
+TERMINAL_PLAN_STATUSES = frozenset({PlanStatus.CANCELLED, PlanStatus.EXPIRED, PlanStatus.REJECTED})

@@ -234,7 +234,20 @@ async def _start_input(
                 models.Case.org_id == org_id,
                 models.CaseItem.serial.in_(serials),
                 models.Case.status.not_in(CLOSED_STATUSES),
+                models.Case.case_type != "service_plan",
                 models.Case.id != rma_id,
+            )
+        )
+    ).all()
+    plan_serials = (
+        await session.scalars(
+            select(models.CaseItem.serial)
+            .join(models.Case, models.Case.id == models.CaseItem.case_id)
+            .where(
+                models.Case.org_id == org_id,
+                models.Case.case_type == "service_plan",
+                models.Case.status == "active",
+                models.CaseItem.serial.in_(serials),
             )
         )
     ).all()
@@ -264,7 +277,7 @@ async def _start_input(
         policy=policy,
         public_base_url=settings.public_base_url,
         serials_with_open_cases=sorted(set(open_serials)),
-        serials_with_active_plans=[],
+        serials_with_active_plans=sorted(set(plan_serials)),
         repair_tracking_token=new_tracking_token(),
         replacement_tracking_token=new_tracking_token(),
     )

@@ -1,0 +1,94 @@
+"""Schemas of sold service plans, their claims and payments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+
+from api.schemas.common import (
+    CustomerIn,
+    DocumentOut,
+    MoneyIO,
+    NonEmpty,
+    Strict,
+    Text,
+    TimelineEntryOut,
+)
+from domain.service_plan import ClaimRefusal, ClaimType
+
+PaymentMethod = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class PlanUnitIn(Strict):
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    serial: NonEmpty
+    purchased_at: AwareDatetime
+
+
+class EnrollBody(Strict):
+    plan_code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    unit: PlanUnitIn
+    customer: CustomerIn
+    payment_method: PaymentMethod
+
+
+class ClaimBody(Strict):
+    type: ClaimType
+    incident: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    description: Text = ""
+
+
+class ClaimOut(BaseModel):
+    decision: str = Field(description="`approved` or `refused`")
+    reason: ClaimRefusal | None = None
+    repair_id: str | None = None
+    replacement_id: str | None = None
+
+
+class PaymentMethodBody(Strict):
+    payment_method: PaymentMethod
+
+
+class PlanCancelBody(Strict):
+    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class CancelOut(BaseModel):
+    refund: MoneyIO
+    status: str
+
+
+class TransferBody(Strict):
+    customer: CustomerIn
+
+
+class PaymentOut(BaseModel):
+    id: str
+    kind: str
+    amount: MoneyIO
+    status: str
+    at: datetime
+
+
+class ServicePlanPublic(BaseModel):
+    id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    tracking_token: str
+    plan_code: str
+    plan_name: str
+    unit: dict[str, str]
+    term_number: int
+    term_ends_at: datetime | None
+    next_charge_at: datetime | None
+    claims_used: int
+    claims: list[dict[str, Any]]
+    payments: list[PaymentOut]
+    customer: dict[str, Any] | None
+    timeline: list[TimelineEntryOut]
+    documents: list[DocumentOut]
+    repair_id: str | None = None
+    replacement_id: str | None = None
