@@ -55,6 +55,7 @@ def build_activities(
         store.project,
         store.move_asset,
         store.current_plan_terms,
+        store.replace_customer,
         carrier.book_shipment,
         carrier.void_shipment,
         payments.execute_payment,

@@ -85,6 +85,12 @@ class MoveAsset:
 
 
 @dataclass
+class CustomerChange:
+    case_id: str
+    customer: Customer
+
+
+@dataclass
 class PlanTermsRequest:
     org_id: str
     code: str
@@ -183,6 +189,26 @@ class StoreActivities:
             asset.site = address_json(move.site)
             asset.moved_by_case_id = move.case_id
             asset.updated_at = utcnow()
+
+    @activity.defn
+    async def replace_customer(self, change: CustomerChange) -> None:
+        """A new owner (a transferred plan): the case points at their record from now on."""
+        async with self.sessions.begin() as session:
+            case = await session.get(models.Case, change.case_id, with_for_update=True)
+            if case is None:
+                raise LookupError(f"case {change.case_id} not recorded")
+            record = models.CustomerRecord(
+                org_id=case.org_id,
+                name=change.customer.name,
+                email=change.customer.email,
+                phone=change.customer.phone,
+                address=_address_json(change.customer),
+                created_at=utcnow(),
+            )
+            session.add(record)
+            await session.flush()
+            case.customer_id = record.id
+            case.data = {**case.data, "customer_first_name": change.customer.first_name}
 
     @activity.defn
     async def current_plan_terms(self, request: PlanTermsRequest) -> PlanTermsAnswer:

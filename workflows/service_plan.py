@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities, PaymentKind, PaymentRequest
     from activities.store import (
         CaseItemRecord,
+        CustomerChange,
         NewCase,
         PlanTermsRequest,
         StoreActivities,
@@ -350,6 +351,12 @@ class ServicePlanWorkflow:
         async with self.lock:
             state = self._state()
             state.customer = request.customer
+            await workflow.execute_local_activity_method(
+                StoreActivities.replace_customer,
+                CustomerChange(case_id=self._start().plan_id, customer=request.customer),
+                start_to_close_timeout=QUICK_TIMEOUT,
+                retry_policy=QUICK_RETRY,
+            )
             await self._transition(state.status, "transferred", {})
             await self._certificate("Transfer")
             return self.view()

@@ -121,6 +121,7 @@ async def test_enrol_claim_transfer_cancel(stack: Stack) -> None:
         assert moved.status_code == 200, moved.text
         kinds = [d["kind"] for d in moved.json()["documents"]]
         assert kinds.count("coverage_certificate") == 2
+        assert moved.json()["customer"]["name"] == "Grace Hopper"
 
         cancelled = await shop.post(f"{path}/cancel")
         assert cancelled.status_code == 200, cancelled.text
