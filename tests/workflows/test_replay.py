@@ -9,15 +9,28 @@ patched change:
 from __future__ import annotations
 
 import os
+import uuid
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from domain.common import CarrierStatus
+from domain.common import CarrierStatus, Customer, Policy
+from domain.ids import new_tracking_token, service_plan_workflow_id
 from domain.replacement import CoreReceived
 from domain.rma import Grade, InspectionRequest, ReceiveRequest
+from domain.service_plan import (
+    BillingPeriod,
+    ClaimAnswer,
+    ClaimRequest,
+    ClaimType,
+    PlanTerms,
+    PlanView,
+    ServicePlanStart,
+)
 from temporal_client import data_converter
 from tests.workflows.conftest import Harness
 from tests.workflows.test_replacement_workflow import (
@@ -66,9 +79,56 @@ async def _record_advance_replacement(harness: Harness) -> WorkflowHistory:
     return await handle.fetch_history()
 
 
+async def _record_service_plan(harness: Harness) -> WorkflowHistory:
+    """Three monthly charges, a refused claim, then the term ends without renewal."""
+    now = await harness.env.get_current_time()
+    plan_id = f"PLN-TEST-{uuid.uuid4().hex[:10].upper()}"
+    start = ServicePlanStart(
+        plan_id=plan_id,
+        org_id=harness.org_id,
+        org_name="Test Retailer",
+        tracking_token=new_tracking_token(),
+        sku="SKU-PLAN",
+        serial=f"SN-{uuid.uuid4().hex[:8]}",
+        product_name="Speaker",
+        category="audio",
+        unit_price=Decimal("100.00"),
+        policy=Policy(),
+        public_base_url="http://aftersales.test",
+        terms=PlanTerms(
+            code="CARE-3",
+            name="Care 3",
+            term_months=3,
+            billing_period=BillingPeriod.MONTHLY,
+            price=Decimal("9.99"),
+            claim_limit=1,
+            incidents=frozenset({"breakdown"}),
+            auto_renew=False,
+        ),
+        payment_method="pm_ok",
+        customer=Customer(name="Grace Hopper", email="grace@example.com"),
+    )
+    handle = await harness.env.client.start_workflow(
+        "ServicePlan",
+        start,
+        id=service_plan_workflow_id(plan_id),
+        task_queue=harness.settings.task_queue,
+        result_type=PlanView,
+    )
+    await handle.execute_update("accept", result_type=PlanView)
+    await handle.execute_update(
+        "claim", ClaimRequest(ClaimType.REPAIR, "theft"), result_type=ClaimAnswer
+    )
+    assert now is not None
+    await harness.env.sleep(timedelta(days=95))
+    assert (await handle.result()).status.value == "expired"
+    return await handle.fetch_history()
+
+
 RECORDERS = {
     "rma_refund_grade_b": _record_refund,
     "replacement_advance_core_returned": _record_advance_replacement,
+    "service_plan_expired": _record_service_plan,
 }
 
 
