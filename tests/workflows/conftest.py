@@ -27,7 +27,7 @@ class Harness:
     org_id: str
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def harness(
     time_skipping: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Harness]:

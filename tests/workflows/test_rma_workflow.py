@@ -393,6 +393,14 @@ async def test_replacement_and_repair_reach_resolving(
     harness: Harness, resolution: Resolution, event: str
 ) -> None:
     s = rma_start(harness, now=await clock(harness), resolution=resolution)
+    if resolution is Resolution.REPLACEMENT:
+        # Stock for the child: it ships and waits for its parcel rather than expiring into
+        # a refund later. (A child that ends after its parent has closed stalls the
+        # time-skipping server's clock for every later test.)
+        sku = f"SKU-{uuid.uuid4().hex[:8]}"
+        s.items[0].sku = sku
+        async with harness.sessions.begin() as session:
+            session.add(models.InventoryItem(org_id=harness.org_id, sku=sku, quantity=5))
     handle = await through_receipt(harness, s)
     view = await update(handle, "inspect", InspectionRequest(RETAILER, Grade.D, True))
     assert view.status == "resolving"

@@ -583,3 +583,65 @@ async def test_ten_year_monthly_plan_bills_120_times(harness: Harness) -> None:
     history = await h.env.client.get_workflow_handle(handle.id).fetch_history()
     assert len(history.events) < 5000
     await settle_and_terminate(h, handle.id, s.plan_id, "active")
+
+
+async def test_thirty_six_months_charge_each_period_once(harness: Harness) -> None:
+    h = harness
+    s = plan_start(h, new_terms(term_months=36))
+    handle, view = await open_plan(h, s)
+    assert view.term_ends_at is not None
+    await sleep_until(h, view.term_ends_at + timedelta(days=1))
+    assert (await handle.result()).status is P.EXPIRED
+    charges = await payments(h, s.plan_id, "charge")
+    assert len(charges) == 36
+    assert len({c.idempotency_key for c in charges}) == 36
+    assert all((c.status, c.attempts) == ("succeeded", 1) for c in charges)
+
+
+async def test_a_declined_deductible_refuses_the_claim(harness: Harness) -> None:
+    h = harness
+    s = plan_start(h, new_terms(deductibles={ClaimType.REPAIR: Decimal("49.00")}))
+    handle, _ = await open_plan(h, s)
+    await change_method(handle, "pm_declined")
+    answer = await claim(handle, ClaimRequest(ClaimType.REPAIR, "breakdown"))
+    assert (answer.decision, answer.reason) == ("refused", ClaimRefusal.DEDUCTIBLE_PAYMENT_FAILED)
+    assert answer.repair_id is None
+    (deductible,) = await payments(h, s.plan_id, "deductible")
+    assert deductible.status == "declined"
+    await settle_and_terminate(h, handle.id, s.plan_id, "active")
+
+
+async def test_a_decade_of_yearly_renewals_continues_as_new_with_state_intact(
+    harness: Harness,
+) -> None:
+    """A 12-month plan renewing ten times: each term is a run of its own (continue-as-new),
+    the charges, the claims and the timeline carry on across them."""
+    h = harness
+    s = plan_start(h, new_terms(term_months=12, auto_renew=True))
+    handle, _ = await open_plan(h, s)
+    answer = await claim(handle, ClaimRequest(ClaimType.REPAIR, "theft"))
+    assert answer.reason is ClaimRefusal.NOT_COVERED
+    for _ in range(10):
+        await h.env.sleep(timedelta(days=365))
+
+    async def renewed_nine_times() -> bool:
+        return (await events(h, s.plan_id)).count("renewed") >= 9
+
+    await eventually(renewed_nine_times, "nine renewals")
+    current = h.env.client.get_workflow_handle(handle.id)
+    description = await current.describe()
+    assert description.run_id != handle.result_run_id  # not the first run any more
+    # Every monthly charge of every term so far, once each, under its own term's key.
+    charges = await payments(h, s.plan_id, "charge")
+    assert len({c.idempotency_key for c in charges}) == len(charges) >= 9 * 12
+    assert all(c.attempts == 1 for c in charges)
+    row = await case_row(h, s.plan_id)
+    assert row is not None and row.data["term_number"] >= 10
+    # The refused claim of term 1 is still on record, and the timeline never restarted.
+    assert [c["reason"] for c in row.data["claims"]] == ["not_covered"]
+    timeline = await events(h, s.plan_id)
+    assert timeline[0] == "enrolled"
+    assert timeline.count("enrolled") == 1
+    history = await current.fetch_history()
+    assert len(history.events) < 1000  # one term's worth, not ten
+    await settle_and_terminate(h, handle.id, s.plan_id, "active")
