@@ -234,7 +234,13 @@ class ServicePlanWorkflow:
             return
         state.failed_charge_at = None
         state.dunning_step = 0
-        await self._transition(P.ACTIVE, "reactivated", {"via": event})
+        if workflow.now() < state.enrolled_at + state.terms.waiting_period:
+            # Paid up, but the waiting period still runs: cover starts when it ends.
+            await self._transition(P.WAITING_PERIOD, "reactivated", {"via": event})
+        elif state.certificates == 0:
+            await self._activate("Activation")  # first cover: with its certificate
+        else:
+            await self._transition(P.ACTIVE, "reactivated", {"via": event})
         await self._bill(workflow.now())
 
     async def _charge(self, index: int) -> None:
