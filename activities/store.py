@@ -186,7 +186,7 @@ class StoreActivities:
             asset = await session.get(models.Asset, move.asset_id, with_for_update=True)
             if asset is None:
                 raise LookupError(f"asset {move.asset_id} not found")
-            asset.site = address_json(move.site)
+            asset.site = move.site.to_json()
             asset.moved_by_case_id = move.case_id
             asset.updated_at = utcnow()
 
@@ -249,18 +249,6 @@ def _address_json(customer: Customer) -> dict[str, Any] | None:
     """The customer's address without a name: the customer's own name is kept beside it."""
     if customer.address is None:
         return None
-    stored = address_json(customer.address)
+    stored: dict[str, Any] = customer.address.to_json()
     del stored["name"]
     return stored
-
-
-def address_json(address: Address) -> dict[str, Any]:
-    return {
-        "name": address.name,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "region": address.region,
-        "postal_code": address.postal_code,
-        "country": address.country,
-    }

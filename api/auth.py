@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import forbidden, unauthorized
 from db import models
+from domain.rma import Actor
 
 KEY_PREFIX = "ask_"
 
@@ -31,6 +32,10 @@ class Principal:
     def require(self, *kinds: OrgKind) -> None:
         if self.kind not in kinds:
             raise forbidden(f"a {self.kind.value} key may not do this")
+
+    def actor(self) -> Actor:
+        """Who did it, for a case's timeline."""
+        return Actor(self.kind.value, self.org_id or "")
 
     @property
     def owner_id(self) -> str:

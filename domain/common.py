@@ -18,6 +18,18 @@ class Address:
     region: str = ""
     name: str = ""
 
+    def to_json(self) -> dict[str, str]:
+        """As the read model stores addresses (sites, shipments, customers)."""
+        return {
+            "name": self.name,
+            "line1": self.line1,
+            "line2": self.line2,
+            "city": self.city,
+            "region": self.region,
+            "postal_code": self.postal_code,
+            "country": self.country,
+        }
+
 
 @dataclass
 class Customer:

@@ -464,8 +464,8 @@ class RelocationWorkflow:
             "asset_id": start.asset_id,
             "asset": {"sku": start.sku, "serial": start.serial, "product_name": start.product_name},
             "provider_org_id": start.provider_org_id,
-            "from_site": _site(start.from_site),
-            "to_site": _site(start.to_site),
+            "from_site": start.from_site.to_json(),
+            "to_site": start.to_site.to_json(),
             "appointment": None
             if appointment is None
             else {
@@ -495,15 +495,3 @@ class RelocationWorkflow:
 def _summary(report: StageReport) -> dict[str, str]:
     passed = sum(1 for c in report.checklist if c.passed)
     return {"checklist": f"{passed}/{len(report.checklist)} passed"}
-
-
-def _site(address: Any) -> dict[str, str]:
-    return {
-        "name": address.name,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "region": address.region,
-        "postal_code": address.postal_code,
-        "country": address.country,
-    }

@@ -52,7 +52,6 @@ from domain.relocation import (
     StageReport,
     allowed_actions,
 )
-from domain.rma import Actor
 from settings import Settings
 
 router = APIRouter(prefix="/v1/relocations", tags=["relocations"])
@@ -186,7 +185,7 @@ async def book_appointment(
     case = await _provider(session, principal, relocation_id)
     if body.starts_at <= datetime.now(UTC):
         raise Problem(422, "appointment_in_past", "an appointment must start in the future")
-    request = BookAppointment(_actor(principal), body.stage, body.starts_at, body.technician)
+    request = BookAppointment(principal.actor(), body.stage, body.starts_at, body.technician)
     return await _command(session, client, settings, principal, case, BOOK_UPDATE, request)
 
 
@@ -201,7 +200,7 @@ async def report_stage(
 ) -> RelocationPublic:
     """`uninstalled` or `reinstalled` with the checklist, or `missed` (back to scheduling)."""
     case = await _provider(session, principal, relocation_id)
-    report = StageReport(_actor(principal), body.status, _checklist(body.checklist))
+    report = StageReport(principal.actor(), body.status, _checklist(body.checklist))
     return await _command(session, client, settings, principal, case, STAGE_UPDATE, report)
 
 
@@ -216,7 +215,7 @@ async def commission(
 ) -> RelocationPublic:
     """Every item passed: completed, certificate issued, the asset moves. Else stays put."""
     case = await _provider(session, principal, relocation_id)
-    request = Commissioning(_actor(principal), _checklist(body.checklist))
+    request = Commissioning(principal.actor(), _checklist(body.checklist))
     return await _command(session, client, settings, principal, case, COMMISSION_UPDATE, request)
 
 
@@ -232,7 +231,7 @@ async def cancel_relocation(
     """The retailer cancels until the equipment is on the road (an addition to api.md)."""
     principal.require(OrgKind.RETAILER)
     case = await _visible(session, principal, relocation_id)
-    request = RelocationCancel(_actor(principal), body.reason if body else "")
+    request = RelocationCancel(principal.actor(), body.reason if body else "")
     return await _command(
         session, client, settings, principal, case, RELOCATION_CANCEL_UPDATE, request
     )
@@ -249,16 +248,9 @@ async def _asset(session: AsyncSession, org_id: str, sku: str, serial: str, site
     found = await session.scalar(query)
     if found is not None:
         return found
-    site_json = {
-        "name": site.name,
-        "line1": site.line1,
-        "line2": site.line2,
-        "city": site.city,
-        "region": site.region,
-        "postal_code": site.postal_code,
-        "country": site.country,
-    }
-    asset = models.Asset(org_id=org_id, sku=sku, serial=serial, site=site_json, created_at=utcnow())
+    asset = models.Asset(
+        org_id=org_id, sku=sku, serial=serial, site=site.to_json(), created_at=utcnow()
+    )
     session.add(asset)
     try:
         await session.commit()
@@ -290,10 +282,6 @@ async def _visible(session: AsyncSession, principal: Principal, relocation_id: s
 async def _provider(session: AsyncSession, principal: Principal, relocation_id: str) -> models.Case:
     principal.require(OrgKind.REPAIR_CENTER)
     return await _visible(session, principal, relocation_id)
-
-
-def _actor(principal: Principal) -> Actor:
-    return Actor(principal.kind.value, principal.org_id or "")
 
 
 async def _command(

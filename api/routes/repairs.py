@@ -52,7 +52,6 @@ from domain.repair import (
     StatusChange,
     allowed_next,
 )
-from domain.rma import Actor
 from settings import Settings
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
@@ -185,7 +184,7 @@ async def report_status(
 ) -> RepairPublic:
     """`received`, `diagnosing`, `repairing` (parts in) or `quality_check`."""
     case = await _assigned(session, principal, repair_id)
-    change = StatusChange(actor=_actor(principal), status=body.status, note=body.note)
+    change = StatusChange(actor=principal.actor(), status=body.status, note=body.note)
     return await _command(session, client, settings, principal, case, STATUS_UPDATE, change)
 
 
@@ -200,7 +199,7 @@ async def diagnose(
 ) -> RepairPublic:
     case = await _assigned(session, principal, repair_id)
     diagnosis = Diagnosis(
-        actor=_actor(principal),
+        actor=principal.actor(),
         fault_code=body.fault_code,
         findings=body.findings,
         parts=[
@@ -228,7 +227,7 @@ async def quality_check(
     settings: SettingsDep,
 ) -> RepairPublic:
     case = await _assigned(session, principal, repair_id)
-    report = QaReport(actor=_actor(principal), passed=body.passed, notes=body.notes)
+    report = QaReport(actor=principal.actor(), passed=body.passed, notes=body.notes)
     return await _command(session, client, settings, principal, case, QA_UPDATE, report)
 
 
@@ -244,7 +243,7 @@ async def cancel_repair(
     """The owning retailer cancels, until the repair has started (`repairing`)."""
     principal.require(OrgKind.RETAILER)
     case = await _visible(session, principal, repair_id)
-    request = RepairCancel(actor=_actor(principal), reason=body.reason if body else "")
+    request = RepairCancel(actor=principal.actor(), reason=body.reason if body else "")
     return await _command(session, client, settings, principal, case, REPAIR_CANCEL_UPDATE, request)
 
 
@@ -268,10 +267,6 @@ async def _visible(session: AsyncSession, principal: Principal, repair_id: str) 
 async def _assigned(session: AsyncSession, principal: Principal, repair_id: str) -> models.Case:
     principal.require(OrgKind.REPAIR_CENTER)
     return await _visible(session, principal, repair_id)
-
-
-def _actor(principal: Principal) -> Actor:
-    return Actor(principal.kind.value, principal.org_id or "")
 
 
 def _amount(value: MoneyIO | Decimal) -> Decimal:

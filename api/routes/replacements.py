@@ -42,7 +42,6 @@ from domain.replacement import (
     ReplacementStatus,
     ReplacementView,
 )
-from domain.rma import Actor
 from settings import Settings
 
 router = APIRouter(prefix="/v1/replacements", tags=["replacements"])
@@ -169,9 +168,7 @@ async def core_received(
     """The defective core is back: the deposit hold is released and the case completes."""
     principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
     case = await _visible(session, principal, replacement_id)
-    request = CoreReceived(
-        actor=Actor(principal.kind.value, principal.owner_id), note=body.note if body else ""
-    )
+    request = CoreReceived(actor=principal.actor(), note=body.note if body else "")
     return await _command(session, client, settings, case, CORE_RECEIVED_UPDATE, request)
 
 
@@ -187,9 +184,7 @@ async def cancel_replacement(
     """Before shipping: releases the reservation and any hold, voids labels."""
     principal.require(OrgKind.RETAILER)
     case = await _visible(session, principal, replacement_id)
-    request = ReplacementCancel(
-        actor=Actor(principal.kind.value, principal.owner_id), reason=body.reason if body else ""
-    )
+    request = ReplacementCancel(actor=principal.actor(), reason=body.reason if body else "")
     return await _command(session, client, settings, case, REPLACEMENT_CANCEL_UPDATE, request)
 
 

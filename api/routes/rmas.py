@@ -43,7 +43,6 @@ from domain.rma import (
     RECEIVE_UPDATE,
     REVIEW_UPDATE,
     RMA_WORKFLOW,
-    Actor,
     CancelRequest,
     InspectionRequest,
     ReceiveRequest,
@@ -145,7 +144,7 @@ async def approve_rma(
     settings: SettingsDep,
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=False)
-    decision = ReviewDecision(actor=_actor(principal), approve=True)
+    decision = ReviewDecision(actor=principal.actor(), approve=True)
     return await _command(session, client, settings, case, REVIEW_UPDATE, decision, "approve")
 
 
@@ -159,7 +158,7 @@ async def reject_rma(
     settings: SettingsDep,
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=False)
-    decision = ReviewDecision(actor=_actor(principal), approve=False, reason=body.reason)
+    decision = ReviewDecision(actor=principal.actor(), approve=False, reason=body.reason)
     return await _command(session, client, settings, case, REVIEW_UPDATE, decision, "reject")
 
 
@@ -173,7 +172,7 @@ async def cancel_rma(
     body: CancelBody | None = None,
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=False)
-    request = CancelRequest(actor=_actor(principal), reason=body.reason if body else "")
+    request = CancelRequest(actor=principal.actor(), reason=body.reason if body else "")
     return await _command(session, client, settings, case, CANCEL_UPDATE, request, "cancel")
 
 
@@ -187,7 +186,7 @@ async def receive_rma(
     body: ReceiveBody | None = None,
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=True)
-    request = ReceiveRequest(actor=_actor(principal), note=body.note if body else "")
+    request = ReceiveRequest(actor=principal.actor(), note=body.note if body else "")
     return await _command(session, client, settings, case, RECEIVE_UPDATE, request, "receive")
 
 
@@ -202,7 +201,7 @@ async def inspect_rma(
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=True)
     request = InspectionRequest(
-        actor=_actor(principal),
+        actor=principal.actor(),
         grade=body.grade,
         serial_matches=body.serial_matches,
         notes=body.notes,
@@ -312,10 +311,6 @@ async def _visible(
             raise Problem(403, "forbidden", "only the retailer may do this")
         return case
     raise not_found("RMA")
-
-
-def _actor(principal: Principal) -> Actor:
-    return Actor(principal.kind.value, principal.org_id or "")
 
 
 async def _command(

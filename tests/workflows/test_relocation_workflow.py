@@ -25,7 +25,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.store import CaseProjection, StoreActivities, address_json
+from activities.store import CaseProjection, StoreActivities
 from db import models
 from domain.common import Address, CarrierEvent, CarrierStatus, Customer, Policy
 from domain.ids import new_tracking_token, relocation_workflow_id
@@ -114,7 +114,7 @@ async def add_provider(h: Harness) -> str:
 
 async def add_asset(h: Harness, sku: str, serial: str) -> str:
     async with h.sessions.begin() as session:
-        asset = models.Asset(org_id=h.org_id, sku=sku, serial=serial, site=address_json(FROM_SITE))
+        asset = models.Asset(org_id=h.org_id, sku=sku, serial=serial, site=FROM_SITE.to_json())
         session.add(asset)
     return asset.id
 
@@ -412,7 +412,7 @@ async def test_straight_through_moves_the_asset_and_certifies_it(
     assert certificate.verification_code.startswith("RC-")
     assert result.documents[-1].verification_code == certificate.verification_code
     asset = await asset_row(h, rel.start.asset_id)
-    assert asset.site == address_json(TO_SITE)
+    assert asset.site == TO_SITE.to_json()
     assert asset.moved_by_case_id == rel.id
     assert (await case_row(h, rel.id)).status == "completed"
 
@@ -528,14 +528,14 @@ async def test_failed_commissioning_then_a_passing_one(
     assert failed.detail == {"failed": "calibration"}
     assert (await case_row(h, rel.id)).status == "reinstalled"
     asset = await asset_row(h, rel.start.asset_id)
-    assert (asset.site, asset.moved_by_case_id) == (address_json(FROM_SITE), None)
+    assert (asset.site, asset.moved_by_case_id) == (FROM_SITE.to_json(), None)
     assert "relocation_certificate" not in [d.kind for d in await documents(h, rel.id)]
 
     view = await commission(rel, ALL_PASSED)
     assert view.status == R.COMPLETED
     assert (await rel.handle.result()).status == R.COMPLETED
     asset = await asset_row(h, rel.start.asset_id)
-    assert (asset.site, asset.moved_by_case_id) == (address_json(TO_SITE), rel.id)
+    assert (asset.site, asset.moved_by_case_id) == (TO_SITE.to_json(), rel.id)
     kinds = [d.kind for d in await documents(h, rel.id)]
     assert kinds.count("relocation_certificate") == 1
     assert (await case_row(h, rel.id)).data["checklists"]["commissioning"] == [
@@ -574,7 +574,7 @@ async def test_cancel_before_the_equipment_is_on_the_road(
     else:
         assert parcels == []
     asset = await asset_row(h, rel.start.asset_id)
-    assert (asset.site, asset.moved_by_case_id) == (address_json(FROM_SITE), None)
+    assert (asset.site, asset.moved_by_case_id) == (FROM_SITE.to_json(), None)
 
 
 async def test_cancel_is_refused_once_in_transit(harness: Harness, open_relocation: Opener) -> None:
