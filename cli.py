@@ -1,4 +1,5 @@
-"""The `aftersales` command: dev (the whole embedded system), api, worker, migrate, keys."""
+"""The `aftersales` command: dev (the whole embedded system), api, worker, migrate, keys,
+outbox."""
 
 from __future__ import annotations
 
@@ -81,6 +82,45 @@ async def _create_key(org_name: str, kind: str) -> tuple[str, str]:
 
 
 # ----------------------------------------------------------------------- dev stack
+
+
+async def _outbox(case_id: str | None, status: str | None, limit: int, bodies: bool) -> int:
+    """Print the customer emails, newest first: the development outbox, or the send log when
+    an SMTP server is configured."""
+    from sqlalchemy import select
+
+    from db import models
+    from db.session import make_engine, make_sessionmaker
+    from settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            query = select(models.Email)
+            if case_id:
+                query = query.where(models.Email.case_id == case_id)
+            if status:
+                query = query.where(models.Email.status == status)
+            emails = list(
+                await session.scalars(
+                    query.order_by(models.Email.created_at.desc(), models.Email.id.desc()).limit(
+                        limit
+                    )
+                )
+            )
+    finally:
+        await engine.dispose()
+    if not emails:
+        print("the outbox is empty")
+        return 0
+    for email in emails:
+        print(
+            f"{email.created_at:%Y-%m-%d %H:%M:%S}  {email.status:<7} {email.case_id:<22} "
+            f"{email.notice:<20} {email.to_address}\n    {email.subject}\n    {email.tracking_url}"
+        )
+        if bodies:
+            print("    " + email.body.rstrip().replace("\n", "\n    "))
+    return 0
 
 
 def temporal_binary() -> str:
@@ -255,6 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--org", required=True, help="organisation name")
     create.add_argument("--kind", required=True, choices=["admin", "retailer", "repair_center"])
 
+    outbox = sub.add_parser("outbox", help="list the emails sent or waiting to customers")
+    outbox.add_argument("--case", help="only this case's emails")
+    outbox.add_argument("--status", choices=["outbox", "pending", "sent", "failed"])
+    outbox.add_argument("--limit", type=int, default=50)
+    outbox.add_argument("--body", action="store_true", help="print each email's text too")
+
     args = parser.parse_args(argv)
     if args.command == "dev":
         return dev(args.data_dir, args.host, args.port, args.temporal_port, args.ui_port)
@@ -265,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "migrate":
         migrate()
         print("database is at the latest migration")
+    elif args.command == "outbox":
+        return asyncio.run(_outbox(args.case, args.status, args.limit, args.body))
     elif args.command == "keys":
         org_id, key = asyncio.run(_create_key(args.org, args.kind))
         print(f"organisation {org_id}\nkey {key}\n(shown once; only its hash is stored)")

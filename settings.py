@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,15 @@ class Settings(BaseSettings):
     # How long an API call waits for a workflow's answer (the RMA decision, a command's
     # result) before answering 503; the workflow goes on and a retry finds its answer.
     decision_timeout_seconds: float = 20.0
+    # Customer emails: sent through this SMTP server (`smtp://user:pass@host:587`, STARTTLS
+    # when the server offers it; `smtps://` for implicit TLS). Unset, they stay in the
+    # outbox table, listed by `aftersales outbox`.
+    smtp_url: str | None = None
+    email_from: str = "aftersales <no-reply@aftersales.invalid>"
+    # Webhook deliveries and emails retry with exponential backoff from `delivery_first_retry`
+    # until `delivery_retry_window` after the event, then count as failed (ISO 8601 durations).
+    delivery_retry_window: timedelta = timedelta(days=1)
+    delivery_first_retry: timedelta = timedelta(seconds=10)
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -17,13 +18,17 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.carrier import BuiltinCarrier, CarrierActivities
 from activities.documents import DocumentActivities
 from activities.inventory import InventoryActivities
+from activities.mail import SmtpMailer
+from activities.notify import Dispatcher, NotifyActivities
 from activities.payments import BuiltinGateway, PaymentActivities
 from activities.routing import RoutingActivities
 from activities.store import StoreActivities
 from db.document_store import DocumentStore
+from db.outbox import OutboxConfig
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
 from temporal_client import connect
+from workflows.delivery_queue import DeliveryQueueWorkflow
 from workflows.relocation import RelocationWorkflow
 from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
@@ -38,13 +43,35 @@ WORKFLOWS: Sequence[type] = (
     ReplacementWorkflow,
     RelocationWorkflow,
     ServicePlanWorkflow,
+    DeliveryQueueWorkflow,
 )
 
 
 def build_activities(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, client: Client | None = None
 ) -> list[Callable[..., Any]]:
-    store = StoreActivities(sessions)
+    """Every activity, built with its dependencies. Without a Temporal `client` the outbox
+    is written but nothing hands it to the delivery queues."""
+    dispatcher = (
+        Dispatcher(
+            client,
+            settings.task_queue,
+            settings.delivery_retry_window,
+            settings.delivery_first_retry,
+        )
+        if client is not None
+        else None
+    )
+    store = StoreActivities(
+        sessions,
+        OutboxConfig(settings.public_base_url, send_email=settings.smtp_url is not None),
+        dispatcher,
+    )
+    notify = NotifyActivities(
+        sessions,
+        httpx.AsyncClient(timeout=10.0, follow_redirects=False),
+        SmtpMailer(settings.smtp_url, settings.email_from) if settings.smtp_url else None,
+    )
     carrier = CarrierActivities(sessions, BuiltinCarrier())
     payments = PaymentActivities(sessions, BuiltinGateway())
     documents = DocumentActivities(sessions, DocumentStore(settings.document_dir))
@@ -68,6 +95,9 @@ def build_activities(
         inventory.reserve_stock,
         inventory.release_stock,
         inventory.consume_stock,
+        notify.deliver_webhook,
+        notify.send_email,
+        notify.give_up,
     ]
 
 
@@ -78,7 +108,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=build_activities(sessions, settings),
+        activities=build_activities(sessions, settings, client),
         max_concurrent_activities=100,
         # Keep the sandbox's guard against non-deterministic calls, but import modules once
         # per process instead of once per workflow run: the re-import cost a quarter of the

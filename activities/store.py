@@ -11,7 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.notify import Dispatcher
 from db import models
+from db.outbox import (
+    NewEvent,
+    OutboxConfig,
+    PendingDelivery,
+    pending_deliveries,
+    write_outbound,
+)
 from db.queries import plan_terms
 from db.types import utcnow
 from domain.common import Address, Customer
@@ -102,60 +110,78 @@ class PlanTermsAnswer:
 
 
 class StoreActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """`outbox` and `dispatcher` carry each timeline entry on to webhooks and emails: the
+    outbox rows commit with the entry, the dispatcher hands them to their delivery queues
+    right after (and again on a retried projection, should the first hand-over be lost)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: OutboxConfig,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
         self.sessions = sessions
+        self.outbox = outbox
+        self.dispatcher = dispatcher
 
     @activity.defn
     async def record_case(self, new: NewCase) -> None:
         """Insert the case, its customer, items and first timeline entries (once)."""
         async with self.sessions.begin() as session:
             if await session.get(models.Case, new.case_id) is not None:
-                return
-            customer = models.CustomerRecord(
+                pending = await pending_deliveries(
+                    session, new.case_id, [e.seq for e in new.timeline]
+                )
+            else:
+                pending = await self._insert_case(session, new)
+        await self._dispatch(pending)
+
+    async def _insert_case(self, session: AsyncSession, new: NewCase) -> list[PendingDelivery]:
+        customer = models.CustomerRecord(
+            org_id=new.org_id,
+            name=new.customer.name,
+            email=new.customer.email,
+            phone=new.customer.phone,
+            address=_address_json(new.customer),
+            created_at=new.created_at,
+        )
+        session.add(customer)
+        await session.flush()
+        session.add(
+            models.Case(
+                id=new.case_id,
                 org_id=new.org_id,
-                name=new.customer.name,
-                email=new.customer.email,
-                phone=new.customer.phone,
-                address=_address_json(new.customer),
+                case_type=new.case_type,
+                workflow_id=new.workflow_id,
+                status=new.status,
+                tracking_token=new.tracking_token,
+                customer_id=customer.id,
+                order_ref=new.order_ref,
+                resolution=new.resolution,
+                coverage=new.coverage,
+                reason=new.reason,
+                currency=new.currency,
+                data=new.data,
+                links=new.links,
+                receiving_org_id=new.receiving_org_id,
                 created_at=new.created_at,
+                updated_at=new.created_at,
             )
-            session.add(customer)
-            await session.flush()
+        )
+        await session.flush()
+        for item in new.items:
             session.add(
-                models.Case(
-                    id=new.case_id,
-                    org_id=new.org_id,
-                    case_type=new.case_type,
-                    workflow_id=new.workflow_id,
-                    status=new.status,
-                    tracking_token=new.tracking_token,
-                    customer_id=customer.id,
-                    order_ref=new.order_ref,
-                    resolution=new.resolution,
-                    coverage=new.coverage,
-                    reason=new.reason,
-                    currency=new.currency,
-                    data=new.data,
-                    links=new.links,
-                    receiving_org_id=new.receiving_org_id,
-                    created_at=new.created_at,
-                    updated_at=new.created_at,
+                models.CaseItem(
+                    case_id=new.case_id,
+                    sku=item.sku,
+                    serial=item.serial,
+                    quantity=item.quantity,
+                    unit_price=item.unit_price,
+                    reason=item.reason,
+                    notes=item.notes,
                 )
             )
-            await session.flush()
-            for item in new.items:
-                session.add(
-                    models.CaseItem(
-                        case_id=new.case_id,
-                        sku=item.sku,
-                        serial=item.serial,
-                        quantity=item.quantity,
-                        unit_price=item.unit_price,
-                        reason=item.reason,
-                        notes=item.notes,
-                    )
-                )
-            await _append_timeline(session, new.case_id, new.timeline)
+        return await self._append_timeline(session, new.case_id, new.timeline)
 
     @activity.defn
     async def project(self, projection: CaseProjection) -> None:
@@ -177,7 +203,50 @@ class StoreActivities:
                     case.data = {**case.data, **projection.data}
             if projection.links:
                 case.links = {**case.links, **projection.links}
-            await _append_timeline(session, projection.case_id, projection.timeline)
+            pending = await self._append_timeline(session, projection.case_id, projection.timeline)
+        await self._dispatch(pending)
+
+    async def _append_timeline(
+        self, session: AsyncSession, case_id: str, entries: list[TimelineEntry]
+    ) -> list[PendingDelivery]:
+        """Store the entries not stored yet with their webhook deliveries and emails; answer
+        what waits to be sent for all of `entries`."""
+        if not entries:
+            return []
+        rows = await session.execute(
+            select(models.TimelineEvent.seq, models.TimelineEvent.status).where(
+                models.TimelineEvent.case_id == case_id
+            )
+        )
+        stored = {seq: status for seq, status in rows.all()}
+        fresh: list[NewEvent] = []
+        for entry in sorted(entries, key=lambda e: e.seq):
+            if entry.seq in stored:
+                continue
+            row = models.TimelineEvent(
+                case_id=case_id,
+                seq=entry.seq,
+                at=entry.at,
+                status=entry.status,
+                event=entry.event,
+                actor=entry.actor,
+                detail=entry.detail,
+            )
+            session.add(row)
+            earlier = [seq for seq in stored if seq < entry.seq]
+            fresh.append(NewEvent(row, stored[max(earlier)] if earlier else None))
+            stored[entry.seq] = entry.status
+        if fresh:
+            case = await session.get(models.Case, case_id)
+            assert case is not None
+            await session.flush()
+            await write_outbound(session, case, fresh, self.outbox)
+            await session.flush()
+        return await pending_deliveries(session, case_id, [e.seq for e in entries])
+
+    async def _dispatch(self, pending: list[PendingDelivery]) -> None:
+        if pending and self.dispatcher is not None:
+            await self.dispatcher.dispatch(pending)
 
     @activity.defn
     async def move_asset(self, move: MoveAsset) -> None:
@@ -215,34 +284,6 @@ class StoreActivities:
         """The catalog's terms now, for a renewal (None if the plan left the catalog)."""
         async with self.sessions() as session:
             return PlanTermsAnswer(await plan_terms(session, request.org_id, request.code))
-
-
-async def _append_timeline(
-    session: AsyncSession, case_id: str, entries: list[TimelineEntry]
-) -> None:
-    if not entries:
-        return
-    stored = set(
-        (
-            await session.scalars(
-                select(models.TimelineEvent.seq).where(models.TimelineEvent.case_id == case_id)
-            )
-        ).all()
-    )
-    for entry in entries:
-        if entry.seq in stored:
-            continue
-        session.add(
-            models.TimelineEvent(
-                case_id=case_id,
-                seq=entry.seq,
-                at=entry.at,
-                status=entry.status,
-                event=entry.event,
-                actor=entry.actor,
-                detail=entry.detail,
-            )
-        )
 
 
 def _address_json(customer: Customer) -> dict[str, Any] | None:

@@ -26,7 +26,9 @@ from api.routes import (
     service_plans,
     setup,
     tracking,
+    tracking_page,
     verify,
+    webhooks,
 )
 from db.document_store import DocumentStore
 from db.session import make_engine, make_sessionmaker
@@ -74,8 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service_plans,
         carrier_events,
         tracking,
+        tracking_page,
         documents,
         verify,
+        webhooks,
     ):
         app.include_router(module.router)
     return app

@@ -16,16 +16,29 @@ from db import models
 LimitQuery = Annotated[int, Query(ge=1, le=200)]
 
 
+def encode_keys(*keys: str) -> str:
+    return base64.urlsafe_b64encode("|".join(keys).encode()).decode()
+
+
+def decode_keys(cursor: str, count: int) -> list[str]:
+    try:
+        keys = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", count - 1)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(422, "invalid_cursor", "the cursor is not one this API gave") from exc
+    if len(keys) != count:
+        raise Problem(422, "invalid_cursor", "the cursor is not one this API gave")
+    return keys
+
+
 def encode_cursor(case: models.Case) -> str:
-    raw = f"{case.created_at.isoformat()}|{case.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return encode_keys(case.created_at.isoformat(), case.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    created, case_id = decode_keys(cursor, 2)
     try:
-        created, case_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return datetime.fromisoformat(created), case_id
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise Problem(422, "invalid_cursor", "the cursor is not one this API gave") from exc
 
 

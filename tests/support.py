@@ -12,8 +12,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import psycopg
@@ -32,6 +33,7 @@ TEMPORAL_BIN = str(BIN / "temporal")
 TEST_SERVER_BIN = str(BIN / "temporal-test-server")
 ADMIN_KEY = "test-admin-key"
 CARRIER_SECRET = "test-carrier-secret"
+DELIVERY_RETRY_WINDOW = timedelta(seconds=8)
 
 
 def free_port() -> int:
@@ -73,8 +75,14 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def run_stack(
-    backend: str, database_url: str, temporal_address: str, client: Client, tmp: Path
+    backend: str,
+    database_url: str,
+    temporal_address: str,
+    client: Client,
+    tmp: Path,
+    **overrides: Any,
 ) -> AsyncIterator[Stack]:
+    """`overrides` are Settings fields (an `smtp_url`, say) for a stack of a test's own."""
     port = free_port()
     settings = Settings(
         env="test",
@@ -86,6 +94,10 @@ async def run_stack(
         admin_key=ADMIN_KEY,
         carrier_secret=CARRIER_SECRET,
         api_port=port,
+        # Webhooks and emails give up after seconds, not a day, so a test can watch it.
+        delivery_retry_window=DELIVERY_RETRY_WINDOW,
+        delivery_first_retry=timedelta(milliseconds=200),
+        **overrides,
     )
     await asyncio.to_thread(migrate, database_url)
     engine = make_engine(database_url)
@@ -100,23 +112,26 @@ async def serve_api(settings: Settings) -> AsyncIterator[str]:
     """The real API on `settings.api_port`, served by uvicorn in this process."""
     from api.app import create_app
 
+    async with serve_asgi(create_app(settings), settings.api_port, lifespan="on"):
+        yield f"http://127.0.0.1:{settings.api_port}"
+
+
+@contextlib.asynccontextmanager
+async def serve_asgi(
+    app: Any, port: int, lifespan: Literal["on", "off"] = "off"
+) -> AsyncIterator[None]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1:`port` in this process until the block ends."""
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=settings.api_port,
-            log_level="warning",
-            lifespan="on",
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
     )
     serving = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 20
     while not server.started:
         if serving.done() or time.monotonic() > deadline:
-            raise RuntimeError("the API did not start")
+            raise RuntimeError("the server did not start")
         await asyncio.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{settings.api_port}"
+        yield
     finally:
         server.should_exit = True
         await serving

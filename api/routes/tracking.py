@@ -1,7 +1,11 @@
-"""Customer tracking by token (JSON): no key, and no personal data but the first name."""
+"""Customer tracking by token (JSON): no key, and no personal data but the first name.
+
+The lookups and the customer's two commands are public functions here, so the HTML page
+(`tracking_page.py`) reads and acts exactly as this JSON API does."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
 from api.case_views import documents_out, shipments_out
 from api.commands import send_update
@@ -25,15 +30,17 @@ from domain.relocation import (
     RelocationStatus,
     RelocationView,
     RescheduleRequest,
+    Stage,
     allowed_actions,
 )
 from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus, RepairView, allowed_next
 from domain.rma import Actor
+from settings import Settings
 
 router = APIRouter(prefix="/v1/track", tags=["tracking"])
 
 # Timeline details safe to show whoever holds the link (no names, notes or addresses).
-_PUBLIC_DETAIL = frozenset(
+PUBLIC_DETAIL = frozenset(
     {
         "tracking_number",
         "ship_by",
@@ -91,7 +98,7 @@ class Tracking(BaseModel):
 
 @router.get("/{token}", response_model=Tracking)
 async def track(token: str, session: SessionDep, settings: SettingsDep) -> Tracking:
-    case = await _by_token(session, token)
+    case = await case_by_token(session, token)
     bundle = await load_case_bundle(session, case)
     return Tracking(
         case_type=case.case_type,
@@ -105,13 +112,13 @@ async def track(token: str, session: SessionDep, settings: SettingsDep) -> Track
                 status=e.status,
                 event=e.event,
                 actor=e.actor.split(":", 1)[0],
-                detail={k: v for k, v in e.detail.items() if k in _PUBLIC_DETAIL},
+                detail=public_detail(e.detail),
             )
             for e in bundle.timeline
         ],
         documents=documents_out(bundle, settings.public_base_url, token),
         shipments=shipments_out(bundle),
-        actions=await _actions(session, bundle),
+        actions=await customer_actions(session, bundle),
     )
 
 
@@ -125,25 +132,8 @@ async def decide_quote(
 ) -> Tracking:
     """Approve or decline the repair quote waiting for the customer. An RMA's token reaches
     the repair the RMA started, so the customer needs only the one link."""
-    case = await _by_token(session, token)
-    repair = await _repair_of(session, case)
-    if repair is None:
-        raise invalid_transition("no repair quote belongs to this case", case.status, [])
-    current = RepairStatus(repair.status)
-    await send_update(
-        client,
-        settings,
-        workflow_id=repair.workflow_id,
-        update=QUOTE_UPDATE,
-        argument=QuoteDecision(actor=Actor("customer"), approve=body.approve),
-        result_type=RepairView,
-        pending_detail="the answer was handed to the repair, which has not confirmed it yet",
-        ended=lambda: invalid_transition(
-            f"no quote waits: the repair is {current.value}",
-            current.value,
-            list(allowed_next(current)),
-        ),
-    )
+    case = await case_by_token(session, token)
+    await decide_quote_for(session, settings, client, case, body.approve)
     session.expire_all()
     return await track(token, session, settings)
 
@@ -158,7 +148,49 @@ async def reschedule(
 ) -> Tracking:
     """Ask for another appointment for a relocation stage, at most `max_reschedules` times
     (then 409 `reschedule_limit_reached`); the provider books the new one."""
-    case = await _by_token(session, token)
+    case = await case_by_token(session, token)
+    await reschedule_for(settings, client, case, body.stage, body.preferred_after)
+    session.expire_all()
+    return await track(token, session, settings)
+
+
+def public_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in detail.items() if k in PUBLIC_DETAIL}
+
+
+async def decide_quote_for(
+    session: AsyncSession, settings: Settings, client: Client, case: models.Case, approve: bool
+) -> None:
+    """Send the customer's answer to the quote of `case`'s repair (itself, or the one its
+    RMA started). Refusals raise `Problem` or `WorkflowUpdateFailedError` (409)."""
+    repair = await repair_of(session, case)
+    if repair is None:
+        raise invalid_transition("no repair quote belongs to this case", case.status, [])
+    current = RepairStatus(repair.status)
+    await send_update(
+        client,
+        settings,
+        workflow_id=repair.workflow_id,
+        update=QUOTE_UPDATE,
+        argument=QuoteDecision(actor=Actor("customer"), approve=approve),
+        result_type=RepairView,
+        pending_detail="the answer was handed to the repair, which has not confirmed it yet",
+        ended=lambda: invalid_transition(
+            f"no quote waits: the repair is {current.value}",
+            current.value,
+            list(allowed_next(current)),
+        ),
+    )
+
+
+async def reschedule_for(
+    settings: Settings,
+    client: Client,
+    case: models.Case,
+    stage: Stage,
+    preferred_after: datetime | None,
+) -> None:
+    """Ask the relocation for another appointment; refusals raise as `decide_quote_for`."""
     if case.case_type != "relocation":
         raise invalid_transition("only relocations have appointments", case.status, [])
     current = RelocationStatus(case.status)
@@ -167,36 +199,34 @@ async def reschedule(
         settings,
         workflow_id=case.workflow_id,
         update=RESCHEDULE_UPDATE,
-        argument=RescheduleRequest(stage=body.stage, preferred_after=body.preferred_after),
+        argument=RescheduleRequest(stage=stage, preferred_after=preferred_after),
         result_type=RelocationView,
         pending_detail="the request was handed to the relocation, which has not confirmed it yet",
         ended=lambda: invalid_transition(
             f"the relocation is {current.value}", current.value, list(allowed_actions(current))
         ),
     )
-    session.expire_all()
-    return await track(token, session, settings)
 
 
-async def _by_token(session: AsyncSession, token: str) -> models.Case:
+async def case_by_token(session: AsyncSession, token: str) -> models.Case:
     case = await session.scalar(select(models.Case).where(models.Case.tracking_token == token))
     if case is None:
         raise not_found("case")
     return case
 
 
-async def _repair_of(session: AsyncSession, case: models.Case) -> models.Case | None:
+async def repair_of(session: AsyncSession, case: models.Case) -> models.Case | None:
     if case.case_type == "repair":
         return case
     repair_id = case.links.get("repair_id")
     return await session.get(models.Case, repair_id) if repair_id else None
 
 
-async def _actions(session: AsyncSession, bundle: CaseBundle) -> list[CustomerAction]:
+async def customer_actions(session: AsyncSession, bundle: CaseBundle) -> list[CustomerAction]:
     case = bundle.case
     if case.case_type == "relocation":
         return _relocation_actions(case)
-    repair = await _repair_of(session, case)
+    repair = await repair_of(session, case)
     if repair is not None and repair.status == RepairStatus.AWAITING_APPROVAL.value:
         quote = repair.data.get("quote") or {}
         amount = MoneyIO.of(Decimal(quote.get("total", "0")), repair.currency)

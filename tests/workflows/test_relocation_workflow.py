@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.store import CaseProjection, StoreActivities
 from db import models
+from db.outbox import OutboxConfig
 from domain.common import Address, CarrierEvent, CarrierStatus, Customer, Policy
 from domain.ids import new_tracking_token, relocation_workflow_id
 from domain.relocation import (
@@ -700,7 +701,7 @@ class GatedStore(StoreActivities):
     """The real read-model writes, except that projecting `event` waits at the gate."""
 
     def __init__(self, h: Harness, event: str, gate: Gate) -> None:
-        super().__init__(h.sessions)
+        super().__init__(h.sessions, OutboxConfig(h.settings.public_base_url, send_email=False))
         self.event = event
         self.gate = gate
 

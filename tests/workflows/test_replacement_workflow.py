@@ -36,6 +36,7 @@ from activities.payments import (
 )
 from activities.store import CaseProjection, StoreActivities
 from db import inventory, models
+from db.outbox import OutboxConfig
 from domain.common import Address, CarrierEvent, CarrierStatus, Customer, Policy, ShipmentRef
 from domain.ids import new_tracking_token, replacement_workflow_id, step_key
 from domain.replacement import (
@@ -321,7 +322,7 @@ class GatedStore(StoreActivities):
     """The real read-model writes, except that the projection of `status` waits at the gate."""
 
     def __init__(self, h: Harness, status: str, gate: Gate) -> None:
-        super().__init__(h.sessions)
+        super().__init__(h.sessions, OutboxConfig(h.settings.public_base_url, send_email=False))
         self.status = status
         self.gate = gate
 

@@ -1,0 +1,220 @@
+"""Webhook deliveries and customer emails: handing outbox rows to their delivery queues,
+and the attempts themselves (one POST, one SMTP send), each logged."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.mail import OutgoingEmail
+from db import models
+from db.outbox import PendingDelivery
+from db.types import utcnow
+from domain.signatures import sign
+
+# Referred to by name: activities never import workflow code.
+DELIVERY_QUEUE_WORKFLOW = "DeliveryQueue"
+ENQUEUE_SIGNAL = "enqueue"
+SIGNATURE_HEADER = "X-Aftersales-Signature"
+ATTEMPT_TIMEOUT = timedelta(seconds=30)
+_HTTP_TIMEOUT = 10.0
+
+
+@dataclass
+class QueuedDelivery:
+    id: str
+    seq: int
+    created_at: datetime
+
+
+@dataclass
+class DeliveryQueueStart:
+    channel: str  # "webhook" | "email"
+    retry_window: timedelta
+    first_retry: timedelta
+    # Still to deliver, carried across continue-as-new in order.
+    pending: list[QueuedDelivery] = field(default_factory=list)
+
+
+@dataclass
+class DeliveryRef:
+    id: str
+    channel: str = "webhook"
+
+
+@dataclass
+class DeliveryOutcome:
+    status: str
+
+
+class Mailer(Protocol):
+    async def send(self, email: OutgoingEmail) -> None: ...
+
+
+class Dispatcher:
+    """Hands pending deliveries to their queue workflow (signal-with-start: one running
+    queue per subscription and case, or per case for emails, started on first use)."""
+
+    def __init__(
+        self, client: Client, task_queue: str, retry_window: timedelta, first_retry: timedelta
+    ) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.retry_window = retry_window
+        self.first_retry = first_retry
+
+    async def dispatch(self, pending: list[PendingDelivery]) -> None:
+        for delivery in pending:
+            await self.client.start_workflow(
+                DELIVERY_QUEUE_WORKFLOW,
+                DeliveryQueueStart(delivery.channel, self.retry_window, self.first_retry),
+                id=delivery.queue,
+                task_queue=self.task_queue,
+                start_signal=ENQUEUE_SIGNAL,
+                start_signal_args=[QueuedDelivery(delivery.id, delivery.seq, delivery.created_at)],
+            )
+
+
+class NotifyActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        mailer: Mailer | None,
+    ) -> None:
+        self.sessions = sessions
+        self.http = http
+        self.mailer = mailer
+
+    @activity.defn
+    async def deliver_webhook(self, ref: DeliveryRef) -> DeliveryOutcome:
+        """One signed POST. A 2xx marks the delivery delivered; anything else is logged and
+        raised, and Temporal retries with backoff."""
+        async with self.sessions() as session:
+            delivery = await session.get(models.WebhookDelivery, ref.id)
+            if delivery is None:
+                raise ApplicationError(f"delivery {ref.id} not found", non_retryable=True)
+            if delivery.status != "pending":
+                return DeliveryOutcome(delivery.status)
+            subscription = await session.get(models.WebhookSubscription, delivery.subscription_id)
+            assert subscription is not None
+            if subscription.disabled_at is not None:
+                await self._log_attempt(
+                    session, delivery, None, "subscription disabled", 0, "failed"
+                )
+                return DeliveryOutcome("failed")
+            body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+            url, secret = subscription.url, subscription.secret
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "aftersales-webhooks/1",
+                SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+                "X-Aftersales-Event-Id": delivery.event_id,
+                "X-Aftersales-Event": delivery.type,
+                "X-Aftersales-Delivery": delivery.id,
+            }
+        started = time.monotonic()
+        code: int | None = None
+        error = ""
+        try:
+            response = await self.http.post(url, content=body, headers=headers)
+            code = response.status_code
+            if not 200 <= code < 300:
+                error = f"answered {code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        elapsed = int((time.monotonic() - started) * 1000)
+        async with self.sessions() as session:
+            delivery = await session.get(models.WebhookDelivery, ref.id, with_for_update=True)
+            assert delivery is not None
+            await self._log_attempt(
+                session, delivery, code, error, elapsed, None if error else "delivered"
+            )
+        if error:
+            raise ApplicationError(f"webhook {ref.id}: {error}", type="WebhookNotAccepted")
+        return DeliveryOutcome("delivered")
+
+    async def _log_attempt(
+        self,
+        session: AsyncSession,
+        delivery: models.WebhookDelivery,
+        code: int | None,
+        error: str,
+        elapsed_ms: int,
+        end: str | None,
+    ) -> None:
+        """Log the attempt, and end the delivery when `end` says so (a failed attempt
+        leaves it pending for the next retry)."""
+        delivery.attempts += 1
+        delivery.last_status_code = code
+        session.add(
+            models.WebhookAttempt(
+                delivery_id=delivery.id,
+                number=delivery.attempts,
+                status_code=code,
+                error=error,
+                duration_ms=elapsed_ms,
+            )
+        )
+        if end == "delivered":
+            delivery.status = "delivered"
+            delivery.delivered_at = utcnow()
+        elif end == "failed":
+            delivery.status = "failed"
+            delivery.failed_at = utcnow()
+        await session.commit()
+
+    @activity.defn
+    async def send_email(self, ref: DeliveryRef) -> DeliveryOutcome:
+        async with self.sessions() as session:
+            email = await session.get(models.Email, ref.id)
+            if email is None:
+                raise ApplicationError(f"email {ref.id} not found", non_retryable=True)
+            if email.status != "pending":
+                return DeliveryOutcome(email.status)
+            outgoing = OutgoingEmail(email.id, email.to_address, email.subject, email.body)
+        if self.mailer is None:
+            # SMTP was configured when the email was queued and is not now: keep it for
+            # whoever reads the outbox rather than fail it.
+            await self._set_email(ref.id, "outbox", "")
+            return DeliveryOutcome("outbox")
+        try:
+            await self.mailer.send(outgoing)
+        except Exception as exc:
+            await self._set_email(ref.id, "pending", f"{type(exc).__name__}: {exc}"[:500])
+            raise ApplicationError(f"email {ref.id}: {exc}", type="EmailNotSent") from exc
+        await self._set_email(ref.id, "sent", "")
+        return DeliveryOutcome("sent")
+
+    async def _set_email(self, email_id: str, status: str, error: str) -> None:
+        async with self.sessions.begin() as session:
+            email = await session.get(models.Email, email_id, with_for_update=True)
+            assert email is not None
+            email.attempts += 1
+            email.status = status
+            email.last_error = error
+            if status == "sent":
+                email.sent_at = utcnow()
+
+    @activity.defn
+    async def give_up(self, ref: DeliveryRef) -> None:
+        """The retry window has passed without success: the delivery is failed for good."""
+        async with self.sessions.begin() as session:
+            if ref.channel == "email":
+                email = await session.get(models.Email, ref.id, with_for_update=True)
+                if email is not None and email.status == "pending":
+                    email.status = "failed"
+                return
+            delivery = await session.get(models.WebhookDelivery, ref.id, with_for_update=True)
+            if delivery is not None and delivery.status == "pending":
+                delivery.status = "failed"
+                delivery.failed_at = utcnow()

@@ -1,0 +1,375 @@
+"""The customer's tracking page, `GET /track/{token}`: server-rendered HTML for people.
+
+It reads the same read model and sends the same workflow updates as the JSON tracking API
+(`tracking.py`). No JavaScript: the quote and reschedule actions are plain forms answered
+with 303 See Other (post/redirect/get), and a refusal re-renders the page with its reason."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from api.deps import ResourcesDep, SessionDep
+from api.errors import Problem, from_update_failure, temporal_unavailable
+from api.routes.tracking import (
+    PUBLIC_DETAIL,
+    CustomerAction,
+    case_by_token,
+    customer_actions,
+    decide_quote_for,
+    repair_of,
+    reschedule_for,
+)
+from db import models
+from db.queries import CaseBundle, load_case_bundle
+from domain.relocation import Stage
+from domain.tracking import (
+    CaseFacts,
+    EventFacts,
+    StatusWords,
+    case_noun,
+    document_words,
+    event_note,
+    event_title,
+    human_date,
+    money_words,
+    next_step,
+    refusal_words,
+    remaining_steps,
+    status_words,
+)
+
+router = APIRouter(prefix="/track", tags=["tracking page"])
+
+_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_env = Environment(
+    loader=FileSystemLoader(_TEMPLATES),
+    autoescape=select_autoescape(("html",)),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+# The stylesheet is inlined (one request, nothing else to serve) and the CSP allows exactly
+# that text by its hash, so no other inline style or script can run.
+_STYLES = (_TEMPLATES / "track_styles.html").read_text(encoding="utf-8")
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLES.encode()).digest()).decode()
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+# The token in the URL is the customer's only credential: never cached, never sent on.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+}
+
+# What the page may show of a timeline entry: the JSON API's public details, plus the
+# customer's own deadlines.
+_PAGE_DETAIL = PUBLIC_DETAIL | {"core_due", "term_ends_at", "auto_renew"}
+
+
+@dataclass(frozen=True)
+class DoneStep:
+    title: str
+    when: str
+    iso: str
+    note: str
+
+
+@dataclass(frozen=True)
+class DocumentLink:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class QuoteForm:
+    amount: str
+    breakdown: str
+
+
+@dataclass(frozen=True)
+class RescheduleForm:
+    stage: str
+    left: int
+    earliest: str
+
+
+@dataclass(frozen=True)
+class LinkedCase:
+    noun: str
+    headline: str
+
+
+@router.get("/{token}", response_class=HTMLResponse, name="tracking_page")
+async def tracking_page(token: str, session: SessionDep) -> Response:
+    case = await _case_or_none(session, token)
+    if case is None:
+        return _not_found()
+    return await _render_case(session, token, case)
+
+
+@router.post("/{token}/quote", response_class=HTMLResponse)
+async def quote_form(
+    token: str,
+    session: SessionDep,
+    res: ResourcesDep,
+    approve: Annotated[str | None, Form()] = None,
+) -> Response:
+    case = await _case_or_none(session, token)
+    if case is None:
+        return _not_found()
+    choice = {"true": True, "false": False}.get((approve or "").strip().lower())
+    if choice is None:
+        message = "Please choose Approve quote or Decline quote."
+        return await _render_case(session, token, case, 422, message)
+    try:
+        client = await res.temporal()
+        await decide_quote_for(session, res.settings, client, case, choice)
+    except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
+        return await _refused(session, token, _problem(exc), "quote")
+    return _see_other(token)
+
+
+@router.post("/{token}/reschedule", response_class=HTMLResponse)
+async def reschedule_form(
+    token: str,
+    session: SessionDep,
+    res: ResourcesDep,
+    stage: Annotated[str | None, Form()] = None,
+    preferred_after: Annotated[str | None, Form()] = None,
+) -> Response:
+    case = await _case_or_none(session, token)
+    if case is None:
+        return _not_found()
+    if stage not in {s.value for s in Stage}:
+        message = "Please use the Reschedule button of the visit you want to move."
+        return await _render_case(session, token, case, 422, message)
+    try:
+        after = _preferred_after(preferred_after, _now().date())
+    except ValueError:
+        return await _render_case(session, token, case, 422, _BAD_DATE)
+    try:
+        client = await res.temporal()
+        await reschedule_for(res.settings, client, case, Stage(stage), after)
+    except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
+        return await _refused(session, token, _problem(exc), "reschedule")
+    return _see_other(token)
+
+
+_BAD_DATE = "Please pick a date from tomorrow onwards, or leave the date empty."
+
+
+def _preferred_after(value: str | None, today: date) -> datetime | None:
+    if not value or not value.strip():
+        return None
+    day = date.fromisoformat(value.strip())
+    if day <= today:
+        raise ValueError("a preferred date must be in the future")
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ rendering
+
+
+async def _render_case(
+    session: AsyncSession,
+    token: str,
+    case: models.Case,
+    status_code: int = 200,
+    message: str | None = None,
+) -> Response:
+    bundle = await load_case_bundle(session, case)
+    context = await _case_context(session, token, bundle)
+    return _html("track_case.html", {**context, "message": message}, status_code)
+
+
+async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -> dict[str, Any]:
+    case = bundle.case
+    now = _now()
+    today = now.date()
+    facts = _facts(bundle)
+    linked = await _linked_bundle(session, case)
+    linked_facts = _facts(linked) if linked else None
+    actions = {a.action: a for a in await customer_actions(session, bundle)}
+    documents = {
+        d.id: DocumentLink(document_words(d.kind), f"/v1/documents/{d.id}?token={token}")
+        for d in bundle.documents
+    }
+    shop = await session.get(models.Organisation, case.org_id)
+    return {
+        "token": token,
+        "shop_name": shop.name if shop else "",
+        "noun": case_noun(case.case_type),
+        "case_id": case.id,
+        "product": _product(case.data),
+        "first_name": str(case.data.get("customer_first_name", "")),
+        "status": _status(case),
+        "next": next_step(facts, now, linked_facts),
+        "label": _label_link(actions.get("ship_parcel"), documents),
+        "quote": await _quote_form(session, case) if "approve_quote" in actions else None,
+        "reschedule": _reschedule_form(case, today, actions.keys()),
+        "linked": None
+        if linked is None
+        else LinkedCase(case_noun(linked.case.case_type), _status(linked.case).headline),
+        "documents": list(documents.values()),
+        "done": _done_steps(bundle, today),
+        "to_come": remaining_steps(
+            case.case_type,
+            case.status,
+            resolution=case.resolution,
+            coverage=case.coverage,
+            mode=str(case.data.get("mode", "")) or None,
+        ),
+    }
+
+
+def _facts(bundle: CaseBundle) -> CaseFacts:
+    case = bundle.case
+    return CaseFacts(
+        case_type=case.case_type,
+        status=case.status,
+        data=case.data,
+        events=[EventFacts(e.at, e.event, _page_detail(e.detail)) for e in bundle.timeline],
+        resolution=case.resolution,
+        coverage=case.coverage,
+        currency=case.currency,
+    )
+
+
+def _status(case: models.Case) -> StatusWords:
+    return status_words(
+        case.case_type, case.status, resolution=case.resolution, outcome=case.outcome
+    )
+
+
+def _done_steps(bundle: CaseBundle, today: date) -> list[DoneStep]:
+    steps = []
+    for event in bundle.timeline:
+        detail = _page_detail(event.detail)
+        title = event_title(bundle.case.case_type, event.event, detail)
+        if title is None:
+            continue
+        note = event_note(detail, bundle.case.currency, today)
+        steps.append(DoneStep(title, human_date(event.at, today), event.at.isoformat(), note))
+    return steps
+
+
+def _page_detail(detail: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in detail.items() if k in _PAGE_DETAIL}
+
+
+async def _linked_bundle(session: AsyncSession, case: models.Case) -> CaseBundle | None:
+    """The case a return or a repair carries on as (its repair or replacement), whose state
+    is what the customer waits for while the parent is resolving."""
+    if case.case_type not in ("rma", "repair"):
+        return None
+    linked_id = case.links.get("replacement_id") or (
+        case.links.get("repair_id") if case.case_type == "rma" else None
+    )
+    linked = await session.get(models.Case, linked_id) if linked_id else None
+    return await load_case_bundle(session, linked) if linked else None
+
+
+async def _quote_form(session: AsyncSession, case: models.Case) -> QuoteForm | None:
+    repair = await repair_of(session, case)
+    quote = (repair.data.get("quote") if repair else None) or {}
+    if repair is None or not quote:
+        return None
+    parts = money_words(str(quote.get("parts_total", "")), repair.currency)
+    labour = money_words(str(quote.get("labor_total", "")), repair.currency)
+    return QuoteForm(
+        amount=money_words(str(quote.get("total", "")), repair.currency),
+        breakdown=f"Parts {parts}, labour {labour}",
+    )
+
+
+def _reschedule_form(
+    case: models.Case, today: date, actions: Collection[str]
+) -> RescheduleForm | None:
+    appointment = case.data.get("appointment") or {}
+    stage = str(appointment.get("stage", ""))
+    if f"reschedule_{stage}" not in actions:
+        return None
+    left = int(case.data.get("max_reschedules", 0)) - int(case.data.get("reschedules_used", 0))
+    return RescheduleForm(stage, left, (today + timedelta(days=1)).isoformat())
+
+
+def _product(data: dict[str, Any]) -> str:
+    for holder, key in (("unit", "product_name"), ("asset", "product_name")):
+        name = (data.get(holder) or {}).get(key)
+        if name:
+            return str(name)
+    return str(data.get("plan_name") or "")
+
+
+def _label_link(
+    action: CustomerAction | None, documents: dict[str, DocumentLink]
+) -> DocumentLink | None:
+    """The label the customer must print now, when the next step is theirs to ship."""
+    return documents.get(action.document_id or "") if action else None
+
+
+# ------------------------------------------------------------------ responses
+
+
+async def _case_or_none(session: AsyncSession, token: str) -> models.Case | None:
+    try:
+        return await case_by_token(session, token)
+    except Problem as problem:
+        if problem.status == 404:
+            return None
+        raise
+
+
+def _problem(exc: Problem | WorkflowUpdateFailedError | RPCError) -> Problem:
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, WorkflowUpdateFailedError):
+        return from_update_failure(exc)
+    return temporal_unavailable()
+
+
+async def _refused(session: AsyncSession, token: str, problem: Problem, action: str) -> Response:
+    # The workflow may have moved on meanwhile: reload to show where it is now, with the
+    # reason (loaded afresh, as an expired row cannot refresh itself lazily in async).
+    session.expire_all()
+    case = await _case_or_none(session, token)
+    if case is None:
+        return _not_found()
+    status = problem.status if problem.status in (409, 503) else 409
+    return await _render_case(session, token, case, status, refusal_words(problem.code, action))
+
+
+def _see_other(token: str) -> Response:
+    return RedirectResponse(f"/track/{token}", status_code=303, headers=SECURITY_HEADERS)
+
+
+def _not_found() -> Response:
+    return _html("track_not_found.html", {"shop_name": ""}, 404)
+
+
+def _html(template: str, context: dict[str, Any], status_code: int) -> Response:
+    body = _env.get_template(template).render(styles=Markup(_STYLES), **context)
+    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

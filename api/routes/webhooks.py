@@ -1,0 +1,196 @@
+"""Webhook subscriptions (`POST /v1/webhooks`) and their delivery log."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import OrgKind, Principal
+from api.deps import PrincipalDep, SessionDep
+from api.errors import Problem, not_found
+from api.idempotency import claim, request_hash
+from api.pagination import LimitQuery, decode_keys, encode_keys
+from api.schemas.common import Page
+from api.schemas.webhooks import (
+    AttemptOut,
+    DeliveryOut,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookPublic,
+)
+from db import models
+from db.models import new_id
+from db.types import utcnow
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+SUBSCRIBERS = (OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def _public(sub: models.WebhookSubscription) -> WebhookPublic:
+    return WebhookPublic(
+        id=sub.id,
+        url=sub.url,
+        events=list(sub.events),
+        created_at=sub.created_at,
+        disabled_at=sub.disabled_at,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated)
+async def subscribe(
+    body: WebhookCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> WebhookCreated:
+    """Events of the organisation's own cases (and, for a repair center, of the repair jobs
+    and relocations it works) go to `url`, signed with the returned `secret`."""
+    principal.require(*SUBSCRIBERS)
+    sub_id = new_id()
+    if idempotency_key is not None:
+        sub_id = await claim(
+            session,
+            principal.owner_id,
+            idempotency_key,
+            request_hash(body.model_dump(mode="json")),
+            "webhook",
+            sub_id,
+        )
+        existing = await session.get(models.WebhookSubscription, sub_id)
+        if existing is not None:
+            return WebhookCreated(**_public(existing).model_dump(), secret=existing.secret)
+    sub = models.WebhookSubscription(
+        id=sub_id,
+        org_id=principal.owner_id,
+        url=str(body.url),
+        events=body.events,
+        secret=new_secret(),
+    )
+    session.add(sub)
+    await session.commit()
+    return WebhookCreated(**_public(sub).model_dump(), secret=sub.secret)
+
+
+@router.get("", response_model=Page[WebhookPublic])
+async def list_subscriptions(principal: PrincipalDep, session: SessionDep) -> Page[WebhookPublic]:
+    principal.require(*SUBSCRIBERS)
+    subs = await session.scalars(
+        select(models.WebhookSubscription)
+        .where(models.WebhookSubscription.org_id == principal.owner_id)
+        .order_by(models.WebhookSubscription.created_at, models.WebhookSubscription.id)
+    )
+    return Page(items=[_public(s) for s in subs])
+
+
+@router.get("/{webhook_id}", response_model=WebhookPublic)
+async def get_subscription(
+    webhook_id: str, principal: PrincipalDep, session: SessionDep
+) -> WebhookPublic:
+    return _public(await _owned(session, principal, webhook_id))
+
+
+@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unsubscribe(webhook_id: str, principal: PrincipalDep, session: SessionDep) -> Response:
+    """Stop sending: new events are no longer queued, and queued ones end as failed."""
+    sub = await _owned(session, principal, webhook_id)
+    if sub.disabled_at is None:
+        sub.disabled_at = utcnow()
+        await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryOut])
+async def deliveries(
+    webhook_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    limit: LimitQuery = 50,
+    cursor: str | None = None,
+    status_filter: Annotated[str | None, Query(alias="status")] = None,
+    case_id: str | None = None,
+) -> Page[DeliveryOut]:
+    """Every delivery, newest first, with each attempt's answer (`status_code`, or the
+    connection `error`) and how long it took."""
+    sub = await _owned(session, principal, webhook_id)
+    if status_filter is not None and status_filter not in DELIVERY_STATUSES:
+        raise Problem(
+            422, "validation_error", f"status must be one of {', '.join(DELIVERY_STATUSES)}"
+        )
+    D = models.WebhookDelivery
+    query = select(D).where(D.subscription_id == sub.id)
+    if status_filter:
+        query = query.where(D.status == status_filter)
+    if case_id:
+        query = query.where(D.case_id == case_id)
+    # Newest first; a case's events share timestamps, so its sequence breaks the tie.
+    key = tuple_(D.created_at, D.seq, D.id)
+    if cursor:
+        created, seq, after = decode_keys(cursor, 3)
+        try:
+            query = query.where(key < tuple_(datetime.fromisoformat(created), int(seq), after))
+        except ValueError as exc:
+            raise Problem(422, "invalid_cursor", "the cursor is not one this API gave") from exc
+    rows = list(
+        await session.scalars(
+            query.order_by(D.created_at.desc(), D.seq.desc(), D.id.desc()).limit(limit + 1)
+        )
+    )
+    page, more = rows[:limit], len(rows) > limit
+    attempts: dict[str, list[AttemptOut]] = {d.id: [] for d in page}
+    if page:
+        for attempt in await session.scalars(
+            select(models.WebhookAttempt)
+            .where(models.WebhookAttempt.delivery_id.in_(list(attempts)))
+            .order_by(models.WebhookAttempt.delivery_id, models.WebhookAttempt.number)
+        ):
+            attempts[attempt.delivery_id].append(
+                AttemptOut(
+                    number=attempt.number,
+                    at=attempt.at,
+                    status_code=attempt.status_code,
+                    error=attempt.error,
+                    duration_ms=attempt.duration_ms,
+                )
+            )
+    return Page(
+        items=[
+            DeliveryOut(
+                id=d.id,
+                event_id=d.event_id,
+                type=d.type,
+                case_id=d.case_id,
+                status=d.status,
+                attempts=attempts[d.id],
+                created_at=d.created_at,
+                delivered_at=d.delivered_at,
+                failed_at=d.failed_at,
+            )
+            for d in page
+        ],
+        next_cursor=_cursor(page[-1]) if more else None,
+    )
+
+
+async def _owned(
+    session: AsyncSession, principal: Principal, webhook_id: str
+) -> models.WebhookSubscription:
+    principal.require(*SUBSCRIBERS)
+    sub = await session.get(models.WebhookSubscription, webhook_id)
+    if sub is None or sub.org_id != principal.owner_id:
+        raise not_found("webhook")
+    return sub
+
+
+def _cursor(delivery: models.WebhookDelivery) -> str:
+    return encode_keys(delivery.created_at.isoformat(), str(delivery.seq), delivery.id)

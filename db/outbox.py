@@ -1,0 +1,200 @@
+"""The transactional outbox: webhook deliveries and customer emails are written in the same
+transaction as the timeline entries they report, so an event is never recorded without its
+deliveries nor delivered without being recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import models
+from domain.events import event_id, event_type, matches, receives_events_of
+from domain.notifications import EmailContext, compose, notice_for
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    public_base_url: str
+    # Emails wait in the outbox (development) or are queued for the SMTP server.
+    send_email: bool
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    entry: models.TimelineEvent
+    previous_status: str | None
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    id: str
+    channel: str  # "webhook" | "email"
+    queue: str  # deliveries in one queue go out one at a time, in seq order
+    seq: int
+    created_at: datetime  # the retry window runs from here
+
+
+def tracking_url(base_url: str, token: str) -> str:
+    return f"{base_url}/track/{token}"
+
+
+async def write_outbound(
+    session: AsyncSession, case: models.Case, events: list[NewEvent], config: OutboxConfig
+) -> None:
+    if not events:
+        return
+    subscriptions = await _subscriptions(session, case)
+    notices = [
+        (
+            event,
+            notice_for(
+                case.case_type,
+                event.entry.event,
+                event.entry.status,
+                event.previous_status,
+                linked_rma="rma_id" in case.links,
+            ),
+        )
+        for event in events
+    ]
+    customer = None
+    retailer = ""
+    if any(notice for _, notice in notices) and case.customer_id:
+        customer = await session.get(models.CustomerRecord, case.customer_id)
+        org = await session.get(models.Organisation, case.org_id)
+        retailer = org.name if org else ""
+    for event, notice in notices:
+        entry = event.entry
+        type_ = event_type(case.case_type, entry.status, entry.event, event.previous_status)
+        eid = event_id(case.id, entry.seq)
+        payload = _payload(case, entry, type_, eid)
+        for subscription in subscriptions:
+            if matches(subscription.events, type_):
+                session.add(
+                    models.WebhookDelivery(
+                        subscription_id=subscription.id,
+                        case_id=case.id,
+                        seq=entry.seq,
+                        event_id=eid,
+                        type=type_,
+                        payload=payload,
+                        created_at=entry.at,
+                    )
+                )
+        if notice is None or customer is None or not customer.email:
+            continue
+        link = tracking_url(config.public_base_url, case.tracking_token)
+        email = compose(
+            notice,
+            EmailContext(
+                first_name=str(case.data.get("customer_first_name", "")),
+                case_id=case.id,
+                retailer=retailer,
+                tracking_url=link,
+                detail={k: str(v) for k, v in entry.detail.items()},
+            ),
+        )
+        session.add(
+            models.Email(
+                org_id=case.org_id,
+                case_id=case.id,
+                seq=entry.seq,
+                event_id=eid,
+                notice=notice.value,
+                to_address=customer.email,
+                subject=email.subject,
+                body=email.body,
+                tracking_url=link,
+                status="pending" if config.send_email else "outbox",
+                created_at=entry.at,
+            )
+        )
+
+
+async def pending_deliveries(
+    session: AsyncSession, case_id: str, seqs: list[int]
+) -> list[PendingDelivery]:
+    """What still waits to go out for these entries: just written, or written by an attempt
+    that stopped before handing them to their queue (a crash between commit and dispatch)."""
+    if not seqs:
+        return []
+    webhooks = (
+        await session.execute(
+            select(
+                models.WebhookDelivery.id,
+                models.WebhookDelivery.subscription_id,
+                models.WebhookDelivery.seq,
+                models.WebhookDelivery.created_at,
+            ).where(
+                models.WebhookDelivery.case_id == case_id,
+                models.WebhookDelivery.seq.in_(seqs),
+                models.WebhookDelivery.status == "pending",
+            )
+        )
+    ).all()
+    emails = (
+        await session.execute(
+            select(models.Email.id, models.Email.seq, models.Email.created_at).where(
+                models.Email.case_id == case_id,
+                models.Email.seq.in_(seqs),
+                models.Email.status == "pending",
+            )
+        )
+    ).all()
+    found = [
+        PendingDelivery(
+            row.id, "webhook", f"webhooks:{row.subscription_id}:{case_id}", row.seq, row.created_at
+        )
+        for row in webhooks
+    ] + [
+        PendingDelivery(row.id, "email", f"emails:{case_id}", row.seq, row.created_at)
+        for row in emails
+    ]
+    return sorted(found, key=lambda d: (d.queue, d.seq))
+
+
+async def _subscriptions(
+    session: AsyncSession, case: models.Case
+) -> list[models.WebhookSubscription]:
+    orgs = [case.org_id]
+    if case.receiving_org_id and receives_events_of(case.case_type):
+        orgs.append(case.receiving_org_id)
+    return list(
+        (
+            await session.scalars(
+                select(models.WebhookSubscription).where(
+                    models.WebhookSubscription.org_id.in_(orgs),
+                    models.WebhookSubscription.disabled_at.is_(None),
+                )
+            )
+        ).all()
+    )
+
+
+def _payload(
+    case: models.Case, entry: models.TimelineEvent, type_: str, eid: str
+) -> dict[str, Any]:
+    links = {
+        name: value
+        for name, value in case.links.items()
+        if name in ("rma_id", "repair_id", "replacement_id", "service_plan_id", "relocation_id")
+    }
+    return {
+        "event_id": eid,
+        "type": type_,
+        "case_type": case.case_type,
+        "case_id": case.id,
+        "status": entry.status,
+        "occurred_at": entry.at.isoformat(),
+        "data": {
+            "event": entry.event,
+            "actor": entry.actor,
+            "sequence": entry.seq,
+            "detail": dict(entry.detail),
+            **links,
+        },
+    }
