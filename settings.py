@@ -55,6 +55,8 @@ class Settings(BaseSettings):
             self.admin_key = self.admin_key or DEV_ADMIN_KEY
             self.carrier_secret = self.carrier_secret or DEV_CARRIER_SECRET
         self.public_base_url = self.public_base_url.rstrip("/")
+        # Compose passes an unset variable through as an empty string.
+        self.smtp_url = self.smtp_url or None
         return self
 
     @property

@@ -32,3 +32,16 @@ def test_secrets_are_required_outside_development(
     with pytest.raises(ValidationError, match="AFTERSALES_CARRIER_SECRET"):
         Settings(env=env, admin_key="k")
     assert Settings(env=env, admin_key="k", carrier_secret="s").admin_key == "k"
+
+
+def test_delivery_settings_read_iso_durations_and_an_empty_smtp_url_means_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AFTERSALES_DELIVERY_RETRY_WINDOW", "PT6H")
+    monkeypatch.setenv("AFTERSALES_DELIVERY_FIRST_RETRY", "PT30S")
+    monkeypatch.setenv("AFTERSALES_SMTP_URL", "")
+    settings = Settings()
+    assert settings.delivery_retry_window.total_seconds() == 6 * 3600
+    assert settings.delivery_first_retry.total_seconds() == 30
+    assert settings.smtp_url is None
+    assert Settings.model_fields["delivery_retry_window"].default.days == 1  # a day by default

@@ -1,0 +1,210 @@
+"""The outbox and the delivery queue: every timeline entry's deliveries are written with it,
+handed over again after a crash between commit and hand-over, and a receiver that stays
+down is given up on after the default day of retries (on the time-skipping server)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.worker import Replayer
+
+from activities.notify import DeliveryQueueStart, QueuedDelivery
+from activities.store import CaseProjection, NewCase, StoreActivities, TimelineEntry
+from db import models
+from db.outbox import OutboxConfig, PendingDelivery
+from domain.common import Customer
+from temporal_client import data_converter
+from tests.support import free_port
+from tests.workflows.conftest import Harness
+from workflows.delivery_queue import DeliveryQueueWorkflow
+
+CONFIG = OutboxConfig("https://returns.example.com", send_email=False)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+class RecordingDispatcher:
+    """Stands in for the Temporal hand-over; can die once, after the commit."""
+
+    def __init__(self) -> None:
+        self.handed: list[PendingDelivery] = []
+        self.crash_next = False
+
+    async def dispatch(self, pending: list[PendingDelivery]) -> None:
+        if self.crash_next:
+            self.crash_next = False
+            raise ConnectionError("worker died between commit and hand-over")
+        self.handed.extend(pending)
+
+
+def entry(seq: int, status: str, event: str, **detail: str) -> TimelineEntry:
+    return TimelineEntry(seq, T0 + timedelta(minutes=seq), status, event, "system", detail)
+
+
+async def subscribe(h: Harness, org_id: str, events: list[str], url: str = "") -> str:
+    async with h.sessions.begin() as session:
+        sub = models.WebhookSubscription(
+            org_id=org_id, url=url or "http://127.0.0.1:9/hook", events=events, secret="s3cret"
+        )
+        session.add(sub)
+    return sub.id
+
+
+async def new_org(h: Harness, kind: str) -> str:
+    async with h.sessions.begin() as session:
+        org = models.Organisation(name=f"{kind}-{uuid.uuid4().hex[:6]}", kind=kind)
+        session.add(org)
+    return org.id
+
+
+@pytest.fixture
+async def dispatcher_store(
+    harness: Harness,
+) -> AsyncIterator[tuple[StoreActivities, RecordingDispatcher]]:
+    dispatcher = RecordingDispatcher()
+    yield StoreActivities(harness.sessions, CONFIG, dispatcher), dispatcher  # type: ignore[arg-type]
+
+
+async def test_deliveries_and_emails_are_written_with_the_entry_and_handed_over_again_after_a_crash(
+    harness: Harness, dispatcher_store: tuple[StoreActivities, RecordingDispatcher]
+) -> None:
+    store, dispatcher = dispatcher_store
+    org = await new_org(harness, "retailer")
+    center = await new_org(harness, "repair_center")
+    everything = await subscribe(harness, org, ["rma.*"])
+    received_only = await subscribe(harness, org, ["rma.received"])
+    centers_hook = await subscribe(harness, center, ["*"])
+    case_id = f"RMA-T-{uuid.uuid4().hex[:8]}"
+    await store.record_case(
+        NewCase(
+            case_id=case_id,
+            org_id=org,
+            case_type="rma",
+            workflow_id=f"rma:{case_id}",
+            status="awaiting_return",
+            tracking_token=uuid.uuid4().hex,
+            customer=Customer("Grace Hopper", "grace@example.com"),
+            created_at=T0,
+            currency="USD",
+            data={"customer_first_name": "Grace"},
+            # An RMA shipped to a center is still the retailer's: the center gets no events.
+            receiving_org_id=center,
+            timeline=[
+                entry(1, "awaiting_return", "created"),
+                entry(2, "awaiting_return", "label_created", ship_by="2026-11-16T09:00:00+00:00"),
+            ],
+        )
+    )
+    assert [(d.seq, d.channel) for d in dispatcher.handed] == [(1, "webhook"), (2, "webhook")]
+    async with harness.sessions() as session:
+        deliveries = list(
+            await session.scalars(
+                select(models.WebhookDelivery)
+                .where(models.WebhookDelivery.case_id == case_id)
+                .order_by(models.WebhookDelivery.seq)
+            )
+        )
+        emails = list(
+            await session.scalars(select(models.Email).where(models.Email.case_id == case_id))
+        )
+    assert [(d.subscription_id, d.type) for d in deliveries] == [
+        (everything, "rma.awaiting_return"),
+        (everything, "rma.label_created"),
+    ]
+    assert deliveries[0].payload["event_id"] == deliveries[0].event_id
+    assert deliveries[1].payload["data"]["detail"]["ship_by"] == "2026-11-16T09:00:00+00:00"
+    (email,) = emails
+    assert email.notice == "label_ready" and email.status == "outbox"
+    assert email.to_address == "grace@example.com" and "Hello Grace," in email.body
+    assert "Hopper" not in email.body and "16 November 2026" in email.body
+    assert email.tracking_url.startswith("https://returns.example.com/track/")
+
+    # The projection commits, then the worker dies before the hand-over...
+    received = CaseProjection(
+        case_id=case_id, status="received", updated_at=T0 + timedelta(hours=1),
+        timeline=[entry(3, "received", "received")],
+    )  # fmt: skip
+    dispatcher.handed.clear()
+    dispatcher.crash_next = True
+    with pytest.raises(ConnectionError):
+        await store.project(received)
+    assert dispatcher.handed == []
+    # ...and the retried projection writes nothing twice but hands the deliveries over.
+    await store.project(received)
+    assert sorted(d.queue for d in dispatcher.handed) == sorted(
+        [f"webhooks:{everything}:{case_id}", f"webhooks:{received_only}:{case_id}"]
+    )
+    async with harness.sessions() as session:
+        count = await session.scalar(
+            select(func.count()).where(models.WebhookDelivery.case_id == case_id)
+        )
+        notices = list(
+            await session.scalars(
+                select(models.Email.notice).where(models.Email.case_id == case_id)
+            )
+        )
+        centers = await session.scalar(
+            select(func.count()).where(models.WebhookDelivery.subscription_id == centers_hook)
+        )
+    assert count == 4 and sorted(notices) == ["label_ready", "received"] and centers == 0
+
+    # Once delivered, a replayed projection hands nothing over.
+    async with harness.sessions.begin() as session:
+        for delivery in await session.scalars(
+            select(models.WebhookDelivery).where(models.WebhookDelivery.case_id == case_id)
+        ):
+            delivery.status = "delivered"
+    dispatcher.handed.clear()
+    await store.project(received)
+    assert dispatcher.handed == []
+
+
+async def test_a_receiver_down_for_a_day_is_given_up_on_after_the_default_window(
+    harness: Harness,
+) -> None:
+    org = await new_org(harness, "retailer")
+    dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
+    sub = await subscribe(harness, org, ["*"], dead)
+    env = harness.env
+    started = await env.get_current_time()
+    async with harness.sessions.begin() as session:
+        delivery = models.WebhookDelivery(
+            subscription_id=sub, case_id="RMA-DOWN", seq=1, event_id="evt_down",
+            type="rma.awaiting_return", payload={"event_id": "evt_down"}, created_at=started,
+        )  # fmt: skip
+        session.add(delivery)
+    handle = await env.client.start_workflow(
+        DeliveryQueueWorkflow.run,
+        DeliveryQueueStart("webhook", timedelta(days=1), timedelta(seconds=10)),
+        id=f"webhooks:{sub}:RMA-DOWN",
+        task_queue=harness.settings.task_queue,
+        start_signal="enqueue",
+        start_signal_args=[QueuedDelivery(delivery.id, 1, started)],
+    )
+    await handle.result()  # gives up, then closes once idle
+    assert await env.get_current_time() - started >= timedelta(days=1)
+    async with harness.sessions() as session:
+        stored = await session.get(models.WebhookDelivery, delivery.id)
+        attempts = list(
+            await session.scalars(
+                select(models.WebhookAttempt)
+                .where(models.WebhookAttempt.delivery_id == delivery.id)
+                .order_by(models.WebhookAttempt.number)
+            )
+        )
+    assert stored is not None and stored.status == "failed" and stored.failed_at is not None
+    # Exponential backoff capped at an hour: about 24 hourly tries after the quick ones.
+    assert 20 <= len(attempts) <= 40
+    assert all(a.status_code is None and "ConnectError" in a.error for a in attempts)
+    assert [a.number for a in attempts] == list(range(1, len(attempts) + 1))
+
+    description = await handle.describe()
+    assert description.status is WorkflowExecutionStatus.COMPLETED
+    history = await handle.fetch_history()
+    await Replayer(
+        workflows=[DeliveryQueueWorkflow], data_converter=data_converter
+    ).replay_workflow(history)
