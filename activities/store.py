@@ -220,8 +220,10 @@ class StoreActivities:
         )
         stored = {seq: status for seq, status in rows.all()}
         fresh: list[NewEvent] = []
+        again: list[int] = []
         for entry in sorted(entries, key=lambda e: e.seq):
             if entry.seq in stored:
+                again.append(entry.seq)
                 continue
             row = models.TimelineEvent(
                 case_id=case_id,
@@ -236,13 +238,13 @@ class StoreActivities:
             earlier = [seq for seq in stored if seq < entry.seq]
             fresh.append(NewEvent(row, stored[max(earlier)] if earlier else None))
             stored[entry.seq] = entry.status
+        # A retried projection: what the first attempt wrote may never have been handed over.
+        pending = await pending_deliveries(session, case_id, again)
         if fresh:
             case = await session.get(models.Case, case_id)
             assert case is not None
-            await session.flush()
-            await write_outbound(session, case, fresh, self.outbox)
-            await session.flush()
-        return await pending_deliveries(session, case_id, [e.seq for e in entries])
+            pending += await write_outbound(session, case, fresh, self.outbox)
+        return pending
 
     async def _dispatch(self, pending: list[PendingDelivery]) -> None:
         if pending and self.dispatcher is not None:

@@ -38,15 +38,26 @@ class PendingDelivery:
     created_at: datetime  # the retry window runs from here
 
 
+def webhook_queue(subscription_id: str, case_id: str) -> str:
+    """The delivery queue's workflow ID: one per subscription and case."""
+    return f"webhooks:{subscription_id}:{case_id}"
+
+
+def email_queue(case_id: str) -> str:
+    return f"emails:{case_id}"
+
+
 def tracking_url(base_url: str, token: str) -> str:
     return f"{base_url}/track/{token}"
 
 
 async def write_outbound(
     session: AsyncSession, case: models.Case, events: list[NewEvent], config: OutboxConfig
-) -> None:
+) -> list[PendingDelivery]:
+    """Write the deliveries and emails these new entries call for; answer those to send."""
+    written: list[PendingDelivery] = []
     if not events:
-        return
+        return written
     subscriptions = await _subscriptions(session, case)
     notices = [
         (
@@ -74,15 +85,24 @@ async def write_outbound(
         payload = _payload(case, entry, type_, eid)
         for subscription in subscriptions:
             if matches(subscription.events, type_):
-                session.add(
-                    models.WebhookDelivery(
-                        subscription_id=subscription.id,
-                        case_id=case.id,
-                        seq=entry.seq,
-                        event_id=eid,
-                        type=type_,
-                        payload=payload,
-                        created_at=entry.at,
+                delivery = models.WebhookDelivery(
+                    id=models.new_id(),
+                    subscription_id=subscription.id,
+                    case_id=case.id,
+                    seq=entry.seq,
+                    event_id=eid,
+                    type=type_,
+                    payload=payload,
+                    created_at=entry.at,
+                )
+                session.add(delivery)
+                written.append(
+                    PendingDelivery(
+                        delivery.id,
+                        "webhook",
+                        webhook_queue(subscription.id, case.id),
+                        entry.seq,
+                        entry.at,
                     )
                 )
         if notice is None or customer is None or not customer.email:
@@ -98,8 +118,10 @@ async def write_outbound(
                 detail={k: str(v) for k, v in entry.detail.items()},
             ),
         )
+        email_id = models.new_id()
         session.add(
             models.Email(
+                id=email_id,
                 org_id=case.org_id,
                 case_id=case.id,
                 seq=entry.seq,
@@ -113,13 +135,18 @@ async def write_outbound(
                 created_at=entry.at,
             )
         )
+        if config.send_email:
+            written.append(
+                PendingDelivery(email_id, "email", email_queue(case.id), entry.seq, entry.at)
+            )
+    return written
 
 
 async def pending_deliveries(
     session: AsyncSession, case_id: str, seqs: list[int]
 ) -> list[PendingDelivery]:
-    """What still waits to go out for these entries: just written, or written by an attempt
-    that stopped before handing them to their queue (a crash between commit and dispatch)."""
+    """What still waits to go out for entries stored by an earlier attempt, which may have
+    stopped before handing them to their queue (a crash between commit and dispatch)."""
     if not seqs:
         return []
     webhooks = (
@@ -147,11 +174,11 @@ async def pending_deliveries(
     ).all()
     found = [
         PendingDelivery(
-            row.id, "webhook", f"webhooks:{row.subscription_id}:{case_id}", row.seq, row.created_at
+            row.id, "webhook", webhook_queue(row.subscription_id, case_id), row.seq, row.created_at
         )
         for row in webhooks
     ] + [
-        PendingDelivery(row.id, "email", f"emails:{case_id}", row.seq, row.created_at)
+        PendingDelivery(row.id, "email", email_queue(case_id), row.seq, row.created_at)
         for row in emails
     ]
     return sorted(found, key=lambda d: (d.queue, d.seq))

@@ -32,6 +32,10 @@ def notice_for(
         if event == "shipping_back":
             return Notice.SHIPPED_BACK
     elif case_type == "repair":
+        # A direct repair: the customer sends the unit on our label (an RMA's repair
+        # travels on the RMA's label, already announced).
+        if event == "label_created" and not linked_rma:
+            return Notice.LABEL_READY
         if event == "quoted":
             return Notice.QUOTE_WAITING
         # The RMA that sent the unit already told the customer it arrived.
@@ -80,9 +84,9 @@ def compose(notice: Notice, ctx: EmailContext) -> ComposedEmail:
     tracking = d.get("tracking_number", "")
     lines: dict[Notice, tuple[str, str]] = {
         Notice.LABEL_READY: (
-            f"Your return label for {ctx.case_id} is ready",
-            "Your return is approved and your prepaid label is ready. Print it from the "
-            "page below, stick it on the parcel and hand it to the carrier"
+            f"Your shipping label for {ctx.case_id} is ready",
+            "Your prepaid label is ready. Print it from the page below, stick it on the "
+            "parcel and hand it to the carrier"
             + (f" by {long_date(d.get('ship_by'))}." if d.get("ship_by") else "."),
         ),
         Notice.RECEIVED: (
@@ -98,9 +102,10 @@ def compose(notice: Notice, ctx: EmailContext) -> ComposedEmail:
             "then the unit is sent back unrepaired.",
         ),
         Notice.SHIPPED_BACK: (
-            f"Your unit is on its way back ({ctx.case_id})",
-            "Your unit has been handed to the carrier"
-            + (f", tracking number {tracking}." if tracking else "."),
+            f"Your unit is coming back to you ({ctx.case_id})",
+            "Your unit is being sent back to you"
+            + (f", tracking number {tracking}." if tracking else ".")
+            + " Follow the parcel on the page below.",
         ),
         Notice.REPLACEMENT_SHIPPED: (
             f"Your replacement is on its way ({ctx.case_id})",
