@@ -80,6 +80,11 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
 }
 
+# What a customer has a use for from a linked case: labels to print, certificates to keep.
+CUSTOMER_DOCUMENT_KINDS = frozenset(
+    {"return_label", "repair_certificate", "relocation_certificate", "coverage_certificate"}
+)
+
 # What the page may show of a timeline entry: the JSON API's public details, plus the
 # customer's own deadlines.
 _PAGE_DETAIL = PUBLIC_DETAIL | {"core_due", "term_ends_at", "auto_renew"}
@@ -209,9 +214,14 @@ async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -
     linked = await _linked_bundle(session, case)
     linked_facts = _facts(linked) if linked else None
     actions = {a.action: a for a in await customer_actions(session, bundle)}
+    # The linked case's certificates and the labels the customer must print open with
+    # this page's token too (the documents endpoint accepts a parent case's token).
+    linked_documents = [
+        d for d in (linked.documents if linked else []) if d.kind in CUSTOMER_DOCUMENT_KINDS
+    ]
     documents = {
         d.id: DocumentLink(document_words(d.kind), f"/v1/documents/{d.id}?token={token}")
-        for d in bundle.documents
+        for d in [*bundle.documents, *linked_documents]
     }
     shop = await session.get(models.Organisation, case.org_id)
     return {

@@ -205,6 +205,20 @@ async def test_rma_repair_worked_by_the_center_to_completion(stack: Stack) -> No
         assert finished["outcome"] == "repaired"
         assert finished["repair_id"] == repair_id
 
+    # The customer follows the RMA's link only: its page lists the repair's certificate,
+    # which opens with the RMA's token; another case's token does not open it.
+    async with stack.http() as customer_browser:
+        page = await customer_browser.get(f"/track/{rma['tracking_token']}")
+        assert page.status_code == 200
+        link = f"/v1/documents/{certificate['id']}?token={rma['tracking_token']}"
+        assert link in page.text
+        opened = await customer_browser.get(link)
+        assert opened.status_code == 200 and opened.content == pdf
+        stranger = await customer_browser.get(
+            f"/v1/documents/{certificate['id']}", params={"token": "x" * 32}
+        )
+        assert_problem(stranger, 404, "not_found")
+
     async with stack.http(center.key) as bench:
         queue = (await bench.get("/v1/repairs", params={"status": "completed"})).json()
         assert repair_id in {j["id"] for j in queue["items"]}

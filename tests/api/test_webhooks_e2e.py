@@ -235,3 +235,38 @@ async def test_subscriptions_are_validated_walled_and_idempotent(stack: Stack) -
     async with stack.http(retailer.key) as http:
         assert (await http.delete(f"/v1/webhooks/{hook['id']}")).status_code == 204
         assert (await http.get(f"/v1/webhooks/{hook['id']}")).json()["disabled_at"]
+
+
+async def test_a_repair_center_follows_the_jobs_it_works_and_no_others(
+    stack: Stack, receiver: Receiver
+) -> None:
+    from tests.api.helpers import add_product
+    from tests.api.test_repair_e2e import new_center, repair_body, wait_for
+
+    category = f"hooks-{uuid.uuid4().hex[:6]}"
+    retailer = await make_org(stack, "retailer")
+    product = await add_product(stack, retailer, category=category)
+    center = await new_center(stack, category)
+    bystander = await new_center(stack, f"other-{uuid.uuid4().hex[:6]}")
+    center_path, shop_path, other_path = (f"/ok/{uuid.uuid4().hex}" for _ in range(3))
+    await subscribe(stack, center.key, receiver.url(center_path), ["repair.*"])
+    await subscribe(stack, retailer.key, receiver.url(shop_path), ["repair.received"])
+    await subscribe(stack, bystander.key, receiver.url(other_path), ["*"])
+
+    async with stack.http(retailer.key) as shop:
+        created = await shop.post("/v1/repairs", json=repair_body(product["sku"]))
+        assert created.status_code == 201, created.text
+        path = f"/v1/repairs/{created.json()['id']}"
+        await wait_for(shop, path, lambda b: bool(b["documents"]))
+    async with stack.http(center.key) as bench:
+        step = await bench.post(f"{path}/status", json={"status": "received"})
+        assert step.status_code == 200, step.text
+        job = step.json()
+
+    want = expected_types("repair", job["timeline"])
+    await eventually(lambda: _has(receiver, center_path, len(want)), 20, "the center's events")
+    assert [e["type"] for e in receiver.accepted(center_path)] == want
+    assert want[0] == "repair.awaiting_unit" and want[-1] == "repair.received"
+    await eventually(lambda: _has(receiver, shop_path, 1), 20, "the retailer's event")
+    assert [e["type"] for e in receiver.accepted(shop_path)] == ["repair.received"]
+    assert receiver.seen(other_path) == []
