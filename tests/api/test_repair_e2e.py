@@ -214,10 +214,10 @@ async def test_rma_repair_worked_by_the_center_to_completion(stack: Stack) -> No
         assert link in page.text
         opened = await customer_browser.get(link)
         assert opened.status_code == 200 and opened.content == pdf
-        stranger = await customer_browser.get(
+        wrong_token = await customer_browser.get(
             f"/v1/documents/{certificate['id']}", params={"token": "x" * 32}
         )
-        assert_problem(stranger, 404, "not_found")
+        assert_problem(wrong_token, 404, "not_found")
 
     async with stack.http(center.key) as bench:
         queue = (await bench.get("/v1/repairs", params={"status": "completed"})).json()

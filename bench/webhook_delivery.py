@@ -1,0 +1,197 @@
+"""Webhook deliveries per second through our delivery queues (outbox rows handed over by the
+worker's own `Dispatcher`, `DeliveryQueue` workflows, the signed POST, the delivery log
+written per attempt) against raw Temporal doing the same durable, in-order work (one
+workflow per case running one POST activity per event), to the same local receiver, on the
+same dev server in the same run. Also the delay from hand-over to arrival.
+
+    python bench/webhook_delivery.py [--cases 40] [--events 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from common import cpu_seconds, system
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.notify import Dispatcher
+from db import models
+from db.outbox import PendingDelivery, webhook_queue
+from db.session import make_engine, make_sessionmaker
+from domain.signatures import sign
+from tests.support import free_port, serve_asgi
+
+TARGET = 0.5
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.arrivals: dict[str, list[tuple[str, int, float]]] = {"/raw": [], "/ours": []}
+        self.done = asyncio.Event()
+        self.expected = 0
+        self.path = "/raw"
+
+    async def handle(self, request: Request) -> Response:
+        body = json.loads(await request.body())
+        arrivals = self.arrivals[request.url.path]
+        arrivals.append((body["case_id"], body["data"]["sequence"], time.perf_counter()))
+        if request.url.path == self.path and len(arrivals) >= self.expected:
+            self.done.set()
+        return Response(status_code=204)
+
+
+@activity.defn(name="bench_post")
+async def bench_post(url: str, case_id: str, seq: int) -> None:
+    raw = json.dumps({"case_id": case_id, "data": {"sequence": seq}}).encode()
+    headers = {"X-Aftersales-Signature": sign("s", raw, int(time.time()))}
+    async with httpx.AsyncClient() as http:
+        (await http.post(url, content=raw, headers=headers)).raise_for_status()
+
+
+@workflow.defn(name="BenchPosts", sandboxed=False)
+class Posts:
+    @workflow.run
+    async def run(self, url: str, case_id: str, events: int) -> None:
+        for seq in range(1, events + 1):
+            await workflow.execute_activity(
+                bench_post, args=[url, case_id, seq], start_to_close_timeout=timedelta(seconds=30)
+            )
+
+
+def in_order(arrivals: list[tuple[str, int, float]]) -> bool:
+    last: dict[str, int] = {}
+    for case_id, seq, _ in arrivals:
+        if seq <= last.get(case_id, 0):
+            return False
+        last[case_id] = seq
+    return True
+
+
+async def raw_rate(client: Client, receiver: Receiver, url: str, cases: int, events: int) -> float:
+    queue = f"bench-posts-{uuid.uuid4().hex[:6]}"
+    receiver.path, receiver.expected = "/raw", cases * events
+    receiver.done.clear()
+    async with Worker(client, task_queue=queue, workflows=[Posts], activities=[bench_post]):
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                client.start_workflow(
+                    Posts.run, args=[url, f"RAW-{i}", events], id=f"{queue}-{i}", task_queue=queue
+                )
+                for i in range(cases)
+            )
+        )
+        await asyncio.wait_for(receiver.done.wait(), 600)
+        elapsed = time.perf_counter() - started
+    assert in_order(receiver.arrivals["/raw"])
+    return cases * events / elapsed
+
+
+async def our_rate(
+    env: dict[str, str], client: Client, receiver: Receiver, url: str, cases: int, events: int
+) -> tuple[float, list[float]]:
+    base = env["AFTERSALES_PUBLIC_BASE_URL"]
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        admin = {"Authorization": f"Bearer {env['AFTERSALES_ADMIN_KEY']}"}
+        org = (
+            await http.post("/v1/orgs", json={"name": "shop", "kind": "retailer"}, headers=admin)
+        ).json()
+        key = (await http.post(f"/v1/orgs/{org['id']}/api-keys", headers=admin)).json()["key"]
+        sub = (
+            await http.post(
+                "/v1/webhooks",
+                json={"url": url, "events": ["*"]},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+        ).json()
+    engine = make_engine(env["AFTERSALES_DATABASE_URL"])
+    now = datetime.now(UTC)
+    pending: dict[str, list[PendingDelivery]] = {}
+    async with make_sessionmaker(engine).begin() as session:
+        for i in range(cases):
+            case_id = f"BENCH-{i}"
+            for seq in range(1, events + 1):
+                delivery = models.WebhookDelivery(
+                    id=models.new_id(), subscription_id=sub["id"], case_id=case_id, seq=seq,
+                    event_id=f"evt_{case_id}_{seq}", type="rma.bench", created_at=now,
+                    payload={"case_id": case_id, "data": {"sequence": seq}},
+                )  # fmt: skip
+                session.add(delivery)
+                pending.setdefault(case_id, []).append(
+                    PendingDelivery(
+                        delivery.id, "webhook", webhook_queue(sub["id"], case_id), seq, now
+                    )
+                )
+    await engine.dispose()
+    dispatcher = Dispatcher(client, "aftersales", timedelta(days=1), timedelta(seconds=1))
+    receiver.path, receiver.expected = "/ours", cases * events
+    receiver.done.clear()
+    handed: dict[tuple[str, int], float] = {}
+
+    async def hand_over(case_id: str) -> None:
+        for delivery in pending[case_id]:
+            handed[case_id, delivery.seq] = time.perf_counter()
+            await dispatcher.dispatch([delivery])
+
+    before = cpu_seconds(env)
+    started = time.perf_counter()
+    await asyncio.gather(*(hand_over(case_id) for case_id in pending))
+    await asyncio.wait_for(receiver.done.wait(), 600)
+    elapsed = time.perf_counter() - started
+    after = cpu_seconds(env)
+    arrivals = receiver.arrivals["/ours"]
+    assert in_order(arrivals)
+    print(
+        "CPU per delivery: "
+        + ", ".join(
+            f"{name} {1000 * (after[name] - before[name]) / len(arrivals):.1f} ms" for name in after
+        )
+    )
+    delays = [1000 * (at - handed[case_id, seq]) for case_id, seq, at in arrivals]
+    return cases * events / elapsed, delays
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=40)
+    parser.add_argument("--events", type=int, default=10)
+    args = parser.parse_args()
+    from temporal_client import data_converter
+
+    receiver = Receiver()
+    port = free_port()
+    app = Starlette(routes=[Route("/{path}", receiver.handle, methods=["POST"])])
+    with system() as env:
+        client = await Client.connect(
+            env["AFTERSALES_TEMPORAL_ADDRESS"], data_converter=data_converter
+        )
+        async with serve_asgi(app, port):
+            url = f"http://127.0.0.1:{port}"
+            raw = await raw_rate(client, receiver, f"{url}/raw", args.cases, args.events)
+            print(f"raw workflow + POST activities: {raw:.1f} deliveries/s ({args.cases} cases)")
+            ours, delays = await our_rate(
+                env, client, receiver, f"{url}/ours", args.cases, args.events
+            )
+    print(f"delivery queues: {ours:.1f} deliveries/s ({args.cases} cases x {args.events} events)")
+    print(
+        f"hand-over to arrival: p50 {statistics.median(delays):.0f} ms, "
+        f"p95 {statistics.quantiles(delays, n=20)[18]:.0f} ms"
+    )
+    print(f"webhook_delivery ratio: {ours / raw:.2f} (target >= {TARGET})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
