@@ -96,5 +96,6 @@ def terms_from_document(code: str, document: dict[str, Any]) -> PlanTerms:
         cancel_full_refund_within=_DURATION.validate_python(
             document.get("cancel_full_refund_within", "P30D")
         ),
+        renewal_notice=_DURATION.validate_python(document.get("renewal_notice", "P30D")),
         auto_renew=bool(document.get("auto_renew", True)),
     )

@@ -59,6 +59,8 @@ class PlanTerms:
     incidents: frozenset[str] = frozenset()
     cancel_full_refund_within: timedelta = timedelta(days=30)
     auto_renew: bool = True
+    # How long before the term ends the customer hears of the renewal.
+    renewal_notice: timedelta = timedelta(days=30)
 
     def __post_init__(self) -> None:
         if self.term_months < 1:
@@ -170,7 +172,7 @@ def prorated(amount: Decimal, start: datetime, end: datetime, now: datetime) -> 
 
 def renewal_notice_at(term_start: datetime, terms: PlanTerms) -> datetime:
     """`plan.renewal_upcoming` goes out 30 days before the term ends."""
-    return term_end(term_start, terms) - timedelta(days=30)
+    return term_end(term_start, terms) - terms.renewal_notice
 
 
 # --------------------------------------------------------------------------- messages

@@ -96,5 +96,6 @@ async def _public(session: AsyncSession, entry: models.PlanCatalogEntry) -> Plan
         waiting_period=terms.waiting_period,
         incidents=sorted(terms.incidents),
         cancel_full_refund_within=terms.cancel_full_refund_within,
+        renewal_notice=terms.renewal_notice,
         auto_renew=terms.auto_renew,
     )

@@ -31,6 +31,9 @@ class PlanTermsIn(Strict):
     incidents: Annotated[list[Incident], Field(min_length=1, max_length=50)]
     cancel_full_refund_within: NonNegativeDuration = timedelta(days=30)
     auto_renew: bool = True
+    renewal_notice: NonNegativeDuration = Field(
+        timedelta(days=30), description="how long before the term ends the customer is told"
+    )
 
     @model_validator(mode="after")
     def _whole_years(self) -> PlanTermsIn:
@@ -51,6 +54,7 @@ class PlanTermsIn(Strict):
             incidents=frozenset(self.incidents),
             cancel_full_refund_within=self.cancel_full_refund_within,
             auto_renew=self.auto_renew,
+            renewal_notice=self.renewal_notice,
         )
 
 
@@ -70,6 +74,7 @@ class PlanPublic(BaseModel):
     waiting_period: timedelta
     incidents: list[str]
     cancel_full_refund_within: timedelta
+    renewal_notice: timedelta
     auto_renew: bool
 
 

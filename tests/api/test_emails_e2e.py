@@ -33,7 +33,6 @@ from activities.store import CaseProjection, StoreActivities, TimelineEntry
 from db import models
 from db.outbox import OutboxConfig
 from db.session import make_engine, make_sessionmaker
-from domain.durations import add_months
 from tests.api.helpers import add_product, customer, make_org
 from tests.api.test_plans import plan
 from tests.api.test_relocation_e2e import FROM_SITE, TO_SITE
@@ -387,12 +386,8 @@ async def test_relocation_appointment_reminder(stack: Stack, sessions: Sessions)
 
 
 async def test_service_plan_renewal_upcoming(stack: Stack, sessions: Sessions) -> None:
-    # The notice goes out 30 days before the term ends: a one-month term reaches it at once
-    # when the month ahead has at most 30 days, and only then (no clock to skip on the dev
-    # server).
-    now = datetime.now(UTC)
-    if add_months(now, 1) - timedelta(days=30) > now:
-        pytest.skip("a one-month term from today ends more than 30 days ahead")
+    # The plan's notice period (40 days) is longer than its one-month term: the notice is
+    # due at enrolment, so the dev server (no clock to skip) reaches it at once.
     retailer = await make_org(stack, "retailer")
     product = await add_product(
         stack, retailer, category=f"none-{uuid.uuid4().hex[:6]}", warranty_months=3
@@ -401,7 +396,13 @@ async def test_service_plan_renewal_upcoming(stack: Stack, sessions: Sessions) -
     async with stack.http(retailer.key) as shop:
         made = await shop.post(
             "/v1/plans",
-            json=plan(code, billing_period="monthly", term_months=1, waiting_period="PT0S"),
+            json=plan(
+                code,
+                billing_period="monthly",
+                term_months=1,
+                waiting_period="PT0S",
+                renewal_notice="P40D",
+            ),
         )
         assert made.status_code == 201, made.text
         enrolled = await shop.post(

@@ -107,6 +107,11 @@ def test_every_moment_of_a_term_is_in_exactly_one_paid_period(
 
 def test_renewal_notice_is_thirty_days_before_the_end() -> None:
     assert term_end(START, terms()) - renewal_notice_at(START, terms()) == timedelta(days=30)
+    # A plan's own notice period replaces the default (a demo plan: told at once).
+    week = terms(renewal_notice=timedelta(days=7))
+    assert term_end(START, week) - renewal_notice_at(START, week) == timedelta(days=7)
+    short = terms(term_months=1, renewal_notice=timedelta(days=40))
+    assert renewal_notice_at(START, short) < START
 
 
 # -------------------------------------------------------------------------- claims
