@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import httpx
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
@@ -99,79 +100,71 @@ class NotifyActivities:
     async def deliver_webhook(self, ref: DeliveryRef) -> DeliveryOutcome:
         """One signed POST. A 2xx marks the delivery delivered; anything else is logged and
         raised, and Temporal retries with backoff."""
+        D, S = models.WebhookDelivery, models.WebhookSubscription
         async with self.sessions() as session:
-            delivery = await session.get(models.WebhookDelivery, ref.id)
-            if delivery is None:
-                raise ApplicationError(f"delivery {ref.id} not found", non_retryable=True)
-            if delivery.status != "pending":
-                return DeliveryOutcome(delivery.status)
-            subscription = await session.get(models.WebhookSubscription, delivery.subscription_id)
-            assert subscription is not None
-            if subscription.disabled_at is not None:
-                await self._log_attempt(
-                    session, delivery, None, "subscription disabled", 0, "failed"
+            found = (
+                await session.execute(
+                    select(D, S).join(S, S.id == D.subscription_id).where(D.id == ref.id)
                 )
-                return DeliveryOutcome("failed")
-            body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-            url, secret = subscription.url, subscription.secret
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": "aftersales-webhooks/1",
-                SIGNATURE_HEADER: sign(secret, body, int(time.time())),
-                "X-Aftersales-Event-Id": delivery.event_id,
-                "X-Aftersales-Event": delivery.type,
-                "X-Aftersales-Delivery": delivery.id,
-            }
+            ).first()
+        if found is None:
+            raise ApplicationError(f"delivery {ref.id} not found", non_retryable=True)
+        delivery, subscription = found
+        if delivery.status != "pending":
+            return DeliveryOutcome(delivery.status)
+        if subscription.disabled_at is not None:
+            await self._log_attempt(ref.id, None, "subscription disabled", 0, "failed")
+            return DeliveryOutcome("failed")
+        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "aftersales-webhooks/1",
+            SIGNATURE_HEADER: sign(subscription.secret, body, int(time.time())),
+            "X-Aftersales-Event-Id": delivery.event_id,
+            "X-Aftersales-Event": delivery.type,
+            "X-Aftersales-Delivery": delivery.id,
+        }
         started = time.monotonic()
         code: int | None = None
         error = ""
         try:
-            response = await self.http.post(url, content=body, headers=headers)
+            response = await self.http.post(subscription.url, content=body, headers=headers)
             code = response.status_code
             if not 200 <= code < 300:
                 error = f"answered {code}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         elapsed = int((time.monotonic() - started) * 1000)
-        async with self.sessions() as session:
-            delivery = await session.get(models.WebhookDelivery, ref.id, with_for_update=True)
-            assert delivery is not None
-            await self._log_attempt(
-                session, delivery, code, error, elapsed, None if error else "delivered"
-            )
+        await self._log_attempt(ref.id, code, error, elapsed, None if error else "delivered")
         if error:
             raise ApplicationError(f"webhook {ref.id}: {error}", type="WebhookNotAccepted")
         return DeliveryOutcome("delivered")
 
     async def _log_attempt(
-        self,
-        session: AsyncSession,
-        delivery: models.WebhookDelivery,
-        code: int | None,
-        error: str,
-        elapsed_ms: int,
-        end: str | None,
+        self, delivery_id: str, code: int | None, error: str, elapsed_ms: int, end: str | None
     ) -> None:
-        """Log the attempt, and end the delivery when `end` says so (a failed attempt
-        leaves it pending for the next retry)."""
-        delivery.attempts += 1
-        delivery.last_status_code = code
-        session.add(
-            models.WebhookAttempt(
-                delivery_id=delivery.id,
-                number=delivery.attempts,
-                status_code=code,
-                error=error,
-                duration_ms=elapsed_ms,
-            )
-        )
+        """Count and log the attempt, and end the delivery when `end` says so (a failed
+        attempt leaves it pending for the next retry). The counter is bumped in the UPDATE
+        itself, so two attempts never get the same number."""
+        D = models.WebhookDelivery
+        changes: dict[str, object] = {"attempts": D.attempts + 1, "last_status_code": code}
         if end == "delivered":
-            delivery.status = "delivered"
-            delivery.delivered_at = utcnow()
+            changes.update(status="delivered", delivered_at=utcnow())
         elif end == "failed":
-            delivery.status = "failed"
-            delivery.failed_at = utcnow()
-        await session.commit()
+            changes.update(status="failed", failed_at=utcnow())
+        async with self.sessions.begin() as session:
+            number = await session.scalar(
+                update(D).where(D.id == delivery_id).values(changes).returning(D.attempts)
+            )
+            session.add(
+                models.WebhookAttempt(
+                    delivery_id=delivery_id,
+                    number=number,
+                    status_code=code,
+                    error=error,
+                    duration_ms=elapsed_ms,
+                )
+            )
 
     @activity.defn
     async def send_email(self, ref: DeliveryRef) -> DeliveryOutcome:
