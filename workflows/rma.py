@@ -12,9 +12,10 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -80,6 +81,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipping import named
     from workflows.timeline import Timeline
 
+ChildResult = TypeVar("ChildResult")
 SYSTEM = Actor("system")
 CARRIER = Actor("carrier")
 MOVEMENT_SCANS = frozenset(
@@ -431,7 +433,9 @@ class RmaWorkflow:
             RmaStatus.RESOLVING, "repair_started", SYSTEM, {"repair_id": self.repair_id}
         )
         self.settled = True
-        result: RepairResult = await handle
+        result: RepairResult | None = await self._child_outcome(handle, "repair", self.repair_id)
+        if result is None:
+            return
         detail = {"repair_id": self.repair_id, "repair_status": result.status.value}
         if result.status is RepairStatus.COMPLETED:
             self.outcome = Outcome.REPAIRED
@@ -490,7 +494,11 @@ class RmaWorkflow:
             {"replacement_id": self.replacement_id},
         )
         self.settled = True
-        result: ReplacementResult = await handle
+        result: ReplacementResult | None = await self._child_outcome(
+            handle, "replacement", self.replacement_id
+        )
+        if result is None:
+            return
         detail = {
             "replacement_id": self.replacement_id,
             "replacement_status": result.status.value,
@@ -506,6 +514,28 @@ class RmaWorkflow:
         else:
             self.reason = f"replacement_{result.status.value}"
             await self._transition(RmaStatus.CANCELLED, "replacement_ended", SYSTEM, detail)
+
+    async def _child_outcome(
+        self, handle: workflow.ChildWorkflowHandle[Any, ChildResult], kind: str, case_id: str
+    ) -> ChildResult | None:
+        """The child case's result; None when it ended without one (an operator terminated
+        it, it failed or timed out): the RMA is then cancelled with that reason rather than
+        failing itself, so its case never sticks in `resolving`."""
+        try:
+            return await handle
+        except ChildWorkflowError as error:
+            # Histories from before this handling failed the RMA here: replay them as such.
+            if not workflow.patched("child-ended-abnormally"):
+                raise
+            self.reason = f"{kind}_ended"
+            cause = type(error.cause).__name__ if error.cause else "unknown"
+            await self._transition(
+                RmaStatus.CANCELLED,
+                f"{kind}_ended",
+                SYSTEM,
+                {f"{kind}_id": case_id, "cause": cause},
+            )
+            return None
 
     async def _refund(self, start: RmaStart, less_restocking: bool) -> None:
         gross = sum((item.value for item in start.items), Decimal(0))

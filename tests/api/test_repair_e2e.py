@@ -371,3 +371,34 @@ async def test_center_profile_and_queue_oldest_first(stack: Stack) -> None:
         waiting = (await bench.get("/v1/repairs", params={"status": "awaiting_unit"})).json()
         assert len(waiting["items"]) == 3
         assert (await bench.get("/v1/repair-centers/me")).json()["open_jobs"] == 3
+
+
+async def test_an_rma_whose_repair_is_terminated_ends_cancelled_not_stuck(stack: Stack) -> None:
+    category = f"kettle-{uuid.uuid4().hex[:6]}"
+    retailer = await make_org(stack, "retailer")
+    product = await add_product(stack, retailer, price="80.00", category=category)
+    center = await new_center(stack, category)
+    async with stack.http(retailer.key) as shop:
+        created = await shop.post("/v1/rmas", json=rma_body(product["sku"], resolution="repair"))
+        assert created.status_code == 201, created.text
+        rma = await wait_for(shop, f"/v1/rmas/{created.json()['id']}", with_label)
+    assert (
+        await carrier(stack, scan(rma["shipments"][0]["tracking_number"], "delivered"))
+    ).status_code == 200
+    async with stack.http(center.key) as bench:
+        assert (await bench.post(f"/v1/rmas/{rma['id']}/receive")).status_code == 200
+        inspected = await bench.post(
+            f"/v1/rmas/{rma['id']}/inspection", json={"grade": "D", "serial_matches": True}
+        )
+        repair_id = inspected.json()["repair_id"]
+        await wait_for(bench, f"/v1/repairs/{repair_id}", lambda b: b["status"] == "received")
+
+    # An operator ends the repair from the Temporal UI or CLI.
+    await stack.client.get_workflow_handle(f"repair:{repair_id}").terminate("wrong unit")
+    async with stack.http(retailer.key) as shop:
+        done = await wait_for(shop, f"/v1/rmas/{rma['id']}", lambda b: b["status"] == "cancelled")
+        assert done["reason"] == "repair_ended"
+        ended = next(e for e in done["timeline"] if e["event"] == "repair_ended")
+        assert ended["detail"] == {"repair_id": repair_id, "cause": "TerminatedError"}
+    rma_run = await stack.client.get_workflow_handle(f"rma:{rma['id']}").describe()
+    assert rma_run.status is not None and rma_run.status.name == "COMPLETED"
