@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # until `delivery_retry_window` after the event, then count as failed (ISO 8601 durations).
     delivery_retry_window: timedelta = timedelta(days=1)
     delivery_first_retry: timedelta = timedelta(seconds=10)
+    # Webhook URLs on loopback or private networks: allowed in development and tests (a
+    # receiver on this machine), refused in production unless set to true.
+    webhook_allow_private_targets: bool | None = None
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
@@ -55,6 +58,8 @@ class Settings(BaseSettings):
             self.admin_key = self.admin_key or DEV_ADMIN_KEY
             self.carrier_secret = self.carrier_secret or DEV_CARRIER_SECRET
         self.public_base_url = self.public_base_url.rstrip("/")
+        if self.webhook_allow_private_targets is None:
+            self.webhook_allow_private_targets = self.env != "production"
         # Compose passes an unset variable through as an empty string.
         self.smtp_url = self.smtp_url or None
         return self

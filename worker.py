@@ -71,6 +71,7 @@ def build_activities(
         sessions,
         httpx.AsyncClient(timeout=10.0, follow_redirects=False),
         SmtpMailer(settings.smtp_url, settings.email_from) if settings.smtp_url else None,
+        allow_private_targets=bool(settings.webhook_allow_private_targets),
     )
     carrier = CarrierActivities(sessions, BuiltinCarrier())
     payments = PaymentActivities(sessions, BuiltinGateway())

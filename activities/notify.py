@@ -3,10 +3,11 @@ and the attempts themselves (one POST, one SMTP send), each logged."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Protocol
 
 import httpx
@@ -20,41 +21,27 @@ from activities.mail import OutgoingEmail
 from db import models
 from db.outbox import PendingDelivery
 from db.types import utcnow
+from domain.delivery import (
+    DELIVERY_QUEUE_WORKFLOW,
+    ENQUEUE_SIGNAL,
+    DeliveryOutcome,
+    DeliveryQueueStart,
+    DeliveryRef,
+    QueuedDelivery,
+)
 from domain.signatures import sign
+from domain.webhook_targets import is_public, literal_problem
 
-# Referred to by name: activities never import workflow code.
-DELIVERY_QUEUE_WORKFLOW = "DeliveryQueue"
-ENQUEUE_SIGNAL = "enqueue"
 SIGNATURE_HEADER = "X-Aftersales-Signature"
 ATTEMPT_TIMEOUT = timedelta(seconds=30)
-_HTTP_TIMEOUT = 10.0
 
 
-@dataclass
-class QueuedDelivery:
-    id: str
-    seq: int
-    created_at: datetime
+Resolver = Callable[[str], Awaitable[list[str]]]
 
 
-@dataclass
-class DeliveryQueueStart:
-    channel: str  # "webhook" | "email"
-    retry_window: timedelta
-    first_retry: timedelta
-    # Still to deliver, carried across continue-as-new in order.
-    pending: list[QueuedDelivery] = field(default_factory=list)
-
-
-@dataclass
-class DeliveryRef:
-    id: str
-    channel: str = "webhook"
-
-
-@dataclass
-class DeliveryOutcome:
-    status: str
+async def resolve_host(host: str) -> list[str]:
+    found = await asyncio.get_running_loop().getaddrinfo(host, None)
+    return sorted({str(info[4][0]) for info in found})
 
 
 class Mailer(Protocol):
@@ -91,10 +78,14 @@ class NotifyActivities:
         sessions: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
         mailer: Mailer | None,
+        allow_private_targets: bool = False,
+        resolve: Resolver | None = None,
     ) -> None:
         self.sessions = sessions
         self.http = http
         self.mailer = mailer
+        self.allow_private_targets = allow_private_targets
+        self.resolve = resolve or resolve_host
 
     @activity.defn
     async def deliver_webhook(self, ref: DeliveryRef) -> DeliveryOutcome:
@@ -115,6 +106,10 @@ class NotifyActivities:
         if subscription.disabled_at is not None:
             await self._log_attempt(ref.id, None, "subscription disabled", 0, "failed")
             return DeliveryOutcome("failed")
+        refused = await self._target_problem(subscription.url)
+        if refused is not None:
+            await self._log_attempt(ref.id, None, f"refused: {refused}", 0, "failed")
+            raise ApplicationError(refused, type="WebhookTargetNotPublic", non_retryable=True)
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -139,6 +134,22 @@ class NotifyActivities:
         if error:
             raise ApplicationError(f"webhook {ref.id}: {error}", type="WebhookNotAccepted")
         return DeliveryOutcome("delivered")
+
+    async def _target_problem(self, url: str) -> str | None:
+        """Why this URL may not be called from here (it resolves into a private network),
+        checked at each attempt since DNS answers change."""
+        if self.allow_private_targets:
+            return None
+        host = httpx.URL(url).host
+        problem = literal_problem(host)
+        if problem is not None:
+            return problem
+        try:
+            addresses = await self.resolve(host)
+        except OSError:
+            return None  # no answer: the POST fails the same way and is retried
+        private = sorted(a for a in addresses if not is_public(a))
+        return f"{host} resolves to {private[0]}, not a public address" if private else None
 
     async def _log_attempt(
         self, delivery_id: str, code: int | None, error: str, elapsed_ms: int, end: str | None

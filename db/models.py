@@ -358,6 +358,8 @@ class WebhookDelivery(Base):
     # pending → delivered (a 2xx) or failed (no 2xx within the retry window)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Asked for again by the subscriber after it ended (delivered or failed).
+    redeliveries: Mapped[int] = mapped_column(Integer, default=0)
     last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)

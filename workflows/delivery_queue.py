@@ -12,13 +12,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify import (
-        ATTEMPT_TIMEOUT,
+    from activities.notify import ATTEMPT_TIMEOUT, NotifyActivities
+    from domain.delivery import (
         DELIVERY_QUEUE_WORKFLOW,
         ENQUEUE_SIGNAL,
         DeliveryQueueStart,
         DeliveryRef,
-        NotifyActivities,
         QueuedDelivery,
     )
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
@@ -39,9 +38,9 @@ class DeliveryQueueWorkflow:
     @workflow.signal(name=ENQUEUE_SIGNAL)
     def enqueue(self, item: QueuedDelivery) -> None:
         # A retried projection hands the same delivery over again.
-        if item.id in self.seen:
+        if item.key in self.seen:
             return
-        self.seen.add(item.id)
+        self.seen.add(item.key)
         self.queue.append(item)
         self.queue.sort(key=lambda queued: queued.seq)
 

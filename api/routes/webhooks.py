@@ -9,10 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.service import RPCError
 
 from api.auth import OrgKind, Principal
-from api.deps import PrincipalDep, SessionDep
-from api.errors import Problem, not_found
+from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.errors import Problem, not_found, temporal_unavailable
 from api.idempotency import claim, request_hash
 from api.pagination import LimitQuery, decode_keys, encode_keys
 from api.schemas.common import Page
@@ -25,7 +26,15 @@ from api.schemas.webhooks import (
 )
 from db import models
 from db.models import new_id
+from db.outbox import webhook_queue
 from db.types import utcnow
+from domain.delivery import (
+    DELIVERY_QUEUE_WORKFLOW,
+    ENQUEUE_SIGNAL,
+    DeliveryQueueStart,
+    QueuedDelivery,
+)
+from domain.webhook_targets import literal_problem
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -52,11 +61,17 @@ async def subscribe(
     body: WebhookCreate,
     principal: PrincipalDep,
     session: SessionDep,
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> WebhookCreated:
     """Events of the organisation's own cases (and, for a repair center, of the repair jobs
     and relocations it works) go to `url`, signed with the returned `secret`."""
     principal.require(*SUBSCRIBERS)
+    target = literal_problem(body.url.host or "")
+    if target is not None and not settings.webhook_allow_private_targets:
+        raise Problem(
+            422, "webhook_target_not_public", f"webhooks go to public addresses only: {target}"
+        )
     sub_id = new_id()
     if idempotency_key is not None:
         sub_id = await claim(
@@ -147,8 +162,66 @@ async def deliveries(
         )
     )
     page, more = rows[:limit], len(rows) > limit
-    attempts: dict[str, list[AttemptOut]] = {d.id: [] for d in page}
-    if page:
+    return Page(
+        items=await _deliveries_out(session, page),
+        next_cursor=_cursor(page[-1]) if more else None,
+    )
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryOut,
+)
+async def redeliver(
+    webhook_id: str,
+    delivery_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> DeliveryOut:
+    """Send an event again (after a receiver came back from a long outage, or lost what it
+    had): the delivery is pending again, with a fresh retry window, in its case's queue."""
+    sub = await _owned(session, principal, webhook_id)
+    if sub.disabled_at is not None:
+        raise Problem(409, "webhook_disabled", "this subscription no longer sends events")
+    delivery = await session.get(models.WebhookDelivery, delivery_id, with_for_update=True)
+    if delivery is None or delivery.subscription_id != sub.id:
+        raise not_found("delivery")
+    if delivery.status == "pending":
+        raise Problem(409, "delivery_pending", "this delivery is still being attempted")
+    before = (delivery.status, delivery.delivered_at, delivery.failed_at)
+    delivery.status, delivery.delivered_at, delivery.failed_at = "pending", None, None
+    delivery.redeliveries += 1
+    await session.commit()
+    queued = QueuedDelivery(delivery.id, delivery.seq, utcnow(), delivery.redeliveries)
+    try:
+        await client.start_workflow(
+            DELIVERY_QUEUE_WORKFLOW,
+            DeliveryQueueStart(
+                "webhook", settings.delivery_retry_window, settings.delivery_first_retry
+            ),
+            id=webhook_queue(sub.id, delivery.case_id),
+            task_queue=settings.task_queue,
+            start_signal=ENQUEUE_SIGNAL,
+            start_signal_args=[queued],
+        )
+    except RPCError as exc:
+        # Not queued: put it back as it was, so what the log says stays true.
+        delivery.status, delivery.delivered_at, delivery.failed_at = before
+        delivery.redeliveries -= 1
+        await session.commit()
+        raise temporal_unavailable() from exc
+    (out,) = await _deliveries_out(session, [delivery])
+    return out
+
+
+async def _deliveries_out(
+    session: AsyncSession, deliveries: list[models.WebhookDelivery]
+) -> list[DeliveryOut]:
+    attempts: dict[str, list[AttemptOut]] = {d.id: [] for d in deliveries}
+    if deliveries:
         for attempt in await session.scalars(
             select(models.WebhookAttempt)
             .where(models.WebhookAttempt.delivery_id.in_(list(attempts)))
@@ -163,23 +236,21 @@ async def deliveries(
                     duration_ms=attempt.duration_ms,
                 )
             )
-    return Page(
-        items=[
-            DeliveryOut(
-                id=d.id,
-                event_id=d.event_id,
-                type=d.type,
-                case_id=d.case_id,
-                status=d.status,
-                attempts=attempts[d.id],
-                created_at=d.created_at,
-                delivered_at=d.delivered_at,
-                failed_at=d.failed_at,
-            )
-            for d in page
-        ],
-        next_cursor=_cursor(page[-1]) if more else None,
-    )
+    return [
+        DeliveryOut(
+            id=d.id,
+            event_id=d.event_id,
+            type=d.type,
+            case_id=d.case_id,
+            status=d.status,
+            redeliveries=d.redeliveries,
+            attempts=attempts[d.id],
+            created_at=d.created_at,
+            delivered_at=d.delivered_at,
+            failed_at=d.failed_at,
+        )
+        for d in deliveries
+    ]
 
 
 async def _owned(

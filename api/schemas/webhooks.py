@@ -62,6 +62,7 @@ class DeliveryOut(Strict):
     type: str
     case_id: str
     status: str = Field(description="pending, delivered or failed")
+    redeliveries: int = Field(0, description="times the subscriber asked for it again")
     attempts: list[AttemptOut]
     created_at: datetime
     delivered_at: datetime | None

@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("redeliveries", sa.Integer(), nullable=False),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("created_at", db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", db.types.UTCDateTime(timezone=True), nullable=True),

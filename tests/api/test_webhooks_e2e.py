@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from domain.events import event_type
@@ -17,7 +18,7 @@ from tests.api.helpers import make_org
 from tests.api.test_foundation import assert_problem
 from tests.api.test_rma_e2e import carrier, new_retailer, rma_body, scan, wait_until, with_label
 from tests.api.webhook_receiver import Receiver, webhook_receiver
-from tests.support import DELIVERY_RETRY_WINDOW, Stack
+from tests.support import DELIVERY_RETRY_WINDOW, Stack, free_port, serve_api
 
 pytestmark = pytest.mark.e2e
 
@@ -186,6 +187,30 @@ async def test_a_receiver_down_past_the_retry_window_leaves_the_delivery_failed(
     assert receiver.accepted(path) == []
     assert await deliveries(stack, retailer.key, hook["id"], status="delivered") == []
 
+    # The receiver is back: the subscriber asks for the event again and gets it once.
+    receiver.up.add(path)
+    redeliver = f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver"
+    async with stack.http(retailer.key) as http:
+        again = await http.post(redeliver)
+        assert again.status_code == 202, again.text
+        assert again.json()["status"] == "pending" and again.json()["redeliveries"] == 1
+
+        async def delivered() -> bool:
+            log = await deliveries(stack, retailer.key, hook["id"], status="delivered")
+            return len(log) == 1
+
+        await eventually(delivered, 20, "the redelivery")
+        assert [e["type"] for e in receiver.accepted(path)] == ["rma.awaiting_return"]
+        (done,) = await deliveries(stack, retailer.key, hook["id"])
+        assert done["failed_at"] is None and done["delivered_at"]
+        codes = [a["status_code"] for a in done["attempts"]]
+        assert codes[-1] == 200 and set(codes[:-1]) == {503}
+        other, _ = await new_retailer(stack)
+        async with stack.http(other.key) as stranger:
+            assert_problem(await stranger.post(redeliver), 404, "not_found")
+        assert (await http.delete(f"/v1/webhooks/{hook['id']}")).status_code == 204
+        assert_problem(await http.post(redeliver), 409, "webhook_disabled")
+
 
 async def test_subscriptions_are_validated_walled_and_idempotent(stack: Stack) -> None:
     retailer, _ = await new_retailer(stack)
@@ -235,6 +260,28 @@ async def test_subscriptions_are_validated_walled_and_idempotent(stack: Stack) -
     async with stack.http(retailer.key) as http:
         assert (await http.delete(f"/v1/webhooks/{hook['id']}")).status_code == 204
         assert (await http.get(f"/v1/webhooks/{hook['id']}")).json()["disabled_at"]
+
+    # Production refuses webhooks into this machine's networks.
+    strict = stack.settings.model_copy(
+        update={"webhook_allow_private_targets": False, "api_port": free_port()}
+    )
+    async with (
+        serve_api(strict) as base_url,
+        httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {retailer.key}"}
+        ) as http,
+    ):
+        for private in (
+            "http://127.0.0.1:9/x",
+            "http://10.1.2.3/x",
+            "http://localhost/x",
+            "http://[::1]/x",
+            "http://169.254.169.254/latest",
+        ):
+            refused = await http.post("/v1/webhooks", json={"url": private, "events": ["*"]})
+            assert_problem(refused, 422, "webhook_target_not_public")
+        public = await http.post("/v1/webhooks", json={"url": url, "events": ["*"]})
+        assert public.status_code == 201, public.text
 
 
 async def test_a_repair_center_follows_the_jobs_it_works_and_no_others(

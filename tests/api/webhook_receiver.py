@@ -1,6 +1,6 @@
 """A webhook receiver for tests: a real HTTP server that records what it is sent and answers
 as each path asks (`/ok/...` accepts, `/flaky/...` refuses an event twice then accepts it,
-`/down/...` is always unavailable)."""
+`/down/...` is unavailable until the test brings it `up`)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class Receiver:
     base_url: str
     requests: list[Received] = field(default_factory=list)
     _tries: Counter[tuple[str, str]] = field(default_factory=Counter)
+    up: set[str] = field(default_factory=set)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -53,7 +54,7 @@ class Receiver:
         path = request.url.path
         event_id = json.loads(raw)["event_id"]
         self._tries[path, event_id] += 1
-        if path.startswith("/down/"):
+        if path.startswith("/down/") and path not in self.up:
             answer = 503
         elif path.startswith("/flaky/"):
             answer = 500 if self._tries[path, event_id] <= 2 else 204

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Replayer
 
-from activities.notify import DeliveryQueueStart, QueuedDelivery
 from activities.store import CaseProjection, NewCase, StoreActivities, TimelineEntry
 from db import models
 from db.outbox import OutboxConfig, PendingDelivery
 from domain.common import Customer
+from domain.delivery import DeliveryQueueStart, QueuedDelivery
 from temporal_client import data_converter
 from tests.support import free_port
 from tests.workflows.conftest import Harness
@@ -208,3 +208,42 @@ async def test_a_receiver_down_for_a_day_is_given_up_on_after_the_default_window
     await Replayer(
         workflows=[DeliveryQueueWorkflow], data_converter=data_converter
     ).replay_workflow(history)
+
+
+async def test_production_refuses_a_target_that_resolves_into_a_private_network(
+    harness: Harness,
+) -> None:
+    import httpx
+    from temporalio.exceptions import ApplicationError
+
+    from activities.notify import NotifyActivities
+    from domain.delivery import DeliveryRef
+
+    org = await new_org(harness, "retailer")
+    sub = await subscribe(harness, org, ["*"], "https://hooks.shop.example/in")
+    async with harness.sessions.begin() as session:
+        delivery = models.WebhookDelivery(
+            subscription_id=sub, case_id="RMA-PRIV", seq=1, event_id="evt_priv",
+            type="rma.awaiting_return", payload={}, created_at=T0,
+        )  # fmt: skip
+        session.add(delivery)
+    async with httpx.AsyncClient() as http:
+
+        async def into_the_vpc(host: str) -> list[str]:
+            # A public-looking name whose DNS answer points inside the network.
+            return ["203.0.113.9", "10.0.0.7"] if host == "hooks.shop.example" else []
+
+        strict = NotifyActivities(
+            harness.sessions, http, None, allow_private_targets=False, resolve=into_the_vpc
+        )
+        with pytest.raises(ApplicationError) as refused:
+            await strict.deliver_webhook(DeliveryRef(delivery.id))
+    assert refused.value.non_retryable and refused.value.type == "WebhookTargetNotPublic"
+    async with harness.sessions() as session:
+        stored = await session.get(models.WebhookDelivery, delivery.id)
+        (attempt,) = await session.scalars(
+            select(models.WebhookAttempt).where(models.WebhookAttempt.delivery_id == delivery.id)
+        )
+    assert stored is not None and stored.status == "failed"
+    assert attempt.error == "refused: hooks.shop.example resolves to 10.0.0.7, not a public address"
+    assert attempt.status_code is None

@@ -1,0 +1,46 @@
+"""The delivery queue's messages: what the worker and the API hand to a `DeliveryQueue`
+workflow (webhook events of one case for one subscription, or the emails of one case)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+# Referred to by name: neither activities nor the API import workflow code.
+DELIVERY_QUEUE_WORKFLOW = "DeliveryQueue"
+ENQUEUE_SIGNAL = "enqueue"
+
+
+@dataclass
+class QueuedDelivery:
+    id: str
+    seq: int
+    # The retry window runs from here: the event, or the moment a redelivery was asked for.
+    created_at: datetime
+    # 0 for the first delivery, then one more per redelivery: a queue that already sent
+    # round 0 must still take round 1.
+    round: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}:{self.round}"
+
+
+@dataclass
+class DeliveryQueueStart:
+    channel: str  # "webhook" | "email"
+    retry_window: timedelta
+    first_retry: timedelta
+    # Still to deliver, carried across continue-as-new in order.
+    pending: list[QueuedDelivery] = field(default_factory=list)
+
+
+@dataclass
+class DeliveryRef:
+    id: str
+    channel: str = "webhook"
+
+
+@dataclass
+class DeliveryOutcome:
+    status: str
