@@ -84,6 +84,7 @@ def build_activities(
         store.move_asset,
         store.current_plan_terms,
         store.replace_customer,
+        store.open_plan_of,
         carrier.book_shipment,
         carrier.void_shipment,
         payments.execute_payment,

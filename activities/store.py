@@ -23,7 +23,7 @@ from db.outbox import (
 from db.queries import plan_terms
 from db.types import utcnow
 from domain.common import Address, Customer
-from domain.service_plan import PlanTerms
+from domain.service_plan import TERMINAL_PLAN_STATUSES, PlanTerms
 
 # Fields a projection may set on a case row; anything else is refused loudly.
 _PROJECTABLE = frozenset(
@@ -107,6 +107,18 @@ class PlanTermsRequest:
 @dataclass
 class PlanTermsAnswer:
     terms: PlanTerms | None = None
+
+
+@dataclass
+class PlanLookup:
+    org_id: str
+    serial: str
+
+
+@dataclass
+class PlanFound:
+    plan_id: str | None = None
+    workflow_id: str | None = None
 
 
 class StoreActivities:
@@ -280,6 +292,27 @@ class StoreActivities:
             await session.flush()
             case.customer_id = record.id
             case.data = {**case.data, "customer_first_name": change.customer.first_name}
+
+    @activity.defn
+    async def open_plan_of(self, lookup: PlanLookup) -> PlanFound:
+        """The open service plan covering this serial, if any (the newest, should there be
+        more than one)."""
+        async with self.sessions() as session:
+            found = (
+                await session.execute(
+                    select(models.Case.id, models.Case.workflow_id)
+                    .join(models.CaseItem, models.CaseItem.case_id == models.Case.id)
+                    .where(
+                        models.Case.org_id == lookup.org_id,
+                        models.Case.case_type == "service_plan",
+                        models.Case.status.not_in([s.value for s in TERMINAL_PLAN_STATUSES]),
+                        models.CaseItem.serial == lookup.serial,
+                    )
+                    .order_by(models.Case.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+        return PlanFound(*found) if found else PlanFound()
 
     @activity.defn
     async def current_plan_terms(self, request: PlanTermsRequest) -> PlanTermsAnswer:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from domain.common import Customer, Policy
+from domain.common import Address, Customer, Policy
 from domain.durations import add_months
 from domain.money import floor_cents
 
@@ -210,6 +210,8 @@ class PlanState:
     renewal_notice_sent: bool = False
     timeline_seq: int = 0
     certificates: int = 0
+    # Where the unit stands when a relocation moved it; the owner's address until then.
+    unit_site: Address | None = None
 
 
 @dataclass
@@ -280,7 +282,16 @@ class PlanTransfer:
     customer: Customer
 
 
+@dataclass
+class AssetMoved:
+    """The covered unit was relocated: claims collect it from, and ship to, its new site."""
+
+    site: Address
+    relocation_id: str
+
+
 SERVICE_PLAN_WORKFLOW = "ServicePlan"
+ASSET_MOVED_SIGNAL = "asset_moved"
 PLAN_ACCEPT_UPDATE = "accept"
 CLAIM_UPDATE = "claim"
 PAYMENT_METHOD_UPDATE = "change_payment_method"

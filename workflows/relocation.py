@@ -14,12 +14,18 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.carrier import CarrierActivities, VoidShipment
     from activities.documents import DocumentActivities, RelocationCertificateRequest
-    from activities.store import CaseItemRecord, MoveAsset, NewCase, StoreActivities
+    from activities.store import (
+        CaseItemRecord,
+        MoveAsset,
+        NewCase,
+        PlanLookup,
+        StoreActivities,
+    )
     from domain.common import CarrierEvent, CarrierStatus, Direction, DocumentRef, ShipmentRef
     from domain.documents import ChecklistLine, RelocationCertificateData
     from domain.ids import child_case_id, step_key
@@ -47,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         allowed_actions,
     )
     from domain.rma import Actor
+    from domain.service_plan import ASSET_MOVED_SIGNAL, AssetMoved
     from workflows.base import (
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
@@ -206,7 +213,37 @@ class RelocationWorkflow:
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
-        await self._transition(R.COMPLETED, "commissioned", commissioning.actor)
+        plan_id = None
+        if workflow.patched("plan-follows-asset"):
+            plan_id = await self._move_plan(start)
+        await self._transition(
+            R.COMPLETED,
+            "commissioned",
+            commissioning.actor,
+            {"service_plan_id": plan_id} if plan_id else None,
+            links={"service_plan_id": plan_id} if plan_id else None,
+        )
+
+    async def _move_plan(self, start: RelocationStart) -> str | None:
+        """An open service plan on the serial follows the unit to its new site. A plan that
+        closes in between simply does not hear of it."""
+        found = await workflow.execute_local_activity_method(
+            StoreActivities.open_plan_of,
+            PlanLookup(start.org_id, start.serial),
+            start_to_close_timeout=QUICK_TIMEOUT,
+            retry_policy=QUICK_RETRY,
+        )
+        if found.workflow_id is None:
+            return None
+        try:
+            await workflow.get_external_workflow_handle(found.workflow_id).signal(
+                ASSET_MOVED_SIGNAL,
+                AssetMoved(site=start.to_site, relocation_id=start.relocation_id),
+            )
+        except FailureError:
+            workflow.logger.info("plan %s closed before the relocation ended", found.plan_id)
+            return None
+        return found.plan_id
 
     async def _issue_certificate(self, start: RelocationStart) -> None:
         def lines(stage: str) -> list[ChecklistLine]:
@@ -487,9 +524,10 @@ class RelocationWorkflow:
         event: str,
         actor: Actor,
         detail: dict[str, str] | None = None,
+        links: dict[str, str] | None = None,
     ) -> None:
         self.status = status
-        await self.timeline.project(status, event, actor, detail, data=self._data())
+        await self.timeline.project(status, event, actor, detail, data=self._data(), links=links)
 
 
 def _summary(report: StageReport) -> dict[str, str]:

@@ -37,7 +37,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.replacement import REPLACEMENT_WORKFLOW, ReplacementMode, ReplacementStart
     from domain.rma import Actor
     from domain.service_plan import (
+        ASSET_MOVED_SIGNAL,
         TERMINAL_PLAN_STATUSES,
+        AssetMoved,
         CancelAnswer,
         Charge,
         ClaimAnswer,
@@ -371,6 +373,22 @@ class ServicePlanWorkflow:
     def _validate_transfer(self, request: PlanTransfer) -> None:
         self._require_open("transfer")
 
+    @workflow.signal(name=ASSET_MOVED_SIGNAL)
+    async def asset_moved(self, moved: AssetMoved) -> None:
+        """A relocation moved the covered unit: the plan follows it to its new site."""
+        await workflow.wait_condition(lambda: self.recorded)
+        async with self.lock:
+            state = self._state()
+            if state.status in TERMINAL_PLAN_STATUSES:
+                return
+            state.unit_site = moved.site
+            await self._transition(
+                state.status,
+                "asset_relocated",
+                {"relocation_id": moved.relocation_id},
+                links={"relocation_id": moved.relocation_id},
+            )
+
     @workflow.query
     def current(self) -> PlanView:
         return self.view()
@@ -423,6 +441,12 @@ class ServicePlanWorkflow:
         start = self._start()
         _, rest = start.plan_id.split("-", 1)
         token = request.child_tracking_token or f"{start.tracking_token}c{number}"
+        # The unit is collected from, and comes back to, where it stands now.
+        holder = (
+            dataclasses.replace(state.customer, address=state.unit_site)
+            if state.unit_site is not None
+            else state.customer
+        )
         if request.type is ClaimType.REPAIR:
             repair_id = f"REP-{rest}-C{number}"
             await workflow.start_child_workflow(
@@ -440,11 +464,11 @@ class ServicePlanWorkflow:
                         unit_price=start.unit_price,
                     ),
                     fault=f"{request.incident}: {request.description}".strip(": "),
-                    customer=state.customer,
+                    customer=holder,
                     coverage=RepairCoverage.SERVICE_PLAN,
                     policy=start.policy,
                     public_base_url=start.public_base_url,
-                    unit_origin=state.customer.address,
+                    unit_origin=holder.address,
                 ),
                 id=repair_workflow_id(repair_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
@@ -464,7 +488,7 @@ class ServicePlanWorkflow:
                 replacement_sku=start.sku,
                 replacement_name=start.product_name,
                 unit_price=start.unit_price,
-                customer=state.customer,
+                customer=holder,
                 payment_method=state.payment_method,
                 policy=start.policy,
                 public_base_url=start.public_base_url,
@@ -614,6 +638,7 @@ class ServicePlanWorkflow:
                 for c in state.claims
             ],
             "owner": state.customer.name,
+            **({"unit_site": state.unit_site.to_json()} if state.unit_site else {}),
         }
 
     async def _transition(

@@ -208,3 +208,92 @@ async def test_reschedule_limit_and_cancel(stack: Stack) -> None:
         cancelled = await shop.post(f"{path}/cancel", json={"reason": "site not ready"})
         assert cancelled.status_code == 200, cancelled.text
         assert cancelled.json()["status"] == "cancelled"
+
+
+async def test_an_open_service_plan_follows_the_relocated_unit(stack: Stack) -> None:
+    from tests.api.test_plans import plan
+    from tests.api.test_repair_e2e import new_center
+    from tests.api.test_service_plan_e2e import enrolment
+
+    category = f"lab-{uuid.uuid4().hex[:6]}"
+    retailer = await make_org(stack, "retailer")
+    product = await add_product(stack, retailer, category=category, warranty_months=3)
+    provider = await make_org(stack, "repair_center")
+    await new_center(stack, category)  # where a claim's repair is routed
+    serial = f"LAB-{uuid.uuid4().hex[:8]}"
+    code = f"LABCARE-{uuid.uuid4().hex[:6]}"
+    async with stack.http(retailer.key) as shop:
+        made = await shop.post("/v1/plans", json=plan(code, waiting_period="PT0S"))
+        assert made.status_code == 201, made.text
+        enrolled = await shop.post(
+            "/v1/service-plans", json=enrolment(code, product["sku"], serial)
+        )
+        assert enrolled.status_code == 201 and enrolled.json()["status"] == "active"
+        plan_id = enrolled.json()["id"]
+        created = await shop.post(
+            "/v1/relocations",
+            json={
+                "asset": {"sku": product["sku"], "serial": serial},
+                "provider_org_id": provider.id,
+                "from_site": FROM_SITE,
+                "to_site": TO_SITE,
+                "customer": customer(),
+            },
+        )
+        assert created.status_code == 201, created.text
+        path = f"/v1/relocations/{created.json()['id']}"
+
+    async with stack.http(provider.key) as field:
+        for stage, days in (("uninstall", 3),):
+            booked = await field.post(
+                f"{path}/appointments",
+                json={"stage": stage, "starts_at": soon(days), "technician": "Sam"},
+            )
+            assert booked.status_code == 200, booked.text
+        step = await field.post(
+            f"{path}/status", json={"status": "uninstalled", "checklist": CHECKS}
+        )
+        assert step.status_code == 200, step.text
+        job = await wait_for(field, path, lambda b: bool(b["shipments"]))
+    tracking = job["shipments"][0]["tracking_number"]
+    for status in ("picked_up", "delivered"):
+        assert (await carrier(stack, scan(tracking, status))).status_code == 200
+    async with stack.http(provider.key) as field:
+        await wait_for(field, path, lambda b: b["status"] == "delivered")
+        step = await field.post(
+            f"{path}/appointments",
+            json={"stage": "reinstall", "starts_at": soon(5), "technician": "Kim"},
+        )
+        assert step.status_code == 200, step.text
+        step = await field.post(
+            f"{path}/status", json={"status": "reinstalled", "checklist": CHECKS}
+        )
+        assert step.status_code == 200, step.text
+        step = await field.post(f"{path}/commissioning", json={"checklist": CHECKS})
+        assert step.status_code == 200 and step.json()["status"] == "completed", step.text
+        assert step.json()["service_plan_id"] == plan_id
+
+    async with stack.http(retailer.key) as shop:
+        plan_path = f"/v1/service-plans/{plan_id}"
+        followed = await wait_for(
+            shop,
+            plan_path,
+            lambda b: any(e["event"] == "asset_relocated" for e in b["timeline"]),
+        )
+        moved = next(e for e in followed["timeline"] if e["event"] == "asset_relocated")
+        assert moved["detail"] == {"relocation_id": created.json()["id"]}
+        assert followed["status"] == "active"
+        # A claim now collects the unit from where it stands.
+        claim = await shop.post(
+            f"{plan_path}/claims", json={"type": "repair", "incident": "breakdown"}
+        )
+        assert claim.json()["decision"] == "approved", claim.text
+        repair_path = f"/v1/repairs/{claim.json()['repair_id']}"
+        repair = await wait_for(shop, repair_path, lambda b: bool(b.get("documents")))
+        assert repair["customer"]["address"]["line1"] == TO_SITE["line1"]
+        label = next(d for d in repair["documents"] if d["kind"] == "return_label")
+        text = "\n".join(
+            p.extract_text()
+            for p in PdfReader(BytesIO((await shop.get(label["url"])).content)).pages
+        )
+        assert TO_SITE["line1"] in text and customer()["address"]["line1"] not in text
