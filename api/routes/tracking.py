@@ -18,12 +18,13 @@ from temporalio.client import Client
 from api.case_views import documents_out, shipments_out
 from api.commands import send_update
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import invalid_transition, not_found
+from api.errors import Problem, invalid_transition, not_found
 from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut
 from api.schemas.relocation import RescheduleBody
 from api.schemas.repair import QuoteDecisionBody
 from db import models
 from db.queries import CaseBundle, load_case_bundle
+from db.types import utcnow
 from domain.relocation import (
     RESCHEDULE_UPDATE,
     SCHEDULED,
@@ -193,6 +194,10 @@ async def reschedule_for(
     """Ask the relocation for another appointment; refusals raise as `decide_quote_for`."""
     if case.case_type != "relocation":
         raise invalid_transition("only relocations have appointments", case.status, [])
+    if preferred_after is not None and preferred_after <= utcnow():
+        raise Problem(
+            422, "preferred_date_in_past", "a preferred date must be in the future, if given"
+        )
     current = RelocationStatus(case.status)
     await send_update(
         client,
