@@ -1,5 +1,5 @@
 """The `aftersales` command: dev (the whole embedded system), api, worker, migrate, keys,
-outbox."""
+outbox, redispatch."""
 
 from __future__ import annotations
 
@@ -120,6 +120,32 @@ async def _outbox(case_id: str | None, status: str | None, limit: int, bodies: b
         )
         if bodies:
             print("    " + email.body.rstrip().replace("\n", "\n    "))
+    return 0
+
+
+async def _redispatch() -> int:
+    """Hand every pending webhook delivery and email to its delivery queue again: after an
+    operator terminated queue workflows, or Temporal lost them. Safe at any time, since a
+    queue that already holds a delivery ignores it."""
+    from activities.notify import Dispatcher
+    from db.outbox import all_pending_deliveries
+    from db.session import make_engine, make_sessionmaker
+    from settings import get_settings
+    from temporal_client import connect
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            pending = await all_pending_deliveries(session)
+    finally:
+        await engine.dispose()
+    client = await connect(settings)
+    await Dispatcher(
+        client, settings.task_queue, settings.delivery_retry_window, settings.delivery_first_retry
+    ).dispatch(pending)
+    queues = len({d.queue for d in pending})
+    print(f"handed {len(pending)} pending deliveries to {queues} delivery queues")
     return 0
 
 
@@ -301,6 +327,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     outbox.add_argument("--limit", type=int, default=50)
     outbox.add_argument("--body", action="store_true", help="print each email's text too")
 
+    sub.add_parser(
+        "redispatch", help="hand every pending webhook delivery and email to its queue again"
+    )
+
     args = parser.parse_args(argv)
     if args.command == "dev":
         return dev(args.data_dir, args.host, args.port, args.temporal_port, args.ui_port)
@@ -311,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "migrate":
         migrate()
         print("database is at the latest migration")
+    elif args.command == "redispatch":
+        return asyncio.run(_redispatch())
     elif args.command == "outbox":
         return asyncio.run(_outbox(args.case, args.status, args.limit, args.body))
     elif args.command == "keys":

@@ -149,37 +149,40 @@ async def pending_deliveries(
     stopped before handing them to their queue (a crash between commit and dispatch)."""
     if not seqs:
         return []
-    webhooks = (
-        await session.execute(
-            select(
-                models.WebhookDelivery.id,
-                models.WebhookDelivery.subscription_id,
-                models.WebhookDelivery.seq,
-                models.WebhookDelivery.created_at,
-            ).where(
-                models.WebhookDelivery.case_id == case_id,
-                models.WebhookDelivery.seq.in_(seqs),
-                models.WebhookDelivery.status == "pending",
-            )
-        )
-    ).all()
-    emails = (
-        await session.execute(
-            select(models.Email.id, models.Email.seq, models.Email.created_at).where(
-                models.Email.case_id == case_id,
-                models.Email.seq.in_(seqs),
-                models.Email.status == "pending",
-            )
-        )
-    ).all()
+    return await _pending(session, case_id, seqs)
+
+
+async def all_pending_deliveries(session: AsyncSession) -> list[PendingDelivery]:
+    """Every delivery and email still to send, for an operator re-handing them over."""
+    return await _pending(session, None, None)
+
+
+async def _pending(
+    session: AsyncSession, case_id: str | None, seqs: list[int] | None
+) -> list[PendingDelivery]:
+    D, E = models.WebhookDelivery, models.Email
+    webhooks = select(D.id, D.subscription_id, D.case_id, D.seq, D.created_at).where(
+        D.status == "pending"
+    )
+    emails = select(E.id, E.case_id, E.seq, E.created_at).where(E.status == "pending")
+    if case_id is not None:
+        webhooks = webhooks.where(D.case_id == case_id)
+        emails = emails.where(E.case_id == case_id)
+    if seqs is not None:
+        webhooks = webhooks.where(D.seq.in_(seqs))
+        emails = emails.where(E.seq.in_(seqs))
     found = [
         PendingDelivery(
-            row.id, "webhook", webhook_queue(row.subscription_id, case_id), row.seq, row.created_at
+            row.id,
+            "webhook",
+            webhook_queue(row.subscription_id, row.case_id),
+            row.seq,
+            row.created_at,
         )
-        for row in webhooks
+        for row in (await session.execute(webhooks)).all()
     ] + [
-        PendingDelivery(row.id, "email", email_queue(case_id), row.seq, row.created_at)
-        for row in emails
+        PendingDelivery(row.id, "email", email_queue(row.case_id), row.seq, row.created_at)
+        for row in (await session.execute(emails)).all()
     ]
     return sorted(found, key=lambda d: (d.queue, d.seq))
 

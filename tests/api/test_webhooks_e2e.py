@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from tests.api.webhook_receiver import Receiver, webhook_receiver
 from tests.support import DELIVERY_RETRY_WINDOW, Stack, free_port, serve_api
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -317,3 +319,57 @@ async def test_a_repair_center_follows_the_jobs_it_works_and_no_others(
     await eventually(lambda: _has(receiver, shop_path, 1), 20, "the retailer's event")
     assert [e["type"] for e in receiver.accepted(shop_path)] == ["repair.received"]
     assert receiver.seen(other_path) == []
+
+
+async def test_redispatch_hands_lost_deliveries_to_their_queues_again(
+    stack: Stack, receiver: Receiver
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    from db import models
+    from db.session import make_engine, make_sessionmaker
+
+    retailer, _ = await new_retailer(stack)
+    path = f"/ok/{uuid.uuid4().hex}"
+    hook = await subscribe(stack, retailer.key, receiver.url(path), ["*"])
+    # A delivery whose queue was lost (say, terminated by an operator): written, never sent.
+    case_id = f"RMA-LOST-{uuid.uuid4().hex[:6]}"
+    engine = make_engine(stack.settings.database_url)
+    async with make_sessionmaker(engine).begin() as session:
+        session.add(
+            models.WebhookDelivery(
+                subscription_id=hook["id"],
+                case_id=case_id,
+                seq=1,
+                event_id=f"evt_{case_id}",
+                type="rma.awaiting_return",
+                created_at=datetime.now(UTC),
+                payload={"event_id": f"evt_{case_id}", "type": "rma.awaiting_return"},
+            )
+        )
+    await engine.dispose()
+    env = {
+        **os.environ,
+        "AFTERSALES_ENV": "development",
+        "AFTERSALES_DATABASE_URL": stack.settings.database_url,
+        "AFTERSALES_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+        "AFTERSALES_TASK_QUEUE": stack.settings.task_queue,
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "cli", "redispatch"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pending deliveries" in done.stdout
+    await eventually(lambda: _has(receiver, path, 1), 20, "the lost delivery")
+    assert [e["event_id"] for e in receiver.accepted(path)] == [f"evt_{case_id}"]
+    (delivery,) = await deliveries(stack, retailer.key, hook["id"])
+    assert delivery["status"] == "delivered"
