@@ -101,11 +101,11 @@ async def test_a_relocation_from_order_to_certificate(stack: Stack) -> None:
         tracking = (await person.get(f"/v1/track/{token}")).json()
         assert tracking["case_type"] == "relocation"
         assert [a["action"] for a in tracking["actions"]] == ["reschedule_uninstall"]
-        past = await person.post(
+        backwards = await person.post(
             f"/v1/track/{token}/reschedule",
             json={"stage": "uninstall", "preferred_after": soon(-1)},
         )
-        assert_problem(past, 422, "preferred_date_in_past")
+        assert_problem(backwards, 422, "preferred_date_in_past")
         moved = await person.post(
             f"/v1/track/{token}/reschedule", json={"stage": "uninstall", "preferred_after": soon(7)}
         )
