@@ -17,8 +17,8 @@ from api.case_views import relocation_public
 from api.catalog import catalog, refuse_open_case
 from api.commands import command_case, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, not_found
-from api.pagination import LimitQuery, page, split
+from api.errors import Problem
+from api.pagination import LimitQuery
 from api.schemas.common import Page
 from api.schemas.relocation import (
     AppointmentBody,
@@ -30,6 +30,7 @@ from api.schemas.relocation import (
     StageBody,
 )
 from api.schemas.setup import PolicyDocument
+from api.worked_cases import is_owner, list_cases, visible_case, worked_case
 from db import models
 from db.queries import load_case_bundle, policy_document
 from db.types import utcnow
@@ -144,23 +145,16 @@ async def list_relocations(
     cursor: str | None = None,
 ) -> Page[RelocationPublic]:
     """A retailer's relocations, newest first; a provider's, oldest first."""
-    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
-    owner = principal.kind is OrgKind.RETAILER
-    query = select(models.Case).where(models.Case.case_type == "relocation")
-    if owner:
-        query = query.where(models.Case.org_id == principal.owner_id)
-    else:
-        query = query.where(models.Case.receiving_org_id == principal.owner_id)
-    if status_filter is not None:
-        query = query.where(models.Case.status == status_filter.value)
-    rows, next_cursor = split(
-        list((await session.scalars(page(query, cursor, limit, oldest_first=not owner))).all()),
+    bundles, next_cursor = await list_cases(
+        session,
+        principal,
+        "relocation",
+        status_filter.value if status_filter is not None else None,
+        cursor,
         limit,
     )
-    items = [
-        relocation_public(await load_case_bundle(session, row), settings.public_base_url, owner)
-        for row in rows
-    ]
+    owner = is_owner(principal)
+    items = [relocation_public(bundle, settings.public_base_url, owner) for bundle in bundles]
     return Page[RelocationPublic](items=items, next_cursor=next_cursor)
 
 
@@ -168,8 +162,8 @@ async def list_relocations(
 async def get_relocation(
     relocation_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> RelocationPublic:
-    case = await _visible(session, principal, relocation_id)
-    owner = principal.kind is OrgKind.RETAILER
+    case = await visible_case(session, principal, "relocation", relocation_id)
+    owner = is_owner(principal)
     return relocation_public(await load_case_bundle(session, case), settings.public_base_url, owner)
 
 
@@ -182,7 +176,7 @@ async def book_appointment(
     client: TemporalDep,
     settings: SettingsDep,
 ) -> RelocationPublic:
-    case = await _provider(session, principal, relocation_id)
+    case = await worked_case(session, principal, "relocation", relocation_id)
     if body.starts_at <= datetime.now(UTC):
         raise Problem(422, "appointment_in_past", "an appointment must start in the future")
     request = BookAppointment(principal.actor(), body.stage, body.starts_at, body.technician)
@@ -199,7 +193,7 @@ async def report_stage(
     settings: SettingsDep,
 ) -> RelocationPublic:
     """`uninstalled` or `reinstalled` with the checklist, or `missed` (back to scheduling)."""
-    case = await _provider(session, principal, relocation_id)
+    case = await worked_case(session, principal, "relocation", relocation_id)
     report = StageReport(principal.actor(), body.status, _checklist(body.checklist))
     return await _command(session, client, settings, principal, case, STAGE_UPDATE, report)
 
@@ -214,7 +208,7 @@ async def commission(
     settings: SettingsDep,
 ) -> RelocationPublic:
     """Every item passed: completed, certificate issued, the asset moves. Else stays put."""
-    case = await _provider(session, principal, relocation_id)
+    case = await worked_case(session, principal, "relocation", relocation_id)
     request = Commissioning(principal.actor(), _checklist(body.checklist))
     return await _command(session, client, settings, principal, case, COMMISSION_UPDATE, request)
 
@@ -230,7 +224,7 @@ async def cancel_relocation(
 ) -> RelocationPublic:
     """The retailer cancels until the equipment is on the road (an addition to api.md)."""
     principal.require(OrgKind.RETAILER)
-    case = await _visible(session, principal, relocation_id)
+    case = await visible_case(session, principal, "relocation", relocation_id)
     request = RelocationCancel(principal.actor(), body.reason if body else "")
     return await _command(
         session, client, settings, principal, case, RELOCATION_CANCEL_UPDATE, request
@@ -266,24 +260,6 @@ def _checklist(items: list[ChecklistItemIn]) -> list[ChecklistItem]:
     return [ChecklistItem(i.item, i.passed, i.note) for i in items]
 
 
-async def _visible(session: AsyncSession, principal: Principal, relocation_id: str) -> models.Case:
-    """Its retailer and its named provider see it; anyone else gets a 404."""
-    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
-    case = await session.get(models.Case, relocation_id)
-    if case is None or case.case_type != "relocation":
-        raise not_found("relocation")
-    if principal.kind is OrgKind.RETAILER and case.org_id == principal.owner_id:
-        return case
-    if principal.kind is OrgKind.REPAIR_CENTER and case.receiving_org_id == principal.owner_id:
-        return case
-    raise not_found("relocation")
-
-
-async def _provider(session: AsyncSession, principal: Principal, relocation_id: str) -> models.Case:
-    principal.require(OrgKind.REPAIR_CENTER)
-    return await _visible(session, principal, relocation_id)
-
-
 async def _command(
     session: AsyncSession,
     client: Client,
@@ -303,5 +279,5 @@ async def _command(
         lambda status: allowed_actions(RelocationStatus(status)),
     )
     await session.refresh(case)
-    owner = principal.kind is OrgKind.RETAILER
+    owner = is_owner(principal)
     return relocation_public(await load_case_bundle(session, case), settings.public_base_url, owner)

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, status
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -17,8 +16,8 @@ from api.case_views import repair_public
 from api.catalog import catalog, refuse_open_case
 from api.commands import command_case, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, not_found
-from api.pagination import LimitQuery, page, split
+from api.errors import Problem
+from api.pagination import LimitQuery
 from api.schemas.common import MoneyIO, Page
 from api.schemas.repair import (
     DiagnosisBody,
@@ -29,6 +28,7 @@ from api.schemas.repair import (
     StatusBody,
 )
 from api.schemas.setup import PolicyDocument
+from api.worked_cases import is_owner, list_cases, visible_case, worked_case
 from db import models
 from db.queries import load_case_bundle, policy_document
 from domain.durations import add_months
@@ -144,23 +144,16 @@ async def list_repairs(
     cursor: str | None = None,
 ) -> Page[RepairPublic]:
     """A retailer's jobs, newest first; a center's assigned queue, oldest first."""
-    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
-    query = select(models.Case).where(models.Case.case_type == "repair")
-    owner = principal.kind is OrgKind.RETAILER
-    if owner:
-        query = query.where(models.Case.org_id == principal.owner_id)
-    else:
-        query = query.where(models.Case.receiving_org_id == principal.owner_id)
-    if status_filter is not None:
-        query = query.where(models.Case.status == status_filter.value)
-    rows, next_cursor = split(
-        list((await session.scalars(page(query, cursor, limit, oldest_first=not owner))).all()),
+    bundles, next_cursor = await list_cases(
+        session,
+        principal,
+        "repair",
+        status_filter.value if status_filter is not None else None,
+        cursor,
         limit,
     )
-    items = [
-        repair_public(await load_case_bundle(session, row), settings.public_base_url, owner)
-        for row in rows
-    ]
+    owner = is_owner(principal)
+    items = [repair_public(bundle, settings.public_base_url, owner) for bundle in bundles]
     return Page[RepairPublic](items=items, next_cursor=next_cursor)
 
 
@@ -168,8 +161,8 @@ async def list_repairs(
 async def get_repair(
     repair_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> RepairPublic:
-    case = await _visible(session, principal, repair_id)
-    owner = principal.kind is OrgKind.RETAILER
+    case = await visible_case(session, principal, "repair", repair_id)
+    owner = is_owner(principal)
     return repair_public(await load_case_bundle(session, case), settings.public_base_url, owner)
 
 
@@ -183,7 +176,7 @@ async def report_status(
     settings: SettingsDep,
 ) -> RepairPublic:
     """`received`, `diagnosing`, `repairing` (parts in) or `quality_check`."""
-    case = await _assigned(session, principal, repair_id)
+    case = await worked_case(session, principal, "repair", repair_id)
     change = StatusChange(actor=principal.actor(), status=body.status, note=body.note)
     return await _command(session, client, settings, principal, case, STATUS_UPDATE, change)
 
@@ -197,7 +190,7 @@ async def diagnose(
     client: TemporalDep,
     settings: SettingsDep,
 ) -> RepairPublic:
-    case = await _assigned(session, principal, repair_id)
+    case = await worked_case(session, principal, "repair", repair_id)
     diagnosis = Diagnosis(
         actor=principal.actor(),
         fault_code=body.fault_code,
@@ -226,7 +219,7 @@ async def quality_check(
     client: TemporalDep,
     settings: SettingsDep,
 ) -> RepairPublic:
-    case = await _assigned(session, principal, repair_id)
+    case = await worked_case(session, principal, "repair", repair_id)
     report = QaReport(actor=principal.actor(), passed=body.passed, notes=body.notes)
     return await _command(session, client, settings, principal, case, QA_UPDATE, report)
 
@@ -242,31 +235,12 @@ async def cancel_repair(
 ) -> RepairPublic:
     """The owning retailer cancels, until the repair has started (`repairing`)."""
     principal.require(OrgKind.RETAILER)
-    case = await _visible(session, principal, repair_id)
+    case = await visible_case(session, principal, "repair", repair_id)
     request = RepairCancel(actor=principal.actor(), reason=body.reason if body else "")
     return await _command(session, client, settings, principal, case, REPAIR_CANCEL_UPDATE, request)
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-async def _visible(session: AsyncSession, principal: Principal, repair_id: str) -> models.Case:
-    """The job if this key may see it: its retailer or its assigned center. Anyone else,
-    another center included, gets a 404."""
-    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
-    case = await session.get(models.Case, repair_id)
-    if case is None or case.case_type != "repair":
-        raise not_found("repair")
-    if principal.kind is OrgKind.RETAILER and case.org_id == principal.owner_id:
-        return case
-    if principal.kind is OrgKind.REPAIR_CENTER and case.receiving_org_id == principal.owner_id:
-        return case
-    raise not_found("repair")
-
-
-async def _assigned(session: AsyncSession, principal: Principal, repair_id: str) -> models.Case:
-    principal.require(OrgKind.REPAIR_CENTER)
-    return await _visible(session, principal, repair_id)
 
 
 def _amount(value: MoneyIO | Decimal) -> Decimal:
@@ -292,5 +266,5 @@ async def _command(
         lambda status: allowed_next(RepairStatus(status)),
     )
     await session.refresh(case)
-    owner = principal.kind is OrgKind.RETAILER
+    owner = is_owner(principal)
     return repair_public(await load_case_bundle(session, case), settings.public_base_url, owner)
