@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,9 @@ from api.errors import Problem
 from db import models
 
 MAX_KEY_LENGTH = 200
+
+# The header every creating POST accepts.
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def request_hash(body: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from api.catalog import catalog, refuse_open_case
 from api.commands import command_case, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
+from api.idempotency import IdempotencyKey
 from api.pagination import LimitQuery
 from api.schemas.common import Page
 from api.schemas.relocation import (
@@ -56,8 +57,6 @@ from domain.relocation import (
 from settings import Settings
 
 router = APIRouter(prefix="/v1/relocations", tags=["relocations"])
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 @router.post(

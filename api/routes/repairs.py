@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -17,6 +17,7 @@ from api.catalog import catalog, refuse_open_case
 from api.commands import command_case, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
+from api.idempotency import IdempotencyKey
 from api.pagination import LimitQuery
 from api.schemas.common import MoneyIO, Page
 from api.schemas.repair import (
@@ -55,8 +56,6 @@ from domain.repair import (
 from settings import Settings
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 @router.post(

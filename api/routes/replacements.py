@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -17,6 +17,7 @@ from api.catalog import catalog, refuse_open_case
 from api.commands import command_case, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found
+from api.idempotency import IdempotencyKey
 from api.pagination import LimitQuery, page, split
 from api.schemas.common import Page
 from api.schemas.replacement import (
@@ -45,8 +46,6 @@ from domain.replacement import (
 from settings import Settings
 
 router = APIRouter(prefix="/v1/replacements", tags=["replacements"])
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 @router.post(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
@@ -20,6 +20,7 @@ from api.catalog import Product, catalog
 from api.commands import send_update, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, invalid_transition, not_found
+from api.idempotency import IdempotencyKey
 from api.pagination import LimitQuery, page, split
 from api.schemas.common import Page
 from api.schemas.rma import (
@@ -56,8 +57,6 @@ from domain.rma import (
 from settings import Settings
 
 router = APIRouter(prefix="/v1/rmas", tags=["rma"])
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 @router.post(

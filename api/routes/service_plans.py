@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -18,6 +18,7 @@ from api.catalog import catalog
 from api.commands import command_case, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found
+from api.idempotency import IdempotencyKey
 from api.pagination import LimitQuery, page, split
 from api.schemas.common import MoneyIO, Page
 from api.schemas.service_plan import (
@@ -54,8 +55,6 @@ from domain.service_plan import (
 from settings import Settings
 
 router = APIRouter(prefix="/v1/service-plans", tags=["service plans"])
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def _no_actions(status: str) -> list[str]:

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError
@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 from api.auth import OrgKind, Principal
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found, temporal_unavailable
-from api.idempotency import claim, request_hash
+from api.idempotency import IdempotencyKey, claim, request_hash
 from api.pagination import LimitQuery, decode_keys, encode_keys
 from api.schemas.common import Page
 from api.schemas.webhooks import (
@@ -62,7 +62,7 @@ async def subscribe(
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> WebhookCreated:
     """Events of the organisation's own cases (and, for a repair center, of the repair jobs
     and relocations it works) go to `url`, signed with the returned `secret`."""
