@@ -10,6 +10,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
 from temporalio.converter import DataConverter
 
+from domain.delivery import (
+    DELIVERY_QUEUE_WORKFLOW,
+    ENQUEUE_SIGNAL,
+    DeliveryQueueStart,
+    QueuedDelivery,
+)
 from settings import Settings
 
 # One cache of pydantic type adapters per process. The workflow sandbox builds a new payload
@@ -40,4 +46,19 @@ async def connect(settings: Settings) -> Client:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter,
+    )
+
+
+async def enqueue_delivery(
+    client: Client, task_queue: str, queue_id: str, start: DeliveryQueueStart, item: QueuedDelivery
+) -> None:
+    """Hand one delivery to its queue workflow, starting the queue if none runs (the worker
+    hands over new outbox rows, the API redeliveries)."""
+    await client.start_workflow(
+        DELIVERY_QUEUE_WORKFLOW,
+        start,
+        id=queue_id,
+        task_queue=task_queue,
+        start_signal=ENQUEUE_SIGNAL,
+        start_signal_args=[item],
     )

@@ -22,8 +22,6 @@ from db import models
 from db.outbox import PendingDelivery
 from db.types import utcnow
 from domain.delivery import (
-    DELIVERY_QUEUE_WORKFLOW,
-    ENQUEUE_SIGNAL,
     DeliveryOutcome,
     DeliveryQueueStart,
     DeliveryRef,
@@ -31,6 +29,7 @@ from domain.delivery import (
 )
 from domain.signatures import sign
 from domain.webhook_targets import is_public, literal_problem
+from temporal_client import enqueue_delivery
 
 SIGNATURE_HEADER = "X-Aftersales-Signature"
 ATTEMPT_TIMEOUT = timedelta(seconds=30)
@@ -62,13 +61,12 @@ class Dispatcher:
 
     async def dispatch(self, pending: list[PendingDelivery]) -> None:
         for delivery in pending:
-            await self.client.start_workflow(
-                DELIVERY_QUEUE_WORKFLOW,
+            await enqueue_delivery(
+                self.client,
+                self.task_queue,
+                delivery.queue,
                 DeliveryQueueStart(delivery.channel, self.retry_window, self.first_retry),
-                id=delivery.queue,
-                task_queue=self.task_queue,
-                start_signal=ENQUEUE_SIGNAL,
-                start_signal_args=[QueuedDelivery(delivery.id, delivery.seq, delivery.created_at)],
+                QueuedDelivery(delivery.id, delivery.seq, delivery.created_at),
             )
 
 

@@ -29,12 +29,11 @@ from db.models import new_id
 from db.outbox import webhook_queue
 from db.types import utcnow
 from domain.delivery import (
-    DELIVERY_QUEUE_WORKFLOW,
-    ENQUEUE_SIGNAL,
     DeliveryQueueStart,
     QueuedDelivery,
 )
 from domain.webhook_targets import literal_problem
+from temporal_client import enqueue_delivery
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -197,15 +196,14 @@ async def redeliver(
     await session.commit()
     queued = QueuedDelivery(delivery.id, delivery.seq, utcnow(), delivery.redeliveries)
     try:
-        await client.start_workflow(
-            DELIVERY_QUEUE_WORKFLOW,
+        await enqueue_delivery(
+            client,
+            settings.task_queue,
+            webhook_queue(sub.id, delivery.case_id),
             DeliveryQueueStart(
                 "webhook", settings.delivery_retry_window, settings.delivery_first_retry
             ),
-            id=webhook_queue(sub.id, delivery.case_id),
-            task_queue=settings.task_queue,
-            start_signal=ENQUEUE_SIGNAL,
-            start_signal_args=[queued],
+            queued,
         )
     except RPCError as exc:
         # Not queued: put it back as it was, so what the log says stays true.
