@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,10 +37,7 @@ async def claim(
 ) -> str:
     """The resource id this key stands for: `proposed_id` if the key is new, else the id
     the first request reserved. Raises 409 `idempotency_conflict` for another body."""
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise Problem(
-            422, "validation_error", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"
-        )
+    _check_length(key)
     existing = await _find(session, org_id, key)
     if existing is None:
         session.add(
@@ -94,3 +92,100 @@ async def claim_case(
         proposed_id,
     )
     return case_id, await session.get(models.Case, case_id)
+
+
+# ------------------------------------------------------------------ case commands
+
+
+@dataclass(frozen=True)
+class CommandKey:
+    """An `Idempotency-Key` sent with a command to one case.
+
+    `record_key` names the first answer in `idempotency_records`; `update_id` is the Temporal
+    update id, which Temporal dedupes within a workflow run (a retry attaches to the first
+    update's outcome, even once the workflow has closed). Both are hashes namespaced by the
+    caller and the case, so two callers' keys never meet and their length is bounded; the
+    update id also names the command, since Temporal would hand a different command with
+    the same id the first one's outcome."""
+
+    org_id: str
+    case_id: str
+    record_key: str
+    update_id: str
+    request_hash: str
+
+
+def command_key(
+    key: str | None, *, caller: str, org_id: str, case_id: str, command: str, body: Any
+) -> CommandKey | None:
+    """`caller` is who sends the command (an organisation id, or `customer` for a tracking
+    token), `org_id` the organisation that owns the case (the record is filed under it)."""
+    if key is None:
+        return None
+    _check_length(key)
+    payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    return CommandKey(
+        org_id=org_id,
+        case_id=case_id,
+        record_key="cmd:" + _digest(caller, case_id, key),
+        update_id="cmd:" + _digest(caller, case_id, command, key),
+        request_hash=request_hash({"command": command, "body": payload}),
+    )
+
+
+async def first_answer(session: AsyncSession, command: CommandKey) -> dict[str, Any] | None:
+    """The answer the first request with this key gave, if it has answered; else None (and
+    the key is now reserved for this request). Raises 409 `idempotency_conflict` when the
+    key was used for another command or body."""
+    await claim(
+        session,
+        command.org_id,
+        command.record_key,
+        command.request_hash,
+        COMMAND_RESOURCE,
+        command.case_id,
+    )
+    record = await _find(session, command.org_id, command.record_key)
+    assert record is not None, "claim() just stored or found it"
+    return record.response
+
+
+async def remember(
+    session: AsyncSession, command: CommandKey, answer: dict[str, Any]
+) -> dict[str, Any]:
+    """Keep `answer` as the key's answer unless a concurrent request with the same key
+    stored one first; answer whichever was stored, so every retry says the same."""
+    table = models.IdempotencyRecord
+    await session.execute(
+        update(table)
+        .where(
+            table.org_id == command.org_id,
+            table.key == command.record_key,
+            table.response.is_(None),
+        )
+        .values(response=answer)
+    )
+    await session.commit()
+    stored = await session.scalar(
+        select(table.response).where(
+            table.org_id == command.org_id,
+            table.key == command.record_key,
+        )
+    )
+    return stored if stored is not None else answer
+
+
+COMMAND_RESOURCE = "command"
+
+
+def _digest(*parts: str) -> str:
+    # Length-prefixed, so ("a:b", "c") and ("a", "b:c") stay different keys.
+    joined = "".join(f"{len(p)}:{p}" for p in parts)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def _check_length(key: str) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Problem(
+            422, "validation_error", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"
+        )

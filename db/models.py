@@ -218,6 +218,22 @@ class IdempotencyRecord(Base):
     resource_type: Mapped[str] = mapped_column(String(40))
     resource_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A case command's first answer (JSON), once it has one: a retry with the key gets it
+    # back without reaching the workflow again, which a continued-as-new run could not dedupe.
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class OpenSerial(Base):
+    """A unit with an open RMA: the one-open-case-per-serial rule, enforced by the primary
+    key. The RMA workflow claims its serials before it authorizes; the projection that
+    closes the case releases them in the same transaction."""
+
+    __tablename__ = "open_serials"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(100), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(40), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Payment(Base):
