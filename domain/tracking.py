@@ -401,6 +401,7 @@ _EVENTS: Final[Mapping[CaseKind, Mapping[str, str]]] = {
         "core_reminder": "Reminder to send back your old unit",
         "core_received": "Old unit received",
         "core_charged": "Old unit not returned: deposit charged",
+        "core_charge_declined": "Old unit not returned: the deposit charge was declined",
         "completed": "Replacement complete",
         "refunded": "Refunded",
         "cancelled": "Replacement cancelled",
@@ -473,6 +474,7 @@ _REASONS: Final[Mapping[str, str]] = {
     "waiting_period": "still in the waiting period",
     "claim_limit_reached": "the claim limit for the year is reached",
     "deductible_payment_failed": "the excess payment was declined",
+    "core_charge_declined": "the deposit charge for the old unit was declined",
 }
 
 

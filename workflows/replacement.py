@@ -305,9 +305,29 @@ class ReplacementWorkflow:
             if now >= end:
                 # From here a late `core_received` is refused: the deposit is being taken.
                 self.capturing = True
-                await self._pay(
-                    start, PaymentKind.CAPTURE, f"{self.hold.key}/capture", EXTERNAL_RETRY
-                )
+                try:
+                    await self._pay(
+                        start, PaymentKind.CAPTURE, f"{self.hold.key}/capture", EXTERNAL_RETRY
+                    )
+                except ActivityError as error:
+                    # Histories from before the patch failed the workflow here; a declined
+                    # card is a business answer, so the case now ends where the retailer
+                    # sees it (no core, no money) instead of as a failed workflow.
+                    if not (_declined(error) and workflow.patched("core-capture-declined")):
+                        raise
+                    self.hold_status = "capture_declined"
+                    self.reason = "core_charge_declined"
+                    await self._transition(
+                        S.PAYMENT_FAILED,
+                        "core_charge_declined",
+                        SYSTEM,
+                        {
+                            "reason": self.reason,
+                            "amount": f"{start.unit_price:.2f}",
+                            "currency": start.policy.currency,
+                        },
+                    )
+                    return
                 self.hold_status = "captured"
                 self.core_charged = True
                 await self._transition(

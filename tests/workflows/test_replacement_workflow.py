@@ -29,6 +29,7 @@ from activities.carrier import BookShipment
 from activities.inventory import InventoryActivities, ReserveRequest
 from activities.payments import (
     BuiltinGateway,
+    GatewayAnswer,
     PaymentActivities,
     PaymentKind,
     PaymentRequest,
@@ -672,3 +673,54 @@ async def test_core_received_while_the_capture_runs_is_refused(harness: Harness)
                 await handle.terminate()
             await clock
     assert gate.calls == 1
+
+
+class CaptureDecliningGateway(BuiltinGateway):
+    """The card holds and releases, but the capture of the deposit is declined (the card
+    was cancelled meanwhile, say)."""
+
+    async def execute(
+        self,
+        idempotency_key: str,
+        kind: PaymentKind,
+        amount: Decimal,
+        currency: str,
+        payment_method: str,
+        attempt: int,
+    ) -> GatewayAnswer:
+        if kind is PaymentKind.CAPTURE:
+            return GatewayAnswer(False, "gw_capture_declined", "card declined")
+        return await super().execute(
+            idempotency_key, kind, amount, currency, payment_method, attempt
+        )
+
+
+async def test_a_declined_core_capture_ends_the_case_as_payment_failed(harness: Harness) -> None:
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    payments = PaymentActivities(harness.sessions, CaptureDecliningGateway())
+    async with side_worker(harness, {"execute_payment": payments.execute_payment}) as queue:
+        s = advance_start(harness, sku, policy=Policy(core_return_within=timedelta(days=2)))
+        handle, view = await open_replacement(harness, s, queue)
+        assert view.status == "shipped"
+        await deliver(harness, handle, s)
+        await wait_for_status(harness, s.replacement_id, "awaiting_core")
+        await harness.env.sleep(timedelta(days=3))
+
+        # The workflow ends (it does not fail) in a state the retailer can act on.
+        result = await asyncio.wait_for(handle.result(), 10)
+        assert (result.status, result.core_charged) == ("payment_failed", False)
+        view = await handle.query("current", result_type=ReplacementView)
+        assert (view.status, view.reason) == ("payment_failed", "core_charge_declined")
+
+    row = await case_row(harness, s.replacement_id)
+    assert (row.status, row.reason) == ("payment_failed", "core_charge_declined")
+    assert row.data["core_charged"] is False
+    assert row.data["hold"]["status"] == "capture_declined"
+    ledger_rows = await ledger(harness, s.replacement_id)
+    capture = ledger_rows[f"{key(s, 'hold-1')}/capture"]
+    assert (capture.kind, capture.status) == ("capture", "declined")
+    entries = await timeline(harness, s.replacement_id)
+    last = entries[-1]
+    assert (last.event, last.status) == ("core_charge_declined", "payment_failed")
+    assert "core_charged" not in [e.event for e in entries]
