@@ -62,6 +62,9 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Coarse on purpose (written at most once a minute per key): enough to tell a key in use
+    # from a forgotten one, without a write per request.
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RetailerPolicy(Base):
@@ -271,6 +274,19 @@ class RepairCenter(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class RepairNetworkMember(Base):
+    """A repair center a retailer contracts with. A retailer with none routes to every
+    center; with some, only to those."""
+
+    __tablename__ = "repair_network_members"
+
+    retailer_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    center_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    # The order the retailer listed them in, so GET answers what PUT was given.
+    position: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class InventoryItem(Base):
     """Stock a retailer holds for replacements. `reserved` units are promised to cases that
     have not shipped yet; the check constraints make overselling impossible whatever the
@@ -349,6 +365,10 @@ class WebhookSubscription(Base):
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[Any]] = mapped_column(default=list)
     secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation the old secret still signs deliveries until it expires, so receivers
+    # can switch to the new one without dropping any.
+    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
 
