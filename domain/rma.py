@@ -187,6 +187,13 @@ ALLOWED_ACTIONS: dict[RmaStatus, tuple[str, ...]] = {
 
 INVALID_TRANSITION = "invalid_transition"
 
+
+def order_payment_method(order_ref: str) -> str:
+    """The payment a refund goes back to: the one the order was paid with. The API bounds
+    `order_ref` so that this fits the payments ledger's column."""
+    return f"order:{order_ref}"
+
+
 # Names the API uses to reach the workflow without importing workflow code.
 RMA_WORKFLOW = "Rma"
 AUTHORIZE_UPDATE = "authorize"

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from api.auth import OrgKind
 from api.deps import PrincipalDep, SessionDep
 from api.errors import not_found
+from api.schemas.common import Serial, Sku
 from api.schemas.relocation import AssetOut
 from db import models
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1/assets", tags=["relocations"])
 
 @router.get("", response_model=list[AssetOut])
 async def find_assets(
-    principal: PrincipalDep, session: SessionDep, serial: str, sku: str | None = None
+    principal: PrincipalDep, session: SessionDep, serial: Serial, sku: Sku | None = None
 ) -> list[AssetOut]:
     """The retailer's assets with this serial (and SKU)."""
     principal.require(OrgKind.RETAILER)

@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found
-from api.schemas.common import NonEmpty, Strict
+from api.schemas.common import NO_CONTROL, Moment, Strict, column_bound
 from db import models
 from db.types import utcnow
 from domain.common import CarrierEvent, CarrierStatus
@@ -24,12 +24,15 @@ from domain.signatures import verify
 router = APIRouter(prefix="/v1/carrier-events", tags=["carrier"])
 
 
+_RECORD = models.CarrierEventRecord
+
+
 class CarrierEventIn(Strict):
-    event_id: NonEmpty
-    tracking_number: NonEmpty
+    event_id: Annotated[str, column_bound(_RECORD.event_id, min_length=1), NO_CONTROL]
+    tracking_number: Annotated[str, column_bound(_RECORD.tracking_number, min_length=1), NO_CONTROL]
     status: CarrierStatus
-    occurred_at: AwareDatetime
-    location: str = ""
+    occurred_at: Moment
+    location: Annotated[str, column_bound(_RECORD.location, strip=True), NO_CONTROL] = ""
 
 
 class CarrierEventAccepted(BaseModel):

@@ -2,19 +2,160 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+from sqlalchemy.orm import InstrumentedAttribute
 
+from db import models
 from domain.common import Address, Customer
 
-NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(max_length=2000)]
+# ------------------------------------------------------------------ input bounds
+#
+# Every string a client sends either lands in a column (then its limit is the column's, read
+# from db/models.py so the two cannot drift apart) or inside a JSON column (then a limit
+# here). No string may carry a C0 control character or DEL: PostgreSQL refuses NUL in text,
+# and the others only ever forge log lines, labels or emails. Free-text notes may span
+# lines, so `\n` is the one control character they accept.
+
+
+def column_length(attribute: InstrumentedAttribute[Any]) -> int:
+    """The length of a `String(n)` column: the longest value the read model stores."""
+    length: int | None = getattr(attribute.expression.type, "length", None)
+    if length is None:
+        raise TypeError(f"{attribute} is not a bounded string column")
+    return length
+
+
+def column_bound(
+    attribute: InstrumentedAttribute[Any], *, min_length: int = 0, strip: bool = False
+) -> StringConstraints:
+    """The length constraint of a field stored in `attribute`'s column."""
+    return StringConstraints(
+        strip_whitespace=strip, min_length=min_length, max_length=column_length(attribute)
+    )
+
+
+class _RefuseControl:
+    """A string validator that refuses C0 control characters and DEL (`allowed` excepted),
+    documented in the OpenAPI schema as a pattern when the field has none of its own."""
+
+    def __init__(self, allowed: str = "") -> None:
+        excluded = [c for c in [*range(0x20), 0x7F] if chr(c) not in allowed]
+        ranges: list[list[int]] = []
+        for code in excluded:
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+        klass = "".join(
+            f"\\x{low:02x}" if low == high else f"\\x{low:02x}-\\x{high:02x}"
+            for low, high in ranges
+        )
+        self.found = re.compile(f"[{klass}]")
+        self.pattern = f"^[^{klass}]*$"
+
+    def check(self, value: str) -> str:
+        bad = self.found.search(value)
+        if bad:
+            raise ValueError(
+                f"control character U+{ord(bad.group()):04X} at position {bad.start()} "
+                "is not allowed"
+            )
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        target = handler.resolve_ref_schema(json_schema)
+        if target.get("type") == "string" and "pattern" not in target:
+            target["pattern"] = self.pattern
+        return json_schema
+
+
+NO_CONTROL = _RefuseControl()
+NO_CONTROL_BUT_NEWLINE = _RefuseControl(allowed="\n")
+
+# One line of text: names, codes, references, reasons.
+Plain = Annotated[str, NO_CONTROL]
+NonEmpty = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NO_CONTROL
+]
+# Free text a person writes (notes, findings): lines allowed.
+Text = Annotated[str, StringConstraints(max_length=2000), NO_CONTROL_BUT_NEWLINE]
+OptionalLine = Annotated[str, StringConstraints(max_length=200), NO_CONTROL]
+# A free string in a query (a filter): compared with columns, never stored.
+QueryText = Annotated[str, StringConstraints(max_length=200), NO_CONTROL]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+
+Sku = Annotated[
+    str, StringConstraints(min_length=1, max_length=column_length(models.Product.sku)), NO_CONTROL
+]
+Serial = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=column_length(models.CaseItem.serial)
+    ),
+    NO_CONTROL,
+]
+# A reason a case ends with is kept in `cases.reason`.
+Reason = Annotated[str, StringConstraints(max_length=column_length(models.Case.reason)), NO_CONTROL]
+PaymentMethod = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=column_length(models.Payment.payment_method)),
+    NO_CONTROL,
+]
+OrgId = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=column_length(models.Organisation.id)
+    ),
+    NO_CONTROL,
+]
+
+# Ten years (leap days included, so `P10Y` fits): longer waits are typing mistakes, and
+# `P3000000D` would overflow the clock arithmetic of the workflow that keeps the case.
+MAX_DURATION = timedelta(days=3653)
+Duration = Annotated[timedelta, Field(gt=timedelta(0), le=MAX_DURATION)]
+NonNegativeDuration = Annotated[timedelta, Field(ge=timedelta(0), le=MAX_DURATION)]
+
+# A moment a client names (a purchase, an appointment, a scan): plausible years only, so
+# adding a policy's durations or a warranty's months to it stays a valid date.
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _plausible(moment: datetime) -> datetime:
+    if not EARLIEST_MOMENT <= moment < LATEST_MOMENT:
+        raise ValueError(
+            f"must lie between {EARLIEST_MOMENT.year} and {LATEST_MOMENT.year - 1} (a typo?)"
+        )
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 
 class Strict(BaseModel):
@@ -34,12 +175,12 @@ class MoneyIO(Strict):
 
 class AddressIn(Strict):
     line1: NonEmpty
-    line2: Annotated[str, StringConstraints(max_length=200)] = ""
+    line2: OptionalLine = ""
     city: NonEmpty
-    region: Annotated[str, StringConstraints(max_length=100)] = ""
+    region: Annotated[str, StringConstraints(max_length=100), NO_CONTROL] = ""
     postal_code: NonEmpty
     country: CountryCode
-    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    name: OptionalLine = ""
 
     def to_domain(self) -> Address:
         return Address(
@@ -54,9 +195,26 @@ class AddressIn(Strict):
 
 
 class CustomerIn(Strict):
-    name: NonEmpty
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    phone: Annotated[str, StringConstraints(max_length=64)] = ""
+    name: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True,
+            min_length=1,
+            max_length=column_length(models.CustomerRecord.name),
+        ),
+        NO_CONTROL,
+    ]
+    email: Annotated[
+        str,
+        StringConstraints(
+            max_length=column_length(models.CustomerRecord.email),
+            pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
+        ),
+        NO_CONTROL,
+    ]
+    phone: Annotated[
+        str, StringConstraints(max_length=column_length(models.CustomerRecord.phone)), NO_CONTROL
+    ] = ""
     address: AddressIn
 
     def to_domain(self) -> Customer:

@@ -6,20 +6,42 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from api.schemas.common import Amount, MoneyIO, NonEmpty, Strict
+from api.schemas.common import (
+    NO_CONTROL,
+    Amount,
+    MoneyIO,
+    NonNegativeDuration,
+    Strict,
+    column_length,
+)
+from db import models
 from domain.service_plan import BillingPeriod, ClaimType, PlanTerms
 
-Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._\-]+$")]
-NonNegativeDuration = Annotated[timedelta, Field(ge=timedelta(0))]
+Code = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=column_length(models.PlanCatalogEntry.code),
+        pattern=r"^[A-Za-z0-9._\-]+$",
+    ),
+]
 Incident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
 
 
 class PlanTermsIn(Strict):
     """Everything but the code: what `PUT /v1/plans/{code}` replaces."""
 
-    name: NonEmpty
+    name: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True,
+            min_length=1,
+            max_length=column_length(models.PlanCatalogEntry.name),
+        ),
+        NO_CONTROL,
+    ]
     term_months: Annotated[int, Field(ge=1, le=240)]
     billing_period: BillingPeriod
     price: MoneyIO | Amount = Field(description="per billing period; per term when upfront")

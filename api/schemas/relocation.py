@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from api.schemas.common import (
     AddressIn,
     CustomerIn,
     DocumentOut,
+    Moment,
     NonEmpty,
+    OrgId,
+    Reason,
+    Serial,
     ShipmentOut,
+    Sku,
     Strict,
     Text,
     TimelineEntryOut,
@@ -21,13 +26,13 @@ from domain.relocation import Stage, StageOutcome
 
 
 class AssetIn(Strict):
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    serial: NonEmpty
+    sku: Sku
+    serial: Serial
 
 
 class RelocationCreate(Strict):
     asset: AssetIn
-    provider_org_id: NonEmpty
+    provider_org_id: OrgId
     from_site: AddressIn
     to_site: AddressIn
     customer: CustomerIn
@@ -44,7 +49,7 @@ Checklist = Annotated[list[ChecklistItemIn], Field(max_length=200)]
 
 class AppointmentBody(Strict):
     stage: Stage
-    starts_at: AwareDatetime
+    starts_at: Moment
     technician: NonEmpty
 
 
@@ -59,11 +64,11 @@ class CommissioningBody(Strict):
 
 class RescheduleBody(Strict):
     stage: Stage
-    preferred_after: AwareDatetime | None = None
+    preferred_after: Moment | None = None
 
 
 class RelocationCancelBody(Strict):
-    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+    reason: Reason = ""
 
 
 class AssetOut(BaseModel):

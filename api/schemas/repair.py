@@ -5,24 +5,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.schemas.common import (
+    NO_CONTROL,
+    NO_CONTROL_BUT_NEWLINE,
     AddressIn,
     Amount,
     CountryCode,
     CustomerIn,
     DocumentOut,
+    Moment,
     MoneyIO,
     NonEmpty,
+    OptionalLine,
+    Reason,
+    Serial,
     ShipmentOut,
+    Sku,
     Strict,
     Text,
     TimelineEntryOut,
+    column_length,
 )
+from db import models
 from domain.repair import RepairCoverage, RepairStatus
 
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Category = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=column_length(models.Product.category)
+    ),
+    NO_CONTROL,
+]
 
 
 class RepairCenterProfile(Strict):
@@ -48,14 +63,18 @@ class RepairCenterPublic(BaseModel):
 
 
 class RepairUnitIn(Strict):
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    serial: NonEmpty
-    purchased_at: AwareDatetime
+    sku: Sku
+    serial: Serial
+    purchased_at: Moment
 
 
 class RepairCreate(Strict):
     unit: RepairUnitIn
-    fault: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    fault: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+        NO_CONTROL_BUT_NEWLINE,
+    ]
     customer: CustomerIn
     coverage: RepairCoverage | None = Field(
         default=None,
@@ -70,7 +89,7 @@ class StatusBody(Strict):
 
 class PartIn(Strict):
     part_no: NonEmpty
-    description: Annotated[str, StringConstraints(max_length=200)] = ""
+    description: OptionalLine = ""
     quantity: Annotated[int, Field(ge=1, le=1000)]
     unit_price: MoneyIO | Amount
 
@@ -89,7 +108,7 @@ class QaBody(Strict):
 
 
 class RepairCancelBody(Strict):
-    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+    reason: Reason = ""
 
 
 class QuoteOut(BaseModel):

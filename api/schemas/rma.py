@@ -5,43 +5,59 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.schemas.common import (
+    NO_CONTROL,
     CustomerIn,
     DocumentOut,
+    Moment,
     MoneyIO,
-    NonEmpty,
+    Reason,
+    Serial,
     ShipmentOut,
+    Sku,
     Strict,
     Text,
     TimelineEntryOut,
+    column_length,
 )
-from domain.rma import Grade, Resolution, ReturnReason
+from db import models
+from domain.rma import Grade, Resolution, ReturnReason, order_payment_method
+
+# The order reference is stored on the case and names the payment a refund goes back to.
+ORDER_REF_MAX = min(
+    column_length(models.Case.order_ref),
+    column_length(models.Payment.payment_method) - len(order_payment_method("")),
+)
 
 
 class RmaItemIn(Strict):
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    serial: NonEmpty
+    sku: Sku
+    serial: Serial
     quantity: Annotated[int, Field(ge=1, le=1000)] = 1
     reason: ReturnReason
     notes: Text = ""
 
 
 class RmaCreate(Strict):
-    order_ref: NonEmpty
-    purchased_at: AwareDatetime
+    order_ref: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=ORDER_REF_MAX),
+        NO_CONTROL,
+    ]
+    purchased_at: Moment
     customer: CustomerIn
     items: Annotated[list[RmaItemIn], Field(min_length=1, max_length=100)]
     resolution: Resolution
 
 
 class RejectBody(Strict):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "rejected_by_retailer"
+    reason: Annotated[Reason, Field(min_length=1)] = "rejected_by_retailer"
 
 
 class CancelBody(Strict):
-    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+    reason: Reason = ""
 
 
 class ReceiveBody(Strict):
@@ -68,7 +84,7 @@ class RmaPublic(BaseModel):
     status: str
     created_at: datetime
     updated_at: datetime
-    tracking_token: str
+    tracking_token: str | None = Field(None, description="shown to the retailer that owns it")
     order_ref: str
     resolution: str | None
     reason: str | None

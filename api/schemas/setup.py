@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, field_validator
 
 from api.auth import OrgKind
-from api.schemas.common import AddressIn, Amount, CurrencyCode, MoneyIO, NonEmpty, Strict
+from api.schemas.common import (
+    NO_CONTROL,
+    AddressIn,
+    Amount,
+    CurrencyCode,
+    Duration,
+    MoneyIO,
+    Strict,
+    column_length,
+)
+from db import models
 from domain.common import DEFAULT_RETURN_ADDRESS, Policy
 
 
 class OrgCreate(Strict):
-    name: NonEmpty
+    name: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=column_length(models.Organisation.name)
+        ),
+        NO_CONTROL,
+    ]
     kind: OrgKind
 
 
@@ -30,7 +45,6 @@ class ApiKeyPublic(BaseModel):
     org_id: str
 
 
-Duration = Annotated[timedelta, Field(gt=timedelta(0))]
 Percent = Annotated[
     Decimal,
     Field(ge=0, le=100, decimal_places=2),
@@ -97,9 +111,26 @@ class PolicyDocument(Strict):
 
 
 class ProductCreate(Strict):
-    sku: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
-    name: NonEmpty
-    category: Annotated[str, Field(min_length=1, max_length=64)]
+    sku: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=column_length(models.Product.sku),
+            pattern=r"^[A-Za-z0-9._\-]+$",
+        ),
+    ]
+    name: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=column_length(models.Product.name)
+        ),
+        NO_CONTROL,
+    ]
+    category: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=column_length(models.Product.category)),
+        NO_CONTROL,
+    ]
     unit_price: MoneyIO | Amount
     warranty_months: Annotated[int, Field(ge=0, le=240)]
 

@@ -5,19 +5,50 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, UrlConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    UrlConstraints,
+    field_validator,
+)
 
-from api.schemas.common import Strict
+from api.schemas.common import NO_CONTROL, Strict, column_length
+from db import models
 from domain.events import MAX_PATTERNS, pattern_problem
 
+_URL_MAX = column_length(models.WebhookSubscription.url)
+
+
+def _no_control_before_parsing(value: object) -> object:
+    # The URL parser would silently drop a tab or escape a NUL: refuse them as typed.
+    return NO_CONTROL.check(value) if isinstance(value, str) else value
+
+
+def _stored_length_fits(url: AnyHttpUrl) -> AnyHttpUrl:
+    # Normalising percent-encodes non-ASCII characters, so a URL short as typed can grow
+    # past what its column holds.
+    if len(str(url)) > _URL_MAX:
+        raise ValueError(f"the URL, percent-encoded, is longer than {_URL_MAX} characters")
+    return url
+
+
 WebhookUrl = Annotated[
-    AnyHttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])
+    AnyHttpUrl,
+    UrlConstraints(max_length=_URL_MAX, allowed_schemes=["http", "https"]),
+    BeforeValidator(_no_control_before_parsing),
+    AfterValidator(_stored_length_fits),
+]
+# A pattern is at most as long as an event type it could match.
+EventPattern = Annotated[
+    str, Field(min_length=1, max_length=column_length(models.WebhookDelivery.type)), NO_CONTROL
 ]
 
 
 class WebhookCreate(Strict):
     url: WebhookUrl
-    events: list[str] = Field(
+    events: list[EventPattern] = Field(
         min_length=1,
         max_length=MAX_PATTERNS,
         description="event types or patterns: '*', 'rma.*', 'repair.completed', '*.completed'",
