@@ -8,18 +8,23 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Problem
+from api.schemas.common import NO_CONTROL, column_length
 from db import models
 
-MAX_KEY_LENGTH = 200
+MAX_KEY_LENGTH = column_length(models.IdempotencyRecord.key)
 
-# The header every creating POST accepts.
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+# The header every creating POST and every case command accepts; a control character in it
+# (a tab survives HTTP) is a 422 naming the header, like any other field.
+IdempotencyKey = Annotated[
+    Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH), NO_CONTROL] | None,
+    Header(alias="Idempotency-Key"),
+]
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -56,6 +61,39 @@ async def claim(
             await session.rollback()  # a concurrent request with the same key won
             existing = await _find(session, org_id, key)
             assert existing is not None
+    if existing.request_hash != body_hash or existing.resource_type != resource_type:
+        raise Problem(
+            409, "idempotency_conflict", "this Idempotency-Key was used with a different request"
+        )
+    return existing.resource_id
+
+
+async def reserve(
+    session: AsyncSession,
+    org_id: str,
+    key: str,
+    body_hash: str,
+    resource_type: str,
+    proposed_id: str,
+) -> str | None:
+    """Like `claim`, inside the caller's transaction: the id a first request with this key
+    made, or None after adding the key's record for `proposed_id`, which the caller commits
+    together with the resource. Then a retry never finds a key without its resource. The
+    caller serialises requests with one key (a lock), or takes an IntegrityError on commit
+    as a concurrent first request winning."""
+    _check_length(key)
+    existing = await _find(session, org_id, key)
+    if existing is None:
+        session.add(
+            models.IdempotencyRecord(
+                org_id=org_id,
+                key=key,
+                request_hash=body_hash,
+                resource_type=resource_type,
+                resource_id=proposed_id,
+            )
+        )
+        return None
     if existing.request_hash != body_hash or existing.resource_type != resource_type:
         raise Problem(
             409, "idempotency_conflict", "this Idempotency-Key was used with a different request"

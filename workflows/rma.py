@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         RmaStart,
         RmaStatus,
         RmaView,
+        order_payment_method,
     )
     from workflows.base import (
         EXTERNAL_RETRY,
@@ -474,7 +475,7 @@ class RmaWorkflow:
             replacement_name=item.product_name or item.sku,
             unit_price=item.unit_price,
             customer=start.customer,
-            payment_method=f"order:{start.order_ref}",
+            payment_method=order_payment_method(start.order_ref),
             policy=start.policy,
             public_base_url=start.public_base_url,
             rma_id=start.rma_id,
@@ -552,7 +553,7 @@ class RmaWorkflow:
                     kind=PaymentKind.REFUND,
                     amount=breakdown.refund,
                     currency=start.policy.currency,
-                    payment_method=f"order:{start.order_ref}",
+                    payment_method=order_payment_method(start.order_ref),
                 ),
                 start_to_close_timeout=EXTERNAL_TIMEOUT,
                 retry_policy=EXTERNAL_RETRY,

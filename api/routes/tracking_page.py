@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from api.commands import command_key
 from api.deps import ResourcesDep, SessionDep
 from api.errors import Problem, from_update_failure, temporal_unavailable
 from api.routes.tracking import (
@@ -33,9 +35,11 @@ from api.routes.tracking import (
     repair_of,
     reschedule_for,
 )
+from api.schemas.common import LATEST_MOMENT
 from db import models
 from db.queries import CaseBundle, load_case_bundle
-from domain.relocation import Stage
+from domain.relocation import RESCHEDULE_UPDATE, Stage
+from domain.repair import QUOTE_UPDATE
 from domain.tracking import (
     CaseFacts,
     EventFacts,
@@ -137,6 +141,7 @@ async def quote_form(
     session: SessionDep,
     res: ResourcesDep,
     approve: Annotated[str | None, Form()] = None,
+    idempotency_key: Annotated[str | None, Form()] = None,
 ) -> Response:
     case = await _case_or_none(session, token)
     if case is None:
@@ -147,7 +152,8 @@ async def quote_form(
         return await _render_case(session, token, case, 422, message)
     try:
         client = await res.temporal()
-        await decide_quote_for(session, res.settings, client, case, choice)
+        key = command_key(idempotency_key, None, case, QUOTE_UPDATE, {"approve": choice})
+        await decide_quote_for(session, res.settings, client, case, choice, key)
     except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
         return await _refused(session, token, _problem(exc), "quote")
     return _see_other(token)
@@ -160,6 +166,7 @@ async def reschedule_form(
     res: ResourcesDep,
     stage: Annotated[str | None, Form()] = None,
     preferred_after: Annotated[str | None, Form()] = None,
+    idempotency_key: Annotated[str | None, Form()] = None,
 ) -> Response:
     case = await _case_or_none(session, token)
     if case is None:
@@ -173,7 +180,9 @@ async def reschedule_form(
         return await _render_case(session, token, case, 422, _BAD_DATE)
     try:
         client = await res.temporal()
-        await reschedule_for(res.settings, client, case, Stage(stage), after)
+        body = {"stage": stage, "preferred_after": after.isoformat() if after else None}
+        key = command_key(idempotency_key, None, case, RESCHEDULE_UPDATE, body)
+        await reschedule_for(res.settings, client, case, Stage(stage), after, key)
     except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
         return await _refused(session, token, _problem(exc), "reschedule")
     return _see_other(token)
@@ -188,7 +197,11 @@ def _preferred_after(value: str | None, today: date) -> datetime | None:
     day = date.fromisoformat(value.strip())
     if day <= today:
         raise ValueError("a preferred date must be in the future")
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    preferred = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    # The JSON endpoint's bound (Moment): a year-9999 date would overflow the workflow's sums.
+    if preferred >= LATEST_MOMENT:
+        raise ValueError("a preferred date must be a plausible one")
+    return preferred
 
 
 # ------------------------------------------------------------------ rendering
@@ -226,6 +239,9 @@ async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -
     shop = await session.get(models.Organisation, case.org_id)
     return {
         "token": token,
+        # Each rendered form carries its own key: a double-clicked or resent form is one
+        # command, and a form rendered afresh is a new one.
+        "form_key": secrets.token_urlsafe(16),
         "shop_name": shop.name if shop else "",
         "noun": case_noun(case.case_type),
         "case_id": case.id,

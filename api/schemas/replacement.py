@@ -5,21 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from api.schemas.common import (
     CustomerIn,
     DocumentOut,
     MoneyIO,
-    NonEmpty,
+    PaymentMethod,
+    Reason,
+    Serial,
     ShipmentOut,
+    Sku,
     Strict,
     Text,
     TimelineEntryOut,
 )
 from domain.replacement import ReplacementMode
-
-Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class InventoryIn(Strict):
@@ -37,7 +38,7 @@ class InventoryOut(BaseModel):
 
 class ReplacementUnitIn(Strict):
     sku: Sku
-    serial: NonEmpty
+    serial: Serial
 
 
 class ReplacementCreate(Strict):
@@ -45,7 +46,7 @@ class ReplacementCreate(Strict):
     unit: ReplacementUnitIn
     replacement_sku: Sku | None = Field(None, description="left out: the same SKU as the unit")
     customer: CustomerIn
-    payment_method: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
+    payment_method: PaymentMethod | None = Field(
         None, description="required in advance mode: the card the deposit is held on"
     )
 
@@ -55,7 +56,7 @@ class CoreReceivedBody(Strict):
 
 
 class ReplacementCancelBody(Strict):
-    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+    reason: Reason = ""
 
 
 class HoldOut(BaseModel):
@@ -69,7 +70,7 @@ class ReplacementPublic(BaseModel):
     status: str
     created_at: datetime
     updated_at: datetime
-    tracking_token: str
+    tracking_token: str | None = Field(None, description="shown to the retailer that owns it")
     mode: str
     reason: str | None
     unit: dict[str, str]

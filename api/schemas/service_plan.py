@@ -5,30 +5,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.schemas.common import (
+    NO_CONTROL,
     CustomerIn,
     DocumentOut,
+    Moment,
     MoneyIO,
-    NonEmpty,
+    PaymentMethod,
+    Reason,
+    Serial,
+    Sku,
     Strict,
     Text,
     TimelineEntryOut,
+    column_length,
 )
+from db import models
 from domain.service_plan import ClaimRefusal, ClaimType
-
-PaymentMethod = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class PlanUnitIn(Strict):
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    serial: NonEmpty
-    purchased_at: AwareDatetime
+    sku: Sku
+    serial: Serial
+    purchased_at: Moment
 
 
 class EnrollBody(Strict):
-    plan_code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    plan_code: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=column_length(models.PlanCatalogEntry.code)),
+        NO_CONTROL,
+    ]
     unit: PlanUnitIn
     customer: CustomerIn
     payment_method: PaymentMethod
@@ -36,7 +45,7 @@ class EnrollBody(Strict):
 
 class ClaimBody(Strict):
     type: ClaimType
-    incident: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    incident: Annotated[str, StringConstraints(min_length=1, max_length=64), NO_CONTROL]
     description: Text = ""
 
 
@@ -52,7 +61,7 @@ class PaymentMethodBody(Strict):
 
 
 class PlanCancelBody(Strict):
-    reason: Annotated[str, StringConstraints(max_length=200)] = ""
+    reason: Reason = ""
 
 
 class CancelOut(BaseModel):
@@ -77,7 +86,7 @@ class ServicePlanPublic(BaseModel):
     status: str
     created_at: datetime
     updated_at: datetime
-    tracking_token: str
+    tracking_token: str | None = Field(None, description="shown to the retailer that owns it")
     plan_code: str
     plan_name: str
     unit: dict[str, str]
