@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from api.auth import Principal
 from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut, TimelineEntryOut
 from api.schemas.relocation import RelocationPublic
 from api.schemas.repair import QuoteOut, RepairPublic, RepairUnitOut
 from api.schemas.replacement import HoldOut, ReplacementPublic
 from api.schemas.rma import RmaItemOut, RmaPublic
+from api.schemas.service_plan import PaymentOut, ServicePlanPublic
 from db import models
 from db.queries import CaseBundle
 from db.types import utcnow
@@ -55,25 +59,47 @@ def timeline_out(bundle: CaseBundle) -> list[TimelineEntryOut]:
     ]
 
 
-def _customer(record: models.CustomerRecord | None) -> dict[str, Any] | None:
-    if record is None:
-        return None
-    return {
-        "name": record.name,
-        "email": record.email,
-        "phone": record.phone,
-        "address": record.address,
-    }
+@dataclass(frozen=True)
+class Viewer:
+    """Who looks at a case, which decides what of it they see (api.md "A case is shown per
+    viewer"). Its owner, the retailer, sees everything. Anyone else let in (the repair center
+    or provider working it) sees the work but not the tracking token, with which it could act
+    as the customer (approve its own quote), nor the customer's email and phone: the customer
+    is the name and address it ships to or works at. Who may see a case at all is the routes'
+    question; this only shapes what they answer."""
+
+    owner: bool
+
+    @classmethod
+    def of(cls, principal: Principal, case: models.Case) -> Viewer:
+        # Only a retailer's key carries its org id, and only that org owns its cases: anyone
+        # else gets the worker's view, the smaller one, whatever route let them in.
+        return cls(owner=principal.org_id is not None and principal.org_id == case.org_id)
+
+    def tracking_token(self, case: models.Case) -> str | None:
+        return case.tracking_token if self.owner else None
+
+    def customer(self, record: models.CustomerRecord | None) -> dict[str, Any] | None:
+        if record is None:
+            return None
+        if not self.owner:
+            return {"name": record.name, "address": record.address}
+        return {
+            "name": record.name,
+            "email": record.email,
+            "phone": record.phone,
+            "address": record.address,
+        }
 
 
-def rma_public(bundle: CaseBundle, base_url: str) -> RmaPublic:
+def rma_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RmaPublic:
     case = bundle.case
     return RmaPublic(
         id=case.id,
         status=case.status,
         created_at=case.created_at,
         updated_at=case.updated_at,
-        tracking_token=case.tracking_token,
+        tracking_token=viewer.tracking_token(case),
         order_ref=case.order_ref,
         resolution=case.resolution,
         reason=case.reason,
@@ -93,7 +119,7 @@ def rma_public(bundle: CaseBundle, base_url: str) -> RmaPublic:
             )
             for i in bundle.items
         ],
-        customer=_customer(bundle.customer),
+        customer=viewer.customer(bundle.customer),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle),
@@ -103,26 +129,21 @@ def rma_public(bundle: CaseBundle, base_url: str) -> RmaPublic:
     )
 
 
-def repair_public(bundle: CaseBundle, base_url: str, owner: bool) -> RepairPublic:
-    """A repair job; the customer's contact and the tracking token go to the retailer only
-    (the center sees the name and address it ships to)."""
+def repair_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RepairPublic:
     case = bundle.case
     data = case.data
     quote = data.get("quote")
-    customer = _customer(bundle.customer)
-    if customer is not None and not owner:
-        customer = {"name": customer["name"], "address": customer["address"]}
     return RepairPublic(
         id=case.id,
         status=case.status,
         created_at=case.created_at,
         updated_at=case.updated_at,
-        tracking_token=case.tracking_token if owner else None,
+        tracking_token=viewer.tracking_token(case),
         coverage=case.coverage,
         reason=case.reason,
         unit=RepairUnitOut(**data.get("unit", {})),
         fault=str(data.get("fault", "")),
-        customer=customer,
+        customer=viewer.customer(bundle.customer),
         assigned_center=data.get("assigned_center"),
         quote=None
         if quote is None
@@ -168,7 +189,7 @@ def repair_sla_due_at(data: dict[str, Any]) -> datetime | None:
     )
 
 
-def replacement_public(bundle: CaseBundle, base_url: str) -> ReplacementPublic:
+def replacement_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> ReplacementPublic:
     case = bundle.case
     data = case.data
     hold = data.get("hold")
@@ -178,7 +199,7 @@ def replacement_public(bundle: CaseBundle, base_url: str) -> ReplacementPublic:
         status=case.status,
         created_at=case.created_at,
         updated_at=case.updated_at,
-        tracking_token=case.tracking_token,
+        tracking_token=viewer.tracking_token(case),
         mode=str(data.get("mode", case.resolution or "")),
         reason=case.reason,
         unit={"sku": unit.sku, "serial": unit.serial} if unit else {},
@@ -191,7 +212,7 @@ def replacement_public(bundle: CaseBundle, base_url: str) -> ReplacementPublic:
             status=hold.get("status"),
             renewals=int(hold.get("renewals", 0)),
         ),
-        customer=_customer(bundle.customer),
+        customer=viewer.customer(bundle.customer),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle),
@@ -200,19 +221,15 @@ def replacement_public(bundle: CaseBundle, base_url: str) -> ReplacementPublic:
     )
 
 
-def relocation_public(bundle: CaseBundle, base_url: str, owner: bool) -> RelocationPublic:
-    """A relocation; the provider sees the customer's name and the sites, not the contact."""
+def relocation_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RelocationPublic:
     case = bundle.case
     data = case.data
-    customer = _customer(bundle.customer)
-    if customer is not None and not owner:
-        customer = {"name": customer["name"]}
     return RelocationPublic(
         id=case.id,
         status=case.status,
         created_at=case.created_at,
         updated_at=case.updated_at,
-        tracking_token=case.tracking_token if owner else None,
+        tracking_token=viewer.tracking_token(case),
         asset_id=str(data.get("asset_id", "")),
         asset=dict(data.get("asset", {})),
         provider_org_id=str(data.get("provider_org_id", "")),
@@ -222,9 +239,52 @@ def relocation_public(bundle: CaseBundle, base_url: str, owner: bool) -> Relocat
         reschedules_used=int(data.get("reschedules_used", 0)),
         max_reschedules=int(data.get("max_reschedules", 0)),
         checklists=dict(data.get("checklists", {})),
-        customer=customer,
+        customer=viewer.customer(bundle.customer),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle),
         service_plan_id=case.links.get("service_plan_id"),
+    )
+
+
+def service_plan_public(
+    bundle: CaseBundle, payments: Sequence[models.Payment], base_url: str, viewer: Viewer
+) -> ServicePlanPublic:
+    case = bundle.case
+    data = case.data
+    unit = bundle.items[0] if bundle.items else None
+
+    def when(name: str) -> datetime | None:
+        value = data.get(name)
+        return datetime.fromisoformat(value) if value else None
+
+    return ServicePlanPublic(
+        id=case.id,
+        status=case.status,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        tracking_token=viewer.tracking_token(case),
+        plan_code=str(data.get("plan_code", "")),
+        plan_name=str(data.get("plan_name", "")),
+        unit={"sku": unit.sku, "serial": unit.serial} if unit else {},
+        term_number=int(data.get("term_number", 1)),
+        term_ends_at=when("term_ends_at"),
+        next_charge_at=when("next_charge_at"),
+        claims_used=int(data.get("claims_used", 0)),
+        claims=list(data.get("claims", [])),
+        payments=[
+            PaymentOut(
+                id=p.id,
+                kind=p.kind,
+                amount=MoneyIO.of(Decimal(p.amount), p.currency),
+                status=p.status,
+                at=p.updated_at,
+            )
+            for p in payments
+        ],
+        customer=viewer.customer(bundle.customer),
+        timeline=timeline_out(bundle),
+        documents=documents_out(bundle, base_url),
+        repair_id=case.links.get("repair_id"),
+        replacement_id=case.links.get("replacement_id"),
     )

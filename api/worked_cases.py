@@ -14,7 +14,8 @@ from db.queries import CaseBundle, load_case_bundle
 
 
 def is_owner(principal: Principal) -> bool:
-    """The retailer sees the whole case; the partner what it needs to do the work."""
+    """A retailer lists the cases it owns; a partner those it works (what either sees of
+    one is `case_views.Viewer`'s to decide)."""
     return principal.kind is OrgKind.RETAILER
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,9 +14,9 @@ from temporalio.client import Client
 
 from api import idempotency
 from api.auth import OrgKind, Principal
-from api.case_views import relocation_public
+from api.case_views import Viewer, relocation_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import command_case, start_with_update
+from api.commands import answer_once, command_case, command_key, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
 from api.idempotency import IdempotencyKey
@@ -31,7 +32,7 @@ from api.schemas.relocation import (
     StageBody,
 )
 from api.schemas.setup import PolicyDocument
-from api.worked_cases import is_owner, list_cases, visible_case, worked_case
+from api.worked_cases import list_cases, visible_case, worked_case
 from db import models
 from db.queries import load_case_bundle, policy_document
 from db.types import utcnow
@@ -94,7 +95,7 @@ async def create_relocation(
     )
     if existing is not None:
         bundle = await load_case_bundle(session, existing)
-        return relocation_public(bundle, settings.public_base_url, True)
+        return relocation_public(bundle, settings.public_base_url, Viewer.of(principal, existing))
     await refuse_open_case(session, org_id, body.asset.serial, relocation_id)
     from_site = body.from_site.to_domain()
     asset_id = await _asset(session, org_id, body.asset.sku, body.asset.serial, from_site)
@@ -131,7 +132,8 @@ async def create_relocation(
     )
     case = await session.get(models.Case, relocation_id, populate_existing=True)
     assert case is not None, "the workflow records the case before it answers"
-    return relocation_public(await load_case_bundle(session, case), settings.public_base_url, True)
+    bundle = await load_case_bundle(session, case)
+    return relocation_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.get("", response_model=Page[RelocationPublic])
@@ -152,8 +154,10 @@ async def list_relocations(
         cursor,
         limit,
     )
-    owner = is_owner(principal)
-    items = [relocation_public(bundle, settings.public_base_url, owner) for bundle in bundles]
+    items = [
+        relocation_public(bundle, settings.public_base_url, Viewer.of(principal, bundle.case))
+        for bundle in bundles
+    ]
     return Page[RelocationPublic](items=items, next_cursor=next_cursor)
 
 
@@ -162,8 +166,8 @@ async def get_relocation(
     relocation_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> RelocationPublic:
     case = await visible_case(session, principal, "relocation", relocation_id)
-    owner = is_owner(principal)
-    return relocation_public(await load_case_bundle(session, case), settings.public_base_url, owner)
+    bundle = await load_case_bundle(session, case)
+    return relocation_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.post("/{relocation_id}/appointments", response_model=RelocationPublic)
@@ -174,12 +178,23 @@ async def book_appointment(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RelocationPublic:
     case = await worked_case(session, principal, "relocation", relocation_id)
     if body.starts_at <= datetime.now(UTC):
         raise Problem(422, "appointment_in_past", "an appointment must start in the future")
     request = BookAppointment(principal.actor(), body.stage, body.starts_at, body.technician)
-    return await _command(session, client, settings, principal, case, BOOK_UPDATE, request)
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        BOOK_UPDATE,
+        request,
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{relocation_id}/status", response_model=RelocationPublic)
@@ -190,11 +205,22 @@ async def report_stage(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RelocationPublic:
     """`uninstalled` or `reinstalled` with the checklist, or `missed` (back to scheduling)."""
     case = await worked_case(session, principal, "relocation", relocation_id)
     report = StageReport(principal.actor(), body.status, _checklist(body.checklist))
-    return await _command(session, client, settings, principal, case, STAGE_UPDATE, report)
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        STAGE_UPDATE,
+        report,
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{relocation_id}/commissioning", response_model=RelocationPublic)
@@ -205,11 +231,22 @@ async def commission(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RelocationPublic:
     """Every item passed: completed, certificate issued, the asset moves. Else stays put."""
     case = await worked_case(session, principal, "relocation", relocation_id)
     request = Commissioning(principal.actor(), _checklist(body.checklist))
-    return await _command(session, client, settings, principal, case, COMMISSION_UPDATE, request)
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        COMMISSION_UPDATE,
+        request,
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{relocation_id}/cancel", response_model=RelocationPublic)
@@ -220,13 +257,22 @@ async def cancel_relocation(
     client: TemporalDep,
     settings: SettingsDep,
     body: RelocationCancelBody | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RelocationPublic:
     """The retailer cancels until the equipment is on the road (an addition to api.md)."""
     principal.require(OrgKind.RETAILER)
     case = await visible_case(session, principal, "relocation", relocation_id)
     request = RelocationCancel(principal.actor(), body.reason if body else "")
     return await _command(
-        session, client, settings, principal, case, RELOCATION_CANCEL_UPDATE, request
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        RELOCATION_CANCEL_UPDATE,
+        request,
+        key=idempotency_key,
+        body=body,
     )
 
 
@@ -267,16 +313,25 @@ async def _command(
     case: models.Case,
     update: str,
     argument: Any,
+    *,
+    key: str | None,
+    body: BaseModel | None,
 ) -> RelocationPublic:
-    await command_case(
-        client,
-        settings,
-        case,
-        update,
-        argument,
-        RelocationView,
-        lambda status: allowed_actions(RelocationStatus(status)),
-    )
-    await session.refresh(case)
-    owner = is_owner(principal)
-    return relocation_public(await load_case_bundle(session, case), settings.public_base_url, owner)
+    command = command_key(key, principal, case, update, body)
+
+    async def run() -> RelocationPublic:
+        await command_case(
+            client,
+            settings,
+            case,
+            update,
+            argument,
+            RelocationView,
+            lambda status: allowed_actions(RelocationStatus(status)),
+            key=command,
+        )
+        await session.refresh(case)
+        bundle = await load_case_bundle(session, case)
+        return relocation_public(bundle, settings.public_base_url, Viewer.of(principal, case))
+
+    return await answer_once(session, command, RelocationPublic, run)

@@ -7,14 +7,15 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api import idempotency
 from api.auth import OrgKind, Principal
-from api.case_views import repair_public
+from api.case_views import Viewer, repair_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import command_case, start_with_update
+from api.commands import answer_once, command_case, command_key, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
 from api.idempotency import IdempotencyKey
@@ -29,7 +30,7 @@ from api.schemas.repair import (
     StatusBody,
 )
 from api.schemas.setup import PolicyDocument
-from api.worked_cases import is_owner, list_cases, visible_case, worked_case
+from api.worked_cases import list_cases, visible_case, worked_case
 from db import models
 from db.queries import load_case_bundle, policy_document
 from domain.durations import add_months
@@ -84,7 +85,7 @@ async def create_repair(
     )
     if existing is not None:
         bundle = await load_case_bundle(session, existing)
-        return repair_public(bundle, settings.public_base_url, True)
+        return repair_public(bundle, settings.public_base_url, Viewer.of(principal, existing))
     await refuse_open_case(session, org_id, body.unit.serial, repair_id)
 
     org = await session.get(models.Organisation, org_id)
@@ -130,7 +131,8 @@ async def create_repair(
     )
     case = await session.get(models.Case, repair_id, populate_existing=True)
     assert case is not None, "the workflow records the case before it answers"
-    return repair_public(await load_case_bundle(session, case), settings.public_base_url, True)
+    bundle = await load_case_bundle(session, case)
+    return repair_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.get("", response_model=Page[RepairPublic])
@@ -151,8 +153,10 @@ async def list_repairs(
         cursor,
         limit,
     )
-    owner = is_owner(principal)
-    items = [repair_public(bundle, settings.public_base_url, owner) for bundle in bundles]
+    items = [
+        repair_public(bundle, settings.public_base_url, Viewer.of(principal, bundle.case))
+        for bundle in bundles
+    ]
     return Page[RepairPublic](items=items, next_cursor=next_cursor)
 
 
@@ -161,8 +165,8 @@ async def get_repair(
     repair_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> RepairPublic:
     case = await visible_case(session, principal, "repair", repair_id)
-    owner = is_owner(principal)
-    return repair_public(await load_case_bundle(session, case), settings.public_base_url, owner)
+    bundle = await load_case_bundle(session, case)
+    return repair_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.post("/{repair_id}/status", response_model=RepairPublic)
@@ -173,11 +177,22 @@ async def report_status(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RepairPublic:
     """`received`, `diagnosing`, `repairing` (parts in) or `quality_check`."""
     case = await worked_case(session, principal, "repair", repair_id)
     change = StatusChange(actor=principal.actor(), status=body.status, note=body.note)
-    return await _command(session, client, settings, principal, case, STATUS_UPDATE, change)
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        STATUS_UPDATE,
+        change,
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{repair_id}/diagnosis", response_model=RepairPublic)
@@ -188,6 +203,7 @@ async def diagnose(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RepairPublic:
     case = await worked_case(session, principal, "repair", repair_id)
     diagnosis = Diagnosis(
@@ -206,7 +222,17 @@ async def diagnose(
         labor_minutes=body.labor_minutes,
         repairable=body.repairable,
     )
-    return await _command(session, client, settings, principal, case, DIAGNOSIS_UPDATE, diagnosis)
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        DIAGNOSIS_UPDATE,
+        diagnosis,
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{repair_id}/qa", response_model=RepairPublic)
@@ -217,10 +243,21 @@ async def quality_check(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RepairPublic:
     case = await worked_case(session, principal, "repair", repair_id)
     report = QaReport(actor=principal.actor(), passed=body.passed, notes=body.notes)
-    return await _command(session, client, settings, principal, case, QA_UPDATE, report)
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        QA_UPDATE,
+        report,
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{repair_id}/cancel", response_model=RepairPublic)
@@ -231,12 +268,23 @@ async def cancel_repair(
     client: TemporalDep,
     settings: SettingsDep,
     body: RepairCancelBody | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RepairPublic:
     """The owning retailer cancels, until the repair has started (`repairing`)."""
     principal.require(OrgKind.RETAILER)
     case = await visible_case(session, principal, "repair", repair_id)
     request = RepairCancel(actor=principal.actor(), reason=body.reason if body else "")
-    return await _command(session, client, settings, principal, case, REPAIR_CANCEL_UPDATE, request)
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        REPAIR_CANCEL_UPDATE,
+        request,
+        key=idempotency_key,
+        body=body,
+    )
 
 
 # ------------------------------------------------------------------------ helpers
@@ -254,16 +302,25 @@ async def _command(
     case: models.Case,
     update: str,
     argument: Any,
+    *,
+    key: str | None,
+    body: BaseModel | None,
 ) -> RepairPublic:
-    await command_case(
-        client,
-        settings,
-        case,
-        update,
-        argument,
-        RepairView,
-        lambda status: allowed_next(RepairStatus(status)),
-    )
-    await session.refresh(case)
-    owner = is_owner(principal)
-    return repair_public(await load_case_bundle(session, case), settings.public_base_url, owner)
+    command = command_key(key, principal, case, update, body)
+
+    async def run() -> RepairPublic:
+        await command_case(
+            client,
+            settings,
+            case,
+            update,
+            argument,
+            RepairView,
+            lambda status: allowed_next(RepairStatus(status)),
+            key=command,
+        )
+        await session.refresh(case)
+        bundle = await load_case_bundle(session, case)
+        return repair_public(bundle, settings.public_base_url, Viewer.of(principal, case))
+
+    return await answer_once(session, command, RepairPublic, run)

@@ -6,15 +6,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api import idempotency
 from api.auth import OrgKind, Principal
-from api.case_views import replacement_public
+from api.case_views import Viewer, replacement_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import command_case, start_with_update
+from api.commands import answer_once, command_case, command_key, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found
 from api.idempotency import IdempotencyKey
@@ -84,7 +85,7 @@ async def create_replacement(
     )
     if existing is not None:
         bundle = await load_case_bundle(session, existing)
-        return replacement_public(bundle, settings.public_base_url)
+        return replacement_public(bundle, settings.public_base_url, Viewer.of(principal, existing))
     await refuse_open_case(session, org_id, body.unit.serial, replacement_id)
     org = await session.get(models.Organisation, org_id)
     assert org is not None
@@ -118,7 +119,8 @@ async def create_replacement(
     )
     case = await session.get(models.Case, replacement_id, populate_existing=True)
     assert case is not None, "the workflow records the case before it answers"
-    return replacement_public(await load_case_bundle(session, case), settings.public_base_url)
+    bundle = await load_case_bundle(session, case)
+    return replacement_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.get("", response_model=Page[ReplacementPublic])
@@ -140,7 +142,11 @@ async def list_replacements(
         list((await session.scalars(page(query, cursor, limit))).all()), limit
     )
     items = [
-        replacement_public(await load_case_bundle(session, row), settings.public_base_url)
+        replacement_public(
+            await load_case_bundle(session, row),
+            settings.public_base_url,
+            Viewer.of(principal, row),
+        )
         for row in rows
     ]
     return Page[ReplacementPublic](items=items, next_cursor=next_cursor)
@@ -150,9 +156,12 @@ async def list_replacements(
 async def get_replacement(
     replacement_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> ReplacementPublic:
-    principal.require(OrgKind.RETAILER)
+    """Its retailer; and the repair center whose job ended in it (which may report its core
+    received), shown it as the worker."""
+    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
     case = await _visible(session, principal, replacement_id)
-    return replacement_public(await load_case_bundle(session, case), settings.public_base_url)
+    bundle = await load_case_bundle(session, case)
+    return replacement_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.post("/{replacement_id}/core-received", response_model=ReplacementPublic)
@@ -163,12 +172,23 @@ async def core_received(
     client: TemporalDep,
     settings: SettingsDep,
     body: CoreReceivedBody | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReplacementPublic:
     """The defective core is back: the deposit hold is released and the case completes."""
     principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
     case = await _visible(session, principal, replacement_id)
     request = CoreReceived(actor=principal.actor(), note=body.note if body else "")
-    return await _command(session, client, settings, case, CORE_RECEIVED_UPDATE, request)
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        CORE_RECEIVED_UPDATE,
+        request,
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{replacement_id}/cancel", response_model=ReplacementPublic)
@@ -179,12 +199,23 @@ async def cancel_replacement(
     client: TemporalDep,
     settings: SettingsDep,
     body: ReplacementCancelBody | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReplacementPublic:
     """Before shipping: releases the reservation and any hold, voids labels."""
     principal.require(OrgKind.RETAILER)
     case = await _visible(session, principal, replacement_id)
     request = ReplacementCancel(actor=principal.actor(), reason=body.reason if body else "")
-    return await _command(session, client, settings, case, REPLACEMENT_CANCEL_UPDATE, request)
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        REPLACEMENT_CANCEL_UPDATE,
+        request,
+        key=idempotency_key,
+        body=body,
+    )
 
 
 async def _visible(session: AsyncSession, principal: Principal, replacement_id: str) -> models.Case:
@@ -206,18 +237,29 @@ async def _command(
     session: AsyncSession,
     client: Client,
     settings: Settings,
+    principal: Principal,
     case: models.Case,
     update: str,
     argument: Any,
+    *,
+    key: str | None,
+    body: BaseModel | None,
 ) -> ReplacementPublic:
-    await command_case(
-        client,
-        settings,
-        case,
-        update,
-        argument,
-        ReplacementView,
-        lambda status: ALLOWED_ACTIONS[ReplacementStatus(status)],
-    )
-    await session.refresh(case)
-    return replacement_public(await load_case_bundle(session, case), settings.public_base_url)
+    command = command_key(key, principal, case, update, body)
+
+    async def run() -> ReplacementPublic:
+        await command_case(
+            client,
+            settings,
+            case,
+            update,
+            argument,
+            ReplacementView,
+            lambda status: ALLOWED_ACTIONS[ReplacementStatus(status)],
+            key=command,
+        )
+        await session.refresh(case)
+        bundle = await load_case_bundle(session, case)
+        return replacement_public(bundle, settings.public_base_url, Viewer.of(principal, case))
+
+    return await answer_once(session, command, ReplacementPublic, run)

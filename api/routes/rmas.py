@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
@@ -15,9 +16,9 @@ from temporalio.client import (
 
 from api import idempotency
 from api.auth import OrgKind, Principal
-from api.case_views import rma_public
+from api.case_views import Viewer, rma_public
 from api.catalog import Product, catalog
-from api.commands import send_update, start_with_update
+from api.commands import answer_once, command_key, send_update, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, invalid_transition, not_found
 from api.idempotency import IdempotencyKey
@@ -91,13 +92,15 @@ async def create_rma(
         session, org_id, idempotency_key, body, "rma", new_case_id("RMA", now.year)
     )
     if existing is not None:
-        return rma_public(await load_case_bundle(session, existing), settings.public_base_url)
+        bundle = await load_case_bundle(session, existing)
+        return rma_public(bundle, settings.public_base_url, Viewer.of(principal, existing))
 
     start = await _start_input(session, settings, principal, body, products, rma_id)
     await _authorize(client, settings, start)
     case = await session.get(models.Case, rma_id, populate_existing=True)
     assert case is not None, "the workflow records the case before it answers"
-    return rma_public(await load_case_bundle(session, case), settings.public_base_url)
+    bundle = await load_case_bundle(session, case)
+    return rma_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.get("", response_model=Page[RmaPublic])
@@ -121,7 +124,12 @@ async def list_rmas(
         list((await session.scalars(page(query, cursor, limit))).all()), limit
     )
     items = [
-        rma_public(await load_case_bundle(session, row), settings.public_base_url) for row in rows
+        rma_public(
+            await load_case_bundle(session, row),
+            settings.public_base_url,
+            Viewer.of(principal, row),
+        )
+        for row in rows
     ]
     return Page[RmaPublic](items=items, next_cursor=next_cursor)
 
@@ -131,7 +139,8 @@ async def get_rma(
     rma_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=True)
-    return rma_public(await load_case_bundle(session, case), settings.public_base_url)
+    bundle = await load_case_bundle(session, case)
+    return rma_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.post("/{rma_id}/approve", response_model=RmaPublic)
@@ -141,10 +150,21 @@ async def approve_rma(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=False)
     decision = ReviewDecision(actor=principal.actor(), approve=True)
-    return await _command(session, client, settings, case, REVIEW_UPDATE, decision, "approve")
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        REVIEW_UPDATE,
+        decision,
+        "approve",
+        key=idempotency_key,
+    )
 
 
 @router.post("/{rma_id}/reject", response_model=RmaPublic)
@@ -155,10 +175,22 @@ async def reject_rma(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=False)
     decision = ReviewDecision(actor=principal.actor(), approve=False, reason=body.reason)
-    return await _command(session, client, settings, case, REVIEW_UPDATE, decision, "reject")
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        REVIEW_UPDATE,
+        decision,
+        "reject",
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{rma_id}/cancel", response_model=RmaPublic)
@@ -169,10 +201,22 @@ async def cancel_rma(
     client: TemporalDep,
     settings: SettingsDep,
     body: CancelBody | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=False)
     request = CancelRequest(actor=principal.actor(), reason=body.reason if body else "")
-    return await _command(session, client, settings, case, CANCEL_UPDATE, request, "cancel")
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        CANCEL_UPDATE,
+        request,
+        "cancel",
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{rma_id}/receive", response_model=RmaPublic)
@@ -183,10 +227,22 @@ async def receive_rma(
     client: TemporalDep,
     settings: SettingsDep,
     body: ReceiveBody | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=True)
     request = ReceiveRequest(actor=principal.actor(), note=body.note if body else "")
-    return await _command(session, client, settings, case, RECEIVE_UPDATE, request, "receive")
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        RECEIVE_UPDATE,
+        request,
+        "receive",
+        key=idempotency_key,
+        body=body,
+    )
 
 
 @router.post("/{rma_id}/inspection", response_model=RmaPublic)
@@ -197,6 +253,7 @@ async def inspect_rma(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RmaPublic:
     case = await _visible(session, principal, rma_id, receiving_allowed=True)
     request = InspectionRequest(
@@ -205,7 +262,18 @@ async def inspect_rma(
         serial_matches=body.serial_matches,
         notes=body.notes,
     )
-    return await _command(session, client, settings, case, INSPECT_UPDATE, request, "inspection")
+    return await _command(
+        session,
+        client,
+        settings,
+        principal,
+        case,
+        INSPECT_UPDATE,
+        request,
+        "inspection",
+        key=idempotency_key,
+        body=body,
+    )
 
 
 # ------------------------------------------------------------------------ helpers
@@ -316,25 +384,38 @@ async def _command(
     session: AsyncSession,
     client: Client,
     settings: Settings,
+    principal: Principal,
     case: models.Case,
     update: str,
     argument: Any,
     action: str,
+    *,
+    key: str | None,
+    body: BaseModel | None = None,
 ) -> RmaPublic:
     current = RmaStatus(case.status)
-    await send_update(
-        client,
-        settings,
-        workflow_id=case.workflow_id,
-        update=update,
-        argument=argument,
-        result_type=RmaView,
-        pending_detail=f"the {action} of {case.id} was handed to its workflow, which has not "
-        "answered yet",
-        # The workflow has ended: every command is out of order now.
-        ended=lambda: invalid_transition(
-            f"cannot {action} while {current.value}", current.value, list(ALLOWED_ACTIONS[current])
-        ),
-    )
-    await session.refresh(case)
-    return rma_public(await load_case_bundle(session, case), settings.public_base_url)
+    command = command_key(key, principal, case, action, body)
+
+    async def run() -> RmaPublic:
+        await send_update(
+            client,
+            settings,
+            workflow_id=case.workflow_id,
+            update=update,
+            argument=argument,
+            result_type=RmaView,
+            pending_detail=f"the {action} of {case.id} was handed to its workflow, which has "
+            "not answered yet",
+            # The workflow has ended: every command is out of order now.
+            ended=lambda: invalid_transition(
+                f"cannot {action} while {current.value}",
+                current.value,
+                list(ALLOWED_ACTIONS[current]),
+            ),
+            key=command,
+        )
+        await session.refresh(case)
+        bundle = await load_case_bundle(session, case)
+        return rma_public(bundle, settings.public_base_url, Viewer.of(principal, case))
+
+    return await answer_once(session, command, RmaPublic, run)

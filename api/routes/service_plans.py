@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
@@ -13,21 +12,20 @@ from temporalio.client import Client
 
 from api import idempotency
 from api.auth import OrgKind, Principal
-from api.case_views import _customer, documents_out, timeline_out
+from api.case_views import Viewer, service_plan_public
 from api.catalog import catalog
-from api.commands import command_case, start_with_update
+from api.commands import answer_once, command_case, command_key, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found
-from api.idempotency import IdempotencyKey
+from api.idempotency import CommandKey, IdempotencyKey
 from api.pagination import LimitQuery, page, split
-from api.schemas.common import MoneyIO, Page
+from api.schemas.common import MoneyIO, Page, QueryText
 from api.schemas.service_plan import (
     CancelOut,
     ClaimBody,
     ClaimOut,
     EnrollBody,
     PaymentMethodBody,
-    PaymentOut,
     PlanCancelBody,
     ServicePlanPublic,
     TransferBody,
@@ -88,7 +86,7 @@ async def enroll(
         new_case_id("PLN", datetime.now(UTC).year),
     )
     if existing is not None:
-        return await _public(session, existing, settings)
+        return await _public(session, existing, settings, Viewer.of(principal, existing))
     await _refuse_second_plan(session, org_id, body.unit.serial)
     org = await session.get(models.Organisation, org_id)
     assert org is not None
@@ -122,7 +120,7 @@ async def enroll(
     )
     case = await session.get(models.Case, plan_id, populate_existing=True)
     assert case is not None, "the workflow records the plan before it answers"
-    return await _public(session, case, settings)
+    return await _public(session, case, settings, Viewer.of(principal, case))
 
 
 @router.get("", response_model=Page[ServicePlanPublic])
@@ -130,7 +128,7 @@ async def list_plans(
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
-    status_filter: Annotated[str | None, Query(alias="status")] = None,
+    status_filter: Annotated[QueryText | None, Query(alias="status")] = None,
     limit: LimitQuery = 50,
     cursor: str | None = None,
 ) -> Page[ServicePlanPublic]:
@@ -143,7 +141,7 @@ async def list_plans(
     rows, next_cursor = split(
         list((await session.scalars(page(query, cursor, limit))).all()), limit
     )
-    items = [await _public(session, row, settings) for row in rows]
+    items = [await _public(session, row, settings, Viewer.of(principal, row)) for row in rows]
     return Page[ServicePlanPublic](items=items, next_cursor=next_cursor)
 
 
@@ -151,7 +149,8 @@ async def list_plans(
 async def get_plan(
     plan_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> ServicePlanPublic:
-    return await _public(session, await _owned(session, principal, plan_id), settings)
+    case = await _owned(session, principal, plan_id)
+    return await _public(session, case, settings, Viewer.of(principal, case))
 
 
 @router.post("/{plan_id}/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimOut)
@@ -162,23 +161,29 @@ async def claim(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> ClaimOut:
     """Decided at once: refused with a reason code, or approved with the repair or
     replacement it started (the deductible charged first)."""
     case = await _owned(session, principal, plan_id)
-    request = ClaimRequest(
-        type=body.type,
-        incident=body.incident,
-        description=body.description,
-        child_tracking_token=new_tracking_token(),
-    )
-    answer = await _send(client, settings, case, CLAIM_UPDATE, request, ClaimAnswer)
-    return ClaimOut(
-        decision=answer.decision,
-        reason=answer.reason,
-        repair_id=answer.repair_id,
-        replacement_id=answer.replacement_id,
-    )
+    command = command_key(idempotency_key, principal, case, CLAIM_UPDATE, body)
+
+    async def run() -> ClaimOut:
+        request = ClaimRequest(
+            type=body.type,
+            incident=body.incident,
+            description=body.description,
+            child_tracking_token=new_tracking_token(),
+        )
+        answer = await _send(client, settings, case, CLAIM_UPDATE, request, ClaimAnswer, command)
+        return ClaimOut(
+            decision=answer.decision,
+            reason=answer.reason,
+            repair_id=answer.repair_id,
+            replacement_id=answer.replacement_id,
+        )
+
+    return await answer_once(session, command, ClaimOut, run)
 
 
 @router.post("/{plan_id}/payment-method", response_model=ServicePlanPublic)
@@ -189,13 +194,19 @@ async def change_payment_method(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> ServicePlanPublic:
     """A past-due or suspended plan retries the overdue charge at once with it."""
     case = await _owned(session, principal, plan_id)
-    change = PaymentMethodChange(body.payment_method)
-    await _send(client, settings, case, PAYMENT_METHOD_UPDATE, change, PlanView)
-    await session.refresh(case)
-    return await _public(session, case, settings)
+    command = command_key(idempotency_key, principal, case, PAYMENT_METHOD_UPDATE, body)
+
+    async def run() -> ServicePlanPublic:
+        change = PaymentMethodChange(body.payment_method)
+        await _send(client, settings, case, PAYMENT_METHOD_UPDATE, change, PlanView, command)
+        await session.refresh(case)
+        return await _public(session, case, settings, Viewer.of(principal, case))
+
+    return await answer_once(session, command, ServicePlanPublic, run)
 
 
 @router.post("/{plan_id}/cancel", response_model=CancelOut)
@@ -206,11 +217,20 @@ async def cancel(
     client: TemporalDep,
     settings: SettingsDep,
     body: PlanCancelBody | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CancelOut:
     case = await _owned(session, principal, plan_id)
-    request = PlanCancel(reason=body.reason if body else "")
-    answer = await _send(client, settings, case, PLAN_CANCEL_UPDATE, request, CancelAnswer)
-    return CancelOut(refund=MoneyIO.of(answer.refund, case.currency), status=answer.status.value)
+    command = command_key(idempotency_key, principal, case, PLAN_CANCEL_UPDATE, body)
+
+    async def run() -> CancelOut:
+        request = PlanCancel(reason=body.reason if body else "")
+        answer = await _send(
+            client, settings, case, PLAN_CANCEL_UPDATE, request, CancelAnswer, command
+        )
+        refund = MoneyIO.of(answer.refund, case.currency)
+        return CancelOut(refund=refund, status=answer.status.value)
+
+    return await answer_once(session, command, CancelOut, run)
 
 
 @router.post("/{plan_id}/transfer", response_model=ServicePlanPublic)
@@ -221,13 +241,19 @@ async def transfer(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> ServicePlanPublic:
     """A new owner; a new Certificate of Coverage is issued in their name."""
     case = await _owned(session, principal, plan_id)
-    request = PlanTransfer(customer=body.customer.to_domain())
-    await _send(client, settings, case, TRANSFER_UPDATE, request, PlanView)
-    await session.refresh(case)
-    return await _public(session, case, settings)
+    command = command_key(idempotency_key, principal, case, TRANSFER_UPDATE, body)
+
+    async def run() -> ServicePlanPublic:
+        request = PlanTransfer(customer=body.customer.to_domain())
+        await _send(client, settings, case, TRANSFER_UPDATE, request, PlanView, command)
+        await session.refresh(case)
+        return await _public(session, case, settings, Viewer.of(principal, case))
+
+    return await answer_once(session, command, ServicePlanPublic, run)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -240,8 +266,11 @@ async def _send(
     update: str,
     argument: Any,
     result_type: type[Any],
+    key: CommandKey | None,
 ) -> Any:
-    return await command_case(client, settings, case, update, argument, result_type, _no_actions)
+    return await command_case(
+        client, settings, case, update, argument, result_type, _no_actions, key
+    )
 
 
 async def _owned(session: AsyncSession, principal: Principal, plan_id: str) -> models.Case:
@@ -269,10 +298,8 @@ async def _refuse_second_plan(session: AsyncSession, org_id: str, serial: str) -
 
 
 async def _public(
-    session: AsyncSession, case: models.Case, settings: Settings
+    session: AsyncSession, case: models.Case, settings: Settings, viewer: Viewer
 ) -> ServicePlanPublic:
-    bundle = await load_case_bundle(session, case)
-    data = case.data
     payments = (
         await session.scalars(
             select(models.Payment)
@@ -280,39 +307,6 @@ async def _public(
             .order_by(models.Payment.created_at, models.Payment.id)
         )
     ).all()
-    unit = bundle.items[0] if bundle.items else None
-
-    def when(name: str) -> datetime | None:
-        value = data.get(name)
-        return datetime.fromisoformat(value) if value else None
-
-    return ServicePlanPublic(
-        id=case.id,
-        status=case.status,
-        created_at=case.created_at,
-        updated_at=case.updated_at,
-        tracking_token=case.tracking_token,
-        plan_code=str(data.get("plan_code", "")),
-        plan_name=str(data.get("plan_name", "")),
-        unit={"sku": unit.sku, "serial": unit.serial} if unit else {},
-        term_number=int(data.get("term_number", 1)),
-        term_ends_at=when("term_ends_at"),
-        next_charge_at=when("next_charge_at"),
-        claims_used=int(data.get("claims_used", 0)),
-        claims=list(data.get("claims", [])),
-        payments=[
-            PaymentOut(
-                id=p.id,
-                kind=p.kind,
-                amount=MoneyIO.of(Decimal(p.amount), p.currency),
-                status=p.status,
-                at=p.updated_at,
-            )
-            for p in payments
-        ],
-        customer=_customer(bundle.customer),
-        timeline=timeline_out(bundle),
-        documents=documents_out(bundle, settings.public_base_url),
-        repair_id=case.links.get("repair_id"),
-        replacement_id=case.links.get("replacement_id"),
+    return service_plan_public(
+        await load_case_bundle(session, case), payments, settings.public_base_url, viewer
     )
