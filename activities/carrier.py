@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.bad_data import refuses_bad_data
 from db import models
 from db.types import utcnow
 from domain.common import Address, Direction, ShipmentRef
@@ -74,6 +75,7 @@ class CarrierActivities:
         self.carrier = carrier
 
     @activity.defn
+    @refuses_bad_data
     async def book_shipment(self, request: BookShipment) -> ShipmentRef:
         existing = await self._by_key(request.idempotency_key)
         if existing is not None:

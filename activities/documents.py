@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.bad_data import refuses_bad_data
 from db import models
 from db.document_store import DocumentStore
 from db.types import utcnow
@@ -100,6 +101,7 @@ class DocumentActivities:
         self.store = store
 
     @activity.defn
+    @refuses_bad_data
     async def render_label(self, request: LabelRequest) -> DocumentRef:
         existing = await self._by_key(request.idempotency_key)
         if existing is not None:
@@ -111,6 +113,7 @@ class DocumentActivities:
         )
 
     @activity.defn
+    @refuses_bad_data
     async def render_packing_slip(self, request: PackingSlipRequest) -> DocumentRef:
         existing = await self._by_key(request.idempotency_key)
         if existing is not None:
@@ -121,6 +124,7 @@ class DocumentActivities:
         )
 
     @activity.defn
+    @refuses_bad_data
     async def render_repair_certificate(self, request: RepairCertificateRequest) -> DocumentRef:
         return await self._certificate(
             request.idempotency_key,
@@ -134,6 +138,7 @@ class DocumentActivities:
         )
 
     @activity.defn
+    @refuses_bad_data
     async def render_relocation_certificate(
         self, request: RelocationCertificateRequest
     ) -> DocumentRef:
@@ -149,6 +154,7 @@ class DocumentActivities:
         )
 
     @activity.defn
+    @refuses_bad_data
     async def render_coverage_certificate(self, request: CoverageCertificateRequest) -> DocumentRef:
         return await self._certificate(
             request.idempotency_key,

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.bad_data import refuses_bad_data
 from db import inventory
 from db.inventory import ReservationStatus
 
@@ -35,6 +36,7 @@ class InventoryActivities:
         self.sessions = sessions
 
     @activity.defn
+    @refuses_bad_data
     async def reserve_stock(self, request: ReserveRequest) -> ReserveResult:
         try:
             async with self.sessions.begin() as session:
@@ -50,11 +52,13 @@ class InventoryActivities:
         return ReserveResult(reserved)
 
     @activity.defn
+    @refuses_bad_data
     async def release_stock(self, request: SettleRequest) -> None:
         async with self.sessions.begin() as session:
             await inventory.settle(session, request.key, ReservationStatus.RELEASED)
 
     @activity.defn
+    @refuses_bad_data
     async def consume_stock(self, request: SettleRequest) -> None:
         async with self.sessions.begin() as session:
             await inventory.settle(session, request.key, ReservationStatus.CONSUMED)

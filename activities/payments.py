@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.bad_data import refuses_bad_data
 from db import models
 from db.types import utcnow
 
@@ -96,6 +97,7 @@ class PaymentActivities:
         self.gateway = gateway
 
     @activity.defn
+    @refuses_bad_data
     async def execute_payment(self, request: PaymentRequest) -> PaymentResult:
         """Charge, refund, hold, capture or release once per idempotency key.
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.bad_data import refuses_bad_data
 from activities.notify import Dispatcher
 from db import models
 from db.outbox import (
@@ -137,6 +138,7 @@ class StoreActivities:
         self.dispatcher = dispatcher
 
     @activity.defn
+    @refuses_bad_data
     async def record_case(self, new: NewCase) -> None:
         """Insert the case, its customer, items and first timeline entries (once)."""
         async with self.sessions.begin() as session:
@@ -196,6 +198,7 @@ class StoreActivities:
         return await self._append_timeline(session, new.case_id, new.timeline)
 
     @activity.defn
+    @refuses_bad_data
     async def project(self, projection: CaseProjection) -> None:
         """Bring the case row up to date and append timeline entries not yet stored."""
         unknown = set(projection.fields) - _PROJECTABLE
@@ -263,6 +266,7 @@ class StoreActivities:
             await self.dispatcher.dispatch(pending)
 
     @activity.defn
+    @refuses_bad_data
     async def move_asset(self, move: MoveAsset) -> None:
         """The asset now stands at its new site (idempotent: the same site twice is a no-op)."""
         async with self.sessions.begin() as session:
@@ -274,6 +278,7 @@ class StoreActivities:
             asset.updated_at = utcnow()
 
     @activity.defn
+    @refuses_bad_data
     async def replace_customer(self, change: CustomerChange) -> None:
         """A new owner (a transferred plan): the case points at their record from now on."""
         async with self.sessions.begin() as session:

@@ -15,6 +15,8 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.common import INVALID_DATA
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -26,6 +28,7 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
     422: "Unprocessable content",
     503: "Service unavailable",
 }
@@ -86,6 +89,9 @@ def from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
         return invalid_transition(
             cause.message, str(details.get("current_status", "")), list(details.get("allowed", []))
         )
+    if isinstance(cause, ApplicationError) and cause.type == INVALID_DATA:
+        # The database refused the case's data for good: the request, not the state, is wrong.
+        return Problem(422, INVALID_DATA, "the request holds data that cannot be stored")
     if isinstance(cause, ApplicationError) and cause.type:
         return Problem(409, cause.type, cause.message)
     return Problem(409, "conflict", str(cause or error))

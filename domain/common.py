@@ -132,3 +132,8 @@ CLOSED_STATUSES = frozenset(
         "payment_failed",
     }
 )
+
+
+# The error type of a step whose data the read model cannot store (too long, a NUL, a date
+# out of range): retrying cannot help, so it is never retried and the step ends.
+INVALID_DATA = "invalid_data"

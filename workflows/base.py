@@ -7,6 +7,8 @@ from datetime import timedelta
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from domain.common import INVALID_DATA
+
 # Read-model writes and renders are quick and touch only our own database and CPU, so they
 # run as local activities: no round trip through the Temporal server per step (the dev
 # server has one history shard, and each saved round trip is throughput). They retry for as
@@ -16,6 +18,13 @@ QUICK_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
+    # Data the database refuses (too long, a NUL, out of range) fails the same way every
+    # time: the step ends at once and the workflow decides what that means for its case.
+    non_retryable_error_types=[INVALID_DATA],
+    # About a day of attempts at the one-minute interval: long enough to ride out a database
+    # outage, finite so that an unforeseen error that can never heal ends the step (and
+    # shows as a failed workflow to reset) instead of retrying for ever.
+    maximum_attempts=1500,
 )
 # Calls to outside systems (carrier, gateway) may be slower.
 EXTERNAL_TIMEOUT = timedelta(minutes=2)
@@ -23,7 +32,7 @@ EXTERNAL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["PaymentDeclined"],
+    non_retryable_error_types=["PaymentDeclined", INVALID_DATA],
 )
 
 

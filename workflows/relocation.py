@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         QUICK_TIMEOUT,
         invalid_transition,
     )
+    from workflows.recording import record_new_case, unrecordable
     from workflows.shipping import Parcel, book_with_label, named
     from workflows.timeline import Timeline
 
@@ -86,6 +87,8 @@ class RelocationWorkflow:
         self.timeline = Timeline("")
         self.status = R.SCHEDULING_UNINSTALL
         self.recorded = False
+        # Why the case could not be stored, when its data is refused for good.
+        self.unrecordable: str | None = None
         self.documents: list[DocumentRef] = []
         self.transport: ShipmentRef | None = None
         self.transport_moved = False
@@ -106,6 +109,9 @@ class RelocationWorkflow:
         self.start = start
         self.timeline = Timeline(start.relocation_id)
         await self._record(start)
+        if self.unrecordable is not None:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise unrecordable(self.unrecordable)
         while self.status not in TERMINAL_RELOCATION_STATUSES:
             await self._wait_for(lambda: self.pending is not None)
             command = self.pending
@@ -300,8 +306,7 @@ class RelocationWorkflow:
         await self._transition(R.CANCELLED, "cancelled", request.actor, detail)
 
     async def _record(self, start: RelocationStart) -> None:
-        await workflow.execute_local_activity_method(
-            StoreActivities.record_case,
+        self.unrecordable = await record_new_case(
             NewCase(
                 case_id=start.relocation_id,
                 org_id=start.org_id,
@@ -332,9 +337,9 @@ class RelocationWorkflow:
                     )
                 ],
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
         )
+        if self.unrecordable is not None:
+            return
         self.recorded = True
 
     # ---------------------------------------------------- waiting, reminders, scans
@@ -400,7 +405,9 @@ class RelocationWorkflow:
 
     @workflow.update
     async def accept(self) -> RelocationView:
-        await workflow.wait_condition(lambda: self.recorded)
+        await workflow.wait_condition(lambda: self.recorded or self.unrecordable is not None)
+        if self.unrecordable is not None:
+            raise unrecordable(self.unrecordable)
         return self.view()
 
     @workflow.update

@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import (
         CaseItemRecord,
         NewCase,
-        StoreActivities,
     )
     from domain.common import (
         Address,
@@ -69,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         QUICK_TIMEOUT,
         invalid_transition,
     )
+    from workflows.recording import record_new_case, unrecordable
     from workflows.shipping import Parcel, book_with_label, named
     from workflows.timeline import Timeline
 
@@ -93,6 +93,8 @@ class RepairWorkflow:
         self.status = S.AWAITING_UNIT
         self.center: AssignedCenter | None = None
         self.recorded = False
+        # Why the case could not be stored, when its data is refused for good.
+        self.unrecordable: str | None = None
         self.timeline = Timeline("")
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None
@@ -123,6 +125,9 @@ class RepairWorkflow:
         self.start = start
         self.timeline = Timeline(start.repair_id)
         await self._open(start)
+        if self.unrecordable is not None:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise unrecordable(self.unrecordable)
         while self.status not in TERMINAL_REPAIR_STATUSES:
             await self._step(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -141,7 +146,7 @@ class RepairWorkflow:
             country = start.customer.address.country if start.customer.address else ""
             routed = await workflow.execute_local_activity_method(
                 RoutingActivities.route_repair,
-                RouteRequest(category=start.unit.category, country=country),
+                RouteRequest(category=start.unit.category, country=country, org_id=start.org_id),
                 start_to_close_timeout=QUICK_TIMEOUT,
                 retry_policy=QUICK_RETRY,
             )
@@ -171,8 +176,7 @@ class RepairWorkflow:
                 self.status = S.RECEIVED
                 self.received_at = workflow.now()
                 timeline.append(self.timeline.entry(S.RECEIVED, "received", SYSTEM))
-        await workflow.execute_local_activity_method(
-            StoreActivities.record_case,
+        self.unrecordable = await record_new_case(
             NewCase(
                 case_id=start.repair_id,
                 org_id=start.org_id,
@@ -200,9 +204,9 @@ class RepairWorkflow:
                 links={"rma_id": start.rma_id} if start.rma_id else {},
                 timeline=timeline,
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
         )
+        if self.unrecordable is not None:
+            return
         self.recorded = True
         if self.status is S.AWAITING_UNIT and start.unit_origin is not None:
             assert self.center is not None
@@ -530,7 +534,9 @@ class RepairWorkflow:
     @workflow.update
     async def accept(self) -> RepairView:
         """The create call's answer: the job as routed and recorded."""
-        await workflow.wait_condition(lambda: self.recorded)
+        await workflow.wait_condition(lambda: self.recorded or self.unrecordable is not None)
+        if self.unrecordable is not None:
+            raise unrecordable(self.unrecordable)
         return self.view()
 
     @workflow.update

@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import (
         CaseItemRecord,
         NewCase,
-        StoreActivities,
     )
     from domain.common import (
         Address,
@@ -62,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         QUICK_TIMEOUT,
         invalid_transition,
     )
+    from workflows.recording import record_new_case, unrecordable
     from workflows.shipping import Parcel, book_with_label, named
     from workflows.timeline import Timeline
 
@@ -98,6 +98,8 @@ class ReplacementWorkflow:
         self.status = S.REQUESTED
         self.reason: str | None = None
         self.recorded = False
+        # Why the case could not be stored, when its data is refused for good.
+        self.unrecordable: str | None = None
         self.timeline = Timeline("")
         self.documents: list[DocumentRef] = []
         self.outbound: ShipmentRef | None = None
@@ -125,6 +127,9 @@ class ReplacementWorkflow:
         self.start = start
         self.timeline = Timeline(start.replacement_id)
         await self._record(start)
+        if self.unrecordable is not None:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise unrecordable(self.unrecordable)
         try:
             await self._fulfil(start)
         except _Cancelled:
@@ -449,8 +454,7 @@ class ReplacementWorkflow:
             for name, value in (("rma_id", start.rma_id), ("repair_id", start.repair_id))
             if value
         }
-        await workflow.execute_local_activity_method(
-            StoreActivities.record_case,
+        self.unrecordable = await record_new_case(
             NewCase(
                 case_id=start.replacement_id,
                 org_id=start.org_id,
@@ -482,9 +486,9 @@ class ReplacementWorkflow:
                     )
                 ],
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
         )
+        if self.unrecordable is not None:
+            return
         self.recorded = True
 
     # ------------------------------------------------------------ waiting, scans
@@ -520,7 +524,9 @@ class ReplacementWorkflow:
     @workflow.update
     async def accept(self) -> ReplacementView:
         """The create call's answer: reserved and on its way, backordered, or refused."""
-        await workflow.wait_condition(lambda: self.settled)
+        await workflow.wait_condition(lambda: self.settled or self.unrecordable is not None)
+        if self.unrecordable is not None:
+            raise unrecordable(self.unrecordable)
         return self.view()
 
     @workflow.update

@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import (
         CaseItemRecord,
         NewCase,
-        StoreActivities,
     )
     from domain import rules
     from domain.common import (
@@ -79,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         QUICK_TIMEOUT,
         invalid_transition,
     )
+    from workflows.recording import record_new_case, unrecordable
     from workflows.shipping import named
     from workflows.timeline import Timeline
 
@@ -108,6 +108,8 @@ class RmaWorkflow:
         self.outcome: Outcome | None = None
         self.refund_amount: Decimal | None = None
         self.recorded = False
+        # Why the case could not be stored, when its data is refused for good.
+        self.unrecordable: str | None = None
         self.timeline = Timeline("")
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None
@@ -133,6 +135,9 @@ class RmaWorkflow:
         self.start = start
         self.timeline = Timeline(start.rma_id)
         await self._authorize(start)
+        if self.unrecordable is not None:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise unrecordable(self.unrecordable)
         if self.status is RmaStatus.PENDING_REVIEW:
             await self._await_review(start)
         if self.status is RmaStatus.AWAITING_RETURN:
@@ -196,8 +201,7 @@ class RmaWorkflow:
             )
         ]
         timeline.append(self.timeline.entry(self.status, decision.decision.value, SYSTEM, detail))
-        await workflow.execute_local_activity_method(
-            StoreActivities.record_case,
+        self.unrecordable = await record_new_case(
             NewCase(
                 case_id=start.rma_id,
                 org_id=start.org_id,
@@ -229,9 +233,9 @@ class RmaWorkflow:
                 },
                 timeline=timeline,
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
         )
+        if self.unrecordable is not None:
+            return
         self.recorded = True
 
     async def _await_review(self, start: RmaStart) -> None:
@@ -264,7 +268,11 @@ class RmaWorkflow:
             # The unit goes straight to the repair center, which receives and inspects it.
             routed = await workflow.execute_local_activity_method(
                 RoutingActivities.route_repair,
-                RouteRequest(category=start.items[0].category, country=origin.country),
+                RouteRequest(
+                    category=start.items[0].category,
+                    country=origin.country,
+                    org_id=start.org_id,
+                ),
                 start_to_close_timeout=QUICK_TIMEOUT,
                 retry_policy=QUICK_RETRY,
             )
@@ -698,7 +706,9 @@ class RmaWorkflow:
     @workflow.update
     async def authorize(self) -> RmaView:
         """The create call's answer: the authorization decision, once recorded."""
-        await workflow.wait_condition(lambda: self.recorded)
+        await workflow.wait_condition(lambda: self.recorded or self.unrecordable is not None)
+        if self.unrecordable is not None:
+            raise unrecordable(self.unrecordable)
         return self.view()
 
     @workflow.update

@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         QUICK_TIMEOUT,
         invalid_transition,
     )
+    from workflows.recording import record_new_case, unrecordable
     from workflows.timeline import Timeline
 
 P = PlanStatus
@@ -84,6 +85,8 @@ class ServicePlanWorkflow:
         self.state: PlanState | None = None
         self.timeline = Timeline("")
         self.recorded = False
+        # Why the case could not be stored, when its data is refused for good.
+        self.unrecordable: str | None = None
         self.lock = asyncio.Lock()
         self.woken = False
 
@@ -95,6 +98,9 @@ class ServicePlanWorkflow:
         self.timeline = Timeline(start.plan_id)
         if start.state is None:
             await self._enroll(start)
+            if self.unrecordable is not None:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                raise unrecordable(self.unrecordable)
         else:
             self.state = start.state
             self.timeline.seq = start.state.timeline_seq
@@ -126,8 +132,7 @@ class ServicePlanWorkflow:
             payment_method=start.payment_method,
             customer=start.customer,
         )
-        await workflow.execute_local_activity_method(
-            StoreActivities.record_case,
+        self.unrecordable = await record_new_case(
             NewCase(
                 case_id=start.plan_id,
                 org_id=start.org_id,
@@ -157,9 +162,9 @@ class ServicePlanWorkflow:
                     )
                 ],
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
         )
+        if self.unrecordable is not None:
+            return
         try:
             await self._charge(0)
         except _Declined:
@@ -301,7 +306,9 @@ class ServicePlanWorkflow:
 
     @workflow.update
     async def accept(self) -> PlanView:
-        await workflow.wait_condition(lambda: self.recorded)
+        await workflow.wait_condition(lambda: self.recorded or self.unrecordable is not None)
+        if self.unrecordable is not None:
+            raise unrecordable(self.unrecordable)
         return self.view()
 
     @workflow.update
