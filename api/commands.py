@@ -7,9 +7,11 @@ rather than hold the connection while no worker runs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -18,11 +20,15 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import idempotency
+from api.auth import Principal
 from api.errors import Problem, decision_pending, invalid_transition
+from api.idempotency import CommandKey
 from db import models
 from settings import Settings
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 async def start_with_update(
@@ -67,12 +73,16 @@ async def send_update(
     result_type: type[T],
     pending_detail: str,
     ended: Callable[[], Problem],
+    key: CommandKey | None = None,
 ) -> T:
-    """Run one update; `ended()` is the refusal when the workflow has already finished."""
+    """Run one update; `ended()` is the refusal when the workflow has already finished.
+    With a `key`, its update id makes a retry attach to the first update's outcome."""
     handle = client.get_workflow_handle(workflow_id)
     try:
         return await asyncio.wait_for(
-            handle.execute_update(update, argument, result_type=result_type),
+            handle.execute_update(
+                update, argument, id=key.update_id if key else None, result_type=result_type
+            ),
             settings.decision_timeout_seconds,
         )
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
@@ -91,6 +101,7 @@ async def command_case(
     argument: Any,
     result_type: type[T],
     allowed: Callable[[str], Sequence[str]],
+    key: CommandKey | None = None,
 ) -> T:
     """Send a command to a case's workflow. Once the workflow has ended, every command is
     out of order: 409 `invalid_transition` with the status the read model holds."""
@@ -107,4 +118,36 @@ async def command_case(
         ended=lambda: invalid_transition(
             f"{case.case_type} {case.id} is {current}", current, list(allowed(current))
         ),
+        key=key,
     )
+
+
+def command_key(
+    key: str | None, principal: Principal | None, case: models.Case, command: str, body: Any
+) -> CommandKey | None:
+    """The `Idempotency-Key` of a command to `case`, from a key holder or (no principal)
+    the customer holding the case's tracking token."""
+    caller = "customer" if principal is None else f"{principal.kind.value}:{principal.org_id}"
+    return idempotency.command_key(
+        key, caller=caller, org_id=case.org_id, case_id=case.id, command=command, body=body
+    )
+
+
+async def answer_once(
+    session: AsyncSession,
+    key: CommandKey | None,
+    answer_type: type[M],
+    produce: Callable[[], Awaitable[M]],
+) -> M:
+    """Run a command (`produce` sends it and shapes the answer) at most once per key: a
+    retry of an answered command gets the stored first answer back and reaches no
+    workflow; concurrent retries all send the same update id and answer whichever answer
+    was stored first, so every one of them says the same."""
+    if key is None:
+        return await produce()
+    first = await idempotency.first_answer(session, key)
+    if first is not None:
+        return answer_type.model_validate(first)
+    answer = await produce()
+    stored = await idempotency.remember(session, key, answer.model_dump(mode="json"))
+    return answer_type.model_validate(stored)

@@ -10,12 +10,14 @@ from typing import Annotated, Any
 from fastapi import Header
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Problem
 from api.schemas.common import NO_CONTROL, column_length
 from db import models
+from db.types import utcnow
 
 MAX_KEY_LENGTH = column_length(models.IdempotencyRecord.key)
 
@@ -174,17 +176,30 @@ def command_key(
 async def first_answer(session: AsyncSession, command: CommandKey) -> dict[str, Any] | None:
     """The answer the first request with this key gave, if it has answered; else None (and
     the key is now reserved for this request). Raises 409 `idempotency_conflict` when the
-    key was used for another command or body."""
-    await claim(
-        session,
-        command.org_id,
-        command.record_key,
-        command.request_hash,
-        COMMAND_RESOURCE,
-        command.case_id,
+    key was used for another command or body.
+
+    Unlike `claim`, a concurrent request with the same key is not an IntegrityError to
+    roll back: a rollback would expire the case the route already loaded."""
+    table = models.IdempotencyRecord
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    await session.execute(
+        insert.values(
+            org_id=command.org_id,
+            key=command.record_key,
+            request_hash=command.request_hash,
+            resource_type=COMMAND_RESOURCE,
+            resource_id=command.case_id,
+            created_at=utcnow(),
+        ).on_conflict_do_nothing(index_elements=[table.org_id, table.key])
     )
+    await session.commit()
     record = await _find(session, command.org_id, command.record_key)
-    assert record is not None, "claim() just stored or found it"
+    assert record is not None, "inserted or found just now"
+    if record.request_hash != command.request_hash or record.resource_type != COMMAND_RESOURCE:
+        raise Problem(
+            409, "idempotency_conflict", "this Idempotency-Key was used with a different request"
+        )
     return record.response
 
 

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.case_views import documents_out, shipments_out
-from api.commands import send_update
+from api.commands import answer_once, command_key, send_update
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, invalid_transition, not_found
+from api.idempotency import CommandKey, IdempotencyKey
 from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut
 from api.schemas.relocation import RescheduleBody
 from api.schemas.repair import QuoteDecisionBody
@@ -130,13 +131,19 @@ async def decide_quote(
     session: SessionDep,
     settings: SettingsDep,
     client: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Tracking:
     """Approve or decline the repair quote waiting for the customer. An RMA's token reaches
     the repair the RMA started, so the customer needs only the one link."""
     case = await case_by_token(session, token)
-    await decide_quote_for(session, settings, client, case, body.approve)
-    session.expire_all()
-    return await track(token, session, settings)
+    command = command_key(idempotency_key, None, case, QUOTE_UPDATE, body)
+
+    async def run() -> Tracking:
+        await decide_quote_for(session, settings, client, case, body.approve, command)
+        session.expire_all()
+        return await track(token, session, settings)
+
+    return await answer_once(session, command, Tracking, run)
 
 
 @router.post("/{token}/reschedule", response_model=Tracking)
@@ -146,13 +153,19 @@ async def reschedule(
     session: SessionDep,
     settings: SettingsDep,
     client: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Tracking:
     """Ask for another appointment for a relocation stage, at most `max_reschedules` times
     (then 409 `reschedule_limit_reached`); the provider books the new one."""
     case = await case_by_token(session, token)
-    await reschedule_for(settings, client, case, body.stage, body.preferred_after)
-    session.expire_all()
-    return await track(token, session, settings)
+    command = command_key(idempotency_key, None, case, RESCHEDULE_UPDATE, body)
+
+    async def run() -> Tracking:
+        await reschedule_for(settings, client, case, body.stage, body.preferred_after, command)
+        session.expire_all()
+        return await track(token, session, settings)
+
+    return await answer_once(session, command, Tracking, run)
 
 
 def public_detail(detail: dict[str, Any]) -> dict[str, Any]:
@@ -160,10 +173,16 @@ def public_detail(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 async def decide_quote_for(
-    session: AsyncSession, settings: Settings, client: Client, case: models.Case, approve: bool
+    session: AsyncSession,
+    settings: Settings,
+    client: Client,
+    case: models.Case,
+    approve: bool,
+    key: CommandKey | None = None,
 ) -> None:
     """Send the customer's answer to the quote of `case`'s repair (itself, or the one its
-    RMA started). Refusals raise `Problem` or `WorkflowUpdateFailedError` (409)."""
+    RMA started). Refusals raise `Problem` or `WorkflowUpdateFailedError` (409). A `key`
+    makes a resent answer attach to the first one."""
     repair = await repair_of(session, case)
     if repair is None:
         raise invalid_transition("no repair quote belongs to this case", case.status, [])
@@ -181,6 +200,7 @@ async def decide_quote_for(
             current.value,
             list(allowed_next(current)),
         ),
+        key=key,
     )
 
 
@@ -190,6 +210,7 @@ async def reschedule_for(
     case: models.Case,
     stage: Stage,
     preferred_after: datetime | None,
+    key: CommandKey | None = None,
 ) -> None:
     """Ask the relocation for another appointment; refusals raise as `decide_quote_for`."""
     if case.case_type != "relocation":
@@ -210,6 +231,7 @@ async def reschedule_for(
         ended=lambda: invalid_transition(
             f"the relocation is {current.value}", current.value, list(allowed_actions(current))
         ),
+        key=key,
     )
 
 
