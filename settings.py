@@ -2,18 +2,61 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path(".data")
 # Development-only secrets: known to everyone, so refused outside development.
 DEV_ADMIN_KEY = "dev-admin-key"
 DEV_CARRIER_SECRET = "dev-carrier-secret"
+DEV_PAYLOAD_KEY = "dev:ZGV2ZWxvcG1lbnQgcGF5bG9hZCBrZXk6IHB1YmxpYyE="
+# Where `aftersales dev` keeps the payload key it generated, so every later command of the
+# same checkout (`aftersales history`, a worker started by hand) decrypts the same history.
+DEV_PAYLOAD_KEY_FILE = DATA_DIR / "payload-key"
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def parse_payload_keys(value: str) -> tuple[tuple[str, bytes], ...]:
+    """`KEY_ID:BASE64,KEY_ID:BASE64,…` (or bare `BASE64` entries) as (key id, 32-byte key)
+    pairs, the encrypting key first. A bare key's id is derived from the key itself, so an
+    operator rotates by putting the new key in front and keeping the old one after it."""
+    keys: list[tuple[str, bytes]] = []
+    for position, entry in enumerate((e.strip() for e in value.split(",")), start=1):
+        if not entry:
+            continue
+        key_id, _, encoded = entry.rpartition(":")
+        # Standard or URL-safe base64, padded or not (`secrets.token_urlsafe(32)` is neither
+        # padded nor standard).
+        text = encoded.strip().replace("-", "+").replace("_", "/")
+        try:
+            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        # The message names the entry's position, never its text: it is a secret.
+        if len(key) != 32:
+            raise ValueError(
+                f"AFTERSALES_PAYLOAD_KEY entry {position} is not a base64 32-byte key"
+            )
+        key_id = key_id.strip() or "k" + hashlib.sha256(key).hexdigest()[:12]
+        if not _KEY_ID.fullmatch(key_id):
+            raise ValueError(
+                f"AFTERSALES_PAYLOAD_KEY entry {position}: a key id is 1-64 of A-Z a-z 0-9 . _ -"
+            )
+        if key_id in (known for known, _ in keys):
+            raise ValueError(f"AFTERSALES_PAYLOAD_KEY names key id {key_id!r} twice")
+        keys.append((key_id, key))
+    if not keys:
+        raise ValueError("AFTERSALES_PAYLOAD_KEY holds no key")
+    return tuple(keys)
 
 
 class Settings(BaseSettings):
@@ -28,6 +71,9 @@ class Settings(BaseSettings):
     document_dir: Path = DATA_DIR / "documents"
     admin_key: str | None = None
     carrier_secret: str | None = None
+    # Encrypts every Temporal payload (workflow inputs and results, signals, updates, activity
+    # arguments, failure messages) with AES-256-GCM: see parse_payload_keys for the format.
+    payload_key: str | None = Field(default=None, repr=False)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_level: str = "INFO"
@@ -46,17 +92,31 @@ class Settings(BaseSettings):
     # Webhook URLs on loopback or private networks: allowed in development and tests (a
     # receiver on this machine), refused in production unless set to true.
     webhook_allow_private_targets: bool | None = None
+    # Active webhook subscriptions an organisation may have: every event fans out to each.
+    webhook_quota: int = Field(default=50, ge=1)
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
         if self.env != "development":
-            missing = [name for name in ("admin_key", "carrier_secret") if not getattr(self, name)]
+            missing = [
+                name
+                for name in ("admin_key", "carrier_secret", "payload_key")
+                if not getattr(self, name)
+            ]
             if missing:
                 names = ", ".join(f"AFTERSALES_{n.upper()}" for n in missing)
                 raise ValueError(f"{names} must be set outside development")
         else:
             self.admin_key = self.admin_key or DEV_ADMIN_KEY
             self.carrier_secret = self.carrier_secret or DEV_CARRIER_SECRET
+            if not self.payload_key and DEV_PAYLOAD_KEY_FILE.is_file():
+                self.payload_key = DEV_PAYLOAD_KEY_FILE.read_text().strip()
+            self.payload_key = self.payload_key or DEV_PAYLOAD_KEY
+        keys = parse_payload_keys(self.payload_key or "")
+        if self.env != "development":
+            dev_key = parse_payload_keys(DEV_PAYLOAD_KEY)[0][1]
+            if any(key == dev_key for _, key in keys):
+                raise ValueError("AFTERSALES_PAYLOAD_KEY is the development key")
         self.public_base_url = self.public_base_url.rstrip("/")
         if self.webhook_allow_private_targets is None:
             self.webhook_allow_private_targets = self.env != "production"
@@ -73,6 +133,11 @@ class Settings(BaseSettings):
     def required_carrier_secret(self) -> str:
         assert self.carrier_secret is not None
         return self.carrier_secret
+
+    @property
+    def required_payload_key(self) -> str:
+        assert self.payload_key is not None  # filled or required by the validator
+        return self.payload_key
 
 
 @lru_cache

@@ -8,7 +8,6 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -19,7 +18,7 @@ from activities.carrier import BuiltinCarrier, CarrierActivities
 from activities.documents import DocumentActivities
 from activities.inventory import InventoryActivities
 from activities.mail import SmtpMailer
-from activities.notify import Dispatcher, NotifyActivities
+from activities.notify import Dispatcher, NotifyActivities, webhook_client
 from activities.payments import BuiltinGateway, PaymentActivities
 from activities.routing import RoutingActivities
 from activities.store import StoreActivities
@@ -69,7 +68,7 @@ def build_activities(
     )
     notify = NotifyActivities(
         sessions,
-        httpx.AsyncClient(timeout=10.0, follow_redirects=False),
+        webhook_client(),
         SmtpMailer(settings.smtp_url, settings.email_from) if settings.smtp_url else None,
         allow_private_targets=bool(settings.webhook_allow_private_targets),
     )

@@ -4,12 +4,15 @@ and the attempts themselves (one POST, one SMTP send), each logged."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Protocol
 
+import httpcore
 import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,19 +31,104 @@ from domain.delivery import (
     QueuedDelivery,
 )
 from domain.signatures import sign
-from domain.webhook_targets import is_public, literal_problem
+from domain.webhook_targets import (
+    REFUSED,
+    Resolver,
+    TargetRefused,
+    resolve_host,
+    vetted_addresses,
+)
 from temporal_client import enqueue_delivery
 
 SIGNATURE_HEADER = "X-Aftersales-Signature"
 ATTEMPT_TIMEOUT = timedelta(seconds=30)
+# How much of a target's answer is read: enough to reuse the connection after a usual
+# answer; a target that streams without end cannot hold the attempt or fill the memory.
+RESPONSE_READ_LIMIT = 64 * 1024
+# One attempt from connect to the last byte read, under the activity's own timeout so the
+# attempt is always logged.
+ATTEMPT_DEADLINE_SECONDS = 20.0
+
+# host -> the addresses vetted for it, for the connections this task opens (see `pinned`).
+_pinned: ContextVar[dict[str, list[str]] | None] = ContextVar("webhook_pinned", default=None)
 
 
-Resolver = Callable[[str], Awaitable[list[str]]]
+@contextlib.contextmanager
+def pinned(host: str, addresses: list[str]) -> Iterator[None]:
+    """Within the block, connections to `host` go to `addresses` only."""
+    token = _pinned.set({**(_pinned.get() or {}), host: addresses})
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
-async def resolve_host(host: str) -> list[str]:
-    found = await asyncio.get_running_loop().getaddrinfo(host, None)
-    return sorted({str(info[4][0]) for info in found})
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects a host name only to the addresses vetted for it (see `pinned`), in order,
+    and never asks DNS again: what was checked is what is reached. TLS still names and
+    verifies the host name (SNI, certificate), because the URL keeps it."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = (_pinned.get() or {}).get(host)
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} was not checked for this attempt")
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks are not sent over unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport (TLS verified against the system's CAs, keep-alive pool) whose
+    connections go only to the addresses `pinned` for their host. Proxies from the
+    environment are ignored: a proxy would resolve the name again."""
+
+    def __init__(self, limits: httpx.Limits = httpx.Limits()) -> None:
+        super().__init__(trust_env=False, limits=limits)
+        # httpx takes no network backend of its own: the pool it built is replaced by the
+        # same pool with ours.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_PinnedBackend(),
+        )
+
+
+def webhook_client(timeout: float = 10.0) -> httpx.AsyncClient:
+    """The client deliveries go out with: pinned connections, no redirects (a redirect
+    would lead to a host nobody checked)."""
+    return httpx.AsyncClient(
+        transport=PinnedTransport(), timeout=timeout, follow_redirects=False, trust_env=False
+    )
 
 
 class Mailer(Protocol):
@@ -104,10 +192,18 @@ class NotifyActivities:
         if subscription.disabled_at is not None:
             await self._log_attempt(ref.id, None, "subscription disabled", 0, "failed")
             return DeliveryOutcome("failed")
-        refused = await self._target_problem(subscription.url)
-        if refused is not None:
-            await self._log_attempt(ref.id, None, f"refused: {refused}", 0, "failed")
-            raise ApplicationError(refused, type="WebhookTargetNotPublic", non_retryable=True)
+        host = httpx.URL(subscription.url).raw_host.decode("ascii")
+        try:
+            # Resolved and checked at each attempt, since DNS answers change; the POST then
+            # connects to these addresses, never to what the name resolves to later.
+            addresses = await vetted_addresses(host, self.resolve, self.allow_private_targets)
+        except TargetRefused:
+            await self._log_attempt(ref.id, None, f"refused: {REFUSED}", 0, "failed")
+            raise ApplicationError(
+                REFUSED, type="WebhookTargetNotPublic", non_retryable=True
+            ) from None
+        except OSError:
+            addresses = []  # no answer: the POST fails to connect, and is retried
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -118,36 +214,34 @@ class NotifyActivities:
             "X-Aftersales-Delivery": delivery.id,
         }
         started = time.monotonic()
-        code: int | None = None
-        error = ""
-        try:
-            response = await self.http.post(subscription.url, content=body, headers=headers)
-            code = response.status_code
-            if not 200 <= code < 300:
-                error = f"answered {code}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        code, error = await self._post(subscription.url, host, addresses, body, headers)
         elapsed = int((time.monotonic() - started) * 1000)
         await self._log_attempt(ref.id, code, error, elapsed, None if error else "delivered")
         if error:
             raise ApplicationError(f"webhook {ref.id}: {error}", type="WebhookNotAccepted")
         return DeliveryOutcome("delivered")
 
-    async def _target_problem(self, url: str) -> str | None:
-        """Why this URL may not be called from here (it resolves into a private network),
-        checked at each attempt since DNS answers change."""
-        if self.allow_private_targets:
-            return None
-        host = httpx.URL(url).host
-        problem = literal_problem(host)
-        if problem is not None:
-            return problem
+    async def _post(
+        self, url: str, host: str, addresses: list[str], body: bytes, headers: dict[str, str]
+    ) -> tuple[int | None, str]:
+        """The target's status code (None when there was no answer) and what went wrong."""
         try:
-            addresses = await self.resolve(host)
-        except OSError:
-            return None  # no answer: the POST fails the same way and is retried
-        private = sorted(a for a in addresses if not is_public(a))
-        return f"{host} resolves to {private[0]}, not a public address" if private else None
+            async with asyncio.timeout(ATTEMPT_DEADLINE_SECONDS):
+                with pinned(host, addresses):
+                    async with self.http.stream(
+                        "POST", url, content=body, headers=headers
+                    ) as response:
+                        read = 0
+                        async for chunk in response.aiter_raw():
+                            read += len(chunk)
+                            if read >= RESPONSE_READ_LIMIT:
+                                break
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        except TimeoutError:
+            return None, f"no complete answer within {ATTEMPT_DEADLINE_SECONDS:.0f} s"
+        code = response.status_code
+        return code, "" if 200 <= code < 300 else f"answered {code}"
 
     async def _log_attempt(
         self, delivery_id: str, code: int | None, error: str, elapsed_ms: int, end: str | None

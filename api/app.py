@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, limits
 from api.deps import Resources
 from api.routes import (
     assets,
@@ -20,6 +20,7 @@ from api.routes import (
     products,
     relocations,
     repair_centers,
+    repair_network,
     repairs,
     replacements,
     rmas,
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # Before any route: a path that names nothing or a body over the limit is answered here.
+    app.add_middleware(limits.BodyLimit)
+    app.add_middleware(limits.PathGuard)
     for module in (
         health,
         orgs,
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         products,
         plans,
         repair_centers,
+        repair_network,
         rmas,
         repairs,
         inventory,

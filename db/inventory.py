@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from sqlalchemy import CursorResult, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -19,6 +20,27 @@ class ReservationStatus(StrEnum):
     RESERVED = "reserved"
     CONSUMED = "consumed"
     RELEASED = "released"
+
+
+async def lock_item(session: AsyncSession, org_id: str, sku: str) -> models.InventoryItem:
+    """The stock row of `sku`, locked until the caller commits; created empty (and committed)
+    first when there is none. Two first writers race on that insert: the loser's unique
+    violation only means the row exists now, and it locks the winner's row instead."""
+    row = await session.get(models.InventoryItem, (org_id, sku), with_for_update=True)
+    if row is not None:
+        return row
+    session.add(
+        models.InventoryItem(org_id=org_id, sku=sku, quantity=0, reserved=0, updated_at=utcnow())
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+    row = await session.get(
+        models.InventoryItem, (org_id, sku), with_for_update=True, populate_existing=True
+    )
+    assert row is not None  # inserted above, by this request or the one it raced
+    return row
 
 
 async def reserve(session: AsyncSession, key: str, org_id: str, sku: str, case_id: str) -> bool:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -25,6 +25,15 @@ class CaseBundle:
     timeline: list[models.TimelineEvent]
     documents: list[models.Document]
     shipments: list[models.Shipment]
+
+
+async def lock_organisation(session: AsyncSession, org_id: str) -> None:
+    """Hold the organisation's row until the caller commits, so a check of what the
+    organisation has (a count against its quota) and the insert that follows are one step
+    for it. An UPDATE, not SELECT … FOR UPDATE: it locks the row on PostgreSQL and opens the
+    write transaction on SQLite, where FOR UPDATE is ignored."""
+    table = models.Organisation
+    await session.execute(update(table).where(table.id == org_id).values(name=table.name))
 
 
 async def load_case_bundle(session: AsyncSession, case: models.Case) -> CaseBundle:

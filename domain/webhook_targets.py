@@ -4,7 +4,44 @@ ports)."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+
+# The one answer to a refused target, at subscription and at each attempt: it names no
+# address, so the refusal cannot be used to learn what a name resolves to inside.
+REFUSED = "webhooks go to public addresses only"
+
+Resolver = Callable[[str], Awaitable[list[str]]]
+
+
+class TargetRefused(Exception):
+    def __init__(self) -> None:
+        super().__init__(REFUSED)
+
+
+async def resolve_host(host: str) -> list[str]:
+    """Every address `host` resolves to (an address literal resolves to itself)."""
+    found = await asyncio.get_running_loop().getaddrinfo(
+        host.strip("[]"), None, type=socket.SOCK_STREAM
+    )
+    return sorted({str(info[4][0]) for info in found})
+
+
+async def vetted_addresses(host: str, resolve: Resolver, allow_private: bool) -> list[str]:
+    """The addresses to connect to for `host`, resolved once: a connection made to one of
+    them goes where the check looked, whatever the name resolves to a moment later. Raises
+    TargetRefused when any of them (or the literal host) is not public and private targets
+    are not allowed, OSError when the name has no address."""
+    if not allow_private and literal_problem(host) is not None:
+        raise TargetRefused()
+    addresses = await resolve(host.strip("[]"))
+    if not addresses:
+        raise OSError(f"{host} has no address")
+    if not allow_private and not all(is_public(address) for address in addresses):
+        raise TargetRefused()
+    return addresses
 
 
 def is_public(address: str) -> bool:

@@ -31,25 +31,18 @@ async def put_stock(
     principal.require(OrgKind.RETAILER)
     org_id = principal.owner_id
     await catalog(session, org_id, {sku})
-    row = await session.get(models.InventoryItem, (org_id, sku), with_for_update=True)
-    if row is None:
-        session.add(
-            models.InventoryItem(
-                org_id=org_id, sku=sku, quantity=body.quantity, reserved=0, updated_at=utcnow()
-            )
+    row = await inventory.lock_item(session, org_id, sku)
+    if body.quantity < row.reserved:
+        reserved = row.reserved
+        await session.rollback()
+        raise Problem(
+            409,
+            "below_reserved",
+            f"{reserved} units of {sku} are promised to open replacements",
+            reserved=reserved,
         )
-    else:
-        if body.quantity < row.reserved:
-            reserved = row.reserved
-            await session.rollback()
-            raise Problem(
-                409,
-                "below_reserved",
-                f"{reserved} units of {sku} are promised to open replacements",
-                reserved=reserved,
-            )
-        row.quantity = body.quantity
-        row.updated_at = utcnow()
+    row.quantity = body.quantity
+    row.updated_at = utcnow()
     await session.commit()
     await _wake_backorders(session, client, org_id, sku)
     return await _stock(session, org_id, sku)

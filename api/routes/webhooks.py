@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError
 
 from api.auth import OrgKind, Principal
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found, temporal_unavailable
-from api.idempotency import IdempotencyKey, claim, request_hash
-from api.pagination import LimitQuery, decode_keys, encode_keys
-from api.schemas.common import Page
+from api.idempotency import IdempotencyKey, request_hash, reserve
+from api.pagination import LimitQuery, decode_keys, decode_time, encode_keys, invalid_cursor
+from api.schemas.common import Page, QueryText
 from api.schemas.webhooks import (
     AttemptOut,
     DeliveryOut,
@@ -27,12 +26,13 @@ from api.schemas.webhooks import (
 from db import models
 from db.models import new_id
 from db.outbox import webhook_queue
+from db.queries import lock_organisation
 from db.types import utcnow
 from domain.delivery import (
     DeliveryQueueStart,
     QueuedDelivery,
 )
-from domain.webhook_targets import literal_problem
+from domain.webhook_targets import REFUSED, TargetRefused, resolve_host, vetted_addresses
 from temporal_client import enqueue_delivery
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -66,27 +66,52 @@ async def subscribe(
     """Events of the organisation's own cases (and, for a repair center, of the repair jobs
     and relocations it works) go to `url`, signed with the returned `secret`."""
     principal.require(*SUBSCRIBERS)
-    target = literal_problem(body.url.host or "")
-    if target is not None and not settings.webhook_allow_private_targets:
-        raise Problem(
-            422, "webhook_target_not_public", f"webhooks go to public addresses only: {target}"
-        )
+    if not settings.webhook_allow_private_targets:
+        try:
+            await vetted_addresses(body.url.host or "", resolve_host, allow_private=False)
+        except TargetRefused as exc:
+            raise Problem(422, "webhook_target_not_public", REFUSED) from exc
+        except OSError:
+            pass  # no answer today: every attempt resolves and checks again
+    org_id = principal.owner_id
+    # One subscription write at a time per organisation: the quota count and the insert,
+    # and a retry with the same key and its first request, cannot interleave.
+    await lock_organisation(session, org_id)
     sub_id = new_id()
     if idempotency_key is not None:
-        sub_id = await claim(
+        first = await reserve(
             session,
-            principal.owner_id,
+            org_id,
             idempotency_key,
             request_hash(body.model_dump(mode="json")),
             "webhook",
             sub_id,
         )
-        existing = await session.get(models.WebhookSubscription, sub_id)
-        if existing is not None:
+        if first is not None:
+            await session.rollback()
+            existing = await session.get(models.WebhookSubscription, first)
+            assert existing is not None  # committed with its key
             return WebhookCreated(**_public(existing).model_dump(), secret=existing.secret)
+    active = await session.scalar(
+        select(func.count())
+        .select_from(models.WebhookSubscription)
+        .where(
+            models.WebhookSubscription.org_id == org_id,
+            models.WebhookSubscription.disabled_at.is_(None),
+        )
+    )
+    if (active or 0) >= settings.webhook_quota:
+        await session.rollback()
+        raise Problem(
+            409,
+            "webhook_quota_exceeded",
+            f"an organisation has at most {settings.webhook_quota} active webhooks; "
+            "delete one first",
+            quota=settings.webhook_quota,
+        )
     sub = models.WebhookSubscription(
         id=sub_id,
-        org_id=principal.owner_id,
+        org_id=org_id,
         url=str(body.url),
         events=body.events,
         secret=new_secret(),
@@ -131,8 +156,8 @@ async def deliveries(
     session: SessionDep,
     limit: LimitQuery = 50,
     cursor: str | None = None,
-    status_filter: Annotated[str | None, Query(alias="status")] = None,
-    case_id: str | None = None,
+    status_filter: Annotated[QueryText | None, Query(alias="status")] = None,
+    case_id: QueryText | None = None,
 ) -> Page[DeliveryOut]:
     """Every delivery, newest first, with each attempt's answer (`status_code`, or the
     connection `error`) and how long it took."""
@@ -151,10 +176,10 @@ async def deliveries(
     key = tuple_(D.created_at, D.seq, D.id)
     if cursor:
         created, seq, after = decode_keys(cursor, 3)
-        try:
-            query = query.where(key < tuple_(datetime.fromisoformat(created), int(seq), after))
-        except ValueError as exc:
-            raise Problem(422, "invalid_cursor", "the cursor is not one this API gave") from exc
+        # A sequence number is a few digits; more would overflow the integer column.
+        if not (seq.isascii() and seq.isdigit() and len(seq) <= 9):
+            raise invalid_cursor()
+        query = query.where(key < tuple_(decode_time(created), int(seq), after))
     rows = list(
         await session.scalars(
             query.order_by(D.created_at.desc(), D.seq.desc(), D.id.desc()).limit(limit + 1)
