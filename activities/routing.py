@@ -18,6 +18,9 @@ from domain.repair import AssignedCenter, CenterProfile, route
 class RouteRequest:
     category: str
     country: str
+    # The retailer whose job it is: its repair network, when set, limits the choice. Empty
+    # in requests scheduled before networks existed (those choose among every center).
+    org_id: str = ""
 
 
 @dataclass
@@ -34,7 +37,18 @@ class RoutingActivities:
     @activity.defn
     async def route_repair(self, request: RouteRequest) -> RouteResult:
         async with self.sessions() as session:
-            rows = (await session.scalars(select(models.RepairCenter))).all()
+            query = select(models.RepairCenter)
+            if request.org_id:
+                network = (
+                    await session.scalars(
+                        select(models.RepairNetworkMember.center_org_id).where(
+                            models.RepairNetworkMember.retailer_org_id == request.org_id
+                        )
+                    )
+                ).all()
+                if network:
+                    query = query.where(models.RepairCenter.org_id.in_(network))
+            rows = (await session.scalars(query)).all()
             profiles = [
                 CenterProfile(
                     org_id=row.org_id,
