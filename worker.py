@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -35,6 +36,8 @@ from workflows.rma import RmaWorkflow
 from workflows.service_plan import ServicePlanWorkflow
 
 log = structlog.get_logger(__name__)
+
+STICKY_TIMEOUT = timedelta(seconds=3)
 
 WORKFLOWS: Sequence[type] = (
     RmaWorkflow,
@@ -79,6 +82,8 @@ def build_activities(
     inventory = InventoryActivities(sessions)
     return [
         store.record_case,
+        store.claim_serials,
+        store.release_serials,
         store.project,
         store.move_asset,
         store.current_plan_terms,
@@ -111,6 +116,11 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=build_activities(sessions, settings, client),
         max_concurrent_activities=100,
+        # A worker killed outright leaves the tasks of the workflows it had cached on its own
+        # sticky queue; they move to the shared queue, where a restarted worker takes them,
+        # only after this. The SDK's 10 s default was most of the 15 s a case may wait after
+        # a crash; a live worker takes its sticky tasks in milliseconds.
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         # Keep the sandbox's guard against non-deterministic calls, but import modules once
         # per process instead of once per workflow run: the re-import cost a quarter of the
         # worker's CPU in bench/start_rate.py.

@@ -7,7 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -23,7 +24,7 @@ from db.outbox import (
 )
 from db.queries import plan_terms
 from db.types import utcnow
-from domain.common import Address, Customer
+from domain.common import CLOSED_STATUSES, Address, Customer
 from domain.service_plan import TERMINAL_PLAN_STATUSES, PlanTerms
 
 # Fields a projection may set on a case row; anything else is refused loudly.
@@ -122,6 +123,24 @@ class PlanFound:
     workflow_id: str | None = None
 
 
+@dataclass
+class SerialClaim:
+    org_id: str
+    case_id: str
+    serials: list[str]
+
+
+@dataclass
+class SerialClaimResult:
+    # The open case already holding one of the serials; None when all are now this case's.
+    held_by: str | None = None
+
+
+@dataclass
+class SerialRelease:
+    case_id: str
+
+
 class StoreActivities:
     """`outbox` and `dispatcher` carry each timeline entry on to webhooks and emails: the
     outbox rows commit with the entry, the dispatcher hands them to their delivery queues
@@ -199,6 +218,57 @@ class StoreActivities:
 
     @activity.defn
     @refuses_bad_data
+    async def claim_serials(self, claim: SerialClaim) -> SerialClaimResult:
+        """Claim every serial for the case, all or none: the open_serials primary key lets
+        one open case hold a serial, however many ask at once. Claiming again for the same
+        case (a retried activity) succeeds."""
+        serials = sorted(set(claim.serials))
+        table = models.OpenSerial
+        try:
+            async with self.sessions.begin() as session:
+                held = (
+                    await session.execute(
+                        select(table.serial, table.case_id).where(
+                            table.org_id == claim.org_id, table.serial.in_(serials)
+                        )
+                    )
+                ).all()
+                others = [case_id for _, case_id in held if case_id != claim.case_id]
+                if others:
+                    return SerialClaimResult(held_by=others[0])
+                mine = {serial for serial, _ in held}
+                session.add_all(
+                    table(org_id=claim.org_id, serial=serial, case_id=claim.case_id)
+                    for serial in serials
+                    if serial not in mine
+                )
+        except IntegrityError:
+            # A concurrent claim committed first: the serial is that case's now.
+            async with self.sessions() as session:
+                holder = await session.scalar(
+                    select(table.case_id)
+                    .where(
+                        table.org_id == claim.org_id,
+                        table.serial.in_(serials),
+                        table.case_id != claim.case_id,
+                    )
+                    .limit(1)
+                )
+            if holder is None:
+                raise  # not a lost race (an unknown organisation, say)
+            return SerialClaimResult(held_by=holder)
+        return SerialClaimResult()
+
+    @activity.defn
+    async def release_serials(self, release: SerialRelease) -> None:
+        """Give up a case's claims (a case that will never be recorded, so never closed)."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                delete(models.OpenSerial).where(models.OpenSerial.case_id == release.case_id)
+            )
+
+    @activity.defn
+    @refuses_bad_data
     async def project(self, projection: CaseProjection) -> None:
         """Bring the case row up to date and append timeline entries not yet stored."""
         unknown = set(projection.fields) - _PROJECTABLE
@@ -218,6 +288,11 @@ class StoreActivities:
                     case.data = {**case.data, **projection.data}
             if projection.links:
                 case.links = {**case.links, **projection.links}
+            if case.status in CLOSED_STATUSES:
+                # The unit may have its next case from the moment this one is closed.
+                await session.execute(
+                    delete(models.OpenSerial).where(models.OpenSerial.case_id == case.id)
+                )
             pending = await self._append_timeline(session, projection.case_id, projection.timeline)
         await self._dispatch(pending)
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -26,9 +26,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import (
         CaseItemRecord,
         NewCase,
+        SerialClaim,
+        SerialRelease,
+        StoreActivities,
     )
     from domain import rules
     from domain.common import (
+        INVALID_DATA,
         Address,
         CarrierEvent,
         CarrierStatus,
@@ -76,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
         QUICK_TIMEOUT,
+        RENDER_TIMEOUT,
         invalid_transition,
     )
     from workflows.recording import record_new_case, unrecordable
@@ -96,6 +101,9 @@ MOVEMENT_SCANS = frozenset(
 # How long a command's answer waits for work that follows it (a refund) before answering
 # with the state reached so far.
 SETTLE_WAIT = timedelta(seconds=10)
+# Before this patch the one-open-case-per-serial check was only the API's look at open
+# cases, which concurrent requests for one unit all passed.
+OPEN_SERIAL_PATCH = "rma-open-serial-claim"
 
 
 @workflow.defn(name="Rma")
@@ -179,6 +187,9 @@ class RmaWorkflow:
             serials_with_open_cases=start.serials_with_open_cases,
             serials_with_active_plans=start.serials_with_active_plans,
         )
+        claimed = False
+        if decision.decision is not rules.Decision.REJECTED and workflow.patched(OPEN_SERIAL_PATCH):
+            decision, claimed = await self._claim_serials(start, decision)
         self.coverage = decision.coverage
         self.reason = decision.reason.value if decision.reason else None
         self.status = {
@@ -235,8 +246,41 @@ class RmaWorkflow:
             ),
         )
         if self.unrecordable is not None:
+            if claimed:
+                await workflow.execute_local_activity_method(
+                    StoreActivities.release_serials,
+                    SerialRelease(start.rma_id),
+                    start_to_close_timeout=QUICK_TIMEOUT,
+                    retry_policy=QUICK_RETRY,
+                )
             return
         self.recorded = True
+
+    async def _claim_serials(
+        self, start: RmaStart, decision: rules.Authorization
+    ) -> tuple[rules.Authorization, bool]:
+        """Make the decision's one-open-case check atomic: the API's look at open cases
+        races other requests for the same unit, the database's claim does not. Answers the
+        decision (rejected `duplicate_open_case` if another case holds a serial) and
+        whether this case now holds its serials."""
+        try:
+            claim = await workflow.execute_local_activity_method(
+                StoreActivities.claim_serials,
+                SerialClaim(start.org_id, start.rma_id, [i.serial for i in start.items]),
+                start_to_close_timeout=QUICK_TIMEOUT,
+                retry_policy=QUICK_RETRY,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == INVALID_DATA):
+                raise
+            # Serials the database refuses: recording the case refuses them too, and ends it.
+            return decision, False
+        if claim.held_by is not None:
+            return rules.Authorization(
+                rules.Decision.REJECTED, RejectReason.DUPLICATE_OPEN_CASE
+            ), False
+        return decision, True
 
     async def _await_review(self, start: RmaStart) -> None:
         deadline = workflow.now() + start.policy.review_timeout
@@ -327,7 +371,7 @@ class RmaWorkflow:
                     ],
                 ),
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
+            start_to_close_timeout=RENDER_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
         self.documents += [label, slip]
@@ -634,7 +678,7 @@ class RmaWorkflow:
                     kind=kind,
                 ),
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
+            start_to_close_timeout=RENDER_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
 
