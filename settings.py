@@ -43,9 +43,7 @@ def parse_payload_keys(value: str) -> tuple[tuple[str, bytes], ...]:
             key = b""
         # The message names the entry's position, never its text: it is a secret.
         if len(key) != 32:
-            raise ValueError(
-                f"AFTERSALES_PAYLOAD_KEY entry {position} is not a base64 32-byte key"
-            )
+            raise ValueError(f"AFTERSALES_PAYLOAD_KEY entry {position} is not a base64 32-byte key")
         key_id = key_id.strip() or "k" + hashlib.sha256(key).hexdigest()[:12]
         if not _KEY_ID.fullmatch(key_id):
             raise ValueError(
@@ -60,9 +58,14 @@ def parse_payload_keys(value: str) -> tuple[tuple[str, bytes], ...]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AFTERSALES_", extra="ignore")
+    # A refusal must not print the input: it holds the secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="AFTERSALES_", extra="ignore", hide_input_in_errors=True
+    )
 
-    env: Literal["development", "test", "production"] = "development"
+    # Unset means production: a deployment that forgot the variable must not run on the
+    # development secrets. `aftersales dev` (`make run`) sets it to development.
+    env: Literal["development", "test", "production"] = "production"
     database_url: str = f"sqlite+aiosqlite:///{DATA_DIR}/aftersales.db"
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -106,6 +109,17 @@ class Settings(BaseSettings):
             if missing:
                 names = ", ".join(f"AFTERSALES_{n.upper()}" for n in missing)
                 raise ValueError(f"{names} must be set outside development")
+            known = [
+                name
+                for name, dev_value in (
+                    ("admin_key", DEV_ADMIN_KEY),
+                    ("carrier_secret", DEV_CARRIER_SECRET),
+                )
+                if getattr(self, name) == dev_value
+            ]
+            if known:
+                names = ", ".join(f"AFTERSALES_{n.upper()}" for n in known)
+                raise ValueError(f"{names}: the development default is refused outside development")
         else:
             self.admin_key = self.admin_key or DEV_ADMIN_KEY
             self.carrier_secret = self.carrier_secret or DEV_CARRIER_SECRET

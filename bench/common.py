@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,8 @@ def system(database_url: str | None = None) -> Iterator[dict[str, str]]:
                 "AFTERSALES_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                 "AFTERSALES_ADMIN_KEY": "bench-admin",
                 "AFTERSALES_CARRIER_SECRET": "bench-carrier",
+                # Encrypted payloads, as production has them: the codec's cost is measured.
+                "AFTERSALES_PAYLOAD_KEY": f"bench:{secrets.token_urlsafe(32)}",
                 "AFTERSALES_LOG_LEVEL": "WARNING",
             }
         )

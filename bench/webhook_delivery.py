@@ -172,14 +172,15 @@ async def main() -> None:
     parser.add_argument("--cases", type=int, default=40)
     parser.add_argument("--events", type=int, default=10)
     args = parser.parse_args()
-    from temporal_client import data_converter
+    from temporal_client import make_data_converter
 
     receiver = Receiver()
     port = free_port()
     app = Starlette(routes=[Route("/{path}", receiver.handle, methods=["POST"])])
     with system() as env:
         client = await Client.connect(
-            env["AFTERSALES_TEMPORAL_ADDRESS"], data_converter=data_converter
+            env["AFTERSALES_TEMPORAL_ADDRESS"],
+            data_converter=make_data_converter(env["AFTERSALES_PAYLOAD_KEY"]),
         )
         async with serve_asgi(app, port):
             url = f"http://127.0.0.1:{port}"

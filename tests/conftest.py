@@ -10,8 +10,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from temporal_client import data_converter
+from temporal_client import make_data_converter
 from tests.support import (
+    PAYLOAD_KEY,
     TEMPORAL_BIN,
     TEST_SERVER_BIN,
     Stack,
@@ -29,7 +30,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL_BIN,
         ui=False,
-        data_converter=data_converter,
+        data_converter=make_data_converter(PAYLOAD_KEY),
         dev_server_extra_args=["--log-level", "error"],
     )
     try:
@@ -44,7 +45,8 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     module: its clock is shared by every workflow on it, and a workflow another module left
     behind (a child ending after its parent closed, one terminated mid-task) can stall it."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER_BIN, data_converter=data_converter
+        test_server_existing_path=TEST_SERVER_BIN,
+        data_converter=make_data_converter(PAYLOAD_KEY),
     )
     try:
         yield env

@@ -33,6 +33,9 @@ TEMPORAL_BIN = str(BIN / "temporal")
 TEST_SERVER_BIN = str(BIN / "temporal-test-server")
 ADMIN_KEY = "test-admin-key"
 CARRIER_SECRET = "test-carrier-secret"
+# A fixed key, so every test's workers, API and clients encrypt their Temporal payloads as
+# production does and can read each other's (the recorded replay histories use it too).
+PAYLOAD_KEY = "test:dGVzdCBwYXlsb2FkIGtleSwgMzIgYnl0ZXMgbG9uZyE="
 DELIVERY_RETRY_WINDOW = timedelta(seconds=8)
 
 
@@ -93,6 +96,7 @@ async def run_stack(
         document_dir=tmp / "documents",
         admin_key=ADMIN_KEY,
         carrier_secret=CARRIER_SECRET,
+        payload_key=PAYLOAD_KEY,
         api_port=port,
         # Webhooks and emails give up after seconds, not a day, so a test can watch it.
         delivery_retry_window=DELIVERY_RETRY_WINDOW,

@@ -25,7 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("migrate", "api", "worker")
 LONG_RUNNING = ("api", "worker")
-SECRETS = ("AFTERSALES_ADMIN_KEY", "AFTERSALES_CARRIER_SECRET")
+SECRETS = ("AFTERSALES_ADMIN_KEY", "AFTERSALES_CARRIER_SECRET", "AFTERSALES_PAYLOAD_KEY")
+# A well-formed payload key (id `k1`, 32 bytes): the settings refuse anything else.
+HOST_PAYLOAD_KEY = "k1:" + "QUJD" * 10 + "QUI="
+TEMPORAL_SERVICES = ("temporal", "temporal-ui")
+LOOPBACK = {"127.0.0.1", "::1", "[::1]", "localhost"}
 ALL_SERVICES = ("postgres", "temporal", "temporal-ui", *APP_SERVICES)
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}
@@ -101,6 +105,21 @@ def published_ports(service: Mapping[str, Any]) -> set[tuple[int, int]]:
     return found
 
 
+def published_host_ips(service: Mapping[str, Any]) -> list[str]:
+    """The host address each published port binds ("" = every interface), short or long
+    syntax ("127.0.0.1:7233:7233", "[::1]:7233:7233", {host_ip: ...})."""
+    found: list[str] = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            found.append(str(port.get("host_ip", "")))
+            continue
+        spec = str(port).split("/", 1)[0]
+        host, _, _ = spec.rpartition(":")  # drop the target
+        ip, _, _ = host.rpartition(":")  # drop the published port
+        found.append(ip)
+    return found
+
+
 def mounts(service: Mapping[str, Any]) -> dict[str, str]:
     """target path -> source, from the short or long volume syntax."""
     found: dict[str, str] = {}
@@ -151,6 +170,7 @@ def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
 def host_env_with_secrets() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AFTERSALES_")}
     env.update({name: f"test-{name.lower()}" for name in SECRETS})
+    env["AFTERSALES_PAYLOAD_KEY"] = HOST_PAYLOAD_KEY
     return env
 
 
@@ -211,6 +231,37 @@ def test_published_ports(services: dict[str, Any]) -> None:
     assert (8000, 8000) in published_ports(services["api"])
     assert (8080, 8080) in published_ports(services["temporal-ui"])
     assert (7233, 7233) in published_ports(services["temporal"])
+
+
+@pytest.mark.parametrize("name", TEMPORAL_SERVICES)
+def test_temporal_is_published_on_loopback_only(services: dict[str, Any], name: str) -> None:
+    # Temporal's gRPC and UI have no authentication: on every interface, anyone who reaches
+    # the host could read, signal or terminate any case.
+    ips = published_host_ips(services[name])
+    assert ips, f"{name} publishes no port"
+    assert all(ip in LOOPBACK for ip in ips), (name, services[name]["ports"])
+
+
+def test_no_other_service_publishes_temporal_ports(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        if name in TEMPORAL_SERVICES:
+            continue
+        targets = {target for _, target in published_ports(service)}
+        assert not targets & {7233, 8080, 8233}, name
+
+
+def test_published_host_ips_reads_each_syntax() -> None:
+    service = {
+        "ports": [
+            "7233:7233",
+            "127.0.0.1:7233:7233",
+            "[::1]:8080:8080/tcp",
+            "9000",
+            {"target": 1, "published": 1, "host_ip": "127.0.0.1"},
+            {"target": 2, "published": 2},
+        ]
+    }
+    assert published_host_ips(service) == ["", "127.0.0.1", "[::1]", "", "127.0.0.1", ""]
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
@@ -309,6 +360,18 @@ def test_production_mode(services: dict[str, Any], name: str) -> None:
     assert environment(services[name])["AFTERSALES_ENV"] == "production"
 
 
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_api_and_worker_get_the_payload_key(services: dict[str, Any], name: str) -> None:
+    # Both must hold the same keys: the API starts workflows and reads their answers, the
+    # worker runs them; one without the key could read neither.
+    env = environment(services[name])
+    assert (
+        env["AFTERSALES_PAYLOAD_KEY"] == environment(services["worker"])["AFTERSALES_PAYLOAD_KEY"]
+    )
+    resolved = resolved_environment(services[name], host_env_with_secrets())
+    assert resolved["AFTERSALES_PAYLOAD_KEY"] == HOST_PAYLOAD_KEY
+
+
 def test_api_listens_on_every_interface_of_its_container(services: dict[str, Any]) -> None:
     env = environment(services["api"])
     assert env["AFTERSALES_API_HOST"] == "0.0.0.0"
@@ -350,9 +413,10 @@ def test_secrets_are_required_interpolations(
             interpolate(value, {secret: ""})
     # No fallback anywhere in the file, and none of the development secrets.
     assert not re.search(rf"\$\{{{secret}:?-", raw)
-    from settings import DEV_ADMIN_KEY, DEV_CARRIER_SECRET
+    from settings import DEV_ADMIN_KEY, DEV_CARRIER_SECRET, DEV_PAYLOAD_KEY
 
     assert DEV_ADMIN_KEY not in raw and DEV_CARRIER_SECRET not in raw
+    assert DEV_PAYLOAD_KEY.split(":")[1] not in raw
 
 
 def test_every_aftersales_variable_is_a_real_setting(raw: str, services: dict[str, Any]) -> None:
@@ -380,6 +444,7 @@ def test_the_compose_environment_makes_valid_production_settings(
     assert settings.env == "production"
     assert settings.admin_key == "test-aftersales_admin_key"
     assert settings.carrier_secret == "test-aftersales_carrier_secret"
+    assert settings.payload_key == HOST_PAYLOAD_KEY
     assert settings.api_port == 8000
     assert str(settings.document_dir) == "/var/lib/aftersales/documents"
     assert settings.public_base_url.startswith("http")

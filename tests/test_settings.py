@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from settings import DEV_ADMIN_KEY, Settings
+import settings as settings_module
+from settings import DEV_ADMIN_KEY, DEV_PAYLOAD_KEY, Settings, parse_payload_keys
+from tests.support import PAYLOAD_KEY
 
 
 def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,11 +32,15 @@ def test_secrets_are_required_outside_development(
 ) -> None:
     monkeypatch.delenv("AFTERSALES_ADMIN_KEY", raising=False)
     monkeypatch.delenv("AFTERSALES_CARRIER_SECRET", raising=False)
+    monkeypatch.delenv("AFTERSALES_PAYLOAD_KEY", raising=False)
     with pytest.raises(ValidationError, match="AFTERSALES_ADMIN_KEY"):
         Settings(env=env)
     with pytest.raises(ValidationError, match="AFTERSALES_CARRIER_SECRET"):
         Settings(env=env, admin_key="k")
-    assert Settings(env=env, admin_key="k", carrier_secret="s").admin_key == "k"
+    with pytest.raises(ValidationError, match="AFTERSALES_PAYLOAD_KEY must be set"):
+        Settings(env=env, admin_key="k", carrier_secret="s")
+    settings = Settings(env=env, admin_key="k", carrier_secret="s", payload_key=PAYLOAD_KEY)
+    assert settings.admin_key == "k"
 
 
 def test_delivery_settings_read_iso_durations_and_an_empty_smtp_url_means_none(
@@ -45,3 +54,63 @@ def test_delivery_settings_read_iso_durations_and_an_empty_smtp_url_means_none(
     assert settings.delivery_first_retry.total_seconds() == 30
     assert settings.smtp_url is None
     assert Settings.model_fields["delivery_retry_window"].default.days == 1  # a day by default
+
+
+# ---------------------------------------------------------------------- payload keys
+
+KEY_A = bytes(range(32))
+KEY_B = bytes(range(32, 64))
+
+
+def test_payload_keys_in_every_accepted_form() -> None:
+    standard = base64.b64encode(KEY_A).decode()
+    url_safe = base64.urlsafe_b64encode(KEY_B).decode().rstrip("=")  # secrets.token_urlsafe
+    keys = parse_payload_keys(f" new:{url_safe} , old:{standard}")
+    assert keys == (("new", KEY_B), ("old", KEY_A))  # the first encrypts
+    # A bare key gets an id derived from it: the same on every process and every restart,
+    # so it still decrypts once a new key is put in front of it.
+    ((bare_id, bare),) = parse_payload_keys(standard)
+    assert bare == KEY_A and bare_id == parse_payload_keys(standard)[0][0]
+    assert parse_payload_keys(f"k2:{url_safe},{standard}")[1] == (bare_id, KEY_A)
+    assert bare_id != parse_payload_keys(url_safe)[0][0]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "AFTERSALES_PAYLOAD_KEY must be set"),
+        (" , ", "holds no key"),
+        (base64.b64encode(b"short").decode(), "entry 1 is not a base64 32-byte key"),
+        ("k1:" + base64.b64encode(KEY_A).decode() + ",k2:not base64!", "entry 2 is not"),
+        ("bad id:" + base64.b64encode(KEY_A).decode(), "a key id is 1-64"),
+        (
+            "k:" + base64.b64encode(KEY_A).decode() + ",k:" + base64.b64encode(KEY_B).decode(),
+            "names key id 'k' twice",
+        ),
+    ],
+)
+def test_a_malformed_payload_key_refuses_to_start_without_echoing_it(
+    value: str, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message) as refused:
+        Settings(env="production", admin_key="k", carrier_secret="s", payload_key=value)
+    secret_parts = [p.split(":")[-1] for p in value.split(",") if len(p.split(":")[-1]) > 6]
+    assert all(part not in str(refused.value) for part in secret_parts)
+
+
+def test_the_development_payload_key_is_refused_outside_development() -> None:
+    dev_key = DEV_PAYLOAD_KEY.split(":")[1]
+    for value in (DEV_PAYLOAD_KEY, f"prod:{base64.b64encode(KEY_A).decode()},{dev_key}"):
+        with pytest.raises(ValidationError, match="the development key"):
+            Settings(env="production", admin_key="k", carrier_secret="s", payload_key=value)
+
+
+def test_development_uses_the_key_make_run_generated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AFTERSALES_PAYLOAD_KEY", raising=False)
+    key_file = tmp_path / "payload-key"
+    monkeypatch.setattr(settings_module, "DEV_PAYLOAD_KEY_FILE", key_file)
+    assert Settings(env="development").payload_key == DEV_PAYLOAD_KEY
+    key_file.write_text(PAYLOAD_KEY + "\n")
+    assert Settings(env="development").payload_key == PAYLOAD_KEY

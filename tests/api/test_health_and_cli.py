@@ -10,7 +10,7 @@ import sys
 import httpx
 
 from cli import ROOT
-from tests.support import Stack, free_port, serve_api
+from tests.support import PAYLOAD_KEY, Stack, free_port, serve_api
 
 
 async def _health(settings_update: dict[str, object], stack: Stack) -> httpx.Response:
@@ -46,6 +46,7 @@ def _cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
         "AFTERSALES_DATABASE_URL": database_url,
         "AFTERSALES_ADMIN_KEY": "x",
         "AFTERSALES_CARRIER_SECRET": "y",
+        "AFTERSALES_PAYLOAD_KEY": PAYLOAD_KEY,
     }
     return subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), *args],

@@ -357,6 +357,7 @@ async def test_redispatch_hands_lost_deliveries_to_their_queues_again(
         "AFTERSALES_DATABASE_URL": stack.settings.database_url,
         "AFTERSALES_TEMPORAL_ADDRESS": stack.settings.temporal_address,
         "AFTERSALES_TASK_QUEUE": stack.settings.task_queue,
+        "AFTERSALES_PAYLOAD_KEY": stack.settings.required_payload_key,
     }
     done = await asyncio.to_thread(
         subprocess.run,

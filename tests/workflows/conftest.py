@@ -15,7 +15,7 @@ from cli import migrate
 from db import models
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
-from tests.support import ADMIN_KEY, CARRIER_SECRET
+from tests.support import ADMIN_KEY, CARRIER_SECRET, PAYLOAD_KEY
 from worker import build_worker
 
 
@@ -41,6 +41,7 @@ async def harness(
         document_dir=tmp / "documents",
         admin_key=ADMIN_KEY,
         carrier_secret=CARRIER_SECRET,
+        payload_key=PAYLOAD_KEY,
     )
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)

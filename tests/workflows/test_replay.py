@@ -31,7 +31,8 @@ from domain.service_plan import (
     PlanView,
     ServicePlanStart,
 )
-from temporal_client import data_converter
+from temporal_client import make_data_converter
+from tests.support import PAYLOAD_KEY
 from tests.workflows.conftest import Harness
 from tests.workflows.test_replacement_workflow import (
     add_stock,
@@ -133,7 +134,7 @@ RECORDERS = {
 
 
 def _replayer() -> Replayer:
-    return Replayer(workflows=list(WORKFLOWS), data_converter=data_converter)
+    return Replayer(workflows=list(WORKFLOWS), data_converter=make_data_converter(PAYLOAD_KEY))
 
 
 @pytest.mark.parametrize("name", sorted(RECORDERS))
