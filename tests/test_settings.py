@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import base64
+import os
+import stat
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 import settings as settings_module
-from settings import DEV_ADMIN_KEY, DEV_PAYLOAD_KEY, Settings, parse_payload_keys
+from settings import (
+    DEV_ADMIN_KEY,
+    DEV_CARRIER_SECRET,
+    DEV_PAYLOAD_KEY,
+    Settings,
+    parse_payload_keys,
+)
 from tests.support import PAYLOAD_KEY
 
 
 def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFTERSALES_ENV", "development")
     monkeypatch.setenv("AFTERSALES_TEMPORAL_ADDRESS", "temporal.internal:7233")
     monkeypatch.setenv("AFTERSALES_PUBLIC_BASE_URL", "https://returns.example.com/")
     settings = Settings()
@@ -43,9 +52,54 @@ def test_secrets_are_required_outside_development(
     assert settings.admin_key == "k"
 
 
+def test_a_missing_environment_means_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ENV", "ADMIN_KEY", "CARRIER_SECRET", "PAYLOAD_KEY"):
+        monkeypatch.delenv(f"AFTERSALES_{name}", raising=False)
+    # A deployment that forgot AFTERSALES_ENV does not quietly run on development secrets.
+    with pytest.raises(ValidationError, match="must be set outside development"):
+        Settings()
+    monkeypatch.setenv("AFTERSALES_ADMIN_KEY", "k")
+    monkeypatch.setenv("AFTERSALES_CARRIER_SECRET", "s")
+    monkeypatch.setenv("AFTERSALES_PAYLOAD_KEY", PAYLOAD_KEY)
+    settings = Settings()
+    assert settings.env == "production"
+    assert settings.webhook_allow_private_targets is False
+
+
+@pytest.mark.parametrize("env", ["production", "test"])
+def test_development_secrets_are_refused_outside_development(env: str) -> None:
+    with pytest.raises(ValidationError, match="AFTERSALES_ADMIN_KEY: the development default"):
+        Settings(env=env, admin_key=DEV_ADMIN_KEY, carrier_secret="s", payload_key=PAYLOAD_KEY)
+    with pytest.raises(ValidationError, match="AFTERSALES_CARRIER_SECRET: the development"):
+        Settings(env=env, admin_key="k", carrier_secret=DEV_CARRIER_SECRET, payload_key=PAYLOAD_KEY)
+
+
+def test_the_dev_secret_files_are_created_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cli
+
+    # Created with the mode, not chmod-ed after: there is no moment a wider mode is visible,
+    # whatever the umask.
+    def no_chmod(*_: object, **__: object) -> None:
+        raise AssertionError("the secret file was chmod-ed after it was created")
+
+    monkeypatch.setattr(os, "chmod", no_chmod)
+    monkeypatch.setattr(Path, "chmod", no_chmod)
+    old_umask = os.umask(0)
+    try:
+        secret = cli._persistent_secret(tmp_path / "admin-key")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "admin-key").stat().st_mode) == 0o600
+    assert len(secret) >= 32
+    assert cli._persistent_secret(tmp_path / "admin-key") == secret  # kept across runs
+
+
 def test_delivery_settings_read_iso_durations_and_an_empty_smtp_url_means_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("AFTERSALES_ENV", "development")
     monkeypatch.setenv("AFTERSALES_DELIVERY_RETRY_WINDOW", "PT6H")
     monkeypatch.setenv("AFTERSALES_DELIVERY_FIRST_RETRY", "PT30S")
     monkeypatch.setenv("AFTERSALES_SMTP_URL", "")
