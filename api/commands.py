@@ -41,9 +41,17 @@ async def start_with_update(
     update: str,
     result_type: type[T],
     pending_detail: str,
+    session: AsyncSession,
+    org_id: str,
+    case_id: str,
 ) -> T:
     """Start the workflow and get its first answer in one round trip. A retry with the same
-    id attaches to the running workflow and gets the same answer."""
+    id attaches to the running workflow and gets the same answer.
+
+    Attaching is by id alone, so an id that another organisation's case already holds would
+    attach to that case: `org_id`'s ownership of `case_id` is checked before the start and
+    again before answering (`case_id_collision`, never the other organisation's case)."""
+    await idempotency.refuse_another_orgs_case(session, org_id, case_id)
     operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         workflow,
         argument,
@@ -53,7 +61,7 @@ async def start_with_update(
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     try:
-        return await asyncio.wait_for(
+        answer: T = await asyncio.wait_for(
             client.execute_update_with_start_workflow(
                 update, start_workflow_operation=operation, id=update, result_type=result_type
             ),
@@ -61,6 +69,10 @@ async def start_with_update(
         )
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
         raise decision_pending(pending_detail) from exc
+    # Between the check above and the start, another organisation's request may have started
+    # a case under the same id: the answer came from that case's workflow then.
+    await idempotency.refuse_another_orgs_case(session, org_id, case_id)
+    return answer
 
 
 async def send_update(

@@ -69,6 +69,15 @@ def decision_pending(detail: str) -> Problem:
     return Problem(503, "decision_pending", detail)
 
 
+def case_id_collision() -> Problem:
+    return Problem(
+        503,
+        "case_id_collision",
+        "the new case drew an id already in use; retry the request (the same "
+        "Idempotency-Key is fine) and it gets another",
+    )
+
+
 def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     body = {
         "type": f"https://aftersales.dev/problems/{code}",

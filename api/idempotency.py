@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import Header
 from pydantic import BaseModel, StringConstraints
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import Problem
+from api.errors import Problem, case_id_collision
 from api.schemas.common import NO_CONTROL, column_length
 from db import models
 from db.types import utcnow
@@ -131,7 +131,30 @@ async def claim_case(
         resource_type,
         proposed_id,
     )
+    await refuse_another_orgs_case(session, org_id, case_id)
     return case_id, await session.get(models.Case, case_id)
+
+
+async def refuse_another_orgs_case(session: AsyncSession, org_id: str, case_id: str) -> None:
+    """A new case id that names another organisation's case (ids are random, so this is
+    a collision, however unlikely) is answered as a retryable 503, never with that case,
+    after forgetting the Idempotency-Key that reserved the id so that a retry draws a
+    fresh one."""
+    owner = await session.scalar(
+        select(models.Case.org_id)
+        .where(models.Case.id == case_id)
+        .execution_options(populate_existing=True)
+    )
+    if owner is None or owner == org_id:
+        return
+    await session.execute(
+        delete(models.IdempotencyRecord).where(
+            models.IdempotencyRecord.org_id == org_id,
+            models.IdempotencyRecord.resource_id == case_id,
+        )
+    )
+    await session.commit()
+    raise case_id_collision()
 
 
 # ------------------------------------------------------------------ case commands

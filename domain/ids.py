@@ -10,9 +10,16 @@ TASK_QUEUE = "aftersales"
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+# 16 symbols of 5 bits: 80 random bits, so ids drawn by every tenant together stay unique
+# (a collision is expected only after about 2^40 cases), in groups of 4 to read out.
+CASE_ID_SYMBOLS = 16
+_GROUP = 4
+
+
 def new_case_id(prefix: str, year: int) -> str:
-    suffix = "".join(secrets.choice(_ALPHABET) for _ in range(8))
-    return f"{prefix}-{year}-{suffix}"
+    symbols = "".join(secrets.choice(_ALPHABET) for _ in range(CASE_ID_SYMBOLS))
+    groups = [symbols[i : i + _GROUP] for i in range(0, CASE_ID_SYMBOLS, _GROUP)]
+    return f"{prefix}-{year}-{'-'.join(groups)}"
 
 
 def new_tracking_token() -> str:
@@ -42,7 +49,8 @@ def service_plan_workflow_id(plan_id: str) -> str:
 
 def child_case_id(parent_id: str, prefix: str) -> str:
     """A case started by another keeps its parent's number under its own prefix
-    (RMA-2026-7K3M9QXA → REP-2026-7K3M9QXA): deterministic, so a workflow can name it."""
+    (RMA-2026-7K3M-9QXA-B2CD-EF01 → REP-2026-7K3M-9QXA-B2CD-EF01): deterministic, so a
+    workflow can name it."""
     _, rest = parent_id.split("-", 1)
     return f"{prefix}-{rest}"
 

@@ -129,6 +129,9 @@ async def create_relocation(
         result_type=RelocationView,
         pending_detail=f"relocation {relocation_id} was started but has not answered yet; "
         "retry with the same Idempotency-Key to get it",
+        session=session,
+        org_id=org_id,
+        case_id=relocation_id,
     )
     case = await session.get(models.Case, relocation_id, populate_existing=True)
     assert case is not None, "the workflow records the case before it answers"

@@ -128,6 +128,9 @@ async def create_repair(
         result_type=RepairView,
         pending_detail=f"repair {repair_id} was started but no worker has routed it yet; "
         "retry with the same Idempotency-Key to get it",
+        session=session,
+        org_id=org_id,
+        case_id=repair_id,
     )
     case = await session.get(models.Case, repair_id, populate_existing=True)
     assert case is not None, "the workflow records the case before it answers"

@@ -116,6 +116,9 @@ async def create_replacement(
         result_type=ReplacementView,
         pending_detail=f"replacement {replacement_id} was started but has not answered yet; "
         "retry with the same Idempotency-Key to get it",
+        session=session,
+        org_id=org_id,
+        case_id=replacement_id,
     )
     case = await session.get(models.Case, replacement_id, populate_existing=True)
     assert case is not None, "the workflow records the case before it answers"

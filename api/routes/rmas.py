@@ -96,7 +96,7 @@ async def create_rma(
         return rma_public(bundle, settings.public_base_url, Viewer.of(principal, existing))
 
     start = await _start_input(session, settings, principal, body, products, rma_id)
-    await _authorize(client, settings, start)
+    await _authorize(session, client, settings, start)
     case = await session.get(models.Case, rma_id, populate_existing=True)
     assert case is not None, "the workflow records the case before it answers"
     bundle = await load_case_bundle(session, case)
@@ -349,7 +349,9 @@ async def _start_input(
     )
 
 
-async def _authorize(client: Client, settings: Settings, start: RmaStart) -> RmaView:
+async def _authorize(
+    session: AsyncSession, client: Client, settings: Settings, start: RmaStart
+) -> RmaView:
     return await start_with_update(
         client,
         settings,
@@ -360,6 +362,9 @@ async def _authorize(client: Client, settings: Settings, start: RmaStart) -> Rma
         result_type=RmaView,
         pending_detail=f"RMA {start.rma_id} was started but no worker has decided it yet; "
         "retry with the same Idempotency-Key to get the decision",
+        session=session,
+        org_id=start.org_id,
+        case_id=start.rma_id,
     )
 
 

@@ -117,6 +117,9 @@ async def enroll(
         result_type=PlanView,
         pending_detail=f"plan {plan_id} was started but has not charged yet; retry with the "
         "same Idempotency-Key to get it",
+        session=session,
+        org_id=org_id,
+        case_id=plan_id,
     )
     case = await session.get(models.Case, plan_id, populate_existing=True)
     assert case is not None, "the workflow records the plan before it answers"
