@@ -35,6 +35,7 @@ def migrate(database_url: str | None = None) -> None:
 def _serve_api() -> None:
     import uvicorn
 
+    from api.log_scrub import uvicorn_log_config
     from settings import get_settings
 
     settings = get_settings()
@@ -44,6 +45,8 @@ def _serve_api() -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
+        # Access log lines carry URLs, and a tracking URL carries the customer's token.
+        log_config=uvicorn_log_config(),
         timeout_graceful_shutdown=10,
     )
 
@@ -78,6 +81,71 @@ async def _create_key(org_name: str, kind: str) -> tuple[str, str]:
             key = new_key()
             session.add(models.ApiKey(org_id=org.id, key_hash=hash_key(key), prefix=key[:12]))
             return org.id, key
+    finally:
+        await engine.dispose()
+
+
+async def _list_keys(org: str) -> int:
+    """Print an organisation's keys (by id or name): never a key, only what tells them apart."""
+    from sqlalchemy import or_, select
+
+    from db import models
+    from db.session import make_engine, make_sessionmaker
+    from settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            orgs = list(
+                await session.scalars(
+                    select(models.Organisation).where(
+                        or_(models.Organisation.id == org, models.Organisation.name == org)
+                    )
+                )
+            )
+            if not orgs:
+                print(f"no organisation {org!r}", file=sys.stderr)
+                return 1
+            keys = list(
+                await session.scalars(
+                    select(models.ApiKey)
+                    .where(models.ApiKey.org_id.in_([o.id for o in orgs]))
+                    .order_by(models.ApiKey.created_at, models.ApiKey.id)
+                )
+            )
+    finally:
+        await engine.dispose()
+
+    def moment(value: object) -> str:
+        return f"{value:%Y-%m-%d %H:%M}" if value is not None else "-"
+
+    print(f"{'id':<32}  {'prefix':<12}  {'created':<16}  {'last used':<16}  revoked")
+    for key in keys:
+        print(
+            f"{key.id:<32}  {key.prefix:<12}  {moment(key.created_at):<16}  "
+            f"{moment(key.last_used_at):<16}  {moment(key.revoked_at)}"
+        )
+    return 0
+
+
+async def _revoke_key(key_id: str) -> int:
+    """Revoke a key: it answers 401 from the next request on."""
+    from db import models
+    from db.session import make_engine, make_sessionmaker
+    from db.types import utcnow
+    from settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            key = await session.get(models.ApiKey, key_id, with_for_update=True)
+            if key is None:
+                print(f"no API key {key_id!r}", file=sys.stderr)
+                return 1
+            if key.revoked_at is None:
+                key.revoked_at = utcnow()
+            print(f"revoked {key.id} ({key.prefix}…) at {key.revoked_at:%Y-%m-%d %H:%M:%S}")
+            return 0
     finally:
         await engine.dispose()
 
@@ -376,6 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     create = keys_sub.add_parser("create", help="create an API key (and its organisation)")
     create.add_argument("--org", required=True, help="organisation name")
     create.add_argument("--kind", required=True, choices=["admin", "retailer", "repair_center"])
+    listing = keys_sub.add_parser("list", help="list an organisation's keys (never the keys)")
+    listing.add_argument("--org", required=True, help="organisation id or name")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key: it answers 401 from then on")
+    revoke.add_argument("key_id", help="the key's id (from `keys list`)")
 
     outbox = sub.add_parser("outbox", help="list the emails sent or waiting to customers")
     outbox.add_argument("--case", help="only this case's emails")
@@ -407,6 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_history(args.case_id))
     elif args.command == "outbox":
         return asyncio.run(_outbox(args.case, args.status, args.limit, args.body))
+    elif args.command == "keys" and args.keys_command == "list":
+        return asyncio.run(_list_keys(args.org))
+    elif args.command == "keys" and args.keys_command == "revoke":
+        return asyncio.run(_revoke_key(args.key_id))
     elif args.command == "keys":
         org_id, key = asyncio.run(_create_key(args.org, args.kind))
         print(f"organisation {org_id}\nkey {key}\n(shown once; only its hash is stored)")

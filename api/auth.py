@@ -6,14 +6,20 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import forbidden, unauthorized
 from db import models
+from db.types import utcnow
 from domain.rma import Actor
+
+log = structlog.get_logger(__name__)
 
 KEY_PREFIX = "ask_"
 
@@ -66,11 +72,45 @@ async def resolve(session: AsyncSession, token: str, admin_key: str) -> Principa
         return Principal(OrgKind.ADMIN, None)
     row = (
         await session.execute(
-            select(models.ApiKey.revoked_at, models.Organisation.id, models.Organisation.kind)
+            select(
+                models.ApiKey.id.label("key_id"),
+                models.ApiKey.revoked_at,
+                models.ApiKey.last_used_at,
+                models.Organisation.id,
+                models.Organisation.kind,
+            )
             .join(models.Organisation, models.Organisation.id == models.ApiKey.org_id)
             .where(models.ApiKey.key_hash == hash_key(token))
         )
     ).first()
     if row is None or row.revoked_at is not None:
         raise unauthorized("unknown or revoked API key")
+    await _note_use(session, row.key_id, row.last_used_at)
     return Principal(OrgKind(row.kind), row.id)
+
+
+# `last_used_at` tells a key in use from a forgotten one; a minute's precision is plenty and
+# spares a write on every request.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+async def _note_use(session: AsyncSession, key_id: str, last_used_at: datetime | None) -> None:
+    now = utcnow()
+    if last_used_at is not None and now - last_used_at < LAST_USED_PRECISION:
+        return
+    stale = now - LAST_USED_PRECISION
+    try:
+        # Conditional, so concurrent requests with one key write it once a minute at most.
+        await session.execute(
+            update(models.ApiKey)
+            .where(
+                models.ApiKey.id == key_id,
+                or_(models.ApiKey.last_used_at.is_(None), models.ApiKey.last_used_at < stale),
+            )
+            .values(last_used_at=now)
+        )
+        await session.commit()
+    except SQLAlchemyError:
+        # Bookkeeping only: a busy database must not turn a valid key away.
+        await session.rollback()
+        log.warning("could not record an API key's use", key_id=key_id)

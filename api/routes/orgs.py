@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
+from sqlalchemy import select
 
 from api.auth import OrgKind, hash_key, new_key
 from api.deps import PrincipalDep, SessionDep
 from api.errors import not_found
-from api.schemas.setup import ApiKeyPublic, OrgCreate, OrgPublic
+from api.schemas.setup import ApiKeyInfo, ApiKeyPublic, OrgCreate, OrgPublic
 from db import models
+from db.types import utcnow
 
 router = APIRouter(prefix="/v1/orgs", tags=["setup"])
 
@@ -33,3 +35,44 @@ async def create_api_key(org_id: str, principal: PrincipalDep, session: SessionD
     session.add(record)
     await session.commit()
     return ApiKeyPublic(id=record.id, key=key, org_id=org.id)
+
+
+@router.get("/{org_id}/api-keys", response_model=list[ApiKeyInfo])
+async def list_api_keys(
+    org_id: str, principal: PrincipalDep, session: SessionDep
+) -> list[ApiKeyInfo]:
+    """Every key of the organisation, revoked ones included, oldest first."""
+    principal.require(OrgKind.ADMIN)
+    if await session.get(models.Organisation, org_id) is None:
+        raise not_found("organisation")
+    rows = await session.scalars(
+        select(models.ApiKey)
+        .where(models.ApiKey.org_id == org_id)
+        .order_by(models.ApiKey.created_at, models.ApiKey.id)
+    )
+    return [
+        ApiKeyInfo(
+            id=row.id,
+            prefix=row.prefix,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
+        )
+        for row in rows
+    ]
+
+
+@router.delete("/{org_id}/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_api_key(
+    org_id: str, key_id: str, principal: PrincipalDep, session: SessionDep
+) -> Response:
+    """Revoke a key: it answers 401 from the next request on. Revoking twice keeps the
+    first time."""
+    principal.require(OrgKind.ADMIN)
+    row = await session.get(models.ApiKey, key_id, with_for_update=True)
+    if row is None or row.org_id != org_id:
+        raise not_found("API key")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

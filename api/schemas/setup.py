@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -43,6 +44,16 @@ class ApiKeyPublic(BaseModel):
     id: str
     key: str = Field(description="shown once; only its hash is stored")
     org_id: str
+
+
+class ApiKeyInfo(BaseModel):
+    """A key as listed: never the key or its hash, only what tells keys apart."""
+
+    id: str
+    prefix: str = Field(description="the key's first characters, to recognise it by")
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="to the minute")
+    revoked_at: datetime | None
 
 
 Percent = Annotated[
