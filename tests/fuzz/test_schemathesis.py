@@ -59,6 +59,7 @@ def _fuzz(base_url: str, key: str, report: Path) -> subprocess.CompletedProcess[
         text=True,
         timeout=SECONDS_PER_KIND * 4 + 60,
         check=False,
+        cwd=report.parent,  # schemathesis keeps its state in the working directory
         env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
     )
 
