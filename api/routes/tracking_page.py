@@ -28,6 +28,7 @@ from api.deps import ResourcesDep, SessionDep
 from api.errors import Problem, from_update_failure, temporal_unavailable
 from api.routes.tracking import (
     PUBLIC_DETAIL,
+    TOKEN_URL_HEADERS,
     CustomerAction,
     case_by_token,
     customer_actions,
@@ -75,10 +76,8 @@ CONTENT_SECURITY_POLICY = (
     f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-# The token in the URL is the customer's only credential: never cached, never sent on.
 SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    **TOKEN_URL_HEADERS,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
