@@ -212,6 +212,10 @@ class PlanState:
     certificates: int = 0
     # Where the unit stands when a relocation moved it; the owner's address until then.
     unit_site: Address | None = None
+    # The latest commands applied (update id -> a claim's answer, None for other commands),
+    # carried across continue-as-new, where Temporal's dedupe of update ids ends: a command
+    # retried with its Idempotency-Key after the plan continued is not applied twice.
+    applied_commands: dict[str, ClaimAnswer | None] = field(default_factory=dict)
 
 
 @dataclass

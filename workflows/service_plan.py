@@ -65,12 +65,16 @@ with workflow.unsafe.imports_passed_through():
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
         QUICK_TIMEOUT,
+        RENDER_TIMEOUT,
         invalid_transition,
     )
     from workflows.recording import record_new_case, unrecordable
     from workflows.timeline import Timeline
 
 P = PlanStatus
+# Before this patch a continued plan applied a retried command again.
+COMMAND_DEDUPE_PATCH = "plan-command-dedupe-across-runs"
+REMEMBERED_COMMANDS = 50
 SYSTEM = Actor("system")
 
 
@@ -314,7 +318,12 @@ class ServicePlanWorkflow:
     @workflow.update
     async def claim(self, request: ClaimRequest) -> ClaimAnswer:
         async with self.lock:
-            return await self._claim(request)
+            applied, first = self._applied_before()
+            if applied and first is not None:
+                return first
+            answer = await self._claim(request)
+            self._remember_command(answer)
+            return answer
 
     @claim.validator
     def _validate_claim(self, request: ClaimRequest) -> None:
@@ -323,6 +332,9 @@ class ServicePlanWorkflow:
     @workflow.update
     async def change_payment_method(self, change: PaymentMethodChange) -> PlanView:
         async with self.lock:
+            if self._applied_before()[0]:
+                return self.view()
+            self._remember_command()
             state = self._state()
             state.payment_method = change.payment_method
             await self._transition(state.status, "payment_method_changed", {})
@@ -364,6 +376,9 @@ class ServicePlanWorkflow:
     @workflow.update
     async def transfer(self, request: PlanTransfer) -> PlanView:
         async with self.lock:
+            if self._applied_before()[0]:
+                return self.view()
+            self._remember_command()
             state = self._state()
             state.customer = request.customer
             await workflow.execute_local_activity_method(
@@ -399,6 +414,27 @@ class ServicePlanWorkflow:
     @workflow.query
     def current(self) -> PlanView:
         return self.view()
+
+    def _applied_before(self) -> tuple[bool, ClaimAnswer | None]:
+        """Whether an earlier run of this plan applied the running update (same update
+        id: a command retried with its Idempotency-Key), and the claim's answer then. Within
+        one run Temporal dedupes update ids itself, so only a continued plan gets here."""
+        update = workflow.current_update_info()
+        applied = self._state().applied_commands
+        if update is None or update.id not in applied:
+            return False, None
+        if not workflow.patched(COMMAND_DEDUPE_PATCH):
+            return False, None
+        return True, applied[update.id]
+
+    def _remember_command(self, answer: ClaimAnswer | None = None) -> None:
+        update = workflow.current_update_info()
+        if update is None:
+            return
+        applied = self._state().applied_commands
+        applied[update.id] = answer
+        while len(applied) > REMEMBERED_COMMANDS:
+            del applied[next(iter(applied))]  # the oldest: retries come soon after
 
     async def _claim(self, request: ClaimRequest) -> ClaimAnswer:
         state = self._state()
@@ -570,7 +606,7 @@ class ServicePlanWorkflow:
                     verify_url="",
                 ),
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
+            start_to_close_timeout=RENDER_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
 
