@@ -6,6 +6,7 @@ is a 409; without a key nothing changes."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ import httpx
 from tests.api.helpers import add_product, customer, make_org
 from tests.api.test_foundation import assert_problem
 from tests.api.test_plans import plan
+from tests.api.test_relocation_e2e import FROM_SITE, TO_SITE, soon
 from tests.api.test_rma_e2e import new_retailer, rma_body, wait_until, with_label
 from tests.support import Stack
 
@@ -156,3 +158,46 @@ async def test_a_retried_inspection_resolves_once(stack: Stack) -> None:
             f"/v1/rmas/{rma['id']}/receive", headers={"Idempotency-Key": "inspect-1"}
         )
         assert_problem(reused, 409, "idempotency_conflict")
+
+
+async def test_a_resent_tracking_page_form_reschedules_once(stack: Stack) -> None:
+    """Browsers send no headers of their own: each rendered form carries its key, so a
+    double-clicked or resent form is one request to the workflow."""
+    retailer = await make_org(stack, "retailer")
+    product = await add_product(stack, retailer, category="kiosk")
+    provider = await make_org(stack, "repair_center")
+    async with stack.http(retailer.key) as shop:
+        assert (await shop.put("/v1/policy", json={"max_reschedules": 2})).status_code == 200
+        created = await shop.post(
+            "/v1/relocations",
+            json={
+                "asset": {"sku": product["sku"], "serial": f"K-{uuid.uuid4().hex[:8]}"},
+                "provider_org_id": provider.id,
+                "from_site": FROM_SITE,
+                "to_site": TO_SITE,
+                "customer": customer(),
+            },
+        )
+        assert created.status_code == 201, created.text
+        token, path = created.json()["tracking_token"], f"/v1/relocations/{created.json()['id']}"
+    appointment = {"stage": "uninstall", "starts_at": soon(4), "technician": "Sam"}
+    async with stack.http(provider.key) as provider_http:
+        booked = await provider_http.post(f"{path}/appointments", json=appointment)
+        assert booked.status_code == 200, booked.text
+
+    async with stack.http() as person:
+        html = (await person.get(f"/track/{token}")).text
+        match = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+        assert match, "the reschedule form carries its key"
+        form = {"stage": "uninstall", "idempotency_key": match.group(1)}
+        sent = await asyncio.gather(
+            *(person.post(f"/track/{token}/reschedule", data=form) for _ in range(RETRIES))
+        )
+        assert [r.status_code for r in sent] == [303] * RETRIES, [r.text for r in sent]
+        # A fresh render is a new form with a new key.
+        again = (await person.get(f"/track/{token}")).text
+        assert match.group(1) not in again
+    async with stack.http(retailer.key) as shop:
+        relocation = (await shop.get(path)).json()
+        assert relocation["reschedules_used"] == 1
+        assert events(relocation)["reschedule_requested"] == 1, relocation["timeline"]
