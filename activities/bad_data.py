@@ -50,6 +50,8 @@ def refuses_bad_data(run: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]
             failure = classify(error)
             if failure is None:
                 raise
-            raise failure from error
+            # Not `from error`: the statement's error carries its parameters (customer data),
+            # and a cause would be copied into workflow history.
+            raise failure from None
 
     return wrapper

@@ -26,8 +26,9 @@ async def record_new_case(new: NewCase) -> str | None:
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
-    except ActivityError as error:
-        cause = error.cause
+    except (ActivityError, ApplicationError) as error:
+        # A local activity's non-retryable failure may arrive bare or wrapped.
+        cause = error.cause if isinstance(error, ActivityError) else error
         if not (isinstance(cause, ApplicationError) and cause.type == INVALID_DATA):
             raise
         if not workflow.patched(UNRECORDABLE_PATCH):
