@@ -77,17 +77,21 @@ async def test_temporal_holds_only_ciphertext_of_a_customer(stack: Stack) -> Non
     assert len(sealed) >= 5
     assert {p.metadata[KEY_ID_METADATA] for p in sealed} == {b"test"}
     # Only the SDK's own bookkeeping stays plain: a local activity's or a patch's marker
-    # data (sequence number, activity type, times), never an application value.
+    # data (sequence number, activity type, times), and the patch ids the SDK indexes as a
+    # search attribute (the server must read those); never an application value.
     for event in history.events:
-        marker = event.marker_recorded_event_attributes
-        plain = {
-            name
-            for name, details in marker.details.items()
-            for p in details.payloads
-            if p.metadata["encoding"] != ENCRYPTED_ENCODING
-        }
         if event.HasField("marker_recorded_event_attributes"):
-            assert plain <= {"data", "patch_data"}, plain
+            marker = event.marker_recorded_event_attributes
+            plain = {
+                name
+                for name, details in marker.details.items()
+                for p in details.payloads
+                if p.metadata["encoding"] != ENCRYPTED_ENCODING
+            }
+            assert plain <= {"data", "patch-data"}, plain
+        elif event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            indexed = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            assert set(indexed.indexed_fields) <= {"TemporalChangeVersion"}
         else:
             assert all(p.metadata["encoding"] == ENCRYPTED_ENCODING for p in _payloads_in(event))
     raw = history.to_json()
