@@ -9,13 +9,14 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import httpcore
 import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -131,6 +132,34 @@ def webhook_client(timeout: float = 10.0) -> httpx.AsyncClient:
     )
 
 
+def signing_secrets(subscription: models.WebhookSubscription) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and for a day after a
+    rotation the one before it, so a receiver switches over without refusing any."""
+    active = [subscription.secret]
+    expires = subscription.previous_secret_expires_at
+    if subscription.previous_secret and expires is not None and utcnow() < expires:
+        active.append(subscription.previous_secret)
+    return active
+
+
+def signature_headers(
+    secrets: list[str], body: bytes, message_id: str, timestamp: int
+) -> dict[str, str]:
+    """Both signature schemes, one signature per secret in each: our own
+    (`t=…,v1=<hex>,v1=<hex>`) and Standard Webhooks (`webhook-signature: v1,<b64> v1,<b64>`
+    over `id.timestamp.body`), so any Standard Webhooks library verifies a delivery."""
+    ours = [sign(secret, body, timestamp) for secret in secrets]
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    text = body.decode()
+    standard = [Webhook(secret).sign(message_id, moment, text) for secret in secrets]
+    return {
+        SIGNATURE_HEADER: ",".join([ours[0], *(s.split(",", 1)[1] for s in ours[1:])]),
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(standard),
+    }
+
+
 class Mailer(Protocol):
     async def send(self, email: OutgoingEmail) -> None: ...
 
@@ -208,7 +237,9 @@ class NotifyActivities:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "aftersales-webhooks/1",
-            SIGNATURE_HEADER: sign(subscription.secret, body, int(time.time())),
+            **signature_headers(
+                signing_secrets(subscription), body, delivery.event_id, int(time.time())
+            ),
             "X-Aftersales-Event-Id": delivery.event_id,
             "X-Aftersales-Event": delivery.type,
             "X-Aftersales-Delivery": delivery.id,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -22,6 +24,7 @@ from api.schemas.webhooks import (
     WebhookCreate,
     WebhookCreated,
     WebhookPublic,
+    WebhookSecret,
 )
 from db import models
 from db.models import new_id
@@ -41,8 +44,14 @@ SUBSCRIBERS = (OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 
+# After a rotation the old secret keeps signing for this long beside the new one.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
 def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    """`whsec_` and standard base64 of 32 random bytes: the form every Standard Webhooks
+    library decodes to the same key (URL-safe base64 is read differently by some)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def _public(sub: models.WebhookSubscription) -> WebhookPublic:
@@ -147,6 +156,24 @@ async def unsubscribe(webhook_id: str, principal: PrincipalDep, session: Session
         sub.disabled_at = utcnow()
         await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{webhook_id}/rotate-secret", response_model=WebhookSecret)
+async def rotate_secret(
+    webhook_id: str, principal: PrincipalDep, session: SessionDep
+) -> WebhookSecret:
+    """A new signing secret. For 24 hours deliveries carry signatures with both the new and
+    the old one, so the receiver can switch at its own pace; a second rotation within the
+    day retires the oldest at once."""
+    sub = await _owned(session, principal, webhook_id)
+    await session.refresh(sub, with_for_update=True)
+    sub.previous_secret = sub.secret
+    sub.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
+    sub.secret = new_secret()
+    await session.commit()
+    return WebhookSecret(
+        secret=sub.secret, previous_secret_expires_at=sub.previous_secret_expires_at
+    )
 
 
 @router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryOut])

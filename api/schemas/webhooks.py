@@ -75,7 +75,15 @@ class WebhookPublic(Strict):
 class WebhookCreated(WebhookPublic):
     secret: str = Field(
         description="signs every delivery (X-Aftersales-Signature: t=<unix>,v1=<hex "
-        "HMAC-SHA256 of t + '.' + body>); shown to the subscriber's organisation only"
+        "HMAC-SHA256 of t + '.' + body>, and the Standard Webhooks headers webhook-id, "
+        "webhook-timestamp, webhook-signature); shown to the subscriber's organisation only"
+    )
+
+
+class WebhookSecret(Strict):
+    secret: str = Field(description="the new signing secret; shown once")
+    previous_secret_expires_at: datetime = Field(
+        description="until then deliveries are signed with the previous secret too"
     )
 
 
