@@ -39,8 +39,8 @@ async def test_a_non_ascii_signature_is_a_401_not_a_500(stack: Stack) -> None:
                 content=raw,
                 # Bytes: HTTP carries them as they are, and the server reads them as latin-1.
                 headers={
-                    "X-Carrier-Signature": f"t={stamp},v1={v1}".encode(),
-                    "Content-Type": "application/json",
+                    b"X-Carrier-Signature": f"t={stamp},v1={v1}".encode(),
+                    b"Content-Type": b"application/json",
                 },
             )
             assert_problem(answer, 401, "invalid_signature")
@@ -66,7 +66,7 @@ async def test_a_path_parameter_with_a_control_character_is_404_on_every_route(
             key = ADMIN_KEY if template.startswith("/v1/orgs") else retailer.key
             async with stack.http(key) as http:
                 for method in operations:
-                    body = {} if method in ("post", "put", "patch") else None
+                    body: dict[str, Any] | None = {} if method in ("post", "put", "patch") else None
                     answer = await http.request(method.upper(), path, json=body)
                     assert answer.status_code == 404, (method, path, answer.text)
                     assert answer.json()["code"] == "not_found", (method, path, answer.text)
