@@ -98,6 +98,8 @@ class MoveAsset:
 class CustomerChange:
     case_id: str
     customer: Customer
+    # A new tracking token for the case, written in the same transaction (empty: keep it).
+    tracking_token: str = ""
 
 
 @dataclass
@@ -372,6 +374,8 @@ class StoreActivities:
             await session.flush()
             case.customer_id = record.id
             case.data = {**case.data, "customer_first_name": change.customer.first_name}
+            if change.tracking_token:
+                case.tracking_token = change.tracking_token
 
     @activity.defn
     async def open_plan_of(self, lookup: PlanLookup) -> PlanFound:

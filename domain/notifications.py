@@ -17,6 +17,7 @@ class Notice(StrEnum):
     CORE_LABEL_READY = "core_label_ready"
     APPOINTMENT_REMINDER = "appointment_reminder"
     RENEWAL_UPCOMING = "renewal_upcoming"
+    PLAN_TRANSFERRED = "plan_transferred"
 
 
 def notice_for(
@@ -53,6 +54,9 @@ def notice_for(
             return Notice.APPOINTMENT_REMINDER
     elif case_type == "service_plan" and event == "renewal_upcoming":
         return Notice.RENEWAL_UPCOMING
+    elif case_type == "service_plan" and event == "transferred":
+        # To the new owner, with the plan's new tracking link.
+        return Notice.PLAN_TRANSFERRED
     return None
 
 
@@ -133,6 +137,11 @@ def compose(notice: Notice, ctx: EmailContext) -> ComposedEmail:
                 if d.get("auto_renew") == "true"
                 else "It does not renew by itself; ask us to renew it if you want to stay covered."
             ),
+        ),
+        Notice.PLAN_TRANSFERRED: (
+            f"Your protection plan {ctx.case_id} is now in your name",
+            "The protection plan has been transferred to you. Your Certificate of Coverage "
+            "and the plan's details are on the page below; keep this link, it is yours.",
         ),
     }
     subject, message = lines[notice]

@@ -284,6 +284,9 @@ class CancelAnswer:
 @dataclass
 class PlanTransfer:
     customer: Customer
+    # The plan's new tracking token, drawn by the API (workflows draw no secrets): the
+    # previous owner's link stops working. Empty from callers before this existed.
+    tracking_token: str = ""
 
 
 @dataclass

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         PlanTermsRequest,
         StoreActivities,
     )
+    from domain.common import WORKFLOW_TASK_TIMEOUT
     from domain.documents import CoverageCertificateData
     from domain.durations import add_months
     from domain.ids import repair_workflow_id, replacement_workflow_id, step_key
@@ -75,6 +76,7 @@ P = PlanStatus
 # Before this patch a continued plan applied a retried command again.
 COMMAND_DEDUPE_PATCH = "plan-command-dedupe-across-runs"
 REMEMBERED_COMMANDS = 50
+TRANSFER_TOKEN_PATCH = "transfer-new-tracking-token"
 SYSTEM = Actor("system")
 
 
@@ -381,9 +383,18 @@ class ServicePlanWorkflow:
             self._remember_command()
             state = self._state()
             state.customer = request.customer
+            # The previous owner keeps no way into the plan: its tracking link ends here, and
+            # the new owner's emails carry the new one. Before the patch a transfer kept it.
+            token = ""
+            if request.tracking_token and workflow.patched(TRANSFER_TOKEN_PATCH):
+                token = request.tracking_token
+                # Kept in the start, so a continued-as-new run tracks with the new token.
+                self._start().tracking_token = token
             await workflow.execute_local_activity_method(
                 StoreActivities.replace_customer,
-                CustomerChange(case_id=self._start().plan_id, customer=request.customer),
+                CustomerChange(
+                    case_id=self._start().plan_id, customer=request.customer, tracking_token=token
+                ),
                 start_to_close_timeout=QUICK_TIMEOUT,
                 retry_policy=QUICK_RETRY,
             )
@@ -515,6 +526,7 @@ class ServicePlanWorkflow:
                 ),
                 id=repair_workflow_id(repair_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
+                task_timeout=WORKFLOW_TASK_TIMEOUT,
             )
             return repair_id
         replacement_id = f"RPL-{rest}-C{number}"
@@ -538,6 +550,7 @@ class ServicePlanWorkflow:
             ),
             id=replacement_workflow_id(replacement_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
+            task_timeout=WORKFLOW_TASK_TIMEOUT,
         )
         return replacement_id
 

@@ -251,7 +251,9 @@ async def transfer(
     command = command_key(idempotency_key, principal, case, TRANSFER_UPDATE, body)
 
     async def run() -> ServicePlanPublic:
-        request = PlanTransfer(customer=body.customer.to_domain())
+        request = PlanTransfer(
+            customer=body.customer.to_domain(), tracking_token=new_tracking_token()
+        )
         await _send(client, settings, case, TRANSFER_UPDATE, request, PlanView, command)
         await session.refresh(case)
         return await _public(session, case, settings, Viewer.of(principal, case))

@@ -50,6 +50,7 @@ CTX = EmailContext(
          False, Notice.APPOINTMENT_REMINDER),
         ("service_plan", "renewal_upcoming", "active", "active", False, Notice.RENEWAL_UPCOMING),
         ("service_plan", "charged", "active", "active", False, None),
+        ("service_plan", "transferred", "active", "active", False, Notice.PLAN_TRANSFERRED),
     ],
 )  # fmt: skip
 def test_the_steps_that_matter_and_only_those_email(
