@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import rules
     from domain.common import (
         INVALID_DATA,
+        WORKFLOW_TASK_TIMEOUT,
         Address,
         CarrierEvent,
         CarrierStatus,
@@ -270,8 +271,9 @@ class RmaWorkflow:
                 start_to_close_timeout=QUICK_TIMEOUT,
                 retry_policy=QUICK_RETRY,
             )
-        except ActivityError as error:
-            cause = error.cause
+        except (ActivityError, ApplicationError) as error:
+            # A local activity's non-retryable failure may arrive bare or wrapped.
+            cause = error.cause if isinstance(error, ActivityError) else error
             if not (isinstance(cause, ApplicationError) and cause.type == INVALID_DATA):
                 raise
             # Serials the database refuses: recording the case refuses them too, and ends it.
@@ -481,6 +483,7 @@ class RmaWorkflow:
             result_type=RepairResult,
             # The repair is a case of its own: it outlives whatever happens to this one.
             parent_close_policy=ParentClosePolicy.ABANDON,
+            task_timeout=WORKFLOW_TASK_TIMEOUT,
         )
         await self._transition(
             RmaStatus.RESOLVING, "repair_started", SYSTEM, {"repair_id": self.repair_id}
@@ -539,6 +542,7 @@ class RmaWorkflow:
             id=replacement_workflow_id(self.replacement_id),
             result_type=ReplacementResult,
             parent_close_policy=ParentClosePolicy.ABANDON,
+            task_timeout=WORKFLOW_TASK_TIMEOUT,
         )
         await self._transition(
             RmaStatus.RESOLVING,
