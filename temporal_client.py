@@ -23,6 +23,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
+from domain.common import WORKFLOW_TASK_TIMEOUT
 from domain.delivery import (
     DELIVERY_QUEUE_WORKFLOW,
     ENQUEUE_SIGNAL,
@@ -210,4 +211,5 @@ async def enqueue_delivery(
         task_queue=task_queue,
         start_signal=ENQUEUE_SIGNAL,
         start_signal_args=[item],
+        task_timeout=WORKFLOW_TASK_TIMEOUT,
     )

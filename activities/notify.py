@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeating
 from activities.mail import OutgoingEmail
 from db import models
 from db.outbox import PendingDelivery
@@ -245,7 +246,8 @@ class NotifyActivities:
             "X-Aftersales-Delivery": delivery.id,
         }
         started = time.monotonic()
-        code, error = await self._post(subscription.url, host, addresses, body, headers)
+        async with heartbeating():
+            code, error = await self._post(subscription.url, host, addresses, body, headers)
         elapsed = int((time.monotonic() - started) * 1000)
         await self._log_attempt(ref.id, code, error, elapsed, None if error else "delivered")
         if error:
@@ -315,7 +317,8 @@ class NotifyActivities:
             await self._set_email(ref.id, "outbox", "")
             return DeliveryOutcome("outbox")
         try:
-            await self.mailer.send(outgoing)
+            async with heartbeating():
+                await self.mailer.send(outgoing)
         except Exception as exc:
             await self._set_email(ref.id, "pending", f"{type(exc).__name__}: {exc}"[:500])
             raise ApplicationError(f"email {ref.id}: {exc}", type="EmailNotSent") from exc

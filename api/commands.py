@@ -25,6 +25,7 @@ from api.auth import Principal
 from api.errors import Problem, decision_pending, invalid_transition
 from api.idempotency import CommandKey
 from db import models
+from domain.common import WORKFLOW_TASK_TIMEOUT
 from settings import Settings
 
 T = TypeVar("T")
@@ -59,6 +60,7 @@ async def start_with_update(
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        task_timeout=WORKFLOW_TASK_TIMEOUT,
     )
     try:
         answer: T = await asyncio.wait_for(

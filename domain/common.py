@@ -137,3 +137,10 @@ CLOSED_STATUSES = frozenset(
 # The error type of a step whose data the read model cannot store (too long, a NUL, a date
 # out of range): retrying cannot help, so it is never retried and the step ends.
 INVALID_DATA = "invalid_data"
+
+
+# How long Temporal waits for a worker to finish a workflow task before handing it to another.
+# A task in flight on a worker that was killed waits this out, so it bounds how long a case
+# stands still after a crash (the server's default is 10 s). A task is milliseconds of work;
+# a long local activity keeps its task alive by heartbeating it, whatever this is.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)

@@ -13,7 +13,12 @@ from domain.common import INVALID_DATA
 # run as local activities: no round trip through the Temporal server per step (the dev
 # server has one history shard, and each saved round trip is throughput). They retry for as
 # long as it takes, since a case must never stop because the database blinked.
-QUICK_TIMEOUT = timedelta(seconds=30)
+# A read-model write takes milliseconds; past a few seconds the connection is stuck and a
+# fresh attempt does better than waiting on it.
+QUICK_TIMEOUT = timedelta(seconds=5)
+# Rendering and storing a PDF is CPU work of well under a second, given room for a worker
+# whose cores are busy with other cases.
+RENDER_TIMEOUT = timedelta(seconds=10)
 QUICK_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -26,8 +31,10 @@ QUICK_RETRY = RetryPolicy(
     # shows as a failed workflow to reset) instead of retrying for ever.
     maximum_attempts=1500,
 )
-# Calls to outside systems (carrier, gateway) may be slower.
-EXTERNAL_TIMEOUT = timedelta(minutes=2)
+# A carrier booking or a payment is one HTTP call that answers in about a second. An attempt
+# in flight on a worker that died is only retried once this has passed, so it bounds how
+# long a crash holds a case up: minutes here made cases wait minutes after a restart.
+EXTERNAL_TIMEOUT = timedelta(seconds=10)
 EXTERNAL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,

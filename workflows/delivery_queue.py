@@ -12,6 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.heartbeat import HEARTBEAT_TIMEOUT
     from activities.notify import ATTEMPT_TIMEOUT, NotifyActivities
     from domain.delivery import (
         DELIVERY_QUEUE_WORKFLOW,
@@ -79,6 +80,9 @@ class DeliveryQueueWorkflow:
                 ref,
                 start_to_close_timeout=min(ATTEMPT_TIMEOUT, window),
                 schedule_to_close_timeout=window,
+                # An attempt can take ATTEMPT_TIMEOUT; one on a worker that died is retried
+                # after a few seconds without a heartbeat, not after the whole of it.
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(
                     initial_interval=start.first_retry,
                     backoff_coefficient=2.0,

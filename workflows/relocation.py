@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
         QUICK_TIMEOUT,
+        RENDER_TIMEOUT,
         invalid_transition,
     )
     from workflows.recording import record_new_case, unrecordable
@@ -288,7 +289,7 @@ class RelocationWorkflow:
                     verify_url="",
                 ),
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
+            start_to_close_timeout=RENDER_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
         self.documents.append(certificate)

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         NewCase,
     )
     from domain.common import (
+        WORKFLOW_TASK_TIMEOUT,
         Address,
         CarrierEvent,
         CarrierStatus,
@@ -66,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
         QUICK_TIMEOUT,
+        RENDER_TIMEOUT,
         invalid_transition,
     )
     from workflows.recording import record_new_case, unrecordable
@@ -357,6 +359,7 @@ class RepairWorkflow:
                 ),
                 id=replacement_workflow_id(replacement_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
+                task_timeout=WORKFLOW_TASK_TIMEOUT,
             )
             links["replacement_id"] = replacement_id
             detail = {**detail, "replacement_id": replacement_id}
@@ -446,7 +449,7 @@ class RepairWorkflow:
                     verify_url="",
                 ),
             ),
-            start_to_close_timeout=QUICK_TIMEOUT,
+            start_to_close_timeout=RENDER_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
         self.documents.append(certificate)

@@ -13,7 +13,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.common import Address, Direction, DocumentRef, ShipmentRef
     from domain.documents import LabelData
     from domain.ids import step_key
-    from workflows.base import EXTERNAL_RETRY, EXTERNAL_TIMEOUT, QUICK_RETRY, QUICK_TIMEOUT
+    from workflows.base import (
+        EXTERNAL_RETRY,
+        EXTERNAL_TIMEOUT,
+        QUICK_RETRY,
+        RENDER_TIMEOUT,
+    )
 
 
 @dataclasses.dataclass
@@ -67,7 +72,7 @@ async def book_with_label(
                 kind=parcel.label_kind,
             ),
         ),
-        start_to_close_timeout=QUICK_TIMEOUT,
+        start_to_close_timeout=RENDER_TIMEOUT,
         retry_policy=QUICK_RETRY,
     )
     return shipment, label

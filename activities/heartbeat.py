@@ -1,0 +1,39 @@
+"""Heartbeats for activities that can run for many seconds (a webhook POST, an SMTP
+conversation): Temporal notices a worker that died in the middle of one within
+HEARTBEAT_TIMEOUT and retries it elsewhere, instead of waiting out the attempt's whole
+start-to-close timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from temporalio import activity
+
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+# Several beats per timeout, so one late beat on a busy event loop is not a lost attempt.
+HEARTBEAT_EVERY = HEARTBEAT_TIMEOUT / 5
+
+
+@contextlib.asynccontextmanager
+async def heartbeating(every: timedelta = HEARTBEAT_EVERY) -> AsyncIterator[None]:
+    """Heartbeat the current activity while the block runs (nothing outside an activity:
+    the adapters are also called directly)."""
+    if not activity.in_activity():
+        yield
+        return
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every.total_seconds())
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
