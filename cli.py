@@ -427,6 +427,21 @@ def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) 
 # --------------------------------------------------------------------------- main
 
 
+def _settings_refusal() -> str | None:
+    """Why the environment's settings are refused (a missing secret outside development),
+    said in one line instead of a traceback; None when they are fine."""
+    from pydantic import ValidationError
+
+    from settings import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        return f"{reasons} (AFTERSALES_ENV=development uses the development defaults)"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aftersales", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -464,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     history.add_argument("case_id", help="a case id (RMA-…, REP-…) or a workflow id")
 
     args = parser.parse_args(argv)
+    if args.command != "dev" and (refusal := _settings_refusal()) is not None:
+        print(f"aftersales: {refusal}", file=sys.stderr)
+        return 2
     if args.command == "dev":
         return dev(args.data_dir, args.host, args.port, args.temporal_port, args.ui_port)
     if args.command == "api":

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 import settings as settings_module
+from cli import ROOT
 from settings import (
     DEV_ADMIN_KEY,
     DEV_CARRIER_SECRET,
@@ -168,3 +171,24 @@ def test_development_uses_the_key_make_run_generated(
     assert Settings(env="development").payload_key == DEV_PAYLOAD_KEY
     key_file.write_text(PAYLOAD_KEY + "\n")
     assert Settings(env="development").payload_key == PAYLOAD_KEY
+
+
+def test_the_cli_refuses_missing_secrets_in_one_line(tmp_path: Path) -> None:
+    """Outside development a command without its secrets stops with one readable line (no
+    traceback, no secret echoed) and a failing exit code."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")} | {
+        "AFTERSALES_CARRIER_SECRET": "a-real-looking-secret-value"
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "keys", "list", "--org", "Acme"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "AFTERSALES_ADMIN_KEY" in done.stderr and "must be set" in done.stderr
+    assert "a-real-looking-secret-value" not in done.stderr
