@@ -4,6 +4,7 @@ Routes raise `Problem`; Temporal and validation errors are mapped here and nowhe
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -11,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -106,7 +108,48 @@ def from_update_failure(error: WorkflowUpdateFailedError) -> Problem:
     return Problem(409, "conflict", str(cause or error))
 
 
+class ShuttingDown:
+    """A request still running when the server stops answers 503 `shutting_down` with
+    Retry-After, which a client retries against the next instance, instead of a 500.
+
+    uvicorn lets requests run for its graceful-shutdown period and then cancels them; a
+    command waiting for its workflow's answer (up to `decision_timeout_seconds`) outlives
+    that period, and uvicorn answered the cancelled request with a bare 500. Nothing else
+    cancels a request's task (a client that goes away is not a cancellation), so a
+    cancellation before any response is the server stopping. The command itself is in the
+    workflow's hands or never arrived, so a retry is safe either way."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except asyncio.CancelledError:
+            if started:
+                raise
+            log.info("request cancelled by shutdown", path=scope.get("path"))
+            response = problem_response(
+                503, "shutting_down", "the service is restarting; retry shortly"
+            )
+            response.headers["Retry-After"] = "5"
+            await response(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
+    # Innermost of the middlewares: it sees the cancellation before anything else unwinds.
+    app.add_middleware(ShuttingDown)
+
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         response = problem_response(exc.status, exc.code, exc.detail, **exc.extra)
