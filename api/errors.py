@@ -11,6 +11,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -155,6 +157,18 @@ def install(app: FastAPI) -> None:
         response = problem_response(exc.status, exc.code, exc.detail, **exc.extra)
         if exc.status == 503:
             response.headers["Retry-After"] = "5"
+        return response
+
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(OperationalError)
+    async def _database_busy(_: Request, exc: Exception) -> JSONResponse:
+        # A full connection pool or a database that blinked passes: the client retries
+        # (with its Idempotency-Key) rather than reading a 500 as "the request was bad".
+        log.warning("database unavailable", error=type(exc).__name__)
+        response = problem_response(
+            503, "database_unavailable", "the database is busy or unreachable; retry shortly"
+        )
+        response.headers["Retry-After"] = "2"
         return response
 
     @app.exception_handler(RequestValidationError)

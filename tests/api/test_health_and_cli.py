@@ -39,6 +39,23 @@ async def test_health_is_503_when_the_database_is_unreachable(stack: Stack) -> N
     assert response.json()["temporal"] == "ok"
 
 
+async def test_a_request_while_the_database_is_unreachable_is_503_not_500(stack: Stack) -> None:
+    settings = stack.settings.model_copy(
+        update={
+            "database_url": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            "api_port": free_port(),
+        }
+    )
+    async with (
+        serve_api(settings) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+    ):
+        response = await http.get("/v1/policy", headers={"Authorization": "Bearer ask_x"})
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "database_unavailable"
+    assert response.headers["Retry-After"]
+
+
 def _cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
