@@ -23,11 +23,12 @@ RUN groupadd --system --gid 10001 aftersales \
 
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so a source change does not reinstall them.
-COPY pyproject.toml ./
+# Dependencies first, from pyproject.toml at the versions of requirements.lock, so a source
+# change does not reinstall them.
+COPY pyproject.toml requirements.lock ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt -c requirements.lock \
     && rm /tmp/requirements.txt
 
 # The source tree stays in /app: `aftersales migrate` reads alembic.ini and migrations/ from
