@@ -12,26 +12,27 @@ from tests.support import Stack
 
 
 async def test_routing_keeps_to_the_retailers_network(stack: Stack) -> None:
+    """Two equal centers: routing sends each job to the less loaded one (ties to the smaller
+    id), so every step below would go elsewhere without the network, or with it kept."""
     retailer = await make_org(stack, "retailer")
     category = f"net-{uuid.uuid4().hex[:6]}"
     product = await add_product(stack, retailer, category=category)
-    # A is far less loaded per unit of capacity than B: left alone, routing picks A.
-    center_a = await new_center(stack, category, daily_capacity=100)
-    center_b = await new_center(stack, category, daily_capacity=1)
+    centers = [await new_center(stack, category, daily_capacity=10) for _ in range(2)]
+    low, high = sorted(center.id for center in centers)
     async with stack.http(retailer.key) as shop:
         assert (await shop.get("/v1/repair-network")).json() == {"centers": []}
         before = await shop.post("/v1/repairs", json=repair_body(product["sku"]))
         assert before.status_code == 201, before.text
-        assert before.json()["assigned_center"] == center_a.id
+        assert before.json()["assigned_center"] == low  # a tie: the smaller id
 
-        put = await shop.put("/v1/repair-network", json={"centers": [center_b.id]})
+        # `low` now holds a job, so without a network the next one would go to `high`.
+        put = await shop.put("/v1/repair-network", json={"centers": [low]})
         assert put.status_code == 200, put.text
-        assert put.json() == {"centers": [center_b.id]}
-        assert (await shop.get("/v1/repair-network")).json() == {"centers": [center_b.id]}
-
+        assert put.json() == {"centers": [low]}
+        assert (await shop.get("/v1/repair-network")).json() == {"centers": [low]}
         direct = await shop.post("/v1/repairs", json=repair_body(product["sku"]))
         assert direct.status_code == 201, direct.text
-        assert direct.json()["assigned_center"] == center_b.id
+        assert direct.json()["assigned_center"] == low
 
         # Another retailer without a network still routes among every center.
         other = await make_org(stack, "retailer")
@@ -40,13 +41,13 @@ async def test_routing_keeps_to_the_retailers_network(stack: Stack) -> None:
             assert (await other_shop.get("/v1/repair-network")).json() == {"centers": []}
             theirs = await other_shop.post("/v1/repairs", json=repair_body(other_product["sku"]))
             assert theirs.status_code == 201, theirs.text
-            assert theirs.json()["assigned_center"] == center_a.id
+            assert theirs.json()["assigned_center"] == high
 
-        # Cleared: every center again.
+        # Cleared: every center again (`low` holds two jobs, `high` one).
         cleared = await shop.put("/v1/repair-network", json={"centers": []})
         assert cleared.status_code == 200 and cleared.json() == {"centers": []}
         after = await shop.post("/v1/repairs", json=repair_body(product["sku"]))
-        assert after.json()["assigned_center"] == center_a.id
+        assert after.json()["assigned_center"] == high
 
 
 async def test_a_network_naming_what_is_not_a_repair_center_is_refused(stack: Stack) -> None:
