@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent
 
@@ -427,6 +428,15 @@ def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) 
 # --------------------------------------------------------------------------- main
 
 
+def _exit_now(code: int) -> NoReturn:
+    """End a command that held a Temporal client without interpreter finalization: the SDK's
+    Rust threads may still call into Python while it finalizes, which aborts the process
+    (`PyGILState_Release`, exit 134) about one run in twenty after the command's work is done."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _settings_refusal() -> str | None:
     """Why the environment's settings are refused (a missing secret outside development),
     said in one line instead of a traceback; None when they are fine."""
@@ -492,9 +502,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         migrate()
         print("database is at the latest migration")
     elif args.command == "redispatch":
-        return asyncio.run(_redispatch())
+        _exit_now(asyncio.run(_redispatch()))
     elif args.command == "history":
-        return asyncio.run(_history(args.case_id))
+        _exit_now(asyncio.run(_history(args.case_id)))
     elif args.command == "outbox":
         return asyncio.run(_outbox(args.case, args.status, args.limit, args.body))
     elif args.command == "keys" and args.keys_command == "list":
