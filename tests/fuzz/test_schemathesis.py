@@ -22,7 +22,7 @@ from tests.api.helpers import add_product, make_org
 from tests.support import ADMIN_KEY, Stack, database_url_for_tests
 
 ST = str(Path(sys.executable).parent / "st")
-SECONDS_PER_KIND = int(os.environ.get("AFTERSALES_FUZZ_SECONDS", "25"))
+SECONDS_PER_KIND = int(os.environ.get("AFTERSALES_FUZZ_SECONDS", "15"))
 SEED = 20261201
 
 
