@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +23,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import idempotency
 from api.auth import Principal
+from api.case_views import Viewer
 from api.errors import Problem, decision_pending, invalid_transition
 from api.idempotency import CommandKey
 from db import models
+from db.queries import CaseBundle, load_case_bundle
 from domain.common import WORKFLOW_TASK_TIMEOUT
 from settings import Settings
 
@@ -165,3 +168,43 @@ async def answer_once(
     answer = await produce()
     stored = await idempotency.remember(session, key, answer.model_dump(mode="json"))
     return answer_type.model_validate(stored)
+
+
+@dataclass(frozen=True)
+class CaseCommands(Generic[M]):
+    """How one case type's routes command it: the workflow's answer type, the actions its
+    status allows (for the refusal once the workflow has ended), and the view a command
+    answers with. Every case route sends its commands through `send`."""
+
+    result_type: type[Any]
+    allowed: Callable[[str], Sequence[str]]
+    present: Callable[[CaseBundle, str, Viewer], M]
+    answer_type: type[M]
+
+    async def send(
+        self,
+        session: AsyncSession,
+        client: Client,
+        settings: Settings,
+        principal: Principal,
+        case: models.Case,
+        update: str,
+        argument: Any,
+        action: str | None = None,
+        *,
+        key: str | None,
+        body: BaseModel | None = None,
+    ) -> M:
+        """Send `update` (the `action` when several share one update, as approve and reject
+        do) once per `Idempotency-Key`, and answer with the case as `principal` sees it."""
+        command = command_key(key, principal, case, action or update, body)
+
+        async def run() -> M:
+            await command_case(
+                client, settings, case, update, argument, self.result_type, self.allowed, command
+            )
+            await session.refresh(case)
+            bundle = await load_case_bundle(session, case)
+            return self.present(bundle, settings.public_base_url, Viewer.of(principal, case))
+
+        return await answer_once(session, command, self.answer_type, run)

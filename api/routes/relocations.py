@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from api import idempotency
-from api.auth import OrgKind, Principal
+from api.auth import OrgKind
 from api.case_views import Viewer, relocation_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import answer_once, command_case, command_key, start_with_update
+from api.commands import CaseCommands, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
 from api.idempotency import IdempotencyKey
@@ -55,7 +53,6 @@ from domain.relocation import (
     StageReport,
     allowed_actions,
 )
-from settings import Settings
 
 router = APIRouter(prefix="/v1/relocations", tags=["relocations"])
 
@@ -308,33 +305,9 @@ def _checklist(items: list[ChecklistItemIn]) -> list[ChecklistItem]:
     return [ChecklistItem(i.item, i.passed, i.note) for i in items]
 
 
-async def _command(
-    session: AsyncSession,
-    client: Client,
-    settings: Settings,
-    principal: Principal,
-    case: models.Case,
-    update: str,
-    argument: Any,
-    *,
-    key: str | None,
-    body: BaseModel | None,
-) -> RelocationPublic:
-    command = command_key(key, principal, case, update, body)
-
-    async def run() -> RelocationPublic:
-        await command_case(
-            client,
-            settings,
-            case,
-            update,
-            argument,
-            RelocationView,
-            lambda status: allowed_actions(RelocationStatus(status)),
-            key=command,
-        )
-        await session.refresh(case)
-        bundle = await load_case_bundle(session, case)
-        return relocation_public(bundle, settings.public_base_url, Viewer.of(principal, case))
-
-    return await answer_once(session, command, RelocationPublic, run)
+_command = CaseCommands(
+    RelocationView,
+    lambda status: allowed_actions(RelocationStatus(status)),
+    relocation_public,
+    RelocationPublic,
+).send

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from api import idempotency
-from api.auth import OrgKind, Principal
+from api.auth import OrgKind
 from api.case_views import Viewer, repair_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import answer_once, command_case, command_key, start_with_update
+from api.commands import CaseCommands, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem
 from api.idempotency import IdempotencyKey
@@ -54,7 +51,6 @@ from domain.repair import (
     StatusChange,
     allowed_next,
 )
-from settings import Settings
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
 
@@ -297,33 +293,6 @@ def _amount(value: MoneyIO | Decimal) -> Decimal:
     return value.amount if isinstance(value, MoneyIO) else value
 
 
-async def _command(
-    session: AsyncSession,
-    client: Client,
-    settings: Settings,
-    principal: Principal,
-    case: models.Case,
-    update: str,
-    argument: Any,
-    *,
-    key: str | None,
-    body: BaseModel | None,
-) -> RepairPublic:
-    command = command_key(key, principal, case, update, body)
-
-    async def run() -> RepairPublic:
-        await command_case(
-            client,
-            settings,
-            case,
-            update,
-            argument,
-            RepairView,
-            lambda status: allowed_next(RepairStatus(status)),
-            key=command,
-        )
-        await session.refresh(case)
-        bundle = await load_case_bundle(session, case)
-        return repair_public(bundle, settings.public_base_url, Viewer.of(principal, case))
-
-    return await answer_once(session, command, RepairPublic, run)
+_command = CaseCommands(
+    RepairView, lambda status: allowed_next(RepairStatus(status)), repair_public, RepairPublic
+).send

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_views import Viewer, replacement_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import answer_once, command_case, command_key, start_with_update
+from api.commands import CaseCommands, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found
 from api.idempotency import IdempotencyKey
@@ -44,7 +42,6 @@ from domain.replacement import (
     ReplacementStatus,
     ReplacementView,
 )
-from settings import Settings
 
 router = APIRouter(prefix="/v1/replacements", tags=["replacements"])
 
@@ -236,33 +233,9 @@ async def _visible(session: AsyncSession, principal: Principal, replacement_id: 
     raise not_found("replacement")
 
 
-async def _command(
-    session: AsyncSession,
-    client: Client,
-    settings: Settings,
-    principal: Principal,
-    case: models.Case,
-    update: str,
-    argument: Any,
-    *,
-    key: str | None,
-    body: BaseModel | None,
-) -> ReplacementPublic:
-    command = command_key(key, principal, case, update, body)
-
-    async def run() -> ReplacementPublic:
-        await command_case(
-            client,
-            settings,
-            case,
-            update,
-            argument,
-            ReplacementView,
-            lambda status: ALLOWED_ACTIONS[ReplacementStatus(status)],
-            key=command,
-        )
-        await session.refresh(case)
-        bundle = await load_case_bundle(session, case)
-        return replacement_public(bundle, settings.public_base_url, Viewer.of(principal, case))
-
-    return await answer_once(session, command, ReplacementPublic, run)
+_command = CaseCommands(
+    ReplacementView,
+    lambda status: ALLOWED_ACTIONS[ReplacementStatus(status)],
+    replacement_public,
+    ReplacementPublic,
+).send

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
@@ -18,9 +17,9 @@ from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_views import Viewer, rma_public
 from api.catalog import Product, catalog
-from api.commands import answer_once, command_key, send_update, start_with_update
+from api.commands import CaseCommands, start_with_update
 from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, invalid_transition, not_found
+from api.errors import Problem, not_found
 from api.idempotency import IdempotencyKey
 from api.pagination import LimitQuery, page, split
 from api.schemas.common import Page
@@ -385,42 +384,6 @@ async def _visible(
     raise not_found("RMA")
 
 
-async def _command(
-    session: AsyncSession,
-    client: Client,
-    settings: Settings,
-    principal: Principal,
-    case: models.Case,
-    update: str,
-    argument: Any,
-    action: str,
-    *,
-    key: str | None,
-    body: BaseModel | None = None,
-) -> RmaPublic:
-    current = RmaStatus(case.status)
-    command = command_key(key, principal, case, action, body)
-
-    async def run() -> RmaPublic:
-        await send_update(
-            client,
-            settings,
-            workflow_id=case.workflow_id,
-            update=update,
-            argument=argument,
-            result_type=RmaView,
-            pending_detail=f"the {action} of {case.id} was handed to its workflow, which has "
-            "not answered yet",
-            # The workflow has ended: every command is out of order now.
-            ended=lambda: invalid_transition(
-                f"cannot {action} while {current.value}",
-                current.value,
-                list(ALLOWED_ACTIONS[current]),
-            ),
-            key=command,
-        )
-        await session.refresh(case)
-        bundle = await load_case_bundle(session, case)
-        return rma_public(bundle, settings.public_base_url, Viewer.of(principal, case))
-
-    return await answer_once(session, command, RmaPublic, run)
+_command = CaseCommands(
+    RmaView, lambda status: ALLOWED_ACTIONS[RmaStatus(status)], rma_public, RmaPublic
+).send
