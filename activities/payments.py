@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.bad_data import refuses_bad_data
+from activities.heartbeat import heartbeats
 from db import models
 from db.types import utcnow
 
@@ -97,6 +98,7 @@ class PaymentActivities:
         self.gateway = gateway
 
     @activity.defn
+    @heartbeats
     @refuses_bad_data
     async def execute_payment(self, request: PaymentRequest) -> PaymentResult:
         """Charge, refund, hold, capture or release once per idempotency key.
