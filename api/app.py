@@ -31,6 +31,7 @@ from api.routes import (
     verify,
     webhooks,
 )
+from api.token_urls import TokenUrlHeaders
 from db.document_store import DocumentStore
 from db.session import make_engine, make_sessionmaker
 from settings import Settings, get_settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Before any route: a path that names nothing or a body over the limit is answered here.
     app.add_middleware(limits.BodyLimit)
     app.add_middleware(limits.PathGuard)
+    app.add_middleware(TokenUrlHeaders)
     for module in (
         health,
         orgs,

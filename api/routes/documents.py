@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import bearer_token, resolve
 from api.deps import ResourcesDep, SessionDep
 from api.errors import not_found, unauthorized
-from api.routes.tracking import TOKEN_URL_HEADERS
 from db import models
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -56,8 +55,6 @@ async def get_document(
         headers={
             "Content-Disposition": f'inline; filename="{case.id}-{document.kind}.pdf"',
             "ETag": f'"{document.sha256}"',
-            # Fetched by the customer's token in the URL: kept as the tracking answers are.
-            **(TOKEN_URL_HEADERS if token is not None else {}),
         },
     )
 

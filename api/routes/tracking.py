@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,17 +39,8 @@ from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus, RepairView,
 from domain.rma import Actor
 from settings import Settings
 
-# The token in the URL is the customer's only credential: an answer to it is never cached
-# (a shared computer, a proxy) and the URL is never sent on as a referrer (a link followed
-# from a document or the page). The HTML page and documents fetched by token send these too.
-TOKEN_URL_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-def _token_in_url(response: Response) -> None:
-    response.headers.update(TOKEN_URL_HEADERS)
-
-
-router = APIRouter(prefix="/v1/track", tags=["tracking"], dependencies=[Depends(_token_in_url)])
+# Answers here carry the token's privacy headers from `api.token_urls.TokenUrlHeaders`.
+router = APIRouter(prefix="/v1/track", tags=["tracking"])
 
 # Timeline details safe to show whoever holds the link (no names, notes or addresses).
 PUBLIC_DETAIL = frozenset(

@@ -28,7 +28,6 @@ from api.deps import ResourcesDep, SessionDep
 from api.errors import Problem, from_update_failure, temporal_unavailable
 from api.routes.tracking import (
     PUBLIC_DETAIL,
-    TOKEN_URL_HEADERS,
     CustomerAction,
     case_by_token,
     customer_actions,
@@ -76,8 +75,8 @@ CONTENT_SECURITY_POLICY = (
     f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+# The token's privacy headers come from `api.token_urls.TokenUrlHeaders`, on every answer.
 SECURITY_HEADERS = {
-    **TOKEN_URL_HEADERS,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

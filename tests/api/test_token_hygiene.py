@@ -27,8 +27,8 @@ async def rma_with_label(stack: Stack) -> dict[str, Any]:
         return await wait_until(shop, created.json()["id"], with_label)
 
 
-def assert_kept_private(response: httpx.Response) -> None:
-    assert response.status_code == 200, response.text
+def assert_kept_private(response: httpx.Response, status: int = 200) -> None:
+    assert response.status_code == status, response.text
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
@@ -44,6 +44,22 @@ async def test_tracking_answers_and_documents_by_token_are_not_cached(stack: Sta
         pdf = await customer.get(label["url"])
         assert_kept_private(pdf)
         assert pdf.headers["Content-Type"] == "application/pdf"
+
+
+async def test_refusals_at_a_token_url_are_not_cached_either(stack: Stack) -> None:
+    """A 404 or 409 at a token's URL still names the token: it is kept as the answers are."""
+    rma = await rma_with_label(stack)
+    token = rma["tracking_token"]
+    label = next(d for d in rma["documents"] if d["kind"] == "return_label")
+    async with stack.http() as customer:
+        for refused in (
+            await customer.get("/v1/track/no-such-token"),
+            await customer.get("/track/no-such-token"),
+            await customer.post(f"/v1/track/{token}/quote", json={"approve": True}),
+            await customer.get(f"/v1/documents/{label['id']}?token=not-{token}"),
+        ):
+            assert_kept_private(refused, refused.status_code)
+            assert refused.status_code in (404, 409), refused.text
 
 
 def _api_environment(stack: Stack, port: int) -> dict[str, str]:
