@@ -44,30 +44,17 @@ async def claim(
 ) -> str:
     """The resource id this key stands for: `proposed_id` if the key is new, else the id
     the first request reserved. Raises 409 `idempotency_conflict` for another body."""
-    _check_length(key)
-    existing = await _find(session, org_id, key)
-    if existing is None:
-        session.add(
-            models.IdempotencyRecord(
-                org_id=org_id,
-                key=key,
-                request_hash=body_hash,
-                resource_type=resource_type,
-                resource_id=proposed_id,
-            )
-        )
-        try:
-            await session.commit()
-            return proposed_id
-        except IntegrityError:
-            await session.rollback()  # a concurrent request with the same key won
-            existing = await _find(session, org_id, key)
-            assert existing is not None
-    if existing.request_hash != body_hash or existing.resource_type != resource_type:
-        raise Problem(
-            409, "idempotency_conflict", "this Idempotency-Key was used with a different request"
-        )
-    return existing.resource_id
+    first = await reserve(session, org_id, key, body_hash, resource_type, proposed_id)
+    if first is not None:
+        return first
+    try:
+        await session.commit()
+        return proposed_id
+    except IntegrityError:
+        await session.rollback()  # a concurrent request with the same key won
+        existing = await _find(session, org_id, key)
+        assert existing is not None
+        return _first_id(existing, body_hash, resource_type)
 
 
 async def reserve(
@@ -96,6 +83,11 @@ async def reserve(
             )
         )
         return None
+    return _first_id(existing, body_hash, resource_type)
+
+
+def _first_id(existing: models.IdempotencyRecord, body_hash: str, resource_type: str) -> str:
+    """The id the key's first request made, if this request is the same one."""
     if existing.request_hash != body_hash or existing.resource_type != resource_type:
         raise Problem(
             409, "idempotency_conflict", "this Idempotency-Key was used with a different request"
