@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.bad_data import refuses_bad_data
-from activities.heartbeat import heartbeats
 from db import models
 from db.types import utcnow
 from domain.common import Address, Direction, ShipmentRef
@@ -76,7 +75,6 @@ class CarrierActivities:
         self.carrier = carrier
 
     @activity.defn
-    @heartbeats
     @refuses_bad_data
     async def book_shipment(self, request: BookShipment) -> ShipmentRef:
         existing = await self._by_key(request.idempotency_key)
@@ -114,7 +112,6 @@ class CarrierActivities:
         return shipment
 
     @activity.defn
-    @heartbeats
     async def void_shipment(self, request: VoidShipment) -> None:
         await self.carrier.void(request.tracking_number)
         async with self.sessions.begin() as session:

@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import ParamSpec, TypeVar
 
 from temporalio import activity
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 # Several beats per timeout, so one late beat on a busy event loop is not a lost attempt.
 HEARTBEAT_EVERY = HEARTBEAT_TIMEOUT / 5
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @contextlib.asynccontextmanager
@@ -42,15 +37,3 @@ async def heartbeating(every: timedelta = HEARTBEAT_EVERY) -> AsyncIterator[None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def heartbeats(run: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """An activity that heartbeats while it runs: one whose worker dies is retried after the
-    caller's heartbeat timeout, not after its whole start-to-close timeout."""
-
-    @functools.wraps(run)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        async with heartbeating():
-            return await run(*args, **kwargs)
-
-    return wrapper

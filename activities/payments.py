@@ -15,7 +15,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.bad_data import refuses_bad_data
-from activities.heartbeat import heartbeats
 from db import models
 from db.types import utcnow
 
@@ -98,7 +97,6 @@ class PaymentActivities:
         self.gateway = gateway
 
     @activity.defn
-    @heartbeats
     @refuses_bad_data
     async def execute_payment(self, request: PaymentRequest) -> PaymentResult:
         """Charge, refund, hold, capture or release once per idempotency key.

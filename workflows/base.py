@@ -35,9 +35,6 @@ QUICK_RETRY = RetryPolicy(
 # in flight on a worker that died is only retried once this has passed, so it bounds how
 # long a crash holds a case up: minutes here made cases wait minutes after a restart.
 EXTERNAL_TIMEOUT = timedelta(seconds=10)
-# The carrier and payment activities heartbeat while they run: an attempt on a worker that
-# died is retried after this, so a long provider call can still take its full start-to-close.
-EXTERNAL_HEARTBEAT = timedelta(seconds=3)
 EXTERNAL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,

@@ -55,7 +55,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.rma import Actor
     from domain.service_plan import ASSET_MOVED_SIGNAL, AssetMoved
     from workflows.base import (
-        EXTERNAL_HEARTBEAT,
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
@@ -301,7 +300,6 @@ class RelocationWorkflow:
                 CarrierActivities.void_shipment,
                 VoidShipment(self.transport.tracking_number),
                 start_to_close_timeout=EXTERNAL_TIMEOUT,
-                heartbeat_timeout=EXTERNAL_HEARTBEAT,
                 retry_policy=EXTERNAL_RETRY,
             )
         self.appointment = None

@@ -63,7 +63,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.replacement import REPLACEMENT_WORKFLOW, ReplacementMode, ReplacementStart
     from domain.rma import Actor
     from workflows.base import (
-        EXTERNAL_HEARTBEAT,
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
@@ -374,7 +373,6 @@ class RepairWorkflow:
                 CarrierActivities.void_shipment,
                 VoidShipment(self.inbound.tracking_number),
                 start_to_close_timeout=EXTERNAL_TIMEOUT,
-                heartbeat_timeout=EXTERNAL_HEARTBEAT,
                 retry_policy=EXTERNAL_RETRY,
             )
         await self._close_pause()

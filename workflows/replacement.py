@@ -55,7 +55,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.rma import Actor
     from workflows.base import (
-        EXTERNAL_HEARTBEAT,
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
@@ -395,7 +394,6 @@ class ReplacementWorkflow:
                 CarrierActivities.void_shipment,
                 VoidShipment(self.outbound.tracking_number),
                 start_to_close_timeout=EXTERNAL_TIMEOUT,
-                heartbeat_timeout=EXTERNAL_HEARTBEAT,
                 retry_policy=EXTERNAL_RETRY,
             )
 
@@ -420,7 +418,6 @@ class ReplacementWorkflow:
                 payment_method=start.payment_method,
             ),
             start_to_close_timeout=EXTERNAL_TIMEOUT,
-            heartbeat_timeout=EXTERNAL_HEARTBEAT,
             retry_policy=retry,
         )
 

@@ -77,7 +77,6 @@ with workflow.unsafe.imports_passed_through():
         order_payment_method,
     )
     from workflows.base import (
-        EXTERNAL_HEARTBEAT,
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
@@ -338,7 +337,6 @@ class RmaWorkflow:
                 destination=destination,
             ),
             start_to_close_timeout=EXTERNAL_TIMEOUT,
-            heartbeat_timeout=EXTERNAL_HEARTBEAT,
             retry_policy=EXTERNAL_RETRY,
         )
         ship_by = workflow.now() + start.policy.return_ship_by
@@ -614,7 +612,6 @@ class RmaWorkflow:
                     payment_method=order_payment_method(start.order_ref),
                 ),
                 start_to_close_timeout=EXTERNAL_TIMEOUT,
-                heartbeat_timeout=EXTERNAL_HEARTBEAT,
                 retry_policy=EXTERNAL_RETRY,
             )
         self.refund_amount = breakdown.refund
@@ -646,7 +643,6 @@ class RmaWorkflow:
                 destination=destination,
             ),
             start_to_close_timeout=EXTERNAL_TIMEOUT,
-            heartbeat_timeout=EXTERNAL_HEARTBEAT,
             retry_policy=EXTERNAL_RETRY,
         )
         label = await self._render_label(
@@ -712,7 +708,6 @@ class RmaWorkflow:
             CarrierActivities.void_shipment,
             VoidShipment(self.inbound.tracking_number),
             start_to_close_timeout=EXTERNAL_TIMEOUT,
-            heartbeat_timeout=EXTERNAL_HEARTBEAT,
             retry_policy=EXTERNAL_RETRY,
         )
 

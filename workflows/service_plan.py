@@ -62,7 +62,6 @@ with workflow.unsafe.imports_passed_through():
         term_end,
     )
     from workflows.base import (
-        EXTERNAL_HEARTBEAT,
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
@@ -574,7 +573,6 @@ class ServicePlanWorkflow:
                     payment_method=self._state().payment_method,
                 ),
                 start_to_close_timeout=EXTERNAL_TIMEOUT,
-                heartbeat_timeout=EXTERNAL_HEARTBEAT,
                 retry_policy=EXTERNAL_RETRY,
             )
         except ActivityError as error:

@@ -14,7 +14,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.documents import LabelData
     from domain.ids import step_key
     from workflows.base import (
-        EXTERNAL_HEARTBEAT,
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
@@ -54,7 +53,6 @@ async def book_with_label(
             destination=parcel.destination,
         ),
         start_to_close_timeout=EXTERNAL_TIMEOUT,
-        heartbeat_timeout=EXTERNAL_HEARTBEAT,
         retry_policy=retry,
     )
     label = await workflow.execute_local_activity_method(
