@@ -16,6 +16,10 @@ from db import models
 from db.types import utcnow
 from domain.common import Address, Direction, ShipmentRef
 
+# Re-exported (`X as X`) until every workflow imports domain.contracts.
+from domain.contracts.carrier import BookShipment as BookShipment
+from domain.contracts.carrier import VoidShipment as VoidShipment
+
 
 @dataclass(frozen=True)
 class Booking:
@@ -50,23 +54,6 @@ class BuiltinCarrier:
 
     async def void(self, tracking_number: str) -> None:
         return None
-
-
-@dataclass
-class BookShipment:
-    idempotency_key: str
-    org_id: str
-    case_id: str
-    workflow_id: str
-    direction: Direction
-    origin: Address
-    destination: Address
-    service: str = "Ground"
-
-
-@dataclass
-class VoidShipment:
-    tracking_number: str
 
 
 class CarrierActivities:

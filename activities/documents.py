@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -26,63 +25,22 @@ from documents.certificates import (
 from documents.labels import render_label
 from documents.packing_slip import render_packing_slip
 from domain.common import DocumentRef
+
+# Re-exported (`X as X`) until every workflow imports domain.contracts.
+from domain.contracts.documents import CoverageCertificateRequest as CoverageCertificateRequest
+from domain.contracts.documents import LabelRequest as LabelRequest
+from domain.contracts.documents import PackingSlipRequest as PackingSlipRequest
+from domain.contracts.documents import RelocationCertificateRequest as RelocationCertificateRequest
+from domain.contracts.documents import RepairCertificateRequest as RepairCertificateRequest
 from domain.documents import (
     CoverageCertificateData,
-    LabelData,
-    PackingSlipData,
     RelocationCertificateData,
     RepairCertificateData,
 )
 
-
-@dataclass
-class LabelRequest:
-    idempotency_key: str
-    org_id: str
-    case_id: str
-    label: LabelData
-
-
-@dataclass
-class PackingSlipRequest:
-    idempotency_key: str
-    org_id: str
-    case_id: str
-    slip: PackingSlipData
-
-
-@dataclass
-class RelocationCertificateRequest:
-    idempotency_key: str
-    org_id: str
-    case_id: str
-    certificate: RelocationCertificateData
-    public_base_url: str
-
-
-@dataclass
-class CoverageCertificateRequest:
-    idempotency_key: str
-    org_id: str
-    case_id: str
-    certificate: CoverageCertificateData
-    public_base_url: str
-
-
 CertificateT = TypeVar(
     "CertificateT", RepairCertificateData, RelocationCertificateData, CoverageCertificateData
 )
-
-
-@dataclass
-class RepairCertificateRequest:
-    """The certificate without its verification code: the activity draws one, once."""
-
-    idempotency_key: str
-    org_id: str
-    case_id: str
-    certificate: RepairCertificateData
-    public_base_url: str
 
 
 # Crockford's base32 without look-alikes: a code people can read out and type.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -12,23 +10,10 @@ from activities.bad_data import refuses_bad_data
 from db import inventory
 from db.inventory import ReservationStatus
 
-
-@dataclass
-class ReserveRequest:
-    key: str
-    org_id: str
-    sku: str
-    case_id: str
-
-
-@dataclass
-class ReserveResult:
-    reserved: bool
-
-
-@dataclass
-class SettleRequest:
-    key: str
+# Re-exported (`X as X`) until every workflow imports domain.contracts.
+from domain.contracts.inventory import ReserveRequest as ReserveRequest
+from domain.contracts.inventory import ReserveResult as ReserveResult
+from domain.contracts.inventory import SettleRequest as SettleRequest
 
 
 class InventoryActivities:

@@ -26,6 +26,9 @@ from activities.mail import OutgoingEmail
 from db import models
 from db.outbox import PendingDelivery
 from db.types import utcnow
+
+# Re-exported (`X as X`) until every workflow imports domain.contracts.
+from domain.contracts.notify import ATTEMPT_TIMEOUT as ATTEMPT_TIMEOUT
 from domain.delivery import (
     DeliveryOutcome,
     DeliveryQueueStart,
@@ -43,7 +46,6 @@ from domain.webhook_targets import (
 from temporal_client import enqueue_delivery
 
 SIGNATURE_HEADER = "X-Aftersales-Signature"
-ATTEMPT_TIMEOUT = timedelta(seconds=30)
 # How much of a target's answer is read: enough to reuse the connection after a usual
 # answer; a target that streams without end cannot hold the attempt or fill the memory.
 RESPONSE_READ_LIMIT = 64 * 1024

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import select
@@ -18,16 +17,11 @@ from activities.bad_data import refuses_bad_data
 from db import models
 from db.types import utcnow
 
-PAYMENT_DECLINED = "PaymentDeclined"
-
-
-class PaymentKind(StrEnum):
-    CHARGE = "charge"
-    DEDUCTIBLE = "deductible"
-    REFUND = "refund"
-    HOLD = "hold"
-    CAPTURE = "capture"
-    RELEASE = "release"
+# Re-exported (`X as X`) until every workflow imports domain.contracts.
+from domain.contracts.payments import PAYMENT_DECLINED as PAYMENT_DECLINED
+from domain.contracts.payments import PaymentKind as PaymentKind
+from domain.contracts.payments import PaymentRequest as PaymentRequest
+from domain.contracts.payments import PaymentResult as PaymentResult
 
 
 @dataclass(frozen=True)
@@ -68,27 +62,6 @@ class BuiltinGateway:
         if payment_method == "pm_fail_once" and attempt == 1:
             return GatewayAnswer(False, reference, "card declined (first attempt)")
         return GatewayAnswer(True, reference)
-
-
-@dataclass
-class PaymentRequest:
-    idempotency_key: str
-    org_id: str
-    case_id: str
-    kind: PaymentKind
-    amount: Decimal
-    currency: str
-    payment_method: str
-
-
-@dataclass
-class PaymentResult:
-    payment_id: str
-    kind: PaymentKind
-    amount: Decimal
-    currency: str
-    status: str
-    gateway_reference: str
 
 
 class PaymentActivities:

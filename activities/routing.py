@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -11,23 +10,11 @@ from temporalio import activity
 
 from db import models
 from domain.common import CLOSED_STATUSES, Address
+
+# Re-exported (`X as X`) until every workflow imports domain.contracts.
+from domain.contracts.routing import RouteRequest as RouteRequest
+from domain.contracts.routing import RouteResult as RouteResult
 from domain.repair import AssignedCenter, CenterProfile, route
-
-
-@dataclass
-class RouteRequest:
-    category: str
-    country: str
-    # The retailer whose job it is: its repair network, when set, limits the choice. Empty
-    # in requests scheduled before networks existed (those choose among every center).
-    org_id: str = ""
-
-
-@dataclass
-class RouteResult:
-    """The chosen center, or None: no center fits and the job is `unroutable`."""
-
-    center: AssignedCenter | None = None
 
 
 class RoutingActivities:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -24,123 +21,28 @@ from db.outbox import (
 )
 from db.queries import plan_terms
 from db.types import utcnow
-from domain.common import CLOSED_STATUSES, Address, Customer
-from domain.service_plan import TERMINAL_PLAN_STATUSES, PlanTerms
+from domain.common import CLOSED_STATUSES, Customer
+
+# Re-exported (`X as X`) until every workflow imports domain.contracts.
+from domain.contracts.store import CaseItemRecord as CaseItemRecord
+from domain.contracts.store import CaseProjection as CaseProjection
+from domain.contracts.store import CustomerChange as CustomerChange
+from domain.contracts.store import MoveAsset as MoveAsset
+from domain.contracts.store import NewCase as NewCase
+from domain.contracts.store import PlanFound as PlanFound
+from domain.contracts.store import PlanLookup as PlanLookup
+from domain.contracts.store import PlanTermsAnswer as PlanTermsAnswer
+from domain.contracts.store import PlanTermsRequest as PlanTermsRequest
+from domain.contracts.store import SerialClaim as SerialClaim
+from domain.contracts.store import SerialClaimResult as SerialClaimResult
+from domain.contracts.store import SerialRelease as SerialRelease
+from domain.contracts.store import TimelineEntry as TimelineEntry
+from domain.service_plan import TERMINAL_PLAN_STATUSES
 
 # Fields a projection may set on a case row; anything else is refused loudly.
 _PROJECTABLE = frozenset(
     {"coverage", "reason", "outcome", "refund_amount", "receiving_org_id", "resolution"}
 )
-
-
-@dataclass
-class TimelineEntry:
-    seq: int
-    at: datetime
-    status: str
-    event: str
-    actor: str
-    detail: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class CaseItemRecord:
-    sku: str
-    serial: str
-    quantity: int
-    unit_price: Decimal
-    reason: str = ""
-    notes: str = ""
-
-
-@dataclass
-class NewCase:
-    case_id: str
-    org_id: str
-    case_type: str
-    workflow_id: str
-    status: str
-    tracking_token: str
-    customer: Customer
-    created_at: datetime
-    currency: str
-    order_ref: str = ""
-    resolution: str | None = None
-    coverage: str | None = None
-    reason: str | None = None
-    items: list[CaseItemRecord] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-    timeline: list[TimelineEntry] = field(default_factory=list)
-    receiving_org_id: str | None = None
-    links: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class CaseProjection:
-    case_id: str
-    status: str
-    updated_at: datetime
-    timeline: list[TimelineEntry] = field(default_factory=list)
-    fields: dict[str, Any] = field(default_factory=dict)
-    links: dict[str, str] = field(default_factory=dict)
-    # Merged into the case's `data` (lifecycle-specific facts: quote, SLA clock, diagnosis).
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class MoveAsset:
-    asset_id: str
-    site: Address
-    case_id: str
-
-
-@dataclass
-class CustomerChange:
-    case_id: str
-    customer: Customer
-    # A new tracking token for the case, written in the same transaction (empty: keep it).
-    tracking_token: str = ""
-
-
-@dataclass
-class PlanTermsRequest:
-    org_id: str
-    code: str
-
-
-@dataclass
-class PlanTermsAnswer:
-    terms: PlanTerms | None = None
-
-
-@dataclass
-class PlanLookup:
-    org_id: str
-    serial: str
-
-
-@dataclass
-class PlanFound:
-    plan_id: str | None = None
-    workflow_id: str | None = None
-
-
-@dataclass
-class SerialClaim:
-    org_id: str
-    case_id: str
-    serials: list[str]
-
-
-@dataclass
-class SerialClaimResult:
-    # The open case already holding one of the serials; None when all are now this case's.
-    held_by: str | None = None
-
-
-@dataclass
-class SerialRelease:
-    case_id: str
 
 
 class StoreActivities:

@@ -29,10 +29,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import CaseProjection, StoreActivities, TimelineEntry
+from activities.store import StoreActivities
 from db import models
 from db.outbox import OutboxConfig
 from db.session import make_engine, make_sessionmaker
+from domain.contracts.store import CaseProjection, TimelineEntry
 from tests.api.helpers import add_product, customer, make_org
 from tests.api.test_plans import plan
 from tests.api.test_relocation_e2e import FROM_SITE, TO_SITE

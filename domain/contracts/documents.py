@@ -1,0 +1,59 @@
+"""Requests of the document activities (activities/documents.py); each answers a
+`domain.common.DocumentRef`, never the PDF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.documents import (
+    CoverageCertificateData,
+    LabelData,
+    PackingSlipData,
+    RelocationCertificateData,
+    RepairCertificateData,
+)
+
+
+@dataclass
+class LabelRequest:
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    label: LabelData
+
+
+@dataclass
+class PackingSlipRequest:
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    slip: PackingSlipData
+
+
+@dataclass
+class RelocationCertificateRequest:
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    certificate: RelocationCertificateData
+    public_base_url: str
+
+
+@dataclass
+class CoverageCertificateRequest:
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    certificate: CoverageCertificateData
+    public_base_url: str
+
+
+@dataclass
+class RepairCertificateRequest:
+    """The certificate without its verification code: the activity draws one, once."""
+
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    certificate: RepairCertificateData
+    public_base_url: str

@@ -1,0 +1,578 @@
+"""Each lifecycle's facts in the read model (`cases.data`): one dataclass per lifecycle, whose
+`to_data()` is the only writer of that JSON and whose `from_data()` is the only parser.
+
+The workflow builds its facts and hands `to_data()` to the store; the store merges it into
+the row (`{**row.data, **written}`), so a key a step leaves out keeps the value the row has.
+Readers (case views, the tracking page, emails) parse the row once with `from_data()`.
+
+Parsing is tolerant: rows written before a key existed parse to that field's default, and a
+nested object that cannot be read (a missing or malformed timestamp) parses as absent, so an
+old row still renders. Amounts are written with two decimals, moments as ISO 8601.
+
+`customer_first_name` is written when a case is recorded and by a customer change, never by
+a projection: a projection's facts leave it empty, and empty is not written, so a projection
+never overwrites the name the row has."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from domain.common import Address
+from domain.relocation import Appointment, ChecklistItem, Stage
+from domain.repair import Part
+from domain.replacement import ReplacementMode
+from domain.service_plan import ClaimRecord, ClaimType
+
+CUSTOMER_FIRST_NAME = "customer_first_name"
+
+
+# ------------------------------------------------------------------ RMA
+
+
+@dataclass(frozen=True)
+class RmaFacts:
+    """A return keeps its decisions in typed columns (coverage, reason, outcome, refund); its
+    `data` holds only what the page needs beside them."""
+
+    purchased_at: datetime | None = None
+    customer_first_name: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.purchased_at is not None:
+            data["purchased_at"] = self.purchased_at.isoformat()
+        return _with_name(data, self.customer_first_name, first=False)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RmaFacts:
+        return cls(
+            purchased_at=parse_moment(data.get("purchased_at")),
+            customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
+        )
+
+
+# ------------------------------------------------------------------ repair
+
+
+@dataclass(frozen=True)
+class RepairUnit:
+    sku: str = ""
+    serial: str = ""
+    product_name: str = ""
+    category: str = ""
+
+    def to_data(self) -> dict[str, str]:
+        return {
+            "sku": self.sku,
+            "serial": self.serial,
+            "product_name": self.product_name,
+            "category": self.category,
+        }
+
+
+@dataclass(frozen=True)
+class QuoteFacts:
+    parts_total: Decimal
+    labor_total: Decimal
+    total: Decimal
+    expires_at: datetime | None
+    # "approved", "declined" or "expired" once answered.
+    outcome: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "parts_total": f"{self.parts_total:.2f}",
+            "labor_total": f"{self.labor_total:.2f}",
+            "total": f"{self.total:.2f}",
+            "expires_at": _iso(self.expires_at),
+            "outcome": self.outcome,
+        }
+
+
+@dataclass(frozen=True)
+class DiagnosisFacts:
+    fault_code: str
+    findings: str
+    labor_minutes: int
+    repairable: bool
+    parts: tuple[Part, ...] = ()
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "fault_code": self.fault_code,
+            "findings": self.findings,
+            "labor_minutes": self.labor_minutes,
+            "repairable": self.repairable,
+            "parts": [
+                {
+                    "part_no": p.part_no,
+                    "description": p.description,
+                    "quantity": p.quantity,
+                    "unit_price": f"{p.unit_price:.2f}",
+                }
+                for p in self.parts
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class SlaFacts:
+    """The turnaround clock's inputs: the API computes `sla_due_at` from these."""
+
+    received_at: datetime | None = None
+    turnaround_seconds: float = 0.0
+    # Periods the clock stood still (waiting on the customer): start, end (None while open).
+    pauses: tuple[tuple[datetime, datetime | None], ...] = ()
+    ready_at: datetime | None = None
+    breached: bool = False
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "received_at": _iso(self.received_at),
+            "turnaround_seconds": self.turnaround_seconds,
+            "pauses": [[start.isoformat(), _iso(end)] for start, end in self.pauses],
+            "ready_at": _iso(self.ready_at),
+            "breached": self.breached,
+        }
+
+
+@dataclass(frozen=True)
+class RepairFacts:
+    unit: RepairUnit = field(default_factory=RepairUnit)
+    fault: str = ""
+    assigned_center: str | None = None
+    quote: QuoteFacts | None = None
+    diagnosis: DiagnosisFacts | None = None
+    qa_failures: int = 0
+    sla: SlaFacts = field(default_factory=SlaFacts)
+    customer_first_name: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "unit": self.unit.to_data(),
+            "fault": self.fault,
+            "assigned_center": self.assigned_center,
+            "quote": None if self.quote is None else self.quote.to_data(),
+            "diagnosis": None if self.diagnosis is None else self.diagnosis.to_data(),
+            "qa_failures": self.qa_failures,
+            "sla": self.sla.to_data(),
+        }
+        return _with_name(data, self.customer_first_name)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RepairFacts:
+        unit = _mapping(data.get("unit"))
+        sla = _mapping(data.get("sla"))
+        return cls(
+            unit=RepairUnit(
+                sku=_str(unit.get("sku")),
+                serial=_str(unit.get("serial")),
+                product_name=_str(unit.get("product_name")),
+                category=_str(unit.get("category")),
+            ),
+            fault=_str(data.get("fault")),
+            assigned_center=_optional_str(data.get("assigned_center")),
+            quote=_quote(data.get("quote")),
+            diagnosis=_diagnosis(data.get("diagnosis")),
+            qa_failures=_int(data.get("qa_failures")),
+            sla=SlaFacts(
+                received_at=parse_moment(sla.get("received_at")),
+                turnaround_seconds=_float(sla.get("turnaround_seconds")),
+                pauses=_pauses(sla.get("pauses")),
+                ready_at=parse_moment(sla.get("ready_at")),
+                breached=bool(sla.get("breached", False)),
+            ),
+            customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
+        )
+
+
+def _quote(value: object) -> QuoteFacts | None:
+    quote = _mapping(value)
+    if not quote:
+        return None
+    return QuoteFacts(
+        parts_total=_decimal(quote.get("parts_total")),
+        labor_total=_decimal(quote.get("labor_total")),
+        total=_decimal(quote.get("total")),
+        expires_at=parse_moment(quote.get("expires_at")),
+        outcome=_optional_str(quote.get("outcome")),
+    )
+
+
+def _diagnosis(value: object) -> DiagnosisFacts | None:
+    diagnosis = _mapping(value)
+    if not diagnosis:
+        return None
+    return DiagnosisFacts(
+        fault_code=_str(diagnosis.get("fault_code")),
+        findings=_str(diagnosis.get("findings")),
+        labor_minutes=_int(diagnosis.get("labor_minutes")),
+        repairable=bool(diagnosis.get("repairable", True)),
+        parts=tuple(
+            Part(
+                part_no=_str(p.get("part_no")),
+                description=_str(p.get("description")),
+                quantity=_int(p.get("quantity")),
+                unit_price=_decimal(p.get("unit_price")),
+            )
+            for p in map(_mapping, _list(diagnosis.get("parts")))
+        ),
+    )
+
+
+def _pauses(value: object) -> tuple[tuple[datetime, datetime | None], ...]:
+    pauses: list[tuple[datetime, datetime | None]] = []
+    for pause in _list(value):
+        if not isinstance(pause, Sequence) or isinstance(pause, str) or len(pause) != 2:
+            continue
+        start = parse_moment(pause[0])
+        if start is not None:
+            pauses.append((start, parse_moment(pause[1])))
+    return tuple(pauses)
+
+
+# ------------------------------------------------------------------ replacement
+
+
+@dataclass(frozen=True)
+class HoldFacts:
+    """The deposit hold of an advance exchange."""
+
+    amount: Decimal
+    # "held", then "released" or "captured".
+    status: str
+    placed_at: datetime | None
+    renewals: int = 0
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "amount": f"{self.amount:.2f}",
+            "status": self.status,
+            "placed_at": _iso(self.placed_at),
+            "renewals": self.renewals,
+        }
+
+
+@dataclass(frozen=True)
+class ReplacementFacts:
+    # None on a row written before the mode was (the case's `resolution` column has it).
+    mode: ReplacementMode | None = None
+    replacement_sku: str = ""
+    core_charged: bool = False
+    hold: HoldFacts | None = None
+    customer_first_name: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "mode": None if self.mode is None else self.mode.value,
+            "replacement_sku": self.replacement_sku,
+            "core_charged": self.core_charged,
+            "hold": None if self.hold is None else self.hold.to_data(),
+        }
+        return _with_name(data, self.customer_first_name)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ReplacementFacts:
+        hold = _mapping(data.get("hold"))
+        return cls(
+            mode=_enum(ReplacementMode, data.get("mode")),
+            replacement_sku=_str(data.get("replacement_sku")),
+            core_charged=bool(data.get("core_charged", False)),
+            hold=None
+            if not hold
+            else HoldFacts(
+                amount=_decimal(hold.get("amount")),
+                status=_str(hold.get("status")),
+                placed_at=parse_moment(hold.get("placed_at")),
+                renewals=_int(hold.get("renewals")),
+            ),
+            customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
+        )
+
+
+# ------------------------------------------------------------------ relocation
+
+
+@dataclass(frozen=True)
+class RelocatedAsset:
+    sku: str = ""
+    serial: str = ""
+    product_name: str = ""
+
+    def to_data(self) -> dict[str, str]:
+        return {"sku": self.sku, "serial": self.serial, "product_name": self.product_name}
+
+
+@dataclass(frozen=True)
+class RelocationFacts:
+    asset_id: str = ""
+    asset: RelocatedAsset = field(default_factory=RelocatedAsset)
+    provider_org_id: str = ""
+    from_site: Address | None = None
+    to_site: Address | None = None
+    appointment: Appointment | None = None
+    reschedules_used: int = 0
+    max_reschedules: int = 0
+    # By stage ("uninstall", "reinstall", "commissioning"), in the order they were reported.
+    checklists: Mapping[str, tuple[ChecklistItem, ...]] = field(default_factory=dict)
+    customer_first_name: str = ""
+
+    @property
+    def reschedules_left(self) -> int:
+        return self.max_reschedules - self.reschedules_used
+
+    def to_data(self) -> dict[str, Any]:
+        appointment = self.appointment
+        data: dict[str, Any] = {
+            "asset_id": self.asset_id,
+            "asset": self.asset.to_data(),
+            "provider_org_id": self.provider_org_id,
+            "from_site": _site(self.from_site),
+            "to_site": _site(self.to_site),
+            "appointment": None
+            if appointment is None
+            else {
+                "stage": appointment.stage.value,
+                "starts_at": appointment.starts_at.isoformat(),
+                "technician": appointment.technician,
+            },
+            "reschedules_used": self.reschedules_used,
+            "max_reschedules": self.max_reschedules,
+            "checklists": {
+                stage: [{"item": c.item, "passed": c.passed, "note": c.note} for c in items]
+                for stage, items in self.checklists.items()
+            },
+        }
+        return _with_name(data, self.customer_first_name)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RelocationFacts:
+        asset = _mapping(data.get("asset"))
+        return cls(
+            asset_id=_str(data.get("asset_id")),
+            asset=RelocatedAsset(
+                sku=_str(asset.get("sku")),
+                serial=_str(asset.get("serial")),
+                product_name=_str(asset.get("product_name")),
+            ),
+            provider_org_id=_str(data.get("provider_org_id")),
+            from_site=parse_address(data.get("from_site")),
+            to_site=parse_address(data.get("to_site")),
+            appointment=_appointment(data.get("appointment")),
+            reschedules_used=_int(data.get("reschedules_used")),
+            max_reschedules=_int(data.get("max_reschedules")),
+            checklists={
+                str(stage): tuple(
+                    ChecklistItem(
+                        item=_str(c.get("item")),
+                        passed=bool(c.get("passed", False)),
+                        note=_str(c.get("note")),
+                    )
+                    for c in map(_mapping, _list(items))
+                )
+                for stage, items in _mapping(data.get("checklists")).items()
+            },
+            customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
+        )
+
+
+def _appointment(value: object) -> Appointment | None:
+    appointment = _mapping(value)
+    stage = _enum(Stage, appointment.get("stage"))
+    starts_at = parse_moment(appointment.get("starts_at"))
+    if stage is None or starts_at is None:
+        return None
+    return Appointment(
+        stage=stage, starts_at=starts_at, technician=_str(appointment.get("technician"))
+    )
+
+
+def _site(address: Address | None) -> dict[str, str]:
+    return {} if address is None else address.to_json()
+
+
+# ------------------------------------------------------------------ service plan
+
+
+@dataclass(frozen=True)
+class ServicePlanFacts:
+    plan_code: str = ""
+    plan_name: str = ""
+    serial: str = ""
+    sku: str = ""
+    term_number: int = 1
+    term_starts_at: datetime | None = None
+    term_ends_at: datetime | None = None
+    next_charge_at: datetime | None = None
+    claims_used: int = 0
+    claims: tuple[ClaimRecord, ...] = ()
+    owner: str = ""
+    # Where the covered unit is installed; written once known (a relocation moves it).
+    unit_site: Address | None = None
+    customer_first_name: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "plan_code": self.plan_code,
+            "plan_name": self.plan_name,
+            "serial": self.serial,
+            "sku": self.sku,
+            "term_number": self.term_number,
+            "term_starts_at": _iso(self.term_starts_at),
+            "term_ends_at": _iso(self.term_ends_at),
+            "next_charge_at": _iso(self.next_charge_at),
+            "claims_used": self.claims_used,
+            "claims": [
+                {
+                    "number": c.number,
+                    "at": c.at.isoformat(),
+                    "type": c.type.value,
+                    "incident": c.incident,
+                    "decision": c.decision,
+                    "reason": c.reason,
+                    "case_id": c.case_id,
+                }
+                for c in self.claims
+            ],
+            "owner": self.owner,
+        }
+        if self.unit_site is not None:
+            data["unit_site"] = self.unit_site.to_json()
+        return _with_name(data, self.customer_first_name)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ServicePlanFacts:
+        return cls(
+            plan_code=_str(data.get("plan_code")),
+            plan_name=_str(data.get("plan_name")),
+            serial=_str(data.get("serial")),
+            sku=_str(data.get("sku")),
+            term_number=_int(data.get("term_number"), default=1),
+            term_starts_at=parse_moment(data.get("term_starts_at")),
+            term_ends_at=parse_moment(data.get("term_ends_at")),
+            next_charge_at=parse_moment(data.get("next_charge_at")),
+            claims_used=_int(data.get("claims_used")),
+            claims=tuple(
+                claim
+                for claim in map(_claim, _list(data.get("claims")))
+                if claim is not None
+            ),
+            owner=_str(data.get("owner")),
+            unit_site=parse_address(data.get("unit_site")),
+            customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
+        )
+
+
+def _claim(value: object) -> ClaimRecord | None:
+    claim = _mapping(value)
+    at = parse_moment(claim.get("at"))
+    type_ = _enum(ClaimType, claim.get("type"))
+    if at is None or type_ is None:
+        return None
+    return ClaimRecord(
+        number=_int(claim.get("number")),
+        at=at,
+        type=type_,
+        incident=_str(claim.get("incident")),
+        decision=_str(claim.get("decision")),
+        reason=_optional_str(claim.get("reason")),
+        case_id=_optional_str(claim.get("case_id")),
+    )
+
+
+# ------------------------------------------------------------------ parsing plain JSON
+
+
+def parse_moment(value: object) -> datetime | None:
+    """An ISO 8601 timestamp as an aware datetime (naive ones are UTC); None if absent or bad."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_address(value: object) -> Address | None:
+    """An address as `Address.to_json()` wrote it; None when absent or without its lines."""
+    site = _mapping(value)
+    if not site:
+        return None
+    return Address(
+        line1=_str(site.get("line1")),
+        city=_str(site.get("city")),
+        postal_code=_str(site.get("postal_code")),
+        country=_str(site.get("country")),
+        line2=_str(site.get("line2")),
+        region=_str(site.get("region")),
+        name=_str(site.get("name")),
+    )
+
+
+def _with_name(data: dict[str, Any], first_name: str, *, first: bool = True) -> dict[str, Any]:
+    # The key's place follows what the workflows wrote before the facts existed: the name
+    # first, except on a return, whose purchase date came first.
+    if not first_name:
+        return data
+    if first:
+        return {CUSTOMER_FIRST_NAME: first_name, **data}
+    return {**data, CUSTOMER_FIRST_NAME: first_name}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _str(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: object, default: int = 0) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float | str):
+        try:
+            return int(value)
+        except ValueError:
+            return default
+    return default
+
+
+def _float(value: object) -> float:
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def _decimal(value: object) -> Decimal:
+    try:
+        return Decimal(str(value)) if value is not None else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _enum[E: (ReplacementMode, Stage, ClaimType)](kind: type[E], value: object) -> E | None:
+    try:
+        return kind(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
