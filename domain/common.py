@@ -77,6 +77,27 @@ class Policy:
     repair_warranty: timedelta = timedelta(days=90)
 
 
+class CaseKind(StrEnum):
+    """The lifecycles: a case row's `type`, the first part of its webhook events' names."""
+
+    RMA = "rma"
+    REPAIR = "repair"
+    REPLACEMENT = "replacement"
+    RELOCATION = "relocation"
+    SERVICE_PLAN = "service_plan"
+
+
+@dataclass
+class Actor:
+    """Who did it, for the timeline: `retailer:<org>`, `repair_center:<org>`, `carrier`..."""
+
+    kind: str
+    org_id: str = ""
+
+    def label(self) -> str:
+        return f"{self.kind}:{self.org_id}" if self.org_id else self.kind
+
+
 class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"

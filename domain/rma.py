@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+# Actor moved to domain.common (every lifecycle's); re-exported here until its importers switch.
+from domain.common import Actor as Actor
 from domain.common import Customer, DocumentRef, Policy, ShipmentRef
 
 
@@ -110,17 +112,6 @@ class RmaStart:
     # The token of the repair this RMA may start: drawn by the API, as workflows draw none.
     repair_tracking_token: str = ""
     replacement_tracking_token: str = ""
-
-
-@dataclass
-class Actor:
-    """Who did it, for the timeline: `retailer:<org>`, `repair_center:<org>`, `carrier`..."""
-
-    kind: str
-    org_id: str = ""
-
-    def label(self) -> str:
-        return f"{self.kind}:{self.org_id}" if self.org_id else self.kind
 
 
 @dataclass

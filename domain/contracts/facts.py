@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from domain.common import Address
 from domain.relocation import Appointment, ChecklistItem, Stage
@@ -28,6 +29,8 @@ from domain.replacement import ReplacementMode
 from domain.service_plan import ClaimRecord, ClaimType
 
 CUSTOMER_FIRST_NAME = "customer_first_name"
+
+_E = TypeVar("_E", bound=StrEnum)
 
 
 # ------------------------------------------------------------------ RMA
@@ -457,9 +460,7 @@ class ServicePlanFacts:
             next_charge_at=parse_moment(data.get("next_charge_at")),
             claims_used=_int(data.get("claims_used")),
             claims=tuple(
-                claim
-                for claim in map(_claim, _list(data.get("claims")))
-                if claim is not None
+                claim for claim in map(_claim, _list(data.get("claims"))) if claim is not None
             ),
             owner=_str(data.get("owner")),
             unit_site=parse_address(data.get("unit_site")),
@@ -571,7 +572,7 @@ def _decimal(value: object) -> Decimal:
         return Decimal(0)
 
 
-def _enum[E: (ReplacementMode, Stage, ClaimType)](kind: type[E], value: object) -> E | None:
+def _enum(kind: type[_E], value: object) -> _E | None:
     try:
         return kind(value) if isinstance(value, str) else None
     except ValueError:
