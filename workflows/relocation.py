@@ -30,12 +30,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.documents import ChecklistLine, RelocationCertificateData
     from domain.ids import child_case_id, step_key
     from domain.relocation import (
+        BOOK_UPDATE,
         CANCELLABLE,
+        COMMISSION_UPDATE,
         DONE,
+        RELOCATION_ACCEPT_UPDATE,
+        RELOCATION_CANCEL_UPDATE,
+        RELOCATION_WORKFLOW,
         REMINDER_BEFORE,
         RESCHEDULE_LIMIT_REACHED,
+        RESCHEDULE_UPDATE,
         SCHEDULED,
         SCHEDULING,
+        STAGE_UPDATE,
         TERMINAL_RELOCATION_STATUSES,
         Appointment,
         BookAppointment,
@@ -81,7 +88,7 @@ MOVEMENT_SCANS = frozenset(
 Command = BookAppointment | StageReport | Commissioning | RescheduleRequest | RelocationCancel
 
 
-@workflow.defn(name="Relocation")
+@workflow.defn(name=RELOCATION_WORKFLOW)
 class RelocationWorkflow:
     def __init__(self) -> None:
         self.start: RelocationStart | None = None
@@ -404,14 +411,14 @@ class RelocationWorkflow:
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update
+    @workflow.update(name=RELOCATION_ACCEPT_UPDATE)
     async def accept(self) -> RelocationView:
         await workflow.wait_condition(lambda: self.recorded or self.unrecordable is not None)
         if self.unrecordable is not None:
             raise unrecordable(self.unrecordable)
         return self.view()
 
-    @workflow.update
+    @workflow.update(name=BOOK_UPDATE)
     async def book_appointment(self, request: BookAppointment) -> RelocationView:
         return await self._handle(request)
 
@@ -420,7 +427,7 @@ class RelocationWorkflow:
         stage = request.stage
         self._require(f"book_{stage.value}", self.status in (SCHEDULING[stage], SCHEDULED[stage]))
 
-    @workflow.update
+    @workflow.update(name=STAGE_UPDATE)
     async def report_stage(self, report: StageReport) -> RelocationView:
         return await self._handle(report)
 
@@ -435,7 +442,7 @@ class RelocationWorkflow:
             )
         self._require(report.outcome.value, allowed)
 
-    @workflow.update
+    @workflow.update(name=COMMISSION_UPDATE)
     async def commission(self, commissioning: Commissioning) -> RelocationView:
         return await self._handle(commissioning)
 
@@ -443,7 +450,7 @@ class RelocationWorkflow:
     def _validate_commission(self, commissioning: Commissioning) -> None:
         self._require("commissioning", self.status is R.REINSTALLED)
 
-    @workflow.update
+    @workflow.update(name=RESCHEDULE_UPDATE)
     async def reschedule(self, request: RescheduleRequest) -> RelocationView:
         return await self._handle(request)
 
@@ -460,7 +467,7 @@ class RelocationWorkflow:
                 non_retryable=True,
             )
 
-    @workflow.update
+    @workflow.update(name=RELOCATION_CANCEL_UPDATE)
     async def cancel(self, request: RelocationCancel) -> RelocationView:
         return await self._handle(request)
 

@@ -41,6 +41,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.replacement import (
         ALLOWED_ACTIONS,
         CANCELLABLE,
+        CORE_RECEIVED_UPDATE,
+        REPLACEMENT_ACCEPT_UPDATE,
+        REPLACEMENT_CANCEL_UPDATE,
+        REPLACEMENT_WORKFLOW,
+        STOCK_RESERVED_SIGNAL,
         TERMINAL_REPLACEMENT_STATUSES,
         CoreReceived,
         HoldState,
@@ -91,7 +96,7 @@ class _Cancelled(Exception):
     """A cancel arrived at a checkpoint: unwind what was done so far."""
 
 
-@workflow.defn(name="Replacement")
+@workflow.defn(name=REPLACEMENT_WORKFLOW)
 class ReplacementWorkflow:
     def __init__(self) -> None:
         self.start: ReplacementStart | None = None
@@ -521,7 +526,7 @@ class ReplacementWorkflow:
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update
+    @workflow.update(name=REPLACEMENT_ACCEPT_UPDATE)
     async def accept(self) -> ReplacementView:
         """The create call's answer: reserved and on its way, backordered, or refused."""
         await workflow.wait_condition(lambda: self.settled or self.unrecordable is not None)
@@ -529,7 +534,7 @@ class ReplacementWorkflow:
             raise unrecordable(self.unrecordable)
         return self.view()
 
-    @workflow.update
+    @workflow.update(name=REPLACEMENT_CANCEL_UPDATE)
     async def cancel(self, request: ReplacementCancel) -> ReplacementView:
         self.cancel_request = request
         await workflow.wait_condition(lambda: self.status in TERMINAL_REPLACEMENT_STATUSES)
@@ -542,7 +547,7 @@ class ReplacementWorkflow:
             self.status in CANCELLABLE and self.cancel_request is None and not self.committed,
         )
 
-    @workflow.update
+    @workflow.update(name=CORE_RECEIVED_UPDATE)
     async def core_received(self, request: CoreReceived) -> ReplacementView:
         self.core_request = request
         await workflow.wait_condition(lambda: self.core_request is None)
@@ -559,7 +564,7 @@ class ReplacementWorkflow:
             and not self.capturing,
         )
 
-    @workflow.signal
+    @workflow.signal(name=STOCK_RESERVED_SIGNAL)
     def stock_reserved(self, notice: StockReserved) -> None:
         self.stock_signalled = True
 

@@ -39,7 +39,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.rma import Actor
     from domain.service_plan import (
         ASSET_MOVED_SIGNAL,
+        CLAIM_UPDATE,
+        PAYMENT_METHOD_UPDATE,
+        PLAN_ACCEPT_UPDATE,
+        PLAN_CANCEL_UPDATE,
+        SERVICE_PLAN_WORKFLOW,
         TERMINAL_PLAN_STATUSES,
+        TRANSFER_UPDATE,
         AssetMoved,
         CancelAnswer,
         Charge,
@@ -84,7 +90,7 @@ class _Declined(Exception):
     pass
 
 
-@workflow.defn(name="ServicePlan")
+@workflow.defn(name=SERVICE_PLAN_WORKFLOW)
 class ServicePlanWorkflow:
     def __init__(self) -> None:
         self.start: ServicePlanStart | None = None
@@ -310,14 +316,14 @@ class ServicePlanWorkflow:
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update
+    @workflow.update(name=PLAN_ACCEPT_UPDATE)
     async def accept(self) -> PlanView:
         await workflow.wait_condition(lambda: self.recorded or self.unrecordable is not None)
         if self.unrecordable is not None:
             raise unrecordable(self.unrecordable)
         return self.view()
 
-    @workflow.update
+    @workflow.update(name=CLAIM_UPDATE)
     async def claim(self, request: ClaimRequest) -> ClaimAnswer:
         async with self.lock:
             applied, first = self._applied_before()
@@ -331,7 +337,7 @@ class ServicePlanWorkflow:
     def _validate_claim(self, request: ClaimRequest) -> None:
         self._require_open("claim")
 
-    @workflow.update
+    @workflow.update(name=PAYMENT_METHOD_UPDATE)
     async def change_payment_method(self, change: PaymentMethodChange) -> PlanView:
         async with self.lock:
             if self._applied_before()[0]:
@@ -349,7 +355,7 @@ class ServicePlanWorkflow:
     def _validate_payment_method(self, change: PaymentMethodChange) -> None:
         self._require_open("change_payment_method")
 
-    @workflow.update
+    @workflow.update(name=PLAN_CANCEL_UPDATE)
     async def cancel(self, request: PlanCancel) -> CancelAnswer:
         async with self.lock:
             state = self._state()
@@ -375,7 +381,7 @@ class ServicePlanWorkflow:
     def _validate_cancel(self, request: PlanCancel) -> None:
         self._require_open("cancel")
 
-    @workflow.update
+    @workflow.update(name=TRANSFER_UPDATE)
     async def transfer(self, request: PlanTransfer) -> PlanView:
         async with self.lock:
             if self._applied_before()[0]:
