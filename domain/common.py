@@ -97,6 +97,23 @@ class Actor:
     def label(self) -> str:
         return f"{self.kind}:{self.org_id}" if self.org_id else self.kind
 
+    # The actors no key holder is: named here once, for every lifecycle's timeline.
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system")
+
+    @classmethod
+    def carrier(cls) -> Actor:
+        return cls("carrier")
+
+    @classmethod
+    def customer(cls) -> Actor:
+        return cls("customer")
+
+    @classmethod
+    def retailer(cls, org_id: str) -> Actor:
+        return cls("retailer", org_id)
+
 
 class Direction(StrEnum):
     INBOUND = "inbound"

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.common import Address
+
+
+def long_date(moment: datetime) -> str:
+    """A date as documents print it: "7 December 2026" (day unpadded, month in full)."""
+    return f"{moment.day} {moment:%B %Y}"
 
 
 @dataclass

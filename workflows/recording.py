@@ -1,18 +1,128 @@
-"""Recording a new case, and what its workflow does when the case cannot be stored."""
+"""Recording a new case, and what its workflow does when the case cannot be stored.
+
+Every lifecycle keeps one `CaseRecord`: its run records the case first thing, its create
+update (`authorize`, `accept`) answers through `first_answer`, its validators refuse
+commands until `recorded`, and its run ends with `fail_if_refused` when the data was
+refused for good:
+
+    self.case = CaseRecord()
+    ...
+    await self.case.record(new_case(case_type="repair", case_id=..., ...))
+    await self.case.fail_if_refused()
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.store import NewCase, StoreActivities
-    from domain.common import INVALID_DATA
+    from activities.store import CaseItemRecord, NewCase, StoreActivities, TimelineEntry
+    from domain.common import INVALID_DATA, Customer
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
 
 # Before this patch such a workflow retried its first step for ever and its creator waited
 # on a 503 `decision_pending` that never turned into an answer.
 UNRECORDABLE_PATCH = "unrecordable-case-refused"
+
+
+def new_case(
+    *,
+    case_type: str,
+    case_id: str,
+    org_id: str,
+    status: str,
+    tracking_token: str,
+    customer: Customer,
+    currency: str,
+    items: list[CaseItemRecord],
+    timeline: list[TimelineEntry],
+    data: dict[str, Any] | None = None,
+    links: dict[str, str] | None = None,
+    created_at: datetime | None = None,
+    order_ref: str = "",
+    resolution: str | None = None,
+    coverage: str | None = None,
+    reason: str | None = None,
+    receiving_org_id: str | None = None,
+) -> NewCase:
+    """The first record of this workflow's case: created now (unless given), under this
+    workflow's id, with the customer's first name among its facts (emails greet by it)."""
+    return NewCase(
+        case_id=case_id,
+        org_id=org_id,
+        case_type=str(case_type),
+        workflow_id=workflow.info().workflow_id,
+        status=str(status),
+        tracking_token=tracking_token,
+        customer=customer,
+        created_at=created_at or workflow.now(),
+        currency=currency,
+        order_ref=order_ref,
+        resolution=resolution,
+        coverage=coverage,
+        reason=reason,
+        items=items,
+        data={"customer_first_name": customer.first_name, **(data or {})},
+        timeline=timeline,
+        receiving_org_id=receiving_org_id,
+        links=links or {},
+    )
+
+
+def one_unit(
+    sku: str, serial: str, unit_price: Decimal, reason: str, notes: str = ""
+) -> list[CaseItemRecord]:
+    """The items of a case about one unit."""
+    return [
+        CaseItemRecord(
+            sku=sku, serial=serial, quantity=1, unit_price=unit_price, reason=reason, notes=notes
+        )
+    ]
+
+
+class CaseRecord:
+    """Whether the case is stored and open to commands, or refused for good."""
+
+    def __init__(self) -> None:
+        # Stored, and its first decision made: commands may come, the create call answers.
+        self.recorded = False
+        # Why the case could not be stored, when its data is refused for good.
+        self.refused: str | None = None
+
+    async def record(self, new: NewCase, *, open_now: bool = True) -> bool:
+        """Store the case; True once stored. With `open_now` it is `recorded` at once;
+        otherwise the workflow calls `open()` once its first decision is made."""
+        self.refused = await record_new_case(new)
+        if self.refused is None and open_now:
+            self.recorded = True
+        return self.refused is None
+
+    def open(self) -> None:
+        """The first decision is made: the create call answers, commands are accepted."""
+        self.recorded = True
+
+    async def first_answer(self, ready: Callable[[], bool] | None = None) -> None:
+        """For the create update: wait until the case is recorded (and `ready()`, if given),
+        or refuse with `unrecordable` if its data was refused."""
+        await workflow.wait_condition(
+            lambda: (self.recorded if ready is None else ready()) or self.refused is not None
+        )
+        if self.refused is not None:
+            raise unrecordable(self.refused)
+
+    async def fail_if_refused(self) -> None:
+        """For the run: end the workflow failed, once its handlers are done, if the case
+        was refused."""
+        if self.refused is None:
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        raise unrecordable(self.refused)
 
 
 async def record_new_case(new: NewCase) -> str | None:

@@ -1,4 +1,5 @@
-"""Workflow steps every lifecycle shares: book a parcel and render its label; name an address."""
+"""Workflow steps every lifecycle shares: book a parcel and render its label (and, for a
+return, its packing slip), void a label no longer needed; name an address."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.carrier import BookShipment, CarrierActivities
-    from activities.documents import DocumentActivities, LabelRequest
-    from domain.common import Address, Direction, DocumentRef, ShipmentRef
-    from domain.documents import LabelData
+    from activities.carrier import BookShipment, CarrierActivities, VoidShipment
+    from activities.documents import DocumentActivities, LabelRequest, PackingSlipRequest
+    from domain.common import Address, Customer, Direction, DocumentRef, ShipmentRef
+    from domain.documents import LabelData, PackingSlipData
     from domain.ids import step_key
     from workflows.base import (
         EXTERNAL_RETRY,
@@ -23,7 +24,8 @@ with workflow.unsafe.imports_passed_through():
 
 @dataclasses.dataclass
 class Parcel:
-    """Who sends what to whom, for one case; `step` names the side effect once per case."""
+    """Who sends what to whom, for one case; `step` names the side effect once per case
+    (the label's step is `<step>-label` unless `label_step` names it)."""
 
     org_id: str
     case_id: str
@@ -33,15 +35,13 @@ class Parcel:
     destination: Address
     step: str
     label_kind: str
+    label_step: str = ""
 
 
-async def book_with_label(
-    parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY
-) -> tuple[ShipmentRef, DocumentRef]:
-    """Book the parcel with the carrier, then render and store its 4x6 label. Both carry
-    keys from the workflow id and the step, so a retry books and renders once."""
+async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentRef:
+    """Book the parcel with the carrier, once per case and step."""
     wf_id = workflow.info().workflow_id
-    shipment = await workflow.execute_activity_method(
+    return await workflow.execute_activity_method(
         CarrierActivities.book_shipment,
         BookShipment(
             idempotency_key=step_key(wf_id, parcel.step),
@@ -55,10 +55,15 @@ async def book_with_label(
         start_to_close_timeout=EXTERNAL_TIMEOUT,
         retry_policy=retry,
     )
-    label = await workflow.execute_local_activity_method(
+
+
+async def render_label(parcel: Parcel, shipment: ShipmentRef) -> DocumentRef:
+    """Render and store the booked parcel's 4x6 label, once per case and step."""
+    step = parcel.label_step or f"{parcel.step}-label"
+    return await workflow.execute_local_activity_method(
         DocumentActivities.render_label,
         LabelRequest(
-            idempotency_key=step_key(wf_id, f"{parcel.step}-label"),
+            idempotency_key=step_key(workflow.info().workflow_id, step),
             org_id=parcel.org_id,
             case_id=parcel.case_id,
             label=LabelData(
@@ -75,9 +80,50 @@ async def book_with_label(
         start_to_close_timeout=RENDER_TIMEOUT,
         retry_policy=QUICK_RETRY,
     )
-    return shipment, label
+
+
+async def book_with_label(
+    parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY
+) -> tuple[ShipmentRef, DocumentRef]:
+    """Book the parcel with the carrier, then render and store its label. Both carry keys
+    from the workflow id and the step, so a retry books and renders once."""
+    shipment = await book(parcel, retry)
+    return shipment, await render_label(parcel, shipment)
+
+
+async def render_packing_slip(parcel: Parcel, slip: PackingSlipData, step: str) -> DocumentRef:
+    """Render and store the slip that goes inside a returned parcel, once per case and step."""
+    return await workflow.execute_local_activity_method(
+        DocumentActivities.render_packing_slip,
+        PackingSlipRequest(
+            idempotency_key=step_key(workflow.info().workflow_id, step),
+            org_id=parcel.org_id,
+            case_id=parcel.case_id,
+            slip=slip,
+        ),
+        start_to_close_timeout=RENDER_TIMEOUT,
+        retry_policy=QUICK_RETRY,
+    )
+
+
+async def void(shipment: ShipmentRef) -> None:
+    """Void a label that will not be used: the carrier refuses its scans from then on."""
+    await workflow.execute_activity_method(
+        CarrierActivities.void_shipment,
+        VoidShipment(shipment.tracking_number),
+        start_to_close_timeout=EXTERNAL_TIMEOUT,
+        retry_policy=EXTERNAL_RETRY,
+    )
 
 
 def named(address: Address, name: str) -> Address:
     """The address with a name on it: its own, else the given one."""
     return dataclasses.replace(address, name=address.name or name)
+
+
+def customer_address(customer: Customer, needed_for: str) -> Address:
+    """Where the customer's parcel goes or comes from, with their name on it. A case that
+    ships to or from the customer is created with an address (the API requires one)."""
+    if customer.address is None:
+        raise ValueError(f"the customer's address is needed for {needed_for}")
+    return named(customer.address, customer.name)

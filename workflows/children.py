@@ -1,0 +1,45 @@
+"""Starting a case from another: a child workflow that outlives its parent.
+
+The start input comes from `domain.contracts.starts`; the child is a case of its own, so it
+is abandoned (never cancelled) when its parent closes, and a parent that cares awaits its
+handle for the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain.common import WORKFLOW_TASK_TIMEOUT
+    from domain.ids import repair_workflow_id, replacement_workflow_id
+    from domain.repair import REPAIR_WORKFLOW, RepairResult, RepairStart
+    from domain.replacement import REPLACEMENT_WORKFLOW, ReplacementResult, ReplacementStart
+
+
+async def start_repair(start: RepairStart) -> ChildWorkflowHandle[Any, RepairResult]:
+    """Start the repair job as a case of its own."""
+    return await workflow.start_child_workflow(
+        REPAIR_WORKFLOW,
+        start,
+        id=repair_workflow_id(start.repair_id),
+        result_type=RepairResult,
+        parent_close_policy=ParentClosePolicy.ABANDON,
+        task_timeout=WORKFLOW_TASK_TIMEOUT,
+    )
+
+
+async def start_replacement(
+    start: ReplacementStart,
+) -> ChildWorkflowHandle[Any, ReplacementResult]:
+    """Start the replacement as a case of its own."""
+    return await workflow.start_child_workflow(
+        REPLACEMENT_WORKFLOW,
+        start,
+        id=replacement_workflow_id(start.replacement_id),
+        result_type=ReplacementResult,
+        parent_close_policy=ParentClosePolicy.ABANDON,
+        task_timeout=WORKFLOW_TASK_TIMEOUT,
+    )
