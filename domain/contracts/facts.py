@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from domain.common import Address
+from domain.common import Address, CaseKind
 from domain.relocation import Appointment, ChecklistItem, Stage
 from domain.repair import Part
 from domain.replacement import ReplacementMode
@@ -82,7 +82,7 @@ class QuoteFacts:
     parts_total: Decimal
     labor_total: Decimal
     total: Decimal
-    expires_at: datetime | None
+    expires_at: datetime
     # "approved", "declined" or "expired" once answered.
     outcome: str | None = None
 
@@ -91,7 +91,7 @@ class QuoteFacts:
             "parts_total": f"{self.parts_total:.2f}",
             "labor_total": f"{self.labor_total:.2f}",
             "total": f"{self.total:.2f}",
-            "expires_at": _iso(self.expires_at),
+            "expires_at": self.expires_at.isoformat(),
             "outcome": self.outcome,
         }
 
@@ -195,13 +195,14 @@ class RepairFacts:
 
 def _quote(value: object) -> QuoteFacts | None:
     quote = _mapping(value)
-    if not quote:
+    expires_at = parse_moment(quote.get("expires_at"))
+    if expires_at is None:
         return None
     return QuoteFacts(
         parts_total=_decimal(quote.get("parts_total")),
         labor_total=_decimal(quote.get("labor_total")),
         total=_decimal(quote.get("total")),
-        expires_at=parse_moment(quote.get("expires_at")),
+        expires_at=expires_at,
         outcome=_optional_str(quote.get("outcome")),
     )
 
@@ -248,14 +249,14 @@ class HoldFacts:
     amount: Decimal
     # "held", then "released" or "captured".
     status: str
-    placed_at: datetime | None
+    placed_at: datetime
     renewals: int = 0
 
     def to_data(self) -> dict[str, Any]:
         return {
             "amount": f"{self.amount:.2f}",
             "status": self.status,
-            "placed_at": _iso(self.placed_at),
+            "placed_at": self.placed_at.isoformat(),
             "renewals": self.renewals,
         }
 
@@ -280,21 +281,26 @@ class ReplacementFacts:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ReplacementFacts:
-        hold = _mapping(data.get("hold"))
         return cls(
             mode=_enum(ReplacementMode, data.get("mode")),
             replacement_sku=_str(data.get("replacement_sku")),
             core_charged=bool(data.get("core_charged", False)),
-            hold=None
-            if not hold
-            else HoldFacts(
-                amount=_decimal(hold.get("amount")),
-                status=_str(hold.get("status")),
-                placed_at=parse_moment(hold.get("placed_at")),
-                renewals=_int(hold.get("renewals")),
-            ),
+            hold=_hold(data.get("hold")),
             customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
         )
+
+
+def _hold(value: object) -> HoldFacts | None:
+    hold = _mapping(value)
+    placed_at = parse_moment(hold.get("placed_at"))
+    if placed_at is None:
+        return None
+    return HoldFacts(
+        amount=_decimal(hold.get("amount")),
+        status=_str(hold.get("status")),
+        placed_at=placed_at,
+        renewals=_int(hold.get("renewals")),
+    )
 
 
 # ------------------------------------------------------------------ relocation
@@ -334,21 +340,12 @@ class RelocationFacts:
             "asset_id": self.asset_id,
             "asset": self.asset.to_data(),
             "provider_org_id": self.provider_org_id,
-            "from_site": _site(self.from_site),
-            "to_site": _site(self.to_site),
-            "appointment": None
-            if appointment is None
-            else {
-                "stage": appointment.stage.value,
-                "starts_at": appointment.starts_at.isoformat(),
-                "technician": appointment.technician,
-            },
+            "from_site": site_data(self.from_site),
+            "to_site": site_data(self.to_site),
+            "appointment": None if appointment is None else appointment_data(appointment),
             "reschedules_used": self.reschedules_used,
             "max_reschedules": self.max_reschedules,
-            "checklists": {
-                stage: [{"item": c.item, "passed": c.passed, "note": c.note} for c in items]
-                for stage, items in self.checklists.items()
-            },
+            "checklists": checklists_data(self.checklists),
         }
         return _with_name(data, self.customer_first_name)
 
@@ -394,7 +391,24 @@ def _appointment(value: object) -> Appointment | None:
     )
 
 
-def _site(address: Address | None) -> dict[str, str]:
+def appointment_data(appointment: Appointment) -> dict[str, str]:
+    return {
+        "stage": appointment.stage.value,
+        "starts_at": appointment.starts_at.isoformat(),
+        "technician": appointment.technician,
+    }
+
+
+def checklists_data(
+    checklists: Mapping[str, Sequence[ChecklistItem]],
+) -> dict[str, list[dict[str, Any]]]:
+    return {
+        stage: [{"item": c.item, "passed": c.passed, "note": c.note} for c in items]
+        for stage, items in checklists.items()
+    }
+
+
+def site_data(address: Address | None) -> dict[str, str]:
     return {} if address is None else address.to_json()
 
 
@@ -429,18 +443,7 @@ class ServicePlanFacts:
             "term_ends_at": _iso(self.term_ends_at),
             "next_charge_at": _iso(self.next_charge_at),
             "claims_used": self.claims_used,
-            "claims": [
-                {
-                    "number": c.number,
-                    "at": c.at.isoformat(),
-                    "type": c.type.value,
-                    "incident": c.incident,
-                    "decision": c.decision,
-                    "reason": c.reason,
-                    "case_id": c.case_id,
-                }
-                for c in self.claims
-            ],
+            "claims": [claim_data(c) for c in self.claims],
             "owner": self.owner,
         }
         if self.unit_site is not None:
@@ -468,6 +471,18 @@ class ServicePlanFacts:
         )
 
 
+def claim_data(claim: ClaimRecord) -> dict[str, Any]:
+    return {
+        "number": claim.number,
+        "at": claim.at.isoformat(),
+        "type": claim.type.value,
+        "incident": claim.incident,
+        "decision": claim.decision,
+        "reason": claim.reason,
+        "case_id": claim.case_id,
+    }
+
+
 def _claim(value: object) -> ClaimRecord | None:
     claim = _mapping(value)
     at = parse_moment(claim.get("at"))
@@ -483,6 +498,34 @@ def _claim(value: object) -> ClaimRecord | None:
         reason=_optional_str(claim.get("reason")),
         case_id=_optional_str(claim.get("case_id")),
     )
+
+
+# ------------------------------------------------------------------ any lifecycle
+
+CaseFacts = RmaFacts | RepairFacts | ReplacementFacts | RelocationFacts | ServicePlanFacts
+
+FACTS_OF_KIND: Mapping[CaseKind, type[CaseFacts]] = {
+    CaseKind.RMA: RmaFacts,
+    CaseKind.REPAIR: RepairFacts,
+    CaseKind.REPLACEMENT: ReplacementFacts,
+    CaseKind.RELOCATION: RelocationFacts,
+    CaseKind.SERVICE_PLAN: ServicePlanFacts,
+}
+
+
+def facts_of(case_type: str, data: Mapping[str, Any]) -> CaseFacts | None:
+    """A case row's facts, parsed by its lifecycle's class; None for a type none knows."""
+    try:
+        kind = CaseKind(case_type)
+    except ValueError:
+        return None
+    return FACTS_OF_KIND[kind].from_data(data)
+
+
+def first_name_of(data: Mapping[str, Any]) -> str:
+    """The customer's first name, which every lifecycle's row carries under the same key (for
+    a reader that needs nothing else of the row)."""
+    return _str(data.get(CUSTOMER_FIRST_NAME))
 
 
 # ------------------------------------------------------------------ parsing plain JSON

@@ -1,0 +1,229 @@
+"""The read model's facts: each lifecycle's `to_data()` writes the JSON its workflow wrote
+before the facts existed (rows already stored keep reading the same), and `from_data()`
+reads it back to the same facts, old rows included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from domain.common import Address, CaseKind
+from domain.contracts.facts import (
+    FACTS_OF_KIND,
+    DiagnosisFacts,
+    HoldFacts,
+    QuoteFacts,
+    RelocatedAsset,
+    RelocationFacts,
+    RepairFacts,
+    RepairUnit,
+    ReplacementFacts,
+    RmaFacts,
+    ServicePlanFacts,
+    SlaFacts,
+    facts_of,
+    first_name_of,
+)
+from domain.relocation import Appointment, ChecklistItem, Stage
+from domain.repair import Part
+from domain.replacement import ReplacementMode
+from domain.service_plan import ClaimRecord, ClaimType
+
+T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+T1 = datetime(2026, 3, 4, 12, 0, 0, 123456, tzinfo=UTC)
+SITE = Address(line1="1 Main St", city="Springfield", postal_code="12345", country="US")
+
+# The JSON each workflow's `_data()` wrote (and `NewCase` with the first name), verbatim.
+REPAIR_DATA: dict[str, Any] = {
+    "customer_first_name": "Ada",
+    "unit": {"sku": "SKU-1", "serial": "SN1", "product_name": "Kettle", "category": "kitchen"},
+    "fault": "no heat",
+    "assigned_center": "org_center",
+    "quote": {
+        "parts_total": "12.50",
+        "labor_total": "40.00",
+        "total": "52.50",
+        "expires_at": T1.isoformat(),
+        "outcome": None,
+    },
+    "diagnosis": {
+        "fault_code": "E1",
+        "findings": "burnt element",
+        "labor_minutes": 30,
+        "repairable": True,
+        "parts": [
+            {"part_no": "P1", "description": "element", "quantity": 1, "unit_price": "12.50"}
+        ],
+    },
+    "qa_failures": 1,
+    "sla": {
+        "received_at": T0.isoformat(),
+        "turnaround_seconds": 432000.0,
+        "pauses": [[T0.isoformat(), T1.isoformat()], [T1.isoformat(), None]],
+        "ready_at": None,
+        "breached": False,
+    },
+}
+REPLACEMENT_DATA: dict[str, Any] = {
+    "customer_first_name": "Ada",
+    "mode": "advance",
+    "replacement_sku": "SKU-2",
+    "core_charged": False,
+    "hold": {"amount": "199.00", "status": "held", "placed_at": T0.isoformat(), "renewals": 2},
+}
+RELOCATION_DATA: dict[str, Any] = {
+    "customer_first_name": "Ada",
+    "asset_id": "ast_1",
+    "asset": {"sku": "SKU-3", "serial": "SN3", "product_name": "Chiller"},
+    "provider_org_id": "org_provider",
+    "from_site": SITE.to_json(),
+    "to_site": {**SITE.to_json(), "line1": "2 New Rd", "name": "Plant B"},
+    "appointment": {"stage": "reinstall", "starts_at": T1.isoformat(), "technician": "Bo"},
+    "reschedules_used": 1,
+    "max_reschedules": 2,
+    "checklists": {
+        "uninstall": [
+            {"item": "drained", "passed": True, "note": ""},
+            {"item": "sealed", "passed": False, "note": "cap missing"},
+        ]
+    },
+}
+PLAN_DATA: dict[str, Any] = {
+    "customer_first_name": "Ada",
+    "plan_code": "CARE-2Y",
+    "plan_name": "Care 2 years",
+    "serial": "SN4",
+    "sku": "SKU-4",
+    "term_number": 2,
+    "term_starts_at": T0.isoformat(),
+    "term_ends_at": T1.isoformat(),
+    "next_charge_at": None,
+    "claims_used": 1,
+    "claims": [
+        {
+            "number": 1,
+            "at": T0.isoformat(),
+            "type": "repair",
+            "incident": "dropped",
+            "decision": "approved",
+            "reason": None,
+            "case_id": "REP-1",
+        }
+    ],
+    "owner": "Ada Lovelace",
+    "unit_site": SITE.to_json(),
+}
+RMA_DATA: dict[str, Any] = {"purchased_at": T0.isoformat(), "customer_first_name": "Ada"}
+
+STORED = [
+    (RmaFacts, RMA_DATA),
+    (RepairFacts, REPAIR_DATA),
+    (ReplacementFacts, REPLACEMENT_DATA),
+    (RelocationFacts, RELOCATION_DATA),
+    (ServicePlanFacts, PLAN_DATA),
+]
+
+
+@pytest.mark.parametrize(("facts", "data"), STORED, ids=lambda v: getattr(v, "__name__", ""))
+def test_stored_json_reads_back_to_the_same_json(facts: Any, data: dict[str, Any]) -> None:
+    written = facts.from_data(data).to_data()
+    assert written == data
+    assert list(written) == list(data)  # and in the order the workflows wrote it
+
+
+def test_the_workflows_values_write_the_stored_json() -> None:
+    repair = RepairFacts(
+        unit=RepairUnit("SKU-1", "SN1", "Kettle", "kitchen"),
+        fault="no heat",
+        assigned_center="org_center",
+        quote=QuoteFacts(Decimal("12.5"), Decimal("40"), Decimal("52.5"), T1),
+        diagnosis=DiagnosisFacts(
+            "E1", "burnt element", 30, True, (Part("P1", "element", 1, Decimal("12.5")),)
+        ),
+        qa_failures=1,
+        sla=SlaFacts(T0, 432000.0, ((T0, T1), (T1, None)), None, False),
+        customer_first_name="Ada",
+    )
+    assert repair.to_data() == REPAIR_DATA
+    replacement = ReplacementFacts(
+        ReplacementMode.ADVANCE,
+        "SKU-2",
+        False,
+        HoldFacts(Decimal("199"), "held", T0, 2),
+        customer_first_name="Ada",
+    )
+    assert replacement.to_data() == REPLACEMENT_DATA
+    relocation = RelocationFacts(
+        asset_id="ast_1",
+        asset=RelocatedAsset("SKU-3", "SN3", "Chiller"),
+        provider_org_id="org_provider",
+        from_site=SITE,
+        to_site=Address("2 New Rd", "Springfield", "12345", "US", name="Plant B"),
+        appointment=Appointment(Stage.REINSTALL, T1, "Bo"),
+        reschedules_used=1,
+        max_reschedules=2,
+        checklists={
+            "uninstall": (
+                ChecklistItem("drained", True),
+                ChecklistItem("sealed", False, "cap missing"),
+            )
+        },
+        customer_first_name="Ada",
+    )
+    assert relocation.to_data() == RELOCATION_DATA
+    assert relocation.reschedules_left == 1
+    plan = ServicePlanFacts(
+        plan_code="CARE-2Y",
+        plan_name="Care 2 years",
+        serial="SN4",
+        sku="SKU-4",
+        term_number=2,
+        term_starts_at=T0,
+        term_ends_at=T1,
+        claims_used=1,
+        claims=(ClaimRecord(1, T0, ClaimType.REPAIR, "dropped", "approved", case_id="REP-1"),),
+        owner="Ada Lovelace",
+        unit_site=SITE,
+        customer_first_name="Ada",
+    )
+    assert plan.to_data() == PLAN_DATA
+    assert RmaFacts(T0, "Ada").to_data() == RMA_DATA
+
+
+def test_a_projection_without_the_name_leaves_the_rows_name_alone() -> None:
+    # The store merges a projection into the row: a key not written keeps its value.
+    projected = RepairFacts.from_data(REPAIR_DATA)
+    without_name = RepairFacts(**{**projected.__dict__, "customer_first_name": ""})
+    assert "customer_first_name" not in without_name.to_data()
+    assert "unit_site" not in ServicePlanFacts().to_data()
+
+
+@pytest.mark.parametrize("kind", list(CaseKind))
+def test_a_row_written_before_any_fact_reads_as_the_defaults(kind: CaseKind) -> None:
+    facts = facts_of(kind, {})
+    assert facts == FACTS_OF_KIND[kind]()
+
+
+def test_unreadable_nested_facts_read_as_absent() -> None:
+    repair = RepairFacts.from_data(
+        {"quote": {"total": "5.00"}, "sla": {"pauses": [["nope", None], "x"]}, "qa_failures": "x"}
+    )
+    assert repair.quote is None
+    assert repair.sla.pauses == ()
+    assert repair.qa_failures == 0
+    relocation = RelocationFacts.from_data({"appointment": {"stage": "moon", "starts_at": "x"}})
+    assert relocation.appointment is None
+    plan = ServicePlanFacts.from_data({"claims": [{"number": 1}], "term_number": None})
+    assert plan.claims == ()
+    assert plan.term_number == 1
+    assert ReplacementFacts.from_data({"mode": "sideways", "hold": {}}).mode is None
+
+
+def test_facts_of_an_unknown_type_and_the_first_name() -> None:
+    assert facts_of("installation", {}) is None
+    assert isinstance(facts_of("repair", REPAIR_DATA), RepairFacts)
+    assert first_name_of(PLAN_DATA) == "Ada"
+    assert first_name_of({}) == ""
