@@ -128,6 +128,10 @@ class CarrierStatus(StrEnum):
     EXCEPTION = "exception"
 
 
+# The signal every case with a parcel takes its carrier scans by.
+CARRIER_EVENT_SIGNAL = "carrier_event"
+
+
 @dataclass
 class CarrierEvent:
     """A carrier scan, delivered to the workflow that owns the shipment (at least once)."""

@@ -17,8 +17,7 @@ from api.errors import Problem, not_found
 from api.schemas.common import NO_CONTROL, Moment, Strict, column_bound
 from db import models
 from db.types import utcnow
-from domain.common import CarrierEvent, CarrierStatus
-from domain.rma import CARRIER_EVENT_SIGNAL
+from domain.common import CARRIER_EVENT_SIGNAL, CarrierEvent, CarrierStatus
 from domain.signatures import verify
 
 router = APIRouter(prefix="/v1/carrier-events", tags=["carrier"])
