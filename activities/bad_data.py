@@ -4,8 +4,8 @@ for good (`invalid_data`, never retried), while a lost connection is retried as 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from temporalio.exceptions import ApplicationError
@@ -39,7 +39,9 @@ def classify(error: BaseException) -> ApplicationError | None:
     return ApplicationError(message, type=INVALID_DATA, non_retryable=True)
 
 
-def refuses_bad_data(run: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+def refuses_bad_data(
+    run: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
     """Wrap an activity so that data the database can never store ends it at once."""
 
     @functools.wraps(run)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities import stubs
 from activities.bad_data import refuses_bad_data
 from db import models
 from db.types import utcnow
@@ -56,7 +57,7 @@ class BuiltinCarrier:
         return None
 
 
-class CarrierActivities:
+class CarrierActivities(stubs.CarrierActivities):
     def __init__(self, sessions: async_sessionmaker[AsyncSession], carrier: Carrier) -> None:
         self.sessions = sessions
         self.carrier = carrier

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities import stubs
 from activities.bad_data import refuses_bad_data
 from db import models
 from db.document_store import DocumentStore
@@ -53,7 +54,7 @@ def new_verification_code(prefix: str) -> str:
     return f"{prefix}-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
 
 
-class DocumentActivities:
+class DocumentActivities(stubs.DocumentActivities):
     def __init__(self, sessions: async_sessionmaker[AsyncSession], store: DocumentStore) -> None:
         self.sessions = sessions
         self.store = store

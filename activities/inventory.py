@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities import stubs
 from activities.bad_data import refuses_bad_data
 from db import inventory
 from db.inventory import ReservationStatus
@@ -16,7 +17,7 @@ from domain.contracts.inventory import ReserveResult as ReserveResult
 from domain.contracts.inventory import SettleRequest as SettleRequest
 
 
-class InventoryActivities:
+class InventoryActivities(stubs.InventoryActivities):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 

@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities import stubs
 from activities.heartbeat import heartbeating
 from activities.mail import OutgoingEmail
 from db import models
@@ -190,7 +191,7 @@ class Dispatcher:
             )
 
 
-class NotifyActivities:
+class NotifyActivities(stubs.NotifyActivities):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],

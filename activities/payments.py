@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import stubs
 from activities.bad_data import refuses_bad_data
 from db import models
 from db.types import utcnow
@@ -64,7 +65,7 @@ class BuiltinGateway:
         return GatewayAnswer(True, reference)
 
 
-class PaymentActivities:
+class PaymentActivities(stubs.PaymentActivities):
     def __init__(self, sessions: async_sessionmaker[AsyncSession], gateway: PaymentGateway) -> None:
         self.sessions = sessions
         self.gateway = gateway

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities import stubs
 from db import models
 from domain.common import CLOSED_STATUSES, Address
 
@@ -17,7 +18,7 @@ from domain.contracts.routing import RouteResult as RouteResult
 from domain.repair import AssignedCenter, CenterProfile, route
 
 
-class RoutingActivities:
+class RoutingActivities(stubs.RoutingActivities):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities import stubs
 from activities.bad_data import refuses_bad_data
 from activities.notify import Dispatcher
 from db import models
@@ -45,7 +46,7 @@ _PROJECTABLE = frozenset(
 )
 
 
-class StoreActivities:
+class StoreActivities(stubs.StoreActivities):
     """`outbox` and `dispatcher` carry each timeline entry on to webhooks and emails: the
     outbox rows commit with the entry, the dispatcher hands them to their delivery queues
     right after (and again on a retried projection, should the first hand-over be lost)."""

@@ -12,8 +12,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.heartbeat import HEARTBEAT_TIMEOUT
-    from activities.notify import ATTEMPT_TIMEOUT, NotifyActivities
+    from activities.stubs import NotifyActivities
+    from domain.contracts.notify import ATTEMPT_TIMEOUT, HEARTBEAT_TIMEOUT
     from domain.delivery import (
         DELIVERY_QUEUE_WORKFLOW,
         ENQUEUE_SIGNAL,

@@ -22,8 +22,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.store import CaseItemRecord, NewCase, StoreActivities, TimelineEntry
+    from activities.stubs import StoreActivities
     from domain.common import INVALID_DATA, Customer
+    from domain.contracts.store import CaseItemRecord, NewCase, TimelineEntry
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
 
 # Before this patch such a workflow retried its first step for ever and its creator waited

@@ -17,16 +17,11 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.carrier import CarrierActivities, VoidShipment
-    from activities.documents import DocumentActivities, RelocationCertificateRequest
-    from activities.store import (
-        CaseItemRecord,
-        MoveAsset,
-        NewCase,
-        PlanLookup,
-        StoreActivities,
-    )
+    from activities.stubs import CarrierActivities, DocumentActivities, StoreActivities
     from domain.common import CarrierEvent, CarrierStatus, Direction, DocumentRef, ShipmentRef
+    from domain.contracts.carrier import VoidShipment
+    from domain.contracts.documents import RelocationCertificateRequest
+    from domain.contracts.store import CaseItemRecord, MoveAsset, NewCase, PlanLookup
     from domain.documents import ChecklistLine, RelocationCertificateData
     from domain.ids import child_case_id, step_key
     from domain.relocation import (

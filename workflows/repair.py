@@ -19,13 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.carrier import CarrierActivities, VoidShipment
-    from activities.documents import DocumentActivities, RepairCertificateRequest
-    from activities.routing import RouteRequest, RoutingActivities
-    from activities.store import (
-        CaseItemRecord,
-        NewCase,
-    )
+    from activities.stubs import CarrierActivities, DocumentActivities, RoutingActivities
     from domain.common import (
         WORKFLOW_TASK_TIMEOUT,
         Address,
@@ -35,6 +29,10 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         ShipmentRef,
     )
+    from domain.contracts.carrier import VoidShipment
+    from domain.contracts.documents import RepairCertificateRequest
+    from domain.contracts.routing import RouteRequest
+    from domain.contracts.store import CaseItemRecord, NewCase
     from domain.documents import CertificatePart, RepairCertificateData
     from domain.ids import child_case_id, replacement_workflow_id, step_key
     from domain.repair import (

@@ -18,17 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.carrier import CarrierActivities, VoidShipment
-    from activities.inventory import (
-        InventoryActivities,
-        ReserveRequest,
-        SettleRequest,
-    )
-    from activities.payments import PaymentActivities, PaymentKind, PaymentRequest
-    from activities.store import (
-        CaseItemRecord,
-        NewCase,
-    )
+    from activities.stubs import CarrierActivities, InventoryActivities, PaymentActivities
     from domain.common import (
         Address,
         CarrierEvent,
@@ -37,6 +27,10 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         ShipmentRef,
     )
+    from domain.contracts.carrier import VoidShipment
+    from domain.contracts.inventory import ReserveRequest, SettleRequest
+    from domain.contracts.payments import PaymentKind, PaymentRequest
+    from domain.contracts.store import CaseItemRecord, NewCase
     from domain.ids import step_key
     from domain.replacement import (
         ALLOWED_ACTIONS,

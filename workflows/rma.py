@@ -19,15 +19,11 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.carrier import BookShipment, CarrierActivities, VoidShipment
-    from activities.documents import DocumentActivities, LabelRequest, PackingSlipRequest
-    from activities.payments import PaymentActivities, PaymentKind, PaymentRequest
-    from activities.routing import RouteRequest, RoutingActivities
-    from activities.store import (
-        CaseItemRecord,
-        NewCase,
-        SerialClaim,
-        SerialRelease,
+    from activities.stubs import (
+        CarrierActivities,
+        DocumentActivities,
+        PaymentActivities,
+        RoutingActivities,
         StoreActivities,
     )
     from domain import rules
@@ -41,6 +37,11 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         ShipmentRef,
     )
+    from domain.contracts.carrier import BookShipment, VoidShipment
+    from domain.contracts.documents import LabelRequest, PackingSlipRequest
+    from domain.contracts.payments import PaymentKind, PaymentRequest
+    from domain.contracts.routing import RouteRequest
+    from domain.contracts.store import CaseItemRecord, NewCase, SerialClaim, SerialRelease
     from domain.documents import LabelData, PackingSlipData, SlipItem
     from domain.ids import child_case_id, repair_workflow_id, replacement_workflow_id, step_key
     from domain.repair import (

@@ -21,16 +21,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.documents import CoverageCertificateRequest, DocumentActivities
-    from activities.payments import PaymentActivities, PaymentKind, PaymentRequest
-    from activities.store import (
-        CaseItemRecord,
-        CustomerChange,
-        NewCase,
-        PlanTermsRequest,
-        StoreActivities,
-    )
+    from activities.stubs import DocumentActivities, PaymentActivities, StoreActivities
     from domain.common import WORKFLOW_TASK_TIMEOUT
+    from domain.contracts.documents import CoverageCertificateRequest
+    from domain.contracts.payments import PaymentKind, PaymentRequest
+    from domain.contracts.store import CaseItemRecord, CustomerChange, NewCase, PlanTermsRequest
     from domain.documents import CoverageCertificateData
     from domain.durations import add_months
     from domain.ids import repair_workflow_id, replacement_workflow_id, step_key

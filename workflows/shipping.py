@@ -9,9 +9,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.carrier import BookShipment, CarrierActivities, VoidShipment
-    from activities.documents import DocumentActivities, LabelRequest, PackingSlipRequest
+    from activities.stubs import CarrierActivities, DocumentActivities
     from domain.common import Address, Customer, Direction, DocumentRef, ShipmentRef
+    from domain.contracts.carrier import BookShipment, VoidShipment
+    from domain.contracts.documents import LabelRequest, PackingSlipRequest
     from domain.documents import LabelData, PackingSlipData
     from domain.ids import step_key
     from workflows.base import (

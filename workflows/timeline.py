@@ -7,7 +7,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.store import CaseProjection, StoreActivities, TimelineEntry
+    from activities.stubs import StoreActivities
+    from domain.contracts.store import CaseProjection, TimelineEntry
     from domain.rma import Actor
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
 
