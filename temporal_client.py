@@ -16,10 +16,13 @@ from google.protobuf.message import Message
 from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
+    CompositePayloadConverter,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
     PayloadCodec,
 )
 
@@ -37,23 +40,44 @@ KEY_ID_METADATA = "encryption-key-id"
 _NONCE_BYTES = 12
 
 # One cache of pydantic type adapters per process. The workflow sandbox builds a new payload
-# converter for every workflow run, so the converter's own cache started empty each time and
+# converter for every workflow run, so a converter's own cache started empty each time and
 # rebuilding the adapter of a workflow's input took a fifth of the worker's CPU
-# (bench/start_rate.py, py-spy). Workflow message types are imported once per process (see
-# worker.py), so they are stable keys.
-_shared_type_adapters: functools._lru_cache_wrapper[TypeAdapter[Any]] = functools.lru_cache(
-    maxsize=1024
-)(TypeAdapter)
+# (bench/start_rate.py, py-spy). The types workflows exchange are passed through the sandbox
+# (worker.PASSED_THROUGH), so they are the same objects in every run: stable keys.
+adapter_for: functools._lru_cache_wrapper[TypeAdapter[Any]] = functools.lru_cache(maxsize=1024)(
+    TypeAdapter
+)
 
 
-class PayloadConverter(PydanticPayloadConverter):
-    """Pydantic JSON (Decimal, datetime, timedelta, dataclasses) with a process-wide cache."""
+class SharedAdapterJSONConverter(PydanticJSONPlainPayloadConverter):
+    """The SDK's pydantic `json/plain` converter, decoding through `adapter_for`."""
 
     def __init__(self) -> None:
-        super().__init__()
-        for converter in self.converters.values():
-            if isinstance(converter, PydanticJSONPlainPayloadConverter):
-                converter._type_adapter = _shared_type_adapters
+        # Its own per-instance cache would be one more that starts empty in every run.
+        super().__init__(max_cached_type_adapters=0)
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        hint: Any = type_hint if type_hint is not None else Any
+        try:
+            hash(hint)
+        except TypeError:
+            return TypeAdapter(hint).validate_json(payload.data)  # unhashable: not cacheable
+        return adapter_for(hint).validate_json(payload.data)
+
+
+class PayloadConverter(CompositePayloadConverter):
+    """Pydantic JSON (Decimal, datetime, timedelta, dataclasses) with a process-wide adapter
+    cache: the SDK's default converters, `json/plain` replaced, as `PydanticPayloadConverter`
+    builds them."""
+
+    def __init__(self) -> None:
+        json_converter = SharedAdapterJSONConverter()
+        super().__init__(
+            *(
+                json_converter if isinstance(converter, JSONPlainPayloadConverter) else converter
+                for converter in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
 
 
 class PayloadKeyError(ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from decimal import Decimal
+from typing import Annotated
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -18,6 +19,7 @@ from temporal_client import (
     EncryptionCodec,
     PayloadConverter,
     PayloadKeyError,
+    adapter_for,
     make_data_converter,
 )
 from tests.support import PAYLOAD_KEY
@@ -92,6 +94,18 @@ async def test_the_converter_round_trips_workflow_values_and_failures() -> None:
     assert "ada@example.com" not in str(failure)
     restored = await converter.decode_failure(failure)
     assert "no refund for ada@example.com" in str(restored)
+
+
+def test_every_converter_decodes_through_one_adapter_per_type() -> None:
+    # The sandbox builds a converter per workflow run: a fresh one must build no adapter.
+    payload = plain(ADA)
+    assert PayloadConverter().from_payloads([payload], [Customer]) == [ADA]
+    built = adapter_for.cache_info().misses
+    assert PayloadConverter().from_payloads([payload], [Customer]) == [ADA]
+    assert adapter_for.cache_info().misses == built
+    # A hint that cannot be a cache key is decoded all the same.
+    unhashable = Annotated[Customer, []]
+    assert PayloadConverter().from_payloads([payload], [unhashable]) == [ADA]
 
 
 def test_a_converter_needs_a_well_formed_key() -> None:
