@@ -1,28 +1,36 @@
 """The relocation workflow (lifecycles.md §4): uninstall, transport, reinstall and commission
 installed equipment, with appointments, reminders, customer reschedules and a certificate.
 
-As in the other workflows, one main loop owns every transition: update handlers validate,
-hand the command over and wait until it has been applied.
+One main loop owns every transition: update handlers validate and hand their command over
+(one `CommandSlot`, one command at a time); the loop applies it, reminds 24 hours before each
+appointment and applies the transport's carrier scans while it waits.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import CarrierActivities, DocumentActivities, StoreActivities
-    from domain.common import CarrierEvent, CarrierStatus, Direction, DocumentRef, ShipmentRef
-    from domain.contracts.carrier import VoidShipment
+    from activities.stubs import DocumentActivities, StoreActivities
+    from domain.common import (
+        CARRIER_EVENT_SIGNAL,
+        Actor,
+        CarrierEvent,
+        CarrierStatus,
+        CaseKind,
+        Direction,
+        DocumentRef,
+        ShipmentRef,
+    )
     from domain.contracts.documents import RelocationCertificateRequest
-    from domain.contracts.store import CaseItemRecord, MoveAsset, NewCase, PlanLookup
-    from domain.documents import ChecklistLine, RelocationCertificateData
+    from domain.contracts.events import CaseEvent
+    from domain.contracts.facts import RelocatedAsset, RelocationFacts
+    from domain.contracts.store import MoveAsset, PlanLookup
+    from domain.documents import ChecklistLine, RelocationCertificateData, long_date
     from domain.ids import child_case_id, step_key
     from domain.relocation import (
         BOOK_UPDATE,
@@ -54,33 +62,20 @@ with workflow.unsafe.imports_passed_through():
         StageReport,
         allowed_actions,
     )
-    from domain.rma import Actor
     from domain.service_plan import ASSET_MOVED_SIGNAL, AssetMoved
-    from workflows.base import (
-        EXTERNAL_RETRY,
-        EXTERNAL_TIMEOUT,
-        QUICK_RETRY,
-        QUICK_TIMEOUT,
-        RENDER_TIMEOUT,
-        invalid_transition,
-    )
-    from workflows.recording import record_new_case, unrecordable
-    from workflows.shipping import Parcel, book_with_label, named
+    from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, RENDER_TIMEOUT, invalid_transition
+    from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail
+    from workflows.commands import CommandSlot
+    from workflows.recording import CaseRecord, new_case, one_unit
+    from workflows.shipping import Parcel, book_with_label, named, void
     from workflows.timeline import Timeline
 
 R = RelocationStatus
-SYSTEM = Actor("system")
-CARRIER = Actor("carrier")
-CUSTOMER = Actor("customer")
-MOVEMENT_SCANS = frozenset(
-    {
-        CarrierStatus.PICKED_UP,
-        CarrierStatus.IN_TRANSIT,
-        CarrierStatus.OUT_FOR_DELIVERY,
-        CarrierStatus.DELIVERED,
-    }
-)
 Command = BookAppointment | StageReport | Commissioning | RescheduleRequest | RelocationCancel
+# What a stage's report records when it is done.
+DONE_EVENT = {Stage.UNINSTALL: CaseEvent.UNINSTALLED, Stage.REINSTALL: CaseEvent.REINSTALLED}
+COMMISSIONING = "commissioning"
+DELIVERED = "delivered"
 
 
 @workflow.defn(name=RELOCATION_WORKFLOW)
@@ -89,21 +84,20 @@ class RelocationWorkflow:
         self.start: RelocationStart | None = None
         self.timeline = Timeline("")
         self.status = R.SCHEDULING_UNINSTALL
-        self.recorded = False
-        # Why the case could not be stored, when its data is refused for good.
-        self.unrecordable: str | None = None
+        self.case = CaseRecord()
+        self.commands: CommandSlot[Command] = CommandSlot()
+        self.scans = CarrierScans()
         self.documents: list[DocumentRef] = []
         self.transport: ShipmentRef | None = None
         self.transport_moved = False
-        self.scans: list[CarrierEvent] = []
-        self.seen_events: set[str] = set()
         self.appointment: Appointment | None = None
         self.reminded = False
         self.reschedules_used = 0
         self.technician = ""
+        # By stage ("uninstall", "reinstall", "commissioning"): its checklist, and the day
+        # it was done (also "delivered"), for the certificate.
         self.checklists: dict[str, list[ChecklistItem]] = {}
         self.dates: dict[str, datetime] = {}
-        self.pending: Command | None = None
 
     # ----------------------------------------------------------------- main loop
 
@@ -111,18 +105,42 @@ class RelocationWorkflow:
     async def run(self, start: RelocationStart) -> RelocationResult:
         self.start = start
         self.timeline = Timeline(start.relocation_id)
-        await self._record(start)
-        if self.unrecordable is not None:
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            raise unrecordable(self.unrecordable)
+        await self.case.record(
+            new_case(
+                case_type=CaseKind.RELOCATION,
+                case_id=start.relocation_id,
+                org_id=start.org_id,
+                status=self.status,
+                tracking_token=start.tracking_token,
+                customer=start.customer,
+                currency=start.policy.currency,
+                receiving_org_id=start.provider_org_id,
+                items=one_unit(start.sku, start.serial, Decimal(0), "relocation"),
+                data=self._facts().to_data(),
+                timeline=[
+                    self.timeline.entry(
+                        self.status,
+                        CaseEvent.CREATED,
+                        Actor.retailer(start.org_id),
+                        {"provider": start.provider_org_id},
+                    )
+                ],
+            )
+        )
+        await self.case.fail_if_refused()
         while self.status not in TERMINAL_RELOCATION_STATUSES:
-            await self._wait_for(lambda: self.pending is not None)
-            command = self.pending
-            assert command is not None
-            try:
-                await self._apply(start, command)
-            finally:
-                self.pending = None
+            # An accepted command goes before scans still queued: its validator judged the
+            # state without them (a cancel accepted before the pick-up must not land on the
+            # road).
+            await self.scans.wait_for(
+                lambda: not self.commands.empty,
+                None,
+                self._scan,
+                tick=self._remind,
+                alarm=self._reminder_at,
+                commands_first=True,
+            )
+            await self.commands.apply(self._apply)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return RelocationResult(
             relocation_id=start.relocation_id,
@@ -131,38 +149,45 @@ class RelocationWorkflow:
             shipments=[self.transport] if self.transport else [],
         )
 
-    async def _apply(self, start: RelocationStart, command: Command) -> None:
-        if isinstance(command, BookAppointment):
-            self.appointment = Appointment(command.stage, command.starts_at, command.technician)
-            self.technician = command.technician
-            self.reminded = False
-            await self._transition(
-                SCHEDULED[command.stage],
-                "appointment_booked",
-                command.actor,
-                {
-                    "stage": command.stage.value,
-                    "starts_at": command.starts_at.isoformat(),
-                    "technician": command.technician,
-                },
-            )
-        elif isinstance(command, RescheduleRequest):
-            self.reschedules_used += 1
-            self.appointment = None
-            detail = {"stage": command.stage.value, "reschedules": str(self.reschedules_used)}
-            if command.preferred_after:
-                detail["preferred_after"] = command.preferred_after.isoformat()
-            await self._transition(
-                SCHEDULING[command.stage], "reschedule_requested", CUSTOMER, detail
-            )
-        elif isinstance(command, StageReport):
-            await self._report(start, command)
-        elif isinstance(command, Commissioning):
-            await self._commission(start, command)
-        else:
-            await self._cancel(command)
+    async def _apply(self, command: Command) -> None:
+        match command:
+            case BookAppointment():
+                await self._book(command)
+            case RescheduleRequest():
+                await self._reschedule(command)
+            case StageReport():
+                await self._report(command)
+            case Commissioning():
+                await self._commission(command)
+            case RelocationCancel():
+                await self._cancel(command)
 
-    async def _report(self, start: RelocationStart, report: StageReport) -> None:
+    async def _book(self, booking: BookAppointment) -> None:
+        self.appointment = Appointment(booking.stage, booking.starts_at, booking.technician)
+        self.technician = booking.technician
+        self.reminded = False
+        await self._transition(
+            SCHEDULED[booking.stage],
+            CaseEvent.APPOINTMENT_BOOKED,
+            booking.actor,
+            {
+                "stage": booking.stage.value,
+                "starts_at": booking.starts_at.isoformat(),
+                "technician": booking.technician,
+            },
+        )
+
+    async def _reschedule(self, request: RescheduleRequest) -> None:
+        self.reschedules_used += 1
+        self.appointment = None
+        detail = {"stage": request.stage.value, "reschedules": str(self.reschedules_used)}
+        if request.preferred_after:
+            detail["preferred_after"] = request.preferred_after.isoformat()
+        await self._transition(
+            SCHEDULING[request.stage], CaseEvent.RESCHEDULE_REQUESTED, Actor.customer(), detail
+        )
+
+    async def _report(self, report: StageReport) -> None:
         assert self.appointment is not None
         stage = self.appointment.stage
         if report.outcome is StageOutcome.MISSED:
@@ -170,7 +195,7 @@ class RelocationWorkflow:
             self.appointment = None
             await self._transition(
                 SCHEDULING[stage],
-                "appointment_missed",
+                CaseEvent.APPOINTMENT_MISSED,
                 report.actor,
                 {"stage": stage.value, "starts_at": missed.starts_at.isoformat()},
             )
@@ -178,11 +203,12 @@ class RelocationWorkflow:
         self.checklists[stage.value] = report.checklist
         self.dates[stage.value] = workflow.now()
         self.appointment = None
-        await self._transition(DONE[stage], DONE[stage].value, report.actor, _summary(report))
+        await self._transition(DONE[stage], DONE_EVENT[stage], report.actor, _summary(report))
         if stage is Stage.UNINSTALL:
-            await self._book_transport(start)
+            await self._book_transport()
 
-    async def _book_transport(self, start: RelocationStart) -> None:
+    async def _book_transport(self) -> None:
+        start = self._start()
         self.transport, label = await book_with_label(
             Parcel(
                 org_id=start.org_id,
@@ -198,24 +224,41 @@ class RelocationWorkflow:
         self.documents.append(label)
         await self._transition(
             R.UNINSTALLED,
-            "transport_booked",
-            SYSTEM,
+            CaseEvent.TRANSPORT_BOOKED,
+            Actor.system(),
             {"tracking_number": self.transport.tracking_number},
         )
 
-    async def _commission(self, start: RelocationStart, commissioning: Commissioning) -> None:
+    async def _scan(self, scan: CarrierEvent) -> None:
+        ours = self.transport and scan.tracking_number == self.transport.tracking_number
+        status = self.status
+        if ours and scan.status in MOVEMENT_SCANS:
+            self.transport_moved = True
+            if status is R.UNINSTALLED:
+                status = R.IN_TRANSIT
+        await self._transition(
+            status, CaseEvent.carrier(scan.status), Actor.carrier(), scan_detail(scan)
+        )
+        if ours and scan.status is CarrierStatus.DELIVERED and self.status is R.IN_TRANSIT:
+            self.dates[DELIVERED] = workflow.now()
+            await self._transition(R.DELIVERED, CaseEvent.DELIVERED, Actor.carrier())
+
+    async def _commission(self, commissioning: Commissioning) -> None:
+        """All items passed: certificate, the asset's new site, the plan follows. A failed
+        item keeps the case reinstalled until a new commissioning passes."""
+        start = self._start()
         failed = [c.item for c in commissioning.checklist if not c.passed]
         if failed:
             await self._transition(
                 R.REINSTALLED,
-                "commissioning_failed",
+                CaseEvent.COMMISSIONING_FAILED,
                 commissioning.actor,
                 {"failed": ", ".join(failed)},
             )
             return
-        self.checklists["commissioning"] = commissioning.checklist
-        self.dates["commissioning"] = workflow.now()
-        await self._issue_certificate(start)
+        self.checklists[COMMISSIONING] = commissioning.checklist
+        self.dates[COMMISSIONING] = workflow.now()
+        await self._issue_certificate()
         await workflow.execute_local_activity_method(
             StoreActivities.move_asset,
             MoveAsset(asset_id=start.asset_id, site=start.to_site, case_id=start.relocation_id),
@@ -224,18 +267,19 @@ class RelocationWorkflow:
         )
         plan_id = None
         if workflow.patched("plan-follows-asset"):
-            plan_id = await self._move_plan(start)
+            plan_id = await self._move_plan()
         await self._transition(
             R.COMPLETED,
-            "commissioned",
+            CaseEvent.COMMISSIONED,
             commissioning.actor,
             {"service_plan_id": plan_id} if plan_id else None,
             links={"service_plan_id": plan_id} if plan_id else None,
         )
 
-    async def _move_plan(self, start: RelocationStart) -> str | None:
+    async def _move_plan(self) -> str | None:
         """An open service plan on the serial follows the unit to its new site. A plan that
         closes in between simply does not hear of it."""
+        start = self._start()
         found = await workflow.execute_local_activity_method(
             StoreActivities.open_plan_of,
             PlanLookup(start.org_id, start.serial),
@@ -254,13 +298,15 @@ class RelocationWorkflow:
             return None
         return found.plan_id
 
-    async def _issue_certificate(self, start: RelocationStart) -> None:
+    async def _issue_certificate(self) -> None:
+        start = self._start()
+
         def lines(stage: str) -> list[ChecklistLine]:
             return [ChecklistLine(c.item, c.passed, c.note) for c in self.checklists.get(stage, [])]
 
         def day(stage: str) -> str:
             moment = self.dates.get(stage)
-            return f"{moment.day} {moment:%B %Y}" if moment else ""
+            return long_date(moment) if moment else ""
 
         certificate = await workflow.execute_local_activity_method(
             DocumentActivities.render_relocation_certificate,
@@ -282,11 +328,11 @@ class RelocationWorkflow:
                     to_site=start.to_site,
                     technician=self.technician,
                     uninstalled_on=day(Stage.UNINSTALL.value),
-                    delivered_on=day("delivered"),
-                    commissioned_on=day("commissioning"),
+                    delivered_on=day(DELIVERED),
+                    commissioned_on=day(COMMISSIONING),
                     uninstall_checklist=lines(Stage.UNINSTALL.value),
                     reinstall_checklist=lines(Stage.REINSTALL.value),
-                    commissioning_checklist=lines("commissioning"),
+                    commissioning_checklist=lines(COMMISSIONING),
                     verification_code="",
                     verify_url="",
                 ),
@@ -298,54 +344,12 @@ class RelocationWorkflow:
 
     async def _cancel(self, request: RelocationCancel) -> None:
         if self.transport is not None and not self.transport_moved:
-            await workflow.execute_activity_method(
-                CarrierActivities.void_shipment,
-                VoidShipment(self.transport.tracking_number),
-                start_to_close_timeout=EXTERNAL_TIMEOUT,
-                retry_policy=EXTERNAL_RETRY,
-            )
+            await void(self.transport)
         self.appointment = None
         detail = {"reason": request.reason} if request.reason else {}
-        await self._transition(R.CANCELLED, "cancelled", request.actor, detail)
+        await self._transition(R.CANCELLED, CaseEvent.CANCELLED, request.actor, detail)
 
-    async def _record(self, start: RelocationStart) -> None:
-        self.unrecordable = await record_new_case(
-            NewCase(
-                case_id=start.relocation_id,
-                org_id=start.org_id,
-                case_type="relocation",
-                workflow_id=workflow.info().workflow_id,
-                status=self.status.value,
-                tracking_token=start.tracking_token,
-                customer=start.customer,
-                created_at=workflow.now(),
-                currency=start.policy.currency,
-                receiving_org_id=start.provider_org_id,
-                items=[
-                    CaseItemRecord(
-                        sku=start.sku,
-                        serial=start.serial,
-                        quantity=1,
-                        unit_price=Decimal(0),
-                        reason="relocation",
-                    )
-                ],
-                data={"customer_first_name": start.customer.first_name, **self._data()},
-                timeline=[
-                    self.timeline.entry(
-                        self.status,
-                        "created",
-                        Actor("retailer", start.org_id),
-                        {"provider": start.provider_org_id},
-                    )
-                ],
-            ),
-        )
-        if self.unrecordable is not None:
-            return
-        self.recorded = True
-
-    # ---------------------------------------------------- waiting, reminders, scans
+    # -------------------------------------------------------------------- reminders
 
     def _reminder_at(self) -> datetime | None:
         if self.appointment is None or self.reminded:
@@ -360,62 +364,25 @@ class RelocationWorkflow:
         self.reminded = True
         await self._transition(
             self.status,
-            "appointment_reminder",
-            SYSTEM,
+            CaseEvent.APPOINTMENT_REMINDER,
+            Actor.system(),
             {
                 "stage": self.appointment.stage.value,
                 "starts_at": self.appointment.starts_at.isoformat(),
             },
         )
 
-    async def _wait_for(self, ready: Callable[[], bool]) -> None:
-        while True:
-            await self._remind()
-            # An accepted command goes before scans still queued: its validator judged the
-            # state without them (a cancel accepted before the pick-up must not land on the
-            # road).
-            if ready():
-                return
-            await self._apply_scans()
-            if ready():
-                return
-            wake = self._reminder_at()
-            timeout = wake - workflow.now() if wake else None
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: ready() or bool(self.scans), timeout=timeout)
-
-    async def _apply_scans(self) -> None:
-        while self.scans:
-            scan = self.scans.pop(0)
-            detail = {
-                "tracking_number": scan.tracking_number,
-                "location": scan.location,
-                "occurred_at": scan.occurred_at.isoformat(),
-            }
-            event = f"carrier_{scan.status.value}"
-            ours = self.transport and scan.tracking_number == self.transport.tracking_number
-            status = self.status
-            if ours and scan.status in MOVEMENT_SCANS:
-                self.transport_moved = True
-                if status is R.UNINSTALLED:
-                    status = R.IN_TRANSIT
-            await self._transition(status, event, CARRIER, detail)
-            if ours and scan.status is CarrierStatus.DELIVERED and self.status is R.IN_TRANSIT:
-                self.dates["delivered"] = workflow.now()
-                await self._transition(R.DELIVERED, "delivered", CARRIER)
-
     # ---------------------------------------------------------------- messages
 
     @workflow.update(name=RELOCATION_ACCEPT_UPDATE)
     async def accept(self) -> RelocationView:
-        await workflow.wait_condition(lambda: self.recorded or self.unrecordable is not None)
-        if self.unrecordable is not None:
-            raise unrecordable(self.unrecordable)
+        await self.case.first_answer()
         return self.view()
 
     @workflow.update(name=BOOK_UPDATE)
     async def book_appointment(self, request: BookAppointment) -> RelocationView:
-        return await self._handle(request)
+        await self.commands.hand_over(request)
+        return self.view()
 
     @book_appointment.validator
     def _validate_booking(self, request: BookAppointment) -> None:
@@ -424,7 +391,8 @@ class RelocationWorkflow:
 
     @workflow.update(name=STAGE_UPDATE)
     async def report_stage(self, report: StageReport) -> RelocationView:
-        return await self._handle(report)
+        await self.commands.hand_over(report)
+        return self.view()
 
     @report_stage.validator
     def _validate_report(self, report: StageReport) -> None:
@@ -439,15 +407,17 @@ class RelocationWorkflow:
 
     @workflow.update(name=COMMISSION_UPDATE)
     async def commission(self, commissioning: Commissioning) -> RelocationView:
-        return await self._handle(commissioning)
+        await self.commands.hand_over(commissioning)
+        return self.view()
 
     @commission.validator
     def _validate_commission(self, commissioning: Commissioning) -> None:
-        self._require("commissioning", self.status is R.REINSTALLED)
+        self._require(COMMISSIONING, self.status is R.REINSTALLED)
 
     @workflow.update(name=RESCHEDULE_UPDATE)
     async def reschedule(self, request: RescheduleRequest) -> RelocationView:
-        return await self._handle(request)
+        await self.commands.hand_over(request)
+        return self.view()
 
     @reschedule.validator
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
@@ -464,26 +434,19 @@ class RelocationWorkflow:
 
     @workflow.update(name=RELOCATION_CANCEL_UPDATE)
     async def cancel(self, request: RelocationCancel) -> RelocationView:
-        return await self._handle(request)
+        await self.commands.hand_over(request)
+        return self.view()
 
     @cancel.validator
     def _validate_cancel(self, request: RelocationCancel) -> None:
         self._require("cancel", self.status in CANCELLABLE and not self.transport_moved)
 
-    @workflow.signal
+    @workflow.signal(name=CARRIER_EVENT_SIGNAL)
     def carrier_event(self, event: CarrierEvent) -> None:
-        if event.event_id in self.seen_events:
-            return
-        self.seen_events.add(event.event_id)
-        self.scans.append(event)
+        self.scans.receive(event)
 
     @workflow.query
     def current(self) -> RelocationView:
-        return self.view()
-
-    async def _handle(self, command: Command) -> RelocationView:
-        self.pending = command
-        await workflow.wait_condition(lambda: self.pending is None)
         return self.view()
 
     # ------------------------------------------------------------------ helpers
@@ -501,43 +464,35 @@ class RelocationWorkflow:
         return self.start
 
     def _require(self, action: str, allowed: bool) -> None:
-        if not (self.recorded and self.pending is None and allowed):
+        if not (self.case.recorded and self.commands.empty and allowed):
             raise invalid_transition(action, self.status.value, allowed_actions(self.status))
 
-    def _data(self) -> dict[str, Any]:
+    def _facts(self) -> RelocationFacts:
         start = self._start()
-        appointment = self.appointment
-        return {
-            "asset_id": start.asset_id,
-            "asset": {"sku": start.sku, "serial": start.serial, "product_name": start.product_name},
-            "provider_org_id": start.provider_org_id,
-            "from_site": start.from_site.to_json(),
-            "to_site": start.to_site.to_json(),
-            "appointment": None
-            if appointment is None
-            else {
-                "stage": appointment.stage.value,
-                "starts_at": appointment.starts_at.isoformat(),
-                "technician": appointment.technician,
-            },
-            "reschedules_used": self.reschedules_used,
-            "max_reschedules": start.policy.max_reschedules,
-            "checklists": {
-                stage: [{"item": c.item, "passed": c.passed, "note": c.note} for c in items]
-                for stage, items in self.checklists.items()
-            },
-        }
+        return RelocationFacts(
+            asset_id=start.asset_id,
+            asset=RelocatedAsset(start.sku, start.serial, start.product_name),
+            provider_org_id=start.provider_org_id,
+            from_site=start.from_site,
+            to_site=start.to_site,
+            appointment=self.appointment,
+            reschedules_used=self.reschedules_used,
+            max_reschedules=start.policy.max_reschedules,
+            checklists={stage: tuple(items) for stage, items in self.checklists.items()},
+        )
 
     async def _transition(
         self,
         status: RelocationStatus,
-        event: str,
+        event: CaseEvent,
         actor: Actor,
         detail: dict[str, str] | None = None,
         links: dict[str, str] | None = None,
     ) -> None:
         self.status = status
-        await self.timeline.project(status, event, actor, detail, data=self._data(), links=links)
+        await self.timeline.project(
+            status, event, actor, detail, data=self._facts().to_data(), links=links
+        )
 
 
 def _summary(report: StageReport) -> dict[str, str]:

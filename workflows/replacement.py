@@ -4,33 +4,37 @@ deposit in advance mode, ship, and in advance mode get the defective core back o
 Compensation is explicit: a reservation is released on any failure or cancel before the
 unit ships, a hold is released when it is no longer needed, labels not used are voided.
 Every side effect carries a key made of the workflow id and the step.
+
+A cancel is handed over in its `CommandSlot` and taken at the checkpoints between steps
+(`_cancelling`): the fulfilment stops there and the run unwinds what was done so far. The
+unit leaving the warehouse commits the case; from then on a cancel is refused.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import CarrierActivities, InventoryActivities, PaymentActivities
+    from activities.stubs import InventoryActivities, PaymentActivities
     from domain.common import (
+        CARRIER_EVENT_SIGNAL,
+        Actor,
         Address,
         CarrierEvent,
         CarrierStatus,
+        CaseKind,
         Direction,
         DocumentRef,
         ShipmentRef,
     )
-    from domain.contracts.carrier import VoidShipment
+    from domain.contracts.events import CaseEvent
+    from domain.contracts.facts import HoldFacts, ReplacementFacts
     from domain.contracts.inventory import ReserveRequest, SettleRequest
     from domain.contracts.payments import PaymentKind, PaymentRequest
-    from domain.contracts.store import CaseItemRecord, NewCase
     from domain.ids import step_key
     from domain.replacement import (
         ALLOWED_ACTIONS,
@@ -52,7 +56,6 @@ with workflow.unsafe.imports_passed_through():
         StockReserved,
         reservation_key,
     )
-    from domain.rma import Actor
     from workflows.base import (
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
@@ -60,21 +63,13 @@ with workflow.unsafe.imports_passed_through():
         QUICK_TIMEOUT,
         invalid_transition,
     )
-    from workflows.recording import record_new_case, unrecordable
-    from workflows.shipping import Parcel, book_with_label, named
+    from workflows.carrier_scans import CarrierScans, scan_detail
+    from workflows.commands import CommandSlot
+    from workflows.recording import CaseRecord, new_case, one_unit
+    from workflows.shipping import Parcel, book_with_label, customer_address, named, void
     from workflows.timeline import Timeline
 
 S = ReplacementStatus
-SYSTEM = Actor("system")
-CARRIER = Actor("carrier")
-MOVEMENT_SCANS = frozenset(
-    {
-        CarrierStatus.PICKED_UP,
-        CarrierStatus.IN_TRANSIT,
-        CarrierStatus.OUT_FOR_DELIVERY,
-        CarrierStatus.DELIVERED,
-    }
-)
 # Shipping a reserved unit gives up after a bounded outage, so that the reservation goes
 # back to stock instead of being held by a case that cannot move.
 FULFILMENT_RETRY = RetryPolicy(
@@ -86,25 +81,20 @@ FULFILMENT_RETRY = RetryPolicy(
 )
 
 
-class _Cancelled(Exception):
-    """A cancel arrived at a checkpoint: unwind what was done so far."""
-
-
 @workflow.defn(name=REPLACEMENT_WORKFLOW)
 class ReplacementWorkflow:
     def __init__(self) -> None:
         self.start: ReplacementStart | None = None
         self.status = S.REQUESTED
         self.reason: str | None = None
-        self.recorded = False
-        # Why the case could not be stored, when its data is refused for good.
-        self.unrecordable: str | None = None
+        self.case = CaseRecord()
+        self.cancels: CommandSlot[ReplacementCancel] = CommandSlot()
+        self.cores: CommandSlot[CoreReceived] = CommandSlot()
+        self.scans = CarrierScans()
         self.timeline = Timeline("")
         self.documents: list[DocumentRef] = []
         self.outbound: ShipmentRef | None = None
         self.core: ShipmentRef | None = None
-        self.scans: list[CarrierEvent] = []
-        self.seen_events: set[str] = set()
         self.reserved = False
         self.stock_signalled = False
         self.hold: HoldState | None = None
@@ -112,11 +102,10 @@ class ReplacementWorkflow:
         self.hold_status: str | None = None
         self.core_charged = False
         self.delivered = False
-        self.cancel_request: ReplacementCancel | None = None
         self.committed = False
         self.capturing = False
         self.renewing = True
-        self.core_request: CoreReceived | None = None
+        # The first decision is made (reserved and on its way, backordered, or refused).
         self.settled = False
 
     # ----------------------------------------------------------------- main loop
@@ -125,20 +114,41 @@ class ReplacementWorkflow:
     async def run(self, start: ReplacementStart) -> ReplacementResult:
         self.start = start
         self.timeline = Timeline(start.replacement_id)
-        await self._record(start)
-        if self.unrecordable is not None:
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            raise unrecordable(self.unrecordable)
-        try:
-            await self._fulfil(start)
-        except _Cancelled:
+        await self.case.record(
+            new_case(
+                case_type=CaseKind.REPLACEMENT,
+                case_id=start.replacement_id,
+                org_id=start.org_id,
+                status=S.REQUESTED,
+                tracking_token=start.tracking_token,
+                customer=start.customer,
+                currency=start.policy.currency,
+                resolution=start.mode.value,
+                items=one_unit(start.sku, start.serial, start.unit_price, "replacement"),
+                data=self._facts().to_data(),
+                links={
+                    name: value
+                    for name, value in (("rma_id", start.rma_id), ("repair_id", start.repair_id))
+                    if value
+                },
+                timeline=[
+                    self.timeline.entry(
+                        S.REQUESTED,
+                        CaseEvent.CREATED,
+                        Actor.retailer(start.org_id),
+                        {"mode": start.mode.value, "sku": start.replacement_sku},
+                    )
+                ],
+            )
+        )
+        await self.case.fail_if_refused()
+        await self._fulfil(start)
+        if self._cancelling:
+            request = self.cancels.take()
             await self._unwind()
-            request = self.cancel_request
-            assert request is not None
             self.reason = request.reason or None
             detail = {"reason": request.reason} if request.reason else {}
-            await self._transition(S.CANCELLED, "cancelled", request.actor, detail)
-            self.cancel_request = None
+            await self._transition(S.CANCELLED, CaseEvent.CANCELLED, request.actor, detail)
         self.settled = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ReplacementResult(
@@ -149,33 +159,52 @@ class ReplacementWorkflow:
             shipments=[s for s in (self.outbound, self.core) if s is not None],
         )
 
+    @property
+    def _cancelling(self) -> bool:
+        """A cancel waits: the fulfilment stops at its next checkpoint and the run unwinds."""
+        return not self.cancels.empty
+
     async def _fulfil(self, start: ReplacementStart) -> None:
-        if not await self._reserve(start):
-            return  # refunded after the backorder gave up
-        self._checkpoint()
+        if not await self._reserve(start) or self._cancelling:
+            return  # refunded after the backorder gave up, or cancelled
         try:
             if start.mode is ReplacementMode.ADVANCE:
                 await self._place_hold(start)
-                self._checkpoint()
-            await self._ship(start)
+                if self._cancelling:
+                    return
+            origin = named(start.ship_from or start.policy.return_address, start.org_name)
+            self.outbound = await self._book(
+                Direction.OUTBOUND,
+                origin,
+                customer_address(start.customer, "a replacement"),
+                "shipment",
+                "shipping_label",
+                FULFILMENT_RETRY,
+            )
+            if self._cancelling:
+                return
+            await self._ship()
         except ActivityError as error:
             # Nothing left the warehouse: give back the unit and the deposit, void the label.
             await self._unwind()
             if _declined(error):
                 self.reason = "deposit_hold_declined"
                 await self._transition(
-                    S.PAYMENT_FAILED, "payment_failed", SYSTEM, {"reason": self.reason}
+                    S.PAYMENT_FAILED,
+                    CaseEvent.PAYMENT_FAILED,
+                    Actor.system(),
+                    {"reason": self.reason},
                 )
             else:
                 self.reason = "fulfilment_failed"
-                await self._transition(S.CANCELLED, "fulfilment_failed", SYSTEM)
+                await self._transition(S.CANCELLED, CaseEvent.FULFILMENT_FAILED, Actor.system())
             return
         self.settled = True
         # The deposit must outlive the journey too: renew it while the parcel travels.
-        while not await self._wait_for(lambda: self.delivered, self._renew_at()):
+        while not await self.scans.wait_for(lambda: self.delivered, self._renew_at(), self._scan):
             await self._renew_hold(start)
         if start.mode is ReplacementMode.STANDARD:
-            await self._transition(S.COMPLETED, "completed", SYSTEM)
+            await self._transition(S.COMPLETED, CaseEvent.COMPLETED, Actor.system())
             return
         await self._await_core(start)
 
@@ -184,14 +213,17 @@ class ReplacementWorkflow:
         API, in request order) or `backorder_max` passes, which refunds the customer."""
         if await self._try_reserve(start):
             return True
-        await self._transition(S.BACKORDERED, "backordered", SYSTEM, {"sku": start.replacement_sku})
+        await self._transition(
+            S.BACKORDERED, CaseEvent.BACKORDERED, Actor.system(), {"sku": start.replacement_sku}
+        )
         self.settled = True
         deadline = workflow.now() + start.policy.backorder_max
         while True:
-            woke = await self._wait_for(
-                lambda: self.stock_signalled or self.cancel_request is not None, deadline
+            woke = await self.scans.wait_for(
+                lambda: self.stock_signalled or self._cancelling, deadline, self._scan
             )
-            self._checkpoint()
+            if self._cancelling:
+                return False
             if not woke:
                 # Stock may have been reserved for us as the deadline fell: give it back.
                 await self._release_reservation(force=True)
@@ -199,7 +231,7 @@ class ReplacementWorkflow:
                 return False
             self.stock_signalled = False
             if await self._try_reserve(start):
-                await self._transition(S.REQUESTED, "stock_reserved", SYSTEM)
+                await self._transition(S.REQUESTED, CaseEvent.STOCK_RESERVED, Actor.system())
                 return True
 
     async def _try_reserve(self, start: ReplacementStart) -> bool:
@@ -214,8 +246,8 @@ class ReplacementWorkflow:
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
-        self.reserved = result.reserved
-        return result.reserved
+        self.reserved = bool(result.reserved)
+        return self.reserved
 
     async def _release_reservation(self, force: bool = False) -> None:
         if not (self.reserved or force):
@@ -231,37 +263,29 @@ class ReplacementWorkflow:
     async def _place_hold(self, start: ReplacementStart) -> None:
         self.holds_placed += 1
         key = step_key(workflow.info().workflow_id, f"hold-{self.holds_placed}")
-        await self._pay(start, PaymentKind.HOLD, key, FULFILMENT_RETRY)
+        await self._pay(PaymentKind.HOLD, key, FULFILMENT_RETRY)
         previous = self.hold
         self.hold = HoldState(key=key, placed_at=workflow.now(), amount=start.unit_price)
         self.hold_status = "held"
         if previous is not None:
-            await self._pay(start, PaymentKind.RELEASE, f"{previous.key}/release", EXTERNAL_RETRY)
-            await self._transition(
-                self.status, "deposit_hold_renewed", SYSTEM, {"amount": f"{start.unit_price:.2f}"}
-            )
-        else:
-            await self._transition(
-                self.status, "deposit_held", SYSTEM, {"amount": f"{start.unit_price:.2f}"}
-            )
+            await self._pay(PaymentKind.RELEASE, f"{previous.key}/release", EXTERNAL_RETRY)
+        await self._transition(
+            self.status,
+            CaseEvent.DEPOSIT_HOLD_RENEWED if previous else CaseEvent.DEPOSIT_HELD,
+            Actor.system(),
+            {"amount": f"{start.unit_price:.2f}"},
+        )
 
-    async def _release_hold(self, event: str) -> None:
+    async def _release_hold(self) -> None:
         if self.hold is None or self.hold_status != "held":
             return
-        await self._pay(
-            self._start(), PaymentKind.RELEASE, f"{self.hold.key}/release", EXTERNAL_RETRY
-        )
+        await self._pay(PaymentKind.RELEASE, f"{self.hold.key}/release", EXTERNAL_RETRY)
         self.hold_status = "released"
-        await self._transition(self.status, event, SYSTEM)
+        await self._transition(self.status, CaseEvent.DEPOSIT_RELEASED, Actor.system())
 
-    async def _ship(self, start: ReplacementStart) -> None:
-        origin = named(start.ship_from or start.policy.return_address, start.org_name)
-        destination = _customer_address(start)
-        self.outbound = await self._book(
-            Direction.OUTBOUND, origin, destination, "shipment", "shipping_label", FULFILMENT_RETRY
-        )
-        self._checkpoint()
-        # From here the parcel goes: a cancel is refused rather than half-applied.
+    async def _ship(self) -> None:
+        """The booked unit leaves: from here a cancel is refused rather than half-applied."""
+        assert self.outbound is not None
         self.committed = True
         await workflow.execute_local_activity_method(
             InventoryActivities.consume_stock,
@@ -271,14 +295,26 @@ class ReplacementWorkflow:
         )
         self.reserved = False
         await self._transition(
-            S.SHIPPED, "shipped", SYSTEM, {"tracking_number": self.outbound.tracking_number}
+            S.SHIPPED,
+            CaseEvent.SHIPPED,
+            Actor.system(),
+            {"tracking_number": self.outbound.tracking_number},
         )
+
+    async def _scan(self, scan: CarrierEvent) -> None:
+        await self._transition(
+            self.status, CaseEvent.carrier(scan.status), Actor.carrier(), scan_detail(scan)
+        )
+        outbound = self.outbound and scan.tracking_number == self.outbound.tracking_number
+        if outbound and scan.status is CarrierStatus.DELIVERED and not self.delivered:
+            self.delivered = True
+            await self._transition(S.DELIVERED, CaseEvent.DELIVERED, Actor.carrier())
 
     async def _await_core(self, start: ReplacementStart) -> None:
         """The core comes back on our label by `core_return_within`, or its deposit is taken."""
         self.core = await self._book(
             Direction.INBOUND,
-            _customer_address(start),
+            customer_address(start.customer, "a replacement"),
             named(start.policy.return_address, start.org_name),
             "core-return",
             "return_label",
@@ -289,65 +325,61 @@ class ReplacementWorkflow:
         end = began + start.policy.core_return_within
         await self._transition(
             S.AWAITING_CORE,
-            "core_label_created",
-            SYSTEM,
+            CaseEvent.CORE_LABEL_CREATED,
+            Actor.system(),
             {"tracking_number": self.core.tracking_number, "core_due": end.isoformat()},
         )
         reminded = False
         while True:
-            assert self.hold is not None
             wake = min(end, self._renew_at() or end, half if not reminded else end)
-            if await self._wait_for(lambda: self.core_request is not None, wake):
-                request = self.core_request
-                assert request is not None
-                await self._release_hold("deposit_released")
+            if await self.scans.wait_for(lambda: not self.cores.empty, wake, self._scan):
+                request = self.cores.take()
+                await self._release_hold()
                 detail = {"note": request.note} if request.note else {}
-                await self._transition(S.COMPLETED, "core_received", request.actor, detail)
-                self.core_request = None
+                await self._transition(S.COMPLETED, CaseEvent.CORE_RECEIVED, request.actor, detail)
+                self.cores.done()
                 return
             now = workflow.now()
             if now >= end:
-                # From here a late `core_received` is refused: the deposit is being taken.
-                self.capturing = True
-                try:
-                    await self._pay(
-                        start, PaymentKind.CAPTURE, f"{self.hold.key}/capture", EXTERNAL_RETRY
-                    )
-                except ActivityError as error:
-                    # Histories from before the patch failed the workflow here; a declined
-                    # card is a business answer, so the case now ends where the retailer
-                    # sees it (no core, no money) instead of as a failed workflow.
-                    if not (_declined(error) and workflow.patched("core-capture-declined")):
-                        raise
-                    self.hold_status = "capture_declined"
-                    self.reason = "core_charge_declined"
-                    await self._transition(
-                        S.PAYMENT_FAILED,
-                        "core_charge_declined",
-                        SYSTEM,
-                        {
-                            "reason": self.reason,
-                            "amount": f"{start.unit_price:.2f}",
-                            "currency": start.policy.currency,
-                        },
-                    )
-                    return
-                self.hold_status = "captured"
-                self.core_charged = True
-                await self._transition(
-                    S.COMPLETED,
-                    "core_charged",
-                    SYSTEM,
-                    {"amount": f"{start.unit_price:.2f}", "currency": start.policy.currency},
-                )
+                await self._charge_core(start)
                 return
             if not reminded and now >= half:
                 reminded = True
                 await self._transition(
-                    S.AWAITING_CORE, "core_reminder", SYSTEM, {"core_due": end.isoformat()}
+                    S.AWAITING_CORE,
+                    CaseEvent.CORE_REMINDER,
+                    Actor.system(),
+                    {"core_due": end.isoformat()},
                 )
             if (renew_at := self._renew_at()) is not None and now >= renew_at:
                 await self._renew_hold(start)
+
+    async def _charge_core(self, start: ReplacementStart) -> None:
+        """No core by the deadline: the deposit is taken."""
+        assert self.hold is not None
+        # From here a late `core_received` is refused: the deposit is being taken.
+        self.capturing = True
+        money = {"amount": f"{start.unit_price:.2f}", "currency": start.policy.currency}
+        try:
+            await self._pay(PaymentKind.CAPTURE, f"{self.hold.key}/capture", EXTERNAL_RETRY)
+        except ActivityError as error:
+            # Histories from before the patch failed the workflow here; a declined card is
+            # a business answer, so the case now ends where the retailer sees it (no core,
+            # no money) instead of as a failed workflow.
+            if not (_declined(error) and workflow.patched("core-capture-declined")):
+                raise
+            self.hold_status = "capture_declined"
+            self.reason = "core_charge_declined"
+            await self._transition(
+                S.PAYMENT_FAILED,
+                CaseEvent.CORE_CHARGE_DECLINED,
+                Actor.system(),
+                {"reason": self.reason, **money},
+            )
+            return
+        self.hold_status = "captured"
+        self.core_charged = True
+        await self._transition(S.COMPLETED, CaseEvent.CORE_CHARGED, Actor.system(), money)
 
     def _renew_at(self) -> datetime | None:
         """When the standing hold must be renewed, or None: no hold, or renewal gave up."""
@@ -362,11 +394,12 @@ class ReplacementWorkflow:
             # The old hold stands until it lapses; the capture at the deadline then
             # charges the card directly.
             self.renewing = False
-            await self._transition(self.status, "deposit_hold_renewal_failed", SYSTEM)
+            await self._transition(
+                self.status, CaseEvent.DEPOSIT_HOLD_RENEWAL_FAILED, Actor.system()
+            )
 
     async def _refund(self, start: ReplacementStart) -> None:
         await self._pay(
-            start,
             PaymentKind.REFUND,
             step_key(workflow.info().workflow_id, "backorder-refund"),
             EXTERNAL_RETRY,
@@ -374,8 +407,8 @@ class ReplacementWorkflow:
         self.reason = "backorder_expired"
         await self._transition(
             S.REFUNDED,
-            "refunded",
-            SYSTEM,
+            CaseEvent.REFUNDED,
+            Actor.system(),
             {
                 "reason": self.reason,
                 "amount": f"{start.unit_price:.2f}",
@@ -387,24 +420,14 @@ class ReplacementWorkflow:
         """Undo what a case that will not ship holds: its reservation, hold and label.
         Forced: the API may have reserved for us under our key as a cancel came in."""
         await self._release_reservation(force=True)
-        await self._release_hold("deposit_released")
+        await self._release_hold()
         if self.outbound is not None and self.status is not S.SHIPPED:
-            await workflow.execute_activity_method(
-                CarrierActivities.void_shipment,
-                VoidShipment(self.outbound.tracking_number),
-                start_to_close_timeout=EXTERNAL_TIMEOUT,
-                retry_policy=EXTERNAL_RETRY,
-            )
-
-    def _checkpoint(self) -> None:
-        if self.cancel_request is not None:
-            raise _Cancelled
+            await void(self.outbound)
 
     # ---------------------------------------------------------------- side effects
 
-    async def _pay(
-        self, start: ReplacementStart, kind: PaymentKind, key: str, retry: RetryPolicy
-    ) -> None:
+    async def _pay(self, kind: PaymentKind, key: str, retry: RetryPolicy) -> None:
+        start = self._start()
         await workflow.execute_activity_method(
             PaymentActivities.execute_payment,
             PaymentRequest(
@@ -446,105 +469,29 @@ class ReplacementWorkflow:
         self.documents.append(label)
         return shipment
 
-    async def _record(self, start: ReplacementStart) -> None:
-        retailer = Actor("retailer", start.org_id)
-        links = {
-            name: value
-            for name, value in (("rma_id", start.rma_id), ("repair_id", start.repair_id))
-            if value
-        }
-        self.unrecordable = await record_new_case(
-            NewCase(
-                case_id=start.replacement_id,
-                org_id=start.org_id,
-                case_type="replacement",
-                workflow_id=workflow.info().workflow_id,
-                status=S.REQUESTED.value,
-                tracking_token=start.tracking_token,
-                customer=start.customer,
-                created_at=workflow.now(),
-                currency=start.policy.currency,
-                resolution=start.mode.value,
-                items=[
-                    CaseItemRecord(
-                        sku=start.sku,
-                        serial=start.serial,
-                        quantity=1,
-                        unit_price=start.unit_price,
-                        reason="replacement",
-                    )
-                ],
-                data={"customer_first_name": start.customer.first_name, **self._data()},
-                links=links,
-                timeline=[
-                    self.timeline.entry(
-                        S.REQUESTED,
-                        "created",
-                        retailer,
-                        {"mode": start.mode.value, "sku": start.replacement_sku},
-                    )
-                ],
-            ),
-        )
-        if self.unrecordable is not None:
-            return
-        self.recorded = True
-
-    # ------------------------------------------------------------ waiting, scans
-
-    async def _wait_for(self, ready: Callable[[], bool], deadline: datetime | None) -> bool:
-        while True:
-            await self._apply_scans()
-            if ready():
-                return True
-            timeout = None if deadline is None else deadline - workflow.now()
-            if timeout is not None and timeout <= timedelta(0):
-                return False
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: ready() or bool(self.scans), timeout=timeout)
-
-    async def _apply_scans(self) -> None:
-        while self.scans:
-            scan = self.scans.pop(0)
-            detail = {
-                "tracking_number": scan.tracking_number,
-                "location": scan.location,
-                "occurred_at": scan.occurred_at.isoformat(),
-            }
-            event = f"carrier_{scan.status.value}"
-            await self._transition(self.status, event, CARRIER, detail)
-            outbound = self.outbound and scan.tracking_number == self.outbound.tracking_number
-            if outbound and scan.status is CarrierStatus.DELIVERED and not self.delivered:
-                self.delivered = True
-                await self._transition(S.DELIVERED, "delivered", CARRIER)
-
     # ---------------------------------------------------------------- messages
 
     @workflow.update(name=REPLACEMENT_ACCEPT_UPDATE)
     async def accept(self) -> ReplacementView:
         """The create call's answer: reserved and on its way, backordered, or refused."""
-        await workflow.wait_condition(lambda: self.settled or self.unrecordable is not None)
-        if self.unrecordable is not None:
-            raise unrecordable(self.unrecordable)
+        await self.case.first_answer(lambda: self.settled)
         return self.view()
 
     @workflow.update(name=REPLACEMENT_CANCEL_UPDATE)
     async def cancel(self, request: ReplacementCancel) -> ReplacementView:
-        self.cancel_request = request
-        await workflow.wait_condition(lambda: self.status in TERMINAL_REPLACEMENT_STATUSES)
+        # Answered when the case ends, however it ends (`_transition`).
+        await self.cancels.hand_over(request)
         return self.view()
 
     @cancel.validator
     def _validate_cancel(self, request: ReplacementCancel) -> None:
         self._require(
-            "cancel",
-            self.status in CANCELLABLE and self.cancel_request is None and not self.committed,
+            "cancel", self.status in CANCELLABLE and self.cancels.empty and not self.committed
         )
 
     @workflow.update(name=CORE_RECEIVED_UPDATE)
     async def core_received(self, request: CoreReceived) -> ReplacementView:
-        self.core_request = request
-        await workflow.wait_condition(lambda: self.core_request is None)
+        await self.cores.hand_over(request)
         return self.view()
 
     @core_received.validator
@@ -554,7 +501,7 @@ class ReplacementWorkflow:
             "core_received",
             start.mode is ReplacementMode.ADVANCE
             and self.status in (S.DELIVERED, S.AWAITING_CORE)
-            and self.core_request is None
+            and self.cores.empty
             and not self.capturing,
         )
 
@@ -562,12 +509,9 @@ class ReplacementWorkflow:
     def stock_reserved(self, notice: StockReserved) -> None:
         self.stock_signalled = True
 
-    @workflow.signal
+    @workflow.signal(name=CARRIER_EVENT_SIGNAL)
     def carrier_event(self, event: CarrierEvent) -> None:
-        if event.event_id in self.seen_events:
-            return
-        self.seen_events.add(event.event_id)
-        self.scans.append(event)
+        self.scans.receive(event)
 
     @workflow.query
     def current(self) -> ReplacementView:
@@ -589,44 +533,43 @@ class ReplacementWorkflow:
         return self.start
 
     def _require(self, action: str, allowed: bool) -> None:
-        if not (self.recorded and allowed):
+        if not (self.case.recorded and allowed):
             raise invalid_transition(action, self.status.value, ALLOWED_ACTIONS[self.status])
 
-    def _data(self) -> dict[str, Any]:
+    def _facts(self) -> ReplacementFacts:
         start = self._start()
-        return {
-            "mode": start.mode.value,
-            "replacement_sku": start.replacement_sku,
-            "core_charged": self.core_charged,
-            "hold": None
-            if self.hold is None
-            else {
-                "amount": f"{self.hold.amount:.2f}",
-                "status": self.hold_status,
-                "placed_at": self.hold.placed_at.isoformat(),
-                "renewals": self.holds_placed - 1,
-            },
-        }
+        hold = self.hold
+        return ReplacementFacts(
+            mode=start.mode,
+            replacement_sku=start.replacement_sku,
+            core_charged=self.core_charged,
+            hold=None
+            if hold is None or self.hold_status is None
+            else HoldFacts(hold.amount, self.hold_status, hold.placed_at, self.holds_placed - 1),
+        )
 
     async def _transition(
         self,
         status: ReplacementStatus,
-        event: str,
+        event: CaseEvent,
         actor: Actor,
         detail: dict[str, str] | None = None,
     ) -> None:
         self.status = status
+        if status in TERMINAL_REPLACEMENT_STATUSES and not self.cancels.empty:
+            # A cancel is answered as the case ends, whichever way it ends (a refund or a
+            # failed hold may overtake it), and before the projection, as it always was.
+            self.cancels.done()
         await self.timeline.project(
-            status, event, actor, detail, fields={"reason": self.reason}, data=self._data()
+            status,
+            event,
+            actor,
+            detail,
+            fields={"reason": self.reason},
+            data=self._facts().to_data(),
         )
 
 
 def _declined(error: ActivityError) -> bool:
     cause = error.cause
     return isinstance(cause, ApplicationError) and cause.type == "PaymentDeclined"
-
-
-def _customer_address(start: ReplacementStart) -> Address:
-    if start.customer.address is None:
-        raise ValueError("a replacement needs the customer's address")
-    return named(start.customer.address, start.customer.name)
