@@ -21,6 +21,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.common import CarrierEvent, CarrierStatus
+    from domain.contracts.events import CaseEvent
 
 # The scans that say a parcel has left its sender: from the first of them a label can no
 # longer be voided, nor the case it belongs to cancelled.
@@ -36,9 +37,9 @@ MOVEMENT_SCANS = frozenset(
 ApplyScan = Callable[[CarrierEvent], Awaitable[None]]
 
 
-def scan_event(scan: CarrierEvent) -> str:
+def scan_event(scan: CarrierEvent) -> CaseEvent:
     """The timeline event a scan writes: `carrier_<status>`."""
-    return f"carrier_{scan.status.value}"
+    return CaseEvent.carrier(scan.status)
 
 
 def scan_detail(scan: CarrierEvent) -> dict[str, str]:

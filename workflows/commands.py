@@ -97,7 +97,12 @@ class CommandSlot(Generic[C, A]):
         self._applied = self._handed
 
     async def apply(self, apply: Callable[[C], Awaitable[A]]) -> None:
-        """For the loop: take the command, apply it, answer what `apply` returned. Left in
-        the slot if `apply` raises (the workflow is failing: no handler needs the answer)."""
-        answer = await apply(self.take())
+        """For the loop: take the command, apply it, answer what `apply` returned. If
+        `apply` raises (the workflow is failing) the slot is freed all the same."""
+        try:
+            answer = await apply(self.take())
+        except BaseException:
+            self._command = None
+            self._applied = self._handed
+            raise
         self.done(answer)

@@ -24,6 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
     from domain.common import INVALID_DATA, Customer
+    from domain.contracts.facts import CUSTOMER_FIRST_NAME
     from domain.contracts.store import CaseItemRecord, NewCase, TimelineEntry
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
 
@@ -69,11 +70,18 @@ def new_case(
         coverage=coverage,
         reason=reason,
         items=items,
-        data={"customer_first_name": customer.first_name, **(data or {})},
+        data=_with_first_name(data or {}, customer),
         timeline=timeline,
         receiving_org_id=receiving_org_id,
         links=links or {},
     )
+
+
+def _with_first_name(data: dict[str, Any], customer: Customer) -> dict[str, Any]:
+    # Emails greet by it; a lifecycle's facts may carry it already, in their own key order.
+    if CUSTOMER_FIRST_NAME in data:
+        return data
+    return {CUSTOMER_FIRST_NAME: customer.first_name, **data}
 
 
 def one_unit(

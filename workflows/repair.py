@@ -3,45 +3,53 @@ quality check, return shipment with a Certificate of Repair, SLA clock.
 
 As in the RMA workflow, one main loop owns every transition: update handlers validate
 (refusing anything not in `REPAIR_TRANSITIONS` before it reaches history), hand the command
-to the loop and wait until it has been applied, so the API answers with the resulting state.
+to the loop through its slot and wait until it has been applied, so the API answers with the
+resulting state.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import CarrierActivities, DocumentActivities, RoutingActivities
+    from activities.stubs import DocumentActivities, RoutingActivities
     from domain.common import (
-        WORKFLOW_TASK_TIMEOUT,
+        CARRIER_EVENT_SIGNAL,
+        Actor,
         Address,
         CarrierEvent,
         CarrierStatus,
+        CaseKind,
         Direction,
         DocumentRef,
         ShipmentRef,
     )
-    from domain.contracts.carrier import VoidShipment
+    from domain.contracts import facts
     from domain.contracts.documents import RepairCertificateRequest
+    from domain.contracts.events import CaseEvent as E
     from domain.contracts.routing import RouteRequest
-    from domain.contracts.store import CaseItemRecord, NewCase
-    from domain.documents import CertificatePart, RepairCertificateData
-    from domain.ids import child_case_id, replacement_workflow_id, step_key
+    from domain.contracts.starts import replacement_from_repair
+    from domain.documents import CertificatePart, RepairCertificateData, long_date
+    from domain.ids import child_case_id, step_key
     from domain.repair import (
+        ACCEPT_UPDATE,
+        DIAGNOSIS_UPDATE,
         QA_FAILURES_ALLOWED,
+        QA_UPDATE,
+        QUOTE_UPDATE,
+        REPAIR_CANCEL_UPDATE,
+        REPAIR_WORKFLOW,
         REPORTABLE_FROM,
+        STATUS_UPDATE,
         TERMINAL_REPAIR_STATUSES,
         AssignedCenter,
         Diagnosis,
-        Part,
         QaReport,
         Quote,
         QuoteDecision,
@@ -58,49 +66,32 @@ with workflow.unsafe.imports_passed_through():
         quote,
         sla_due_at,
     )
-    from domain.replacement import REPLACEMENT_WORKFLOW, ReplacementMode, ReplacementStart
-    from domain.rma import Actor
-    from workflows.base import (
-        EXTERNAL_RETRY,
-        EXTERNAL_TIMEOUT,
-        QUICK_RETRY,
-        QUICK_TIMEOUT,
-        RENDER_TIMEOUT,
-        invalid_transition,
-    )
-    from workflows.recording import record_new_case, unrecordable
-    from workflows.shipping import Parcel, book_with_label, named
+    from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, RENDER_TIMEOUT, invalid_transition
+    from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
+    from workflows.children import start_replacement
+    from workflows.commands import CommandSlot
+    from workflows.recording import CaseRecord, new_case, one_unit
+    from workflows.shipping import Parcel, book_with_label, named, void
     from workflows.timeline import Timeline
 
 S = RepairStatus
-SYSTEM = Actor("system")
-CARRIER = Actor("carrier")
-MOVEMENT_SCANS = frozenset(
-    {
-        CarrierStatus.PICKED_UP,
-        CarrierStatus.IN_TRANSIT,
-        CarrierStatus.OUT_FOR_DELIVERY,
-        CarrierStatus.DELIVERED,
-    }
-)
+SYSTEM = Actor.system()
+CARRIER = Actor.carrier()
 Command = StatusChange | Diagnosis | QaReport | QuoteDecision | RepairCancel
 
 
-@workflow.defn(name="Repair")
+@workflow.defn(name=REPAIR_WORKFLOW)
 class RepairWorkflow:
     def __init__(self) -> None:
         self.start: RepairStart | None = None
         self.status = S.AWAITING_UNIT
         self.center: AssignedCenter | None = None
-        self.recorded = False
-        # Why the case could not be stored, when its data is refused for good.
-        self.unrecordable: str | None = None
+        self.case = CaseRecord()
         self.timeline = Timeline("")
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None
         self.outbound: ShipmentRef | None = None
-        self.scans: list[CarrierEvent] = []
-        self.seen_events: set[str] = set()
+        self.scans = CarrierScans()
         self.inbound_scanned = False
         self.delivered = False
         # The repair itself.
@@ -115,8 +106,8 @@ class RepairWorkflow:
         self.ready_at: datetime | None = None
         self.pauses: list[tuple[datetime, datetime | None]] = []
         self.sla_breached = False
-        # The command handed from an update handler to the main loop; None once applied.
-        self.pending: Command | None = None
+        # The center's (or the customer's) command, one at a time.
+        self.commands: CommandSlot[Command] = CommandSlot()
 
     # ----------------------------------------------------------------- main loop
 
@@ -125,9 +116,7 @@ class RepairWorkflow:
         self.start = start
         self.timeline = Timeline(start.repair_id)
         await self._open(start)
-        if self.unrecordable is not None:
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            raise unrecordable(self.unrecordable)
+        await self.case.fail_if_refused()
         while self.status not in TERMINAL_REPAIR_STATUSES:
             await self._step(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -151,64 +140,44 @@ class RepairWorkflow:
                 retry_policy=QUICK_RETRY,
             )
             self.center = routed.center
-        retailer = Actor("retailer", start.org_id)
         timeline = [
-            self.timeline.entry(S.AWAITING_UNIT, "created", retailer, {"fault": start.fault})
+            self.timeline.entry(
+                S.AWAITING_UNIT, E.CREATED, Actor.retailer(start.org_id), {"fault": start.fault}
+            )
         ]
         if self.center is None:
             self.status = S.UNROUTABLE
-            timeline.append(
-                self.timeline.entry(
-                    S.UNROUTABLE,
-                    "unroutable",
-                    SYSTEM,
-                    {"category": start.unit.category, "reason": "no_center_fits"},
-                )
-            )
+            detail = {"category": start.unit.category, "reason": "no_center_fits"}
+            timeline.append(self.timeline.entry(S.UNROUTABLE, E.UNROUTABLE, SYSTEM, detail))
         else:
-            timeline.append(
-                self.timeline.entry(
-                    S.AWAITING_UNIT, "routed", SYSTEM, {"center": self.center.org_id}
-                )
-            )
+            detail = {"center": self.center.org_id}
+            timeline.append(self.timeline.entry(S.AWAITING_UNIT, E.ROUTED, SYSTEM, detail))
             if start.unit_origin is None:
                 # A parent case delivered the unit to the center already.
                 self.status = S.RECEIVED
                 self.received_at = workflow.now()
-                timeline.append(self.timeline.entry(S.RECEIVED, "received", SYSTEM))
-        self.unrecordable = await record_new_case(
-            NewCase(
+                timeline.append(self.timeline.entry(S.RECEIVED, E.RECEIVED, SYSTEM))
+        recorded = await self.case.record(
+            new_case(
+                case_type=CaseKind.REPAIR,
                 case_id=start.repair_id,
                 org_id=start.org_id,
-                case_type="repair",
-                workflow_id=workflow.info().workflow_id,
-                status=self.status.value,
+                status=self.status,
                 tracking_token=start.tracking_token,
                 customer=start.customer,
-                created_at=workflow.now(),
                 currency=start.policy.currency,
                 coverage=start.coverage.value,
                 reason="unroutable" if self.status is S.UNROUTABLE else None,
                 receiving_org_id=self.center.org_id if self.center else None,
-                items=[
-                    CaseItemRecord(
-                        sku=start.unit.sku,
-                        serial=start.unit.serial,
-                        quantity=1,
-                        unit_price=start.unit.unit_price,
-                        reason="repair",
-                        notes=start.fault,
-                    )
-                ],
-                data={"customer_first_name": start.customer.first_name, **self._data()},
+                items=one_unit(
+                    start.unit.sku, start.unit.serial, start.unit.unit_price, "repair", start.fault
+                ),
+                data=self._facts(start.customer.first_name).to_data(),
                 links={"rma_id": start.rma_id} if start.rma_id else {},
                 timeline=timeline,
             ),
         )
-        if self.unrecordable is not None:
-            return
-        self.recorded = True
-        if self.status is S.AWAITING_UNIT and start.unit_origin is not None:
+        if recorded and self.status is S.AWAITING_UNIT and start.unit_origin is not None:
             assert self.center is not None
             self.inbound = await self._ship(
                 Direction.INBOUND,
@@ -217,64 +186,59 @@ class RepairWorkflow:
                 "inbound-shipment",
                 "return_label",
             )
-            await self._transition(
-                S.AWAITING_UNIT,
-                "label_created",
-                SYSTEM,
-                {"tracking_number": self.inbound.tracking_number},
-            )
+            detail = {"tracking_number": self.inbound.tracking_number}
+            await self._transition(S.AWAITING_UNIT, E.LABEL_CREATED, SYSTEM, detail)
 
     async def _step(self, start: RepairStart) -> None:
         """Wait for what moves the job on from its current state, and apply it."""
         if self.status is S.AWAITING_APPROVAL:
             assert self.quote_expires_at is not None
-            if not await self._wait_for(lambda: self.pending is not None, self.quote_expires_at):
-                await self._close_pause()
+            if not await self._wait_for(lambda: not self.commands.empty, self.quote_expires_at):
+                # No answer within `quote_valid_for`: declined.
+                self._close_pause()
                 self.quote_outcome = "expired"
-                await self._ship_back(start, "quote_expired", SYSTEM)
+                await self._ship_back(start, E.QUOTE_EXPIRED, SYSTEM)
                 return
         elif self.status in (S.READY_TO_SHIP, S.SHIPPED):
-            await self._wait_for(lambda: self.pending is not None or self.delivered, None)
-            if self.pending is None:
+            await self._wait_for(lambda: not self.commands.empty or self.delivered, None)
+            if self.commands.empty:
                 return  # the scans moved it on
         else:
-            await self._wait_for(lambda: self.pending is not None, None)
-        command = self.pending
-        assert command is not None
-        try:
-            await self._apply(start, command)
-        finally:
-            self.pending = None
+            await self._wait_for(lambda: not self.commands.empty, None)
+        await self.commands.apply(functools.partial(self._apply, start))
 
     async def _apply(self, start: RepairStart, command: Command) -> None:
-        if isinstance(command, RepairCancel):
-            await self._cancel(command)
-        elif isinstance(command, StatusChange):
-            await self._report(command)
-        elif isinstance(command, Diagnosis):
-            await self._diagnose(start, command)
-        elif isinstance(command, QuoteDecision):
-            await self._close_pause()
-            if command.approve:
+        match command:
+            case RepairCancel():
+                await self._cancel(command)
+            case StatusChange():
+                await self._report(command)
+            case Diagnosis():
+                await self._diagnose(start, command)
+            case QuoteDecision(approve=True):
+                self._close_pause()
                 self.quote_outcome = "approved"
-                await self._start_work(command.actor, "quote_approved")
-            else:
+                await self._start_work(command.actor, E.QUOTE_APPROVED)
+            case QuoteDecision():
+                self._close_pause()
                 self.quote_outcome = "declined"
-                await self._ship_back(start, "quote_declined", command.actor)
-        else:
-            await self._quality_check(start, command)
+                await self._ship_back(start, E.QUOTE_DECLINED, command.actor)
+            case QaReport():
+                await self._quality_check(start, command)
 
     async def _report(self, change: StatusChange) -> None:
         detail = {"note": change.note} if change.note else {}
         if change.status is S.RECEIVED:
             self.received_at = workflow.now()
-            await self._transition(S.RECEIVED, "received", change.actor, detail)
+            await self._transition(S.RECEIVED, E.RECEIVED, change.actor, detail)
         elif change.status is S.REPAIRING:
-            await self._transition(S.REPAIRING, "parts_received", change.actor, detail)
+            await self._transition(S.REPAIRING, E.PARTS_RECEIVED, change.actor, detail)
         else:
-            await self._transition(change.status, change.status.value, change.actor, detail)
+            await self._transition(change.status, E(change.status.value), change.actor, detail)
 
     async def _diagnose(self, start: RepairStart, diagnosis: Diagnosis) -> None:
+        """Not repairable: beyond repair. Paid coverage: a quote awaits the customer.
+        Otherwise on to the work."""
         self.diagnosis = diagnosis
         detail = {
             "fault_code": diagnosis.fault_code,
@@ -290,22 +254,17 @@ class RepairWorkflow:
             self.quote = quote(diagnosis.parts, diagnosis.labor_minutes, self.center.labor_rate)
             self.quote_expires_at = workflow.now() + start.policy.quote_valid_for
             self.pauses.append((workflow.now(), None))
-            await self._transition(
-                S.AWAITING_APPROVAL,
-                "quoted",
-                diagnosis.actor,
-                {
-                    **detail,
-                    "amount": f"{self.quote.total:.2f}",
-                    "currency": start.policy.currency,
-                    "expires_at": self.quote_expires_at.isoformat(),
-                },
-            )
+            detail |= {
+                "amount": f"{self.quote.total:.2f}",
+                "currency": start.policy.currency,
+                "expires_at": self.quote_expires_at.isoformat(),
+            }
+            await self._transition(S.AWAITING_APPROVAL, E.QUOTED, diagnosis.actor, detail)
             return
-        await self._transition(S.DIAGNOSING, "diagnosed", diagnosis.actor, detail)
-        await self._start_work(diagnosis.actor, "covered")
+        await self._transition(S.DIAGNOSING, E.DIAGNOSED, diagnosis.actor, detail)
+        await self._start_work(diagnosis.actor, E.COVERED)
 
-    async def _start_work(self, actor: Actor, event: str) -> None:
+    async def _start_work(self, actor: Actor, event: E) -> None:
         """Parts first if the diagnosis listed any, else straight to the bench."""
         assert self.diagnosis is not None
         if self.diagnosis.parts:
@@ -315,19 +274,20 @@ class RepairWorkflow:
             await self._transition(S.REPAIRING, event, actor)
 
     async def _quality_check(self, start: RepairStart, report: QaReport) -> None:
+        """Pass: certificate and return parcel. Fail: back to repairing; again: beyond repair."""
         detail = {"notes": report.notes} if report.notes else {}
         if report.passed:
             self.repaired = True
-            await self._transition(S.QUALITY_CHECK, "qa_passed", report.actor, detail)
+            await self._transition(S.QUALITY_CHECK, E.QA_PASSED, report.actor, detail)
             await self._issue_certificate(start, report)
-            await self._ship_back(start, "ready_to_ship", SYSTEM)
+            await self._ship_back(start, E.READY_TO_SHIP, SYSTEM)
             return
         self.qa_failures += 1
         detail["failures"] = str(self.qa_failures)
         if self.qa_failures > QA_FAILURES_ALLOWED:
             await self._beyond_repair(report.actor, "qa_failed_twice", detail)
         else:
-            await self._transition(S.REPAIRING, "qa_failed", report.actor, detail)
+            await self._transition(S.REPAIRING, E.QA_FAILED, report.actor, detail)
 
     async def _beyond_repair(self, actor: Actor, reason: str, detail: dict[str, str]) -> None:
         """Terminal for the repair; the customer gets a new unit. A parent RMA starts that
@@ -335,51 +295,23 @@ class RepairWorkflow:
         start = self._start()
         links: dict[str, str] = {}
         if start.rma_id is None:
-            replacement_id = child_case_id(start.repair_id, "RPL")
-            await workflow.start_child_workflow(
-                REPLACEMENT_WORKFLOW,
-                ReplacementStart(
-                    replacement_id=replacement_id,
-                    org_id=start.org_id,
-                    org_name=start.org_name,
-                    tracking_token=start.replacement_tracking_token or f"{start.tracking_token}x",
-                    mode=ReplacementMode.STANDARD,
-                    sku=start.unit.sku,
-                    serial=start.unit.serial,
-                    replacement_sku=start.unit.sku,
-                    replacement_name=start.unit.product_name,
-                    unit_price=start.unit.unit_price,
-                    customer=start.customer,
-                    payment_method="original",
-                    policy=start.policy,
-                    public_base_url=start.public_base_url,
-                    repair_id=start.repair_id,
-                ),
-                id=replacement_workflow_id(replacement_id),
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                task_timeout=WORKFLOW_TASK_TIMEOUT,
-            )
-            links["replacement_id"] = replacement_id
-            detail = {**detail, "replacement_id": replacement_id}
-        await self._transition(
-            S.BEYOND_REPAIR, "beyond_repair", actor, {**detail, "reason": reason}, links
-        )
+            replacement = replacement_from_repair(start)
+            await start_replacement(replacement)
+            links["replacement_id"] = replacement.replacement_id
+            detail = {**detail, "replacement_id": replacement.replacement_id}
+        detail = {**detail, "reason": reason}
+        await self._transition(S.BEYOND_REPAIR, E.BEYOND_REPAIR, actor, detail, links)
 
     async def _cancel(self, request: RepairCancel) -> None:
         if self.inbound is not None and not self.inbound_scanned:
-            await workflow.execute_activity_method(
-                CarrierActivities.void_shipment,
-                VoidShipment(self.inbound.tracking_number),
-                start_to_close_timeout=EXTERNAL_TIMEOUT,
-                retry_policy=EXTERNAL_RETRY,
-            )
-        await self._close_pause()
+            await void(self.inbound)
+        self._close_pause()
         detail = {"reason": request.reason} if request.reason else {}
         if self.received_at is not None:
             detail["unit"] = "held_at_center"
-        await self._transition(S.CANCELLED, "cancelled", request.actor, detail)
+        await self._transition(S.CANCELLED, E.CANCELLED, request.actor, detail)
 
-    async def _ship_back(self, start: RepairStart, event: str, actor: Actor) -> None:
+    async def _ship_back(self, start: RepairStart, event: E, actor: Actor) -> None:
         """Book the parcel from the center to the customer and move to `ready_to_ship`."""
         assert self.center is not None and start.customer.address is not None
         self.outbound = await self._ship(
@@ -391,9 +323,8 @@ class RepairWorkflow:
         )
         self.ready_at = workflow.now()
         await self._check_sla()
-        await self._transition(
-            S.READY_TO_SHIP, event, actor, {"tracking_number": self.outbound.tracking_number}
-        )
+        detail = {"tracking_number": self.outbound.tracking_number}
+        await self._transition(S.READY_TO_SHIP, event, actor, detail)
 
     async def _ship(
         self, direction: Direction, origin: Address, destination: Address, step: str, kind: str
@@ -441,8 +372,8 @@ class RepairWorkflow:
                         CertificatePart(p.part_no, p.description, p.quantity)
                         for p in self.diagnosis.parts
                     ],
-                    qa_passed_on=_long_date(today),
-                    repair_warranty_until=_long_date(today + start.policy.repair_warranty),
+                    qa_passed_on=long_date(today),
+                    repair_warranty_until=long_date(today + start.policy.repair_warranty),
                     verification_code="",
                     verify_url="",
                 ),
@@ -452,7 +383,7 @@ class RepairWorkflow:
         )
         self.documents.append(certificate)
 
-    async def _close_pause(self) -> None:
+    def _close_pause(self) -> None:
         if self.pauses and self.pauses[-1][1] is None:
             self.pauses[-1] = (self.pauses[-1][0], workflow.now())
 
@@ -461,10 +392,8 @@ class RepairWorkflow:
     def _sla_due(self) -> datetime | None:
         if self.received_at is None:
             return None
-        start = self._start()
-        return sla_due_at(
-            self.received_at, start.policy.repair_turnaround, self.pauses, workflow.now()
-        )
+        turnaround = self._start().policy.repair_turnaround
+        return sla_due_at(self.received_at, turnaround, self.pauses, workflow.now())
 
     def _sla_alarm(self) -> datetime | None:
         """When to wake up to flag a breach: only while the clock runs."""
@@ -484,74 +413,59 @@ class RepairWorkflow:
         reached = self.ready_at or workflow.now()
         if reached >= due:
             self.sla_breached = True
-            await self._transition(
-                self.status, "sla_breached", SYSTEM, {"sla_due_at": due.isoformat()}
-            )
+            detail = {"sla_due_at": due.isoformat()}
+            await self._transition(self.status, E.SLA_BREACHED, SYSTEM, detail)
 
     # ------------------------------------------------------------ waiting, scans
 
     async def _wait_for(self, ready: Callable[[], bool], deadline: datetime | None) -> bool:
         """Wait until `ready()` or the deadline, applying scans and the SLA clock meanwhile."""
-        while True:
-            await self._apply_scans()
-            await self._check_sla()
-            if ready():
-                return True
-            now = workflow.now()
-            if deadline is not None and now >= deadline:
-                return False
-            wake = [moment for moment in (deadline, self._sla_alarm()) if moment is not None]
-            timeout = min(wake) - now if wake else None
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: ready() or bool(self.scans), timeout=timeout)
+        return await self.scans.wait_for(
+            ready, deadline, self._apply_scan, tick=self._check_sla, alarm=self._sla_alarm
+        )
 
-    async def _apply_scans(self) -> None:
-        while self.scans:
-            scan = self.scans.pop(0)
-            detail = {
-                "tracking_number": scan.tracking_number,
-                "location": scan.location,
-                "occurred_at": scan.occurred_at.isoformat(),
-            }
-            event = f"carrier_{scan.status.value}"
-            if self.inbound and scan.tracking_number == self.inbound.tracking_number:
-                self.inbound_scanned = self.inbound_scanned or scan.status in MOVEMENT_SCANS
-                await self._transition(self.status, event, CARRIER, detail)
-                continue
-            if not (self.outbound and scan.tracking_number == self.outbound.tracking_number):
-                await self._transition(self.status, event, CARRIER, detail)
-                continue
-            if self.status is S.READY_TO_SHIP and scan.status in MOVEMENT_SCANS:
-                await self._transition(S.SHIPPED, event, CARRIER, detail)
-            else:
-                await self._transition(self.status, event, CARRIER, detail)
-            if scan.status is CarrierStatus.DELIVERED and self.status is S.SHIPPED:
-                self.delivered = True
-                final = S.COMPLETED if self.repaired else S.RETURNED_UNREPAIRED
-                await self._transition(final, final.value, CARRIER)
+    async def _apply_scan(self, scan: CarrierEvent) -> None:
+        """Scans of the unit's way in are noted; those of its way back move `ready_to_ship`
+        → `shipped` → `completed` (or `returned_unrepaired`) on delivery."""
+        event, detail = scan_event(scan), scan_detail(scan)
+        if self.inbound and scan.tracking_number == self.inbound.tracking_number:
+            self.inbound_scanned = self.inbound_scanned or scan.status in MOVEMENT_SCANS
+            await self._transition(self.status, event, CARRIER, detail)
+            return
+        if not (self.outbound and scan.tracking_number == self.outbound.tracking_number):
+            await self._transition(self.status, event, CARRIER, detail)
+            return
+        if self.status is S.READY_TO_SHIP and scan.status in MOVEMENT_SCANS:
+            await self._transition(S.SHIPPED, event, CARRIER, detail)
+        else:
+            await self._transition(self.status, event, CARRIER, detail)
+        if scan.status is CarrierStatus.DELIVERED and self.status is S.SHIPPED:
+            self.delivered = True
+            final = S.COMPLETED if self.repaired else S.RETURNED_UNREPAIRED
+            await self._transition(final, E(final.value), CARRIER)
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update
+    @workflow.update(name=ACCEPT_UPDATE)
     async def accept(self) -> RepairView:
         """The create call's answer: the job as routed and recorded."""
-        await workflow.wait_condition(lambda: self.recorded or self.unrecordable is not None)
-        if self.unrecordable is not None:
-            raise unrecordable(self.unrecordable)
+        await self.case.first_answer()
         return self.view()
 
-    @workflow.update
+    @workflow.update(name=STATUS_UPDATE)
     async def report_status(self, change: StatusChange) -> RepairView:
-        return await self._handle(change)
+        await self.commands.hand_over(change)
+        return self.view()
 
     @report_status.validator
     def _validate_status(self, change: StatusChange) -> None:
         expected = REPORTABLE_FROM.get(change.status)
         self._require(change.status.value, change.status, expected is self.status)
 
-    @workflow.update
+    @workflow.update(name=DIAGNOSIS_UPDATE)
     async def diagnose(self, diagnosis: Diagnosis) -> RepairView:
-        return await self._handle(diagnosis)
+        await self.commands.hand_over(diagnosis)
+        return self.view()
 
     @diagnose.validator
     def _validate_diagnosis(self, diagnosis: Diagnosis) -> None:
@@ -561,9 +475,10 @@ class RepairWorkflow:
         except ValueError as exc:
             raise ApplicationError(str(exc), type="validation_error", non_retryable=True) from exc
 
-    @workflow.update
+    @workflow.update(name=QUOTE_UPDATE)
     async def decide_quote(self, decision: QuoteDecision) -> RepairView:
-        return await self._handle(decision)
+        await self.commands.hand_over(decision)
+        return self.view()
 
     @decide_quote.validator
     def _validate_quote(self, decision: QuoteDecision) -> None:
@@ -576,17 +491,19 @@ class RepairWorkflow:
             self.status is S.AWAITING_APPROVAL and self.quote_outcome is None,
         )
 
-    @workflow.update
+    @workflow.update(name=QA_UPDATE)
     async def report_qa(self, report: QaReport) -> RepairView:
-        return await self._handle(report)
+        await self.commands.hand_over(report)
+        return self.view()
 
     @report_qa.validator
     def _validate_qa(self, report: QaReport) -> None:
         self._require("qa", None, self.status is S.QUALITY_CHECK)
 
-    @workflow.update
+    @workflow.update(name=REPAIR_CANCEL_UPDATE)
     async def cancel(self, request: RepairCancel) -> RepairView:
-        return await self._handle(request)
+        await self.commands.hand_over(request)
+        return self.view()
 
     @cancel.validator
     def _validate_cancel(self, request: RepairCancel) -> None:
@@ -594,33 +511,22 @@ class RepairWorkflow:
         on_its_way = self.status is S.AWAITING_UNIT and self.inbound_scanned
         # An expired quote's return parcel is being booked: the job is going back already.
         going_back = self.status is S.AWAITING_APPROVAL and self.quote_outcome is not None
-        self._require(
-            "cancel", S.CANCELLED, cancellable(self.status) and not on_its_way and not going_back
-        )
+        allowed = cancellable(self.status) and not on_its_way and not going_back
+        self._require("cancel", S.CANCELLED, allowed)
 
-    @workflow.signal
+    @workflow.signal(name=CARRIER_EVENT_SIGNAL)
     def carrier_event(self, event: CarrierEvent) -> None:
-        # Carriers deliver at least once: the event id makes the second copy a no-op.
-        if event.event_id in self.seen_events:
-            return
-        self.seen_events.add(event.event_id)
-        self.scans.append(event)
+        self.scans.receive(event)
 
     @workflow.query
     def current(self) -> RepairView:
         return self.view()
 
-    async def _handle(self, command: Command) -> RepairView:
-        self.pending = command
-        await workflow.wait_condition(lambda: self.pending is None)
-        return self.view()
-
     # ------------------------------------------------------------------ helpers
 
     def view(self) -> RepairView:
-        start = self._start()
         return RepairView(
-            repair_id=start.repair_id,
+            repair_id=self._start().repair_id,
             status=self.status,
             assigned_center=self.center.org_id if self.center else None,
             quote=self.quote,
@@ -639,59 +545,47 @@ class RepairWorkflow:
         """Refuse before anything reaches history: wrong state, a command already in
         flight, or a target the transition table does not allow from here."""
         ok = (
-            self.recorded
-            and self.pending is None
+            self.case.recorded
+            and self.commands.empty
             and state_allows
             and (target is None or can_transition(self.status, target))
         )
         if not ok:
             raise invalid_transition(action, self.status.value, allowed_next(self.status))
 
-    def _data(self) -> dict[str, Any]:
+    def _facts(self, customer_first_name: str = "") -> facts.RepairFacts:
         """The job's facts for the read model: the API computes `sla_due_at` from these."""
         start = self._start()
-        q = self.quote
-        return {
-            "unit": {
-                "sku": start.unit.sku,
-                "serial": start.unit.serial,
-                "product_name": start.unit.product_name,
-                "category": start.unit.category,
-            },
-            "fault": start.fault,
-            "assigned_center": self.center.org_id if self.center else None,
-            "quote": None
+        unit, q, d = start.unit, self.quote, self.diagnosis
+        return facts.RepairFacts(
+            unit=facts.RepairUnit(unit.sku, unit.serial, unit.product_name, unit.category),
+            fault=start.fault,
+            assigned_center=self.center.org_id if self.center else None,
+            quote=None
             if q is None or self.quote_expires_at is None
-            else {
-                "parts_total": f"{q.parts_total:.2f}",
-                "labor_total": f"{q.labor_total:.2f}",
-                "total": f"{q.total:.2f}",
-                "expires_at": self.quote_expires_at.isoformat(),
-                "outcome": self.quote_outcome,
-            },
-            "diagnosis": None
-            if self.diagnosis is None
-            else {
-                "fault_code": self.diagnosis.fault_code,
-                "findings": self.diagnosis.findings,
-                "labor_minutes": self.diagnosis.labor_minutes,
-                "repairable": self.diagnosis.repairable,
-                "parts": [_part_json(p) for p in self.diagnosis.parts],
-            },
-            "qa_failures": self.qa_failures,
-            "sla": {
-                "received_at": self.received_at.isoformat() if self.received_at else None,
-                "turnaround_seconds": start.policy.repair_turnaround.total_seconds(),
-                "pauses": [[p.isoformat(), e.isoformat() if e else None] for p, e in self.pauses],
-                "ready_at": self.ready_at.isoformat() if self.ready_at else None,
-                "breached": self.sla_breached,
-            },
-        }
+            else facts.QuoteFacts(
+                q.parts_total, q.labor_total, q.total, self.quote_expires_at, self.quote_outcome
+            ),
+            diagnosis=None
+            if d is None
+            else facts.DiagnosisFacts(
+                d.fault_code, d.findings, d.labor_minutes, d.repairable, tuple(d.parts)
+            ),
+            qa_failures=self.qa_failures,
+            sla=facts.SlaFacts(
+                received_at=self.received_at,
+                turnaround_seconds=start.policy.repair_turnaround.total_seconds(),
+                pauses=tuple(self.pauses),
+                ready_at=self.ready_at,
+                breached=self.sla_breached,
+            ),
+            customer_first_name=customer_first_name,
+        )
 
     async def _transition(
         self,
         status: RepairStatus,
-        event: str,
+        event: E,
         actor: Actor,
         detail: dict[str, str] | None = None,
         links: dict[str, str] | None = None,
@@ -702,28 +596,15 @@ class RepairWorkflow:
             event,
             actor,
             detail,
-            fields={"reason": _reason(status, event, detail)},
-            data=self._data(),
+            fields={"reason": _reason(status, detail)},
+            data=self._facts().to_data(),
             links=links,
         )
 
 
-def _reason(status: RepairStatus, event: str, detail: dict[str, str] | None) -> str | None:
+def _reason(status: RepairStatus, detail: dict[str, str] | None) -> str | None:
     if status is S.BEYOND_REPAIR and detail:
         return detail.get("reason")
     if status is S.UNROUTABLE:
         return "unroutable"
     return None
-
-
-def _part_json(part: Part) -> dict[str, Any]:
-    return {
-        "part_no": part.part_no,
-        "description": part.description,
-        "quantity": part.quantity,
-        "unit_price": f"{part.unit_price:.2f}",
-    }
-
-
-def _long_date(moment: datetime) -> str:
-    return f"{moment.day} {moment:%B %Y}"
