@@ -31,10 +31,11 @@ run: $(STAMP) ## Start Temporal (dev server), migrations, worker and API on 127.
 test: $(STAMP) ## Run the whole test suite (set AFTERSALES_TEST_DATABASE_URL for PostgreSQL too)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import rules of architecture.md (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## Format the code
 	$(BIN)/ruff format .
