@@ -3,8 +3,14 @@ durable timers, dunning, suspension, claims that start repairs and replacements,
 cancellation with proration, transfer. It continues as new at each term and whenever
 Temporal suggests it, carrying `PlanState` forward.
 
-Message handlers and the billing loop take turns under one lock (the samples-python
-`safe_message_handlers` pattern): a claim never interleaves with a charge.
+One main loop owns every change: billing when its time comes, and the commands (updates,
+and a relocation's `asset_moved` signal) handed over in one `CommandSlot`, one at a time, so
+a claim never interleaves with a charge. Commands queue rather than being refused: a plan
+takes whatever comes, in turn.
+
+Plans started before `COMMANDS_IN_LOOP_PATCH` applied each command in its handler, taking
+turns with the billing loop under a lock (samples-python `safe_message_handlers`); their
+histories replay on that path, which applies the same `_apply`.
 """
 
 from __future__ import annotations
@@ -14,24 +20,22 @@ import contextlib
 import dataclasses
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import DocumentActivities, PaymentActivities, StoreActivities
-    from domain.common import WORKFLOW_TASK_TIMEOUT
+    from domain.common import Actor, CaseKind
     from domain.contracts.documents import CoverageCertificateRequest
+    from domain.contracts.events import CaseEvent
+    from domain.contracts.facts import ServicePlanFacts
     from domain.contracts.payments import PaymentKind, PaymentRequest
-    from domain.contracts.store import CaseItemRecord, CustomerChange, NewCase, PlanTermsRequest
-    from domain.documents import CoverageCertificateData
+    from domain.contracts.starts import claim_holder, repair_for_claim, replacement_for_claim
+    from domain.contracts.store import CustomerChange, PlanTermsRequest
+    from domain.documents import CoverageCertificateData, long_date
     from domain.durations import add_months
-    from domain.ids import repair_workflow_id, replacement_workflow_id, step_key
-    from domain.repair import REPAIR_WORKFLOW, RepairCoverage, RepairStart, RepairUnit
-    from domain.replacement import REPLACEMENT_WORKFLOW, ReplacementMode, ReplacementStart
-    from domain.rma import Actor
+    from domain.ids import step_key
     from domain.service_plan import (
         ASSET_MOVED_SIGNAL,
         CLAIM_UPDATE,
@@ -70,7 +74,9 @@ with workflow.unsafe.imports_passed_through():
         RENDER_TIMEOUT,
         invalid_transition,
     )
-    from workflows.recording import record_new_case, unrecordable
+    from workflows.children import start_repair, start_replacement
+    from workflows.commands import CommandSlot
+    from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.timeline import Timeline
 
 P = PlanStatus
@@ -78,7 +84,19 @@ P = PlanStatus
 COMMAND_DEDUPE_PATCH = "plan-command-dedupe-across-runs"
 REMEMBERED_COMMANDS = 50
 TRANSFER_TOKEN_PATCH = "transfer-new-tracking-token"
-SYSTEM = Actor("system")
+# Before this patch each handler applied its command itself, under a lock.
+COMMANDS_IN_LOOP_PATCH = "plan-commands-in-main-loop"
+
+PlanCommand = ClaimRequest | PaymentMethodChange | PlanCancel | PlanTransfer | AssetMoved
+
+
+@dataclasses.dataclass
+class Handed:
+    """A command and the update that carried it (None for the signal): its id is what a
+    continued plan remembers, and only the handler can read it."""
+
+    command: PlanCommand
+    update_id: str | None
 
 
 class _Declined(Exception):
@@ -91,9 +109,9 @@ class ServicePlanWorkflow:
         self.start: ServicePlanStart | None = None
         self.state: PlanState | None = None
         self.timeline = Timeline("")
-        self.recorded = False
-        # Why the case could not be stored, when its data is refused for good.
-        self.unrecordable: str | None = None
+        self.case = CaseRecord()
+        self.commands: CommandSlot[Handed, ClaimAnswer | CancelAnswer | None] = CommandSlot()
+        # Only plans replaying from before COMMANDS_IN_LOOP_PATCH take it (and set `woken`).
         self.lock = asyncio.Lock()
         self.woken = False
 
@@ -105,28 +123,40 @@ class ServicePlanWorkflow:
         self.timeline = Timeline(start.plan_id)
         if start.state is None:
             await self._enroll(start)
-            if self.unrecordable is not None:
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                raise unrecordable(self.unrecordable)
+            await self.case.fail_if_refused()
         else:
             self.state = start.state
             self.timeline.seq = start.state.timeline_seq
-            self.recorded = True
+            self.case.open()
         state = self._state()
         while state.status not in TERMINAL_PLAN_STATUSES:
             wake = self._next_wake()
             self.woken = False
             timeout = max(wake - workflow.now(), timedelta(0)) if wake else None
             with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: self.woken, timeout=timeout)
+                await workflow.wait_condition(
+                    lambda: self.woken or not self.commands.empty, timeout=timeout
+                )
+            if not self.commands.empty:
+                await self.commands.apply(self._apply)
             async with self.lock:
                 renewed = await self._due()
             if renewed or workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._finish_commands()
                 state.timeline_seq = self.timeline.seq
                 workflow.continue_as_new(dataclasses.replace(start, state=state))
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._finish_commands()
         return self.view()
+
+    async def _finish_commands(self) -> None:
+        """Apply what is still handed over (a claim accepted as the plan ended is answered
+        as the plan now stands) until every handler is done."""
+        while not workflow.all_handlers_finished():
+            await workflow.wait_condition(
+                lambda: not self.commands.empty or workflow.all_handlers_finished()
+            )
+            if not self.commands.empty:
+                await self.commands.apply(self._apply)
 
     async def _enroll(self, start: ServicePlanStart) -> None:
         now = workflow.now()
@@ -139,48 +169,42 @@ class ServicePlanWorkflow:
             payment_method=start.payment_method,
             customer=start.customer,
         )
-        self.unrecordable = await record_new_case(
-            NewCase(
+        recorded = await self.case.record(
+            new_case(
+                case_type=CaseKind.SERVICE_PLAN,
                 case_id=start.plan_id,
                 org_id=start.org_id,
-                case_type="service_plan",
-                workflow_id=workflow.info().workflow_id,
-                status=P.WAITING_PERIOD.value,
+                status=P.WAITING_PERIOD,
                 tracking_token=start.tracking_token,
                 customer=start.customer,
-                created_at=now,
                 currency=start.policy.currency,
-                items=[
-                    CaseItemRecord(
-                        sku=start.sku,
-                        serial=start.serial,
-                        quantity=1,
-                        unit_price=start.unit_price,
-                        reason="service_plan",
-                    )
-                ],
-                data={"customer_first_name": start.customer.first_name, **self._data()},
+                created_at=now,
+                items=one_unit(start.sku, start.serial, start.unit_price, "service_plan"),
+                data=self._facts().to_data(),
                 timeline=[
                     self.timeline.entry(
                         P.WAITING_PERIOD,
-                        "enrolled",
-                        Actor("retailer", start.org_id),
+                        CaseEvent.ENROLLED,
+                        Actor.retailer(start.org_id),
                         {"plan": start.terms.code},
                     )
                 ],
             ),
+            open_now=False,
         )
-        if self.unrecordable is not None:
+        if not recorded:
             return
         try:
             await self._charge(0)
         except _Declined:
-            await self._transition(P.REJECTED, "rejected", {"reason": "first_charge_declined"})
-            self.recorded = True
+            await self._transition(
+                P.REJECTED, CaseEvent.REJECTED, {"reason": "first_charge_declined"}
+            )
+            self.case.open()
             return
         if start.terms.waiting_period <= timedelta(0):
             await self._activate("Activation")
-        self.recorded = True
+        self.case.open()
 
     async def _due(self) -> bool:
         """Everything whose time has come, in order. True when a new term has begun."""
@@ -201,7 +225,7 @@ class ServicePlanWorkflow:
             state.renewal_notice_sent = True
             await self._transition(
                 state.status,
-                "renewal_upcoming",
+                CaseEvent.RENEWAL_UPCOMING,
                 {
                     "term_ends_at": end.isoformat(),
                     "auto_renew": str(state.terms.auto_renew).lower(),
@@ -210,12 +234,14 @@ class ServicePlanWorkflow:
         await self._bill(now)
         if state.status is P.PAST_DUE and state.failed_charge_at is not None:
             if now >= state.failed_charge_at + start.policy.grace_period:
-                await self._transition(P.SUSPENDED, "suspended", {"reason": "payment_overdue"})
+                await self._transition(
+                    P.SUSPENDED, CaseEvent.SUSPENDED, {"reason": "payment_overdue"}
+                )
             elif state.dunning_step < len(start.policy.dunning) and now >= (
                 state.failed_charge_at + start.policy.dunning[state.dunning_step]
             ):
                 state.dunning_step += 1
-                await self._retry_failed_charge("dunning_retry")
+                await self._retry_failed_charge("dunning_retry", CaseEvent.DUNNING_RETRY_FAILED)
         if now >= end:
             return await self._end_term(end)
         return False
@@ -235,26 +261,26 @@ class ServicePlanWorkflow:
                 state.failed_charge_at = now
                 state.dunning_step = 0
                 await self._transition(
-                    P.PAST_DUE, "charge_failed", {"period": str(state.next_charge + 1)}
+                    P.PAST_DUE, CaseEvent.CHARGE_FAILED, {"period": str(state.next_charge + 1)}
                 )
                 return
 
-    async def _retry_failed_charge(self, event: str) -> None:
+    async def _retry_failed_charge(self, via: str, failed: CaseEvent) -> None:
         state = self._state()
         try:
             await self._charge(state.next_charge)
         except _Declined:
-            await self._transition(state.status, f"{event}_failed", {})
+            await self._transition(state.status, failed, {})
             return
         state.failed_charge_at = None
         state.dunning_step = 0
         if workflow.now() < state.enrolled_at + state.terms.waiting_period:
             # Paid up, but the waiting period still runs: cover starts when it ends.
-            await self._transition(P.WAITING_PERIOD, "reactivated", {"via": event})
+            await self._transition(P.WAITING_PERIOD, CaseEvent.REACTIVATED, {"via": via})
         elif state.certificates == 0:
             await self._activate("Activation")  # first cover: with its certificate
         else:
-            await self._transition(P.ACTIVE, "reactivated", {"via": event})
+            await self._transition(P.ACTIVE, CaseEvent.REACTIVATED, {"via": via})
         await self._bill(workflow.now())
 
     async def _charge(self, index: int) -> None:
@@ -271,7 +297,7 @@ class ServicePlanWorkflow:
         state.next_charge = index + 1
         await self._transition(
             state.status,
-            "charged",
+            CaseEvent.CHARGED,
             {
                 "amount": f"{state.terms.price:.2f}",
                 "currency": self._start().policy.currency,
@@ -283,7 +309,7 @@ class ServicePlanWorkflow:
         state = self._state()
         start = self._start()
         if not (state.terms.auto_renew and state.status in (P.ACTIVE, P.WAITING_PERIOD)):
-            await self._transition(P.EXPIRED, "expired", {"term_ended_at": end.isoformat()})
+            await self._transition(P.EXPIRED, CaseEvent.EXPIRED, {"term_ended_at": end.isoformat()})
             return False
         current = await workflow.execute_local_activity_method(
             StoreActivities.current_plan_terms,
@@ -299,152 +325,75 @@ class ServicePlanWorkflow:
         state.renewal_notice_sent = False
         await self._transition(
             P.ACTIVE,
-            "renewed",
+            CaseEvent.RENEWED,
             {"term": str(state.term_number), "price": f"{state.terms.price:.2f}"},
         )
         await self._certificate("Renewal")
         return True
 
     async def _activate(self, reason: str) -> None:
-        await self._transition(P.ACTIVE, "activated", {})
+        await self._transition(P.ACTIVE, CaseEvent.ACTIVATED, {})
         await self._certificate(reason)
 
-    # ---------------------------------------------------------------- messages
+    # ------------------------------------------------------------------ commands
 
-    @workflow.update(name=PLAN_ACCEPT_UPDATE)
-    async def accept(self) -> PlanView:
-        await workflow.wait_condition(lambda: self.recorded or self.unrecordable is not None)
-        if self.unrecordable is not None:
-            raise unrecordable(self.unrecordable)
-        return self.view()
+    async def _apply(self, handed: Handed) -> ClaimAnswer | CancelAnswer | None:
+        state = self._state()
+        match handed.command:
+            case ClaimRequest() as request:
+                applied, first = self._applied_before(handed.update_id)
+                if applied and first is not None:
+                    return first
+                answer = await self._claim(request)
+                self._remember(handed.update_id, answer)
+                return answer
+            case PaymentMethodChange() as change:
+                if self._applied_before(handed.update_id)[0]:
+                    return None
+                self._remember(handed.update_id)
+                state.payment_method = change.payment_method
+                await self._transition(state.status, CaseEvent.PAYMENT_METHOD_CHANGED, {})
+                if state.status in (P.PAST_DUE, P.SUSPENDED):
+                    await self._retry_failed_charge(
+                        "new_payment_method", CaseEvent.NEW_PAYMENT_METHOD_FAILED
+                    )
+                self.woken = True  # the billing calendar may have moved
+                return None
+            case PlanCancel() as request:
+                return await self._cancel(request)
+            case PlanTransfer() as request:
+                if self._applied_before(handed.update_id)[0]:
+                    return None
+                self._remember(handed.update_id)
+                await self._transfer(request)
+                return None
+            case AssetMoved() as moved:
+                if state.status not in TERMINAL_PLAN_STATUSES:
+                    state.unit_site = moved.site
+                    await self._transition(
+                        state.status,
+                        CaseEvent.ASSET_RELOCATED,
+                        {"relocation_id": moved.relocation_id},
+                        links={"relocation_id": moved.relocation_id},
+                    )
+                return None
 
-    @workflow.update(name=CLAIM_UPDATE)
-    async def claim(self, request: ClaimRequest) -> ClaimAnswer:
-        async with self.lock:
-            applied, first = self._applied_before()
-            if applied and first is not None:
-                return first
-            answer = await self._claim(request)
-            self._remember_command(answer)
-            return answer
-
-    @claim.validator
-    def _validate_claim(self, request: ClaimRequest) -> None:
-        self._require_open("claim")
-
-    @workflow.update(name=PAYMENT_METHOD_UPDATE)
-    async def change_payment_method(self, change: PaymentMethodChange) -> PlanView:
-        async with self.lock:
-            if self._applied_before()[0]:
-                return self.view()
-            self._remember_command()
-            state = self._state()
-            state.payment_method = change.payment_method
-            await self._transition(state.status, "payment_method_changed", {})
-            if state.status in (P.PAST_DUE, P.SUSPENDED):
-                await self._retry_failed_charge("new_payment_method")
-            self.woken = True  # the billing calendar may have moved
-            return self.view()
-
-    @change_payment_method.validator
-    def _validate_payment_method(self, change: PaymentMethodChange) -> None:
-        self._require_open("change_payment_method")
-
-    @workflow.update(name=PLAN_CANCEL_UPDATE)
-    async def cancel(self, request: PlanCancel) -> CancelAnswer:
-        async with self.lock:
-            state = self._state()
-            now = workflow.now()
-            refund = cancellation_refund(
-                now=now,
-                enrolled_at=state.enrolled_at,
-                terms=state.terms,
-                charges=state.charges,
-                any_approved_claim=state.any_approved_claim,
-            )
-            if refund > 0:
-                key = step_key(f"plan:{self._start().plan_id}", "cancel-refund")
-                await self._pay(PaymentKind.REFUND, key, refund, retry_declined=True)
-            detail = {"refund": f"{refund:.2f}", "currency": self._start().policy.currency}
-            if request.reason:
-                detail["reason"] = request.reason
-            await self._transition(P.CANCELLED, "cancelled", detail)
-            self.woken = True
-            return CancelAnswer(refund=refund, status=state.status)
-
-    @cancel.validator
-    def _validate_cancel(self, request: PlanCancel) -> None:
-        self._require_open("cancel")
-
-    @workflow.update(name=TRANSFER_UPDATE)
-    async def transfer(self, request: PlanTransfer) -> PlanView:
-        async with self.lock:
-            if self._applied_before()[0]:
-                return self.view()
-            self._remember_command()
-            state = self._state()
-            state.customer = request.customer
-            # The previous owner keeps no way into the plan: its tracking link ends here, and
-            # the new owner's emails carry the new one. Before the patch a transfer kept it.
-            token = ""
-            if request.tracking_token and workflow.patched(TRANSFER_TOKEN_PATCH):
-                token = request.tracking_token
-                # Kept in the start, so a continued-as-new run tracks with the new token.
-                self._start().tracking_token = token
-            await workflow.execute_local_activity_method(
-                StoreActivities.replace_customer,
-                CustomerChange(
-                    case_id=self._start().plan_id, customer=request.customer, tracking_token=token
-                ),
-                start_to_close_timeout=QUICK_TIMEOUT,
-                retry_policy=QUICK_RETRY,
-            )
-            await self._transition(state.status, "transferred", {})
-            await self._certificate("Transfer")
-            return self.view()
-
-    @transfer.validator
-    def _validate_transfer(self, request: PlanTransfer) -> None:
-        self._require_open("transfer")
-
-    @workflow.signal(name=ASSET_MOVED_SIGNAL)
-    async def asset_moved(self, moved: AssetMoved) -> None:
-        """A relocation moved the covered unit: the plan follows it to its new site."""
-        await workflow.wait_condition(lambda: self.recorded)
-        async with self.lock:
-            state = self._state()
-            if state.status in TERMINAL_PLAN_STATUSES:
-                return
-            state.unit_site = moved.site
-            await self._transition(
-                state.status,
-                "asset_relocated",
-                {"relocation_id": moved.relocation_id},
-                links={"relocation_id": moved.relocation_id},
-            )
-
-    @workflow.query
-    def current(self) -> PlanView:
-        return self.view()
-
-    def _applied_before(self) -> tuple[bool, ClaimAnswer | None]:
-        """Whether an earlier run of this plan applied the running update (same update
-        id: a command retried with its Idempotency-Key), and the claim's answer then. Within
-        one run Temporal dedupes update ids itself, so only a continued plan gets here."""
-        update = workflow.current_update_info()
+    def _applied_before(self, update_id: str | None) -> tuple[bool, ClaimAnswer | None]:
+        """Whether an earlier run of this plan applied this update (same update id: a
+        command retried with its Idempotency-Key), and the claim's answer then. Within one
+        run Temporal dedupes update ids itself, so only a continued plan gets here."""
         applied = self._state().applied_commands
-        if update is None or update.id not in applied:
+        if update_id is None or update_id not in applied:
             return False, None
         if not workflow.patched(COMMAND_DEDUPE_PATCH):
             return False, None
-        return True, applied[update.id]
+        return True, applied[update_id]
 
-    def _remember_command(self, answer: ClaimAnswer | None = None) -> None:
-        update = workflow.current_update_info()
-        if update is None:
+    def _remember(self, update_id: str | None, answer: ClaimAnswer | None = None) -> None:
+        if update_id is None:
             return
         applied = self._state().applied_commands
-        applied[update.id] = answer
+        applied[update_id] = answer
         while len(applied) > REMEMBERED_COMMANDS:
             del applied[next(iter(applied))]  # the oldest: retries come soon after
 
@@ -473,17 +422,29 @@ class ServicePlanWorkflow:
         if refusal is not None:
             record.reason = refusal.value
             await self._transition(
-                state.status, "claim_refused", {"claim": str(number), "reason": refusal.value}
+                state.status,
+                CaseEvent.CLAIM_REFUSED,
+                {"claim": str(number), "reason": refusal.value},
             )
             return ClaimAnswer(decision="refused", reason=refusal)
         record.decision = "approved"
         state.approved_claims_at.append(now)
         state.any_approved_claim = True
-        record.case_id = await self._start_claim_case(request, number)
-        link = "repair_id" if request.type is ClaimType.REPAIR else "replacement_id"
+        # The unit is collected from, and comes back to, where it stands now.
+        holder = claim_holder(state.customer, state.unit_site)
+        if request.type is ClaimType.REPAIR:
+            repair = repair_for_claim(start, request, number, holder)
+            await start_repair(repair)
+            record.case_id, link = repair.repair_id, "repair_id"
+        else:
+            replacement = replacement_for_claim(
+                start, request, number, holder, state.payment_method
+            )
+            await start_replacement(replacement)
+            record.case_id, link = replacement.replacement_id, "replacement_id"
         await self._transition(
             state.status,
-            "claim_approved",
+            CaseEvent.CLAIM_APPROVED,
             {"claim": str(number), link: record.case_id, "deductible": f"{deductible:.2f}"},
             links={link: record.case_id},
         )
@@ -491,75 +452,115 @@ class ServicePlanWorkflow:
             return ClaimAnswer(decision="approved", repair_id=record.case_id)
         return ClaimAnswer(decision="approved", replacement_id=record.case_id)
 
-    async def _start_claim_case(self, request: ClaimRequest, number: int) -> str:
+    async def _cancel(self, request: PlanCancel) -> CancelAnswer:
         state = self._state()
-        start = self._start()
-        _, rest = start.plan_id.split("-", 1)
-        token = request.child_tracking_token or f"{start.tracking_token}c{number}"
-        # The unit is collected from, and comes back to, where it stands now.
-        holder = (
-            dataclasses.replace(state.customer, address=state.unit_site)
-            if state.unit_site is not None
-            else state.customer
+        refund = cancellation_refund(
+            now=workflow.now(),
+            enrolled_at=state.enrolled_at,
+            terms=state.terms,
+            charges=state.charges,
+            any_approved_claim=state.any_approved_claim,
         )
-        if request.type is ClaimType.REPAIR:
-            repair_id = f"REP-{rest}-C{number}"
-            await workflow.start_child_workflow(
-                REPAIR_WORKFLOW,
-                RepairStart(
-                    repair_id=repair_id,
-                    org_id=start.org_id,
-                    org_name=start.org_name,
-                    tracking_token=token,
-                    unit=RepairUnit(
-                        sku=start.sku,
-                        serial=start.serial,
-                        product_name=start.product_name,
-                        category=start.category,
-                        unit_price=start.unit_price,
-                    ),
-                    fault=f"{request.incident}: {request.description}".strip(": "),
-                    customer=holder,
-                    coverage=RepairCoverage.SERVICE_PLAN,
-                    policy=start.policy,
-                    public_base_url=start.public_base_url,
-                    unit_origin=holder.address,
-                ),
-                id=repair_workflow_id(repair_id),
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                task_timeout=WORKFLOW_TASK_TIMEOUT,
-            )
-            return repair_id
-        replacement_id = f"RPL-{rest}-C{number}"
-        await workflow.start_child_workflow(
-            REPLACEMENT_WORKFLOW,
-            ReplacementStart(
-                replacement_id=replacement_id,
-                org_id=start.org_id,
-                org_name=start.org_name,
-                tracking_token=token,
-                mode=ReplacementMode.STANDARD,
-                sku=start.sku,
-                serial=start.serial,
-                replacement_sku=start.sku,
-                replacement_name=start.product_name,
-                unit_price=start.unit_price,
-                customer=holder,
-                payment_method=state.payment_method,
-                policy=start.policy,
-                public_base_url=start.public_base_url,
+        if refund > 0:
+            key = step_key(f"plan:{self._start().plan_id}", "cancel-refund")
+            await self._pay(PaymentKind.REFUND, key, refund)
+        detail = {"refund": f"{refund:.2f}", "currency": self._start().policy.currency}
+        if request.reason:
+            detail["reason"] = request.reason
+        await self._transition(P.CANCELLED, CaseEvent.CANCELLED, detail)
+        self.woken = True
+        return CancelAnswer(refund=refund, status=state.status)
+
+    async def _transfer(self, request: PlanTransfer) -> None:
+        state = self._state()
+        state.customer = request.customer
+        # The previous owner keeps no way into the plan: its tracking link ends here, and
+        # the new owner's emails carry the new one. Before the patch a transfer kept it.
+        token = ""
+        if request.tracking_token and workflow.patched(TRANSFER_TOKEN_PATCH):
+            token = request.tracking_token
+            # Kept in the start, so a continued-as-new run tracks with the new token.
+            self._start().tracking_token = token
+        await workflow.execute_local_activity_method(
+            StoreActivities.replace_customer,
+            CustomerChange(
+                case_id=self._start().plan_id, customer=request.customer, tracking_token=token
             ),
-            id=replacement_workflow_id(replacement_id),
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            task_timeout=WORKFLOW_TASK_TIMEOUT,
+            start_to_close_timeout=QUICK_TIMEOUT,
+            retry_policy=QUICK_RETRY,
         )
-        return replacement_id
+        await self._transition(state.status, CaseEvent.TRANSFERRED, {})
+        await self._certificate("Transfer")
+
+    # ---------------------------------------------------------------- messages
+
+    @workflow.update(name=PLAN_ACCEPT_UPDATE)
+    async def accept(self) -> PlanView:
+        await self.case.first_answer()
+        return self.view()
+
+    @workflow.update(name=CLAIM_UPDATE)
+    async def claim(self, request: ClaimRequest) -> ClaimAnswer:
+        answer = await self._hand_over(request)
+        assert isinstance(answer, ClaimAnswer)
+        return answer
+
+    @claim.validator
+    def _validate_claim(self, request: ClaimRequest) -> None:
+        self._require_open("claim")
+
+    @workflow.update(name=PAYMENT_METHOD_UPDATE)
+    async def change_payment_method(self, change: PaymentMethodChange) -> PlanView:
+        await self._hand_over(change)
+        return self.view()
+
+    @change_payment_method.validator
+    def _validate_payment_method(self, change: PaymentMethodChange) -> None:
+        self._require_open("change_payment_method")
+
+    @workflow.update(name=PLAN_CANCEL_UPDATE)
+    async def cancel(self, request: PlanCancel) -> CancelAnswer:
+        answer = await self._hand_over(request)
+        assert isinstance(answer, CancelAnswer)
+        return answer
+
+    @cancel.validator
+    def _validate_cancel(self, request: PlanCancel) -> None:
+        self._require_open("cancel")
+
+    @workflow.update(name=TRANSFER_UPDATE)
+    async def transfer(self, request: PlanTransfer) -> PlanView:
+        await self._hand_over(request)
+        return self.view()
+
+    @transfer.validator
+    def _validate_transfer(self, request: PlanTransfer) -> None:
+        self._require_open("transfer")
+
+    @workflow.signal(name=ASSET_MOVED_SIGNAL)
+    async def asset_moved(self, moved: AssetMoved) -> None:
+        """A relocation moved the covered unit: the plan follows it to its new site."""
+        await workflow.wait_condition(lambda: self.case.recorded)
+        await self._hand_over(moved)
+
+    async def _hand_over(self, command: PlanCommand) -> ClaimAnswer | CancelAnswer | None:
+        update = workflow.current_update_info()
+        handed = Handed(command, update.id if update else None)
+        if not workflow.patched(COMMANDS_IN_LOOP_PATCH):
+            async with self.lock:
+                return await self._apply(handed)
+        # In turn: a command handed over while another is applied waits for the slot.
+        while not self.commands.empty:
+            await workflow.wait_condition(lambda: self.commands.empty)
+        return await self.commands.hand_over(handed)
+
+    @workflow.query
+    def current(self) -> PlanView:
+        return self.view()
 
     # ------------------------------------------------------------------ helpers
 
-    async def _pay(
-        self, kind: PaymentKind, key: str, amount: Decimal, retry_declined: bool = False
-    ) -> None:
+    async def _pay(self, kind: PaymentKind, key: str, amount: Decimal) -> None:
         start = self._start()
         try:
             await workflow.execute_activity_method(
@@ -586,7 +587,6 @@ class ServicePlanWorkflow:
         state = self._state()
         start = self._start()
         state.certificates += 1
-        end = term_end(state.term_start, state.terms)
         currency = start.policy.currency
         await workflow.execute_local_activity_method(
             DocumentActivities.render_coverage_certificate,
@@ -607,8 +607,8 @@ class ServicePlanWorkflow:
                     product_name=start.product_name,
                     sku=start.sku,
                     serial=start.serial,
-                    term_starts_on=_long_date(state.term_start),
-                    term_ends_on=_long_date(end),
+                    term_starts_on=long_date(state.term_start),
+                    term_ends_on=long_date(term_end(state.term_start, state.terms)),
                     claim_limit=f"{state.terms.claim_limit} claims per 12 months",
                     deductibles=[
                         (kind.value.capitalize(), f"{amount:.2f} {currency}")
@@ -665,49 +665,37 @@ class ServicePlanWorkflow:
 
     def _require_open(self, action: str) -> None:
         state = self.state
-        if not self.recorded or state is None or state.status in TERMINAL_PLAN_STATUSES:
+        if not self.case.recorded or state is None or state.status in TERMINAL_PLAN_STATUSES:
             status = state.status.value if state else P.WAITING_PERIOD.value
             raise invalid_transition(action, status, ())
 
-    def _data(self) -> dict[str, Any]:
+    def _facts(self) -> ServicePlanFacts:
         state = self._state()
+        start = self._start()
         view = self.view()
-        return {
-            "plan_code": state.terms.code,
-            "plan_name": state.terms.name,
-            "serial": self._start().serial,
-            "sku": self._start().sku,
-            "term_number": state.term_number,
-            "term_starts_at": state.term_start.isoformat(),
-            "term_ends_at": view.term_ends_at.isoformat() if view.term_ends_at else None,
-            "next_charge_at": view.next_charge_at.isoformat() if view.next_charge_at else None,
-            "claims_used": view.claims_used,
-            "claims": [
-                {
-                    "number": c.number,
-                    "at": c.at.isoformat(),
-                    "type": c.type.value,
-                    "incident": c.incident,
-                    "decision": c.decision,
-                    "reason": c.reason,
-                    "case_id": c.case_id,
-                }
-                for c in state.claims
-            ],
-            "owner": state.customer.name,
-            **({"unit_site": state.unit_site.to_json()} if state.unit_site else {}),
-        }
+        return ServicePlanFacts(
+            plan_code=state.terms.code,
+            plan_name=state.terms.name,
+            serial=start.serial,
+            sku=start.sku,
+            term_number=state.term_number,
+            term_starts_at=state.term_start,
+            term_ends_at=view.term_ends_at,
+            next_charge_at=view.next_charge_at,
+            claims_used=view.claims_used,
+            claims=tuple(state.claims),
+            owner=state.customer.name,
+            unit_site=state.unit_site,
+        )
 
     async def _transition(
         self,
         status: PlanStatus,
-        event: str,
+        event: CaseEvent,
         detail: dict[str, str],
         links: dict[str, str] | None = None,
     ) -> None:
         self._state().status = status
-        await self.timeline.project(status, event, SYSTEM, detail, data=self._data(), links=links)
-
-
-def _long_date(moment: datetime) -> str:
-    return f"{moment.day} {moment:%B %Y}"
+        await self.timeline.project(
+            status, event, Actor.system(), detail, data=self._facts().to_data(), links=links
+        )
