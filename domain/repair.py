@@ -9,6 +9,8 @@ from enum import StrEnum
 from fractions import Fraction
 
 from domain.common import Address, Customer, DocumentRef, Policy, ShipmentRef
+from domain.documents import CertificatePart, RepairCertificateData, long_date
+from domain.ids import child_case_id
 from domain.money import to_cents
 from domain.rma import Actor
 
@@ -347,3 +349,28 @@ QA_FAILURES_ALLOWED = 1
 def allowed_next(status: RepairStatus) -> tuple[str, ...]:
     """The body of a 409: the states this one may move to, in a stable order."""
     return tuple(sorted(s.value for s in REPAIR_TRANSITIONS[status]))
+
+
+def repair_certificate(
+    start: RepairStart, center_name: str, diagnosis: Diagnosis, qa_notes: str, passed_at: datetime
+) -> RepairCertificateData:
+    """The Certificate of Repair of a job that passed quality check at `passed_at`; the
+    documents activity fills in its verification code."""
+    return RepairCertificateData(
+        certificate_number=child_case_id(start.repair_id, "CR"),
+        job_number=start.repair_id,
+        retailer_name=start.org_name,
+        repair_center_name=center_name,
+        customer_first_name=start.customer.first_name,
+        product_name=start.unit.product_name,
+        sku=start.unit.sku,
+        serial=start.unit.serial,
+        fault_code=diagnosis.fault_code,
+        fault=start.fault,
+        work_done=diagnosis.findings + (f" QA: {qa_notes}" if qa_notes else ""),
+        parts=[CertificatePart(p.part_no, p.description, p.quantity) for p in diagnosis.parts],
+        qa_passed_on=long_date(passed_at),
+        repair_warranty_until=long_date(passed_at + start.policy.repair_warranty),
+        verification_code="",
+        verify_url="",
+    )

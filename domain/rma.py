@@ -10,6 +10,7 @@ from enum import StrEnum
 # Actor moved to domain.common (every lifecycle's); re-exported here until its importers switch.
 from domain.common import Actor as Actor
 from domain.common import Customer, DocumentRef, Policy, ShipmentRef
+from domain.documents import PackingSlipData, SlipItem, long_date
 
 
 class RmaStatus(StrEnum):
@@ -177,6 +178,33 @@ ALLOWED_ACTIONS: dict[RmaStatus, tuple[str, ...]] = {
 }
 
 INVALID_TRANSITION = "invalid_transition"
+
+
+def packing_slip(start: RmaStart, inbound: ShipmentRef, ship_by: datetime) -> PackingSlipData:
+    """What goes in the returned parcel: the items and how to send them back."""
+    return PackingSlipData(
+        case_number=start.rma_id,
+        order_ref=start.order_ref,
+        retailer_name=start.org_name,
+        customer_first_name=start.customer.first_name,
+        items=[
+            SlipItem(
+                sku=i.sku,
+                description=i.product_name or i.sku,
+                serial=i.serial,
+                quantity=i.quantity,
+                reason=i.reason.value,
+            )
+            for i in start.items
+        ],
+        tracking_number=inbound.tracking_number,
+        ship_by=long_date(ship_by),
+        instructions=[
+            "Put this slip inside the parcel with the items listed.",
+            "Stick the return label on the outside, covering any old labels.",
+            f"Hand the parcel to {inbound.carrier} by {long_date(ship_by)}.",
+        ],
+    )
 
 
 def order_payment_method(order_ref: str) -> str:

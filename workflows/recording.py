@@ -25,7 +25,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
     from domain.common import INVALID_DATA, Customer
     from domain.contracts.facts import CUSTOMER_FIRST_NAME
-    from domain.contracts.store import CaseItemRecord, NewCase, TimelineEntry
+    from domain.contracts.store import (
+        CaseItemRecord,
+        NewCase,
+        SerialClaim,
+        SerialRelease,
+        TimelineEntry,
+    )
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
 
 # Before this patch such a workflow retried its first step for ever and its creator waited
@@ -155,6 +161,37 @@ async def record_new_case(new: NewCase) -> str | None:
         workflow.logger.warning("case %s cannot be stored: %s", new.case_id, cause.message)
         return cause.message
     return None
+
+
+async def claim_serials(org_id: str, case_id: str, serials: list[str]) -> bool | None:
+    """Claim the units for this open case, atomically (requests racing for one unit all
+    pass a look at open cases; one wins the claim). True once this case holds them, False
+    when another open case holds one, None when the database refuses the serials (then
+    recording the case refuses them too, and ends it)."""
+    try:
+        claim = await workflow.execute_local_activity_method(
+            StoreActivities.claim_serials,
+            SerialClaim(org_id, case_id, serials),
+            start_to_close_timeout=QUICK_TIMEOUT,
+            retry_policy=QUICK_RETRY,
+        )
+    except (ActivityError, ApplicationError) as error:
+        # A local activity's non-retryable failure may arrive bare or wrapped.
+        cause = error.cause if isinstance(error, ActivityError) else error
+        if not (isinstance(cause, ApplicationError) and cause.type == INVALID_DATA):
+            raise
+        return None
+    return claim.held_by is None
+
+
+async def release_serials(case_id: str) -> None:
+    """Give back the units a case claimed and will not hold (it could not be stored)."""
+    await workflow.execute_local_activity_method(
+        StoreActivities.release_serials,
+        SerialRelease(case_id),
+        start_to_close_timeout=QUICK_TIMEOUT,
+        retry_policy=QUICK_RETRY,
+    )
 
 
 def unrecordable(reason: str) -> ApplicationError:

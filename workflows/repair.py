@@ -35,8 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.events import CaseEvent as E
     from domain.contracts.routing import RouteRequest
     from domain.contracts.starts import replacement_from_repair
-    from domain.documents import CertificatePart, RepairCertificateData, long_date
-    from domain.ids import child_case_id, step_key
+    from domain.ids import step_key
     from domain.repair import (
         ACCEPT_UPDATE,
         DIAGNOSIS_UPDATE,
@@ -64,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         cancellable,
         needs_quote,
         quote,
+        repair_certificate,
         sla_due_at,
     )
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, RENDER_TIMEOUT, invalid_transition
@@ -347,7 +347,6 @@ class RepairWorkflow:
 
     async def _issue_certificate(self, start: RepairStart, report: QaReport) -> None:
         assert self.center is not None and self.diagnosis is not None
-        today = workflow.now()
         certificate = await workflow.execute_local_activity_method(
             DocumentActivities.render_repair_certificate,
             RepairCertificateRequest(
@@ -355,27 +354,8 @@ class RepairWorkflow:
                 org_id=start.org_id,
                 case_id=start.repair_id,
                 public_base_url=start.public_base_url,
-                certificate=RepairCertificateData(
-                    certificate_number=child_case_id(start.repair_id, "CR"),
-                    job_number=start.repair_id,
-                    retailer_name=start.org_name,
-                    repair_center_name=self.center.name,
-                    customer_first_name=start.customer.first_name,
-                    product_name=start.unit.product_name,
-                    sku=start.unit.sku,
-                    serial=start.unit.serial,
-                    fault_code=self.diagnosis.fault_code,
-                    fault=start.fault,
-                    work_done=self.diagnosis.findings
-                    + (f" QA: {report.notes}" if report.notes else ""),
-                    parts=[
-                        CertificatePart(p.part_no, p.description, p.quantity)
-                        for p in self.diagnosis.parts
-                    ],
-                    qa_passed_on=long_date(today),
-                    repair_warranty_until=long_date(today + start.policy.repair_warranty),
-                    verification_code="",
-                    verify_url="",
+                certificate=repair_certificate(
+                    start, self.center.name, self.diagnosis, report.notes, workflow.now()
                 ),
             ),
             start_to_close_timeout=RENDER_TIMEOUT,

@@ -15,14 +15,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import PaymentActivities, RoutingActivities, StoreActivities
+    from activities.stubs import PaymentActivities, RoutingActivities
     from domain import rules
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
-        INVALID_DATA,
         Actor,
         Address,
         CarrierEvent,
@@ -37,8 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.payments import PaymentKind, PaymentRequest
     from domain.contracts.routing import RouteRequest
     from domain.contracts.starts import repair_from_rma, replacement_from_rma
-    from domain.contracts.store import CaseItemRecord, SerialClaim, SerialRelease
-    from domain.documents import PackingSlipData, SlipItem, long_date
+    from domain.contracts.store import CaseItemRecord
     from domain.ids import step_key
     from domain.repair import AssignedCenter, RepairStatus
     from domain.replacement import ReplacementStatus
@@ -63,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         RmaStatus,
         RmaView,
         order_payment_method,
+        packing_slip,
     )
     from workflows.base import (
         EXTERNAL_RETRY,
@@ -74,7 +73,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
     from workflows.children import start_repair, start_replacement
     from workflows.commands import CommandSlot
-    from workflows.recording import CaseRecord, new_case
+    from workflows.recording import CaseRecord, claim_serials, new_case, release_serials
     from workflows.shipping import (
         Parcel,
         book,
@@ -175,7 +174,13 @@ class RmaWorkflow:
         )
         claimed = False
         if decision.decision is not rules.Decision.REJECTED and workflow.patched(OPEN_SERIAL_PATCH):
-            decision, claimed = await self._claim_serials(start, decision)
+            # The decision's one-open-case check made atomic by the database's claim.
+            held = await claim_serials(start.org_id, start.rma_id, [i.serial for i in start.items])
+            if held is False:
+                decision = rules.Authorization(
+                    rules.Decision.REJECTED, RejectReason.DUPLICATE_OPEN_CASE
+                )
+            claimed = held is True
         self.coverage = decision.coverage
         self.reason = decision.reason.value if decision.reason else None
         self.status = {
@@ -227,39 +232,7 @@ class RmaWorkflow:
             ),
         )
         if not recorded and claimed:
-            await workflow.execute_local_activity_method(
-                StoreActivities.release_serials,
-                SerialRelease(start.rma_id),
-                start_to_close_timeout=QUICK_TIMEOUT,
-                retry_policy=QUICK_RETRY,
-            )
-
-    async def _claim_serials(
-        self, start: RmaStart, decision: rules.Authorization
-    ) -> tuple[rules.Authorization, bool]:
-        """Make the decision's one-open-case check atomic: the API's look at open cases
-        races other requests for the same unit, the database's claim does not. Answers the
-        decision (rejected `duplicate_open_case` if another case holds a serial) and
-        whether this case now holds its serials."""
-        try:
-            claim = await workflow.execute_local_activity_method(
-                StoreActivities.claim_serials,
-                SerialClaim(start.org_id, start.rma_id, [i.serial for i in start.items]),
-                start_to_close_timeout=QUICK_TIMEOUT,
-                retry_policy=QUICK_RETRY,
-            )
-        except (ActivityError, ApplicationError) as error:
-            # A local activity's non-retryable failure may arrive bare or wrapped.
-            cause = error.cause if isinstance(error, ActivityError) else error
-            if not (isinstance(cause, ApplicationError) and cause.type == INVALID_DATA):
-                raise
-            # Serials the database refuses: recording the case refuses them too, and ends it.
-            return decision, False
-        if claim.held_by is not None:
-            return rules.Authorization(
-                rules.Decision.REJECTED, RejectReason.DUPLICATE_OPEN_CASE
-            ), False
-        return decision, True
+            await release_serials(start.rma_id)
 
     async def _await_review(self, start: RmaStart) -> None:
         """The retailer approves or rejects; no answer within `review_timeout` expires it."""
@@ -308,7 +281,7 @@ class RmaWorkflow:
         ship_by = workflow.now() + start.policy.return_ship_by
         label = await render_label(parcel, self.inbound)
         slip = await render_packing_slip(
-            parcel, _packing_slip(start, self.inbound, ship_by), "packing-slip"
+            parcel, packing_slip(start, self.inbound, ship_by), "packing-slip"
         )
         self.documents += [label, slip]
         await self._transition(
@@ -678,30 +651,3 @@ class RmaWorkflow:
             fields=fields,
             links={name: value for name, value in links.items() if value},
         )
-
-
-def _packing_slip(start: RmaStart, inbound: ShipmentRef, ship_by: datetime) -> PackingSlipData:
-    """What goes in the parcel: the items returned and how to send them."""
-    return PackingSlipData(
-        case_number=start.rma_id,
-        order_ref=start.order_ref,
-        retailer_name=start.org_name,
-        customer_first_name=start.customer.first_name,
-        items=[
-            SlipItem(
-                sku=i.sku,
-                description=i.product_name or i.sku,
-                serial=i.serial,
-                quantity=i.quantity,
-                reason=i.reason.value,
-            )
-            for i in start.items
-        ],
-        tracking_number=inbound.tracking_number,
-        ship_by=long_date(ship_by),
-        instructions=[
-            "Put this slip inside the parcel with the items listed.",
-            "Stick the return label on the outside, covering any old labels.",
-            f"Hand the parcel to {inbound.carrier} by {long_date(ship_by)}.",
-        ],
-    )
