@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.carrier import BuiltinCarrier, CarrierActivities
 from activities.documents import DocumentActivities
+from activities.handover import Handover
 from activities.inventory import InventoryActivities
 from activities.mail import SmtpMailer
 from activities.notify import Dispatcher, NotifyActivities, webhook_client
@@ -49,25 +50,35 @@ WORKFLOWS: Sequence[type] = (
 )
 
 
-def build_activities(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, client: Client | None = None
-) -> list[Callable[..., Any]]:
-    """Every activity, built with its dependencies. Without a Temporal `client` the outbox
-    is written but nothing hands it to the delivery queues."""
-    dispatcher = (
+def build_handover(
+    client: Client, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> Handover:
+    """What hands the outbox to the delivery queues, off the workflow task."""
+    return Handover(
         Dispatcher(
             client,
             settings.task_queue,
             settings.delivery_retry_window,
             settings.delivery_first_retry,
-        )
-        if client is not None
-        else None
+        ),
+        sessions,
     )
+
+
+def build_activities(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    client: Client | None = None,
+    handover: Handover | None = None,
+) -> list[Callable[..., Any]]:
+    """Every activity, built with its dependencies. Without a Temporal `client` the outbox
+    is written but nothing hands it to the delivery queues."""
+    if handover is None and client is not None:
+        handover = build_handover(client, sessions, settings)
     store = StoreActivities(
         sessions,
         OutboxConfig(settings.public_base_url, send_email=settings.smtp_url is not None),
-        dispatcher,
+        handover,
     )
     notify = NotifyActivities(
         sessions,
@@ -108,13 +119,16 @@ def build_activities(
 
 
 def build_worker(
-    client: Client, sessions: async_sessionmaker[AsyncSession], settings: Settings
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    handover: Handover | None = None,
 ) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=build_activities(sessions, settings, client),
+        activities=build_activities(sessions, settings, client, handover),
         max_concurrent_activities=100,
         # A worker killed outright leaves the tasks of the workflows it had cached on its own
         # sticky queue; they move to the shared queue, where a restarted worker takes them,
@@ -134,14 +148,18 @@ async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight tasks and stop."""
     engine = make_engine(settings.database_url)
     client = await connect(settings)
-    worker = build_worker(client, make_sessionmaker(engine), settings)
+    sessions = make_sessionmaker(engine)
+    handover = build_handover(client, sessions, settings)
+    worker = build_worker(client, sessions, settings, handover)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
     try:
-        async with worker:
+        # The sweep hands over what a worker that died left pending in the outbox; the
+        # worker stops first, so what its last projections wrote is handed over too.
+        async with handover.running(), worker:
             await stop.wait()
     finally:
         await engine.dispose()

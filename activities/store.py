@@ -11,15 +11,8 @@ from temporalio import activity
 
 from activities import stubs
 from activities.bad_data import refuses_bad_data
-from activities.notify import Dispatcher
-from db import models
-from db.outbox import (
-    NewEvent,
-    OutboxConfig,
-    PendingDelivery,
-    pending_deliveries,
-    write_outbound,
-)
+from db import models, projection
+from db.outbox import Dispatches, OutboundCase, OutboxConfig, PendingDelivery, pending_deliveries
 from db.queries import plan_terms
 from db.types import utcnow
 from domain.common import CLOSED_STATUSES, Customer
@@ -40,22 +33,19 @@ from domain.contracts.store import SerialRelease as SerialRelease
 from domain.contracts.store import TimelineEntry as TimelineEntry
 from domain.service_plan import TERMINAL_PLAN_STATUSES
 
-# Fields a projection may set on a case row; anything else is refused loudly.
-_PROJECTABLE = frozenset(
-    {"coverage", "reason", "outcome", "refund_amount", "receiving_org_id", "resolution"}
-)
-
 
 class StoreActivities(stubs.StoreActivities):
     """`outbox` and `dispatcher` carry each timeline entry on to webhooks and emails: the
-    outbox rows commit with the entry, the dispatcher hands them to their delivery queues
-    right after (and again on a retried projection, should the first hand-over be lost)."""
+    outbox rows commit with the entry (`db.projection`), then the dispatcher takes them
+    over (in the worker, `activities.handover.Handover`, which hands them to their delivery
+    queues off the workflow task). A retried projection passes on again what an earlier
+    attempt wrote and may not have passed on."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         outbox: OutboxConfig,
-        dispatcher: Dispatcher | None = None,
+        dispatcher: Dispatches | None = None,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
@@ -66,60 +56,48 @@ class StoreActivities(stubs.StoreActivities):
     async def record_case(self, new: NewCase) -> None:
         """Insert the case, its customer, items and first timeline entries (once)."""
         async with self.sessions.begin() as session:
-            if await session.get(models.Case, new.case_id) is not None:
+            if await projection.case_recorded(session, new.case_id):
                 pending = await pending_deliveries(
                     session, new.case_id, [e.seq for e in new.timeline]
                 )
             else:
-                pending = await self._insert_case(session, new)
-        await self._dispatch(pending)
-
-    async def _insert_case(self, session: AsyncSession, new: NewCase) -> list[PendingDelivery]:
-        customer = models.CustomerRecord(
-            org_id=new.org_id,
-            name=new.customer.name,
-            email=new.customer.email,
-            phone=new.customer.phone,
-            address=_address_json(new.customer),
-            created_at=new.created_at,
-        )
-        session.add(customer)
-        await session.flush()
-        session.add(
-            models.Case(
-                id=new.case_id,
-                org_id=new.org_id,
-                case_type=new.case_type,
-                workflow_id=new.workflow_id,
-                status=new.status,
-                tracking_token=new.tracking_token,
-                customer_id=customer.id,
-                order_ref=new.order_ref,
-                resolution=new.resolution,
-                coverage=new.coverage,
-                reason=new.reason,
-                currency=new.currency,
-                data=new.data,
-                links=new.links,
-                receiving_org_id=new.receiving_org_id,
-                created_at=new.created_at,
-                updated_at=new.created_at,
-            )
-        )
-        await session.flush()
-        for item in new.items:
-            session.add(
-                models.CaseItem(
-                    case_id=new.case_id,
-                    sku=item.sku,
-                    serial=item.serial,
-                    quantity=item.quantity,
-                    unit_price=item.unit_price,
-                    reason=item.reason,
-                    notes=item.notes,
+                case = OutboundCase(
+                    id=new.case_id,
+                    org_id=new.org_id,
+                    case_type=new.case_type,
+                    customer_id=models.new_id(),
+                    receiving_org_id=new.receiving_org_id,
+                    tracking_token=new.tracking_token,
+                    links=new.links,
+                    data=new.data,
                 )
-            )
-        return await self._append_timeline(session, new.case_id, new.timeline)
+                pending = await projection.insert_case(
+                    session,
+                    case,
+                    customer={
+                        "org_id": new.org_id,
+                        "name": new.customer.name,
+                        "email": new.customer.email,
+                        "phone": new.customer.phone,
+                        "address": _address_json(new.customer),
+                        "created_at": new.created_at,
+                    },
+                    columns={
+                        "workflow_id": new.workflow_id,
+                        "status": new.status,
+                        "order_ref": new.order_ref,
+                        "resolution": new.resolution,
+                        "coverage": new.coverage,
+                        "reason": new.reason,
+                        "currency": new.currency,
+                        "created_at": new.created_at,
+                        "updated_at": new.created_at,
+                    },
+                    items=new.items,
+                    timeline=new.timeline,
+                    config=self.outbox,
+                )
+        await self._dispatch(pending)
 
     @activity.defn
     @refuses_bad_data
@@ -174,72 +152,22 @@ class StoreActivities(stubs.StoreActivities):
 
     @activity.defn
     @refuses_bad_data
-    async def project(self, projection: CaseProjection) -> None:
+    async def project(self, change: CaseProjection) -> None:
         """Bring the case row up to date and append timeline entries not yet stored."""
-        unknown = set(projection.fields) - _PROJECTABLE
-        if unknown:
-            raise ValueError(f"not projectable: {sorted(unknown)}")
         async with self.sessions.begin() as session:
-            case = await session.get(models.Case, projection.case_id, with_for_update=True)
-            if case is None:
-                raise LookupError(f"case {projection.case_id} not recorded")
-            # A retried or late projection must not move the case back in time.
-            if projection.updated_at >= case.updated_at:
-                case.status = projection.status
-                case.updated_at = projection.updated_at
-                for name, value in projection.fields.items():
-                    setattr(case, name, value)
-                if projection.data:
-                    case.data = {**case.data, **projection.data}
-            if projection.links:
-                case.links = {**case.links, **projection.links}
-            if case.status in CLOSED_STATUSES:
-                # The unit may have its next case from the moment this one is closed.
-                await session.execute(
-                    delete(models.OpenSerial).where(models.OpenSerial.case_id == case.id)
-                )
-            pending = await self._append_timeline(session, projection.case_id, projection.timeline)
+            pending = await projection.update_case(
+                session,
+                change.case_id,
+                status=change.status,
+                updated_at=change.updated_at,
+                fields=change.fields,
+                data=change.data,
+                links=change.links,
+                timeline=change.timeline,
+                config=self.outbox,
+                closed_statuses=CLOSED_STATUSES,
+            )
         await self._dispatch(pending)
-
-    async def _append_timeline(
-        self, session: AsyncSession, case_id: str, entries: list[TimelineEntry]
-    ) -> list[PendingDelivery]:
-        """Store the entries not stored yet with their webhook deliveries and emails; answer
-        what waits to be sent for all of `entries`."""
-        if not entries:
-            return []
-        rows = await session.execute(
-            select(models.TimelineEvent.seq, models.TimelineEvent.status).where(
-                models.TimelineEvent.case_id == case_id
-            )
-        )
-        stored = {seq: status for seq, status in rows.all()}
-        fresh: list[NewEvent] = []
-        again: list[int] = []
-        for entry in sorted(entries, key=lambda e: e.seq):
-            if entry.seq in stored:
-                again.append(entry.seq)
-                continue
-            row = models.TimelineEvent(
-                case_id=case_id,
-                seq=entry.seq,
-                at=entry.at,
-                status=entry.status,
-                event=entry.event,
-                actor=entry.actor,
-                detail=entry.detail,
-            )
-            session.add(row)
-            earlier = [seq for seq in stored if seq < entry.seq]
-            fresh.append(NewEvent(row, stored[max(earlier)] if earlier else None))
-            stored[entry.seq] = entry.status
-        # A retried projection: what the first attempt wrote may never have been handed over.
-        pending = await pending_deliveries(session, case_id, again)
-        if fresh:
-            case = await session.get(models.Case, case_id)
-            assert case is not None
-            pending += await write_outbound(session, case, fresh, self.outbox)
-        return pending
 
     async def _dispatch(self, pending: list[PendingDelivery]) -> None:
         if pending and self.dispatcher is not None:

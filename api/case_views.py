@@ -18,6 +18,17 @@ from api.schemas.service_plan import PaymentOut, ServicePlanPublic
 from db import models
 from db.queries import CaseBundle
 from db.types import utcnow
+from domain.contracts.facts import (
+    RelocationFacts,
+    RepairFacts,
+    ReplacementFacts,
+    ServicePlanFacts,
+    SlaFacts,
+    appointment_data,
+    checklists_data,
+    claim_data,
+    site_data,
+)
 from domain.repair import sla_due_at
 
 
@@ -131,8 +142,8 @@ def rma_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RmaPublic:
 
 def repair_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RepairPublic:
     case = bundle.case
-    data = case.data
-    quote = data.get("quote")
+    facts = RepairFacts.from_data(case.data)
+    quote = facts.quote
     return RepairPublic(
         id=case.id,
         status=case.status,
@@ -141,23 +152,23 @@ def repair_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RepairPu
         tracking_token=viewer.tracking_token(case),
         coverage=case.coverage,
         reason=case.reason,
-        unit=RepairUnitOut(**data.get("unit", {})),
-        fault=str(data.get("fault", "")),
+        unit=RepairUnitOut(**facts.unit.to_data()),
+        fault=facts.fault,
         customer=viewer.customer(bundle.customer),
-        assigned_center=data.get("assigned_center"),
+        assigned_center=facts.assigned_center,
         quote=None
         if quote is None
         else QuoteOut(
-            parts_total=MoneyIO.of(Decimal(quote["parts_total"]), case.currency),
-            labor_total=MoneyIO.of(Decimal(quote["labor_total"]), case.currency),
-            total=MoneyIO.of(Decimal(quote["total"]), case.currency),
-            expires_at=datetime.fromisoformat(quote["expires_at"]),
-            outcome=quote.get("outcome"),
+            parts_total=MoneyIO.of(quote.parts_total, case.currency),
+            labor_total=MoneyIO.of(quote.labor_total, case.currency),
+            total=MoneyIO.of(quote.total, case.currency),
+            expires_at=quote.expires_at,
+            outcome=quote.outcome,
         ),
-        diagnosis=data.get("diagnosis"),
-        qa_failures=int(data.get("qa_failures", 0)),
-        sla_due_at=repair_sla_due_at(data),
-        sla_breached=bool(data.get("sla", {}).get("breached", False)),
+        diagnosis=None if facts.diagnosis is None else facts.diagnosis.to_data(),
+        qa_failures=facts.qa_failures,
+        sla_due_at=repair_sla_due_at(facts.sla),
+        sla_breached=facts.sla.breached,
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle),
@@ -167,32 +178,23 @@ def repair_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RepairPu
     )
 
 
-def repair_sla_due_at(data: dict[str, Any]) -> datetime | None:
+def repair_sla_due_at(sla: SlaFacts) -> datetime | None:
     """When the job must be ready to ship: the clock starts at receipt, and an open pause
     (a quote waiting for the customer) pushes the due time on as it lasts."""
-    sla = data.get("sla") or {}
-    received = sla.get("received_at")
-    if not received:
+    if sla.received_at is None:
         return None
-    pauses = [
-        (datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
-        for start, end in sla.get("pauses", [])
-    ]
-    now = utcnow()
-    if sla.get("ready_at"):
-        now = datetime.fromisoformat(sla["ready_at"])
     return sla_due_at(
-        datetime.fromisoformat(received),
-        timedelta(seconds=float(sla["turnaround_seconds"])),
-        pauses,
-        now,
+        sla.received_at,
+        timedelta(seconds=sla.turnaround_seconds),
+        list(sla.pauses),
+        sla.ready_at or utcnow(),
     )
 
 
 def replacement_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> ReplacementPublic:
     case = bundle.case
-    data = case.data
-    hold = data.get("hold")
+    facts = ReplacementFacts.from_data(case.data)
+    hold = facts.hold
     unit = bundle.items[0] if bundle.items else None
     return ReplacementPublic(
         id=case.id,
@@ -200,17 +202,17 @@ def replacement_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Rep
         created_at=case.created_at,
         updated_at=case.updated_at,
         tracking_token=viewer.tracking_token(case),
-        mode=str(data.get("mode", case.resolution or "")),
+        mode=facts.mode.value if facts.mode else (case.resolution or ""),
         reason=case.reason,
         unit={"sku": unit.sku, "serial": unit.serial} if unit else {},
-        replacement_sku=str(data.get("replacement_sku", "")),
-        core_charged=bool(data.get("core_charged", False)),
+        replacement_sku=facts.replacement_sku,
+        core_charged=facts.core_charged,
         hold=None
         if hold is None
         else HoldOut(
-            amount=MoneyIO.of(Decimal(hold["amount"]), case.currency),
-            status=hold.get("status"),
-            renewals=int(hold.get("renewals", 0)),
+            amount=MoneyIO.of(hold.amount, case.currency),
+            status=hold.status,
+            renewals=hold.renewals,
         ),
         customer=viewer.customer(bundle.customer),
         timeline=timeline_out(bundle),
@@ -223,22 +225,22 @@ def replacement_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Rep
 
 def relocation_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RelocationPublic:
     case = bundle.case
-    data = case.data
+    facts = RelocationFacts.from_data(case.data)
     return RelocationPublic(
         id=case.id,
         status=case.status,
         created_at=case.created_at,
         updated_at=case.updated_at,
         tracking_token=viewer.tracking_token(case),
-        asset_id=str(data.get("asset_id", "")),
-        asset=dict(data.get("asset", {})),
-        provider_org_id=str(data.get("provider_org_id", "")),
-        from_site=dict(data.get("from_site", {})),
-        to_site=dict(data.get("to_site", {})),
-        appointment=data.get("appointment"),
-        reschedules_used=int(data.get("reschedules_used", 0)),
-        max_reschedules=int(data.get("max_reschedules", 0)),
-        checklists=dict(data.get("checklists", {})),
+        asset_id=facts.asset_id,
+        asset=facts.asset.to_data(),
+        provider_org_id=facts.provider_org_id,
+        from_site=site_data(facts.from_site),
+        to_site=site_data(facts.to_site),
+        appointment=None if facts.appointment is None else appointment_data(facts.appointment),
+        reschedules_used=facts.reschedules_used,
+        max_reschedules=facts.max_reschedules,
+        checklists=checklists_data(facts.checklists),
         customer=viewer.customer(bundle.customer),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
@@ -251,27 +253,22 @@ def service_plan_public(
     bundle: CaseBundle, payments: Sequence[models.Payment], base_url: str, viewer: Viewer
 ) -> ServicePlanPublic:
     case = bundle.case
-    data = case.data
+    facts = ServicePlanFacts.from_data(case.data)
     unit = bundle.items[0] if bundle.items else None
-
-    def when(name: str) -> datetime | None:
-        value = data.get(name)
-        return datetime.fromisoformat(value) if value else None
-
     return ServicePlanPublic(
         id=case.id,
         status=case.status,
         created_at=case.created_at,
         updated_at=case.updated_at,
         tracking_token=viewer.tracking_token(case),
-        plan_code=str(data.get("plan_code", "")),
-        plan_name=str(data.get("plan_name", "")),
+        plan_code=facts.plan_code,
+        plan_name=facts.plan_name,
         unit={"sku": unit.sku, "serial": unit.serial} if unit else {},
-        term_number=int(data.get("term_number", 1)),
-        term_ends_at=when("term_ends_at"),
-        next_charge_at=when("next_charge_at"),
-        claims_used=int(data.get("claims_used", 0)),
-        claims=list(data.get("claims", [])),
+        term_number=facts.term_number,
+        term_ends_at=facts.term_ends_at,
+        next_charge_at=facts.next_charge_at,
+        claims_used=facts.claims_used,
+        claims=[claim_data(c) for c in facts.claims],
         payments=[
             PaymentOut(
                 id=p.id,

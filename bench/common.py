@@ -144,3 +144,27 @@ def cpu_seconds(env: dict[str, str]) -> dict[str, float]:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         used[name] = (int(fields[11]) + int(fields[12])) / ticks
     return used
+
+
+async def settled_cpu_seconds(env: dict[str, str], quiet: float = 0.02) -> dict[str, float]:
+    """`cpu_seconds` once the processes have finished what the measured run left them
+    (labels still rendering, deliveries still going out): until a half second passes in
+    which all of them together use less than `quiet` seconds of CPU, at most 30 s."""
+    used = cpu_seconds(env)
+    for _ in range(60):
+        await asyncio.sleep(0.5)
+        now = cpu_seconds(env)
+        if sum(now.values()) - sum(used.values()) < quiet:
+            return now
+        used = now
+    return used
+
+
+def cpu_line(what: str, before: dict[str, float], after: dict[str, float], count: int) -> str:
+    """`CPU per <what>: temporal … ms, worker … ms, api … ms, all … ms`."""
+    per = {name: 1000 * (after[name] - before[name]) / count for name in after}
+    return (
+        f"CPU per {what}: "
+        + ", ".join(f"{name} {ms:.0f} ms" for name, ms in per.items())
+        + f", all {sum(per.values()):.0f} ms"
+    )

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from common import rate, system
+from common import cpu_line, cpu_seconds, rate, settled_cpu_seconds, system
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -39,7 +39,8 @@ async def raw_start_rate(address: str, seconds: float, concurrency: int) -> floa
     return per_second
 
 
-async def api_create_rate(base: str, admin_key: str, seconds: float, concurrency: int) -> float:
+async def api_create_rate(env: dict[str, str], seconds: float, concurrency: int) -> float:
+    base, admin_key = env["AFTERSALES_PUBLIC_BASE_URL"], env["AFTERSALES_ADMIN_KEY"]
     async with httpx.AsyncClient(
         base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency)
     ) as http:
@@ -92,7 +93,10 @@ async def api_create_rate(base: str, admin_key: str, seconds: float, concurrency
                 raise RuntimeError(f"create failed: {response.status_code} {response.text}")
 
         await create(-1)  # warm up
-        per_second, _ = await rate(create, seconds, concurrency)
+        before = cpu_seconds(env)
+        per_second, created = await rate(create, seconds, concurrency)
+        after = await settled_cpu_seconds(env)
+    print(cpu_line("RMA", before, after, created))
     return per_second
 
 
@@ -104,12 +108,9 @@ async def main() -> None:
     args = parser.parse_args()
     with system(args.database_url) as env:
         address = env["AFTERSALES_TEMPORAL_ADDRESS"]
-        base = env["AFTERSALES_PUBLIC_BASE_URL"]
         raw = await raw_start_rate(address, args.seconds, args.concurrency)
         print(f"raw start_workflow: {raw:.1f}/s ({args.concurrency} concurrent)")
-        api = await api_create_rate(
-            base, env["AFTERSALES_ADMIN_KEY"], args.seconds, args.concurrency
-        )
+        api = await api_create_rate(env, args.seconds, args.concurrency)
         print(
             f"RMAs created over HTTP: {api:.1f}/s ({args.concurrency} concurrent, "
             f"{'PostgreSQL' if args.database_url else 'SQLite'} read model)"

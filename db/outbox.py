@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -23,9 +23,43 @@ class OutboxConfig:
     send_email: bool
 
 
+def table_of(model: type[models.Base]) -> Table:
+    """A model's table, for Core statements (no unit of work, no identity map)."""
+    return cast(Table, model.__table__)
+
+
+@dataclass(frozen=True)
+class OutboundCase:
+    """What the outbox reads of a case: who gets its events, and what they carry."""
+
+    id: str
+    org_id: str
+    case_type: str
+    customer_id: str | None
+    receiving_org_id: str | None
+    tracking_token: str
+    links: dict[str, Any]
+    data: dict[str, Any]
+
+
+class StoredEntry(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def detail(self) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class NewEvent:
-    entry: models.TimelineEvent
+    entry: StoredEntry
     previous_status: str | None
 
 
@@ -36,6 +70,12 @@ class PendingDelivery:
     queue: str  # deliveries in one queue go out one at a time, in seq order
     seq: int
     created_at: datetime  # the retry window runs from here
+
+
+class Dispatches(Protocol):
+    """Takes over deliveries already committed, to hand them to their queues."""
+
+    async def dispatch(self, pending: list[PendingDelivery]) -> None: ...
 
 
 def webhook_queue(subscription_id: str, case_id: str) -> str:
@@ -52,13 +92,16 @@ def tracking_url(base_url: str, token: str) -> str:
 
 
 async def write_outbound(
-    session: AsyncSession, case: models.Case, events: list[NewEvent], config: OutboxConfig
+    session: AsyncSession, case: OutboundCase, events: list[NewEvent], config: OutboxConfig
 ) -> list[PendingDelivery]:
-    """Write the deliveries and emails these new entries call for; answer those to send."""
+    """Write the deliveries and emails these new entries call for (Core inserts, one per
+    table); answer those to send."""
     written: list[PendingDelivery] = []
     if not events:
         return written
     subscriptions = await _subscriptions(session, case)
+    deliveries: list[dict[str, Any]] = []
+    emails: list[dict[str, Any]] = []
     notices = [
         (
             event,
@@ -75,9 +118,18 @@ async def write_outbound(
     customer = None
     retailer = ""
     if any(notice for _, notice in notices) and case.customer_id:
-        customer = await session.get(models.CustomerRecord, case.customer_id)
-        org = await session.get(models.Organisation, case.org_id)
-        retailer = org.name if org else ""
+        customer = (
+            await session.execute(
+                select(models.CustomerRecord.email).where(
+                    models.CustomerRecord.id == case.customer_id
+                )
+            )
+        ).first()
+        retailer = (
+            await session.scalar(
+                select(models.Organisation.name).where(models.Organisation.id == case.org_id)
+            )
+        ) or ""
     for event, notice in notices:
         entry = event.entry
         type_ = event_type(case.case_type, entry.status, entry.event, event.previous_status)
@@ -85,20 +137,22 @@ async def write_outbound(
         payload = _payload(case, entry, type_, eid)
         for subscription in subscriptions:
             if matches(subscription.events, type_):
-                delivery = models.WebhookDelivery(
-                    id=models.new_id(),
-                    subscription_id=subscription.id,
-                    case_id=case.id,
-                    seq=entry.seq,
-                    event_id=eid,
-                    type=type_,
-                    payload=payload,
-                    created_at=entry.at,
+                delivery_id = models.new_id()
+                deliveries.append(
+                    {
+                        "id": delivery_id,
+                        "subscription_id": subscription.id,
+                        "case_id": case.id,
+                        "seq": entry.seq,
+                        "event_id": eid,
+                        "type": type_,
+                        "payload": payload,
+                        "created_at": entry.at,
+                    }
                 )
-                session.add(delivery)
                 written.append(
                     PendingDelivery(
-                        delivery.id,
+                        delivery_id,
                         "webhook",
                         webhook_queue(subscription.id, case.id),
                         entry.seq,
@@ -119,26 +173,30 @@ async def write_outbound(
             ),
         )
         email_id = models.new_id()
-        session.add(
-            models.Email(
-                id=email_id,
-                org_id=case.org_id,
-                case_id=case.id,
-                seq=entry.seq,
-                event_id=eid,
-                notice=notice.value,
-                to_address=customer.email,
-                subject=email.subject,
-                body=email.body,
-                tracking_url=link,
-                status="pending" if config.send_email else "outbox",
-                created_at=entry.at,
-            )
+        emails.append(
+            {
+                "id": email_id,
+                "org_id": case.org_id,
+                "case_id": case.id,
+                "seq": entry.seq,
+                "event_id": eid,
+                "notice": notice.value,
+                "to_address": customer.email,
+                "subject": email.subject,
+                "body": email.body,
+                "tracking_url": link,
+                "status": "pending" if config.send_email else "outbox",
+                "created_at": entry.at,
+            }
         )
         if config.send_email:
             written.append(
                 PendingDelivery(email_id, "email", email_queue(case.id), entry.seq, entry.at)
             )
+    if deliveries:
+        await session.execute(insert(table_of(models.WebhookDelivery)), deliveries)
+    if emails:
+        await session.execute(insert(table_of(models.Email)), emails)
     return written
 
 
@@ -187,27 +245,22 @@ async def _pending(
     return sorted(found, key=lambda d: (d.queue, d.seq))
 
 
-async def _subscriptions(
-    session: AsyncSession, case: models.Case
-) -> list[models.WebhookSubscription]:
+async def _subscriptions(session: AsyncSession, case: OutboundCase) -> list[Any]:
+    """The enabled subscriptions that see this case's events (their id and event filter)."""
     orgs = [case.org_id]
     if case.receiving_org_id and receives_events_of(case.case_type):
         orgs.append(case.receiving_org_id)
+    S = models.WebhookSubscription
     return list(
         (
-            await session.scalars(
-                select(models.WebhookSubscription).where(
-                    models.WebhookSubscription.org_id.in_(orgs),
-                    models.WebhookSubscription.disabled_at.is_(None),
-                )
+            await session.execute(
+                select(S.id, S.events).where(S.org_id.in_(orgs), S.disabled_at.is_(None))
             )
         ).all()
     )
 
 
-def _payload(
-    case: models.Case, entry: models.TimelineEvent, type_: str, eid: str
-) -> dict[str, Any]:
+def _payload(case: OutboundCase, entry: StoredEntry, type_: str, eid: str) -> dict[str, Any]:
     links = {
         name: value
         for name, value in case.links.items()

@@ -17,6 +17,7 @@ from api.schemas.replacement import InventoryIn, InventoryOut
 from db import inventory, models
 from db.inventory import ReservationStatus
 from db.types import utcnow
+from domain.contracts.facts import ReplacementFacts
 from domain.replacement import STOCK_RESERVED_SIGNAL, StockReserved, reservation_key
 
 router = APIRouter(prefix="/v1/inventory", tags=["replacements"])
@@ -79,7 +80,7 @@ async def _wake_backorders(session: AsyncSession, client: Client, org_id: str, s
         )
     ).all()
     for case_id, workflow_id, data in waiting:
-        if data.get("replacement_sku") != sku:
+        if ReplacementFacts.from_data(data).replacement_sku != sku:
             continue
         key = reservation_key(workflow_id)
         try:

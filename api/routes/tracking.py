@@ -26,6 +26,7 @@ from api.schemas.repair import QuoteDecisionBody
 from db import models
 from db.queries import CaseBundle, load_case_bundle
 from db.types import utcnow
+from domain.contracts.facts import RelocationFacts, RepairFacts, first_name_of
 from domain.relocation import (
     RESCHEDULE_UPDATE,
     SCHEDULED,
@@ -108,7 +109,7 @@ async def track(token: str, session: SessionDep, settings: SettingsDep) -> Track
         id=case.id,
         status=case.status,
         outcome=case.outcome,
-        customer_first_name=str(case.data.get("customer_first_name", "")),
+        customer_first_name=first_name_of(case.data),
         timeline=[
             TrackingStep(
                 at=e.at.isoformat(),
@@ -256,13 +257,13 @@ async def customer_actions(session: AsyncSession, bundle: CaseBundle) -> list[Cu
         return _relocation_actions(case)
     repair = await repair_of(session, case)
     if repair is not None and repair.status == RepairStatus.AWAITING_APPROVAL.value:
-        quote = repair.data.get("quote") or {}
-        amount = MoneyIO.of(Decimal(quote.get("total", "0")), repair.currency)
+        quote = RepairFacts.from_data(repair.data).quote
+        amount = MoneyIO.of(quote.total if quote else Decimal("0"), repair.currency)
         return [
             CustomerAction(
                 action=action,
                 label=label,
-                deadline=quote.get("expires_at"),
+                deadline=quote.expires_at.isoformat() if quote else None,
                 case_id=repair.id,
                 amount=amount,
             )
@@ -294,17 +295,19 @@ async def customer_actions(session: AsyncSession, bundle: CaseBundle) -> list[Cu
 
 
 def _relocation_actions(case: models.Case) -> list[CustomerAction]:
-    appointment = case.data.get("appointment")
+    facts = RelocationFacts.from_data(case.data)
+    appointment = facts.appointment
     if appointment is None or case.status not in {s.value for s in SCHEDULED.values()}:
         return []
-    left = int(case.data.get("max_reschedules", 0)) - int(case.data.get("reschedules_used", 0))
+    left = facts.reschedules_left
     if left <= 0:
         return []
+    stage = appointment.stage.value
     return [
         CustomerAction(
-            action=f"reschedule_{appointment['stage']}",
-            label=f"Ask for another {appointment['stage']} appointment ({left} change(s) left)",
-            deadline=appointment["starts_at"],
+            action=f"reschedule_{stage}",
+            label=f"Ask for another {stage} appointment ({left} change(s) left)",
+            deadline=appointment.starts_at.isoformat(),
             case_id=case.id,
         )
     ]

@@ -38,23 +38,27 @@ from api.routes.tracking import (
 from api.schemas.common import LATEST_MOMENT
 from db import models
 from db.queries import CaseBundle, load_case_bundle
+from domain.contracts.facts import (
+    CaseFacts,
+    RelocationFacts,
+    RepairFacts,
+    ReplacementFacts,
+    ServicePlanFacts,
+    facts_of,
+)
 from domain.relocation import RESCHEDULE_UPDATE, Stage
 from domain.repair import QUOTE_UPDATE
-from domain.tracking import (
-    CaseFacts,
-    EventFacts,
+from presentation.copy import (
     StatusWords,
     case_noun,
     document_words,
     event_note,
     event_title,
-    human_date,
-    money_words,
-    next_step,
     refusal_words,
-    remaining_steps,
     status_words,
 )
+from presentation.formatting import human_date, money_words
+from presentation.steps import TimelineFact, TrackedCase, next_step, remaining_steps
 
 router = APIRouter(prefix="/track", tags=["tracking page"])
 
@@ -221,9 +225,9 @@ async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -
     case = bundle.case
     now = _now()
     today = now.date()
-    facts = _facts(bundle)
+    tracked = _tracked(bundle)
+    facts = tracked.facts
     linked = await _linked_bundle(session, case)
-    linked_facts = _facts(linked) if linked else None
     actions = {a.action: a for a in await customer_actions(session, bundle)}
     # The linked case's certificates and the labels the customer must print open with
     # this page's token too (the documents endpoint accepts a parent case's token).
@@ -243,13 +247,13 @@ async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -
         "shop_name": shop.name if shop else "",
         "noun": case_noun(case.case_type),
         "case_id": case.id,
-        "product": _product(case.data),
-        "first_name": str(case.data.get("customer_first_name", "")),
+        "product": _product(facts),
+        "first_name": facts.customer_first_name if facts else "",
         "status": _status(case),
-        "next": next_step(facts, now, linked_facts),
+        "next": next_step(tracked, now, _tracked(linked) if linked else None),
         "label": _label_link(actions.get("ship_parcel"), documents),
         "quote": await _quote_form(session, case) if "approve_quote" in actions else None,
-        "reschedule": _reschedule_form(case, today, actions.keys()),
+        "reschedule": _reschedule_form(facts, today, actions.keys()),
         "linked": None
         if linked is None
         else LinkedCase(case_noun(linked.case.case_type), _status(linked.case).headline),
@@ -260,18 +264,18 @@ async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -
             case.status,
             resolution=case.resolution,
             coverage=case.coverage,
-            mode=str(case.data.get("mode", "")) or None,
+            mode=facts.mode.value if isinstance(facts, ReplacementFacts) and facts.mode else None,
         ),
     }
 
 
-def _facts(bundle: CaseBundle) -> CaseFacts:
+def _tracked(bundle: CaseBundle) -> TrackedCase:
     case = bundle.case
-    return CaseFacts(
+    return TrackedCase(
         case_type=case.case_type,
         status=case.status,
-        data=case.data,
-        events=[EventFacts(e.at, e.event, _page_detail(e.detail)) for e in bundle.timeline],
+        facts=facts_of(case.case_type, case.data),
+        events=[TimelineFact(e.at, e.event, _page_detail(e.detail)) for e in bundle.timeline],
         resolution=case.resolution,
         coverage=case.coverage,
         currency=case.currency,
@@ -314,34 +318,36 @@ async def _linked_bundle(session: AsyncSession, case: models.Case) -> CaseBundle
 
 async def _quote_form(session: AsyncSession, case: models.Case) -> QuoteForm | None:
     repair = await repair_of(session, case)
-    quote = (repair.data.get("quote") if repair else None) or {}
-    if repair is None or not quote:
+    quote = RepairFacts.from_data(repair.data).quote if repair else None
+    if repair is None or quote is None:
         return None
-    parts = money_words(str(quote.get("parts_total", "")), repair.currency)
-    labour = money_words(str(quote.get("labor_total", "")), repair.currency)
+    parts = money_words(quote.parts_total, repair.currency)
+    labour = money_words(quote.labor_total, repair.currency)
     return QuoteForm(
-        amount=money_words(str(quote.get("total", "")), repair.currency),
+        amount=money_words(quote.total, repair.currency),
         breakdown=f"Parts {parts}, labour {labour}",
     )
 
 
 def _reschedule_form(
-    case: models.Case, today: date, actions: Collection[str]
+    facts: CaseFacts | None, today: date, actions: Collection[str]
 ) -> RescheduleForm | None:
-    appointment = case.data.get("appointment") or {}
-    stage = str(appointment.get("stage", ""))
+    if not isinstance(facts, RelocationFacts) or facts.appointment is None:
+        return None
+    stage = facts.appointment.stage.value
     if f"reschedule_{stage}" not in actions:
         return None
-    left = int(case.data.get("max_reschedules", 0)) - int(case.data.get("reschedules_used", 0))
-    return RescheduleForm(stage, left, (today + timedelta(days=1)).isoformat())
+    return RescheduleForm(stage, facts.reschedules_left, (today + timedelta(days=1)).isoformat())
 
 
-def _product(data: dict[str, Any]) -> str:
-    for holder, key in (("unit", "product_name"), ("asset", "product_name")):
-        name = (data.get(holder) or {}).get(key)
-        if name:
-            return str(name)
-    return str(data.get("plan_name") or "")
+def _product(facts: CaseFacts | None) -> str:
+    if isinstance(facts, RepairFacts):
+        return facts.unit.product_name
+    if isinstance(facts, RelocationFacts):
+        return facts.asset.product_name
+    if isinstance(facts, ServicePlanFacts):
+        return facts.plan_name
+    return ""
 
 
 def _label_link(

@@ -3,88 +3,29 @@ still to come, the next step with its deadline, and dates as people write them."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
-from enum import StrEnum
+from typing import Any
 
-import pytest
-
-from domain.relocation import TERMINAL_RELOCATION_STATUSES, RelocationStatus
-from domain.repair import TERMINAL_REPAIR_STATUSES, RepairStatus
-from domain.replacement import TERMINAL_REPLACEMENT_STATUSES, ReplacementStatus
-from domain.rma import TERMINAL_STATUSES, RmaStatus
-from domain.service_plan import TERMINAL_PLAN_STATUSES, PlanStatus
-from domain.tracking import (
-    LIFECYCLE_STATUSES,
-    STATUS_WORDS,
-    CaseFacts,
-    CaseKind,
-    EventFacts,
+from domain.contracts.facts import facts_of, parse_moment
+from presentation.copy import (
     case_noun,
     document_words,
     event_note,
     event_title,
-    human_date,
-    human_datetime,
-    is_finished,
-    money_words,
-    next_step,
-    parse_moment,
     refusal_words,
-    remaining_steps,
     status_words,
 )
-
-# Named here from each lifecycle's own module, so a state added there fails these tests
-# until it has words.
-LIFECYCLES: list[tuple[CaseKind, type[StrEnum], frozenset[StrEnum]]] = [
-    (CaseKind.RMA, RmaStatus, frozenset(TERMINAL_STATUSES)),
-    (CaseKind.REPAIR, RepairStatus, frozenset(TERMINAL_REPAIR_STATUSES)),
-    (CaseKind.REPLACEMENT, ReplacementStatus, frozenset(TERMINAL_REPLACEMENT_STATUSES)),
-    (CaseKind.RELOCATION, RelocationStatus, frozenset(TERMINAL_RELOCATION_STATUSES)),
-    (CaseKind.SERVICE_PLAN, PlanStatus, frozenset(TERMINAL_PLAN_STATUSES)),
-]
-EVERY_STATUS = [(kind, status) for kind, enum, _ in LIFECYCLES for status in enum]
-OPEN_STATUSES = [
-    (kind, status) for kind, enum, ended in LIFECYCLES for status in enum if status not in ended
-]
+from presentation.formatting import human_date, human_datetime, money_words
+from presentation.steps import (
+    TimelineFact,
+    TrackedCase,
+    next_step,
+    remaining_steps,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
-
-
-def test_every_lifecycle_is_covered() -> None:
-    assert {kind for kind, _, _ in LIFECYCLES} == set(CaseKind)
-    assert {kind: enum for kind, enum, _ in LIFECYCLES} == dict(LIFECYCLE_STATUSES)
-
-
-@pytest.mark.parametrize(("kind", "status"), EVERY_STATUS, ids=lambda v: str(v))
-def test_every_status_has_plain_words(kind: CaseKind, status: StrEnum) -> None:
-    assert status.value in STATUS_WORDS[kind], f"{kind}.{status} has no plain words"
-    words = status_words(kind.value, status.value)
-    assert words.headline and words.headline[0].isupper()
-    # Plain words, not the code: no underscores, and not the status name itself.
-    for text in (words.headline, words.explanation):
-        assert "_" not in text
-    assert words.headline.lower() != status.value.replace("_", " ")
-
-
-@pytest.mark.parametrize(("kind", "status"), OPEN_STATUSES, ids=lambda v: str(v))
-def test_every_open_status_has_steps_to_come(kind: CaseKind, status: StrEnum) -> None:
-    assert not is_finished(kind.value, status.value)
-    assert remaining_steps(kind.value, status.value), f"{kind}.{status} has no path ahead"
-
-
-@pytest.mark.parametrize(
-    ("kind", "status"),
-    [(k, s) for k, _, ended in LIFECYCLES for s in ended],
-    ids=lambda v: str(v),
-)
-def test_a_finished_case_has_nothing_to_come_and_no_next_step(
-    kind: CaseKind, status: StrEnum
-) -> None:
-    assert is_finished(kind.value, status.value)
-    assert remaining_steps(kind.value, status.value) == []
-    assert next_step(CaseFacts(kind.value, status.value, {}), NOW) is None
 
 
 def test_status_words_for_a_return_follow_its_resolution_and_outcome() -> None:
@@ -175,50 +116,61 @@ def test_money_words() -> None:
 # ------------------------------------------------------------------ next step
 
 
-def _event(event: str, **detail: str) -> EventFacts:
-    return EventFacts(NOW, event, detail)
+def _event(event: str, **detail: str) -> TimelineFact:
+    return TimelineFact(NOW, event, detail)
+
+
+def _tracked(
+    case_type: str,
+    status: str,
+    data: dict[str, Any],
+    events: Sequence[TimelineFact] = (),
+    **row: str,
+) -> TrackedCase:
+    """A tracked case whose facts are parsed from `data`, as the page parses a row's."""
+    return TrackedCase(case_type, status, facts_of(case_type, data), events, **row)
 
 
 def test_next_step_of_a_return_waiting_for_its_parcel_is_the_ship_by_date() -> None:
     label = _event("label_created", tracking_number="1Z", ship_by="2026-12-07T11:00:00+00:00")
-    step = next_step(CaseFacts("rma", "awaiting_return", {}, [label]), NOW)
+    step = next_step(_tracked("rma", "awaiting_return", {}, [label]), NOW)
     assert step is not None and step.yours
     assert step.deadline == "Ship by 7 December"
     assert step.due == datetime(2026, 12, 7, 11, tzinfo=UTC)
-    before_label = next_step(CaseFacts("rma", "awaiting_return", {}), NOW)
+    before_label = next_step(_tracked("rma", "awaiting_return", {}), NOW)
     assert before_label is not None and before_label.deadline is None
     assert not before_label.yours
 
 
 def test_next_step_of_a_quote_is_its_amount_and_expiry() -> None:
     quote = {"total": "90.00", "expires_at": "2026-12-03T12:00:00+00:00"}
-    repair = CaseFacts("repair", "awaiting_approval", {"quote": quote}, coverage="paid")
+    repair = _tracked("repair", "awaiting_approval", {"quote": quote}, coverage="paid")
     step = next_step(repair, NOW)
     assert step is not None and step.yours
     assert "$90.00" in step.title
     assert step.deadline == "Approve the quote by 3 December"
     # A return resolving through that repair shows the repair's step.
-    rma = CaseFacts("rma", "resolving", {}, resolution="repair")
+    rma = _tracked("rma", "resolving", {}, resolution="repair")
     assert next_step(rma, NOW, linked=repair) == step
     assert next_step(rma, NOW) is not None
 
 
 def test_next_step_of_an_advance_exchange_is_the_core_deadline() -> None:
     core = _event("core_label_created", core_due="2027-01-15T00:00:00+00:00")
-    step = next_step(CaseFacts("replacement", "awaiting_core", {"mode": "advance"}, [core]), NOW)
+    step = next_step(_tracked("replacement", "awaiting_core", {"mode": "advance"}, [core]), NOW)
     assert step is not None and step.yours
     assert step.deadline == "Send it back by 15 January 2027"
 
 
 def test_next_step_of_a_relocation_is_its_appointment() -> None:
     appointment = {"stage": "uninstall", "starts_at": "2026-12-07T09:00:00+00:00"}
-    booked = CaseFacts("relocation", "uninstall_scheduled", {"appointment": appointment})
+    booked = _tracked("relocation", "uninstall_scheduled", {"appointment": appointment})
     step = next_step(booked, NOW)
     assert step is not None
     assert step.deadline == "Uninstall visit on 7 December at 09:00 UTC"
     asked = _event("reschedule_requested", stage="uninstall", preferred_after="2026-12-10")
     waiting = next_step(
-        CaseFacts("relocation", "scheduling_uninstall", {"appointment": None}, [asked]), NOW
+        _tracked("relocation", "scheduling_uninstall", {"appointment": None}, [asked]), NOW
     )
     assert waiting is not None and waiting.deadline is None
     assert waiting.note == "You asked for a date after 10 December."
@@ -229,17 +181,17 @@ def test_next_step_of_a_plan_is_its_next_payment_or_term_end() -> None:
         "next_charge_at": "2026-12-23T12:00:00+00:00",
         "term_ends_at": "2027-11-23T12:00:00+00:00",
     }
-    step = next_step(CaseFacts("service_plan", "active", data), NOW)
+    step = next_step(_tracked("service_plan", "active", data), NOW)
     assert step is not None
     assert step.deadline == "Next payment on 23 December"
     assert step.note == "Your current term runs until 23 November 2027."
     notice = _event("renewal_upcoming", auto_renew="true", term_ends_at=data["term_ends_at"])
-    renewing = next_step(CaseFacts("service_plan", "active", data, [notice]), NOW)
+    renewing = next_step(_tracked("service_plan", "active", data, [notice]), NOW)
     assert renewing is not None and renewing.note == "Your plan renews on 23 November 2027."
-    paid_up = CaseFacts("service_plan", "active", {"term_ends_at": data["term_ends_at"]})
+    paid_up = _tracked("service_plan", "active", {"term_ends_at": data["term_ends_at"]})
     last = next_step(paid_up, NOW)
     assert last is not None and last.deadline == "Term ends on 23 November 2027"
-    overdue = next_step(CaseFacts("service_plan", "past_due", data), NOW)
+    overdue = next_step(_tracked("service_plan", "past_due", data), NOW)
     assert overdue is not None and overdue.deadline is None
 
 

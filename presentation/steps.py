@@ -1,0 +1,350 @@
+"""Where a case stands for its customer: the steps still to come on its lifecycle's usual
+path, and the next step with its deadline, derived from the case's typed facts and its
+timeline. Pure: values in, words and moments out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Final
+
+from domain.common import CaseKind
+from domain.contracts.facts import (
+    CaseFacts,
+    RelocationFacts,
+    RepairFacts,
+    ReplacementFacts,
+    ServicePlanFacts,
+    parse_moment,
+)
+from domain.relocation import TERMINAL_RELOCATION_STATUSES
+from domain.relocation import RelocationStatus as Rl
+from domain.repair import TERMINAL_REPAIR_STATUSES
+from domain.repair import RepairStatus as Rp
+from domain.replacement import TERMINAL_REPLACEMENT_STATUSES, ReplacementMode
+from domain.replacement import ReplacementStatus as Rc
+from domain.rma import TERMINAL_STATUSES as TERMINAL_RMA_STATUSES
+from domain.rma import RmaStatus as Rm
+from domain.service_plan import TERMINAL_PLAN_STATUSES
+from domain.service_plan import PlanStatus as Pl
+from presentation.copy import kind_of
+from presentation.formatting import human_date, human_datetime, money_words
+
+# Every lifecycle's states, so a test can prove each one has words and steps.
+LIFECYCLE_STATUSES: Final[Mapping[CaseKind, type[StrEnum]]] = {
+    CaseKind.RMA: Rm,
+    CaseKind.REPAIR: Rp,
+    CaseKind.REPLACEMENT: Rc,
+    CaseKind.RELOCATION: Rl,
+    CaseKind.SERVICE_PLAN: Pl,
+}
+
+# ------------------------------------------------------------------ steps to come
+
+
+@dataclass(frozen=True)
+class _Step:
+    status: str
+    label: str
+    # Taken only when the case has this trait (a paid repair, an advance exchange).
+    only_if: str | None = None
+
+
+_PATHS: Final[Mapping[CaseKind, tuple[_Step, ...]]] = {
+    CaseKind.RMA: (
+        _Step(Rm.PENDING_REVIEW, "The shop reviews your request"),
+        _Step(Rm.AWAITING_RETURN, "You send your parcel with the prepaid label"),
+        _Step(Rm.IN_TRANSIT, "Your parcel travels to us"),
+        _Step(Rm.RECEIVED, "We receive your parcel"),
+        _Step(Rm.RESOLVING, "We inspect your item"),
+        _Step(Rm.COMPLETED, "We settle your return"),
+    ),
+    CaseKind.REPAIR: (
+        _Step(Rp.AWAITING_UNIT, "You send your unit to the repair centre"),
+        _Step(Rp.RECEIVED, "The repair centre receives your unit"),
+        _Step(Rp.DIAGNOSING, "A technician finds the fault"),
+        _Step(Rp.AWAITING_APPROVAL, "You approve the repair quote", only_if="paid"),
+        _Step(Rp.AWAITING_PARTS, "The parts arrive", only_if="parts"),
+        _Step(Rp.REPAIRING, "Your unit is repaired"),
+        _Step(Rp.QUALITY_CHECK, "The repair is tested"),
+        _Step(Rp.READY_TO_SHIP, "Your unit is packed to come back"),
+        _Step(Rp.SHIPPED, "The carrier brings it back to you"),
+        _Step(Rp.COMPLETED, "Your repaired unit is delivered"),
+    ),
+    CaseKind.REPLACEMENT: (
+        _Step(Rc.REQUESTED, "We prepare your replacement"),
+        _Step(Rc.SHIPPED, "We send your replacement"),
+        _Step(Rc.DELIVERED, "Your replacement is delivered"),
+        _Step(Rc.AWAITING_CORE, "You send back your old unit", only_if="advance"),
+        _Step(Rc.COMPLETED, "Your replacement is complete"),
+    ),
+    CaseKind.RELOCATION: (
+        _Step(Rl.SCHEDULING_UNINSTALL, "We book the uninstall visit"),
+        _Step(Rl.UNINSTALL_SCHEDULED, "The technician uninstalls your equipment"),
+        _Step(Rl.UNINSTALLED, "The equipment is collected"),
+        _Step(Rl.IN_TRANSIT, "It travels to the new site"),
+        _Step(Rl.DELIVERED, "We book the reinstall visit"),
+        _Step(Rl.REINSTALL_SCHEDULED, "The technician reinstalls your equipment"),
+        _Step(Rl.REINSTALLED, "Final checks at the new site"),
+        _Step(Rl.COMPLETED, "Your relocation is complete"),
+    ),
+    CaseKind.SERVICE_PLAN: (
+        _Step(Pl.WAITING_PERIOD, "Your waiting period runs"),
+        _Step(Pl.ACTIVE, "Your cover is active"),
+        _Step("term_end", "Your term renews or ends"),
+    ),
+}
+
+# States off the straight path, and the step of it they rejoin after.
+_REJOINS_AFTER: Final[Mapping[CaseKind, Mapping[str, str]]] = {
+    CaseKind.REPLACEMENT: {Rc.BACKORDERED: Rc.REQUESTED},
+    CaseKind.SERVICE_PLAN: {Pl.PAST_DUE: Pl.WAITING_PERIOD, Pl.SUSPENDED: Pl.WAITING_PERIOD},
+}
+
+_RMA_ENDINGS: Final[Mapping[str, str]] = {
+    "refund": "We pay your refund",
+    "repair": "Your item is repaired and sent back",
+    "replacement": "We send you a replacement",
+}
+
+_TERMINAL: Final[Mapping[CaseKind, frozenset[str]]] = {
+    CaseKind.RMA: frozenset(TERMINAL_RMA_STATUSES),
+    CaseKind.REPAIR: frozenset(TERMINAL_REPAIR_STATUSES),
+    CaseKind.REPLACEMENT: frozenset(TERMINAL_REPLACEMENT_STATUSES),
+    CaseKind.RELOCATION: frozenset(TERMINAL_RELOCATION_STATUSES),
+    CaseKind.SERVICE_PLAN: frozenset(TERMINAL_PLAN_STATUSES),
+}
+
+
+def is_finished(case_type: str, status: str) -> bool:
+    kind = kind_of(case_type)
+    return kind is not None and status in _TERMINAL[kind]
+
+
+def remaining_steps(
+    case_type: str,
+    status: str,
+    *,
+    resolution: str | None = None,
+    coverage: str | None = None,
+    mode: str | None = None,
+) -> list[str]:
+    """The steps still ahead on the usual path from `status`; none once the case is over."""
+    kind = kind_of(case_type)
+    if kind is None or is_finished(case_type, status):
+        return []
+    path = _PATHS[kind]
+    anchor = _REJOINS_AFTER.get(kind, {}).get(status, status)
+    positions = [i for i, step in enumerate(path) if step.status == anchor]
+    if not positions:
+        return []
+    traits = {t for t, on in (("paid", coverage == "paid"), ("advance", mode == "advance")) if on}
+    labels = [
+        step.label
+        for step in path[positions[0] + 1 :]
+        if step.only_if is None or step.only_if in traits
+    ]
+    if kind is CaseKind.RMA and labels and resolution and resolution in _RMA_ENDINGS:
+        labels[-1] = _RMA_ENDINGS[resolution]
+    return labels
+
+
+# ------------------------------------------------------------------ next step
+
+
+@dataclass(frozen=True)
+class TimelineFact:
+    """A timeline entry as the page may use it: its details already cut to public ones."""
+
+    at: datetime
+    event: str
+    detail: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class TrackedCase:
+    """What the page knows of a case: its row's plain values, its lifecycle's facts (None
+    for a type no lifecycle knows) and its timeline."""
+
+    case_type: str
+    status: str
+    facts: CaseFacts | None
+    events: Sequence[TimelineFact] = ()
+    resolution: str | None = None
+    coverage: str | None = None
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class NextStep:
+    title: str
+    deadline: str | None = None  # "Ship by 7 December"
+    due: datetime | None = None
+    note: str | None = None
+    # True when the customer is the one who must act.
+    yours: bool = False
+
+
+def next_step(
+    case: TrackedCase, now: datetime, linked: TrackedCase | None = None
+) -> NextStep | None:
+    """What happens next and by when; None once the case is over. A return resolving through
+    a repair or replacement (`linked`) takes that case's next step."""
+    if is_finished(case.case_type, case.status):
+        return None
+    if case.case_type == CaseKind.RMA and case.status == Rm.RESOLVING and linked is not None:
+        return next_step(linked, now)
+    today = now.astimezone(UTC).date()
+    kind = kind_of(case.case_type)
+    return _NEXT_STEPS[kind](case, today) if kind else None
+
+
+def _rma_next(case: TrackedCase, today: date) -> NextStep | None:
+    if case.status == Rm.AWAITING_RETURN:
+        ship_by = _last_moment(case.events, "ship_by")
+        if ship_by is None:
+            return NextStep("Your return label is being prepared")
+        return NextStep(
+            "Print the return label and hand your parcel to the carrier",
+            deadline=f"Ship by {human_date(ship_by, today)}",
+            due=ship_by,
+            yours=True,
+        )
+    titles = {
+        Rm.PENDING_REVIEW: "The shop reviews your request",
+        Rm.IN_TRANSIT: "The carrier brings your parcel to us",
+        Rm.RECEIVED: "We inspect your item",
+        Rm.RESOLVING: _RMA_ENDINGS.get(case.resolution or "", "We settle your return"),
+    }
+    return NextStep(titles[Rm(case.status)]) if case.status in titles else None
+
+
+def _repair_next(case: TrackedCase, today: date) -> NextStep | None:
+    if case.status == Rp.AWAITING_APPROVAL:
+        quote = case.facts.quote if isinstance(case.facts, RepairFacts) else None
+        amount = money_words(quote.total if quote else "", case.currency)
+        expires = quote.expires_at if quote else None
+        return NextStep(
+            f"Approve or decline the repair quote of {amount}",
+            deadline=f"Approve the quote by {human_date(expires, today)}" if expires else None,
+            due=expires,
+            note="With no answer by then, the quote is declined and your unit comes back "
+            "unrepaired.",
+            yours=True,
+        )
+    if case.status == Rp.AWAITING_UNIT:
+        return NextStep("Send your unit to the repair centre with the label below", yours=True)
+    titles = {
+        Rp.RECEIVED: "A technician finds the fault",
+        Rp.DIAGNOSING: "You get a quote to approve"
+        if case.coverage == "paid"
+        else "The repair starts",
+        Rp.AWAITING_PARTS: "The parts arrive and the repair starts",
+        Rp.REPAIRING: "The repair is tested",
+        Rp.QUALITY_CHECK: "Your unit is packed to come back",
+        Rp.READY_TO_SHIP: "The carrier collects your unit",
+        Rp.SHIPPED: "Your unit is delivered to you",
+    }
+    return NextStep(titles[Rp(case.status)]) if case.status in titles else None
+
+
+def _replacement_next(case: TrackedCase, today: date) -> NextStep | None:
+    if case.status == Rc.AWAITING_CORE:
+        due = _last_moment(case.events, "core_due")
+        return NextStep(
+            "Send your old unit back with the return label",
+            deadline=f"Send it back by {human_date(due, today)}" if due else None,
+            due=due,
+            note="If it doesn't reach us by then, the deposit is charged.",
+            yours=True,
+        )
+    advance = (
+        isinstance(case.facts, ReplacementFacts) and case.facts.mode is ReplacementMode.ADVANCE
+    )
+    titles = {
+        Rc.REQUESTED: "We send your replacement",
+        Rc.BACKORDERED: "We send your replacement as soon as stock arrives",
+        Rc.SHIPPED: "Your replacement is delivered",
+        Rc.DELIVERED: "We send you a label to return your old unit"
+        if advance
+        else "We close your case",
+    }
+    return NextStep(titles[Rc(case.status)]) if case.status in titles else None
+
+
+def _relocation_next(case: TrackedCase, today: date) -> NextStep | None:
+    appointment = case.facts.appointment if isinstance(case.facts, RelocationFacts) else None
+    if case.status in (Rl.UNINSTALL_SCHEDULED, Rl.REINSTALL_SCHEDULED) and appointment:
+        stage, starts = appointment.stage.value, appointment.starts_at
+        return NextStep(
+            f"Be on site for the {stage} visit",
+            deadline=f"{stage.capitalize()} visit on {human_datetime(starts, today)}",
+            due=starts,
+            yours=True,
+        )
+    if case.status in (Rl.SCHEDULING_UNINSTALL, Rl.DELIVERED):
+        stage = "uninstall" if case.status == Rl.SCHEDULING_UNINSTALL else "reinstall"
+        asked = _last_moment(case.events, "preferred_after")
+        return NextStep(
+            f"We book the {stage} visit and show the date here",
+            note=f"You asked for a date after {human_date(asked, today)}." if asked else None,
+        )
+    titles = {
+        Rl.UNINSTALLED: "The equipment is collected for transport",
+        Rl.IN_TRANSIT: "The equipment arrives at the new site",
+        Rl.REINSTALLED: "The final checks are completed",
+    }
+    return NextStep(titles[Rl(case.status)]) if case.status in titles else None
+
+
+def _plan_next(case: TrackedCase, today: date) -> NextStep | None:
+    if case.status in (Pl.PAST_DUE, Pl.SUSPENDED):
+        return NextStep(
+            "Your overdue payment is taken",
+            note="Please contact the shop if your payment method has changed.",
+        )
+    plan = case.facts if isinstance(case.facts, ServicePlanFacts) else ServicePlanFacts()
+    term_ends = plan.term_ends_at
+    # Only the renewal notice says whether the term renews; before it, say when it runs to.
+    renews = _last_detail(case.events, "auto_renew") or ""
+    when = human_date(term_ends, today) if term_ends else ""
+    charge = plan.next_charge_at
+    if charge is not None:
+        term_line = {
+            "true": f"Your plan renews on {when}.",
+            "false": f"Your plan ends on {when}.",
+        }.get(renews, f"Your current term runs until {when}.")
+        return NextStep(
+            "Your next payment",
+            deadline=f"Next payment on {human_date(charge, today)}",
+            due=charge,
+            note=term_line if term_ends else None,
+        )
+    if term_ends is not None:
+        return NextStep(
+            "The end of your current term",
+            deadline={"true": f"Renews on {when}", "false": f"Ends on {when}"}.get(
+                renews, f"Term ends on {when}"
+            ),
+            due=term_ends,
+        )
+    return None
+
+
+_NEXT_STEPS: Final[Mapping[CaseKind, Callable[[TrackedCase, date], NextStep | None]]] = {
+    CaseKind.RMA: _rma_next,
+    CaseKind.REPAIR: _repair_next,
+    CaseKind.REPLACEMENT: _replacement_next,
+    CaseKind.RELOCATION: _relocation_next,
+    CaseKind.SERVICE_PLAN: _plan_next,
+}
+
+
+def _last_detail(events: Sequence[TimelineFact], key: str) -> str | None:
+    return next((e.detail[key] for e in reversed(events) if e.detail.get(key)), None)
+
+
+def _last_moment(events: Sequence[TimelineFact], key: str) -> datetime | None:
+    return parse_moment(_last_detail(events, key))
