@@ -12,8 +12,10 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
+from domain.contracts.facts import first_name_of
 from domain.events import event_id, event_type, matches, receives_events_of
-from domain.notifications import EmailContext, compose, notice_for
+from domain.notifications import notice_for
+from presentation.emails import EmailContext, compose
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ async def write_outbound(
         email = compose(
             notice,
             EmailContext(
-                first_name=str(case.data.get("customer_first_name", "")),
+                first_name=first_name_of(case.data),
                 case_id=case.id,
                 retailer=retailer,
                 tracking_url=link,
