@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,7 +15,7 @@ from api.schemas.replacement import HoldOut, ReplacementPublic
 from api.schemas.rma import RmaItemOut, RmaPublic
 from api.schemas.service_plan import PaymentOut, ServicePlanPublic
 from db import models
-from db.queries import CaseBundle
+from db.queries import CaseBundle, CustomerRow, DocumentRow
 from db.types import utcnow
 from domain.contracts.facts import (
     RelocationFacts,
@@ -32,7 +31,7 @@ from domain.contracts.facts import (
 from domain.repair import sla_due_at
 
 
-def document_url(base_url: str, document: models.Document, token: str | None = None) -> str:
+def document_url(base_url: str, document: DocumentRow, token: str | None = None) -> str:
     url = f"{base_url}/v1/documents/{document.id}"
     return f"{url}?token={token}" if token else url
 
@@ -90,7 +89,7 @@ class Viewer:
     def tracking_token(self, case: models.Case) -> str | None:
         return case.tracking_token if self.owner else None
 
-    def customer(self, record: models.CustomerRecord | None) -> dict[str, Any] | None:
+    def customer(self, record: CustomerRow | None) -> dict[str, Any] | None:
         if record is None:
             return None
         if not self.owner:
@@ -249,9 +248,7 @@ def relocation_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Relo
     )
 
 
-def service_plan_public(
-    bundle: CaseBundle, payments: Sequence[models.Payment], base_url: str, viewer: Viewer
-) -> ServicePlanPublic:
+def service_plan_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> ServicePlanPublic:
     case = bundle.case
     facts = ServicePlanFacts.from_data(case.data)
     unit = bundle.items[0] if bundle.items else None
@@ -277,7 +274,7 @@ def service_plan_public(
                 status=p.status,
                 at=p.updated_at,
             )
-            for p in payments
+            for p in bundle.payments
         ],
         customer=viewer.customer(bundle.customer),
         timeline=timeline_out(bundle),

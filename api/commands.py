@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Depends
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
@@ -23,19 +24,22 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import idempotency
 from api.auth import Principal
+from api.case_access import CaseRef
 from api.case_views import Viewer
+from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, decision_pending, invalid_transition
-from api.idempotency import CommandKey
+from api.idempotency import CommandKey, IdempotencyKey
 from db import models
-from db.queries import CaseBundle, load_case_bundle
+from db.queries import CaseBundle, load_case_bundle, load_case_view
 from domain.common import WORKFLOW_TASK_TIMEOUT
 from settings import Settings
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+A = TypeVar("A", bound=BaseModel)
 
 
-async def start_with_update(
+async def _start_with_update(
     client: Client,
     settings: Settings,
     *,
@@ -43,19 +47,10 @@ async def start_with_update(
     argument: Any,
     workflow_id: str,
     update: str,
-    result_type: type[T],
     pending_detail: str,
-    session: AsyncSession,
-    org_id: str,
-    case_id: str,
-) -> T:
-    """Start the workflow and get its first answer in one round trip. A retry with the same
-    id attaches to the running workflow and gets the same answer.
-
-    Attaching is by id alone, so an id that another organisation's case already holds would
-    attach to that case: `org_id`'s ownership of `case_id` is checked before the start and
-    again before answering (`case_id_collision`, never the other organisation's case)."""
-    await idempotency.refuse_another_orgs_case(session, org_id, case_id)
+) -> None:
+    """Start the workflow and wait for its first answer in one round trip (the answer is in
+    the read model then). A retry with the same id attaches to the running workflow."""
     operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         workflow,
         argument,
@@ -66,18 +61,14 @@ async def start_with_update(
         task_timeout=WORKFLOW_TASK_TIMEOUT,
     )
     try:
-        answer: T = await asyncio.wait_for(
+        await asyncio.wait_for(
             client.execute_update_with_start_workflow(
-                update, start_workflow_operation=operation, id=update, result_type=result_type
+                update, start_workflow_operation=operation, id=update
             ),
             settings.decision_timeout_seconds,
         )
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
         raise decision_pending(pending_detail) from exc
-    # Between the check above and the start, another organisation's request may have started
-    # a case under the same id: the answer came from that case's workflow then.
-    await idempotency.refuse_another_orgs_case(session, org_id, case_id)
-    return answer
 
 
 async def send_update(
@@ -171,40 +162,145 @@ async def answer_once(
 
 
 @dataclass(frozen=True)
+class Commands:
+    """What commanding a case takes, from one request: its session, the Temporal client,
+    the settings, and the `Idempotency-Key` it sent."""
+
+    session: AsyncSession
+    client: Client
+    settings: Settings
+    key: str | None
+
+
+async def commands_dep(
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Commands:
+    return Commands(session, client, settings, idempotency_key)
+
+
+CommandsDep = Annotated[Commands, Depends(commands_dep)]
+
+
+@dataclass(frozen=True)
 class CaseCommands(Generic[M]):
-    """How one case type's routes command it: the workflow's answer type, the actions its
-    status allows (for the refusal once the workflow has ended), and the view a command
-    answers with. Every case route sends its commands through `send`."""
+    """How one case type is created, commanded and shown: the workflow's answer type, the
+    actions its status allows (for the refusal once the workflow has ended), and its view
+    (`present`, per viewer). Every case route goes through here: `start` creates, `send`
+    commands and answers with the case, `ask` commands and answers with what the workflow
+    said."""
 
     result_type: type[Any]
     allowed: Callable[[str], Sequence[str]]
     present: Callable[[CaseBundle, str, Viewer], M]
     answer_type: type[M]
 
+    def show(self, bundle: CaseBundle, principal: Principal, settings: Settings) -> M:
+        return self.present(bundle, settings.public_base_url, Viewer.of(principal, bundle.case))
+
+    async def detail(self, ref: CaseRef, settings: Settings) -> M:
+        """The case a GET names, if the caller may see it (else 404)."""
+        access = await ref.open()
+        bundle = await load_case_bundle(ref.session, access.case)
+        return self.show(bundle, access.principal, settings)
+
+    async def view(
+        self, session: AsyncSession, settings: Settings, principal: Principal, case_id: str
+    ) -> M:
+        """The case as it is now, read afresh (its workflow may just have written it)."""
+        bundle = await load_case_view(session, case_id)
+        assert bundle is not None, "a case is recorded before its workflow answers"
+        return self.show(bundle, principal, settings)
+
+    async def start(
+        self,
+        commands: Commands,
+        principal: Principal,
+        *,
+        case_id: str,
+        workflow: str,
+        argument: Any,
+        workflow_id: str,
+        update: str,
+        pending_detail: str,
+    ) -> M:
+        """Start the case's workflow and answer with the case once it has decided.
+
+        Attaching is by id alone, so an id that another organisation's case already holds
+        would attach to that case: the owner of `case_id` is checked before the start and
+        again on the case read for the answer (`case_id_collision`, never the other
+        organisation's case)."""
+        session, org_id = commands.session, principal.owner_id
+        await idempotency.refuse_another_orgs_case(session, org_id, case_id)
+        await _start_with_update(
+            commands.client,
+            commands.settings,
+            workflow=workflow,
+            argument=argument,
+            workflow_id=workflow_id,
+            update=update,
+            pending_detail=pending_detail,
+        )
+        bundle = await load_case_view(session, case_id)
+        assert bundle is not None, "a case is recorded before its workflow answers"
+        if bundle.case.org_id != org_id:
+            # Another organisation's request started a case under the same id between the
+            # check above and the start: the answer came from that case's workflow.
+            await idempotency.refuse_another_orgs_case(session, org_id, case_id)
+        return self.show(bundle, principal, commands.settings)
+
+    async def ask(
+        self,
+        commands: Commands,
+        ref: CaseRef,
+        update: str,
+        argument: Any,
+        answer_type: type[A],
+        answer: Callable[[Any], Awaitable[A]],
+        *,
+        result_type: type[Any] | None = None,
+        action: str | None = None,
+        body: BaseModel | None = None,
+    ) -> A:
+        """Send `update` (the `action` when several share one update, as approve and reject
+        do) once per `Idempotency-Key`, and answer with `answer` of the workflow's result
+        (`result_type`, this case type's answer type unless said). The case is opened
+        first: 404 or 403 when the caller may not command it."""
+        access = await ref.open()
+        key = command_key(commands.key, access.principal, access.case, action or update, body)
+
+        async def run() -> A:
+            result = await command_case(
+                commands.client,
+                commands.settings,
+                access.case,
+                update,
+                argument,
+                result_type or self.result_type,
+                self.allowed,
+                key,
+            )
+            return await answer(result)
+
+        return await answer_once(commands.session, key, answer_type, run)
+
     async def send(
         self,
-        session: AsyncSession,
-        client: Client,
-        settings: Settings,
-        principal: Principal,
-        case: models.Case,
+        commands: Commands,
+        ref: CaseRef,
         update: str,
         argument: Any,
         action: str | None = None,
         *,
-        key: str | None,
         body: BaseModel | None = None,
     ) -> M:
-        """Send `update` (the `action` when several share one update, as approve and reject
-        do) once per `Idempotency-Key`, and answer with the case as `principal` sees it."""
-        command = command_key(key, principal, case, action or update, body)
+        """`ask`, answered with the case as the caller sees it once the command is applied."""
 
-        async def run() -> M:
-            await command_case(
-                client, settings, case, update, argument, self.result_type, self.allowed, command
-            )
-            await session.refresh(case)
-            bundle = await load_case_bundle(session, case)
-            return self.present(bundle, settings.public_base_url, Viewer.of(principal, case))
+        async def the_case(_: Any) -> M:
+            return await self.view(commands.session, commands.settings, ref.principal, ref.case_id)
 
-        return await answer_once(session, command, self.answer_type, run)
+        return await self.ask(
+            commands, ref, update, argument, self.answer_type, the_case, action=action, body=body
+        )

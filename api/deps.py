@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # for the routes' helpers
 from temporalio.client import Client
 
-from api.auth import Principal, bearer_token, resolve
+from api.auth import KeyCache, Principal, bearer_token, resolve
 from api.errors import temporal_unavailable
 from db.document_store import DocumentStore
 from settings import Settings
@@ -24,6 +25,7 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     documents: DocumentStore
+    keys: KeyCache = field(default_factory=KeyCache)
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -41,7 +43,9 @@ class Resources:
             return self._client
 
 
-def resources(request: Request) -> Resources:
+# The dependencies are coroutines even where they do not wait: FastAPI runs a plain
+# function in its thread pool, a thread hop per request that costs more than the function.
+async def resources(request: Request) -> Resources:
     res: Resources = request.app.state.resources
     return res
 
@@ -49,7 +53,7 @@ def resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(resources)]
 
 
-def settings_dep(res: ResourcesDep) -> Settings:
+async def settings_dep(res: ResourcesDep) -> Settings:
     return res.settings
 
 
@@ -76,7 +80,9 @@ async def principal_dep(
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
-    return await resolve(session, bearer_token(authorization), res.settings.required_admin_key)
+    return await resolve(
+        session, bearer_token(authorization), res.settings.required_admin_key, res.keys
+    )
 
 
 PrincipalDep = Annotated[Principal, Depends(principal_dep)]

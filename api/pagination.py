@@ -1,15 +1,14 @@
-"""Keyset pagination over (created_at, id), newest first (or oldest first, as a work queue
-reads): stable under concurrent inserts."""
+"""List pages: the `limit` parameter and the opaque cursors of keyset pagination (the keys
+of the last row answered; `db.queries.case_page` pages cases over them)."""
 
 from __future__ import annotations
 
 import base64
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Query
-from sqlalchemy import Select, and_, or_
 
 from api.errors import Problem
 from db import models
@@ -58,29 +57,3 @@ def encode_cursor(case: models.Case) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     created, case_id = decode_keys(cursor, 2)
     return decode_time(created), case_id
-
-
-def page(
-    query: Select[Any], cursor: str | None, limit: int, oldest_first: bool = False
-) -> Select[Any]:
-    created_at, case_id = models.Case.created_at, models.Case.id
-    if cursor:
-        created, after_id = decode_cursor(cursor)
-        if oldest_first:
-            query = query.where(
-                or_(created_at > created, and_(created_at == created, case_id > after_id))
-            )
-        else:
-            query = query.where(
-                or_(created_at < created, and_(created_at == created, case_id < after_id))
-            )
-    order = (
-        (created_at.asc(), case_id.asc()) if oldest_first else (created_at.desc(), case_id.desc())
-    )
-    return query.order_by(*order).limit(limit + 1)
-
-
-def split(rows: list[models.Case], limit: int) -> tuple[list[models.Case], str | None]:
-    if len(rows) > limit:
-        return rows[:limit], encode_cursor(rows[limit - 1])
-    return rows, None

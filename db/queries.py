@@ -2,29 +2,210 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import select, update
+from sqlalchemy import BindParameter, and_, bindparam, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
+from db.types import utcnow
+from domain.common import CLOSED_STATUSES
 from domain.service_plan import BillingPeriod, ClaimType, PlanTerms
 
 _DURATION = TypeAdapter(timedelta)
+
+# ------------------------------------------------------------------ a case as its views read it
+#
+# A case's view reads plain rows (the columns it shows), not ORM objects: hydrating and
+# tracking an object per timeline entry cost more CPU than the queries themselves. Each
+# statement is built once (building one costs as much as running it) and takes the ids of
+# every case it loads, so a list page costs the same few queries for 5 cases or 200.
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
+    id: str
+    name: str
+    email: str
+    phone: str
+    address: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    sku: str
+    serial: str
+    quantity: int
+    reason: str
+    unit_price: Decimal
+    notes: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRow:
+    at: datetime
+    status: str
+    event: str
+    actor: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    id: str
+    kind: str
+    sha256: str
+    verification_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentRow:
+    id: str
+    direction: str
+    carrier: str
+    tracking_number: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    id: str
+    kind: str
+    amount: Decimal
+    currency: str
+    status: str
+    updated_at: datetime
 
 
 @dataclass
 class CaseBundle:
     case: models.Case
-    customer: models.CustomerRecord | None
-    items: list[models.CaseItem]
-    timeline: list[models.TimelineEvent]
-    documents: list[models.Document]
-    shipments: list[models.Shipment]
+    customer: CustomerRow | None
+    items: list[ItemRow]
+    timeline: list[TimelineRow]
+    documents: list[DocumentRow]
+    shipments: list[ShipmentRow]
+    # The payments ledger, for the case types that show it (service plans).
+    payments: list[PaymentRow] = field(default_factory=list)
+
+
+SHOWS_PAYMENTS = frozenset({"service_plan"})
+
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_C, _I, _T, _D, _S, _P = (
+    models.CustomerRecord,
+    models.CaseItem,
+    models.TimelineEvent,
+    models.Document,
+    models.Shipment,
+    models.Payment,
+)
+_CUSTOMER_COLUMNS = (_C.id, _C.name, _C.email, _C.phone, _C.address)
+# The first column of each is the case id the row belongs to; the rest are the record's.
+_CUSTOMERS = select(*_CUSTOMER_COLUMNS).where(_C.id.in_(_IDS))
+_ITEMS = (
+    select(_I.case_id, _I.sku, _I.serial, _I.quantity, _I.reason, _I.unit_price, _I.notes)
+    .where(_I.case_id.in_(_IDS))
+    .order_by(_I.id)
+)
+_TIMELINE = (
+    select(_T.case_id, _T.at, _T.status, _T.event, _T.actor, _T.detail)
+    .where(_T.case_id.in_(_IDS))
+    .order_by(_T.case_id, _T.seq)
+)
+_DOCUMENTS = (
+    select(_D.case_id, _D.id, _D.kind, _D.sha256, _D.verification_code)
+    .where(_D.case_id.in_(_IDS))
+    .order_by(_D.created_at, _D.id)
+)
+_SHIPMENTS = (
+    select(_S.case_id, _S.id, _S.direction, _S.carrier, _S.tracking_number, _S.status)
+    .where(_S.case_id.in_(_IDS))
+    .order_by(_S.created_at, _S.id)
+)
+_PAYMENTS = (
+    select(_P.case_id, _P.id, _P.kind, _P.amount, _P.currency, _P.status, _P.updated_at)
+    .where(_P.case_id.in_(_IDS))
+    .order_by(_P.created_at, _P.id)
+)
+# The case and its customer in one query, read afresh (a workflow may just have written it).
+_CASE_VIEW = (
+    select(models.Case, *_CUSTOMER_COLUMNS)
+    .outerjoin(_C, _C.id == models.Case.customer_id)
+    .where(models.Case.id == bindparam("case_id"))
+    .execution_options(populate_existing=True)
+)
+
+
+async def _by_case(
+    session: AsyncSession, statement: Any, ids: list[str], record: type[Any]
+) -> defaultdict[str, list[Any]]:
+    grouped: defaultdict[str, list[Any]] = defaultdict(list)
+    for row in await session.execute(statement, {"ids": ids}):
+        grouped[row[0]].append(record(*row[1:]))
+    return grouped
+
+
+async def _bundles(
+    session: AsyncSession, cases: Sequence[models.Case], customers: dict[str, CustomerRow]
+) -> list[CaseBundle]:
+    ids = [case.id for case in cases]
+    items = await _by_case(session, _ITEMS, ids, ItemRow)
+    timeline = await _by_case(session, _TIMELINE, ids, TimelineRow)
+    documents = await _by_case(session, _DOCUMENTS, ids, DocumentRow)
+    shipments = await _by_case(session, _SHIPMENTS, ids, ShipmentRow)
+    ledgers = [case.id for case in cases if case.case_type in SHOWS_PAYMENTS]
+    payments = await _by_case(session, _PAYMENTS, ledgers, PaymentRow) if ledgers else None
+    return [
+        CaseBundle(
+            case,
+            customers.get(case.customer_id) if case.customer_id else None,
+            items[case.id],
+            timeline[case.id],
+            documents[case.id],
+            shipments[case.id],
+            payments[case.id] if payments is not None else [],
+        )
+        for case in cases
+    ]
+
+
+async def load_case_bundles(
+    session: AsyncSession, cases: Sequence[models.Case]
+) -> list[CaseBundle]:
+    """Every case's view data in five queries (six with payments), whatever the number
+    of cases."""
+    if not cases:
+        return []
+    customer_ids = [case.customer_id for case in cases if case.customer_id]
+    customers = {
+        row.id: CustomerRow(*row)
+        for row in (
+            await session.execute(_CUSTOMERS, {"ids": customer_ids}) if customer_ids else []
+        )
+    }
+    return await _bundles(session, cases, customers)
+
+
+async def load_case_bundle(session: AsyncSession, case: models.Case) -> CaseBundle:
+    return (await load_case_bundles(session, [case]))[0]
+
+
+async def load_case_view(session: AsyncSession, case_id: str) -> CaseBundle | None:
+    """The case as it is now (read afresh) with everything its view shows, or None."""
+    row = (await session.execute(_CASE_VIEW, {"case_id": case_id})).first()
+    if row is None:
+        return None
+    case: models.Case = row[0]
+    customers = {row[1]: CustomerRow(*row[1:])} if row[1] is not None else {}
+    return (await _bundles(session, [case], customers))[0]
 
 
 async def lock_organisation(session: AsyncSession, org_id: str) -> None:
@@ -34,41 +215,6 @@ async def lock_organisation(session: AsyncSession, org_id: str) -> None:
     write transaction on SQLite, where FOR UPDATE is ignored."""
     table = models.Organisation
     await session.execute(update(table).where(table.id == org_id).values(name=table.name))
-
-
-async def load_case_bundle(session: AsyncSession, case: models.Case) -> CaseBundle:
-    customer = (
-        await session.get(models.CustomerRecord, case.customer_id) if case.customer_id else None
-    )
-    items = (
-        await session.scalars(
-            select(models.CaseItem)
-            .where(models.CaseItem.case_id == case.id)
-            .order_by(models.CaseItem.id)
-        )
-    ).all()
-    timeline = (
-        await session.scalars(
-            select(models.TimelineEvent)
-            .where(models.TimelineEvent.case_id == case.id)
-            .order_by(models.TimelineEvent.seq)
-        )
-    ).all()
-    documents = (
-        await session.scalars(
-            select(models.Document)
-            .where(models.Document.case_id == case.id)
-            .order_by(models.Document.created_at, models.Document.id)
-        )
-    ).all()
-    shipments = (
-        await session.scalars(
-            select(models.Shipment)
-            .where(models.Shipment.case_id == case.id)
-            .order_by(models.Shipment.created_at, models.Shipment.id)
-        )
-    ).all()
-    return CaseBundle(case, customer, list(items), list(timeline), list(documents), list(shipments))
 
 
 async def policy_document(session: AsyncSession, org_id: str) -> dict[str, Any]:
@@ -108,3 +254,142 @@ def terms_from_document(code: str, document: dict[str, Any]) -> PlanTerms:
         renewal_notice=_DURATION.validate_python(document.get("renewal_notice", "P30D")),
         auto_renew=bool(document.get("auto_renew", True)),
     )
+
+
+# ------------------------------------------------------------------ cases by id and by page
+
+
+async def case_of_type(session: AsyncSession, case_type: str, case_id: str) -> models.Case | None:
+    case = await session.get(models.Case, case_id)
+    return case if case is not None and case.case_type == case_type else None
+
+
+async def receiving_org(session: AsyncSession, case_id: str) -> str | None:
+    """The organisation a case's unit is sent to (a repair's center), if any."""
+    return await session.scalar(
+        select(models.Case.receiving_org_id).where(models.Case.id == case_id)
+    )
+
+
+async def case_page(
+    session: AsyncSession,
+    *,
+    case_type: str,
+    org_id: str | None = None,
+    receiving_org_id: str | None = None,
+    status: str | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int,
+    oldest_first: bool = False,
+) -> list[models.Case]:
+    """Up to `limit` cases of an owner (`org_id`) or of the partner they are sent to
+    (`receiving_org_id`), keyset-paged over (created_at, id) after the `after` key: stable
+    under concurrent inserts."""
+    case = models.Case
+    query = select(case).where(case.case_type == case_type)
+    if org_id is not None:
+        query = query.where(case.org_id == org_id)
+    if receiving_org_id is not None:
+        query = query.where(case.receiving_org_id == receiving_org_id)
+    if status is not None:
+        query = query.where(case.status == status)
+    if after is not None:
+        created, after_id = after
+        if oldest_first:
+            query = query.where(
+                or_(case.created_at > created, and_(case.created_at == created, case.id > after_id))
+            )
+        else:
+            query = query.where(
+                or_(case.created_at < created, and_(case.created_at == created, case.id < after_id))
+            )
+    order = (
+        (case.created_at.asc(), case.id.asc())
+        if oldest_first
+        else (case.created_at.desc(), case.id.desc())
+    )
+    return list((await session.scalars(query.order_by(*order).limit(limit))).all())
+
+
+# ------------------------------------------------------------------ what a new case checks
+
+
+async def organisation(session: AsyncSession, org_id: str) -> models.Organisation | None:
+    return await session.get(models.Organisation, org_id)
+
+
+async def serials_in_open_cases(
+    session: AsyncSession, org_id: str, serials: Sequence[str], except_case: str
+) -> list[str]:
+    """Those of `serials` already in one of the organisation's open cases (a service plan
+    covers a unit; it is not a case about it), `except_case` aside."""
+    found = await session.scalars(
+        select(models.CaseItem.serial)
+        .join(models.Case, models.Case.id == models.CaseItem.case_id)
+        .where(
+            models.Case.org_id == org_id,
+            models.CaseItem.serial.in_(serials),
+            models.Case.status.not_in(CLOSED_STATUSES),
+            models.Case.case_type != "service_plan",
+            models.Case.id != except_case,
+        )
+    )
+    return sorted(set(found.all()))
+
+
+async def serials_with_active_plans(
+    session: AsyncSession, org_id: str, serials: Sequence[str]
+) -> list[str]:
+    found = await session.scalars(
+        select(models.CaseItem.serial)
+        .join(models.Case, models.Case.id == models.CaseItem.case_id)
+        .where(
+            models.Case.org_id == org_id,
+            models.Case.case_type == "service_plan",
+            models.Case.status == "active",
+            models.CaseItem.serial.in_(serials),
+        )
+    )
+    return sorted(set(found.all()))
+
+
+# A plan in these covers its unit: a second one for the same unit is refused.
+PLAN_HOLDING_STATUSES = ("waiting_period", "active", "past_due", "suspended")
+
+
+async def plan_holding(session: AsyncSession, org_id: str, serial: str) -> str | None:
+    """The id of the organisation's plan that covers this unit now, if any."""
+    return await session.scalar(
+        select(models.Case.id)
+        .join(models.CaseItem, models.CaseItem.case_id == models.Case.id)
+        .where(
+            models.Case.org_id == org_id,
+            models.Case.case_type == "service_plan",
+            models.Case.status.in_(PLAN_HOLDING_STATUSES),
+            models.CaseItem.serial == serial,
+        )
+        .limit(1)
+    )
+
+
+async def asset_id(
+    session: AsyncSession, org_id: str, sku: str, serial: str, site: dict[str, Any]
+) -> str:
+    """The organisation's asset with this SKU and serial, created at `site` the first time
+    it is seen (commits)."""
+    query = select(models.Asset.id).where(
+        models.Asset.org_id == org_id, models.Asset.sku == sku, models.Asset.serial == serial
+    )
+    found = await session.scalar(query)
+    if found is not None:
+        return found
+    asset = models.Asset(org_id=org_id, sku=sku, serial=serial, site=site, created_at=utcnow())
+    session.add(asset)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()  # created concurrently: use that one
+        found = await session.scalar(query)
+        assert found is not None
+        return found
+    return asset.id

@@ -37,7 +37,7 @@ async def get_document(
         allowed = await _token_opens(session, case, token)
     else:
         principal = await resolve(
-            session, bearer_token(authorization), res.settings.required_admin_key
+            session, bearer_token(authorization), res.settings.required_admin_key, res.keys
         )
         allowed = principal.org_id is not None and principal.org_id in (
             case.org_id,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
 from api.auth import OrgKind, hash_key, new_key
-from api.deps import PrincipalDep, SessionDep
+from api.deps import PrincipalDep, ResourcesDep, SessionDep
 from api.errors import not_found
 from api.schemas.setup import ApiKeyInfo, ApiKeyPublic, OrgCreate, OrgPublic
 from db import models
@@ -64,7 +64,7 @@ async def list_api_keys(
 
 @router.delete("/{org_id}/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_api_key(
-    org_id: str, key_id: str, principal: PrincipalDep, session: SessionDep
+    org_id: str, key_id: str, principal: PrincipalDep, session: SessionDep, res: ResourcesDep
 ) -> Response:
     """Revoke a key: it answers 401 from the next request on. Revoking twice keeps the
     first time."""
@@ -75,4 +75,6 @@ async def revoke_api_key(
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.commit()
+    # This process forgets it now; other API processes within `auth.KEY_CACHE_SECONDS`.
+    res.keys.forget(key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from api import idempotency
 from api.auth import OrgKind
-from api.case_views import Viewer, repair_public
+from api.case_access import CaseRef, CaseResource, Partner
+from api.case_views import repair_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import CaseCommands, start_with_update
-from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.commands import CaseCommands, CommandsDep
+from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import Problem
-from api.idempotency import IdempotencyKey
 from api.pagination import LimitQuery
 from api.schemas.common import MoneyIO, Page
 from api.schemas.repair import (
@@ -27,9 +27,7 @@ from api.schemas.repair import (
     StatusBody,
 )
 from api.schemas.setup import PolicyDocument
-from api.worked_cases import list_cases, visible_case, worked_case
-from db import models
-from db.queries import load_case_bundle, policy_document
+from db.queries import organisation, policy_document
 from domain.durations import add_months
 from domain.ids import new_case_id, new_tracking_token, repair_workflow_id
 from domain.repair import (
@@ -62,14 +60,10 @@ router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
     summary="Open a repair job; answers once it is routed (or `unroutable`)",
 )
 async def create_repair(
-    body: RepairCreate,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    body: RepairCreate, principal: PrincipalDep, commands: CommandsDep
 ) -> RepairPublic:
     principal.require(OrgKind.RETAILER)
+    session, settings = commands.session, commands.settings
     org_id = principal.owner_id
     now = datetime.now(UTC)
     if body.unit.purchased_at > now:
@@ -77,14 +71,13 @@ async def create_repair(
     product = (await catalog(session, org_id, {body.unit.sku}))[body.unit.sku]
 
     repair_id, existing = await idempotency.claim_case(
-        session, org_id, idempotency_key, body, "repair", new_case_id("REP", now.year)
+        session, org_id, commands.key, body, "repair", new_case_id("REP", now.year)
     )
     if existing is not None:
-        bundle = await load_case_bundle(session, existing)
-        return repair_public(bundle, settings.public_base_url, Viewer.of(principal, existing))
+        return await _repairs.view(session, settings, principal, existing.id)
     await refuse_open_case(session, org_id, body.unit.serial, repair_id)
 
-    org = await session.get(models.Organisation, org_id)
+    org = await organisation(session, org_id)
     assert org is not None
     policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
     coverage = body.coverage
@@ -114,24 +107,17 @@ async def create_repair(
         unit_origin=customer.address,
         replacement_tracking_token=new_tracking_token(),
     )
-    await start_with_update(
-        client,
-        settings,
+    return await _repairs.start(
+        commands,
+        principal,
+        case_id=repair_id,
         workflow=REPAIR_WORKFLOW,
         argument=start,
         workflow_id=repair_workflow_id(repair_id),
         update=ACCEPT_UPDATE,
-        result_type=RepairView,
         pending_detail=f"repair {repair_id} was started but no worker has routed it yet; "
         "retry with the same Idempotency-Key to get it",
-        session=session,
-        org_id=org_id,
-        case_id=repair_id,
     )
-    case = await session.get(models.Case, repair_id, populate_existing=True)
-    assert case is not None, "the workflow records the case before it answers"
-    bundle = await load_case_bundle(session, case)
-    return repair_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.get("", response_model=Page[RepairPublic])
@@ -144,69 +130,52 @@ async def list_repairs(
     cursor: str | None = None,
 ) -> Page[RepairPublic]:
     """A retailer's jobs, newest first; a center's assigned queue, oldest first."""
-    bundles, next_cursor = await list_cases(
-        session,
-        principal,
-        "repair",
-        status_filter.value if status_filter is not None else None,
-        cursor,
-        limit,
-    )
-    items = [
-        repair_public(bundle, settings.public_base_url, Viewer.of(principal, bundle.case))
-        for bundle in bundles
-    ]
+    status_value = status_filter.value if status_filter is not None else None
+    bundles, next_cursor = await REPAIRS.page(session, principal, status_value, cursor, limit)
+    items = [_repairs.show(bundle, principal, settings) for bundle in bundles]
     return Page[RepairPublic](items=items, next_cursor=next_cursor)
 
 
+async def _repair(repair_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+    """The job for its retailer and its assigned center."""
+    return REPAIRS.ref(session, principal, repair_id)
+
+
+async def _worked_repair(repair_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+    """The job for a command only its assigned center gives."""
+    return REPAIRS.ref(session, principal, repair_id, kinds=(OrgKind.REPAIR_CENTER,))
+
+
+async def _own_repair(repair_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+    """The job for a command only its retailer gives."""
+    return REPAIRS.ref(session, principal, repair_id, kinds=(OrgKind.RETAILER,))
+
+
+Repair = Annotated[CaseRef, Depends(_repair)]
+WorkedRepair = Annotated[CaseRef, Depends(_worked_repair)]
+OwnRepair = Annotated[CaseRef, Depends(_own_repair)]
+
+
 @router.get("/{repair_id}", response_model=RepairPublic)
-async def get_repair(
-    repair_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
-) -> RepairPublic:
-    case = await visible_case(session, principal, "repair", repair_id)
-    bundle = await load_case_bundle(session, case)
-    return repair_public(bundle, settings.public_base_url, Viewer.of(principal, case))
+async def get_repair(repair: Repair, settings: SettingsDep) -> RepairPublic:
+    return await _repairs.detail(repair, settings)
 
 
 @router.post("/{repair_id}/status", response_model=RepairPublic)
 async def report_status(
-    repair_id: str,
-    body: StatusBody,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    body: StatusBody, repair: WorkedRepair, commands: CommandsDep
 ) -> RepairPublic:
     """`received`, `diagnosing`, `repairing` (parts in) or `quality_check`."""
-    case = await worked_case(session, principal, "repair", repair_id)
-    change = StatusChange(actor=principal.actor(), status=body.status, note=body.note)
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        STATUS_UPDATE,
-        change,
-        key=idempotency_key,
-        body=body,
-    )
+    change = StatusChange(actor=repair.principal.actor(), status=body.status, note=body.note)
+    return await _repairs.send(commands, repair, STATUS_UPDATE, change, body=body)
 
 
 @router.post("/{repair_id}/diagnosis", response_model=RepairPublic)
 async def diagnose(
-    repair_id: str,
-    body: DiagnosisBody,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    body: DiagnosisBody, repair: WorkedRepair, commands: CommandsDep
 ) -> RepairPublic:
-    case = await worked_case(session, principal, "repair", repair_id)
     diagnosis = Diagnosis(
-        actor=principal.actor(),
+        actor=repair.principal.actor(),
         fault_code=body.fault_code,
         findings=body.findings,
         parts=[
@@ -221,69 +190,22 @@ async def diagnose(
         labor_minutes=body.labor_minutes,
         repairable=body.repairable,
     )
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        DIAGNOSIS_UPDATE,
-        diagnosis,
-        key=idempotency_key,
-        body=body,
-    )
+    return await _repairs.send(commands, repair, DIAGNOSIS_UPDATE, diagnosis, body=body)
 
 
 @router.post("/{repair_id}/qa", response_model=RepairPublic)
-async def quality_check(
-    repair_id: str,
-    body: QaBody,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> RepairPublic:
-    case = await worked_case(session, principal, "repair", repair_id)
-    report = QaReport(actor=principal.actor(), passed=body.passed, notes=body.notes)
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        QA_UPDATE,
-        report,
-        key=idempotency_key,
-        body=body,
-    )
+async def quality_check(body: QaBody, repair: WorkedRepair, commands: CommandsDep) -> RepairPublic:
+    report = QaReport(actor=repair.principal.actor(), passed=body.passed, notes=body.notes)
+    return await _repairs.send(commands, repair, QA_UPDATE, report, body=body)
 
 
 @router.post("/{repair_id}/cancel", response_model=RepairPublic)
 async def cancel_repair(
-    repair_id: str,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    body: RepairCancelBody | None = None,
-    idempotency_key: IdempotencyKey = None,
+    repair: OwnRepair, commands: CommandsDep, body: RepairCancelBody | None = None
 ) -> RepairPublic:
     """The owning retailer cancels, until the repair has started (`repairing`)."""
-    principal.require(OrgKind.RETAILER)
-    case = await visible_case(session, principal, "repair", repair_id)
-    request = RepairCancel(actor=principal.actor(), reason=body.reason if body else "")
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        REPAIR_CANCEL_UPDATE,
-        request,
-        key=idempotency_key,
-        body=body,
-    )
+    request = RepairCancel(actor=repair.principal.actor(), reason=body.reason if body else "")
+    return await _repairs.send(commands, repair, REPAIR_CANCEL_UPDATE, request, body=body)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -293,6 +215,7 @@ def _amount(value: MoneyIO | Decimal) -> Decimal:
     return value.amount if isinstance(value, MoneyIO) else value
 
 
-_command = CaseCommands(
+REPAIRS = CaseResource("repair", "repair", Partner.RECEIVER, partner_lists=True, partner_queue=True)
+_repairs = CaseCommands(
     RepairView, lambda status: allowed_next(RepairStatus(status)), repair_public, RepairPublic
-).send
+)

@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Query, status
 
 from api import idempotency
-from api.auth import OrgKind, Principal
-from api.case_views import Viewer, replacement_public
+from api.auth import OrgKind
+from api.case_access import CaseRef, CaseResource, Partner
+from api.case_views import replacement_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import CaseCommands, start_with_update
-from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, not_found
-from api.idempotency import IdempotencyKey
-from api.pagination import LimitQuery, page, split
+from api.commands import CaseCommands, CommandsDep
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.errors import Problem
+from api.pagination import LimitQuery
 from api.schemas.common import Page
 from api.schemas.replacement import (
     CoreReceivedBody,
@@ -26,8 +24,7 @@ from api.schemas.replacement import (
     ReplacementPublic,
 )
 from api.schemas.setup import PolicyDocument
-from db import models
-from db.queries import load_case_bundle, policy_document
+from db.queries import organisation, policy_document
 from domain.ids import new_case_id, new_tracking_token, replacement_workflow_id
 from domain.replacement import (
     ALLOWED_ACTIONS,
@@ -53,14 +50,10 @@ router = APIRouter(prefix="/v1/replacements", tags=["replacements"])
     summary="Replace a unit; answers once it has shipped, is backordered or was refused",
 )
 async def create_replacement(
-    body: ReplacementCreate,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    body: ReplacementCreate, principal: PrincipalDep, commands: CommandsDep
 ) -> ReplacementPublic:
     principal.require(OrgKind.RETAILER)
+    session, settings = commands.session, commands.settings
     org_id = principal.owner_id
     if body.mode is ReplacementMode.ADVANCE and not body.payment_method:
         raise Problem(
@@ -75,16 +68,15 @@ async def create_replacement(
     replacement_id, existing = await idempotency.claim_case(
         session,
         org_id,
-        idempotency_key,
+        commands.key,
         body,
         "replacement",
         new_case_id("RPL", datetime.now(UTC).year),
     )
     if existing is not None:
-        bundle = await load_case_bundle(session, existing)
-        return replacement_public(bundle, settings.public_base_url, Viewer.of(principal, existing))
+        return await _replacements.view(session, settings, principal, existing.id)
     await refuse_open_case(session, org_id, body.unit.serial, replacement_id)
-    org = await session.get(models.Organisation, org_id)
+    org = await organisation(session, org_id)
     assert org is not None
     policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
     start = ReplacementStart(
@@ -103,24 +95,17 @@ async def create_replacement(
         policy=policy,
         public_base_url=settings.public_base_url,
     )
-    await start_with_update(
-        client,
-        settings,
+    return await _replacements.start(
+        commands,
+        principal,
+        case_id=replacement_id,
         workflow=REPLACEMENT_WORKFLOW,
         argument=start,
         workflow_id=replacement_workflow_id(replacement_id),
         update=REPLACEMENT_ACCEPT_UPDATE,
-        result_type=ReplacementView,
         pending_detail=f"replacement {replacement_id} was started but has not answered yet; "
         "retry with the same Idempotency-Key to get it",
-        session=session,
-        org_id=org_id,
-        case_id=replacement_id,
     )
-    case = await session.get(models.Case, replacement_id, populate_existing=True)
-    assert case is not None, "the workflow records the case before it answers"
-    bundle = await load_case_bundle(session, case)
-    return replacement_public(bundle, settings.public_base_url, Viewer.of(principal, case))
 
 
 @router.get("", response_model=Page[ReplacementPublic])
@@ -132,110 +117,63 @@ async def list_replacements(
     limit: LimitQuery = 50,
     cursor: str | None = None,
 ) -> Page[ReplacementPublic]:
-    principal.require(OrgKind.RETAILER)
-    query = select(models.Case).where(
-        models.Case.case_type == "replacement", models.Case.org_id == principal.owner_id
-    )
-    if status_filter is not None:
-        query = query.where(models.Case.status == status_filter.value)
-    rows, next_cursor = split(
-        list((await session.scalars(page(query, cursor, limit))).all()), limit
-    )
-    items = [
-        replacement_public(
-            await load_case_bundle(session, row),
-            settings.public_base_url,
-            Viewer.of(principal, row),
-        )
-        for row in rows
-    ]
+    status_value = status_filter.value if status_filter is not None else None
+    bundles, next_cursor = await REPLACEMENTS.page(session, principal, status_value, cursor, limit)
+    items = [_replacements.show(bundle, principal, settings) for bundle in bundles]
     return Page[ReplacementPublic](items=items, next_cursor=next_cursor)
 
 
+async def _replacement(
+    replacement_id: str, principal: PrincipalDep, session: SessionDep
+) -> CaseRef:
+    """Its retailer's; and the repair center's whose job ended in it (which may report its
+    core received), shown it as the worker."""
+    return REPLACEMENTS.ref(session, principal, replacement_id)
+
+
+async def _own_replacement(
+    replacement_id: str, principal: PrincipalDep, session: SessionDep
+) -> CaseRef:
+    return REPLACEMENTS.ref(session, principal, replacement_id, kinds=(OrgKind.RETAILER,))
+
+
+Replacement = Annotated[CaseRef, Depends(_replacement)]
+OwnReplacement = Annotated[CaseRef, Depends(_own_replacement)]
+
+
 @router.get("/{replacement_id}", response_model=ReplacementPublic)
-async def get_replacement(
-    replacement_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
-) -> ReplacementPublic:
-    """Its retailer; and the repair center whose job ended in it (which may report its core
-    received), shown it as the worker."""
-    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
-    case = await _visible(session, principal, replacement_id)
-    bundle = await load_case_bundle(session, case)
-    return replacement_public(bundle, settings.public_base_url, Viewer.of(principal, case))
+async def get_replacement(replacement: Replacement, settings: SettingsDep) -> ReplacementPublic:
+    return await _replacements.detail(replacement, settings)
 
 
 @router.post("/{replacement_id}/core-received", response_model=ReplacementPublic)
 async def core_received(
-    replacement_id: str,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    body: CoreReceivedBody | None = None,
-    idempotency_key: IdempotencyKey = None,
+    replacement: Replacement, commands: CommandsDep, body: CoreReceivedBody | None = None
 ) -> ReplacementPublic:
     """The defective core is back: the deposit hold is released and the case completes."""
-    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
-    case = await _visible(session, principal, replacement_id)
-    request = CoreReceived(actor=principal.actor(), note=body.note if body else "")
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        CORE_RECEIVED_UPDATE,
-        request,
-        key=idempotency_key,
-        body=body,
-    )
+    request = CoreReceived(actor=replacement.principal.actor(), note=body.note if body else "")
+    return await _replacements.send(commands, replacement, CORE_RECEIVED_UPDATE, request, body=body)
 
 
 @router.post("/{replacement_id}/cancel", response_model=ReplacementPublic)
 async def cancel_replacement(
-    replacement_id: str,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
+    replacement: OwnReplacement,
+    commands: CommandsDep,
     body: ReplacementCancelBody | None = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> ReplacementPublic:
     """Before shipping: releases the reservation and any hold, voids labels."""
-    principal.require(OrgKind.RETAILER)
-    case = await _visible(session, principal, replacement_id)
-    request = ReplacementCancel(actor=principal.actor(), reason=body.reason if body else "")
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        REPLACEMENT_CANCEL_UPDATE,
-        request,
-        key=idempotency_key,
-        body=body,
+    request = ReplacementCancel(
+        actor=replacement.principal.actor(), reason=body.reason if body else ""
+    )
+    return await _replacements.send(
+        commands, replacement, REPLACEMENT_CANCEL_UPDATE, request, body=body
     )
 
 
-async def _visible(session: AsyncSession, principal: Principal, replacement_id: str) -> models.Case:
-    """Its retailer sees it; a repair center only when it came from a job assigned to it."""
-    case = await session.get(models.Case, replacement_id)
-    if case is None or case.case_type != "replacement":
-        raise not_found("replacement")
-    if principal.kind is OrgKind.RETAILER and case.org_id == principal.owner_id:
-        return case
-    repair_id = case.links.get("repair_id")
-    if principal.kind is OrgKind.REPAIR_CENTER and repair_id:
-        repair = await session.get(models.Case, repair_id)
-        if repair is not None and repair.receiving_org_id == principal.owner_id:
-            return case
-    raise not_found("replacement")
-
-
-_command = CaseCommands(
+REPLACEMENTS = CaseResource("replacement", "replacement", Partner.REPAIRER)
+_replacements = CaseCommands(
     ReplacementView,
     lambda status: ALLOWED_ACTIONS[ReplacementStatus(status)],
     replacement_public,
     ReplacementPublic,
-).send
+)

@@ -6,22 +6,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import (
-    Client,
-)
+from fastapi import APIRouter, Depends, Query, status
 
 from api import idempotency
 from api.auth import OrgKind, Principal
-from api.case_views import Viewer, rma_public
+from api.case_access import CaseRef, CaseResource, Partner
+from api.case_views import rma_public
 from api.catalog import Product, catalog
-from api.commands import CaseCommands, start_with_update
-from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, not_found
-from api.idempotency import IdempotencyKey
-from api.pagination import LimitQuery, page, split
+from api.commands import CaseCommands, CommandsDep
+from api.deps import AsyncSession, PrincipalDep, SessionDep, SettingsDep
+from api.errors import Problem
+from api.pagination import LimitQuery
 from api.schemas.common import Page
 from api.schemas.rma import (
     CancelBody,
@@ -32,9 +27,12 @@ from api.schemas.rma import (
     RmaPublic,
 )
 from api.schemas.setup import PolicyDocument
-from db import models
-from db.queries import load_case_bundle, policy_document
-from domain.common import CLOSED_STATUSES
+from db.queries import (
+    organisation,
+    policy_document,
+    serials_in_open_cases,
+    serials_with_active_plans,
+)
 from domain.ids import new_case_id, new_tracking_token, rma_workflow_id
 from domain.rma import (
     ALLOWED_ACTIONS,
@@ -65,15 +63,9 @@ router = APIRouter(prefix="/v1/rmas", tags=["rma"])
     response_model=RmaPublic,
     summary="Authorize a return; answers with the decision already made",
 )
-async def create_rma(
-    body: RmaCreate,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> RmaPublic:
+async def create_rma(body: RmaCreate, principal: PrincipalDep, commands: CommandsDep) -> RmaPublic:
     principal.require(OrgKind.RETAILER)
+    session, settings = commands.session, commands.settings
     org_id = principal.owner_id
     now = datetime.now(UTC)
     if body.purchased_at > now:
@@ -88,18 +80,23 @@ async def create_rma(
     products = await catalog(session, org_id, {item.sku for item in body.items})
 
     rma_id, existing = await idempotency.claim_case(
-        session, org_id, idempotency_key, body, "rma", new_case_id("RMA", now.year)
+        session, org_id, commands.key, body, "rma", new_case_id("RMA", now.year)
     )
     if existing is not None:
-        bundle = await load_case_bundle(session, existing)
-        return rma_public(bundle, settings.public_base_url, Viewer.of(principal, existing))
+        return await _rmas.view(session, settings, principal, existing.id)
 
     start = await _start_input(session, settings, principal, body, products, rma_id)
-    await _authorize(session, client, settings, start)
-    case = await session.get(models.Case, rma_id, populate_existing=True)
-    assert case is not None, "the workflow records the case before it answers"
-    bundle = await load_case_bundle(session, case)
-    return rma_public(bundle, settings.public_base_url, Viewer.of(principal, case))
+    return await _rmas.start(
+        commands,
+        principal,
+        case_id=rma_id,
+        workflow=RMA_WORKFLOW,
+        argument=start,
+        workflow_id=rma_workflow_id(rma_id),
+        update=AUTHORIZE_UPDATE,
+        pending_detail=f"RMA {rma_id} was started but no worker has decided it yet; "
+        "retry with the same Idempotency-Key to get the decision",
+    )
 
 
 @router.get("", response_model=Page[RmaPublic])
@@ -111,168 +108,69 @@ async def list_rmas(
     limit: LimitQuery = 50,
     cursor: str | None = None,
 ) -> Page[RmaPublic]:
-    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
-    query = select(models.Case).where(models.Case.case_type == "rma")
-    if principal.kind is OrgKind.RETAILER:
-        query = query.where(models.Case.org_id == principal.owner_id)
-    else:
-        query = query.where(models.Case.receiving_org_id == principal.owner_id)
-    if status_filter is not None:
-        query = query.where(models.Case.status == status_filter.value)
-    rows, next_cursor = split(
-        list((await session.scalars(page(query, cursor, limit))).all()), limit
-    )
-    items = [
-        rma_public(
-            await load_case_bundle(session, row),
-            settings.public_base_url,
-            Viewer.of(principal, row),
-        )
-        for row in rows
-    ]
+    """A retailer's RMAs, and a repair center's (those sent to it), newest first."""
+    status_value = status_filter.value if status_filter is not None else None
+    bundles, next_cursor = await RMAS.page(session, principal, status_value, cursor, limit)
+    items = [_rmas.show(bundle, principal, settings) for bundle in bundles]
     return Page[RmaPublic](items=items, next_cursor=next_cursor)
 
 
+async def _rma(rma_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+    """The RMA for its retailer and the repair center it is sent to."""
+    return RMAS.ref(session, principal, rma_id)
+
+
+async def _own_rma(rma_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+    """The RMA for a command only its retailer gives (the center sees it: 403, not 404)."""
+    return RMAS.ref(session, principal, rma_id, owner_only=True)
+
+
+Rma = Annotated[CaseRef, Depends(_rma)]
+OwnRma = Annotated[CaseRef, Depends(_own_rma)]
+
+
 @router.get("/{rma_id}", response_model=RmaPublic)
-async def get_rma(
-    rma_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
-) -> RmaPublic:
-    case = await _visible(session, principal, rma_id, receiving_allowed=True)
-    bundle = await load_case_bundle(session, case)
-    return rma_public(bundle, settings.public_base_url, Viewer.of(principal, case))
+async def get_rma(rma: Rma, settings: SettingsDep) -> RmaPublic:
+    return await _rmas.detail(rma, settings)
 
 
 @router.post("/{rma_id}/approve", response_model=RmaPublic)
-async def approve_rma(
-    rma_id: str,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> RmaPublic:
-    case = await _visible(session, principal, rma_id, receiving_allowed=False)
-    decision = ReviewDecision(actor=principal.actor(), approve=True)
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        REVIEW_UPDATE,
-        decision,
-        "approve",
-        key=idempotency_key,
-    )
+async def approve_rma(rma: OwnRma, commands: CommandsDep) -> RmaPublic:
+    decision = ReviewDecision(actor=rma.principal.actor(), approve=True)
+    return await _rmas.send(commands, rma, REVIEW_UPDATE, decision, "approve")
 
 
 @router.post("/{rma_id}/reject", response_model=RmaPublic)
-async def reject_rma(
-    rma_id: str,
-    body: RejectBody,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> RmaPublic:
-    case = await _visible(session, principal, rma_id, receiving_allowed=False)
-    decision = ReviewDecision(actor=principal.actor(), approve=False, reason=body.reason)
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        REVIEW_UPDATE,
-        decision,
-        "reject",
-        key=idempotency_key,
-        body=body,
-    )
+async def reject_rma(body: RejectBody, rma: OwnRma, commands: CommandsDep) -> RmaPublic:
+    decision = ReviewDecision(actor=rma.principal.actor(), approve=False, reason=body.reason)
+    return await _rmas.send(commands, rma, REVIEW_UPDATE, decision, "reject", body=body)
 
 
 @router.post("/{rma_id}/cancel", response_model=RmaPublic)
 async def cancel_rma(
-    rma_id: str,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    body: CancelBody | None = None,
-    idempotency_key: IdempotencyKey = None,
+    rma: OwnRma, commands: CommandsDep, body: CancelBody | None = None
 ) -> RmaPublic:
-    case = await _visible(session, principal, rma_id, receiving_allowed=False)
-    request = CancelRequest(actor=principal.actor(), reason=body.reason if body else "")
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        CANCEL_UPDATE,
-        request,
-        "cancel",
-        key=idempotency_key,
-        body=body,
-    )
+    request = CancelRequest(actor=rma.principal.actor(), reason=body.reason if body else "")
+    return await _rmas.send(commands, rma, CANCEL_UPDATE, request, "cancel", body=body)
 
 
 @router.post("/{rma_id}/receive", response_model=RmaPublic)
 async def receive_rma(
-    rma_id: str,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    body: ReceiveBody | None = None,
-    idempotency_key: IdempotencyKey = None,
+    rma: Rma, commands: CommandsDep, body: ReceiveBody | None = None
 ) -> RmaPublic:
-    case = await _visible(session, principal, rma_id, receiving_allowed=True)
-    request = ReceiveRequest(actor=principal.actor(), note=body.note if body else "")
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        RECEIVE_UPDATE,
-        request,
-        "receive",
-        key=idempotency_key,
-        body=body,
-    )
+    request = ReceiveRequest(actor=rma.principal.actor(), note=body.note if body else "")
+    return await _rmas.send(commands, rma, RECEIVE_UPDATE, request, "receive", body=body)
 
 
 @router.post("/{rma_id}/inspection", response_model=RmaPublic)
-async def inspect_rma(
-    rma_id: str,
-    body: InspectionBody,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> RmaPublic:
-    case = await _visible(session, principal, rma_id, receiving_allowed=True)
+async def inspect_rma(body: InspectionBody, rma: Rma, commands: CommandsDep) -> RmaPublic:
     request = InspectionRequest(
-        actor=principal.actor(),
+        actor=rma.principal.actor(),
         grade=body.grade,
         serial_matches=body.serial_matches,
         notes=body.notes,
     )
-    return await _command(
-        session,
-        client,
-        settings,
-        principal,
-        case,
-        INSPECT_UPDATE,
-        request,
-        "inspection",
-        key=idempotency_key,
-        body=body,
-    )
+    return await _rmas.send(commands, rma, INSPECT_UPDATE, request, "inspection", body=body)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -287,35 +185,10 @@ async def _start_input(
     rma_id: str,
 ) -> RmaStart:
     org_id = principal.owner_id
-    org = await session.get(models.Organisation, org_id)
+    org = await organisation(session, org_id)
     assert org is not None
     policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
     serials = [item.serial for item in body.items]
-    open_serials = (
-        await session.scalars(
-            select(models.CaseItem.serial)
-            .join(models.Case, models.Case.id == models.CaseItem.case_id)
-            .where(
-                models.Case.org_id == org_id,
-                models.CaseItem.serial.in_(serials),
-                models.Case.status.not_in(CLOSED_STATUSES),
-                models.Case.case_type != "service_plan",
-                models.Case.id != rma_id,
-            )
-        )
-    ).all()
-    plan_serials = (
-        await session.scalars(
-            select(models.CaseItem.serial)
-            .join(models.Case, models.Case.id == models.CaseItem.case_id)
-            .where(
-                models.Case.org_id == org_id,
-                models.Case.case_type == "service_plan",
-                models.Case.status == "active",
-                models.CaseItem.serial.in_(serials),
-            )
-        )
-    ).all()
     return RmaStart(
         rma_id=rma_id,
         org_id=org_id,
@@ -341,49 +214,14 @@ async def _start_input(
         resolution=body.resolution,
         policy=policy,
         public_base_url=settings.public_base_url,
-        serials_with_open_cases=sorted(set(open_serials)),
-        serials_with_active_plans=sorted(set(plan_serials)),
+        serials_with_open_cases=await serials_in_open_cases(session, org_id, serials, rma_id),
+        serials_with_active_plans=await serials_with_active_plans(session, org_id, serials),
         repair_tracking_token=new_tracking_token(),
         replacement_tracking_token=new_tracking_token(),
     )
 
 
-async def _authorize(
-    session: AsyncSession, client: Client, settings: Settings, start: RmaStart
-) -> RmaView:
-    return await start_with_update(
-        client,
-        settings,
-        workflow=RMA_WORKFLOW,
-        argument=start,
-        workflow_id=rma_workflow_id(start.rma_id),
-        update=AUTHORIZE_UPDATE,
-        result_type=RmaView,
-        pending_detail=f"RMA {start.rma_id} was started but no worker has decided it yet; "
-        "retry with the same Idempotency-Key to get the decision",
-        session=session,
-        org_id=start.org_id,
-        case_id=start.rma_id,
-    )
-
-
-async def _visible(
-    session: AsyncSession, principal: Principal, rma_id: str, receiving_allowed: bool
-) -> models.Case:
-    """The case if this key may see it; another organisation's case is a 404."""
-    principal.require(OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
-    case = await session.get(models.Case, rma_id)
-    if case is None or case.case_type != "rma":
-        raise not_found("RMA")
-    if principal.kind is OrgKind.RETAILER and case.org_id == principal.owner_id:
-        return case
-    if principal.kind is OrgKind.REPAIR_CENTER and case.receiving_org_id == principal.org_id:
-        if not receiving_allowed:
-            raise Problem(403, "forbidden", "only the retailer may do this")
-        return case
-    raise not_found("RMA")
-
-
-_command = CaseCommands(
+RMAS = CaseResource("rma", "RMA", Partner.RECEIVER, partner_lists=True)
+_rmas = CaseCommands(
     RmaView, lambda status: ALLOWED_ACTIONS[RmaStatus(status)], rma_public, RmaPublic
-).send
+)

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
+from fastapi import APIRouter, Depends, Query, status
 
 from api import idempotency
-from api.auth import OrgKind, Principal
-from api.case_views import Viewer, service_plan_public
+from api.auth import OrgKind
+from api.case_access import CaseRef, CaseResource
+from api.case_views import service_plan_public
 from api.catalog import catalog
-from api.commands import answer_once, command_case, command_key, start_with_update
-from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, not_found
-from api.idempotency import CommandKey, IdempotencyKey
-from api.pagination import LimitQuery, page, split
+from api.commands import CaseCommands, CommandsDep
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.errors import Problem
+from api.pagination import LimitQuery
 from api.schemas.common import MoneyIO, Page, QueryText
 from api.schemas.service_plan import (
     CancelOut,
@@ -31,8 +28,7 @@ from api.schemas.service_plan import (
     TransferBody,
 )
 from api.schemas.setup import PolicyDocument
-from db import models
-from db.queries import load_case_bundle, plan_terms, policy_document
+from db.queries import organisation, plan_holding, plan_terms, policy_document
 from domain.ids import new_case_id, new_tracking_token, service_plan_workflow_id
 from domain.service_plan import (
     CLAIM_UPDATE,
@@ -50,26 +46,17 @@ from domain.service_plan import (
     PlanView,
     ServicePlanStart,
 )
-from settings import Settings
 
 router = APIRouter(prefix="/v1/service-plans", tags=["service plans"])
 
 
-def _no_actions(status: str) -> list[str]:
-    return []
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ServicePlanPublic)
 async def enroll(
-    body: EnrollBody,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    body: EnrollBody, principal: PrincipalDep, commands: CommandsDep
 ) -> ServicePlanPublic:
     """Sell a plan for one unit: the first charge decides (`rejected` if declined)."""
     principal.require(OrgKind.RETAILER)
+    session, settings = commands.session, commands.settings
     org_id = principal.owner_id
     if body.unit.purchased_at > datetime.now(UTC):
         raise Problem(422, "invalid_purchase_date", "the purchase date is in the future")
@@ -80,15 +67,19 @@ async def enroll(
     plan_id, existing = await idempotency.claim_case(
         session,
         org_id,
-        idempotency_key,
+        commands.key,
         body,
         "service_plan",
         new_case_id("PLN", datetime.now(UTC).year),
     )
     if existing is not None:
-        return await _public(session, existing, settings, Viewer.of(principal, existing))
-    await _refuse_second_plan(session, org_id, body.unit.serial)
-    org = await session.get(models.Organisation, org_id)
+        return await _plans.view(session, settings, principal, existing.id)
+    held = await plan_holding(session, org_id, body.unit.serial)
+    if held is not None:
+        raise Problem(
+            409, "duplicate_open_case", f"unit {body.unit.serial} already has a plan", case_id=held
+        )
+    org = await organisation(session, org_id)
     assert org is not None
     policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
     start = ServicePlanStart(
@@ -107,23 +98,17 @@ async def enroll(
         payment_method=body.payment_method,
         customer=body.customer.to_domain(),
     )
-    await start_with_update(
-        client,
-        settings,
+    return await _plans.start(
+        commands,
+        principal,
+        case_id=plan_id,
         workflow=SERVICE_PLAN_WORKFLOW,
         argument=start,
         workflow_id=service_plan_workflow_id(plan_id),
         update=PLAN_ACCEPT_UPDATE,
-        result_type=PlanView,
         pending_detail=f"plan {plan_id} was started but has not charged yet; retry with the "
         "same Idempotency-Key to get it",
-        session=session,
-        org_id=org_id,
-        case_id=plan_id,
     )
-    case = await session.get(models.Case, plan_id, populate_existing=True)
-    assert case is not None, "the workflow records the plan before it answers"
-    return await _public(session, case, settings, Viewer.of(principal, case))
 
 
 @router.get("", response_model=Page[ServicePlanPublic])
@@ -135,183 +120,89 @@ async def list_plans(
     limit: LimitQuery = 50,
     cursor: str | None = None,
 ) -> Page[ServicePlanPublic]:
-    principal.require(OrgKind.RETAILER)
-    query = select(models.Case).where(
-        models.Case.case_type == "service_plan", models.Case.org_id == principal.owner_id
-    )
-    if status_filter is not None:
-        query = query.where(models.Case.status == status_filter)
-    rows, next_cursor = split(
-        list((await session.scalars(page(query, cursor, limit))).all()), limit
-    )
-    items = [await _public(session, row, settings, Viewer.of(principal, row)) for row in rows]
+    bundles, next_cursor = await PLANS.page(session, principal, status_filter, cursor, limit)
+    items = [_plans.show(bundle, principal, settings) for bundle in bundles]
     return Page[ServicePlanPublic](items=items, next_cursor=next_cursor)
 
 
+async def _plan(plan_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+    """The plan for its retailer; nobody else works a plan."""
+    return PLANS.ref(session, principal, plan_id, kinds=(OrgKind.RETAILER,))
+
+
+Plan = Annotated[CaseRef, Depends(_plan)]
+
+
 @router.get("/{plan_id}", response_model=ServicePlanPublic)
-async def get_plan(
-    plan_id: str, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
-) -> ServicePlanPublic:
-    case = await _owned(session, principal, plan_id)
-    return await _public(session, case, settings, Viewer.of(principal, case))
+async def get_plan(plan: Plan, settings: SettingsDep) -> ServicePlanPublic:
+    return await _plans.detail(plan, settings)
 
 
 @router.post("/{plan_id}/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimOut)
-async def claim(
-    plan_id: str,
-    body: ClaimBody,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> ClaimOut:
+async def claim(body: ClaimBody, plan: Plan, commands: CommandsDep) -> ClaimOut:
     """Decided at once: refused with a reason code, or approved with the repair or
     replacement it started (the deductible charged first)."""
-    case = await _owned(session, principal, plan_id)
-    command = command_key(idempotency_key, principal, case, CLAIM_UPDATE, body)
+    request = ClaimRequest(
+        type=body.type,
+        incident=body.incident,
+        description=body.description,
+        child_tracking_token=new_tracking_token(),
+    )
 
-    async def run() -> ClaimOut:
-        request = ClaimRequest(
-            type=body.type,
-            incident=body.incident,
-            description=body.description,
-            child_tracking_token=new_tracking_token(),
-        )
-        answer = await _send(client, settings, case, CLAIM_UPDATE, request, ClaimAnswer, command)
+    async def answer(decided: ClaimAnswer) -> ClaimOut:
         return ClaimOut(
-            decision=answer.decision,
-            reason=answer.reason,
-            repair_id=answer.repair_id,
-            replacement_id=answer.replacement_id,
+            decision=decided.decision,
+            reason=decided.reason,
+            repair_id=decided.repair_id,
+            replacement_id=decided.replacement_id,
         )
 
-    return await answer_once(session, command, ClaimOut, run)
+    return await _plans.ask(
+        commands, plan, CLAIM_UPDATE, request, ClaimOut, answer, result_type=ClaimAnswer, body=body
+    )
 
 
 @router.post("/{plan_id}/payment-method", response_model=ServicePlanPublic)
 async def change_payment_method(
-    plan_id: str,
-    body: PaymentMethodBody,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
+    body: PaymentMethodBody, plan: Plan, commands: CommandsDep
 ) -> ServicePlanPublic:
     """A past-due or suspended plan retries the overdue charge at once with it."""
-    case = await _owned(session, principal, plan_id)
-    command = command_key(idempotency_key, principal, case, PAYMENT_METHOD_UPDATE, body)
-
-    async def run() -> ServicePlanPublic:
-        change = PaymentMethodChange(body.payment_method)
-        await _send(client, settings, case, PAYMENT_METHOD_UPDATE, change, PlanView, command)
-        await session.refresh(case)
-        return await _public(session, case, settings, Viewer.of(principal, case))
-
-    return await answer_once(session, command, ServicePlanPublic, run)
+    change = PaymentMethodChange(body.payment_method)
+    return await _plans.send(commands, plan, PAYMENT_METHOD_UPDATE, change, body=body)
 
 
 @router.post("/{plan_id}/cancel", response_model=CancelOut)
 async def cancel(
-    plan_id: str,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    body: PlanCancelBody | None = None,
-    idempotency_key: IdempotencyKey = None,
+    plan: Plan, commands: CommandsDep, body: PlanCancelBody | None = None
 ) -> CancelOut:
-    case = await _owned(session, principal, plan_id)
-    command = command_key(idempotency_key, principal, case, PLAN_CANCEL_UPDATE, body)
+    request = PlanCancel(reason=body.reason if body else "")
 
-    async def run() -> CancelOut:
-        request = PlanCancel(reason=body.reason if body else "")
-        answer = await _send(
-            client, settings, case, PLAN_CANCEL_UPDATE, request, CancelAnswer, command
+    async def answer(cancelled: CancelAnswer) -> CancelOut:
+        currency = (await plan.open()).case.currency
+        return CancelOut(
+            refund=MoneyIO.of(cancelled.refund, currency), status=cancelled.status.value
         )
-        refund = MoneyIO.of(answer.refund, case.currency)
-        return CancelOut(refund=refund, status=answer.status.value)
 
-    return await answer_once(session, command, CancelOut, run)
+    return await _plans.ask(
+        commands,
+        plan,
+        PLAN_CANCEL_UPDATE,
+        request,
+        CancelOut,
+        answer,
+        result_type=CancelAnswer,
+        body=body,
+    )
 
 
 @router.post("/{plan_id}/transfer", response_model=ServicePlanPublic)
-async def transfer(
-    plan_id: str,
-    body: TransferBody,
-    principal: PrincipalDep,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> ServicePlanPublic:
+async def transfer(body: TransferBody, plan: Plan, commands: CommandsDep) -> ServicePlanPublic:
     """A new owner; a new Certificate of Coverage is issued in their name."""
-    case = await _owned(session, principal, plan_id)
-    command = command_key(idempotency_key, principal, case, TRANSFER_UPDATE, body)
-
-    async def run() -> ServicePlanPublic:
-        request = PlanTransfer(
-            customer=body.customer.to_domain(), tracking_token=new_tracking_token()
-        )
-        await _send(client, settings, case, TRANSFER_UPDATE, request, PlanView, command)
-        await session.refresh(case)
-        return await _public(session, case, settings, Viewer.of(principal, case))
-
-    return await answer_once(session, command, ServicePlanPublic, run)
+    request = PlanTransfer(customer=body.customer.to_domain(), tracking_token=new_tracking_token())
+    return await _plans.send(commands, plan, TRANSFER_UPDATE, request, body=body)
 
 
-# ------------------------------------------------------------------------ helpers
-
-
-async def _send(
-    client: Client,
-    settings: Settings,
-    case: models.Case,
-    update: str,
-    argument: Any,
-    result_type: type[Any],
-    key: CommandKey | None,
-) -> Any:
-    return await command_case(
-        client, settings, case, update, argument, result_type, _no_actions, key
-    )
-
-
-async def _owned(session: AsyncSession, principal: Principal, plan_id: str) -> models.Case:
-    principal.require(OrgKind.RETAILER)
-    case = await session.get(models.Case, plan_id)
-    if case is None or case.case_type != "service_plan" or case.org_id != principal.owner_id:
-        raise not_found("service plan")
-    return case
-
-
-async def _refuse_second_plan(session: AsyncSession, org_id: str, serial: str) -> None:
-    held = await session.scalar(
-        select(models.Case.id)
-        .join(models.CaseItem, models.CaseItem.case_id == models.Case.id)
-        .where(
-            models.Case.org_id == org_id,
-            models.Case.case_type == "service_plan",
-            models.Case.status.in_(["waiting_period", "active", "past_due", "suspended"]),
-            models.CaseItem.serial == serial,
-        )
-        .limit(1)
-    )
-    if held is not None:
-        raise Problem(409, "duplicate_open_case", f"unit {serial} already has a plan", case_id=held)
-
-
-async def _public(
-    session: AsyncSession, case: models.Case, settings: Settings, viewer: Viewer
-) -> ServicePlanPublic:
-    payments = (
-        await session.scalars(
-            select(models.Payment)
-            .where(models.Payment.case_id == case.id)
-            .order_by(models.Payment.created_at, models.Payment.id)
-        )
-    ).all()
-    return service_plan_public(
-        await load_case_bundle(session, case), payments, settings.public_base_url, viewer
-    )
+PLANS = CaseResource("service_plan", "service plan")
+# A plan's commands are refused by its workflow while it runs; once it has ended there is
+# nothing left to do with it.
+_plans = CaseCommands(PlanView, lambda status: [], service_plan_public, ServicePlanPublic)

@@ -1,0 +1,158 @@
+"""Who may open a case, and the page of cases each caller lists.
+
+A retailer owns its cases. A partner organisation works some of them: the repair center a
+unit is sent to (RMAs, repair jobs), the provider of a relocation, the center whose repair
+job ended in a replacement. Anyone else, another retailer or partner included, is answered
+404 for the case (never 403: that would tell the case exists). Each resource's routes open
+their cases through one `CaseResource` (the case dependency of that resource), so the rule
+is written once per case type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import OrgKind, Principal
+from api.case_views import Viewer
+from api.errors import Problem, not_found
+from api.pagination import decode_cursor, encode_cursor
+from db import models
+from db.queries import CaseBundle, case_of_type, case_page, load_case_bundles, receiving_org
+
+READERS = (OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    """A case the caller may see, and who they are to it."""
+
+    case: models.Case
+    principal: Principal
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer.of(self.principal, self.case)
+
+
+class Partner(Enum):
+    """Which partner organisation works a case type's cases, if any."""
+
+    NONE = "none"
+    RECEIVER = "receiver"  # the organisation its unit is sent to (`receiving_org_id`)
+    REPAIRER = "repairer"  # the center of the repair job the case came from
+
+
+async def _works_on(session: AsyncSession, partner: Partner, case: models.Case, org: str) -> bool:
+    if partner is Partner.RECEIVER:
+        return case.receiving_org_id == org
+    if partner is Partner.REPAIRER:
+        repair_id = case.links.get("repair_id")
+        return repair_id is not None and await receiving_org(session, str(repair_id)) == org
+    return False
+
+
+@dataclass
+class CaseRef:
+    """The case a request names, with the rule of who may open it. It is looked up when
+    first opened, inside the route: after FastAPI has validated the request, so a refused
+    body is a 422 whether or not the case exists or is this caller's, as it always was."""
+
+    resource: CaseResource
+    session: AsyncSession
+    principal: Principal
+    case_id: str
+    kinds: tuple[OrgKind, ...] = READERS
+    owner_only: bool = False
+    _opened: CaseAccess | None = None
+
+    async def open(self) -> CaseAccess:
+        if self._opened is None:
+            self._opened = await self.resource.open(
+                self.session,
+                self.principal,
+                self.case_id,
+                kinds=self.kinds,
+                owner_only=self.owner_only,
+            )
+        return self._opened
+
+
+@dataclass(frozen=True)
+class CaseResource:
+    """One case type as its routes open and list it.
+
+    `noun` names it in a 404; `partner` is who works it besides its owner; `partner_lists`
+    whether that partner lists them (`GET` on the collection), oldest first when
+    `partner_queue` (work is taken in order), else newest first as the owner sees them."""
+
+    case_type: str
+    noun: str
+    partner: Partner = Partner.NONE
+    partner_lists: bool = False
+    partner_queue: bool = False
+
+    async def open(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        case_id: str,
+        *,
+        kinds: tuple[OrgKind, ...] = READERS,
+        owner_only: bool = False,
+    ) -> CaseAccess:
+        """The case if `principal` may see it, else 404. A key of a kind not in `kinds`
+        is 403 before any lookup; with `owner_only`, a partner that sees the case is 403
+        (the command is its owner's)."""
+        principal.require(*kinds)
+        case = await case_of_type(session, self.case_type, case_id)
+        if case is None:
+            raise not_found(self.noun)
+        if principal.kind is OrgKind.RETAILER and case.org_id == principal.owner_id:
+            return CaseAccess(case, principal)
+        if principal.kind is OrgKind.REPAIR_CENTER and await _works_on(
+            session, self.partner, case, principal.owner_id
+        ):
+            if owner_only:
+                raise Problem(403, "forbidden", "only the retailer may do this")
+            return CaseAccess(case, principal)
+        raise not_found(self.noun)
+
+    def ref(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        case_id: str,
+        *,
+        kinds: tuple[OrgKind, ...] = READERS,
+        owner_only: bool = False,
+    ) -> CaseRef:
+        """The case a route names, opened (with `open`'s rule) when the route first asks."""
+        return CaseRef(self, session, principal, case_id, kinds, owner_only)
+
+    async def page(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[CaseBundle], str | None]:
+        """A retailer's cases newest first; a partner's as `partner_queue` says. The page's
+        cases are loaded in a fixed number of queries, whatever `limit` is."""
+        principal.require(*(READERS if self.partner_lists else (OrgKind.RETAILER,)))
+        owner = principal.kind is OrgKind.RETAILER
+        oldest_first = not owner and self.partner_queue
+        rows = await case_page(
+            session,
+            case_type=self.case_type,
+            org_id=principal.owner_id if owner else None,
+            receiving_org_id=None if owner else principal.owner_id,
+            status=status,
+            after=decode_cursor(cursor) if cursor else None,
+            limit=limit + 1,
+            oldest_first=oldest_first,
+        )
+        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        return await load_case_bundles(session, rows[:limit]), next_cursor
