@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         order_payment_method,
         packing_slip,
     )
+    from workflows import shipping
     from workflows.base import (
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
@@ -74,16 +75,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.children import start_repair, start_replacement
     from workflows.commands import CommandSlot
     from workflows.recording import CaseRecord, claim_serials, new_case, release_serials
-    from workflows.shipping import (
-        Parcel,
-        book,
-        book_with_label,
-        customer_address,
-        named,
-        render_label,
-        render_packing_slip,
-        void,
-    )
+    from workflows.shipping import Parcel, customer_address, named
     from workflows.timeline import Timeline
 
 S = RmaStatus
@@ -277,10 +269,10 @@ class RmaWorkflow:
             Direction.INBOUND, origin, destination, "inbound-shipment", "return_label"
         )
         parcel.label_step = "return-label"
-        self.inbound = await book(parcel)
+        self.inbound = await shipping.book(parcel)
         ship_by = workflow.now() + start.policy.return_ship_by
-        label = await render_label(parcel, self.inbound)
-        slip = await render_packing_slip(
+        label = await shipping.render_label(parcel, self.inbound)
+        slip = await shipping.render_packing_slip(
             parcel, packing_slip(start, self.inbound, ship_by), "packing-slip"
         )
         self.documents += [label, slip]
@@ -476,7 +468,7 @@ class RmaWorkflow:
             "ship-back",
             "shipping_label",
         )
-        self.outbound, label = await book_with_label(parcel)
+        self.outbound, label = await shipping.book_with_label(parcel)
         self.documents.append(label)
         await self._transition(
             S.RESOLVING,
@@ -504,7 +496,7 @@ class RmaWorkflow:
 
     async def _void_inbound(self) -> None:
         if self.inbound is not None:
-            await void(self.inbound)
+            await shipping.void(self.inbound)
 
     # ------------------------------------------------------------ waiting, scans
 
