@@ -10,11 +10,11 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 import psycopg
@@ -37,6 +37,8 @@ CARRIER_SECRET = "test-carrier-secret"
 # production does and can read each other's (the recorded replay histories use it too).
 PAYLOAD_KEY = "test:dGVzdCBwYXlsb2FkIGtleSwgMzIgYnl0ZXMgbG9uZyE="
 DELIVERY_RETRY_WINDOW = timedelta(seconds=8)
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -151,3 +153,28 @@ def signed_event(
 
 def database_url_for_tests() -> str | None:
     return os.environ.get("AFTERSALES_TEST_DATABASE_URL") or None
+
+
+async def eventually(
+    read: Callable[[], Awaitable[T]],
+    ready: Callable[[T], object] = bool,
+    *,
+    what: str = "the condition",
+    within: float = 10,
+    every: float = 0.02,
+) -> T:
+    """Read until `ready(answer)` holds, polling on real time (never a workflow clock), and
+    return that answer; fail with the last one after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        answer = await read()
+        if ready(answer):
+            return answer
+        if time.monotonic() > deadline:
+            last = (
+                f"{answer.status_code}: {answer.text}"
+                if isinstance(answer, httpx.Response)
+                else repr(answer)
+            )
+            raise AssertionError(f"timed out waiting for {what}; last answer {last}")
+        await asyncio.sleep(every)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from cli import migrate
@@ -16,15 +14,8 @@ from db import models
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
 from tests.support import ADMIN_KEY, CARRIER_SECRET, PAYLOAD_KEY
+from tests.workflows.kit import Harness
 from worker import build_worker
-
-
-@dataclass
-class Harness:
-    env: WorkflowEnvironment
-    sessions: async_sessionmaker[AsyncSession]
-    settings: Settings
-    org_id: str
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +39,7 @@ async def harness(
     async with sessions.begin() as session:
         org = models.Organisation(name="Test Retailer", kind="retailer")
         session.add(org)
-    async with build_worker(time_skipping.client, sessions, settings):
-        yield Harness(time_skipping, sessions, settings, org.id)
+    worker = build_worker(time_skipping.client, sessions, settings)
+    async with worker:
+        yield Harness(time_skipping, sessions, settings, org.id, worker)
     await engine.dispose()

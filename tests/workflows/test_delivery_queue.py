@@ -17,10 +17,10 @@ from activities.store import CaseProjection, NewCase, StoreActivities, TimelineE
 from db import models
 from db.outbox import OutboxConfig, PendingDelivery
 from domain.common import Customer
-from domain.delivery import DeliveryQueueStart, QueuedDelivery
+from domain.delivery import ENQUEUE_SIGNAL, DeliveryQueueStart, QueuedDelivery
 from temporal_client import make_data_converter
 from tests.support import PAYLOAD_KEY, free_port
-from tests.workflows.conftest import Harness
+from tests.workflows.kit import Harness
 from workflows.delivery_queue import DeliveryQueueWorkflow
 
 CONFIG = OutboxConfig("https://returns.example.com", send_email=False)
@@ -66,7 +66,7 @@ async def dispatcher_store(
     harness: Harness,
 ) -> AsyncIterator[tuple[StoreActivities, RecordingDispatcher]]:
     dispatcher = RecordingDispatcher()
-    yield StoreActivities(harness.sessions, CONFIG, dispatcher), dispatcher  # type: ignore[arg-type]
+    yield StoreActivities(harness.sessions, CONFIG, dispatcher), dispatcher
 
 
 async def test_deliveries_and_emails_are_written_with_the_entry_and_handed_over_again_after_a_crash(
@@ -182,7 +182,7 @@ async def test_a_receiver_down_for_a_day_is_given_up_on_after_the_default_window
         DeliveryQueueStart("webhook", timedelta(days=1), timedelta(seconds=10)),
         id=f"webhooks:{sub}:RMA-DOWN",
         task_queue=harness.settings.task_queue,
-        start_signal="enqueue",
+        start_signal=ENQUEUE_SIGNAL,
         start_signal_args=[QueuedDelivery(delivery.id, 1, started)],
     )
     await handle.result()  # gives up, then closes once idle

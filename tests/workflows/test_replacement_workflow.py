@@ -6,24 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 from temporalio import activity
-from temporalio.client import (
-    WithStartWorkflowOperation,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateStage,
-)
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.carrier import BookShipment
 from activities.inventory import InventoryActivities, ReserveRequest
@@ -35,44 +24,45 @@ from activities.payments import (
     PaymentRequest,
     PaymentResult,
 )
-from activities.store import CaseProjection, StoreActivities
 from db import inventory, models
-from db.outbox import OutboxConfig
-from domain.common import Address, CarrierEvent, CarrierStatus, Customer, Policy, ShipmentRef
-from domain.ids import new_tracking_token, replacement_workflow_id, step_key
+from domain.common import Policy, ShipmentRef
+from domain.ids import replacement_workflow_id, step_key
 from domain.replacement import (
     CoreReceived,
     ReplacementCancel,
     ReplacementMode,
-    ReplacementResult,
     ReplacementStart,
-    ReplacementView,
     StockReserved,
     reservation_key,
 )
-from domain.rma import Actor
-from tests.workflows.conftest import Harness
-from worker import WORKFLOWS, build_activities
-
-Handle = WorkflowHandle[Any, Any]
-
-RETAILER = Actor("retailer", "org")
-CUSTOMER_ADDRESS = Address(
-    line1="7 Compiler Lane", city="Arlington", postal_code="22202", country="US"
+from tests.workflows.kit import (
+    REPLACEMENT_PRICE,
+    RETAILER,
+    Gate,
+    GatedStore,
+    Harness,
+    ReplacementHandle,
+    add_stock,
+    case_row,
+    deliver,
+    document_kinds,
+    events,
+    expect_invalid,
+    new_sku,
+    open_replacement,
+    outcome,
+    payments,
+    replacement_operation,
+    replacement_start,
+    shipments,
+    side_worker,
+    timeline,
+    typed,
+    until_status,
 )
-PRICE = Decimal("249.00")
+from workflows.replacement import ReplacementWorkflow
 
-# ------------------------------------------------------------------------ helpers
-
-
-def new_sku() -> str:
-    """A SKU of its own per test, so that no test takes another's stock."""
-    return f"RPL-SKU-{uuid.uuid4().hex[:8].upper()}"
-
-
-async def add_stock(h: Harness, sku: str, quantity: int) -> None:
-    async with h.sessions.begin() as session:
-        session.add(models.InventoryItem(org_id=h.org_id, sku=sku, quantity=quantity, reserved=0))
+ADVANCE = ReplacementMode.ADVANCE
 
 
 async def set_quantity(h: Harness, sku: str, quantity: int) -> None:
@@ -98,164 +88,16 @@ async def reservation_status(h: Harness, s: ReplacementStart) -> str | None:
         return None if row is None else row.status
 
 
-def replacement_start(
-    h: Harness,
-    sku: str,
-    *,
-    mode: ReplacementMode = ReplacementMode.STANDARD,
-    payment_method: str = "pm_ok",
-    policy: Policy | None = None,
-) -> ReplacementStart:
-    return ReplacementStart(
-        replacement_id=f"RPL-TEST-{uuid.uuid4().hex[:10].upper()}",
-        org_id=h.org_id,
-        org_name="Test Retailer",
-        tracking_token=new_tracking_token(),
-        mode=mode,
-        sku="SKU-DEFECTIVE",
-        serial=f"SN-{uuid.uuid4().hex[:8]}",
-        replacement_sku=sku,
-        replacement_name="Speaker (replacement)",
-        unit_price=PRICE,
-        customer=Customer(name="Grace Hopper", email="grace@example.com", address=CUSTOMER_ADDRESS),
-        payment_method=payment_method,
-        policy=policy or Policy(),
-        public_base_url="http://aftersales.test",
-    )
-
-
-def advance_start(
-    h: Harness, sku: str, *, payment_method: str = "pm_ok", policy: Policy | None = None
-) -> ReplacementStart:
-    return replacement_start(
-        h, sku, mode=ReplacementMode.ADVANCE, payment_method=payment_method, policy=policy
-    )
-
-
-def start_operation(
-    h: Harness, s: ReplacementStart, task_queue: str | None
-) -> WithStartWorkflowOperation[Any, Any]:
-    return WithStartWorkflowOperation(
-        "Replacement",
-        s,
-        id=replacement_workflow_id(s.replacement_id),
-        task_queue=task_queue or h.settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        result_type=ReplacementResult,
-    )
-
-
-async def open_replacement(
-    h: Harness, s: ReplacementStart, task_queue: str | None = None
-) -> tuple[Handle, ReplacementView]:
-    """Start the case and get the create call's answer in one round trip, as the API does."""
-    operation = start_operation(h, s, task_queue)
-    view: ReplacementView = await h.env.client.execute_update_with_start_workflow(
-        "accept", start_workflow_operation=operation, result_type=ReplacementView
-    )
-    return await operation.workflow_handle(), view
-
-
-async def send(handle: Handle, name: str, arg: Any) -> ReplacementView:
-    view: ReplacementView = await handle.execute_update(name, arg, result_type=ReplacementView)
-    return view
-
-
-async def expect_invalid(handle: Handle, name: str, arg: Any, status: str) -> None:
-    with pytest.raises(WorkflowUpdateFailedError) as caught:
-        await send(handle, name, arg)
-    cause = caught.value.cause
-    assert isinstance(cause, ApplicationError)
-    assert cause.type == "invalid_transition"
-    assert cause.details[0]["current_status"] == status
-
-
-async def case_row(h: Harness, case_id: str) -> models.Case:
-    async with h.sessions() as session:
-        case = await session.get(models.Case, case_id)
-        assert case is not None
-        return case
-
-
-async def timeline(h: Harness, case_id: str) -> list[models.TimelineEvent]:
-    async with h.sessions() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(models.TimelineEvent)
-                    .where(models.TimelineEvent.case_id == case_id)
-                    .order_by(models.TimelineEvent.seq)
-                )
-            ).all()
-        )
-
-
-async def events(h: Harness, case_id: str) -> list[str]:
-    return [e.event for e in await timeline(h, case_id)]
-
-
-async def shipments(h: Harness, case_id: str, direction: str) -> list[models.Shipment]:
-    async with h.sessions() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(models.Shipment).where(
-                        models.Shipment.case_id == case_id, models.Shipment.direction == direction
-                    )
-                )
-            ).all()
-        )
-
-
-async def document_kinds(h: Harness, case_id: str) -> list[str]:
-    async with h.sessions() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(models.Document.kind).where(models.Document.case_id == case_id)
-                )
-            ).all()
-        )
-
-
 async def ledger(h: Harness, case_id: str) -> dict[str, models.Payment]:
     """The case's payments by idempotency key."""
-    async with h.sessions() as session:
-        rows = await session.scalars(
-            select(models.Payment).where(models.Payment.case_id == case_id)
-        )
-        return {row.idempotency_key: row for row in rows}
+    return {row.idempotency_key: row for row in await payments(h, case_id)}
 
 
 def key(s: ReplacementStart, step: str) -> str:
     return step_key(replacement_workflow_id(s.replacement_id), step)
 
 
-async def wait_for_status(h: Harness, case_id: str, status: str) -> None:
-    """Until the read model shows `status` (the worker runs on real time between skips)."""
-    for _ in range(300):
-        if (await case_row(h, case_id)).status == status:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{case_id} never reached {status}: {(await case_row(h, case_id)).status}")
-
-
-async def deliver(h: Harness, handle: Handle, s: ReplacementStart) -> None:
-    """The carrier scans the replacement unit delivered to the customer."""
-    (outbound,) = await shipments(h, s.replacement_id, "outbound")
-    await handle.signal(
-        "carrier_event",
-        CarrierEvent(
-            event_id=uuid.uuid4().hex,
-            tracking_number=outbound.tracking_number,
-            status=CarrierStatus.DELIVERED,
-            occurred_at=await h.env.get_current_time(),
-            location="Front door",
-        ),
-    )
-
-
-async def wake_backorder(h: Harness, handle: Handle, s: ReplacementStart) -> bool:
+async def wake_backorder(h: Harness, handle: ReplacementHandle, s: ReplacementStart) -> bool:
     """What `api/routes/inventory.py::_wake_backorders` does for one case: reserve a unit
     under the workflow's own key, commit, then tell the workflow."""
     wf_key = reservation_key(handle.id)
@@ -265,32 +107,8 @@ async def wake_backorder(h: Harness, handle: Handle, s: ReplacementStart) -> boo
         )
         await session.commit()
     if reserved:
-        await handle.signal("stock_reserved", StockReserved(wf_key))
+        await handle.signal(ReplacementWorkflow.stock_reserved, StockReserved(wf_key))
     return reserved
-
-
-@contextlib.asynccontextmanager
-async def side_worker(
-    h: Harness, replacements: dict[str, Callable[..., Any]]
-) -> AsyncIterator[str]:
-    """A worker like `worker.build_worker` on a task queue of its own, with some activities
-    swapped for test doubles of the same name. Yields the task queue."""
-    activities = [
-        fn
-        for fn in build_activities(h.sessions, h.settings)
-        if getattr(fn, "__name__", "") not in replacements
-    ]
-    queue = f"rpl-side-{uuid.uuid4().hex[:6]}"
-    async with Worker(
-        h.env.client,
-        task_queue=queue,
-        workflows=list(WORKFLOWS),
-        activities=[*activities, *replacements.values()],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-        ),
-    ):
-        yield queue
 
 
 class BrokenCarrier:
@@ -303,35 +121,6 @@ class BrokenCarrier:
     async def book_shipment(self, request: BookShipment) -> ShipmentRef:
         self.attempts += 1
         raise RuntimeError("carrier API unavailable")
-
-
-class Gate:
-    """Holds an activity at its start until the test opens it."""
-
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.opened = asyncio.Event()
-        self.calls = 0
-
-    async def pass_through(self) -> None:
-        self.calls += 1
-        self.reached.set()
-        await self.opened.wait()
-
-
-class GatedStore(StoreActivities):
-    """The real read-model writes, except that the projection of `status` waits at the gate."""
-
-    def __init__(self, h: Harness, status: str, gate: Gate) -> None:
-        super().__init__(h.sessions, OutboxConfig(h.settings.public_base_url, send_email=False))
-        self.status = status
-        self.gate = gate
-
-    @activity.defn(name="project")
-    async def project(self, projection: CaseProjection) -> None:
-        if projection.status == self.status:
-            await self.gate.pass_through()
-        await super().project(projection)
 
 
 class GatedPayments(PaymentActivities):
@@ -374,7 +163,7 @@ async def test_standard_ships_consumes_stock_and_completes_on_delivery(harness: 
 async def test_advance_core_returned_releases_the_deposit(harness: Harness) -> None:
     sku = new_sku()
     await add_stock(harness, sku, 1)
-    s = advance_start(harness, sku)
+    s = replacement_start(harness, sku, mode=ADVANCE)
     handle, view = await open_replacement(harness, s)
     assert view.status == "shipped"
     payments = await ledger(harness, s.replacement_id)
@@ -382,12 +171,14 @@ async def test_advance_core_returned_releases_the_deposit(harness: Harness) -> N
     assert key(s, "hold-1") in payments
 
     await deliver(harness, handle, s)
-    await wait_for_status(harness, s.replacement_id, "awaiting_core")
+    await until_status(harness, s.replacement_id, "awaiting_core")
     (core,) = await shipments(harness, s.replacement_id, "inbound")
     assert core.status == "label_created"
     assert "return_label" in await document_kinds(harness, s.replacement_id)
 
-    view = await send(handle, "core_received", CoreReceived(RETAILER, note="core ok"))
+    view = await handle.execute_update(
+        typed(ReplacementWorkflow.core_received), CoreReceived(RETAILER, note="core ok")
+    )
     assert view.status == "completed"
     result = await handle.result()
     assert (result.status, result.core_charged) == ("completed", False)
@@ -405,10 +196,12 @@ async def test_advance_core_returned_releases_the_deposit(harness: Harness) -> N
 async def test_advance_core_late_is_charged_after_a_reminder(harness: Harness) -> None:
     sku = new_sku()
     await add_stock(harness, sku, 1)
-    s = advance_start(harness, sku, policy=Policy(core_return_within=timedelta(days=4)))
+    s = replacement_start(
+        harness, sku, mode=ADVANCE, policy=Policy(core_return_within=timedelta(days=4))
+    )
     handle, _ = await open_replacement(harness, s)
     await deliver(harness, handle, s)
-    await wait_for_status(harness, s.replacement_id, "awaiting_core")
+    await until_status(harness, s.replacement_id, "awaiting_core")
     await harness.env.sleep(timedelta(days=5))
 
     result = await handle.result()
@@ -419,7 +212,11 @@ async def test_advance_core_late_is_charged_after_a_reminder(harness: Harness) -
     assert row.data["hold"]["status"] == "captured"
     payments = await ledger(harness, s.replacement_id)
     capture = payments[f"{key(s, 'hold-1')}/capture"]
-    assert (capture.kind, capture.status, capture.amount) == ("capture", "succeeded", PRICE)
+    assert (capture.kind, capture.status, capture.amount) == (
+        "capture",
+        "succeeded",
+        REPLACEMENT_PRICE,
+    )
     assert not any(p.kind == "release" for p in payments.values())
 
     entries = {e.event: e for e in await timeline(harness, s.replacement_id)}
@@ -434,7 +231,7 @@ async def test_advance_declined_hold_ships_nothing_and_gives_the_unit_back(
 ) -> None:
     sku = new_sku()
     await add_stock(harness, sku, 3)
-    s = advance_start(harness, sku, payment_method="pm_declined")
+    s = replacement_start(harness, sku, mode=ADVANCE, payment_method="pm_declined")
     handle, view = await open_replacement(harness, s)
     assert (view.status, view.reason) == ("payment_failed", "deposit_hold_declined")
     assert (await handle.result()).status == "payment_failed"
@@ -450,13 +247,15 @@ async def test_advance_declined_hold_ships_nothing_and_gives_the_unit_back(
 async def test_hold_is_renewed_until_the_core_deadline_then_captured(harness: Harness) -> None:
     sku = new_sku()
     await add_stock(harness, sku, 1)
-    s = advance_start(harness, sku, policy=Policy(core_return_within=timedelta(days=30)))
+    s = replacement_start(
+        harness, sku, mode=ADVANCE, policy=Policy(core_return_within=timedelta(days=30))
+    )
     handle, view = await open_replacement(harness, s)
     assert view.status == "shipped"
     # A day in transit: the core clock starts at delivery, a day after hold-1 was placed.
     await harness.env.sleep(timedelta(days=1))
     await deliver(harness, handle, s)
-    await wait_for_status(harness, s.replacement_id, "awaiting_core")
+    await until_status(harness, s.replacement_id, "awaiting_core")
     await harness.env.sleep(timedelta(days=31))
     result = await handle.result()
     assert (result.status, result.core_charged) == ("completed", True)
@@ -494,7 +293,7 @@ async def test_backorder_is_woken_by_stock_and_ships(harness: Harness) -> None:
 
     await set_quantity(harness, sku, 1)
     assert await wake_backorder(harness, handle, s)
-    await wait_for_status(harness, s.replacement_id, "shipped")
+    await until_status(harness, s.replacement_id, "shipped")
     assert await stock(harness, sku) == (0, 0)
     assert await reservation_status(harness, s) == "consumed"
     assert len(await shipments(harness, s.replacement_id, "outbound")) == 1
@@ -518,7 +317,7 @@ async def test_backorder_expires_into_a_refund(harness: Harness) -> None:
     assert (row.status, row.reason) == ("refunded", "backorder_expired")
     payments = await ledger(harness, s.replacement_id)
     refund = payments[key(s, "backorder-refund")]
-    assert (refund.kind, refund.status, refund.amount) == ("refund", "succeeded", PRICE)
+    assert (refund.kind, refund.status, refund.amount) == ("refund", "succeeded", REPLACEMENT_PRICE)
     assert len(payments) == 1
     assert await stock(harness, sku) == (0, 0)
     assert await shipments(harness, s.replacement_id, "outbound") == []
@@ -530,7 +329,9 @@ async def test_cancel_while_backordered(harness: Harness) -> None:
     s = replacement_start(harness, sku)
     handle, view = await open_replacement(harness, s)
     assert view.status == "backordered"
-    view = await send(handle, "cancel", ReplacementCancel(RETAILER, reason="customer_request"))
+    view = await handle.execute_update(
+        typed(ReplacementWorkflow.cancel), ReplacementCancel(RETAILER, reason="customer_request")
+    )
     assert (view.status, view.reason) == ("cancelled", "customer_request")
     assert (await handle.result()).status == "cancelled"
     assert await reservation_status(harness, s) is None
@@ -543,13 +344,19 @@ async def test_cancel_while_backordered(harness: Harness) -> None:
 async def test_cancel_after_shipping_is_refused_and_changes_nothing(harness: Harness) -> None:
     sku = new_sku()
     await add_stock(harness, sku, 1)
-    s = advance_start(harness, sku)
+    s = replacement_start(harness, sku, mode=ADVANCE)
     handle, view = await open_replacement(harness, s)
     assert view.status == "shipped"
     before = await events(harness, s.replacement_id)
-    await expect_invalid(handle, "cancel", ReplacementCancel(RETAILER), "shipped")
+    await expect_invalid(
+        handle.execute_update(typed(ReplacementWorkflow.cancel), ReplacementCancel(RETAILER)),
+        "shipped",
+    )
     # core_received is refused too until the unit is delivered.
-    await expect_invalid(handle, "core_received", CoreReceived(RETAILER), "shipped")
+    await expect_invalid(
+        handle.execute_update(typed(ReplacementWorkflow.core_received), CoreReceived(RETAILER)),
+        "shipped",
+    )
     assert await events(harness, s.replacement_id) == before
     assert (await case_row(harness, s.replacement_id)).status == "shipped"
     assert await stock(harness, sku) == (0, 0)
@@ -562,16 +369,15 @@ async def test_booking_failure_releases_the_reservation_and_the_hold(harness: Ha
     await add_stock(harness, sku, 2)
     carrier = BrokenCarrier()
     async with side_worker(harness, {"book_shipment": carrier.book_shipment}) as queue:
-        s = advance_start(harness, sku)
-        operation = start_operation(harness, s, queue)
+        s = replacement_start(harness, sku, mode=ADVANCE)
+        operation = replacement_operation(harness, s, queue)
         accept = await harness.env.client.start_update_with_start_workflow(
-            "accept",
+            typed(ReplacementWorkflow.accept),
             start_workflow_operation=operation,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            result_type=ReplacementView,
         )
         handle = await operation.workflow_handle()
-        result = await handle.result()  # lets the server skip the retries' backoff
+        result = await outcome(harness, handle)  # the server skips the retries' backoff
         view = await accept.result()
     assert carrier.attempts == 5  # FULFILMENT_RETRY gives up after five attempts
     assert result.status == "cancelled"
@@ -613,7 +419,7 @@ async def test_cancel_racing_a_backorder_wake_up_gives_the_unit_back(harness: Ha
     sku = new_sku()
     await add_stock(harness, sku, 0)
     gate = Gate()
-    store = GatedStore(harness, "cancelled", gate)
+    store = GatedStore(harness, gate, lambda projection: projection.status == "cancelled")
     async with side_worker(harness, {"project": store.project}) as queue:
         s = replacement_start(harness, sku)
         handle, view = await open_replacement(harness, s, queue)
@@ -626,12 +432,15 @@ async def test_cancel_racing_a_backorder_wake_up_gives_the_unit_back(harness: Ha
             await session.commit()
         # ...the customer's cancel lands before the API's signal...
         cancel = asyncio.create_task(
-            send(handle, "cancel", ReplacementCancel(RETAILER, reason="customer_request"))
+            handle.execute_update(
+                typed(ReplacementWorkflow.cancel),
+                ReplacementCancel(RETAILER, reason="customer_request"),
+            )
         )
         await asyncio.wait_for(gate.reached.wait(), 10)
         # ...and the signal lands while the case is still winding up, so it is accepted and
         # the API (rightly) does not release the unit itself.
-        await handle.signal("stock_reserved", StockReserved(wf_key))
+        await handle.signal(ReplacementWorkflow.stock_reserved, StockReserved(wf_key))
         gate.opened.set()
         assert (await cancel).status == "cancelled"
         assert (await handle.result()).status == "cancelled"
@@ -645,11 +454,13 @@ async def test_core_received_while_the_capture_runs_is_refused(harness: Harness)
     gate = Gate()
     payments = GatedPayments(harness, gate)
     async with side_worker(harness, {"execute_payment": payments.execute_payment}) as queue:
-        s = advance_start(harness, sku, policy=Policy(core_return_within=timedelta(days=1)))
+        s = replacement_start(
+            harness, sku, mode=ADVANCE, policy=Policy(core_return_within=timedelta(days=1))
+        )
         handle, view = await open_replacement(harness, s, queue)
         assert view.status == "shipped"
         await deliver(harness, handle, s)
-        await wait_for_status(harness, s.replacement_id, "awaiting_core")
+        await until_status(harness, s.replacement_id, "awaiting_core")
         clock = asyncio.create_task(harness.env.sleep(timedelta(days=2)))
         try:
             # The deadline passes and the capture starts; the core is booked in meanwhile.
@@ -657,9 +468,8 @@ async def test_core_received_while_the_capture_runs_is_refused(harness: Harness)
             # Too late: the deposit is being taken, so the core no longer settles the case.
             with pytest.raises(WorkflowUpdateFailedError) as refused:
                 await handle.execute_update(
-                    "core_received",
+                    typed(ReplacementWorkflow.core_received),
                     CoreReceived(RETAILER, note="arrived on the due date"),
-                    result_type=ReplacementView,
                 )
             assert isinstance(refused.value.cause, ApplicationError)
             assert refused.value.cause.type == "invalid_transition"
@@ -700,17 +510,19 @@ async def test_a_declined_core_capture_ends_the_case_as_payment_failed(harness: 
     await add_stock(harness, sku, 1)
     payments = PaymentActivities(harness.sessions, CaptureDecliningGateway())
     async with side_worker(harness, {"execute_payment": payments.execute_payment}) as queue:
-        s = advance_start(harness, sku, policy=Policy(core_return_within=timedelta(days=2)))
+        s = replacement_start(
+            harness, sku, mode=ADVANCE, policy=Policy(core_return_within=timedelta(days=2))
+        )
         handle, view = await open_replacement(harness, s, queue)
         assert view.status == "shipped"
         await deliver(harness, handle, s)
-        await wait_for_status(harness, s.replacement_id, "awaiting_core")
+        await until_status(harness, s.replacement_id, "awaiting_core")
         await harness.env.sleep(timedelta(days=3))
 
         # The workflow ends (it does not fail) in a state the retailer can act on.
         result = await asyncio.wait_for(handle.result(), 10)
         assert (result.status, result.core_charged) == ("payment_failed", False)
-        view = await handle.query("current", result_type=ReplacementView)
+        view = await handle.query(ReplacementWorkflow.current)
         assert (view.status, view.reason) == ("payment_failed", "core_charge_declined")
 
     row = await case_row(harness, s.replacement_id)

@@ -18,7 +18,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -30,57 +29,72 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from db import models
-from domain.common import CarrierStatus, Customer, Policy
-from domain.delivery import DELIVERY_QUEUE_WORKFLOW, DeliveryQueueStart, QueuedDelivery
-from domain.ids import new_tracking_token, service_plan_workflow_id
-from domain.relocation import RelocationView, Stage, StageOutcome
-from domain.repair import QuoteDecision, RepairCoverage
-from domain.replacement import CoreReceived
-from domain.rma import Actor, Grade, InspectionRequest, ReceiveRequest
-from domain.service_plan import (
-    BillingPeriod,
-    ClaimAnswer,
-    ClaimRequest,
-    ClaimType,
-    PlanTerms,
-    PlanView,
-    ServicePlanStart,
-)
+from domain.common import CarrierStatus
+from domain.delivery import ENQUEUE_SIGNAL, DeliveryQueueStart, QueuedDelivery
+from domain.ids import service_plan_workflow_id
+from domain.relocation import RelocationStatus, Stage, StageOutcome
+from domain.repair import QuoteDecision, RepairCoverage, RepairStatus
+from domain.replacement import CoreReceived, ReplacementMode
+from domain.rma import Grade, InspectionRequest, ReceiveRequest
+from domain.service_plan import ClaimRequest, ClaimType
 from temporal_client import ENCRYPTED_ENCODING, make_data_converter
 from tests.support import PAYLOAD_KEY, free_port, serve_asgi
-from tests.workflows import test_relocation_workflow as relocation
-from tests.workflows import test_repair_workflow as repair
-from tests.workflows.conftest import Harness
-from tests.workflows.test_replacement_workflow import (
-    add_stock,
-    advance_start,
-    deliver,
-    new_sku,
-    open_replacement,
-    send,
-    wait_for_status,
-)
-from tests.workflows.test_rma_workflow import (
+from tests.workflows.kit import (
+    ALL_PASSED,
     RETAILER,
-    clock,
+    TWO_SCREWS,
+    UNINSTALL_CHECKLIST,
+    Harness,
+    add_center,
+    add_stock,
+    bench_to_ready,
+    book,
+    carrier_scan,
+    commission,
+    deliver,
+    deliver_back,
+    diagnosis,
+    inbound_tracking,
+    new_category,
+    new_sku,
+    new_terms,
+    now,
+    open_relocation,
+    open_repair,
+    open_replacement,
+    open_rma,
+    plan_start,
+    repair_start,
+    replacement_start,
+    report_stage,
+    report_status,
     rma_start,
     scan,
-    start,
-    update,
-    wait_for_label,
+    through_reinstall,
+    through_transport,
+    typed,
+    until_reminders,
+    until_status,
 )
 from worker import WORKFLOWS
+from workflows.delivery_queue import DeliveryQueueWorkflow
+from workflows.repair import RepairWorkflow
+from workflows.replacement import ReplacementWorkflow
+from workflows.rma import RmaWorkflow
+from workflows.service_plan import ServicePlanWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
 async def _record_refund(harness: Harness) -> WorkflowHistory:
-    s = rma_start(harness, now=await clock(harness))
-    handle, _ = await start(harness, s)
-    tracking = await wait_for_label(harness, handle, s.rma_id)
-    await handle.signal("carrier_event", scan(tracking, CarrierStatus.PICKED_UP))
-    await update(handle, "receive", ReceiveRequest(actor=RETAILER))
-    await update(handle, "inspect", InspectionRequest(RETAILER, Grade.B, True))
+    s = rma_start(harness, now=await now(harness))
+    handle, _ = await open_rma(harness, s)
+    tracking = await inbound_tracking(harness, s.rma_id)
+    await handle.signal(RmaWorkflow.carrier_event, scan(tracking, CarrierStatus.PICKED_UP))
+    await handle.execute_update(typed(RmaWorkflow.receive), ReceiveRequest(actor=RETAILER))
+    await handle.execute_update(
+        typed(RmaWorkflow.inspect), InspectionRequest(RETAILER, Grade.B, True)
+    )
     await handle.result()
     return await handle.fetch_history()
 
@@ -88,56 +102,29 @@ async def _record_refund(harness: Harness) -> WorkflowHistory:
 async def _record_advance_replacement(harness: Harness) -> WorkflowHistory:
     sku = new_sku()
     await add_stock(harness, sku, 1)
-    s = advance_start(harness, sku)
+    s = replacement_start(harness, sku, mode=ReplacementMode.ADVANCE)
     handle, _ = await open_replacement(harness, s)
     await deliver(harness, handle, s)
-    await wait_for_status(harness, s.replacement_id, "awaiting_core")
-    await send(handle, "core_received", CoreReceived(RETAILER))
+    await until_status(harness, s.replacement_id, "awaiting_core")
+    await handle.execute_update(typed(ReplacementWorkflow.core_received), CoreReceived(RETAILER))
     await handle.result()
     return await handle.fetch_history()
 
 
 async def _record_service_plan(harness: Harness) -> WorkflowHistory:
-    """Three monthly charges, a refused claim, then the term ends without renewal."""
-    now = await harness.env.get_current_time()
-    plan_id = f"PLN-TEST-{uuid.uuid4().hex[:10].upper()}"
-    start = ServicePlanStart(
-        plan_id=plan_id,
-        org_id=harness.org_id,
-        org_name="Test Retailer",
-        tracking_token=new_tracking_token(),
-        sku="SKU-PLAN",
-        serial=f"SN-{uuid.uuid4().hex[:8]}",
-        product_name="Speaker",
-        category="audio",
-        unit_price=Decimal("100.00"),
-        policy=Policy(),
-        public_base_url="http://aftersales.test",
-        terms=PlanTerms(
-            code="CARE-3",
-            name="Care 3",
-            term_months=3,
-            billing_period=BillingPeriod.MONTHLY,
-            price=Decimal("9.99"),
-            claim_limit=1,
-            incidents=frozenset({"breakdown"}),
-            auto_renew=False,
-        ),
-        payment_method="pm_ok",
-        customer=Customer(name="Grace Hopper", email="grace@example.com"),
-    )
+    """Three monthly charges, a refused claim, then the term ends without renewal: started,
+    then accepted, as the API once did."""
+    s = plan_start(harness, new_terms(claim_limit=1, incidents=frozenset({"breakdown"})))
     handle = await harness.env.client.start_workflow(
-        "ServicePlan",
-        start,
-        id=service_plan_workflow_id(plan_id),
+        ServicePlanWorkflow.run,
+        s,
+        id=service_plan_workflow_id(s.plan_id),
         task_queue=harness.settings.task_queue,
-        result_type=PlanView,
     )
-    await handle.execute_update("accept", result_type=PlanView)
+    await handle.execute_update(typed(ServicePlanWorkflow.accept))
     await handle.execute_update(
-        "claim", ClaimRequest(ClaimType.REPAIR, "theft"), result_type=ClaimAnswer
+        typed(ServicePlanWorkflow.claim), ClaimRequest(ClaimType.REPAIR, "theft")
     )
-    assert now is not None
     await harness.env.sleep(timedelta(days=95))
     assert (await handle.result()).status.value == "expired"
     return await handle.fetch_history()
@@ -147,52 +134,41 @@ async def _record_paid_repair(harness: Harness) -> WorkflowHistory:
     """A direct paid repair: label to the center, diagnosis with parts, the quote approved
     and charged, repair, QA, shipped back and delivered."""
     h = harness
-    category = repair.new_category()
-    center = await repair.add_center(h, category)
-    s = repair.repair_start(h, category, coverage=RepairCoverage.PAID)
-    handle, _ = await repair.open_repair(h, s)
-    tracking = await repair.inbound_tracking(h, s.repair_id)
-    await repair.carrier_scan(h, handle, s.repair_id, tracking, CarrierStatus.PICKED_UP)
-    await repair.report(handle, repair.S.RECEIVED, center)
-    await repair.report(handle, repair.S.DIAGNOSING, center)
-    quoted = await repair.send(
-        handle, "diagnose", repair.diagnosis(center, [repair.TWO_SCREWS], labor_minutes=90)
+    category = new_category()
+    center = await add_center(h, category)
+    s = repair_start(h, category, coverage=RepairCoverage.PAID)
+    handle, _ = await open_repair(h, s)
+    tracking = await inbound_tracking(h, s.repair_id)
+    await carrier_scan(h, handle, s.repair_id, tracking, CarrierStatus.PICKED_UP)
+    await report_status(handle, RepairStatus.RECEIVED, center)
+    await report_status(handle, RepairStatus.DIAGNOSING, center)
+    quoted = await handle.execute_update(
+        typed(RepairWorkflow.diagnose), diagnosis(center, [TWO_SCREWS], labor_minutes=90)
     )
     assert quoted.status == "awaiting_approval"
-    approved = await repair.send(handle, "decide_quote", QuoteDecision(RETAILER, approve=True))
+    approved = await handle.execute_update(
+        typed(RepairWorkflow.decide_quote), QuoteDecision(RETAILER, approve=True)
+    )
     assert approved.status == "awaiting_parts"
-    await repair.report(handle, repair.S.REPAIRING, center)
-    await repair.bench_to_ready(h, handle, center)
-    assert (await repair.deliver_back(h, handle, s.repair_id)).status == "completed"
+    await report_status(handle, RepairStatus.REPAIRING, center)
+    await bench_to_ready(handle, center)
+    assert (await deliver_back(h, handle, s.repair_id)).status == "completed"
     return await handle.fetch_history()
 
 
 async def _record_relocation(harness: Harness) -> WorkflowHistory:
     """Uninstall booked and reminded, carried to the new site, reinstalled, commissioned."""
     h = harness
-    sku = f"REL-SKU-{uuid.uuid4().hex[:6].upper()}"
-    serial = f"SN-{uuid.uuid4().hex[:10]}"
-    provider = await relocation.add_provider(h)
-    asset = await relocation.add_asset(h, sku, serial)
-    s = relocation.relocation_start(
-        h, provider_org_id=provider, asset_id=asset, sku=sku, serial=serial
-    )
-    operation = relocation.start_operation(h, s, None)
-    await h.env.client.execute_update_with_start_workflow(
-        "accept", start_workflow_operation=operation, result_type=RelocationView
-    )
-    rel = relocation.Relocation(
-        s, await operation.workflow_handle(), Actor("repair_center", provider)
-    )
+    rel, _ = await open_relocation(h)
     # Two days out, so the reminder timer fires before the visit.
-    await relocation.book(rel, Stage.UNINSTALL, await relocation.now(h) + timedelta(days=2))
+    await book(rel, Stage.UNINSTALL, await now(h) + timedelta(days=2))
     await h.env.sleep(timedelta(days=2, hours=1))
-    await relocation.until_reminders(h, rel.id, 1)
-    await relocation.report(rel, StageOutcome.UNINSTALLED, relocation.UNINSTALL_CHECKLIST)
-    await relocation.through_transport(h, rel)
-    await relocation.through_reinstall(h, rel)
-    done = await relocation.commission(rel, relocation.ALL_PASSED)
-    assert done.status == relocation.R.COMPLETED
+    await until_reminders(h, rel.id, 1)
+    await report_stage(rel, StageOutcome.UNINSTALLED, UNINSTALL_CHECKLIST)
+    await through_transport(h, rel)
+    await through_reinstall(h, rel)
+    done = await commission(rel, ALL_PASSED)
+    assert done.status == RelocationStatus.COMPLETED
     await rel.handle.result()
     return await rel.handle.fetch_history()
 
@@ -251,14 +227,14 @@ async def _record_delivery_queue(
         ]
         session.add_all(deliveries)
     handle = await h.env.client.start_workflow(
-        DELIVERY_QUEUE_WORKFLOW,
+        DeliveryQueueWorkflow.run,
         DeliveryQueueStart("webhook", timedelta(hours=1), timedelta(seconds=10)),
         id=f"webhooks:{sub.id}:{case_id}",
         task_queue=h.settings.task_queue,
-        start_signal="enqueue",
+        start_signal=ENQUEUE_SIGNAL,
         start_signal_args=[QueuedDelivery(deliveries[0].id, 1, now)],
     )
-    await handle.signal("enqueue", QueuedDelivery(deliveries[1].id, 2, now))
+    await handle.signal(DeliveryQueueWorkflow.enqueue, QueuedDelivery(deliveries[1].id, 2, now))
     await handle.result()
     assert [b.count(b"evt_") for b in flaky.accepted[-2:]] == [1, 1]
     assert f"evt_{case_id}_1".encode() in flaky.accepted[-2]

@@ -21,7 +21,7 @@ from db import models
 from db.document_store import DocumentStore
 from domain.common import Address, Direction
 from domain.documents import LabelData
-from tests.workflows.conftest import Harness
+from tests.workflows.kit import Harness
 
 ADDRESS = Address(line1="1 Main St", city="Springfield", postal_code="12345", country="US")
 

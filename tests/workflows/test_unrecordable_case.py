@@ -13,9 +13,8 @@ from temporalio.exceptions import ApplicationError
 
 from db import models
 from domain.common import INVALID_DATA
-from domain.relocation import RelocationView
-from tests.workflows.conftest import Harness
-from tests.workflows.test_relocation_workflow import add_asset, relocation_start, start_operation
+from tests.workflows.kit import Harness, add_asset, relocation_operation, relocation_start, typed
+from workflows.relocation import RelocationWorkflow
 
 
 async def test_a_case_that_cannot_be_stored_is_refused_and_ends(harness: Harness) -> None:
@@ -25,13 +24,13 @@ async def test_a_case_that_cannot_be_stored_is_refused_and_ends(harness: Harness
     # PostgreSQL alike, as an over-long or NUL-bearing value breaks PostgreSQL. Retrying
     # cannot help.
     orphan = relocation_start(
-        harness, provider_org_id="no-such-provider", asset_id=asset, sku=sku, serial=serial
+        harness, provider_org_id="no-such-provider", asset_id=asset, sku=sku, serial_number=serial
     )
-    operation = start_operation(harness, orphan, None)
+    operation = relocation_operation(harness, orphan)
 
     # The create call, as the API makes it: its answer is a refusal, in seconds.
     create = harness.env.client.execute_update_with_start_workflow(
-        "accept", start_workflow_operation=operation, result_type=RelocationView
+        typed(RelocationWorkflow.accept), start_workflow_operation=operation
     )
     try:
         await asyncio.wait_for(create, timeout=30)
