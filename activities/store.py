@@ -16,6 +16,7 @@ from db.outbox import Dispatches, OutboundCase, OutboxConfig, PendingDelivery, p
 from db.queries import plan_terms
 from db.types import utcnow
 from domain.common import CLOSED_STATUSES, Customer
+from domain.contracts.facts import CUSTOMER_FIRST_NAME
 
 # Re-exported (`X as X`) until every workflow imports domain.contracts.
 from domain.contracts.store import CaseItemRecord as CaseItemRecord
@@ -204,7 +205,7 @@ class StoreActivities(stubs.StoreActivities):
             session.add(record)
             await session.flush()
             case.customer_id = record.id
-            case.data = {**case.data, "customer_first_name": change.customer.first_name}
+            case.data = {**case.data, CUSTOMER_FIRST_NAME: change.customer.first_name}
             if change.tracking_token:
                 case.tracking_token = change.tracking_token
 

@@ -8,7 +8,9 @@ import re
 import uuid
 from fnmatch import fnmatchcase
 
-CASE_TYPES = ("rma", "repair", "replacement", "relocation", "service_plan")
+from domain.common import CaseKind
+
+CASE_TYPES = tuple(kind.value for kind in CaseKind)
 # A fixed namespace, so the same timeline entry always gets the same event_id: a retried
 # projection or a redelivery carries the id a receiver already saw and can drop.
 _EVENT_NAMESPACE = uuid.UUID("7b0e0d1c-5a8e-4d53-9c57-2f6a0f1e9b41")
