@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.common import Address, Customer, DocumentRef, Policy, ShipmentRef
+from domain.documents import ChecklistLine, RelocationCertificateData, long_date
+from domain.ids import child_case_id
 from domain.rma import Actor
 
 
@@ -43,6 +45,9 @@ DONE = {Stage.UNINSTALL: R.UNINSTALLED, Stage.REINSTALL: R.REINSTALLED}
 # A cancel is possible until the equipment is on the road.
 CANCELLABLE = frozenset({R.SCHEDULING_UNINSTALL, R.UNINSTALL_SCHEDULED, R.UNINSTALLED})
 REMINDER_BEFORE = timedelta(hours=24)
+# The steps a relocation records a checklist or a date for, beside its stages.
+COMMISSIONING = "commissioning"
+DELIVERED = "delivered"
 
 
 @dataclass
@@ -157,3 +162,43 @@ COMMISSION_UPDATE = "commission"
 RESCHEDULE_UPDATE = "reschedule"
 RELOCATION_CANCEL_UPDATE = "cancel"
 RESCHEDULE_LIMIT_REACHED = "reschedule_limit_reached"
+
+
+def relocation_certificate(
+    start: RelocationStart,
+    technician: str,
+    checklists: dict[str, list[ChecklistItem]],
+    dates: dict[str, datetime],
+) -> RelocationCertificateData:
+    """The Relocation & Installation Certificate of a commissioned relocation, from its
+    checklists and dates by step (`uninstall`, `reinstall`, `delivered`, `commissioning`);
+    the documents activity fills in its verification code."""
+
+    def lines(step: str) -> list[ChecklistLine]:
+        return [ChecklistLine(c.item, c.passed, c.note) for c in checklists.get(step, [])]
+
+    def day(step: str) -> str:
+        moment = dates.get(step)
+        return long_date(moment) if moment else ""
+
+    return RelocationCertificateData(
+        certificate_number=child_case_id(start.relocation_id, "RC"),
+        relocation_number=start.relocation_id,
+        retailer_name=start.org_name,
+        provider_name=start.provider_name,
+        customer_first_name=start.customer.first_name,
+        product_name=start.product_name,
+        sku=start.sku,
+        serial=start.serial,
+        from_site=start.from_site,
+        to_site=start.to_site,
+        technician=technician,
+        uninstalled_on=day(Stage.UNINSTALL.value),
+        delivered_on=day(DELIVERED),
+        commissioned_on=day(COMMISSIONING),
+        uninstall_checklist=lines(Stage.UNINSTALL.value),
+        reinstall_checklist=lines(Stage.REINSTALL.value),
+        commissioning_checklist=lines(COMMISSIONING),
+        verification_code="",
+        verify_url="",
+    )

@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from domain.common import Address, Customer, Policy
+from domain.documents import CoverageCertificateData, long_date
 from domain.durations import add_months
 from domain.money import floor_cents
 
@@ -305,3 +306,52 @@ PAYMENT_METHOD_UPDATE = "change_payment_method"
 PLAN_CANCEL_UPDATE = "cancel"
 TRANSFER_UPDATE = "transfer"
 TERMINAL_PLAN_STATUSES = frozenset({PlanStatus.CANCELLED, PlanStatus.EXPIRED, PlanStatus.REJECTED})
+
+
+def next_wake(state: PlanState, policy: Policy) -> datetime:
+    """The next moment the plan's billing calendar has something to do: the term's end,
+    the waiting period's, the renewal notice, the next charge, a dunning retry or grace's end."""
+    moments: list[datetime] = [term_end(state.term_start, state.terms)]
+    if state.status is PlanStatus.WAITING_PERIOD:
+        moments.append(state.enrolled_at + state.terms.waiting_period)
+    if not state.renewal_notice_sent:
+        moments.append(renewal_notice_at(state.term_start, state.terms))
+    dates = charge_dates(state.term_start, state.terms)
+    billing = (PlanStatus.ACTIVE, PlanStatus.WAITING_PERIOD)
+    if state.next_charge < len(dates) and state.status in billing:
+        moments.append(dates[state.next_charge])
+    if state.status is PlanStatus.PAST_DUE and state.failed_charge_at is not None:
+        moments.append(state.failed_charge_at + policy.grace_period)
+        if state.dunning_step < len(policy.dunning):
+            moments.append(state.failed_charge_at + policy.dunning[state.dunning_step])
+    return min(moments)
+
+
+def coverage_certificate(
+    start: ServicePlanStart, state: PlanState, issued_for: str
+) -> CoverageCertificateData:
+    """The Certificate of Coverage numbered `state.certificates`, for the current term and
+    owner; the documents activity fills in its verification code."""
+    currency = start.policy.currency
+    return CoverageCertificateData(
+        certificate_number=f"CC-{start.plan_id.split('-', 1)[1]}-{state.certificates}",
+        plan_number=start.plan_id,
+        retailer_name=start.org_name,
+        plan_name=state.terms.name,
+        plan_code=state.terms.code,
+        owner_name=state.customer.name,
+        product_name=start.product_name,
+        sku=start.sku,
+        serial=start.serial,
+        term_starts_on=long_date(state.term_start),
+        term_ends_on=long_date(term_end(state.term_start, state.terms)),
+        claim_limit=f"{state.terms.claim_limit} claims per 12 months",
+        deductibles=[
+            (kind.value.capitalize(), f"{amount:.2f} {currency}")
+            for kind, amount in sorted(state.terms.deductibles.items())
+        ],
+        incidents=sorted(i.replace("_", " ") for i in state.terms.incidents),
+        issued_for=issued_for,
+        verification_code="",
+        verify_url="",
+    )

@@ -30,12 +30,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import RelocatedAsset, RelocationFacts
     from domain.contracts.store import MoveAsset, PlanLookup
-    from domain.documents import ChecklistLine, RelocationCertificateData, long_date
-    from domain.ids import child_case_id, step_key
+    from domain.ids import step_key
     from domain.relocation import (
         BOOK_UPDATE,
         CANCELLABLE,
         COMMISSION_UPDATE,
+        COMMISSIONING,
+        DELIVERED,
         DONE,
         RELOCATION_ACCEPT_UPDATE,
         RELOCATION_CANCEL_UPDATE,
@@ -61,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         StageOutcome,
         StageReport,
         allowed_actions,
+        relocation_certificate,
     )
     from domain.service_plan import ASSET_MOVED_SIGNAL, AssetMoved
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, RENDER_TIMEOUT, invalid_transition
@@ -74,8 +76,6 @@ R = RelocationStatus
 Command = BookAppointment | StageReport | Commissioning | RescheduleRequest | RelocationCancel
 # What a stage's report records when it is done.
 DONE_EVENT = {Stage.UNINSTALL: CaseEvent.UNINSTALLED, Stage.REINSTALL: CaseEvent.REINSTALLED}
-COMMISSIONING = "commissioning"
-DELIVERED = "delivered"
 
 
 @workflow.defn(name=RELOCATION_WORKFLOW)
@@ -300,14 +300,6 @@ class RelocationWorkflow:
 
     async def _issue_certificate(self) -> None:
         start = self._start()
-
-        def lines(stage: str) -> list[ChecklistLine]:
-            return [ChecklistLine(c.item, c.passed, c.note) for c in self.checklists.get(stage, [])]
-
-        def day(stage: str) -> str:
-            moment = self.dates.get(stage)
-            return long_date(moment) if moment else ""
-
         certificate = await workflow.execute_local_activity_method(
             DocumentActivities.render_relocation_certificate,
             RelocationCertificateRequest(
@@ -315,26 +307,8 @@ class RelocationWorkflow:
                 org_id=start.org_id,
                 case_id=start.relocation_id,
                 public_base_url=start.public_base_url,
-                certificate=RelocationCertificateData(
-                    certificate_number=child_case_id(start.relocation_id, "RC"),
-                    relocation_number=start.relocation_id,
-                    retailer_name=start.org_name,
-                    provider_name=start.provider_name,
-                    customer_first_name=start.customer.first_name,
-                    product_name=start.product_name,
-                    sku=start.sku,
-                    serial=start.serial,
-                    from_site=start.from_site,
-                    to_site=start.to_site,
-                    technician=self.technician,
-                    uninstalled_on=day(Stage.UNINSTALL.value),
-                    delivered_on=day(DELIVERED),
-                    commissioned_on=day(COMMISSIONING),
-                    uninstall_checklist=lines(Stage.UNINSTALL.value),
-                    reinstall_checklist=lines(Stage.REINSTALL.value),
-                    commissioning_checklist=lines(COMMISSIONING),
-                    verification_code="",
-                    verify_url="",
+                certificate=relocation_certificate(
+                    start, self.technician, self.checklists, self.dates
                 ),
             ),
             start_to_close_timeout=RENDER_TIMEOUT,

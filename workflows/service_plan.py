@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.payments import PaymentKind, PaymentRequest
     from domain.contracts.starts import claim_holder, repair_for_claim, replacement_for_claim
     from domain.contracts.store import CustomerChange, PlanTermsRequest
-    from domain.documents import CoverageCertificateData, long_date
     from domain.durations import add_months
     from domain.ids import step_key
     from domain.service_plan import (
@@ -63,6 +62,8 @@ with workflow.unsafe.imports_passed_through():
         cancellation_refund,
         charge_dates,
         claim_refusal,
+        coverage_certificate,
+        next_wake,
         renewal_notice_at,
         term_end,
     )
@@ -130,7 +131,7 @@ class ServicePlanWorkflow:
             self.case.open()
         state = self._state()
         while state.status not in TERMINAL_PLAN_STATUSES:
-            wake = self._next_wake()
+            wake = next_wake(state, start.policy)
             self.woken = False
             timeout = max(wake - workflow.now(), timedelta(0)) if wake else None
             with contextlib.suppress(TimeoutError):
@@ -587,7 +588,6 @@ class ServicePlanWorkflow:
         state = self._state()
         start = self._start()
         state.certificates += 1
-        currency = start.policy.currency
         await workflow.execute_local_activity_method(
             DocumentActivities.render_coverage_certificate,
             CoverageCertificateRequest(
@@ -597,49 +597,11 @@ class ServicePlanWorkflow:
                 org_id=start.org_id,
                 case_id=start.plan_id,
                 public_base_url=start.public_base_url,
-                certificate=CoverageCertificateData(
-                    certificate_number=f"CC-{start.plan_id.split('-', 1)[1]}-{state.certificates}",
-                    plan_number=start.plan_id,
-                    retailer_name=start.org_name,
-                    plan_name=state.terms.name,
-                    plan_code=state.terms.code,
-                    owner_name=state.customer.name,
-                    product_name=start.product_name,
-                    sku=start.sku,
-                    serial=start.serial,
-                    term_starts_on=long_date(state.term_start),
-                    term_ends_on=long_date(term_end(state.term_start, state.terms)),
-                    claim_limit=f"{state.terms.claim_limit} claims per 12 months",
-                    deductibles=[
-                        (kind.value.capitalize(), f"{amount:.2f} {currency}")
-                        for kind, amount in sorted(state.terms.deductibles.items())
-                    ],
-                    incidents=sorted(i.replace("_", " ") for i in state.terms.incidents),
-                    issued_for=issued_for,
-                    verification_code="",
-                    verify_url="",
-                ),
+                certificate=coverage_certificate(start, state, issued_for),
             ),
             start_to_close_timeout=RENDER_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
-
-    def _next_wake(self) -> datetime | None:
-        state = self._state()
-        start = self._start()
-        moments: list[datetime] = [term_end(state.term_start, state.terms)]
-        if state.status is P.WAITING_PERIOD:
-            moments.append(state.enrolled_at + state.terms.waiting_period)
-        if not state.renewal_notice_sent:
-            moments.append(renewal_notice_at(state.term_start, state.terms))
-        dates = charge_dates(state.term_start, state.terms)
-        if state.next_charge < len(dates) and state.status in (P.ACTIVE, P.WAITING_PERIOD):
-            moments.append(dates[state.next_charge])
-        if state.status is P.PAST_DUE and state.failed_charge_at is not None:
-            moments.append(state.failed_charge_at + start.policy.grace_period)
-            if state.dunning_step < len(start.policy.dunning):
-                moments.append(state.failed_charge_at + start.policy.dunning[state.dunning_step])
-        return min(moments)
 
     def view(self) -> PlanView:
         state = self._state()
