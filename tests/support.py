@@ -160,7 +160,7 @@ async def eventually(
     ready: Callable[[T], object] = bool,
     *,
     what: str = "the condition",
-    within: float = 10,
+    within: float = 30,
     every: float = 0.02,
 ) -> T:
     """Read until `ready(answer)` holds, polling on real time (never a workflow clock), and

@@ -11,10 +11,8 @@ from typing import Any
 import httpx
 
 from tests.api.test_foundation import assert_problem
-from tests.api.world import CUSTOMER, World, world
+from tests.api.world import CUSTOMER, World
 from tests.support import Stack
-
-__all__ = ["world"]  # the fixture, imported for pytest
 
 
 def assert_owner_view(body: dict[str, Any]) -> None:

@@ -18,10 +18,8 @@ import httpx
 
 from tests.api.helpers import customer
 from tests.api.test_plans import plan
-from tests.api.world import World, world
+from tests.api.world import World
 from tests.support import ADMIN_KEY, Stack
-
-__all__ = ["world"]  # the fixture, imported for pytest
 
 # (method, path template) → why anyone may call it without a key of the owner's.
 PUBLIC = {

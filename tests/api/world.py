@@ -4,10 +4,8 @@ strangers (another retailer, another repair center) who must see none of it."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +20,7 @@ from tests.api.test_repair_e2e import new_center, repair_body
 from tests.api.test_rma_e2e import rma_body, with_label
 from tests.api.test_service_plan_e2e import enrolment
 from tests.api.webhook_receiver import Receiver, webhook_receiver
-from tests.support import ADMIN_KEY, Stack
+from tests.support import ADMIN_KEY, Stack, eventually
 
 # The customer every case of the world is for; what a worker must never be shown of them.
 CUSTOMER = customer("Ada Lovelace")
@@ -53,21 +51,6 @@ class World:
         customer's contact details."""
         tokens = [c["tracking_token"] for c in self.cases.values()]
         return [*tokens, *CONTACT]
-
-
-async def eventually(
-    read: Callable[[], Awaitable[httpx.Response]],
-    ready: Callable[[httpx.Response], bool],
-    within: float = 30,
-) -> httpx.Response:
-    deadline = time.monotonic() + within
-    while True:
-        answer = await read()
-        if ready(answer):
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; last answer {answer.status_code}: {answer.text}")
-        await asyncio.sleep(0.1)
 
 
 def created(answer: httpx.Response) -> dict[str, Any]:
@@ -104,9 +87,9 @@ async def build_world(stack: Stack, receiver: Receiver) -> World:
         body["customer"] = CUSTOMER
         rma = created(await shop.post("/v1/rmas", json=body))
         rma_path = f"/v1/rmas/{rma['id']}"
-        await eventually(lambda: shop.get(rma_path), lambda a: with_label(a.json()))
+        await eventually(lambda: shop.get(rma_path), lambda a: with_label(a.json()), every=0.1)
         world.cases["rma"] = rma
-        await eventually(lambda: bench.get(rma_path), lambda a: a.status_code == 200)
+        await eventually(lambda: bench.get(rma_path), lambda a: a.status_code == 200, every=0.1)
         world.worker_answers["rma"] = created(await bench.post(f"{rma_path}/receive"))
 
         # A direct repair found beyond repair: it starts a replacement the center can follow.
@@ -131,6 +114,7 @@ async def build_world(stack: Stack, receiver: Receiver) -> World:
         replacement = await eventually(
             lambda: shop.get(f"/v1/replacements/{replacement_id}"),
             lambda a: a.status_code == 200,
+            every=0.1,
         )
         world.cases["replacement"] = replacement.json()
 
@@ -175,13 +159,15 @@ async def build_world(stack: Stack, receiver: Receiver) -> World:
         deliveries = await eventually(
             lambda: shop.get(f"/v1/webhooks/{world.webhook_id}/deliveries"),
             lambda a: bool(a.json()["items"]),
+            every=0.1,
         )
         world.delivery_id = deliveries.json()["items"][0]["id"]
     return world
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def world(stack: Stack) -> AsyncIterator[World]:
-    """Built once per module and backend: tests that use it only read it, or are refused."""
+    """Built once per backend (tests/api/conftest.py shares it between modules): tests that
+    use it only read it, or are refused."""
     async with webhook_receiver() as receiver:
         yield await build_world(stack, receiver)
