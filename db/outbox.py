@@ -42,6 +42,15 @@ class OutboundCase:
     tracking_token: str
     links: dict[str, Any]
     data: dict[str, Any]
+    # The customer's address and the retailer's name, when the caller read them already
+    # (one statement fewer each); None: read here, if an email needs them.
+    customer_email: str | None = None
+    retailer: str | None = None
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    email: str
 
 
 class StoredEntry(Protocol):
@@ -118,20 +127,23 @@ async def write_outbound(
         for event in events
     ]
     customer = None
-    retailer = ""
+    retailer = case.retailer or ""
     if any(notice for _, notice in notices) and case.customer_id:
-        customer = (
-            await session.execute(
+        if case.customer_email is not None:
+            customer = _Recipient(case.customer_email)
+        else:
+            address = await session.scalar(
                 select(models.CustomerRecord.email).where(
                     models.CustomerRecord.id == case.customer_id
                 )
             )
-        ).first()
-        retailer = (
-            await session.scalar(
-                select(models.Organisation.name).where(models.Organisation.id == case.org_id)
-            )
-        ) or ""
+            customer = _Recipient(address) if address is not None else None
+        if case.retailer is None:
+            retailer = (
+                await session.scalar(
+                    select(models.Organisation.name).where(models.Organisation.id == case.org_id)
+                )
+            ) or ""
     for event, notice in notices:
         entry = event.entry
         type_ = event_type(case.case_type, entry.status, entry.event, event.previous_status)

@@ -39,6 +39,7 @@ _CUSTOMERS = table_of(models.CustomerRecord)
 _ITEMS = table_of(models.CaseItem)
 _TIMELINE = table_of(models.TimelineEvent)
 _OPEN_SERIALS = table_of(models.OpenSerial)
+_ORGS = table_of(models.Organisation)
 
 
 class Entry(Protocol):
@@ -155,9 +156,15 @@ async def update_case(
                 c.data,
                 c.status,
                 c.updated_at,
+                # What an email needs, in the same statement.
+                _CUSTOMERS.c.email,
+                _ORGS.c.name,
             )
+            .select_from(_CASES)
+            .outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == c.customer_id)
+            .join(_ORGS, _ORGS.c.id == c.org_id)
             .where(c.id == case_id)
-            .with_for_update()
+            .with_for_update(of=_CASES)
         )
     ).first()
     if row is None:
@@ -190,6 +197,8 @@ async def update_case(
         tracking_token=row.tracking_token,
         links=current_links,
         data=current_data,
+        customer_email=row.email if row.email is not None else "",
+        retailer=row.name,
     )
     rows = await session.execute(
         select(_TIMELINE.c.seq, _TIMELINE.c.status).where(_TIMELINE.c.case_id == case_id)
