@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from domain.common import Address, Customer, DocumentRef, Policy, ShipmentRef
-from domain.rma import Actor
+from domain.common import Actor, Address, Customer, DocumentRef, Policy, ShipmentRef
 
 
 class ReplacementMode(StrEnum):
