@@ -8,11 +8,10 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from domain.common import Address, Customer, DocumentRef, Policy, ShipmentRef
+from domain.common import Actor, Address, Customer, DocumentRef, Policy, ShipmentRef
 from domain.documents import CertificatePart, RepairCertificateData, long_date
 from domain.ids import child_case_id
 from domain.money import to_cents
-from domain.rma import Actor
 
 
 class RepairStatus(StrEnum):

@@ -10,7 +10,11 @@ from enum import StrEnum
 # Actor moved to domain.common (every lifecycle's); re-exported here until its importers switch.
 from domain.common import Actor as Actor
 from domain.common import Customer, DocumentRef, Policy, ShipmentRef
+from domain.contracts.events import CaseEvent
+from domain.contracts.store import CaseItemRecord
 from domain.documents import PackingSlipData, SlipItem, long_date
+from domain.repair import RepairStatus
+from domain.replacement import ReplacementStatus
 
 
 class RmaStatus(StrEnum):
@@ -204,6 +208,90 @@ def packing_slip(start: RmaStart, inbound: ShipmentRef, ship_by: datetime) -> Pa
             "Stick the return label on the outside, covering any old labels.",
             f"Hand the parcel to {inbound.carrier} by {long_date(ship_by)}.",
         ],
+    )
+
+
+def case_items(start: RmaStart) -> list[CaseItemRecord]:
+    """The returned items as the read model lists them."""
+    return [
+        CaseItemRecord(
+            sku=i.sku,
+            serial=i.serial,
+            quantity=i.quantity,
+            unit_price=i.unit_price,
+            reason=i.reason.value,
+            notes=i.notes,
+        )
+        for i in start.items
+    ]
+
+
+def inspection_detail(inspection: InspectionRequest, disposition: str) -> dict[str, str]:
+    """The timeline detail of an inspection and the disposition it led to."""
+    return {
+        "grade": inspection.grade.value,
+        "serial_matches": str(inspection.serial_matches).lower(),
+        "disposition": disposition,
+        "notes": inspection.notes,
+    }
+
+
+# ------------------------------------------------------------ a child case's end
+
+
+class NextStep(StrEnum):
+    """What the RMA does after a child case ended without resolving it."""
+
+    # No repair center takes the unit, which is with us: it goes back to the customer, and
+    # the RMA completes `returned_unrepaired` once it is delivered.
+    SHIP_BACK = "ship_back"
+    # Beyond repair: the customer gets a new unit as a replacement child.
+    REPLACE = "replace"
+
+
+@dataclass(frozen=True)
+class ChildEnding:
+    """What a child case's end means for its RMA: the status and timeline event it moves
+    to, the outcome or reason it records, and what it does next, if anything."""
+
+    status: RmaStatus
+    event: CaseEvent
+    outcome: Outcome | None = None
+    reason: str | None = None
+    next_step: NextStep | None = None
+
+
+_AFTER_REPAIR: dict[RepairStatus, ChildEnding] = {
+    RepairStatus.COMPLETED: ChildEnding(RmaStatus.COMPLETED, CaseEvent.REPAIRED, Outcome.REPAIRED),
+    RepairStatus.RETURNED_UNREPAIRED: ChildEnding(
+        RmaStatus.COMPLETED, CaseEvent.RETURNED_UNREPAIRED, Outcome.RETURNED_UNREPAIRED
+    ),
+    RepairStatus.CANCELLED: ChildEnding(
+        RmaStatus.CANCELLED, CaseEvent.REPAIR_CANCELLED, reason="repair_cancelled"
+    ),
+    RepairStatus.UNROUTABLE: ChildEnding(
+        RmaStatus.RESOLVING, CaseEvent.REPAIR_UNROUTABLE, next_step=NextStep.SHIP_BACK
+    ),
+}
+_BEYOND_REPAIR = ChildEnding(
+    RmaStatus.RESOLVING, CaseEvent.REPAIR_BEYOND_REPAIR, next_step=NextStep.REPLACE
+)
+
+
+def after_repair(status: RepairStatus) -> ChildEnding:
+    """What the end of the repair child means for the RMA (beyond repair: a replacement)."""
+    return _AFTER_REPAIR.get(status, _BEYOND_REPAIR)
+
+
+def after_replacement(status: ReplacementStatus) -> ChildEnding:
+    """What the end of the replacement child means for the RMA. `refunded`: the backorder
+    gave up and refunded the unit's price."""
+    if status is ReplacementStatus.COMPLETED:
+        return ChildEnding(RmaStatus.COMPLETED, CaseEvent.REPLACED, Outcome.REPLACED)
+    if status is ReplacementStatus.REFUNDED:
+        return ChildEnding(RmaStatus.COMPLETED, CaseEvent.REFUNDED, Outcome.REFUNDED)
+    return ChildEnding(
+        RmaStatus.CANCELLED, CaseEvent.REPLACEMENT_ENDED, reason=f"replacement_{status.value}"
     )
 
 

@@ -18,12 +18,10 @@ from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import PaymentActivities, RoutingActivities
     from domain import rules
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
         Actor,
-        Address,
         CarrierEvent,
         CarrierStatus,
         CaseKind,
@@ -33,13 +31,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.contracts.events import CaseEvent as E
     from domain.contracts.facts import RmaFacts
-    from domain.contracts.payments import PaymentKind, PaymentRequest
-    from domain.contracts.routing import RouteRequest
+    from domain.contracts.payments import PaymentKind
     from domain.contracts.starts import repair_from_rma, replacement_from_rma
-    from domain.contracts.store import CaseItemRecord
     from domain.ids import step_key
-    from domain.repair import AssignedCenter, RepairStatus
-    from domain.replacement import ReplacementStatus
+    from domain.repair import AssignedCenter
     from domain.rma import (
         ALLOWED_ACTIONS,
         AUTHORIZE_UPDATE,
@@ -49,8 +44,10 @@ with workflow.unsafe.imports_passed_through():
         REVIEW_UPDATE,
         RMA_WORKFLOW,
         CancelRequest,
+        ChildEnding,
         Coverage,
         InspectionRequest,
+        NextStep,
         Outcome,
         ReceiveRequest,
         RejectReason,
@@ -60,22 +57,22 @@ with workflow.unsafe.imports_passed_through():
         RmaStart,
         RmaStatus,
         RmaView,
+        after_repair,
+        after_replacement,
+        case_items,
+        inspection_detail,
         order_payment_method,
         packing_slip,
     )
     from workflows import shipping
-    from workflows.base import (
-        EXTERNAL_RETRY,
-        EXTERNAL_TIMEOUT,
-        QUICK_RETRY,
-        QUICK_TIMEOUT,
-        invalid_transition,
-    )
+    from workflows.base import invalid_transition
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
     from workflows.children import start_repair, start_replacement
     from workflows.commands import CommandSlot
+    from workflows.payments import PaymentAccount, pay
     from workflows.recording import CaseRecord, claim_serials, new_case, release_serials
-    from workflows.shipping import Parcel, customer_address, named
+    from workflows.routing import route_repair
+    from workflows.shipping import Shipper, customer_address, named
     from workflows.timeline import Timeline
 
 S = RmaStatus
@@ -92,15 +89,19 @@ OPEN_SERIAL_PATCH = "rma-open-serial-claim"
 
 @workflow.defn(name=RMA_WORKFLOW)
 class RmaWorkflow:
-    def __init__(self) -> None:
-        self.start: RmaStart | None = None
+    @workflow.init
+    def __init__(self, start: RmaStart) -> None:
+        self.start = start
         self.status: RmaStatus | None = None
         self.coverage: Coverage | None = None
         self.reason: str | None = None
         self.outcome: Outcome | None = None
         self.refund_amount: Decimal | None = None
         self.case = CaseRecord()
-        self.timeline = Timeline("")
+        self.timeline = Timeline(start.rma_id)
+        self.shipper = Shipper.for_case(
+            start.org_id, start.rma_id, start.public_base_url, start.tracking_token
+        )
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None
         self.outbound: ShipmentRef | None = None
@@ -121,8 +122,6 @@ class RmaWorkflow:
 
     @workflow.run
     async def run(self, start: RmaStart) -> RmaResult:
-        self.start = start
-        self.timeline = Timeline(start.rma_id)
         # 1. Authorization.
         await self._authorize(start)
         await self.case.fail_if_refused()
@@ -206,17 +205,7 @@ class RmaWorkflow:
                 resolution=start.resolution.value,
                 coverage=self.coverage.value if self.coverage else None,
                 reason=self.reason,
-                items=[
-                    CaseItemRecord(
-                        sku=i.sku,
-                        serial=i.serial,
-                        quantity=i.quantity,
-                        unit_price=i.unit_price,
-                        reason=i.reason.value,
-                        notes=i.notes,
-                    )
-                    for i in start.items
-                ],
+                items=case_items(start),
                 data=RmaFacts(
                     purchased_at=start.purchased_at, customer_first_name=start.customer.first_name
                 ).to_data(),
@@ -252,23 +241,17 @@ class RmaWorkflow:
         destination = named(start.policy.return_address, start.org_name)
         if start.resolution is Resolution.REPAIR and workflow.patched("route-repair-at-label"):
             # The unit goes straight to the repair center, which receives and inspects it.
-            routed = await workflow.execute_local_activity_method(
-                RoutingActivities.route_repair,
-                RouteRequest(
-                    category=start.items[0].category,
-                    country=origin.country,
-                    org_id=start.org_id,
-                ),
-                start_to_close_timeout=QUICK_TIMEOUT,
-                retry_policy=QUICK_RETRY,
-            )
-            self.center = routed.center
+            self.center = await route_repair(start.items[0].category, origin.country, start.org_id)
             if self.center is not None:
                 destination = named(self.center.address, self.center.name)
-        parcel = self._parcel(
-            Direction.INBOUND, origin, destination, "inbound-shipment", "return_label"
+        parcel = self.shipper.parcel(
+            Direction.INBOUND,
+            origin,
+            destination,
+            "inbound-shipment",
+            "return_label",
+            label_step="return-label",
         )
-        parcel.label_step = "return-label"
         self.inbound = await shipping.book(parcel)
         ship_by = workflow.now() + start.policy.return_ship_by
         label = await shipping.render_label(parcel, self.inbound)
@@ -313,17 +296,8 @@ class RmaWorkflow:
         )
         if result.coverage is not None:
             self.coverage = result.coverage
-        await self._transition(
-            S.RESOLVING,
-            E.INSPECTED,
-            inspection.actor,
-            {
-                "grade": inspection.grade.value,
-                "serial_matches": str(inspection.serial_matches).lower(),
-                "disposition": result.disposition.value,
-                "notes": inspection.notes,
-            },
-        )
+        detail = inspection_detail(inspection, result.disposition.value)
+        await self._transition(S.RESOLVING, E.INSPECTED, inspection.actor, detail)
         self.inspection.done()
         disposition = result.disposition
         if disposition in (rules.Disposition.REFUND_FULL, rules.Disposition.REFUND_LESS_RESTOCKING):
@@ -354,66 +328,38 @@ class RmaWorkflow:
         )
         self.repair_id = repair.repair_id
         handle = await start_repair(repair)
-        await self._transition(S.RESOLVING, E.REPAIR_STARTED, SYSTEM, {"repair_id": self.repair_id})
-        self.settled = True
-        result = await self._child_outcome(handle, "repair", self.repair_id)
-        if result is None:
-            return
-        detail = {"repair_id": self.repair_id, "repair_status": result.status.value}
-        if result.status is RepairStatus.COMPLETED:
-            self.outcome = Outcome.REPAIRED
-            await self._transition(S.COMPLETED, E.REPAIRED, SYSTEM, detail)
-        elif result.status is RepairStatus.RETURNED_UNREPAIRED:
-            self.outcome = Outcome.RETURNED_UNREPAIRED
-            await self._transition(S.COMPLETED, E.RETURNED_UNREPAIRED, SYSTEM, detail)
-        elif result.status is RepairStatus.CANCELLED:
-            self.reason = "repair_cancelled"
-            await self._transition(S.CANCELLED, E.REPAIR_CANCELLED, SYSTEM, detail)
-        elif result.status is RepairStatus.UNROUTABLE:
-            # No center takes it: the unit is with us, so it goes back to the customer.
-            await self._transition(S.RESOLVING, E.REPAIR_UNROUTABLE, SYSTEM, detail)
-            await self._ship_back(start)
-            await self._returned(Outcome.RETURNED_UNREPAIRED, E.RETURNED_UNREPAIRED)
-        else:
-            # Beyond repair: the customer gets a new unit instead.
-            await self._transition(S.RESOLVING, E.REPAIR_BEYOND_REPAIR, SYSTEM, detail)
-            await self._replace(start)
+        result = await self._child_case(handle, "repair", self.repair_id, E.REPAIR_STARTED)
+        if result is not None:
+            ending = after_repair(result.status)
+            await self._child_ended(start, "repair", self.repair_id, result.status.value, ending)
 
     async def _replace(self, start: RmaStart) -> None:
         """Ship a new unit as a child case (standard mode: the defective one is with us)."""
         replacement = replacement_from_rma(start, self.repair_id)
         self.replacement_id = replacement.replacement_id
         handle = await start_replacement(replacement)
-        await self._transition(
-            S.RESOLVING, E.REPLACEMENT_STARTED, SYSTEM, {"replacement_id": self.replacement_id}
+        result = await self._child_case(
+            handle, "replacement", self.replacement_id, E.REPLACEMENT_STARTED
         )
-        self.settled = True
-        result = await self._child_outcome(handle, "replacement", self.replacement_id)
-        if result is None:
-            return
-        detail = {
-            "replacement_id": self.replacement_id,
-            "replacement_status": result.status.value,
-        }
-        if result.status is ReplacementStatus.COMPLETED:
-            self.outcome = Outcome.REPLACED
-            await self._transition(S.COMPLETED, E.REPLACED, SYSTEM, detail)
-        elif result.status is ReplacementStatus.REFUNDED:
-            # The backorder gave up and refunded the unit's price.
-            item = start.items[0]
-            self.outcome = Outcome.REFUNDED
-            self.refund_amount = item.unit_price * item.quantity
-            await self._transition(S.COMPLETED, E.REFUNDED, SYSTEM, detail)
-        else:
-            self.reason = f"replacement_{result.status.value}"
-            await self._transition(S.CANCELLED, E.REPLACEMENT_ENDED, SYSTEM, detail)
+        if result is not None:
+            ending = after_replacement(result.status)
+            await self._child_ended(
+                start, "replacement", self.replacement_id, result.status.value, ending
+            )
 
-    async def _child_outcome(
-        self, handle: workflow.ChildWorkflowHandle[Any, ChildResult], kind: str, case_id: str
+    async def _child_case(
+        self,
+        handle: workflow.ChildWorkflowHandle[Any, ChildResult],
+        kind: str,
+        case_id: str,
+        started: E,
     ) -> ChildResult | None:
-        """The child case's result; None when it ended without one (an operator terminated
-        it, it failed or timed out): the RMA is then cancelled with that reason rather than
-        failing itself, so its case never sticks in `resolving`."""
+        """Resolve through the child case: its result once it ends. None when it ended
+        without one (an operator terminated it, it failed or timed out): the RMA is then
+        cancelled with that reason rather than failing itself, so its case never sticks in
+        `resolving`."""
+        await self._transition(S.RESOLVING, started, SYSTEM, {f"{kind}_id": case_id})
+        self.settled = True
         try:
             return await handle
         except ChildWorkflowError as error:
@@ -427,26 +373,37 @@ class RmaWorkflow:
             )
             return None
 
+    async def _child_ended(
+        self, start: RmaStart, kind: str, case_id: str, child_status: str, ending: ChildEnding
+    ) -> None:
+        """Record what the child's end means for the RMA, then take the step it calls for."""
+        self.outcome = ending.outcome or self.outcome
+        self.reason = ending.reason or self.reason
+        if ending.outcome is Outcome.REFUNDED:
+            # A replacement that could not ship refunded the unit it was for.
+            self.refund_amount = start.items[0].value
+        detail = {f"{kind}_id": case_id, f"{kind}_status": child_status}
+        await self._transition(ending.status, ending.event, SYSTEM, detail)
+        if ending.next_step is NextStep.SHIP_BACK:
+            await self._ship_back(start)
+            await self._returned(Outcome.RETURNED_UNREPAIRED, E.RETURNED_UNREPAIRED)
+        elif ending.next_step is NextStep.REPLACE:
+            await self._replace(start)
+
     async def _refund(self, start: RmaStart, less_restocking: bool) -> None:
         gross = sum((item.value for item in start.items), Decimal(0))
         breakdown = rules.refund_breakdown(
             gross, start.policy.restocking_fee_percent, less_restocking
         )
         if breakdown.refund > 0:
-            await workflow.execute_activity_method(
-                PaymentActivities.execute_payment,
-                PaymentRequest(
-                    idempotency_key=step_key(workflow.info().workflow_id, "refund"),
-                    org_id=start.org_id,
-                    case_id=start.rma_id,
-                    kind=PaymentKind.REFUND,
-                    amount=breakdown.refund,
-                    currency=start.policy.currency,
-                    payment_method=order_payment_method(start.order_ref),
-                ),
-                start_to_close_timeout=EXTERNAL_TIMEOUT,
-                retry_policy=EXTERNAL_RETRY,
+            account = PaymentAccount(
+                start.org_id,
+                start.rma_id,
+                start.policy.currency,
+                order_payment_method(start.order_ref),
             )
+            key = step_key(workflow.info().workflow_id, "refund")
+            await pay(account, PaymentKind.REFUND, breakdown.refund, key)
         self.refund_amount = breakdown.refund
         self.outcome = Outcome.REFUNDED
         await self._transition(
@@ -461,14 +418,13 @@ class RmaWorkflow:
         )
 
     async def _ship_back(self, start: RmaStart) -> None:
-        parcel = self._parcel(
+        self.outbound, label = await self.shipper.ship(
             Direction.OUTBOUND,
             named(start.policy.return_address, start.org_name),
             customer_address(start.customer, "an RMA's return label"),
             "ship-back",
             "shipping_label",
         )
-        self.outbound, label = await shipping.book_with_label(parcel)
         self.documents.append(label)
         await self._transition(
             S.RESOLVING,
@@ -586,7 +542,6 @@ class RmaWorkflow:
     # ------------------------------------------------------------------ helpers
 
     def view(self) -> RmaView:
-        assert self.start is not None
         return RmaView(
             rma_id=self.start.rma_id,
             status=self._status(),
@@ -605,22 +560,6 @@ class RmaWorkflow:
         allowed = ALLOWED_ACTIONS[status]
         if not self.case.recorded or action not in allowed or not no_conflicting_command:
             raise invalid_transition(action, status.value, allowed)
-
-    def _parcel(
-        self, direction: Direction, origin: Address, destination: Address, step: str, kind: str
-    ) -> Parcel:
-        assert self.start is not None
-        start = self.start
-        return Parcel(
-            org_id=start.org_id,
-            case_id=start.rma_id,
-            tracking_url=f"{start.public_base_url}/track/{start.tracking_token}",
-            direction=direction,
-            origin=origin,
-            destination=destination,
-            step=step,
-            label_kind=kind,
-        )
 
     async def _transition(
         self, status: RmaStatus, event: E, actor: Actor, detail: dict[str, str] | None = None

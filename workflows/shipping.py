@@ -1,5 +1,12 @@
 """Workflow steps every lifecycle shares: book a parcel and render its label (and, for a
-return, its packing slip), void a label no longer needed; name an address."""
+return, its packing slip), void a label no longer needed; name an address.
+
+A case ships through its `Shipper`, which fills in who ships (the case's org and number)
+and where its labels link (the case's tracking page):
+
+    self.shipper = Shipper.for_case(start.org_id, case_id, start.public_base_url, token)
+    self.outbound, label = await self.shipper.ship(Direction.OUTBOUND, origin, to, step, kind)
+"""
 
 from __future__ import annotations
 
@@ -37,6 +44,58 @@ class Parcel:
     step: str
     label_kind: str
     label_step: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Shipper:
+    """Ships one case's parcels: under the case's org and number, with labels that link to
+    the case's tracking page."""
+
+    org_id: str
+    case_id: str
+    tracking_url: str
+
+    @classmethod
+    def for_case(
+        cls, org_id: str, case_id: str, public_base_url: str, tracking_token: str
+    ) -> Shipper:
+        return cls(org_id, case_id, f"{public_base_url}/track/{tracking_token}")
+
+    def parcel(
+        self,
+        direction: Direction,
+        origin: Address,
+        destination: Address,
+        step: str,
+        label_kind: str,
+        *,
+        label_step: str = "",
+    ) -> Parcel:
+        """The parcel from `origin` to `destination`, booked once per case under `step`."""
+        return Parcel(
+            org_id=self.org_id,
+            case_id=self.case_id,
+            tracking_url=self.tracking_url,
+            direction=direction,
+            origin=origin,
+            destination=destination,
+            step=step,
+            label_kind=label_kind,
+            label_step=label_step,
+        )
+
+    async def ship(
+        self,
+        direction: Direction,
+        origin: Address,
+        destination: Address,
+        step: str,
+        label_kind: str,
+        retry: RetryPolicy = EXTERNAL_RETRY,
+    ) -> tuple[ShipmentRef, DocumentRef]:
+        """Book the parcel and render its label (`book_with_label`)."""
+        parcel = self.parcel(direction, origin, destination, step, label_kind)
+        return await book_with_label(parcel, retry)
 
 
 async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentRef:
