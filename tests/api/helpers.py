@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support import ADMIN_KEY, Stack
+import httpx
+
+from tests.support import ADMIN_KEY, Stack, eventually
 
 
 @dataclass
@@ -64,3 +67,14 @@ def customer(name: str = "Ada Lovelace") -> dict[str, Any]:
             "country": "GB",
         },
     }
+
+
+async def wait_for(
+    http: httpx.AsyncClient, path: str, ready: Callable[[dict[str, Any]], object]
+) -> dict[str, Any]:
+    """GET `path` until `ready(body)` holds; that body."""
+    answer = await eventually(
+        lambda: http.get(path), lambda a: ready(a.json()), what=f"GET {path}", every=0.1
+    )
+    body: dict[str, Any] = answer.json()
+    return body

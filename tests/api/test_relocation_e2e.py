@@ -4,17 +4,13 @@ customer reschedules from the tracking endpoint; the certificate verifies; the a
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
-from typing import Any
 
-import httpx
 from pypdf import PdfReader
 
-from tests.api.helpers import add_product, customer, make_org
+from tests.api.helpers import add_product, customer, make_org, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_rma_e2e import carrier, scan
 from tests.documents.barcodes import decode_barcodes
@@ -30,19 +26,6 @@ CHECKS = [
 
 def soon(days: int) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
-
-
-async def wait_for(
-    http: httpx.AsyncClient, path: str, predicate: Any, within: float = 20
-) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        body: dict[str, Any] = (await http.get(path)).json()
-        if predicate(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; last: {body}")
-        await asyncio.sleep(0.1)
 
 
 async def test_a_relocation_from_order_to_certificate(stack: Stack) -> None:

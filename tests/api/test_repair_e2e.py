@@ -4,18 +4,15 @@ whose quote the customer declines, routing, tenancy, refusals and the center's q
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
-import httpx
 from pypdf import PdfReader
 
-from tests.api.helpers import Org, add_product, customer, make_org
+from tests.api.helpers import Org, add_product, customer, make_org, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_rma_e2e import carrier, rma_body, scan, with_label
 from tests.documents.barcodes import decode_barcodes
@@ -47,19 +44,6 @@ async def new_center(stack: Stack, category: str, **changes: Any) -> Org:
         response = await http.put("/v1/repair-centers/me", json=profile(category, **changes))
         assert response.status_code == 200, response.text
     return center
-
-
-async def wait_for(
-    http: httpx.AsyncClient, path: str, predicate: Any, within: float = 20
-) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        body: dict[str, Any] = (await http.get(path)).json()
-        if predicate(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; last state {body.get('status')}: {body}")
-        await asyncio.sleep(0.1)
 
 
 def pdf_text(pdf: bytes) -> str:

@@ -5,14 +5,13 @@ replacement completes as `replaced`, and an advance exchange gets its core back.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections import Counter
 from typing import Any
 
 import httpx
 
-from tests.api.helpers import Org, add_product, customer, make_org
+from tests.api.helpers import Org, add_product, customer, make_org, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_rma_e2e import carrier, rma_body, scan, with_label
 from tests.documents.barcodes import decode_barcodes
@@ -27,19 +26,6 @@ def replacement_body(sku: str, mode: str = "standard", **changes: Any) -> dict[s
     }
     body.update(changes)
     return body
-
-
-async def wait_for(
-    http: httpx.AsyncClient, path: str, predicate: Any, within: float = 30
-) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        body: dict[str, Any] = (await http.get(path)).json()
-        if predicate(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; last: {body}")
-        await asyncio.sleep(0.1)
 
 
 async def stock(http: httpx.AsyncClient, sku: str) -> dict[str, Any]:

@@ -9,10 +9,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.api.helpers import add_product, customer, make_org
+from tests.api.helpers import add_product, customer, make_org, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_plans import plan
-from tests.api.test_replacement_e2e import wait_for
 from tests.api.test_rma_e2e import rma_body
 from tests.support import Stack
 

@@ -289,8 +289,8 @@ async def test_subscriptions_are_validated_walled_and_idempotent(stack: Stack) -
 async def test_a_repair_center_follows_the_jobs_it_works_and_no_others(
     stack: Stack, receiver: Receiver
 ) -> None:
-    from tests.api.helpers import add_product
-    from tests.api.test_repair_e2e import new_center, repair_body, wait_for
+    from tests.api.helpers import add_product, wait_for
+    from tests.api.test_repair_e2e import new_center, repair_body
 
     category = f"hooks-{uuid.uuid4().hex[:6]}"
     retailer = await make_org(stack, "retailer")
