@@ -185,6 +185,53 @@ def sla_breached(
     return reached_ready_to_ship_at > due_at
 
 
+@dataclass
+class SlaClock:
+    """A job's turnaround clock: it runs from `received` until `ready_to_ship`, stops while
+    a quote awaits the customer (`awaiting_approval`), and is breached at most once."""
+
+    turnaround: timedelta
+    received_at: datetime | None = None
+    ready_at: datetime | None = None
+    pauses: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    breached: bool = False
+
+    def pause(self, now: datetime) -> None:
+        self.pauses.append((now, None))
+
+    def resume(self, now: datetime) -> None:
+        """End the open pause, if one is open."""
+        if self.pauses and self.pauses[-1][1] is None:
+            self.pauses[-1] = (self.pauses[-1][0], now)
+
+    def due(self, now: datetime) -> datetime | None:
+        """When the job must be ready: None until the unit is received."""
+        if self.received_at is None:
+            return None
+        return sla_due_at(self.received_at, self.turnaround, self.pauses, now)
+
+    def alarm(self, status: RepairStatus, now: datetime) -> datetime | None:
+        """When to wake up to flag a breach: only while the clock runs."""
+        if self.breached or self.ready_at is not None or status is RepairStatus.AWAITING_APPROVAL:
+            return None
+        if status in TERMINAL_REPAIR_STATUSES:
+            return None
+        return self.due(now)
+
+    def breach(self, status: RepairStatus, now: datetime) -> datetime | None:
+        """Mark the breach if the job is late now (not ready by its due time, pauses
+        excluded) and was not already: answers the due time missed, else None."""
+        if self.breached or status in TERMINAL_REPAIR_STATUSES:
+            return None
+        due = self.due(now)
+        if due is None or status is RepairStatus.AWAITING_APPROVAL:
+            return None
+        if (self.ready_at or now) < due:
+            return None
+        self.breached = True
+        return due
+
+
 @dataclass(frozen=True)
 class CenterProfile:
     org_id: str
@@ -348,6 +395,31 @@ QA_FAILURES_ALLOWED = 1
 def allowed_next(status: RepairStatus) -> tuple[str, ...]:
     """The body of a 409: the states this one may move to, in a stable order."""
     return tuple(sorted(s.value for s in REPAIR_TRANSITIONS[status]))
+
+
+def diagnosis_detail(diagnosis: Diagnosis) -> dict[str, str]:
+    """The timeline detail of a diagnosis."""
+    return {
+        "fault_code": diagnosis.fault_code,
+        "findings": diagnosis.findings,
+        "labor_minutes": str(diagnosis.labor_minutes),
+        "parts": str(len(diagnosis.parts)),
+    }
+
+
+def parts_list(parts: list[Part]) -> str:
+    """The parts a job waits for, as the timeline shows them: `2x P-1, 1x P-2`."""
+    return ", ".join(f"{p.quantity}x {p.part_no}" for p in parts)
+
+
+def reason_of(status: RepairStatus, detail: dict[str, str] | None) -> str | None:
+    """The read model's `reason` of a job in `status`: why it ended beyond repair (its
+    timeline detail says), or that it could not be routed."""
+    if status is RepairStatus.BEYOND_REPAIR and detail:
+        return detail.get("reason")
+    if status is RepairStatus.UNROUTABLE:
+        return "unroutable"
+    return None
 
 
 def repair_certificate(

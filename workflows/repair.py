@@ -18,11 +18,10 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import DocumentActivities, RoutingActivities
+    from activities.stubs import DocumentActivities
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
         Actor,
-        Address,
         CarrierEvent,
         CarrierStatus,
         CaseKind,
@@ -33,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts import facts
     from domain.contracts.documents import RepairCertificateRequest
     from domain.contracts.events import CaseEvent as E
-    from domain.contracts.routing import RouteRequest
     from domain.contracts.starts import replacement_from_repair
     from domain.ids import step_key
     from domain.repair import (
@@ -57,21 +55,25 @@ with workflow.unsafe.imports_passed_through():
         RepairStart,
         RepairStatus,
         RepairView,
+        SlaClock,
         StatusChange,
         allowed_next,
         can_transition,
         cancellable,
+        diagnosis_detail,
         needs_quote,
+        parts_list,
         quote,
+        reason_of,
         repair_certificate,
-        sla_due_at,
     )
-    from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, RENDER_TIMEOUT, invalid_transition
+    from workflows.base import QUICK_RETRY, RENDER_TIMEOUT, invalid_transition
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
     from workflows.children import start_replacement
     from workflows.commands import CommandSlot
     from workflows.recording import CaseRecord, new_case, one_unit
-    from workflows.shipping import Parcel, book_with_label, named, void
+    from workflows.routing import route_repair
+    from workflows.shipping import Shipper, named, void
     from workflows.timeline import Timeline
 
 S = RepairStatus
@@ -82,12 +84,16 @@ Command = StatusChange | Diagnosis | QaReport | QuoteDecision | RepairCancel
 
 @workflow.defn(name=REPAIR_WORKFLOW)
 class RepairWorkflow:
-    def __init__(self) -> None:
-        self.start: RepairStart | None = None
+    @workflow.init
+    def __init__(self, start: RepairStart) -> None:
+        self.start = start
         self.status = S.AWAITING_UNIT
         self.center: AssignedCenter | None = None
         self.case = CaseRecord()
-        self.timeline = Timeline("")
+        self.timeline = Timeline(start.repair_id)
+        self.shipper = Shipper.for_case(
+            start.org_id, start.repair_id, start.public_base_url, start.tracking_token
+        )
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None
         self.outbound: ShipmentRef | None = None
@@ -101,11 +107,7 @@ class RepairWorkflow:
         self.quote_outcome: str | None = None
         self.qa_failures = 0
         self.repaired = False
-        # The SLA clock: from `received` to `ready_to_ship`, paused while a quote waits.
-        self.received_at: datetime | None = None
-        self.ready_at: datetime | None = None
-        self.pauses: list[tuple[datetime, datetime | None]] = []
-        self.sla_breached = False
+        self.sla = SlaClock(start.policy.repair_turnaround)
         # The center's (or the customer's) command, one at a time.
         self.commands: CommandSlot[Command] = CommandSlot()
 
@@ -113,8 +115,6 @@ class RepairWorkflow:
 
     @workflow.run
     async def run(self, start: RepairStart) -> RepairResult:
-        self.start = start
-        self.timeline = Timeline(start.repair_id)
         await self._open(start)
         await self.case.fail_if_refused()
         while self.status not in TERMINAL_REPAIR_STATUSES:
@@ -123,7 +123,7 @@ class RepairWorkflow:
         return RepairResult(
             repair_id=start.repair_id,
             status=self.status,
-            sla_breached=self.sla_breached,
+            sla_breached=self.sla.breached,
             documents=self.documents,
             shipments=[s for s in (self.inbound, self.outbound) if s is not None],
         )
@@ -133,13 +133,7 @@ class RepairWorkflow:
         self.center = start.center
         if self.center is None:
             country = start.customer.address.country if start.customer.address else ""
-            routed = await workflow.execute_local_activity_method(
-                RoutingActivities.route_repair,
-                RouteRequest(category=start.unit.category, country=country, org_id=start.org_id),
-                start_to_close_timeout=QUICK_TIMEOUT,
-                retry_policy=QUICK_RETRY,
-            )
-            self.center = routed.center
+            self.center = await route_repair(start.unit.category, country, start.org_id)
         timeline = [
             self.timeline.entry(
                 S.AWAITING_UNIT, E.CREATED, Actor.retailer(start.org_id), {"fault": start.fault}
@@ -155,7 +149,7 @@ class RepairWorkflow:
             if start.unit_origin is None:
                 # A parent case delivered the unit to the center already.
                 self.status = S.RECEIVED
-                self.received_at = workflow.now()
+                self.sla.received_at = workflow.now()
                 timeline.append(self.timeline.entry(S.RECEIVED, E.RECEIVED, SYSTEM))
         recorded = await self.case.record(
             new_case(
@@ -179,13 +173,14 @@ class RepairWorkflow:
         )
         if recorded and self.status is S.AWAITING_UNIT and start.unit_origin is not None:
             assert self.center is not None
-            self.inbound = await self._ship(
+            self.inbound, label = await self.shipper.ship(
                 Direction.INBOUND,
                 named(start.unit_origin, start.customer.name),
                 named(self.center.address, self.center.name),
                 "inbound-shipment",
                 "return_label",
             )
+            self.documents.append(label)
             detail = {"tracking_number": self.inbound.tracking_number}
             await self._transition(S.AWAITING_UNIT, E.LABEL_CREATED, SYSTEM, detail)
 
@@ -195,7 +190,7 @@ class RepairWorkflow:
             assert self.quote_expires_at is not None
             if not await self._wait_for(lambda: not self.commands.empty, self.quote_expires_at):
                 # No answer within `quote_valid_for`: declined.
-                self._close_pause()
+                self.sla.resume(workflow.now())
                 self.quote_outcome = "expired"
                 await self._ship_back(start, E.QUOTE_EXPIRED, SYSTEM)
                 return
@@ -216,11 +211,11 @@ class RepairWorkflow:
             case Diagnosis():
                 await self._diagnose(start, command)
             case QuoteDecision(approve=True):
-                self._close_pause()
+                self.sla.resume(workflow.now())
                 self.quote_outcome = "approved"
                 await self._start_work(command.actor, E.QUOTE_APPROVED)
             case QuoteDecision():
-                self._close_pause()
+                self.sla.resume(workflow.now())
                 self.quote_outcome = "declined"
                 await self._ship_back(start, E.QUOTE_DECLINED, command.actor)
             case QaReport():
@@ -229,7 +224,7 @@ class RepairWorkflow:
     async def _report(self, change: StatusChange) -> None:
         detail = {"note": change.note} if change.note else {}
         if change.status is S.RECEIVED:
-            self.received_at = workflow.now()
+            self.sla.received_at = workflow.now()
             await self._transition(S.RECEIVED, E.RECEIVED, change.actor, detail)
         elif change.status is S.REPAIRING:
             await self._transition(S.REPAIRING, E.PARTS_RECEIVED, change.actor, detail)
@@ -240,12 +235,7 @@ class RepairWorkflow:
         """Not repairable: beyond repair. Paid coverage: a quote awaits the customer.
         Otherwise on to the work."""
         self.diagnosis = diagnosis
-        detail = {
-            "fault_code": diagnosis.fault_code,
-            "findings": diagnosis.findings,
-            "labor_minutes": str(diagnosis.labor_minutes),
-            "parts": str(len(diagnosis.parts)),
-        }
+        detail = diagnosis_detail(diagnosis)
         if not diagnosis.repairable:
             await self._beyond_repair(diagnosis.actor, "not_repairable", detail)
             return
@@ -253,7 +243,7 @@ class RepairWorkflow:
             assert self.center is not None
             self.quote = quote(diagnosis.parts, diagnosis.labor_minutes, self.center.labor_rate)
             self.quote_expires_at = workflow.now() + start.policy.quote_valid_for
-            self.pauses.append((workflow.now(), None))
+            self.sla.pause(workflow.now())
             detail |= {
                 "amount": f"{self.quote.total:.2f}",
                 "currency": start.policy.currency,
@@ -268,8 +258,8 @@ class RepairWorkflow:
         """Parts first if the diagnosis listed any, else straight to the bench."""
         assert self.diagnosis is not None
         if self.diagnosis.parts:
-            parts = ", ".join(f"{p.quantity}x {p.part_no}" for p in self.diagnosis.parts)
-            await self._transition(S.AWAITING_PARTS, event, actor, {"parts": parts})
+            detail = {"parts": parts_list(self.diagnosis.parts)}
+            await self._transition(S.AWAITING_PARTS, event, actor, detail)
         else:
             await self._transition(S.REPAIRING, event, actor)
 
@@ -292,7 +282,7 @@ class RepairWorkflow:
     async def _beyond_repair(self, actor: Actor, reason: str, detail: dict[str, str]) -> None:
         """Terminal for the repair; the customer gets a new unit. A parent RMA starts that
         replacement itself (it owns the customer's outcome); a direct job starts it here."""
-        start = self._start()
+        start = self.start
         links: dict[str, str] = {}
         if start.rma_id is None:
             replacement = replacement_from_repair(start)
@@ -305,45 +295,27 @@ class RepairWorkflow:
     async def _cancel(self, request: RepairCancel) -> None:
         if self.inbound is not None and not self.inbound_scanned:
             await void(self.inbound)
-        self._close_pause()
+        self.sla.resume(workflow.now())
         detail = {"reason": request.reason} if request.reason else {}
-        if self.received_at is not None:
+        if self.sla.received_at is not None:
             detail["unit"] = "held_at_center"
         await self._transition(S.CANCELLED, E.CANCELLED, request.actor, detail)
 
     async def _ship_back(self, start: RepairStart, event: E, actor: Actor) -> None:
         """Book the parcel from the center to the customer and move to `ready_to_ship`."""
         assert self.center is not None and start.customer.address is not None
-        self.outbound = await self._ship(
+        self.outbound, label = await self.shipper.ship(
             Direction.OUTBOUND,
             named(self.center.address, self.center.name),
             named(start.customer.address, start.customer.name),
             "return-shipment",
             "shipping_label",
         )
-        self.ready_at = workflow.now()
+        self.documents.append(label)
+        self.sla.ready_at = workflow.now()
         await self._check_sla()
         detail = {"tracking_number": self.outbound.tracking_number}
         await self._transition(S.READY_TO_SHIP, event, actor, detail)
-
-    async def _ship(
-        self, direction: Direction, origin: Address, destination: Address, step: str, kind: str
-    ) -> ShipmentRef:
-        start = self._start()
-        shipment, label = await book_with_label(
-            Parcel(
-                org_id=start.org_id,
-                case_id=start.repair_id,
-                tracking_url=f"{start.public_base_url}/track/{start.tracking_token}",
-                direction=direction,
-                origin=origin,
-                destination=destination,
-                step=step,
-                label_kind=kind,
-            )
-        )
-        self.documents.append(label)
-        return shipment
 
     async def _issue_certificate(self, start: RepairStart, report: QaReport) -> None:
         assert self.center is not None and self.diagnosis is not None
@@ -363,36 +335,12 @@ class RepairWorkflow:
         )
         self.documents.append(certificate)
 
-    def _close_pause(self) -> None:
-        if self.pauses and self.pauses[-1][1] is None:
-            self.pauses[-1] = (self.pauses[-1][0], workflow.now())
-
     # --------------------------------------------------------------------- SLA
-
-    def _sla_due(self) -> datetime | None:
-        if self.received_at is None:
-            return None
-        turnaround = self._start().policy.repair_turnaround
-        return sla_due_at(self.received_at, turnaround, self.pauses, workflow.now())
-
-    def _sla_alarm(self) -> datetime | None:
-        """When to wake up to flag a breach: only while the clock runs."""
-        if self.sla_breached or self.ready_at is not None or self.status is S.AWAITING_APPROVAL:
-            return None
-        if self.status in TERMINAL_REPAIR_STATUSES:
-            return None
-        return self._sla_due()
 
     async def _check_sla(self) -> None:
         """Flag a breach once: the job is not ready by its due time (pauses excluded)."""
-        if self.sla_breached or self.status in TERMINAL_REPAIR_STATUSES:
-            return
-        due = self._sla_due()
-        if due is None or self.status is S.AWAITING_APPROVAL:
-            return
-        reached = self.ready_at or workflow.now()
-        if reached >= due:
-            self.sla_breached = True
+        due = self.sla.breach(self.status, workflow.now())
+        if due is not None:
             detail = {"sla_due_at": due.isoformat()}
             await self._transition(self.status, E.SLA_BREACHED, SYSTEM, detail)
 
@@ -401,7 +349,11 @@ class RepairWorkflow:
     async def _wait_for(self, ready: Callable[[], bool], deadline: datetime | None) -> bool:
         """Wait until `ready()` or the deadline, applying scans and the SLA clock meanwhile."""
         return await self.scans.wait_for(
-            ready, deadline, self._apply_scan, tick=self._check_sla, alarm=self._sla_alarm
+            ready,
+            deadline,
+            self._apply_scan,
+            tick=self._check_sla,
+            alarm=lambda: self.sla.alarm(self.status, workflow.now()),
         )
 
     async def _apply_scan(self, scan: CarrierEvent) -> None:
@@ -506,17 +458,13 @@ class RepairWorkflow:
 
     def view(self) -> RepairView:
         return RepairView(
-            repair_id=self._start().repair_id,
+            repair_id=self.start.repair_id,
             status=self.status,
             assigned_center=self.center.org_id if self.center else None,
             quote=self.quote,
             quote_expires_at=self.quote_expires_at,
-            sla_breached=self.sla_breached,
+            sla_breached=self.sla.breached,
         )
-
-    def _start(self) -> RepairStart:
-        assert self.start is not None
-        return self.start
 
     def _labor_rate(self) -> Decimal:
         return self.center.labor_rate if self.center else Decimal(0)
@@ -535,7 +483,7 @@ class RepairWorkflow:
 
     def _facts(self, customer_first_name: str = "") -> facts.RepairFacts:
         """The job's facts for the read model: the API computes `sla_due_at` from these."""
-        start = self._start()
+        start = self.start
         unit, q, d = start.unit, self.quote, self.diagnosis
         return facts.RepairFacts(
             unit=facts.RepairUnit(unit.sku, unit.serial, unit.product_name, unit.category),
@@ -553,11 +501,11 @@ class RepairWorkflow:
             ),
             qa_failures=self.qa_failures,
             sla=facts.SlaFacts(
-                received_at=self.received_at,
-                turnaround_seconds=start.policy.repair_turnaround.total_seconds(),
-                pauses=tuple(self.pauses),
-                ready_at=self.ready_at,
-                breached=self.sla_breached,
+                received_at=self.sla.received_at,
+                turnaround_seconds=self.sla.turnaround.total_seconds(),
+                pauses=tuple(self.sla.pauses),
+                ready_at=self.sla.ready_at,
+                breached=self.sla.breached,
             ),
             customer_first_name=customer_first_name,
         )
@@ -576,15 +524,7 @@ class RepairWorkflow:
             event,
             actor,
             detail,
-            fields={"reason": _reason(status, detail)},
+            fields={"reason": reason_of(status, detail)},
             data=self._facts().to_data(),
             links=links,
         )
-
-
-def _reason(status: RepairStatus, detail: dict[str, str] | None) -> str | None:
-    if status is S.BEYOND_REPAIR and detail:
-        return detail.get("reason")
-    if status is S.UNROUTABLE:
-        return "unroutable"
-    return None
