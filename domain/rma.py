@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 # Actor moved to domain.common (every lifecycle's); re-exported here until its importers switch.
 from domain.common import Actor as Actor
@@ -224,6 +225,20 @@ def case_items(start: RmaStart) -> list[CaseItemRecord]:
         )
         for i in start.items
     ]
+
+
+def case_fields(view: RmaView, receiving_org_id: str | None) -> dict[str, Any]:
+    """The RMA's decisions as the read model's columns, with the repair center receiving
+    the unit once one is routed."""
+    fields: dict[str, Any] = {
+        "coverage": view.coverage.value if view.coverage else None,
+        "reason": view.reason,
+        "outcome": view.outcome.value if view.outcome else None,
+        "refund_amount": view.refund_amount,
+    }
+    if receiving_org_id is not None:
+        fields["receiving_org_id"] = receiving_org_id
+    return fields
 
 
 def inspection_detail(inspection: InspectionRequest, disposition: str) -> dict[str, str]:

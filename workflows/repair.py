@@ -483,30 +483,15 @@ class RepairWorkflow:
 
     def _facts(self, customer_first_name: str = "") -> facts.RepairFacts:
         """The job's facts for the read model: the API computes `sla_due_at` from these."""
-        start = self.start
-        unit, q, d = start.unit, self.quote, self.diagnosis
-        return facts.RepairFacts(
-            unit=facts.RepairUnit(unit.sku, unit.serial, unit.product_name, unit.category),
-            fault=start.fault,
-            assigned_center=self.center.org_id if self.center else None,
-            quote=None
-            if q is None or self.quote_expires_at is None
-            else facts.QuoteFacts(
-                q.parts_total, q.labor_total, q.total, self.quote_expires_at, self.quote_outcome
-            ),
-            diagnosis=None
-            if d is None
-            else facts.DiagnosisFacts(
-                d.fault_code, d.findings, d.labor_minutes, d.repairable, tuple(d.parts)
-            ),
+        return facts.repair_facts(
+            self.start,
+            center=self.center,
+            diagnosis=self.diagnosis,
+            quote=self.quote,
+            quote_expires_at=self.quote_expires_at,
+            quote_outcome=self.quote_outcome,
             qa_failures=self.qa_failures,
-            sla=facts.SlaFacts(
-                received_at=self.sla.received_at,
-                turnaround_seconds=self.sla.turnaround.total_seconds(),
-                pauses=tuple(self.sla.pauses),
-                ready_at=self.sla.ready_at,
-                breached=self.sla.breached,
-            ),
+            sla=self.sla,
             customer_first_name=customer_first_name,
         )
 

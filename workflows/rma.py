@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         RmaView,
         after_repair,
         after_replacement,
+        case_fields,
         case_items,
         inspection_detail,
         order_payment_method,
@@ -565,20 +566,13 @@ class RmaWorkflow:
         self, status: RmaStatus, event: E, actor: Actor, detail: dict[str, str] | None = None
     ) -> None:
         self.status = status
-        fields: dict[str, Any] = {
-            "coverage": self.coverage.value if self.coverage else None,
-            "reason": self.reason,
-            "outcome": self.outcome.value if self.outcome else None,
-            "refund_amount": self.refund_amount,
-        }
-        if self.center is not None:
-            fields["receiving_org_id"] = self.center.org_id
+        receiving_org_id = self.center.org_id if self.center is not None else None
         links = {"repair_id": self.repair_id, "replacement_id": self.replacement_id}
         await self.timeline.project(
             status,
             event,
             actor,
             detail,
-            fields=fields,
+            fields=case_fields(self.view(), receiving_org_id),
             links={name: value for name, value in links.items() if value},
         )

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from domain.common import Address, CaseKind
 from domain.relocation import Appointment, ChecklistItem, Stage
-from domain.repair import Part
+from domain.repair import AssignedCenter, Diagnosis, Part, Quote, RepairStart, SlaClock
 from domain.replacement import ReplacementMode
 from domain.service_plan import ClaimRecord, ClaimType
 
@@ -237,6 +237,46 @@ def _pauses(value: object) -> tuple[tuple[datetime, datetime | None], ...]:
         if start is not None:
             pauses.append((start, parse_moment(pause[1])))
     return tuple(pauses)
+
+
+def repair_facts(
+    start: RepairStart,
+    *,
+    center: AssignedCenter | None,
+    diagnosis: Diagnosis | None,
+    quote: Quote | None,
+    quote_expires_at: datetime | None,
+    quote_outcome: str | None,
+    qa_failures: int,
+    sla: SlaClock,
+    customer_first_name: str = "",
+) -> RepairFacts:
+    """A repair job's facts as its workflow holds them (the one writer's builder)."""
+    unit, d = start.unit, diagnosis
+    return RepairFacts(
+        unit=RepairUnit(unit.sku, unit.serial, unit.product_name, unit.category),
+        fault=start.fault,
+        assigned_center=center.org_id if center else None,
+        quote=None
+        if quote is None or quote_expires_at is None
+        else QuoteFacts(
+            quote.parts_total, quote.labor_total, quote.total, quote_expires_at, quote_outcome
+        ),
+        diagnosis=None
+        if d is None
+        else DiagnosisFacts(
+            d.fault_code, d.findings, d.labor_minutes, d.repairable, tuple(d.parts)
+        ),
+        qa_failures=qa_failures,
+        sla=SlaFacts(
+            received_at=sla.received_at,
+            turnaround_seconds=sla.turnaround.total_seconds(),
+            pauses=tuple(sla.pauses),
+            ready_at=sla.ready_at,
+            breached=sla.breached,
+        ),
+        customer_first_name=customer_first_name,
+    )
 
 
 # ------------------------------------------------------------------ replacement
