@@ -11,11 +11,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import BindParameter, and_, bindparam, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
-from db.types import utcnow
 from domain.common import CLOSED_STATUSES
 from domain.service_plan import BillingPeriod, ClaimType, PlanTerms
 
@@ -370,26 +368,3 @@ async def plan_holding(session: AsyncSession, org_id: str, serial: str) -> str |
         )
         .limit(1)
     )
-
-
-async def asset_id(
-    session: AsyncSession, org_id: str, sku: str, serial: str, site: dict[str, Any]
-) -> str:
-    """The organisation's asset with this SKU and serial, created at `site` the first time
-    it is seen (commits)."""
-    query = select(models.Asset.id).where(
-        models.Asset.org_id == org_id, models.Asset.sku == sku, models.Asset.serial == serial
-    )
-    found = await session.scalar(query)
-    if found is not None:
-        return found
-    asset = models.Asset(org_id=org_id, sku=sku, serial=serial, site=site, created_at=utcnow())
-    session.add(asset)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()  # created concurrently: use that one
-        found = await session.scalar(query)
-        assert found is not None
-        return found
-    return asset.id

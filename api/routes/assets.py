@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from api.auth import OrgKind
 from api.deps import PrincipalDep, SessionDep
@@ -11,6 +10,7 @@ from api.errors import not_found
 from api.schemas.common import Serial, Sku
 from api.schemas.relocation import AssetOut
 from db import models
+from db.assets import asset, assets_by_serial
 
 router = APIRouter(prefix="/v1/assets", tags=["relocations"])
 
@@ -21,21 +21,16 @@ async def find_assets(
 ) -> list[AssetOut]:
     """The retailer's assets with this serial (and SKU)."""
     principal.require(OrgKind.RETAILER)
-    query = select(models.Asset).where(
-        models.Asset.org_id == principal.owner_id, models.Asset.serial == serial
-    )
-    if sku is not None:
-        query = query.where(models.Asset.sku == sku)
-    return [_out(a) for a in (await session.scalars(query.order_by(models.Asset.sku))).all()]
+    return [_out(a) for a in await assets_by_serial(session, principal.owner_id, serial, sku)]
 
 
 @router.get("/{asset_id}", response_model=AssetOut)
 async def get_asset(asset_id: str, principal: PrincipalDep, session: SessionDep) -> AssetOut:
     principal.require(OrgKind.RETAILER)
-    asset = await session.get(models.Asset, asset_id)
-    if asset is None or asset.org_id != principal.owner_id:
+    found = await asset(session, principal.owner_id, asset_id)
+    if found is None:
         raise not_found("asset")
-    return _out(asset)
+    return _out(found)
 
 
 def _out(asset: models.Asset) -> AssetOut:

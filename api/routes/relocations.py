@@ -27,7 +27,8 @@ from api.schemas.relocation import (
     StageBody,
 )
 from api.schemas.setup import PolicyDocument
-from db.queries import asset_id, organisation, policy_document
+from db.assets import asset_id
+from db.queries import organisation, policy_document
 from domain.ids import new_case_id, new_tracking_token, relocation_workflow_id
 from domain.relocation import (
     BOOK_UPDATE,
