@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found
 from api.schemas.common import NO_CONTROL, Moment, Strict, column_bound
 from db import models
-from db.types import utcnow
+from db.carrier_events import already_recorded, live_shipment, record_scan
 from domain.common import CARRIER_EVENT_SIGNAL, CarrierEvent, CarrierStatus
 from domain.signatures import verify
 
@@ -66,64 +63,27 @@ async def carrier_event(
             ],
         ) from exc
 
-    if await session.get(models.CarrierEventRecord, event.event_id) is not None:
+    if await already_recorded(session, event.event_id):
         return CarrierEventAccepted(event_id=event.event_id, duplicate=True)
-    shipment = await session.scalar(
-        select(models.Shipment).where(models.Shipment.tracking_number == event.tracking_number)
-    )
-    if shipment is None or shipment.status == "voided":
+    shipment = await live_shipment(session, event.tracking_number)
+    if shipment is None:
         raise not_found("tracking number")
 
+    scan = CarrierEvent(
+        event_id=event.event_id,
+        tracking_number=event.tracking_number,
+        status=event.status,
+        occurred_at=event.occurred_at,
+        location=event.location,
+    )
     # Signal first, record after: if we crash in between, the carrier's retry signals again
     # and the workflow drops the copy by event id. The reverse order could lose the scan.
     handle = client.get_workflow_handle(shipment.workflow_id)
     try:
-        await handle.signal(
-            CARRIER_EVENT_SIGNAL,
-            CarrierEvent(
-                event_id=event.event_id,
-                tracking_number=event.tracking_number,
-                status=event.status,
-                occurred_at=event.occurred_at,
-                location=event.location,
-            ),
-        )
+        await handle.signal(CARRIER_EVENT_SIGNAL, scan)
     except RPCError as exc:
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise
         # The case has ended; the scan still updates the shipment below.
-    _record(
-        session,
-        event.event_id,
-        event.tracking_number,
-        event.status,
-        event.occurred_at,
-        event.location,
-    )
-    shipment.status = event.status.value
-    shipment.updated_at = utcnow()
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        return CarrierEventAccepted(event_id=event.event_id, duplicate=True)
-    return CarrierEventAccepted(event_id=event.event_id, duplicate=False)
-
-
-def _record(
-    session: SessionDep,
-    event_id: str,
-    tracking_number: str,
-    status: CarrierStatus,
-    occurred_at: datetime,
-    location: str,
-) -> None:
-    session.add(
-        models.CarrierEventRecord(
-            event_id=event_id,
-            tracking_number=tracking_number,
-            status=status.value,
-            occurred_at=occurred_at,
-            location=location,
-        )
-    )
+    recorded = await record_scan(session, shipment, scan)
+    return CarrierEventAccepted(event_id=event.event_id, duplicate=not recorded)
