@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import bearer_token, resolve
 from api.deps import ResourcesDep, SessionDep
 from api.errors import not_found, unauthorized
-from db import models
+from db.documents import document_and_case, tracking_tokens_opening
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -29,12 +28,12 @@ async def get_document(
 ) -> Response:
     if token is None and authorization is None:
         raise unauthorized("an API key or the case's tracking token is required")
-    document = await session.get(models.Document, document_id)
-    case = await session.get(models.Case, document.case_id) if document else None
-    if document is None or case is None:
+    found = await document_and_case(session, document_id)
+    if found is None:
         raise not_found("document")
+    document, case = found
     if token is not None:
-        allowed = await _token_opens(session, case, token)
+        allowed = _token_opens(await tracking_tokens_opening(session, case), token)
     else:
         principal = await resolve(
             session, bearer_token(authorization), res.settings.required_admin_key, res.keys
@@ -59,14 +58,8 @@ async def get_document(
     )
 
 
-async def _token_opens(session: AsyncSession, case: models.Case, token: str) -> bool:
-    """The case's own tracking token, or that of the case it was started for (the RMA of a
-    repair or replacement, the plan of a claim): the same customer, who follows one link."""
-    tokens = [case.tracking_token]
-    for parent_link in ("rma_id", "service_plan_id"):
-        parent_id = case.links.get(parent_link)
-        parent = await session.get(models.Case, parent_id) if parent_id else None
-        if parent is not None and parent.org_id == case.org_id:
-            tokens.append(parent.tracking_token)
+def _token_opens(tokens: list[str], token: str) -> bool:
+    """`token` is one of `tokens`: the case's own, or that of the case it was started for
+    (the same customer, who follows one link)."""
     # Compare against every candidate so the answer takes the same time whichever matched.
     return any([hmac.compare_digest(token.encode(), t.encode()) for t in tokens])
