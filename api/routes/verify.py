@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from api.deps import SessionDep
 from api.errors import not_found
 from api.schemas.repair import Verification
-from db import models
+from db.documents import certificate
 
 router = APIRouter(prefix="/v1/verify", tags=["documents"])
 
@@ -16,9 +15,7 @@ router = APIRouter(prefix="/v1/verify", tags=["documents"])
 @router.get("/{code}", response_model=Verification)
 async def verify(code: str, session: SessionDep) -> Verification:
     """A code we issued answers what it certifies; any other is a 404 (nothing to leak)."""
-    document = await session.scalar(
-        select(models.Document).where(models.Document.verification_code == code.strip().upper())
-    )
+    document = await certificate(session, code.strip().upper())
     if document is None:
         raise not_found("certificate")
     return Verification(
