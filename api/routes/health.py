@@ -6,9 +6,9 @@ import asyncio
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api.deps import ResourcesDep
+from db.health import ping
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT = 3.0
@@ -18,8 +18,7 @@ CHECK_TIMEOUT = 3.0
 async def healthz(res: ResourcesDep) -> JSONResponse:
     body = {"status": "ok", "database": "ok", "temporal": "ok"}
     try:
-        async with res.engine.connect() as conn:
-            await asyncio.wait_for(conn.execute(text("SELECT 1")), CHECK_TIMEOUT)
+        await ping(res.engine, CHECK_TIMEOUT)
     except Exception as exc:  # any failure is the answer, not a crash
         body["database"] = f"error: {type(exc).__name__}"
     try:
