@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
 from db.types import utcnow
+from domain.contracts.facts import ReplacementFacts
 
 
 class ReservationStatus(StrEnum):
@@ -91,6 +92,69 @@ async def settle(session: AsyncSession, key: str, outcome: ReservationStatus) ->
     reservation.status = outcome.value
     reservation.updated_at = utcnow()
     return True
+
+
+# ------------------------------------------------------------------ the retailer's stock (API)
+
+
+async def set_on_hand(session: AsyncSession, org_id: str, sku: str, quantity: int) -> int | None:
+    """Set the units of `sku` on hand (commits), under its row's lock. Fewer than are
+    reserved for open cases changes nothing: the answer is then the units reserved."""
+    row = await lock_item(session, org_id, sku)
+    if quantity < row.reserved:
+        reserved = row.reserved
+        await session.rollback()
+        return reserved
+    row.quantity = quantity
+    row.updated_at = utcnow()
+    await session.commit()
+    return None
+
+
+async def on_hand(session: AsyncSession, org_id: str, sku: str) -> tuple[int, int]:
+    """Units of `sku` on hand and reserved, as committed now (none if it has no row)."""
+    row = await session.get(models.InventoryItem, (org_id, sku), populate_existing=True)
+    return (row.quantity, row.reserved) if row else (0, 0)
+
+
+async def backorders(session: AsyncSession, org_id: str, sku: str) -> list[tuple[str, str]]:
+    """The organisation's replacements waiting for a unit of `sku`, oldest first, as
+    (case id, workflow id)."""
+    case = models.Case
+    waiting = await session.execute(
+        select(case.id, case.workflow_id, case.data)
+        .where(
+            case.org_id == org_id,
+            case.case_type == "replacement",
+            case.status == "backordered",
+        )
+        .order_by(case.created_at, case.id)
+    )
+    return [
+        (case_id, workflow_id)
+        for case_id, workflow_id, data in waiting.all()
+        if ReplacementFacts.from_data(data).replacement_sku == sku
+    ]
+
+
+async def reserve_for_backorder(
+    session: AsyncSession, key: str, org_id: str, sku: str, case_id: str
+) -> bool:
+    """`reserve`, committed. True also when the workflow reserved for itself meanwhile (the
+    same key won the race): it holds its unit already."""
+    try:
+        reserved = await reserve(session, key, org_id, sku, case_id)
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return True
+    return reserved
+
+
+async def release(session: AsyncSession, key: str) -> None:
+    """The unit reserved under `key` goes back to stock (committed)."""
+    await settle(session, key, ReservationStatus.RELEASED)
+    await session.commit()
 
 
 def _changed(result: object) -> bool:
