@@ -11,14 +11,13 @@ fixed metadata, no clock).
 
 from __future__ import annotations
 
-import math
 from io import BytesIO
 
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import inch
-from reportlab.pdfbase.pdfmetrics import getFont
 from reportlab.pdfgen.canvas import Canvas
 
+from documents.pdftext import BOLD, REGULAR, Text
 from documents.qr import draw_qr
 from domain.common import Address
 from domain.documents import LabelData
@@ -37,9 +36,6 @@ QR_SIZE = 1.3 * inch
 # drift between zlib builds (zlib-ng deflates differently), which stored
 # SHA-256s rely on.
 PAGE_COMPRESSION = 0
-
-REGULAR = "Helvetica"
-BOLD = "Helvetica-Bold"
 
 # Section boundaries, top down (y grows upwards in PDF).
 HEADER_BOTTOM = 386.0
@@ -64,11 +60,6 @@ FRAME = "q 1.5 w 4 4 {:.2f} {:.2f} re S 1 w {} Q".format(
     ),
 )
 
-# Helvetica's advance widths (1/1000 em) in WinAnsiEncoding, the encoding the
-# standard fonts use; text is encoded as cp1252, its Windows twin.
-_WIDTHS = {font: tuple(getFont(font).widths) for font in (REGULAR, BOLD)}
-_ELLIPSIS = 0x85  # "…" in cp1252
-
 
 def render_label(data: LabelData) -> bytes:
     """The label as a one-page PDF, 288 x 432 pt."""
@@ -82,7 +73,7 @@ def render_label(data: LabelData) -> bytes:
     canvas.setCreator("aftersales")
     canvas.setSubject(f"RMA/CASE {data.case_number}")
 
-    text = _Text(canvas)
+    text = Text(canvas)
     canvas.addLiteral(FRAME)
     _header(text, title, data)
     _address(
@@ -154,72 +145,7 @@ def _code128_pattern(value: str) -> str:
     return str(barcode.decompose())
 
 
-class _Text:
-    """Single lines of Helvetica, collected into one BT/ET block."""
-
-    def __init__(self, canvas: Canvas) -> None:
-        self.canvas = canvas
-        # Registering the fonts puts them in the page's resources; reportlab's
-        # own text objects look the names up the same way.
-        self.names = {font: canvas._doc.getInternalFontName(font) for font in _WIDTHS}
-        self.ops: list[str] = []
-
-    def line(
-        self,
-        text: str,
-        x: float,
-        y: float,
-        font: str,
-        size: float,
-        max_width: float,
-        *,
-        align: str = "left",
-    ) -> None:
-        """One line, shrunk (then cut) to fit `max_width` so that nothing overlaps."""
-        raw, size, width = _fit(text.encode("cp1252", "replace"), font, size, max_width)
-        if align == "right":
-            x -= width
-        elif align == "center":
-            x -= width / 2
-        self.ops.append(
-            f"{self.names[font]} {size:.2f} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm ({_escape(raw)}) Tj"
-        )
-
-    def draw(self) -> None:
-        # q/Q: the font set here must not leak into reportlab's idea of the state.
-        self.canvas.addLiteral("q 0 g BT\n" + "\n".join(self.ops) + "\nET Q")
-
-
-def _fit(
-    raw: bytes, font: str, size: float, max_width: float, min_size: float = 6.0
-) -> tuple[bytes, float, float]:
-    """Text, size and width: the size shrinks to fit, down to `min_size`, then
-    the text is cut with an ellipsis."""
-    widths = _WIDTHS[font]
-    limit = max_width * 1000  # widths are in 1/1000 of the font size
-    units = sum(map(widths.__getitem__, raw))
-    if units * size <= limit:
-        return raw, size, units * size / 1000
-    # Rounded down to what the content stream prints (2 decimals), so it still fits.
-    size = max(min_size, math.floor(limit / units * 100) / 100)
-    if units * size <= limit:
-        return raw, size, units * size / 1000
-    budget = limit / size - widths[_ELLIPSIS]
-    while raw and units > budget:
-        units -= widths[raw[-1]]
-        raw = raw[:-1]
-    return raw + bytes([_ELLIPSIS]), size, (units + widths[_ELLIPSIS]) * size / 1000
-
-
-def _escape(raw: bytes) -> str:
-    """A PDF literal string body, kept to printable ASCII (octal escapes)."""
-    text = raw.decode("latin-1")
-    if text.isascii() and text.isprintable():
-        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    return "".join(c if " " <= c <= "~" and c not in "\\()" else f"\\{ord(c):03o}" for c in text)
-
-
-def _header(text: _Text, title: str, data: LabelData) -> None:
+def _header(text: Text, title: str, data: LabelData) -> None:
     top = PAGE_HEIGHT - 4
     text.line(title, MARGIN, top - 20, BOLD, 16, CONTENT_WIDTH * 0.6)
     # The case number is what the receiving dock keys on: give it a whole line.
@@ -230,7 +156,7 @@ def _header(text: _Text, title: str, data: LabelData) -> None:
 
 
 def _address(
-    text: _Text,
+    text: Text,
     caption: str,
     address: Address,
     *,
@@ -259,7 +185,7 @@ def _address_lines(address: Address) -> list[str]:
     return [line for line in (address.line1, address.line2, locality, address.country) if line]
 
 
-def _tracking(canvas: Canvas, text: _Text, tracking_number: str) -> None:
+def _tracking(canvas: Canvas, text: Text, tracking_number: str) -> None:
     modules = code128_modules(tracking_number)
     bar_width = min(BAR_WIDTH, CONTENT_WIDTH / (modules + 2 * BARCODE_QUIET))
     if bar_width < MIN_BAR_WIDTH:
@@ -279,7 +205,7 @@ def _tracking(canvas: Canvas, text: _Text, tracking_number: str) -> None:
     )
 
 
-def _footer(canvas: Canvas, text: _Text, data: LabelData) -> None:
+def _footer(canvas: Canvas, text: Text, data: LabelData) -> None:
     qr_left, qr_bottom = MARGIN - 4, 16.0
     draw_qr(canvas, data.tracking_url, qr_left, qr_bottom, QR_SIZE)
     caption = "Track this return" if data.kind == "return_label" else "Track this shipment"

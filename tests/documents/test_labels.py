@@ -8,7 +8,8 @@ from io import BytesIO
 import pytest
 from pypdf import PdfReader
 
-from documents.labels import _fit, render_label
+from documents.labels import render_label
+from documents.pdftext import fit
 from domain.common import Address
 from domain.documents import LabelData
 from tests.documents.barcodes import decode_barcodes
@@ -137,13 +138,13 @@ def test_long_lines_shrink_then_cut_to_fit() -> None:
     assert "Department of Returned Goods" in text
     assert "\u2026" in text
 
-    raw, size, width = _fit(b"short", "Helvetica", 11, 200)
+    raw, size, width = fit(b"short", "Helvetica", 11, 200)
     assert (raw, size) == (b"short", 11)
     assert width == pytest.approx(24.453)
-    raw, size, width = _fit(b"Returns Department West Coast Hub", "Helvetica-Bold", 13, 200)
+    raw, size, width = fit(b"Returns Department West Coast Hub", "Helvetica-Bold", 13, 200)
     assert raw == b"Returns Department West Coast Hub"
     assert 6 < size < 13 and width <= 200
-    raw, size, width = _fit(long_name.encode("cp1252"), "Helvetica-Bold", 13, 200)
+    raw, size, width = fit(long_name.encode("cp1252"), "Helvetica-Bold", 13, 200)
     assert raw.endswith(b"\x85") and long_name.encode("cp1252").startswith(raw[:-1])
     assert size == 6 and width <= 200
 
