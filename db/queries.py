@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import BindParameter, and_, bindparam, or_, select, update
+from sqlalchemy import BindParameter, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -206,15 +206,6 @@ async def load_case_view(session: AsyncSession, case_id: str) -> CaseBundle | No
     return (await _bundles(session, [case], customers))[0]
 
 
-async def lock_organisation(session: AsyncSession, org_id: str) -> None:
-    """Hold the organisation's row until the caller commits, so a check of what the
-    organisation has (a count against its quota) and the insert that follows are one step
-    for it. An UPDATE, not SELECT … FOR UPDATE: it locks the row on PostgreSQL and opens the
-    write transaction on SQLite, where FOR UPDATE is ignored."""
-    table = models.Organisation
-    await session.execute(update(table).where(table.id == org_id).values(name=table.name))
-
-
 async def policy_document(session: AsyncSession, org_id: str) -> dict[str, Any]:
     row = await session.get(models.RetailerPolicy, org_id)
     return dict(row.document) if row else {}
@@ -310,10 +301,6 @@ async def case_page(
 
 
 # ------------------------------------------------------------------ what a new case checks
-
-
-async def organisation(session: AsyncSession, org_id: str) -> models.Organisation | None:
-    return await session.get(models.Organisation, org_id)
 
 
 async def serials_in_open_cases(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
-from sqlalchemy import select
 
 from api.auth import OrgKind, hash_key, new_key
 from api.deps import PrincipalDep, ResourcesDep, SessionDep
 from api.errors import not_found
 from api.schemas.setup import ApiKeyInfo, ApiKeyPublic, OrgCreate, OrgPublic
-from db import models
-from db.types import utcnow
+from db import api_keys
+from db.organisations import create_organisation, organisation
 
 router = APIRouter(prefix="/v1/orgs", tags=["setup"])
 
@@ -18,22 +17,18 @@ router = APIRouter(prefix="/v1/orgs", tags=["setup"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrgPublic)
 async def create_org(body: OrgCreate, principal: PrincipalDep, session: SessionDep) -> OrgPublic:
     principal.require(OrgKind.ADMIN)
-    org = models.Organisation(name=body.name, kind=body.kind.value)
-    session.add(org)
-    await session.commit()
+    org = await create_organisation(session, body.name, body.kind.value)
     return OrgPublic(id=org.id, name=org.name, kind=OrgKind(org.kind))
 
 
 @router.post("/{org_id}/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyPublic)
 async def create_api_key(org_id: str, principal: PrincipalDep, session: SessionDep) -> ApiKeyPublic:
     principal.require(OrgKind.ADMIN)
-    org = await session.get(models.Organisation, org_id)
+    org = await organisation(session, org_id)
     if org is None:
         raise not_found("organisation")
     key = new_key()
-    record = models.ApiKey(org_id=org.id, key_hash=hash_key(key), prefix=key[:12])
-    session.add(record)
-    await session.commit()
+    record = await api_keys.add(session, org.id, hash_key(key), key[:12])
     return ApiKeyPublic(id=record.id, key=key, org_id=org.id)
 
 
@@ -43,13 +38,8 @@ async def list_api_keys(
 ) -> list[ApiKeyInfo]:
     """Every key of the organisation, revoked ones included, oldest first."""
     principal.require(OrgKind.ADMIN)
-    if await session.get(models.Organisation, org_id) is None:
+    if await organisation(session, org_id) is None:
         raise not_found("organisation")
-    rows = await session.scalars(
-        select(models.ApiKey)
-        .where(models.ApiKey.org_id == org_id)
-        .order_by(models.ApiKey.created_at, models.ApiKey.id)
-    )
     return [
         ApiKeyInfo(
             id=row.id,
@@ -58,7 +48,7 @@ async def list_api_keys(
             last_used_at=row.last_used_at,
             revoked_at=row.revoked_at,
         )
-        for row in rows
+        for row in await api_keys.all_of(session, org_id)
     ]
 
 
@@ -69,12 +59,8 @@ async def revoke_api_key(
     """Revoke a key: it answers 401 from the next request on. Revoking twice keeps the
     first time."""
     principal.require(OrgKind.ADMIN)
-    row = await session.get(models.ApiKey, key_id, with_for_update=True)
-    if row is None or row.org_id != org_id:
+    if not await api_keys.revoke(session, org_id, key_id):
         raise not_found("API key")
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        await session.commit()
     # This process forgets it now; other API processes within `auth.KEY_CACHE_SECONDS`.
     res.keys.forget(key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -27,7 +27,8 @@ from api.schemas.repair import (
     StatusBody,
 )
 from api.schemas.setup import PolicyDocument
-from db.queries import organisation, policy_document
+from db.organisations import organisation
+from db.queries import policy_document
 from domain.durations import add_months
 from domain.ids import new_case_id, new_tracking_token, repair_workflow_id
 from domain.repair import (

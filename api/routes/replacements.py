@@ -24,7 +24,8 @@ from api.schemas.replacement import (
     ReplacementPublic,
 )
 from api.schemas.setup import PolicyDocument
-from db.queries import organisation, policy_document
+from db.organisations import organisation
+from db.queries import policy_document
 from domain.ids import new_case_id, new_tracking_token, replacement_workflow_id
 from domain.replacement import (
     ALLOWED_ACTIONS,

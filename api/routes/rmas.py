@@ -27,8 +27,8 @@ from api.schemas.rma import (
     RmaPublic,
 )
 from api.schemas.setup import PolicyDocument
+from db.organisations import organisation
 from db.queries import (
-    organisation,
     policy_document,
     serials_in_open_cases,
     serials_with_active_plans,

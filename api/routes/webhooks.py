@@ -28,8 +28,8 @@ from api.schemas.webhooks import (
 )
 from db import models
 from db.models import new_id
+from db.organisations import lock_organisation
 from db.outbox import webhook_queue
-from db.queries import lock_organisation
 from db.types import utcnow
 from domain.delivery import (
     DeliveryQueueStart,
