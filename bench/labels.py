@@ -1,12 +1,15 @@
 """Return labels rendered per second on one core: `render_label` (addresses,
 Code 128, QR, text) over a bare reportlab 4x6 page carrying only the Code 128
-of the same tracking number.
+of the same tracking number; then the packing slip's CPU per render against
+the label's.
 
-    .venv/bin/python bench/labels.py [--seconds 5]
+    .venv/bin/python bench/labels.py [--seconds 5] [--renders 200]
 
 Both run in this one thread, interleaved in short slices so that other load on
 the machine hits both alike. Rates are per CPU second of this thread (what one
-core delivers); wall-clock rates are printed alongside.
+core delivers); wall-clock rates are printed alongside. The packing slip (an
+RMA's: two items, three instructions) and the label are timed with
+time.process_time over `--renders` renders each, in alternating rounds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -29,10 +33,13 @@ from reportlab.graphics.shapes import Drawing
 from reportlab.pdfgen.canvas import Canvas
 
 from documents.labels import render_label
+from documents.packing_slip import render_packing_slip
 from domain.common import Address
-from domain.documents import LabelData
+from domain.documents import LabelData, PackingSlipData, SlipItem
 
 TARGET = 0.5
+SLIP_TARGET = 1.0  # label ms / slip ms: a slip costs no more than a label
+SLIP_ROUNDS = 5
 PAGE = (288.0, 432.0)
 SLICE = 0.5  # seconds per turn before the other contender runs
 INPUTS = 2048
@@ -75,6 +82,50 @@ def inputs(count: int) -> list[LabelData]:
             )
         )
     return labels
+
+
+def slip_inputs(labels: list[LabelData]) -> list[PackingSlipData]:
+    """One packing slip per label, shaped as domain.rma.packing_slip makes an RMA's."""
+    return [
+        PackingSlipData(
+            case_number=label.case_number,
+            order_ref=f"ORD-{88412 + i}",
+            retailer_name="Acme Home Appliances",
+            customer_first_name="Jane",
+            items=[
+                SlipItem(
+                    sku="EM-400",
+                    description="Espresso machine",
+                    serial=f"SN{12345678 + i:010d}",
+                    quantity=1,
+                    reason="defective",
+                ),
+                SlipItem(
+                    sku="TANK-2",
+                    description="Water tank",
+                    serial=f"SN{99887766 + i:010d}",
+                    quantity=2,
+                    reason="damaged_in_transit",
+                ),
+            ],
+            tracking_number=label.tracking_number,
+            ship_by="7 December 2026",
+            instructions=[
+                "Put this slip inside the parcel with the items listed.",
+                "Stick the return label on the outside, covering any old labels.",
+                "Hand the parcel to UPS by 7 December 2026.",
+            ],
+        )
+        for i, label in enumerate(labels)
+    ]
+
+
+def cpu_ms_per_render(render: Callable[[Any], bytes], data: list[Any]) -> float:
+    """CPU milliseconds (time.process_time) per render over `data`, one render each."""
+    start = time.process_time()
+    for item in data:
+        render(item)
+    return (time.process_time() - start) * 1000 / len(data)
 
 
 def baseline(data: LabelData) -> bytes:
@@ -130,6 +181,7 @@ class Runner:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per contender")
+    parser.add_argument("--renders", type=int, default=200, help="per slip/label round")
     args = parser.parse_args()
 
     data = inputs(INPUTS)
@@ -161,6 +213,19 @@ def main() -> None:
         f"({widget_wall:.1f}/s wall, {widget.count} pages)"
     )
     print(f"labels ratio: {label_cpu / bare_cpu:.2f} (target >= {TARGET})")
+
+    labels = data[: args.renders]
+    slips = slip_inputs(labels)
+    cpu_ms_per_render(render_packing_slip, slips[:20])  # warm up
+    label_ms = slip_ms = 0.0
+    for _ in range(SLIP_ROUNDS):
+        label_ms += cpu_ms_per_render(render_label, labels) / SLIP_ROUNDS
+        slip_ms += cpu_ms_per_render(render_packing_slip, slips) / SLIP_ROUNDS
+    print(
+        f"CPU per render ({SLIP_ROUNDS} alternating rounds of {len(labels)}): "
+        f"packing slip {slip_ms:.2f} ms, label {label_ms:.2f} ms"
+    )
+    print(f"packing_slip ratio: {label_ms / slip_ms:.2f} (target >= {SLIP_TARGET})")
 
 
 if __name__ == "__main__":
