@@ -206,11 +206,6 @@ async def load_case_view(session: AsyncSession, case_id: str) -> CaseBundle | No
     return (await _bundles(session, [case], customers))[0]
 
 
-async def policy_document(session: AsyncSession, org_id: str) -> dict[str, Any]:
-    row = await session.get(models.RetailerPolicy, org_id)
-    return dict(row.document) if row else {}
-
-
 async def plan_terms(session: AsyncSession, org_id: str, code: str) -> PlanTerms | None:
     """The catalog's current terms for a plan code (what a renewal is sold at), or None."""
     entry = await session.scalar(

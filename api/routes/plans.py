@@ -15,7 +15,7 @@ from api.errors import Problem, not_found
 from api.schemas.common import MoneyIO
 from api.schemas.plans import PlanCreate, PlanPublic, PlanTermsIn
 from db import models
-from db.queries import policy_document
+from db.policies import policy_document
 from db.types import utcnow
 
 router = APIRouter(prefix="/v1/plans", tags=["service plans"])

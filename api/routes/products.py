@@ -12,7 +12,7 @@ from api.errors import Problem, not_found
 from api.schemas.common import MoneyIO
 from api.schemas.setup import ProductCreate, ProductPublic
 from db import models
-from db.queries import policy_document
+from db.policies import policy_document
 
 router = APIRouter(prefix="/v1/products", tags=["setup"])
 

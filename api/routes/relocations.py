@@ -29,7 +29,7 @@ from api.schemas.relocation import (
 from api.schemas.setup import PolicyDocument
 from db.assets import asset_id
 from db.organisations import organisation
-from db.queries import policy_document
+from db.policies import policy_document
 from domain.ids import new_case_id, new_tracking_token, relocation_workflow_id
 from domain.relocation import (
     BOOK_UPDATE,

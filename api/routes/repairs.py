@@ -28,7 +28,7 @@ from api.schemas.repair import (
 )
 from api.schemas.setup import PolicyDocument
 from db.organisations import organisation
-from db.queries import policy_document
+from db.policies import policy_document
 from domain.durations import add_months
 from domain.ids import new_case_id, new_tracking_token, repair_workflow_id
 from domain.repair import (

@@ -28,8 +28,8 @@ from api.schemas.rma import (
 )
 from api.schemas.setup import PolicyDocument
 from db.organisations import organisation
+from db.policies import policy_document
 from db.queries import (
-    policy_document,
     serials_in_open_cases,
     serials_with_active_plans,
 )

@@ -29,7 +29,8 @@ from api.schemas.service_plan import (
 )
 from api.schemas.setup import PolicyDocument
 from db.organisations import organisation
-from db.queries import plan_holding, plan_terms, policy_document
+from db.policies import policy_document
+from db.queries import plan_holding, plan_terms
 from domain.ids import new_case_id, new_tracking_token, service_plan_workflow_id
 from domain.service_plan import (
     CLAIM_UPDATE,

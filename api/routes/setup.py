@@ -9,9 +9,7 @@ from fastapi import APIRouter
 from api.auth import OrgKind
 from api.deps import PrincipalDep, SessionDep
 from api.schemas.setup import PolicyDocument
-from db import models
-from db.queries import policy_document
-from db.types import utcnow
+from db.policies import policy_document, replace_policy
 
 router = APIRouter(prefix="/v1/policy", tags=["setup"])
 
@@ -23,13 +21,7 @@ async def put_policy(
     """Replace the policy; fields left out take their defaults. Open cases keep theirs."""
     principal.require(OrgKind.RETAILER)
     document: dict[str, Any] = body.model_dump(mode="json")
-    row = await session.get(models.RetailerPolicy, principal.owner_id)
-    if row is None:
-        session.add(models.RetailerPolicy(org_id=principal.owner_id, document=document))
-    else:
-        row.document = document
-        row.updated_at = utcnow()
-    await session.commit()
+    await replace_policy(session, principal.owner_id, document)
     return body
 
 
