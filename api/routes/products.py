@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from api.auth import OrgKind
 from api.deps import PrincipalDep, SessionDep, SettingsDep
@@ -12,6 +10,7 @@ from api.errors import Problem, not_found
 from api.schemas.common import MoneyIO
 from api.schemas.setup import ProductCreate, ProductPublic
 from db import models
+from db.catalog import add_product, product
 from db.policies import policy_document
 
 router = APIRouter(prefix="/v1/products", tags=["setup"])
@@ -33,35 +32,28 @@ async def create_product(
     body: ProductCreate, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> ProductPublic:
     principal.require(OrgKind.RETAILER)
-    product = models.Product(
-        org_id=principal.owner_id,
+    added = await add_product(
+        session,
+        principal.owner_id,
         sku=body.sku,
         name=body.name,
         category=body.category,
         unit_price=body.price(),
         warranty_months=body.warranty_months,
     )
-    session.add(product)
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
+    if added is None:
         raise Problem(
             409, "duplicate_sku", f"sku {body.sku!r} is already in the catalog", sku=body.sku
-        ) from exc
+        )
     currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
-    return _public(product, currency)
+    return _public(added, currency)
 
 
 @router.get("/{sku}", response_model=ProductPublic)
 async def get_product(sku: str, principal: PrincipalDep, session: SessionDep) -> ProductPublic:
     principal.require(OrgKind.RETAILER)
-    product = await session.scalar(
-        select(models.Product).where(
-            models.Product.org_id == principal.owner_id, models.Product.sku == sku
-        )
-    )
-    if product is None:
+    found = await product(session, principal.owner_id, sku)
+    if found is None:
         raise not_found("product")
     currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
-    return _public(product, currency)
+    return _public(found, currency)
