@@ -88,7 +88,7 @@ async def plan_entries(session: AsyncSession, org_id: str) -> list[models.PlanCa
     return list(rows.all())
 
 
-async def replace_plan(
+async def set_plan_terms(
     session: AsyncSession, entry: models.PlanCatalogEntry, name: str, terms: dict[str, Any]
 ) -> None:
     """New terms for the plan (commits): new sales and renewals read them."""

@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, status
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import OrgKind
-from api.deps import PrincipalDep, SessionDep
+from api.deps import AsyncSession, PrincipalDep, SessionDep
 from api.errors import Problem, not_found
 from api.schemas.common import MoneyIO
 from api.schemas.plans import PlanCreate, PlanPublic, PlanTermsIn
 from db import models
+from db.catalog import add_plan, plan_entries, plan_entry, set_plan_terms
 from db.policies import policy_document
-from db.types import utcnow
 
 router = APIRouter(prefix="/v1/plans", tags=["service plans"])
 
@@ -25,17 +22,9 @@ router = APIRouter(prefix="/v1/plans", tags=["service plans"])
 async def create_plan(body: PlanCreate, principal: PrincipalDep, session: SessionDep) -> PlanPublic:
     principal.require(OrgKind.RETAILER)
     terms: dict[str, Any] = body.model_dump(mode="json", exclude={"code"})
-    entry = models.PlanCatalogEntry(
-        org_id=principal.owner_id, code=body.code, name=body.name, terms=terms
-    )
-    session.add(entry)
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Problem(
-            409, "duplicate_plan_code", f"plan {body.code!r} is already in the catalog"
-        ) from exc
+    entry = await add_plan(session, principal.owner_id, body.code, body.name, terms)
+    if entry is None:
+        raise Problem(409, "duplicate_plan_code", f"plan {body.code!r} is already in the catalog")
     return await _public(session, entry)
 
 
@@ -46,22 +35,14 @@ async def replace_plan(
     """New terms for new sales and for renewals; plans already sold keep theirs until then."""
     principal.require(OrgKind.RETAILER)
     entry = await _entry(session, principal.owner_id, code)
-    entry.name = body.name
-    entry.terms = body.model_dump(mode="json")
-    entry.updated_at = utcnow()
-    await session.commit()
+    await set_plan_terms(session, entry, body.name, body.model_dump(mode="json"))
     return await _public(session, entry)
 
 
 @router.get("", response_model=list[PlanPublic])
 async def list_plans(principal: PrincipalDep, session: SessionDep) -> list[PlanPublic]:
     principal.require(OrgKind.RETAILER)
-    rows = await session.scalars(
-        select(models.PlanCatalogEntry)
-        .where(models.PlanCatalogEntry.org_id == principal.owner_id)
-        .order_by(models.PlanCatalogEntry.code)
-    )
-    return [await _public(session, row) for row in rows.all()]
+    return [await _public(session, row) for row in await plan_entries(session, principal.owner_id)]
 
 
 @router.get("/{code}", response_model=PlanPublic)
@@ -71,11 +52,7 @@ async def get_plan(code: str, principal: PrincipalDep, session: SessionDep) -> P
 
 
 async def _entry(session: AsyncSession, org_id: str, code: str) -> models.PlanCatalogEntry:
-    entry = await session.scalar(
-        select(models.PlanCatalogEntry).where(
-            models.PlanCatalogEntry.org_id == org_id, models.PlanCatalogEntry.code == code
-        )
-    )
+    entry = await plan_entry(session, org_id, code)
     if entry is None:
         raise not_found("plan")
     return entry
