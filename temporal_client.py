@@ -29,8 +29,10 @@ from temporalio.converter import (
 from domain.common import WORKFLOW_TASK_TIMEOUT
 from domain.delivery import (
     DELIVERY_QUEUE_WORKFLOW,
+    ENQUEUE_MANY_SIGNAL,
     ENQUEUE_SIGNAL,
     DeliveryQueueStart,
+    QueuedDeliveries,
     QueuedDelivery,
 )
 from settings import Settings, parse_payload_keys
@@ -235,5 +237,24 @@ async def enqueue_delivery(
         task_queue=task_queue,
         start_signal=ENQUEUE_SIGNAL,
         start_signal_args=[item],
+        task_timeout=WORKFLOW_TASK_TIMEOUT,
+    )
+
+
+async def enqueue_deliveries(
+    client: Client,
+    task_queue: str,
+    queue_id: str,
+    start: DeliveryQueueStart,
+    items: list[QueuedDelivery],
+) -> None:
+    """Hand several deliveries of one queue over in one signal (the worker's relay)."""
+    await client.start_workflow(
+        DELIVERY_QUEUE_WORKFLOW,
+        start,
+        id=queue_id,
+        task_queue=task_queue,
+        start_signal=ENQUEUE_MANY_SIGNAL,
+        start_signal_args=[QueuedDeliveries(items)],
         task_timeout=WORKFLOW_TASK_TIMEOUT,
     )

@@ -44,7 +44,7 @@ from domain.webhook_targets import (
     resolve_host,
     vetted_addresses,
 )
-from temporal_client import enqueue_delivery
+from temporal_client import enqueue_deliveries
 
 SIGNATURE_HEADER = "X-Aftersales-Signature"
 # How much of a target's answer is read: enough to reuse the connection after a usual
@@ -181,13 +181,18 @@ class Dispatcher:
         self.first_retry = first_retry
 
     async def dispatch(self, pending: list[PendingDelivery]) -> None:
+        """One signal-with-start per queue, carrying that queue's deliveries in seq order."""
+        queues: dict[str, list[PendingDelivery]] = {}
         for delivery in pending:
-            await enqueue_delivery(
+            queues.setdefault(delivery.queue, []).append(delivery)
+        for queue, batch in queues.items():
+            batch.sort(key=lambda d: d.seq)
+            await enqueue_deliveries(
                 self.client,
                 self.task_queue,
-                delivery.queue,
-                DeliveryQueueStart(delivery.channel, self.retry_window, self.first_retry),
-                QueuedDelivery(delivery.id, delivery.seq, delivery.created_at),
+                queue,
+                DeliveryQueueStart(batch[0].channel, self.retry_window, self.first_retry),
+                [QueuedDelivery(d.id, d.seq, d.created_at) for d in batch],
             )
 
 

@@ -400,6 +400,9 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     failed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set once its queue has it (`activities.handover`): a pending row left unset is due to
+    # any worker's sweep.
+    handed_over_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
 
 
 class WebhookAttempt(Base):
@@ -439,3 +442,5 @@ class Email(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # As for webhook deliveries: set once its queue has it.
+    handed_over_at: Mapped[datetime | None] = mapped_column(default=None, index=True)

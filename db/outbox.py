@@ -4,11 +4,12 @@ deliveries nor delivered without being recorded."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -218,10 +219,11 @@ async def pending_deliveries(
     session: AsyncSession, case_id: str, seqs: list[int]
 ) -> list[PendingDelivery]:
     """What still waits to go out for entries stored by an earlier attempt, which may have
-    stopped before handing them to their queue (a crash between commit and dispatch)."""
+    stopped before handing them to their queue (a crash between commit and dispatch): not
+    what is marked as handed over already."""
     if not seqs:
         return []
-    return await _pending(session, case_id, seqs)
+    return await _pending(session, case_id, seqs, unmarked_only=True)
 
 
 async def all_pending_deliveries(session: AsyncSession) -> list[PendingDelivery]:
@@ -229,8 +231,63 @@ async def all_pending_deliveries(session: AsyncSession) -> list[PendingDelivery]
     return await _pending(session, None, None)
 
 
+async def not_handed_over(session: AsyncSession, limit: int) -> list[str]:
+    """The ids of pending deliveries and emails no queue is known to hold yet (at most
+    `limit` of each, oldest first): each is being handed over, or its worker died first."""
+    D, E = models.WebhookDelivery, models.Email
+    found: list[str] = []
+    for model in (D, E):
+        found += await session.scalars(
+            select(model.id)
+            .where(model.handed_over_at.is_(None), model.status == "pending")
+            .order_by(model.created_at)
+            .limit(limit)
+        )
+    return found
+
+
+async def claim(session: AsyncSession, ids: list[str]) -> list[PendingDelivery]:
+    """Of `ids`, those still pending and unmarked, locked until `session` ends: on
+    PostgreSQL another worker's claim skips them (and takes them if this one dies before
+    marking them). SQLite has no row locks: two workers sweeping the same second may both
+    hand a row over, which its queue ignores the second time."""
+    D, E = models.WebhookDelivery, models.Email
+    if not ids:
+        return []
+    webhooks = (
+        select(D.id, D.subscription_id, D.case_id, D.seq, D.created_at)
+        .where(D.id.in_(ids), D.handed_over_at.is_(None), D.status == "pending")
+        .with_for_update(skip_locked=True)
+    )
+    emails = (
+        select(E.id, E.case_id, E.seq, E.created_at)
+        .where(E.id.in_(ids), E.handed_over_at.is_(None), E.status == "pending")
+        .with_for_update(skip_locked=True)
+    )
+    return _pending_rows(
+        (await session.execute(webhooks)).all(), (await session.execute(emails)).all()
+    )
+
+
+async def mark_handed_over(
+    session: AsyncSession, deliveries: list[PendingDelivery], at: datetime
+) -> None:
+    """Their queues hold them now: no sweep hands them over again."""
+    for channel, model in (("webhook", models.WebhookDelivery), ("email", models.Email)):
+        ids = [d.id for d in deliveries if d.channel == channel]
+        if ids:
+            await session.execute(
+                update(model)
+                .where(model.id.in_(ids), model.handed_over_at.is_(None))
+                .values(handed_over_at=at)
+            )
+
+
 async def _pending(
-    session: AsyncSession, case_id: str | None, seqs: list[int] | None
+    session: AsyncSession,
+    case_id: str | None,
+    seqs: list[int] | None,
+    unmarked_only: bool = False,
 ) -> list[PendingDelivery]:
     D, E = models.WebhookDelivery, models.Email
     webhooks = select(D.id, D.subscription_id, D.case_id, D.seq, D.created_at).where(
@@ -243,6 +300,18 @@ async def _pending(
     if seqs is not None:
         webhooks = webhooks.where(D.seq.in_(seqs))
         emails = emails.where(E.seq.in_(seqs))
+    if unmarked_only:
+        webhooks = webhooks.where(D.handed_over_at.is_(None))
+        emails = emails.where(E.handed_over_at.is_(None))
+    return _pending_rows(
+        (await session.execute(webhooks)).all(), (await session.execute(emails)).all()
+    )
+
+
+def _pending_rows(
+    webhooks: Sequence[Row[str, str, str, int, datetime]],
+    emails: Sequence[Row[str, str, int, datetime]],
+) -> list[PendingDelivery]:
     found = [
         PendingDelivery(
             row.id,
@@ -251,10 +320,10 @@ async def _pending(
             row.seq,
             row.created_at,
         )
-        for row in (await session.execute(webhooks)).all()
+        for row in webhooks
     ] + [
         PendingDelivery(row.id, "email", email_queue(row.case_id), row.seq, row.created_at)
-        for row in (await session.execute(emails)).all()
+        for row in emails
     ]
     return sorted(found, key=lambda d: (d.queue, d.seq))
 

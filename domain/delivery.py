@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 # Referred to by name: neither activities nor the API import workflow code.
 DELIVERY_QUEUE_WORKFLOW = "DeliveryQueue"
 ENQUEUE_SIGNAL = "enqueue"
+# Several deliveries of one queue in one signal (a workflow task for all of them).
+ENQUEUE_MANY_SIGNAL = "enqueue_many"
 
 
 @dataclass
@@ -24,6 +26,11 @@ class QueuedDelivery:
     @property
     def key(self) -> str:
         return f"{self.id}:{self.round}"
+
+
+@dataclass
+class QueuedDeliveries:
+    items: list[QueuedDelivery]
 
 
 @dataclass

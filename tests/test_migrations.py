@@ -168,3 +168,84 @@ def test_0009_caps_stored_durations_postgres() -> None:
         pytest.skip("AFTERSALES_TEST_DATABASE_URL is not set")
     with postgres_database(base) as url:
         _wild_durations_before_0009(url)
+
+
+def _outbox_before_0010(url: str) -> None:
+    """0010 marks the outbox rows that ended as handed over and leaves the pending ones
+    unmarked (the first sweep hands them over again); its downgrade drops the mark."""
+    config = _config(url)
+    command.upgrade(config, "0009")
+    engine = create_engine(sync_url(url))
+    at = "2026-11-01 10:00:00+00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO organisations (id, name, kind, created_at) "
+                "VALUES ('org1', 'Shop', 'retailer', :at)"
+            ),
+            {"at": at},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO webhook_subscriptions (id, org_id, url, events, secret, created_at) "
+                "VALUES ('sub1', 'org1', 'https://hooks.example/in', '[\"*\"]', 's', :at)"
+            ),
+            {"at": at},
+        )
+        for seq, status in enumerate(("delivered", "pending", "failed"), start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_deliveries (id, subscription_id, case_id, seq, "
+                    "event_id, type, payload, status, attempts, redeliveries, created_at) "
+                    "VALUES (:id, 'sub1', 'RMA-1', :seq, :id, 'rma.x', '{}', :status, 0, 0, :at)"
+                ),
+                {"id": f"d{seq}", "seq": seq, "status": status, "at": at},
+            )
+        for seq, status in enumerate(("sent", "pending", "outbox"), start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO emails (id, org_id, case_id, seq, event_id, notice, to_address, "
+                    "subject, body, tracking_url, status, attempts, last_error, created_at) "
+                    "VALUES (:id, 'org1', 'RMA-1', :seq, :id, 'received', 'a@example.com', "
+                    "'s', 'b', 'https://t.example', :status, 0, '', :at)"
+                ),
+                {"id": f"e{seq}", "seq": seq, "status": status, "at": at},
+            )
+    command.upgrade(config, "0010")
+    with engine.connect() as conn:
+        marked = {
+            table: dict(
+                conn.execute(
+                    text(f"SELECT id, handed_over_at IS NOT NULL FROM {table}")
+                ).all()
+            )
+            for table in ("webhook_deliveries", "emails")
+        }
+    assert marked == {
+        "webhook_deliveries": {"d1": True, "d2": False, "d3": True},
+        "emails": {"e1": True, "e2": False, "e3": True},
+    }
+    command.downgrade(config, "0009")
+    inspector = inspect(engine)
+    columns = {
+        table: {c["name"] for c in inspector.get_columns(table)}
+        for table in ("webhook_deliveries", "emails")
+    }
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one()
+    engine.dispose()
+    assert all("handed_over_at" not in names for names in columns.values())
+    assert kept == 3
+    command.upgrade(config, "head")  # and up again over the downgraded schema
+
+
+def test_0010_marks_ended_outbox_rows_as_handed_over_sqlite(tmp_path: Path) -> None:
+    _outbox_before_0010(f"sqlite:///{tmp_path}/{uuid.uuid4().hex}.db")
+
+
+def test_0010_marks_ended_outbox_rows_as_handed_over_postgres() -> None:
+    base = database_url_for_tests()
+    if base is None:
+        pytest.skip("AFTERSALES_TEST_DATABASE_URL is not set")
+    with postgres_database(base) as url:
+        _outbox_before_0010(url)

@@ -16,9 +16,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.notify import ATTEMPT_TIMEOUT, HEARTBEAT_TIMEOUT
     from domain.delivery import (
         DELIVERY_QUEUE_WORKFLOW,
+        ENQUEUE_MANY_SIGNAL,
         ENQUEUE_SIGNAL,
         DeliveryQueueStart,
         DeliveryRef,
+        QueuedDeliveries,
         QueuedDelivery,
     )
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
@@ -44,6 +46,13 @@ class DeliveryQueueWorkflow:
         self.seen.add(item.key)
         self.queue.append(item)
         self.queue.sort(key=lambda queued: queued.seq)
+
+    @workflow.signal(name=ENQUEUE_MANY_SIGNAL)
+    def enqueue_many(self, batch: QueuedDeliveries) -> None:
+        # What waited for one queue is handed over in one signal: one workflow task for the
+        # lot instead of one per delivery (the hand-over's cost under a backlog).
+        for item in batch.items:
+            self.enqueue(item)
 
     @workflow.run
     async def run(self, start: DeliveryQueueStart) -> None:
