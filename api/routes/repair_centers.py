@@ -6,17 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import OrgKind
-from api.deps import PrincipalDep, SessionDep
+from api.deps import AsyncSession, PrincipalDep, SessionDep
 from api.errors import not_found
 from api.schemas.common import MoneyIO
 from api.schemas.repair import RepairCenterProfile, RepairCenterPublic
-from db import models
+from db import repair_centers
 from db.types import utcnow
-from domain.common import CLOSED_STATUSES
 
 router = APIRouter(prefix="/v1/repair-centers", tags=["repairs"])
 
@@ -42,13 +39,7 @@ async def put_profile(
         "address": body.address.model_dump(),
         "updated_at": utcnow(),
     }
-    row = await session.get(models.RepairCenter, principal.owner_id)
-    if row is None:
-        session.add(models.RepairCenter(org_id=principal.owner_id, **fields))
-    else:
-        for name, value in fields.items():
-            setattr(row, name, value)
-    await session.commit()
+    await repair_centers.put_profile(session, principal.owner_id, fields)
     return await _public(session, principal.owner_id)
 
 
@@ -59,16 +50,9 @@ async def get_profile(principal: PrincipalDep, session: SessionDep) -> RepairCen
 
 
 async def _public(session: AsyncSession, org_id: str) -> RepairCenterPublic:
-    row = await session.get(models.RepairCenter, org_id, populate_existing=True)
+    row = await repair_centers.profile(session, org_id)
     if row is None:
         raise not_found("repair center profile")
-    open_jobs = await session.scalar(
-        select(func.count()).where(
-            models.Case.case_type == "repair",
-            models.Case.receiving_org_id == org_id,
-            models.Case.status.not_in(CLOSED_STATUSES),
-        )
-    )
     return RepairCenterPublic(
         org_id=org_id,
         categories=list(row.categories),
@@ -76,5 +60,5 @@ async def _public(session: AsyncSession, org_id: str) -> RepairCenterPublic:
         daily_capacity=row.daily_capacity,
         labor_rate=MoneyIO.of(Decimal(row.labor_rate), row.currency),
         address=dict(row.address),
-        open_jobs=int(open_jobs or 0),
+        open_jobs=await repair_centers.open_jobs(session, org_id),
     )
