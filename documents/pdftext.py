@@ -108,9 +108,8 @@ def escape(raw: bytes) -> str:
 class Text:
     """Lines of Helvetica on one page, collected into one BT/ET block.
 
-    `fill` is the PDF fill-colour operator the block starts with ("0 g": black); a line
-    given another `color` switches to it, and the lines after it keep it until one names
-    another.
+    `fill` is the PDF fill-colour operator of the block's text ("0 g": black); a line
+    may name another `color` operator for itself.
     """
 
     def __init__(self, canvas: Canvas, fill: str = "0 g") -> None:
@@ -157,7 +156,9 @@ class Text:
                 width = sum(map(WIDTHS[font].__getitem__, raw)) * size / 1000
             x -= width if align == "right" else width / 2
         op = f"{self.names[font]} {size:.2f} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm ({escape(raw)}) Tj"
-        if color is not None and color != self.color:
+        # The colour operator goes out only where it changes.
+        color = color or self.fill
+        if color != self.color:
             self.color = color
             op = f"{color} {op}"
         self.ops.append(op)
