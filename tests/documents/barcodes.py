@@ -14,7 +14,7 @@ import zxingcpp
 DPI = 300  # a label printer is 203 or 300 dpi; 300 keeps 1.2 pt bars at 5 px
 
 # pdfium is not thread-safe; tests that render from several threads share this.
-_PDFIUM = threading.Lock()
+PDFIUM = threading.Lock()
 
 
 def decode_barcodes(pdf_bytes: bytes, page: int = 0, dpi: int = DPI) -> list[tuple[str, str]]:
@@ -22,7 +22,7 @@ def decode_barcodes(pdf_bytes: bytes, page: int = 0, dpi: int = DPI) -> list[tup
 
     Formats are zxing-cpp's names: "Code128", "QRCode", ...
     """
-    with _PDFIUM:
+    with PDFIUM:
         document = pdfium.PdfDocument(pdf_bytes)
         try:
             rendered = document[page].render(scale=dpi / 72)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from io import BytesIO
 
+import pypdfium2 as pdfium
 from pypdf import PdfReader
 
 from documents.packing_slip import render_packing_slip
 from domain.documents import PackingSlipData, SlipItem
+from tests.documents.barcodes import PDFIUM
 
 INSTRUCTIONS = [
     "Pack the unit in its original box, or a sturdy box with padding on every side.",
@@ -134,3 +136,103 @@ def test_no_items_and_no_instructions() -> None:
     [text] = pages_text(render_packing_slip(slip(items=[], instructions=[])))
     assert "No items." in text
     assert "Instructions" not in text
+
+
+def ink_outside_margins(pdf: bytes) -> list[tuple[int, str]]:
+    """(page, side) wherever something is painted left or right of the content area
+    (the 0.75 in margins), i.e. text that ran out of its column."""
+    found = []
+    with PDFIUM:
+        document = pdfium.PdfDocument(pdf)
+        try:
+            for number in range(len(document)):
+                image = document[number].render(scale=1).to_pil().convert("L")
+                for side, box in (("left", (0, 0, 53, 792)), ("right", (559, 0, 612, 792))):
+                    low, _ = image.crop(box).getextrema()
+                    if low < 250:
+                        found.append((number + 1, side))
+        finally:
+            document.close()
+    return found
+
+
+def test_a_long_description_wraps_in_its_column_and_nothing_is_cut() -> None:
+    words = [f"word{i}" for i in range(120)]
+    serial = "SN" + "0123456789" * 6  # one "word" wider than the serial column
+    item = SlipItem(
+        sku="LONG-1",
+        description=" ".join(words),
+        serial=serial,
+        quantity=3,
+        reason="Arrived with a cracked drip tray and a missing steam wand cover",
+    )
+    pdf = render_packing_slip(slip(items=[item, *slip().items]))
+    [text] = pages_text(pdf)
+    for word in words:
+        assert word in text, word
+    assert serial in "".join(text.split())
+    assert "Arrived with a cracked drip tray and a missing steam wand cover" in " ".join(
+        text.split()
+    )
+    # The following rows come after the tall one, in order.
+    assert text.index("word119") < text.index("EM-400") < text.index("TANK-2")
+    assert ink_outside_margins(pdf) == []
+
+
+def test_a_row_taller_than_a_page_continues_on_the_next_and_nothing_is_cut() -> None:
+    words = [f"w{i}" for i in range(1500)]
+    item = SlipItem(sku="HUGE-1", description=" ".join(words), serial="SN1", quantity=1)
+    pdf = render_packing_slip(slip(items=[item, *slip().items]))
+    texts = pages_text(pdf)
+    assert len(texts) >= 2
+    everything = "\n".join(texts)
+    for word in words:
+        assert f"{word}\n" in everything or f"{word} " in everything, word
+    assert "Description" in texts[1]  # the header repeats where the row continues
+    assert everything.index("w1499") < everything.index("EM-400")
+    assert ink_outside_margins(pdf) == []
+
+
+def test_sixty_items_with_wrapped_cells_span_pages_in_order() -> None:
+    items = [
+        SlipItem(
+            sku=f"PART-{i:03d}",
+            description=f"Part {i}" + " with a description long enough to wrap" * (i % 4),
+            serial=f"SN{i:08d}",
+            quantity=i,
+            reason="Cracked" + " and scratched on the left side panel" * (i % 3),
+        )
+        for i in range(60)
+    ]
+    pdf = render_packing_slip(slip(items=items))
+    texts = pages_text(pdf)
+    assert len(texts) >= 3
+    everything = "\n".join(texts)
+    positions = [everything.index(f"PART-{i:03d}") for i in range(60)]
+    assert positions == sorted(positions)
+    for i in range(60):
+        assert f"SN{i:08d}" in everything
+    for number, text in enumerate(texts, start=1):
+        assert f"Page {number}" in text
+        assert "Case RMA-2026-000123" in text
+        assert "Description" in text or number == len(texts)
+    # The quantity of every row is printed.
+    words = " ".join(everything.split())
+    assert "PART-059 Part 59" in words and "SN00000059 59" in words
+    assert ink_outside_margins(pdf) == []
+
+
+def test_long_names_wrap_instead_of_running_off_the_page() -> None:
+    retailer = "Acme Home Appliances and Kitchen Equipment International Holdings Group"
+    data = slip(
+        retailer_name=retailer,
+        customer_first_name="Maximiliana-Konstantina-Bartholomea " * 4,
+        order_ref="ORD-" + "7" * 60,
+    )
+    pdf = render_packing_slip(data)
+    [text] = pages_text(pdf)
+    joined = " ".join(text.split())
+    assert retailer in joined
+    assert "Prepared for Maximiliana-Konstantina-Bartholomea" in joined
+    assert "ORD-" + "7" * 60 in "".join(text.split())
+    assert ink_outside_margins(pdf) == []
