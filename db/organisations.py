@@ -3,7 +3,9 @@ that needs their name, and locked while a quota is checked."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -19,6 +21,18 @@ async def create_organisation(session: AsyncSession, name: str, kind: str) -> mo
 
 async def organisation(session: AsyncSession, org_id: str) -> models.Organisation | None:
     return await session.get(models.Organisation, org_id)
+
+
+async def organisations_of_kind(
+    session: AsyncSession, org_ids: Sequence[str], kind: str
+) -> set[str]:
+    """Those of `org_ids` that are organisations of this kind."""
+    found = await session.scalars(
+        select(models.Organisation.id).where(
+            models.Organisation.id.in_(org_ids), models.Organisation.kind == kind
+        )
+    )
+    return set(found.all())
 
 
 async def lock_organisation(session: AsyncSession, org_id: str) -> None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import OrgKind
-from api.deps import PrincipalDep, SessionDep
+from api.deps import AsyncSession, PrincipalDep, SessionDep
 from api.errors import Problem
 from api.schemas.repair_network import RepairNetwork, RepairNetworkPublic
-from db import models
-from db.types import utcnow
+from db.organisations import organisations_of_kind
+from db.repair_network import network, replace_network
 
 router = APIRouter(prefix="/v1/repair-network", tags=["repairs"])
 
@@ -26,16 +24,7 @@ async def put_network(
     # Listed twice means listed once; the first mention keeps its place.
     centers = list(dict.fromkeys(body.centers or []))
     if centers:
-        known = set(
-            (
-                await session.scalars(
-                    select(models.Organisation.id).where(
-                        models.Organisation.id.in_(centers),
-                        models.Organisation.kind == OrgKind.REPAIR_CENTER.value,
-                    )
-                )
-            ).all()
-        )
+        known = await organisations_of_kind(session, centers, OrgKind.REPAIR_CENTER.value)
         unknown = [center for center in centers if center not in known]
         if unknown:
             # One answer for "no such org" and "not a repair center": which organisations
@@ -46,24 +35,7 @@ async def put_network(
                 f"not repair centers: {', '.join(unknown)}",
                 centers=unknown,
             )
-    # Two PUTs at once would otherwise both delete, then collide inserting the same rows.
-    await session.get(models.Organisation, principal.owner_id, with_for_update=True)
-    await session.execute(
-        delete(models.RepairNetworkMember).where(
-            models.RepairNetworkMember.retailer_org_id == principal.owner_id
-        )
-    )
-    now = utcnow()
-    session.add_all(
-        models.RepairNetworkMember(
-            retailer_org_id=principal.owner_id,
-            center_org_id=center,
-            position=position,
-            added_at=now,
-        )
-        for position, center in enumerate(centers)
-    )
-    await session.commit()
+    await replace_network(session, principal.owner_id, centers)
     return await _public(session, principal.owner_id)
 
 
@@ -74,9 +46,4 @@ async def get_network(principal: PrincipalDep, session: SessionDep) -> RepairNet
 
 
 async def _public(session: AsyncSession, retailer_org_id: str) -> RepairNetworkPublic:
-    centers = await session.scalars(
-        select(models.RepairNetworkMember.center_org_id)
-        .where(models.RepairNetworkMember.retailer_org_id == retailer_org_id)
-        .order_by(models.RepairNetworkMember.position)
-    )
-    return RepairNetworkPublic(centers=list(centers))
+    return RepairNetworkPublic(centers=await network(session, retailer_org_id))
