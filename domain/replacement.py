@@ -68,6 +68,11 @@ class ReplacementStart:
     # Where the parcel leaves from: the retailer's warehouse (its return address).
     ship_from: Address | None = None
 
+    def parent_links(self) -> dict[str, str]:
+        """The cases this replacement was started from, as the read model links them."""
+        parents = (("rma_id", self.rma_id), ("repair_id", self.repair_id))
+        return {name: value for name, value in parents if value}
+
 
 @dataclass
 class ReplacementView:

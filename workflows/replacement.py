@@ -12,18 +12,16 @@ unit leaving the warehouse commits the case; from then on a cancel is refused.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import InventoryActivities, PaymentActivities
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
         Actor,
-        Address,
         CarrierEvent,
         CarrierStatus,
         CaseKind,
@@ -32,9 +30,8 @@ with workflow.unsafe.imports_passed_through():
         ShipmentRef,
     )
     from domain.contracts.events import CaseEvent
-    from domain.contracts.facts import HoldFacts, ReplacementFacts
-    from domain.contracts.inventory import ReserveRequest, SettleRequest
-    from domain.contracts.payments import PaymentKind, PaymentRequest
+    from domain.contracts.facts import ReplacementFacts
+    from domain.contracts.payments import PAYMENT_DECLINED, PaymentKind
     from domain.ids import step_key
     from domain.replacement import (
         ALLOWED_ACTIONS,
@@ -46,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
         STOCK_RESERVED_SIGNAL,
         TERMINAL_REPLACEMENT_STATUSES,
         CoreReceived,
-        HoldState,
         ReplacementCancel,
         ReplacementMode,
         ReplacementResult,
@@ -54,22 +50,20 @@ with workflow.unsafe.imports_passed_through():
         ReplacementStatus,
         ReplacementView,
         StockReserved,
-        reservation_key,
     )
-    from workflows.base import (
-        EXTERNAL_RETRY,
-        EXTERNAL_TIMEOUT,
-        QUICK_RETRY,
-        QUICK_TIMEOUT,
-        invalid_transition,
-    )
+    from workflows.base import EXTERNAL_RETRY, invalid_transition
     from workflows.carrier_scans import CarrierScans, scan_detail
     from workflows.commands import CommandSlot
+    from workflows.deposits import Deposit
+    from workflows.payments import PaymentAccount, declined, pay
     from workflows.recording import CaseRecord, new_case, one_unit
-    from workflows.shipping import Parcel, book_with_label, customer_address, named, void
+    from workflows.shipping import Shipper, customer_address, named, void
+    from workflows.stock import Reservation
     from workflows.timeline import Timeline
 
 S = ReplacementStatus
+SYSTEM = Actor.system()
+CARRIER = Actor.carrier()
 # Shipping a reserved unit gives up after a bounded outage, so that the reservation goes
 # back to stock instead of being held by a case that cannot move.
 FULFILMENT_RETRY = RetryPolicy(
@@ -77,34 +71,38 @@ FULFILMENT_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=5,
-    non_retryable_error_types=["PaymentDeclined"],
+    non_retryable_error_types=[PAYMENT_DECLINED],
 )
 
 
 @workflow.defn(name=REPLACEMENT_WORKFLOW)
 class ReplacementWorkflow:
-    def __init__(self) -> None:
-        self.start: ReplacementStart | None = None
+    @workflow.init
+    def __init__(self, start: ReplacementStart) -> None:
+        self.start = start
         self.status = S.REQUESTED
         self.reason: str | None = None
         self.case = CaseRecord()
         self.cancels: CommandSlot[ReplacementCancel] = CommandSlot()
         self.cores: CommandSlot[CoreReceived] = CommandSlot()
         self.scans = CarrierScans()
-        self.timeline = Timeline("")
+        self.timeline = Timeline(start.replacement_id)
+        self.shipper = Shipper.for_case(
+            start.org_id, start.replacement_id, start.public_base_url, start.tracking_token
+        )
+        self.account = PaymentAccount(
+            start.org_id, start.replacement_id, start.policy.currency, start.payment_method
+        )
+        self.stock = Reservation(start.org_id, start.replacement_sku, start.replacement_id)
+        self.deposit = Deposit(self.account, start.unit_price)
         self.documents: list[DocumentRef] = []
         self.outbound: ShipmentRef | None = None
         self.core: ShipmentRef | None = None
-        self.reserved = False
         self.stock_signalled = False
-        self.hold: HoldState | None = None
-        self.holds_placed = 0
-        self.hold_status: str | None = None
         self.core_charged = False
         self.delivered = False
         self.committed = False
         self.capturing = False
-        self.renewing = True
         # The first decision is made (reserved and on its way, backordered, or refused).
         self.settled = False
 
@@ -112,8 +110,6 @@ class ReplacementWorkflow:
 
     @workflow.run
     async def run(self, start: ReplacementStart) -> ReplacementResult:
-        self.start = start
-        self.timeline = Timeline(start.replacement_id)
         await self.case.record(
             new_case(
                 case_type=CaseKind.REPLACEMENT,
@@ -126,11 +122,7 @@ class ReplacementWorkflow:
                 resolution=start.mode.value,
                 items=one_unit(start.sku, start.serial, start.unit_price, "replacement"),
                 data=self._facts().to_data(),
-                links={
-                    name: value
-                    for name, value in (("rma_id", start.rma_id), ("repair_id", start.repair_id))
-                    if value
-                },
+                links=start.parent_links(),
                 timeline=[
                     self.timeline.entry(
                         S.REQUESTED,
@@ -169,52 +161,54 @@ class ReplacementWorkflow:
             return  # refunded after the backorder gave up, or cancelled
         try:
             if start.mode is ReplacementMode.ADVANCE:
-                await self._place_hold(start)
+                await self._place_hold()
                 if self._cancelling:
                     return
-            origin = named(start.ship_from or start.policy.return_address, start.org_name)
-            self.outbound = await self._book(
+            self.outbound, label = await self.shipper.ship(
                 Direction.OUTBOUND,
-                origin,
+                named(start.ship_from or start.policy.return_address, start.org_name),
                 customer_address(start.customer, "a replacement"),
                 "shipment",
                 "shipping_label",
                 FULFILMENT_RETRY,
             )
+            self.documents.append(label)
             if self._cancelling:
                 return
             await self._ship()
         except ActivityError as error:
             # Nothing left the warehouse: give back the unit and the deposit, void the label.
             await self._unwind()
-            if _declined(error):
+            if declined(error):
                 self.reason = "deposit_hold_declined"
                 await self._transition(
                     S.PAYMENT_FAILED,
                     CaseEvent.PAYMENT_FAILED,
-                    Actor.system(),
+                    SYSTEM,
                     {"reason": self.reason},
                 )
             else:
                 self.reason = "fulfilment_failed"
-                await self._transition(S.CANCELLED, CaseEvent.FULFILMENT_FAILED, Actor.system())
+                await self._transition(S.CANCELLED, CaseEvent.FULFILMENT_FAILED, SYSTEM)
             return
         self.settled = True
         # The deposit must outlive the journey too: renew it while the parcel travels.
-        while not await self.scans.wait_for(lambda: self.delivered, self._renew_at(), self._scan):
-            await self._renew_hold(start)
+        while not await self.scans.wait_for(
+            lambda: self.delivered, self.deposit.renew_at(), self._scan
+        ):
+            await self._renew_hold()
         if start.mode is ReplacementMode.STANDARD:
-            await self._transition(S.COMPLETED, CaseEvent.COMPLETED, Actor.system())
+            await self._transition(S.COMPLETED, CaseEvent.COMPLETED, SYSTEM)
             return
         await self._await_core(start)
 
     async def _reserve(self, start: ReplacementStart) -> bool:
         """Reserve a unit now, or wait on backorder until stock is reserved for us (by the
         API, in request order) or `backorder_max` passes, which refunds the customer."""
-        if await self._try_reserve(start):
+        if await self.stock.reserve():
             return True
         await self._transition(
-            S.BACKORDERED, CaseEvent.BACKORDERED, Actor.system(), {"sku": start.replacement_sku}
+            S.BACKORDERED, CaseEvent.BACKORDERED, SYSTEM, {"sku": start.replacement_sku}
         )
         self.settled = True
         deadline = workflow.now() + start.policy.backorder_max
@@ -226,112 +220,70 @@ class ReplacementWorkflow:
                 return False
             if not woke:
                 # Stock may have been reserved for us as the deadline fell: give it back.
-                await self._release_reservation(force=True)
-                await self._refund(start)
+                await self.stock.release(force=True)
+                await self._refund()
                 return False
             self.stock_signalled = False
-            if await self._try_reserve(start):
-                await self._transition(S.REQUESTED, CaseEvent.STOCK_RESERVED, Actor.system())
+            if await self.stock.reserve():
+                await self._transition(S.REQUESTED, CaseEvent.STOCK_RESERVED, SYSTEM)
                 return True
 
-    async def _try_reserve(self, start: ReplacementStart) -> bool:
-        result = await workflow.execute_local_activity_method(
-            InventoryActivities.reserve_stock,
-            ReserveRequest(
-                key=reservation_key(workflow.info().workflow_id),
-                org_id=start.org_id,
-                sku=start.replacement_sku,
-                case_id=start.replacement_id,
-            ),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
-        )
-        self.reserved = bool(result.reserved)
-        return self.reserved
-
-    async def _release_reservation(self, force: bool = False) -> None:
-        if not (self.reserved or force):
-            return
-        await workflow.execute_local_activity_method(
-            InventoryActivities.release_stock,
-            SettleRequest(reservation_key(workflow.info().workflow_id)),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
-        )
-        self.reserved = False
-
-    async def _place_hold(self, start: ReplacementStart) -> None:
-        self.holds_placed += 1
-        key = step_key(workflow.info().workflow_id, f"hold-{self.holds_placed}")
-        await self._pay(PaymentKind.HOLD, key, FULFILMENT_RETRY)
-        previous = self.hold
-        self.hold = HoldState(key=key, placed_at=workflow.now(), amount=start.unit_price)
-        self.hold_status = "held"
-        if previous is not None:
-            await self._pay(PaymentKind.RELEASE, f"{previous.key}/release", EXTERNAL_RETRY)
+    async def _place_hold(self) -> None:
+        renewed = await self.deposit.place(FULFILMENT_RETRY)
         await self._transition(
             self.status,
-            CaseEvent.DEPOSIT_HOLD_RENEWED if previous else CaseEvent.DEPOSIT_HELD,
-            Actor.system(),
-            {"amount": f"{start.unit_price:.2f}"},
+            CaseEvent.DEPOSIT_HOLD_RENEWED if renewed else CaseEvent.DEPOSIT_HELD,
+            SYSTEM,
+            {"amount": f"{self.start.unit_price:.2f}"},
         )
 
     async def _release_hold(self) -> None:
-        if self.hold is None or self.hold_status != "held":
-            return
-        await self._pay(PaymentKind.RELEASE, f"{self.hold.key}/release", EXTERNAL_RETRY)
-        self.hold_status = "released"
-        await self._transition(self.status, CaseEvent.DEPOSIT_RELEASED, Actor.system())
+        if await self.deposit.release():
+            await self._transition(self.status, CaseEvent.DEPOSIT_RELEASED, SYSTEM)
 
     async def _ship(self) -> None:
         """The booked unit leaves: from here a cancel is refused rather than half-applied."""
         assert self.outbound is not None
         self.committed = True
-        await workflow.execute_local_activity_method(
-            InventoryActivities.consume_stock,
-            SettleRequest(reservation_key(workflow.info().workflow_id)),
-            start_to_close_timeout=QUICK_TIMEOUT,
-            retry_policy=QUICK_RETRY,
-        )
-        self.reserved = False
+        await self.stock.consume()
         await self._transition(
             S.SHIPPED,
             CaseEvent.SHIPPED,
-            Actor.system(),
+            SYSTEM,
             {"tracking_number": self.outbound.tracking_number},
         )
 
     async def _scan(self, scan: CarrierEvent) -> None:
         await self._transition(
-            self.status, CaseEvent.carrier(scan.status), Actor.carrier(), scan_detail(scan)
+            self.status, CaseEvent.carrier(scan.status), CARRIER, scan_detail(scan)
         )
         outbound = self.outbound and scan.tracking_number == self.outbound.tracking_number
         if outbound and scan.status is CarrierStatus.DELIVERED and not self.delivered:
             self.delivered = True
-            await self._transition(S.DELIVERED, CaseEvent.DELIVERED, Actor.carrier())
+            await self._transition(S.DELIVERED, CaseEvent.DELIVERED, CARRIER)
 
     async def _await_core(self, start: ReplacementStart) -> None:
         """The core comes back on our label by `core_return_within`, or its deposit is taken."""
-        self.core = await self._book(
+        self.core, label = await self.shipper.ship(
             Direction.INBOUND,
             customer_address(start.customer, "a replacement"),
             named(start.policy.return_address, start.org_name),
             "core-return",
             "return_label",
-            EXTERNAL_RETRY,
         )
+        self.documents.append(label)
         began = workflow.now()
         half = began + start.policy.core_return_within / 2
         end = began + start.policy.core_return_within
         await self._transition(
             S.AWAITING_CORE,
             CaseEvent.CORE_LABEL_CREATED,
-            Actor.system(),
+            SYSTEM,
             {"tracking_number": self.core.tracking_number, "core_due": end.isoformat()},
         )
         reminded = False
         while True:
-            wake = min(end, self._renew_at() or end, half if not reminded else end)
+            wake = min(end, self.deposit.renew_at() or end, half if not reminded else end)
             if await self.scans.wait_for(lambda: not self.cores.empty, wake, self._scan):
                 request = self.cores.take()
                 await self._release_hold()
@@ -341,133 +293,67 @@ class ReplacementWorkflow:
                 return
             now = workflow.now()
             if now >= end:
-                await self._charge_core(start)
+                await self._charge_core()
                 return
             if not reminded and now >= half:
                 reminded = True
                 await self._transition(
                     S.AWAITING_CORE,
                     CaseEvent.CORE_REMINDER,
-                    Actor.system(),
+                    SYSTEM,
                     {"core_due": end.isoformat()},
                 )
-            if (renew_at := self._renew_at()) is not None and now >= renew_at:
-                await self._renew_hold(start)
+            if (renew_at := self.deposit.renew_at()) is not None and now >= renew_at:
+                await self._renew_hold()
 
-    async def _charge_core(self, start: ReplacementStart) -> None:
+    async def _charge_core(self) -> None:
         """No core by the deadline: the deposit is taken."""
-        assert self.hold is not None
         # From here a late `core_received` is refused: the deposit is being taken.
         self.capturing = True
-        money = {"amount": f"{start.unit_price:.2f}", "currency": start.policy.currency}
         try:
-            await self._pay(PaymentKind.CAPTURE, f"{self.hold.key}/capture", EXTERNAL_RETRY)
+            await self.deposit.capture()
         except ActivityError as error:
             # Histories from before the patch failed the workflow here; a declined card is
             # a business answer, so the case now ends where the retailer sees it (no core,
             # no money) instead of as a failed workflow.
-            if not (_declined(error) and workflow.patched("core-capture-declined")):
+            if not (declined(error) and workflow.patched("core-capture-declined")):
                 raise
-            self.hold_status = "capture_declined"
+            self.deposit.status = "capture_declined"
             self.reason = "core_charge_declined"
             await self._transition(
                 S.PAYMENT_FAILED,
                 CaseEvent.CORE_CHARGE_DECLINED,
-                Actor.system(),
-                {"reason": self.reason, **money},
+                SYSTEM,
+                {"reason": self.reason, **self._money()},
             )
             return
-        self.hold_status = "captured"
         self.core_charged = True
-        await self._transition(S.COMPLETED, CaseEvent.CORE_CHARGED, Actor.system(), money)
+        await self._transition(S.COMPLETED, CaseEvent.CORE_CHARGED, SYSTEM, self._money())
 
-    def _renew_at(self) -> datetime | None:
-        """When the standing hold must be renewed, or None: no hold, or renewal gave up."""
-        if self.hold is None or self.hold_status != "held" or not self.renewing:
-            return None
-        return self.hold.renew_at
-
-    async def _renew_hold(self, start: ReplacementStart) -> None:
+    async def _renew_hold(self) -> None:
         try:
-            await self._place_hold(start)
+            await self._place_hold()
         except ActivityError:
             # The old hold stands until it lapses; the capture at the deadline then
             # charges the card directly.
-            self.renewing = False
-            await self._transition(
-                self.status, CaseEvent.DEPOSIT_HOLD_RENEWAL_FAILED, Actor.system()
-            )
+            self.deposit.renewing = False
+            await self._transition(self.status, CaseEvent.DEPOSIT_HOLD_RENEWAL_FAILED, SYSTEM)
 
-    async def _refund(self, start: ReplacementStart) -> None:
-        await self._pay(
-            PaymentKind.REFUND,
-            step_key(workflow.info().workflow_id, "backorder-refund"),
-            EXTERNAL_RETRY,
-        )
+    async def _refund(self) -> None:
+        key = step_key(workflow.info().workflow_id, "backorder-refund")
+        await pay(self.account, PaymentKind.REFUND, self.start.unit_price, key, EXTERNAL_RETRY)
         self.reason = "backorder_expired"
         await self._transition(
-            S.REFUNDED,
-            CaseEvent.REFUNDED,
-            Actor.system(),
-            {
-                "reason": self.reason,
-                "amount": f"{start.unit_price:.2f}",
-                "currency": start.policy.currency,
-            },
+            S.REFUNDED, CaseEvent.REFUNDED, SYSTEM, {"reason": self.reason, **self._money()}
         )
 
     async def _unwind(self) -> None:
         """Undo what a case that will not ship holds: its reservation, hold and label.
         Forced: the API may have reserved for us under our key as a cancel came in."""
-        await self._release_reservation(force=True)
+        await self.stock.release(force=True)
         await self._release_hold()
         if self.outbound is not None and self.status is not S.SHIPPED:
             await void(self.outbound)
-
-    # ---------------------------------------------------------------- side effects
-
-    async def _pay(self, kind: PaymentKind, key: str, retry: RetryPolicy) -> None:
-        start = self._start()
-        await workflow.execute_activity_method(
-            PaymentActivities.execute_payment,
-            PaymentRequest(
-                idempotency_key=key,
-                org_id=start.org_id,
-                case_id=start.replacement_id,
-                kind=kind,
-                amount=start.unit_price,
-                currency=start.policy.currency,
-                payment_method=start.payment_method,
-            ),
-            start_to_close_timeout=EXTERNAL_TIMEOUT,
-            retry_policy=retry,
-        )
-
-    async def _book(
-        self,
-        direction: Direction,
-        origin: Address,
-        destination: Address,
-        step: str,
-        kind: str,
-        retry: RetryPolicy,
-    ) -> ShipmentRef:
-        start = self._start()
-        shipment, label = await book_with_label(
-            Parcel(
-                org_id=start.org_id,
-                case_id=start.replacement_id,
-                tracking_url=f"{start.public_base_url}/track/{start.tracking_token}",
-                direction=direction,
-                origin=origin,
-                destination=destination,
-                step=step,
-                label_kind=kind,
-            ),
-            retry,
-        )
-        self.documents.append(label)
-        return shipment
 
     # ---------------------------------------------------------------- messages
 
@@ -496,10 +382,9 @@ class ReplacementWorkflow:
 
     @core_received.validator
     def _validate_core(self, request: CoreReceived) -> None:
-        start = self._start()
         self._require(
             "core_received",
-            start.mode is ReplacementMode.ADVANCE
+            self.start.mode is ReplacementMode.ADVANCE
             and self.status in (S.DELIVERED, S.AWAITING_CORE)
             and self.cores.empty
             and not self.capturing,
@@ -520,32 +405,26 @@ class ReplacementWorkflow:
     # ------------------------------------------------------------------ helpers
 
     def view(self) -> ReplacementView:
-        start = self._start()
         return ReplacementView(
-            replacement_id=start.replacement_id,
+            replacement_id=self.start.replacement_id,
             status=self.status,
             reason=self.reason,
             core_charged=self.core_charged,
         )
 
-    def _start(self) -> ReplacementStart:
-        assert self.start is not None
-        return self.start
-
     def _require(self, action: str, allowed: bool) -> None:
         if not (self.case.recorded and allowed):
             raise invalid_transition(action, self.status.value, ALLOWED_ACTIONS[self.status])
 
+    def _money(self) -> dict[str, str]:
+        return {"amount": f"{self.start.unit_price:.2f}", "currency": self.start.policy.currency}
+
     def _facts(self) -> ReplacementFacts:
-        start = self._start()
-        hold = self.hold
         return ReplacementFacts(
-            mode=start.mode,
-            replacement_sku=start.replacement_sku,
+            mode=self.start.mode,
+            replacement_sku=self.start.replacement_sku,
             core_charged=self.core_charged,
-            hold=None
-            if hold is None or self.hold_status is None
-            else HoldFacts(hold.amount, self.hold_status, hold.placed_at, self.holds_placed - 1),
+            hold=self.deposit.facts(),
         )
 
     async def _transition(
@@ -568,8 +447,3 @@ class ReplacementWorkflow:
             fields={"reason": self.reason},
             data=self._facts().to_data(),
         )
-
-
-def _declined(error: ActivityError) -> bool:
-    cause = error.cause
-    return isinstance(cause, ApplicationError) and cause.type == "PaymentDeclined"
