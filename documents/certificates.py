@@ -1,11 +1,11 @@
 """Certificates issued to customers: the Certificate of Repair, the Relocation &
 Installation Certificate and the Certificate of Coverage of a service plan.
 
-US Letter, laid out with platypus as the packing slip is, so that a long parts list or
+US Letter, laid out with platypus so that a long parts list or
 checklist flows onto more pages (its header repeats on each). Every page carries a
 double border and a footer; the verification box (code and QR code of the verify URL)
 closes the certificate. Same input, same bytes: invariant=1, fixed metadata, no clock,
-uncompressed (see documents/packing_slip.py). The certificates share one page frame and
+uncompressed (see documents/style.py). The certificates share one page frame and
 the helpers below, which take plain values.
 """
 
