@@ -227,18 +227,60 @@ def case_items(start: RmaStart) -> list[CaseItemRecord]:
     ]
 
 
-def case_fields(view: RmaView, receiving_org_id: str | None) -> dict[str, Any]:
-    """The RMA's decisions as the read model's columns, with the repair center receiving
-    the unit once one is routed."""
-    fields: dict[str, Any] = {
-        "coverage": view.coverage.value if view.coverage else None,
-        "reason": view.reason,
-        "outcome": view.outcome.value if view.outcome else None,
-        "refund_amount": view.refund_amount,
-    }
-    if receiving_org_id is not None:
-        fields["receiving_org_id"] = receiving_org_id
-    return fields
+@dataclass
+class RmaState:
+    """What the RMA has decided so far: its status (None until authorization decides), the
+    coverage and reason it records, and how it ended. The view an update answers, the read
+    model's columns and the run's result are all read from it."""
+
+    status: RmaStatus | None = None
+    coverage: Coverage | None = None
+    reason: str | None = None
+    outcome: Outcome | None = None
+    refund_amount: Decimal | None = None
+
+    @property
+    def current(self) -> RmaStatus:
+        """The status, once authorization has decided one (nothing asks before)."""
+        assert self.status is not None, "the RMA is not authorized yet"
+        return self.status
+
+    def view(self, rma_id: str) -> RmaView:
+        return RmaView(
+            rma_id, self.current, self.reason, self.coverage, self.outcome, self.refund_amount
+        )
+
+    def fields(self, receiving_org_id: str | None) -> dict[str, Any]:
+        """The decisions as the read model's columns, with the repair center receiving the
+        unit once one is routed."""
+        fields: dict[str, Any] = {
+            "coverage": self.coverage.value if self.coverage else None,
+            "reason": self.reason,
+            "outcome": self.outcome.value if self.outcome else None,
+            "refund_amount": self.refund_amount,
+        }
+        if receiving_org_id is not None:
+            fields["receiving_org_id"] = receiving_org_id
+        return fields
+
+    def result(
+        self, rma_id: str, documents: list[DocumentRef], shipments: list[ShipmentRef | None]
+    ) -> RmaResult:
+        """The run's result, with the documents and the parcels (those booked) of the case."""
+        booked = [shipment for shipment in shipments if shipment is not None]
+        return RmaResult(rma_id, self.current, self.outcome, self.refund_amount, documents, booked)
+
+    def refunded(self, amount: Decimal) -> None:
+        self.outcome = Outcome.REFUNDED
+        self.refund_amount = amount
+
+    def child_ended(self, ending: ChildEnding, unit_value: Decimal) -> None:
+        """Record what a child case's end means for the RMA. A replacement that could not
+        ship refunded the unit it was for (worth `unit_value`)."""
+        self.outcome = ending.outcome or self.outcome
+        self.reason = ending.reason or self.reason
+        if ending.outcome is Outcome.REFUNDED:
+            self.refund_amount = unit_value
 
 
 def inspection_detail(inspection: InspectionRequest, disposition: str) -> dict[str, str]:

@@ -10,7 +10,16 @@ from enum import StrEnum
 from domain.common import Policy
 from domain.durations import add_months
 from domain.money import to_cents
-from domain.rma import Coverage, Grade, RejectReason, Resolution, RmaItem
+from domain.rma import (
+    Coverage,
+    Grade,
+    RejectReason,
+    Resolution,
+    RmaItem,
+    RmaStart,
+    RmaState,
+    RmaStatus,
+)
 
 
 class Decision(StrEnum):
@@ -24,6 +33,29 @@ class Authorization:
     decision: Decision
     reason: RejectReason | None = None
     coverage: Coverage | None = None
+
+    def state(self) -> RmaState:
+        """The RMA as this decision leaves it: waiting for its parcel, for the retailer's
+        review, or rejected; with the coverage and the reason recorded."""
+        reason = self.reason.value if self.reason else None
+        return RmaState(_STATUS_AFTER[self.decision], self.coverage, reason)
+
+    def detail(self) -> dict[str, str]:
+        """The timeline detail of the decision."""
+        detail = {"coverage": self.coverage.value} if self.coverage else {}
+        if self.reason:
+            detail["reason"] = self.reason.value
+        return detail
+
+
+_STATUS_AFTER = {
+    Decision.AUTHORIZED: RmaStatus.AWAITING_RETURN,
+    Decision.PENDING_REVIEW: RmaStatus.PENDING_REVIEW,
+    Decision.REJECTED: RmaStatus.REJECTED,
+}
+# The decision when the database's claim finds a serial held by another open case: the
+# one-open-case rule, made atomic (requests racing for one unit all pass the API's look).
+SERIAL_HELD_ELSEWHERE = Authorization(Decision.REJECTED, RejectReason.DUPLICATE_OPEN_CASE)
 
 
 def purchase_date_is_valid(purchased_at: datetime, now: datetime) -> bool:
@@ -44,6 +76,19 @@ def item_coverage(
 
 
 _COVERAGE_RANK = [Coverage.RETURN_WINDOW, Coverage.WARRANTY, Coverage.SERVICE_PLAN, Coverage.PAID]
+
+
+def authorize_rma(start: RmaStart, now: datetime) -> Authorization:
+    """The authorization of the RMA as started, on the facts the API gathered with it."""
+    return authorize(
+        resolution=start.resolution,
+        purchased_at=start.purchased_at,
+        now=now,
+        items=start.items,
+        policy=start.policy,
+        serials_with_open_cases=start.serials_with_open_cases,
+        serials_with_active_plans=start.serials_with_active_plans,
+    )
 
 
 def authorize(
@@ -123,6 +168,22 @@ class RefundBreakdown:
     gross: Decimal
     restocking_fee: Decimal
     refund: Decimal
+
+    def detail(self, currency: str) -> dict[str, str]:
+        """The timeline detail of the refund."""
+        return {
+            "amount": f"{self.refund:.2f}",
+            "restocking_fee": f"{self.restocking_fee:.2f}",
+            "currency": currency,
+        }
+
+
+def refund_of(start: RmaStart, disposition: Disposition) -> RefundBreakdown:
+    """The refund of the RMA's items for a refund disposition: in full, or less the
+    restocking fee."""
+    gross = sum((item.value for item in start.items), Decimal(0))
+    less_restocking = disposition is Disposition.REFUND_LESS_RESTOCKING
+    return refund_breakdown(gross, start.policy.restocking_fee_percent, less_restocking)
 
 
 def refund_breakdown(gross: Decimal, fee_percent: Decimal, apply_fee: bool) -> RefundBreakdown:

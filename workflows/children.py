@@ -7,7 +7,8 @@ handle for the result.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
@@ -17,6 +18,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.ids import repair_workflow_id, replacement_workflow_id
     from domain.repair import REPAIR_WORKFLOW, RepairResult, RepairStart
     from domain.replacement import REPLACEMENT_WORKFLOW, ReplacementResult, ReplacementStart
+
+
+class EndedCase(Protocol):
+    """A child case's result as its parent reads it: the status the case ended in."""
+
+    @property
+    def status(self) -> StrEnum: ...
 
 
 async def start_repair(start: RepairStart) -> ChildWorkflowHandle[Any, RepairResult]:

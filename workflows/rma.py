@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -45,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         RMA_WORKFLOW,
         CancelRequest,
         ChildEnding,
-        Coverage,
         InspectionRequest,
         NextStep,
         Outcome,
@@ -55,11 +53,11 @@ with workflow.unsafe.imports_passed_through():
         ReviewDecision,
         RmaResult,
         RmaStart,
+        RmaState,
         RmaStatus,
         RmaView,
         after_repair,
         after_replacement,
-        case_fields,
         case_items,
         inspection_detail,
         order_payment_method,
@@ -68,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import shipping
     from workflows.base import invalid_transition
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
-    from workflows.children import start_repair, start_replacement
+    from workflows.children import EndedCase, start_repair, start_replacement
     from workflows.commands import CommandSlot
     from workflows.payments import PaymentAccount, pay
     from workflows.recording import CaseRecord, claim_serials, new_case, release_serials
@@ -77,7 +75,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.timeline import Timeline
 
 S = RmaStatus
-ChildResult = TypeVar("ChildResult")
+ChildResult = TypeVar("ChildResult", bound=EndedCase)
 SYSTEM = Actor.system()
 CARRIER = Actor.carrier()
 # How long a command's answer waits for work that follows it (a refund) before answering
@@ -93,11 +91,7 @@ class RmaWorkflow:
     @workflow.init
     def __init__(self, start: RmaStart) -> None:
         self.start = start
-        self.status: RmaStatus | None = None
-        self.coverage: Coverage | None = None
-        self.reason: str | None = None
-        self.outcome: Outcome | None = None
-        self.refund_amount: Decimal | None = None
+        self.state = RmaState()
         self.case = CaseRecord()
         self.timeline = Timeline(start.rma_id)
         self.shipper = Shipper.for_case(
@@ -126,86 +120,56 @@ class RmaWorkflow:
         # 1. Authorization.
         await self._authorize(start)
         await self.case.fail_if_refused()
-        if self.status is S.PENDING_REVIEW:
+        if self.state.status is S.PENDING_REVIEW:
             await self._await_review(start)
         # 2. Label, 3. waiting for the parcel.
-        if self.status is S.AWAITING_RETURN:
+        if self.state.status is S.AWAITING_RETURN:
             await self._issue_label(start)
             await self._await_parcel(start)
         # 4. Receipt and inspection.
-        if self.status in (S.AWAITING_RETURN, S.IN_TRANSIT):
+        if self.state.status in (S.AWAITING_RETURN, S.IN_TRANSIT):
             await self._wait_for(lambda: not self.receipt.empty, None)
             request = self.receipt.take()
             detail = {"note": request.note} if request.note else {}
             await self._transition(S.RECEIVED, E.RECEIVED, request.actor, detail)
             self.receipt.done()
-        if self.status is S.RECEIVED:
+        if self.state.status is S.RECEIVED:
             await self._wait_for(lambda: not self.inspection.empty, None)
             # 5. Resolution.
             await self._resolve(start, self.inspection.take())
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return RmaResult(
-            rma_id=start.rma_id,
-            status=self._status(),
-            outcome=self.outcome,
-            refund_amount=self.refund_amount,
-            documents=self.documents,
-            shipments=[s for s in (self.inbound, self.outbound) if s is not None],
-        )
+        return self.state.result(start.rma_id, self.documents, [self.inbound, self.outbound])
 
     async def _authorize(self, start: RmaStart) -> None:
         now = workflow.now()
-        decision = rules.authorize(
-            resolution=start.resolution,
-            purchased_at=start.purchased_at,
-            now=now,
-            items=start.items,
-            policy=start.policy,
-            serials_with_open_cases=start.serials_with_open_cases,
-            serials_with_active_plans=start.serials_with_active_plans,
-        )
+        decision = rules.authorize_rma(start, now)
         claimed = False
         if decision.decision is not rules.Decision.REJECTED and workflow.patched(OPEN_SERIAL_PATCH):
             # The decision's one-open-case check made atomic by the database's claim.
             held = await claim_serials(start.org_id, start.rma_id, [i.serial for i in start.items])
             if held is False:
-                decision = rules.Authorization(
-                    rules.Decision.REJECTED, RejectReason.DUPLICATE_OPEN_CASE
-                )
+                decision = rules.SERIAL_HELD_ELSEWHERE
             claimed = held is True
-        self.coverage = decision.coverage
-        self.reason = decision.reason.value if decision.reason else None
-        self.status = {
-            rules.Decision.AUTHORIZED: S.AWAITING_RETURN,
-            rules.Decision.PENDING_REVIEW: S.PENDING_REVIEW,
-            rules.Decision.REJECTED: S.REJECTED,
-        }[decision.decision]
-        detail = {"coverage": self.coverage.value} if self.coverage else {}
-        if self.reason:
-            detail["reason"] = self.reason
+        self.state = decision.state()
+        status, resolution = self.state.current, {"resolution": start.resolution.value}
         timeline = [
-            self.timeline.entry(
-                self.status,
-                E.CREATED,
-                Actor.retailer(start.org_id),
-                {"resolution": start.resolution.value},
-            ),
-            self.timeline.entry(self.status, E(decision.decision.value), SYSTEM, detail),
+            self.timeline.entry(status, E.CREATED, Actor.retailer(start.org_id), resolution),
+            self.timeline.entry(status, E(decision.decision.value), SYSTEM, decision.detail()),
         ]
         recorded = await self.case.record(
             new_case(
                 case_type=CaseKind.RMA,
                 case_id=start.rma_id,
                 org_id=start.org_id,
-                status=self.status,
+                status=status,
                 tracking_token=start.tracking_token,
                 customer=start.customer,
                 created_at=now,
                 currency=start.policy.currency,
                 order_ref=start.order_ref,
                 resolution=start.resolution.value,
-                coverage=self.coverage.value if self.coverage else None,
-                reason=self.reason,
+                coverage=self.state.coverage,
+                reason=self.state.reason,
                 items=case_items(start),
                 data=RmaFacts(
                     purchased_at=start.purchased_at, customer_first_name=start.customer.first_name
@@ -223,7 +187,7 @@ class RmaWorkflow:
             lambda: not self.review.empty or not self.cancellation.empty, deadline
         )
         if not decided:
-            self.reason = "review_timeout"
+            self.state.reason = "review_timeout"
             await self._transition(S.EXPIRED, E.REVIEW_TIMEOUT, SYSTEM)
             return
         if await self._apply_cancel():
@@ -232,8 +196,8 @@ class RmaWorkflow:
         if review.approve:
             await self._transition(S.AWAITING_RETURN, E.APPROVED, review.actor)
         else:
-            self.reason = review.reason or RejectReason.REJECTED_BY_RETAILER.value
-            await self._transition(S.REJECTED, E.REJECTED, review.actor, {"reason": self.reason})
+            reason = self.state.reason = review.reason or RejectReason.REJECTED_BY_RETAILER.value
+            await self._transition(S.REJECTED, E.REJECTED, review.actor, {"reason": reason})
         self.review.done()
 
     async def _issue_label(self, start: RmaStart) -> None:
@@ -275,7 +239,7 @@ class RmaWorkflow:
 
         def progressed() -> bool:
             return (
-                self.status is not S.AWAITING_RETURN
+                self.state.status is not S.AWAITING_RETURN
                 or not self.cancellation.empty
                 or not self.receipt.empty
             )
@@ -286,23 +250,22 @@ class RmaWorkflow:
             )
             if not await self._wait_for(progressed, end):
                 await self._void_inbound()
-                self.reason = "not_shipped_in_time"
+                self.state.reason = "not_shipped_in_time"
                 await self._transition(S.EXPIRED, E.EXPIRED, SYSTEM, {"label": "voided"})
                 return
         await self._apply_cancel()
 
     async def _resolve(self, start: RmaStart, inspection: InspectionRequest) -> None:
         result = rules.disposition(
-            start.resolution, inspection.grade, inspection.serial_matches, self.coverage
+            start.resolution, inspection.grade, inspection.serial_matches, self.state.coverage
         )
-        if result.coverage is not None:
-            self.coverage = result.coverage
+        self.state.coverage = result.coverage or self.state.coverage
         detail = inspection_detail(inspection, result.disposition.value)
         await self._transition(S.RESOLVING, E.INSPECTED, inspection.actor, detail)
         self.inspection.done()
         disposition = result.disposition
         if disposition in (rules.Disposition.REFUND_FULL, rules.Disposition.REFUND_LESS_RESTOCKING):
-            await self._refund(start, disposition is rules.Disposition.REFUND_LESS_RESTOCKING)
+            await self._refund(start, rules.refund_of(start, disposition))
             self.settled = True
         elif disposition is rules.Disposition.SHIP_BACK:
             await self._ship_back(start)
@@ -316,107 +279,78 @@ class RmaWorkflow:
             # Histories from before the child cases waited in `resolving` for an outcome.
             await self._transition(S.RESOLVING, E(f"awaiting_{disposition.value}"), SYSTEM)
             self.settled = True
-            await workflow.wait_condition(lambda: self.outcome is not None)
+            await workflow.wait_condition(lambda: self.state.outcome is not None)
+
+    async def _refund(self, start: RmaStart, refund: rules.RefundBreakdown) -> None:
+        """Refund to the order's payment method (nothing to pay when the fee took it all)."""
+        if refund.refund > 0:
+            method = order_payment_method(start.order_ref)
+            account = PaymentAccount(start.org_id, start.rma_id, start.policy.currency, method)
+            key = step_key(workflow.info().workflow_id, "refund")
+            await pay(account, PaymentKind.REFUND, refund.refund, key)
+        self.state.refunded(refund.refund)
+        await self._transition(
+            S.COMPLETED, E.REFUNDED, SYSTEM, refund.detail(start.policy.currency)
+        )
 
     async def _repair(self, start: RmaStart) -> None:
         """Run the repair as a child case and finish with what became of the unit."""
-        repair = repair_from_rma(
-            start,
-            self.coverage,
-            self.center,
-            # Routed at label time: the center holds the unit. Otherwise it is with us.
-            None if self.center is not None else named(start.policy.return_address, start.org_name),
-        )
+        # Routed at label time: the center holds the unit. Otherwise it is with us.
+        with_us = None if self.center else named(start.policy.return_address, start.org_name)
+        repair = repair_from_rma(start, self.state.coverage, self.center, with_us)
         self.repair_id = repair.repair_id
         handle = await start_repair(repair)
-        result = await self._child_case(handle, "repair", self.repair_id, E.REPAIR_STARTED)
-        if result is not None:
-            ending = after_repair(result.status)
-            await self._child_ended(start, "repair", self.repair_id, result.status.value, ending)
+        await self._through_child(
+            start, handle, "repair", self.repair_id, lambda ended: after_repair(ended.status)
+        )
 
     async def _replace(self, start: RmaStart) -> None:
         """Ship a new unit as a child case (standard mode: the defective one is with us)."""
         replacement = replacement_from_rma(start, self.repair_id)
         self.replacement_id = replacement.replacement_id
         handle = await start_replacement(replacement)
-        result = await self._child_case(
-            handle, "replacement", self.replacement_id, E.REPLACEMENT_STARTED
+        await self._through_child(
+            start,
+            handle,
+            "replacement",
+            self.replacement_id,
+            lambda ended: after_replacement(ended.status),
         )
-        if result is not None:
-            ending = after_replacement(result.status)
-            await self._child_ended(
-                start, "replacement", self.replacement_id, result.status.value, ending
-            )
 
-    async def _child_case(
+    async def _through_child(
         self,
+        start: RmaStart,
         handle: workflow.ChildWorkflowHandle[Any, ChildResult],
         kind: str,
         case_id: str,
-        started: E,
-    ) -> ChildResult | None:
-        """Resolve through the child case: its result once it ends. None when it ended
-        without one (an operator terminated it, it failed or timed out): the RMA is then
-        cancelled with that reason rather than failing itself, so its case never sticks in
-        `resolving`."""
-        await self._transition(S.RESOLVING, started, SYSTEM, {f"{kind}_id": case_id})
+        ending_of: Callable[[ChildResult], ChildEnding],
+    ) -> None:
+        """Resolve through the child case: once it ends, record what its end means for the
+        RMA (`ending_of` its result) and take the step that calls for. A child that ended
+        without a result (an operator terminated it, it failed or timed out) cancels the RMA
+        with that reason rather than failing it, so its case never sticks in `resolving`."""
+        await self._transition(S.RESOLVING, E(f"{kind}_started"), SYSTEM, {f"{kind}_id": case_id})
         self.settled = True
         try:
-            return await handle
+            result = await handle
         except ChildWorkflowError as error:
             # Histories from before this handling failed the RMA here: replay them as such.
             if not workflow.patched("child-ended-abnormally"):
                 raise
-            self.reason = f"{kind}_ended"
+            self.state.reason = f"{kind}_ended"
             cause = type(error.cause).__name__ if error.cause else "unknown"
-            await self._transition(
-                S.CANCELLED, E(f"{kind}_ended"), SYSTEM, {f"{kind}_id": case_id, "cause": cause}
-            )
-            return None
-
-    async def _child_ended(
-        self, start: RmaStart, kind: str, case_id: str, child_status: str, ending: ChildEnding
-    ) -> None:
-        """Record what the child's end means for the RMA, then take the step it calls for."""
-        self.outcome = ending.outcome or self.outcome
-        self.reason = ending.reason or self.reason
-        if ending.outcome is Outcome.REFUNDED:
-            # A replacement that could not ship refunded the unit it was for.
-            self.refund_amount = start.items[0].value
-        detail = {f"{kind}_id": case_id, f"{kind}_status": child_status}
+            detail = {f"{kind}_id": case_id, "cause": cause}
+            await self._transition(S.CANCELLED, E(f"{kind}_ended"), SYSTEM, detail)
+            return
+        ending = ending_of(result)
+        self.state.child_ended(ending, start.items[0].value)
+        detail = {f"{kind}_id": case_id, f"{kind}_status": result.status.value}
         await self._transition(ending.status, ending.event, SYSTEM, detail)
         if ending.next_step is NextStep.SHIP_BACK:
             await self._ship_back(start)
             await self._returned(Outcome.RETURNED_UNREPAIRED, E.RETURNED_UNREPAIRED)
         elif ending.next_step is NextStep.REPLACE:
             await self._replace(start)
-
-    async def _refund(self, start: RmaStart, less_restocking: bool) -> None:
-        gross = sum((item.value for item in start.items), Decimal(0))
-        breakdown = rules.refund_breakdown(
-            gross, start.policy.restocking_fee_percent, less_restocking
-        )
-        if breakdown.refund > 0:
-            account = PaymentAccount(
-                start.org_id,
-                start.rma_id,
-                start.policy.currency,
-                order_payment_method(start.order_ref),
-            )
-            key = step_key(workflow.info().workflow_id, "refund")
-            await pay(account, PaymentKind.REFUND, breakdown.refund, key)
-        self.refund_amount = breakdown.refund
-        self.outcome = Outcome.REFUNDED
-        await self._transition(
-            S.COMPLETED,
-            E.REFUNDED,
-            SYSTEM,
-            {
-                "amount": f"{breakdown.refund:.2f}",
-                "restocking_fee": f"{breakdown.restocking_fee:.2f}",
-                "currency": start.policy.currency,
-            },
-        )
 
     async def _ship_back(self, start: RmaStart) -> None:
         self.outbound, label = await self.shipper.ship(
@@ -437,7 +371,7 @@ class RmaWorkflow:
     async def _returned(self, outcome: Outcome, event: E) -> None:
         """The unit shipped back reaches the customer: the RMA completes with `outcome`."""
         await self._wait_for(lambda: self.return_delivered, None)
-        self.outcome = outcome
+        self.state.outcome = outcome
         await self._transition(S.COMPLETED, event, CARRIER)
 
     async def _apply_cancel(self) -> bool:
@@ -445,7 +379,7 @@ class RmaWorkflow:
             return False
         request = self.cancellation.take()
         await self._void_inbound()
-        self.reason = request.reason or None
+        self.state.reason = request.reason or None
         detail = {"reason": request.reason} if request.reason else {}
         await self._transition(S.CANCELLED, E.CANCELLED, request.actor, detail)
         self.cancellation.done()
@@ -464,7 +398,7 @@ class RmaWorkflow:
     async def _apply_scan(self, scan: CarrierEvent) -> None:
         """A scan of the inbound parcel moves an awaited return in transit; the delivery of
         the parcel shipped back completes a return to the customer."""
-        status = self._status()
+        status = self.state.current
         if self.inbound and scan.tracking_number == self.inbound.tracking_number:
             if status is S.AWAITING_RETURN and scan.status in MOVEMENT_SCANS:
                 status = S.IN_TRANSIT
@@ -543,21 +477,10 @@ class RmaWorkflow:
     # ------------------------------------------------------------------ helpers
 
     def view(self) -> RmaView:
-        return RmaView(
-            rma_id=self.start.rma_id,
-            status=self._status(),
-            reason=self.reason,
-            coverage=self.coverage,
-            outcome=self.outcome,
-            refund_amount=self.refund_amount,
-        )
-
-    def _status(self) -> RmaStatus:
-        assert self.status is not None
-        return self.status
+        return self.state.view(self.start.rma_id)
 
     def _require(self, action: str, no_conflicting_command: bool) -> None:
-        status = self.status or S.PENDING_REVIEW
+        status = self.state.status or S.PENDING_REVIEW
         allowed = ALLOWED_ACTIONS[status]
         if not self.case.recorded or action not in allowed or not no_conflicting_command:
             raise invalid_transition(action, status.value, allowed)
@@ -565,7 +488,7 @@ class RmaWorkflow:
     async def _transition(
         self, status: RmaStatus, event: E, actor: Actor, detail: dict[str, str] | None = None
     ) -> None:
-        self.status = status
+        self.state.status = status
         receiving_org_id = self.center.org_id if self.center is not None else None
         links = {"repair_id": self.repair_id, "replacement_id": self.replacement_id}
         await self.timeline.project(
@@ -573,6 +496,6 @@ class RmaWorkflow:
             event,
             actor,
             detail,
-            fields=case_fields(self.view(), receiving_org_id),
+            fields=self.state.fields(receiving_org_id),
             links={name: value for name, value in links.items() if value},
         )
