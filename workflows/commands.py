@@ -76,6 +76,14 @@ class CommandSlot(Generic[C, A]):
         await workflow.wait_condition(lambda: self._applied >= ticket)
         return cast(A, self._answer)
 
+    async def hand_over_in_turn(self, command: C) -> A:
+        """`hand_over` for a lifecycle that queues commands instead of refusing them: wait
+        until the slot is free, then hand over. Handlers waiting together take turns."""
+        # Several may wake as the slot frees: the first takes it, the others wait again.
+        while self._command is not None:
+            await workflow.wait_condition(lambda: self._command is None)
+        return await self.hand_over(command)
+
     def take(self) -> C:
         """For the loop: the command to apply. It stays in the slot (validators keep
         refusing others) until `done`."""

@@ -550,10 +550,7 @@ class ServicePlanWorkflow:
         if not workflow.patched(COMMANDS_IN_LOOP_PATCH):
             async with self.lock:
                 return await self._apply(handed)
-        # In turn: a command handed over while another is applied waits for the slot.
-        while not self.commands.empty:
-            await workflow.wait_condition(lambda: self.commands.empty)
-        return await self.commands.hand_over(handed)
+        return await self.commands.hand_over_in_turn(handed)
 
     @workflow.query
     def current(self) -> PlanView:
