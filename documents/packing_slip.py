@@ -5,7 +5,8 @@ documents/labels.py and documents/pdftext.py), not with platypus, whose Paragrap
 Tables cost four times a label: text is measured from the font's widths and wrapped
 here, each page's lines go out as one BT/ET block, and the rules and fills of each page
 as one path block. Long item lists flow onto more pages, the table's header repeated on
-each; a row taller than a whole page is split between pages, so no text is ever cut.
+each; a row taller than a whole page is split between pages. No fact, item or step is
+ever cut: only the footer's repeat of case and order numbers shrinks to fit its line.
 Same input, same bytes: invariant=1, fixed metadata, no clock, uncompressed.
 """
 
@@ -143,7 +144,7 @@ class _Pages:
 
 
 def _title_bar(pages: _Pages, retailer_name: str) -> None:
-    """ "Packing slip" and the retailer on one baseline, over a heavy rule."""
+    """The title and the retailer's name on one baseline, over a heavy rule."""
     retailer = wrap(encode(retailer_name), BOLD, 13, _HALF)
     height = max(26.0, 16.0 * len(retailer))
     bottom = pages.y - 3 - height  # both sit on the bottom of the bar

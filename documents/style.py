@@ -1,5 +1,6 @@
-"""The look every A4/Letter document shares (packing slips, certificates): palette, base
-text styles, table cells, and how text is made safe for platypus."""
+"""The look every A4/Letter document shares: the palette (packing slips, certificates) and,
+for the certificates, laid out with platypus, base text styles, table cells, and how text is
+made safe for platypus."""
 
 from __future__ import annotations
 
