@@ -28,9 +28,12 @@ async def heartbeating(every: timedelta = HEARTBEAT_EVERY) -> AsyncIterator[None
         return
 
     async def beat() -> None:
+        # The first beat after `every`, not at once: the heartbeat timeout runs from the
+        # attempt's start anyway, and a block done sooner (most webhook POSTs) costs no
+        # heartbeat round trip to Temporal.
         while True:
-            activity.heartbeat()
             await asyncio.sleep(every.total_seconds())
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import httpcore
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 from temporalio import activity
@@ -25,7 +25,7 @@ from activities import stubs
 from activities.heartbeat import heartbeating
 from activities.mail import OutgoingEmail
 from db import models
-from db.outbox import PendingDelivery
+from db.outbox import PendingDelivery, table_of
 from db.types import utcnow
 
 # Re-exported (`X as X`) until every workflow imports domain.contracts.
@@ -136,13 +136,13 @@ def webhook_client(timeout: float = 10.0) -> httpx.AsyncClient:
     )
 
 
-def signing_secrets(subscription: models.WebhookSubscription) -> list[str]:
+def signing_secrets(secret: str, previous: str | None, expires: datetime | None) -> list[str]:
     """The secrets a delivery is signed with now: the current one, and for a day after a
-    rotation the one before it, so a receiver switches over without refusing any."""
-    active = [subscription.secret]
-    expires = subscription.previous_secret_expires_at
-    if subscription.previous_secret and expires is not None and utcnow() < expires:
-        active.append(subscription.previous_secret)
+    rotation the one before it (until `expires`), so a receiver switches over without
+    refusing any."""
+    active = [secret]
+    if previous and expires is not None and utcnow() < expires:
+        active.append(previous)
     return active
 
 
@@ -162,6 +162,26 @@ def signature_headers(
         "webhook-timestamp": str(timestamp),
         "webhook-signature": " ".join(standard),
     }
+
+
+_D, _S = models.WebhookDelivery, models.WebhookSubscription
+# What an attempt reads: plain columns, one statement built once (no ORM entities loaded).
+_ATTEMPT_READ = (
+    select(
+        _D.status,
+        _D.payload,
+        _D.event_id,
+        _D.type,
+        _S.url,
+        _S.secret,
+        _S.previous_secret,
+        _S.previous_secret_expires_at,
+        _S.disabled_at,
+    )
+    .join(_S, _S.id == _D.subscription_id)
+    .where(_D.id == bindparam("id"))
+)
+_ATTEMPTS = table_of(models.WebhookAttempt)
 
 
 class Mailer(Protocol):
@@ -215,22 +235,16 @@ class NotifyActivities(stubs.NotifyActivities):
     async def deliver_webhook(self, ref: DeliveryRef) -> DeliveryOutcome:
         """One signed POST. A 2xx marks the delivery delivered; anything else is logged and
         raised, and Temporal retries with backoff."""
-        D, S = models.WebhookDelivery, models.WebhookSubscription
         async with self.sessions() as session:
-            found = (
-                await session.execute(
-                    select(D, S).join(S, S.id == D.subscription_id).where(D.id == ref.id)
-                )
-            ).first()
-        if found is None:
+            row = (await session.execute(_ATTEMPT_READ, {"id": ref.id})).first()
+        if row is None:
             raise ApplicationError(f"delivery {ref.id} not found", non_retryable=True)
-        delivery, subscription = found
-        if delivery.status != "pending":
-            return DeliveryOutcome(delivery.status)
-        if subscription.disabled_at is not None:
+        if row.status != "pending":
+            return DeliveryOutcome(row.status)
+        if row.disabled_at is not None:
             await self._log_attempt(ref.id, None, "subscription disabled", 0, "failed")
             return DeliveryOutcome("failed")
-        host = httpx.URL(subscription.url).raw_host.decode("ascii")
+        host = httpx.URL(row.url).raw_host.decode("ascii")
         try:
             # Resolved and checked at each attempt, since DNS answers change; the POST then
             # connects to these addresses, never to what the name resolves to later.
@@ -242,20 +256,27 @@ class NotifyActivities(stubs.NotifyActivities):
             ) from None
         except OSError:
             addresses = []  # no answer: the POST fails to connect, and is retried
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        body = json.dumps(row.payload, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "aftersales-webhooks/1",
             **signature_headers(
-                signing_secrets(subscription), body, delivery.event_id, int(time.time())
+                signing_secrets(
+                    row.secret,
+                    row.previous_secret,
+                    row.previous_secret_expires_at,
+                ),
+                body,
+                row.event_id,
+                int(time.time()),
             ),
-            "X-Aftersales-Event-Id": delivery.event_id,
-            "X-Aftersales-Event": delivery.type,
-            "X-Aftersales-Delivery": delivery.id,
+            "X-Aftersales-Event-Id": row.event_id,
+            "X-Aftersales-Event": row.type,
+            "X-Aftersales-Delivery": ref.id,
         }
         started = time.monotonic()
         async with heartbeating():
-            code, error = await self._post(subscription.url, host, addresses, body, headers)
+            code, error = await self._post(row.url, host, addresses, body, headers)
         elapsed = int((time.monotonic() - started) * 1000)
         await self._log_attempt(ref.id, code, error, elapsed, None if error else "delivered")
         if error:
@@ -291,23 +312,27 @@ class NotifyActivities(stubs.NotifyActivities):
         attempt leaves it pending for the next retry). The counter is bumped in the UPDATE
         itself, so two attempts never get the same number."""
         D = models.WebhookDelivery
+        now = utcnow()
         changes: dict[str, object] = {"attempts": D.attempts + 1, "last_status_code": code}
         if end == "delivered":
-            changes.update(status="delivered", delivered_at=utcnow())
+            changes.update(status="delivered", delivered_at=now)
         elif end == "failed":
-            changes.update(status="failed", failed_at=utcnow())
+            changes.update(status="failed", failed_at=now)
+        # Core statements, one transaction: no unit of work to flush for two rows.
         async with self.sessions.begin() as session:
             number = await session.scalar(
                 update(D).where(D.id == delivery_id).values(changes).returning(D.attempts)
             )
-            session.add(
-                models.WebhookAttempt(
-                    delivery_id=delivery_id,
-                    number=number,
-                    status_code=code,
-                    error=error,
-                    duration_ms=elapsed_ms,
-                )
+            await session.execute(
+                _ATTEMPTS.insert(),
+                {
+                    "delivery_id": delivery_id,
+                    "number": number,
+                    "at": now,
+                    "status_code": code,
+                    "error": error,
+                    "duration_ms": elapsed_ms,
+                },
             )
 
     @activity.defn
