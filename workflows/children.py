@@ -8,7 +8,7 @@ handle for the result.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
@@ -20,11 +20,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.replacement import REPLACEMENT_WORKFLOW, ReplacementResult, ReplacementStart
 
 
-class EndedCase(Protocol):
+Status = TypeVar("Status", bound=StrEnum, covariant=True)
+
+
+class EndedCase(Protocol[Status]):
     """A child case's result as its parent reads it: the status the case ended in."""
 
     @property
-    def status(self) -> StrEnum: ...
+    def status(self) -> Status: ...
 
 
 async def start_repair(start: RepairStart) -> ChildWorkflowHandle[Any, RepairResult]:

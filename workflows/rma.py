@@ -9,9 +9,10 @@ wait for it to be applied, so the API answers with the state the command produce
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from enum import StrEnum
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
@@ -75,7 +76,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.timeline import Timeline
 
 S = RmaStatus
-ChildResult = TypeVar("ChildResult", bound=EndedCase)
+ChildStatus = TypeVar("ChildStatus", bound=StrEnum)
 SYSTEM = Actor.system()
 CARRIER = Actor.carrier()
 # How long a command's answer waits for work that follows it (a refund) before answering
@@ -104,8 +105,8 @@ class RmaWorkflow:
         self.return_delivered = False
         # The repair center the unit goes to, for an RMA resolved by repair.
         self.center: AssignedCenter | None = None
-        self.repair_id: str | None = None
-        self.replacement_id: str | None = None
+        # The child cases it started, by the read model's link names (repair_id, replacement_id).
+        self.children: dict[str, str] = {}
         # One slot per command: each is refused while its own (or a conflicting) one waits.
         self.review: CommandSlot[ReviewDecision] = CommandSlot()
         self.cancellation: CommandSlot[CancelRequest] = CommandSlot()
@@ -171,9 +172,7 @@ class RmaWorkflow:
                 coverage=self.state.coverage,
                 reason=self.state.reason,
                 items=case_items(start),
-                data=RmaFacts(
-                    purchased_at=start.purchased_at, customer_first_name=start.customer.first_name
-                ).to_data(),
+                data=RmaFacts(start.purchased_at, start.customer.first_name).to_data(),
                 timeline=timeline,
             ),
         )
@@ -203,16 +202,16 @@ class RmaWorkflow:
     async def _issue_label(self, start: RmaStart) -> None:
         """Book the inbound parcel, render its return label and packing slip."""
         origin = customer_address(start.customer, "an RMA's return label")
-        destination = named(start.policy.return_address, start.org_name)
+        to = named(start.policy.return_address, start.org_name)
         if start.resolution is Resolution.REPAIR and workflow.patched("route-repair-at-label"):
             # The unit goes straight to the repair center, which receives and inspects it.
             self.center = await route_repair(start.items[0].category, origin.country, start.org_id)
             if self.center is not None:
-                destination = named(self.center.address, self.center.name)
+                to = named(self.center.address, self.center.name)
         parcel = self.shipper.parcel(
             Direction.INBOUND,
             origin,
-            destination,
+            to,
             "inbound-shipment",
             "return_label",
             label_step="return-label",
@@ -224,12 +223,8 @@ class RmaWorkflow:
             parcel, packing_slip(start, self.inbound, ship_by), "packing-slip"
         )
         self.documents += [label, slip]
-        await self._transition(
-            S.AWAITING_RETURN,
-            E.LABEL_CREATED,
-            SYSTEM,
-            {"tracking_number": self.inbound.tracking_number, "ship_by": ship_by.isoformat()},
-        )
+        detail = {"tracking_number": self.inbound.tracking_number, "ship_by": ship_by.isoformat()}
+        await self._transition(S.AWAITING_RETURN, E.LABEL_CREATED, SYSTEM, detail)
 
     async def _await_parcel(self, start: RmaStart) -> None:
         """Wait for the first scan; remind at half of `return_ship_by`, expire at its end."""
@@ -238,16 +233,12 @@ class RmaWorkflow:
         end = started + start.policy.return_ship_by
 
         def progressed() -> bool:
-            return (
-                self.state.status is not S.AWAITING_RETURN
-                or not self.cancellation.empty
-                or not self.receipt.empty
-            )
+            waiting = self.state.status is S.AWAITING_RETURN
+            return not (waiting and self.cancellation.empty and self.receipt.empty)
 
         if not await self._wait_for(progressed, half):
-            await self._transition(
-                S.AWAITING_RETURN, E.RETURN_REMINDER, SYSTEM, {"ship_by": end.isoformat()}
-            )
+            reminder = {"ship_by": end.isoformat()}
+            await self._transition(S.AWAITING_RETURN, E.RETURN_REMINDER, SYSTEM, reminder)
             if not await self._wait_for(progressed, end):
                 await self._void_inbound()
                 self.state.reason = "not_shipped_in_time"
@@ -289,50 +280,42 @@ class RmaWorkflow:
             key = step_key(workflow.info().workflow_id, "refund")
             await pay(account, PaymentKind.REFUND, refund.refund, key)
         self.state.refunded(refund.refund)
-        await self._transition(
-            S.COMPLETED, E.REFUNDED, SYSTEM, refund.detail(start.policy.currency)
-        )
+        detail = refund.detail(start.policy.currency)
+        await self._transition(S.COMPLETED, E.REFUNDED, SYSTEM, detail)
 
     async def _repair(self, start: RmaStart) -> None:
         """Run the repair as a child case and finish with what became of the unit."""
         # Routed at label time: the center holds the unit. Otherwise it is with us.
         with_us = None if self.center else named(start.policy.return_address, start.org_name)
         repair = repair_from_rma(start, self.state.coverage, self.center, with_us)
-        self.repair_id = repair.repair_id
+        self.children["repair_id"] = repair.repair_id
         handle = await start_repair(repair)
-        await self._through_child(
-            start, handle, "repair", self.repair_id, lambda ended: after_repair(ended.status)
-        )
+        await self._through_child(start, handle, "repair", repair.repair_id, after_repair)
 
     async def _replace(self, start: RmaStart) -> None:
         """Ship a new unit as a child case (standard mode: the defective one is with us)."""
-        replacement = replacement_from_rma(start, self.repair_id)
-        self.replacement_id = replacement.replacement_id
+        replacement = replacement_from_rma(start, self.children.get("repair_id"))
+        self.children["replacement_id"] = replacement.replacement_id
         handle = await start_replacement(replacement)
-        await self._through_child(
-            start,
-            handle,
-            "replacement",
-            self.replacement_id,
-            lambda ended: after_replacement(ended.status),
-        )
+        case_id = replacement.replacement_id
+        await self._through_child(start, handle, "replacement", case_id, after_replacement)
 
     async def _through_child(
         self,
         start: RmaStart,
-        handle: workflow.ChildWorkflowHandle[Any, ChildResult],
+        child: Awaitable[EndedCase[ChildStatus]],
         kind: str,
         case_id: str,
-        ending_of: Callable[[ChildResult], ChildEnding],
+        ending_of: Callable[[ChildStatus], ChildEnding],
     ) -> None:
-        """Resolve through the child case: once it ends, record what its end means for the
-        RMA (`ending_of` its result) and take the step that calls for. A child that ended
+        """Resolve through the child case: once it ends, record what the status it ended in
+        means for the RMA (`ending_of`) and take the step that calls for. A child that ended
         without a result (an operator terminated it, it failed or timed out) cancels the RMA
         with that reason rather than failing it, so its case never sticks in `resolving`."""
         await self._transition(S.RESOLVING, E(f"{kind}_started"), SYSTEM, {f"{kind}_id": case_id})
         self.settled = True
         try:
-            result = await handle
+            result = await child
         except ChildWorkflowError as error:
             # Histories from before this handling failed the RMA here: replay them as such.
             if not workflow.patched("child-ended-abnormally"):
@@ -342,7 +325,7 @@ class RmaWorkflow:
             detail = {f"{kind}_id": case_id, "cause": cause}
             await self._transition(S.CANCELLED, E(f"{kind}_ended"), SYSTEM, detail)
             return
-        ending = ending_of(result)
+        ending = ending_of(result.status)
         self.state.child_ended(ending, start.items[0].value)
         detail = {f"{kind}_id": case_id, f"{kind}_status": result.status.value}
         await self._transition(ending.status, ending.event, SYSTEM, detail)
@@ -361,12 +344,8 @@ class RmaWorkflow:
             "shipping_label",
         )
         self.documents.append(label)
-        await self._transition(
-            S.RESOLVING,
-            E.SHIPPING_BACK,
-            SYSTEM,
-            {"tracking_number": self.outbound.tracking_number},
-        )
+        detail = {"tracking_number": self.outbound.tracking_number}
+        await self._transition(S.RESOLVING, E.SHIPPING_BACK, SYSTEM, detail)
 
     async def _returned(self, outcome: Outcome, event: E) -> None:
         """The unit shipped back reaches the customer: the RMA completes with `outcome`."""
@@ -490,12 +469,7 @@ class RmaWorkflow:
     ) -> None:
         self.state.status = status
         receiving_org_id = self.center.org_id if self.center is not None else None
-        links = {"repair_id": self.repair_id, "replacement_id": self.replacement_id}
+        fields = self.state.fields(receiving_org_id)
         await self.timeline.project(
-            status,
-            event,
-            actor,
-            detail,
-            fields=self.state.fields(receiving_org_id),
-            links={name: value for name, value in links.items() if value},
+            status, event, actor, detail, fields=fields, links=self.children
         )
