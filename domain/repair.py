@@ -137,6 +137,49 @@ def quote(parts: list[Part], labor_minutes: int, labor_rate_per_hour: Decimal) -
     return Quote(parts_total=parts_total, labor_total=labor_total, total=parts_total + labor_total)
 
 
+@dataclass
+class PendingQuote:
+    """A paid repair's quote as the customer holds it: the price, until when it stands, and
+    how it was answered (`approved`, `declined` or `expired`; None while it waits)."""
+
+    quote: Quote
+    expires_at: datetime
+    outcome: str | None = None
+
+    @classmethod
+    def offer(cls, diagnosis: Diagnosis, labor_rate: Decimal, expires_at: datetime) -> PendingQuote:
+        """The quote of the diagnosed work at the center's labor rate."""
+        return cls(quote(diagnosis.parts, diagnosis.labor_minutes, labor_rate), expires_at)
+
+    def detail(self, currency: str) -> dict[str, str]:
+        """The timeline detail of the quote, beside the diagnosis's."""
+        return {
+            "amount": f"{self.quote.total:.2f}",
+            "currency": currency,
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+
+def quote_open(status: RepairStatus, pending: PendingQuote | None) -> bool:
+    """Whether the customer may still approve or decline. Once the quote has expired the
+    job is on its way back, even while the status still reads `awaiting_approval` as the
+    return parcel is booked."""
+    return status is RepairStatus.AWAITING_APPROVAL and (pending is None or pending.outcome is None)
+
+
+def may_cancel(status: RepairStatus, unit_moving: bool, pending: PendingQuote | None) -> bool:
+    """Whether the retailer may cancel now: before `repairing` (the transition table says),
+    not once the unit's parcel to the center moves (`unit_moving`: it can be neither voided
+    nor stopped), nor once an expired quote's return parcel is being booked."""
+    on_its_way = status is RepairStatus.AWAITING_UNIT and unit_moving
+    going_back = (
+        status is RepairStatus.AWAITING_APPROVAL
+        and pending is not None
+        and pending.outcome is not None
+    )
+    return cancellable(status) and not on_its_way and not going_back
+
+
 def _paused_time(
     received_at: datetime, pauses: list[tuple[datetime, datetime | None]], now: datetime
 ) -> timedelta:

@@ -47,8 +47,8 @@ with workflow.unsafe.imports_passed_through():
         TERMINAL_REPAIR_STATUSES,
         AssignedCenter,
         Diagnosis,
+        PendingQuote,
         QaReport,
-        Quote,
         QuoteDecision,
         RepairCancel,
         RepairResult,
@@ -59,11 +59,12 @@ with workflow.unsafe.imports_passed_through():
         StatusChange,
         allowed_next,
         can_transition,
-        cancellable,
         diagnosis_detail,
+        may_cancel,
         needs_quote,
         parts_list,
         quote,
+        quote_open,
         reason_of,
         repair_certificate,
     )
@@ -102,9 +103,7 @@ class RepairWorkflow:
         self.delivered = False
         # The repair itself.
         self.diagnosis: Diagnosis | None = None
-        self.quote: Quote | None = None
-        self.quote_expires_at: datetime | None = None
-        self.quote_outcome: str | None = None
+        self.quote: PendingQuote | None = None
         self.qa_failures = 0
         self.repaired = False
         self.sla = SlaClock(start.policy.repair_turnaround)
@@ -187,11 +186,10 @@ class RepairWorkflow:
     async def _step(self, start: RepairStart) -> None:
         """Wait for what moves the job on from its current state, and apply it."""
         if self.status is S.AWAITING_APPROVAL:
-            assert self.quote_expires_at is not None
-            if not await self._wait_for(lambda: not self.commands.empty, self.quote_expires_at):
+            assert self.quote is not None
+            if not await self._wait_for(lambda: not self.commands.empty, self.quote.expires_at):
                 # No answer within `quote_valid_for`: declined.
-                self.sla.resume(workflow.now())
-                self.quote_outcome = "expired"
+                self._quote_answered("expired")
                 await self._ship_back(start, E.QUOTE_EXPIRED, SYSTEM)
                 return
         elif self.status in (S.READY_TO_SHIP, S.SHIPPED):
@@ -211,12 +209,10 @@ class RepairWorkflow:
             case Diagnosis():
                 await self._diagnose(start, command)
             case QuoteDecision(approve=True):
-                self.sla.resume(workflow.now())
-                self.quote_outcome = "approved"
+                self._quote_answered("approved")
                 await self._start_work(command.actor, E.QUOTE_APPROVED)
             case QuoteDecision():
-                self.sla.resume(workflow.now())
-                self.quote_outcome = "declined"
+                self._quote_answered("declined")
                 await self._ship_back(start, E.QUOTE_DECLINED, command.actor)
             case QaReport():
                 await self._quality_check(start, command)
@@ -240,19 +236,20 @@ class RepairWorkflow:
             await self._beyond_repair(diagnosis.actor, "not_repairable", detail)
             return
         if needs_quote(start.coverage):
-            assert self.center is not None
-            self.quote = quote(diagnosis.parts, diagnosis.labor_minutes, self.center.labor_rate)
-            self.quote_expires_at = workflow.now() + start.policy.quote_valid_for
+            expires_at = workflow.now() + start.policy.quote_valid_for
+            self.quote = PendingQuote.offer(diagnosis, self._labor_rate(), expires_at)
             self.sla.pause(workflow.now())
-            detail |= {
-                "amount": f"{self.quote.total:.2f}",
-                "currency": start.policy.currency,
-                "expires_at": self.quote_expires_at.isoformat(),
-            }
+            detail |= self.quote.detail(start.policy.currency)
             await self._transition(S.AWAITING_APPROVAL, E.QUOTED, diagnosis.actor, detail)
             return
         await self._transition(S.DIAGNOSING, E.DIAGNOSED, diagnosis.actor, detail)
         await self._start_work(diagnosis.actor, E.COVERED)
+
+    def _quote_answered(self, outcome: str) -> None:
+        """The customer answered the quote (or let it expire): the SLA clock runs again."""
+        assert self.quote is not None
+        self.quote.outcome = outcome
+        self.sla.resume(workflow.now())
 
     async def _start_work(self, actor: Actor, event: E) -> None:
         """Parts first if the diagnosis listed any, else straight to the bench."""
@@ -414,14 +411,9 @@ class RepairWorkflow:
 
     @decide_quote.validator
     def _validate_quote(self, decision: QuoteDecision) -> None:
+        action = "approve" if decision.approve else "decline"
         target = S.REPAIRING if decision.approve else S.READY_TO_SHIP
-        self._require(
-            "approve" if decision.approve else "decline",
-            target,
-            # Once the quote has expired the job is on its way back, even while the status
-            # still reads awaiting_approval as the return parcel is booked.
-            self.status is S.AWAITING_APPROVAL and self.quote_outcome is None,
-        )
+        self._require(action, target, quote_open(self.status, self.quote))
 
     @workflow.update(name=QA_UPDATE)
     async def report_qa(self, report: QaReport) -> RepairView:
@@ -439,11 +431,7 @@ class RepairWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: RepairCancel) -> None:
-        # A parcel already moving towards the center can be neither voided nor stopped.
-        on_its_way = self.status is S.AWAITING_UNIT and self.inbound_scanned
-        # An expired quote's return parcel is being booked: the job is going back already.
-        going_back = self.status is S.AWAITING_APPROVAL and self.quote_outcome is not None
-        allowed = cancellable(self.status) and not on_its_way and not going_back
+        allowed = may_cancel(self.status, self.inbound_scanned, self.quote)
         self._require("cancel", S.CANCELLED, allowed)
 
     @workflow.signal(name=CARRIER_EVENT_SIGNAL)
@@ -461,8 +449,8 @@ class RepairWorkflow:
             repair_id=self.start.repair_id,
             status=self.status,
             assigned_center=self.center.org_id if self.center else None,
-            quote=self.quote,
-            quote_expires_at=self.quote_expires_at,
+            quote=self.quote.quote if self.quote else None,
+            quote_expires_at=self.quote.expires_at if self.quote else None,
             sla_breached=self.sla.breached,
         )
 
@@ -488,8 +476,6 @@ class RepairWorkflow:
             center=self.center,
             diagnosis=self.diagnosis,
             quote=self.quote,
-            quote_expires_at=self.quote_expires_at,
-            quote_outcome=self.quote_outcome,
             qa_failures=self.qa_failures,
             sla=self.sla,
             customer_first_name=customer_first_name,

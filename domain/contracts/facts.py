@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from domain.common import Address, CaseKind
 from domain.relocation import Appointment, ChecklistItem, Stage
-from domain.repair import AssignedCenter, Diagnosis, Part, Quote, RepairStart, SlaClock
+from domain.repair import AssignedCenter, Diagnosis, Part, PendingQuote, RepairStart, SlaClock
 from domain.replacement import ReplacementMode
 from domain.service_plan import ClaimRecord, ClaimType
 
@@ -244,9 +244,7 @@ def repair_facts(
     *,
     center: AssignedCenter | None,
     diagnosis: Diagnosis | None,
-    quote: Quote | None,
-    quote_expires_at: datetime | None,
-    quote_outcome: str | None,
+    quote: PendingQuote | None,
     qa_failures: int,
     sla: SlaClock,
     customer_first_name: str = "",
@@ -258,9 +256,13 @@ def repair_facts(
         fault=start.fault,
         assigned_center=center.org_id if center else None,
         quote=None
-        if quote is None or quote_expires_at is None
+        if quote is None
         else QuoteFacts(
-            quote.parts_total, quote.labor_total, quote.total, quote_expires_at, quote_outcome
+            quote.quote.parts_total,
+            quote.quote.labor_total,
+            quote.quote.total,
+            quote.expires_at,
+            quote.outcome,
         ),
         diagnosis=None
         if d is None
