@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import timedelta
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError
 
 from api.auth import OrgKind, Principal
-from api.deps import PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import AsyncSession, PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found, temporal_unavailable
 from api.idempotency import IdempotencyKey, request_hash, reserve
 from api.pagination import LimitQuery, decode_keys, decode_time, encode_keys, invalid_cursor
@@ -27,10 +26,19 @@ from api.schemas.webhooks import (
     WebhookSecret,
 )
 from db import models
-from db.models import new_id
-from db.organisations import lock_organisation
 from db.outbox import webhook_queue
 from db.types import utcnow
+from db.webhook_deliveries import attempts_of, delivery_page, lock_delivery, reopen, undo_reopen
+from db.webhook_subscriptions import (
+    QuotaReached,
+    create_subscription,
+    disable,
+    subscription,
+    subscriptions_of,
+)
+from db.webhook_subscriptions import (
+    rotate_secret as rotate,
+)
 from domain.delivery import (
     DeliveryQueueStart,
     QueuedDelivery,
@@ -83,62 +91,35 @@ async def subscribe(
         except OSError:
             pass  # no answer today: every attempt resolves and checks again
     org_id = principal.owner_id
-    # One subscription write at a time per organisation: the quota count and the insert,
-    # and a retry with the same key and its first request, cannot interleave.
-    await lock_organisation(session, org_id)
-    sub_id = new_id()
-    if idempotency_key is not None:
-        first = await reserve(
+    body_hash = request_hash(body.model_dump(mode="json"))
+
+    async def claim(key: str, sub_id: str) -> str | None:
+        return await reserve(session, org_id, key, body_hash, "webhook", sub_id)
+
+    try:
+        sub = await create_subscription(
             session,
             org_id,
-            idempotency_key,
-            request_hash(body.model_dump(mode="json")),
-            "webhook",
-            sub_id,
+            url=str(body.url),
+            events=body.events,
+            secret=new_secret(),
+            quota=settings.webhook_quota,
+            claim=partial(claim, idempotency_key) if idempotency_key is not None else None,
         )
-        if first is not None:
-            await session.rollback()
-            existing = await session.get(models.WebhookSubscription, first)
-            assert existing is not None  # committed with its key
-            return WebhookCreated(**_public(existing).model_dump(), secret=existing.secret)
-    active = await session.scalar(
-        select(func.count())
-        .select_from(models.WebhookSubscription)
-        .where(
-            models.WebhookSubscription.org_id == org_id,
-            models.WebhookSubscription.disabled_at.is_(None),
-        )
-    )
-    if (active or 0) >= settings.webhook_quota:
-        await session.rollback()
+    except QuotaReached as exc:
         raise Problem(
             409,
             "webhook_quota_exceeded",
-            f"an organisation has at most {settings.webhook_quota} active webhooks; "
-            "delete one first",
-            quota=settings.webhook_quota,
-        )
-    sub = models.WebhookSubscription(
-        id=sub_id,
-        org_id=org_id,
-        url=str(body.url),
-        events=body.events,
-        secret=new_secret(),
-    )
-    session.add(sub)
-    await session.commit()
+            f"an organisation has at most {exc.quota} active webhooks; delete one first",
+            quota=exc.quota,
+        ) from exc
     return WebhookCreated(**_public(sub).model_dump(), secret=sub.secret)
 
 
 @router.get("", response_model=Page[WebhookPublic])
 async def list_subscriptions(principal: PrincipalDep, session: SessionDep) -> Page[WebhookPublic]:
     principal.require(*SUBSCRIBERS)
-    subs = await session.scalars(
-        select(models.WebhookSubscription)
-        .where(models.WebhookSubscription.org_id == principal.owner_id)
-        .order_by(models.WebhookSubscription.created_at, models.WebhookSubscription.id)
-    )
-    return Page(items=[_public(s) for s in subs])
+    return Page(items=[_public(s) for s in await subscriptions_of(session, principal.owner_id)])
 
 
 @router.get("/{webhook_id}", response_model=WebhookPublic)
@@ -151,10 +132,7 @@ async def get_subscription(
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def unsubscribe(webhook_id: str, principal: PrincipalDep, session: SessionDep) -> Response:
     """Stop sending: new events are no longer queued, and queued ones end as failed."""
-    sub = await _owned(session, principal, webhook_id)
-    if sub.disabled_at is None:
-        sub.disabled_at = utcnow()
-        await session.commit()
+    await disable(session, await _owned(session, principal, webhook_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -166,11 +144,7 @@ async def rotate_secret(
     the old one, so the receiver can switch at its own pace; a second rotation within the
     day retires the oldest at once."""
     sub = await _owned(session, principal, webhook_id)
-    await session.refresh(sub, with_for_update=True)
-    sub.previous_secret = sub.secret
-    sub.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
-    sub.secret = new_secret()
-    await session.commit()
+    await rotate(session, sub, new_secret(), ROTATION_OVERLAP)
     return WebhookSecret(
         secret=sub.secret, previous_secret_expires_at=sub.previous_secret_expires_at
     )
@@ -193,24 +167,20 @@ async def deliveries(
         raise Problem(
             422, "validation_error", f"status must be one of {', '.join(DELIVERY_STATUSES)}"
         )
-    D = models.WebhookDelivery
-    query = select(D).where(D.subscription_id == sub.id)
-    if status_filter:
-        query = query.where(D.status == status_filter)
-    if case_id:
-        query = query.where(D.case_id == case_id)
-    # Newest first; a case's events share timestamps, so its sequence breaks the tie.
-    key = tuple_(D.created_at, D.seq, D.id)
+    before = None
     if cursor:
         created, seq, after = decode_keys(cursor, 3)
         # A sequence number is a few digits; more would overflow the integer column.
         if not (seq.isascii() and seq.isdigit() and len(seq) <= 9):
             raise invalid_cursor()
-        query = query.where(key < tuple_(decode_time(created), int(seq), after))
-    rows = list(
-        await session.scalars(
-            query.order_by(D.created_at.desc(), D.seq.desc(), D.id.desc()).limit(limit + 1)
-        )
+        before = (decode_time(created), int(seq), after)
+    rows = await delivery_page(
+        session,
+        sub.id,
+        status=status_filter,
+        case_id=case_id,
+        before=before,
+        limit=limit + 1,
     )
     page, more = rows[:limit], len(rows) > limit
     return Page(
@@ -237,15 +207,12 @@ async def redeliver(
     sub = await _owned(session, principal, webhook_id)
     if sub.disabled_at is not None:
         raise Problem(409, "webhook_disabled", "this subscription no longer sends events")
-    delivery = await session.get(models.WebhookDelivery, delivery_id, with_for_update=True)
+    delivery = await lock_delivery(session, delivery_id)
     if delivery is None or delivery.subscription_id != sub.id:
         raise not_found("delivery")
     if delivery.status == "pending":
         raise Problem(409, "delivery_pending", "this delivery is still being attempted")
-    before = (delivery.status, delivery.delivered_at, delivery.failed_at)
-    delivery.status, delivery.delivered_at, delivery.failed_at = "pending", None, None
-    delivery.redeliveries += 1
-    await session.commit()
+    before = await reopen(session, delivery)
     queued = QueuedDelivery(delivery.id, delivery.seq, utcnow(), delivery.redeliveries)
     try:
         await enqueue_delivery(
@@ -259,9 +226,7 @@ async def redeliver(
         )
     except RPCError as exc:
         # Not queued: put it back as it was, so what the log says stays true.
-        delivery.status, delivery.delivered_at, delivery.failed_at = before
-        delivery.redeliveries -= 1
-        await session.commit()
+        await undo_reopen(session, delivery, before)
         raise temporal_unavailable() from exc
     (out,) = await _deliveries_out(session, [delivery])
     return out
@@ -270,22 +235,7 @@ async def redeliver(
 async def _deliveries_out(
     session: AsyncSession, deliveries: list[models.WebhookDelivery]
 ) -> list[DeliveryOut]:
-    attempts: dict[str, list[AttemptOut]] = {d.id: [] for d in deliveries}
-    if deliveries:
-        for attempt in await session.scalars(
-            select(models.WebhookAttempt)
-            .where(models.WebhookAttempt.delivery_id.in_(list(attempts)))
-            .order_by(models.WebhookAttempt.delivery_id, models.WebhookAttempt.number)
-        ):
-            attempts[attempt.delivery_id].append(
-                AttemptOut(
-                    number=attempt.number,
-                    at=attempt.at,
-                    status_code=attempt.status_code,
-                    error=attempt.error,
-                    duration_ms=attempt.duration_ms,
-                )
-            )
+    attempts = await attempts_of(session, [d.id for d in deliveries])
     return [
         DeliveryOut(
             id=d.id,
@@ -294,7 +244,16 @@ async def _deliveries_out(
             case_id=d.case_id,
             status=d.status,
             redeliveries=d.redeliveries,
-            attempts=attempts[d.id],
+            attempts=[
+                AttemptOut(
+                    number=a.number,
+                    at=a.at,
+                    status_code=a.status_code,
+                    error=a.error,
+                    duration_ms=a.duration_ms,
+                )
+                for a in attempts[d.id]
+            ],
             created_at=d.created_at,
             delivered_at=d.delivered_at,
             failed_at=d.failed_at,
@@ -307,8 +266,8 @@ async def _owned(
     session: AsyncSession, principal: Principal, webhook_id: str
 ) -> models.WebhookSubscription:
     principal.require(*SUBSCRIBERS)
-    sub = await session.get(models.WebhookSubscription, webhook_id)
-    if sub is None or sub.org_id != principal.owner_id:
+    sub = await subscription(session, principal.owner_id, webhook_id)
+    if sub is None:
         raise not_found("webhook")
     return sub
 
