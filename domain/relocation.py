@@ -105,6 +105,11 @@ class StageReport:
     outcome: StageOutcome
     checklist: list[ChecklistItem] = field(default_factory=list)
 
+    def summary(self) -> dict[str, str]:
+        """The timeline detail of a stage done: how many checklist items passed."""
+        passed = sum(1 for c in self.checklist if c.passed)
+        return {"checklist": f"{passed}/{len(self.checklist)} passed"}
+
 
 @dataclass
 class Commissioning:

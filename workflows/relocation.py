@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import DocumentActivities, StoreActivities
+    from activities.stubs import StoreActivities
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
         Actor,
@@ -26,11 +26,9 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         ShipmentRef,
     )
-    from domain.contracts.documents import RelocationCertificateRequest
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import RelocatedAsset, RelocationFacts
     from domain.contracts.store import MoveAsset, PlanLookup
-    from domain.ids import step_key
     from domain.relocation import (
         BOOK_UPDATE,
         CANCELLABLE,
@@ -65,11 +63,12 @@ with workflow.unsafe.imports_passed_through():
         relocation_certificate,
     )
     from domain.service_plan import ASSET_MOVED_SIGNAL, AssetMoved
-    from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, RENDER_TIMEOUT, invalid_transition
+    from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail
+    from workflows.certificates import Certificates
     from workflows.commands import CommandSlot
     from workflows.recording import CaseRecord, new_case, one_unit
-    from workflows.shipping import Parcel, book_with_label, named, void
+    from workflows.shipping import Shipper, named, void
     from workflows.timeline import Timeline
 
 R = RelocationStatus
@@ -80,9 +79,14 @@ DONE_EVENT = {Stage.UNINSTALL: CaseEvent.UNINSTALLED, Stage.REINSTALL: CaseEvent
 
 @workflow.defn(name=RELOCATION_WORKFLOW)
 class RelocationWorkflow:
-    def __init__(self) -> None:
-        self.start: RelocationStart | None = None
-        self.timeline = Timeline("")
+    @workflow.init
+    def __init__(self, start: RelocationStart) -> None:
+        self.start = start
+        self.timeline = Timeline(start.relocation_id)
+        self.shipper = Shipper.for_case(
+            start.org_id, start.relocation_id, start.public_base_url, start.tracking_token
+        )
+        self.certificates = Certificates(start.org_id, start.relocation_id, start.public_base_url)
         self.status = R.SCHEDULING_UNINSTALL
         self.case = CaseRecord()
         self.commands: CommandSlot[Command] = CommandSlot()
@@ -103,8 +107,6 @@ class RelocationWorkflow:
 
     @workflow.run
     async def run(self, start: RelocationStart) -> RelocationResult:
-        self.start = start
-        self.timeline = Timeline(start.relocation_id)
         await self.case.record(
             new_case(
                 case_type=CaseKind.RELOCATION,
@@ -203,23 +205,18 @@ class RelocationWorkflow:
         self.checklists[stage.value] = report.checklist
         self.dates[stage.value] = workflow.now()
         self.appointment = None
-        await self._transition(DONE[stage], DONE_EVENT[stage], report.actor, _summary(report))
+        await self._transition(DONE[stage], DONE_EVENT[stage], report.actor, report.summary())
         if stage is Stage.UNINSTALL:
             await self._book_transport()
 
     async def _book_transport(self) -> None:
-        start = self._start()
-        self.transport, label = await book_with_label(
-            Parcel(
-                org_id=start.org_id,
-                case_id=start.relocation_id,
-                tracking_url=f"{start.public_base_url}/track/{start.tracking_token}",
-                direction=Direction.OUTBOUND,
-                origin=named(start.from_site, start.customer.name),
-                destination=named(start.to_site, start.customer.name),
-                step="transport",
-                label_kind="shipping_label",
-            )
+        start = self.start
+        self.transport, label = await self.shipper.ship(
+            Direction.OUTBOUND,
+            named(start.from_site, start.customer.name),
+            named(start.to_site, start.customer.name),
+            "transport",
+            "shipping_label",
         )
         self.documents.append(label)
         await self._transition(
@@ -246,7 +243,7 @@ class RelocationWorkflow:
     async def _commission(self, commissioning: Commissioning) -> None:
         """All items passed: certificate, the asset's new site, the plan follows. A failed
         item keeps the case reinstalled until a new commissioning passes."""
-        start = self._start()
+        start = self.start
         failed = [c.item for c in commissioning.checklist if not c.passed]
         if failed:
             await self._transition(
@@ -258,7 +255,11 @@ class RelocationWorkflow:
             return
         self.checklists[COMMISSIONING] = commissioning.checklist
         self.dates[COMMISSIONING] = workflow.now()
-        await self._issue_certificate()
+        self.documents.append(
+            await self.certificates.relocation(
+                relocation_certificate(start, self.technician, self.checklists, self.dates)
+            )
+        )
         await workflow.execute_local_activity_method(
             StoreActivities.move_asset,
             MoveAsset(asset_id=start.asset_id, site=start.to_site, case_id=start.relocation_id),
@@ -279,7 +280,7 @@ class RelocationWorkflow:
     async def _move_plan(self) -> str | None:
         """An open service plan on the serial follows the unit to its new site. A plan that
         closes in between simply does not hear of it."""
-        start = self._start()
+        start = self.start
         found = await workflow.execute_local_activity_method(
             StoreActivities.open_plan_of,
             PlanLookup(start.org_id, start.serial),
@@ -297,24 +298,6 @@ class RelocationWorkflow:
             workflow.logger.info("plan %s closed before the relocation ended", found.plan_id)
             return None
         return found.plan_id
-
-    async def _issue_certificate(self) -> None:
-        start = self._start()
-        certificate = await workflow.execute_local_activity_method(
-            DocumentActivities.render_relocation_certificate,
-            RelocationCertificateRequest(
-                idempotency_key=step_key(workflow.info().workflow_id, "relocation-certificate"),
-                org_id=start.org_id,
-                case_id=start.relocation_id,
-                public_base_url=start.public_base_url,
-                certificate=relocation_certificate(
-                    start, self.technician, self.checklists, self.dates
-                ),
-            ),
-            start_to_close_timeout=RENDER_TIMEOUT,
-            retry_policy=QUICK_RETRY,
-        )
-        self.documents.append(certificate)
 
     async def _cancel(self, request: RelocationCancel) -> None:
         if self.transport is not None and not self.transport_moved:
@@ -395,9 +378,8 @@ class RelocationWorkflow:
 
     @reschedule.validator
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
-        start = self._start()
         self._require(f"reschedule_{request.stage.value}", self.status is SCHEDULED[request.stage])
-        if self.reschedules_used >= start.policy.max_reschedules:
+        if self.reschedules_used >= self.start.policy.max_reschedules:
             raise ApplicationError(
                 f"the appointment was rescheduled {self.reschedules_used} times, the most "
                 "this retailer allows",
@@ -427,22 +409,18 @@ class RelocationWorkflow:
 
     def view(self) -> RelocationView:
         return RelocationView(
-            relocation_id=self._start().relocation_id,
+            relocation_id=self.start.relocation_id,
             status=self.status,
             appointment=self.appointment,
             reschedules_used=self.reschedules_used,
         )
-
-    def _start(self) -> RelocationStart:
-        assert self.start is not None
-        return self.start
 
     def _require(self, action: str, allowed: bool) -> None:
         if not (self.case.recorded and self.commands.empty and allowed):
             raise invalid_transition(action, self.status.value, allowed_actions(self.status))
 
     def _facts(self) -> RelocationFacts:
-        start = self._start()
+        start = self.start
         return RelocationFacts(
             asset_id=start.asset_id,
             asset=RelocatedAsset(start.sku, start.serial, start.product_name),
@@ -467,8 +445,3 @@ class RelocationWorkflow:
         await self.timeline.project(
             status, event, actor, detail, data=self._facts().to_data(), links=links
         )
-
-
-def _summary(report: StageReport) -> dict[str, str]:
-    passed = sum(1 for c in report.checklist if c.passed)
-    return {"checklist": f"{passed}/{len(report.checklist)} passed"}
