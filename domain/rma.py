@@ -264,11 +264,12 @@ class RmaState:
         return fields
 
     def result(
-        self, rma_id: str, documents: list[DocumentRef], shipments: list[ShipmentRef | None]
+        self, rma_id: str, documents: list[DocumentRef], shipments: list[ShipmentRef]
     ) -> RmaResult:
-        """The run's result, with the documents and the parcels (those booked) of the case."""
-        booked = [shipment for shipment in shipments if shipment is not None]
-        return RmaResult(rma_id, self.current, self.outcome, self.refund_amount, documents, booked)
+        """The run's result, with the documents and the parcels of the case."""
+        return RmaResult(
+            rma_id, self.current, self.outcome, self.refund_amount, documents, shipments
+        )
 
     def refunded(self, amount: Decimal) -> None:
         self.outcome = Outcome.REFUNDED

@@ -74,7 +74,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.commands import CommandSlot
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.routing import route_repair
-    from workflows.shipping import Shipper, named, void
+    from workflows.shipping import Shipper, booked, named, void
     from workflows.timeline import Timeline
 
 S = RepairStatus
@@ -119,13 +119,9 @@ class RepairWorkflow:
         while self.status not in TERMINAL_REPAIR_STATUSES:
             await self._step(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return RepairResult(
-            repair_id=start.repair_id,
-            status=self.status,
-            sla_breached=self.sla.breached,
-            documents=self.documents,
-            shipments=[s for s in (self.inbound, self.outbound) if s is not None],
-        )
+        shipments = booked(self.inbound, self.outbound)
+        breached = self.sla.breached
+        return RepairResult(start.repair_id, self.status, breached, self.documents, shipments)
 
     async def _open(self, start: RepairStart) -> None:
         """Route the job, record the case, and send the customer a label to the center."""
@@ -356,19 +352,14 @@ class RepairWorkflow:
     async def _apply_scan(self, scan: CarrierEvent) -> None:
         """Scans of the unit's way in are noted; those of its way back move `ready_to_ship`
         → `shipped` → `completed` (or `returned_unrepaired`) on delivery."""
-        event, detail = scan_event(scan), scan_detail(scan)
+        back = self.outbound is not None and scan.tracking_number == self.outbound.tracking_number
+        status = self.status
         if self.inbound and scan.tracking_number == self.inbound.tracking_number:
             self.inbound_scanned = self.inbound_scanned or scan.status in MOVEMENT_SCANS
-            await self._transition(self.status, event, CARRIER, detail)
-            return
-        if not (self.outbound and scan.tracking_number == self.outbound.tracking_number):
-            await self._transition(self.status, event, CARRIER, detail)
-            return
-        if self.status is S.READY_TO_SHIP and scan.status in MOVEMENT_SCANS:
-            await self._transition(S.SHIPPED, event, CARRIER, detail)
-        else:
-            await self._transition(self.status, event, CARRIER, detail)
-        if scan.status is CarrierStatus.DELIVERED and self.status is S.SHIPPED:
+        elif back and status is S.READY_TO_SHIP and scan.status in MOVEMENT_SCANS:
+            status = S.SHIPPED
+        await self._transition(status, scan_event(scan), CARRIER, scan_detail(scan))
+        if back and scan.status is CarrierStatus.DELIVERED and self.status is S.SHIPPED:
             self.delivered = True
             final = S.COMPLETED if self.repaired else S.RETURNED_UNREPAIRED
             await self._transition(final, E(final.value), CARRIER)
@@ -490,12 +481,7 @@ class RepairWorkflow:
         links: dict[str, str] | None = None,
     ) -> None:
         self.status = status
+        fields, data = {"reason": reason_of(status, detail)}, self._facts().to_data()
         await self.timeline.project(
-            status,
-            event,
-            actor,
-            detail,
-            fields={"reason": reason_of(status, detail)},
-            data=self._facts().to_data(),
-            links=links,
+            status, event, actor, detail, fields=fields, data=data, links=links
         )

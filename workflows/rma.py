@@ -72,7 +72,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payments import PaymentAccount, pay
     from workflows.recording import CaseRecord, claim_serials, new_case, release_serials
     from workflows.routing import route_repair
-    from workflows.shipping import Shipper, customer_address, named
+    from workflows.shipping import Shipper, booked, customer_address, named
     from workflows.timeline import Timeline
 
 S = RmaStatus
@@ -139,7 +139,8 @@ class RmaWorkflow:
             # 5. Resolution.
             await self._resolve(start, self.inspection.take())
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.state.result(start.rma_id, self.documents, [self.inbound, self.outbound])
+        shipments = booked(self.inbound, self.outbound)
+        return self.state.result(start.rma_id, self.documents, shipments)
 
     async def _authorize(self, start: RmaStart) -> None:
         now = workflow.now()

@@ -176,6 +176,11 @@ async def void(shipment: ShipmentRef) -> None:
     )
 
 
+def booked(*shipments: ShipmentRef | None) -> list[ShipmentRef]:
+    """A case's parcels for its result: those it booked, in the order given."""
+    return [shipment for shipment in shipments if shipment is not None]
+
+
 def named(address: Address, name: str) -> Address:
     """The address with a name on it: its own, else the given one."""
     return dataclasses.replace(address, name=address.name or name)
