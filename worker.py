@@ -122,6 +122,7 @@ def build_activities(
         inventory.release_stock,
         inventory.consume_stock,
         notify.deliver_webhook,
+        notify.deliver_webhooks,
         notify.send_email,
         notify.give_up,
     ]

@@ -34,6 +34,8 @@ from domain.delivery import (
     DeliveryOutcome,
     DeliveryQueueStart,
     DeliveryRef,
+    DeliveryRun,
+    DeliveryRunOutcome,
     QueuedDelivery,
 )
 from domain.signatures import sign
@@ -235,22 +237,47 @@ class NotifyActivities(stubs.NotifyActivities):
     async def deliver_webhook(self, ref: DeliveryRef) -> DeliveryOutcome:
         """One signed POST. A 2xx marks the delivery delivered; anything else is logged and
         raised, and Temporal retries with backoff."""
+        status, error = await self._attempt(ref.id)
+        if error:
+            raise ApplicationError(f"webhook {ref.id}: {error}", type="WebhookNotAccepted")
+        return DeliveryOutcome(status)
+
+    @activity.defn
+    async def deliver_webhooks(self, run: DeliveryRun) -> DeliveryRunOutcome:
+        """One attempt at each delivery of a run, in order, stopping at the first not
+        accepted: what waited in a queue goes out without a Temporal round trip each. The
+        queue then tries that one alone, with its retries and backoff."""
+        ended = 0
+        async with heartbeating():
+            for ref in run.refs:
+                try:
+                    _, error = await self._attempt(ref.id)
+                except ApplicationError:
+                    break  # refused or gone: the queue's own attempt at it says so
+                if error:
+                    break
+                ended += 1
+        return DeliveryRunOutcome(ended)
+
+    async def _attempt(self, delivery_id: str) -> tuple[str, str]:
+        """One signed POST, logged: the delivery's status after it, and what went wrong
+        ("" when it was accepted, or had ended already)."""
         async with self.sessions() as session:
-            row = (await session.execute(_ATTEMPT_READ, {"id": ref.id})).first()
+            row = (await session.execute(_ATTEMPT_READ, {"id": delivery_id})).first()
         if row is None:
-            raise ApplicationError(f"delivery {ref.id} not found", non_retryable=True)
+            raise ApplicationError(f"delivery {delivery_id} not found", non_retryable=True)
         if row.status != "pending":
-            return DeliveryOutcome(row.status)
+            return row.status, ""
         if row.disabled_at is not None:
-            await self._log_attempt(ref.id, None, "subscription disabled", 0, "failed")
-            return DeliveryOutcome("failed")
+            await self._log_attempt(delivery_id, None, "subscription disabled", 0, "failed")
+            return "failed", ""
         host = httpx.URL(row.url).raw_host.decode("ascii")
         try:
             # Resolved and checked at each attempt, since DNS answers change; the POST then
             # connects to these addresses, never to what the name resolves to later.
             addresses = await vetted_addresses(host, self.resolve, self.allow_private_targets)
         except TargetRefused:
-            await self._log_attempt(ref.id, None, f"refused: {REFUSED}", 0, "failed")
+            await self._log_attempt(delivery_id, None, f"refused: {REFUSED}", 0, "failed")
             raise ApplicationError(
                 REFUSED, type="WebhookTargetNotPublic", non_retryable=True
             ) from None
@@ -261,27 +288,21 @@ class NotifyActivities(stubs.NotifyActivities):
             "Content-Type": "application/json",
             "User-Agent": "aftersales-webhooks/1",
             **signature_headers(
-                signing_secrets(
-                    row.secret,
-                    row.previous_secret,
-                    row.previous_secret_expires_at,
-                ),
+                signing_secrets(row.secret, row.previous_secret, row.previous_secret_expires_at),
                 body,
                 row.event_id,
                 int(time.time()),
             ),
             "X-Aftersales-Event-Id": row.event_id,
             "X-Aftersales-Event": row.type,
-            "X-Aftersales-Delivery": ref.id,
+            "X-Aftersales-Delivery": delivery_id,
         }
         started = time.monotonic()
         async with heartbeating():
             code, error = await self._post(row.url, host, addresses, body, headers)
         elapsed = int((time.monotonic() - started) * 1000)
-        await self._log_attempt(ref.id, code, error, elapsed, None if error else "delivered")
-        if error:
-            raise ApplicationError(f"webhook {ref.id}: {error}", type="WebhookNotAccepted")
-        return DeliveryOutcome("delivered")
+        await self._log_attempt(delivery_id, code, error, elapsed, None if error else "delivered")
+        return ("pending", error) if error else ("delivered", "")
 
     async def _post(
         self, url: str, host: str, addresses: list[str], body: bytes, headers: dict[str, str]

@@ -45,7 +45,7 @@ from domain.contracts.store import (
     SerialClaimResult,
     SerialRelease,
 )
-from domain.delivery import DeliveryOutcome, DeliveryRef
+from domain.delivery import DeliveryOutcome, DeliveryRef, DeliveryRun, DeliveryRunOutcome
 
 
 class StoreActivities(ABC):
@@ -162,6 +162,10 @@ class NotifyActivities(ABC):
     @activity.defn
     @abstractmethod
     async def deliver_webhook(self, ref: DeliveryRef) -> DeliveryOutcome: ...
+
+    @activity.defn
+    @abstractmethod
+    async def deliver_webhooks(self, run: DeliveryRun) -> DeliveryRunOutcome: ...
 
     @activity.defn
     @abstractmethod

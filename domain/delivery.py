@@ -51,3 +51,17 @@ class DeliveryRef:
 @dataclass
 class DeliveryOutcome:
     status: str
+
+
+@dataclass
+class DeliveryRun:
+    """Webhook deliveries of one queue to attempt once each, in order, in one activity."""
+
+    refs: list[DeliveryRef]
+
+
+@dataclass
+class DeliveryRunOutcome:
+    # How many of the run, from its first, have ended (delivered, or failed for good); the
+    # one after them was not accepted, and it and the rest are left pending.
+    ended: int

@@ -249,3 +249,84 @@ async def test_production_refuses_a_target_that_resolves_into_a_private_network(
     assert attempt.error == "refused: webhooks go to public addresses only"
     assert "10.0.0.7" not in attempt.error
     assert attempt.status_code is None
+
+
+async def test_what_waits_in_a_queue_goes_out_in_a_run_in_order_and_a_refusal_is_retried_alone(
+    harness: Harness,
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from domain.delivery import ENQUEUE_MANY_SIGNAL, QueuedDeliveries
+    from tests.support import serve_asgi
+
+    arrived: list[int] = []
+    refused_once: set[int] = set()
+
+    async def receive(request: Request) -> Response:
+        seq = int(request.headers["X-Aftersales-Event-Id"].rsplit("_", 1)[1])
+        arrived.append(seq)
+        if seq == 2 and seq not in refused_once:
+            refused_once.add(seq)
+            return Response(status_code=503)
+        return Response(status_code=204)
+
+    port = free_port()
+    org = await new_org(harness, "retailer")
+    sub = await subscribe(harness, org, ["*"], f"http://127.0.0.1:{port}/hook")
+    started = await harness.env.get_current_time()
+    async with harness.sessions.begin() as session:
+        rows = [
+            models.WebhookDelivery(
+                subscription_id=sub,
+                case_id="RMA-RUN",
+                seq=seq,
+                event_id=f"evt_run_{seq}",
+                type="rma.received",
+                payload={"seq": seq},
+                created_at=started,
+            )
+            for seq in (1, 2, 3, 4)
+        ]
+        session.add_all(rows)
+    queued = [QueuedDelivery(row.id, row.seq, started) for row in rows]
+    async with serve_asgi(Starlette(routes=[Route("/hook", receive, methods=["POST"])]), port):
+        handle = await harness.env.client.start_workflow(
+            DeliveryQueueWorkflow.run,
+            DeliveryQueueStart("webhook", timedelta(days=1), timedelta(seconds=1)),
+            id=f"webhooks:{sub}:RMA-RUN",
+            task_queue=harness.settings.task_queue,
+            start_signal=ENQUEUE_MANY_SIGNAL,
+            # Out of order, and the first twice (a second hand-over): sent once, in order.
+            start_signal_args=[QueuedDeliveries([queued[2], queued[0], queued[1], queued[0]])],
+        )
+        await handle.signal(ENQUEUE_SIGNAL, queued[3])
+        await handle.result()  # all delivered, then closes once idle
+    # The run stopped at the refusal; 2 was tried again alone, then 3 and 4 went on.
+    assert arrived == [1, 2, 2, 3, 4]
+    async with harness.sessions() as session:
+        stored = {
+            d.seq: (d.status, d.attempts)
+            for d in await session.scalars(
+                select(models.WebhookDelivery).where(models.WebhookDelivery.case_id == "RMA-RUN")
+            )
+        }
+    assert stored == {
+        1: ("delivered", 1),
+        2: ("delivered", 2),
+        3: ("delivered", 1),
+        4: ("delivered", 1),
+    }
+    history = await handle.fetch_history()
+    runs = [
+        event
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "deliver_webhooks"
+    ]
+    assert runs  # in runs, not one activity per event
+    await Replayer(
+        workflows=[DeliveryQueueWorkflow], data_converter=make_data_converter(PAYLOAD_KEY)
+    ).replay_workflow(history)
