@@ -20,8 +20,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.documents import (
         CoverageCertificateRequest,
         RelocationCertificateRequest,
+        RepairCertificateRequest,
     )
-    from domain.documents import CoverageCertificateData, RelocationCertificateData
+    from domain.documents import (
+        CoverageCertificateData,
+        RelocationCertificateData,
+        RepairCertificateData,
+    )
     from domain.ids import step_key
     from workflows.base import QUICK_RETRY, RENDER_TIMEOUT
 
@@ -56,6 +61,23 @@ class Certificates:
         return await workflow.execute_local_activity_method(
             DocumentActivities.render_coverage_certificate,
             CoverageCertificateRequest(
+                idempotency_key=_key(step),
+                org_id=self.org_id,
+                case_id=self.case_id,
+                public_base_url=self.public_base_url,
+                certificate=certificate,
+            ),
+            start_to_close_timeout=RENDER_TIMEOUT,
+            retry_policy=QUICK_RETRY,
+        )
+
+    async def repair(
+        self, certificate: RepairCertificateData, step: str = "repair-certificate"
+    ) -> DocumentRef:
+        """The Certificate of Repair of a job that passed quality check."""
+        return await workflow.execute_local_activity_method(
+            DocumentActivities.render_repair_certificate,
+            RepairCertificateRequest(
                 idempotency_key=_key(step),
                 org_id=self.org_id,
                 case_id=self.case_id,

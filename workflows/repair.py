@@ -18,7 +18,6 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import DocumentActivities
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
         Actor,
@@ -30,10 +29,8 @@ with workflow.unsafe.imports_passed_through():
         ShipmentRef,
     )
     from domain.contracts import facts
-    from domain.contracts.documents import RepairCertificateRequest
     from domain.contracts.events import CaseEvent as E
     from domain.contracts.starts import replacement_from_repair
-    from domain.ids import step_key
     from domain.repair import (
         ACCEPT_UPDATE,
         DIAGNOSIS_UPDATE,
@@ -68,8 +65,9 @@ with workflow.unsafe.imports_passed_through():
         reason_of,
         repair_certificate,
     )
-    from workflows.base import QUICK_RETRY, RENDER_TIMEOUT, invalid_transition
+    from workflows.base import invalid_transition
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
+    from workflows.certificates import Certificates
     from workflows.children import start_replacement
     from workflows.commands import CommandSlot
     from workflows.recording import CaseRecord, new_case, one_unit
@@ -95,6 +93,7 @@ class RepairWorkflow:
         self.shipper = Shipper.for_case(
             start.org_id, start.repair_id, start.public_base_url, start.tracking_token
         )
+        self.certificates = Certificates(start.org_id, start.repair_id, start.public_base_url)
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None
         self.outbound: ShipmentRef | None = None
@@ -312,21 +311,10 @@ class RepairWorkflow:
 
     async def _issue_certificate(self, start: RepairStart, report: QaReport) -> None:
         assert self.center is not None and self.diagnosis is not None
-        certificate = await workflow.execute_local_activity_method(
-            DocumentActivities.render_repair_certificate,
-            RepairCertificateRequest(
-                idempotency_key=step_key(workflow.info().workflow_id, "repair-certificate"),
-                org_id=start.org_id,
-                case_id=start.repair_id,
-                public_base_url=start.public_base_url,
-                certificate=repair_certificate(
-                    start, self.center.name, self.diagnosis, report.notes, workflow.now()
-                ),
-            ),
-            start_to_close_timeout=RENDER_TIMEOUT,
-            retry_policy=QUICK_RETRY,
+        certificate = repair_certificate(
+            start, self.center.name, self.diagnosis, report.notes, workflow.now()
         )
-        self.documents.append(certificate)
+        self.documents.append(await self.certificates.repair(certificate))
 
     # --------------------------------------------------------------------- SLA
 
