@@ -15,25 +15,22 @@ from enum import Enum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import OrgKind, Principal
-from api.case_views import Viewer
 from api.errors import Problem, not_found
 from api.pagination import decode_cursor, encode_cursor
 from db import models
-from db.queries import CaseBundle, case_of_type, case_page, load_case_bundles, receiving_org
+from db.cases import case_by_token, case_of_type, case_page, receiving_org
+from db.queries import CaseBundle, load_case_bundles
 
 READERS = (OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
 
 
 @dataclass(frozen=True)
 class CaseAccess:
-    """A case the caller may see, and who they are to it."""
+    """A case the caller may see, and who they are to it: a key holder, or (None) the
+    customer holding the case's tracking token."""
 
     case: models.Case
-    principal: Principal
-
-    @property
-    def viewer(self) -> Viewer:
-        return Viewer.of(self.principal, self.case)
+    principal: Principal | None
 
 
 class Partner(Enum):
@@ -77,6 +74,28 @@ class CaseRef:
                 owner_only=self.owner_only,
             )
         return self._opened
+
+
+@dataclass
+class TokenRef:
+    """The case a tracking token opens, for the customer holding it: the token is the
+    credential, no key. Looked up when first asked, inside the route, as `CaseRef` is."""
+
+    session: AsyncSession
+    token: str
+    _found: models.Case | None = None
+
+    async def find(self) -> models.Case | None:
+        if self._found is None:
+            self._found = await case_by_token(self.session, self.token)
+        return self._found
+
+    async def open(self) -> CaseAccess:
+        """The case, else 404 (an unknown token and a revoked one answer alike)."""
+        case = await self.find()
+        if case is None:
+            raise not_found("case")
+        return CaseAccess(case, None)
 
 
 @dataclass(frozen=True)

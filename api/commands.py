@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import idempotency
 from api.auth import Principal
-from api.case_access import CaseRef
+from api.case_access import CaseRef, TokenRef
 from api.case_views import Viewer
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, decision_pending, invalid_transition
@@ -110,9 +110,13 @@ async def command_case(
     result_type: type[T],
     allowed: Callable[[str], Sequence[str]],
     key: CommandKey | None = None,
+    *,
+    pending_detail: str | None = None,
+    ended_detail: Callable[[str], str] | None = None,
 ) -> T:
     """Send a command to a case's workflow. Once the workflow has ended, every command is
-    out of order: 409 `invalid_transition` with the status the read model holds."""
+    out of order: 409 `invalid_transition` with the status the read model holds (in words
+    of `ended_detail`, if given, of that status)."""
     current = case.status
     return await send_update(
         client,
@@ -121,10 +125,12 @@ async def command_case(
         update=update,
         argument=argument,
         result_type=result_type,
-        pending_detail=f"the command to {case.id} was handed to its workflow, which has not "
-        "answered yet",
+        pending_detail=pending_detail
+        or f"the command to {case.id} was handed to its workflow, which has not answered yet",
         ended=lambda: invalid_transition(
-            f"{case.case_type} {case.id} is {current}", current, list(allowed(current))
+            ended_detail(current) if ended_detail else f"{case.case_type} {case.id} is {current}",
+            current,
+            list(allowed(current)),
         ),
         key=key,
     )
@@ -204,7 +210,7 @@ class CaseCommands(Generic[M]):
         """The case a GET names, if the caller may see it (else 404)."""
         access = await ref.open()
         bundle = await load_case_bundle(ref.session, access.case)
-        return self.show(bundle, access.principal, settings)
+        return self.show(bundle, ref.principal, settings)
 
     async def view(
         self, session: AsyncSession, settings: Settings, principal: Principal, case_id: str
@@ -254,7 +260,7 @@ class CaseCommands(Generic[M]):
     async def ask(
         self,
         commands: Commands,
-        ref: CaseRef,
+        ref: CaseRef | TokenRef,
         update: str,
         argument: Any,
         answer_type: type[A],
@@ -262,25 +268,36 @@ class CaseCommands(Generic[M]):
         *,
         result_type: type[Any] | None = None,
         action: str | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | dict[str, Any] | None = None,
+        to: Callable[[models.Case], Awaitable[models.Case]] | None = None,
+        pending_detail: str | None = None,
+        ended_detail: Callable[[str], str] | None = None,
     ) -> A:
         """Send `update` (the `action` when several share one update, as approve and reject
         do) once per `Idempotency-Key`, and answer with `answer` of the workflow's result
         (`result_type`, this case type's answer type unless said). The case is opened
-        first: 404 or 403 when the caller may not command it."""
+        first: 404 or 403 when the caller may not command it.
+
+        The key is the caller's for the case opened; the command goes to that case, or to
+        the case `to` finds from it (which may refuse by raising): a customer's token opens
+        their RMA, and their answer to a quote goes to the repair the RMA started.
+        `pending_detail` and `ended_detail` word the 503 and the 409 for the caller."""
         access = await ref.open()
         key = command_key(commands.key, access.principal, access.case, action or update, body)
 
         async def run() -> A:
+            target = access.case if to is None else await to(access.case)
             result = await command_case(
                 commands.client,
                 commands.settings,
-                access.case,
+                target,
                 update,
                 argument,
                 result_type or self.result_type,
                 self.allowed,
                 key,
+                pending_detail=pending_detail,
+                ended_detail=ended_detail,
             )
             return await answer(result)
 

@@ -1,5 +1,5 @@
 """List pages: the `limit` parameter and the opaque cursors of keyset pagination (the keys
-of the last row answered; `db.queries.case_page` pages cases over them)."""
+of the last row answered; `db.cases.case_page` pages cases over them)."""
 
 from __future__ import annotations
 

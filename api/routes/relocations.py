@@ -82,7 +82,7 @@ async def create_relocation(
         new_case_id("REL", datetime.now(UTC).year),
     )
     if existing is not None:
-        return await _relocations.view(session, settings, principal, existing.id)
+        return await RELOCATION_COMMANDS.view(session, settings, principal, existing.id)
     await refuse_open_case(session, org_id, body.asset.serial, relocation_id)
     from_site = body.from_site.to_domain()
     asset = await asset_id(session, org_id, body.asset.sku, body.asset.serial, from_site.to_json())
@@ -106,7 +106,7 @@ async def create_relocation(
         policy=policy,
         public_base_url=settings.public_base_url,
     )
-    return await _relocations.start(
+    return await RELOCATION_COMMANDS.start(
         commands,
         principal,
         case_id=relocation_id,
@@ -131,7 +131,7 @@ async def list_relocations(
     """A retailer's relocations, newest first; a provider's, oldest first."""
     status_value = status_filter.value if status_filter is not None else None
     bundles, next_cursor = await RELOCATIONS.page(session, principal, status_value, cursor, limit)
-    items = [_relocations.show(bundle, principal, settings) for bundle in bundles]
+    items = [RELOCATION_COMMANDS.show(bundle, principal, settings) for bundle in bundles]
     return Page[RelocationPublic](items=items, next_cursor=next_cursor)
 
 
@@ -161,7 +161,7 @@ OwnRelocation = Annotated[CaseRef, Depends(_own_relocation)]
 
 @router.get("/{relocation_id}", response_model=RelocationPublic)
 async def get_relocation(relocation: Relocation, settings: SettingsDep) -> RelocationPublic:
-    return await _relocations.detail(relocation, settings)
+    return await RELOCATION_COMMANDS.detail(relocation, settings)
 
 
 @router.post("/{relocation_id}/appointments", response_model=RelocationPublic)
@@ -173,7 +173,7 @@ async def book_appointment(
         raise Problem(422, "appointment_in_past", "an appointment must start in the future")
     actor = relocation.principal.actor()
     request = BookAppointment(actor, body.stage, body.starts_at, body.technician)
-    return await _relocations.send(commands, relocation, BOOK_UPDATE, request, body=body)
+    return await RELOCATION_COMMANDS.send(commands, relocation, BOOK_UPDATE, request, body=body)
 
 
 @router.post("/{relocation_id}/status", response_model=RelocationPublic)
@@ -183,7 +183,7 @@ async def report_stage(
     """`uninstalled` or `reinstalled` with the checklist, or `missed` (back to scheduling)."""
     actor = relocation.principal.actor()
     report = StageReport(actor, body.status, _checklist(body.checklist))
-    return await _relocations.send(commands, relocation, STAGE_UPDATE, report, body=body)
+    return await RELOCATION_COMMANDS.send(commands, relocation, STAGE_UPDATE, report, body=body)
 
 
 @router.post("/{relocation_id}/commissioning", response_model=RelocationPublic)
@@ -192,7 +192,9 @@ async def commission(
 ) -> RelocationPublic:
     """Every item passed: completed, certificate issued, the asset moves. Else stays put."""
     request = Commissioning(relocation.principal.actor(), _checklist(body.checklist))
-    return await _relocations.send(commands, relocation, COMMISSION_UPDATE, request, body=body)
+    return await RELOCATION_COMMANDS.send(
+        commands, relocation, COMMISSION_UPDATE, request, body=body
+    )
 
 
 @router.post("/{relocation_id}/cancel", response_model=RelocationPublic)
@@ -201,7 +203,7 @@ async def cancel_relocation(
 ) -> RelocationPublic:
     """The retailer cancels until the equipment is on the road (an addition to api.md)."""
     request = RelocationCancel(relocation.principal.actor(), body.reason if body else "")
-    return await _relocations.send(
+    return await RELOCATION_COMMANDS.send(
         commands, relocation, RELOCATION_CANCEL_UPDATE, request, body=body
     )
 
@@ -216,7 +218,8 @@ def _checklist(items: list[ChecklistItemIn]) -> list[ChecklistItem]:
 RELOCATIONS = CaseResource(
     "relocation", "relocation", Partner.RECEIVER, partner_lists=True, partner_queue=True
 )
-_relocations = CaseCommands(
+# Also how the customer asks to reschedule (api.routes.tracking): one command path.
+RELOCATION_COMMANDS = CaseCommands(
     RelocationView,
     lambda status: allowed_actions(RelocationStatus(status)),
     relocation_public,

@@ -75,7 +75,7 @@ async def create_repair(
         session, org_id, commands.key, body, "repair", new_case_id("REP", now.year)
     )
     if existing is not None:
-        return await _repairs.view(session, settings, principal, existing.id)
+        return await REPAIR_COMMANDS.view(session, settings, principal, existing.id)
     await refuse_open_case(session, org_id, body.unit.serial, repair_id)
 
     org = await organisation(session, org_id)
@@ -108,7 +108,7 @@ async def create_repair(
         unit_origin=customer.address,
         replacement_tracking_token=new_tracking_token(),
     )
-    return await _repairs.start(
+    return await REPAIR_COMMANDS.start(
         commands,
         principal,
         case_id=repair_id,
@@ -133,7 +133,7 @@ async def list_repairs(
     """A retailer's jobs, newest first; a center's assigned queue, oldest first."""
     status_value = status_filter.value if status_filter is not None else None
     bundles, next_cursor = await REPAIRS.page(session, principal, status_value, cursor, limit)
-    items = [_repairs.show(bundle, principal, settings) for bundle in bundles]
+    items = [REPAIR_COMMANDS.show(bundle, principal, settings) for bundle in bundles]
     return Page[RepairPublic](items=items, next_cursor=next_cursor)
 
 
@@ -159,7 +159,7 @@ OwnRepair = Annotated[CaseRef, Depends(_own_repair)]
 
 @router.get("/{repair_id}", response_model=RepairPublic)
 async def get_repair(repair: Repair, settings: SettingsDep) -> RepairPublic:
-    return await _repairs.detail(repair, settings)
+    return await REPAIR_COMMANDS.detail(repair, settings)
 
 
 @router.post("/{repair_id}/status", response_model=RepairPublic)
@@ -168,7 +168,7 @@ async def report_status(
 ) -> RepairPublic:
     """`received`, `diagnosing`, `repairing` (parts in) or `quality_check`."""
     change = StatusChange(actor=repair.principal.actor(), status=body.status, note=body.note)
-    return await _repairs.send(commands, repair, STATUS_UPDATE, change, body=body)
+    return await REPAIR_COMMANDS.send(commands, repair, STATUS_UPDATE, change, body=body)
 
 
 @router.post("/{repair_id}/diagnosis", response_model=RepairPublic)
@@ -191,13 +191,13 @@ async def diagnose(
         labor_minutes=body.labor_minutes,
         repairable=body.repairable,
     )
-    return await _repairs.send(commands, repair, DIAGNOSIS_UPDATE, diagnosis, body=body)
+    return await REPAIR_COMMANDS.send(commands, repair, DIAGNOSIS_UPDATE, diagnosis, body=body)
 
 
 @router.post("/{repair_id}/qa", response_model=RepairPublic)
 async def quality_check(body: QaBody, repair: WorkedRepair, commands: CommandsDep) -> RepairPublic:
     report = QaReport(actor=repair.principal.actor(), passed=body.passed, notes=body.notes)
-    return await _repairs.send(commands, repair, QA_UPDATE, report, body=body)
+    return await REPAIR_COMMANDS.send(commands, repair, QA_UPDATE, report, body=body)
 
 
 @router.post("/{repair_id}/cancel", response_model=RepairPublic)
@@ -206,7 +206,7 @@ async def cancel_repair(
 ) -> RepairPublic:
     """The owning retailer cancels, until the repair has started (`repairing`)."""
     request = RepairCancel(actor=repair.principal.actor(), reason=body.reason if body else "")
-    return await _repairs.send(commands, repair, REPAIR_CANCEL_UPDATE, request, body=body)
+    return await REPAIR_COMMANDS.send(commands, repair, REPAIR_CANCEL_UPDATE, request, body=body)
 
 
 # ------------------------------------------------------------------------ helpers
@@ -217,6 +217,7 @@ def _amount(value: MoneyIO | Decimal) -> Decimal:
 
 
 REPAIRS = CaseResource("repair", "repair", Partner.RECEIVER, partner_lists=True, partner_queue=True)
-_repairs = CaseCommands(
+# Also how the customer answers a quote (api.routes.tracking): one command path.
+REPAIR_COMMANDS = CaseCommands(
     RepairView, lambda status: allowed_next(RepairStatus(status)), repair_public, RepairPublic
 )

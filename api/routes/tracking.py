@@ -1,44 +1,41 @@
 """Customer tracking by token (JSON): no key, and no personal data but the first name.
 
 The lookups and the customer's two commands are public functions here, so the HTML page
-(`tracking_page.py`) reads and acts exactly as this JSON API does."""
+(`tracking_page.py`) reads and acts exactly as this JSON API does. The commands go the way
+every case command goes (`CaseCommands.ask`, the repair's and the relocation's own), opened
+by the token (`TokenRef`) instead of a key."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
+from api.case_access import TokenRef
 from api.case_views import documents_out, shipments_out
-from api.commands import answer_once, command_key, send_update
-from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import Problem, invalid_transition, not_found
-from api.idempotency import CommandKey, IdempotencyKey
+from api.commands import Commands, CommandsDep
+from api.deps import AsyncSession, SessionDep, SettingsDep
+from api.errors import Problem, invalid_transition
+from api.routes.relocations import RELOCATION_COMMANDS
+from api.routes.repairs import REPAIR_COMMANDS
 from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut
 from api.schemas.relocation import RescheduleBody
 from api.schemas.repair import QuoteDecisionBody
 from db import models
+from db.cases import case_by_id, forget_read_cases
 from db.queries import CaseBundle, load_case_bundle
 from db.types import utcnow
 from domain.contracts.facts import RelocationFacts, RepairFacts, first_name_of
-from domain.relocation import (
-    RESCHEDULE_UPDATE,
-    SCHEDULED,
-    RelocationStatus,
-    RelocationView,
-    RescheduleRequest,
-    Stage,
-    allowed_actions,
-)
-from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus, RepairView, allowed_next
+from domain.relocation import RESCHEDULE_UPDATE, SCHEDULED, RescheduleRequest, Stage
+from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus
 from domain.rma import Actor
 from settings import Settings
+
+A = TypeVar("A", bound=BaseModel)
 
 # Answers here carry the token's privacy headers from `api.token_urls.TokenUrlHeaders`.
 router = APIRouter(prefix="/v1/track", tags=["tracking"])
@@ -100,9 +97,39 @@ class Tracking(BaseModel):
     actions: list[CustomerAction]
 
 
+async def _token_case(token: str, session: SessionDep) -> TokenRef:
+    return TokenRef(session, token)
+
+
+# The case dependency of tracking: the case the token opens, for its customer.
+TokenCase = Annotated[TokenRef, Depends(_token_case)]
+
+
 @router.get("/{token}", response_model=Tracking)
-async def track(token: str, session: SessionDep, settings: SettingsDep) -> Tracking:
-    case = await case_by_token(session, token)
+async def track(ref: TokenCase, settings: SettingsDep) -> Tracking:
+    return await tracking(ref, settings)
+
+
+@router.post("/{token}/quote", response_model=Tracking)
+async def decide_quote(body: QuoteDecisionBody, ref: TokenCase, commands: CommandsDep) -> Tracking:
+    """Approve or decline the repair quote waiting for the customer. An RMA's token reaches
+    the repair the RMA started, so the customer needs only the one link."""
+    return await send_quote(commands, ref, body.approve, body, Tracking, _afresh(ref, commands))
+
+
+@router.post("/{token}/reschedule", response_model=Tracking)
+async def reschedule(body: RescheduleBody, ref: TokenCase, commands: CommandsDep) -> Tracking:
+    """Ask for another appointment for a relocation stage, at most `max_reschedules` times
+    (then 409 `reschedule_limit_reached`); the provider books the new one."""
+    return await send_reschedule(
+        commands, ref, body.stage, body.preferred_after, body, Tracking, _afresh(ref, commands)
+    )
+
+
+async def tracking(ref: TokenRef, settings: Settings) -> Tracking:
+    """What the token's holder sees of their case."""
+    session = ref.session
+    case = (await ref.open()).case
     bundle = await load_case_bundle(session, case)
     return Tracking(
         case_type=case.case_type,
@@ -120,135 +147,99 @@ async def track(token: str, session: SessionDep, settings: SettingsDep) -> Track
             )
             for e in bundle.timeline
         ],
-        documents=documents_out(bundle, settings.public_base_url, token),
+        documents=documents_out(bundle, settings.public_base_url, ref.token),
         shipments=shipments_out(bundle),
         actions=await customer_actions(session, bundle),
     )
 
 
-@router.post("/{token}/quote", response_model=Tracking)
-async def decide_quote(
-    token: str,
-    body: QuoteDecisionBody,
-    session: SessionDep,
-    settings: SettingsDep,
-    client: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Tracking:
-    """Approve or decline the repair quote waiting for the customer. An RMA's token reaches
-    the repair the RMA started, so the customer needs only the one link."""
-    case = await case_by_token(session, token)
-    command = command_key(idempotency_key, None, case, QUOTE_UPDATE, body)
+def _afresh(ref: TokenRef, commands: Commands) -> Callable[[], Awaitable[Tracking]]:
+    """The tracking answer once a command is applied: the case and the repair it links to
+    read again, as the workflow has just written them."""
 
-    async def run() -> Tracking:
-        await decide_quote_for(session, settings, client, case, body.approve, command)
-        session.expire_all()
-        return await track(token, session, settings)
+    async def answer() -> Tracking:
+        forget_read_cases(commands.session)
+        return await tracking(TokenRef(commands.session, ref.token), commands.settings)
 
-    return await answer_once(session, command, Tracking, run)
-
-
-@router.post("/{token}/reschedule", response_model=Tracking)
-async def reschedule(
-    token: str,
-    body: RescheduleBody,
-    session: SessionDep,
-    settings: SettingsDep,
-    client: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Tracking:
-    """Ask for another appointment for a relocation stage, at most `max_reschedules` times
-    (then 409 `reschedule_limit_reached`); the provider books the new one."""
-    case = await case_by_token(session, token)
-    command = command_key(idempotency_key, None, case, RESCHEDULE_UPDATE, body)
-
-    async def run() -> Tracking:
-        await reschedule_for(settings, client, case, body.stage, body.preferred_after, command)
-        session.expire_all()
-        return await track(token, session, settings)
-
-    return await answer_once(session, command, Tracking, run)
+    return answer
 
 
 def public_detail(detail: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in detail.items() if k in PUBLIC_DETAIL}
 
 
-async def decide_quote_for(
-    session: AsyncSession,
-    settings: Settings,
-    client: Client,
-    case: models.Case,
+async def send_quote(
+    commands: Commands,
+    ref: TokenRef,
     approve: bool,
-    key: CommandKey | None = None,
-) -> None:
-    """Send the customer's answer to the quote of `case`'s repair (itself, or the one its
-    RMA started). Refusals raise `Problem` or `WorkflowUpdateFailedError` (409). A `key`
-    makes a resent answer attach to the first one."""
-    repair = await repair_of(session, case)
-    if repair is None:
-        raise invalid_transition("no repair quote belongs to this case", case.status, [])
-    current = RepairStatus(repair.status)
-    await send_update(
-        client,
-        settings,
-        workflow_id=repair.workflow_id,
-        update=QUOTE_UPDATE,
-        argument=QuoteDecision(actor=Actor("customer"), approve=approve),
-        result_type=RepairView,
+    body: BaseModel | dict[str, Any],
+    answer_type: type[A],
+    answer: Callable[[], Awaitable[A]],
+) -> A:
+    """Send the customer's answer to the quote of their case's repair (itself, or the one
+    its RMA started), once per Idempotency-Key (`body` is what the key stands for), and
+    answer with `answer()`. Refusals raise `Problem` or `WorkflowUpdateFailedError` (409)."""
+    session = commands.session
+
+    async def the_repair(case: models.Case) -> models.Case:
+        repair = await repair_of(session, case)
+        if repair is None:
+            raise invalid_transition("no repair quote belongs to this case", case.status, [])
+        return repair
+
+    return await REPAIR_COMMANDS.ask(
+        commands,
+        ref,
+        QUOTE_UPDATE,
+        QuoteDecision(actor=Actor("customer"), approve=approve),
+        answer_type,
+        lambda _: answer(),
+        body=body,
+        to=the_repair,
         pending_detail="the answer was handed to the repair, which has not confirmed it yet",
-        ended=lambda: invalid_transition(
-            f"no quote waits: the repair is {current.value}",
-            current.value,
-            list(allowed_next(current)),
-        ),
-        key=key,
+        ended_detail=lambda status: f"no quote waits: the repair is {status}",
     )
 
 
-async def reschedule_for(
-    settings: Settings,
-    client: Client,
-    case: models.Case,
+async def send_reschedule(
+    commands: Commands,
+    ref: TokenRef,
     stage: Stage,
     preferred_after: datetime | None,
-    key: CommandKey | None = None,
-) -> None:
-    """Ask the relocation for another appointment; refusals raise as `decide_quote_for`."""
-    if case.case_type != "relocation":
-        raise invalid_transition("only relocations have appointments", case.status, [])
-    if preferred_after is not None and preferred_after <= utcnow():
-        raise Problem(
-            422, "preferred_date_in_past", "a preferred date must be in the future, if given"
-        )
-    current = RelocationStatus(case.status)
-    await send_update(
-        client,
-        settings,
-        workflow_id=case.workflow_id,
-        update=RESCHEDULE_UPDATE,
-        argument=RescheduleRequest(stage=stage, preferred_after=preferred_after),
-        result_type=RelocationView,
+    body: BaseModel | dict[str, Any],
+    answer_type: type[A],
+    answer: Callable[[], Awaitable[A]],
+) -> A:
+    """Ask the relocation for another appointment; as `send_quote`."""
+
+    async def the_relocation(case: models.Case) -> models.Case:
+        if case.case_type != "relocation":
+            raise invalid_transition("only relocations have appointments", case.status, [])
+        if preferred_after is not None and preferred_after <= utcnow():
+            raise Problem(
+                422, "preferred_date_in_past", "a preferred date must be in the future, if given"
+            )
+        return case
+
+    return await RELOCATION_COMMANDS.ask(
+        commands,
+        ref,
+        RESCHEDULE_UPDATE,
+        RescheduleRequest(stage=stage, preferred_after=preferred_after),
+        answer_type,
+        lambda _: answer(),
+        body=body,
+        to=the_relocation,
         pending_detail="the request was handed to the relocation, which has not confirmed it yet",
-        ended=lambda: invalid_transition(
-            f"the relocation is {current.value}", current.value, list(allowed_actions(current))
-        ),
-        key=key,
+        ended_detail=lambda status: f"the relocation is {status}",
     )
-
-
-async def case_by_token(session: AsyncSession, token: str) -> models.Case:
-    case = await session.scalar(select(models.Case).where(models.Case.tracking_token == token))
-    if case is None:
-        raise not_found("case")
-    return case
 
 
 async def repair_of(session: AsyncSession, case: models.Case) -> models.Case | None:
     if case.case_type == "repair":
         return case
     repair_id = case.links.get("repair_id")
-    return await session.get(models.Case, repair_id) if repair_id else None
+    return await case_by_id(session, repair_id) if repair_id else None
 
 
 async def customer_actions(session: AsyncSession, bundle: CaseBundle) -> list[CustomerAction]:

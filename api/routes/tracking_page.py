@@ -19,24 +19,26 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from api.commands import command_key
-from api.deps import ResourcesDep, SessionDep
+from api.case_access import TokenRef
+from api.commands import Commands
+from api.deps import AsyncSession, ResourcesDep, SessionDep
 from api.errors import Problem, from_update_failure, temporal_unavailable
 from api.routes.tracking import (
     PUBLIC_DETAIL,
     CustomerAction,
-    case_by_token,
     customer_actions,
-    decide_quote_for,
     repair_of,
-    reschedule_for,
+    send_quote,
+    send_reschedule,
 )
 from api.schemas.common import LATEST_MOMENT
 from db import models
+from db.cases import case_by_id, case_by_token, forget_read_cases
+from db.organisations import organisation
 from db.queries import CaseBundle, load_case_bundle
 from domain.contracts.facts import (
     CaseFacts,
@@ -46,8 +48,7 @@ from domain.contracts.facts import (
     ServicePlanFacts,
     facts_of,
 )
-from domain.relocation import RESCHEDULE_UPDATE, Stage
-from domain.repair import QUOTE_UPDATE
+from domain.relocation import Stage
 from presentation.copy import (
     StatusWords,
     case_noun,
@@ -129,9 +130,18 @@ class LinkedCase:
     headline: str
 
 
+class FormSent(BaseModel):
+    """What a form's Idempotency-Key keeps as its answer: the page answers every form it
+    sent with a redirect to itself, so there is nothing more to keep."""
+
+
+async def _form_sent() -> FormSent:
+    return FormSent()
+
+
 @router.get("/{token}", response_class=HTMLResponse, name="tracking_page")
 async def tracking_page(token: str, session: SessionDep) -> Response:
-    case = await _case_or_none(session, token)
+    case = await case_by_token(session, token)
     if case is None:
         return _not_found()
     return await _render_case(session, token, case)
@@ -145,7 +155,8 @@ async def quote_form(
     approve: Annotated[str | None, Form()] = None,
     idempotency_key: Annotated[str | None, Form()] = None,
 ) -> Response:
-    case = await _case_or_none(session, token)
+    ref = TokenRef(session, token)
+    case = await ref.find()
     if case is None:
         return _not_found()
     choice = {"true": True, "false": False}.get((approve or "").strip().lower())
@@ -153,9 +164,8 @@ async def quote_form(
         message = "Please choose Approve quote or Decline quote."
         return await _render_case(session, token, case, 422, message)
     try:
-        client = await res.temporal()
-        key = command_key(idempotency_key, None, case, QUOTE_UPDATE, {"approve": choice})
-        await decide_quote_for(session, res.settings, client, case, choice, key)
+        commands = Commands(session, await res.temporal(), res.settings, idempotency_key)
+        await send_quote(commands, ref, choice, {"approve": choice}, FormSent, _form_sent)
     except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
         return await _refused(session, token, _problem(exc), "quote")
     return _see_other(token)
@@ -170,7 +180,8 @@ async def reschedule_form(
     preferred_after: Annotated[str | None, Form()] = None,
     idempotency_key: Annotated[str | None, Form()] = None,
 ) -> Response:
-    case = await _case_or_none(session, token)
+    ref = TokenRef(session, token)
+    case = await ref.find()
     if case is None:
         return _not_found()
     if stage not in {s.value for s in Stage}:
@@ -181,10 +192,9 @@ async def reschedule_form(
     except ValueError:
         return await _render_case(session, token, case, 422, _BAD_DATE)
     try:
-        client = await res.temporal()
+        commands = Commands(session, await res.temporal(), res.settings, idempotency_key)
         body = {"stage": stage, "preferred_after": after.isoformat() if after else None}
-        key = command_key(idempotency_key, None, case, RESCHEDULE_UPDATE, body)
-        await reschedule_for(res.settings, client, case, Stage(stage), after, key)
+        await send_reschedule(commands, ref, Stage(stage), after, body, FormSent, _form_sent)
     except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
         return await _refused(session, token, _problem(exc), "reschedule")
     return _see_other(token)
@@ -238,7 +248,7 @@ async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -
         d.id: DocumentLink(document_words(d.kind), f"/v1/documents/{d.id}?token={token}")
         for d in [*bundle.documents, *linked_documents]
     }
-    shop = await session.get(models.Organisation, case.org_id)
+    shop = await organisation(session, case.org_id)
     return {
         "token": token,
         # Each rendered form carries its own key: a double-clicked or resent form is one
@@ -312,7 +322,7 @@ async def _linked_bundle(session: AsyncSession, case: models.Case) -> CaseBundle
     linked_id = case.links.get("replacement_id") or (
         case.links.get("repair_id") if case.case_type == "rma" else None
     )
-    linked = await session.get(models.Case, linked_id) if linked_id else None
+    linked = await case_by_id(session, linked_id) if linked_id else None
     return await load_case_bundle(session, linked) if linked else None
 
 
@@ -360,15 +370,6 @@ def _label_link(
 # ------------------------------------------------------------------ responses
 
 
-async def _case_or_none(session: AsyncSession, token: str) -> models.Case | None:
-    try:
-        return await case_by_token(session, token)
-    except Problem as problem:
-        if problem.status == 404:
-            return None
-        raise
-
-
 def _problem(exc: Problem | WorkflowUpdateFailedError | RPCError) -> Problem:
     if isinstance(exc, Problem):
         return exc
@@ -380,8 +381,8 @@ def _problem(exc: Problem | WorkflowUpdateFailedError | RPCError) -> Problem:
 async def _refused(session: AsyncSession, token: str, problem: Problem, action: str) -> Response:
     # The workflow may have moved on meanwhile: reload to show where it is now, with the
     # reason (loaded afresh, as an expired row cannot refresh itself lazily in async).
-    session.expire_all()
-    case = await _case_or_none(session, token)
+    forget_read_cases(session)
+    case = await case_by_token(session, token)
     if case is None:
         return _not_found()
     status = problem.status if problem.status in (409, 503) else 409
