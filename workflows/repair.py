@@ -79,6 +79,7 @@ S = RepairStatus
 SYSTEM = Actor.system()
 CARRIER = Actor.carrier()
 Command = StatusChange | Diagnosis | QaReport | QuoteDecision | RepairCancel
+Detail = dict[str, str] | None
 
 
 @workflow.defn(name=REPAIR_WORKFLOW)
@@ -128,10 +129,9 @@ class RepairWorkflow:
         if self.center is None:
             country = start.customer.address.country if start.customer.address else ""
             self.center = await route_repair(start.unit.category, country, start.org_id)
+        unit, retailer = start.unit, Actor.retailer(start.org_id)
         timeline = [
-            self.timeline.entry(
-                S.AWAITING_UNIT, E.CREATED, Actor.retailer(start.org_id), {"fault": start.fault}
-            )
+            self.timeline.entry(S.AWAITING_UNIT, E.CREATED, retailer, {"fault": start.fault})
         ]
         if self.center is None:
             self.status = S.UNROUTABLE
@@ -157,9 +157,7 @@ class RepairWorkflow:
                 coverage=start.coverage.value,
                 reason="unroutable" if self.status is S.UNROUTABLE else None,
                 receiving_org_id=self.center.org_id if self.center else None,
-                items=one_unit(
-                    start.unit.sku, start.unit.serial, start.unit.unit_price, "repair", start.fault
-                ),
+                items=one_unit(unit.sku, unit.serial, unit.unit_price, "repair", start.fault),
                 data=self._facts(start.customer.first_name).to_data(),
                 links={"rma_id": start.rma_id} if start.rma_id else {},
                 timeline=timeline,
@@ -261,7 +259,11 @@ class RepairWorkflow:
         if report.passed:
             self.repaired = True
             await self._transition(S.QUALITY_CHECK, E.QA_PASSED, report.actor, detail)
-            await self._issue_certificate(start, report)
+            assert self.center is not None and self.diagnosis is not None
+            certificate = repair_certificate(
+                start, self.center.name, self.diagnosis, report.notes, workflow.now()
+            )
+            self.documents.append(await self.certificates.repair(certificate))
             await self._ship_back(start, E.READY_TO_SHIP, SYSTEM)
             return
         self.qa_failures += 1
@@ -308,13 +310,6 @@ class RepairWorkflow:
         await self._check_sla()
         detail = {"tracking_number": self.outbound.tracking_number}
         await self._transition(S.READY_TO_SHIP, event, actor, detail)
-
-    async def _issue_certificate(self, start: RepairStart, report: QaReport) -> None:
-        assert self.center is not None and self.diagnosis is not None
-        certificate = repair_certificate(
-            start, self.center.name, self.diagnosis, report.notes, workflow.now()
-        )
-        self.documents.append(await self.certificates.repair(certificate))
 
     # --------------------------------------------------------------------- SLA
 
@@ -439,13 +434,8 @@ class RepairWorkflow:
     def _require(self, action: str, target: RepairStatus | None, state_allows: bool) -> None:
         """Refuse before anything reaches history: wrong state, a command already in
         flight, or a target the transition table does not allow from here."""
-        ok = (
-            self.case.recorded
-            and self.commands.empty
-            and state_allows
-            and (target is None or can_transition(self.status, target))
-        )
-        if not ok:
+        allowed = target is None or can_transition(self.status, target)
+        if not (self.case.recorded and self.commands.empty and state_allows and allowed):
             raise invalid_transition(action, self.status.value, allowed_next(self.status))
 
     def _facts(self, customer_first_name: str = "") -> facts.RepairFacts:
@@ -461,12 +451,7 @@ class RepairWorkflow:
         )
 
     async def _transition(
-        self,
-        status: RepairStatus,
-        event: E,
-        actor: Actor,
-        detail: dict[str, str] | None = None,
-        links: dict[str, str] | None = None,
+        self, status: S, event: E, actor: Actor, detail: Detail = None, links: Detail = None
     ) -> None:
         self.status = status
         fields, data = {"reason": reason_of(status, detail)}, self._facts().to_data()

@@ -405,10 +405,8 @@ class RmaWorkflow:
 
     @decide_review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
-        self._require(
-            "approve" if decision.approve else "reject",
-            self.review.empty and self.cancellation.empty,
-        )
+        action = "approve" if decision.approve else "reject"
+        self._require(action, self.review.empty and self.cancellation.empty)
 
     @workflow.update(name=CANCEL_UPDATE)
     async def cancel(self, request: CancelRequest) -> RmaView:
@@ -417,13 +415,8 @@ class RmaWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
-        self._require(
-            "cancel",
-            self.cancellation.empty
-            and self.review.empty
-            and self.receipt.empty
-            and not self.scans.pending_movement(),
-        )
+        idle = self.cancellation.empty and self.review.empty and self.receipt.empty
+        self._require("cancel", idle and not self.scans.pending_movement())
 
     @workflow.update(name=RECEIVE_UPDATE)
     async def receive(self, request: ReceiveRequest) -> RmaView:
