@@ -130,7 +130,8 @@ async def _list_keys(org: str) -> int:
 
 
 async def _revoke_key(key_id: str) -> int:
-    """Revoke a key: it answers 401 from the next request on."""
+    """Revoke a key: it answers 401 from then on, once each running API process's key cache
+    (`api.auth.KEY_CACHE_SECONDS`) has let it go."""
     from db import models
     from db.session import make_engine, make_sessionmaker
     from db.types import utcnow
@@ -471,7 +472,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--kind", required=True, choices=["admin", "retailer", "repair_center"])
     listing = keys_sub.add_parser("list", help="list an organisation's keys (never the keys)")
     listing.add_argument("--org", required=True, help="organisation id or name")
-    revoke = keys_sub.add_parser("revoke", help="revoke a key: it answers 401 from then on")
+    revoking = (
+        "revoke a key: it answers 401 from then on, except that a running API process may "
+        "still accept it for up to 30 s (api.auth.KEY_CACHE_SECONDS, how long a process "
+        "trusts a key it has verified); DELETE /v1/orgs/{org_id}/api-keys/{key_id} is "
+        "immediate on the process that answers it"
+    )
+    revoke = keys_sub.add_parser("revoke", help=revoking, description=revoking)
     revoke.add_argument("key_id", help="the key's id (from `keys list`)")
 
     outbox = sub.add_parser("outbox", help="list the emails sent or waiting to customers")
