@@ -1,570 +1,755 @@
 """Certificates issued to customers: the Certificate of Repair, the Relocation &
 Installation Certificate and the Certificate of Coverage of a service plan.
 
-US Letter, laid out with platypus so that a long parts list or
-checklist flows onto more pages (its header repeats on each). Every page carries a
-double border and a footer; the verification box (code and QR code of the verify URL)
-closes the certificate. Same input, same bytes: invariant=1, fixed metadata, no clock,
-uncompressed (see documents/style.py). The certificates share one page frame and
-the helpers below, which take plain values.
+US Letter. A repair job, a relocation and a plan each render one, so they are drawn the
+way the label and the packing slip are (see documents/pdftext.py), not with platypus,
+whose Paragraphs and Tables cost ten times a label: text is measured from the fonts'
+widths and wrapped here, each page's lines go out as one BT/ET block, and its rules and
+fills as one path block. The geometry is platypus's as it was (frame, paddings, leading,
+spaces before and after), so the certificates look as they did.
+
+Long parts lists, checklists and incident lists flow onto more pages, their column header
+repeated on each; a row taller than a whole page is split between pages, and a long
+text paragraph between lines. A section heading stays with the start of its table or
+text (a checklist, deductible or incident table with the whole table, which starts a new
+page when it does not fit below), and the closing dates stay with the verification box
+(code and QR code of the verify URL). Every value wraps, none is cut: only the footer,
+which repeats the certificate and case numbers, shrinks to fit its line. Every page
+carries a double border and the footer.
+Same input, same bytes: invariant=1, fixed metadata, no clock, uncompressed (see
+documents/style.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from io import BytesIO
+from typing import NamedTuple
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import letter
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (
-    Flowable,
-    KeepTogether,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
 
-from documents.qr import draw_qr
-from documents.style import (
-    BASE,
-    CELL,
-    CELL_HEAD,
-    CELL_NUMBER,
-    CELL_NUMBER_HEAD,
-    FRAME_PADDING,
-    HEADER_FILL,
-    INK,
-    MUTED,
-    PAGE_COMPRESSION,
-    RULE,
-    STRIPE,
-    text,
+from documents.pdftext import (
+    BOLD,
+    COURIER_BOLD,
+    REGULAR,
+    TIMES_BOLD,
+    TIMES_ITALIC,
+    WIDTHS,
+    Text,
+    encode,
+    width,
+    wrap,
 )
+from documents.qr import draw_qr
+from documents.style import HEADER_FILL, INK, MUTED, PAGE_COMPRESSION, RULE, STRIPE
 from domain.common import Address
 from domain.documents import (
-    CertificatePart,
     ChecklistLine,
     CoverageCertificateData,
     RelocationCertificateData,
     RepairCertificateData,
 )
 
-MARGIN = 0.85 * inch
-PAGE_WIDTH, PAGE_HEIGHT = letter
+MARGIN: float = 0.85 * inch
+PAGE_WIDTH: float = letter[0]
+PAGE_HEIGHT: float = letter[1]
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+RIGHT = PAGE_WIDTH - MARGIN
+CENTRE = PAGE_WIDTH / 2
+TOP: float = PAGE_HEIGHT - MARGIN  # the content area; the footer is below BOTTOM
+BOTTOM: float = MARGIN + 12
 BORDER_INSET = 0.4 * inch  # the outer border line, from the page edge
-QR_SIZE = 1.3 * inch  # includes the 4-module quiet zone
+QR_SIZE: float = 1.3 * inch  # includes the 4-module quiet zone
+
+
+def _rgb(color: colors.Color) -> str:
+    return f"{color.red:.3f} {color.green:.3f} {color.blue:.3f}"
+
 
 ACCENT = colors.HexColor("#1f3a5f")
 PANEL = colors.HexColor("#f3f5f8")
+RED = colors.HexColor("#b3261e")
+INK_FILL, MUTED_FILL, ACCENT_FILL = f"{_rgb(INK)} rg", f"{_rgb(MUTED)} rg", f"{_rgb(ACCENT)} rg"
+INK_STROKE, RULE_STROKE, ACCENT_STROKE = f"{_rgb(INK)} RG", f"{_rgb(RULE)} RG", f"{_rgb(ACCENT)} RG"
+PANEL_OP, HEADER_FILL_OP, STRIPE_OP = (
+    f"{_rgb(PANEL)} rg",
+    f"{_rgb(HEADER_FILL)} rg",
+    f"{_rgb(STRIPE)} rg",
+)
 
-ISSUER = ParagraphStyle(
-    "issuer",
-    BASE,
-    fontName="Helvetica-Bold",
-    fontSize=11,
-    leading=14,
-    alignment=TA_CENTER,
-    textColor=ACCENT,
+# The double border, the same on every page.
+_INNER = BORDER_INSET + 5
+BORDER = (
+    f"q {ACCENT_STROKE} 2 w {BORDER_INSET:.2f} {BORDER_INSET:.2f} "
+    f"{PAGE_WIDTH - 2 * BORDER_INSET:.2f} {PAGE_HEIGHT - 2 * BORDER_INSET:.2f} re S "
+    f"0.6 w {_INNER:.2f} {_INNER:.2f} {PAGE_WIDTH - 2 * _INNER:.2f} "
+    f"{PAGE_HEIGHT - 2 * _INNER:.2f} re S Q"
 )
-TITLE = ParagraphStyle(
-    "title",
-    BASE,
-    fontName="Times-Bold",
-    fontSize=30,
-    leading=36,
-    alignment=TA_CENTER,
-    textColor=ACCENT,
-)
-ISSUED_TO = ParagraphStyle(
-    "issued_to", BASE, fontName="Times-Italic", fontSize=16, leading=20, alignment=TA_CENTER
-)
-STATEMENT = ParagraphStyle(
-    "statement", BASE, fontSize=10, leading=14, alignment=TA_CENTER, textColor=MUTED
-)
-HEADING = ParagraphStyle(
-    "heading",
-    BASE,
-    fontName="Helvetica-Bold",
-    fontSize=11,
-    leading=14,
-    spaceBefore=12,
-    spaceAfter=4,
-    textColor=ACCENT,
-)
-LABEL = ParagraphStyle(
-    "label", BASE, fontName="Helvetica-Bold", fontSize=7.5, leading=9.5, textColor=MUTED
-)
-VALUE = ParagraphStyle("value", BASE, fontSize=11, leading=14)
-VALUE_BOLD = ParagraphStyle("value_bold", VALUE, fontName="Helvetica-Bold")
-DATE = ParagraphStyle("date", BASE, fontName="Helvetica-Bold", fontSize=14, leading=17)
+
+
+class _Style(NamedTuple):
+    """A paragraph style: the first baseline sits `size` below the paragraph's top, the
+    next ones `leading` apart (as in platypus)."""
+
+    font: str
+    size: float
+    leading: float
+    color: str  # fill operator
+
+
+ISSUER = _Style(BOLD, 11, 14, ACCENT_FILL)
+TITLE = _Style(TIMES_BOLD, 30, 36, ACCENT_FILL)
+ISSUED_TO = _Style(TIMES_ITALIC, 16, 20, INK_FILL)
+STATEMENT = _Style(REGULAR, 10, 14, MUTED_FILL)
+HEADING = _Style(BOLD, 11, 14, ACCENT_FILL)
+HEADING_BEFORE, HEADING_AFTER = 12.0, 4.0
+LABEL = _Style(BOLD, 7.5, 9.5, MUTED_FILL)
+VALUE = _Style(REGULAR, 11, 14, INK_FILL)
+VALUE_BOLD = _Style(BOLD, 11, 14, INK_FILL)
+DATE = _Style(BOLD, 14, 17, INK_FILL)
 # Smaller than a date beside it, so that "2 claims per 12 months" fits a third of the row.
-CLAIM_LIMIT = ParagraphStyle("claim_limit", DATE, fontSize=12)
-BODY = ParagraphStyle("body", BASE, fontSize=10.5, leading=14)
-CODE = ParagraphStyle("code", BASE, fontName="Courier-Bold", fontSize=22, leading=26)
-CAPTION = ParagraphStyle("caption", BASE, fontSize=9, leading=12, textColor=MUTED)
-# A checklist heading stays on the page where its table starts.
-CHECKLIST_HEADING = ParagraphStyle("checklist_heading", HEADING, keepWithNext=1)
-ADDRESS = ParagraphStyle("address", BASE, fontSize=10.5, leading=14)
-FAILED = ParagraphStyle("failed", CELL_HEAD, textColor=colors.HexColor("#b3261e"))
+CLAIM_LIMIT = _Style(BOLD, 12, 17, INK_FILL)
+BODY = _Style(REGULAR, 10.5, 14, INK_FILL)
+FAULT_CODE = _Style(COURIER_BOLD, 10.5, 14, INK_FILL)
+CODE = _Style(COURIER_BOLD, 22, 26, INK_FILL)
+CAPTION = _Style(REGULAR, 9, 12, MUTED_FILL)
+ADDRESS = _Style(REGULAR, 10.5, 14, INK_FILL)
+ADDRESS_NAME = _Style(BOLD, 10.5, 14, INK_FILL)
+CELL = _Style(REGULAR, 9, 11.5, INK_FILL)
+CELL_HEAD = _Style(BOLD, 9, 11.5, INK_FILL)
+FAILED = _Style(BOLD, 9, 11.5, f"{_rgb(RED)} rg")
+# The message in a table without lines, spanning its columns: the row is as tall as
+# platypus made it (the blank cells it spanned were 12-point lines).
+SPANNING = _Style(REGULAR, 9, 12, INK_FILL)
+
+# A cell's content, top down: paragraphs (a style and its wrapped lines) and spaces.
+_Paragraph = tuple[_Style, list[bytes]]
+_Cell = list[_Paragraph | float]
+
+# Label-above-value pairs in two columns: padding (left 0, right 6, top 6, bottom 4).
+FACT_COLUMN = CONTENT_WIDTH / 2
+FACT_TOP, FACT_BOTTOM, CELL_RIGHT = 6.0, 4.0, 6.0
+# Panels and boxes (the unit, dates, sites): padding left 10, right 6, top 8, bottom 9.
+BOX_LEFT, BOX_TOP, BOX_BOTTOM = 10.0, 8.0, 9.0
+UNIT_WIDTHS = (CONTENT_WIDTH * 0.44, CONTENT_WIDTH * 0.22, CONTENT_WIDTH * 0.34)
+BOX_GAP: float = 0.25 * inch  # between side-by-side boxes (dates, sites)
+
+
+class _Column(NamedTuple):
+    title: str
+    width: float
+    right: bool = False  # numbers: right-aligned
+
 
 # Part no, description, qty: the description takes the rest.
 PART_NO_WIDTH = 1.5 * inch
 QTY_WIDTH = 0.6 * inch
+PARTS = (
+    _Column("Part no.", PART_NO_WIDTH),
+    _Column("Description", CONTENT_WIDTH - PART_NO_WIDTH - QTY_WIDTH),
+    _Column("Qty", QTY_WIDTH, right=True),
+)
 # Checklist item, result, note: the note takes the rest.
 CHECK_ITEM_WIDTH = 2.6 * inch
 CHECK_RESULT_WIDTH = 0.75 * inch
-BOX_GAP = 0.25 * inch  # between side-by-side boxes (dates, sites)
+CHECKLIST = (
+    _Column("Item", CHECK_ITEM_WIDTH),
+    _Column("Result", CHECK_RESULT_WIDTH),
+    _Column("Note", CONTENT_WIDTH - CHECK_ITEM_WIDTH - CHECK_RESULT_WIDTH),
+)
 # Claim type, deductible: the amount is right-aligned in its own column.
 DEDUCTIBLE_AMOUNT_WIDTH = 1.6 * inch
+DEDUCTIBLES = (
+    _Column("Claim type", CONTENT_WIDTH - DEDUCTIBLE_AMOUNT_WIDTH),
+    _Column("Deductible", DEDUCTIBLE_AMOUNT_WIDTH, right=True),
+)
+INCIDENTS = (_Column("Incident", CONTENT_WIDTH),)
+# Striped tables: a cell is padded 6 left and right, 4 above and below.
+CELL_PAD, CELL_V_PAD = 6.0, 4.0
+ROW_HEADER_HEIGHT = 2 * CELL_V_PAD + CELL.leading
+
+# The verification box: the code and its captions on the left, the QR code on the right.
+VERIFY_PAD = 12.0
+VERIFY_TEXT_WIDTH = CONTENT_WIDTH - QR_SIZE - VERIFY_PAD
+VERIFY_TEXT_LEFT = VERIFY_PAD + 2
 
 
 def render_repair_certificate(data: RepairCertificateData) -> bytes:
     """The Certificate of Repair as a PDF on US Letter pages."""
-    return _build(
-        _repair_story(data),
+    pages = _Pages(
         title=f"Certificate of Repair {data.certificate_number}",
         subject=f"Job {data.job_number}, serial {data.serial}",
         footer=f"Certificate {data.certificate_number}  \u00b7  Job {data.job_number}",
     )
+    _masthead(
+        pages,
+        data.repair_center_name,
+        "Certificate of Repair",
+        f"Issued to {data.customer_first_name}",
+        "This certifies that the unit below was repaired and passed quality assurance.",
+    )
+    _facts(
+        pages,
+        [
+            [
+                ("Certificate number", data.certificate_number, VALUE_BOLD),
+                ("Job number", data.job_number, VALUE_BOLD),
+            ],
+            [
+                ("Repair center", data.repair_center_name, VALUE),
+                ("Retailer", data.retailer_name, VALUE),
+            ],
+        ],
+    )
+    pages.space(10)
+    _unit(pages, data.product_name, data.sku, data.serial)
+    _heading(pages, "Fault", BODY.leading)
+    _fault(pages, data.fault_code, data.fault)
+    work_done = wrap(encode(data.work_done), BODY.font, BODY.size, CONTENT_WIDTH)
+    _heading(pages, "Work done", BODY.leading)
+    _paragraph(pages, BODY, work_done)
+    _table(
+        pages,
+        "Parts",
+        PARTS,
+        [
+            [(CELL, part.part_no), (CELL, part.description), (CELL, str(part.quantity))]
+            for part in data.parts
+        ],
+        empty="No parts replaced",
+    )
+    pages.space(14)
+    _closing(
+        pages,
+        [
+            _pair("QA passed on", data.qa_passed_on, DATE, _box_text_width(2)),
+            _pair("Repair warranty until", data.repair_warranty_until, DATE, _box_text_width(2)),
+        ],
+        data.verification_code,
+        data.verify_url,
+    )
+    return pages.save()
 
 
 def render_relocation_certificate(data: RelocationCertificateData) -> bytes:
     """The Relocation & Installation Certificate as a PDF on US Letter pages."""
-    return _build(
-        _relocation_story(data),
+    pages = _Pages(
         title=f"Relocation & Installation Certificate {data.certificate_number}",
         subject=f"Relocation {data.relocation_number}, serial {data.serial}",
         footer=(
             f"Certificate {data.certificate_number}  \u00b7  Relocation {data.relocation_number}"
         ),
     )
+    _masthead(
+        pages,
+        data.provider_name,
+        "Relocation & Installation Certificate",
+        None,
+        "This certifies that the unit below was uninstalled, moved to its new site, "
+        "reinstalled and commissioned, with the checks recorded below.",
+    )
+    _facts(
+        pages,
+        [
+            [
+                ("Certificate number", data.certificate_number, VALUE_BOLD),
+                ("Relocation number", data.relocation_number, VALUE_BOLD),
+            ],
+            [("Provider", data.provider_name, VALUE), ("Retailer", data.retailer_name, VALUE)],
+            [("Technician", data.technician, VALUE), ("Customer", data.customer_first_name, VALUE)],
+        ],
+    )
+    pages.space(10)
+    _unit(pages, data.product_name, data.sku, data.serial)
+    pages.space(10)
+    _boxes(pages, [_site("From site", data.from_site), _site("To site", data.to_site)])
+    for title, lines in (
+        ("Uninstall checklist", data.uninstall_checklist),
+        ("Reinstall checklist", data.reinstall_checklist),
+        ("Commissioning checklist", data.commissioning_checklist),
+    ):
+        _table(
+            pages, title, CHECKLIST, _checklist_rows(lines), empty="No checks recorded", whole=True
+        )
+    pages.space(14)
+    text_width = _box_text_width(3)
+    _closing(
+        pages,
+        [
+            _pair("Uninstalled on", data.uninstalled_on, DATE, text_width),
+            _pair("Delivered on", data.delivered_on, DATE, text_width),
+            _pair("Commissioned on", data.commissioned_on, DATE, text_width),
+        ],
+        data.verification_code,
+        data.verify_url,
+    )
+    return pages.save()
 
 
 def render_coverage_certificate(data: CoverageCertificateData) -> bytes:
     """The Certificate of Coverage of a service plan as a PDF on US Letter pages."""
-    return _build(
-        _coverage_story(data),
+    pages = _Pages(
         title=f"Certificate of Coverage {data.certificate_number}",
         subject=f"Plan {data.plan_number}, serial {data.serial}",
         footer=f"Certificate {data.certificate_number}  \u00b7  Plan {data.plan_number}",
     )
-
-
-def _build(story: list[Flowable], *, title: str, subject: str, footer: str) -> bytes:
-    """Lay `story` out on bordered Letter pages, each with `footer` and its page number."""
-    buffer = BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=letter,
-        leftMargin=MARGIN - FRAME_PADDING,
-        rightMargin=MARGIN - FRAME_PADDING,
-        topMargin=MARGIN - FRAME_PADDING,
-        bottomMargin=MARGIN - FRAME_PADDING + 12,  # room for the footer line
-        invariant=1,
-        pageCompression=PAGE_COMPRESSION,
-        title=title,
-        author="aftersales",
-        creator="aftersales",
-        subject=subject,
+    _masthead(
+        pages,
+        data.retailer_name,
+        "Certificate of Coverage",
+        f"Issued for {data.issued_for}",
+        "This certifies that the unit below is covered by the service plan named here.",
     )
-    page = _page_decoration(footer)
-    document.build(story, onFirstPage=page, onLaterPages=page)
-    return buffer.getvalue()
+    _facts(
+        pages,
+        [
+            [
+                ("Certificate number", data.certificate_number, VALUE_BOLD),
+                ("Plan number", data.plan_number, VALUE_BOLD),
+            ],
+            [("Plan", data.plan_name, VALUE), ("Plan code", data.plan_code, VALUE)],
+            [("Owner", data.owner_name, VALUE), ("Retailer", data.retailer_name, VALUE)],
+        ],
+    )
+    pages.space(10)
+    _unit(pages, data.product_name, data.sku, data.serial)
+    pages.space(10)
+    text_width = _box_text_width(3)
+    _boxes(
+        pages,
+        [
+            _pair("Term starts on", data.term_starts_on, DATE, text_width),
+            _pair("Term ends on", data.term_ends_on, DATE, text_width),
+            _pair("Claim limit", data.claim_limit, CLAIM_LIMIT, text_width),
+        ],
+    )
+    _table(
+        pages,
+        "Deductibles",
+        DEDUCTIBLES,
+        [[(CELL, claim_type), (CELL, amount)] for claim_type, amount in data.deductibles],
+        empty="No deductibles apply",
+        whole=True,
+    )
+    _table(
+        pages,
+        "Covered incidents",
+        INCIDENTS,
+        [[(CELL, incident)] for incident in data.incidents],
+        empty="No covered incidents listed",
+        whole=True,
+    )
+    pages.space(14)
+    verification = _verification_cell(data.verification_code, data.verify_url)
+    pages.make_room(_verification_height(verification))
+    _verification(pages, verification, data.verify_url)
+    return pages.save()
 
 
-def _repair_story(data: RepairCertificateData) -> list[Flowable]:
+class _Pages:
+    """The document, a cursor down the content area of its current page, and what that
+    page draws: fills first, rules over them, text on top, each one block in the content
+    stream (QR codes go in as they are drawn)."""
+
+    def __init__(self, *, title: str, subject: str, footer: str) -> None:
+        self.buffer = BytesIO()
+        canvas = Canvas(self.buffer, pagesize=letter, invariant=1, pageCompression=PAGE_COMPRESSION)
+        canvas.setTitle(title)
+        canvas.setAuthor("aftersales")
+        canvas.setCreator("aftersales")
+        canvas.setSubject(subject)
+        self.canvas = canvas
+        self.text = Text(canvas, fill=INK_FILL)
+        self.footer = footer
+        self.number = 1
+        self.y: float = TOP
+        self.fills: dict[str, list[str]] = {}
+        self.strokes: list[str] = []
+
+    def room(self) -> float:
+        return self.y - BOTTOM
+
+    def at_top(self) -> bool:
+        return self.y == TOP
+
+    def space(self, height: float) -> None:
+        """A gap below what is on the page; none at the top of a page."""
+        if not self.at_top():
+            self.y = max(self.y - height, BOTTOM)
+
+    def make_room(self, height: float) -> None:
+        """A new page unless `height` fits on this one (or this one is still empty).
+
+        For blocks that are not split (facts rows, panels, boxes): the inputs' lengths
+        (names and dates of at most 200 characters) keep them far shorter than a page.
+        """
+        if height > self.room() and not self.at_top():
+            self.next_page()
+
+    def fill(self, color: str, x: float, y: float, width: float, height: float) -> None:
+        self.fills.setdefault(color, []).append(f"{x:.2f} {y:.2f} {width:.2f} {height:.2f} re")
+
+    def rule(self, y: float, width: float, color: str) -> None:
+        """A horizontal rule across the content width."""
+        self.strokes.append(f"{color} {width} w {MARGIN:.2f} {y:.2f} m {RIGHT:.2f} {y:.2f} l S")
+
+    def box(self, x: float, y: float, width: float, height: float, line: float, color: str) -> None:
+        self.strokes.append(f"{color} {line} w {x:.2f} {y:.2f} {width:.2f} {height:.2f} re S")
+
+    def next_page(self) -> None:
+        self.finish()
+        self.number += 1
+        self.y = TOP
+
+    def finish(self) -> None:
+        """Border and footer, then the page's graphics and text, and the page is done."""
+        footer_y = MARGIN - 14
+        self.text.line(
+            self.footer, MARGIN, footer_y, REGULAR, 8, CONTENT_WIDTH - 60, color=MUTED_FILL
+        )
+        self.text.line(
+            f"Page {self.number}", RIGHT, footer_y, REGULAR, 8, 55, align="right", color=MUTED_FILL
+        )
+        paths = [f"{color}\n" + "\n".join(rects) + "\nf" for color, rects in self.fills.items()]
+        # Round caps and joins, as platypus draws table rules.
+        self.canvas.addLiteral(f"{BORDER}\nq 1 J 1 j\n" + "\n".join(paths + self.strokes) + "\nQ")
+        self.text.draw()
+        self.canvas.showPage()
+        self.fills, self.strokes = {}, []
+
+    def save(self) -> bytes:
+        self.finish()
+        self.canvas.save()
+        return self.buffer.getvalue()
+
+
+def _masthead(pages: _Pages, issuer: str, title: str, issued: str | None, statement: str) -> None:
+    """Who issues it, the title, whom or what for, and what it certifies, centred."""
+    _centred(pages, ISSUER, issuer.upper())
+    pages.space(4)
+    _centred(pages, TITLE, title)
+    pages.space(6)
+    if issued is not None:
+        _centred(pages, ISSUED_TO, issued)
+        pages.space(4)
+    _centred(pages, STATEMENT, statement)
+    pages.space(12)
+
+
+def _centred(pages: _Pages, style: _Style, value: str) -> None:
+    lines = wrap(encode(value), style.font, style.size, CONTENT_WIDTH)
+    _paragraph(pages, style, lines, CENTRE, "center")
+
+
+def _paragraph(
+    pages: _Pages, style: _Style, lines: list[bytes], x: float = MARGIN, align: str = "left"
+) -> None:
+    """Lines down the page, onto the next one where the page is full."""
+    for raw in lines:
+        if style.leading > pages.room():
+            pages.next_page()
+        pages.text.place(
+            raw, x, pages.y - style.size, style.font, style.size, align=align, color=style.color
+        )
+        pages.y -= style.leading
+
+
+def _heading(pages: _Pages, title: str, keep: float) -> None:
+    """A section heading, on a new page unless `keep` more points fit below it (a heading
+    alone at the foot of a page reads as a mistake)."""
+    before = 0.0 if pages.at_top() else HEADING_BEFORE
+    if before + HEADING.leading + HEADING_AFTER + keep > pages.room() and not pages.at_top():
+        pages.next_page()
+        before = 0.0
+    pages.y -= before
+    _paragraph(pages, HEADING, [encode(title)])
+    pages.y -= HEADING_AFTER
+
+
+def _fault(pages: _Pages, code: str, fault: str) -> None:
+    """The fault code in Courier, then an em dash and the fault, wrapped as one paragraph."""
+    code_lines = wrap(encode(code), FAULT_CODE.font, FAULT_CODE.size, CONTENT_WIDTH)
+    # The dash follows the code's last line after a space.
+    indent = (
+        width(code_lines[-1], FAULT_CODE.font, FAULT_CODE.size)
+        + WIDTHS[BODY.font][0x20] * BODY.size / 1000
+        if code_lines
+        else 0.0
+    )
+    rest = wrap(encode(f"\u2014 {fault}"), BODY.font, BODY.size, CONTENT_WIDTH, indent)
+    _paragraph(pages, FAULT_CODE, code_lines[:-1])
+    if code_lines:
+        # The line the code and the fault share.
+        _paragraph(pages, FAULT_CODE, code_lines[-1:])
+        if rest[0]:
+            y = pages.y + BODY.leading - BODY.size
+            pages.text.place(rest[0], MARGIN + indent, y, BODY.font, BODY.size, color=BODY.color)
+        rest = rest[1:]
+    _paragraph(pages, BODY, rest)
+
+
+def _pair(label: str, value: str, style: _Style, text_width: float) -> _Cell:
+    """A label above its value, both wrapped to `text_width`."""
     return [
-        Paragraph(text(data.repair_center_name.upper()), ISSUER),
-        Spacer(1, 4),
-        Paragraph("Certificate of Repair", TITLE),
-        Spacer(1, 6),
-        Paragraph(f"Issued to {text(data.customer_first_name)}", ISSUED_TO),
-        Spacer(1, 4),
-        Paragraph(
-            "This certifies that the unit below was repaired and passed quality assurance.",
-            STATEMENT,
-        ),
-        Spacer(1, 12),
-        _facts(
-            [
-                [
-                    _pair("Certificate number", data.certificate_number, VALUE_BOLD),
-                    _pair("Job number", data.job_number, VALUE_BOLD),
-                ],
-                [
-                    _pair("Repair center", data.repair_center_name),
-                    _pair("Retailer", data.retailer_name),
-                ],
-            ]
-        ),
-        Spacer(1, 10),
-        _unit(data.product_name, data.sku, data.serial),
-        Paragraph("Fault", HEADING),
-        Paragraph(
-            f"<font name='Courier-Bold'>{text(data.fault_code)}</font>"
-            f"\u2002\u2014\u2002{text(data.fault)}",
-            BODY,
-        ),
-        Paragraph("Work done", HEADING),
-        Paragraph(text(data.work_done), BODY),
-        Paragraph("Parts", HEADING),
-        _parts_table(data.parts),
-        Spacer(1, 14),
-        KeepTogether(
-            [
-                _boxes(
-                    [
-                        _pair("QA passed on", data.qa_passed_on, DATE),
-                        _pair("Repair warranty until", data.repair_warranty_until, DATE),
-                    ]
-                ),
-                Spacer(1, 12),
-                _verification(data.verification_code, data.verify_url),
-            ]
-        ),
+        (LABEL, wrap(encode(label.upper()), LABEL.font, LABEL.size, text_width)),
+        (style, wrap(encode(value), style.font, style.size, text_width)),
     ]
 
 
-def _relocation_story(data: RelocationCertificateData) -> list[Flowable]:
-    return [
-        Paragraph(text(data.provider_name.upper()), ISSUER),
-        Spacer(1, 4),
-        Paragraph(text("Relocation & Installation Certificate"), TITLE),
-        Spacer(1, 6),
-        Paragraph(
-            "This certifies that the unit below was uninstalled, moved to its new site, "
-            "reinstalled and commissioned, with the checks recorded below.",
-            STATEMENT,
-        ),
-        Spacer(1, 12),
-        _facts(
-            [
-                [
-                    _pair("Certificate number", data.certificate_number, VALUE_BOLD),
-                    _pair("Relocation number", data.relocation_number, VALUE_BOLD),
-                ],
-                [_pair("Provider", data.provider_name), _pair("Retailer", data.retailer_name)],
-                [_pair("Technician", data.technician), _pair("Customer", data.customer_first_name)],
-            ]
-        ),
-        Spacer(1, 10),
-        _unit(data.product_name, data.sku, data.serial),
-        Spacer(1, 10),
-        _boxes([_site("From site", data.from_site), _site("To site", data.to_site)]),
-        Paragraph("Uninstall checklist", CHECKLIST_HEADING),
-        _checklist_table(data.uninstall_checklist),
-        Paragraph("Reinstall checklist", CHECKLIST_HEADING),
-        _checklist_table(data.reinstall_checklist),
-        Paragraph("Commissioning checklist", CHECKLIST_HEADING),
-        _checklist_table(data.commissioning_checklist),
-        Spacer(1, 14),
-        KeepTogether(
-            [
-                _boxes(
-                    [
-                        _pair("Uninstalled on", data.uninstalled_on, DATE),
-                        _pair("Delivered on", data.delivered_on, DATE),
-                        _pair("Commissioned on", data.commissioned_on, DATE),
-                    ]
-                ),
-                Spacer(1, 12),
-                _verification(data.verification_code, data.verify_url),
-            ]
-        ),
-    ]
+def _cell_height(cell: _Cell) -> float:
+    return sum(part if isinstance(part, float) else part[0].leading * len(part[1]) for part in cell)
 
 
-def _coverage_story(data: CoverageCertificateData) -> list[Flowable]:
-    return [
-        Paragraph(text(data.retailer_name.upper()), ISSUER),
-        Spacer(1, 4),
-        Paragraph("Certificate of Coverage", TITLE),
-        Spacer(1, 6),
-        Paragraph(f"Issued for {text(data.issued_for)}", ISSUED_TO),
-        Spacer(1, 4),
-        Paragraph(
-            "This certifies that the unit below is covered by the service plan named here.",
-            STATEMENT,
-        ),
-        Spacer(1, 12),
-        _facts(
-            [
-                [
-                    _pair("Certificate number", data.certificate_number, VALUE_BOLD),
-                    _pair("Plan number", data.plan_number, VALUE_BOLD),
-                ],
-                [_pair("Plan", data.plan_name), _pair("Plan code", data.plan_code)],
-                [_pair("Owner", data.owner_name), _pair("Retailer", data.retailer_name)],
-            ]
-        ),
-        Spacer(1, 10),
-        _unit(data.product_name, data.sku, data.serial),
-        Spacer(1, 10),
-        _boxes(
-            [
-                _pair("Term starts on", data.term_starts_on, DATE),
-                _pair("Term ends on", data.term_ends_on, DATE),
-                _pair("Claim limit", data.claim_limit, CLAIM_LIMIT),
-            ]
-        ),
-        Paragraph("Deductibles", CHECKLIST_HEADING),
-        _deductibles_table(data.deductibles),
-        Paragraph("Covered incidents", CHECKLIST_HEADING),
-        _incidents_table(data.incidents),
-        Spacer(1, 14),
-        _verification(data.verification_code, data.verify_url),
-    ]
+def _draw_cell(pages: _Pages, cell: _Cell, x: float, top: float) -> None:
+    for part in cell:
+        if isinstance(part, float):
+            top -= part
+            continue
+        style, lines = part
+        for raw in lines:
+            pages.text.place(raw, x, top - style.size, style.font, style.size, color=style.color)
+            top -= style.leading
 
 
-def _pair(label: str, value: str, style: ParagraphStyle = VALUE) -> list[Flowable]:
-    return [Paragraph(label.upper(), LABEL), Paragraph(text(value), style)]
-
-
-def _facts(rows: list[list[list[Flowable]]]) -> Table:
+def _facts(pages: _Pages, rows: list[list[tuple[str, str, _Style]]]) -> None:
     """Label-above-value pairs (certificate and case numbers, who issued and who did the
     work) in two columns, between two rules."""
-    half = CONTENT_WIDTH / 2
-    table = Table(rows, colWidths=[half, half])
-    table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEABOVE", (0, 0), (-1, 0), 1.5, ACCENT),
-                ("LINEBELOW", (0, -1), (-1, -1), 0.5, RULE),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 6),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-            ]
-        )
-    )
-    return table
+    text_width = FACT_COLUMN - CELL_RIGHT
+    for index, row in enumerate(rows):
+        cells = [_pair(label, value, style, text_width) for label, value, style in row]
+        height = FACT_TOP + max(map(_cell_height, cells)) + FACT_BOTTOM
+        pages.make_room(height)
+        if index == 0:
+            pages.rule(pages.y, 1.5, ACCENT_STROKE)
+        for column, cell in enumerate(cells):
+            _draw_cell(pages, cell, MARGIN + column * FACT_COLUMN, pages.y - FACT_TOP)
+        pages.y -= height
+    pages.rule(pages.y, 0.5, RULE_STROKE)
 
 
-def _unit(product_name: str, sku: str, serial: str) -> Table:
+def _unit(pages: _Pages, product_name: str, sku: str, serial: str) -> None:
     """Product, SKU and serial on a tinted panel."""
-    row = [
-        _pair("Product", product_name, VALUE_BOLD),
-        _pair("SKU", sku),
-        _pair("Serial number", serial),
-    ]
-    table = Table([row], colWidths=[CONTENT_WIDTH * 0.44, CONTENT_WIDTH * 0.22, None])
-    table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("BACKGROUND", (0, 0), (-1, -1), PANEL),
-                ("LEFTPADDING", (0, 0), (-1, -1), 10),
-                ("TOPPADDING", (0, 0), (-1, -1), 8),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 9),
-            ]
-        )
+    values = (
+        ("Product", product_name, VALUE_BOLD),
+        ("SKU", sku, VALUE),
+        ("Serial number", serial, VALUE),
     )
-    return table
+    cells = [
+        _pair(label, value, style, column - BOX_LEFT - CELL_RIGHT)
+        for (label, value, style), column in zip(values, UNIT_WIDTHS, strict=True)
+    ]
+    height = BOX_TOP + max(map(_cell_height, cells)) + BOX_BOTTOM
+    pages.make_room(height)
+    pages.fill(PANEL_OP, MARGIN, pages.y - height, CONTENT_WIDTH, height)
+    x = MARGIN
+    for cell, column in zip(cells, UNIT_WIDTHS, strict=True):
+        _draw_cell(pages, cell, x + BOX_LEFT, pages.y - BOX_TOP)
+        x += column
+    pages.y -= height
 
 
-def _site(label: str, address: Address) -> list[Flowable]:
+def _site(label: str, address: Address) -> _Cell:
     """An address under its label, one line per part; the name, if any, in bold."""
-    lines = [f"<b>{text(address.name)}</b>"] if address.name else []
+    text_width = _box_text_width(2)
     region_postal = " ".join(part for part in (address.region, address.postal_code) if part)
     locality = ", ".join(part for part in (address.city, region_postal) if part)
-    lines += [
-        text(line) for line in (address.line1, address.line2, locality, address.country) if line
+    cell: _Cell = [(LABEL, [encode(label.upper())]), 2.0]
+    if address.name:
+        cell.append((ADDRESS_NAME, wrap(encode(address.name), BOLD, ADDRESS.size, text_width)))
+    cell += [
+        (ADDRESS, wrap(encode(line), REGULAR, ADDRESS.size, text_width))
+        for line in (address.line1, address.line2, locality, address.country)
+        if line
     ]
-    return [Paragraph(label.upper(), LABEL), Spacer(1, 2), Paragraph("<br/>".join(lines), ADDRESS)]
+    return cell
 
 
-def _boxes(cells: list[list[Flowable]]) -> Table:
+def _box_width(count: int) -> float:
+    return (CONTENT_WIDTH - BOX_GAP * (count - 1)) / count
+
+
+def _box_text_width(count: int) -> float:
+    return _box_width(count) - BOX_LEFT - CELL_RIGHT
+
+
+def _boxes_height(cells: list[_Cell]) -> float:
+    return BOX_TOP + max(map(_cell_height, cells)) + BOX_BOTTOM
+
+
+def _boxes(pages: _Pages, cells: list[_Cell]) -> None:
     """Cells (dates, sites) side by side, each in its own box, with gaps between."""
-    count = len(cells)
-    box = (CONTENT_WIDTH - BOX_GAP * (count - 1)) / count
-    row: list[list[Flowable] | str] = []
-    widths: list[float] = []
+    box = _box_width(len(cells))
+    height = _boxes_height(cells)
+    pages.make_room(height)
     for index, cell in enumerate(cells):
-        if index:
-            row.append("")
-            widths.append(BOX_GAP)
-        row.append(cell)
-        widths.append(box)
-    style: list[tuple[object, ...]] = [("VALIGN", (0, 0), (-1, -1), "TOP")]
-    style += [("BOX", (2 * index, 0), (2 * index, 0), 1, RULE) for index in range(count)]
-    style += [
-        ("LEFTPADDING", (0, 0), (-1, -1), 10),
-        ("TOPPADDING", (0, 0), (-1, -1), 8),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 9),
+        x = MARGIN + index * (box + BOX_GAP)
+        pages.box(x, pages.y - height, box, height, 1, RULE_STROKE)
+        _draw_cell(pages, cell, x + BOX_LEFT, pages.y - BOX_TOP)
+    pages.y -= height
+
+
+def _checklist_rows(lines: list[ChecklistLine]) -> list[list[tuple[_Style, str]]]:
+    return [
+        [
+            (CELL, line.item),
+            (CELL, "Passed") if line.passed else (FAILED, "Failed"),
+            (CELL, line.note),
+        ]
+        for line in lines
     ]
-    table = Table([row], colWidths=widths)
-    table.setStyle(TableStyle(style))
-    return table
 
 
-def _parts_table(parts: list[CertificatePart]) -> Table:
-    return _lines_table(
-        ["Part no.", "Description", "Qty"],
-        [
-            [
-                Paragraph(text(part.part_no), CELL),
-                Paragraph(text(part.description), CELL),
-                Paragraph(str(part.quantity), CELL_NUMBER),
-            ]
-            for part in parts
-        ],
-        widths=[PART_NO_WIDTH, CONTENT_WIDTH - PART_NO_WIDTH - QTY_WIDTH, QTY_WIDTH],
-        empty="No parts replaced",
-        numeric_last=True,
-    )
-
-
-def _checklist_table(lines: list[ChecklistLine]) -> Table:
-    return _lines_table(
-        ["Item", "Result", "Note"],
-        [
-            [
-                Paragraph(text(line.item), CELL),
-                Paragraph("Passed", CELL) if line.passed else Paragraph("Failed", FAILED),
-                Paragraph(text(line.note), CELL),
-            ]
-            for line in lines
-        ],
-        widths=[
-            CHECK_ITEM_WIDTH,
-            CHECK_RESULT_WIDTH,
-            CONTENT_WIDTH - CHECK_ITEM_WIDTH - CHECK_RESULT_WIDTH,
-        ],
-        empty="No checks recorded",
-    )
-
-
-def _deductibles_table(deductibles: list[tuple[str, str]]) -> Table:
-    return _lines_table(
-        ["Claim type", "Deductible"],
-        [
-            [Paragraph(text(claim_type), CELL), Paragraph(text(amount), CELL_NUMBER)]
-            for claim_type, amount in deductibles
-        ],
-        widths=[CONTENT_WIDTH - DEDUCTIBLE_AMOUNT_WIDTH, DEDUCTIBLE_AMOUNT_WIDTH],
-        empty="No deductibles apply",
-        numeric_last=True,
-    )
-
-
-def _incidents_table(incidents: list[str]) -> Table:
-    return _lines_table(
-        ["Incident"],
-        [[Paragraph(text(incident), CELL)] for incident in incidents],
-        widths=[CONTENT_WIDTH],
-        empty="No covered incidents listed",
-    )
-
-
-def _lines_table(
-    headers: list[str],
-    body: list[list[Flowable]],
+def _table(
+    pages: _Pages,
+    title: str,
+    columns: tuple[_Column, ...],
+    values: list[list[tuple[_Style, str]]],
     *,
-    widths: list[float],
     empty: str,
-    numeric_last: bool = False,
-) -> Table:
-    """A striped table whose header row repeats on every page it flows onto; `empty`
-    spans the row when there are no lines."""
-    head = [Paragraph(header, CELL_HEAD) for header in headers]
-    if numeric_last:
-        head[-1] = Paragraph(headers[-1], CELL_NUMBER_HEAD)
-    rows: list[list[Flowable | str]] = [head, *body]
-    if not body:
-        rows.append([Paragraph(empty, CELL), *[""] * (len(headers) - 1)])
-    table = Table(rows, colWidths=widths, repeatRows=1)
-    style = [
-        ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
-        ("LINEBELOW", (0, 0), (-1, 0), 1, INK),
-        ("LINEBELOW", (0, 1), (-1, -1), 0.5, RULE),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 4),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+    whole: bool = False,
+) -> None:
+    """A heading over a striped table whose header row repeats on every page it flows
+    onto; `empty` spans the row when there are no lines. A row taller than a page is
+    split between pages. The heading stays with the header and the first row; with
+    `whole`, with the whole table: one that does not fit below starts on a new page."""
+    row_columns = columns
+    rows: list[list[_Paragraph]] = [
+        [
+            (style, wrap(encode(value), style.font, style.size, column.width - 2 * CELL_PAD))
+            for (style, value), column in zip(row, columns, strict=True)
+        ]
+        for row in values
     ]
-    style += [("BACKGROUND", (0, row), (-1, row), STRIPE) for row in range(2, len(rows), 2)]
-    if not body:
-        style.append(("SPAN", (0, 1), (-1, 1)))
-    table.setStyle(TableStyle(style))
-    return table
+    if not rows:
+        row_columns = (_Column("", CONTENT_WIDTH),)
+        rows = [
+            [
+                (
+                    SPANNING if len(columns) > 1 else CELL,
+                    wrap(encode(empty), CELL.font, CELL.size, CONTENT_WIDTH - 2 * CELL_PAD),
+                )
+            ]
+        ]
+    keep = sum(map(_row_height, rows)) if whole else _row_height(rows[0])
+    _heading(pages, title, ROW_HEADER_HEIGHT + min(keep, TOP - BOTTOM - ROW_HEADER_HEIGHT))
+    _table_header(pages, columns)
+    for index, cells in enumerate(rows):
+        stripe = index % 2 == 1
+        while (height := _row_height(cells)) > pages.room():
+            fits = int((pages.room() - 2 * CELL_V_PAD) // CELL.leading)
+            if fits >= 1 and height > TOP - BOTTOM - ROW_HEADER_HEIGHT:
+                # Taller than a page of its own: what fits here, the rest over the page.
+                _row(pages, row_columns, [(style, lines[:fits]) for style, lines in cells], stripe)
+                cells = [(style, lines[fits:]) for style, lines in cells]
+            pages.next_page()
+            _table_header(pages, columns)
+        _row(pages, row_columns, cells, stripe)
 
 
-class _QrCode(Flowable):  # type: ignore[misc]  # reportlab is untyped
-    """A QR code of `data` in a `size` square (quiet zone included)."""
-
-    def __init__(self, data: str, size: float) -> None:
-        super().__init__()
-        self.data = data
-        self.size = size
-
-    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
-        return self.size, self.size
-
-    def draw(self) -> None:
-        draw_qr(self.canv, self.data, 0, 0, self.size)
+def _row_height(cells: list[_Paragraph]) -> float:
+    return 2 * CELL_V_PAD + max(style.leading * max(1, len(lines)) for style, lines in cells)
 
 
-def _verification(code: str, verify_url: str) -> Table:
-    """The verification code, big enough to read out over the phone, and a QR code
-    of the verify URL, in one accented box."""
-    padding = 12
-    text_width = CONTENT_WIDTH - QR_SIZE - padding
-    left: list[Flowable] = [
-        Paragraph("VERIFICATION CODE", LABEL),
-        Spacer(1, 4),
-        Paragraph(text(code), CODE),
-        Spacer(1, 6),
-        Paragraph(f"Verify at {text(verify_url)}", CAPTION),
-        Paragraph(
-            "Scan the code or enter the verification code to confirm this certificate.",
+def _table_header(pages: _Pages, columns: tuple[_Column, ...]) -> None:
+    top = pages.y
+    pages.fill(HEADER_FILL_OP, MARGIN, top - ROW_HEADER_HEIGHT, CONTENT_WIDTH, ROW_HEADER_HEIGHT)
+    y = top - CELL_V_PAD - CELL_HEAD.size
+    x = MARGIN
+    for column in columns:
+        if column.right:
+            pages.text.line(
+                column.title,
+                x + column.width - CELL_PAD,
+                y,
+                BOLD,
+                CELL_HEAD.size,
+                column.width,
+                align="right",
+            )
+        else:
+            pages.text.line(column.title, x + CELL_PAD, y, BOLD, CELL_HEAD.size, column.width)
+        x += column.width
+    pages.y -= ROW_HEADER_HEIGHT
+    pages.rule(pages.y, 1, INK_STROKE)
+
+
+def _row(
+    pages: _Pages, columns: tuple[_Column, ...], cells: list[_Paragraph], stripe: bool
+) -> None:
+    height = _row_height(cells)
+    top = pages.y
+    if stripe:
+        pages.fill(STRIPE_OP, MARGIN, top - height, CONTENT_WIDTH, height)
+    x = MARGIN
+    for (style, lines), column in zip(cells, columns, strict=True):
+        y = top - CELL_V_PAD - style.size
+        for raw in lines:
+            if column.right:
+                pages.text.place(
+                    raw,
+                    x + column.width - CELL_PAD,
+                    y,
+                    style.font,
+                    style.size,
+                    align="right",
+                    color=style.color,
+                )
+            else:
+                pages.text.place(raw, x + CELL_PAD, y, style.font, style.size, color=style.color)
+            y -= style.leading
+        x += column.width
+    pages.y -= height
+    pages.rule(pages.y, 0.5, RULE_STROKE)
+
+
+def _closing(pages: _Pages, dates: list[_Cell], code: str, verify_url: str) -> None:
+    """The dates in their boxes over the verification box, kept on one page."""
+    verification = _verification_cell(code, verify_url)
+    pages.make_room(_boxes_height(dates) + 12 + _verification_height(verification))
+    _boxes(pages, dates)
+    pages.space(12)
+    _verification(pages, verification, verify_url)
+
+
+def _verification_cell(code: str, verify_url: str) -> _Cell:
+    """The verification code, big enough to read out over the phone, and how to check it."""
+    text_width = VERIFY_TEXT_WIDTH - VERIFY_TEXT_LEFT - CELL_RIGHT
+    return [
+        (LABEL, [b"VERIFICATION CODE"]),
+        4.0,
+        (CODE, wrap(encode(code), CODE.font, CODE.size, text_width)),
+        6.0,
+        (CAPTION, wrap(encode(f"Verify at {verify_url}"), REGULAR, CAPTION.size, text_width)),
+        (
             CAPTION,
+            wrap(
+                b"Scan the code or enter the verification code to confirm this certificate.",
+                REGULAR,
+                CAPTION.size,
+                text_width,
+            ),
         ),
     ]
-    table = Table(
-        [[left, _QrCode(verify_url, QR_SIZE)]],
-        colWidths=[text_width, QR_SIZE + padding],
+
+
+def _verification_height(cell: _Cell) -> float:
+    return max(_cell_height(cell), QR_SIZE) + VERIFY_PAD
+
+
+def _verification(pages: _Pages, cell: _Cell, verify_url: str) -> None:
+    """The code and its captions beside a QR code of the verify URL, both centred
+    vertically, in one accented box."""
+    height = _verification_height(cell)
+    bottom = pages.y - height
+    pages.box(MARGIN, bottom, CONTENT_WIDTH, height, 1.5, ACCENT_STROKE)
+    _draw_cell(pages, cell, MARGIN + VERIFY_TEXT_LEFT, bottom + (height + _cell_height(cell)) / 2)
+    draw_qr(
+        pages.canvas,
+        verify_url,
+        MARGIN + VERIFY_TEXT_WIDTH,
+        bottom + (height - QR_SIZE) / 2,
+        QR_SIZE,
     )
-    table.setStyle(
-        TableStyle(
-            [
-                ("BOX", (0, 0), (-1, -1), 1.5, ACCENT),
-                ("VALIGN", (0, 0), (0, 0), "MIDDLE"),
-                ("VALIGN", (1, 0), (1, 0), "MIDDLE"),
-                ("LEFTPADDING", (0, 0), (0, 0), padding + 2),
-                ("LEFTPADDING", (1, 0), (1, 0), 0),
-                ("RIGHTPADDING", (1, 0), (1, 0), padding),
-                ("TOPPADDING", (0, 0), (-1, -1), padding / 2),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), padding / 2),
-            ]
-        )
-    )
-    return table
-
-
-def _page_decoration(footer: str) -> Callable[[Canvas, SimpleDocTemplate], None]:
-    """A double border and a footer (`footer` on the left, the page number on the
-    right), on every page."""
-
-    def draw(canvas: Canvas, document: SimpleDocTemplate) -> None:
-        canvas.saveState()
-        canvas.setStrokeColor(ACCENT)
-        inset = BORDER_INSET
-        canvas.setLineWidth(2)
-        canvas.rect(inset, inset, PAGE_WIDTH - 2 * inset, PAGE_HEIGHT - 2 * inset)
-        canvas.setLineWidth(0.6)
-        inset += 5
-        canvas.rect(inset, inset, PAGE_WIDTH - 2 * inset, PAGE_HEIGHT - 2 * inset)
-        canvas.setFont("Helvetica", 8)
-        canvas.setFillColor(MUTED)
-        baseline = MARGIN - 14
-        canvas.drawString(MARGIN, baseline, footer)
-        canvas.drawRightString(PAGE_WIDTH - MARGIN, baseline, f"Page {document.page}")
-        canvas.restoreState()
-
-    return draw
+    pages.y = bottom

@@ -1,12 +1,13 @@
-"""Helvetica text written straight into a page's content stream, as one BT/ET block.
+"""Standard-font text written straight into a page's content stream, as one BT/ET block.
 
 With reportlab in pure Python, every canvas text call costs float formatting and
 graphics-state bookkeeping, and every platypus Paragraph a parse, a layout pass and a
 text object of its own: for the label, text alone cost more than the bare page, and
-for the packing slip platypus was four fifths of the render. So the documents that are
-rendered per shipment (labels, packing slips) measure their text here, from the
-standard fonts' advance widths (the table pdfmetrics.stringWidth reads), fit or wrap it
-themselves, and write each page's lines as one block of `Tf Tm Tj` operators.
+for the packing slip and the certificates platypus was four fifths of the render. So
+the documents that are rendered per case (labels, packing slips, certificates) measure
+their text here, from the standard fonts' advance widths (the table
+pdfmetrics.stringWidth reads), fit or wrap it themselves, and write each page's lines as
+one block of `Tf Tm Tj` operators.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from reportlab.pdfgen.canvas import Canvas
 
 REGULAR = "Helvetica"
 BOLD = "Helvetica-Bold"
+# The certificates' title, "issued to" line and codes.
+TIMES_BOLD = "Times-Bold"
+TIMES_ITALIC = "Times-Italic"
+COURIER_BOLD = "Courier-Bold"
 
 # Advance widths (1/1000 em) in WinAnsiEncoding, the encoding the standard fonts use;
 # text is encoded as cp1252, its Windows twin.
-WIDTHS: dict[str, tuple[int, ...]] = {font: tuple(getFont(font).widths) for font in (REGULAR, BOLD)}
+WIDTHS: dict[str, tuple[int, ...]] = {
+    font: tuple(getFont(font).widths)
+    for font in (REGULAR, BOLD, TIMES_BOLD, TIMES_ITALIC, COURIER_BOLD)
+}
 ELLIPSIS = 0x85  # "…" in cp1252
 SPACE = 0x20
 
@@ -57,30 +65,40 @@ def fit(
     return raw + bytes([ELLIPSIS]), size, (units + widths[ELLIPSIS]) * size / 1000
 
 
-def wrap(raw: bytes, font: str, size: float, max_width: float) -> list[bytes]:
+def wrap(raw: bytes, font: str, size: float, max_width: float, indent: float = 0.0) -> list[bytes]:
     """Encoded text broken into lines no wider than `max_width`, nothing left out.
 
     Runs of white space collapse to one space, as in a platypus Paragraph; lines break
     between words, and a word wider than a whole line is broken between characters.
-    No text, no lines.
+    No text, no lines. `indent` (points) is what the first line already holds before
+    this text, in another font (the space between them included): the first line
+    takes less, and is empty when not even the first word fits after it.
     """
     widths = WIDTHS[font]
     limit = max_width * 1000 / size
     words = raw.split()
     joined = b" ".join(words)
-    if sum(map(widths.__getitem__, joined)) <= limit:
+    used = indent * 1000 / size
+    if used + sum(map(widths.__getitem__, joined)) <= limit:
         return [joined] if joined else []
     space = widths[SPACE]
     lines: list[bytes] = []
     line: list[bytes] = []
-    used = 0.0
+    indented = used > 0
     for word in words:
         units = sum(map(widths.__getitem__, word))
         if line and used + space + units <= limit:
             line.append(word)
             used += space + units
             continue
-        if line:
+        if indented:
+            # The first word goes after the text before it, without a space of its own.
+            indented = False
+            if used + units <= limit:
+                line, used = [word], used + units
+                continue
+            lines.append(b"")
+        elif line:
             lines.append(b" ".join(line))
         if units <= limit:
             line, used = [word], units
@@ -106,7 +124,7 @@ def escape(raw: bytes) -> str:
 
 
 class Text:
-    """Lines of Helvetica on one page, collected into one BT/ET block.
+    """Lines of standard-font text on one page, collected into one BT/ET block.
 
     `fill` is the PDF fill-colour operator of the block's text ("0 g": black); a line
     may name another `color` operator for itself.
@@ -114,9 +132,9 @@ class Text:
 
     def __init__(self, canvas: Canvas, fill: str = "0 g") -> None:
         self.canvas = canvas
-        # Registering the fonts puts them in the document's font resources, which every
-        # page references; reportlab's own text objects look the names up the same way.
-        self.names = {font: canvas._doc.getInternalFontName(font) for font in WIDTHS}
+        # A font's internal name, looked up on first use: registering a font puts it in
+        # the document's font resources, so a document lists only the fonts it uses.
+        self.names: dict[str, str] = {}
         self.fill = fill
         self.color = fill
         self.ops: list[str] = []
@@ -155,13 +173,20 @@ class Text:
             if width is None:
                 width = sum(map(WIDTHS[font].__getitem__, raw)) * size / 1000
             x -= width if align == "right" else width / 2
-        op = f"{self.names[font]} {size:.2f} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm ({escape(raw)}) Tj"
+        name = self.names.get(font) or self._register(font)
+        op = f"{name} {size:.2f} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm ({escape(raw)}) Tj"
         # The colour operator goes out only where it changes.
         color = color or self.fill
         if color != self.color:
             self.color = color
             op = f"{color} {op}"
         self.ops.append(op)
+
+    def _register(self, font: str) -> str:
+        # reportlab's own text objects look the names up the same way.
+        name: str = self.canvas._doc.getInternalFontName(font)
+        self.names[font] = name
+        return name
 
     def draw(self) -> None:
         """Write the block onto the canvas's current page and start an empty one."""
