@@ -13,6 +13,7 @@ from enum import StrEnum
 from domain.common import Address, Customer, Policy
 from domain.documents import CoverageCertificateData, long_date
 from domain.durations import add_months
+from domain.ids import step_key
 from domain.money import floor_cents
 
 
@@ -35,6 +36,13 @@ class BillingPeriod(StrEnum):
 class ClaimType(StrEnum):
     REPAIR = "repair"
     REPLACEMENT = "replacement"
+
+
+class Overdue(StrEnum):
+    """What a plan whose charge failed does when its time comes (lifecycles.md §5)."""
+
+    SUSPEND = "suspend"  # grace is over: claims are refused until it pays
+    RETRY = "retry"  # the next step of the dunning schedule
 
 
 class ClaimRefusal(StrEnum):
@@ -189,6 +197,20 @@ class ClaimRecord:
     reason: str | None = None
     case_id: str | None = None
 
+    @property
+    def link(self) -> str:
+        """The name the child case it started is linked under."""
+        return "repair_id" if self.type is ClaimType.REPAIR else "replacement_id"
+
+    def answer(self) -> ClaimAnswer:
+        """What the claim's caller is answered."""
+        if self.decision != "approved":
+            reason = None if self.reason is None else ClaimRefusal(self.reason)
+            return ClaimAnswer(decision="refused", reason=reason)
+        if self.type is ClaimType.REPAIR:
+            return ClaimAnswer(decision="approved", repair_id=self.case_id)
+        return ClaimAnswer(decision="approved", replacement_id=self.case_id)
+
 
 @dataclass
 class PlanState:
@@ -217,6 +239,138 @@ class PlanState:
     # carried across continue-as-new, where Temporal's dedupe of update ids ends: a command
     # retried with its Idempotency-Key after the plan continued is not applied twice.
     applied_commands: dict[str, ClaimAnswer | None] = field(default_factory=dict)
+
+    @classmethod
+    def enrol(cls, start: ServicePlanStart, now: datetime) -> PlanState:
+        """A plan enrolled `now`: its first term begins, nothing paid yet."""
+        return cls(
+            status=PlanStatus.WAITING_PERIOD,
+            enrolled_at=now,
+            term_start=now,
+            term_number=1,
+            terms=start.terms,
+            payment_method=start.payment_method,
+            customer=start.customer,
+        )
+
+    # ------------------------------------------------------------ billing calendar
+
+    @property
+    def term_ends_at(self) -> datetime:
+        return term_end(self.term_start, self.terms)
+
+    def waiting(self, now: datetime) -> bool:
+        """Whether the waiting period still runs at `now` (cover has not started)."""
+        return now < self.enrolled_at + self.terms.waiting_period
+
+    def renewal_notice_due(self, now: datetime) -> bool:
+        return not self.renewal_notice_sent and now >= renewal_notice_at(
+            self.term_start, self.terms
+        )
+
+    def next_charge_at(self) -> datetime | None:
+        """When the next period of the term is charged; None once the term is paid for."""
+        dates = charge_dates(self.term_start, self.terms)
+        return dates[self.next_charge] if self.next_charge < len(dates) else None
+
+    def charge_due(self, now: datetime) -> bool:
+        """A period has begun and is not paid, and the plan bills (no charge overdue)."""
+        at = self.next_charge_at()
+        return at is not None and at <= now and self.status in BILLING
+
+    def charge_key(self, plan_id: str) -> str:
+        """The next charge's idempotency key: one ledger row per period, whatever the
+        attempts (a dunning retry or a new card pays the same row)."""
+        return step_key(f"plan:{plan_id}", f"term-{self.term_number}/charge-{self.next_charge + 1}")
+
+    def paid(self) -> int:
+        """The next period is paid: record it; answer its number in the term."""
+        bounds = [*charge_dates(self.term_start, self.terms), self.term_ends_at]
+        index = self.next_charge
+        self.charges.append(Charge(self.terms.price, bounds[index], bounds[index + 1]))
+        self.next_charge = index + 1
+        return self.next_charge
+
+    def charge_failed(self, now: datetime) -> None:
+        self.failed_charge_at = now
+        self.dunning_step = 0
+
+    def paid_up(self) -> None:
+        """The overdue charge is paid: dunning ends."""
+        self.failed_charge_at = None
+        self.dunning_step = 0
+
+    def overdue(self, policy: Policy, now: datetime) -> Overdue | None:
+        """What a past-due plan does now: suspend once grace is over, else retry on the
+        dunning schedule's next step (one step at a time)."""
+        if self.status is not PlanStatus.PAST_DUE or self.failed_charge_at is None:
+            return None
+        if now >= self.failed_charge_at + policy.grace_period:
+            return Overdue.SUSPEND
+        step = self.dunning_step
+        if step < len(policy.dunning) and now >= self.failed_charge_at + policy.dunning[step]:
+            return Overdue.RETRY
+        return None
+
+    def renew(self, terms: PlanTerms) -> None:
+        """A new term on `terms` (the catalog's now) from the end of the current one."""
+        self.term_start = self.term_ends_at
+        self.terms = terms
+        self.term_number += 1
+        self.charges = []
+        self.next_charge = 0
+        self.renewal_notice_sent = False
+
+    # ------------------------------------------------------------ claims and commands
+
+    def claims_used(self, now: datetime) -> int:
+        """Approved claims in the rolling 12 months up to `now`."""
+        year_ago = add_months(now, -12)
+        return sum(1 for at in self.approved_claims_at if at > year_ago)
+
+    def new_claim(self, request: ClaimRequest, now: datetime) -> ClaimRecord:
+        """The next claim, refused with the reason the plan's rules give (None when it may
+        go on to its deductible)."""
+        refusal = claim_refusal(
+            status=self.status,
+            now=now,
+            enrolled_at=self.enrolled_at,
+            terms=self.terms,
+            incident=request.incident,
+            approved_claims_at=self.approved_claims_at,
+        )
+        number = len(self.claims) + 1
+        reason = None if refusal is None else refusal.value
+        return ClaimRecord(number, now, request.type, request.incident, "refused", reason)
+
+    def approve(self, claim: ClaimRecord) -> None:
+        claim.decision = "approved"
+        self.approved_claims_at.append(claim.at)
+        self.any_approved_claim = True
+
+    def refund_on_cancel(self, now: datetime) -> Decimal:
+        return cancellation_refund(
+            now=now,
+            enrolled_at=self.enrolled_at,
+            terms=self.terms,
+            charges=self.charges,
+            any_approved_claim=self.any_approved_claim,
+        )
+
+    def answered(self, update_id: str | None) -> bool:
+        """Whether this plan applied the update already in an earlier run: Temporal dedupes
+        update ids within a run only, and a command retried with its Idempotency-Key after
+        the plan continued as new must not apply twice."""
+        return update_id is not None and update_id in self.applied_commands
+
+    def remember(self, update_id: str | None, answer: ClaimAnswer | None) -> None:
+        """Keep the update's id (and a claim's answer) for `answered`: the latest only,
+        since retries come soon after."""
+        if update_id is None:
+            return
+        self.applied_commands[update_id] = answer
+        while len(self.applied_commands) > REMEMBERED_COMMANDS:
+            del self.applied_commands[next(iter(self.applied_commands))]
 
 
 @dataclass
@@ -306,25 +460,39 @@ PAYMENT_METHOD_UPDATE = "change_payment_method"
 PLAN_CANCEL_UPDATE = "cancel"
 TRANSFER_UPDATE = "transfer"
 TERMINAL_PLAN_STATUSES = frozenset({PlanStatus.CANCELLED, PlanStatus.EXPIRED, PlanStatus.REJECTED})
+# The statuses in which periods are charged as they begin (a past-due plan is dunned instead).
+BILLING = frozenset({PlanStatus.ACTIVE, PlanStatus.WAITING_PERIOD})
+# How many applied commands a plan remembers across runs (`PlanState.answered`).
+REMEMBERED_COMMANDS = 50
 
 
 def next_wake(state: PlanState, policy: Policy) -> datetime:
     """The next moment the plan's billing calendar has something to do: the term's end,
     the waiting period's, the renewal notice, the next charge, a dunning retry or grace's end."""
-    moments: list[datetime] = [term_end(state.term_start, state.terms)]
+    moments: list[datetime] = [state.term_ends_at]
     if state.status is PlanStatus.WAITING_PERIOD:
         moments.append(state.enrolled_at + state.terms.waiting_period)
     if not state.renewal_notice_sent:
         moments.append(renewal_notice_at(state.term_start, state.terms))
-    dates = charge_dates(state.term_start, state.terms)
-    billing = (PlanStatus.ACTIVE, PlanStatus.WAITING_PERIOD)
-    if state.next_charge < len(dates) and state.status in billing:
-        moments.append(dates[state.next_charge])
+    next_charge = state.next_charge_at()
+    if next_charge is not None and state.status in BILLING:
+        moments.append(next_charge)
     if state.status is PlanStatus.PAST_DUE and state.failed_charge_at is not None:
         moments.append(state.failed_charge_at + policy.grace_period)
         if state.dunning_step < len(policy.dunning):
             moments.append(state.failed_charge_at + policy.dunning[state.dunning_step])
     return min(moments)
+
+
+def plan_view(plan_id: str, state: PlanState, now: datetime) -> PlanView:
+    """What a plan's callers see of it at `now`."""
+    return PlanView(
+        plan_id=plan_id,
+        status=state.status,
+        term_ends_at=state.term_ends_at,
+        next_charge_at=None if state.status in TERMINAL_PLAN_STATUSES else state.next_charge_at(),
+        claims_used=state.claims_used(now),
+    )
 
 
 def coverage_certificate(

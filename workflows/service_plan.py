@@ -6,7 +6,8 @@ Temporal suggests it, carrying `PlanState` forward.
 One main loop owns every change: billing when its time comes, and the commands (updates,
 and a relocation's `asset_moved` signal) handed over in one `CommandSlot`, one at a time, so
 a claim never interleaves with a charge. Commands queue rather than being refused: a plan
-takes whatever comes, in turn.
+takes whatever comes, in turn. The billing calendar and the claim rules are pure
+(`domain.service_plan`): this module performs what they decide.
 
 Plans started before `COMMANDS_IN_LOOP_PATCH` applied each command in its handler, taking
 turns with the billing loop under a lock (samples-python `safe_message_handlers`); their
@@ -20,23 +21,23 @@ import contextlib
 import dataclasses
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stubs import DocumentActivities, PaymentActivities, StoreActivities
+    from activities.stubs import StoreActivities
     from domain.common import Actor, CaseKind
-    from domain.contracts.documents import CoverageCertificateRequest
     from domain.contracts.events import CaseEvent
-    from domain.contracts.facts import ServicePlanFacts
-    from domain.contracts.payments import PaymentKind, PaymentRequest
+    from domain.contracts.facts import service_plan_facts
+    from domain.contracts.payments import PaymentKind
     from domain.contracts.starts import claim_holder, repair_for_claim, replacement_for_claim
     from domain.contracts.store import CustomerChange, PlanTermsRequest
-    from domain.durations import add_months
     from domain.ids import step_key
     from domain.service_plan import (
         ASSET_MOVED_SIGNAL,
+        BILLING,
         CLAIM_UPDATE,
         PAYMENT_METHOD_UPDATE,
         PLAN_ACCEPT_UPDATE,
@@ -46,12 +47,11 @@ with workflow.unsafe.imports_passed_through():
         TRANSFER_UPDATE,
         AssetMoved,
         CancelAnswer,
-        Charge,
         ClaimAnswer,
-        ClaimRecord,
         ClaimRefusal,
         ClaimRequest,
         ClaimType,
+        Overdue,
         PaymentMethodChange,
         PlanCancel,
         PlanState,
@@ -59,31 +59,21 @@ with workflow.unsafe.imports_passed_through():
         PlanTransfer,
         PlanView,
         ServicePlanStart,
-        cancellation_refund,
-        charge_dates,
-        claim_refusal,
         coverage_certificate,
         next_wake,
-        renewal_notice_at,
-        term_end,
+        plan_view,
     )
-    from workflows.base import (
-        EXTERNAL_RETRY,
-        EXTERNAL_TIMEOUT,
-        QUICK_RETRY,
-        QUICK_TIMEOUT,
-        RENDER_TIMEOUT,
-        invalid_transition,
-    )
+    from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
+    from workflows.certificates import Certificates
     from workflows.children import start_repair, start_replacement
     from workflows.commands import CommandSlot
+    from workflows.payments import PaymentAccount, declined, pay
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.timeline import Timeline
 
 P = PlanStatus
 # Before this patch a continued plan applied a retried command again.
 COMMAND_DEDUPE_PATCH = "plan-command-dedupe-across-runs"
-REMEMBERED_COMMANDS = 50
 TRANSFER_TOKEN_PATCH = "transfer-new-tracking-token"
 # Before this patch each handler applied its command itself, under a lock.
 COMMANDS_IN_LOOP_PATCH = "plan-commands-in-main-loop"
@@ -100,16 +90,14 @@ class Handed:
     update_id: str | None
 
 
-class _Declined(Exception):
-    pass
-
-
 @workflow.defn(name=SERVICE_PLAN_WORKFLOW)
 class ServicePlanWorkflow:
-    def __init__(self) -> None:
-        self.start: ServicePlanStart | None = None
-        self.state: PlanState | None = None
-        self.timeline = Timeline("")
+    @workflow.init
+    def __init__(self, start: ServicePlanStart) -> None:
+        self.start = start
+        self.state = start.state or PlanState.enrol(start, workflow.now())
+        self.timeline = Timeline(start.plan_id)
+        self.certificates = Certificates(start.org_id, start.plan_id, start.public_base_url)
         self.case = CaseRecord()
         self.commands: CommandSlot[Handed, ClaimAnswer | CancelAnswer | None] = CommandSlot()
         # Only plans replaying from before COMMANDS_IN_LOOP_PATCH take it (and set `woken`).
@@ -120,16 +108,13 @@ class ServicePlanWorkflow:
 
     @workflow.run
     async def run(self, start: ServicePlanStart) -> PlanView:
-        self.start = start
-        self.timeline = Timeline(start.plan_id)
+        state = self.state
         if start.state is None:
             await self._enroll(start)
             await self.case.fail_if_refused()
         else:
-            self.state = start.state
-            self.timeline.seq = start.state.timeline_seq
+            self.timeline.seq = state.timeline_seq
             self.case.open()
-        state = self._state()
         while state.status not in TERMINAL_PLAN_STATUSES:
             wake = next_wake(state, start.policy)
             self.woken = False
@@ -160,16 +145,6 @@ class ServicePlanWorkflow:
                 await self.commands.apply(self._apply)
 
     async def _enroll(self, start: ServicePlanStart) -> None:
-        now = workflow.now()
-        self.state = PlanState(
-            status=P.WAITING_PERIOD,
-            enrolled_at=now,
-            term_start=now,
-            term_number=1,
-            terms=start.terms,
-            payment_method=start.payment_method,
-            customer=start.customer,
-        )
         recorded = await self.case.record(
             new_case(
                 case_type=CaseKind.SERVICE_PLAN,
@@ -179,9 +154,9 @@ class ServicePlanWorkflow:
                 tracking_token=start.tracking_token,
                 customer=start.customer,
                 currency=start.policy.currency,
-                created_at=now,
+                created_at=self.state.enrolled_at,
                 items=one_unit(start.sku, start.serial, start.unit_price, "service_plan"),
-                data=self._facts().to_data(),
+                data=self._data(),
                 timeline=[
                     self.timeline.entry(
                         P.WAITING_PERIOD,
@@ -195,34 +170,26 @@ class ServicePlanWorkflow:
         )
         if not recorded:
             return
-        try:
-            await self._charge(0)
-        except _Declined:
+        if not await self._charge():
             await self._transition(
                 P.REJECTED, CaseEvent.REJECTED, {"reason": "first_charge_declined"}
             )
-            self.case.open()
-            return
-        if start.terms.waiting_period <= timedelta(0):
+        elif start.terms.waiting_period <= timedelta(0):
             await self._activate("Activation")
         self.case.open()
 
+    # ------------------------------------------------------------------ billing
+
     async def _due(self) -> bool:
         """Everything whose time has come, in order. True when a new term has begun."""
-        state = self._state()
-        start = self._start()
+        state = self.state
         now = workflow.now()
         if state.status in TERMINAL_PLAN_STATUSES:
             return False
-        if (
-            state.status is P.WAITING_PERIOD
-            and now >= state.enrolled_at + state.terms.waiting_period
-        ):
+        if state.status is P.WAITING_PERIOD and not state.waiting(now):
             await self._activate("Activation")
-        end = term_end(state.term_start, state.terms)
-        if not state.renewal_notice_sent and now >= renewal_notice_at(
-            state.term_start, state.terms
-        ):
+        end = state.term_ends_at
+        if state.renewal_notice_due(now):
             state.renewal_notice_sent = True
             await self._transition(
                 state.status,
@@ -233,49 +200,36 @@ class ServicePlanWorkflow:
                 },
             )
         await self._bill(now)
-        if state.status is P.PAST_DUE and state.failed_charge_at is not None:
-            if now >= state.failed_charge_at + start.policy.grace_period:
+        match state.overdue(self.start.policy, now):
+            case Overdue.SUSPEND:
                 await self._transition(
                     P.SUSPENDED, CaseEvent.SUSPENDED, {"reason": "payment_overdue"}
                 )
-            elif state.dunning_step < len(start.policy.dunning) and now >= (
-                state.failed_charge_at + start.policy.dunning[state.dunning_step]
-            ):
+            case Overdue.RETRY:
                 state.dunning_step += 1
                 await self._retry_failed_charge("dunning_retry", CaseEvent.DUNNING_RETRY_FAILED)
         if now >= end:
-            return await self._end_term(end)
+            return await self._end_term()
         return False
 
     async def _bill(self, now: datetime) -> None:
         """Charge every period that has begun, unless a charge is already overdue."""
-        state = self._state()
-        dates = charge_dates(state.term_start, state.terms)
-        while (
-            state.next_charge < len(dates)
-            and dates[state.next_charge] <= now
-            and state.status in (P.ACTIVE, P.WAITING_PERIOD)
-        ):
-            try:
-                await self._charge(state.next_charge)
-            except _Declined:
-                state.failed_charge_at = now
-                state.dunning_step = 0
+        state = self.state
+        while state.charge_due(now):
+            if not await self._charge():
+                state.charge_failed(now)
                 await self._transition(
                     P.PAST_DUE, CaseEvent.CHARGE_FAILED, {"period": str(state.next_charge + 1)}
                 )
                 return
 
     async def _retry_failed_charge(self, via: str, failed: CaseEvent) -> None:
-        state = self._state()
-        try:
-            await self._charge(state.next_charge)
-        except _Declined:
+        state = self.state
+        if not await self._charge():
             await self._transition(state.status, failed, {})
             return
-        state.failed_charge_at = None
-        state.dunning_step = 0
-        if workflow.now() < state.enrolled_at + state.terms.waiting_period:
+        state.paid_up()
+        if state.waiting(workflow.now()):
             # Paid up, but the waiting period still runs: cover starts when it ends.
             await self._transition(P.WAITING_PERIOD, CaseEvent.REACTIVATED, {"via": via})
         elif state.certificates == 0:
@@ -284,46 +238,37 @@ class ServicePlanWorkflow:
             await self._transition(P.ACTIVE, CaseEvent.REACTIVATED, {"via": via})
         await self._bill(workflow.now())
 
-    async def _charge(self, index: int) -> None:
-        """Charge period `index` of the current term (one ledger row per period, whatever the
-        attempts); on success it is paid and the next period is due."""
-        state = self._state()
-        dates = charge_dates(state.term_start, state.terms)
-        bounds = [*dates, term_end(state.term_start, state.terms)]
-        key = step_key(
-            f"plan:{self._start().plan_id}", f"term-{state.term_number}/charge-{index + 1}"
-        )
-        await self._pay(PaymentKind.CHARGE, key, state.terms.price)
-        state.charges.append(Charge(state.terms.price, bounds[index], bounds[index + 1]))
-        state.next_charge = index + 1
+    async def _charge(self) -> bool:
+        """Charge the term's next period; True once paid, False when the card is declined."""
+        state = self.state
+        price = state.terms.price
+        if not await self._paid(PaymentKind.CHARGE, state.charge_key(self.start.plan_id), price):
+            return False
+        period = state.paid()
         await self._transition(
             state.status,
             CaseEvent.CHARGED,
             {
-                "amount": f"{state.terms.price:.2f}",
-                "currency": self._start().policy.currency,
-                "period": str(index + 1),
+                "amount": f"{price:.2f}",
+                "currency": self.start.policy.currency,
+                "period": str(period),
             },
         )
+        return True
 
-    async def _end_term(self, end: datetime) -> bool:
-        state = self._state()
-        start = self._start()
-        if not (state.terms.auto_renew and state.status in (P.ACTIVE, P.WAITING_PERIOD)):
-            await self._transition(P.EXPIRED, CaseEvent.EXPIRED, {"term_ended_at": end.isoformat()})
+    async def _end_term(self) -> bool:
+        state = self.state
+        if not (state.terms.auto_renew and state.status in BILLING):
+            ended = {"term_ended_at": state.term_ends_at.isoformat()}
+            await self._transition(P.EXPIRED, CaseEvent.EXPIRED, ended)
             return False
         current = await workflow.execute_local_activity_method(
             StoreActivities.current_plan_terms,
-            PlanTermsRequest(org_id=start.org_id, code=state.terms.code),
+            PlanTermsRequest(org_id=self.start.org_id, code=state.terms.code),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
-        state.terms = current.terms or state.terms
-        state.term_start = end
-        state.term_number += 1
-        state.charges = []
-        state.next_charge = 0
-        state.renewal_notice_sent = False
+        state.renew(current.terms or state.terms)
         await self._transition(
             P.ACTIVE,
             CaseEvent.RENEWED,
@@ -339,19 +284,15 @@ class ServicePlanWorkflow:
     # ------------------------------------------------------------------ commands
 
     async def _apply(self, handed: Handed) -> ClaimAnswer | CancelAnswer | None:
-        state = self._state()
+        state = self.state
+        if state.answered(handed.update_id) and workflow.patched(COMMAND_DEDUPE_PATCH):
+            assert handed.update_id is not None
+            return state.applied_commands[handed.update_id]  # a retry: answered as then
+        answer: ClaimAnswer | CancelAnswer | None = None
         match handed.command:
             case ClaimRequest() as request:
-                applied, first = self._applied_before(handed.update_id)
-                if applied and first is not None:
-                    return first
                 answer = await self._claim(request)
-                self._remember(handed.update_id, answer)
-                return answer
             case PaymentMethodChange() as change:
-                if self._applied_before(handed.update_id)[0]:
-                    return None
-                self._remember(handed.update_id)
                 state.payment_method = change.payment_method
                 await self._transition(state.status, CaseEvent.PAYMENT_METHOD_CHANGED, {})
                 if state.status in (P.PAST_DUE, P.SUSPENDED):
@@ -359,15 +300,10 @@ class ServicePlanWorkflow:
                         "new_payment_method", CaseEvent.NEW_PAYMENT_METHOD_FAILED
                     )
                 self.woken = True  # the billing calendar may have moved
-                return None
             case PlanCancel() as request:
-                return await self._cancel(request)
+                answer = await self._cancel(request)
             case PlanTransfer() as request:
-                if self._applied_before(handed.update_id)[0]:
-                    return None
-                self._remember(handed.update_id)
                 await self._transfer(request)
-                return None
             case AssetMoved() as moved:
                 if state.status not in TERMINAL_PLAN_STATUSES:
                     state.unit_site = moved.site
@@ -377,95 +313,53 @@ class ServicePlanWorkflow:
                         {"relocation_id": moved.relocation_id},
                         links={"relocation_id": moved.relocation_id},
                     )
-                return None
-
-    def _applied_before(self, update_id: str | None) -> tuple[bool, ClaimAnswer | None]:
-        """Whether an earlier run of this plan applied this update (same update id: a
-        command retried with its Idempotency-Key), and the claim's answer then. Within one
-        run Temporal dedupes update ids itself, so only a continued plan gets here."""
-        applied = self._state().applied_commands
-        if update_id is None or update_id not in applied:
-            return False, None
-        if not workflow.patched(COMMAND_DEDUPE_PATCH):
-            return False, None
-        return True, applied[update_id]
-
-    def _remember(self, update_id: str | None, answer: ClaimAnswer | None = None) -> None:
-        if update_id is None:
-            return
-        applied = self._state().applied_commands
-        applied[update_id] = answer
-        while len(applied) > REMEMBERED_COMMANDS:
-            del applied[next(iter(applied))]  # the oldest: retries come soon after
+        state.remember(handed.update_id, answer if isinstance(answer, ClaimAnswer) else None)
+        return answer
 
     async def _claim(self, request: ClaimRequest) -> ClaimAnswer:
-        state = self._state()
-        start = self._start()
-        now = workflow.now()
-        number = len(state.claims) + 1
-        refusal = claim_refusal(
-            status=state.status,
-            now=now,
-            enrolled_at=state.enrolled_at,
-            terms=state.terms,
-            incident=request.incident,
-            approved_claims_at=state.approved_claims_at,
-        )
+        state = self.state
+        start = self.start
+        claim = state.new_claim(request, workflow.now())
         deductible = state.terms.deductibles.get(request.type, Decimal(0))
-        if refusal is None and deductible > 0:
-            key = step_key(f"plan:{start.plan_id}", f"claim-{number}/deductible")
-            try:
-                await self._pay(PaymentKind.DEDUCTIBLE, key, deductible)
-            except _Declined:
-                refusal = ClaimRefusal.DEDUCTIBLE_PAYMENT_FAILED
-        record = ClaimRecord(number, now, request.type, request.incident, "refused")
-        state.claims.append(record)
-        if refusal is not None:
-            record.reason = refusal.value
-            await self._transition(
-                state.status,
-                CaseEvent.CLAIM_REFUSED,
-                {"claim": str(number), "reason": refusal.value},
-            )
-            return ClaimAnswer(decision="refused", reason=refusal)
-        record.decision = "approved"
-        state.approved_claims_at.append(now)
-        state.any_approved_claim = True
+        if claim.reason is None and deductible > 0:
+            key = step_key(f"plan:{start.plan_id}", f"claim-{claim.number}/deductible")
+            if not await self._paid(PaymentKind.DEDUCTIBLE, key, deductible):
+                claim.reason = ClaimRefusal.DEDUCTIBLE_PAYMENT_FAILED.value
+        state.claims.append(claim)
+        if claim.reason is not None:
+            refused = {"claim": str(claim.number), "reason": claim.reason}
+            await self._transition(state.status, CaseEvent.CLAIM_REFUSED, refused)
+            return claim.answer()
+        state.approve(claim)
         # The unit is collected from, and comes back to, where it stands now.
         holder = claim_holder(state.customer, state.unit_site)
         if request.type is ClaimType.REPAIR:
-            repair = repair_for_claim(start, request, number, holder)
+            repair = repair_for_claim(start, request, claim.number, holder)
             await start_repair(repair)
-            record.case_id, link = repair.repair_id, "repair_id"
+            case_id = repair.repair_id
         else:
             replacement = replacement_for_claim(
-                start, request, number, holder, state.payment_method
+                start, request, claim.number, holder, state.payment_method
             )
             await start_replacement(replacement)
-            record.case_id, link = replacement.replacement_id, "replacement_id"
+            case_id = replacement.replacement_id
+        claim.case_id = case_id
         await self._transition(
             state.status,
             CaseEvent.CLAIM_APPROVED,
-            {"claim": str(number), link: record.case_id, "deductible": f"{deductible:.2f}"},
-            links={link: record.case_id},
+            {"claim": str(claim.number), claim.link: case_id, "deductible": f"{deductible:.2f}"},
+            links={claim.link: case_id},
         )
-        if request.type is ClaimType.REPAIR:
-            return ClaimAnswer(decision="approved", repair_id=record.case_id)
-        return ClaimAnswer(decision="approved", replacement_id=record.case_id)
+        return claim.answer()
 
     async def _cancel(self, request: PlanCancel) -> CancelAnswer:
-        state = self._state()
-        refund = cancellation_refund(
-            now=workflow.now(),
-            enrolled_at=state.enrolled_at,
-            terms=state.terms,
-            charges=state.charges,
-            any_approved_claim=state.any_approved_claim,
-        )
-        if refund > 0:
-            key = step_key(f"plan:{self._start().plan_id}", "cancel-refund")
-            await self._pay(PaymentKind.REFUND, key, refund)
-        detail = {"refund": f"{refund:.2f}", "currency": self._start().policy.currency}
+        state = self.state
+        refund = state.refund_on_cancel(workflow.now())
+        key = step_key(f"plan:{self.start.plan_id}", "cancel-refund")
+        if refund > 0 and not await self._paid(PaymentKind.REFUND, key, refund):
+            # A refund is not the card's to refuse: the task fails until someone looks.
+            raise RuntimeError(f"the refund of {self.start.plan_id} was declined")
+        detail = {"refund": f"{refund:.2f}", "currency": self.start.policy.currency}
         if request.reason:
             detail["reason"] = request.reason
         await self._transition(P.CANCELLED, CaseEvent.CANCELLED, detail)
@@ -473,24 +367,23 @@ class ServicePlanWorkflow:
         return CancelAnswer(refund=refund, status=state.status)
 
     async def _transfer(self, request: PlanTransfer) -> None:
-        state = self._state()
-        state.customer = request.customer
+        self.state.customer = request.customer
         # The previous owner keeps no way into the plan: its tracking link ends here, and
         # the new owner's emails carry the new one. Before the patch a transfer kept it.
         token = ""
         if request.tracking_token and workflow.patched(TRANSFER_TOKEN_PATCH):
             token = request.tracking_token
             # Kept in the start, so a continued-as-new run tracks with the new token.
-            self._start().tracking_token = token
+            self.start.tracking_token = token
         await workflow.execute_local_activity_method(
             StoreActivities.replace_customer,
             CustomerChange(
-                case_id=self._start().plan_id, customer=request.customer, tracking_token=token
+                case_id=self.start.plan_id, customer=request.customer, tracking_token=token
             ),
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
-        await self._transition(state.status, CaseEvent.TRANSFERRED, {})
+        await self._transition(self.state.status, CaseEvent.TRANSFERRED, {})
         await self._certificate("Transfer")
 
     # ---------------------------------------------------------------- messages
@@ -558,94 +451,39 @@ class ServicePlanWorkflow:
 
     # ------------------------------------------------------------------ helpers
 
-    async def _pay(self, kind: PaymentKind, key: str, amount: Decimal) -> None:
-        start = self._start()
+    async def _paid(self, kind: PaymentKind, key: str, amount: Decimal) -> bool:
+        """Move the money on the plan's current payment method: True once done, False
+        when the gateway declines it (a business answer the plan acts on)."""
+        start = self.start
+        account = PaymentAccount(
+            start.org_id, start.plan_id, start.policy.currency, self.state.payment_method
+        )
         try:
-            await workflow.execute_activity_method(
-                PaymentActivities.execute_payment,
-                PaymentRequest(
-                    idempotency_key=key,
-                    org_id=start.org_id,
-                    case_id=start.plan_id,
-                    kind=kind,
-                    amount=amount,
-                    currency=start.policy.currency,
-                    payment_method=self._state().payment_method,
-                ),
-                start_to_close_timeout=EXTERNAL_TIMEOUT,
-                retry_policy=EXTERNAL_RETRY,
-            )
+            await pay(account, kind, amount, key)
         except ActivityError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == "PaymentDeclined":
-                raise _Declined from error
+            if declined(error):
+                return False
             raise
+        return True
 
     async def _certificate(self, issued_for: str) -> None:
-        state = self._state()
-        start = self._start()
-        state.certificates += 1
-        await workflow.execute_local_activity_method(
-            DocumentActivities.render_coverage_certificate,
-            CoverageCertificateRequest(
-                idempotency_key=step_key(
-                    workflow.info().workflow_id, f"coverage-certificate-{state.certificates}"
-                ),
-                org_id=start.org_id,
-                case_id=start.plan_id,
-                public_base_url=start.public_base_url,
-                certificate=coverage_certificate(start, state, issued_for),
-            ),
-            start_to_close_timeout=RENDER_TIMEOUT,
-            retry_policy=QUICK_RETRY,
+        self.state.certificates += 1
+        number = self.state.certificates
+        await self.certificates.coverage(
+            coverage_certificate(self.start, self.state, issued_for),
+            f"coverage-certificate-{number}",
         )
 
     def view(self) -> PlanView:
-        state = self._state()
-        dates = charge_dates(state.term_start, state.terms)
-        next_at = dates[state.next_charge] if state.next_charge < len(dates) else None
-        year_ago = add_months(workflow.now(), -12)
-        window = [at for at in state.approved_claims_at if at > year_ago]
-        return PlanView(
-            plan_id=self._start().plan_id,
-            status=state.status,
-            term_ends_at=term_end(state.term_start, state.terms),
-            next_charge_at=None if state.status in TERMINAL_PLAN_STATUSES else next_at,
-            claims_used=len(window),
-        )
-
-    def _state(self) -> PlanState:
-        assert self.state is not None
-        return self.state
-
-    def _start(self) -> ServicePlanStart:
-        assert self.start is not None
-        return self.start
+        return plan_view(self.start.plan_id, self.state, workflow.now())
 
     def _require_open(self, action: str) -> None:
-        state = self.state
-        if not self.case.recorded or state is None or state.status in TERMINAL_PLAN_STATUSES:
-            status = state.status.value if state else P.WAITING_PERIOD.value
-            raise invalid_transition(action, status, ())
+        status = self.state.status
+        if not self.case.recorded or status in TERMINAL_PLAN_STATUSES:
+            raise invalid_transition(action, status.value, ())
 
-    def _facts(self) -> ServicePlanFacts:
-        state = self._state()
-        start = self._start()
-        view = self.view()
-        return ServicePlanFacts(
-            plan_code=state.terms.code,
-            plan_name=state.terms.name,
-            serial=start.serial,
-            sku=start.sku,
-            term_number=state.term_number,
-            term_starts_at=state.term_start,
-            term_ends_at=view.term_ends_at,
-            next_charge_at=view.next_charge_at,
-            claims_used=view.claims_used,
-            claims=tuple(state.claims),
-            owner=state.customer.name,
-            unit_site=state.unit_site,
-        )
+    def _data(self) -> dict[str, Any]:
+        return service_plan_facts(self.start, self.state, self.view()).to_data()
 
     async def _transition(
         self,
@@ -654,7 +492,7 @@ class ServicePlanWorkflow:
         detail: dict[str, str],
         links: dict[str, str] | None = None,
     ) -> None:
-        self._state().status = status
+        self.state.status = status
         await self.timeline.project(
-            status, event, Actor.system(), detail, data=self._facts().to_data(), links=links
+            status, event, Actor.system(), detail, data=self._data(), links=links
         )

@@ -26,7 +26,7 @@ from domain.common import Address, CaseKind
 from domain.relocation import Appointment, ChecklistItem, Stage
 from domain.repair import AssignedCenter, Diagnosis, Part, PendingQuote, RepairStart, SlaClock
 from domain.replacement import ReplacementMode
-from domain.service_plan import ClaimRecord, ClaimType
+from domain.service_plan import ClaimRecord, ClaimType, PlanState, PlanView, ServicePlanStart
 
 CUSTOMER_FIRST_NAME = "customer_first_name"
 
@@ -511,6 +511,26 @@ class ServicePlanFacts:
             unit_site=parse_address(data.get("unit_site")),
             customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
         )
+
+
+def service_plan_facts(
+    start: ServicePlanStart, state: PlanState, view: PlanView
+) -> ServicePlanFacts:
+    """A plan's facts as its workflow holds them (the one writer's builder)."""
+    return ServicePlanFacts(
+        plan_code=state.terms.code,
+        plan_name=state.terms.name,
+        serial=start.serial,
+        sku=start.sku,
+        term_number=state.term_number,
+        term_starts_at=state.term_start,
+        term_ends_at=view.term_ends_at,
+        next_charge_at=view.next_charge_at,
+        claims_used=view.claims_used,
+        claims=tuple(state.claims),
+        owner=state.customer.name,
+        unit_site=state.unit_site,
+    )
 
 
 def claim_data(claim: ClaimRecord) -> dict[str, Any]:
