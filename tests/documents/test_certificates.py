@@ -4,9 +4,11 @@ checklists and incident lists, markup characters, determinism."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from io import BytesIO
 
+import pypdfium2 as pdfium
 from pypdf import PdfReader
 
 from documents.certificates import (
@@ -22,7 +24,7 @@ from domain.documents import (
     RelocationCertificateData,
     RepairCertificateData,
 )
-from tests.documents.barcodes import decode_barcodes
+from tests.documents.barcodes import PDFIUM, decode_barcodes
 
 VERIFY_URL = "https://aftersales.example.com/v1/verify/RC7K-9XQ2-M4TD"
 
@@ -509,3 +511,271 @@ def test_long_incident_list_flows_onto_more_pages() -> None:
     assert all("Incident Covered incident" in words(text) for text in continued)
     assert "CV3M-8HT5-Q9LZ" in texts[-1]
     assert ("QRCode", COVERAGE_VERIFY_URL) in decode_barcodes(pdf, page=len(texts) - 1, dpi=150)
+
+
+# What laying the certificates out by hand could break: values wrap inside their own
+# cells and boxes and nothing is cut, long lists and texts continue on the next page in
+# order, headings stay with what they head.
+
+PAGE_HEIGHT = 792
+CONTENT = (61.2, 550.8)  # the content area's left and right edges (0.85 in margins)
+INNER_BORDER = 34.5  # just inside the inner border line, from each page edge
+
+
+def ink(pdf: bytes, page: int, box: tuple[float, float, float, float]) -> bool:
+    """Whether text or a rule is painted in `box` (left, bottom, right, top in points):
+    anything darker than the tints of panels, stripes and table headers."""
+    left, bottom, right, top = box
+    with PDFIUM:
+        document = pdfium.PdfDocument(pdf)
+        try:
+            image = document[page].render(scale=1).to_pil().convert("L")
+        finally:
+            document.close()
+    low, _ = image.crop(
+        (round(left), round(PAGE_HEIGHT - top), round(right), round(PAGE_HEIGHT - bottom))
+    ).getextrema()
+    return bool(low < 225)
+
+
+def overflow(pdf: bytes) -> list[tuple[int, str]]:
+    """(page, where) wherever something is painted between the inner border and the
+    content area (text run out of its column), or between the content area and the
+    footer (text run past the bottom of the page)."""
+    found = []
+    top = PAGE_HEIGHT - INNER_BORDER - 2
+    for page in range(len(PdfReader(BytesIO(pdf)).pages)):
+        for where, box in (
+            ("left", (INNER_BORDER + 2, INNER_BORDER + 2, CONTENT[0] - 2, top)),
+            ("right", (CONTENT[1] + 2, INNER_BORDER + 2, 612 - INNER_BORDER - 2, top)),
+            ("footer", (CONTENT[0], 60.0, CONTENT[1], 70.0)),
+        ):
+            if ink(pdf, page, box):
+                found.append((page + 1, where))
+    return found
+
+
+def char_box(pdf: bytes, needle: str, page: int = 0) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of the first character of `needle` on `page`."""
+    with PDFIUM:
+        document = pdfium.PdfDocument(pdf)
+        try:
+            text_page = document[page].get_textpage()
+            found = text_page.search(needle, match_case=True).get_next()
+            assert found is not None, needle
+            box: tuple[float, float, float, float] = text_page.get_charbox(found[0])
+        finally:
+            document.close()
+    return box
+
+
+def position(text: str, word: str) -> int:
+    """Where `word` occurs in `text` as a whole word."""
+    found = re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)
+    assert found is not None, word
+    return found.start()
+
+
+def page_of(texts: list[str], needle: str) -> int:
+    return next(number for number, text in enumerate(texts) if needle in words(text))
+
+
+def test_the_fault_code_and_the_fault_share_a_line() -> None:
+    [text] = pages_text(render_repair_certificate(certificate()))
+    assert "F-PUMP-07 \u2014 Pump leaks under pressure" in text.splitlines()
+
+
+def test_long_names_wrap_inside_their_cells_and_nothing_is_cut() -> None:
+    center = "Northside Appliance Repair and Refurbishment Center " * 4  # 200 characters
+    product = "Espresso machine with twin boilers, rotary pump and steam wand " * 3
+    serial = "SN" + "0123456789" * 10  # one word wider than its column
+    data = certificate(
+        repair_center_name=center.strip(),
+        retailer_name="Acme Home Appliances and Kitchen Equipment International Group",
+        customer_first_name="Maximiliana-Konstantina-Bartholomea " * 3,
+        product_name=product.strip(),
+        sku="SKU-" + "X" * 60,
+        serial=serial,
+        qa_passed_on="the seventh day of December in the year 2026, at the end of the day",
+    )
+    pdf = render_repair_certificate(data)
+    texts = pages_text(pdf)
+    flat = words("\n".join(texts))
+    assert words(center.upper()) in flat
+    assert f"REPAIR CENTER {words(center)}" in flat
+    assert "Acme Home Appliances and Kitchen Equipment International Group" in flat
+    assert f"Issued to {words(data.customer_first_name)}" in flat
+    assert words(product) in flat
+    squeezed = "".join(flat.split())
+    assert serial in squeezed and "SKU-" + "X" * 60 in squeezed
+    assert "the seventh day of December in the year 2026, at the end of the day" in flat
+    assert overflow(pdf) == []
+    # The product's lines stay in its part of the panel, clear of the SKU's column.
+    sku_left = char_box(pdf, "SKU-XXX")[0]
+    top = char_box(pdf, "PRODUCT")[3]
+    bottom = char_box(pdf, "steam wand")[1]
+    assert char_box(pdf, "Espresso machine with twin")[0] < sku_left
+    assert not ink(pdf, 0, (sku_left - 12, bottom, sku_left - 2, top))
+
+
+def test_long_fault_work_done_and_parts_continue_on_more_pages_in_order() -> None:
+    fault_code = "F-" + "PUMP" * 25  # wider than the whole line
+    fault = " ".join(f"fault{i}" for i in range(300))
+    work_done = "\n".join(f"Step {i}: done{i} and checked{i}." for i in range(150))
+    parts = [
+        CertificatePart(
+            part_no=f"PN-{i:03d}" + "-REV" * (i % 5),
+            description=f"Part {i}" + " with a description long enough to wrap" * (i % 6),
+            quantity=i + 1,
+        )
+        for i in range(100)
+    ]
+    pdf = render_repair_certificate(
+        certificate(fault_code=fault_code, fault=fault, work_done=work_done, parts=parts)
+    )
+    texts = pages_text(pdf)
+    assert len(texts) >= 4
+    everything = "\n".join(texts)
+    assert fault_code in "".join(everything.split())
+    order = [position(everything, f"fault{i}") for i in range(300)]
+    assert order == sorted(order)
+    order = [position(everything, f"done{i}") for i in range(150)]
+    assert order == sorted(order)
+    assert everything.index("checked149.") < everything.index("Part no.")
+    positions = [everything.index(f"PN-{i:03d}") for i in range(100)]
+    assert positions == sorted(positions)
+    squeezed = "".join(everything.split())
+    for part in parts:
+        # A part number wider than its column is broken between characters.
+        assert f"{part.part_no}{''.join(part.description.split())}{part.quantity}" in squeezed
+    # Every continuation of the parts table starts under its column header.
+    first = page_of(texts, "PN-000")
+    for text in texts[first + 1 :]:
+        if "PN-" in text:
+            assert "Part no. Description Qty" in words(text)
+    for number, text in enumerate(texts, start=1):
+        assert f"Page {number}" in text
+    assert "RC7K-9XQ2-M4TD" in texts[-1]
+    assert ("QRCode", VERIFY_URL) in decode_barcodes(pdf, page=len(texts) - 1, dpi=150)
+    assert overflow(pdf) == []
+
+
+def test_a_part_row_taller_than_a_page_continues_on_the_next() -> None:
+    description = " ".join(f"w{i}" for i in range(1500))
+    parts = [
+        CertificatePart(part_no="HUGE-1", description=description, quantity=1),
+        CertificatePart(part_no="AFTER-2", description="Pump gasket", quantity=2),
+    ]
+    pdf = render_repair_certificate(certificate(parts=parts))
+    texts = pages_text(pdf)
+    assert len(texts) >= 3
+    everything = "\n".join(texts)
+    order = [position(everything, f"w{i}") for i in range(1500)]
+    assert order == sorted(order)
+    assert everything.index("w1499") < everything.index("AFTER-2")
+    assert all("Part no." in text for text in texts[1:-1])
+    assert overflow(pdf) == []
+
+
+def test_a_heading_never_ends_a_page_without_what_it_heads() -> None:
+    """However long the text above it, "Parts" shares its page with the first part, and
+    "Work done" with the first words of the work."""
+    for count in range(0, 640, 8):
+        work_done = " ".join(f"w{i}" for i in range(count)) or "Tested."
+        texts = pages_text(render_repair_certificate(certificate(work_done=work_done)))
+        parts = page_of(texts, "Parts Part no. Description Qty")
+        assert "P-1001 Vibration pump 15 bar 1" in words(texts[parts]), count
+        assert f"Work done {work_done.split()[0]}" in words("\n".join(texts)), count
+
+
+def test_sites_wrap_inside_their_boxes() -> None:
+    long_line = "Building " + "Seventeen " * 19  # 199 characters
+    from_site = Address(
+        name="Jane Doe of the Springfield Household Appliance Owners Association " * 2,
+        line1="12 Elm Street, " + long_line,
+        line2="Apartment 4B",
+        city="Springfield",
+        region="IL",
+        postal_code="62701",
+        country="US",
+    )
+    to_site = Address(
+        line1="48 Oak Avenue " + long_line,
+        city="Shelbyville",
+        region="IN",
+        postal_code="46176",
+        country="US",
+    )
+    pdf = render_relocation_certificate(relocation(from_site=from_site, to_site=to_site))
+    flat = words("\n".join(pages_text(pdf)))
+    assert f"FROM SITE {words(from_site.name)} 12 Elm Street, {words(long_line)}" in flat
+    assert "Apartment 4B Springfield, IL 62701 US" in flat
+    assert f"TO SITE 48 Oak Avenue {words(long_line)} Shelbyville, IN 46176 US" in flat
+    assert overflow(pdf) == []
+    # Nothing in the gap between the two boxes, from the labels down to the last line.
+    top = char_box(pdf, "FROM SITE")[3]
+    bottom = char_box(pdf, "Shelbyville")[1]
+    gap_left = CONTENT[0] + (CONTENT[1] - CONTENT[0] - 18) / 2
+    assert not ink(pdf, 0, (gap_left + 2, bottom, gap_left + 16, top))
+
+
+def test_a_checklist_kept_whole_starts_a_page_when_it_does_not_fit_below() -> None:
+    """As with platypus's keepWithNext: a checklist that fits a page is not split."""
+    checks = [ChecklistLine(item=f"Check {i:02d}", passed=True) for i in range(25)]
+    texts = pages_text(render_relocation_certificate(relocation(commissioning_checklist=checks)))
+    page = page_of(texts, "Commissioning checklist")
+    assert page == 1
+    assert "Check 00" in texts[page] and "Check 24" in texts[page]
+    assert "Reinstall checklist" in texts[0]
+
+
+def test_two_hundred_checks_with_long_notes_span_pages_in_order() -> None:
+    note = "Measured at the socket, the breaker and the appliance; " * 36  # ~2000 chars
+    checks = [
+        ChecklistLine(
+            item=f"Check {i:03d}" + " of the appliance" * (i % 3),
+            passed=i % 9 != 0,
+            note=note if i % 50 == 7 else f"Note {i}",
+        )
+        for i in range(200)
+    ]
+    pdf = render_relocation_certificate(relocation(commissioning_checklist=checks))
+    texts = pages_text(pdf)
+    everything = "\n".join(texts)
+    positions = [everything.index(f"Check {i:03d}") for i in range(200)]
+    assert positions == sorted(positions)
+    flat = words(everything)
+    for i in range(200):
+        result = "Failed" if i % 9 == 0 else "Passed"
+        assert f"Check {i:03d}" in flat and result in flat
+    assert flat.count(words(note)) == 4
+    for text in texts[page_of(texts, "Check 000") + 1 :]:
+        if "Check " in text:
+            assert "Item Result Note" in words(text)
+    assert ("QRCode", RELOCATION_VERIFY_URL) in decode_barcodes(pdf, page=len(texts) - 1, dpi=150)
+    assert overflow(pdf) == []
+
+
+def test_coverage_long_values_wrap_inside_their_boxes() -> None:
+    data = coverage(
+        plan_name="Complete Care Plus Accidental Damage and Theft Protection " * 3,
+        owner_name="Jane Quinn Doe-Richardson of Springfield " * 4,
+        claim_limit="2 claims per 12 months, at most 5 over the whole term of the plan",
+        deductibles=[("Repair of the unit at an authorised repair center " * 3, "49.00 USD")],
+        incidents=[f"Covered incident {i:02d} " + "x" * 40 for i in range(50)],
+    )
+    pdf = render_coverage_certificate(data)
+    texts = pages_text(pdf)
+    flat = words("\n".join(texts))
+    assert f"PLAN {words(data.plan_name)}" in flat
+    assert f"OWNER {words(data.owner_name)}" in flat
+    assert f"CLAIM LIMIT {data.claim_limit}" in flat
+    assert f"{words(data.deductibles[0][0])} 49.00 USD" in flat
+    for incident in data.incidents:
+        assert incident in flat, incident
+    assert overflow(pdf) == []
+    # The claim limit wraps inside the third box: nothing in the gap before it.
+    top = char_box(pdf, "CLAIM LIMIT")[3]
+    bottom = char_box(pdf, "whole term")[1]
+    third = CONTENT[0] + 2 * (CONTENT[1] - CONTENT[0] - 36) / 3 + 18
+    assert not ink(pdf, 0, (third - 16, bottom, third - 2, top))

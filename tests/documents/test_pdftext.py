@@ -41,3 +41,15 @@ def test_a_word_wider_than_the_line_is_broken_between_characters() -> None:
     assert len(lines) > 3
     assert b"".join(lines).replace(b" ", b"") == b"serial" + serial + b"end"
     assert all(width(line, BOLD, 9) <= 60 for line in lines)
+
+
+def test_an_indented_first_line_takes_less_and_may_hold_nothing() -> None:
+    text = " ".join(f"word{i}" for i in range(40)).encode()
+    lines = wrap(text, REGULAR, 9, 100, indent=60)
+    assert b" ".join(lines) == text
+    assert width(lines[0], REGULAR, 9) <= 40
+    assert all(width(line, REGULAR, 9) <= 100 for line in lines)
+    assert len(wrap(text, REGULAR, 9, 100)[0]) > len(lines[0])
+    # Not even the first word fits after the indent: the first line holds nothing.
+    assert wrap(b"word0 word1", REGULAR, 9, 100, indent=90) == [b"", b"word0 word1"]
+    assert wrap(b"word0", REGULAR, 9, 100, indent=10) == [b"word0"]
