@@ -215,9 +215,7 @@ def _outbox_before_0010(url: str) -> None:
     with engine.connect() as conn:
         marked = {
             table: dict(
-                conn.execute(
-                    text(f"SELECT id, handed_over_at IS NOT NULL FROM {table}")
-                ).all()
+                conn.execute(text(f"SELECT id, handed_over_at IS NOT NULL FROM {table}")).all()
             )
             for table in ("webhook_deliveries", "emails")
         }
