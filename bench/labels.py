@@ -1,14 +1,15 @@
 """Return labels rendered per second on one core: `render_label` (addresses,
 Code 128, QR, text) over a bare reportlab 4x6 page carrying only the Code 128
-of the same tracking number; then the packing slip's CPU per render against
-the label's.
+of the same tracking number; then the packing slip's and each certificate's CPU
+per render against the label's.
 
     .venv/bin/python bench/labels.py [--seconds 5] [--renders 200]
 
 Both run in this one thread, interleaved in short slices so that other load on
 the machine hits both alike. Rates are per CPU second of this thread (what one
 core delivers); wall-clock rates are printed alongside. The packing slip (an
-RMA's: two items, three instructions) and the label are timed with
+RMA's: two items, three instructions), the three certificates (shaped as a repair
+job, a relocation and a plan's activation issue them) and the label are timed with
 time.process_time over `--renders` renders each, in alternating rounds.
 """
 
@@ -32,10 +33,24 @@ from reportlab.graphics.renderPDF import draw as render_drawing
 from reportlab.graphics.shapes import Drawing
 from reportlab.pdfgen.canvas import Canvas
 
+from documents.certificates import (
+    render_coverage_certificate,
+    render_relocation_certificate,
+    render_repair_certificate,
+)
 from documents.labels import render_label
 from documents.packing_slip import render_packing_slip
 from domain.common import Address
-from domain.documents import LabelData, PackingSlipData, SlipItem
+from domain.documents import (
+    CertificatePart,
+    ChecklistLine,
+    CoverageCertificateData,
+    LabelData,
+    PackingSlipData,
+    RelocationCertificateData,
+    RepairCertificateData,
+    SlipItem,
+)
 
 TARGET = 0.5
 SLIP_TARGET = 1.0  # label ms / slip ms: a slip costs no more than a label
@@ -115,6 +130,97 @@ def slip_inputs(labels: list[LabelData]) -> list[PackingSlipData]:
                 "Stick the return label on the outside, covering any old labels.",
                 "Hand the parcel to UPS by 7 December 2026.",
             ],
+        )
+        for i, label in enumerate(labels)
+    ]
+
+
+def repair_certificates(labels: list[LabelData]) -> list[RepairCertificateData]:
+    """One Certificate of Repair per label: a job's two parts, its own verify URL."""
+    return [
+        RepairCertificateData(
+            certificate_number=f"CR-2026-{i:06d}",
+            job_number=f"JOB-2026-{i:06d}",
+            retailer_name="Acme Home Appliances",
+            repair_center_name="Northside Repair Center",
+            customer_first_name="Jane",
+            product_name="Espresso machine EM-400",
+            sku="EM-400",
+            serial=f"SN{12345678 + i:010d}",
+            fault_code="F-PUMP-07",
+            fault="Pump leaks under pressure",
+            work_done="Replaced the pump and its gasket; descaled the boiler; pressure tested.",
+            parts=[
+                CertificatePart(part_no="P-1001", description="Vibration pump 15 bar", quantity=1),
+                CertificatePart(part_no="G-0042", description="Pump gasket", quantity=2),
+            ],
+            qa_passed_on="7 December 2026",
+            repair_warranty_until="7 March 2027",
+            verification_code=label.tracking_number[-12:],
+            verify_url=label.tracking_url.replace("/track/", "/v1/verify/"),
+        )
+        for i, label in enumerate(labels)
+    ]
+
+
+def relocation_certificates(labels: list[LabelData]) -> list[RelocationCertificateData]:
+    """One Relocation & Installation Certificate per label: three short checklists."""
+    return [
+        RelocationCertificateData(
+            certificate_number=f"RI-2026-{i:06d}",
+            relocation_number=f"REL-2026-{i:06d}",
+            retailer_name="Acme Home Appliances",
+            provider_name="Metro Install Services",
+            customer_first_name="Jane",
+            product_name="Built-in oven BO-600",
+            sku="BO-600",
+            serial=f"SN{98765432 + i:010d}",
+            from_site=CUSTOMER,
+            to_site=RETURNS,
+            technician="Sam Rivera",
+            uninstalled_on="3 December 2026",
+            delivered_on="5 December 2026",
+            commissioned_on="7 December 2026",
+            uninstall_checklist=[
+                ChecklistLine(item="Power isolated", passed=True),
+                ChecklistLine(item="Door secured for transport", passed=True, note="Taped"),
+            ],
+            reinstall_checklist=[
+                ChecklistLine(item="Cabinet cut-out fits", passed=True),
+                ChecklistLine(item="Anti-tip bracket fitted", passed=True),
+            ],
+            commissioning_checklist=[
+                ChecklistLine(item="Reaches 200 C in 12 minutes", passed=True),
+                ChecklistLine(item="Earth continuity test", passed=True, note="0.08 ohm"),
+            ],
+            verification_code=label.tracking_number[-12:],
+            verify_url=label.tracking_url.replace("/track/", "/v1/verify/"),
+        )
+        for i, label in enumerate(labels)
+    ]
+
+
+def coverage_certificates(labels: list[LabelData]) -> list[CoverageCertificateData]:
+    """One Certificate of Coverage per label: two deductibles, three covered incidents."""
+    return [
+        CoverageCertificateData(
+            certificate_number=f"CC-2026-{i:06d}",
+            plan_number=f"PLN-2026-{i:06d}",
+            retailer_name="Acme Home Appliances",
+            plan_name="Complete Care 3 Years",
+            plan_code="CC3Y",
+            owner_name="Jane Q. Doe",
+            product_name="Espresso machine EM-400",
+            sku="EM-400",
+            serial=f"SN{12345678 + i:010d}",
+            term_starts_on="7 December 2026",
+            term_ends_on="6 December 2029",
+            claim_limit="2 claims per 12 months",
+            deductibles=[("Repair", "49.00 USD"), ("Replacement", "99.00 USD")],
+            incidents=["Mechanical breakdown", "Accidental damage", "Power surge"],
+            issued_for="Activation",
+            verification_code=label.tracking_number[-12:],
+            verify_url=label.tracking_url.replace("/track/", "/v1/verify/"),
         )
         for i, label in enumerate(labels)
     ]
@@ -216,14 +322,29 @@ def main() -> None:
 
     labels = data[: args.renders]
     slips = slip_inputs(labels)
+    certificates: dict[str, tuple[Callable[[Any], bytes], list[Any]]] = {
+        "repair": (render_repair_certificate, repair_certificates(labels)),
+        "relocation": (render_relocation_certificate, relocation_certificates(labels)),
+        "coverage": (render_coverage_certificate, coverage_certificates(labels)),
+    }
     cpu_ms_per_render(render_packing_slip, slips[:20])  # warm up
+    for render, inputs_of_kind in certificates.values():
+        cpu_ms_per_render(render, inputs_of_kind[:20])
     label_ms = slip_ms = 0.0
+    certificate_ms = dict.fromkeys(certificates, 0.0)
     for _ in range(SLIP_ROUNDS):
         label_ms += cpu_ms_per_render(render_label, labels) / SLIP_ROUNDS
         slip_ms += cpu_ms_per_render(render_packing_slip, slips) / SLIP_ROUNDS
+        for kind, (render, inputs_of_kind) in certificates.items():
+            certificate_ms[kind] += cpu_ms_per_render(render, inputs_of_kind) / SLIP_ROUNDS
     print(
         f"CPU per render ({SLIP_ROUNDS} alternating rounds of {len(labels)}): "
         f"packing slip {slip_ms:.2f} ms, label {label_ms:.2f} ms"
+    )
+    print(
+        "CPU per certificate (same rounds): "
+        + ", ".join(f"{kind} {ms:.2f} ms" for kind, ms in certificate_ms.items())
+        + f"; label {label_ms:.2f} ms"
     )
     print(f"packing_slip ratio: {label_ms / slip_ms:.2f} (target >= {SLIP_TARGET})")
 
