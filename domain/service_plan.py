@@ -268,6 +268,12 @@ class PlanState:
             self.term_start, self.terms
         )
 
+    def notice_renewal(self) -> dict[str, str]:
+        """The renewal notice goes out (once a term): its timeline detail."""
+        self.renewal_notice_sent = True
+        auto_renew = str(self.terms.auto_renew).lower()
+        return {"term_ends_at": self.term_ends_at.isoformat(), "auto_renew": auto_renew}
+
     def next_charge_at(self) -> datetime | None:
         """When the next period of the term is charged; None once the term is paid for."""
         dates = charge_dates(self.term_start, self.terms)

@@ -114,3 +114,13 @@ class CommandSlot(Generic[C, A]):
             self._applied = self._handed
             raise
         self.done(answer)
+
+    async def apply_until_handlers_finished(self, apply: Callable[[C], Awaitable[A]]) -> None:
+        """For a loop that ends while commands may still be waiting their turn: apply each
+        as it is handed over (`apply`) until every handler is done."""
+        while not workflow.all_handlers_finished():
+            await workflow.wait_condition(
+                lambda: not self.empty or workflow.all_handlers_finished()
+            )
+            if not self.empty:
+                await self.apply(apply)

@@ -64,6 +64,20 @@ async def pay(
     )
 
 
+async def pay_unless_declined(
+    account: PaymentAccount, kind: PaymentKind, amount: Decimal, idempotency_key: str
+) -> bool:
+    """`pay`, answering False instead of failing when the gateway declines: for a case that
+    acts on a declined card (a plan's charge, a claim's deductible)."""
+    try:
+        await pay(account, kind, amount, idempotency_key)
+    except ActivityError as error:
+        if declined(error):
+            return False
+        raise
+    return True
+
+
 def declined(error: ActivityError) -> bool:
     """Whether the payment failed because the gateway declined it: a business answer for the
     case to act on, unlike a failure that retrying did not heal."""

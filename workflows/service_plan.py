@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
@@ -67,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.certificates import Certificates
     from workflows.children import start_repair, start_replacement
     from workflows.commands import CommandSlot
-    from workflows.payments import PaymentAccount, declined, pay
+    from workflows.payments import PaymentAccount, pay_unless_declined
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.timeline import Timeline
 
@@ -128,21 +127,11 @@ class ServicePlanWorkflow:
             async with self.lock:
                 renewed = await self._due()
             if renewed or workflow.info().is_continue_as_new_suggested():
-                await self._finish_commands()
+                await self.commands.apply_until_handlers_finished(self._apply)
                 state.timeline_seq = self.timeline.seq
                 workflow.continue_as_new(dataclasses.replace(start, state=state))
-        await self._finish_commands()
+        await self.commands.apply_until_handlers_finished(self._apply)
         return self.view()
-
-    async def _finish_commands(self) -> None:
-        """Apply what is still handed over (a claim accepted as the plan ended is answered
-        as the plan now stands) until every handler is done."""
-        while not workflow.all_handlers_finished():
-            await workflow.wait_condition(
-                lambda: not self.commands.empty or workflow.all_handlers_finished()
-            )
-            if not self.commands.empty:
-                await self.commands.apply(self._apply)
 
     async def _enroll(self, start: ServicePlanStart) -> None:
         recorded = await self.case.record(
@@ -188,17 +177,9 @@ class ServicePlanWorkflow:
             return False
         if state.status is P.WAITING_PERIOD and not state.waiting(now):
             await self._activate("Activation")
-        end = state.term_ends_at
         if state.renewal_notice_due(now):
-            state.renewal_notice_sent = True
-            await self._transition(
-                state.status,
-                CaseEvent.RENEWAL_UPCOMING,
-                {
-                    "term_ends_at": end.isoformat(),
-                    "auto_renew": str(state.terms.auto_renew).lower(),
-                },
-            )
+            notice = state.notice_renewal()
+            await self._transition(state.status, CaseEvent.RENEWAL_UPCOMING, notice)
         await self._bill(now)
         match state.overdue(self.start.policy, now):
             case Overdue.SUSPEND:
@@ -208,7 +189,7 @@ class ServicePlanWorkflow:
             case Overdue.RETRY:
                 state.dunning_step += 1
                 await self._retry_failed_charge("dunning_retry", CaseEvent.DUNNING_RETRY_FAILED)
-        if now >= end:
+        if now >= state.term_ends_at:
             return await self._end_term()
         return False
 
@@ -452,26 +433,18 @@ class ServicePlanWorkflow:
     # ------------------------------------------------------------------ helpers
 
     async def _paid(self, kind: PaymentKind, key: str, amount: Decimal) -> bool:
-        """Move the money on the plan's current payment method: True once done, False
-        when the gateway declines it (a business answer the plan acts on)."""
+        """Move the money on the plan's current payment method; False when declined."""
         start = self.start
         account = PaymentAccount(
             start.org_id, start.plan_id, start.policy.currency, self.state.payment_method
         )
-        try:
-            await pay(account, kind, amount, key)
-        except ActivityError as error:
-            if declined(error):
-                return False
-            raise
-        return True
+        return await pay_unless_declined(account, kind, amount, key)
 
     async def _certificate(self, issued_for: str) -> None:
         self.state.certificates += 1
-        number = self.state.certificates
+        step = f"coverage-certificate-{self.state.certificates}"
         await self.certificates.coverage(
-            coverage_certificate(self.start, self.state, issued_for),
-            f"coverage-certificate-{number}",
+            coverage_certificate(self.start, self.state, issued_for), step
         )
 
     def view(self) -> PlanView:
