@@ -180,9 +180,9 @@ async def our_rate(
     before = cpu_seconds(env)
     started = time.perf_counter()
     for case_id, deliveries in pending.items():
-        for delivery in deliveries:
-            handed[case_id, delivery.seq] = time.perf_counter()
-            await relay.dispatch([delivery])
+        for queued in deliveries:
+            handed[case_id, queued.seq] = time.perf_counter()
+            await relay.dispatch([queued])
     await asyncio.wait_for(receiver.done.wait(), 600)
     elapsed = time.perf_counter() - started
     after = cpu_seconds(env)

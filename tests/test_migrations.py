@@ -213,7 +213,7 @@ def _outbox_before_0010(url: str) -> None:
             )
     command.upgrade(config, "0010")
     with engine.connect() as conn:
-        marked = {
+        marked: dict[str, dict[str, bool]] = {
             table: dict(
                 conn.execute(text(f"SELECT id, handed_over_at IS NOT NULL FROM {table}")).all()
             )
