@@ -458,6 +458,19 @@ class AssetMoved:
     relocation_id: str
 
 
+# What a plan's main loop applies, one at a time, in turn.
+PlanCommand = ClaimRequest | PaymentMethodChange | PlanCancel | PlanTransfer | AssetMoved
+
+
+@dataclass
+class Handed:
+    """A command and the update that carried it (None for the signal): a continued plan
+    remembers the ids it applied (`PlanState.answered`), and only the handler can read it."""
+
+    command: PlanCommand
+    update_id: str | None
+
+
 SERVICE_PLAN_WORKFLOW = "ServicePlan"
 ASSET_MOVED_SIGNAL = "asset_moved"
 PLAN_ACCEPT_UPDATE = "accept"

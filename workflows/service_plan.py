@@ -50,9 +50,11 @@ with workflow.unsafe.imports_passed_through():
         ClaimRefusal,
         ClaimRequest,
         ClaimType,
+        Handed,
         Overdue,
         PaymentMethodChange,
         PlanCancel,
+        PlanCommand,
         PlanState,
         PlanStatus,
         PlanTransfer,
@@ -76,17 +78,6 @@ COMMAND_DEDUPE_PATCH = "plan-command-dedupe-across-runs"
 TRANSFER_TOKEN_PATCH = "transfer-new-tracking-token"
 # Before this patch each handler applied its command itself, under a lock.
 COMMANDS_IN_LOOP_PATCH = "plan-commands-in-main-loop"
-
-PlanCommand = ClaimRequest | PaymentMethodChange | PlanCancel | PlanTransfer | AssetMoved
-
-
-@dataclasses.dataclass
-class Handed:
-    """A command and the update that carried it (None for the signal): its id is what a
-    continued plan remembers, and only the handler can read it."""
-
-    command: PlanCommand
-    update_id: str | None
 
 
 @workflow.defn(name=SERVICE_PLAN_WORKFLOW)
@@ -226,15 +217,8 @@ class ServicePlanWorkflow:
         if not await self._paid(PaymentKind.CHARGE, state.charge_key(self.start.plan_id), price):
             return False
         period = state.paid()
-        await self._transition(
-            state.status,
-            CaseEvent.CHARGED,
-            {
-                "amount": f"{price:.2f}",
-                "currency": self.start.policy.currency,
-                "period": str(period),
-            },
-        )
+        charged = {"amount": f"{price:.2f}", "currency": self.start.policy.currency}
+        await self._transition(state.status, CaseEvent.CHARGED, {**charged, "period": str(period)})
         return True
 
     async def _end_term(self) -> bool:
