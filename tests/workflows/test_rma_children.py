@@ -15,7 +15,6 @@ from domain.ids import (
 )
 from domain.repair import RepairStatus
 from domain.rma import Grade, InspectionRequest, ReceiveRequest, Resolution, RmaStart
-from tests.support import eventually
 from tests.workflows.kit import (
     CUSTOMER_ADDRESS,
     RETAILER,
@@ -39,6 +38,7 @@ from tests.workflows.kit import (
     shipments,
     typed,
     until_event,
+    until_status,
 )
 from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
@@ -61,13 +61,6 @@ async def inspected(h: Harness, s: RmaStart, center: Center | None = None) -> Rm
     return rma
 
 
-async def until_case(h: Harness, case: str, status: str) -> None:
-    async def reached() -> bool:
-        return await case_status(h, case) == status
-
-    await eventually(reached, what=f"{case} to be {status}")
-
-
 async def test_an_unroutable_repair_sends_the_unit_back_unrepaired(harness: Harness) -> None:
     h = harness
     # No repair center takes this category: the unit comes to the retailer, and the repair
@@ -81,7 +74,7 @@ async def test_an_unroutable_repair_sends_the_unit_back_unrepaired(harness: Harn
     )
     rma = await inspected(h, s)
     repair_id = child_case_id(s.rma_id, "REP")
-    await until_case(h, repair_id, "unroutable")
+    await until_status(h, repair_id, "unroutable")
     await until_event(h, s.rma_id, "shipping_back")
     assert (await rma.query(RmaWorkflow.current)).status == "resolving"
 
@@ -119,7 +112,7 @@ async def test_a_repair_beyond_repair_is_replaced(harness: Harness) -> None:
     rma = await inspected(h, s, center)
 
     repair_id = child_case_id(s.rma_id, "REP")
-    await until_case(h, repair_id, "received")
+    await until_status(h, repair_id, "received")
     repair = h.env.client.get_workflow_handle_for(RepairWorkflow.run, repair_workflow_id(repair_id))
     await report_status(repair, RepairStatus.DIAGNOSING, center)
     view = await repair.execute_update(
@@ -129,7 +122,7 @@ async def test_a_repair_beyond_repair_is_replaced(harness: Harness) -> None:
 
     # The RMA, not the repair, starts the replacement: it owns the customer's outcome.
     replacement_id = child_case_id(s.rma_id, "RPL")
-    await until_case(h, replacement_id, "shipped")
+    await until_status(h, replacement_id, "shipped")
     assert (await case_row(h, repair_id)).links == {"rma_id": s.rma_id}
     (parcel,) = await shipments(h, replacement_id, "outbound")
     replacement = h.env.client.get_workflow_handle_for(
