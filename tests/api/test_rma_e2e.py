@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.helpers import Org, add_product, customer, make_org
+from tests.api.helpers import Org, add_product, customer, make_org, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.documents.barcodes import decode_barcodes
 from tests.support import CARRIER_SECRET, Stack, signed_event
@@ -43,17 +43,9 @@ def rma_body(
     }
 
 
-async def wait_until(
-    http: httpx.AsyncClient, rma_id: str, predicate: Any, within: float = 20
-) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        body: dict[str, Any] = (await http.get(f"/v1/rmas/{rma_id}")).json()
-        if predicate(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; last state {body['status']}: {body['timeline']}")
-        await asyncio.sleep(0.1)
+async def wait_until(http: httpx.AsyncClient, rma_id: str, predicate: Any) -> dict[str, Any]:
+    """The RMA's body once `predicate` holds of it."""
+    return await wait_for(http, f"/v1/rmas/{rma_id}", predicate)
 
 
 def with_label(body: dict[str, Any]) -> bool:

@@ -20,10 +20,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
-from tests.api.helpers import add_product, customer, make_org
+from tests.api.helpers import add_product, customer, make_org, wait_for
 from tests.api.test_plans import plan
 from tests.api.test_relocation_e2e import FROM_SITE, TO_SITE, soon
-from tests.api.test_repair_e2e import DIAGNOSIS, new_center, repair_body, wait_for
+from tests.api.test_repair_e2e import DIAGNOSIS, new_center, repair_body
 from tests.api.test_replacement_e2e import replacement_body, shop_with_stock
 from tests.api.test_rma_e2e import carrier, new_retailer, rma_body, scan, wait_until, with_label
 from tests.api.test_service_plan_e2e import enrolment
