@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from tests.api.helpers import make_org
 from tests.api.test_foundation import assert_problem
 from tests.api.test_rma_e2e import carrier, new_retailer, rma_body, scan, wait_until, with_label
 from tests.api.webhook_receiver import Receiver, webhook_receiver
-from tests.support import DELIVERY_RETRY_WINDOW, Stack, free_port, serve_api
+from tests.support import DELIVERY_RETRY_WINDOW, Stack, eventually, free_port, serve_api
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,14 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 async def receiver() -> AsyncIterator[Receiver]:
     async with webhook_receiver() as running:
         yield running
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def expected_types(case_type: str, timeline: list[dict[str, Any]]) -> list[str]:
@@ -89,7 +81,7 @@ async def test_every_event_of_a_case_arrives_signed_in_order_and_once(
     async def all_arrived() -> bool:
         return len(receiver.accepted(path)) >= len(want)
 
-    await eventually(all_arrived, 20, "every event of the RMA")
+    await eventually(all_arrived, what="every event of the RMA", within=20, every=0.1)
     got = receiver.accepted(path)
     assert [e["type"] for e in got] == want
     assert [e["data"]["sequence"] for e in got] == list(range(1, len(want) + 1))
@@ -108,7 +100,12 @@ async def test_every_event_of_a_case_arrives_signed_in_order_and_once(
         assert request.headers["x-aftersales-event-id"] == request.event["event_id"]
         assert request.headers["x-aftersales-event"] == request.event["type"]
 
-    await eventually(lambda: _has(receiver, received_only, 1), 20, "the one rma.received event")
+    await eventually(
+        lambda: _has(receiver, received_only, 1),
+        what="the one rma.received event",
+        within=20,
+        every=0.1,
+    )
     assert [e["type"] for e in receiver.accepted(received_only)] == ["rma.received"]
 
     log = await deliveries(stack, retailer.key, everything["id"])
@@ -152,7 +149,9 @@ async def test_a_receiver_failing_twice_gets_each_event_once_in_order(
         rma = await wait_until(http, rma["id"], lambda b: b["status"] == "in_transit")
     want = expected_types("rma", rma["timeline"])
 
-    await eventually(lambda: _has(receiver, path, len(want)), 30, "the flaky receiver")
+    await eventually(
+        lambda: _has(receiver, path, len(want)), what="the flaky receiver", within=30, every=0.1
+    )
     accepted = receiver.accepted(path)
     assert [e["type"] for e in accepted] == want
     assert len({e["event_id"] for e in accepted}) == len(accepted) == len(want)
@@ -181,7 +180,12 @@ async def test_a_receiver_down_past_the_retry_window_leaves_the_delivery_failed(
         log = await deliveries(stack, retailer.key, hook["id"])
         return bool(log) and all(d["status"] == "failed" for d in log)
 
-    await eventually(failed, DELIVERY_RETRY_WINDOW.total_seconds() + 20, "the delivery to fail")
+    await eventually(
+        failed,
+        what="the delivery to fail",
+        within=DELIVERY_RETRY_WINDOW.total_seconds() + 20,
+        every=0.1,
+    )
     (delivery,) = await deliveries(stack, retailer.key, hook["id"])
     assert delivery["type"] == "rma.awaiting_return" and delivery["failed_at"]
     assert len(delivery["attempts"]) >= 3  # retried with backoff, not tried once
@@ -201,7 +205,7 @@ async def test_a_receiver_down_past_the_retry_window_leaves_the_delivery_failed(
             log = await deliveries(stack, retailer.key, hook["id"], status="delivered")
             return len(log) == 1
 
-        await eventually(delivered, 20, "the redelivery")
+        await eventually(delivered, what="the redelivery", within=20, every=0.1)
         assert [e["type"] for e in receiver.accepted(path)] == ["rma.awaiting_return"]
         (done,) = await deliveries(stack, retailer.key, hook["id"])
         assert done["failed_at"] is None and done["delivered_at"]
@@ -313,10 +317,17 @@ async def test_a_repair_center_follows_the_jobs_it_works_and_no_others(
         job = step.json()
 
     want = expected_types("repair", job["timeline"])
-    await eventually(lambda: _has(receiver, center_path, len(want)), 20, "the center's events")
+    await eventually(
+        lambda: _has(receiver, center_path, len(want)),
+        what="the center's events",
+        within=20,
+        every=0.1,
+    )
     assert [e["type"] for e in receiver.accepted(center_path)] == want
     assert want[0] == "repair.awaiting_unit" and want[-1] == "repair.received"
-    await eventually(lambda: _has(receiver, shop_path, 1), 20, "the retailer's event")
+    await eventually(
+        lambda: _has(receiver, shop_path, 1), what="the retailer's event", within=20, every=0.1
+    )
     assert [e["type"] for e in receiver.accepted(shop_path)] == ["repair.received"]
     assert receiver.seen(other_path) == []
 
@@ -370,7 +381,9 @@ async def test_redispatch_hands_lost_deliveries_to_their_queues_again(
     )
     assert done.returncode == 0, done.stderr
     assert "pending deliveries" in done.stdout
-    await eventually(lambda: _has(receiver, path, 1), 20, "the lost delivery")
+    await eventually(
+        lambda: _has(receiver, path, 1), what="the lost delivery", within=20, every=0.1
+    )
     assert [e["event_id"] for e in receiver.accepted(path)] == [f"evt_{case_id}"]
     (delivery,) = await deliveries(stack, retailer.key, hook["id"])
     assert delivery["status"] == "delivered"
