@@ -97,12 +97,13 @@ def build_activities(
     )
     carrier = CarrierActivities(sessions, BuiltinCarrier())
     payments = PaymentActivities(sessions, BuiltinGateway())
-    documents = DocumentActivities(sessions, DocumentStore(settings.document_dir))
+    documents = DocumentActivities(sessions, DocumentStore(settings.document_dir), store)
     routing = RoutingActivities(sessions)
     inventory = InventoryActivities(sessions)
     return [
         store.record_case,
         store.claim_serials,
+        store.record_claiming,
         store.release_serials,
         store.project,
         store.move_asset,
@@ -114,6 +115,7 @@ def build_activities(
         payments.execute_payment,
         documents.render_label,
         documents.render_packing_slip,
+        documents.render_and_project,
         documents.render_repair_certificate,
         documents.render_relocation_certificate,
         documents.render_coverage_certificate,

@@ -8,15 +8,17 @@ import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import stubs
 from activities.bad_data import refuses_bad_data
+from activities.store import StoreActivities
 from db import models
 from db.document_store import DocumentStore
+from db.outbox import table_of
 from db.types import utcnow
 from documents.certificates import (
     render_coverage_certificate,
@@ -29,6 +31,7 @@ from domain.common import DocumentRef
 
 # Re-exported (`X as X`) until every workflow imports domain.contracts.
 from domain.contracts.documents import CoverageCertificateRequest as CoverageCertificateRequest
+from domain.contracts.documents import DocumentsAndProjection
 from domain.contracts.documents import LabelRequest as LabelRequest
 from domain.contracts.documents import PackingSlipRequest as PackingSlipRequest
 from domain.contracts.documents import RelocationCertificateRequest as RelocationCertificateRequest
@@ -54,10 +57,29 @@ def new_verification_code(prefix: str) -> str:
     return f"{prefix}-{chars[:4]}-{chars[4:8]}-{chars[8:]}"
 
 
+@dataclasses.dataclass(frozen=True)
+class _Render:
+    """A document to render: its step's key, the case it belongs to, its kind, its renderer."""
+
+    key: str
+    org_id: str
+    case_id: str
+    kind: str
+    render: Callable[[], bytes]
+
+
 class DocumentActivities(stubs.DocumentActivities):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], store: DocumentStore) -> None:
+    """`projector` writes the state change `render_and_project` stores its documents with."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        store: DocumentStore,
+        projector: StoreActivities | None = None,
+    ) -> None:
         self.sessions = sessions
         self.store = store
+        self.projector = projector
 
     @activity.defn
     @refuses_bad_data
@@ -81,6 +103,85 @@ class DocumentActivities(stubs.DocumentActivities):
         return await self._store(
             request.idempotency_key, request.org_id, request.case_id, "packing_slip", pdf
         )
+
+    @activity.defn
+    @refuses_bad_data
+    async def render_and_project(self, request: DocumentsAndProjection) -> list[DocumentRef]:
+        """Render the labels and slips not stored yet (one thread hand-off for all), then
+        store them and the projection in one transaction: one step where `render_label`,
+        `render_packing_slip` and `project` were three. Each document keeps its step's key,
+        so a retry renders and stores each once."""
+        if self.projector is None:
+            raise RuntimeError("render_and_project needs the read model's projector")
+        wanted = [
+            *(
+                _Render(
+                    r.idempotency_key,
+                    r.org_id,
+                    r.case_id,
+                    r.label.kind,
+                    _bind(render_label, r.label),
+                )
+                for r in request.labels
+            ),
+            *(
+                _Render(
+                    r.idempotency_key,
+                    r.org_id,
+                    r.case_id,
+                    "packing_slip",
+                    _bind(render_packing_slip, r.slip),
+                )
+                for r in request.slips
+            ),
+        ]
+        keys = [w.key for w in wanted]
+        for last_try in (False, True):
+            async with self.sessions() as session:
+                found = await _by_keys(session, keys)
+            missing = [w for w in wanted if w.key not in found]
+            # Rendering is CPU work: keep it off the event loop that heartbeats others.
+            stored = await asyncio.to_thread(self._render_and_put, missing)
+            fresh = {
+                w.key: DocumentRef(id=models.new_id(), kind=w.kind, sha256=sha)
+                for w, (sha, _, _) in zip(missing, stored, strict=True)
+            }
+            rows = [
+                {
+                    "id": fresh[w.key].id,
+                    "org_id": w.org_id,
+                    "case_id": w.case_id,
+                    "kind": w.kind,
+                    "sha256": sha,
+                    "size": size,
+                    "storage_key": storage_key,
+                    "idempotency_key": w.key,
+                    "created_at": utcnow(),
+                }
+                for w, (sha, storage_key, size) in zip(missing, stored, strict=True)
+            ]
+            try:
+                async with self.sessions.begin() as session:
+                    if rows:
+                        await session.execute(insert(_DOCUMENTS), rows)
+                    pending = await self.projector.project_in(session, request.projection)
+                break
+            except IntegrityError:
+                # An earlier attempt still running stored one: the next finds it by its key.
+                if last_try:
+                    raise
+        await self.projector.dispatch(pending)
+        found |= fresh
+        return [found[key] for key in keys]
+
+    def _render_and_put(self, renders: list[_Render]) -> list[tuple[str, str, int]]:
+        """Each PDF rendered and put in the store: its SHA-256, storage key and size."""
+        stored = []
+        for one in renders:
+            pdf = one.render()
+            sha, storage_key = self.store.put(pdf)
+            stored.append((sha, storage_key, len(pdf)))
+        return stored
 
     @activity.defn
     @refuses_bad_data
@@ -183,11 +284,26 @@ class DocumentActivities(stubs.DocumentActivities):
 
     async def _by_key(self, key: str) -> DocumentRef | None:
         async with self.sessions() as session:
-            row = await session.scalar(
-                select(models.Document).where(models.Document.idempotency_key == key)
-            )
-            if row is None:
-                return None
-            return DocumentRef(
-                id=row.id, kind=row.kind, sha256=row.sha256, verification_code=row.verification_code
-            )
+            return (await _by_keys(session, [key])).get(key)
+
+
+_DOCUMENTS = table_of(models.Document)
+T = TypeVar("T")
+
+
+def _bind(render: Callable[[T], bytes], data: T) -> Callable[[], bytes]:
+    return lambda: render(data)
+
+
+async def _by_keys(session: AsyncSession, keys: list[str]) -> dict[str, DocumentRef]:
+    """The stored documents of these step keys, by key."""
+    d = _DOCUMENTS.c
+    rows = await session.execute(
+        select(d.idempotency_key, d.id, d.kind, d.sha256, d.verification_code).where(
+            d.idempotency_key.in_(keys)
+        )
+    )
+    return {
+        key: DocumentRef(id=id_, kind=kind, sha256=sha, verification_code=code)
+        for key, id_, kind, sha, code in rows
+    }

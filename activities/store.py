@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -12,7 +12,14 @@ from temporalio import activity
 from activities import stubs
 from activities.bad_data import refuses_bad_data
 from db import models, projection
-from db.outbox import Dispatches, OutboundCase, OutboxConfig, PendingDelivery, pending_deliveries
+from db.outbox import (
+    Dispatches,
+    OutboundCase,
+    OutboxConfig,
+    PendingDelivery,
+    pending_deliveries,
+    table_of,
+)
 from db.queries import plan_terms
 from db.types import utcnow
 from domain.common import CLOSED_STATUSES, Customer
@@ -21,6 +28,7 @@ from domain.contracts.facts import CUSTOMER_FIRST_NAME
 # Re-exported (`X as X`) until every workflow imports domain.contracts.
 from domain.contracts.store import CaseItemRecord as CaseItemRecord
 from domain.contracts.store import CaseProjection as CaseProjection
+from domain.contracts.store import ClaimingCase as ClaimingCase
 from domain.contracts.store import CustomerChange as CustomerChange
 from domain.contracts.store import MoveAsset as MoveAsset
 from domain.contracts.store import NewCase as NewCase
@@ -33,6 +41,8 @@ from domain.contracts.store import SerialClaimResult as SerialClaimResult
 from domain.contracts.store import SerialRelease as SerialRelease
 from domain.contracts.store import TimelineEntry as TimelineEntry
 from domain.service_plan import TERMINAL_PLAN_STATUSES
+
+_OPEN_SERIALS = table_of(models.OpenSerial)
 
 
 class StoreActivities(stubs.StoreActivities):
@@ -57,48 +67,8 @@ class StoreActivities(stubs.StoreActivities):
     async def record_case(self, new: NewCase) -> None:
         """Insert the case, its customer, items and first timeline entries (once)."""
         async with self.sessions.begin() as session:
-            if await projection.case_recorded(session, new.case_id):
-                pending = await pending_deliveries(
-                    session, new.case_id, [e.seq for e in new.timeline]
-                )
-            else:
-                case = OutboundCase(
-                    id=new.case_id,
-                    org_id=new.org_id,
-                    case_type=new.case_type,
-                    customer_id=models.new_id(),
-                    receiving_org_id=new.receiving_org_id,
-                    tracking_token=new.tracking_token,
-                    links=new.links,
-                    data=new.data,
-                )
-                pending = await projection.insert_case(
-                    session,
-                    case,
-                    customer={
-                        "org_id": new.org_id,
-                        "name": new.customer.name,
-                        "email": new.customer.email,
-                        "phone": new.customer.phone,
-                        "address": _address_json(new.customer),
-                        "created_at": new.created_at,
-                    },
-                    columns={
-                        "workflow_id": new.workflow_id,
-                        "status": new.status,
-                        "order_ref": new.order_ref,
-                        "resolution": new.resolution,
-                        "coverage": new.coverage,
-                        "reason": new.reason,
-                        "currency": new.currency,
-                        "created_at": new.created_at,
-                        "updated_at": new.created_at,
-                    },
-                    items=new.items,
-                    timeline=new.timeline,
-                    config=self.outbox,
-                )
-        await self._dispatch(pending)
+            pending = await self._record(session, new)
+        await self.dispatch(pending)
 
     @activity.defn
     @refuses_bad_data
@@ -106,42 +76,50 @@ class StoreActivities(stubs.StoreActivities):
         """Claim every serial for the case, all or none: the open_serials primary key lets
         one open case hold a serial, however many ask at once. Claiming again for the same
         case (a retried activity) succeeds."""
-        serials = sorted(set(claim.serials))
-        table = models.OpenSerial
         try:
             async with self.sessions.begin() as session:
-                held = (
-                    await session.execute(
-                        select(table.serial, table.case_id).where(
-                            table.org_id == claim.org_id, table.serial.in_(serials)
-                        )
-                    )
-                ).all()
-                others = [case_id for _, case_id in held if case_id != claim.case_id]
-                if others:
-                    return SerialClaimResult(held_by=others[0])
-                mine = {serial for serial, _ in held}
-                session.add_all(
-                    table(org_id=claim.org_id, serial=serial, case_id=claim.case_id)
-                    for serial in serials
-                    if serial not in mine
+                return SerialClaimResult(
+                    await _claim(session, claim.org_id, claim.case_id, claim.serials)
                 )
         except IntegrityError:
             # A concurrent claim committed first: the serial is that case's now.
             async with self.sessions() as session:
-                holder = await session.scalar(
-                    select(table.case_id)
-                    .where(
-                        table.org_id == claim.org_id,
-                        table.serial.in_(serials),
-                        table.case_id != claim.case_id,
-                    )
-                    .limit(1)
-                )
+                holder = await _holder(session, claim.org_id, claim.case_id, claim.serials)
             if holder is None:
                 raise  # not a lost race (an unknown organisation, say)
             return SerialClaimResult(held_by=holder)
-        return SerialClaimResult()
+
+    @activity.defn
+    @refuses_bad_data
+    async def record_claiming(self, case: ClaimingCase) -> SerialClaimResult:
+        """`claim_serials` and `record_case` in one transaction: the case is stored with its
+        claims, or (another open case holding one of its units) as `case.if_held` says with
+        none; data the database refuses stores nothing, claims included. A retry after the
+        commit answers what the first attempt stored."""
+        new = case.new
+        for last_try in (False, True):
+            try:
+                async with self.sessions.begin() as session:
+                    stored = await projection.case_status(session, new.case_id)
+                    if stored is not None:
+                        pending = await self._record(session, new)
+                        held_by = None
+                        if stored != new.status:
+                            # Stored as refused; its holder may have closed since.
+                            held = await _holder(session, new.org_id, new.case_id, case.serials)
+                            held_by = held or ""
+                    else:
+                        held_by = await _claim(session, new.org_id, new.case_id, case.serials)
+                        recorded = new if held_by is None else case.if_held.instead_of(new)
+                        pending = await self._record(session, recorded, stored=False)
+                break
+            except IntegrityError:
+                # A concurrent claim committed first: the next attempt finds its holder.
+                # Twice is not a lost race (an unknown organisation, say): bad data.
+                if last_try:
+                    raise
+        await self.dispatch(pending)
+        return SerialClaimResult(held_by)
 
     @activity.defn
     async def release_serials(self, release: SerialRelease) -> None:
@@ -156,21 +134,75 @@ class StoreActivities(stubs.StoreActivities):
     async def project(self, change: CaseProjection) -> None:
         """Bring the case row up to date and append timeline entries not yet stored."""
         async with self.sessions.begin() as session:
-            pending = await projection.update_case(
-                session,
-                change.case_id,
-                status=change.status,
-                updated_at=change.updated_at,
-                fields=change.fields,
-                data=change.data,
-                links=change.links,
-                timeline=change.timeline,
-                config=self.outbox,
-                closed_statuses=CLOSED_STATUSES,
-            )
-        await self._dispatch(pending)
+            pending = await self.project_in(session, change)
+        await self.dispatch(pending)
 
-    async def _dispatch(self, pending: list[PendingDelivery]) -> None:
+    async def project_in(
+        self, session: AsyncSession, change: CaseProjection
+    ) -> list[PendingDelivery]:
+        """`project` inside a transaction of the caller's (one that stores what the change
+        comes with); the caller `dispatch`es what it answers once that commits."""
+        return await projection.update_case(
+            session,
+            change.case_id,
+            status=change.status,
+            updated_at=change.updated_at,
+            fields=change.fields,
+            data=change.data,
+            links=change.links,
+            timeline=change.timeline,
+            config=self.outbox,
+            closed_statuses=CLOSED_STATUSES,
+        )
+
+    async def _record(
+        self, session: AsyncSession, new: NewCase, *, stored: bool | None = None
+    ) -> list[PendingDelivery]:
+        """Insert the case unless stored (looked up unless the caller knows); answer what
+        waits to be handed over for its first entries."""
+        if stored is None:
+            stored = await projection.case_recorded(session, new.case_id)
+        if stored:
+            return await pending_deliveries(session, new.case_id, [e.seq for e in new.timeline])
+        case = OutboundCase(
+            id=new.case_id,
+            org_id=new.org_id,
+            case_type=new.case_type,
+            customer_id=models.new_id(),
+            receiving_org_id=new.receiving_org_id,
+            tracking_token=new.tracking_token,
+            links=new.links,
+            data=new.data,
+        )
+        return await projection.insert_case(
+            session,
+            case,
+            customer={
+                "org_id": new.org_id,
+                "name": new.customer.name,
+                "email": new.customer.email,
+                "phone": new.customer.phone,
+                "address": _address_json(new.customer),
+                "created_at": new.created_at,
+            },
+            columns={
+                "workflow_id": new.workflow_id,
+                "status": new.status,
+                "order_ref": new.order_ref,
+                "resolution": new.resolution,
+                "coverage": new.coverage,
+                "reason": new.reason,
+                "currency": new.currency,
+                "created_at": new.created_at,
+                "updated_at": new.created_at,
+            },
+            items=new.items,
+            timeline=new.timeline,
+            config=self.outbox,
+        )
+
+    async def dispatch(self, pending: list[PendingDelivery]) -> None:
+        """Hand what a committed transaction wrote to the outbox on to its delivery queues."""
         if pending and self.dispatcher is not None:
             await self.dispatcher.dispatch(pending)
 
@@ -235,6 +267,51 @@ class StoreActivities(stubs.StoreActivities):
         """The catalog's terms now, for a renewal (None if the plan left the catalog)."""
         async with self.sessions() as session:
             return PlanTermsAnswer(await plan_terms(session, request.org_id, request.code))
+
+
+async def _claim(
+    session: AsyncSession, org_id: str, case_id: str, serials: list[str]
+) -> str | None:
+    """Claim the serials for the case in the session's transaction, all or none; answer the
+    open case holding one already (nothing claimed) or None. A concurrent claim of one of
+    them fails the transaction with an `IntegrityError` (the open_serials primary key)."""
+    wanted = sorted(set(serials))
+    table = _OPEN_SERIALS
+    held = (
+        await session.execute(
+            select(table.c.serial, table.c.case_id).where(
+                table.c.org_id == org_id, table.c.serial.in_(wanted)
+            )
+        )
+    ).all()
+    others: list[str] = [holder for _, holder in held if holder != case_id]
+    if others:
+        return others[0]
+    mine = {serial for serial, _ in held}
+    rows = [
+        {"org_id": org_id, "serial": serial, "case_id": case_id}
+        for serial in wanted
+        if serial not in mine
+    ]
+    if rows:
+        await session.execute(insert(table), rows)
+    return None
+
+
+async def _holder(
+    session: AsyncSession, org_id: str, case_id: str, serials: list[str]
+) -> str | None:
+    """Another open case holding one of the serials, if any."""
+    table = _OPEN_SERIALS
+    return await session.scalar(
+        select(table.c.case_id)
+        .where(
+            table.c.org_id == org_id,
+            table.c.serial.in_(sorted(set(serials))),
+            table.c.case_id != case_id,
+        )
+        .limit(1)
+    )
 
 
 def _address_json(customer: Customer) -> dict[str, Any] | None:

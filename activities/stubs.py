@@ -24,6 +24,7 @@ from domain.common import DocumentRef, ShipmentRef
 from domain.contracts.carrier import BookShipment, VoidShipment
 from domain.contracts.documents import (
     CoverageCertificateRequest,
+    DocumentsAndProjection,
     LabelRequest,
     PackingSlipRequest,
     RelocationCertificateRequest,
@@ -34,6 +35,7 @@ from domain.contracts.payments import PaymentRequest, PaymentResult
 from domain.contracts.routing import RouteRequest, RouteResult
 from domain.contracts.store import (
     CaseProjection,
+    ClaimingCase,
     CustomerChange,
     MoveAsset,
     NewCase,
@@ -58,6 +60,10 @@ class StoreActivities(ABC):
     @activity.defn
     @abstractmethod
     async def claim_serials(self, claim: SerialClaim) -> SerialClaimResult: ...
+
+    @activity.defn
+    @abstractmethod
+    async def record_claiming(self, case: ClaimingCase) -> SerialClaimResult: ...
 
     @activity.defn
     @abstractmethod
@@ -106,6 +112,10 @@ class DocumentActivities(ABC):
     @activity.defn
     @abstractmethod
     async def render_packing_slip(self, request: PackingSlipRequest) -> DocumentRef: ...
+
+    @activity.defn
+    @abstractmethod
+    async def render_and_project(self, request: DocumentsAndProjection) -> list[DocumentRef]: ...
 
     @activity.defn
     @abstractmethod

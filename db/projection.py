@@ -79,6 +79,11 @@ async def case_recorded(session: AsyncSession, case_id: str) -> bool:
     return found is not None
 
 
+async def case_status(session: AsyncSession, case_id: str) -> str | None:
+    """The stored case's status; None when it is not recorded."""
+    return await session.scalar(select(_CASES.c.status).where(_CASES.c.id == case_id))
+
+
 async def insert_case(
     session: AsyncSession,
     case: OutboundCase,

@@ -9,14 +9,18 @@ refused for good:
     ...
     await self.case.record(new_case(case_type="repair", case_id=..., ...))
     await self.case.fail_if_refused()
+
+A case that claims its units (one open case per serial) records through `record_claiming`,
+which answers whether another open case holds one of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -27,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.facts import CUSTOMER_FIRST_NAME
     from domain.contracts.store import (
         CaseItemRecord,
+        ClaimingCase,
+        IfHeld,
         NewCase,
         SerialClaim,
         SerialRelease,
@@ -34,9 +40,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
 
+A = TypeVar("A")
+R = TypeVar("R")
+
 # Before this patch such a workflow retried its first step for ever and its creator waited
 # on a 503 `decision_pending` that never turned into an answer.
 UNRECORDABLE_PATCH = "unrecordable-case-refused"
+# Before this patch the claim and the record were two local activities (and a case refused
+# for its data gave back its claims in a third).
+ONE_STEP_RECORD_PATCH = "one-step-record"
 
 
 def new_case(
@@ -118,6 +130,24 @@ class CaseRecord:
             self.recorded = True
         return self.refused is None
 
+    async def record_claiming(self, new: NewCase, serials: list[str], if_held: IfHeld) -> bool:
+        """Claim the units and store the case, atomically (requests racing for one unit
+        all pass a look at open cases; one wins the claim). True when another open case
+        holds one of them: the case is then stored as `if_held` says, claiming nothing.
+        The case is `recorded` once stored; data the database refuses stores nothing."""
+        if not workflow.patched(ONE_STEP_RECORD_PATCH):
+            held = await claim_serials(new.org_id, new.case_id, serials)
+            recorded = await self.record(if_held.instead_of(new) if held is False else new)
+            if not recorded and held is True:
+                await release_serials(new.case_id)
+            return held is False
+        claiming = ClaimingCase(new, serials, if_held)
+        self.refused, claim = await _refused_for_data(
+            new.case_id, StoreActivities.record_claiming, claiming
+        )
+        self.recorded = self.refused is None
+        return claim is not None and claim.held_by is not None
+
     def open(self) -> None:
         """The first decision is made: the create call answers, commands are accepted."""
         self.recorded = True
@@ -144,10 +174,19 @@ async def record_new_case(new: NewCase) -> str | None:
     """Store the new case. Answer None once stored, or why the database refuses its data for
     good: then nothing was stored, and the workflow answers its first update with
     `unrecordable(...)` and ends failed with the same error."""
+    refused, _ = await _refused_for_data(new.case_id, StoreActivities.record_case, new)
+    return refused
+
+
+async def _refused_for_data(
+    case_id: str, activity: Callable[[Any, A], Awaitable[R]], argument: A
+) -> tuple[str | None, R | None]:
+    """Run the recording local activity: (None, its answer), or (why, None) when the
+    database refuses the case's data for good."""
     try:
-        await workflow.execute_local_activity_method(
-            StoreActivities.record_case,
-            new,
+        answer = await workflow.execute_local_activity_method(
+            activity,
+            argument,
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
@@ -158,9 +197,20 @@ async def record_new_case(new: NewCase) -> str | None:
             raise
         if not workflow.patched(UNRECORDABLE_PATCH):
             raise
-        workflow.logger.warning("case %s cannot be stored: %s", new.case_id, cause.message)
-        return cause.message
-    return None
+        workflow.logger.warning("case %s cannot be stored: %s", case_id, cause.message)
+        return cause.message, None
+    return None, answer
+
+
+def if_held(
+    new: NewCase, status: str, reason: str | None, event: str, detail: dict[str, str]
+) -> IfHeld:
+    """`new` as refused because another open case holds one of its units: `status` and
+    `reason`, no coverage, and its last timeline entry (the decision) replaced by `event`."""
+    last = dataclasses.replace(
+        new.timeline[-1], status=str(status), event=str(event), detail=detail
+    )
+    return IfHeld(str(status), reason, None, last)
 
 
 async def claim_serials(org_id: str, case_id: str, serials: list[str]) -> bool | None:

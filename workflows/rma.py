@@ -70,7 +70,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.children import EndedCase, start_repair, start_replacement
     from workflows.commands import CommandSlot
     from workflows.payments import PaymentAccount, pay
-    from workflows.recording import CaseRecord, claim_serials, new_case, release_serials
+    from workflows.recording import CaseRecord, if_held, new_case
     from workflows.routing import route_repair
     from workflows.shipping import Shipper, booked, customer_address, named
     from workflows.timeline import Timeline
@@ -145,40 +145,38 @@ class RmaWorkflow:
     async def _authorize(self, start: RmaStart) -> None:
         now = workflow.now()
         decision = rules.authorize_rma(start, now)
-        claimed = False
-        if decision.decision is not rules.Decision.REJECTED and workflow.patched(OPEN_SERIAL_PATCH):
-            # The decision's one-open-case check made atomic by the database's claim.
-            held = await claim_serials(start.org_id, start.rma_id, [i.serial for i in start.items])
-            if held is False:
-                decision = rules.SERIAL_HELD_ELSEWHERE
-            claimed = held is True
         self.state = decision.state()
         status, resolution = self.state.current, {"resolution": start.resolution.value}
         timeline = [
             self.timeline.entry(status, E.CREATED, Actor.retailer(start.org_id), resolution),
             self.timeline.entry(status, E(decision.decision.value), SYSTEM, decision.detail()),
         ]
-        recorded = await self.case.record(
-            new_case(
-                case_type=CaseKind.RMA,
-                case_id=start.rma_id,
-                org_id=start.org_id,
-                status=status,
-                tracking_token=start.tracking_token,
-                customer=start.customer,
-                created_at=now,
-                currency=start.policy.currency,
-                order_ref=start.order_ref,
-                resolution=start.resolution.value,
-                coverage=self.state.coverage,
-                reason=self.state.reason,
-                items=case_items(start),
-                data=RmaFacts(start.purchased_at, start.customer.first_name).to_data(),
-                timeline=timeline,
-            ),
+        new = new_case(
+            case_type=CaseKind.RMA,
+            case_id=start.rma_id,
+            org_id=start.org_id,
+            status=status,
+            tracking_token=start.tracking_token,
+            customer=start.customer,
+            created_at=now,
+            currency=start.policy.currency,
+            order_ref=start.order_ref,
+            resolution=start.resolution.value,
+            coverage=self.state.coverage,
+            reason=self.state.reason,
+            items=case_items(start),
+            data=RmaFacts(start.purchased_at, start.customer.first_name).to_data(),
+            timeline=timeline,
         )
-        if not recorded and claimed:
-            await release_serials(start.rma_id)
+        if decision.decision is rules.Decision.REJECTED or not workflow.patched(OPEN_SERIAL_PATCH):
+            await self.case.record(new)
+            return
+        # The decision's one-open-case check made atomic by the database's claim.
+        held, serials = rules.SERIAL_HELD_ELSEWHERE, [i.serial for i in start.items]
+        refused = held.state()
+        instead = if_held(new, refused.current, refused.reason, held.decision.value, held.detail())
+        if await self.case.record_claiming(new, serials, instead):
+            self.state = refused
 
     async def _await_review(self, start: RmaStart) -> None:
         """The retailer approves or rejects; no answer within `review_timeout` expires it."""
@@ -219,13 +217,12 @@ class RmaWorkflow:
         )
         self.inbound = await shipping.book(parcel)
         ship_by = workflow.now() + start.policy.return_ship_by
-        label = await shipping.render_label(parcel, self.inbound)
-        slip = await shipping.render_packing_slip(
-            parcel, packing_slip(start, self.inbound, ship_by), "packing-slip"
-        )
-        self.documents += [label, slip]
+        slip = (packing_slip(start, self.inbound, ship_by), "packing-slip")
         detail = {"tracking_number": self.inbound.tracking_number, "ship_by": ship_by.isoformat()}
-        await self._transition(S.AWAITING_RETURN, E.LABEL_CREATED, SYSTEM, detail)
+        labelled = self._transition(S.AWAITING_RETURN, E.LABEL_CREATED, SYSTEM, detail)
+        self.documents += await shipping.labelled(
+            self.timeline, parcel, self.inbound, labelled, slip
+        )
 
     async def _await_parcel(self, start: RmaStart) -> None:
         """Wait for the first scan; remind at half of `return_ship_by`, expire at its end."""

@@ -6,11 +6,16 @@ and where its labels link (the case's tracking page):
 
     self.shipper = Shipper.for_case(start.org_id, case_id, start.public_base_url, token)
     self.outbound, label = await self.shipper.ship(Direction.OUTBOUND, origin, to, step, kind)
+
+A parcel's documents and the transition they come with are stored in one step (`labelled`):
+
+    self.documents += await shipping.labelled(self.timeline, parcel, shipment, transition)
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -19,7 +24,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.stubs import CarrierActivities, DocumentActivities
     from domain.common import Address, Customer, Direction, DocumentRef, ShipmentRef
     from domain.contracts.carrier import BookShipment, VoidShipment
-    from domain.contracts.documents import LabelRequest, PackingSlipRequest
+    from domain.contracts.documents import (
+        DocumentsAndProjection,
+        LabelRequest,
+        PackingSlipRequest,
+    )
     from domain.documents import LabelData, PackingSlipData
     from domain.ids import step_key
     from workflows.base import (
@@ -28,6 +37,11 @@ with workflow.unsafe.imports_passed_through():
         QUICK_RETRY,
         RENDER_TIMEOUT,
     )
+    from workflows.timeline import Timeline, merged
+
+# Before this patch a parcel's label, its packing slip and the transition they came with
+# were three local activities in a row (`render_label`, `render_packing_slip`, `project`).
+ONE_STEP_LABEL_PATCH = "one-step-label"
 
 
 @dataclasses.dataclass
@@ -117,25 +131,73 @@ async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentR
     )
 
 
+def label_request(parcel: Parcel, shipment: ShipmentRef) -> LabelRequest:
+    """The booked parcel's 4x6 label, keyed once per case and step."""
+    step = parcel.label_step or f"{parcel.step}-label"
+    return LabelRequest(
+        idempotency_key=step_key(workflow.info().workflow_id, step),
+        org_id=parcel.org_id,
+        case_id=parcel.case_id,
+        label=LabelData(
+            carrier=shipment.carrier,
+            service=shipment.service,
+            tracking_number=shipment.tracking_number,
+            case_number=parcel.case_id,
+            from_address=parcel.origin,
+            to_address=parcel.destination,
+            tracking_url=parcel.tracking_url,
+            kind=parcel.label_kind,
+        ),
+    )
+
+
+def slip_request(parcel: Parcel, slip: PackingSlipData, step: str) -> PackingSlipRequest:
+    """The slip that goes inside a returned parcel, keyed once per case and step."""
+    return PackingSlipRequest(
+        idempotency_key=step_key(workflow.info().workflow_id, step),
+        org_id=parcel.org_id,
+        case_id=parcel.case_id,
+        slip=slip,
+    )
+
+
 async def render_label(parcel: Parcel, shipment: ShipmentRef) -> DocumentRef:
     """Render and store the booked parcel's 4x6 label, once per case and step."""
-    step = parcel.label_step or f"{parcel.step}-label"
     return await workflow.execute_local_activity_method(
         DocumentActivities.render_label,
-        LabelRequest(
-            idempotency_key=step_key(workflow.info().workflow_id, step),
-            org_id=parcel.org_id,
-            case_id=parcel.case_id,
-            label=LabelData(
-                carrier=shipment.carrier,
-                service=shipment.service,
-                tracking_number=shipment.tracking_number,
-                case_number=parcel.case_id,
-                from_address=parcel.origin,
-                to_address=parcel.destination,
-                tracking_url=parcel.tracking_url,
-                kind=parcel.label_kind,
-            ),
+        label_request(parcel, shipment),
+        start_to_close_timeout=RENDER_TIMEOUT,
+        retry_policy=QUICK_RETRY,
+    )
+
+
+async def labelled(
+    timeline: Timeline,
+    parcel: Parcel,
+    shipment: ShipmentRef,
+    transition: Awaitable[None],
+    slip: tuple[PackingSlipData, str] | None = None,
+) -> list[DocumentRef]:
+    """Render and store the booked parcel's label (and `slip`, the packing slip that goes
+    inside it, under its step), then take `transition` (which projects through `timeline`):
+    one `render_and_project` local activity, or from histories before
+    `ONE_STEP_LABEL_PATCH` the renders and the projection one after another. Answers the
+    documents, the label first."""
+    if not workflow.patched(ONE_STEP_LABEL_PATCH):
+        documents = [await render_label(parcel, shipment)]
+        if slip is not None:
+            documents.append(await render_packing_slip(parcel, *slip))
+        await transition
+        return documents
+    # The transition's state changes come first; its projection waits for the documents.
+    with timeline.collecting() as held:
+        await transition
+    return await workflow.execute_local_activity_method(
+        DocumentActivities.render_and_project,
+        DocumentsAndProjection(
+            labels=[label_request(parcel, shipment)],
+            slips=[slip_request(parcel, *slip)] if slip is not None else [],
+            projection=merged(held),
         ),
         start_to_close_timeout=RENDER_TIMEOUT,
         retry_policy=QUICK_RETRY,
@@ -155,12 +217,7 @@ async def render_packing_slip(parcel: Parcel, slip: PackingSlipData, step: str) 
     """Render and store the slip that goes inside a returned parcel, once per case and step."""
     return await workflow.execute_local_activity_method(
         DocumentActivities.render_packing_slip,
-        PackingSlipRequest(
-            idempotency_key=step_key(workflow.info().workflow_id, step),
-            org_id=parcel.org_id,
-            case_id=parcel.case_id,
-            slip=slip,
-        ),
+        slip_request(parcel, slip, step),
         start_to_close_timeout=RENDER_TIMEOUT,
         retry_policy=QUICK_RETRY,
     )

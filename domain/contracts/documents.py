@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.contracts.store import CaseProjection
 from domain.documents import (
     CoverageCertificateData,
     LabelData,
@@ -57,3 +58,13 @@ class RepairCertificateRequest:
     case_id: str
     certificate: RepairCertificateData
     public_base_url: str
+
+
+@dataclass
+class DocumentsAndProjection:
+    """Documents rendered and stored with the state change they come with, in one
+    transaction: answered as `DocumentRef`s, labels first, then packing slips."""
+
+    labels: list[LabelRequest]
+    slips: list[PackingSlipRequest]
+    projection: CaseProjection

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -51,6 +52,36 @@ class NewCase:
     timeline: list[TimelineEntry] = field(default_factory=list)
     receiving_org_id: str | None = None
     links: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IfHeld:
+    """What a claiming case records instead when another open case holds one of its units:
+    its status, reason and coverage, and its last timeline entry (same seq), the refusal."""
+
+    status: str
+    reason: str | None
+    coverage: str | None
+    last_entry: TimelineEntry
+
+    def instead_of(self, new: NewCase) -> NewCase:
+        return dataclasses.replace(
+            new,
+            status=self.status,
+            reason=self.reason,
+            coverage=self.coverage,
+            timeline=[*new.timeline[:-1], self.last_entry],
+        )
+
+
+@dataclass
+class ClaimingCase:
+    """A new case that claims its units (one open case per serial) in the transaction that
+    stores it: as `new` when the claim holds, as `if_held` says when it does not."""
+
+    new: NewCase
+    serials: list[str]
+    if_held: IfHeld
 
 
 @dataclass
