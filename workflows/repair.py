@@ -165,16 +165,16 @@ class RepairWorkflow:
         )
         if recorded and self.status is S.AWAITING_UNIT and start.unit_origin is not None:
             assert self.center is not None
-            self.inbound, label = await self.shipper.ship(
+            self.inbound, label = await self.shipper.ship_then(
+                self.timeline,
                 Direction.INBOUND,
                 named(start.unit_origin, start.customer.name),
                 named(self.center.address, self.center.name),
                 "inbound-shipment",
                 "return_label",
+                functools.partial(self._transition, S.AWAITING_UNIT, E.LABEL_CREATED, SYSTEM),
             )
-            self.documents.append(label)
-            detail = {"tracking_number": self.inbound.tracking_number}
-            await self._transition(S.AWAITING_UNIT, E.LABEL_CREATED, SYSTEM, detail)
+            self.documents += label
 
     async def _step(self, start: RepairStart) -> None:
         """Wait for what moves the job on from its current state, and apply it."""
@@ -235,8 +235,9 @@ class RepairWorkflow:
             detail |= self.quote.detail(start.policy.currency)
             await self._transition(S.AWAITING_APPROVAL, E.QUOTED, diagnosis.actor, detail)
             return
-        await self._transition(S.DIAGNOSING, E.DIAGNOSED, diagnosis.actor, detail)
-        await self._start_work(diagnosis.actor, E.COVERED)
+        async with self.timeline.together():
+            await self._transition(S.DIAGNOSING, E.DIAGNOSED, diagnosis.actor, detail)
+            await self._start_work(diagnosis.actor, E.COVERED)
 
     def _quote_answered(self, outcome: str) -> None:
         """The customer answered the quote (or let it expire): the SLA clock runs again."""
@@ -298,18 +299,22 @@ class RepairWorkflow:
     async def _ship_back(self, start: RepairStart, event: E, actor: Actor) -> None:
         """Book the parcel from the center to the customer and move to `ready_to_ship`."""
         assert self.center is not None and start.customer.address is not None
-        self.outbound, label = await self.shipper.ship(
+
+        async def ready(detail: dict[str, str]) -> None:
+            self.sla.ready_at = workflow.now()
+            await self._check_sla()
+            await self._transition(S.READY_TO_SHIP, event, actor, detail)
+
+        self.outbound, label = await self.shipper.ship_then(
+            self.timeline,
             Direction.OUTBOUND,
             named(self.center.address, self.center.name),
             named(start.customer.address, start.customer.name),
             "return-shipment",
             "shipping_label",
+            ready,
         )
-        self.documents.append(label)
-        self.sla.ready_at = workflow.now()
-        await self._check_sla()
-        detail = {"tracking_number": self.outbound.tracking_number}
-        await self._transition(S.READY_TO_SHIP, event, actor, detail)
+        self.documents += label
 
     # --------------------------------------------------------------------- SLA
 
@@ -341,11 +346,12 @@ class RepairWorkflow:
             self.inbound_scanned = self.inbound_scanned or scan.status in MOVEMENT_SCANS
         elif back and status is S.READY_TO_SHIP and scan.status in MOVEMENT_SCANS:
             status = S.SHIPPED
-        await self._transition(status, scan_event(scan), CARRIER, scan_detail(scan))
-        if back and scan.status is CarrierStatus.DELIVERED and self.status is S.SHIPPED:
-            self.delivered = True
-            final = S.COMPLETED if self.repaired else S.RETURNED_UNREPAIRED
-            await self._transition(final, E(final.value), CARRIER)
+        async with self.timeline.together():
+            await self._transition(status, scan_event(scan), CARRIER, scan_detail(scan))
+            if back and scan.status is CarrierStatus.DELIVERED and self.status is S.SHIPPED:
+                self.delivered = True
+                final = S.COMPLETED if self.repaired else S.RETURNED_UNREPAIRED
+                await self._transition(final, E(final.value), CARRIER)
 
     # ---------------------------------------------------------------- messages
 

@@ -9,6 +9,7 @@ wait for it to be applied, so the API answers with the state the command produce
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -334,16 +335,16 @@ class RmaWorkflow:
             await self._replace(start)
 
     async def _ship_back(self, start: RmaStart) -> None:
-        self.outbound, label = await self.shipper.ship(
+        self.outbound, label = await self.shipper.ship_then(
+            self.timeline,
             Direction.OUTBOUND,
             named(start.policy.return_address, start.org_name),
             customer_address(start.customer, "an RMA's return label"),
             "ship-back",
             "shipping_label",
+            functools.partial(self._transition, S.RESOLVING, E.SHIPPING_BACK, SYSTEM),
         )
-        self.documents.append(label)
-        detail = {"tracking_number": self.outbound.tracking_number}
-        await self._transition(S.RESOLVING, E.SHIPPING_BACK, SYSTEM, detail)
+        self.documents += label
 
     async def _returned(self, outcome: Outcome, event: E) -> None:
         """The unit shipped back reaches the customer: the RMA completes with `outcome`."""

@@ -15,7 +15,7 @@ A parcel's documents and the transition they come with are stored in one step (`
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -110,6 +110,24 @@ class Shipper:
         """Book the parcel and render its label (`book_with_label`)."""
         parcel = self.parcel(direction, origin, destination, step, label_kind)
         return await book_with_label(parcel, retry)
+
+    async def ship_then(
+        self,
+        timeline: Timeline,
+        direction: Direction,
+        origin: Address,
+        destination: Address,
+        step: str,
+        label_kind: str,
+        transition: Callable[[dict[str, str]], Awaitable[None]],
+    ) -> tuple[ShipmentRef, list[DocumentRef]]:
+        """Book the parcel, then store its label with the transition the booking calls for
+        (`labelled`), called with the parcel's tracking number as its timeline detail.
+        Answers the shipment and the label."""
+        parcel = self.parcel(direction, origin, destination, step, label_kind)
+        shipment = await book(parcel)
+        detail = {"tracking_number": shipment.tracking_number}
+        return shipment, await labelled(timeline, parcel, shipment, transition(detail))
 
 
 async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentRef:
