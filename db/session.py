@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable, Generator
+from functools import partial
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
+import aiosqlite
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_
 
 
 def async_url(url: str) -> str:
@@ -38,23 +48,150 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# How long a writer waits for the database before "database is locked": SQLite's busy
+# handler (another process's write) and this process's write lock alike.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the API read while the worker writes; busy_timeout queues writers instead of
-    # failing them with "database is locked".
+    # WAL lets readers go on while one writer writes; synchronous=NORMAL does not fsync each
+    # commit in WAL mode (only checkpoints), and a commit is never torn; busy_timeout queues
+    # a writer behind another process's write instead of failing it.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# SQLite has one writer at a time. Left to SQLite, a process's writers that find the
+# database locked each sleep in the busy handler (1, 2, 5 ... then 100 ms steps) and poll:
+# the lock sits idle while they sleep, and each sleeper holds a pooled connection. Measured
+# in bench/start_rate.py (32 RMAs in flight), the worker's first write of a transaction
+# waited 140 ms on average (up to 4 s) for a lock that each transaction held 3-22 ms, and
+# the write lock bounded the RMA rate. So a process queues its own writers on an asyncio
+# lock per database file, taken at a transaction's first write statement (pysqlite begins
+# the transaction there, reads before it run outside any transaction) and given up when
+# the connection goes back to the pool (after its COMMIT or ROLLBACK): the next writer
+# goes at once, and the busy handler only ever waits on another process.
+_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+_HOLDS = "aftersales_write_lock"
+_write_locks: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    WeakKeyDictionary()
+)
+
+
+def _write_lock(database: str) -> asyncio.Lock:
+    """The write lock of `database` in this process (per event loop: a lock belongs to one)."""
+    locks = _write_locks.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(database, asyncio.Lock())
+
+
+async def _acquire(lock: asyncio.Lock) -> None:
+    async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
+        await lock.acquire()
+
+
+def _queue_writers(engine: AsyncEngine, database: str) -> None:
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _take(
+        conn: Connection,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: Any,
+        _executemany: bool,
+    ) -> None:
+        if _HOLDS in conn.info or not _WRITE.match(statement):
+            return
+        lock = _write_lock(database)
+        try:
+            # SQLAlchemy runs this event in its greenlet: await_ suspends it on the event
+            # loop as it does for every statement it sends.
+            await_(_acquire(lock))
+        except TimeoutError:
+            raise OperationalError(
+                statement, parameters, sqlite3.OperationalError("database is locked")
+            ) from None
+        conn.info[_HOLDS] = lock
+
+    def _give_up(_dbapi_connection: Any, record: ConnectionPoolEntry, *_: Any) -> None:
+        lock = record.info.pop(_HOLDS, None)
+        if lock is not None:
+            lock.release()
+
+    # Back in the pool, the connection's transaction is over (the pool rolls back whatever
+    # was not committed); an invalidated connection's is too.
+    event.listen(engine.sync_engine.pool, "checkin", _give_up)
+    event.listen(engine.sync_engine.pool, "invalidate", _give_up)
+    event.listen(engine.sync_engine.pool, "soft_invalidate", _give_up)
+
+
+class _Cursor(aiosqlite.Cursor):
+    async def close(self) -> None:
+        # Closing a sqlite3 cursor only resets its statement: no need to queue it behind
+        # the connection's thread and wait for the event loop to come back to us.
+        self._cursor.close()
+
+
+class _Connection(aiosqlite.Connection):
+    """aiosqlite with one thread hop per statement instead of three. SQLAlchemy opens and
+    closes a cursor around every statement, and aiosqlite sends each to the connection's
+    thread: on a busy worker each hop waits its turn on the event loop (~1.4 ms measured),
+    and a write transaction holds SQLite's one write lock through all of them. A sqlite3
+    cursor is a plain object until it executes, so it is made and closed here (the
+    connection is opened with check_same_thread=False, and sqlite3 serializes its calls)."""
+
+    def cursor(self) -> Any:
+        return _Made(_Cursor(self, self._conn.cursor()))
+
+
+class _Made:
+    """What SQLAlchemy awaits `cursor()` through: `async with` / `await` give the cursor."""
+
+    def __init__(self, cursor: _Cursor) -> None:
+        self._made = cursor
+
+    async def __aenter__(self) -> _Cursor:
+        return self._made
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._made.close()
+
+    def __await__(self) -> Generator[Any, None, _Cursor]:
+        return self.__aenter__().__await__()
+
+
+def _connector(url: URL) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """Opens `_Connection`s with the arguments SQLAlchemy's aiosqlite dialect would pass."""
+    args, kwargs = url.get_dialect()().create_connect_args(url)
+
+    async def connect() -> aiosqlite.Connection:
+        connection = _Connection(partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
+        # As SQLAlchemy's dialect does: an unclosed connection must not keep a process alive.
+        connection._thread.daemon = True
+        return await connection
+
+    return connect
 
 
 def make_engine(url: str) -> AsyncEngine:
     url = async_url(url)
     ensure_sqlite_dir(url)
-    if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        # A pooled SQLite connection is a file handle and a thread; a request holds its
+        # connection while it waits for a workflow's answer, so the pool is sized for many
+        # requests in flight (the default 5 + 10 had 32 concurrent RMA creations wait ~1 s
+        # each for a connection), and kept: a connection beyond `pool_size` is closed on its
+        # return, and opening one costs a thread and its pragmas.
+        engine = create_async_engine(
+            url, pool_size=64, max_overflow=64, async_creator=_connector(parsed)
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if parsed.database not in (None, "", ":memory:"):
+            _queue_writers(engine, str(Path(parsed.database).resolve()))
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
