@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -111,3 +112,25 @@ async def test_rows_stream_through_the_cursor(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         rows = await conn.stream(text("SELECT n FROM t ORDER BY n"))
         assert [row.n async for row in rows] == list(range(300))
+
+
+async def test_a_write_transaction_goes_to_the_thread_for_its_first_write_and_commit_only(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    to_thread: Any = db_session._Connection._execute
+
+    async def counted(self: db_session._Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(fn, "__name__", "?"))
+        return await to_thread(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(db_session._Connection, "_execute", counted)
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT count(*) FROM t"))
+        assert sent == ["execute", "fetchall"]
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+        await conn.execute(text("INSERT INTO t VALUES (:n)"), [{"n": 2}, {"n": 3}])
+        await conn.execute(text("UPDATE t SET n = 4 WHERE n = 1"))
+        assert (await conn.execute(text("SELECT sum(n) FROM t"))).scalar_one() == 9
+    assert sent == ["execute", "fetchall", "execute", "commit"]
+    assert await _count(engine) == 3
