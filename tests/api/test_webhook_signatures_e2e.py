@@ -20,9 +20,9 @@ from domain.signatures import verify
 from tests.api.helpers import make_org
 from tests.api.test_foundation import assert_problem
 from tests.api.test_rma_e2e import new_retailer, rma_body
-from tests.api.test_webhooks_e2e import eventually, subscribe
+from tests.api.test_webhooks_e2e import subscribe
 from tests.api.webhook_receiver import Received, Receiver, webhook_receiver
-from tests.support import ADMIN_KEY, Stack
+from tests.support import ADMIN_KEY, Stack, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +62,7 @@ async def new_rma_events(
     async def arrived() -> bool:
         return bool(of_this_rma())
 
-    await eventually(arrived, 20, "a delivery of the new RMA")
+    await eventually(arrived, what="a delivery of the new RMA", within=20, every=0.1)
     return of_this_rma()
 
 
