@@ -6,7 +6,7 @@ divides its rate by the floor's to tell how much our own code adds.
 
 The shape is read from the history's events (payloads are never decoded):
 
-- a marker is a local activity, run in the update handler when it falls between that
+- a local activity's marker (not a patch marker) is a local activity, run in the update handler when it falls between that
   update's acceptance and completion, else in the main loop;
 - an activity is started where it was scheduled and awaited where it completed;
 - a timer is started where it was started, and cancelled or awaited as it was;
@@ -63,6 +63,9 @@ def shape_of(events: list[HistoryEvent]) -> Shape:
     for event in events:
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            # A `workflow.patched` marker is a history event, not a local activity.
+            if event.marker_recorded_event_attributes.marker_name != "core_local_activity":
+                continue
             if in_update is not None:
                 shape.handler_las[in_update] = shape.handler_las.get(in_update, 0) + 1
             else:
