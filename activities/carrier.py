@@ -16,10 +16,7 @@ from activities.bad_data import refuses_bad_data
 from db import models
 from db.types import utcnow
 from domain.common import Address, Direction, ShipmentRef
-
-# Re-exported (`X as X`) until every workflow imports domain.contracts.
-from domain.contracts.carrier import BookShipment as BookShipment
-from domain.contracts.carrier import VoidShipment as VoidShipment
+from domain.contracts.carrier import BookShipment, VoidShipment
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,14 @@ from documents.certificates import (
 from documents.labels import render_label
 from documents.packing_slip import render_packing_slip
 from domain.common import DocumentRef
-
-# Re-exported (`X as X`) until every workflow imports domain.contracts.
-from domain.contracts.documents import CoverageCertificateRequest as CoverageCertificateRequest
-from domain.contracts.documents import DocumentsAndProjection
-from domain.contracts.documents import LabelRequest as LabelRequest
-from domain.contracts.documents import PackingSlipRequest as PackingSlipRequest
-from domain.contracts.documents import RelocationCertificateRequest as RelocationCertificateRequest
-from domain.contracts.documents import RepairCertificateRequest as RepairCertificateRequest
+from domain.contracts.documents import (
+    CoverageCertificateRequest,
+    DocumentsAndProjection,
+    LabelRequest,
+    PackingSlipRequest,
+    RelocationCertificateRequest,
+    RepairCertificateRequest,
+)
 from domain.documents import (
     CoverageCertificateData,
     RelocationCertificateData,

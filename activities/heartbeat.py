@@ -12,8 +12,7 @@ from datetime import timedelta
 
 from temporalio import activity
 
-# Re-exported (`X as X`) until every workflow imports domain.contracts.
-from domain.contracts.notify import HEARTBEAT_TIMEOUT as HEARTBEAT_TIMEOUT
+from domain.contracts.notify import HEARTBEAT_TIMEOUT
 
 # Several beats per timeout, so one late beat on a busy event loop is not a lost attempt.
 HEARTBEAT_EVERY = HEARTBEAT_TIMEOUT / 5

@@ -10,11 +10,7 @@ from activities import stubs
 from activities.bad_data import refuses_bad_data
 from db import inventory
 from db.inventory import ReservationStatus
-
-# Re-exported (`X as X`) until every workflow imports domain.contracts.
-from domain.contracts.inventory import ReserveRequest as ReserveRequest
-from domain.contracts.inventory import ReserveResult as ReserveResult
-from domain.contracts.inventory import SettleRequest as SettleRequest
+from domain.contracts.inventory import ReserveRequest, ReserveResult, SettleRequest
 
 
 class InventoryActivities(stubs.InventoryActivities):

@@ -27,9 +27,6 @@ from activities.mail import OutgoingEmail
 from db import models
 from db.outbox import PendingDelivery, table_of
 from db.types import utcnow
-
-# Re-exported (`X as X`) until every workflow imports domain.contracts.
-from domain.contracts.notify import ATTEMPT_TIMEOUT as ATTEMPT_TIMEOUT
 from domain.delivery import (
     DeliveryOutcome,
     DeliveryQueueStart,

@@ -17,12 +17,7 @@ from activities import stubs
 from activities.bad_data import refuses_bad_data
 from db import models
 from db.types import utcnow
-
-# Re-exported (`X as X`) until every workflow imports domain.contracts.
-from domain.contracts.payments import PAYMENT_DECLINED as PAYMENT_DECLINED
-from domain.contracts.payments import PaymentKind as PaymentKind
-from domain.contracts.payments import PaymentRequest as PaymentRequest
-from domain.contracts.payments import PaymentResult as PaymentResult
+from domain.contracts.payments import PAYMENT_DECLINED, PaymentKind, PaymentRequest, PaymentResult
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,7 @@ from temporalio import activity
 from activities import stubs
 from db import models
 from domain.common import CLOSED_STATUSES, Address
-
-# Re-exported (`X as X`) until every workflow imports domain.contracts.
-from domain.contracts.routing import RouteRequest as RouteRequest
-from domain.contracts.routing import RouteResult as RouteResult
+from domain.contracts.routing import RouteRequest, RouteResult
 from domain.repair import AssignedCenter, CenterProfile, route
 
 

@@ -24,22 +24,20 @@ from db.queries import plan_terms
 from db.types import utcnow
 from domain.common import CLOSED_STATUSES, Customer
 from domain.contracts.facts import CUSTOMER_FIRST_NAME
-
-# Re-exported (`X as X`) until every workflow imports domain.contracts.
-from domain.contracts.store import CaseItemRecord as CaseItemRecord
-from domain.contracts.store import CaseProjection as CaseProjection
-from domain.contracts.store import ClaimingCase as ClaimingCase
-from domain.contracts.store import CustomerChange as CustomerChange
-from domain.contracts.store import MoveAsset as MoveAsset
-from domain.contracts.store import NewCase as NewCase
-from domain.contracts.store import PlanFound as PlanFound
-from domain.contracts.store import PlanLookup as PlanLookup
-from domain.contracts.store import PlanTermsAnswer as PlanTermsAnswer
-from domain.contracts.store import PlanTermsRequest as PlanTermsRequest
-from domain.contracts.store import SerialClaim as SerialClaim
-from domain.contracts.store import SerialClaimResult as SerialClaimResult
-from domain.contracts.store import SerialRelease as SerialRelease
-from domain.contracts.store import TimelineEntry as TimelineEntry
+from domain.contracts.store import (
+    CaseProjection,
+    ClaimingCase,
+    CustomerChange,
+    MoveAsset,
+    NewCase,
+    PlanFound,
+    PlanLookup,
+    PlanTermsAnswer,
+    PlanTermsRequest,
+    SerialClaim,
+    SerialClaimResult,
+    SerialRelease,
+)
 from domain.service_plan import TERMINAL_PLAN_STATUSES
 
 _OPEN_SERIALS = table_of(models.OpenSerial)

@@ -6,8 +6,9 @@ divides its rate by the floor's to tell how much our own code adds.
 
 The shape is read from the history's events (payloads are never decoded):
 
-- a local activity's marker (not a patch marker) is a local activity, run in the update handler when it falls between that
-  update's acceptance and completion, else in the main loop;
+- a local activity's marker (a patch marker is skipped) is a local activity, run in the
+  update handler when it falls between that update's acceptance and completion, else in the
+  main loop;
 - an activity is started where it was scheduled and awaited where it completed;
 - a timer is started where it was started, and cancelled or awaited as it was;
 - an accepted update or a signal is something the main loop waits for, and the driver

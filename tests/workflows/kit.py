@@ -34,7 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.workflow import UpdateMethodMultiParam
 
-from activities.store import CaseProjection, StoreActivities
+from activities.store import StoreActivities
 from db import models
 from db.outbox import OutboxConfig
 from domain.common import (
@@ -46,6 +46,7 @@ from domain.common import (
     Customer,
     Policy,
 )
+from domain.contracts.store import CaseProjection
 from domain.ids import (
     new_tracking_token,
     relocation_workflow_id,

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.worker import Replayer
 
-from activities.store import CaseProjection, NewCase, StoreActivities, TimelineEntry
+from activities.store import StoreActivities
 from db import models
 from db.outbox import OutboxConfig, PendingDelivery
 from domain.common import Customer
+from domain.contracts.store import CaseProjection, NewCase, TimelineEntry
 from domain.delivery import ENQUEUE_SIGNAL, DeliveryQueueStart, QueuedDelivery
 from temporal_client import make_data_converter
 from tests.support import PAYLOAD_KEY, free_port

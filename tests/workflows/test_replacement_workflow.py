@@ -14,18 +14,13 @@ from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 
-from activities.carrier import BookShipment
-from activities.inventory import InventoryActivities, ReserveRequest
-from activities.payments import (
-    BuiltinGateway,
-    GatewayAnswer,
-    PaymentActivities,
-    PaymentKind,
-    PaymentRequest,
-    PaymentResult,
-)
+from activities.inventory import InventoryActivities
+from activities.payments import BuiltinGateway, GatewayAnswer, PaymentActivities
 from db import inventory, models
 from domain.common import Policy, ShipmentRef
+from domain.contracts.carrier import BookShipment
+from domain.contracts.inventory import ReserveRequest
+from domain.contracts.payments import PaymentKind, PaymentRequest, PaymentResult
 from domain.ids import replacement_workflow_id, step_key
 from domain.replacement import (
     CoreReceived,

@@ -14,12 +14,15 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
 
-from activities.carrier import BookShipment, BuiltinCarrier, CarrierActivities
-from activities.documents import DocumentActivities, LabelRequest
-from activities.payments import BuiltinGateway, PaymentActivities, PaymentKind, PaymentRequest
+from activities.carrier import BuiltinCarrier, CarrierActivities
+from activities.documents import DocumentActivities
+from activities.payments import BuiltinGateway, PaymentActivities
 from db import models
 from db.document_store import DocumentStore
 from domain.common import Address, Direction
+from domain.contracts.carrier import BookShipment
+from domain.contracts.documents import LabelRequest
+from domain.contracts.payments import PaymentKind, PaymentRequest
 from domain.documents import LabelData
 from tests.workflows.kit import Harness
 
@@ -208,7 +211,7 @@ async def test_gateway_test_tokens(harness: Harness) -> None:
     from temporalio.exceptions import ApplicationError
     from temporalio.testing import ActivityEnvironment
 
-    from activities.payments import PAYMENT_DECLINED
+    from domain.contracts.payments import PAYMENT_DECLINED
 
     env = ActivityEnvironment()
 
