@@ -130,6 +130,8 @@ class CarrierStatus(StrEnum):
 
 # The signal every case with a parcel takes its carrier scans by.
 CARRIER_EVENT_SIGNAL = "carrier_event"
+# The query every case workflow answers with its current view.
+CURRENT_QUERY = "current"
 
 
 @dataclass

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
+        CURRENT_QUERY,
         Actor,
         CarrierEvent,
         CarrierStatus,
@@ -401,7 +402,7 @@ class RelocationWorkflow:
     def carrier_event(self, event: CarrierEvent) -> None:
         self.scans.receive(event)
 
-    @workflow.query
+    @workflow.query(name=CURRENT_QUERY)
     def current(self) -> RelocationView:
         return self.view()
 

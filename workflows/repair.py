@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
+        CURRENT_QUERY,
         Actor,
         CarrierEvent,
         CarrierStatus,
@@ -418,7 +419,7 @@ class RepairWorkflow:
     def carrier_event(self, event: CarrierEvent) -> None:
         self.scans.receive(event)
 
-    @workflow.query
+    @workflow.query(name=CURRENT_QUERY)
     def current(self) -> RepairView:
         return self.view()
 

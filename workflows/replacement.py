@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
+        CURRENT_QUERY,
         Actor,
         CarrierEvent,
         CarrierStatus,
@@ -398,7 +399,7 @@ class ReplacementWorkflow:
     def carrier_event(self, event: CarrierEvent) -> None:
         self.scans.receive(event)
 
-    @workflow.query
+    @workflow.query(name=CURRENT_QUERY)
     def current(self) -> ReplacementView:
         return self.view()
 

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import rules
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
+        CURRENT_QUERY,
         Actor,
         CarrierEvent,
         CarrierStatus,
@@ -441,7 +442,7 @@ class RmaWorkflow:
     def carrier_event(self, event: CarrierEvent) -> None:
         self.scans.receive(event)
 
-    @workflow.query
+    @workflow.query(name=CURRENT_QUERY)
     def current(self) -> RmaView:
         return self.view()
 

@@ -27,7 +27,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
-    from domain.common import Actor, CaseKind
+    from domain.common import CURRENT_QUERY, Actor, CaseKind
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import service_plan_facts
     from domain.contracts.payments import PaymentKind
@@ -410,7 +410,7 @@ class ServicePlanWorkflow:
                 return await self._apply(handed)
         return await self.commands.hand_over_in_turn(handed)
 
-    @workflow.query
+    @workflow.query(name=CURRENT_QUERY)
     def current(self) -> PlanView:
         return self.view()
 
