@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import forbidden, unauthorized
 from db import models
 from db.types import utcnow
-from domain.rma import Actor
+from domain.common import Actor
 
 log = structlog.get_logger(__name__)
 

@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from domain.common import Address, Customer, DocumentRef, Policy, ShipmentRef
+from domain.common import Actor, Address, Customer, DocumentRef, Policy, ShipmentRef
 from domain.documents import ChecklistLine, RelocationCertificateData, long_date
 from domain.ids import child_case_id
-from domain.rma import Actor
 
 
 class RelocationStatus(StrEnum):

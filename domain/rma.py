@@ -8,9 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-# Actor moved to domain.common (every lifecycle's); re-exported here until its importers switch.
-from domain.common import Actor as Actor
-from domain.common import Customer, DocumentRef, Policy, ShipmentRef
+from domain.common import Actor, Customer, DocumentRef, Policy, ShipmentRef
 from domain.contracts.events import CaseEvent
 from domain.contracts.store import CaseItemRecord
 from domain.documents import PackingSlipData, SlipItem, long_date

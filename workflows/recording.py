@@ -28,6 +28,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
     from domain.common import INVALID_DATA, Customer
+    from domain.contracts.events import CaseEvent
     from domain.contracts.facts import CUSTOMER_FIRST_NAME
     from domain.contracts.store import (
         CaseItemRecord,
@@ -203,7 +204,7 @@ async def _refused_for_data(
 
 
 def if_held(
-    new: NewCase, status: str, reason: str | None, event: str, detail: dict[str, str]
+    new: NewCase, status: str, reason: str | None, event: CaseEvent, detail: dict[str, str]
 ) -> IfHeld:
     """`new` as refused because another open case holds one of its units: `status` and
     `reason`, no coverage, and its last timeline entry (the decision) replaced by `event`."""

@@ -176,7 +176,9 @@ class RmaWorkflow:
         # The decision's one-open-case check made atomic by the database's claim.
         held, serials = rules.SERIAL_HELD_ELSEWHERE, [i.serial for i in start.items]
         refused = held.state()
-        instead = if_held(new, refused.current, refused.reason, held.decision.value, held.detail())
+        instead = if_held(
+            new, refused.current, refused.reason, E(held.decision.value), held.detail()
+        )
         if await self.case.record_claiming(new, serials, instead):
             self.state = refused
 

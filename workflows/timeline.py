@@ -21,8 +21,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
+    from domain.common import Actor
+    from domain.contracts.events import CaseEvent
     from domain.contracts.store import CaseProjection, TimelineEntry
-    from domain.rma import Actor
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
 
 # Before this patch each transition in `together` was its own `project` local activity.
@@ -40,7 +41,7 @@ class Timeline:
         self._held: list[CaseProjection] | None = None
 
     def entry(
-        self, status: str, event: str, actor: Actor, detail: dict[str, str] | None = None
+        self, status: str, event: CaseEvent, actor: Actor, detail: dict[str, str] | None = None
     ) -> TimelineEntry:
         self.seq += 1
         return TimelineEntry(
@@ -55,7 +56,7 @@ class Timeline:
     async def project(
         self,
         status: str,
-        event: str,
+        event: CaseEvent,
         actor: Actor,
         detail: dict[str, str] | None = None,
         *,

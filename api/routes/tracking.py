@@ -29,10 +29,10 @@ from db import models
 from db.cases import case_by_id, forget_read_cases
 from db.queries import CaseBundle, load_case_bundle
 from db.types import utcnow
+from domain.common import Actor
 from domain.contracts.facts import RelocationFacts, RepairFacts, first_name_of
 from domain.relocation import RESCHEDULE_UPDATE, SCHEDULED, RescheduleRequest, Stage
 from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus
-from domain.rma import Actor
 from settings import Settings
 
 A = TypeVar("A", bound=BaseModel)
