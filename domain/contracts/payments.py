@@ -9,6 +9,13 @@ from enum import StrEnum
 # The ApplicationError type of a declined payment: a business answer, never retried.
 PAYMENT_DECLINED = "PaymentDeclined"
 
+# PaymentResult.status of a payment the customer must still authenticate (3-D Secure):
+# neither made nor declined until a PaymentEvent says which.
+REQUIRES_ACTION = "requires_action"
+
+# The signal a payment gateway's event sends to the workflow that owns the payment.
+PAYMENT_EVENT_SIGNAL = "payment_event"
+
 
 class PaymentKind(StrEnum):
     CHARGE = "charge"
@@ -38,3 +45,14 @@ class PaymentResult:
     currency: str
     status: str
     gateway_reference: str
+    # Where the customer authenticates the payment when status is REQUIRES_ACTION.
+    action_url: str = ""
+
+
+@dataclass
+class PaymentEvent:
+    """The gateway's final word on a payment that required customer action."""
+
+    gateway_reference: str
+    succeeded: bool
+    message: str = ""
