@@ -1,10 +1,9 @@
-"""Carrier adapter: book and void parcels. The built-in carrier stands in for a real one."""
+"""Carrier activities: book and void parcels through an organisation's carrier adapter
+(activities/carriers/)."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass
-from typing import Protocol
+from dataclasses import asdict
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,45 +12,14 @@ from temporalio import activity
 
 from activities import stubs
 from activities.bad_data import refuses_bad_data
+from activities.carriers import Booking, Carrier
+from activities.carriers.builtin import BuiltinCarrier
 from db import models
 from db.types import utcnow
-from domain.common import Address, Direction, ShipmentRef
+from domain.common import Direction, ShipmentRef
 from domain.contracts.carrier import BookShipment, VoidShipment
 
-
-@dataclass(frozen=True)
-class Booking:
-    carrier: str
-    service: str
-    tracking_number: str
-
-
-class Carrier(Protocol):
-    name: str
-
-    async def book(
-        self, idempotency_key: str, origin: Address, destination: Address, service: str
-    ) -> Booking: ...
-
-    async def void(self, tracking_number: str) -> None: ...
-
-
-class BuiltinCarrier:
-    """A carrier that needs no network: tracking numbers are derived from the booking key,
-    so booking the same parcel twice gives the same tracking number, as a real carrier's
-    idempotent booking API would."""
-
-    name = "aftersales-post"
-
-    async def book(
-        self, idempotency_key: str, origin: Address, destination: Address, service: str
-    ) -> Booking:
-        digest = hashlib.sha256(idempotency_key.encode()).digest()
-        digits = str(int.from_bytes(digest[:10], "big")).zfill(18)[-16:]
-        return Booking(carrier=self.name, service=service, tracking_number=f"AS{digits}")
-
-    async def void(self, tracking_number: str) -> None:
-        return None
+__all__ = ["Booking", "BuiltinCarrier", "Carrier", "CarrierActivities"]
 
 
 class CarrierActivities(stubs.CarrierActivities):

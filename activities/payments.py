@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Protocol
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,49 +10,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities import stubs
 from activities.bad_data import refuses_bad_data
+from activities.gateways import GatewayAnswer, PaymentGateway
+from activities.gateways.builtin import BuiltinGateway
 from db import models
 from db.types import utcnow
 from domain.contracts.payments import PAYMENT_DECLINED, PaymentKind, PaymentRequest, PaymentResult
 
-
-@dataclass(frozen=True)
-class GatewayAnswer:
-    approved: bool
-    reference: str
-    message: str = ""
-
-
-class PaymentGateway(Protocol):
-    async def execute(
-        self,
-        idempotency_key: str,
-        kind: PaymentKind,
-        amount: Decimal,
-        currency: str,
-        payment_method: str,
-        attempt: int,
-    ) -> GatewayAnswer: ...
-
-
-class BuiltinGateway:
-    """Understands the test tokens of api.md: `pm_ok`, `pm_declined`, `pm_fail_once`.
-    Any other token (e.g. the original order's payment for a refund) is approved."""
-
-    async def execute(
-        self,
-        idempotency_key: str,
-        kind: PaymentKind,
-        amount: Decimal,
-        currency: str,
-        payment_method: str,
-        attempt: int,
-    ) -> GatewayAnswer:
-        reference = "gw_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-        if payment_method == "pm_declined":
-            return GatewayAnswer(False, reference, "card declined")
-        if payment_method == "pm_fail_once" and attempt == 1:
-            return GatewayAnswer(False, reference, "card declined (first attempt)")
-        return GatewayAnswer(True, reference)
+__all__ = ["BuiltinGateway", "GatewayAnswer", "PaymentActivities", "PaymentGateway"]
 
 
 class PaymentActivities(stubs.PaymentActivities):
