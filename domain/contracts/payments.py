@@ -35,6 +35,9 @@ class PaymentRequest:
     amount: Decimal
     currency: str
     payment_method: str
+    # The gateway's reference of what a capture or release settles (the hold) or a refund
+    # gives back (the payment). Empty: the activity finds it in the payments ledger.
+    original_reference: str = ""
 
 
 @dataclass
