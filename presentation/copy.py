@@ -204,6 +204,14 @@ CARRIER_EVENT_TITLES: Final[Mapping[CaseEvent, str]] = {
     CaseEvent.CARRIER_EXCEPTION: "The carrier reported a delay",
 }
 
+# A payment the customer authenticates with their bank (3-D Secure), in each lifecycle that
+# charges or holds money on their card.
+_PAYMENT_AUTHENTICATION_TITLES: Final[Mapping[CaseEvent, str]] = {
+    CaseEvent.PAYMENT_AUTHENTICATION_REQUIRED: "Your bank asks you to confirm a payment",
+    CaseEvent.PAYMENT_AUTHENTICATED: "You confirmed the payment",
+    CaseEvent.PAYMENT_AUTHENTICATION_FAILED: "The payment wasn't confirmed",
+}
+
 EVENT_TITLES: Final[Mapping[CaseKind, Mapping[CaseEvent, str]]] = {
     CaseKind.RMA: {
         CaseEvent.CREATED: "Return requested",
@@ -276,6 +284,7 @@ EVENT_TITLES: Final[Mapping[CaseKind, Mapping[CaseEvent, str]]] = {
         CaseEvent.COMPLETED: "Replacement complete",
         CaseEvent.REFUNDED: "Refunded",
         CaseEvent.CANCELLED: "Replacement cancelled",
+        **_PAYMENT_AUTHENTICATION_TITLES,
     },
     CaseKind.RELOCATION: {
         CaseEvent.CREATED: "Relocation ordered",
@@ -311,6 +320,7 @@ EVENT_TITLES: Final[Mapping[CaseKind, Mapping[CaseEvent, str]]] = {
         CaseEvent.CLAIM_REFUSED: "Claim not accepted",
         CaseEvent.CLAIM_APPROVED: "Claim approved",
         CaseEvent.CANCELLED: "Plan cancelled",
+        **_PAYMENT_AUTHENTICATION_TITLES,
     },
 }
 
@@ -360,6 +370,8 @@ _REASONS: Final[Mapping[str, str]] = {
     "claim_limit_reached": "the claim limit for the year is reached",
     "deductible_payment_failed": "the excess payment was declined",
     "core_charge_declined": "the deposit charge for the old unit was declined",
+    "authentication_failed": "your bank didn't confirm the payment",
+    "authentication_expired": "the payment wasn't confirmed in time",
 }
 
 

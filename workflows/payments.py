@@ -6,11 +6,32 @@ holds, captures, releases and refunds.
 
 The idempotency key names the payment once per case (a workflow id and a step, or the key
 of the hold a capture or release settles), so a retried activity never moves money twice.
+
+A gateway may answer that the customer must first authenticate the payment (3-D Secure,
+`requires_action`). A case that charges or holds the customer's card gives its account a
+`CustomerAuthentication`, fed by the workflow's `payment_event` signal:
+
+    self.authentication = CustomerAuthentication(self.timeline, lambda: self.status)
+    account = PaymentAccount(org_id, case_id, currency, method, self.authentication)
+
+    @workflow.signal(name=PAYMENT_EVENT_SIGNAL)
+    def payment_event(self, event: PaymentEvent) -> None:
+        self.authentication.receive(event)
+
+`pay` then pauses the case: the timeline says so, the read model carries the link for the
+tracking page and the email, and the payment waits for the gateway's event. Authenticated,
+`pay` returns as for any approved payment; failed, or not done within
+`AUTHENTICATION_WINDOW`, it fails exactly as a declined payment does, so each lifecycle's
+declined path (dunning, a rejected enrolment, a failed hold) follows unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -19,13 +40,29 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import PaymentActivities
+    from domain.common import Actor
+    from domain.contracts.events import CaseEvent
+    from domain.contracts.facts import PAYMENT_ACTION, PaymentActionFacts
     from domain.contracts.payments import (
         PAYMENT_DECLINED,
+        REQUIRES_ACTION,
+        PaymentEvent,
         PaymentKind,
         PaymentRequest,
         PaymentResult,
     )
     from workflows.base import EXTERNAL_RETRY, EXTERNAL_TIMEOUT
+    from workflows.timeline import Timeline
+
+# Before this patch no gateway asked for the customer's authentication, and a
+# `requires_action` answer (from a gateway deployed ahead of its workers) passed as paid.
+AUTHENTICATION_PATCH = "payment-customer-authentication"
+# How long a payment waits for its customer to authenticate it before it counts as declined:
+# a day to find the email and open the bank's page, not so long that a case stands still.
+AUTHENTICATION_WINDOW = timedelta(hours=24)
+# Why a payment that needed the customer did not go through (timeline `reason`).
+AUTHENTICATION_FAILED = "authentication_failed"
+AUTHENTICATION_EXPIRED = "authentication_expired"
 
 
 @dataclass(frozen=True)
@@ -37,6 +74,73 @@ class PaymentAccount:
     case_id: str
     currency: str
     payment_method: str
+    # Who sees a payment through its customer's authentication; None for a case that only
+    # pays out (a refund never asks the customer), where a request for it is a decline.
+    authentication: CustomerAuthentication | None = None
+
+
+class CustomerAuthentication:
+    """One case's payments that wait for the customer: the gateway's events received (by
+    the workflow's `payment_event` signal) and the one payment awaited, if any."""
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        status: Callable[[], str],
+        window: timedelta = AUTHENTICATION_WINDOW,
+    ) -> None:
+        self.timeline = timeline
+        # The case's status as it stands, for the timeline entries the pause writes.
+        self.status = status
+        self.window = window
+        self.events: dict[str, PaymentEvent] = {}
+        # The payment waiting for the customer, while one does (a create call answers then).
+        self.awaiting: PaymentActionFacts | None = None
+
+    def receive(self, event: PaymentEvent) -> None:
+        """Keep the gateway's word on a payment; it may come before the payment's pause
+        begins, and more than once (the first one stands)."""
+        self.events.setdefault(event.gateway_reference, event)
+
+    async def settle(self, request: PaymentRequest, result: PaymentResult) -> PaymentResult:
+        """Pause the case until its customer authenticates the payment `result` asks for:
+        the approved result once the gateway says it went through; a decline otherwise."""
+        now = workflow.now()
+        action = PaymentActionFacts(
+            url=result.action_url,
+            since=now,
+            expires_at=now + self.window,
+            amount=request.amount,
+            currency=request.currency,
+            kind=request.kind.value,
+        )
+        self.awaiting = action
+        money = {"amount": f"{request.amount:.2f}", "currency": request.currency}
+        await self._project(
+            CaseEvent.PAYMENT_AUTHENTICATION_REQUIRED,
+            {**money, "expires_at": action.expires_at.isoformat()},
+            action.to_data(),
+        )
+        reference = result.gateway_reference
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: reference in self.events, timeout=self.window)
+        event = self.events.get(reference)
+        self.awaiting = None
+        if event is not None and event.succeeded:
+            await self._project(CaseEvent.PAYMENT_AUTHENTICATED, money, None)
+            return dataclasses.replace(result, status="succeeded", action_url="")
+        reason = AUTHENTICATION_EXPIRED if event is None else AUTHENTICATION_FAILED
+        await self._project(
+            CaseEvent.PAYMENT_AUTHENTICATION_FAILED, {**money, "reason": reason}, None
+        )
+        raise not_authenticated(request, (event.message if event else "") or reason)
+
+    async def _project(
+        self, event: CaseEvent, detail: dict[str, str], action: dict[str, str] | None
+    ) -> None:
+        await self.timeline.project(
+            self.status(), event, Actor.system(), detail, data={PAYMENT_ACTION: action}
+        )
 
 
 async def pay(
@@ -47,21 +151,28 @@ async def pay(
     retry: RetryPolicy = EXTERNAL_RETRY,
 ) -> PaymentResult:
     """Move `amount` as `kind` on the case's account, once per idempotency key. A declined
-    payment fails with an `ActivityError` that `declined` recognises, and is not retried."""
-    return await workflow.execute_activity_method(
+    payment fails with an `ActivityError` that `declined` recognises, and is not retried.
+    One the customer must authenticate waits for them first (see the module's note)."""
+    request = PaymentRequest(
+        idempotency_key=idempotency_key,
+        org_id=account.org_id,
+        case_id=account.case_id,
+        kind=kind,
+        amount=amount,
+        currency=account.currency,
+        payment_method=account.payment_method,
+    )
+    result = await workflow.execute_activity_method(
         PaymentActivities.execute_payment,
-        PaymentRequest(
-            idempotency_key=idempotency_key,
-            org_id=account.org_id,
-            case_id=account.case_id,
-            kind=kind,
-            amount=amount,
-            currency=account.currency,
-            payment_method=account.payment_method,
-        ),
+        request,
         start_to_close_timeout=EXTERNAL_TIMEOUT,
         retry_policy=retry,
     )
+    if result.status != REQUIRES_ACTION or not workflow.patched(AUTHENTICATION_PATCH):
+        return result
+    if account.authentication is None:
+        raise not_authenticated(request, "the customer's authentication cannot be asked for here")
+    return await account.authentication.settle(request, result)
 
 
 async def pay_unless_declined(
@@ -76,6 +187,27 @@ async def pay_unless_declined(
             return False
         raise
     return True
+
+
+class PaymentNotAuthenticated(ActivityError):
+    """A payment its customer did not authenticate: failed as the payment activity fails on
+    a decline (a `PaymentDeclined` cause), so every `declined(error)` path takes it."""
+
+
+def not_authenticated(request: PaymentRequest, message: str) -> PaymentNotAuthenticated:
+    error = PaymentNotAuthenticated(
+        message,
+        scheduled_event_id=0,
+        started_event_id=0,
+        identity="",
+        activity_type="execute_payment",
+        activity_id="",
+        retry_state=None,
+    )
+    error.__cause__ = ApplicationError(
+        message, request.kind.value, type=PAYMENT_DECLINED, non_retryable=True
+    )
+    return error
 
 
 def declined(error: ActivityError) -> bool:

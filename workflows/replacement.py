@@ -32,7 +32,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import ReplacementFacts
-    from domain.contracts.payments import PAYMENT_DECLINED, PaymentKind
+    from domain.contracts.payments import (
+        PAYMENT_DECLINED,
+        PAYMENT_EVENT_SIGNAL,
+        PaymentEvent,
+        PaymentKind,
+    )
     from domain.ids import step_key
     from domain.replacement import (
         ALLOWED_ACTIONS,
@@ -56,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.carrier_scans import CarrierScans, scan_detail
     from workflows.commands import CommandSlot
     from workflows.deposits import Deposit
-    from workflows.payments import PaymentAccount, declined, pay
+    from workflows.payments import CustomerAuthentication, PaymentAccount, declined, pay
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.shipping import Shipper, customer_address, named, void
     from workflows.stock import Reservation
@@ -91,8 +96,14 @@ class ReplacementWorkflow:
         self.shipper = Shipper.for_case(
             start.org_id, start.replacement_id, start.public_base_url, start.tracking_token
         )
+        # A deposit hold the customer must authenticate waits for them (3-D Secure).
+        self.authentication = CustomerAuthentication(self.timeline, lambda: self.status)
         self.account = PaymentAccount(
-            start.org_id, start.replacement_id, start.policy.currency, start.payment_method
+            start.org_id,
+            start.replacement_id,
+            start.policy.currency,
+            start.payment_method,
+            self.authentication,
         )
         self.stock = Reservation(start.org_id, start.replacement_sku, start.replacement_id)
         self.deposit = Deposit(self.account, start.unit_price)
@@ -360,8 +371,11 @@ class ReplacementWorkflow:
 
     @workflow.update(name=REPLACEMENT_ACCEPT_UPDATE)
     async def accept(self) -> ReplacementView:
-        """The create call's answer: reserved and on its way, backordered, or refused."""
-        await self.case.first_answer(lambda: self.settled)
+        """The create call's answer: reserved and on its way, backordered, or refused; or
+        waiting for the customer to authenticate the deposit hold, which may take a day."""
+        await self.case.first_answer(
+            lambda: self.settled or self.authentication.awaiting is not None
+        )
         return self.view()
 
     @workflow.update(name=REPLACEMENT_CANCEL_UPDATE)
@@ -398,6 +412,10 @@ class ReplacementWorkflow:
     @workflow.signal(name=CARRIER_EVENT_SIGNAL)
     def carrier_event(self, event: CarrierEvent) -> None:
         self.scans.receive(event)
+
+    @workflow.signal(name=PAYMENT_EVENT_SIGNAL)
+    def payment_event(self, event: PaymentEvent) -> None:
+        self.authentication.receive(event)
 
     @workflow.query(name=CURRENT_QUERY)
     def current(self) -> ReplacementView:

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.common import CURRENT_QUERY, Actor, CaseKind
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import service_plan_facts
-    from domain.contracts.payments import PaymentKind
+    from domain.contracts.payments import PAYMENT_EVENT_SIGNAL, PaymentEvent, PaymentKind
     from domain.contracts.starts import claim_holder, repair_for_claim, replacement_for_claim
     from domain.contracts.store import CustomerChange, PlanTermsRequest
     from domain.ids import step_key
@@ -68,7 +68,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.certificates import Certificates
     from workflows.children import start_repair, start_replacement
     from workflows.commands import CommandSlot
-    from workflows.payments import PaymentAccount, pay_unless_declined
+    from workflows.payments import CustomerAuthentication, PaymentAccount, pay_unless_declined
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.timeline import Timeline
 
@@ -87,6 +87,8 @@ class ServicePlanWorkflow:
         self.start = start
         self.state = start.state or PlanState.enrol(start, workflow.now())
         self.timeline = Timeline(start.plan_id)
+        # A charge the customer must authenticate waits for them (3-D Secure).
+        self.authentication = CustomerAuthentication(self.timeline, lambda: self.state.status)
         self.certificates = Certificates(start.org_id, start.plan_id, start.public_base_url)
         self.case = CaseRecord()
         self.commands: CommandSlot[Handed, ClaimAnswer | CancelAnswer | None] = CommandSlot()
@@ -355,7 +357,11 @@ class ServicePlanWorkflow:
 
     @workflow.update(name=PLAN_ACCEPT_UPDATE)
     async def accept(self) -> PlanView:
-        await self.case.first_answer()
+        # A first charge waiting for the customer's authentication answers at once: the
+        # plan shows that wait, and ends `rejected` if it does not go through.
+        await self.case.first_answer(
+            lambda: self.case.recorded or self.authentication.awaiting is not None
+        )
         return self.view()
 
     @workflow.update(name=CLAIM_UPDATE)
@@ -410,6 +416,10 @@ class ServicePlanWorkflow:
                 return await self._apply(handed)
         return await self.commands.hand_over_in_turn(handed)
 
+    @workflow.signal(name=PAYMENT_EVENT_SIGNAL)
+    def payment_event(self, event: PaymentEvent) -> None:
+        self.authentication.receive(event)
+
     @workflow.query(name=CURRENT_QUERY)
     def current(self) -> PlanView:
         return self.view()
@@ -420,7 +430,11 @@ class ServicePlanWorkflow:
         """Move the money on the plan's current payment method; False when declined."""
         start = self.start
         account = PaymentAccount(
-            start.org_id, start.plan_id, start.policy.currency, self.state.payment_method
+            start.org_id,
+            start.plan_id,
+            start.policy.currency,
+            self.state.payment_method,
+            self.authentication,
         )
         return await pay_unless_declined(account, kind, amount, key)
 

@@ -107,6 +107,12 @@ class CaseEvent(StrEnum):
     CLAIM_REFUSED = "claim_refused"
     CLAIM_APPROVED = "claim_approved"
 
+    # A payment the customer must authenticate (3-D Secure), in any lifecycle that charges
+    # or holds money on the customer's card.
+    PAYMENT_AUTHENTICATION_REQUIRED = "payment_authentication_required"
+    PAYMENT_AUTHENTICATED = "payment_authenticated"
+    PAYMENT_AUTHENTICATION_FAILED = "payment_authentication_failed"
+
     # A carrier's scan of a case's parcel: `carrier_<status>`.
     CARRIER_PICKED_UP = "carrier_picked_up"
     CARRIER_IN_TRANSIT = "carrier_in_transit"

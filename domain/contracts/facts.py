@@ -584,6 +584,52 @@ def facts_of(case_type: str, data: Mapping[str, Any]) -> CaseFacts | None:
     return FACTS_OF_KIND[kind].from_data(data)
 
 
+# A payment waiting for its customer's authentication, in any lifecycle's row: written by the
+# payment kit (workflows/payments.py) beside the lifecycle's own facts, None once settled.
+PAYMENT_ACTION = "payment_action"
+
+
+@dataclass(frozen=True)
+class PaymentActionFacts:
+    """A payment the customer must authenticate (3-D Secure) before the case goes on: where
+    (the gateway's page), since when, until when it waits, and what it is for."""
+
+    url: str
+    since: datetime
+    expires_at: datetime
+    amount: Decimal
+    currency: str
+    kind: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "since": self.since.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "amount": f"{self.amount:.2f}",
+            "currency": self.currency,
+            "kind": self.kind,
+        }
+
+
+def payment_action_of(data: Mapping[str, Any]) -> PaymentActionFacts | None:
+    """The payment a case waits for its customer to authenticate, if any."""
+    action = _mapping(data.get(PAYMENT_ACTION))
+    since = parse_moment(action.get("since"))
+    expires_at = parse_moment(action.get("expires_at"))
+    url = _str(action.get("url"))
+    if since is None or expires_at is None or not url:
+        return None
+    return PaymentActionFacts(
+        url=url,
+        since=since,
+        expires_at=expires_at,
+        amount=_decimal(action.get("amount")),
+        currency=_str(action.get("currency")),
+        kind=_str(action.get("kind")),
+    )
+
+
 def first_name_of(data: Mapping[str, Any]) -> str:
     """The customer's first name, which every lifecycle's row carries under the same key (for
     a reader that needs nothing else of the row)."""
