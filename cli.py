@@ -21,8 +21,9 @@ from typing import NoReturn
 ROOT = Path(__file__).resolve().parent
 
 
-def migrate(database_url: str | None = None) -> None:
-    """Apply every Alembic migration (idempotent)."""
+def migrate(database_url: str | None = None, secrets_key: str | None = None) -> None:
+    """Apply every Alembic migration (idempotent). A migration that encrypts stored secrets
+    uses `secrets_key`, else AFTERSALES_SECRETS_KEY from the settings."""
     from alembic import command
     from alembic.config import Config
 
@@ -30,6 +31,8 @@ def migrate(database_url: str | None = None) -> None:
     config.set_main_option("script_location", str(ROOT / "migrations"))
     if database_url:
         config.attributes["database_url"] = database_url
+    if secrets_key:
+        config.attributes["secrets_key"] = secrets_key
     command.upgrade(config, "head")
 
 
@@ -343,6 +346,8 @@ def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) 
     env.setdefault("AFTERSALES_CARRIER_SECRET", _persistent_secret(data_dir / "carrier-secret"))
     # 32 random bytes, URL-safe base64: an AES-256 key for the payload codec.
     env.setdefault("AFTERSALES_PAYLOAD_KEY", _persistent_secret(data_dir / "payload-key", 32))
+    # The same, for the secrets the database keeps (integration credentials, webhooks).
+    env.setdefault("AFTERSALES_SECRETS_KEY", _persistent_secret(data_dir / "secrets-key", 32))
     env["AFTERSALES_TEMPORAL_ADDRESS"] = f"127.0.0.1:{temporal_port}"
     env["AFTERSALES_API_HOST"] = host
     env["AFTERSALES_API_PORT"] = str(port)
@@ -385,7 +390,7 @@ def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) 
         )
         children.append(("temporal", temporal))
         _wait_for_port("127.0.0.1", temporal_port, 60, temporal, "Temporal dev server")
-        migrate(env["AFTERSALES_DATABASE_URL"])
+        migrate(env["AFTERSALES_DATABASE_URL"], env["AFTERSALES_SECRETS_KEY"])
         me = [sys.executable, str(ROOT / "cli.py")]
         children.append(("worker", _spawn([*me, "worker"], env, None)))
         api = _spawn([*me, "api"], env, None)

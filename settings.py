@@ -19,16 +19,22 @@ DATA_DIR = Path(".data")
 DEV_ADMIN_KEY = "dev-admin-key"
 DEV_CARRIER_SECRET = "dev-carrier-secret"
 DEV_PAYLOAD_KEY = "dev:ZGV2ZWxvcG1lbnQgcGF5bG9hZCBrZXk6IHB1YmxpYyE="
+DEV_SECRETS_KEY = "dev:ZGV2ZWxvcG1lbnQgc2VjcmV0cyBrZXksIHB1YmxpYyE="
 # Where `aftersales dev` keeps the payload key it generated, so every later command of the
 # same checkout (`aftersales history`, a worker started by hand) decrypts the same history.
 DEV_PAYLOAD_KEY_FILE = DATA_DIR / "payload-key"
+# The same for the key of the secrets stored in the database (integrations, webhooks).
+DEV_SECRETS_KEY_FILE = DATA_DIR / "secrets-key"
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def parse_payload_keys(value: str) -> tuple[tuple[str, bytes], ...]:
+def parse_payload_keys(
+    value: str, variable: str = "AFTERSALES_PAYLOAD_KEY"
+) -> tuple[tuple[str, bytes], ...]:
     """`KEY_ID:BASE64,KEY_ID:BASE64,…` (or bare `BASE64` entries) as (key id, 32-byte key)
     pairs, the encrypting key first. A bare key's id is derived from the key itself, so an
-    operator rotates by putting the new key in front and keeping the old one after it."""
+    operator rotates by putting the new key in front and keeping the old one after it.
+    `variable` names the setting in the messages (AFTERSALES_SECRETS_KEY has this format too)."""
     keys: list[tuple[str, bytes]] = []
     for position, entry in enumerate((e.strip() for e in value.split(",")), start=1):
         if not entry:
@@ -43,17 +49,15 @@ def parse_payload_keys(value: str) -> tuple[tuple[str, bytes], ...]:
             key = b""
         # The message names the entry's position, never its text: it is a secret.
         if len(key) != 32:
-            raise ValueError(f"AFTERSALES_PAYLOAD_KEY entry {position} is not a base64 32-byte key")
+            raise ValueError(f"{variable} entry {position} is not a base64 32-byte key")
         key_id = key_id.strip() or "k" + hashlib.sha256(key).hexdigest()[:12]
         if not _KEY_ID.fullmatch(key_id):
-            raise ValueError(
-                f"AFTERSALES_PAYLOAD_KEY entry {position}: a key id is 1-64 of A-Z a-z 0-9 . _ -"
-            )
+            raise ValueError(f"{variable} entry {position}: a key id is 1-64 of A-Z a-z 0-9 . _ -")
         if key_id in (known for known, _ in keys):
-            raise ValueError(f"AFTERSALES_PAYLOAD_KEY names key id {key_id!r} twice")
+            raise ValueError(f"{variable} names key id {key_id!r} twice")
         keys.append((key_id, key))
     if not keys:
-        raise ValueError("AFTERSALES_PAYLOAD_KEY holds no key")
+        raise ValueError(f"{variable} holds no key")
     return tuple(keys)
 
 
@@ -77,6 +81,13 @@ class Settings(BaseSettings):
     # Encrypts every Temporal payload (workflow inputs and results, signals, updates, activity
     # arguments, failure messages) with AES-256-GCM: see parse_payload_keys for the format.
     payload_key: str | None = Field(default=None, repr=False)
+    # Encrypts the secrets kept in the database (integration credentials, webhook signing
+    # secrets): the same format as payload_key, the first key encrypts, every key decrypts.
+    secrets_key: str | None = Field(default=None, repr=False)
+    # Where the EasyPost and Stripe adapters send their requests; unset, the providers' own
+    # endpoints (tests point them at a local stub).
+    easypost_api_base: str | None = None
+    stripe_api_base: str | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_level: str = "INFO"
@@ -103,7 +114,7 @@ class Settings(BaseSettings):
         if self.env != "development":
             missing = [
                 name
-                for name in ("admin_key", "carrier_secret", "payload_key")
+                for name in ("admin_key", "carrier_secret", "payload_key", "secrets_key")
                 if not getattr(self, name)
             ]
             if missing:
@@ -126,16 +137,25 @@ class Settings(BaseSettings):
             if not self.payload_key and DEV_PAYLOAD_KEY_FILE.is_file():
                 self.payload_key = DEV_PAYLOAD_KEY_FILE.read_text().strip()
             self.payload_key = self.payload_key or DEV_PAYLOAD_KEY
-        keys = parse_payload_keys(self.payload_key or "")
-        if self.env != "development":
-            dev_key = parse_payload_keys(DEV_PAYLOAD_KEY)[0][1]
-            if any(key == dev_key for _, key in keys):
-                raise ValueError("AFTERSALES_PAYLOAD_KEY is the development key")
+            if not self.secrets_key and DEV_SECRETS_KEY_FILE.is_file():
+                self.secrets_key = DEV_SECRETS_KEY_FILE.read_text().strip()
+            self.secrets_key = self.secrets_key or DEV_SECRETS_KEY
+        for variable, value, dev_value in (
+            ("AFTERSALES_PAYLOAD_KEY", self.payload_key, DEV_PAYLOAD_KEY),
+            ("AFTERSALES_SECRETS_KEY", self.secrets_key, DEV_SECRETS_KEY),
+        ):
+            keys = parse_payload_keys(value or "", variable)
+            if self.env != "development":
+                dev_key = parse_payload_keys(dev_value)[0][1]
+                if any(key == dev_key for _, key in keys):
+                    raise ValueError(f"{variable} is the development key")
         self.public_base_url = self.public_base_url.rstrip("/")
         if self.webhook_allow_private_targets is None:
             self.webhook_allow_private_targets = self.env != "production"
         # Compose passes an unset variable through as an empty string.
         self.smtp_url = self.smtp_url or None
+        self.easypost_api_base = (self.easypost_api_base or "").rstrip("/") or None
+        self.stripe_api_base = (self.stripe_api_base or "").rstrip("/") or None
         return self
 
     @property
@@ -152,6 +172,11 @@ class Settings(BaseSettings):
     def required_payload_key(self) -> str:
         assert self.payload_key is not None  # filled or required by the validator
         return self.payload_key
+
+    @property
+    def required_secrets_key(self) -> str:
+        assert self.secrets_key is not None  # filled or required by the validator
+        return self.secrets_key
 
 
 @lru_cache

@@ -32,6 +32,8 @@ NAMING_CONVENTION = {
 }
 
 MONEY = Numeric(12, 2)
+# Centimetres to a millimetre: 99 999.9 cm at most, the API allows far less.
+DIMENSION = Numeric(6, 1)
 
 
 def new_id() -> str:
@@ -78,7 +80,13 @@ class RetailerPolicy(Base):
 
 class Product(Base):
     __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("org_id", "sku"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "sku"),
+        CheckConstraint(
+            "(length_cm IS NULL) = (width_cm IS NULL) AND (width_cm IS NULL) = (height_cm IS NULL)",
+            name="dimensions_all_or_none",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
@@ -87,6 +95,12 @@ class Product(Base):
     category: Mapped[str] = mapped_column(String(64))
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
     warranty_months: Mapped[int] = mapped_column(Integer)
+    # What a carrier rates a parcel by; unknown until the retailer says (PUT /v1/products).
+    weight_grams: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The parcel's dimensions_cm, all three or none (a carrier needs every side).
+    length_cm: Mapped[Decimal | None] = mapped_column(DIMENSION, default=None)
+    width_cm: Mapped[Decimal | None] = mapped_column(DIMENSION, default=None)
+    height_cm: Mapped[Decimal | None] = mapped_column(DIMENSION, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -356,7 +370,7 @@ class PlanCatalogEntry(Base):
 
 class WebhookSubscription(Base):
     """Where an organisation wants case events sent, which ones, and the secret they are
-    signed with (kept readable: it signs every delivery)."""
+    signed with (encrypted, not hashed: it signs every delivery)."""
 
     __tablename__ = "webhook_subscriptions"
 
@@ -364,10 +378,12 @@ class WebhookSubscription(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[Any]] = mapped_column(default=list)
-    secret: Mapped[str] = mapped_column(String(100))
+    # Both encrypted with `db.secret_box` (a Fernet token of a secret of up to 100
+    # characters fits in 500).
+    secret: Mapped[str] = mapped_column(String(500))
     # After a rotation the old secret still signs deliveries until it expires, so receivers
     # can switch to the new one without dropping any.
-    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    previous_secret: Mapped[str | None] = mapped_column(String(500), default=None)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -444,3 +460,26 @@ class Email(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     # As for webhook deliveries: set once its queue has it.
     handed_over_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class Integration(Base):
+    """An organisation's carrier or payment provider and its credentials, encrypted with
+    `db.secret_box` (never stored, returned nor logged in clear). No row means the
+    built-in provider."""
+
+    __tablename__ = "integrations"
+    __table_args__ = (CheckConstraint("kind IN ('carrier', 'payments')", name="kind"),)
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    # The carrier's API key or the gateway's secret key, and the secret its events are
+    # signed with: Fernet tokens, empty for the built-in provider.
+    api_key_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    # Enough to tell which key is configured without showing it.
+    key_last4: Mapped[str | None] = mapped_column(String(4), default=None)
+    # The carrier services the retailer allows (None: the provider's own choice).
+    services: Mapped[list[Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -36,6 +36,8 @@ CARRIER_SECRET = "test-carrier-secret"
 # A fixed key, so every test's workers, API and clients encrypt their Temporal payloads as
 # production does and can read each other's (the recorded replay histories use it too).
 PAYLOAD_KEY = "test:dGVzdCBwYXlsb2FkIGtleSwgMzIgYnl0ZXMgbG9uZyE="
+# The key of the secrets the database keeps (integration credentials, webhook secrets).
+SECRETS_KEY = "test:dGVzdCBzZWNyZXRzIGtleSwgMzIgYnl0ZXMgbG9uZyE="
 DELIVERY_RETRY_WINDOW = timedelta(seconds=8)
 
 T = TypeVar("T")
@@ -99,6 +101,7 @@ async def run_stack(
         admin_key=ADMIN_KEY,
         carrier_secret=CARRIER_SECRET,
         payload_key=PAYLOAD_KEY,
+        secrets_key=SECRETS_KEY,
         api_port=port,
         # Webhooks and emails give up after seconds, not a day, so a test can watch it.
         delivery_retry_window=DELIVERY_RETRY_WINDOW,

@@ -25,9 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("migrate", "api", "worker")
 LONG_RUNNING = ("api", "worker")
-SECRETS = ("AFTERSALES_ADMIN_KEY", "AFTERSALES_CARRIER_SECRET", "AFTERSALES_PAYLOAD_KEY")
+SECRETS = (
+    "AFTERSALES_ADMIN_KEY",
+    "AFTERSALES_CARRIER_SECRET",
+    "AFTERSALES_PAYLOAD_KEY",
+    "AFTERSALES_SECRETS_KEY",
+)
 # A well-formed payload key (id `k1`, 32 bytes): the settings refuse anything else.
 HOST_PAYLOAD_KEY = "k1:" + "QUJD" * 10 + "QUI="
+HOST_SECRETS_KEY = "k1:" + "REVG" * 10 + "REU="
 TEMPORAL_SERVICES = ("temporal", "temporal-ui")
 LOOPBACK = {"127.0.0.1", "::1", "[::1]", "localhost"}
 ALL_SERVICES = ("postgres", "temporal", "temporal-ui", *APP_SERVICES)
@@ -171,6 +177,7 @@ def host_env_with_secrets() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AFTERSALES_")}
     env.update({name: f"test-{name.lower()}" for name in SECRETS})
     env["AFTERSALES_PAYLOAD_KEY"] = HOST_PAYLOAD_KEY
+    env["AFTERSALES_SECRETS_KEY"] = HOST_SECRETS_KEY
     return env
 
 
@@ -413,10 +420,11 @@ def test_secrets_are_required_interpolations(
             interpolate(value, {secret: ""})
     # No fallback anywhere in the file, and none of the development secrets.
     assert not re.search(rf"\$\{{{secret}:?-", raw)
-    from settings import DEV_ADMIN_KEY, DEV_CARRIER_SECRET, DEV_PAYLOAD_KEY
+    from settings import DEV_ADMIN_KEY, DEV_CARRIER_SECRET, DEV_PAYLOAD_KEY, DEV_SECRETS_KEY
 
     assert DEV_ADMIN_KEY not in raw and DEV_CARRIER_SECRET not in raw
     assert DEV_PAYLOAD_KEY.split(":")[1] not in raw
+    assert DEV_SECRETS_KEY.split(":")[1] not in raw
 
 
 def test_every_aftersales_variable_is_a_real_setting(raw: str, services: dict[str, Any]) -> None:
@@ -445,6 +453,7 @@ def test_the_compose_environment_makes_valid_production_settings(
     assert settings.admin_key == "test-aftersales_admin_key"
     assert settings.carrier_secret == "test-aftersales_carrier_secret"
     assert settings.payload_key == HOST_PAYLOAD_KEY
+    assert settings.secrets_key == HOST_SECRETS_KEY
     assert settings.api_port == 8000
     assert str(settings.document_dir) == "/var/lib/aftersales/documents"
     assert settings.public_base_url.startswith("http")

@@ -16,12 +16,13 @@ from api.schemas.setup import PolicyDocument
 from cli import ROOT, migrate
 from db.models import Base
 from db.session import sync_url
-from tests.support import database_url_for_tests, postgres_database
+from tests.support import SECRETS_KEY, database_url_for_tests, postgres_database
 
 
 def _config(url: str) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["database_url"] = url
+    config.attributes["secrets_key"] = SECRETS_KEY
     return config
 
 

@@ -18,10 +18,11 @@ from settings import (
     DEV_ADMIN_KEY,
     DEV_CARRIER_SECRET,
     DEV_PAYLOAD_KEY,
+    DEV_SECRETS_KEY,
     Settings,
     parse_payload_keys,
 )
-from tests.support import PAYLOAD_KEY
+from tests.support import PAYLOAD_KEY, SECRETS_KEY
 
 
 def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,18 +46,25 @@ def test_secrets_are_required_outside_development(
     monkeypatch.delenv("AFTERSALES_ADMIN_KEY", raising=False)
     monkeypatch.delenv("AFTERSALES_CARRIER_SECRET", raising=False)
     monkeypatch.delenv("AFTERSALES_PAYLOAD_KEY", raising=False)
+    monkeypatch.delenv("AFTERSALES_SECRETS_KEY", raising=False)
     with pytest.raises(ValidationError, match="AFTERSALES_ADMIN_KEY"):
         Settings(env=env)
     with pytest.raises(ValidationError, match="AFTERSALES_CARRIER_SECRET"):
         Settings(env=env, admin_key="k")
-    with pytest.raises(ValidationError, match="AFTERSALES_PAYLOAD_KEY must be set"):
+    with pytest.raises(
+        ValidationError, match="AFTERSALES_PAYLOAD_KEY, AFTERSALES_SECRETS_KEY must"
+    ):
         Settings(env=env, admin_key="k", carrier_secret="s")
-    settings = Settings(env=env, admin_key="k", carrier_secret="s", payload_key=PAYLOAD_KEY)
+    with pytest.raises(ValidationError, match="AFTERSALES_SECRETS_KEY must be set"):
+        Settings(env=env, admin_key="k", carrier_secret="s", payload_key=PAYLOAD_KEY)
+    settings = Settings(
+        env=env, admin_key="k", carrier_secret="s", payload_key=PAYLOAD_KEY, secrets_key=SECRETS_KEY
+    )
     assert settings.admin_key == "k"
 
 
 def test_a_missing_environment_means_production(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ENV", "ADMIN_KEY", "CARRIER_SECRET", "PAYLOAD_KEY"):
+    for name in ("ENV", "ADMIN_KEY", "CARRIER_SECRET", "PAYLOAD_KEY", "SECRETS_KEY"):
         monkeypatch.delenv(f"AFTERSALES_{name}", raising=False)
     # A deployment that forgot AFTERSALES_ENV does not quietly run on development secrets.
     with pytest.raises(ValidationError, match="must be set outside development"):
@@ -64,6 +72,7 @@ def test_a_missing_environment_means_production(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AFTERSALES_ADMIN_KEY", "k")
     monkeypatch.setenv("AFTERSALES_CARRIER_SECRET", "s")
     monkeypatch.setenv("AFTERSALES_PAYLOAD_KEY", PAYLOAD_KEY)
+    monkeypatch.setenv("AFTERSALES_SECRETS_KEY", SECRETS_KEY)
     settings = Settings()
     assert settings.env == "production"
     assert settings.webhook_allow_private_targets is False
@@ -72,9 +81,21 @@ def test_a_missing_environment_means_production(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize("env", ["production", "test"])
 def test_development_secrets_are_refused_outside_development(env: str) -> None:
     with pytest.raises(ValidationError, match="AFTERSALES_ADMIN_KEY: the development default"):
-        Settings(env=env, admin_key=DEV_ADMIN_KEY, carrier_secret="s", payload_key=PAYLOAD_KEY)
+        Settings(
+            env=env,
+            admin_key=DEV_ADMIN_KEY,
+            carrier_secret="s",
+            payload_key=PAYLOAD_KEY,
+            secrets_key=SECRETS_KEY,
+        )
     with pytest.raises(ValidationError, match="AFTERSALES_CARRIER_SECRET: the development"):
-        Settings(env=env, admin_key="k", carrier_secret=DEV_CARRIER_SECRET, payload_key=PAYLOAD_KEY)
+        Settings(
+            env=env,
+            admin_key="k",
+            carrier_secret=DEV_CARRIER_SECRET,
+            payload_key=PAYLOAD_KEY,
+            secrets_key=SECRETS_KEY,
+        )
 
 
 def test_the_dev_secret_files_are_created_private(
@@ -150,7 +171,13 @@ def test_a_malformed_payload_key_refuses_to_start_without_echoing_it(
     value: str, message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message) as refused:
-        Settings(env="production", admin_key="k", carrier_secret="s", payload_key=value)
+        Settings(
+            env="production",
+            admin_key="k",
+            carrier_secret="s",
+            payload_key=value,
+            secrets_key=SECRETS_KEY,
+        )
     secret_parts = [p.split(":")[-1] for p in value.split(",") if len(p.split(":")[-1]) > 6]
     assert all(part not in str(refused.value) for part in secret_parts)
 
@@ -159,7 +186,13 @@ def test_the_development_payload_key_is_refused_outside_development() -> None:
     dev_key = DEV_PAYLOAD_KEY.split(":")[1]
     for value in (DEV_PAYLOAD_KEY, f"prod:{base64.b64encode(KEY_A).decode()},{dev_key}"):
         with pytest.raises(ValidationError, match="the development key"):
-            Settings(env="production", admin_key="k", carrier_secret="s", payload_key=value)
+            Settings(
+                env="production",
+                admin_key="k",
+                carrier_secret="s",
+                payload_key=value,
+                secrets_key=SECRETS_KEY,
+            )
 
 
 def test_development_uses_the_key_make_run_generated(
@@ -192,3 +225,47 @@ def test_the_cli_refuses_missing_secrets_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert "AFTERSALES_ADMIN_KEY" in done.stderr and "must be set" in done.stderr
     assert "a-real-looking-secret-value" not in done.stderr
+
+
+# ---------------------------------------------------------------------- secrets key
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "AFTERSALES_SECRETS_KEY must be set"),
+        (base64.b64encode(b"short").decode(), "AFTERSALES_SECRETS_KEY entry 1 is not a base64"),
+        (DEV_SECRETS_KEY, "AFTERSALES_SECRETS_KEY is the development key"),
+    ],
+)
+def test_a_bad_secrets_key_refuses_to_start_without_echoing_it(value: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as refused:
+        Settings(
+            env="production",
+            admin_key="k",
+            carrier_secret="s",
+            payload_key=PAYLOAD_KEY,
+            secrets_key=value,
+        )
+    assert not value or value.split(":")[-1] not in str(refused.value)
+
+
+def test_development_fills_in_the_secrets_key_from_the_file_make_run_keeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AFTERSALES_SECRETS_KEY", raising=False)
+    key_file = tmp_path / "secrets-key"
+    monkeypatch.setattr(settings_module, "DEV_SECRETS_KEY_FILE", key_file)
+    assert Settings(env="development").secrets_key == DEV_SECRETS_KEY
+    key_file.write_text(SECRETS_KEY + "\n")
+    assert Settings(env="development").secrets_key == SECRETS_KEY
+
+
+def test_provider_api_bases_default_to_the_real_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFTERSALES_ENV", "development")
+    assert Settings().easypost_api_base is None and Settings().stripe_api_base is None
+    monkeypatch.setenv("AFTERSALES_EASYPOST_API_BASE", "http://127.0.0.1:9999/easypost/")
+    monkeypatch.setenv("AFTERSALES_STRIPE_API_BASE", "")
+    settings = Settings()
+    assert settings.easypost_api_base == "http://127.0.0.1:9999/easypost"
+    assert settings.stripe_api_base is None

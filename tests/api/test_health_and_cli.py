@@ -10,7 +10,7 @@ import sys
 import httpx
 
 from cli import ROOT
-from tests.support import PAYLOAD_KEY, Stack, free_port, serve_api
+from tests.support import PAYLOAD_KEY, SECRETS_KEY, Stack, free_port, serve_api
 
 
 async def _health(settings_update: dict[str, object], stack: Stack) -> httpx.Response:
@@ -64,6 +64,7 @@ def _cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
         "AFTERSALES_ADMIN_KEY": "x",
         "AFTERSALES_CARRIER_SECRET": "y",
         "AFTERSALES_PAYLOAD_KEY": PAYLOAD_KEY,
+        "AFTERSALES_SECRETS_KEY": SECRETS_KEY,
     }
     return subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), *args],

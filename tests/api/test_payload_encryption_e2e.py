@@ -130,6 +130,7 @@ def _aftersales(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
         "AFTERSALES_DATABASE_URL": stack.settings.database_url,
         "AFTERSALES_TEMPORAL_ADDRESS": stack.settings.temporal_address,
         "AFTERSALES_PAYLOAD_KEY": stack.settings.required_payload_key,
+        "AFTERSALES_SECRETS_KEY": stack.settings.required_secrets_key,
     }
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],

@@ -43,6 +43,7 @@ from tests.support import (
     ADMIN_KEY,
     CARRIER_SECRET,
     PAYLOAD_KEY,
+    SECRETS_KEY,
     TEMPORAL_BIN,
     Stack,
     database_url_for_tests,
@@ -166,6 +167,7 @@ async def running_system(tmp: Path) -> AsyncIterator[System]:
             admin_key=ADMIN_KEY,
             carrier_secret=CARRIER_SECRET,
             payload_key=PAYLOAD_KEY,
+            secrets_key=SECRETS_KEY,
             api_port=api_port,
         )
         await asyncio.to_thread(migrate, url)

@@ -13,7 +13,7 @@ from cli import migrate
 from db import models
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
-from tests.support import ADMIN_KEY, CARRIER_SECRET, PAYLOAD_KEY
+from tests.support import ADMIN_KEY, CARRIER_SECRET, PAYLOAD_KEY, SECRETS_KEY
 from tests.workflows.kit import Harness
 from worker import build_worker
 
@@ -33,6 +33,7 @@ async def harness(
         admin_key=ADMIN_KEY,
         carrier_secret=CARRIER_SECRET,
         payload_key=PAYLOAD_KEY,
+        secrets_key=SECRETS_KEY,
     )
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
