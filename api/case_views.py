@@ -8,7 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from api.auth import Principal
-from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut, TimelineEntryOut
+from api.schemas.common import (
+    DocumentOut,
+    MoneyIO,
+    PaymentActionOut,
+    ShipmentOut,
+    TimelineEntryOut,
+)
 from api.schemas.relocation import RelocationPublic
 from api.schemas.repair import QuoteOut, RepairPublic, RepairUnitOut
 from api.schemas.replacement import HoldOut, ReplacementPublic
@@ -26,6 +32,7 @@ from domain.contracts.facts import (
     appointment_data,
     checklists_data,
     claim_data,
+    payment_action_of,
     site_data,
 )
 from domain.repair import sla_due_at
@@ -88,6 +95,20 @@ class Viewer:
 
     def tracking_token(self, case: models.Case) -> str | None:
         return case.tracking_token if self.owner else None
+
+    def payment_action(self, case: models.Case) -> PaymentActionOut | None:
+        """The payment waiting for the customer: its link is the customer's to open, so
+        only the retailer that owns the case sees it (to tell the customer where it is)."""
+        action = payment_action_of(case.data) if self.owner else None
+        if action is None:
+            return None
+        return PaymentActionOut(
+            url=action.url,
+            since=action.since,
+            expires_at=action.expires_at,
+            amount=MoneyIO.of(action.amount, action.currency),
+            kind=action.kind,
+        )
 
     def customer(self, record: CustomerRow | None) -> dict[str, Any] | None:
         if record is None:
@@ -214,6 +235,7 @@ def replacement_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Rep
             renewals=hold.renewals,
         ),
         customer=viewer.customer(bundle.customer),
+        payment_action=viewer.payment_action(case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle),
@@ -277,6 +299,7 @@ def service_plan_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Se
             for p in bundle.payments
         ],
         customer=viewer.customer(bundle.customer),
+        payment_action=viewer.payment_action(case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         repair_id=case.links.get("repair_id"),

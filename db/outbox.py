@@ -13,7 +13,7 @@ from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
-from domain.contracts.facts import first_name_of
+from domain.contracts.facts import first_name_of, payment_action_of
 from domain.events import event_id, event_type, matches, receives_events_of
 from domain.notifications import notice_for
 from presentation.emails import EmailContext, compose
@@ -177,6 +177,7 @@ async def write_outbound(
         if notice is None or customer is None or not customer.email:
             continue
         link = tracking_url(config.public_base_url, case.tracking_token)
+        action = payment_action_of(case.data)
         email = compose(
             notice,
             EmailContext(
@@ -185,6 +186,7 @@ async def write_outbound(
                 retailer=retailer,
                 tracking_url=link,
                 detail={k: str(v) for k, v in entry.detail.items()},
+                action_url=action.url if action else "",
             ),
         )
         email_id = models.new_id()

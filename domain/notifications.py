@@ -22,6 +22,7 @@ class Notice(StrEnum):
     APPOINTMENT_REMINDER = "appointment_reminder"
     RENEWAL_UPCOMING = "renewal_upcoming"
     PLAN_TRANSFERRED = "plan_transferred"
+    PAYMENT_AUTHENTICATION = "payment_authentication"
 
 
 def notice_for(
@@ -29,6 +30,9 @@ def notice_for(
 ) -> Notice | None:
     """The email a timeline entry calls for, if any."""
     entered = status if status != previous_status else None
+    if event == CaseEvent.PAYMENT_AUTHENTICATION_REQUIRED:
+        # Whatever the case: it stands still until the customer confirms the payment.
+        return Notice.PAYMENT_AUTHENTICATION
     if case_type == CaseKind.RMA:
         if event == CaseEvent.LABEL_CREATED:
             return Notice.LABEL_READY

@@ -19,6 +19,8 @@ class EmailContext:
     tracking_url: str
     # The timeline entry's details: the dates, amounts and tracking number it reports.
     detail: Mapping[str, str]
+    # Where the customer confirms a payment with their bank, while one waits for them.
+    action_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,13 @@ def compose(notice: Notice, ctx: EmailContext) -> ComposedEmail:
             f"Your protection plan {ctx.case_id} is now in your name",
             "The protection plan has been transferred to you. Your Certificate of Coverage "
             "and the plan's details are on the page below; keep this link, it is yours.",
+        ),
+        Notice.PAYMENT_AUTHENTICATION: (
+            f"Please confirm your payment ({ctx.case_id})",
+            f"Your bank asks you to confirm the payment of {d.get('amount', '')} "
+            f"{d.get('currency', '')} for this case. Confirm it with your bank here:\n"
+            f"{ctx.action_url}\n\nPlease do so by {_date(d, 'expires_at')}; without it the "
+            "payment is treated as declined and the case cannot go on.",
         ),
     }
     subject, message = lines[notice]

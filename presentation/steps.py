@@ -13,6 +13,7 @@ from typing import Final
 from domain.common import CaseKind
 from domain.contracts.facts import (
     CaseFacts,
+    PaymentActionFacts,
     RelocationFacts,
     RepairFacts,
     ReplacementFacts,
@@ -175,6 +176,8 @@ class TrackedCase:
     resolution: str | None = None
     coverage: str | None = None
     currency: str = "USD"
+    # A payment waiting for the customer to confirm it with their bank, in any lifecycle.
+    payment_action: PaymentActionFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,22 @@ def next_step(
     if case.case_type == CaseKind.RMA and case.status == Rm.RESOLVING and linked is not None:
         return next_step(linked, now)
     today = now.astimezone(UTC).date()
+    if case.payment_action is not None:
+        return _confirm_payment(case.payment_action, today)
     kind = kind_of(case.case_type)
     return _NEXT_STEPS[kind](case, today) if kind else None
+
+
+def _confirm_payment(action: PaymentActionFacts, today: date) -> NextStep:
+    """Whatever the case was doing, it waits for this payment: the customer's step first."""
+    return NextStep(
+        f"Confirm the payment of {money_words(action.amount, action.currency)} with your bank",
+        deadline=f"Confirm it by {human_date(action.expires_at, today)}",
+        due=action.expires_at,
+        note="Your bank asks you to confirm this payment. Until you do, nothing else can "
+        "happen; without it the payment counts as declined.",
+        yours=True,
+    )
 
 
 def _rma_next(case: TrackedCase, today: date) -> NextStep | None:

@@ -60,6 +60,13 @@ AUTHENTICATION_PATCH = "payment-customer-authentication"
 # How long a payment waits for its customer to authenticate it before it counts as declined:
 # a day to find the email and open the bank's page, not so long that a case stands still.
 AUTHENTICATION_WINDOW = timedelta(hours=24)
+# Cancelling a payment nobody authenticated: a few tries, then the case goes on without.
+WITHDRAW_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+    non_retryable_error_types=[PAYMENT_DECLINED],
+)
 # Why a payment that needed the customer did not go through (timeline `reason`).
 AUTHENTICATION_FAILED = "authentication_failed"
 AUTHENTICATION_EXPIRED = "authentication_expired"
@@ -129,6 +136,8 @@ class CustomerAuthentication:
         if event is not None and event.succeeded:
             await self._project(CaseEvent.PAYMENT_AUTHENTICATED, money, None)
             return dataclasses.replace(result, status="succeeded", action_url="")
+        if event is None:
+            await withdraw(request, reference)
         reason = AUTHENTICATION_EXPIRED if event is None else AUTHENTICATION_FAILED
         await self._project(
             CaseEvent.PAYMENT_AUTHENTICATION_FAILED, {**money, "reason": reason}, None
@@ -140,6 +149,27 @@ class CustomerAuthentication:
     ) -> None:
         await self.timeline.project(
             self.status(), event, Actor.system(), detail, data={PAYMENT_ACTION: action}
+        )
+
+
+async def withdraw(request: PaymentRequest, reference: str) -> None:
+    """Cancel with the gateway a payment its customer did not authenticate in time: the case
+    has moved on as declined, and the customer must not be able to authorise it later."""
+    release = dataclasses.replace(
+        request,
+        idempotency_key=f"{request.idempotency_key}/release",
+        kind=PaymentKind.RELEASE,
+        original_reference=reference,
+    )
+    # Best effort, and bounded: a payment authenticated at the last moment cannot be
+    # cancelled any more, and its ledger row says it was made (the next attempt under its
+    # key finds it paid); a case must not stop here either way.
+    with contextlib.suppress(ActivityError):
+        await workflow.execute_activity_method(
+            PaymentActivities.execute_payment,
+            release,
+            start_to_close_timeout=EXTERNAL_TIMEOUT,
+            retry_policy=WITHDRAW_RETRY,
         )
 
 

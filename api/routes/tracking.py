@@ -30,7 +30,12 @@ from db.cases import case_by_id, forget_read_cases
 from db.queries import CaseBundle, load_case_bundle
 from db.types import utcnow
 from domain.common import Actor
-from domain.contracts.facts import RelocationFacts, RepairFacts, first_name_of
+from domain.contracts.facts import (
+    RelocationFacts,
+    RepairFacts,
+    first_name_of,
+    payment_action_of,
+)
 from domain.relocation import RESCHEDULE_UPDATE, SCHEDULED, RescheduleRequest, Stage
 from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus
 from settings import Settings
@@ -83,6 +88,9 @@ class CustomerAction(BaseModel):
     document_id: str | None = None
     case_id: str | None = Field(None, description="the case it acts on, when a linked one")
     amount: MoneyIO | None = None
+    url: str | None = Field(
+        None, description="where the customer acts, outside this API (their bank's page)"
+    )
 
 
 class Tracking(BaseModel):
@@ -244,6 +252,18 @@ async def repair_of(session: AsyncSession, case: models.Case) -> models.Case | N
 
 async def customer_actions(session: AsyncSession, bundle: CaseBundle) -> list[CustomerAction]:
     case = bundle.case
+    payment = payment_action_of(case.data)
+    if payment is not None:
+        # The case waits for this before anything else can happen.
+        return [
+            CustomerAction(
+                action="authenticate_payment",
+                label="Confirm the payment with your bank",
+                deadline=payment.expires_at.isoformat(),
+                amount=MoneyIO.of(payment.amount, payment.currency),
+                url=payment.url,
+            )
+        ]
     if case.case_type == "relocation":
         return _relocation_actions(case)
     repair = await repair_of(session, case)

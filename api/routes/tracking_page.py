@@ -47,6 +47,7 @@ from domain.contracts.facts import (
     ReplacementFacts,
     ServicePlanFacts,
     facts_of,
+    payment_action_of,
 )
 from domain.relocation import Stage
 from presentation.copy import (
@@ -262,6 +263,7 @@ async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -
         "status": _status(case),
         "next": next_step(tracked, now, _tracked(linked) if linked else None),
         "label": _label_link(actions.get("ship_parcel"), documents),
+        "payment_url": tracked.payment_action.url if tracked.payment_action else None,
         "quote": await _quote_form(session, case) if "approve_quote" in actions else None,
         "reschedule": _reschedule_form(facts, today, actions.keys()),
         "linked": None
@@ -289,6 +291,7 @@ def _tracked(bundle: CaseBundle) -> TrackedCase:
         resolution=case.resolution,
         coverage=case.coverage,
         currency=case.currency,
+        payment_action=payment_action_of(case.data),
     )
 
 

@@ -247,6 +247,17 @@ class ShipmentOut(BaseModel):
     status: str
 
 
+class PaymentActionOut(BaseModel):
+    """A payment waiting for the customer to confirm it with their bank (3-D Secure): the
+    case stands still until then, and counts it declined at `expires_at`."""
+
+    url: str = Field(description="the bank's page; the tracking page and an email link to it")
+    since: datetime
+    expires_at: datetime
+    amount: MoneyIO
+    kind: str
+
+
 T = TypeVar("T")
 
 

@@ -11,6 +11,7 @@ from api.schemas.common import (
     CustomerIn,
     DocumentOut,
     MoneyIO,
+    PaymentActionOut,
     PaymentMethod,
     Reason,
     Serial,
@@ -78,6 +79,9 @@ class ReplacementPublic(BaseModel):
     core_charged: bool
     hold: HoldOut | None
     customer: dict[str, Any] | None
+    payment_action: PaymentActionOut | None = Field(
+        None, description="a payment the customer must confirm; shown to the retailer only"
+    )
     timeline: list[TimelineEntryOut]
     documents: list[DocumentOut]
     shipments: list[ShipmentOut]

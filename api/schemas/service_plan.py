@@ -13,6 +13,7 @@ from api.schemas.common import (
     DocumentOut,
     Moment,
     MoneyIO,
+    PaymentActionOut,
     PaymentMethod,
     Reason,
     Serial,
@@ -97,6 +98,9 @@ class ServicePlanPublic(BaseModel):
     claims: list[dict[str, Any]]
     payments: list[PaymentOut]
     customer: dict[str, Any] | None
+    payment_action: PaymentActionOut | None = Field(
+        None, description="a payment the customer must confirm; shown to the retailer only"
+    )
     timeline: list[TimelineEntryOut]
     documents: list[DocumentOut]
     repair_id: str | None = None

@@ -618,7 +618,8 @@ def payment_action_of(data: Mapping[str, Any]) -> PaymentActionFacts | None:
     since = parse_moment(action.get("since"))
     expires_at = parse_moment(action.get("expires_at"))
     url = _str(action.get("url"))
-    if since is None or expires_at is None or not url:
+    # Only a web page: the link is put in front of the customer as it is.
+    if since is None or expires_at is None or not url.startswith(("https://", "http://")):
         return None
     return PaymentActionFacts(
         url=url,
