@@ -7,15 +7,15 @@ import asyncio
 import contextlib
 import uuid
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 
+from activities.gateways import GatewayAnswer, GatewayCall
 from activities.inventory import InventoryActivities
-from activities.payments import BuiltinGateway, GatewayAnswer, PaymentActivities
+from activities.payments import BuiltinGateway, PaymentActivities
 from db import inventory, models
 from domain.common import Policy, ShipmentRef
 from domain.contracts.carrier import BookShipment
@@ -484,20 +484,10 @@ class CaptureDecliningGateway(BuiltinGateway):
     """The card holds and releases, but the capture of the deposit is declined (the card
     was cancelled meanwhile, say)."""
 
-    async def execute(
-        self,
-        idempotency_key: str,
-        kind: PaymentKind,
-        amount: Decimal,
-        currency: str,
-        payment_method: str,
-        attempt: int,
-    ) -> GatewayAnswer:
-        if kind is PaymentKind.CAPTURE:
-            return GatewayAnswer(False, "gw_capture_declined", "card declined")
-        return await super().execute(
-            idempotency_key, kind, amount, currency, payment_method, attempt
-        )
+    async def execute(self, call: GatewayCall) -> GatewayAnswer:
+        if call.kind is PaymentKind.CAPTURE:
+            return GatewayAnswer.declined("gw_capture_declined", "card declined")
+        return await super().execute(call)
 
 
 async def test_a_declined_core_capture_ends_the_case_as_payment_failed(harness: Harness) -> None:
