@@ -88,7 +88,7 @@ class DocumentActivities(stubs.DocumentActivities):
         if existing is not None:
             return existing
         # Rendering is CPU work: keep it off the event loop that heartbeats other activities.
-        pdf = await asyncio.to_thread(render_label, request.label)
+        pdf = await asyncio.to_thread(self._label_pdf, request)
         return await self._store(
             request.idempotency_key, request.org_id, request.case_id, request.label.kind, pdf
         )
@@ -120,7 +120,7 @@ class DocumentActivities(stubs.DocumentActivities):
                     r.org_id,
                     r.case_id,
                     r.label.kind,
-                    _bind(render_label, r.label),
+                    _bind(self._label_pdf, r),
                 )
                 for r in request.labels
             ),
@@ -173,6 +173,13 @@ class DocumentActivities(stubs.DocumentActivities):
         await self.projector.dispatch(pending)
         found |= fresh
         return [found[key] for key in keys]
+
+    def _label_pdf(self, request: LabelRequest) -> bytes:
+        """The parcel's label: the one its carrier drew (stored when it was booked), else
+        ours. Either is stored and served the same way."""
+        if request.carrier_label_sha256:
+            return self.store.read(self.store.key_of(request.carrier_label_sha256))
+        return render_label(request.label)
 
     def _render_and_put(self, renders: list[_Render]) -> list[tuple[str, str, int]]:
         """Each PDF rendered and put in the store: its SHA-256, storage key and size."""

@@ -20,9 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.carriers import Carrier
 from activities.carriers.builtin import BuiltinCarrier
+from activities.carriers.easypost import NAME as EASYPOST
+from activities.carriers.easypost import EasyPostCarrier
 from activities.credentials import ProviderCredentials
 from activities.gateways import PaymentGateway
 from activities.gateways.builtin import BuiltinGateway
+from activities.gateways.stripe import STRIPE, StripeGateway
 from db.integrations import Version, credentials, integration, integration_version
 from db.secret_box import SecretBox
 from domain.integrations import BUILTIN, IntegrationKind
@@ -32,9 +35,11 @@ CACHE_SECONDS = 30.0
 
 CARRIERS: dict[str, Callable[[ProviderCredentials], Carrier]] = {
     BUILTIN: lambda _: BuiltinCarrier(),
+    EASYPOST: lambda c: EasyPostCarrier(c.api_key, c.services, c.api_base),
 }
 GATEWAYS: dict[str, Callable[[ProviderCredentials], PaymentGateway]] = {
     BUILTIN: lambda _: BuiltinGateway(),
+    STRIPE: lambda account: StripeGateway(account.api_key, account.api_base),
 }
 
 A = TypeVar("A")

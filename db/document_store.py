@@ -15,7 +15,7 @@ class DocumentStore:
     def put(self, content: bytes) -> tuple[str, str]:
         """Store bytes, returning (sha256, storage key). Storing the same bytes twice is a no-op."""
         sha = hashlib.sha256(content).hexdigest()
-        key = f"{sha[:2]}/{sha}.pdf"
+        key = self.key_of(sha)
         path = self.root / key
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +27,11 @@ class DocumentStore:
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
         return sha, key
+
+    @staticmethod
+    def key_of(sha256: str) -> str:
+        """The storage key of the bytes with this SHA-256."""
+        return f"{sha256[:2]}/{sha256}.pdf"
 
     def read(self, storage_key: str) -> bytes:
         path = (self.root / storage_key).resolve()

@@ -192,8 +192,29 @@ class Shipment(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     from_address: Mapped[dict[str, Any]] = mapped_column(default=dict)
     to_address: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Who booked it (the adapter: `aftersales-post`, `easypost`), its own id for the parcel
+    # (what a refund names), what the label cost, and the carrier's own label PDF in the
+    # document store (None: we drew the label).
+    provider: Mapped[str | None] = mapped_column(String(32), default=None)
+    provider_shipment_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    cost: Mapped[Decimal | None] = mapped_column(MONEY, default=None)
+    currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    label_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CarrierBooking(Base):
+    """A provider's shipment created for a booking and not yet known bought: a retried
+    booking finds it here by our key and buys it (once) instead of creating another."""
+
+    __tablename__ = "carrier_bookings"
+
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_shipment_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CarrierEventRecord(Base):

@@ -152,6 +152,9 @@ class ShipmentRef:
     carrier: str
     tracking_number: str
     service: str = "Ground"
+    # The carrier's own label in the document store, stored as the parcel's label instead
+    # of one we draw; empty: we draw it.
+    label_sha256: str = ""
 
 
 @dataclass

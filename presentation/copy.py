@@ -324,9 +324,16 @@ EVENT_TITLES: Final[Mapping[CaseKind, Mapping[CaseEvent, str]]] = {
     },
 }
 
-# Bookkeeping that means nothing to the customer (which center, an internal deadline).
+# Bookkeeping that means nothing to the customer (which center, an internal deadline, a
+# booking the retailer has to put right with the carrier).
 HIDDEN_EVENTS: Final[frozenset[CaseEvent]] = frozenset(
-    {CaseEvent.ROUTED, CaseEvent.SLA_BREACHED, CaseEvent.DEPOSIT_HOLD_RENEWAL_FAILED}
+    {
+        CaseEvent.ROUTED,
+        CaseEvent.SLA_BREACHED,
+        CaseEvent.DEPOSIT_HOLD_RENEWAL_FAILED,
+        CaseEvent.CARRIER_ERROR,
+        CaseEvent.SHIPPING_RETRIED,
+    }
 )
 
 

@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.service_plan import ASSET_MOVED_SIGNAL, AssetMoved
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
+    from workflows.carrier_errors import CarrierErrors
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail
     from workflows.certificates import Certificates
     from workflows.commands import CommandSlot
@@ -84,8 +85,13 @@ class RelocationWorkflow:
     def __init__(self, start: RelocationStart) -> None:
         self.start = start
         self.timeline = Timeline(start.relocation_id)
+        # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
         self.shipper = Shipper.for_case(
-            start.org_id, start.relocation_id, start.public_base_url, start.tracking_token
+            start.org_id,
+            start.relocation_id,
+            start.public_base_url,
+            start.tracking_token,
+            errors=CarrierErrors(self.timeline, lambda: self.status),
         )
         self.certificates = Certificates(start.org_id, start.relocation_id, start.public_base_url)
         self.status = R.SCHEDULING_UNINSTALL

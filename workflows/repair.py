@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         repair_certificate,
     )
     from workflows.base import invalid_transition
+    from workflows.carrier_errors import CarrierErrors
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
     from workflows.certificates import Certificates
     from workflows.children import start_replacement
@@ -92,8 +93,13 @@ class RepairWorkflow:
         self.center: AssignedCenter | None = None
         self.case = CaseRecord()
         self.timeline = Timeline(start.repair_id)
+        # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
         self.shipper = Shipper.for_case(
-            start.org_id, start.repair_id, start.public_base_url, start.tracking_token
+            start.org_id,
+            start.repair_id,
+            start.public_base_url,
+            start.tracking_token,
+            errors=CarrierErrors(self.timeline, lambda: self.status),
         )
         self.certificates = Certificates(start.org_id, start.repair_id, start.public_base_url)
         self.documents: list[DocumentRef] = []

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         StockReserved,
     )
     from workflows.base import EXTERNAL_RETRY, invalid_transition
+    from workflows.carrier_errors import CarrierErrors
     from workflows.carrier_scans import CarrierScans, scan_detail
     from workflows.commands import CommandSlot
     from workflows.deposits import Deposit
@@ -93,8 +94,13 @@ class ReplacementWorkflow:
         self.cores: CommandSlot[CoreReceived] = CommandSlot()
         self.scans = CarrierScans()
         self.timeline = Timeline(start.replacement_id)
+        # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
         self.shipper = Shipper.for_case(
-            start.org_id, start.replacement_id, start.public_base_url, start.tracking_token
+            start.org_id,
+            start.replacement_id,
+            start.public_base_url,
+            start.tracking_token,
+            errors=CarrierErrors(self.timeline, lambda: self.status),
         )
         # A deposit hold the customer must authenticate waits for them (3-D Secure).
         self.authentication = CustomerAuthentication(self.timeline, lambda: self.status)

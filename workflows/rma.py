@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import shipping
     from workflows.base import invalid_transition
+    from workflows.carrier_errors import CarrierErrors
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
     from workflows.children import EndedCase, start_repair, start_replacement
     from workflows.commands import CommandSlot
@@ -97,8 +98,13 @@ class RmaWorkflow:
         self.state = RmaState()
         self.case = CaseRecord()
         self.timeline = Timeline(start.rma_id)
+        # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
         self.shipper = Shipper.for_case(
-            start.org_id, start.rma_id, start.public_base_url, start.tracking_token
+            start.org_id,
+            start.rma_id,
+            start.public_base_url,
+            start.tracking_token,
+            errors=CarrierErrors(self.timeline, lambda: self.state.current),
         )
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import CarrierActivities, DocumentActivities
@@ -36,6 +37,12 @@ with workflow.unsafe.imports_passed_through():
         EXTERNAL_TIMEOUT,
         QUICK_RETRY,
         RENDER_TIMEOUT,
+    )
+    from workflows.carrier_errors import (
+        CARRIER_ERROR_PATCH,
+        CarrierErrors,
+        refusal_of,
+        with_address,
     )
     from workflows.timeline import Timeline, merged
 
@@ -58,22 +65,31 @@ class Parcel:
     step: str
     label_kind: str
     label_step: str = ""
+    # Where a refused booking waits for the retailer's retry; None: it fails the case.
+    errors: CarrierErrors | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Shipper:
     """Ships one case's parcels: under the case's org and number, with labels that link to
-    the case's tracking page."""
+    the case's tracking page; a booking the carrier refuses waits in `errors`, if given, for
+    the retailer to retry it."""
 
     org_id: str
     case_id: str
     tracking_url: str
+    errors: CarrierErrors | None = None
 
     @classmethod
     def for_case(
-        cls, org_id: str, case_id: str, public_base_url: str, tracking_token: str
+        cls,
+        org_id: str,
+        case_id: str,
+        public_base_url: str,
+        tracking_token: str,
+        errors: CarrierErrors | None = None,
     ) -> Shipper:
-        return cls(org_id, case_id, f"{public_base_url}/track/{tracking_token}")
+        return cls(org_id, case_id, f"{public_base_url}/track/{tracking_token}", errors)
 
     def parcel(
         self,
@@ -96,6 +112,7 @@ class Shipper:
             step=step,
             label_kind=label_kind,
             label_step=label_step,
+            errors=self.errors,
         )
 
     async def ship(
@@ -131,22 +148,42 @@ class Shipper:
 
 
 async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentRef:
-    """Book the parcel with the carrier, once per case and step."""
+    """Book the parcel with the carrier, once per case and step. A booking the carrier
+    refuses waits for the retailer's retry (with the parcel's `errors`), which books again
+    under its own key (`<step>-retry-<n>`), with the customer's address corrected if the
+    retry brought one: the parcel keeps it for its label."""
     wf_id = workflow.info().workflow_id
-    return await workflow.execute_activity_method(
-        CarrierActivities.book_shipment,
-        BookShipment(
-            idempotency_key=step_key(wf_id, parcel.step),
-            org_id=parcel.org_id,
-            case_id=parcel.case_id,
-            workflow_id=wf_id,
-            direction=parcel.direction,
-            origin=parcel.origin,
-            destination=parcel.destination,
-        ),
-        start_to_close_timeout=EXTERNAL_TIMEOUT,
-        retry_policy=retry,
-    )
+    retries = 0
+    while True:
+        step = f"{parcel.step}-retry-{retries}" if retries else parcel.step
+        try:
+            return await workflow.execute_activity_method(
+                CarrierActivities.book_shipment,
+                BookShipment(
+                    idempotency_key=step_key(wf_id, step),
+                    org_id=parcel.org_id,
+                    case_id=parcel.case_id,
+                    workflow_id=wf_id,
+                    direction=parcel.direction,
+                    origin=parcel.origin,
+                    destination=parcel.destination,
+                    is_return=parcel.direction is Direction.INBOUND,
+                ),
+                start_to_close_timeout=EXTERNAL_TIMEOUT,
+                retry_policy=retry,
+            )
+        except ActivityError as failed:
+            refusal = refusal_of(failed)
+            if refusal is None or parcel.errors is None:
+                raise
+            if not workflow.patched(CARRIER_ERROR_PATCH):
+                raise
+        fix = await parcel.errors.wait_for_retry(refusal, parcel.direction.value)
+        inbound = parcel.direction is Direction.INBOUND
+        parcel.origin, parcel.destination = with_address(
+            parcel.origin, parcel.destination, inbound, fix.address
+        )
+        retries += 1
 
 
 def label_request(parcel: Parcel, shipment: ShipmentRef) -> LabelRequest:
@@ -156,6 +193,7 @@ def label_request(parcel: Parcel, shipment: ShipmentRef) -> LabelRequest:
         idempotency_key=step_key(workflow.info().workflow_id, step),
         org_id=parcel.org_id,
         case_id=parcel.case_id,
+        carrier_label_sha256=shipment.label_sha256,
         label=LabelData(
             carrier=shipment.carrier,
             service=shipment.service,

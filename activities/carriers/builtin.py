@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import hashlib
 
-from activities.carriers import Booking
-from domain.common import Address
+from activities.carriers import BookedParcel, Booking, BookingJournal, BookingRequest
 
 
 class BuiltinCarrier:
     """A carrier that needs no network: tracking numbers are derived from the booking key,
     so booking the same parcel twice gives the same tracking number, as a real carrier's
-    idempotent booking API would."""
+    idempotent booking API would. Its labels are the ones we draw."""
 
     name = "aftersales-post"
 
-    async def book(
-        self, idempotency_key: str, origin: Address, destination: Address, service: str
-    ) -> Booking:
-        digest = hashlib.sha256(idempotency_key.encode()).digest()
+    async def book(self, request: BookingRequest, journal: BookingJournal) -> Booking:
+        digest = hashlib.sha256(request.idempotency_key.encode()).digest()
         digits = str(int.from_bytes(digest[:10], "big")).zfill(18)[-16:]
-        return Booking(carrier=self.name, service=service, tracking_number=f"AS{digits}")
+        return Booking(carrier=self.name, service=request.service, tracking_number=f"AS{digits}")
 
-    async def void(self, tracking_number: str) -> None:
+    async def void(self, parcel: BookedParcel) -> None:
         return None

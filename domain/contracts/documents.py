@@ -21,6 +21,9 @@ class LabelRequest:
     org_id: str
     case_id: str
     label: LabelData
+    # The carrier's own label (already in the document store, by its SHA-256), stored as
+    # this label instead of drawing `label`; empty: draw it.
+    carrier_label_sha256: str = ""
 
 
 @dataclass

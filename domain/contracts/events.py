@@ -113,6 +113,11 @@ class CaseEvent(StrEnum):
     PAYMENT_AUTHENTICATED = "payment_authenticated"
     PAYMENT_AUTHENTICATION_FAILED = "payment_authentication_failed"
 
+    # A booking the carrier refused (a bad address, no rate), in any lifecycle with
+    # parcels, and the retailer's retry of it.
+    CARRIER_ERROR = "carrier_error"
+    SHIPPING_RETRIED = "shipping_retried"
+
     # A carrier's scan of a case's parcel: `carrier_<status>`.
     CARRIER_PICKED_UP = "carrier_picked_up"
     CARRIER_IN_TRANSIT = "carrier_in_transit"

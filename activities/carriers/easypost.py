@@ -1,0 +1,195 @@
+"""EasyPost as a carrier, through its official SDK (`easypost`, synchronous: every call runs
+in a thread so the worker's event loop keeps heartbeating other activities).
+
+A booking is EasyPost's two steps: create the shipment (its rates come back with it), then
+buy one rate. The shipment id is written to the journal between the two, so a retried
+booking looks its shipment up and buys only if it is not bought yet: EasyPost takes no
+idempotency key, so this (and our key as the shipment's `reference`) is what makes a retry
+safe. The label is EasyPost's own 4x6 PDF.
+
+EasyPost's answers map onto ours: a 4xx (bad address, no rate, bad key) is `CarrierRefused`,
+which the retailer must fix; a 5xx, a 408/429 or a network failure is raised as the SDK
+raises it, and the activity retries it with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from decimal import ROUND_UP, Decimal
+from typing import Any
+
+import httpx
+from easypost.easypost_client import EasyPostClient
+from easypost.errors.api.api_error import ApiError
+
+from activities.carriers import (
+    BookedParcel,
+    Booking,
+    BookingJournal,
+    BookingRequest,
+    CarrierRefused,
+    ParcelSize,
+)
+from domain.common import Address
+
+log = logging.getLogger(__name__)
+
+NAME = "easypost"
+# Under the activity's 10 s start-to-close, so a stuck call fails as a timeout the retry
+# policy sees, not as the whole attempt timing out.
+CALL_TIMEOUT_SECONDS = 8
+# Statuses that say "try again later", not "you asked wrongly".
+_PASSING = frozenset({408, 425, 429})
+_GRAMS_PER_OUNCE = Decimal("28.349523125")
+_CM_PER_INCH = Decimal("2.54")
+_TENTH = Decimal("0.1")
+
+
+class EasyPostCarrier:
+    name = NAME
+
+    def __init__(
+        self, api_key: str, services: Sequence[str] = (), api_base: str | None = None
+    ) -> None:
+        self.services = tuple(services)
+        base = _versioned(api_base) if api_base else None
+        self.client = (
+            EasyPostClient(api_key, api_base=base, timeout=CALL_TIMEOUT_SECONDS)
+            if base
+            else EasyPostClient(api_key, timeout=CALL_TIMEOUT_SECONDS)
+        )
+
+    async def book(self, request: BookingRequest, journal: BookingJournal) -> Booking:
+        shipment_id = await journal.recall()
+        if shipment_id is None:
+            created = await self._call(self.client.shipment.create, **shipment_params(request))
+            shipment_id = str(created["id"])
+            await journal.remember(shipment_id)
+            shipment = created
+        else:
+            shipment = await self._call(self.client.shipment.retrieve, shipment_id)
+        if not shipment.get("postage_label"):
+            rate = choose_rate(shipment.get("rates") or [], self.services, request.service)
+            shipment = await self._call(
+                self.client.shipment.buy, shipment_id, rate={"id": rate["id"]}
+            )
+        return Booking(
+            carrier=str(shipment["selected_rate"]["carrier"]),
+            service=str(shipment["selected_rate"]["service"]),
+            tracking_number=str(shipment["tracking_code"]),
+            provider_shipment_id=shipment_id,
+            cost=Decimal(str(shipment["selected_rate"]["rate"])),
+            currency=str(shipment["selected_rate"].get("currency") or "USD"),
+            label_pdf=await self._label_pdf(shipment_id, shipment["postage_label"]),
+        )
+
+    async def void(self, parcel: BookedParcel) -> None:
+        """Refund the label with EasyPost. Asked twice, EasyPost's answer to the first stands:
+        a shipment whose refund is already under way is left alone."""
+        if parcel.provider_shipment_id is None:
+            return
+        shipment = await self._call(self.client.shipment.retrieve, parcel.provider_shipment_id)
+        if shipment.get("refund_status") in ("submitted", "refunded"):
+            return
+        await self._call(self.client.shipment.refund, parcel.provider_shipment_id)
+
+    async def _label_pdf(self, shipment_id: str, label: dict[str, Any]) -> bytes:
+        url = label.get("label_pdf_url")
+        if not url and label.get("label_file_type") == "application/pdf":
+            url = label.get("label_url")
+        if not url:
+            # Bought with another format: EasyPost converts the label on request.
+            converted = await self._call(self.client.shipment.label, shipment_id, file_format="PDF")
+            url = converted["postage_label"]["label_pdf_url"]
+        async with httpx.AsyncClient(timeout=CALL_TIMEOUT_SECONDS) as http:
+            answer = await http.get(str(url))
+            answer.raise_for_status()
+        if not answer.content.startswith(b"%PDF"):
+            raise ValueError(f"EasyPost's label for {shipment_id} is not a PDF")
+        return answer.content
+
+    async def _call(self, method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """One SDK call in a thread, answered as a plain dict; a refusal as `CarrierRefused`."""
+        try:
+            answer = await asyncio.to_thread(method, *args, **kwargs)
+        except ApiError as exc:
+            raise refusal_or_same(exc) from exc
+        result: dict[str, Any] = answer.to_dict()
+        return result
+
+
+def _versioned(api_base: str) -> str:
+    """The SDK wants the base with its version (`https://api.easypost.com/v2`); the setting
+    may name the host alone."""
+    base = api_base.rstrip("/")
+    return base if base.endswith("/v2") else f"{base}/v2"
+
+
+def refusal_or_same(exc: ApiError) -> Exception:
+    """A 4xx the retailer must fix as `CarrierRefused`; anything passing as it came."""
+    status: int = exc.http_status or 0
+    if 400 <= status < 500 and status not in _PASSING:
+        errors = [e if isinstance(e, dict) else {"message": str(e)} for e in exc.errors or []]
+        return CarrierRefused(str(exc.code or f"http_{status}"), str(exc.message), errors)
+    return exc
+
+
+def shipment_params(request: BookingRequest) -> dict[str, Any]:
+    """EasyPost's shipment for our booking: addresses, the parcel in inches and ounces, a
+    4x6 PDF label, and our key as its reference."""
+    return {
+        "reference": request.idempotency_key,
+        "is_return": request.is_return,
+        "from_address": address(request.origin),
+        "to_address": address(request.destination),
+        "parcel": parcel(request.parcel),
+        "options": {"label_format": "PDF", "label_size": "4x6"},
+    }
+
+
+def address(place: Address) -> dict[str, str]:
+    return {
+        "name": place.name,
+        "street1": place.line1,
+        "street2": place.line2,
+        "city": place.city,
+        "state": place.region,
+        "zip": place.postal_code,
+        "country": place.country,
+    }
+
+
+def parcel(size: ParcelSize) -> dict[str, float]:
+    """EasyPost rates in inches and ounces, to a tenth, rounded up (never under-declared)."""
+
+    def up(value: Decimal) -> float:
+        return float(value.quantize(_TENTH, rounding=ROUND_UP))
+
+    return {
+        "length": up(size.length_cm / _CM_PER_INCH),
+        "width": up(size.width_cm / _CM_PER_INCH),
+        "height": up(size.height_cm / _CM_PER_INCH),
+        "weight": up(Decimal(size.weight_grams) / _GRAMS_PER_OUNCE),
+    }
+
+
+def choose_rate(
+    rates: Sequence[dict[str, Any]], allowed: Sequence[str], named: str
+) -> dict[str, Any]:
+    """The cheapest rate among the retailer's allowed services (all, if it names none). A
+    service is allowed by its name (`Priority`) or by carrier and name (`USPS:Priority`).
+    The service a case names is bought when the retailer allows it by name: every case
+    names one (`Ground` unless it says), so with no allowed list it would otherwise pin
+    every parcel to whichever carrier happens to call a service that."""
+
+    def allows(rate: dict[str, Any]) -> bool:
+        names = {str(rate["service"]), f"{rate['carrier']}:{rate['service']}"}
+        return not allowed or bool(names & set(allowed))
+
+    candidates = [rate for rate in rates if allows(rate)]
+    if not candidates:
+        wanted = ", ".join(allowed) if allowed else "any service"
+        raise CarrierRefused("no_rates", f"EasyPost offers no rate for {wanted} for this parcel")
+    of_named = [rate for rate in candidates if allowed and rate["service"] == named]
+    return min(of_named or candidates, key=lambda rate: Decimal(str(rate["rate"])))
