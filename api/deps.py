@@ -15,6 +15,7 @@ from temporalio.client import Client
 from api.auth import KeyCache, Principal, bearer_token, resolve
 from api.errors import temporal_unavailable
 from db.document_store import DocumentStore
+from db.secret_box import SecretBox
 from settings import Settings
 from temporal_client import connect
 
@@ -28,6 +29,13 @@ class Resources:
     keys: KeyCache = field(default_factory=KeyCache)
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _box: SecretBox | None = None
+
+    def secret_box(self) -> SecretBox:
+        """What encrypts the secrets the database keeps (AFTERSALES_SECRETS_KEY)."""
+        if self._box is None:
+            self._box = SecretBox.from_setting(self.settings.required_secrets_key)
+        return self._box
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use so the API starts even while
@@ -73,6 +81,13 @@ async def temporal_dep(res: ResourcesDep) -> Client:
 
 
 TemporalDep = Annotated[Client, Depends(temporal_dep)]
+
+
+async def secret_box_dep(res: ResourcesDep) -> SecretBox:
+    return res.secret_box()
+
+
+SecretBoxDep = Annotated[SecretBox, Depends(secret_box_dep)]
 
 
 async def principal_dep(

@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import models
 from db.types import utcnow
 
+# A parcel's length, width and height in centimetres.
+Dimensions = tuple[Decimal, Decimal, Decimal]
+
 # ------------------------------------------------------------------ products
 
 
@@ -26,16 +29,12 @@ async def add_product(
     category: str,
     unit_price: Decimal,
     warranty_months: int,
+    weight_grams: int | None = None,
+    dimensions_cm: Dimensions | None = None,
 ) -> models.Product | None:
     """Add a product (commits); None when the catalog has this SKU already."""
-    product = models.Product(
-        org_id=org_id,
-        sku=sku,
-        name=name,
-        category=category,
-        unit_price=unit_price,
-        warranty_months=warranty_months,
-    )
+    product = models.Product(org_id=org_id, sku=sku)
+    _describe(product, name, category, unit_price, warranty_months, weight_grams, dimensions_cm)
     session.add(product)
     try:
         await session.commit()
@@ -49,6 +48,46 @@ async def product(session: AsyncSession, org_id: str, sku: str) -> models.Produc
     return await session.scalar(
         select(models.Product).where(models.Product.org_id == org_id, models.Product.sku == sku)
     )
+
+
+async def update_product(
+    session: AsyncSession,
+    product: models.Product,
+    *,
+    name: str,
+    category: str,
+    unit_price: Decimal,
+    warranty_months: int,
+    weight_grams: int | None,
+    dimensions_cm: Dimensions | None,
+) -> None:
+    """Replace what the catalog says of the product (commits). Open cases keep what they
+    read at creation; new cases and new shipments read this."""
+    _describe(product, name, category, unit_price, warranty_months, weight_grams, dimensions_cm)
+    await session.commit()
+
+
+def dimensions_of(product: models.Product) -> Dimensions | None:
+    if product.length_cm is None or product.width_cm is None or product.height_cm is None:
+        return None
+    return (product.length_cm, product.width_cm, product.height_cm)
+
+
+def _describe(
+    product: models.Product,
+    name: str,
+    category: str,
+    unit_price: Decimal,
+    warranty_months: int,
+    weight_grams: int | None,
+    dimensions_cm: Dimensions | None,
+) -> None:
+    product.name = name
+    product.category = category
+    product.unit_price = unit_price
+    product.warranty_months = warranty_months
+    product.weight_grams = weight_grams
+    product.length_cm, product.width_cm, product.height_cm = dimensions_cm or (None, None, None)
 
 
 # ------------------------------------------------------------------ service plans

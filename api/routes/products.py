@@ -8,15 +8,17 @@ from api.auth import OrgKind
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import Problem, not_found
 from api.schemas.common import MoneyIO
-from api.schemas.setup import ProductCreate, ProductPublic
+from api.schemas.setup import Dimensions, ProductCreate, ProductPublic, ProductUpdate
 from db import models
-from db.catalog import add_product, product
+from db.catalog import Dimensions as StoredDimensions
+from db.catalog import add_product, dimensions_of, product, update_product
 from db.policies import policy_document
 
 router = APIRouter(prefix="/v1/products", tags=["setup"])
 
 
 def _public(product: models.Product, currency: str) -> ProductPublic:
+    sides = dimensions_of(product)
     return ProductPublic(
         id=product.id,
         sku=product.sku,
@@ -24,7 +26,15 @@ def _public(product: models.Product, currency: str) -> ProductPublic:
         category=product.category,
         unit_price=MoneyIO.of(product.unit_price, currency),
         warranty_months=product.warranty_months,
+        weight_grams=product.weight_grams,
+        dimensions_cm=(
+            None if sides is None else Dimensions(length=sides[0], width=sides[1], height=sides[2])
+        ),
     )
+
+
+def _stored(dimensions: Dimensions | None) -> StoredDimensions | None:
+    return None if dimensions is None else (dimensions.length, dimensions.width, dimensions.height)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
@@ -40,6 +50,8 @@ async def create_product(
         category=body.category,
         unit_price=body.price(),
         warranty_months=body.warranty_months,
+        weight_grams=body.weight_grams,
+        dimensions_cm=_stored(body.dimensions_cm),
     )
     if added is None:
         raise Problem(
@@ -55,5 +67,28 @@ async def get_product(sku: str, principal: PrincipalDep, session: SessionDep) ->
     found = await product(session, principal.owner_id, sku)
     if found is None:
         raise not_found("product")
+    currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
+    return _public(found, currency)
+
+
+@router.put("/{sku}", response_model=ProductPublic)
+async def put_product(
+    sku: str, body: ProductUpdate, principal: PrincipalDep, session: SessionDep
+) -> ProductPublic:
+    """Replace the product's description; the same body twice leaves it as the first did."""
+    principal.require(OrgKind.RETAILER)
+    found = await product(session, principal.owner_id, sku)
+    if found is None:
+        raise not_found("product")
+    await update_product(
+        session,
+        found,
+        name=body.name,
+        category=body.category,
+        unit_price=body.price(),
+        warranty_months=body.warranty_months,
+        weight_grams=body.weight_grams,
+        dimensions_cm=_stored(body.dimensions_cm),
+    )
     currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
     return _public(found, currency)

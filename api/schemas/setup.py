@@ -121,15 +121,27 @@ class PolicyDocument(Strict):
         )
 
 
-class ProductCreate(Strict):
-    sku: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=column_length(models.Product.sku),
-            pattern=r"^[A-Za-z0-9._\-]+$",
-        ),
-    ]
+# A side of a parcel, in centimetres to the millimetre: up to 10 m (stored in Numeric(6, 1)).
+Centimetres = Annotated[
+    Decimal,
+    Field(gt=0, le=1000, decimal_places=1),
+    PlainSerializer(
+        lambda d: int(d) if d == d.to_integral_value() else float(d),
+        return_type=float | int,
+        when_used="json",
+    ),
+]
+
+
+class Dimensions(Strict):
+    """The product's parcel as a carrier measures it."""
+
+    length: Centimetres
+    width: Centimetres
+    height: Centimetres
+
+
+class _ProductFields(Strict):
     name: Annotated[
         str,
         StringConstraints(
@@ -144,10 +156,32 @@ class ProductCreate(Strict):
     ]
     unit_price: MoneyIO | Amount
     warranty_months: Annotated[int, Field(ge=0, le=240)]
+    weight_grams: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        default=None, description="the packed product's weight, for carrier rates"
+    )
+    dimensions_cm: Dimensions | None = Field(
+        default=None, description="the packed product's size, for carrier rates"
+    )
 
     def price(self) -> Decimal:
         value = self.unit_price.amount if isinstance(self.unit_price, MoneyIO) else self.unit_price
         return value.quantize(Decimal("0.01"))
+
+
+class ProductCreate(_ProductFields):
+    sku: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=column_length(models.Product.sku),
+            pattern=r"^[A-Za-z0-9._\-]+$",
+        ),
+    ]
+
+
+class ProductUpdate(_ProductFields):
+    """Every field of the product but its SKU (the path names it); weight and dimensions
+    left out are cleared."""
 
 
 class ProductPublic(BaseModel):
@@ -157,3 +191,5 @@ class ProductPublic(BaseModel):
     category: str
     unit_price: MoneyIO
     warranty_months: int
+    weight_grams: int | None = None
+    dimensions_cm: Dimensions | None = None
