@@ -15,17 +15,19 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.carrier import BuiltinCarrier, CarrierActivities
+from activities.carrier import CarrierActivities
 from activities.documents import DocumentActivities
 from activities.handover import Handover
 from activities.inventory import InventoryActivities
 from activities.mail import SmtpMailer
 from activities.notify import Dispatcher, NotifyActivities, webhook_client
-from activities.payments import BuiltinGateway, PaymentActivities
+from activities.payments import PaymentActivities
+from activities.providers import Providers
 from activities.routing import RoutingActivities
 from activities.store import StoreActivities
 from db.document_store import DocumentStore
 from db.outbox import OutboxConfig
+from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
 from temporal_client import connect
@@ -74,6 +76,15 @@ def build_handover(
     )
 
 
+def build_providers(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> Providers:
+    """Each organisation's carrier and gateway, from its integrations."""
+    return Providers(
+        sessions,
+        SecretBox.from_setting(settings.required_secrets_key),
+        {"easypost": settings.easypost_api_base, "stripe": settings.stripe_api_base},
+    )
+
+
 def build_activities(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -95,9 +106,11 @@ def build_activities(
         SmtpMailer(settings.smtp_url, settings.email_from) if settings.smtp_url else None,
         allow_private_targets=bool(settings.webhook_allow_private_targets),
     )
-    carrier = CarrierActivities(sessions, BuiltinCarrier())
-    payments = PaymentActivities(sessions, BuiltinGateway())
-    documents = DocumentActivities(sessions, DocumentStore(settings.document_dir), store)
+    document_store = DocumentStore(settings.document_dir)
+    providers = build_providers(sessions, settings)
+    carrier = CarrierActivities(sessions, providers, document_store)
+    payments = PaymentActivities(sessions, providers)
+    documents = DocumentActivities(sessions, document_store, store)
     routing = RoutingActivities(sessions)
     inventory = InventoryActivities(sessions)
     return [
