@@ -276,6 +276,7 @@ def _call(
         return_url=return_url,
         org_id=request.org_id,
         case_id=request.case_id,
+        ledger_key=request.idempotency_key,
     )
 
 

@@ -289,9 +289,32 @@ class Payment(Base):
     payment_method: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    gateway_reference: Mapped[str] = mapped_column(String(64), default="")
+    # The gateway's id of what moved (a Stripe PaymentIntent or Refund): a gateway's event
+    # finds its row by it.
+    gateway_reference: Mapped[str] = mapped_column(String(64), default="", index=True)
+    # The gateway that moved it, and what a capture, release or refund acted on (the hold's
+    # or the payment's `gateway_reference`).
+    provider: Mapped[str] = mapped_column(String(20), default="builtin")
+    original_reference: Mapped[str] = mapped_column(String(64), default="")
+    # Where the customer authenticates a payment in `requires_action`, and the gateway's
+    # words on a decline.
+    action_url: Mapped[str] = mapped_column(String(2048), default="")
+    message: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaymentEventRecord(Base):
+    """Payment gateway events already accepted: a repeated event id is a primary-key
+    conflict, so an event redelivered (or delivered twice at once) acts once."""
+
+    __tablename__ = "payment_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(64))
+    gateway_reference: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RepairCenter(Base):

@@ -8,6 +8,7 @@ must pass on to its provider so that a retried call never moves money twice."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -39,6 +40,9 @@ class GatewayCall:
     return_url: str = ""
     org_id: str = ""
     case_id: str = ""
+    # The ledger entry's own key (idempotency_key less the attempt), for the gateway to
+    # carry back in its events.
+    ledger_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,3 +79,43 @@ class GatewayDirectory(Protocol):
     """An organisation's gateway as configured now (`activities.providers`)."""
 
     async def gateway_for(self, org_id: str) -> PaymentGateway: ...
+
+
+@dataclass(frozen=True)
+class EventSubject:
+    """The payment a gateway's event is about, read before the event is verified: only to
+    find the ledger entry, hence the organisation whose webhook secret verifies it."""
+
+    reference: str
+    # Our ledger key and attempt, when the gateway carries them back (a payment whose
+    # answer the ledger has not stored yet has no reference there).
+    ledger_key: str = ""
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    """A verified event: its id (each is acted on once), type, the payment it is about and,
+    when it settles one, SUCCEEDED or DECLINED ("" for an event that settles nothing)."""
+
+    event_id: str
+    type: str
+    reference: str
+    settled: str
+    message: str = ""
+
+
+class InvalidEvent(Exception):
+    """An event that fails its signature check (`signature`), or is no event at all."""
+
+    def __init__(self, detail: str, signature: bool) -> None:
+        super().__init__(detail)
+        self.signature = signature
+
+
+class EventReader(Protocol):
+    """How one gateway's webhook events read (`activities.gateways.events.READERS`)."""
+
+    def subject(self, body: bytes) -> EventSubject | None: ...
+
+    def read(self, body: bytes, headers: Mapping[str, str], secret: str) -> GatewayEvent: ...

@@ -18,13 +18,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import stripe
 
-from activities.gateways import DECLINED, SUCCEEDED, GatewayAnswer, GatewayCall
+from activities.gateways import (
+    DECLINED,
+    SUCCEEDED,
+    EventSubject,
+    GatewayAnswer,
+    GatewayCall,
+    GatewayEvent,
+    InvalidEvent,
+)
 from domain.contracts.payments import PaymentKind
 
 STRIPE = "stripe"
@@ -159,9 +167,13 @@ class StripeGateway:
 
 def _metadata(call: GatewayCall) -> dict[str, str]:
     # Lets the retailer find the case from their Stripe dashboard, and the events route
-    # find the ledger entry of a PaymentIntent whose answer it has not stored yet.
-    key = call.idempotency_key.rsplit("/", 1)[0]
-    return {"aftersales_org": call.org_id, "aftersales_case": call.case_id, "aftersales_key": key}
+    # find the ledger entry (and attempt) of a PaymentIntent whose answer is not stored yet.
+    return {
+        "aftersales_org": call.org_id,
+        "aftersales_case": call.case_id,
+        "aftersales_payment": call.ledger_key,
+        "aftersales_attempt": str(call.attempt),
+    }
 
 
 def _answer(intent: stripe.PaymentIntent) -> GatewayAnswer:
@@ -200,45 +212,44 @@ def _declined(error: stripe.StripeError, original: str) -> GatewayAnswer:
     return GatewayAnswer.declined(reference, " / ".join(words) or "declined by Stripe")
 
 
-@dataclass(frozen=True)
-class StripeEvent:
-    """A verified Stripe event about a PaymentIntent: its id (for dedupe), type, the
-    PaymentIntent and, when the event settles it, whether the payment was made."""
+class StripeEvents:
+    """Stripe's webhook events (`POST /v1/payment-events/stripe`): snapshot events about
+    PaymentIntents, signed in `Stripe-Signature` with the endpoint's secret (`whsec_...`)."""
 
-    event_id: str
-    type: str
-    gateway_reference: str
-    settled: str  # SUCCEEDED, DECLINED, or "" when the event settles nothing
-    message: str
+    def subject(self, body: bytes) -> EventSubject | None:
+        try:
+            obj = json.loads(body)["data"]["object"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(obj, dict) or obj.get("object") != "payment_intent":
+            return None
+        metadata = obj.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
+        attempt = str(metadata.get("aftersales_attempt", ""))
+        return EventSubject(
+            reference=str(obj.get("id") or ""),
+            ledger_key=str(metadata.get("aftersales_payment", "")),
+            attempt=int(attempt) if attempt.isdecimal() else 0,
+        )
 
-
-def reference_in(body: bytes) -> tuple[str, str]:
-    """The PaymentIntent id and our ledger key an event is about, read WITHOUT verifying:
-    only to find whose webhook secret verifies it. Empty strings when there are none."""
-    try:
-        data = json.loads(body)
-        obj = data["data"]["object"]
-    except (ValueError, KeyError, TypeError):
-        return "", ""
-    if not isinstance(obj, dict) or obj.get("object") != "payment_intent":
-        return "", ""
-    metadata = obj.get("metadata") or {}
-    key = metadata.get("aftersales_key", "") if isinstance(metadata, dict) else ""
-    return str(obj.get("id") or ""), str(key)
-
-
-def read_event(body: bytes, signature: str, secret: str) -> StripeEvent:
-    """The event, verified with the SDK (`stripe.SignatureVerificationError` on a bad or
-    stale signature, `ValueError` on a body that is not an event)."""
-    event = stripe.Webhook.construct_event(body, signature, secret)
-    obj: dict[str, Any] = event.data.object.to_dict()
-    message = ""
-    if event.type == SUCCEEDED_EVENT:
-        settled = SUCCEEDED
-    elif event.type == FAILED_EVENT:
-        settled = DECLINED
-        error = obj.get("last_payment_error")
-        message = str((error.get("message") if error else None) or "authentication failed")
-    else:
-        settled = ""
-    return StripeEvent(event.id, event.type, str(obj.get("id") or ""), settled, message)
+    def read(self, body: bytes, headers: Mapping[str, str], secret: str) -> GatewayEvent:
+        """The event, verified with the SDK's signature check (five minutes' tolerance)."""
+        try:
+            event = stripe.Webhook.construct_event(
+                body, headers.get("stripe-signature") or "", secret
+            )
+        except stripe.SignatureVerificationError as error:
+            raise InvalidEvent("missing, stale or wrong Stripe-Signature", True) from error
+        except ValueError as error:
+            raise InvalidEvent("the body is not a Stripe event", False) from error
+        obj: dict[str, Any] = event.data.object.to_dict()
+        message = ""
+        if event.type == SUCCEEDED_EVENT:
+            settled = SUCCEEDED
+        elif event.type == FAILED_EVENT:
+            settled = DECLINED
+            failure = obj.get("last_payment_error") or {}
+            message = str(failure.get("message") or "authentication failed")
+        else:
+            settled = ""
+        return GatewayEvent(event.id, event.type, str(obj.get("id") or ""), settled, message)

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 import stripe
 
-from activities.gateways import DECLINED, SUCCEEDED, GatewayCall
-from activities.gateways.stripe import StripeGateway, minor_units, read_event, reference_in
+from activities.gateways import DECLINED, SUCCEEDED, EventSubject, GatewayCall, InvalidEvent
+from activities.gateways.stripe import StripeEvents, StripeGateway, minor_units
 from domain.contracts.payments import REQUIRES_ACTION, PaymentKind
 from tests.stubs.stripe import StripeStub, sign
 
@@ -51,6 +51,7 @@ def call(
         return_url=RETURN_URL,
         org_id="org-1",
         case_id="P-1",
+        ledger_key=key.rsplit("/", 1)[0],
     )
 
 
@@ -69,7 +70,8 @@ async def test_a_charge_is_a_payment_intent_confirmed_off_session(stub: StripeSt
     assert intent["metadata"] == {
         "aftersales_org": "org-1",
         "aftersales_case": "P-1",
-        "aftersales_key": "plan:P-1/charge-1",
+        "aftersales_payment": "plan:P-1/charge-1",
+        "aftersales_attempt": "1",
     }
     create = next(p for m, path, p in stub.requests if path == "/v1/payment_intents")
     assert create["off_session"] == "true" and create["confirm"] == "true"
@@ -185,18 +187,28 @@ def test_an_event_is_verified_with_the_sdk() -> None:
             "object": {
                 "id": "pi_1",
                 "object": "payment_intent",
-                "metadata": {"aftersales_key": "R-2/hold-1"},
+                "metadata": {"aftersales_payment": "R-2/hold-1", "aftersales_attempt": "2"},
                 "last_payment_error": {"message": "The provided PaymentMethod has failed."},
             }
         },
     }
     body = json.dumps(event).encode()
-    assert reference_in(body) == ("pi_1", "R-2/hold-1")
-    read = read_event(body, sign("whsec_a", body), "whsec_a")
-    assert (read.event_id, read.gateway_reference, read.settled) == ("evt_1", "pi_1", DECLINED)
+    events = StripeEvents()
+    assert events.subject(body) == EventSubject("pi_1", "R-2/hold-1", 2)
+    read = events.read(body, {"stripe-signature": sign("whsec_a", body)}, "whsec_a")
+    assert (read.event_id, read.reference, read.settled) == ("evt_1", "pi_1", DECLINED)
     assert read.message == "The provided PaymentMethod has failed."
-    with pytest.raises(stripe.SignatureVerificationError):
-        read_event(body, sign("whsec_other", body), "whsec_a")
-    with pytest.raises(stripe.SignatureVerificationError):
-        read_event(body, sign("whsec_a", body, at=int(time.time()) - 3600), "whsec_a")
-    assert reference_in(b"not json") == ("", "")
+    for header in (
+        sign("whsec_other", body),
+        sign("whsec_a", body, at=int(time.time()) - 3600),
+        "",
+    ):
+        with pytest.raises(InvalidEvent) as refused:
+            events.read(body, {"stripe-signature": header}, "whsec_a")
+        assert refused.value.signature
+    with pytest.raises(InvalidEvent) as malformed:
+        events.read(b"not json", {"stripe-signature": sign("whsec_a", b"not json")}, "whsec_a")
+    assert not malformed.value.signature
+    assert events.subject(b"not json") is None
+    charge = {"data": {"object": {"id": "ch_1", "object": "charge"}}}
+    assert events.subject(json.dumps(charge).encode()) is None
