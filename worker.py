@@ -109,7 +109,7 @@ def build_activities(
     document_store = DocumentStore(settings.document_dir)
     providers = build_providers(sessions, settings)
     carrier = CarrierActivities(sessions, providers, document_store)
-    payments = PaymentActivities(sessions, providers)
+    payments = PaymentActivities(sessions, providers, settings.public_base_url)
     documents = DocumentActivities(sessions, document_store, store)
     routing = RoutingActivities(sessions)
     inventory = InventoryActivities(sessions)
