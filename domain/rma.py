@@ -116,6 +116,9 @@ class RmaStart:
     # The token of the repair this RMA may start: drawn by the API, as workflows draw none.
     repair_tracking_token: str = ""
     replacement_tracking_token: str = ""
+    # The payment gateway's id of the order's payment (a Stripe PaymentIntent), when the
+    # retailer gave it: a refund goes back to it. Otherwise to `order_payment_method`.
+    payment_reference: str = ""
 
 
 @dataclass

@@ -283,7 +283,7 @@ class RmaWorkflow:
     async def _refund(self, start: RmaStart, refund: rules.RefundBreakdown) -> None:
         """Refund to the order's payment method (nothing to pay when the fee took it all)."""
         if refund.refund > 0:
-            method = order_payment_method(start.order_ref)
+            method = start.payment_reference or order_payment_method(start.order_ref)
             account = PaymentAccount(start.org_id, start.rma_id, start.policy.currency, method)
             key = step_key(workflow.info().workflow_id, "refund")
             await pay(account, PaymentKind.REFUND, refund.refund, key)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -73,6 +74,10 @@ class StripeGateway:
                 return await self._pay(call, capture_method="automatic")
             if call.kind is PaymentKind.HOLD:
                 return await self._pay(call, capture_method="manual")
+            if call.kind is PaymentKind.REFUND and not call.original_reference:
+                # A refund's payment method names the payment it goes back to: an RMA's
+                # order paid through Stripe outside any case (its `payment_reference`).
+                call = replace(call, original_reference=_payment_intent_in(call.payment_method))
             if not call.original_reference:
                 # Stripe settles holds and gives money back only against a PaymentIntent of
                 # its own: a case with none (money taken elsewhere) cannot be refunded here.
@@ -163,6 +168,10 @@ class StripeGateway:
         if refund.status in ("failed", "canceled"):
             return GatewayAnswer.declined(refund.id, f"refund {refund.status}")
         return GatewayAnswer.approved(refund.id)
+
+
+def _payment_intent_in(payment_method: str) -> str:
+    return payment_method if payment_method.startswith("pi_") else ""
 
 
 def _metadata(call: GatewayCall) -> dict[str, str]:

@@ -157,6 +157,13 @@ async def test_a_refund_goes_back_to_the_original_payment_intent(stub: StripeStu
     assert too_much.status == DECLINED and "greater than" in too_much.message
     nothing = await stripe_gateway.execute(call(PaymentKind.REFUND, key="P-1/refund3/1"))
     assert nothing.status == DECLINED and "no Stripe payment" in nothing.message
+    # An order paid outside any case: the refund's payment method names its PaymentIntent.
+    order = await stripe_gateway.execute(call(PaymentKind.CHARGE, key="shop/order-1/1"))
+    back = await stripe_gateway.execute(
+        call(PaymentKind.REFUND, method=order.reference, amount="49.90", key="R-9/refund/1")
+    )
+    assert back.status == SUCCEEDED
+    assert stub.refunds[back.reference]["payment_intent"] == order.reference
 
 
 async def test_a_card_that_wants_3d_secure_asks_the_customer(stub: StripeStub) -> None:
