@@ -9,6 +9,7 @@ from typing import Any
 
 from api.auth import Principal
 from api.schemas.common import (
+    CarrierErrorOut,
     DocumentOut,
     MoneyIO,
     PaymentActionOut,
@@ -30,6 +31,7 @@ from domain.contracts.facts import (
     ServicePlanFacts,
     SlaFacts,
     appointment_data,
+    carrier_error_of,
     checklists_data,
     claim_data,
     payment_action_of,
@@ -96,6 +98,16 @@ class Viewer:
     def tracking_token(self, case: models.Case) -> str | None:
         return case.tracking_token if self.owner else None
 
+    def carrier_error(self, case: models.Case) -> CarrierErrorOut | None:
+        """A booking the carrier refused: the retailer's to fix (its address data, its
+        carrier account), so only the owner sees it."""
+        error = carrier_error_of(case.data) if self.owner else None
+        if error is None:
+            return None
+        return CarrierErrorOut(
+            code=error.code, message=error.message, direction=error.direction, errors=error.errors
+        )
+
     def payment_action(self, case: models.Case) -> PaymentActionOut | None:
         """The payment waiting for the customer: its link is the customer's to open, so
         only the retailer that owns the case sees it (to tell the customer where it is)."""
@@ -151,6 +163,7 @@ def rma_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RmaPublic:
             for i in bundle.items
         ],
         customer=viewer.customer(bundle.customer),
+        carrier_error=viewer.carrier_error(bundle.case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle),
@@ -189,6 +202,7 @@ def repair_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RepairPu
         qa_failures=facts.qa_failures,
         sla_due_at=repair_sla_due_at(facts.sla),
         sla_breached=facts.sla.breached,
+        carrier_error=viewer.carrier_error(bundle.case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle),
@@ -236,6 +250,7 @@ def replacement_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Rep
         ),
         customer=viewer.customer(bundle.customer),
         payment_action=viewer.payment_action(case),
+        carrier_error=viewer.carrier_error(bundle.case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle),
@@ -263,6 +278,7 @@ def relocation_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Relo
         max_reschedules=facts.max_reschedules,
         checklists=checklists_data(facts.checklists),
         customer=viewer.customer(bundle.customer),
+        carrier_error=viewer.carrier_error(bundle.case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle),

@@ -15,11 +15,16 @@ async def already_recorded(session: AsyncSession, event_id: str) -> bool:
     return await session.get(models.CarrierEventRecord, event_id) is not None
 
 
-async def live_shipment(session: AsyncSession, tracking_number: str) -> models.Shipment | None:
-    """The shipment with this tracking number, unless there is none or it was voided."""
-    shipment = await session.scalar(
+async def shipment_of(session: AsyncSession, tracking_number: str) -> models.Shipment | None:
+    """The shipment with this tracking number, voided or not."""
+    return await session.scalar(
         select(models.Shipment).where(models.Shipment.tracking_number == tracking_number)
     )
+
+
+async def live_shipment(session: AsyncSession, tracking_number: str) -> models.Shipment | None:
+    """The shipment with this tracking number, unless there is none or it was voided."""
+    shipment = await shipment_of(session, tracking_number)
     return None if shipment is None or shipment.status == "voided" else shipment
 
 

@@ -138,3 +138,15 @@ async def webhook_secrets(
         )
     )
     return {row.org_id: credentials(row, box).webhook_secret for row in rows.all()}
+
+
+async def carrier_webhook_secret(
+    session: AsyncSession, box: SecretBox, org_id: str, provider: str
+) -> str | None:
+    """The secret the organisation's carrier signs its webhooks with, if its carrier is
+    `provider` and it gave one: a parcel booked with a carrier since replaced is not
+    trusted on the old one's word."""
+    row = await integration(session, org_id, IntegrationKind.CARRIER)
+    if row is None or row.provider != provider or not row.webhook_secret_encrypted:
+        return None
+    return box.decrypt(row.webhook_secret_encrypted)

@@ -7,11 +7,12 @@ activity hands it, so a retried booking finds it and never buys twice."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from domain.common import Address
+from domain.common import Address, CarrierEvent
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,24 @@ class Carrier(Protocol):
     async def book(self, request: BookingRequest, journal: BookingJournal) -> Booking: ...
 
     async def void(self, parcel: BookedParcel) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrackerUpdate:
+    """A provider's tracking event, read but not yet trusted: the parcel it is about (which
+    names the retailer whose secret must have signed it) and the scan it means, if any."""
+
+    event_id: str
+    tracking_number: str
+    scan: CarrierEvent | None
+
+
+class TrackingWebhook(Protocol):
+    """How a provider's tracking webhook is read and verified (POST
+    /v1/carrier-events/<provider>)."""
+
+    def read(self, body: bytes) -> TrackerUpdate | None:
+        """The event's parcel and scan; None for an event that is not about a parcel."""
+        ...
+
+    def verify(self, body: bytes, headers: Mapping[str, str], secret: str) -> bool: ...

@@ -14,14 +14,18 @@ raises it, and the activity retries it with backoff."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
 import httpx
 from easypost.easypost_client import EasyPostClient
 from easypost.errors.api.api_error import ApiError
+from easypost.errors.general.signature_verification_error import SignatureVerificationError
+from easypost.util import validate_webhook
 
 from activities.carriers import (
     BookedParcel,
@@ -30,8 +34,9 @@ from activities.carriers import (
     BookingRequest,
     CarrierRefused,
     ParcelSize,
+    TrackerUpdate,
 )
-from domain.common import Address
+from domain.common import Address, CarrierEvent, CarrierStatus
 
 log = logging.getLogger(__name__)
 
@@ -193,3 +198,90 @@ def choose_rate(
         raise CarrierRefused("no_rates", f"EasyPost offers no rate for {wanted} for this parcel")
     of_named = [rate for rate in candidates if allowed and rate["service"] == named]
     return min(of_named or candidates, key=lambda rate: Decimal(str(rate["rate"])))
+
+
+# EasyPost's tracker statuses as our scans. `pre_transit` (label bought, nothing scanned),
+# `unknown` and `cancelled` say nothing about the parcel's journey and move no case; the
+# first `in_transit` after them is the carrier taking the parcel (`picked_up`).
+TRACKER_STATUSES: Mapping[str, CarrierStatus] = {
+    "in_transit": CarrierStatus.IN_TRANSIT,
+    "out_for_delivery": CarrierStatus.OUT_FOR_DELIVERY,
+    "available_for_pickup": CarrierStatus.OUT_FOR_DELIVERY,
+    "delivered": CarrierStatus.DELIVERED,
+    "return_to_sender": CarrierStatus.EXCEPTION,
+    "failure": CarrierStatus.EXCEPTION,
+    "error": CarrierStatus.EXCEPTION,
+}
+_NOT_MOVING = frozenset({"pre_transit", "unknown", "", None})
+_TRACKER_EVENTS = frozenset({"tracker.created", "tracker.updated"})
+
+
+class EasyPostWebhook:
+    """EasyPost's `tracker.created`/`tracker.updated` Events, signed with the account's
+    webhook secret in `X-Hmac-Signature` (checked by the SDK's `validate_webhook`)."""
+
+    def read(self, body: bytes) -> TrackerUpdate | None:
+        try:
+            event = json.loads(body)
+        except ValueError:
+            return None
+        tracker = event.get("result") if isinstance(event, dict) else None
+        if (
+            event.get("description") not in _TRACKER_EVENTS
+            or not isinstance(tracker, dict)
+            or tracker.get("object") != "Tracker"
+            or not tracker.get("tracking_code")
+            or not event.get("id")
+        ):
+            return None
+        return TrackerUpdate(
+            event_id=str(event["id"]),
+            tracking_number=str(tracker["tracking_code"]),
+            scan=tracker_scan(str(event["id"]), tracker, event.get("previous_attributes")),
+        )
+
+    def verify(self, body: bytes, headers: Mapping[str, str], secret: str) -> bool:
+        signature = next((v for k, v in headers.items() if k.lower() == "x-hmac-signature"), None)
+        if not secret or signature is None:
+            return False
+        try:
+            validate_webhook(body, {"X-Hmac-Signature": signature}, secret)
+        except (SignatureVerificationError, ValueError):
+            return False
+        return True
+
+
+def tracker_scan(
+    event_id: str, tracker: Mapping[str, Any], previous: object
+) -> CarrierEvent | None:
+    """The scan a tracker's status means (None: none), when and where its latest detail
+    says."""
+    status = TRACKER_STATUSES.get(str(tracker.get("status")))
+    if status is None:
+        return None
+    before = previous.get("status") if isinstance(previous, dict) else None
+    if status is CarrierStatus.IN_TRANSIT and before in _NOT_MOVING and previous is not None:
+        status = CarrierStatus.PICKED_UP
+    details = [d for d in tracker.get("tracking_details") or [] if isinstance(d, dict)]
+    latest = details[-1] if details else {}
+    place = latest.get("tracking_location") or {}
+    location = ", ".join(
+        str(place[k])
+        for k in ("city", "state", "country")
+        if isinstance(place, dict) and place.get(k)
+    )
+    return CarrierEvent(
+        event_id=event_id,
+        tracking_number=str(tracker["tracking_code"]),
+        status=status,
+        occurred_at=_moment(latest.get("datetime") or tracker.get("updated_at")),
+        location=location[:200],
+    )
+
+
+def _moment(value: object) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,4 +1,6 @@
-"""POST /v1/carrier-events: signed scans from the carrier, routed to the owning workflow."""
+"""POST /v1/carrier-events: signed scans from the built-in carrier; POST
+/v1/carrier-events/<provider>: a real carrier's tracking webhook (activities/carriers/). Both
+reach the owning workflow the same way (`_deliver`)."""
 
 from __future__ import annotations
 
@@ -6,14 +8,17 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from activities.carriers.webhooks import TRACKING_WEBHOOKS
+from api.deps import AsyncSession, SecretBoxDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found
 from api.schemas.common import NO_CONTROL, Moment, Strict, column_bound
 from db import models
-from db.carrier_events import already_recorded, live_shipment, record_scan
+from db.carrier_events import already_recorded, live_shipment, record_scan, shipment_of
+from db.integrations import carrier_webhook_secret
 from domain.common import CARRIER_EVENT_SIGNAL, CarrierEvent, CarrierStatus
 from domain.signatures import verify
 
@@ -76,8 +81,62 @@ async def carrier_event(
         occurred_at=event.occurred_at,
         location=event.location,
     )
-    # Signal first, record after: if we crash in between, the carrier's retry signals again
-    # and the workflow drops the copy by event id. The reverse order could lose the scan.
+    recorded = await _deliver(session, client, shipment, scan)
+    return CarrierEventAccepted(event_id=event.event_id, duplicate=not recorded)
+
+
+class ProviderEventAccepted(BaseModel):
+    event_id: str
+    duplicate: bool
+    ignored: bool = Field(
+        False,
+        description="true for an event that moves no case (a status such as pre_transit, "
+        "a parcel we did not book or voided, an event about no parcel)",
+    )
+
+
+@router.post(
+    "/{provider}",
+    response_model=ProviderEventAccepted,
+    summary="A real carrier's tracking webhook (easypost), signed with the retailer's secret",
+)
+async def provider_event(
+    provider: str,
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    box: SecretBoxDep,
+) -> ProviderEventAccepted:
+    """Which retailer's webhook secret must have signed the event is found from the parcel
+    it names (its tracking code, a shipment we booked for one organisation): one URL for
+    every retailer, nothing to configure per retailer at the provider but the secret."""
+    webhook = TRACKING_WEBHOOKS.get(provider)
+    if webhook is None:
+        raise not_found("carrier provider")
+    raw = await request.body()
+    update = webhook.read(raw)
+    shipment = None if update is None else await shipment_of(session, update.tracking_number)
+    if update is None or shipment is None:
+        # Not about a parcel of ours (the retailer's account ships other things too):
+        # acknowledged, so the provider does not retry it, and nothing read from it is used.
+        return ProviderEventAccepted(event_id="", duplicate=False, ignored=True)
+    secret = await carrier_webhook_secret(session, box, shipment.org_id, provider)
+    if secret is None or not webhook.verify(raw, request.headers, secret):
+        raise Problem(401, "invalid_signature", f"missing or wrong {provider} webhook signature")
+    if await already_recorded(session, update.event_id):
+        return ProviderEventAccepted(event_id=update.event_id, duplicate=True)
+    if update.scan is None or shipment.status == "voided":
+        return ProviderEventAccepted(event_id=update.event_id, duplicate=False, ignored=True)
+    recorded = await _deliver(session, client, shipment, update.scan)
+    return ProviderEventAccepted(event_id=update.event_id, duplicate=not recorded)
+
+
+async def _deliver(
+    session: AsyncSession, client: Client, shipment: models.Shipment, scan: CarrierEvent
+) -> bool:
+    """Signal the scan to the parcel's case, then record it (False: recorded meanwhile).
+    Signal first, record after: if we crash in between, the carrier's retry signals again
+    and the workflow drops the copy by event id. The reverse order could lose the scan."""
     handle = client.get_workflow_handle(shipment.workflow_id)
     try:
         await handle.signal(CARRIER_EVENT_SIGNAL, scan)
@@ -85,5 +144,4 @@ async def carrier_event(
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise
         # The case has ended; the scan still updates the shipment below.
-    recorded = await record_scan(session, shipment, scan)
-    return CarrierEventAccepted(event_id=event.event_id, duplicate=not recorded)
+    return await record_scan(session, shipment, scan)

@@ -27,6 +27,8 @@ from api.schemas.relocation import (
     StageBody,
 )
 from api.schemas.setup import PolicyDocument
+from api.schemas.shipping import RetryShippingBody
+from api.shipping_retry import retry_shipping
 from db.assets import asset_id
 from db.organisations import organisation
 from db.policies import policy_document
@@ -162,6 +164,15 @@ OwnRelocation = Annotated[CaseRef, Depends(_own_relocation)]
 @router.get("/{relocation_id}", response_model=RelocationPublic)
 async def get_relocation(relocation: Relocation, settings: SettingsDep) -> RelocationPublic:
     return await RELOCATION_COMMANDS.detail(relocation, settings)
+
+
+@router.post("/{relocation_id}/retry-shipping", response_model=RelocationPublic)
+async def retry_relocation_shipping(
+    relocation: OwnRelocation, commands: CommandsDep, body: RetryShippingBody | None = None
+) -> RelocationPublic:
+    """Book again a parcel the carrier refused (`carrier_error`), with the customer's
+    address corrected if `address` is given."""
+    return await retry_shipping(RELOCATION_COMMANDS, commands, relocation, body)
 
 
 @router.post("/{relocation_id}/appointments", response_model=RelocationPublic)

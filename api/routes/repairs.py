@@ -27,6 +27,8 @@ from api.schemas.repair import (
     StatusBody,
 )
 from api.schemas.setup import PolicyDocument
+from api.schemas.shipping import RetryShippingBody
+from api.shipping_retry import retry_shipping
 from db.organisations import organisation
 from db.policies import policy_document
 from domain.durations import add_months
@@ -160,6 +162,15 @@ OwnRepair = Annotated[CaseRef, Depends(_own_repair)]
 @router.get("/{repair_id}", response_model=RepairPublic)
 async def get_repair(repair: Repair, settings: SettingsDep) -> RepairPublic:
     return await REPAIR_COMMANDS.detail(repair, settings)
+
+
+@router.post("/{repair_id}/retry-shipping", response_model=RepairPublic)
+async def retry_repair_shipping(
+    repair: OwnRepair, commands: CommandsDep, body: RetryShippingBody | None = None
+) -> RepairPublic:
+    """Book again a parcel the carrier refused (`carrier_error`), with the customer's
+    address corrected if `address` is given."""
+    return await retry_shipping(REPAIR_COMMANDS, commands, repair, body)
 
 
 @router.post("/{repair_id}/status", response_model=RepairPublic)

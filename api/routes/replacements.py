@@ -24,6 +24,8 @@ from api.schemas.replacement import (
     ReplacementPublic,
 )
 from api.schemas.setup import PolicyDocument
+from api.schemas.shipping import RetryShippingBody
+from api.shipping_retry import retry_shipping
 from db.organisations import organisation
 from db.policies import policy_document
 from domain.ids import new_case_id, new_tracking_token, replacement_workflow_id
@@ -154,6 +156,15 @@ async def core_received(
     """The defective core is back: the deposit hold is released and the case completes."""
     request = CoreReceived(actor=replacement.principal.actor(), note=body.note if body else "")
     return await _replacements.send(commands, replacement, CORE_RECEIVED_UPDATE, request, body=body)
+
+
+@router.post("/{replacement_id}/retry-shipping", response_model=ReplacementPublic)
+async def retry_replacement_shipping(
+    replacement: OwnReplacement, commands: CommandsDep, body: RetryShippingBody | None = None
+) -> ReplacementPublic:
+    """Book again a parcel the carrier refused (`carrier_error`), with the customer's
+    address corrected if `address` is given."""
+    return await retry_shipping(_replacements, commands, replacement, body)
 
 
 @router.post("/{replacement_id}/cancel", response_model=ReplacementPublic)

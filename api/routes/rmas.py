@@ -27,6 +27,8 @@ from api.schemas.rma import (
     RmaPublic,
 )
 from api.schemas.setup import PolicyDocument
+from api.schemas.shipping import RetryShippingBody
+from api.shipping_retry import retry_shipping
 from db.organisations import organisation
 from db.policies import policy_document
 from db.queries import (
@@ -152,6 +154,15 @@ async def cancel_rma(
 ) -> RmaPublic:
     request = CancelRequest(actor=rma.principal.actor(), reason=body.reason if body else "")
     return await _rmas.send(commands, rma, CANCEL_UPDATE, request, "cancel", body=body)
+
+
+@router.post("/{rma_id}/retry-shipping", response_model=RmaPublic)
+async def retry_rma_shipping(
+    rma: OwnRma, commands: CommandsDep, body: RetryShippingBody | None = None
+) -> RmaPublic:
+    """Book again a parcel the carrier refused (`carrier_error`), with the customer's
+    address corrected if `address` is given."""
+    return await retry_shipping(_rmas, commands, rma, body)
 
 
 @router.post("/{rma_id}/receive", response_model=RmaPublic)

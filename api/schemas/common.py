@@ -247,6 +247,16 @@ class ShipmentOut(BaseModel):
     status: str
 
 
+class CarrierErrorOut(BaseModel):
+    """A booking the carrier refused: the case waits until the retailer fixes what the
+    carrier named and sends `POST .../retry-shipping`."""
+
+    code: str = Field(description="the carrier's code, e.g. ADDRESS.VERIFY.FAILURE, no_rates")
+    message: str
+    direction: str = Field(description="the parcel refused: inbound or outbound")
+    errors: list[dict[str, str]] = Field(description="the fields the carrier named")
+
+
 class PaymentActionOut(BaseModel):
     """A payment waiting for the customer to confirm it with their bank (3-D Secure): the
     case stands still until then, and counts it declined at `expires_at`."""

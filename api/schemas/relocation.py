@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas.common import (
     AddressIn,
+    CarrierErrorOut,
     CustomerIn,
     DocumentOut,
     Moment,
@@ -95,6 +96,9 @@ class RelocationPublic(BaseModel):
     max_reschedules: int
     checklists: dict[str, Any]
     customer: dict[str, Any] | None
+    carrier_error: CarrierErrorOut | None = Field(
+        None, description="a booking the carrier refused, to fix and retry; retailer only"
+    )
     timeline: list[TimelineEntryOut]
     documents: list[DocumentOut]
     shipments: list[ShipmentOut]

@@ -12,6 +12,7 @@ from api.schemas.common import (
     NO_CONTROL_BUT_NEWLINE,
     AddressIn,
     Amount,
+    CarrierErrorOut,
     CountryCode,
     CustomerIn,
     DocumentOut,
@@ -143,6 +144,9 @@ class RepairPublic(BaseModel):
     qa_failures: int
     sla_due_at: datetime | None
     sla_breached: bool
+    carrier_error: CarrierErrorOut | None = Field(
+        None, description="a booking the carrier refused, to fix and retry; retailer only"
+    )
     timeline: list[TimelineEntryOut]
     documents: list[DocumentOut]
     shipments: list[ShipmentOut]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from api.schemas.common import (
+    CarrierErrorOut,
     CustomerIn,
     DocumentOut,
     MoneyIO,
@@ -81,6 +82,9 @@ class ReplacementPublic(BaseModel):
     customer: dict[str, Any] | None
     payment_action: PaymentActionOut | None = Field(
         None, description="a payment the customer must confirm; shown to the retailer only"
+    )
+    carrier_error: CarrierErrorOut | None = Field(
+        None, description="a booking the carrier refused, to fix and retry; retailer only"
     )
     timeline: list[TimelineEntryOut]
     documents: list[DocumentOut]

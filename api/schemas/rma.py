@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from api.schemas.common import (
     NO_CONTROL,
+    CarrierErrorOut,
     CustomerIn,
     DocumentOut,
     Moment,
@@ -93,6 +94,9 @@ class RmaPublic(BaseModel):
     refund: MoneyIO | None
     items: list[RmaItemOut]
     customer: dict[str, Any] | None
+    carrier_error: CarrierErrorOut | None = Field(
+        None, description="a booking the carrier refused, to fix and retry; retailer only"
+    )
     timeline: list[TimelineEntryOut]
     documents: list[DocumentOut]
     shipments: list[ShipmentOut]

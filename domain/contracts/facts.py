@@ -584,6 +584,39 @@ def facts_of(case_type: str, data: Mapping[str, Any]) -> CaseFacts | None:
     return FACTS_OF_KIND[kind].from_data(data)
 
 
+# A booking the carrier refused, in any lifecycle's row: written by the shipping kit
+# (workflows/carrier_errors.py) beside the lifecycle's own facts, None once retried.
+CARRIER_ERROR = "carrier_error"
+
+
+@dataclass(frozen=True)
+class CarrierErrorFacts:
+    """What the carrier said no to: its code and message, the fields it named, and which
+    parcel (`inbound`, `outbound`)."""
+
+    code: str
+    message: str
+    direction: str
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def carrier_error_of(data: Mapping[str, Any]) -> CarrierErrorFacts | None:
+    """The refused booking a case waits to have retried, if any."""
+    error = _mapping(data.get(CARRIER_ERROR))
+    if not error:
+        return None
+    errors = error.get("errors")
+    return CarrierErrorFacts(
+        code=_str(error.get("code")),
+        message=_str(error.get("message")),
+        direction=_str(error.get("direction")),
+        errors=[
+            {str(k): str(v) for k, v in _mapping(e).items()}
+            for e in (errors if isinstance(errors, list) else [])
+        ],
+    )
+
+
 # A payment waiting for its customer's authentication, in any lifecycle's row: written by the
 # payment kit (workflows/payments.py) beside the lifecycle's own facts, None once settled.
 PAYMENT_ACTION = "payment_action"
