@@ -104,6 +104,7 @@ def build_activities(
         sessions,
         webhook_client(),
         SmtpMailer(settings.smtp_url, settings.email_from) if settings.smtp_url else None,
+        SecretBox.from_setting(settings.required_secrets_key),
         allow_private_targets=bool(settings.webhook_allow_private_targets),
     )
     document_store = DocumentStore(settings.document_dir)

@@ -26,6 +26,7 @@ from activities.heartbeat import heartbeating
 from activities.mail import OutgoingEmail
 from db import models
 from db.outbox import PendingDelivery, table_of
+from db.secret_box import SecretBox
 from db.types import utcnow
 from domain.delivery import (
     DeliveryOutcome,
@@ -221,12 +222,15 @@ class NotifyActivities(stubs.NotifyActivities):
         sessions: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
         mailer: Mailer | None,
+        box: SecretBox,
         allow_private_targets: bool = False,
         resolve: Resolver | None = None,
     ) -> None:
         self.sessions = sessions
         self.http = http
         self.mailer = mailer
+        # Opens the subscriptions' signing secrets, stored encrypted.
+        self.box = box
         self.allow_private_targets = allow_private_targets
         self.resolve = resolve or resolve_host
 
@@ -281,11 +285,12 @@ class NotifyActivities(stubs.NotifyActivities):
         except OSError:
             addresses = []  # no answer: the POST fails to connect, and is retried
         body = json.dumps(row.payload, separators=(",", ":")).encode()
+        stored = signing_secrets(row.secret, row.previous_secret, row.previous_secret_expires_at)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "aftersales-webhooks/1",
             **signature_headers(
-                signing_secrets(row.secret, row.previous_secret, row.previous_secret_expires_at),
+                [self.box.decrypt(secret) for secret in stored],
                 body,
                 row.event_id,
                 int(time.time()),

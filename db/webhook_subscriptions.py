@@ -1,5 +1,6 @@
 """Webhook subscriptions: what each organisation asked to be sent, where, and signed with
-which secret. (Their deliveries are in `db.webhook_deliveries`.)"""
+which secret (stored encrypted by `db.secret_box`). (Their deliveries are in
+`db.webhook_deliveries`.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import models
 from db.models import new_id
 from db.organisations import lock_organisation
+from db.secret_box import SecretBox
 from db.types import utcnow
 
 
@@ -30,6 +32,7 @@ async def create_subscription(
     url: str,
     events: list[str],
     secret: str,
+    box: SecretBox,
     quota: int,
     claim: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> models.WebhookSubscription:
@@ -59,7 +62,7 @@ async def create_subscription(
     if (active or 0) >= quota:
         await session.rollback()
         raise QuotaReached(quota)
-    sub = table(id=sub_id, org_id=org_id, url=url, events=events, secret=secret)
+    sub = table(id=sub_id, org_id=org_id, url=url, events=events, secret=box.encrypt(secret))
     session.add(sub)
     await session.commit()
     return sub
@@ -90,12 +93,21 @@ async def disable(session: AsyncSession, sub: models.WebhookSubscription) -> Non
 
 
 async def rotate_secret(
-    session: AsyncSession, sub: models.WebhookSubscription, secret: str, overlap: timedelta
+    session: AsyncSession,
+    sub: models.WebhookSubscription,
+    secret: str,
+    box: SecretBox,
+    overlap: timedelta,
 ) -> None:
     """Sign with `secret` from now on, and with the current one beside it for `overlap`
     (commits). Under the row's lock: two rotations at once keep one previous secret."""
     await session.refresh(sub, with_for_update=True)
     sub.previous_secret = sub.secret
     sub.previous_secret_expires_at = utcnow() + overlap
-    sub.secret = secret
+    sub.secret = box.encrypt(secret)
     await session.commit()
+
+
+def signing_secret(sub: models.WebhookSubscription, box: SecretBox) -> str:
+    """The subscription's current secret in clear, for its organisation's eyes only."""
+    return box.decrypt(sub.secret)

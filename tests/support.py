@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from temporalio.client import Client
 
 from cli import migrate
+from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
 from domain.signatures import sign
 from settings import Settings
@@ -38,6 +39,7 @@ CARRIER_SECRET = "test-carrier-secret"
 PAYLOAD_KEY = "test:dGVzdCBwYXlsb2FkIGtleSwgMzIgYnl0ZXMgbG9uZyE="
 # The key of the secrets the database keeps (integration credentials, webhook secrets).
 SECRETS_KEY = "test:dGVzdCBzZWNyZXRzIGtleSwgMzIgYnl0ZXMgbG9uZyE="
+SECRET_BOX = SecretBox.from_setting(SECRETS_KEY)
 DELIVERY_RETRY_WINDOW = timedelta(seconds=8)
 
 T = TypeVar("T")

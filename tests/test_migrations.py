@@ -248,3 +248,66 @@ def test_0010_marks_ended_outbox_rows_as_handed_over_postgres() -> None:
         pytest.skip("AFTERSALES_TEST_DATABASE_URL is not set")
     with postgres_database(base) as url:
         _outbox_before_0010(url)
+
+
+def _webhook_secrets_before_0011(url: str) -> None:
+    """0011 encrypts the webhook secrets stored in clear before it (current and previous);
+    its downgrade puts them back in clear."""
+    from db.secret_box import SecretBox
+
+    config = _config(url)
+    command.upgrade(config, "0010")
+    engine = create_engine(sync_url(url))
+    at = "2026-11-01 10:00:00+00:00"
+    long_secret = "whsec_" + "x" * 94  # the longest the old column held
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO organisations (id, name, kind, created_at) "
+                "VALUES ('org1', 'Shop', 'retailer', :at)"
+            ),
+            {"at": at},
+        )
+        for sub_id, secret, previous in (
+            ("sub1", "whsec_current", "whsec_before"),
+            ("sub2", long_secret, None),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_subscriptions "
+                    "(id, org_id, url, events, secret, previous_secret, created_at) "
+                    "VALUES (:id, 'org1', 'https://hooks.example/in', '[\"*\"]', :secret, "
+                    ":previous, :at)"
+                ),
+                {"id": sub_id, "secret": secret, "previous": previous, "at": at},
+            )
+    read = text("SELECT id, secret, previous_secret FROM webhook_subscriptions ORDER BY id")
+    command.upgrade(config, "0011")
+    with engine.connect() as conn:
+        stored = conn.execute(read).all()
+    box = SecretBox.from_setting(SECRETS_KEY)
+    assert "whsec" not in repr(stored)
+    assert [(box.decrypt(s), p and box.decrypt(p)) for _, s, p in stored] == [
+        ("whsec_current", "whsec_before"),
+        (long_secret, None),
+    ]
+    command.downgrade(config, "0010")
+    with engine.connect() as conn:
+        assert conn.execute(read).all() == [
+            ("sub1", "whsec_current", "whsec_before"),
+            ("sub2", long_secret, None),
+        ]
+    engine.dispose()
+    command.upgrade(config, "head")
+
+
+def test_0011_encrypts_webhook_secrets_sqlite(tmp_path: Path) -> None:
+    _webhook_secrets_before_0011(f"sqlite:///{tmp_path}/{uuid.uuid4().hex}.db")
+
+
+def test_0011_encrypts_webhook_secrets_postgres() -> None:
+    base = database_url_for_tests()
+    if base is None:
+        pytest.skip("AFTERSALES_TEST_DATABASE_URL is not set")
+    with postgres_database(base) as url:
+        _webhook_secrets_before_0011(url)

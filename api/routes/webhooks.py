@@ -12,7 +12,14 @@ from fastapi import APIRouter, Query, Response, status
 from temporalio.service import RPCError
 
 from api.auth import OrgKind, Principal
-from api.deps import AsyncSession, PrincipalDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    AsyncSession,
+    PrincipalDep,
+    SecretBoxDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.errors import Problem, not_found, temporal_unavailable
 from api.idempotency import IdempotencyKey, request_hash, reserve
 from api.pagination import LimitQuery, decode_keys, decode_time, encode_keys, invalid_cursor
@@ -33,6 +40,7 @@ from db.webhook_subscriptions import (
     QuotaReached,
     create_subscription,
     disable,
+    signing_secret,
     subscription,
     subscriptions_of,
 )
@@ -78,6 +86,7 @@ async def subscribe(
     principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
+    box: SecretBoxDep,
     idempotency_key: IdempotencyKey = None,
 ) -> WebhookCreated:
     """Events of the organisation's own cases (and, for a repair center, of the repair jobs
@@ -103,6 +112,7 @@ async def subscribe(
             url=str(body.url),
             events=body.events,
             secret=new_secret(),
+            box=box,
             quota=settings.webhook_quota,
             claim=partial(claim, idempotency_key) if idempotency_key is not None else None,
         )
@@ -113,7 +123,8 @@ async def subscribe(
             f"an organisation has at most {exc.quota} active webhooks; delete one first",
             quota=exc.quota,
         ) from exc
-    return WebhookCreated(**_public(sub).model_dump(), secret=sub.secret)
+    # Read back from the row: a retry with the same Idempotency-Key answers the first secret.
+    return WebhookCreated(**_public(sub).model_dump(), secret=signing_secret(sub, box))
 
 
 @router.get("", response_model=Page[WebhookPublic])
@@ -138,16 +149,15 @@ async def unsubscribe(webhook_id: str, principal: PrincipalDep, session: Session
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookSecret)
 async def rotate_secret(
-    webhook_id: str, principal: PrincipalDep, session: SessionDep
+    webhook_id: str, principal: PrincipalDep, session: SessionDep, box: SecretBoxDep
 ) -> WebhookSecret:
     """A new signing secret. For 24 hours deliveries carry signatures with both the new and
     the old one, so the receiver can switch at its own pace; a second rotation within the
     day retires the oldest at once."""
     sub = await _owned(session, principal, webhook_id)
-    await rotate(session, sub, new_secret(), ROTATION_OVERLAP)
-    return WebhookSecret(
-        secret=sub.secret, previous_secret_expires_at=sub.previous_secret_expires_at
-    )
+    secret = new_secret()
+    await rotate(session, sub, secret, box, ROTATION_OVERLAP)
+    return WebhookSecret(secret=secret, previous_secret_expires_at=sub.previous_secret_expires_at)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryOut])

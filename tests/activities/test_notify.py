@@ -27,7 +27,7 @@ from db import models
 from db.session import make_engine, make_sessionmaker
 from domain.delivery import DeliveryRef
 from tests.api.webhook_receiver import Receiver, webhook_receiver
-from tests.support import free_port, serve_asgi
+from tests.support import SECRET_BOX, free_port, serve_asgi
 
 REBINDING_HOST = "hooks.rebind.test"
 PUBLIC_ANSWER = "93.184.216.34"
@@ -55,7 +55,9 @@ async def pending_delivery(sessions: async_sessionmaker[AsyncSession], url: str)
         org = models.Organisation(name=f"shop-{uuid.uuid4().hex[:6]}", kind="retailer")
         session.add(org)
         await session.flush()
-        sub = models.WebhookSubscription(org_id=org.id, url=url, events=["*"], secret="s3cret")
+        sub = models.WebhookSubscription(
+            org_id=org.id, url=url, events=["*"], secret=SECRET_BOX.encrypt("s3cret")
+        )
         session.add(sub)
         await session.flush()
         delivery = models.WebhookDelivery(
@@ -108,7 +110,7 @@ async def test_dns_rebinding_between_check_and_connect_reaches_nothing_inside(
     port = receiver.base_url.rsplit(":", 1)[1]
     delivery_id = await pending_delivery(sessions, f"http://{REBINDING_HOST}:{port}/ok/rebind")
     async with webhook_client(timeout=1.0) as http:
-        strict = NotifyActivities(sessions, http, None, allow_private_targets=False)
+        strict = NotifyActivities(sessions, http, None, SECRET_BOX, allow_private_targets=False)
         with pytest.raises(ApplicationError) as first:
             await strict.deliver_webhook(DeliveryRef(delivery_id))
         # It tried the address it checked (nothing there), not the one DNS gave next.
@@ -132,7 +134,7 @@ async def test_development_still_delivers_to_this_machine(
 ) -> None:
     delivery_id = await pending_delivery(sessions, receiver.url("/ok/local"))
     async with webhook_client() as http:
-        relaxed = NotifyActivities(sessions, http, None, allow_private_targets=True)
+        relaxed = NotifyActivities(sessions, http, None, SECRET_BOX, allow_private_targets=True)
         outcome = await relaxed.deliver_webhook(DeliveryRef(delivery_id))
     assert outcome.status == "delivered"
     assert len(receiver.accepted("/ok/local")) == 1
@@ -157,7 +159,7 @@ async def test_a_target_answering_without_end_is_read_up_to_a_cap(
     async with serve_asgi(app, port):
         delivery_id = await pending_delivery(sessions, f"http://127.0.0.1:{port}/endless")
         async with webhook_client() as http:
-            notify = NotifyActivities(sessions, http, None, allow_private_targets=True)
+            notify = NotifyActivities(sessions, http, None, SECRET_BOX, allow_private_targets=True)
             try:
                 outcome = await asyncio.wait_for(
                     notify.deliver_webhook(DeliveryRef(delivery_id)), 10

@@ -20,7 +20,7 @@ from domain.common import Customer
 from domain.contracts.store import CaseProjection, NewCase, TimelineEntry
 from domain.delivery import ENQUEUE_SIGNAL, DeliveryQueueStart, QueuedDelivery
 from temporal_client import make_data_converter
-from tests.support import PAYLOAD_KEY, free_port
+from tests.support import PAYLOAD_KEY, SECRET_BOX, free_port
 from tests.workflows.kit import Harness
 from workflows.delivery_queue import DeliveryQueueWorkflow
 
@@ -49,7 +49,10 @@ def entry(seq: int, status: str, event: str, **detail: str) -> TimelineEntry:
 async def subscribe(h: Harness, org_id: str, events: list[str], url: str = "") -> str:
     async with h.sessions.begin() as session:
         sub = models.WebhookSubscription(
-            org_id=org_id, url=url or "http://127.0.0.1:9/hook", events=events, secret="s3cret"
+            org_id=org_id,
+            url=url or "http://127.0.0.1:9/hook",
+            events=events,
+            secret=SECRET_BOX.encrypt("s3cret"),
         )
         session.add(sub)
     return sub.id
@@ -235,7 +238,12 @@ async def test_production_refuses_a_target_that_resolves_into_a_private_network(
             return ["203.0.113.9", "10.0.0.7"] if host == "hooks.shop.example" else []
 
         strict = NotifyActivities(
-            harness.sessions, http, None, allow_private_targets=False, resolve=into_the_vpc
+            harness.sessions,
+            http,
+            None,
+            SECRET_BOX,
+            allow_private_targets=False,
+            resolve=into_the_vpc,
         )
         with pytest.raises(ApplicationError) as refused:
             await strict.deliver_webhook(DeliveryRef(delivery.id))

@@ -38,7 +38,7 @@ from domain.replacement import CoreReceived, ReplacementMode
 from domain.rma import Grade, InspectionRequest, ReceiveRequest
 from domain.service_plan import ClaimRequest, ClaimType
 from temporal_client import ENCRYPTED_ENCODING, make_data_converter
-from tests.support import PAYLOAD_KEY, free_port, serve_asgi
+from tests.support import PAYLOAD_KEY, SECRET_BOX, free_port, serve_asgi
 from tests.workflows.kit import (
     ALL_PASSED,
     RETAILER,
@@ -210,7 +210,9 @@ async def _record_delivery_queue(
         org = models.Organisation(name="Replay Shop", kind="retailer")
         session.add(org)
         await session.flush()
-        sub = models.WebhookSubscription(org_id=org.id, url=url, events=["*"], secret="s3cret")
+        sub = models.WebhookSubscription(
+            org_id=org.id, url=url, events=["*"], secret=SECRET_BOX.encrypt("s3cret")
+        )
         session.add(sub)
         await session.flush()
         deliveries = [
