@@ -31,7 +31,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
@@ -103,6 +103,16 @@ class CustomerAuthentication:
         self.events: dict[str, PaymentEvent] = {}
         # The payment waiting for the customer, while one does (a create call answers then).
         self.awaiting: PaymentActionFacts | None = None
+        # When the last wait for a customer ended.
+        self.waited_until: datetime | None = None
+
+    def since_wait(self, began: datetime) -> datetime:
+        """When a step that began at `began` counts as done: now, if a payment of it waited
+        for the customer (a charge that failed after a day's wait failed then), else
+        `began` as always."""
+        if self.waited_until is not None and self.waited_until > began:
+            return self.waited_until
+        return began
 
     def receive(self, event: PaymentEvent) -> None:
         """Keep the gateway's word on a payment; it may come before the payment's pause
@@ -133,6 +143,7 @@ class CustomerAuthentication:
             await workflow.wait_condition(lambda: reference in self.events, timeout=self.window)
         event = self.events.get(reference)
         self.awaiting = None
+        self.waited_until = workflow.now()
         if event is not None and event.succeeded:
             await self._project(CaseEvent.PAYMENT_AUTHENTICATED, money, None)
             return dataclasses.replace(result, status="succeeded", action_url="")

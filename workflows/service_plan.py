@@ -191,7 +191,9 @@ class ServicePlanWorkflow:
         state = self.state
         while state.charge_due(now):
             if not await self._charge():
-                state.charge_failed(now)
+                # Dunning counts from the failure: after the customer's day to authenticate
+                # the charge, if it waited for them.
+                state.charge_failed(self.authentication.since_wait(now))
                 await self._transition(
                     P.PAST_DUE, CaseEvent.CHARGE_FAILED, {"period": str(state.next_charge + 1)}
                 )
