@@ -5,6 +5,7 @@ reach the owning workflow the same way (`_deliver`)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -19,6 +20,7 @@ from api.schemas.common import NO_CONTROL, Moment, Strict, column_bound
 from db import models
 from db.carrier_events import already_recorded, live_shipment, record_scan, shipment_of
 from db.integrations import carrier_webhook_secret
+from db.secret_box import SecretBox
 from domain.common import CARRIER_EVENT_SIGNAL, CarrierEvent, CarrierStatus
 from domain.signatures import verify
 
@@ -95,24 +97,17 @@ class ProviderEventAccepted(BaseModel):
     )
 
 
-@router.post(
-    "/{provider}",
-    response_model=ProviderEventAccepted,
-    summary="A real carrier's tracking webhook (easypost), signed with the retailer's secret",
-)
 async def provider_event(
     provider: str,
     request: Request,
-    session: SessionDep,
-    client: TemporalDep,
-    box: SecretBoxDep,
+    session: AsyncSession,
+    client: Client,
+    box: SecretBox,
 ) -> ProviderEventAccepted:
     """Which retailer's webhook secret must have signed the event is found from the parcel
     it names (its tracking code, a shipment we booked for one organisation): one URL for
     every retailer, nothing to configure per retailer at the provider but the secret."""
-    webhook = TRACKING_WEBHOOKS.get(provider)
-    if webhook is None:
-        raise not_found("carrier provider")
+    webhook = TRACKING_WEBHOOKS[provider]
     raw = await request.body()
     update = webhook.read(raw)
     shipment = None if update is None else await shipment_of(session, update.tracking_number)
@@ -129,6 +124,30 @@ async def provider_event(
         return ProviderEventAccepted(event_id=update.event_id, duplicate=False, ignored=True)
     recorded = await _deliver(session, client, shipment, update.scan)
     return ProviderEventAccepted(event_id=update.event_id, duplicate=not recorded)
+
+
+def _provider_route(
+    provider: str,
+) -> Callable[[Request, AsyncSession, Client, SecretBox], Awaitable[ProviderEventAccepted]]:
+    async def route(
+        request: Request, session: SessionDep, client: TemporalDep, box: SecretBoxDep
+    ) -> ProviderEventAccepted:
+        return await provider_event(provider, request, session, client, box)
+
+    return route
+
+
+# One route per provider with a tracking webhook (POST /v1/carrier-events/easypost): the
+# URL to register at the provider, as api.md names it.
+for _provider in TRACKING_WEBHOOKS:
+    router.add_api_route(
+        f"/{_provider}",
+        _provider_route(_provider),
+        methods=["POST"],
+        response_model=ProviderEventAccepted,
+        summary=f"{_provider}'s tracking webhook, signed with the retailer's webhook secret",
+        name=f"carrier_event_{_provider}",
+    )
 
 
 async def _deliver(

@@ -258,6 +258,7 @@ def examples(w: World) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
         ("post", "/v1/rmas"): (retailer, rma_body(w.sku)),
         ("post", "/v1/rmas/{rma_id}/reject"): (retailer, {"reason": "not_ours"}),
         ("post", "/v1/rmas/{rma_id}/cancel"): (retailer, {"reason": "changed_mind"}),
+        ("post", "/v1/rmas/{rma_id}/retry-shipping"): (retailer, {"address": address}),
         ("post", "/v1/rmas/{rma_id}/receive"): (retailer, {"note": "box dented"}),
         ("post", "/v1/rmas/{rma_id}/inspection"): (
             retailer,
@@ -285,6 +286,7 @@ def examples(w: World) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
         ),
         ("post", "/v1/repairs/{repair_id}/qa"): (center, {"passed": True, "notes": "fine"}),
         ("post", "/v1/repairs/{repair_id}/cancel"): (retailer, {"reason": "gave up"}),
+        ("post", "/v1/repairs/{repair_id}/retry-shipping"): (retailer, {"address": address}),
         ("put", "/v1/inventory/{sku}"): (retailer, {"quantity": 3}),
         ("post", "/v1/replacements"): (
             retailer,
@@ -301,6 +303,10 @@ def examples(w: World) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
             {"note": "arrived"},
         ),
         ("post", "/v1/replacements/{replacement_id}/cancel"): (retailer, {"reason": "no"}),
+        ("post", "/v1/replacements/{replacement_id}/retry-shipping"): (
+            retailer,
+            {"address": address},
+        ),
         ("post", "/v1/relocations"): (
             retailer,
             {
@@ -327,6 +333,10 @@ def examples(w: World) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
             {"checklist": [{"item": "powers on", "passed": True, "note": "ok"}]},
         ),
         ("post", "/v1/relocations/{relocation_id}/cancel"): (retailer, {"reason": "moved"}),
+        ("post", "/v1/relocations/{relocation_id}/retry-shipping"): (
+            retailer,
+            {"address": address},
+        ),
         ("post", "/v1/service-plans"): (
             retailer,
             {"plan_code": "WALK", "unit": unit, "customer": person, "payment_method": "pm_ok"},
