@@ -193,7 +193,13 @@ class PaymentActivities(stubs.PaymentActivities):
                         Payment.status == SUCCEEDED,
                         Payment.gateway_reference != "",
                     )
-                    .order_by(Payment.created_at.desc(), Payment.id.desc())
+                    # A plan's own charges before its deductibles: a cancellation gives
+                    # back the period paid, not a claim's deductible.
+                    .order_by(
+                        (Payment.kind != PaymentKind.CHARGE.value),
+                        Payment.created_at.desc(),
+                        Payment.id.desc(),
+                    )
                 )
             ).all()
             for candidate in candidates:
