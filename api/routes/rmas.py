@@ -206,6 +206,7 @@ async def _start_input(
         org_name=org.name,
         tracking_token=new_tracking_token(),
         order_ref=body.order_ref,
+        payment_reference=body.payment_reference,
         purchased_at=body.purchased_at,
         customer=body.customer.to_domain(),
         items=[

@@ -51,6 +51,17 @@ class RmaCreate(Strict):
     customer: CustomerIn
     items: Annotated[list[RmaItemIn], Field(min_length=1, max_length=100)]
     resolution: Resolution
+    payment_reference: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, max_length=column_length(models.Payment.payment_method)
+        ),
+        NO_CONTROL,
+        Field(
+            description="the payment gateway's id of the order's payment (Stripe: its "
+            "PaymentIntent `pi_...`); a refund goes back to it"
+        ),
+    ] = ""
 
 
 class RejectBody(Strict):
