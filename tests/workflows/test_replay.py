@@ -30,6 +30,7 @@ from temporalio.worker import Replayer
 
 from db import models
 from domain.common import CarrierStatus
+from domain.contracts.payments import PaymentEvent
 from domain.delivery import ENQUEUE_SIGNAL, DeliveryQueueStart, QueuedDelivery
 from domain.ids import service_plan_workflow_id
 from domain.relocation import RelocationStatus, Stage, StageOutcome
@@ -63,6 +64,7 @@ from tests.workflows.kit import (
     open_repair,
     open_replacement,
     open_rma,
+    payments,
     plan_start,
     repair_start,
     replacement_start,
@@ -73,6 +75,7 @@ from tests.workflows.kit import (
     through_reinstall,
     through_transport,
     typed,
+    until_event,
     until_reminders,
     until_status,
 )
@@ -104,6 +107,29 @@ async def _record_advance_replacement(harness: Harness) -> WorkflowHistory:
     await add_stock(harness, sku, 1)
     s = replacement_start(harness, sku, mode=ReplacementMode.ADVANCE)
     handle, _ = await open_replacement(harness, s)
+    await deliver(harness, handle, s)
+    await until_status(harness, s.replacement_id, "awaiting_core")
+    await handle.execute_update(typed(ReplacementWorkflow.core_received), CoreReceived(RETAILER))
+    await handle.result()
+    return await handle.fetch_history()
+
+
+async def _record_authenticated_hold(harness: Harness) -> WorkflowHistory:
+    """An advance replacement whose deposit hold the customer authenticated (3-D Secure,
+    the built-in gateway's `pm_requires_action`): paused, resumed by the payment event,
+    shipped, delivered, core returned."""
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    s = replacement_start(
+        harness, sku, mode=ReplacementMode.ADVANCE, payment_method="pm_requires_action"
+    )
+    handle, _ = await open_replacement(harness, s)
+    await until_event(harness, s.replacement_id, "payment_authentication_required")
+    (hold,) = await payments(harness, s.replacement_id, "hold")
+    await handle.signal(
+        ReplacementWorkflow.payment_event, PaymentEvent(hold.gateway_reference, True)
+    )
+    await until_status(harness, s.replacement_id, "shipped")
     await deliver(harness, handle, s)
     await until_status(harness, s.replacement_id, "awaiting_core")
     await handle.execute_update(typed(ReplacementWorkflow.core_received), CoreReceived(RETAILER))
@@ -247,6 +273,7 @@ async def _record_delivery_queue(
 RECORDERS = {
     "rma_refund_grade_b": _record_refund,
     "replacement_advance_core_returned": _record_advance_replacement,
+    "replacement_advance_authenticated_hold": _record_authenticated_hold,
     "service_plan_expired": _record_service_plan,
     "repair_paid_quote_approved": _record_paid_repair,
     "relocation_completed": _record_relocation,
