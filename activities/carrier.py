@@ -93,7 +93,11 @@ class CarrierActivities(stubs.CarrierActivities):
                     destination=request.destination,
                     service=request.service,
                     is_return=request.is_return,
-                    parcel=await self._parcel_of(request.case_id),
+                    parcel=(
+                        await self._parcel_of(request.case_id)
+                        if carrier.needs_parcel
+                        else DEFAULT_PARCEL
+                    ),
                 ),
                 journal,
             )

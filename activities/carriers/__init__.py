@@ -89,6 +89,8 @@ class BookingJournal(Protocol):
 
 class Carrier(Protocol):
     name: str
+    # Whether it rates parcels by weight and size: if not, the booking does not look them up.
+    needs_parcel: bool
 
     async def book(self, request: BookingRequest, journal: BookingJournal) -> Booking: ...
 

@@ -13,6 +13,7 @@ class BuiltinCarrier:
     idempotent booking API would. Its labels are the ones we draw."""
 
     name = "aftersales-post"
+    needs_parcel = False
 
     async def book(self, request: BookingRequest, journal: BookingJournal) -> Booking:
         digest = hashlib.sha256(request.idempotency_key.encode()).digest()

@@ -53,6 +53,7 @@ _TENTH = Decimal("0.1")
 
 class EasyPostCarrier:
     name = NAME
+    needs_parcel = True
 
     def __init__(
         self, api_key: str, services: Sequence[str] = (), api_base: str | None = None

@@ -17,6 +17,7 @@ import io
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -76,7 +77,7 @@ class EasyPostStub:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -353,6 +354,14 @@ class EasyPostStub:
         http.send_header("Content-Length", str(len(raw)))
         http.end_headers()
         http.wfile.write(raw)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up waiting (the timeout fault) closed its end: not an error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def label_pdf(tracking_code: str, carrier: str) -> bytes:
