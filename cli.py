@@ -1,5 +1,5 @@
 """The `aftersales` command: dev (the whole embedded system), api, worker, migrate, keys,
-outbox, redispatch, history."""
+outbox, redispatch, rotate-secrets, history."""
 
 from __future__ import annotations
 
@@ -220,6 +220,30 @@ async def _redispatch() -> int:
     ).dispatch(pending)
     queues = len({d.queue for d in pending})
     print(f"handed {len(pending)} pending deliveries to {queues} delivery queues")
+    return 0
+
+
+async def _rotate_secrets() -> int:
+    """Re-encrypt the secrets the database keeps under the first key of
+    AFTERSALES_SECRETS_KEY, after which the keys behind it may be removed."""
+    from db.secret_box import SecretBox, SecretUnreadable
+    from db.session import make_engine, make_sessionmaker
+    from db.stored_secrets import reencrypt_all
+    from settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            count = await reencrypt_all(
+                session, SecretBox.from_setting(settings.required_secrets_key)
+            )
+    except SecretUnreadable as exc:
+        print(f"aftersales: {exc}; nothing was changed", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"re-encrypted {count} stored secrets with the first key of AFTERSALES_SECRETS_KEY")
     return 0
 
 
@@ -495,6 +519,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "redispatch", help="hand every pending webhook delivery and email to its queue again"
     )
+    sub.add_parser(
+        "rotate-secrets",
+        help="re-encrypt stored secrets with the first key of AFTERSALES_SECRETS_KEY",
+    )
     history = sub.add_parser(
         "history", help="print a case's workflow history with its payloads decrypted (JSON)"
     )
@@ -515,6 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("database is at the latest migration")
     elif args.command == "redispatch":
         _exit_now(asyncio.run(_redispatch()))
+    elif args.command == "rotate-secrets":
+        return asyncio.run(_rotate_secrets())
     elif args.command == "history":
         _exit_now(asyncio.run(_history(args.case_id)))
     elif args.command == "outbox":

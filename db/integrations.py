@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
-from db.secret_box import SecretBox
+from db.secret_box import SecretBox, SecretUnreadable
 from db.types import utcnow
 from domain.integrations import BUILTIN, IntegrationKind
 
@@ -65,7 +65,7 @@ async def put_integration(
     )
     for attempt in range(2):
         row = await integration(session, org_id, kind)
-        if row is not None and credentials(row, box) == wanted:
+        if row is not None and _unchanged(row, box, wanted):
             return row
         now = utcnow()
         if row is None:
@@ -88,6 +88,15 @@ async def put_integration(
             continue
         return row
     raise AssertionError("unreachable")
+
+
+def _unchanged(row: models.Integration, box: SecretBox, wanted: Credentials) -> bool:
+    try:
+        return credentials(row, box) == wanted
+    except SecretUnreadable:
+        # Stored under a key since removed: the PUT brings the secrets again, so it is
+        # written over rather than refused.
+        return False
 
 
 def credentials(row: models.Integration, box: SecretBox) -> Credentials:

@@ -242,6 +242,35 @@ def examples(w: World) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
                 "warranty_months": 12,
             },
         ),
+        ("put", "/v1/products/{sku}"): (
+            retailer,
+            {
+                "name": "Walker",
+                "category": "audio",
+                "unit_price": money,
+                "warranty_months": 12,
+                "weight_grams": 1200,
+                "dimensions_cm": {"length": 30, "width": 20, "height": 10.5},
+            },
+        ),
+        # The built-in provider, so that nothing the walk sends could reach a real one.
+        ("put", "/v1/integrations/carrier"): (
+            retailer,
+            {
+                "provider": "builtin",
+                "api_key": "EZTK-walk-key",
+                "webhook_secret": "walk-hook-secret",
+                "services": ["Ground"],
+            },
+        ),
+        ("put", "/v1/integrations/payments"): (
+            retailer,
+            {
+                "provider": "builtin",
+                "secret_key": "sk_test_walk",
+                "webhook_secret": "whsec_walk",
+            },
+        ),
         ("post", "/v1/plans"): (retailer, plan_terms() | {"code": "WALK"}),
         ("put", "/v1/plans/{code}"): (retailer, plan_terms()),
         ("put", "/v1/repair-centers/me"): (
