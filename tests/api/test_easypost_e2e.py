@@ -90,17 +90,25 @@ class EasyPostWorld:
         return await asyncio.to_thread(self.stub.send, url, event, secret)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
 async def easypost(
-    dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    dev_server: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[EasyPostWorld]:
-    """The stack on SQLite with its worker's EasyPost at the local stub."""
+    """The stack (SQLite, PostgreSQL: the session's database, beside the shared stack's
+    cases) with its worker's EasyPost at the local stub."""
+    backend: str = request.param
     stub = EasyPostStub().start()
-    tmp = tmp_path_factory.mktemp("easypost")
-    url = f"sqlite+aiosqlite:///{tmp}/aftersales-easypost.db"
+    tmp = tmp_path_factory.mktemp(f"easypost-{backend}")
+    url = (
+        f"sqlite+aiosqlite:///{tmp}/aftersales-easypost.db"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
     try:
         async with run_stack(
-            "sqlite",
+            backend,
             url,
             dev_server.client.service_client.config.target_host,
             dev_server.client,
