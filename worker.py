@@ -81,7 +81,12 @@ def build_providers(sessions: async_sessionmaker[AsyncSession], settings: Settin
     return Providers(
         sessions,
         SecretBox.from_setting(settings.required_secrets_key),
-        {"easypost": settings.easypost_api_base, "stripe": settings.stripe_api_base},
+        {
+            "easypost": settings.easypost_api_base,
+            "stripe": settings.stripe_api_base,
+            # Where the built-in gateway sends a customer to authenticate: our API's page.
+            "builtin": settings.public_base_url,
+        },
     )
 
 

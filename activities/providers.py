@@ -38,7 +38,8 @@ CARRIERS: dict[str, Callable[[ProviderCredentials], Carrier]] = {
     EASYPOST: lambda c: EasyPostCarrier(c.api_key, c.services, c.api_base),
 }
 GATEWAYS: dict[str, Callable[[ProviderCredentials], PaymentGateway]] = {
-    BUILTIN: lambda _: BuiltinGateway(),
+    # The built-in gateway's "API" is our own: its stand-in bank page is served by the API.
+    BUILTIN: lambda c: BuiltinGateway(c.api_base) if c.api_base else BuiltinGateway(),
     STRIPE: lambda account: StripeGateway(account.api_key, account.api_base),
 }
 
@@ -117,7 +118,9 @@ class Providers:
     ) -> A:
         row = None if version is None else await integration(session, org_id, kind)
         if row is None:
-            return factories[BUILTIN](ProviderCredentials(BUILTIN))
+            return factories[BUILTIN](
+                ProviderCredentials(BUILTIN, api_base=self.api_bases.get(BUILTIN))
+            )
         factory = factories.get(row.provider)
         if factory is None:
             raise UnknownProvider(f"no {kind.value} adapter named {row.provider!r}")

@@ -11,6 +11,7 @@ from api import errors, limits
 from api.deps import Resources
 from api.routes import (
     assets,
+    builtin_gateway,
     carrier_events,
     documents,
     health,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service_plans,
         carrier_events,
         payment_events,
+        builtin_gateway,
         tracking,
         tracking_page,
         documents,

@@ -400,6 +400,12 @@ def _not_found() -> Response:
     return _html("track_not_found.html", {"shop_name": ""}, 404)
 
 
+def page(template: str, context: dict[str, Any], status_code: int) -> Response:
+    """A page of these templates with this page's styles and security headers (the
+    built-in gateway's stand-in bank page is one)."""
+    return _html(template, context, status_code)
+
+
 def _html(template: str, context: dict[str, Any], status_code: int) -> Response:
     body = _env.get_template(template).render(styles=Markup(_STYLES), **context)
     return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)

@@ -36,6 +36,10 @@ PUBLIC = {
     ("POST", "/track/{token}/quote"): "the tracking page's form: the token is the credential",
     ("POST", "/track/{token}/reschedule"): "the tracking page's form: the token is the credential",
     ("GET", "/metrics"): "operational counters, no case data",
+    ("GET", "/builtin-gateway/authenticate/{reference}"): "the built-in gateway's stand-in "
+    "bank page: the payment's link is the credential, as a bank's is",
+    ("POST", "/builtin-gateway/authenticate/{reference}"): "the built-in gateway's stand-in "
+    "bank page: the payment's link is the credential, as a bank's is",
 }
 # Public by design as a family: the return portal and the staff console (session cookies).
 PUBLIC_PREFIXES = {
