@@ -333,6 +333,7 @@ HIDDEN_EVENTS: Final[frozenset[CaseEvent]] = frozenset(
         CaseEvent.DEPOSIT_HOLD_RENEWAL_FAILED,
         CaseEvent.CARRIER_ERROR,
         CaseEvent.SHIPPING_RETRIED,
+        CaseEvent.SHIPPING_ABANDONED,
     }
 )
 

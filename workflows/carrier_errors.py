@@ -48,12 +48,24 @@ def refusal_of(error: BaseException) -> CarrierRefusal | None:
     )
 
 
-class CarrierErrors:
-    """One case's refused booking, if any, and the retailer's retry of it."""
+class BookingAbandoned(Exception):
+    """The case is to move on without the parcel (a cancellation came while its refused
+    booking waited for a retry): the lifecycle goes on to apply what came."""
 
-    def __init__(self, timeline: Timeline, status: Callable[[], str]) -> None:
+
+class CarrierErrors:
+    """One case's refused booking, if any, and the retailer's retry of it. `abandon()`
+    says the case need not wait for the retry any more (a cancellation is waiting)."""
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        status: Callable[[], str],
+        abandon: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.timeline = timeline
         self.status = status
+        self.abandon = abandon
         self.refusal: CarrierRefusal | None = None
         self.retries: CommandSlot[RetryShipping] = CommandSlot()
         workflow.set_update_handler(
@@ -62,7 +74,8 @@ class CarrierErrors:
 
     async def wait_for_retry(self, refusal: CarrierRefusal, direction: str) -> RetryShipping:
         """Show the refusal on the case, wait for the retailer's retry and record it.
-        Answers the retry (with the corrected address, if it brought one)."""
+        Answers the retry (with the corrected address, if it brought one); raises
+        `BookingAbandoned` if the case is to go on without the parcel."""
         self.refusal = refusal
         detail = {"direction": direction, "code": refusal.code, "message": refusal.message}
         await self.timeline.project(
@@ -72,9 +85,18 @@ class CarrierErrors:
             detail,
             data={"carrier_error": {**dataclasses.asdict(refusal), "direction": direction}},
         )
-        await workflow.wait_condition(lambda: not self.retries.empty)
-        retry = self.retries.take()
+        await workflow.wait_condition(lambda: not self.retries.empty or self.abandon())
         self.refusal = None
+        if self.retries.empty:
+            await self.timeline.project(
+                self.status(),
+                CaseEvent.SHIPPING_ABANDONED,
+                Actor.system(),
+                {"direction": direction},
+                data={"carrier_error": None},
+            )
+            raise BookingAbandoned(direction)
+        retry = self.retries.take()
         fixed = {"address": "corrected"} if retry.address is not None else {}
         await self.timeline.project(
             self.status(),

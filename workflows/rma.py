@@ -68,7 +68,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import shipping
     from workflows.base import invalid_transition
-    from workflows.carrier_errors import CarrierErrors
+    from workflows.carrier_errors import BookingAbandoned, CarrierErrors
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
     from workflows.children import EndedCase, start_repair, start_replacement
     from workflows.commands import CommandSlot
@@ -104,7 +104,9 @@ class RmaWorkflow:
             start.rma_id,
             start.public_base_url,
             start.tracking_token,
-            errors=CarrierErrors(self.timeline, lambda: self.state.current),
+            errors=CarrierErrors(
+                self.timeline, lambda: self.state.current, lambda: not self.cancellation.empty
+            ),
         )
         self.documents: list[DocumentRef] = []
         self.inbound: ShipmentRef | None = None
@@ -225,7 +227,12 @@ class RmaWorkflow:
             "return_label",
             label_step="return-label",
         )
-        self.inbound = await shipping.book(parcel)
+        try:
+            self.inbound = await shipping.book(parcel)
+        except BookingAbandoned:
+            # Cancelled while the refused booking waited for a retry: no label to make, and
+            # the wait for the parcel applies the cancellation at once.
+            return
         ship_by = workflow.now() + start.policy.return_ship_by
         slip = (packing_slip(start, self.inbound, ship_by), "packing-slip")
         detail = {"tracking_number": self.inbound.tracking_number, "ship_by": ship_by.isoformat()}

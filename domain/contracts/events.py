@@ -117,6 +117,7 @@ class CaseEvent(StrEnum):
     # parcels, and the retailer's retry of it.
     CARRIER_ERROR = "carrier_error"
     SHIPPING_RETRIED = "shipping_retried"
+    SHIPPING_ABANDONED = "shipping_abandoned"
 
     # A carrier's scan of a case's parcel: `carrier_<status>`.
     CARRIER_PICKED_UP = "carrier_picked_up"

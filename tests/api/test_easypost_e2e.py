@@ -349,3 +349,24 @@ async def test_an_advance_replacement_ships_both_ways_on_easypost(easypost: Easy
         core_label = pdf_text(await label_of(http, waiting, "return_label"))
         assert LABEL_MARK in core_label and core["tracking_number"] in core_label
     assert easypost.stub.by_tracking_code(core["tracking_number"])["is_return"] is True
+
+
+async def test_an_rma_cancelled_while_its_refused_booking_waits_ends_without_a_label(
+    easypost: EasyPostWorld,
+) -> None:
+    shop, sku = await easypost.retailer()
+    body = rma_body(sku)
+    body["customer"]["address"]["line1"] = "9 BAD Lane"
+    async with easypost.stack.http(shop.key) as http:
+        created = await http.post("/v1/rmas", json=body)
+        path = f"/v1/rmas/{created.json()['id']}"
+        await wait_for(http, path, lambda b: b["carrier_error"] is not None)
+        cancelled = await http.post(f"{path}/cancel", json={"reason": "customer kept it"})
+        assert cancelled.status_code == 200, cancelled.text
+        rma = cancelled.json()
+        assert rma["status"] == "cancelled"
+        assert rma["carrier_error"] is None
+        assert rma["shipments"] == [] and rma["documents"] == []
+        events = [e["event"] for e in rma["timeline"]]
+        assert events[-3:] == ["carrier_error", "shipping_abandoned", "cancelled"]
+        assert_problem(await http.post(f"{path}/retry-shipping"), 409, "invalid_transition")
