@@ -22,16 +22,20 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from db import models
 from db.session import make_engine, make_sessionmaker
+from domain.ids import rma_workflow_id
+from temporal_client import make_data_converter
 from tests.api.helpers import Org, add_product, make_org, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_repair_e2e import new_center, repair_body
 from tests.api.test_replacement_e2e import replacement_body
 from tests.api.test_rma_e2e import rma_body, with_label
 from tests.stubs.easypost import LABEL_MARK, EasyPostStub
-from tests.support import Stack, run_stack
+from tests.support import PAYLOAD_KEY, Stack, run_stack
+from worker import WORKFLOWS
 
 HOOK_SECRET = f"ephook_{uuid.uuid4().hex}"
 PARCEL = {"weight_grams": 2500, "dimensions_cm": {"length": 40, "width": 30, "height": 20}}
@@ -118,6 +122,13 @@ async def easypost(
             yield EasyPostWorld(stack, stub)
     finally:
         stub.stop()
+
+
+async def replays(stack: Stack, rma_id: str) -> None:
+    """The RMA's history so far replays on the workflow code (the carrier-error path too)."""
+    history = await stack.client.get_workflow_handle(rma_workflow_id(rma_id)).fetch_history()
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=make_data_converter(PAYLOAD_KEY))
+    await replayer.replay_workflow(history)
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -293,6 +304,7 @@ async def test_a_refused_address_waits_for_the_retailers_fix_and_retry(
         # Nothing waits for a retry now: out of order.
         late = await http.post(f"{path}/retry-shipping")
         assert_problem(late, 409, "invalid_transition")
+    await replays(easypost.stack, rma["id"])
     shipment = easypost.stub.by_tracking_code(rma["shipments"][0]["tracking_number"])
     assert shipment["from_address"]["street1"] == "12 Analytical Row"
     assert shipment["reference"].endswith("/inbound-shipment-retry-2")
@@ -370,3 +382,4 @@ async def test_an_rma_cancelled_while_its_refused_booking_waits_ends_without_a_l
         events = [e["event"] for e in rma["timeline"]]
         assert events[-3:] == ["carrier_error", "shipping_abandoned", "cancelled"]
         assert_problem(await http.post(f"{path}/retry-shipping"), 409, "invalid_transition")
+    await replays(easypost.stack, rma["id"])
