@@ -83,18 +83,26 @@ class StripeWorld:
         return await asyncio.to_thread(self.stub.send, event, secret)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
 async def stripe_world(
-    dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    dev_server: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[StripeWorld]:
-    """The stack on SQLite with its worker's Stripe at the local stub, whose events come
-    back to the stack's endpoint."""
+    """The stack (SQLite, PostgreSQL: the session's database) with its worker's Stripe at
+    the local stub, whose events come back to the stack's endpoint."""
+    backend: str = request.param
     stub = StripeStub().start()
-    tmp = tmp_path_factory.mktemp("stripe")
+    tmp = tmp_path_factory.mktemp(f"stripe-{backend}")
+    url = (
+        f"sqlite+aiosqlite:///{tmp}/aftersales-stripe.db"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
     try:
         async with run_stack(
-            "sqlite",
-            f"sqlite+aiosqlite:///{tmp}/aftersales-stripe.db",
+            backend,
+            url,
             dev_server.client.service_client.config.target_host,
             dev_server.client,
             tmp,
