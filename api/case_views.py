@@ -58,14 +58,20 @@ def documents_out(bundle: CaseBundle, base_url: str, token: str | None = None) -
     ]
 
 
-def shipments_out(bundle: CaseBundle) -> list[ShipmentOut]:
+def shipments_out(bundle: CaseBundle, viewer: Viewer | None = None) -> list[ShipmentOut]:
+    """The case's parcels; what a label cost only to the retailer that paid for it."""
+    owner = viewer is not None and viewer.owner
     return [
         ShipmentOut(
             id=s.id,
             direction=s.direction,
             carrier=s.carrier,
+            service=s.service,
             tracking_number=s.tracking_number,
             status=s.status,
+            cost=(
+                MoneyIO.of(s.cost, s.currency or "USD") if owner and s.cost is not None else None
+            ),
         )
         for s in bundle.shipments
     ]
@@ -166,7 +172,7 @@ def rma_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RmaPublic:
         carrier_error=viewer.carrier_error(bundle.case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
-        shipments=shipments_out(bundle),
+        shipments=shipments_out(bundle, viewer),
         repair_id=case.links.get("repair_id"),
         replacement_id=case.links.get("replacement_id"),
         service_plan_id=case.links.get("service_plan_id"),
@@ -205,7 +211,7 @@ def repair_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RepairPu
         carrier_error=viewer.carrier_error(bundle.case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
-        shipments=shipments_out(bundle),
+        shipments=shipments_out(bundle, viewer),
         rma_id=case.links.get("rma_id"),
         replacement_id=case.links.get("replacement_id"),
         service_plan_id=case.links.get("service_plan_id"),
@@ -253,7 +259,7 @@ def replacement_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Rep
         carrier_error=viewer.carrier_error(bundle.case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
-        shipments=shipments_out(bundle),
+        shipments=shipments_out(bundle, viewer),
         rma_id=case.links.get("rma_id"),
         repair_id=case.links.get("repair_id"),
     )
@@ -281,7 +287,7 @@ def relocation_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Relo
         carrier_error=viewer.carrier_error(bundle.case),
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
-        shipments=shipments_out(bundle),
+        shipments=shipments_out(bundle, viewer),
         service_plan_id=case.links.get("service_plan_id"),
     )
 

@@ -70,6 +70,10 @@ class ShipmentRow:
     carrier: str
     tracking_number: str
     status: str
+    service: str
+    # What the label cost, when a real carrier sold it.
+    cost: Decimal | None
+    currency: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +128,17 @@ _DOCUMENTS = (
     .order_by(_D.created_at, _D.id)
 )
 _SHIPMENTS = (
-    select(_S.case_id, _S.id, _S.direction, _S.carrier, _S.tracking_number, _S.status)
+    select(
+        _S.case_id,
+        _S.id,
+        _S.direction,
+        _S.carrier,
+        _S.tracking_number,
+        _S.status,
+        _S.service,
+        _S.cost,
+        _S.currency,
+    )
     .where(_S.case_id.in_(_IDS))
     .order_by(_S.created_at, _S.id)
 )

@@ -243,8 +243,12 @@ class ShipmentOut(BaseModel):
     id: str
     direction: str
     carrier: str
+    service: str
     tracking_number: str
     status: str
+    cost: MoneyIO | None = Field(
+        None, description="what the label cost with a real carrier; shown to the retailer only"
+    )
 
 
 class CarrierErrorOut(BaseModel):

@@ -153,6 +153,12 @@ async def test_an_rma_on_easypost_stores_easyposts_label_cost_and_tracking(
         tracking = rma["shipments"][0]["tracking_number"]
         shipment = easypost.stub.by_tracking_code(tracking)
         assert rma["shipments"][0]["carrier"] == "USPS"
+        assert rma["shipments"][0]["service"] == "GroundAdvantage"
+        assert rma["shipments"][0]["cost"] == {"amount": "5.20", "currency": "USD"}
+        # The customer's tracking shows the parcel, not what its label cost.
+        tracked = await http.get(f"/v1/track/{rma['tracking_token']}")
+        assert tracked.status_code == 200, tracked.text
+        assert [s.get("cost") for s in tracked.json()["shipments"]] == [None]
         # The carrier's own 4x6 label, not ours; our packing slip beside it.
         label = await label_of(http, rma, "return_label")
         page = PdfReader(io.BytesIO(label)).pages[0]
