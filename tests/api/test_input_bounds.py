@@ -27,8 +27,13 @@ TOO_LONG_DURATION = "P3000000D"
 ABSURD_MOMENTS = ("9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z")
 HUGE_AMOUNT = "1" + "0" * 20
 # Not a body but an input all the same: the HTML forms of the tracking page are tested with
-# the page (tests/api/test_tracking_page.py).
-FORM_BODIES = {("post", "/track/{token}/quote"), ("post", "/track/{token}/reschedule")}
+# the page (tests/api/test_tracking_page.py), the built-in gateway's bank page with it
+# (tests/api/test_payment_authentication_e2e.py).
+FORM_BODIES = {
+    ("post", "/track/{token}/quote"),
+    ("post", "/track/{token}/reschedule"),
+    ("post", "/builtin-gateway/authenticate/{reference}"),
+}
 
 
 def moment(days: int) -> str:

@@ -86,8 +86,10 @@ async def test_the_customer_confirms_the_first_charge_on_the_bank_page(stack: St
 
         bank = assert_html_page(await customer.get(path), 200)
         assert text_of(bank, "amount") == "$9.99"
-        refused = assert_html_page(await customer.post(path, data={"outcome": "maybe"}), 422)
-        assert "Please choose Confirm payment or Refuse." in text_of(refused, "message")
+        for outcome in ("maybe", "confirm\x00", "confirm" * 1000):
+            refused = await customer.post(path, data={"outcome": outcome})
+            assert_html_page(refused, 422)
+            assert "Please choose Confirm payment or Refuse." in text_of(refused.text, "message")
         confirmed = await customer.post(path, data={"outcome": "confirm"})
         assert confirmed.status_code == 303
         assert confirmed.headers["location"] == f"/track/{token}"
