@@ -213,7 +213,9 @@ TRACKER_STATUSES: Mapping[str, CarrierStatus] = {
     "failure": CarrierStatus.EXCEPTION,
     "error": CarrierStatus.EXCEPTION,
 }
-_NOT_MOVING = frozenset({"pre_transit", "unknown", "", None})
+# The statuses before the carrier has the parcel: a change from one to `in_transit` (as the
+# event's `previous_attributes` says) is the pickup.
+_NOT_MOVING = frozenset({"pre_transit", "unknown"})
 _TRACKER_EVENTS = frozenset({"tracker.created", "tracker.updated"})
 
 
@@ -224,9 +226,11 @@ class EasyPostWebhook:
     def read(self, body: bytes) -> TrackerUpdate | None:
         try:
             event = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
-        tracker = event.get("result") if isinstance(event, dict) else None
+        if not isinstance(event, dict):
+            return None
+        tracker = event.get("result")
         if (
             event.get("description") not in _TRACKER_EVENTS
             or not isinstance(tracker, dict)
@@ -261,7 +265,7 @@ def tracker_scan(
     if status is None:
         return None
     before = previous.get("status") if isinstance(previous, dict) else None
-    if status is CarrierStatus.IN_TRANSIT and before in _NOT_MOVING and previous is not None:
+    if status is CarrierStatus.IN_TRANSIT and before in _NOT_MOVING:
         status = CarrierStatus.PICKED_UP
     details = [d for d in tracker.get("tracking_details") or [] if isinstance(d, dict)]
     latest = details[-1] if details else {}

@@ -4,6 +4,7 @@ real SDK: what it books, what it buys, what a retry does, how a refusal reads.""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ from activities.carriers import (
     CarrierRefused,
     ParcelSize,
 )
-from activities.carriers.easypost import EasyPostCarrier, choose_rate, parcel
+from activities.carriers.easypost import EasyPostCarrier, EasyPostWebhook, choose_rate, parcel
 from domain.common import Address
 from tests.stubs.easypost import LABEL_MARK, EasyPostStub
 
@@ -185,3 +186,50 @@ async def test_void_refunds_the_label_once(stub: EasyPostStub) -> None:
     await carrier(stub).void(booked)
     assert stub.refunds == [booking.provider_shipment_id]
     assert stub.shipments[booking.provider_shipment_id or ""]["refund_status"] == "submitted"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        b"[" * 100_000,
+        b'{"description": "tracker.updated"}',
+        b'{"id": "evt_1", "description": "batch.updated", "result": {"object": "Batch"}}',
+        b'{"id": "evt_1", "description": "tracker.updated", "result": []}',
+    ],
+)
+def test_a_webhook_about_no_parcel_reads_as_none(body: bytes) -> None:
+    assert EasyPostWebhook().read(body) is None
+
+
+def test_tracker_statuses_map_onto_our_scans() -> None:
+    stub = EasyPostStub()
+    tracker = {"object": "Tracker", "tracking_code": "9400", "tracking_details": []}
+    event = {"id": "evt_1", "description": "tracker.updated", "result": tracker}
+
+    def scan(status: str, before: str | None = None) -> str | None:
+        tracker["status"] = status
+        event["previous_attributes"] = {"status": before} if before else {}
+        update = EasyPostWebhook().read(json.dumps(event).encode())
+        assert update is not None and update.tracking_number == "9400"
+        return update.scan.status.value if update.scan else None
+
+    assert scan("pre_transit") is None
+    assert scan("in_transit", "pre_transit") == "picked_up"
+    assert scan("in_transit", "in_transit") == "in_transit"
+    assert scan("in_transit") == "in_transit"  # a new detail, the status unchanged
+    assert scan("out_for_delivery") == "out_for_delivery"
+    assert scan("available_for_pickup") == "out_for_delivery"
+    assert scan("delivered") == "delivered"
+    assert scan("return_to_sender") == "exception"
+    assert scan("failure") == "exception"
+    assert scan("cancelled") is None
+    body = json.dumps(event).encode()
+    assert EasyPostWebhook().verify(body, {"X-Hmac-Signature": stub.sign(body, "s3cret")}, "s3cret")
+    assert not EasyPostWebhook().verify(
+        body, {"X-Hmac-Signature": stub.sign(body, "other")}, "s3cret"
+    )
+    assert not EasyPostWebhook().verify(body, {}, "s3cret")
+    assert not EasyPostWebhook().verify(body, {"X-Hmac-Signature": stub.sign(body, "")}, "")
