@@ -84,15 +84,15 @@ class PaymentActivities(stubs.PaymentActivities):
         A payment the customer must authenticate answers `requires_action` with the URL
         where they do; the gateway's event settles it later (api/routes/payment_events)."""
         payment = await self._claim(request)
+        if payment.status == REQUIRES_ACTION and activity.info().attempt == 1:
+            # Not a retry of the call that got this answer: the workflow gave up waiting for
+            # its customer and asks anew. The old attempt is cancelled first, so that a late
+            # authentication cannot take the money twice.
+            await self._withdraw(request, payment)
+            payment = await self._claim(request, abandoning=payment.row.gateway_reference)
         if payment.status in (SUCCEEDED, REQUIRES_ACTION):
             return _result(payment)
         gateway = await self.gateways.gateway_for(request.org_id)
-        if payment.abandoned_reference:
-            # The workflow gave up waiting for the customer and asks again: the old attempt
-            # is cancelled first, so a late authentication cannot take the money twice.
-            await gateway.execute(
-                _call(request, payment, PaymentKind.RELEASE, payment.abandoned_reference, "")
-            )
         original = await self._original(request)
         if original.provider == BUILTIN and gateway.name != BUILTIN:
             # Moved on the built-in gateway before the organisation changed provider.
@@ -115,8 +115,28 @@ class PaymentActivities(stubs.PaymentActivities):
             )
         return _result(row)
 
-    async def _claim(self, request: PaymentRequest) -> _Claimed:
-        """The ledger row for this key, made ready for an attempt unless already settled."""
+    async def _withdraw(self, request: PaymentRequest, payment: _Claimed) -> None:
+        row = payment.row
+        gateway = (
+            BuiltinGateway(self.public_base_url)
+            if row.provider == BUILTIN
+            else await self.gateways.gateway_for(request.org_id)
+        )
+        answer = await gateway.execute(
+            _call(request, payment, PaymentKind.RELEASE, row.gateway_reference, "")
+        )
+        if answer.status != SUCCEEDED:
+            # It cannot be cancelled: most likely the customer authenticated it at the last
+            # moment. Retried, this call answers `requires_action` again, and the gateway's
+            # event (on its way, or already with the workflow) settles it.
+            raise ApplicationError(
+                f"the payment awaiting its customer could not be cancelled: {answer.message}"
+            )
+
+    async def _claim(self, request: PaymentRequest, abandoning: str = "") -> _Claimed:
+        """The ledger row for this key, made ready for an attempt unless already settled or
+        waiting for its customer (unless `abandoning` that wait: cancelled with the gateway,
+        and still the row's reference)."""
         now = utcnow()
         try:
             async with self.sessions.begin() as session:
@@ -144,10 +164,11 @@ class PaymentActivities(stubs.PaymentActivities):
                 .with_for_update()
             )
             assert row is not None
-            abandoned = ""
-            if row.status == REQUIRES_ACTION and activity.info().attempt == 1:
-                # Not a retry of the call that got this answer: the workflow asks anew.
-                abandoned = row.gateway_reference
+            abandoned = (
+                bool(abandoning)
+                and row.status == REQUIRES_ACTION
+                and row.gateway_reference == abandoning
+            )
             if row.attempts == 0 or row.status == DECLINED or abandoned:
                 row.attempts += 1
                 row.status = PENDING
@@ -155,7 +176,7 @@ class PaymentActivities(stubs.PaymentActivities):
                 # A new payment method (dunning) is used for the next attempt.
                 row.payment_method = request.payment_method
                 row.updated_at = now
-            return _Claimed.of(row, abandoned)
+            return _Claimed.of(row)
 
     async def _original(self, request: PaymentRequest) -> _Original:
         """What a capture or release settles (the hold whose key it extends) or a refund gives
@@ -255,12 +276,10 @@ class _Claimed:
     row: models.Payment
     status: str
     attempts: int
-    # The gateway reference of an attempt the customer never authenticated, to cancel.
-    abandoned_reference: str
 
     @classmethod
-    def of(cls, row: models.Payment, abandoned: str) -> _Claimed:
-        return cls(row.id, row, row.status, row.attempts, abandoned)
+    def of(cls, row: models.Payment) -> _Claimed:
+        return cls(row.id, row, row.status, row.attempts)
 
 
 def _call(

@@ -284,3 +284,26 @@ async def test_a_hold_placed_on_the_builtin_gateway_is_settled_there(
     assert stub.requests == []
     row = await ledger.row(f"{hold_key}/release")
     assert row.provider == "builtin" and row.original_reference.startswith("gw_")
+
+
+async def test_a_payment_authenticated_at_the_last_moment_is_not_taken_twice(
+    ledger: Ledger, stub: StripeStub
+) -> None:
+    payments = activities(ledger, stub)
+    key = f"{ledger.case_id}/charge-1"
+    waiting = await run(
+        payments, ledger.request(key, PaymentKind.CHARGE, "pm_card_authenticationRequired")
+    )
+    # The customer authenticates just as the workflow gives up; Stripe's event is on its way.
+    stub.intents[waiting.gateway_reference].update(status="succeeded", next_action=None)
+    with pytest.raises(ApplicationError) as refused:
+        await run(payments, ledger.request(key, PaymentKind.CHARGE, "pm_card_visa"))
+    assert not refused.value.non_retryable
+    assert len(stub.created()) == 1
+    row = await ledger.row(key)
+    assert (row.status, row.attempts) == (REQUIRES_ACTION, 1)
+    # Retried, it answers as before: the event settles the payment with the workflow.
+    again = await retry().run(
+        payments.execute_payment, ledger.request(key, PaymentKind.CHARGE, "pm_card_visa")
+    )
+    assert (again.status, again.gateway_reference) == (REQUIRES_ACTION, waiting.gateway_reference)
