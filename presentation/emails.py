@@ -93,9 +93,14 @@ def compose(notice: Notice, ctx: EmailContext) -> ComposedEmail:
         Notice.PAYMENT_AUTHENTICATION: (
             f"Please confirm your payment ({ctx.case_id})",
             f"Your bank asks you to confirm the payment of {d.get('amount', '')} "
-            f"{d.get('currency', '')} for this case. Confirm it with your bank here:\n"
-            f"{ctx.action_url}\n\nPlease do so by {_date(d, 'expires_at')}; without it the "
-            "payment is treated as declined and the case cannot go on.",
+            f"{d.get('currency', '')} for this case. "
+            + (
+                f"Confirm it with your bank here:\n{ctx.action_url}\n\n"
+                if ctx.action_url
+                else "The page below takes you to your bank to confirm it. "
+            )
+            + f"Please do so by {_date(d, 'expires_at')}; without it the payment is "
+            "treated as declined and the case cannot go on.",
         ),
     }
     subject, message = lines[notice]

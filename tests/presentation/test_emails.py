@@ -53,3 +53,15 @@ def test_emails_carry_their_deadlines_amounts_and_tracking_numbers_in_words() ->
     assert "does not renew by itself" in compose(Notice.RENEWAL_UPCOMING, manual).body
     no_name = EmailContext(**{**CTX.__dict__, "first_name": ""})
     assert compose(Notice.RECEIVED, no_name).body.startswith("Hello,\n")
+
+
+def test_the_payment_to_confirm_carries_the_banks_link_and_its_deadline() -> None:
+    with_link = EmailContext(**{**CTX.__dict__, "action_url": "https://bank.example/3ds/pi_1"})
+    email = compose(Notice.PAYMENT_AUTHENTICATION, with_link)
+    assert email.subject == f"Please confirm your payment ({CTX.case_id})"
+    assert "\nhttps://bank.example/3ds/pi_1\n" in email.body
+    assert "90.00 USD" in email.body and "by 3 December 2026" in email.body
+    # Without the bank's link (a row written before it was kept), the page leads there.
+    assert (
+        "The page below takes you to your bank" in compose(Notice.PAYMENT_AUTHENTICATION, CTX).body
+    )
