@@ -71,7 +71,8 @@ def replacement_from_rma(rma: RmaStart, repair_id: str | None) -> ReplacementSta
         replacement_name=item.product_name or item.sku,
         unit_price=item.unit_price,
         customer=rma.customer,
-        payment_method=order_payment_method(rma.order_ref),
+        # Its refund, if it cannot be fulfilled, goes back to the order's payment too.
+        payment_method=rma.payment_reference or order_payment_method(rma.order_ref),
         policy=rma.policy,
         public_base_url=rma.public_base_url,
         rma_id=rma.rma_id,
