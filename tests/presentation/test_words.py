@@ -125,10 +125,12 @@ def _tracked(
     status: str,
     data: dict[str, Any],
     events: Sequence[TimelineFact] = (),
-    **row: str,
+    resolution: str | None = None,
+    coverage: str | None = None,
 ) -> TrackedCase:
     """A tracked case whose facts are parsed from `data`, as the page parses a row's."""
-    return TrackedCase(case_type, status, facts_of(case_type, data), events, **row)
+    facts = facts_of(case_type, data)
+    return TrackedCase(case_type, status, facts, events, resolution=resolution, coverage=coverage)
 
 
 def test_next_step_of_a_return_waiting_for_its_parcel_is_the_ship_by_date() -> None:
