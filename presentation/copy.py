@@ -380,6 +380,7 @@ _REASONS: Final[Mapping[str, str]] = {
     "core_charge_declined": "the deposit charge for the old unit was declined",
     "authentication_failed": "your bank didn't confirm the payment",
     "authentication_expired": "the payment wasn't confirmed in time",
+    "payment_withdrawn": "the payment was no longer needed",
 }
 
 

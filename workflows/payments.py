@@ -70,6 +70,7 @@ WITHDRAW_RETRY = RetryPolicy(
 # Why a payment that needed the customer did not go through (timeline `reason`).
 AUTHENTICATION_FAILED = "authentication_failed"
 AUTHENTICATION_EXPIRED = "authentication_expired"
+PAYMENT_WITHDRAWN = "payment_withdrawn"
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,15 @@ class CustomerAuthentication:
         timeline: Timeline,
         status: Callable[[], str],
         window: timedelta = AUTHENTICATION_WINDOW,
+        withdraw_if: Callable[[], bool] = lambda: False,
     ) -> None:
         self.timeline = timeline
         # The case's status as it stands, for the timeline entries the pause writes.
         self.status = status
         self.window = window
+        # True when the case no longer wants the payment it waits for (a cancel came in):
+        # the wait ends, the payment is withdrawn and `PaymentWithdrawn` raised.
+        self.withdraw_if = withdraw_if
         self.events: dict[str, PaymentEvent] = {}
         # The payment waiting for the customer, while one does (a create call answers then).
         self.awaiting: PaymentActionFacts | None = None
@@ -140,15 +145,25 @@ class CustomerAuthentication:
         )
         reference = result.gateway_reference
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: reference in self.events, timeout=self.window)
+            await workflow.wait_condition(
+                lambda: reference in self.events or self.withdraw_if(), timeout=self.window
+            )
         event = self.events.get(reference)
         self.awaiting = None
         self.waited_until = workflow.now()
         if event is not None and event.succeeded:
             await self._project(CaseEvent.PAYMENT_AUTHENTICATED, money, None)
             return dataclasses.replace(result, status="succeeded", action_url="")
+        withdrawn = event is None and self.withdraw_if()
         if event is None:
             await withdraw(request, reference)
+        if withdrawn:
+            await self._project(
+                CaseEvent.PAYMENT_AUTHENTICATION_FAILED,
+                {**money, "reason": PAYMENT_WITHDRAWN},
+                None,
+            )
+            raise PaymentWithdrawn(f"the {request.kind.value} is no longer wanted")
         reason = AUTHENTICATION_EXPIRED if event is None else AUTHENTICATION_FAILED
         await self._project(
             CaseEvent.PAYMENT_AUTHENTICATION_FAILED, {**money, "reason": reason}, None
@@ -228,6 +243,15 @@ async def pay_unless_declined(
             return False
         raise
     return True
+
+
+class PaymentWithdrawn(ApplicationError):
+    """The case withdrew the payment it was waiting for its customer to authenticate (see
+    `CustomerAuthentication.withdraw_if`): neither made nor declined. A lifecycle that can
+    withdraw catches it; one that does not would fail its workflow, never half-pay."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="PaymentWithdrawn", non_retryable=True)
 
 
 class PaymentNotAuthenticated(ActivityError):

@@ -62,7 +62,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.carrier_scans import CarrierScans, scan_detail
     from workflows.commands import CommandSlot
     from workflows.deposits import Deposit
-    from workflows.payments import CustomerAuthentication, PaymentAccount, declined, pay
+    from workflows.payments import (
+        CustomerAuthentication,
+        PaymentAccount,
+        PaymentWithdrawn,
+        declined,
+        pay,
+    )
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.shipping import Shipper, customer_address, named, void
     from workflows.stock import Reservation
@@ -102,8 +108,11 @@ class ReplacementWorkflow:
             start.tracking_token,
             errors=CarrierErrors(self.timeline, lambda: self.status),
         )
-        # A deposit hold the customer must authenticate waits for them (3-D Secure).
-        self.authentication = CustomerAuthentication(self.timeline, lambda: self.status)
+        # A deposit hold the customer must authenticate waits for them (3-D Secure), or
+        # for a cancel.
+        self.authentication = CustomerAuthentication(
+            self.timeline, lambda: self.status, withdraw_if=lambda: self._cancelling
+        )
         self.account = PaymentAccount(
             start.org_id,
             start.replacement_id,
@@ -179,7 +188,10 @@ class ReplacementWorkflow:
             return  # refunded after the backorder gave up, or cancelled
         try:
             if start.mode is ReplacementMode.ADVANCE:
-                await self._place_hold()
+                try:
+                    await self._place_hold()
+                except PaymentWithdrawn:
+                    return  # cancelled while the customer was asked: the run unwinds
                 if self._cancelling:
                     return
             self.outbound, label = await self.shipper.ship(

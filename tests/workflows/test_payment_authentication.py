@@ -10,11 +10,12 @@ from datetime import timedelta
 
 from domain.contracts.facts import PAYMENT_ACTION, payment_action_of
 from domain.contracts.payments import REQUIRES_ACTION, PaymentEvent
-from domain.replacement import ReplacementMode
+from domain.replacement import ReplacementCancel, ReplacementMode
 from domain.service_plan import PaymentMethodChange, PlanStatus
 from tests.support import eventually
 from tests.workflows.kit import (
     REPLACEMENT_PRICE,
+    RETAILER,
     Harness,
     PlanHandle,
     ReplacementHandle,
@@ -133,6 +134,24 @@ async def test_a_failed_authentication_fails_the_hold(harness: Harness) -> None:
     await action_cleared(h, case)
     # Failed by the customer's bank: nothing to cancel with the gateway.
     assert [p.kind for p in await payments(h, case)] == ["hold"]
+
+
+async def test_a_cancel_withdraws_the_hold_waiting_for_the_customer(harness: Harness) -> None:
+    h = harness
+    handle, case, reference = await advance_replacement_waiting(h)
+    # Answered as the case ends, at once: the cancel does not wait out the customer's day.
+    view = await handle.execute_update(
+        typed(ReplacementWorkflow.cancel), ReplacementCancel(RETAILER, "customer changed mind")
+    )
+    assert view.status == "cancelled"
+    assert (await outcome(h, handle)).status == "cancelled"
+    assert (await entry(h, case, NOT_AUTHENTICATED))["reason"] == "payment_withdrawn"
+    assert (await events(h, case))[-1] == "cancelled"
+    await action_cleared(h, case)
+    (withdrawn,) = await payments(h, case, "release")
+    assert withdrawn.original_reference == reference
+    (row,) = await payments(h, case, "hold")
+    assert row.status == REQUIRES_ACTION  # never authorised: nothing was held
 
 
 async def test_an_authenticated_first_charge_starts_the_plan(harness: Harness) -> None:
