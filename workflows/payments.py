@@ -22,7 +22,8 @@ A gateway may answer that the customer must first authenticate the payment (3-D 
 tracking page and the email, and the payment waits for the gateway's event. Authenticated,
 `pay` returns as for any approved payment; failed, or not done within
 `AUTHENTICATION_WINDOW`, it fails exactly as a declined payment does, so each lifecycle's
-declined path (dunning, a rejected enrolment, a failed hold) follows unchanged.
+declined path (dunning, a rejected enrolment, a failed hold) follows unchanged. A case may
+also stop waiting (`withdraw_if`, a cancel): the payment is withdrawn, `PaymentWithdrawn`.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ AUTHENTICATION_PATCH = "payment-customer-authentication"
 # How long a payment waits for its customer to authenticate it before it counts as declined:
 # a day to find the email and open the bank's page, not so long that a case stands still.
 AUTHENTICATION_WINDOW = timedelta(hours=24)
-# Cancelling a payment nobody authenticated: a few tries, then the case goes on without.
+# Cancelling with the gateway a payment left unauthenticated (too late, or no longer wanted):
+# a few tries, then the case goes on without.
 WITHDRAW_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
