@@ -5,7 +5,8 @@ stack (dev server, worker, API over HTTP) pointed at the local EasyPost
 An RMA, a repair and an advance replacement get EasyPost's own labels; a booking whose
 answer was lost buys once; a cancelled RMA's label is refunded; tracker webhooks move a case
 (a bad signature is a 401); a refused address shows as `carrier_error` until the retailer
-corrects it and retries."""
+corrects it and retries. A service plan's claims book their parcels on EasyPost too: the
+repair's inbound label and the replacement's outbound one."""
 
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ from domain.ids import rma_workflow_id
 from temporal_client import make_data_converter
 from tests.api.helpers import Org, add_product, make_org, wait_for
 from tests.api.test_foundation import assert_problem
+from tests.api.test_plans import plan
 from tests.api.test_repair_e2e import new_center, repair_body
 from tests.api.test_replacement_e2e import replacement_body
 from tests.api.test_rma_e2e import rma_body, with_label
+from tests.api.test_service_plan_e2e import enrolment
 from tests.stubs.easypost import LABEL_MARK, EasyPostStub
 from tests.support import PAYLOAD_KEY, Stack, run_stack
 from worker import WORKFLOWS
@@ -389,3 +392,68 @@ async def test_an_rma_cancelled_while_its_refused_booking_waits_ends_without_a_l
         assert events[-3:] == ["carrier_error", "shipping_abandoned", "cancelled"]
         assert_problem(await http.post(f"{path}/retry-shipping"), 409, "invalid_transition")
     await replays(easypost.stack, rma["id"])
+
+
+async def test_a_service_plans_claims_book_their_parcels_on_easypost(
+    easypost: EasyPostWorld,
+) -> None:
+    category = f"kettle-{uuid.uuid4().hex[:6]}"
+    shop, sku = await easypost.retailer(category=category)
+    await new_center(easypost.stack, category)
+    code = f"CARE-{uuid.uuid4().hex[:6]}"
+    async with easypost.stack.http(shop.key) as http:
+        made = await http.post("/v1/plans", json=plan(code, waiting_period="PT0S"))
+        assert made.status_code == 201, made.text
+        put = await http.put(f"/v1/inventory/{sku}", json={"quantity": 1})
+        assert put.status_code == 200, put.text
+        enrolled = await http.post(
+            "/v1/service-plans", json=enrolment(code, sku, f"SN-{uuid.uuid4().hex[:8]}")
+        )
+        assert enrolled.status_code == 201, enrolled.text
+        assert enrolled.json()["status"] == "active", enrolled.text
+        claims = f"/v1/service-plans/{enrolled.json()['id']}/claims"
+
+        # A breakdown claimed as a repair: the unit ships in to the center on EasyPost.
+        repair_claim = await http.post(claims, json={"type": "repair", "incident": "breakdown"})
+        assert repair_claim.status_code == 201, repair_claim.text
+        assert repair_claim.json()["decision"] == "approved", repair_claim.text
+        job = await wait_for(
+            http,
+            f"/v1/repairs/{repair_claim.json()['repair_id']}",
+            lambda b: (
+                bool(b.get("shipments"))
+                and any(d["kind"] == "return_label" for d in b.get("documents", []))
+            ),
+        )
+        assert job["coverage"] == "service_plan"
+        inbound = job["shipments"][0]
+        assert (inbound["direction"], inbound["carrier"]) == ("inbound", "USPS")
+        repair_label = pdf_text(await label_of(http, job, "return_label"))
+        assert LABEL_MARK in repair_label and inbound["tracking_number"] in repair_label
+
+        # Accidental damage claimed as a replacement: a unit from stock ships out on EasyPost.
+        replacement_claim = await http.post(
+            claims, json={"type": "replacement", "incident": "accidental_damage"}
+        )
+        assert replacement_claim.status_code == 201, replacement_claim.text
+        assert replacement_claim.json()["decision"] == "approved", replacement_claim.text
+        swap = await wait_for(
+            http,
+            f"/v1/replacements/{replacement_claim.json()['replacement_id']}",
+            lambda b: (
+                any(s["direction"] == "outbound" for s in b.get("shipments", []))
+                and any(d["kind"] == "shipping_label" for d in b.get("documents", []))
+            ),
+        )
+        outbound = next(s for s in swap["shipments"] if s["direction"] == "outbound")
+        shipping_label = pdf_text(await label_of(http, swap, "shipping_label"))
+        assert LABEL_MARK in shipping_label and outbound["tracking_number"] in shipping_label
+
+    # Each parcel was bought once, under the claim's case, the right way round.
+    collected = easypost.stub.by_tracking_code(inbound["tracking_number"])
+    sent = easypost.stub.by_tracking_code(outbound["tracking_number"])
+    assert (collected["is_return"], sent["is_return"]) == (True, False)
+    assert [easypost.stub.buys_of(s["id"]) for s in (collected, sent)] == [1, 1]
+    assert job["id"] in collected["reference"]
+    assert swap["id"] in sent["reference"]
+    assert (collected["parcel"]["weight"], sent["parcel"]["weight"]) == (88.2, 88.2)
