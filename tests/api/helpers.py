@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
 
-from tests.support import ADMIN_KEY, Stack, eventually
+from tests.support import ADMIN_KEY, Stack, eventually, run_stack
 
 
 @dataclass
@@ -78,3 +81,26 @@ async def wait_for(
     )
     body: dict[str, Any] = answer.json()
     return body
+
+
+@contextlib.asynccontextmanager
+async def own_stack(
+    request: pytest.FixtureRequest,
+    dev_server: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    **overrides: Any,
+) -> AsyncIterator[Stack]:
+    """A stack of a module's own, for a fixture parametrized by backend (`request.param`):
+    on SQLite a database file of its own, on PostgreSQL the session's database (its cases
+    beside the shared stack's); `overrides` are Settings fields, a stub's API base, say."""
+    backend: str = request.param
+    tmp = tmp_path_factory.mktemp(f"{name}-{backend}")
+    url = (
+        f"sqlite+aiosqlite:///{tmp}/aftersales-{name}.db"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
+    target = dev_server.client.service_client.config.target_host
+    async with run_stack(backend, url, target, dev_server.client, tmp, **overrides) as stack:
+        yield stack

@@ -29,7 +29,7 @@ from db import models
 from db.session import make_engine, make_sessionmaker
 from domain.ids import rma_workflow_id
 from temporal_client import make_data_converter
-from tests.api.helpers import Org, add_product, make_org, wait_for
+from tests.api.helpers import Org, add_product, make_org, own_stack, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_plans import plan
 from tests.api.test_repair_e2e import new_center, repair_body
@@ -37,7 +37,7 @@ from tests.api.test_replacement_e2e import replacement_body
 from tests.api.test_rma_e2e import rma_body, with_label
 from tests.api.test_service_plan_e2e import enrolment
 from tests.stubs.easypost import LABEL_MARK, EasyPostStub
-from tests.support import PAYLOAD_KEY, Stack, run_stack
+from tests.support import PAYLOAD_KEY, Stack
 from worker import WORKFLOWS
 
 HOOK_SECRET = f"ephook_{uuid.uuid4().hex}"
@@ -103,24 +103,12 @@ async def easypost(
     dev_server: WorkflowEnvironment,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[EasyPostWorld]:
-    """The stack (SQLite, PostgreSQL: the session's database, beside the shared stack's
-    cases) with its worker's EasyPost at the local stub."""
-    backend: str = request.param
+    """A stack of the module's own (see `own_stack`) with its worker's EasyPost at the
+    local stub."""
     stub = EasyPostStub().start()
-    tmp = tmp_path_factory.mktemp(f"easypost-{backend}")
-    url = (
-        f"sqlite+aiosqlite:///{tmp}/aftersales-easypost.db"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
     try:
-        async with run_stack(
-            backend,
-            url,
-            dev_server.client.service_client.config.target_host,
-            dev_server.client,
-            tmp,
-            easypost_api_base=stub.base_url,
+        async with own_stack(
+            request, dev_server, tmp_path_factory, "easypost", easypost_api_base=stub.base_url
         ) as stack:
             yield EasyPostWorld(stack, stub)
     finally:

@@ -25,14 +25,14 @@ from activities.gateways.stripe import StripeGateway
 from db import models
 from db.session import make_engine, make_sessionmaker
 from domain.contracts.payments import PaymentKind
-from tests.api.helpers import Org, add_product, make_org, wait_for
+from tests.api.helpers import Org, add_product, make_org, own_stack, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_plans import plan
 from tests.api.test_replacement_e2e import replacement_body
 from tests.api.test_rma_e2e import carrier, rma_body, scan, with_label
 from tests.api.test_service_plan_e2e import enrolment
 from tests.stubs.stripe import StripeStub, sign
-from tests.support import Stack, run_stack
+from tests.support import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -89,24 +89,12 @@ async def stripe_world(
     dev_server: WorkflowEnvironment,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[StripeWorld]:
-    """The stack (SQLite, PostgreSQL: the session's database) with its worker's Stripe at
-    the local stub, whose events come back to the stack's endpoint."""
-    backend: str = request.param
+    """A stack of the module's own (see `own_stack`) with its worker's Stripe at the local
+    stub, whose events come back to the stack's endpoint."""
     stub = StripeStub().start()
-    tmp = tmp_path_factory.mktemp(f"stripe-{backend}")
-    url = (
-        f"sqlite+aiosqlite:///{tmp}/aftersales-stripe.db"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
     try:
-        async with run_stack(
-            backend,
-            url,
-            dev_server.client.service_client.config.target_host,
-            dev_server.client,
-            tmp,
-            stripe_api_base=stub.base_url,
+        async with own_stack(
+            request, dev_server, tmp_path_factory, "stripe", stripe_api_base=stub.base_url
         ) as stack:
             stub.webhook_url = f"{stack.base_url}/v1/payment-events/stripe"
             yield StripeWorld(stack, stub)
