@@ -1,0 +1,1 @@
+"""What the processes tell their operators: metrics, traces and logs."""
