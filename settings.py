@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path(".data")
@@ -73,9 +73,32 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite+aiosqlite:///{DATA_DIR}/aftersales.db"
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    # The rest of the Temporal connection (Temporal Cloud, a server behind TLS); each set here
+    # wins over Temporal's own TEMPORAL_* variables and temporal.toml profile, which win over
+    # the defaults (see temporal_connection.py). An API key or any TLS file turns TLS on.
+    temporal_api_key: str | None = Field(default=None, repr=False)
+    temporal_tls: bool | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    # How long a stopping worker (SIGTERM) lets its running activities finish before it
+    # cancels them; Temporal retries what was cancelled on another worker.
+    worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     task_queue: str = "aftersales"
     public_base_url: str = "http://127.0.0.1:8000"
     document_dir: Path = DATA_DIR / "documents"
+    # Where PDFs live: `local` (document_dir) or `s3` (a bucket of S3 or an S3-compatible
+    # store; credentials from the standard AWS chain: AWS_* variables, a profile, a role).
+    document_store: Literal["local", "s3"] = "local"
+    document_s3_bucket: str | None = None
+    document_s3_prefix: str = ""
+    document_s3_endpoint_url: str | None = None
+    document_s3_region: str | None = None
+    # How the API hands a stored PDF out: `stream` (through the API) or `redirect` (a 307 to
+    # a presigned URL valid `document_url_ttl_seconds`; S3 only, the local store streams).
+    document_delivery: Literal["stream", "redirect"] = "stream"
+    document_url_ttl_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     admin_key: str | None = None
     carrier_secret: str | None = None
     # Encrypts every Temporal payload (workflow inputs and results, signals, updates, activity
@@ -108,6 +131,30 @@ class Settings(BaseSettings):
     webhook_allow_private_targets: bool | None = None
     # Active webhook subscriptions an organisation may have: every event fans out to each.
     webhook_quota: int = Field(default=50, ge=1)
+
+    @field_validator(
+        "temporal_api_key",
+        "temporal_tls",
+        "temporal_tls_server_name",
+        "temporal_tls_ca_file",
+        "temporal_tls_cert_file",
+        "temporal_tls_key_file",
+        "document_s3_bucket",
+        "document_s3_endpoint_url",
+        "document_s3_region",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes an unset variable through as an empty string.
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _document_bucket(self) -> Settings:
+        if self.document_store == "s3" and not self.document_s3_bucket:
+            raise ValueError("AFTERSALES_DOCUMENT_STORE=s3 needs AFTERSALES_DOCUMENT_S3_BUCKET")
+        self.document_s3_prefix = self.document_s3_prefix.strip("/")
+        return self
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:

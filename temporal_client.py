@@ -36,6 +36,7 @@ from domain.delivery import (
     QueuedDelivery,
 )
 from settings import Settings, parse_payload_keys
+from temporal_connection import temporal_connection
 
 ENCRYPTED_ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
@@ -154,9 +155,10 @@ def make_data_converter(payload_key: str) -> DataConverter:
 
 
 async def connect(settings: Settings) -> Client:
+    """A client of the Temporal that `settings` and Temporal's env-config name (see
+    temporal_connection.py), with our converter and codec."""
     return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
+        **temporal_connection(settings).connect_kwargs(),
         data_converter=make_data_converter(settings.required_payload_key),
     )
 
