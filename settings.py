@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_level: str = "INFO"
+    # `json` (one JSON object a line) or `console` (readable); unset, console in development
+    # (`make run`) and JSON elsewhere.
+    log_format: Literal["json", "console"] | None = None
+    # OpenTelemetry tracing: true or false here wins; unset, the standard OTEL_* variables
+    # decide (an exporter or an OTLP endpoint named turns it on; see observability/tracing.py).
+    tracing: bool | None = None
     # How long an API call waits for a workflow's answer (the RMA decision, a command's
     # result) before answering 503; the workflow goes on and a retry finds its answer.
     decision_timeout_seconds: float = 20.0
@@ -142,6 +148,8 @@ class Settings(BaseSettings):
         "document_s3_bucket",
         "document_s3_endpoint_url",
         "document_s3_region",
+        "log_format",
+        "tracing",
         mode="before",
     )
     @classmethod
