@@ -170,7 +170,7 @@ class DocumentActivities(stubs.DocumentActivities):
                 # An earlier attempt still running stored one: the next finds it by its key.
                 if last_try:
                     raise
-        await self.projector.dispatch(pending)
+        await self.projector.after_commit(session, pending)
         found |= fresh
         return [found[key] for key in keys]
 

@@ -44,6 +44,7 @@ from domain.webhook_targets import (
     resolve_host,
     vetted_addresses,
 )
+from observability import metrics
 from temporal_client import enqueue_deliveries
 
 SIGNATURE_HEADER = "X-Aftersales-Signature"
@@ -271,6 +272,7 @@ class NotifyActivities(stubs.NotifyActivities):
             return row.status, ""
         if row.disabled_at is not None:
             await self._log_attempt(delivery_id, None, "subscription disabled", 0, "failed")
+            metrics.count_webhook_attempt("disabled", ended="failed")
             return "failed", ""
         host = httpx.URL(row.url).raw_host.decode("ascii")
         try:
@@ -279,6 +281,7 @@ class NotifyActivities(stubs.NotifyActivities):
             addresses = await vetted_addresses(host, self.resolve, self.allow_private_targets)
         except TargetRefused:
             await self._log_attempt(delivery_id, None, f"refused: {REFUSED}", 0, "failed")
+            metrics.count_webhook_attempt("refused", ended="failed")
             raise ApplicationError(
                 REFUSED, type="WebhookTargetNotPublic", non_retryable=True
             ) from None
@@ -304,7 +307,11 @@ class NotifyActivities(stubs.NotifyActivities):
             code, error = await self._post(row.url, host, addresses, body, headers)
         elapsed = int((time.monotonic() - started) * 1000)
         await self._log_attempt(delivery_id, code, error, elapsed, None if error else "delivered")
-        return ("pending", error) if error else ("delivered", "")
+        if not error:
+            metrics.count_webhook_attempt("accepted", ended="delivered")
+            return "delivered", ""
+        metrics.count_webhook_attempt("no_answer" if code is None else "rejected")
+        return "pending", error
 
     async def _post(
         self, url: str, host: str, addresses: list[str], body: bytes, headers: dict[str, str]
@@ -401,6 +408,8 @@ class NotifyActivities(stubs.NotifyActivities):
                     email.status = "failed"
                 return
             delivery = await session.get(models.WebhookDelivery, ref.id, with_for_update=True)
-            if delivery is not None and delivery.status == "pending":
-                delivery.status = "failed"
-                delivery.failed_at = utcnow()
+            if delivery is None or delivery.status != "pending":
+                return
+            delivery.status = "failed"
+            delivery.failed_at = utcnow()
+        metrics.count_webhook_given_up()

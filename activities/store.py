@@ -23,6 +23,7 @@ from db.outbox import (
 from db.queries import plan_terms
 from db.types import utcnow
 from domain.common import CLOSED_STATUSES, Customer
+from domain.contracts.events import CaseEvent
 from domain.contracts.facts import CUSTOMER_FIRST_NAME
 from domain.contracts.store import (
     CaseProjection,
@@ -39,6 +40,7 @@ from domain.contracts.store import (
     SerialRelease,
 )
 from domain.service_plan import TERMINAL_PLAN_STATUSES
+from observability import metrics
 
 _OPEN_SERIALS = table_of(models.OpenSerial)
 
@@ -66,7 +68,7 @@ class StoreActivities(stubs.StoreActivities):
         """Insert the case, its customer, items and first timeline entries (once)."""
         async with self.sessions.begin() as session:
             pending = await self._record(session, new)
-        await self.dispatch(pending)
+        await self.after_commit(session, pending)
 
     @activity.defn
     @refuses_bad_data
@@ -116,7 +118,7 @@ class StoreActivities(stubs.StoreActivities):
                 # Twice is not a lost race (an unknown organisation, say): bad data.
                 if last_try:
                     raise
-        await self.dispatch(pending)
+        await self.after_commit(session, pending)
         return SerialClaimResult(held_by)
 
     @activity.defn
@@ -133,7 +135,7 @@ class StoreActivities(stubs.StoreActivities):
         """Bring the case row up to date and append timeline entries not yet stored."""
         async with self.sessions.begin() as session:
             pending = await self.project_in(session, change)
-        await self.dispatch(pending)
+        await self.after_commit(session, pending)
 
     async def project_in(
         self, session: AsyncSession, change: CaseProjection
@@ -198,6 +200,12 @@ class StoreActivities(stubs.StoreActivities):
             timeline=new.timeline,
             config=self.outbox,
         )
+
+    async def after_commit(self, session: AsyncSession, pending: list[PendingDelivery]) -> None:
+        """What follows a committed projection: count what it stored first (cases started
+        and ended, SLA breaches), then hand its outbox rows over."""
+        count_stored_first(projection.stored_first(session))
+        await self.dispatch(pending)
 
     async def dispatch(self, pending: list[PendingDelivery]) -> None:
         """Hand what a committed transaction wrote to the outbox on to its delivery queues."""
@@ -310,6 +318,19 @@ async def _holder(
         )
         .limit(1)
     )
+
+
+def count_stored_first(stored: list[projection.StoredFirst]) -> None:
+    """The worker's case metrics: a case row is a case started; an entry that moves a case
+    into a closed status ends it with that status as its outcome."""
+    for first in stored:
+        if first.event is None:
+            metrics.count_case_started(first.case_type)
+            continue
+        if first.status in CLOSED_STATUSES and first.previous_status not in CLOSED_STATUSES:
+            metrics.count_case_ended(first.case_type, first.status)
+        if first.event == CaseEvent.SLA_BREACHED:
+            metrics.count_sla_breach(first.case_type)
 
 
 def _address_json(customer: Customer) -> dict[str, Any] | None:

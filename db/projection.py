@@ -11,6 +11,7 @@ their delivery queues is not done here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -40,6 +41,33 @@ _ITEMS = table_of(models.CaseItem)
 _TIMELINE = table_of(models.TimelineEvent)
 _OPEN_SERIALS = table_of(models.OpenSerial)
 _ORGS = table_of(models.Organisation)
+
+# Where a transaction's session notes what it stored for the first time (`StoredFirst`),
+# for its caller to read once it commits: each case row and timeline entry is inserted once,
+# so what is counted from these notes is counted once, and never for an attempt that
+# rolled back.
+_STORED_FIRST = "aftersales.stored_first"
+
+
+@dataclass(frozen=True)
+class StoredFirst:
+    """A case row (`event` None) or a timeline entry stored for the first time."""
+
+    case_type: str
+    status: str
+    event: str | None
+    # The status of the case's latest earlier entry; None for its first.
+    previous_status: str | None
+
+
+def stored_first(session: AsyncSession) -> list[StoredFirst]:
+    """What `session`'s transaction stored for the first time, taken (read once)."""
+    noted: list[StoredFirst] = session.info.pop(_STORED_FIRST, [])
+    return noted
+
+
+def _note(session: AsyncSession, stored: Sequence[StoredFirst]) -> None:
+    session.info.setdefault(_STORED_FIRST, []).extend(stored)
 
 
 class Entry(Protocol):
@@ -127,6 +155,7 @@ async def insert_case(
                 for item in items
             ],
         )
+    _note(session, [StoredFirst(case.case_type, str(columns["status"]), None, None)])
     return await append_timeline(session, case, timeline, config, stored={})
 
 
@@ -245,6 +274,13 @@ async def append_timeline(
         stored[entry.seq] = entry.status
     if rows:
         await session.execute(insert(_TIMELINE), rows)
+        _note(
+            session,
+            [
+                StoredFirst(case.case_type, new.entry.status, new.entry.event, new.previous_status)
+                for new in fresh
+            ],
+        )
     # A retried projection: what the first attempt wrote may never have been handed over.
     pending = await pending_deliveries(session, case.id, again)
     if fresh:
