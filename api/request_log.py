@@ -28,7 +28,7 @@ log = structlog.get_logger("aftersales.request")
 def request_id_from(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text: str = value.decode("latin-1")
             if _SANE_ID.fullmatch(text):
                 return text
             break

@@ -17,26 +17,21 @@ the collector."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from opentelemetry import metrics, trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SpanExporter,
-    SpanExportResult,
-)
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from observability.scrub import scrubber_for
 
-from observability.scrub import Scrubber, scrubber_for
-
+# The SDK, the exporters and the instrumentations are imported only by a process that
+# traces: this module is imported by every one (temporal_client asks it for interceptors).
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
     from sqlalchemy.ext.asyncio import AsyncEngine
+    from temporalio.contrib.opentelemetry import TracingInterceptor
 
     from settings import Settings
 
@@ -65,6 +60,8 @@ def tracing_wanted(explicit: bool | None, env: Mapping[str, str] | None = None) 
 def exporters_from_env(env: Mapping[str, str] | None = None) -> list[SpanExporter]:
     """The exporters OTEL_TRACES_EXPORTER names (default `otlp`), each configured by its
     own OTEL_EXPORTER_* variables."""
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
     env = os.environ if env is None else env
     names = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
     exporters: list[SpanExporter] = []
@@ -99,13 +96,16 @@ def _otlp_exporter(env: Mapping[str, str]) -> SpanExporter:
                 "opentelemetry-exporter-otlp-proto-grpc; aftersales ships http/protobuf "
                 "(a collector's port 4318)"
             ) from None
-        return GrpcExporter()
+        grpc: SpanExporter = GrpcExporter()
+        return grpc
     raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r}: use http/protobuf or grpc")
 
 
 def resource_for(service: str, settings: Settings) -> Resource:
     """OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES as OpenTelemetry reads them, with
     `service` (aftersales-api, aftersales-worker) as the name when they give none."""
+    from opentelemetry.sdk.resources import Resource
+
     detected = Resource.create()
     attributes = dict(detected.attributes)
     if str(attributes.get("service.name", "")).startswith("unknown_service"):
@@ -115,45 +115,6 @@ def resource_for(service: str, settings: Settings) -> Resource:
     return Resource(attributes, detected.schema_url)
 
 
-class ScrubbingExporter(SpanExporter):
-    """Hands `inner` copies of the spans whose names, attributes and events are scrubbed.
-    It runs in the span processor's export thread, off the request's path."""
-
-    def __init__(self, inner: SpanExporter, scrubber: Scrubber) -> None:
-        self._inner = inner
-        self._scrubber = scrubber
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return self._inner.export([self._scrubbed(span) for span in spans])
-
-    def shutdown(self) -> None:
-        self._inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
-
-    def _attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-        return self._scrubber.mapping(attributes or {})
-
-    def _scrubbed(self, span: ReadableSpan) -> ReadableSpan:
-        return ReadableSpan(
-            name=self._scrubber.text(span.name),
-            context=span.context,
-            parent=span.parent,
-            resource=span.resource,
-            attributes=self._attributes(span.attributes),
-            events=[
-                Event(e.name, self._attributes(e.attributes), e.timestamp) for e in span.events
-            ],
-            links=span.links,
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
-        )
-
-
 @dataclass
 class Tracing:
     """What an enabled process traces with."""
@@ -161,6 +122,8 @@ class Tracing:
     provider: TracerProvider
 
     def interceptor(self) -> TracingInterceptor:
+        from temporalio.contrib.opentelemetry import TracingInterceptor
+
         return TracingInterceptor(self.provider.get_tracer("aftersales.temporal"))
 
     def instrument_app(self, app: FastAPI) -> None:
@@ -173,13 +136,16 @@ class Tracing:
     def instrument_engine(self, engine: AsyncEngine) -> None:
         # Per engine, not SQLAlchemyInstrumentor().instrument(): that instruments once per
         # process, and only engines made after it through the module's create function.
+        from opentelemetry import metrics
         from opentelemetry.instrumentation.sqlalchemy import __name__ as scope
         from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 
         usage = metrics.get_meter(scope).create_up_down_counter(
             "db.client.connections.usage", unit="connections"
         )
-        EngineTracer(self.provider.get_tracer(scope), engine.sync_engine, usage)
+        EngineTracer(  # type: ignore[no-untyped-call]
+            self.provider.get_tracer(scope), engine.sync_engine, usage
+        )
 
 
 _active: Tracing | None = None
@@ -215,6 +181,12 @@ def configure_tracing(settings: Settings, service: str) -> Tracing | None:
     doc); None, and nothing installed, when it does not."""
     if not tracing_wanted(settings.tracing):
         return None
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from observability.span_scrub import ScrubbingExporter
+
     provider = TracerProvider(resource=resource_for(service, settings))
     scrubber = scrubber_for(settings)
     for exporter in exporters_from_env():
