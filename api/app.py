@@ -35,7 +35,7 @@ from api.routes import (
     webhooks,
 )
 from api.token_urls import TokenUrlHeaders
-from db.document_store import DocumentStore
+from db.document_store import document_store_from
 from db.session import make_engine, make_sessionmaker
 from settings import Settings, get_settings
 
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
-            documents=DocumentStore(settings.document_dir),
+            documents=document_store_from(settings),
         )
         try:
             yield

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from api.auth import bearer_token, resolve
 from api.deps import ResourcesDep, SessionDep
@@ -17,7 +18,12 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 
 @router.get(
-    "/{document_id}", response_class=Response, responses={200: {"content": {"application/pdf": {}}}}
+    "/{document_id}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        307: {"description": "A presigned URL of the PDF (AFTERSALES_DOCUMENT_DELIVERY=redirect)"},
+    },
 )
 async def get_document(
     document_id: str,
@@ -44,15 +50,30 @@ async def get_document(
         )
     if not allowed:
         raise not_found("document")
+    filename = f"{case.id}-{document.kind}.pdf"
+    settings = res.settings
+    if settings.document_delivery == "redirect":
+        url = await asyncio.to_thread(
+            res.documents.presigned_url,
+            document.storage_key,
+            filename,
+            settings.document_url_ttl_seconds,
+        )
+        if url is not None:
+            # The URL opens the document to whoever holds it until it expires: never cached.
+            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     try:
-        content = res.documents.read(document.storage_key)
+        # Opened before answering, so a missing file is a 404 and not a broken stream.
+        opened = await asyncio.to_thread(res.documents.open, document.storage_key)
     except FileNotFoundError as exc:
         raise not_found("document content") from exc
-    return Response(
-        content,
+    # A sync iterator: Starlette reads each chunk in its thread pool, off the event loop.
+    return StreamingResponse(
+        opened.chunks,
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'inline; filename="{case.id}-{document.kind}.pdf"',
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Content-Length": str(opened.size),
             "ETag": f'"{document.sha256}"',
         },
     )

@@ -22,7 +22,7 @@ from activities.carrier import CarrierActivities
 from activities.carriers.easypost import EasyPostCarrier
 from cli import migrate
 from db import models
-from db.document_store import DocumentStore
+from db.document_store import LocalDocumentStore
 from db.session import make_engine, make_sessionmaker
 from domain.common import Address, Direction
 from domain.contracts.carrier import CARRIER_REFUSED, BookShipment, VoidShipment
@@ -112,8 +112,8 @@ def booking(org_id: str, case_id: str, origin: Address = CUSTOMER) -> BookShipme
 
 def activities(
     sessions: async_sessionmaker[AsyncSession], stub: EasyPostStub, tmp_path: Path
-) -> tuple[CarrierActivities, DocumentStore]:
-    store = DocumentStore(tmp_path / "documents")
+) -> tuple[CarrierActivities, LocalDocumentStore]:
+    store = LocalDocumentStore(tmp_path / "documents")
     carrier = EasyPostCarrier(stub.api_key, api_base=stub.base_url)
     return CarrierActivities(sessions, carrier, store), store
 

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 from activities.documents import DocumentActivities
 from activities.store import StoreActivities
 from db import models
-from db.document_store import DocumentStore
+from db.document_store import LocalDocumentStore
 from db.outbox import OutboxConfig
 from domain.common import INVALID_DATA, Address
 from domain.contracts.documents import DocumentsAndProjection, LabelRequest
@@ -132,7 +132,7 @@ async def test_documents_and_their_transition_are_stored_once_however_often_retr
 ) -> None:
     store = StoreActivities(harness.sessions, OutboxConfig("http://x", send_email=False))
     documents = DocumentActivities(
-        harness.sessions, DocumentStore(harness.settings.document_dir), store
+        harness.sessions, LocalDocumentStore(harness.settings.document_dir), store
     )
     case = claiming(harness, serial()).new
     await store.record_case(case)

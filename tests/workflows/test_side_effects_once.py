@@ -18,7 +18,7 @@ from activities.carrier import BuiltinCarrier, CarrierActivities
 from activities.documents import DocumentActivities
 from activities.payments import BuiltinGateway, PaymentActivities
 from db import models
-from db.document_store import DocumentStore
+from db.document_store import LocalDocumentStore
 from domain.common import Address, Direction
 from domain.contracts.carrier import BookShipment
 from domain.contracts.documents import LabelRequest
@@ -171,7 +171,7 @@ async def test_crash_after_side_effect_is_retried_without_doing_it_twice(
     case_id = f"CRASH-{uuid.uuid4().hex[:8]}"
     await _make_case(harness, case_id)
     gateway = CountingGateway()
-    store = DocumentStore(harness.settings.document_dir)
+    store = LocalDocumentStore(harness.settings.document_dir)
     crashing = CrashingActivities(
         CarrierActivities(harness.sessions, BuiltinCarrier()),
         PaymentActivities(harness.sessions, gateway),
