@@ -29,12 +29,6 @@ from db.document_store import document_store_from
 from db.outbox import OutboxConfig
 from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
-from observability import tracing
-from observability.activity_log import ActivityLogContext
-from observability.activity_metrics import ActivityMetrics
-from observability.backlog_metrics import BacklogGauges
-from observability.temporal_metrics import install_sdk_metrics
-from observability.worker_metrics import serving_metrics
 from settings import Settings
 from temporal_client import connect
 from workflows.delivery_queue import DeliveryQueueWorkflow
@@ -55,10 +49,7 @@ STICKY_TIMEOUT = timedelta(seconds=3)
 # RMA (bench/start_rate.py: 96-101 ms against 82-84). A passed-through module's calls are not
 # checked for non-determinism (datetime.now() would run): the replayer of the recorded
 # histories and the test workers run every workflow in the default, checking sandbox.
-# OpenTelemetry too, as the SDK's own OpenTelemetry plugin does: the tracing interceptor
-# (passed through with temporalio) must see the same context module as the workflow code,
-# not a copy re-imported in each run.
-PASSED_THROUGH = ("domain", "activities.stubs", "workflows", "opentelemetry")
+PASSED_THROUGH = ("domain", "activities.stubs", "workflows")
 
 WORKFLOWS: Sequence[type] = (
     RmaWorkflow,
@@ -184,17 +175,12 @@ def build_worker(
         # a crash; a live worker takes its sticky tasks in milliseconds.
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         workflow_runner=sandboxed_runner(),
-        # Tracing's interceptor comes with the client (temporal_client.connect).
-        interceptors=[ActivityLogContext(), ActivityMetrics()],
     )
 
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight tasks and stop."""
     engine = make_engine(settings.database_url)
-    tracing.instrument_engine(engine)
-    # Before the client connects, so the client and the worker report into it.
-    sdk_metrics = install_sdk_metrics()
     client = await connect(settings)
     sessions = make_sessionmaker(engine)
     handover = build_handover(client, sessions, settings)
@@ -207,16 +193,7 @@ async def run_worker(settings: Settings) -> None:
     try:
         # The sweep hands over what a worker that died left pending in the outbox; the
         # worker stops first, so what its last projections wrote is handed over too.
-        async with (
-            serving_metrics(
-                settings.required_worker_metrics_host,
-                settings.worker_metrics_port,
-                BacklogGauges(sessions),
-                sdk_metrics,
-            ),
-            handover.running(),
-            worker,
-        ):
+        async with handover.running(), worker:
             await stop.wait()
     finally:
         await engine.dispose()
@@ -224,13 +201,9 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    from observability.logging import configure_logging
     from settings import get_settings
 
-    settings = get_settings()
-    configure_logging(settings)
-    tracing.configure_tracing(settings, "aftersales-worker")
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(get_settings()))
 
 
 if __name__ == "__main__":
