@@ -1,0 +1,138 @@
+"""Tracing on: one trace from the HTTP request that creates an RMA, through its workflow, to
+each activity the workflow runs, across the Temporal boundary (the trace context travels in
+the workflow's and activities' headers); and no exported span names a tracking token.
+
+The API and the worker run in this process (tests.support.run_stack) against the real dev
+server; each has its own Temporal client, as the two processes would, and the spans are
+caught by an in-memory exporter behind the scrubbing one the processes use."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from observability import tracing
+from observability.scrub import Scrubber
+from observability.span_scrub import ScrubbingExporter
+from temporal_client import make_data_converter
+from tests.api.helpers import add_product, make_org
+from tests.api.test_rma_e2e import rma_body, wait_until, with_label
+from tests.support import PAYLOAD_KEY, Stack, run_stack
+
+
+@pytest.fixture(scope="module")
+async def traced(
+    dev_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Stack, InMemorySpanExporter]]:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ScrubbingExporter(spans, Scrubber())))
+    # Not httpx: this test's own calls would become the traces' roots.
+    tracing.install(tracing.Tracing(provider), instrument_httpx=False)
+    try:
+        target = dev_server.client.service_client.config.target_host
+        # The worker's client, connected as temporal_client.connect does with tracing on.
+        client = await Client.connect(
+            target,
+            data_converter=make_data_converter(PAYLOAD_KEY),
+            interceptors=tracing.client_interceptors(),
+        )
+        tmp = tmp_path_factory.mktemp("traced")
+        url = f"sqlite+aiosqlite:///{tmp}/traced-{uuid.uuid4().hex[:6]}.db"
+        async with run_stack("sqlite", url, target, client, Path(tmp)) as stack:
+            yield stack, spans
+    finally:
+        tracing.uninstall()
+
+
+def _in_trace(spans: tuple[ReadableSpan, ...], trace_id: int) -> list[ReadableSpan]:
+    return [s for s in spans if s.context is not None and s.context.trace_id == trace_id]
+
+
+async def test_one_trace_from_the_request_through_the_workflow_to_its_activities(
+    traced: tuple[Stack, InMemorySpanExporter],
+) -> None:
+    stack, exporter = traced
+    retailer = await make_org(stack, "retailer")
+    sku = (await add_product(stack, retailer))["sku"]
+    async with stack.http(retailer.key) as shop:
+        created = await shop.post("/v1/rmas", json=rma_body(sku))
+        assert created.status_code == 201, created.text
+        await wait_until(shop, created.json()["id"], with_label)
+    workflow_id = f"rma:{created.json()['id']}"
+
+    spans = exporter.get_finished_spans()
+    request = next(
+        s
+        for s in spans
+        if s.kind is SpanKind.SERVER
+        and s.name == "POST /v1/rmas"
+        and s.instrumentation_scope is not None
+        and "fastapi" in s.instrumentation_scope.name
+    )
+    assert request.context is not None
+    trace = _in_trace(spans, request.context.trace_id)
+    names = {s.name for s in trace}
+    # The API's call to Temporal, the workflow's run on the worker, and the activities it
+    # ran (the claim of the serial, the label's booking and rendering), all in the request's
+    # trace.
+    start = next(s for s in trace if s.name.startswith("StartUpdateWithStartWorkflow:"))
+    assert start.attributes is not None
+    assert start.attributes["temporalWorkflowID"] == workflow_id
+    run = next(s for s in trace if s.name.startswith("RunWorkflow:"))
+    assert run.attributes is not None
+    assert run.attributes["temporalWorkflowID"] == workflow_id
+    activities = {n.removeprefix("RunActivity:") for n in names if n.startswith("RunActivity:")}
+    assert {"record_claiming", "book_shipment", "render_and_project"} <= activities, sorted(names)
+    ran = [s for s in trace if s.name.startswith("RunActivity:")]
+    assert all(
+        s.attributes is not None and s.attributes["temporalWorkflowID"] == workflow_id for s in ran
+    )
+    # The API's own reads and writes are traced under the request too.
+    assert any(
+        s.instrumentation_scope is not None and "sqlalchemy" in s.instrumentation_scope.name
+        for s in trace
+    ), sorted(names)
+
+
+async def test_no_span_names_a_tracking_token(traced: tuple[Stack, InMemorySpanExporter]) -> None:
+    stack, exporter = traced
+    retailer = await make_org(stack, "retailer")
+    sku = (await add_product(stack, retailer))["sku"]
+    async with stack.http(retailer.key) as shop:
+        created = await shop.post("/v1/rmas", json=rma_body(sku))
+        assert created.status_code == 201, created.text
+        rma = await wait_until(shop, created.json()["id"], with_label)
+    token = rma["tracking_token"]
+    label = next(d for d in rma["documents"] if d["kind"] == "return_label")
+    async with stack.http() as customer:
+        assert (await customer.get(f"/v1/track/{token}")).status_code == 200
+        assert (await customer.get(f"/track/{token}")).status_code == 200
+        document = await customer.get(f"/v1/documents/{label['id']}", params={"token": token})
+        assert document.status_code == 200
+
+    spans = exporter.get_finished_spans()
+    tracked = [
+        s
+        for s in spans
+        if s.kind is SpanKind.SERVER
+        and s.attributes is not None
+        and any("track/[redacted]" in str(v) for v in s.attributes.values())
+    ]
+    assert tracked, "the tracking requests were traced"
+    for span in spans:
+        assert token not in span.name
+        for value in (span.attributes or {}).values():
+            assert token not in str(value), (span.name, value)
+        for event in span.events:
+            for value in (event.attributes or {}).values():
+                assert token not in str(value), (span.name, event.name, value)
