@@ -39,27 +39,32 @@ def migrate(database_url: str | None = None, secrets_key: str | None = None) -> 
 def _serve_api() -> None:
     import uvicorn
 
-    from api.log_scrub import uvicorn_log_config
+    from observability.logging import uvicorn_options
+    from observability.tracing import configure_tracing
     from settings import get_settings
 
     settings = get_settings()
+    configure_tracing(settings, "aftersales-api")
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
-        # Access log lines carry URLs, and a tracking URL carries the customer's token.
-        log_config=uvicorn_log_config(),
+        # Logging is main()'s (scrubbed JSON lines); the access log is api.request_log's.
+        **uvicorn_options(),
         timeout_graceful_shutdown=10,
     )
 
 
 def _run_worker() -> None:
+    from observability.tracing import configure_tracing
     from settings import get_settings
     from worker import run_worker
 
-    asyncio.run(run_worker(get_settings()))
+    settings = get_settings()
+    configure_tracing(settings, "aftersales-worker")
+    asyncio.run(run_worker(settings))
 
 
 async def _create_key(org_name: str, kind: str) -> tuple[str, str]:
@@ -534,6 +539,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "dev" and (refusal := _settings_refusal()) is not None:
         print(f"aftersales: {refusal}", file=sys.stderr)
         return 2
+    if args.command != "dev":
+        from observability.logging import configure_logging
+        from settings import get_settings
+
+        configure_logging(get_settings())
     if args.command == "dev":
         return dev(args.data_dir, args.host, args.port, args.temporal_port, args.ui_port)
     if args.command == "api":

@@ -35,6 +35,7 @@ from domain.delivery import (
     QueuedDeliveries,
     QueuedDelivery,
 )
+from observability.tracing import client_interceptors
 from settings import Settings, parse_payload_keys
 from temporal_connection import temporal_connection
 
@@ -160,6 +161,8 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         **temporal_connection(settings).connect_kwargs(),
         data_converter=make_data_converter(settings.required_payload_key),
+        # Tracing's, when it is on (observability/tracing.py); a worker inherits them.
+        interceptors=client_interceptors(),
     )
 
 
