@@ -175,6 +175,9 @@ def build_worker(
         # a crash; a live worker takes its sticky tasks in milliseconds.
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         workflow_runner=sandboxed_runner(),
+        # On SIGTERM (a deploy, a scale-down) running activities get this long to finish
+        # before they are cancelled; their retries then run on another worker.
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
     )
 
 
