@@ -21,6 +21,8 @@ from structlog.types import EventDict, Processor, WrappedLogger
 from observability.scrub import Scrubber, scrubber_for
 
 if TYPE_CHECKING:
+    from temporalio.runtime import LoggingConfig
+
     from settings import Settings
 
 # Libraries whose INFO and DEBUG lines would carry what is never logged (SQLAlchemy's and
@@ -129,3 +131,15 @@ def uvicorn_options() -> dict[str, Any]:
     """What `uvicorn.run` needs so that it keeps this configuration: no logging config of
     its own, no access log (api.request_log writes one line per request)."""
     return {"log_config": None, "access_log": False}
+
+
+def temporal_core_logging() -> LoggingConfig:
+    """The Temporal SDK core's (Rust) warnings, forwarded into the `temporalio.core` logger,
+    so that they are written like every other line (JSON, scrubbed) instead of in the
+    core's own format straight to stderr. For the process's Temporal runtime."""
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, TelemetryFilter
+
+    return LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )

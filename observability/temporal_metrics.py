@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import structlog
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from observability.logging import temporal_core_logging
+
 log = structlog.get_logger(__name__)
 
 READ_TIMEOUT = 2.0  # seconds: a scrape answers without the SDK's part rather than hang
@@ -80,7 +82,8 @@ def _runtime_on_free_port() -> tuple[Runtime, int]:
             durations_as_seconds=True,
         )
         try:
-            return Runtime(telemetry=TelemetryConfig(metrics=config)), port
+            telemetry = TelemetryConfig(metrics=config, logging=temporal_core_logging())
+            return Runtime(telemetry=telemetry), port
         except ValueError:  # the core could not bind: the port was taken meanwhile
             if attempt == _BIND_ATTEMPTS:
                 raise
