@@ -25,18 +25,19 @@ attempt=1
 while :; do
     if temporal operator namespace describe --namespace "$TEMPORAL_NAMESPACE" \
         --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; then
-        temporal operator namespace update --namespace "$TEMPORAL_NAMESPACE" \
-            --address "$TEMPORAL_ADDRESS" --retention "$RETENTION"
-        echo "namespace $TEMPORAL_NAMESPACE: retention $RETENTION"
-        break
-    fi
-    if temporal operator namespace create --namespace "$TEMPORAL_NAMESPACE" \
+        if temporal operator namespace update --namespace "$TEMPORAL_NAMESPACE" \
+            --address "$TEMPORAL_ADDRESS" --retention "$RETENTION"; then
+            echo "namespace $TEMPORAL_NAMESPACE: retention $RETENTION"
+            break
+        fi
+    elif temporal operator namespace create --namespace "$TEMPORAL_NAMESPACE" \
         --address "$TEMPORAL_ADDRESS" --retention "$RETENTION" \
         --description "aftersales cases"; then
         echo "namespace $TEMPORAL_NAMESPACE created: retention $RETENTION"
         break
     fi
-    # A fresh cluster can refuse for a moment while its own system namespace settles.
+    # A fresh cluster refuses for a moment while its system namespace settles, and an update
+    # right after a create can miss the namespace until the server's cache refreshes.
     if [ "$attempt" -ge "$ATTEMPTS" ]; then
         echo "could not register namespace $TEMPORAL_NAMESPACE after $ATTEMPTS tries" >&2
         exit 1
