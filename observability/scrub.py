@@ -25,25 +25,26 @@ _PATTERNS = (
     re.compile(r"(/track/)[^/?#\s\"'<>]+"),
     re.compile(r"([?&]token=)[^&#\s\"'<>]+"),
     # Credentials sent as a header and quoted back (an echoed request, a client's repr).
-    re.compile(r"((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
+    re.compile(r"\b((?:Bearer|bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{12,}"),
     # The password of a URL (an SMTP or database URL in an error message).
     re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s\"']*:)[^@\s\"']+(?=@)", re.IGNORECASE),
     # Ours (api.auth.KEY_PREFIX), Standard Webhooks and Stripe signing secrets, Stripe and
     # EasyPost API keys.
-    re.compile(r"(ask_)[A-Za-z0-9_-]+"),
-    re.compile(r"(whsec_)[A-Za-z0-9+/=_-]+"),
+    re.compile(r"(?<![A-Za-z0-9])(ask_)[A-Za-z0-9_-]+"),
+    re.compile(r"(?<![A-Za-z0-9])(whsec_)[A-Za-z0-9+/=_-]+"),
     re.compile(r"\b((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]+"),
     re.compile(r"\b(EZ[AT]K)[A-Za-z0-9]+"),
 )
 
-# A bare random secret (a tracking token is 32 URL-safe base64 characters) has upper and
-# lower case letters and digits mixed in a long run without separators. Case ids, workflow
-# ids, UUIDs, trace and request ids have no lower case or no upper case, and identifiers in
-# tracebacks have no digits, so they are left alone.
+# A bare random secret (a tracking token is 32 URL-safe base64 characters) mixes upper and
+# lower case letters, most often digits too, in a long run without separators. Case ids,
+# workflow ids, UUIDs, trace and request ids have no lower case or no upper case; a class
+# name in a traceback has no digits and few capitals (one a word).
+# domain.ids.new_tracking_token: 24 random bytes in URL-safe base64. A run of exactly this
+# length with both cases is taken for one, digits or not.
+TRACKING_TOKEN_LENGTH = 32
 _LONG_RUN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{24,}(?![A-Za-z0-9_-])")
-_UPPER = re.compile(r"[A-Z]")
-_LOWER = re.compile(r"[a-z]")
-_DIGIT = re.compile(r"[0-9]")
+
 
 # Fields whose value is a secret whatever it looks like.
 _SECRET_FIELD = re.compile(
@@ -53,7 +54,13 @@ _SECRET_FIELD = re.compile(
 
 def _random_looking(match: re.Match[str]) -> str:
     run = match.group(0)
-    if _UPPER.search(run) and _LOWER.search(run) and _DIGIT.search(run):
+    upper = sum(c.isupper() for c in run)
+    lower = sum(c.islower() for c in run)
+    if len(run) == TRACKING_TOKEN_LENGTH and upper and lower:
+        return REDACTED
+    if upper < 3 or lower < 3:
+        return run
+    if any(c.isdigit() for c in run) or upper >= 0.3 * (upper + lower):
         return REDACTED
     return run
 
