@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     webhook_allow_private_targets: bool | None = None
     # Active webhook subscriptions an organisation may have: every event fans out to each.
     webhook_quota: int = Field(default=50, ge=1)
+    # Prometheus: the worker serves /metrics on this port (0: none) of `worker_metrics_host`,
+    # unset meaning loopback in development and tests and every interface in production (a
+    # container's port, published or scraped on its own network).
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    worker_metrics_host: str | None = None
+    # The Bearer token the API's /metrics asks for; unset, it is open like /healthz.
+    metrics_token: str | None = Field(default=None, repr=False)
 
     @field_validator(
         "temporal_api_key",
@@ -209,6 +216,10 @@ class Settings(BaseSettings):
             self.webhook_allow_private_targets = self.env != "production"
         # Compose passes an unset variable through as an empty string.
         self.smtp_url = self.smtp_url or None
+        self.metrics_token = self.metrics_token or None
+        if not self.worker_metrics_host:
+            local = self.env in ("development", "test")
+            self.worker_metrics_host = "127.0.0.1" if local else "0.0.0.0"
         self.easypost_api_base = (self.easypost_api_base or "").rstrip("/") or None
         self.stripe_api_base = (self.stripe_api_base or "").rstrip("/") or None
         return self
@@ -232,6 +243,11 @@ class Settings(BaseSettings):
     def required_secrets_key(self) -> str:
         assert self.secrets_key is not None  # filled or required by the validator
         return self.secrets_key
+
+    @property
+    def required_worker_metrics_host(self) -> str:
+        assert self.worker_metrics_host is not None  # filled by the validator
+        return self.worker_metrics_host
 
 
 @lru_cache

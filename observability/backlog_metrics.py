@@ -31,19 +31,21 @@ class BacklogGauges:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        min_interval: float = MIN_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
+        self.min_interval = min_interval
         self.clock = clock
         self._read_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> None:
-        """Bring the gauges up to date, unless read within `MIN_INTERVAL`. A failed or slow
-        read keeps the last values and counts a failure: the scrape still answers."""
+        """Bring the gauges up to date, unless read within `min_interval` seconds. A failed
+        or slow read keeps the last values and counts a failure: the scrape still answers."""
         async with self._lock:
             now = self.clock()
-            if self._read_at is not None and now - self._read_at < MIN_INTERVAL:
+            if self._read_at is not None and now - self._read_at < self.min_interval:
                 return
             self._read_at = now
             try:

@@ -78,8 +78,12 @@ def _runtime_on_free_port() -> tuple[Runtime, int]:
         port = _free_loopback_port()
         config = PrometheusConfig(
             bind_address=f"127.0.0.1:{port}",
-            # Seconds, like ours and Prometheus' conventions (the SDK's default is ms).
+            # Prometheus' naming conventions, as ours follow them: durations in seconds
+            # with the unit in the name, counters ending in `_total` (the SDK's defaults are
+            # milliseconds and bare names).
             durations_as_seconds=True,
+            unit_suffix=True,
+            counters_total_suffix=True,
         )
         try:
             telemetry = TelemetryConfig(metrics=config, logging=temporal_core_logging())
