@@ -22,7 +22,7 @@ REDACTED = "[redacted]"
 # Each pattern's first group is kept, the rest replaced.
 _PATTERNS = (
     # The customer's token in a tracking URL or a document link.
-    re.compile(r"(/track/)[^/?#\s\"'<>]+"),
+    re.compile(r"(/track/)(?!\{token\})[^/?#\s\"'<>]+"),  # a route's template is kept
     re.compile(r"([?&]token=)[^&#\s\"'<>]+"),
     # Credentials sent as a header and quoted back (an echoed request, a client's repr).
     re.compile(r"\b((?:Bearer|bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{12,}"),
