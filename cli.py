@@ -480,12 +480,18 @@ def _settings_refusal() -> str | None:
     from pydantic import ValidationError
 
     from settings import get_settings
+    from temporal_connection import TemporalConnectionError, temporal_connection
 
     try:
-        get_settings()
+        settings = get_settings()
     except ValidationError as exc:
         reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         return f"{reasons} (AFTERSALES_ENV=development uses the development defaults)"
+    try:
+        # A contradiction or an unreadable certificate now, not at the first Temporal call.
+        temporal_connection(settings)
+    except TemporalConnectionError as exc:
+        return str(exc)
     return None
 
 

@@ -192,7 +192,13 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+    log.info(
+        "worker started",
+        task_queue=settings.task_queue,
+        # Where it connected: TEMPORAL_ADDRESS or a temporal.toml profile may have said so.
+        temporal=client.service_client.config.target_host,
+        namespace=client.namespace,
+    )
     try:
         # The sweep hands over what a worker that died left pending in the outbox; the
         # worker stops first, so what its last projections wrote is handed over too.

@@ -5,6 +5,8 @@ API keys. No network: only the options `Client.connect` would get."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 from temporalio.service import TLSConfig
 
+from cli import ROOT
 from settings import Settings
 from temporal_connection import TemporalConnectionError, temporal_connection
 from tests.support import ADMIN_KEY, CARRIER_SECRET, PAYLOAD_KEY, SECRETS_KEY
@@ -201,3 +204,25 @@ def test_an_unknown_profile_is_refused(tmp_path: Path) -> None:
 def test_a_tls_setting_that_is_no_boolean_is_refused() -> None:
     with pytest.raises(ValidationError, match="temporal_tls"):
         settings(temporal_tls="perhaps")
+
+
+def test_the_cli_refuses_a_broken_connection_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AFTERSALES_", "TEMPORAL_"))}
+    env |= {
+        "AFTERSALES_ENV": "development",
+        "AFTERSALES_TEMPORAL_TLS_CERT_FILE": str(tmp_path / "client.pem"),
+        "AFTERSALES_TEMPORAL_TLS_KEY_FILE": str(tmp_path / "client.key"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "worker"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"aftersales: the Temporal client certificate: cannot read {tmp_path / 'client.pem'}: "
+        "No such file or directory"
+    )
