@@ -29,6 +29,12 @@ from db.document_store import document_store_from
 from db.outbox import OutboxConfig
 from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
+from observability import tracing
+from observability.activity_log import ActivityLogContext
+from observability.activity_metrics import ActivityMetrics
+from observability.backlog_metrics import BacklogGauges
+from observability.temporal_metrics import install_sdk_metrics
+from observability.worker_metrics import serving_metrics
 from settings import Settings
 from temporal_client import connect
 from workflows.delivery_queue import DeliveryQueueWorkflow
@@ -49,7 +55,10 @@ STICKY_TIMEOUT = timedelta(seconds=3)
 # RMA (bench/start_rate.py: 96-101 ms against 82-84). A passed-through module's calls are not
 # checked for non-determinism (datetime.now() would run): the replayer of the recorded
 # histories and the test workers run every workflow in the default, checking sandbox.
-PASSED_THROUGH = ("domain", "activities.stubs", "workflows")
+# OpenTelemetry too, as the SDK's own OpenTelemetry plugin does: the tracing interceptor
+# (passed through with temporalio) must see the same context module as the workflow code,
+# not a copy re-imported in each run.
+PASSED_THROUGH = ("domain", "activities.stubs", "workflows", "opentelemetry")
 
 WORKFLOWS: Sequence[type] = (
     RmaWorkflow,
@@ -178,12 +187,17 @@ def build_worker(
         # On SIGTERM (a deploy, a scale-down) running activities get this long to finish
         # before they are cancelled; their retries then run on another worker.
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),
+        # Tracing's interceptor comes with the client (temporal_client.connect).
+        interceptors=[ActivityLogContext(), ActivityMetrics()],
     )
 
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight tasks and stop."""
     engine = make_engine(settings.database_url)
+    tracing.instrument_engine(engine)
+    # Before the client connects, so the client and the worker report into it.
+    sdk_metrics = install_sdk_metrics()
     client = await connect(settings)
     sessions = make_sessionmaker(engine)
     handover = build_handover(client, sessions, settings)
@@ -202,7 +216,16 @@ async def run_worker(settings: Settings) -> None:
     try:
         # The sweep hands over what a worker that died left pending in the outbox; the
         # worker stops first, so what its last projections wrote is handed over too.
-        async with handover.running(), worker:
+        async with (
+            serving_metrics(
+                settings.required_worker_metrics_host,
+                settings.worker_metrics_port,
+                BacklogGauges(sessions),
+                sdk_metrics,
+            ),
+            handover.running(),
+            worker,
+        ):
             await stop.wait()
     finally:
         await engine.dispose()
@@ -210,9 +233,13 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
+    from observability.logging import configure_logging
     from settings import get_settings
 
-    asyncio.run(run_worker(get_settings()))
+    settings = get_settings()
+    configure_logging(settings)
+    tracing.configure_tracing(settings, "aftersales-worker")
+    asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":

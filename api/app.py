@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import errors, limits
 from api.deps import Resources
+from api.request_log import RequestLog
 from api.routes import (
     assets,
     builtin_gateway,
@@ -17,6 +18,7 @@ from api.routes import (
     health,
     integrations,
     inventory,
+    metrics,
     orgs,
     payment_events,
     plans,
@@ -37,6 +39,9 @@ from api.routes import (
 from api.token_urls import TokenUrlHeaders
 from db.document_store import document_store_from
 from db.session import make_engine, make_sessionmaker
+from observability import tracing
+from observability.http_metrics import RequestMetrics
+from observability.temporal_metrics import install_sdk_metrics
 from settings import Settings, get_settings
 
 
@@ -46,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
+        # Before the first Temporal client connects (on first use), so it reports into it.
+        app.state.sdk_metrics = install_sdk_metrics()
+        tracing.instrument_engine(engine)
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -69,8 +77,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(limits.BodyLimit)
     app.add_middleware(limits.PathGuard)
     app.add_middleware(TokenUrlHeaders)
+    # Outermost of ours: every answer, a guard's refusal too, has its request id and line.
+    app.add_middleware(RequestLog)
+    # Outside the guards too: their refusals are answers to count.
+    app.add_middleware(RequestMetrics)
     for module in (
         health,
+        metrics,
         orgs,
         setup,
         products,
@@ -95,4 +108,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
     ):
         app.include_router(module.router)
+    tracing.instrument_app(app)
     return app
