@@ -219,6 +219,12 @@ def _connector(url: URL) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     return connect
 
 
+# A statement's error message quotes its parameters (a tracking token, a customer's
+# address), and errors reach the logs and the activity failures: they say which statement
+# failed, never with what.
+HIDE_PARAMETERS = True
+
+
 def make_engine(url: str) -> AsyncEngine:
     url = async_url(url)
     ensure_sqlite_dir(url)
@@ -230,13 +236,19 @@ def make_engine(url: str) -> AsyncEngine:
         # each for a connection), and kept: a connection beyond `pool_size` is closed on its
         # return, and opening one costs a thread and its pragmas.
         engine = create_async_engine(
-            url, pool_size=64, max_overflow=64, async_creator=_connector(parsed)
+            url,
+            pool_size=64,
+            max_overflow=64,
+            async_creator=_connector(parsed),
+            hide_parameters=HIDE_PARAMETERS,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         if parsed.database not in (None, "", ":memory:"):
             _queue_writers(engine, str(Path(parsed.database).resolve()))
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=HIDE_PARAMETERS
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
