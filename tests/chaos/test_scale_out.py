@@ -23,16 +23,19 @@ import pytest
 from cli import ROOT, migrate
 from settings import Settings
 from temporal_client import connect
+from tests.api.test_rma_e2e import rma_body
 from tests.chaos.test_crash_recovery import (
     DRIVERS,
     Outcome,
     Process,
     System,
+    World,
     _wait_for_port,
     database,
     effects_once,
     prepare,
     process_log,
+    send,
     settings_env,
 )
 from tests.support import (
@@ -179,7 +182,21 @@ async def test_two_workers_and_two_apis_survive_a_worker_killed_mid_run(tmp_path
         assert doomed.kills == 1 and doomed.process is not None
         assert survivor.process is not None and survivor.process.poll() is None
         assert all(api.process is not None and api.process.poll() is None for api in cluster.apis)
+        # A client retrying on the other API process gets the same case back.
+        await same_case_through_both_apis(worlds)
         await effects_once(first.system.stack.settings.database_url, outcomes)
+
+
+async def same_case_through_both_apis(worlds: list[World]) -> None:
+    body = rma_body(worlds[0].sku)
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    answers = []
+    for world in worlds:
+        async with world.system.stack.http(world.retailer.key) as http:
+            answer = await send(world, http, "POST", "/v1/rmas", json=body, headers=headers)
+            assert answer.status_code == 201, answer.text
+            answers.append(answer.json()["id"])
+    assert answers[0] == answers[1]
 
 
 async def until_a_document(documents: Path, within: float) -> None:
