@@ -11,12 +11,13 @@ written and activities run). Sum them over the processes of a role in PromQL."""
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
-# The text format (0.0.4): the Temporal SDK's exposition is appended to ours as text, so
-# OpenMetrics, whose `# EOF` must end the whole answer, is never negotiated.
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format, the one the Temporal SDK's exporter writes, whose text is appended
+# to ours; so never OpenMetrics (whose `# EOF` must end the whole answer), whatever the
+# scraper asks for. Every name here is a classic one: nothing needs escaping.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # Seconds. The API waits up to `decision_timeout_seconds` (20 s) for a workflow's answer, so
 # the buckets reach past it.
