@@ -855,6 +855,17 @@ def test_postgres_creates_the_roles_on_its_first_start(services: dict[str, Any])
     assert (COMPOSE_FILE.parent / targets[init[0]]).resolve() == (
         DEPLOY / "postgres" / "init-databases.sh"
     )
+    # An executable init script runs in its own shell; a plain one would be sourced into the
+    # image's entrypoint, and its `set -u` with it.
+    assert os.access(DEPLOY / "postgres" / "init-databases.sh", os.X_OK)
+    mode = subprocess.run(
+        ["git", "ls-files", "-s", "deploy/postgres/init-databases.sh"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[0]
+    assert mode == "100755", "commit the init script as executable"
     # The superuser stays `postgres`: the healthcheck and init script name it.
     assert "POSTGRES_USER" not in read_env_file(DEPLOY / "postgres.env.example")
 
