@@ -18,6 +18,7 @@ from db.document_store import DocumentStore
 from db.secret_box import SecretBox
 from settings import Settings
 from temporal_client import connect
+from temporal_connection import TemporalConnectionError
 
 
 @dataclass
@@ -46,7 +47,9 @@ class Resources:
             if self._client is None:
                 try:
                     self._client = await connect(self.settings)
-                except RuntimeError as exc:
+                # A connection its settings contradict (the CLI refuses to start with one)
+                # cannot be reached either: a 503 and a degraded /healthz, never a 500.
+                except (RuntimeError, TemporalConnectionError) as exc:
                     raise temporal_unavailable() from exc
             return self._client
 

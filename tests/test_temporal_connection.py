@@ -14,7 +14,11 @@ import pytest
 from pydantic import ValidationError
 from temporalio.service import TLSConfig
 
+from api.deps import Resources
+from api.errors import Problem
 from cli import ROOT
+from db.document_store import LocalDocumentStore
+from db.session import make_engine, make_sessionmaker
 from settings import Settings
 from temporal_connection import TemporalConnectionError, temporal_connection
 from tests.support import ADMIN_KEY, CARRIER_SECRET, PAYLOAD_KEY, SECRETS_KEY
@@ -226,3 +230,21 @@ def test_the_cli_refuses_a_broken_connection_in_one_line(tmp_path: Path) -> None
         f"aftersales: the Temporal client certificate: cannot read {tmp_path / 'client.pem'}: "
         "No such file or directory"
     )
+
+
+async def test_the_api_answers_503_for_a_connection_it_cannot_make(tmp_path: Path) -> None:
+    """Started without the CLI's check (uvicorn on the factory), the API still answers a
+    problem, never a 500."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db")
+    try:
+        resources = Resources(
+            settings=settings(temporal_tls_cert_file=tmp_path / "client.pem"),
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            documents=LocalDocumentStore(tmp_path),
+        )
+        with pytest.raises(Problem) as refused:
+            await resources.temporal()
+        assert (refused.value.status, refused.value.code) == (503, "temporal_unavailable")
+    finally:
+        await engine.dispose()
