@@ -19,50 +19,61 @@ if TYPE_CHECKING:
 
 REDACTED = "[redacted]"
 
-# Each pattern's first group is kept, the rest replaced.
-_PATTERNS = (
-    # The customer's token in a tracking URL or a document link.
-    re.compile(r"(/track/)(?!\{token\})[^/?#\s\"'<>]+"),  # a route's template is kept
-    re.compile(r"([?&]token=)[^&#\s\"'<>]+"),
+# One pass over the text: an alternation of the secrets' shapes, each alternative with one
+# group, the part kept (`m.lastindex` names the alternative that matched).
+_SHAPES = (
+    # The customer's token in a tracking URL (a route's template is kept) or document link.
+    r"(/track/)(?!\{token\})[^/?#\s\"'<>]+",
+    r"([?&]token=)[^&#\s\"'<>]+",
     # Credentials sent as a header and quoted back (an echoed request, a client's repr).
-    re.compile(r"\b((?:Bearer|bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{12,}"),
+    r"\b((?:Bearer|bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{12,}",
     # The password of a URL (an SMTP or database URL in an error message).
-    re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s\"']*:)[^@\s\"']+(?=@)", re.IGNORECASE),
+    r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s\"']*:)[^@\s\"']+(?=@)",
     # Ours (api.auth.KEY_PREFIX), Standard Webhooks and Stripe signing secrets, Stripe and
     # EasyPost API keys.
-    re.compile(r"(?<![A-Za-z0-9])(ask_)[A-Za-z0-9_-]+"),
-    re.compile(r"(?<![A-Za-z0-9])(whsec_)[A-Za-z0-9+/=_-]+"),
-    re.compile(r"\b((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]+"),
-    re.compile(r"\b(EZ[AT]K)[A-Za-z0-9]+"),
+    r"(?<![A-Za-z0-9])(ask_)[A-Za-z0-9_-]+",
+    r"(?<![A-Za-z0-9])(whsec_)[A-Za-z0-9+/=_-]+",
+    r"\b((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]+",
+    r"\b(EZ[AT]K)[A-Za-z0-9]+",
+    # A bare random secret (see _random_looking), last: the shapes above win where they
+    # start at the same place.
+    r"(?<![A-Za-z0-9_-])()[A-Za-z0-9_-]{24,}(?![A-Za-z0-9_-])",
 )
+_SECRETS = re.compile("|".join(_SHAPES))
+_BARE = len(_SHAPES)
+# Shorter text holds no secret of ours but a configured one (checked by value).
+_SHORTEST = 16
 
-# A bare random secret (a tracking token is 32 URL-safe base64 characters) mixes upper and
-# lower case letters, most often digits too, in a long run without separators. Case ids,
-# workflow ids, UUIDs, trace and request ids have no lower case or no upper case; a class
-# name in a traceback has no digits and few capitals (one a word).
-# domain.ids.new_tracking_token: 24 random bytes in URL-safe base64. A run of exactly this
-# length with both cases is taken for one, digits or not.
+# domain.ids.new_tracking_token: 24 random bytes in URL-safe base64.
 TRACKING_TOKEN_LENGTH = 32
-_LONG_RUN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{24,}(?![A-Za-z0-9_-])")
-
 
 # Fields whose value is a secret whatever it looks like.
 _SECRET_FIELD = re.compile(
     r"(^|_|-)(authorization|cookie|password|passwd|secret|token|api_?key|key)$", re.IGNORECASE
 )
+# What the log pipeline itself adds: nothing to look for there.
+_OURS = frozenset({"timestamp", "level", "logger", "trace_id", "span_id"})
 
 
-def _random_looking(match: re.Match[str]) -> str:
-    run = match.group(0)
-    upper = sum(c.isupper() for c in run)
-    lower = sum(c.islower() for c in run)
+def _random_looking(run: str) -> bool:
+    """A tracking token (32 URL-safe base64 characters) mixes upper and lower case letters,
+    most often digits too, in a long run without separators. Case ids, workflow ids, UUIDs,
+    trace and request ids have no lower case or no upper case; a class name in a traceback
+    has no digits and few capitals (one a word). A run of a token's length with both cases
+    is taken for one, digits or not."""
+    upper = sum(map(str.isupper, run))
+    lower = sum(map(str.islower, run))
     if len(run) == TRACKING_TOKEN_LENGTH and upper and lower:
-        return REDACTED
+        return True
     if upper < 3 or lower < 3:
-        return run
-    if any(c.isdigit() for c in run) or upper >= 0.3 * (upper + lower):
-        return REDACTED
-    return run
+        return False
+    return upper >= 0.3 * (upper + lower) or any(map(str.isdigit, run))
+
+
+def _replace(match: re.Match[str]) -> str:
+    if match.lastindex == _BARE:
+        return REDACTED if _random_looking(match.group(0)) else match.group(0)
+    return f"{match.group(match.lastindex or 0)}{REDACTED}"
 
 
 class Scrubber:
@@ -78,9 +89,9 @@ class Scrubber:
         for secret in self._known:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        for pattern in _PATTERNS:
-            text = pattern.sub(rf"\g<1>{REDACTED}", text)
-        return _LONG_RUN.sub(_random_looking, text)
+        if len(text) < _SHORTEST:
+            return text
+        return _SECRETS.sub(_replace, text)
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -93,7 +104,9 @@ class Scrubber:
 
     def mapping(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            key: REDACTED
+            key: value
+            if key in _OURS
+            else REDACTED
             if isinstance(key, str) and _SECRET_FIELD.search(key) and value not in (None, "")
             else self.value(value)
             for key, value in fields.items()
