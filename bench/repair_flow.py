@@ -4,6 +4,10 @@ until `completed`), against the same number of steps as raw Temporal calls (one 
 seven updates) on a minimal workflow, on the same dev server in the same run.
 
     python bench/repair_flow.py [--seconds 20] [--in-flight 50] [--database-url URL]
+                                [--profile DIR]
+
+`--profile DIR` records the worker and the API with py-spy while the repair jobs run
+(`DIR/worker.txt`, `DIR/api.txt`: collapsed stacks, one line per stack with its samples).
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from common import cpu_line, cpu_seconds, rate, settled_cpu_seconds, system
+from common import BIN, cpu_line, cpu_seconds, rate, settled_cpu_seconds, system
 from floor import floor_rate
 from temporalio import workflow
 from temporalio.client import Client
@@ -66,7 +72,22 @@ async def raw_flow_rate(address: str, seconds: float, in_flight: int) -> float:
     return per_second
 
 
-async def api_flow_rate(env: dict[str, str], seconds: float, in_flight: int) -> tuple[float, str]:
+def _profilers(env: dict[str, str], directory: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy on the worker and the API until interrupted, as collapsed stacks (text)."""
+    pids = dict(p.split("=") for p in env["BENCH_PIDS"].split(","))
+    spy = [str(BIN / "py-spy"), "record", "--rate", "100", "--nonblocking", "--gil", "--format", "raw"]
+    return [
+        subprocess.Popen(
+            [*spy, "--pid", pids[name], "--output", f"{directory}/{name}.txt"],
+            stdout=subprocess.DEVNULL,
+        )
+        for name in ("worker", "api")
+    ]
+
+
+async def api_flow_rate(
+    env: dict[str, str], seconds: float, in_flight: int, profile: str | None = None
+) -> tuple[float, str]:
     """Repair jobs per second, and the workflow ID of one completed before the measured
     run."""
     base = env["AFTERSALES_PUBLIC_BASE_URL"]
@@ -180,9 +201,13 @@ async def api_flow_rate(env: dict[str, str], seconds: float, in_flight: int) -> 
             raise RuntimeError(f"{created['id']} did not complete")
 
         first = await job(-1)  # warm up; its history is the floor's shape
+        profilers = _profilers(env, profile) if profile else []
         before = cpu_seconds(env)
         per_second, jobs = await rate(job, seconds, in_flight)
         after = await settled_cpu_seconds(env)
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on Ctrl-C
+            profiler.wait(timeout=60)
     print(cpu_line("repair job", before, after, jobs))
     return per_second, first
 
@@ -192,11 +217,12 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the worker and the API")
     args = parser.parse_args()
     with system(args.database_url) as env:
         raw = await raw_flow_rate(env["AFTERSALES_TEMPORAL_ADDRESS"], args.seconds, args.in_flight)
         print(f"raw start + {STEPS - 1} updates: {raw:.1f} jobs/s ({args.in_flight} in flight)")
-        api, first = await api_flow_rate(env, args.seconds, args.in_flight)
+        api, first = await api_flow_rate(env, args.seconds, args.in_flight, args.profile)
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"repair jobs over HTTP: {api:.1f} jobs/s ({args.in_flight} in flight, {backend})")
         floor, shape = await floor_rate(
