@@ -6,8 +6,9 @@ seven updates) on a minimal workflow, on the same dev server in the same run.
     python bench/repair_flow.py [--seconds 20] [--in-flight 50] [--database-url URL]
                                 [--profile DIR]
 
-`--profile DIR` records the worker and the API with py-spy while the repair jobs run
-(`DIR/worker.txt`, `DIR/api.txt`: collapsed stacks, one line per stack with its samples).
+`--profile DIR` records the worker and the API with py-spy (`pip install py-spy` into the
+venv) while the repair jobs run (`DIR/worker.txt`, `DIR/api.txt`: collapsed stacks, one line
+per stack with its samples).
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ async def raw_flow_rate(address: str, seconds: float, in_flight: int) -> float:
 def _profilers(env: dict[str, str], directory: str) -> list[subprocess.Popen[bytes]]:
     """py-spy on the worker and the API until interrupted, as collapsed stacks (text)."""
     pids = dict(p.split("=") for p in env["BENCH_PIDS"].split(","))
-    spy = [str(BIN / "py-spy"), "record", "--rate", "100", "--nonblocking", "--gil", "--format", "raw"]
+    # `--gil`: only the thread holding the GIL, i.e. Python's CPU; idle threads and the
+    # SDK core's own threads are left out.
+    spy = [str(BIN / "py-spy"), "record", "--rate", "100", "--nonblocking", "--gil"]
+    spy += ["--format", "raw"]
     return [
         subprocess.Popen(
             [*spy, "--pid", pids[name], "--output", f"{directory}/{name}.txt"],
