@@ -105,6 +105,9 @@ async def api_flow_rate(
             key = await http.post(f"/v1/orgs/{made.json()['id']}/api-keys", headers=admin)
             return f"Bearer {key.json()['key']}"
 
+        # A category of this run's own: a database reused from an earlier run (PostgreSQL)
+        # holds that run's centers, and routing would send jobs to them (404 for ours).
+        category = f"audio-{uuid.uuid4().hex[:8]}"
         shop = {"Authorization": await org("retailer")}
         bench = {"Authorization": await org("repair_center")}
         address = {"line1": "1 Way", "city": "Town", "postal_code": "1", "country": "US"}
@@ -112,7 +115,7 @@ async def api_flow_rate(
             "/v1/repair-centers/me",
             headers=bench,
             json={
-                "categories": ["audio"],
+                "categories": [category],
                 "regions": ["US"],
                 "daily_capacity": 100_000,
                 "labor_rate": "60.00",
@@ -125,7 +128,7 @@ async def api_flow_rate(
             json={
                 "sku": "BENCH-1",
                 "name": "Bench speaker",
-                "category": "audio",
+                "category": category,
                 "unit_price": "99.00",
                 "warranty_months": 24,
             },
