@@ -66,6 +66,7 @@ class _Render:
     case_id: str
     kind: str
     render: Callable[[], bytes]
+    verification_code: str | None = None
 
 
 class DocumentActivities(stubs.DocumentActivities):
@@ -107,10 +108,11 @@ class DocumentActivities(stubs.DocumentActivities):
     @activity.defn
     @refuses_bad_data
     async def render_and_project(self, request: DocumentsAndProjection) -> list[DocumentRef]:
-        """Render the labels and slips not stored yet (one thread hand-off for all), then
-        store them and the projection in one transaction: one step where `render_label`,
-        `render_packing_slip` and `project` were three. Each document keeps its step's key,
-        so a retry renders and stores each once."""
+        """Render the labels, slips and certificates not stored yet (one thread hand-off
+        for all), then store them and the projection in one transaction: one step where
+        `render_label`, `render_packing_slip`, `render_repair_certificate` and `project`
+        were one each. Each document keeps its step's key, so a retry renders and stores
+        each once (and a certificate keeps the verification code first stored with it)."""
         if self.projector is None:
             raise RuntimeError("render_and_project needs the read model's projector")
         wanted = [
@@ -135,15 +137,28 @@ class DocumentActivities(stubs.DocumentActivities):
                 for r in request.slips
             ),
         ]
-        keys = [w.key for w in wanted]
+        # Answered in the contract's order: certificates, labels, slips.
+        keys = [r.idempotency_key for r in request.certificates] + [w.key for w in wanted]
         for last_try in (False, True):
             async with self.sessions() as session:
                 found = await _by_keys(session, keys)
-            missing = [w for w in wanted if w.key not in found]
+            missing = [
+                *(
+                    _repair_certificate(r)
+                    for r in request.certificates
+                    if r.idempotency_key not in found
+                ),
+                *(w for w in wanted if w.key not in found),
+            ]
             # Rendering is CPU work: keep it off the event loop that heartbeats others.
             stored = await asyncio.to_thread(self._render_and_put, missing)
             fresh = {
-                w.key: DocumentRef(id=models.new_id(), kind=w.kind, sha256=sha)
+                w.key: DocumentRef(
+                    id=models.new_id(),
+                    kind=w.kind,
+                    sha256=sha,
+                    verification_code=w.verification_code,
+                )
                 for w, (sha, _, _) in zip(missing, stored, strict=True)
             }
             rows = [
@@ -156,6 +171,7 @@ class DocumentActivities(stubs.DocumentActivities):
                     "size": size,
                     "storage_key": storage_key,
                     "idempotency_key": w.key,
+                    "verification_code": w.verification_code,
                     "created_at": utcnow(),
                 }
                 for w, (sha, storage_key, size) in zip(missing, stored, strict=True)
@@ -250,12 +266,11 @@ class DocumentActivities(stubs.DocumentActivities):
         existing = await self._by_key(key)
         if existing is not None:
             return existing
-        code = new_verification_code(prefix)
-        data = dataclasses.replace(
-            certificate, verification_code=code, verify_url=f"{base_url}/v1/verify/{code}"
-        )
+        data = with_code(certificate, prefix, base_url)
         pdf = await asyncio.to_thread(render, data)
-        return await self._store(key, org_id, case_id, kind, pdf, verification_code=code)
+        return await self._store(
+            key, org_id, case_id, kind, pdf, verification_code=data.verification_code
+        )
 
     async def _store(
         self,
@@ -300,6 +315,27 @@ T = TypeVar("T")
 
 def _bind(render: Callable[[T], bytes], data: T) -> Callable[[], bytes]:
     return lambda: render(data)
+
+
+def with_code(certificate: CertificateT, prefix: str, base_url: str) -> CertificateT:
+    """The certificate with a newly drawn verification code and the link to verify it."""
+    code = new_verification_code(prefix)
+    return dataclasses.replace(
+        certificate, verification_code=code, verify_url=f"{base_url}/v1/verify/{code}"
+    )
+
+
+def _repair_certificate(request: RepairCertificateRequest) -> _Render:
+    """A Certificate of Repair to render, its verification code drawn for this attempt."""
+    certificate = with_code(request.certificate, "CR", request.public_base_url)
+    return _Render(
+        request.idempotency_key,
+        request.org_id,
+        request.case_id,
+        "repair_certificate",
+        _bind(render_repair_certificate, certificate),
+        certificate.verification_code,
+    )
 
 
 async def _by_keys(session: AsyncSession, keys: list[str]) -> dict[str, DocumentRef]:

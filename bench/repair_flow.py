@@ -4,6 +4,11 @@ until `completed`), against the same number of steps as raw Temporal calls (one 
 seven updates) on a minimal workflow, on the same dev server in the same run.
 
     python bench/repair_flow.py [--seconds 20] [--in-flight 50] [--database-url URL]
+                                [--profile DIR]
+
+`--profile DIR` records the worker and the API with py-spy (`pip install py-spy` into the
+venv) while the repair jobs run (`DIR/worker.txt`, `DIR/api.txt`: collapsed stacks, one line
+per stack with its samples).
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from common import cpu_line, cpu_seconds, rate, settled_cpu_seconds, system
+from common import BIN, cpu_line, cpu_seconds, rate, settled_cpu_seconds, system
 from floor import floor_rate
 from temporalio import workflow
 from temporalio.client import Client
@@ -66,7 +73,25 @@ async def raw_flow_rate(address: str, seconds: float, in_flight: int) -> float:
     return per_second
 
 
-async def api_flow_rate(env: dict[str, str], seconds: float, in_flight: int) -> tuple[float, str]:
+def _profilers(env: dict[str, str], directory: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy on the worker and the API until interrupted, as collapsed stacks (text)."""
+    pids = dict(p.split("=") for p in env["BENCH_PIDS"].split(","))
+    # `--gil`: only the thread holding the GIL, i.e. Python's CPU; idle threads and the
+    # SDK core's own threads are left out.
+    spy = [str(BIN / "py-spy"), "record", "--rate", "100", "--nonblocking", "--gil"]
+    spy += ["--format", "raw"]
+    return [
+        subprocess.Popen(
+            [*spy, "--pid", pids[name], "--output", f"{directory}/{name}.txt"],
+            stdout=subprocess.DEVNULL,
+        )
+        for name in ("worker", "api")
+    ]
+
+
+async def api_flow_rate(
+    env: dict[str, str], seconds: float, in_flight: int, profile: str | None = None
+) -> tuple[float, str]:
     """Repair jobs per second, and the workflow ID of one completed before the measured
     run."""
     base = env["AFTERSALES_PUBLIC_BASE_URL"]
@@ -80,6 +105,9 @@ async def api_flow_rate(env: dict[str, str], seconds: float, in_flight: int) -> 
             key = await http.post(f"/v1/orgs/{made.json()['id']}/api-keys", headers=admin)
             return f"Bearer {key.json()['key']}"
 
+        # A category of this run's own: a database reused from an earlier run (PostgreSQL)
+        # holds that run's centers, and routing would send jobs to them (404 for ours).
+        category = f"audio-{uuid.uuid4().hex[:8]}"
         shop = {"Authorization": await org("retailer")}
         bench = {"Authorization": await org("repair_center")}
         address = {"line1": "1 Way", "city": "Town", "postal_code": "1", "country": "US"}
@@ -87,7 +115,7 @@ async def api_flow_rate(env: dict[str, str], seconds: float, in_flight: int) -> 
             "/v1/repair-centers/me",
             headers=bench,
             json={
-                "categories": ["audio"],
+                "categories": [category],
                 "regions": ["US"],
                 "daily_capacity": 100_000,
                 "labor_rate": "60.00",
@@ -100,7 +128,7 @@ async def api_flow_rate(env: dict[str, str], seconds: float, in_flight: int) -> 
             json={
                 "sku": "BENCH-1",
                 "name": "Bench speaker",
-                "category": "audio",
+                "category": category,
                 "unit_price": "99.00",
                 "warranty_months": 24,
             },
@@ -180,9 +208,13 @@ async def api_flow_rate(env: dict[str, str], seconds: float, in_flight: int) -> 
             raise RuntimeError(f"{created['id']} did not complete")
 
         first = await job(-1)  # warm up; its history is the floor's shape
+        profilers = _profilers(env, profile) if profile else []
         before = cpu_seconds(env)
         per_second, jobs = await rate(job, seconds, in_flight)
         after = await settled_cpu_seconds(env)
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on Ctrl-C
+            profiler.wait(timeout=60)
     print(cpu_line("repair job", before, after, jobs))
     return per_second, first
 
@@ -192,11 +224,12 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the worker and the API")
     args = parser.parse_args()
     with system(args.database_url) as env:
         raw = await raw_flow_rate(env["AFTERSALES_TEMPORAL_ADDRESS"], args.seconds, args.in_flight)
         print(f"raw start + {STEPS - 1} updates: {raw:.1f} jobs/s ({args.in_flight} in flight)")
-        api, first = await api_flow_rate(env, args.seconds, args.in_flight)
+        api, first = await api_flow_rate(env, args.seconds, args.in_flight, args.profile)
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"repair jobs over HTTP: {api:.1f} jobs/s ({args.in_flight} in flight, {backend})")
         floor, shape = await floor_rate(

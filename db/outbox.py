@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import BindParameter, Row, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -330,19 +330,22 @@ def _pending_rows(
     return sorted(found, key=lambda d: (d.queue, d.seq))
 
 
+_ORG_IDS: BindParameter[list[str]] = bindparam("org_ids", expanding=True)
+# Built once (projections run it for every new entry): see db.projection._CASE_ROW.
+_ENABLED_SUBSCRIPTIONS = select(
+    models.WebhookSubscription.id, models.WebhookSubscription.events
+).where(
+    models.WebhookSubscription.org_id.in_(_ORG_IDS),
+    models.WebhookSubscription.disabled_at.is_(None),
+)
+
+
 async def _subscriptions(session: AsyncSession, case: OutboundCase) -> list[Any]:
     """The enabled subscriptions that see this case's events (their id and event filter)."""
     orgs = [case.org_id]
     if case.receiving_org_id and receives_events_of(case.case_type):
         orgs.append(case.receiving_org_id)
-    S = models.WebhookSubscription
-    return list(
-        (
-            await session.execute(
-                select(S.id, S.events).where(S.org_id.in_(orgs), S.disabled_at.is_(None))
-            )
-        ).all()
-    )
+    return list((await session.execute(_ENABLED_SUBSCRIPTIONS, {"org_ids": orgs})).all())
 
 
 def _payload(case: OutboundCase, entry: StoredEntry, type_: str, eid: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -68,6 +68,34 @@ def stored_first(session: AsyncSession) -> list[StoredFirst]:
 
 def _note(session: AsyncSession, stored: Sequence[StoredFirst]) -> None:
     session.info.setdefault(_STORED_FIRST, []).extend(stored)
+
+
+# Built once: a statement object caches its compiled form's key, which SQLAlchemy otherwise
+# recomputes by walking the statement on every execution (the join below most of all).
+_CASE_ROW = (
+    select(
+        _CASES.c.org_id,
+        _CASES.c.case_type,
+        _CASES.c.customer_id,
+        _CASES.c.receiving_org_id,
+        _CASES.c.tracking_token,
+        _CASES.c.links,
+        _CASES.c.data,
+        _CASES.c.status,
+        _CASES.c.updated_at,
+        # What an email needs, in the same statement.
+        _CUSTOMERS.c.email,
+        _ORGS.c.name,
+    )
+    .select_from(_CASES)
+    .outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == _CASES.c.customer_id)
+    .join(_ORGS, _ORGS.c.id == _CASES.c.org_id)
+    .where(_CASES.c.id == bindparam("case_id"))
+    .with_for_update(of=_CASES)
+)
+_STORED_ENTRIES = select(_TIMELINE.c.seq, _TIMELINE.c.status).where(
+    _TIMELINE.c.case_id == bindparam("case_id")
+)
 
 
 class Entry(Protocol):
@@ -178,29 +206,7 @@ async def update_case(
     if unknown:
         raise ValueError(f"not projectable: {sorted(unknown)}")
     c = _CASES.c
-    row = (
-        await session.execute(
-            select(
-                c.org_id,
-                c.case_type,
-                c.customer_id,
-                c.receiving_org_id,
-                c.tracking_token,
-                c.links,
-                c.data,
-                c.status,
-                c.updated_at,
-                # What an email needs, in the same statement.
-                _CUSTOMERS.c.email,
-                _ORGS.c.name,
-            )
-            .select_from(_CASES)
-            .outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == c.customer_id)
-            .join(_ORGS, _ORGS.c.id == c.org_id)
-            .where(c.id == case_id)
-            .with_for_update(of=_CASES)
-        )
-    ).first()
+    row = (await session.execute(_CASE_ROW, {"case_id": case_id})).first()
     if row is None:
         raise LookupError(f"case {case_id} not recorded")
     changes: dict[str, Any] = {}
@@ -234,9 +240,7 @@ async def update_case(
         customer_email=row.email if row.email is not None else "",
         retailer=row.name,
     )
-    rows = await session.execute(
-        select(_TIMELINE.c.seq, _TIMELINE.c.status).where(_TIMELINE.c.case_id == case_id)
-    )
+    rows = await session.execute(_STORED_ENTRIES, {"case_id": case_id})
     stored: dict[int, str] = {seq: status for seq, status in rows}
     return await append_timeline(session, case, timeline, config, stored=stored)
 

@@ -1,15 +1,23 @@
 """Repair centers' own profiles (what they fix, where, how many a day, at what rate),
-which routing reads, and the jobs each has open."""
+the jobs each has open, and routing a job to one of them (lifecycles.md §2)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
-from domain.common import CLOSED_STATUSES
+from db.outbox import table_of
+from domain.common import CLOSED_STATUSES, Address
+from domain.repair import AssignedCenter, CenterProfile, route
+
+_CENTERS = table_of(models.RepairCenter)
+_CASES = table_of(models.Case)
+_NETWORK = table_of(models.RepairNetworkMember)
+_ORGS = table_of(models.Organisation)
 
 
 async def put_profile(session: AsyncSession, org_id: str, fields: dict[str, Any]) -> None:
@@ -38,3 +46,68 @@ async def open_jobs(session: AsyncSession, org_id: str) -> int:
         )
     )
     return int(count or 0)
+
+
+async def route_job(
+    session: AsyncSession, category: str, country: str, org_id: str
+) -> AssignedCenter | None:
+    """The center for a unit of `category` in `country`, within the retailer's repair
+    network if it has one, by the routing rule (`domain.repair.route`) over the centers'
+    profiles and open jobs; None when no center fits."""
+    c = _CENTERS.c
+    query = select(c.org_id, c.categories, c.regions, c.daily_capacity, c.address, c.labor_rate)
+    if org_id:
+        n = _NETWORK.c
+        network = (
+            await session.scalars(select(n.center_org_id).where(n.retailer_org_id == org_id))
+        ).all()
+        if network:
+            query = query.where(c.org_id.in_(network))
+    rows = {row.org_id: row for row in await session.execute(query)}
+    profiles = [
+        CenterProfile(
+            org_id=row.org_id,
+            categories=frozenset(row.categories),
+            regions=frozenset(row.regions),
+            daily_capacity=row.daily_capacity,
+        )
+        for row in rows.values()
+    ]
+    k = _CASES.c
+    open_jobs = {
+        center: count
+        for center, count in await session.execute(
+            select(k.receiving_org_id, func.count())
+            .where(
+                k.case_type == "repair",
+                k.receiving_org_id.is_not(None),
+                k.status.not_in(CLOSED_STATUSES),
+            )
+            .group_by(k.receiving_org_id)
+        )
+        if center is not None
+    }
+    chosen = route(profiles, category, country, open_jobs)
+    if chosen is None:
+        return None
+    center = rows[chosen]
+    found = await session.scalar(select(_ORGS.c.name).where(_ORGS.c.id == chosen))
+    name = found if found is not None else chosen
+    return AssignedCenter(
+        org_id=chosen,
+        name=name,
+        address=_address(center.address, name),
+        labor_rate=Decimal(center.labor_rate),
+    )
+
+
+def _address(stored: dict[str, str], name: str) -> Address:
+    return Address(
+        line1=stored["line1"],
+        line2=stored.get("line2", ""),
+        city=stored["city"],
+        region=stored.get("region", ""),
+        postal_code=stored["postal_code"],
+        country=stored["country"],
+        name=stored.get("name") or name,
+    )

@@ -13,6 +13,7 @@ its own `apply(scan)` (what a scan means for that case) to `wait_for` / `apply_a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -22,6 +23,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.common import CarrierEvent, CarrierStatus
     from domain.contracts.events import CaseEvent
+    from workflows.patches import batched
 
 # The scans that say a parcel has left its sender: from the first of them a label can no
 # longer be voided, nor the case it belongs to cancelled.
@@ -57,6 +59,10 @@ class CarrierScans:
     def __init__(self) -> None:
         self._seen: set[str] = set()
         self._queue: list[CarrierEvent] = []
+        # The timer of the next wake-up (`wait_for`), kept from one wait to the next while
+        # the moment stays the same: an SLA due time spans several states, and a timer
+        # started and cancelled per wait cost two history events and a server timer each.
+        self._wake: tuple[datetime, asyncio.Task[None]] | None = None
 
     def receive(self, event: CarrierEvent) -> None:
         """For the signal handler. Carriers deliver at least once: the event id makes a
@@ -117,6 +123,28 @@ class CarrierScans:
             if deadline is not None and now >= deadline:
                 return False
             wake = [m for m in (deadline, alarm() if alarm else None) if m is not None]
+            if batched():
+                woke = self._wake_at(min(wake) if wake else None)
+                # Awaited within this pass, so `woke` is this pass's.
+                await workflow.wait_condition(lambda: ready() or self.waiting or woke())  # noqa: B023
+                continue
             timeout = min(wake) - now if wake else None
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: ready() or self.waiting, timeout=timeout)
+
+    def _wake_at(self, at: datetime | None) -> Callable[[], bool]:
+        """A timer for `at` (the one running if it is for `at` already; none for None),
+        answered as whether it has fired. A timer that has fired wakes one pass: the next
+        wait for the same moment does not wake for it again."""
+        if self._wake is not None and self._wake[0] != at:
+            self._wake[1].cancel()
+            self._wake = None
+        if at is None:
+            return lambda: False
+        if self._wake is None:
+            seconds = max((at - workflow.now()).total_seconds(), 0.0)
+            self._wake = (at, asyncio.create_task(workflow.sleep(seconds)))
+        timer = self._wake[1]
+        if timer.done():
+            return lambda: False
+        return timer.done

@@ -77,15 +77,22 @@ class Certificates:
         """The Certificate of Repair of a job that passed quality check."""
         return await workflow.execute_local_activity_method(
             DocumentActivities.render_repair_certificate,
-            RepairCertificateRequest(
-                idempotency_key=_key(step),
-                org_id=self.org_id,
-                case_id=self.case_id,
-                public_base_url=self.public_base_url,
-                certificate=certificate,
-            ),
+            self.repair_request(certificate, step),
             start_to_close_timeout=RENDER_TIMEOUT,
             retry_policy=QUICK_RETRY,
+        )
+
+    def repair_request(
+        self, certificate: RepairCertificateData, step: str = "repair-certificate"
+    ) -> RepairCertificateRequest:
+        """The Certificate of Repair as a request, for a step that issues it with others
+        (`workflows.shipping.labelled`)."""
+        return RepairCertificateRequest(
+            idempotency_key=_key(step),
+            org_id=self.org_id,
+            case_id=self.case_id,
+            public_base_url=self.public_base_url,
+            certificate=certificate,
         )
 
 

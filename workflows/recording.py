@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
+    from workflows.patches import batched
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -136,7 +137,7 @@ class CaseRecord:
         all pass a look at open cases; one wins the claim). True when another open case
         holds one of them: the case is then stored as `if_held` says, claiming nothing.
         The case is `recorded` once stored; data the database refuses stores nothing."""
-        if not workflow.patched(ONE_STEP_RECORD_PATCH):
+        if not batched(ONE_STEP_RECORD_PATCH):
             held = await claim_serials(new.org_id, new.case_id, serials)
             recorded = await self.record(if_held.instead_of(new) if held is False else new)
             if not recorded and held is True:

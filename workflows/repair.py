@@ -9,8 +9,10 @@ resulting state.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,8 +32,10 @@ with workflow.unsafe.imports_passed_through():
         ShipmentRef,
     )
     from domain.contracts import facts
+    from domain.contracts.documents import RepairCertificateRequest
     from domain.contracts.events import CaseEvent as E
     from domain.contracts.starts import replacement_from_repair
+    from domain.contracts.store import CaseProjection
     from domain.repair import (
         ACCEPT_UPDATE,
         DIAGNOSIS_UPDATE,
@@ -72,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.certificates import Certificates
     from workflows.children import start_replacement
     from workflows.commands import CommandSlot
+    from workflows.patches import batched
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.routing import route_repair
     from workflows.shipping import Shipper, booked, named, void
@@ -266,13 +271,24 @@ class RepairWorkflow:
         detail = {"notes": report.notes} if report.notes else {}
         if report.passed:
             self.repaired = True
-            await self._transition(S.QUALITY_CHECK, E.QA_PASSED, report.actor, detail)
             assert self.center is not None and self.diagnosis is not None
+            # The pass, its certificate, the return label and `ready_to_ship` are stored in
+            # one step once the parcel is booked; before the batched steps, in three.
+            batch = batched()
+            hold: AbstractContextManager[list[CaseProjection]] = (
+                self.timeline.collecting() if batch else contextlib.nullcontext([])
+            )
+            with hold as passed:
+                await self._transition(S.QUALITY_CHECK, E.QA_PASSED, report.actor, detail)
             certificate = repair_certificate(
                 start, self.center.name, self.diagnosis, report.notes, workflow.now()
             )
-            self.documents.append(await self.certificates.repair(certificate))
-            await self._ship_back(start, E.READY_TO_SHIP, SYSTEM)
+            if batch:
+                issued = [self.certificates.repair_request(certificate)]
+                await self._ship_back(start, E.READY_TO_SHIP, SYSTEM, passed, issued)
+            else:
+                self.documents.append(await self.certificates.repair(certificate))
+                await self._ship_back(start, E.READY_TO_SHIP, SYSTEM)
             return
         self.qa_failures += 1
         detail["failures"] = str(self.qa_failures)
@@ -303,8 +319,16 @@ class RepairWorkflow:
             detail["unit"] = "held_at_center"
         await self._transition(S.CANCELLED, E.CANCELLED, request.actor, detail)
 
-    async def _ship_back(self, start: RepairStart, event: E, actor: Actor) -> None:
-        """Book the parcel from the center to the customer and move to `ready_to_ship`."""
+    async def _ship_back(
+        self,
+        start: RepairStart,
+        event: E,
+        actor: Actor,
+        before: Sequence[CaseProjection] = (),
+        certificates: Sequence[RepairCertificateRequest] = (),
+    ) -> None:
+        """Book the parcel from the center to the customer and move to `ready_to_ship`;
+        `before` and `certificates` are stored with the label (`Shipper.ship_then`)."""
         assert self.center is not None and start.customer.address is not None
 
         async def ready(detail: dict[str, str]) -> None:
@@ -320,6 +344,8 @@ class RepairWorkflow:
             "return-shipment",
             "shipping_label",
             ready,
+            before=before,
+            certificates=certificates,
         )
         self.documents += label
 

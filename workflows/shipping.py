@@ -15,7 +15,7 @@ A parcel's documents and the transition they come with are stored in one step (`
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -29,7 +29,9 @@ with workflow.unsafe.imports_passed_through():
         DocumentsAndProjection,
         LabelRequest,
         PackingSlipRequest,
+        RepairCertificateRequest,
     )
+    from domain.contracts.store import CaseProjection
     from domain.documents import LabelData, PackingSlipData
     from domain.ids import step_key
     from workflows.base import (
@@ -44,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         refusal_of,
         with_address,
     )
+    from workflows.patches import batched
     from workflows.timeline import Timeline, merged
 
 # Before this patch a parcel's label, its packing slip and the transition they came with
@@ -137,14 +140,25 @@ class Shipper:
         step: str,
         label_kind: str,
         transition: Callable[[dict[str, str]], Awaitable[None]],
+        *,
+        before: Sequence[CaseProjection] = (),
+        certificates: Sequence[RepairCertificateRequest] = (),
     ) -> tuple[ShipmentRef, list[DocumentRef]]:
         """Book the parcel, then store its label with the transition the booking calls for
-        (`labelled`), called with the parcel's tracking number as its timeline detail.
-        Answers the shipment and the label."""
+        (`labelled`), called with the parcel's tracking number as its timeline detail;
+        `before` and `certificates` go in the same step (see `labelled`). Answers the
+        shipment and the documents: certificates first, then the label."""
         parcel = self.parcel(direction, origin, destination, step, label_kind)
         shipment = await book(parcel)
         detail = {"tracking_number": shipment.tracking_number}
-        return shipment, await labelled(timeline, parcel, shipment, transition(detail))
+        return shipment, await labelled(
+            timeline,
+            parcel,
+            shipment,
+            transition(detail),
+            before=before,
+            certificates=certificates,
+        )
 
 
 async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentRef:
@@ -233,13 +247,21 @@ async def labelled(
     shipment: ShipmentRef,
     transition: Awaitable[None],
     slip: tuple[PackingSlipData, str] | None = None,
+    *,
+    before: Sequence[CaseProjection] = (),
+    certificates: Sequence[RepairCertificateRequest] = (),
 ) -> list[DocumentRef]:
     """Render and store the booked parcel's label (and `slip`, the packing slip that goes
     inside it, under its step), then take `transition` (which projects through `timeline`):
     one `render_and_project` local activity, or from histories before
-    `ONE_STEP_LABEL_PATCH` the renders and the projection one after another. Answers the
-    documents, the label first."""
-    if not workflow.patched(ONE_STEP_LABEL_PATCH):
+    `ONE_STEP_LABEL_PATCH` the renders and the projection one after another. `before` (the
+    projections the case held back for this step, made before the booking) and
+    `certificates` (documents the state change issues) are written in the same step; only
+    a case on `batched()` steps passes them. Answers the documents: certificates first,
+    then the label, then the slip."""
+    if not batched(ONE_STEP_LABEL_PATCH):
+        if before or certificates:
+            raise RuntimeError("held projections and certificates need the batched steps")
         documents = [await render_label(parcel, shipment)]
         if slip is not None:
             documents.append(await render_packing_slip(parcel, *slip))
@@ -253,7 +275,8 @@ async def labelled(
         DocumentsAndProjection(
             labels=[label_request(parcel, shipment)],
             slips=[slip_request(parcel, *slip)] if slip is not None else [],
-            projection=merged(held),
+            projection=merged([*before, *held]),
+            certificates=list(certificates),
         ),
         start_to_close_timeout=RENDER_TIMEOUT,
         retry_policy=QUICK_RETRY,

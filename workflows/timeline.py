@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.events import CaseEvent
     from domain.contracts.store import CaseProjection, TimelineEntry
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
+    from workflows.patches import batched
 
 # Before this patch each transition in `together` was its own `project` local activity.
 ONE_STEP_PROJECTION_PATCH = "one-step-projection"
@@ -105,7 +106,7 @@ class Timeline:
         """The projections made inside written as one `project` at its end (each its own
         before `ONE_STEP_PROJECTION_PATCH`). Nothing inside may wait for a message: the read
         model shows none of it until the end."""
-        if not workflow.patched(ONE_STEP_PROJECTION_PATCH):
+        if not batched(ONE_STEP_PROJECTION_PATCH):
             yield
             return
         with self.collecting() as held:

@@ -31,6 +31,7 @@ from api.schemas.shipping import RetryShippingBody
 from api.shipping_retry import retry_shipping
 from db.organisations import organisation
 from db.policies import policy_document
+from db.repair_centers import route_job
 from domain.durations import add_months
 from domain.ids import new_case_id, new_tracking_token, repair_workflow_id
 from domain.repair import (
@@ -88,6 +89,11 @@ async def create_repair(
         in_warranty = now < add_months(body.unit.purchased_at, product.warranty_months)
         coverage = RepairCoverage.WARRANTY if in_warranty else RepairCoverage.PAID
     customer = body.customer.to_domain()
+    # Routed here, where the read model is at hand: the workflow routes only a job that
+    # arrives without a center (a local activity, a marker and a workflow activation less
+    # per job). A job no center fits is routed again by its workflow, and found unroutable.
+    country = customer.address.country if customer.address else ""
+    center = await route_job(session, product.category, country, org_id)
     start = RepairStart(
         repair_id=repair_id,
         org_id=org_id,
@@ -106,6 +112,7 @@ async def create_repair(
         coverage=coverage,
         policy=policy,
         public_base_url=settings.public_base_url,
+        center=center,
         # A direct repair: the customer sends the unit to the center on our label.
         unit_origin=customer.address,
         replacement_tracking_token=new_tracking_token(),

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.contracts.store import CaseProjection
 from domain.documents import (
@@ -66,8 +66,11 @@ class RepairCertificateRequest:
 @dataclass
 class DocumentsAndProjection:
     """Documents rendered and stored with the state change they come with, in one
-    transaction: answered as `DocumentRef`s, labels first, then packing slips."""
+    transaction: answered as `DocumentRef`s, certificates first (each with the verification
+    code the activity drew for it, once), then labels, then packing slips."""
 
     labels: list[LabelRequest]
     slips: list[PackingSlipRequest]
     projection: CaseProjection
+    # Absent from requests recorded before repair certificates joined the step.
+    certificates: list[RepairCertificateRequest] = field(default_factory=list)

@@ -9,7 +9,8 @@ like, so it stays (delete a file on purpose to record it again).
 
 One history per lifecycle path: RMA, advance replacement, service plan (recorded before the
 payload codec, so their payloads are plain JSON: the codec must pass them through), repair,
-relocation and delivery queue (recorded since, encrypted with tests.support.PAYLOAD_KEY).
+relocation and delivery queue (recorded since, encrypted with tests.support.PAYLOAD_KEY);
+the paid repair also as each later patch of its steps recorded it.
 """
 
 from __future__ import annotations
@@ -276,6 +277,10 @@ RECORDERS = {
     "replacement_advance_authenticated_hold": _record_authenticated_hold,
     "service_plan_expired": _record_service_plan,
     "repair_paid_quote_approved": _record_paid_repair,
+    # The same path as recorded by the kit before the batched steps (its one-step patches,
+    # a timer per SLA wait) and since (one `batched-steps` patch, one SLA timer).
+    "repair_one_step_writes": _record_paid_repair,
+    "repair_batched_steps": _record_paid_repair,
     "relocation_completed": _record_relocation,
 }
 
