@@ -27,6 +27,7 @@ from temporal_client import make_data_converter
 from tests.api.helpers import add_product, make_org
 from tests.api.test_rma_e2e import rma_body
 from tests.conftest import BACKENDS
+from tests.observability.test_dashboard import metric_names
 from tests.support import PAYLOAD_KEY, Stack, eventually, free_port, run_stack
 
 pytestmark = pytest.mark.e2e
@@ -170,6 +171,11 @@ async def test_a_case_through_the_stack_shows_on_both_metrics_endpoints(
         what="the deliveries given up",
         every=0.5,
     )
+
+    # The dashboard's queries of the SDK's metrics read names these answers carry (ours are
+    # checked against the registry in tests/observability/test_dashboard.py).
+    sdk = {name for name in metric_names() if name.startswith("temporal_")}
+    assert sdk <= names(api) | names(worker), sdk - (names(api) | names(worker))
 
     for text in (api, worker):
         for secret in (rma["id"], rma["tracking_token"], retailer.id, retailer.key, closed):
