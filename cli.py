@@ -433,6 +433,7 @@ def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) 
             f"  API docs       http://{host}:{port}/docs\n"
             f"  Temporal UI    http://127.0.0.1:{ui_port}\n"
             f"  Temporal gRPC  127.0.0.1:{temporal_port}\n"
+            f"  metrics        http://{host}:{port}/metrics, worker {_worker_metrics_url(env)}\n"
             f"  data           {data_dir}\n"
             f"  admin key      {env['AFTERSALES_ADMIN_KEY']}\n"
             "Press Ctrl-C to stop.\n",
@@ -463,6 +464,15 @@ def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) 
 
 
 # --------------------------------------------------------------------------- main
+
+
+def _worker_metrics_url(env: dict[str, str]) -> str:
+    """Where the worker `dev` started serves /metrics (settings' defaults in development)."""
+    port = env.get("AFTERSALES_WORKER_METRICS_PORT") or "9464"
+    if port == "0":
+        return "off (AFTERSALES_WORKER_METRICS_PORT=0)"
+    host = env.get("AFTERSALES_WORKER_METRICS_HOST") or "127.0.0.1"
+    return f"http://{host}:{port}/metrics"
 
 
 def _exit_now(code: int) -> NoReturn:
