@@ -96,7 +96,8 @@ async def _exercise(base_url: str) -> tuple[list[str], list[str], dict[str, Any]
     case_ids: list[str] = []
     probes: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        await eventually(lambda: _health(http), what="the API")
+        # Generous: two processes start on a shared machine.
+        await eventually(lambda: _health(http), what="the API", within=120)
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         org = _created(
             await http.post("/v1/orgs", json={"name": "Logs", "kind": "retailer"}, headers=admin)
@@ -138,6 +139,7 @@ async def _exercise(base_url: str) -> tuple[list[str], list[str], dict[str, Any]
                 lambda rma_id=rma["id"]: http.get(f"/v1/rmas/{rma_id}", headers=shop),
                 lambda a: a.status_code == 200 and with_label(a.json()),
                 what="the RMA's label",
+                within=120,
             )
             label = next(d for d in done.json()["documents"] if d["kind"] == "return_label")
             token = rma["tracking_token"]
