@@ -16,6 +16,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +136,9 @@ async def _exercise(base_url: str) -> tuple[list[str], list[str], dict[str, Any]
             rma = _created(await http.post("/v1/rmas", headers=shop, json=rma_body(sku)))
             case_ids.append(rma["id"])
             issued.append(rma["tracking_token"])
+            path = f"/v1/rmas/{rma['id']}"
             done = await eventually(
-                lambda rma_id=rma["id"]: http.get(f"/v1/rmas/{rma_id}", headers=shop),
+                partial(http.get, path, headers=shop),
                 lambda a: a.status_code == 200 and with_label(a.json()),
                 what="the RMA's label",
                 within=120,
@@ -159,6 +161,14 @@ async def _exercise(base_url: str) -> tuple[list[str], list[str], dict[str, Any]
     return issued, case_ids, probes
 
 
+def _logged_renders(log: Path, case_ids: list[str]) -> bool:
+    text = log.read_text()
+    return all(
+        any('"render_and_project"' in line and case_id in line for line in text.splitlines())
+        for case_id in case_ids
+    )
+
+
 def _written(logs: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in [*logs.glob("*.log"), *logs.glob("*.out")]}
 
@@ -173,6 +183,12 @@ async def test_logs_are_json_lines_with_request_and_case_ids_and_no_secret(
     env = _environment(tmp_path, database_url, temporal, port)
     async with _process("worker", env, tmp_path), _process("api", env, tmp_path):
         issued, case_ids, probes = await _exercise(f"http://127.0.0.1:{port}")
+        # An activity's line follows its commit, which the API may have shown first.
+        await eventually(
+            lambda: asyncio.to_thread(_logged_renders, tmp_path / "worker.log", case_ids),
+            what="the worker's activity lines",
+            within=120,
+        )
 
     assert probes["kept"].headers["X-Request-ID"] == "probe-kept-1"
     replaced = probes["replaced"].headers["X-Request-ID"]
