@@ -11,13 +11,19 @@ written and activities run). Sum them over the processes of a role in PromQL."""
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from typing import Literal, get_args
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.exposition import generate_latest
 
 # The classic text format, the one the Temporal SDK's exporter writes, whose text is appended
 # to ours; so never OpenMetrics (whose `# EOF` must end the whole answer), whatever the
 # scraper asks for. Every name here is a classic one: nothing needs escaping.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# No `_created` series beside each counter and histogram: they double the series for a
+# timestamp that Prometheus' own counter-reset handling makes unneeded.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
 
 # Seconds. The API waits up to `decision_timeout_seconds` (20 s) for a workflow's answer, so
 # the buckets reach past it.
@@ -101,7 +107,18 @@ def count_sla_breach(case_type: str) -> None:
     SLA_BREACHES.labels(case_type).inc()
 
 
-def count_webhook_attempt(result: str, ended: str | None = None) -> None:
+AttemptResult = Literal["accepted", "rejected", "no_answer", "refused", "disabled"]
+DeliveryEnd = Literal["delivered", "failed"]
+
+# Every series of a fixed label set exists from the start at 0, so that rate() and increase()
+# see a process's first attempt and first failure too.
+for _result in get_args(AttemptResult):
+    WEBHOOK_ATTEMPTS.labels(_result)
+for _end in get_args(DeliveryEnd):
+    WEBHOOK_DELIVERIES.labels(_end)
+
+
+def count_webhook_attempt(result: AttemptResult, ended: DeliveryEnd | None = None) -> None:
     """One attempt's `result`; `ended` is the delivery's end when the attempt ended it."""
     WEBHOOK_ATTEMPTS.labels(result).inc()
     if ended is not None:
