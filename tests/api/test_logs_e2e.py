@@ -36,7 +36,7 @@ from tests.support import (
 )
 
 
-def _environment(tmp: Path, database_url: str, temporal: str, port: int) -> dict[str, str]:
+def process_environment(tmp: Path, database_url: str, temporal: str, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AFTERSALES_"))}
     env.update(
         AFTERSALES_ENV="test",
@@ -59,7 +59,7 @@ def _environment(tmp: Path, database_url: str, temporal: str, port: int) -> dict
 
 
 @asynccontextmanager
-async def _process(command: str, env: dict[str, str], logs: Path) -> AsyncIterator[None]:
+async def aftersales_process(command: str, env: dict[str, str], logs: Path) -> AsyncIterator[None]:
     """`aftersales <command>` with its standard error in `<command>.log` and its standard
     output in `<command>.out`, stopped as an orchestrator stops it (SIGTERM)."""
     with (logs / f"{command}.log").open("wb") as err, (logs / f"{command}.out").open("wb") as out:
@@ -77,7 +77,7 @@ async def _process(command: str, env: dict[str, str], logs: Path) -> AsyncIterat
                 await process.wait()
 
 
-async def _health(http: httpx.AsyncClient) -> bool:
+async def api_up(http: httpx.AsyncClient) -> bool:
     try:
         return (await http.get("/healthz")).status_code == 200
     except httpx.TransportError:
@@ -98,7 +98,7 @@ async def _exercise(base_url: str) -> tuple[list[str], list[str], dict[str, Any]
     probes: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         # Generous: two processes start on a shared machine.
-        await eventually(lambda: _health(http), what="the API", within=120)
+        await eventually(lambda: api_up(http), what="the API", within=120)
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         org = _created(
             await http.post("/v1/orgs", json={"name": "Logs", "kind": "retailer"}, headers=admin)
@@ -180,8 +180,11 @@ async def test_logs_are_json_lines_with_request_and_case_ids_and_no_secret(
     await asyncio.to_thread(migrate, database_url)
     port = free_port()
     temporal = dev_server.client.service_client.config.target_host
-    env = _environment(tmp_path, database_url, temporal, port)
-    async with _process("worker", env, tmp_path), _process("api", env, tmp_path):
+    env = process_environment(tmp_path, database_url, temporal, port)
+    async with (
+        aftersales_process("worker", env, tmp_path),
+        aftersales_process("api", env, tmp_path),
+    ):
         issued, case_ids, probes = await _exercise(f"http://127.0.0.1:{port}")
         # An activity's line follows its commit, which the API may have shown first.
         await eventually(

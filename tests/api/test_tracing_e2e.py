@@ -8,25 +8,47 @@ caught by an in-memory exporter behind the scrubbing one the processes use."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from cli import migrate
 from observability import tracing
 from observability.scrub import Scrubber
 from observability.span_scrub import ScrubbingExporter
 from temporal_client import make_data_converter
 from tests.api.helpers import add_product, make_org
+from tests.api.test_logs_e2e import aftersales_process, api_up, process_environment
 from tests.api.test_rma_e2e import rma_body, wait_until, with_label
-from tests.support import PAYLOAD_KEY, Stack, run_stack
+from tests.support import (
+    ADMIN_KEY,
+    PAYLOAD_KEY,
+    Stack,
+    eventually,
+    free_port,
+    run_stack,
+    serve_asgi,
+)
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +158,96 @@ async def test_no_span_names_a_tracking_token(traced: tuple[Stack, InMemorySpanE
         for event in span.events:
             for value in (event.attributes or {}).values():
                 assert token not in str(value), (span.name, event.name, value)
+
+
+@dataclass
+class ReceivedSpan:
+    service: str
+    name: str
+    trace_id: str
+    attributes: dict[str, str]
+
+
+def otlp_receiver(received: list[ReceivedSpan]) -> Starlette:
+    """A collector's OTLP/HTTP endpoint (`POST /v1/traces`, protobuf) that keeps the spans."""
+
+    async def traces(request: Request) -> Response:
+        export = ExportTraceServiceRequest.FromString(await request.body())
+        for resource_spans in export.resource_spans:
+            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    received.append(
+                        ReceivedSpan(
+                            resource.get("service.name", ""),
+                            span.name,
+                            span.trace_id.hex(),
+                            {a.key: a.value.string_value for a in span.attributes},
+                        )
+                    )
+        return Response(
+            ExportTraceServiceResponse().SerializeToString(),
+            media_type="application/x-protobuf",
+        )
+
+    return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+
+
+async def test_the_api_and_worker_processes_export_one_trace_over_otlp(
+    dev_server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """`aftersales api` and `aftersales worker` as deployed, tracing turned on by the standard
+    variable alone: the collector gets the request's span from the API process and the
+    workflow's and activities' spans from the worker process, all in one trace."""
+    received: list[ReceivedSpan] = []
+    collector_port, api_port = free_port(), free_port()
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/otlp.db"
+    await asyncio.to_thread(migrate, database_url)
+    temporal = dev_server.client.service_client.config.target_host
+    env = process_environment(tmp_path, database_url, temporal, api_port)
+    env |= {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector_port}",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # ms: batches leave soon, not every 5 s
+    }
+    async with (
+        serve_asgi(otlp_receiver(received), collector_port),
+        aftersales_process("worker", env, tmp_path),
+        aftersales_process("api", env, tmp_path),
+    ):
+        base_url = f"http://127.0.0.1:{api_port}"
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            await eventually(lambda: api_up(http), what="the API", within=120)
+            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+            org = await http.post("/v1/orgs", json={"name": "T", "kind": "retailer"}, headers=admin)
+            key = (await http.post(f"/v1/orgs/{org.json()['id']}/api-keys", headers=admin)).json()
+            shop = {"Authorization": f"Bearer {key['key']}"}
+            product = {
+                "sku": "TR-1",
+                "name": "Speaker",
+                "category": "audio",
+                "unit_price": {"amount": "120.00", "currency": "USD"},
+                "warranty_months": 12,
+            }
+            assert (await http.post("/v1/products", json=product, headers=shop)).is_success
+            created = await http.post("/v1/rmas", json=rma_body("TR-1"), headers=shop)
+            assert created.status_code == 201, created.text
+            rma = created.json()
+            assert (await http.get(f"/track/{rma['tracking_token']}")).status_code == 200
+            workflow_id = f"rma:{rma['id']}"
+
+            def exported() -> list[ReceivedSpan]:
+                return [s for s in received if s.name == "RunActivity:render_and_project"]
+
+            await eventually(
+                partial(asyncio.to_thread, exported), what="the worker's spans", within=120
+            )
+
+    request = next(
+        s for s in received if s.service == "aftersales-api" and s.name == "POST /v1/rmas"
+    )
+    trace = [s for s in received if s.trace_id == request.trace_id]
+    from_worker = {s.name for s in trace if s.service == "aftersales-worker"}
+    assert "RunWorkflow:Rma" in from_worker, sorted(from_worker)
+    assert {"RunActivity:book_shipment", "RunActivity:render_and_project"} <= from_worker
+    assert all(s.attributes.get("temporalWorkflowID", workflow_id) == workflow_id for s in trace)
+    assert not any(rma["tracking_token"] in str(s) for s in received)
