@@ -105,10 +105,13 @@ async def run_stack(
         payload_key=PAYLOAD_KEY,
         secrets_key=SECRETS_KEY,
         api_port=port,
-        # Webhooks and emails give up after seconds, not a day, so a test can watch it.
-        delivery_retry_window=DELIVERY_RETRY_WINDOW,
-        delivery_first_retry=timedelta(milliseconds=200),
-        **overrides,
+        **{
+            # Webhooks and emails give up after seconds, not a day, so a test can watch it
+            # (a stack of a test's own may override them too).
+            "delivery_retry_window": DELIVERY_RETRY_WINDOW,
+            "delivery_first_retry": timedelta(milliseconds=200),
+            **overrides,
+        },
     )
     await asyncio.to_thread(migrate, database_url)
     engine = make_engine(database_url)
