@@ -22,7 +22,7 @@ from db.outbox import (
 )
 from db.queries import plan_terms
 from db.types import utcnow
-from domain.common import CLOSED_STATUSES, Customer
+from domain.common import CLOSED_STATUSES, CaseKind, Customer
 from domain.contracts.events import CaseEvent
 from domain.contracts.facts import CUSTOMER_FIRST_NAME
 from domain.contracts.store import (
@@ -318,6 +318,10 @@ async def _holder(
         )
         .limit(1)
     )
+
+
+# The worker imports this module once: every case type's series exist from then on.
+metrics.start_case_series(kind.value for kind in CaseKind)
 
 
 def count_stored_first(stored: list[projection.StoredFirst]) -> None:

@@ -11,6 +11,7 @@ written and activities run). Sum them over the processes of a role in PromQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, get_args
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
@@ -93,6 +94,14 @@ TEMPORAL_SDK_UP = Gauge(
     "aftersales_temporal_sdk_metrics_up",
     "1 when this answer carries the Temporal SDK's metrics, 0 when reading them failed.",
 )
+
+
+def start_case_series(case_types: Iterable[str]) -> None:
+    """Each case type's started and breached series at 0 from the start, so that increase()
+    sees a process's first case of a type too."""
+    for case_type in case_types:
+        CASES_STARTED.labels(case_type)
+        SLA_BREACHES.labels(case_type)
 
 
 def count_case_started(case_type: str) -> None:
