@@ -74,7 +74,8 @@ def install_sdk_metrics() -> SdkMetrics:
 def _runtime_on_free_port() -> tuple[Runtime, int]:
     """A runtime whose exporter holds a free loopback port. The port is found by binding
     and releasing it, so another process may take it in between: then try another."""
-    for attempt in range(1, _BIND_ATTEMPTS + 1):
+    refused: ValueError | None = None
+    for _ in range(_BIND_ATTEMPTS):
         port = _free_loopback_port()
         config = PrometheusConfig(
             bind_address=f"127.0.0.1:{port}",
@@ -88,10 +89,10 @@ def _runtime_on_free_port() -> tuple[Runtime, int]:
         try:
             telemetry = TelemetryConfig(metrics=config, logging=temporal_core_logging())
             return Runtime(telemetry=telemetry), port
-        except ValueError:  # the core could not bind: the port was taken meanwhile
-            if attempt == _BIND_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+        except ValueError as error:  # the core could not bind: the port was taken meanwhile
+            refused = error
+    assert refused is not None
+    raise refused
 
 
 def _free_loopback_port() -> int:
