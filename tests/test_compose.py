@@ -445,10 +445,10 @@ def test_api_probes_healthz(services: dict[str, Any]) -> None:
     assert "curl" not in check and "wget" not in check  # python:3.11-slim has neither
 
 
-def test_worker_probes_its_own_metrics_port(services: dict[str, Any]) -> None:
+def test_worker_probes_its_own_health_port(services: dict[str, Any]) -> None:
     port = environment(services["worker"])["AFTERSALES_WORKER_METRICS_PORT"]
     check = healthcheck_text(services["worker"])
-    assert f"http://127.0.0.1:{port}/metrics" in check
+    assert f"http://127.0.0.1:{port}/healthz" in check
     assert "curl" not in check and "wget" not in check
 
 
