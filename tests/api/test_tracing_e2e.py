@@ -229,14 +229,21 @@ async def test_the_api_and_worker_processes_export_one_trace_over_otlp(
                 "warranty_months": 12,
             }
             assert (await http.post("/v1/products", json=product, headers=shop)).is_success
+            # Its deliveries go out through httpx (instrumented) to where nothing listens.
+            hook_port = free_port()
+            hook = {"url": f"http://127.0.0.1:{hook_port}/hooks", "events": ["rma.*"]}
+            assert (await http.post("/v1/webhooks", json=hook, headers=shop)).is_success
             created = await http.post("/v1/rmas", json=rma_body("TR-1"), headers=shop)
             assert created.status_code == 201, created.text
             rma = created.json()
             assert (await http.get(f"/track/{rma['tracking_token']}")).status_code == 200
             workflow_id = f"rma:{rma['id']}"
 
-            def exported() -> list[ReceivedSpan]:
-                return [s for s in received if s.name == "RunActivity:render_and_project"]
+            def exported() -> bool:
+                names = {s.name for s in received}
+                return "RunActivity:render_and_project" in names and any(
+                    f":{hook_port}/" in s.attributes.get("http.url", "") for s in received
+                )
 
             await eventually(
                 partial(asyncio.to_thread, exported), what="the worker's spans", within=120
@@ -248,6 +255,11 @@ async def test_the_api_and_worker_processes_export_one_trace_over_otlp(
     trace = [s for s in received if s.trace_id == request.trace_id]
     from_worker = {s.name for s in trace if s.service == "aftersales-worker"}
     assert "RunWorkflow:Rma" in from_worker, sorted(from_worker)
+    run = next(s for s in trace if s.name == "RunWorkflow:Rma")
+    assert run.attributes["temporalWorkflowID"] == workflow_id
     assert {"RunActivity:book_shipment", "RunActivity:render_and_project"} <= from_worker
-    assert all(s.attributes.get("temporalWorkflowID", workflow_id) == workflow_id for s in trace)
+    # The case's workflow, and the delivery queue its events were handed to: the webhook's
+    # delivery, out through httpx, is in the request's trace too.
+    assert all(s.attributes.get("temporalWorkflowID", rma["id"]).endswith(rma["id"]) for s in trace)
+    assert any(f":{hook_port}/" in s.attributes.get("http.url", "") for s in trace)
     assert not any(rma["tracking_token"] in str(s) for s in received)
