@@ -2,9 +2,10 @@
 each activity the workflow runs, across the Temporal boundary (the trace context travels in
 the workflow's and activities' headers); and no exported span names a tracking token.
 
-The API and the worker run in this process (tests.support.run_stack) against the real dev
-server; each has its own Temporal client, as the two processes would, and the spans are
-caught by an in-memory exporter behind the scrubbing one the processes use."""
+Twice: with the API and the worker in this process (tests.support.run_stack), each with its
+own Temporal client, the spans caught by an in-memory exporter behind the scrubbing one;
+and as deployed, `aftersales api` and `aftersales worker` processes turned on by
+OTEL_EXPORTER_OTLP_ENDPOINT, exporting over OTLP/HTTP to a receiver in the test."""
 
 from __future__ import annotations
 
