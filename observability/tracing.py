@@ -108,7 +108,8 @@ def resource_for(service: str, settings: Settings) -> Resource:
 
     detected = Resource.create()
     attributes = dict(detected.attributes)
-    if str(attributes.get("service.name", "")).startswith("unknown_service"):
+    name = str(attributes.get("service.name", ""))
+    if not name or name.startswith("unknown_service"):  # compose passes unset as ""
         attributes["service.name"] = service
     attributes.setdefault("service.namespace", "aftersales")
     attributes.setdefault("deployment.environment.name", settings.env)

@@ -21,7 +21,7 @@ from domain.ids import new_case_id, new_tracking_token, rma_workflow_id
 from observability.activity_log import case_id_of
 from observability.logging import configure_logging
 from observability.scrub import REDACTED, Scrubber, known_secrets
-from observability.tracing import tracing_wanted
+from observability.tracing import resource_for, tracing_wanted
 from settings import Settings
 from tests.support import ADMIN_KEY, CARRIER_SECRET, PAYLOAD_KEY, SECRETS_KEY
 
@@ -178,3 +178,24 @@ def test_every_record_is_one_scrubbed_json_line_with_its_context() -> None:
     assert [r["event"] for r in records] == ["request", f"refused /track/{REDACTED}", "failed"]
     assert all(r["request_id"] == "r-1" for r in records)
     assert "ValueError" in records[2]["exception"]
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({}, "aftersales-api"),
+        ({"OTEL_SERVICE_NAME": ""}, "aftersales-api"),  # compose's unset variable
+        ({"OTEL_SERVICE_NAME": "returns-api"}, "returns-api"),
+        ({"OTEL_RESOURCE_ATTRIBUTES": "service.name=edge,team=ops"}, "edge"),
+    ],
+)
+def test_the_resource_is_named_by_otel_variables_else_by_the_process(
+    env: dict[str, str], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    resource = resource_for("aftersales-api", Settings(env="development"))
+    assert resource.attributes["service.name"] == name
+    assert resource.attributes["deployment.environment.name"] == "development"
