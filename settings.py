@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     # How long a stopping worker (SIGTERM) lets its running activities finish before it
     # cancels them; Temporal retries what was cancelled on another worker.
     worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    # Whether the worker runs workflows in the SDK's sandbox. Off saves CPU per workflow task
+    # (measured in docs/benchmarks.md) and gives up little: the workflow modules are passed
+    # through it already (worker.PASSED_THROUGH), so their calls are not checked there. The
+    # checks that catch non-determinism run in the workflow tests and the replay tests,
+    # which always sandbox, whatever this says.
+    workflow_sandbox: bool = True
     task_queue: str = "aftersales"
     public_base_url: str = "http://127.0.0.1:8000"
     document_dir: Path = DATA_DIR / "documents"

@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.carrier import CarrierActivities
@@ -166,6 +166,11 @@ def sandboxed_runner() -> SandboxedWorkflowRunner:
     )
 
 
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """`sandboxed_runner`, unless AFTERSALES_WORKFLOW_SANDBOX turns the sandbox off."""
+    return sandboxed_runner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
+
+
 def build_worker(
     client: Client,
     sessions: async_sessionmaker[AsyncSession],
@@ -183,7 +188,7 @@ def build_worker(
         # only after this. The SDK's 10 s default was most of the 15 s a case may wait after
         # a crash; a live worker takes its sticky tasks in milliseconds.
         sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
-        workflow_runner=sandboxed_runner(),
+        workflow_runner=workflow_runner(settings),
         # On SIGTERM (a deploy, a scale-down) running activities get this long to finish
         # before they are cancelled; their retries then run on another worker.
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_grace_seconds),

@@ -110,6 +110,8 @@ async def run_stack(
             # (a stack of a test's own may override them too).
             "delivery_retry_window": DELIVERY_RETRY_WINDOW,
             "delivery_first_retry": timedelta(milliseconds=200),
+            # Test workers check for non-determinism whatever AFTERSALES_WORKFLOW_SANDBOX says.
+            "workflow_sandbox": True,
             **overrides,
         },
     )

@@ -1,5 +1,6 @@
 """A stopping worker lets its running activities finish: the grace period comes from the
-settings (30 s unless set) and reaches the SDK's worker."""
+settings (30 s unless set) and reaches the SDK's worker. The workflow runner comes from
+the settings too."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
@@ -43,3 +47,27 @@ async def test_the_worker_waits_for_running_activities_on_shutdown(
         assert worker.config()["graceful_shutdown_timeout"] == timedelta(seconds=120)
     finally:
         await engine.dispose()
+
+
+async def test_the_sandbox_setting_picks_the_workflow_runner(
+    time_skipping: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/unused.db")
+    try:
+        sessions = make_sessionmaker(engine)
+        sandboxed = build_worker(time_skipping.client, sessions, settings(tmp_path))
+        assert isinstance(sandboxed.config()["workflow_runner"], SandboxedWorkflowRunner)
+        plain = settings(tmp_path, workflow_sandbox=False)
+        unsandboxed = build_worker(time_skipping.client, sessions, plain)
+        assert isinstance(unsandboxed.config()["workflow_runner"], UnsandboxedWorkflowRunner)
+    finally:
+        await engine.dispose()
+
+
+def test_the_sandbox_is_on_unless_the_environment_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("AFTERSALES_WORKFLOW_SANDBOX", raising=False)
+    assert settings(tmp_path).workflow_sandbox is True
+    monkeypatch.setenv("AFTERSALES_WORKFLOW_SANDBOX", "false")
+    assert settings(tmp_path).workflow_sandbox is False

@@ -34,6 +34,9 @@ async def harness(
         carrier_secret=CARRIER_SECRET,
         payload_key=PAYLOAD_KEY,
         secrets_key=SECRETS_KEY,
+        # The sandbox checks workflow code for non-determinism, whatever the environment's
+        # AFTERSALES_WORKFLOW_SANDBOX says for production.
+        workflow_sandbox=True,
     )
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
