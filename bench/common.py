@@ -44,8 +44,11 @@ async def rate(
 
 
 @contextmanager
-def system(database_url: str | None = None) -> Iterator[dict[str, str]]:
-    """Dev server, worker and API as separate processes, as `make run` has them."""
+def system(
+    database_url: str | None = None, settings: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """Dev server, worker and API as separate processes, as `make run` has them; `settings`
+    adds AFTERSALES_* variables of the run's own."""
     with tempfile.TemporaryDirectory() as tmp:
         port, temporal_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
@@ -62,6 +65,7 @@ def system(database_url: str | None = None) -> Iterator[dict[str, str]]:
                 # Encrypted payloads, as production has them: the codec's cost is measured.
                 "AFTERSALES_PAYLOAD_KEY": f"bench:{secrets.token_urlsafe(32)}",
                 "AFTERSALES_LOG_LEVEL": "WARNING",
+                **(settings or {}),
             }
         )
         procs = [

@@ -4,7 +4,7 @@ until `completed`), against the same number of steps as raw Temporal calls (one 
 seven updates) on a minimal workflow, on the same dev server in the same run.
 
     python bench/repair_flow.py [--seconds 20] [--in-flight 50] [--database-url URL]
-                                [--profile DIR]
+                                [--profile DIR] [--no-sandbox]
 
 `--profile DIR` records the worker and the API with py-spy (`pip install py-spy` into the
 venv) while the repair jobs run (`DIR/worker.txt`, `DIR/api.txt`: collapsed stacks, one line
@@ -225,8 +225,12 @@ async def main() -> None:
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", metavar="DIR", help="py-spy the worker and the API")
+    parser.add_argument(
+        "--no-sandbox", action="store_true", help="AFTERSALES_WORKFLOW_SANDBOX=false"
+    )
     args = parser.parse_args()
-    with system(args.database_url) as env:
+    settings = {"AFTERSALES_WORKFLOW_SANDBOX": "false"} if args.no_sandbox else {}
+    with system(args.database_url, settings) as env:
         raw = await raw_flow_rate(env["AFTERSALES_TEMPORAL_ADDRESS"], args.seconds, args.in_flight)
         print(f"raw start + {STEPS - 1} updates: {raw:.1f} jobs/s ({args.in_flight} in flight)")
         api, first = await api_flow_rate(env, args.seconds, args.in_flight, args.profile)
