@@ -30,7 +30,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, decision_pending, invalid_transition
 from api.idempotency import CommandKey, IdempotencyKey
 from db import models
-from db.queries import CaseBundle, load_case_bundle, load_case_view
+from db.queries import CaseBundle, load_case_view
 from domain.common import WORKFLOW_TASK_TIMEOUT
 from settings import Settings
 
@@ -208,9 +208,7 @@ class CaseCommands(Generic[M]):
 
     async def detail(self, ref: CaseRef, settings: Settings) -> M:
         """The case a GET names, if the caller may see it (else 404)."""
-        access = await ref.open()
-        bundle = await load_case_bundle(ref.session, access.case)
-        return self.show(bundle, ref.principal, settings)
+        return self.show(await ref.view(), ref.principal, settings)
 
     async def view(
         self, session: AsyncSession, settings: Settings, principal: Principal, case_id: str
