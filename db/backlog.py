@@ -30,8 +30,9 @@ async def outbox_depth(session: AsyncSession, cap: int) -> dict[str, int]:
 
 async def oldest_pending_webhook(session: AsyncSession) -> datetime | None:
     """When the oldest webhook delivery still pending (handed over or not) was written;
-    None when none is. No index leads with `status`: this scans the deliveries, so the
-    caller keeps it off the hot path (at most once per scrape interval, with a timeout)."""
+    None when none is. The partial index of pending deliveries by `created_at` answers it
+    from its first entry; the caller still reads it at most once per scrape interval, with a
+    timeout."""
     D = models.WebhookDelivery
     found: datetime | None = await session.scalar(
         select(func.min(D.created_at)).where(D.status == "pending")
