@@ -267,10 +267,23 @@ async def send(world: World, http: httpx.AsyncClient, method: str, path: str, **
 
 
 async def until(
-    world: World, http: httpx.AsyncClient, path: str, ready: Callable[[dict[str, Any]], bool]
+    world: World,
+    http: httpx.AsyncClient,
+    path: str,
+    ready: Callable[[dict[str, Any]], bool],
+    *,
+    appearing: bool = False,
 ) -> dict[str, Any]:
+    """`appearing`: a child case its parent has just named. The parent's view names the
+    child as soon as it starts it; the child's own row is written by the child's first
+    step, which a killed worker delays until another picks it up: 404 until then."""
     while True:
         response = await send(world, http, "GET", path)
+        if appearing and response.status_code == 404:
+            world.waiting[path] = "not recorded yet"
+            await asyncio.sleep(POLL)
+            continue
+        appearing = False
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         if ready(body):
@@ -379,7 +392,11 @@ async def rma_replacement(world: World, n: int) -> Outcome:
         resolving = await until(world, http, path, lambda b: bool(b.get("replacement_id")))
         child = f"/v1/replacements/{resolving['replacement_id']}"
         shipped = await until(
-            world, http, child, lambda b: any(s["direction"] == "outbound" for s in b["shipments"])
+            world,
+            http,
+            child,
+            lambda b: any(s["direction"] == "outbound" for s in b["shipments"]),
+            appearing=True,
         )
         outbound = next(s for s in shipped["shipments"] if s["direction"] == "outbound")
         await carrier_scan(world, outbound["tracking_number"], "delivered")
