@@ -67,6 +67,32 @@ MIX = {"rma_refund": 40, "rma_replacement": 20, "advance_replacement": 20, "serv
 # ----------------------------------------------------------------------------- processes
 
 
+def temporal_process(tmp: Path, port: int, log: IO[bytes]) -> Process:
+    return Process(
+        "temporal",
+        [
+            TEMPORAL_BIN,
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(tmp / "temporal.db"),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--headless",
+            "--log-level",
+            "error",
+        ],
+        log,
+        port=port,
+    )
+
+
 def _wait_for_port(port: int, within: float) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -171,29 +197,7 @@ async def running_system(tmp: Path) -> AsyncIterator[System]:
             api_port=api_port,
         )
         await asyncio.to_thread(migrate, url)
-        temporal = Process(
-            "temporal",
-            [
-                TEMPORAL_BIN,
-                "server",
-                "start-dev",
-                "--db-filename",
-                str(tmp / "temporal.db"),
-                "--sqlite-pragma",
-                "journal_mode=wal",
-                "--sqlite-pragma",
-                "synchronous=normal",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(temporal_port),
-                "--headless",
-                "--log-level",
-                "error",
-            ],
-            log,
-            port=temporal_port,
-        )
+        temporal = temporal_process(tmp, temporal_port, log)
         worker = Process(
             "worker", [sys.executable, str(ROOT / "cli.py"), "worker"], log, settings_env(settings)
         )

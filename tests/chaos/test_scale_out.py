@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import pytest
 
@@ -37,13 +36,13 @@ from tests.chaos.test_crash_recovery import (
     process_log,
     send,
     settings_env,
+    temporal_process,
 )
 from tests.support import (
     ADMIN_KEY,
     CARRIER_SECRET,
     PAYLOAD_KEY,
     SECRETS_KEY,
-    TEMPORAL_BIN,
     Stack,
     free_port,
 )
@@ -60,32 +59,6 @@ class Cluster:
     apis: list[Process]
     # One view of the system per API process: the same settings, its own base URL.
     systems: list[System]
-
-
-def temporal_process(tmp: Path, port: int, log: IO[bytes]) -> Process:
-    return Process(
-        "temporal",
-        [
-            TEMPORAL_BIN,
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(tmp / "temporal.db"),
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--headless",
-            "--log-level",
-            "error",
-        ],
-        log,
-        port=port,
-    )
 
 
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
