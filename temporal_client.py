@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import json
+import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -155,14 +158,44 @@ def make_data_converter(payload_key: str) -> DataConverter:
     )
 
 
-async def connect(settings: Settings) -> Client:
+_log = logging.getLogger(__name__)
+
+# How long a process waits for a Temporal that is still starting (or restarting) before it
+# gives up: a frontend answers on its port some seconds before it reports itself healthy.
+CONNECT_PATIENCE_SECONDS = 60.0
+
+
+async def connect(settings: Settings, *, patience: float = CONNECT_PATIENCE_SECONDS) -> Client:
     """A client of the Temporal that `settings` and Temporal's env-config name (see
-    temporal_connection.py), with our converter and codec."""
-    return await Client.connect(
-        **temporal_connection(settings).connect_kwargs(),
-        data_converter=make_data_converter(settings.required_payload_key),
-        # Tracing's, when it is on (observability/tracing.py); a worker inherits them.
-        interceptors=client_interceptors(),
+    temporal_connection.py), with our converter and codec. A server that is not up yet or
+    not healthy yet is waited for, up to `patience` seconds, so a worker or API started
+    beside Temporal (`aftersales dev`, compose, a pod restart) does not die of the race."""
+    deadline = time.monotonic() + patience
+    pause = 0.2
+    while True:
+        try:
+            return await Client.connect(
+                **temporal_connection(settings).connect_kwargs(),
+                data_converter=make_data_converter(settings.required_payload_key),
+                # Tracing's, when it is on (observability/tracing.py); a worker inherits them.
+                interceptors=client_interceptors(),
+            )
+        except RuntimeError as exc:
+            # The bridge reports every connection failure as a RuntimeError; only the
+            # transient ones (nothing listening yet, "Frontend is not healthy yet") are
+            # worth waiting out. A refused TLS handshake or an unknown namespace is not.
+            if not _is_transient(exc) or time.monotonic() + pause > deadline:
+                raise
+            _log.info("Temporal is not ready yet (%s); trying again", exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+def _is_transient(exc: RuntimeError) -> bool:
+    text = str(exc)
+    return "Failed client connect" in text and any(
+        sign in text
+        for sign in ("Unavailable", "not healthy", "Connection refused", "tcp connect error")
     )
 
 
