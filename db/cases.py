@@ -4,6 +4,8 @@ shipments, is loaded by `db.queries.load_case_bundles`.)"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
@@ -77,3 +79,38 @@ async def case_page(
         else (case.created_at.desc(), case.id.desc())
     )
     return list((await session.scalars(query.order_by(*order).limit(limit))).all())
+
+
+@dataclass(frozen=True, slots=True)
+class WorkedCase:
+    """A case on a partner's work board: the case row, and its customer's name (the only
+    personal datum a partner's board shows)."""
+
+    case: models.Case
+    customer_name: str
+
+
+async def cases_worked_by(
+    session: AsyncSession,
+    receiving_org_id: str,
+    case_types: Sequence[str],
+    statuses: Sequence[str],
+    limit: int,
+) -> list[WorkedCase]:
+    """Up to `limit` cases of `case_types` in `statuses` sent to a partner (a repair center's
+    jobs, a provider's field work), oldest first, with their customers' names: one
+    statement, whatever the number of cases."""
+    case, customer = models.Case, models.CustomerRecord
+    rows = await session.execute(
+        select(case, customer.name)
+        .outerjoin(customer, customer.id == case.customer_id)
+        .where(
+            case.receiving_org_id == receiving_org_id,
+            case.case_type.in_(case_types),
+            case.status.in_(statuses),
+        )
+        .order_by(case.created_at.asc(), case.id.asc())
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    return [WorkedCase(row[0], row[1] or "") for row in rows]
