@@ -52,6 +52,10 @@ class Organisation(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
+    # Names the retailer's return portal (`/returns/{slug}`): made from the name at creation
+    # (`domain.portal.slug_of`), changed with PATCH /v1/orgs/{id}. An organisation made
+    # without one (tests, scripts) gets a random one rather than none.
+    slug: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -114,6 +118,109 @@ class CustomerRecord(Base):
     email: Mapped[str] = mapped_column(String(320), default="")
     phone: Mapped[str] = mapped_column(String(64), default="")
     address: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TroubleshootingStep(Base):
+    """One of a product's troubleshooting steps, shown in the return portal before a
+    `defective` return (PUT /v1/products/{sku}/troubleshooting replaces them all)."""
+
+    __tablename__ = "troubleshooting_steps"
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    # 1, 2, 3 … in the order the retailer gave them: what a deflection's `step` names.
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(String(2000))
+
+
+class Order(Base):
+    """An order as the retailer's shop sent it (POST /v1/orders): what the return portal
+    looks a customer up by, and what units were sold (campaigns, insight). The same
+    `order_ref` again replaces the order and its lines."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("org_id", "order_ref"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    order_ref: Mapped[str] = mapped_column(String(100))
+    placed_at: Mapped[datetime]
+    customer_name: Mapped[str] = mapped_column(String(200))
+    # Lower-cased, as the portal compares it.
+    customer_email: Mapped[str] = mapped_column(String(320))
+    customer_phone: Mapped[str] = mapped_column(String(64), default="")
+    customer_address: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderLine(Base):
+    """One line of an order. `org_id` is the order's, kept here so units sold per sku and the
+    owners of a serial are read without the join."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        UniqueConstraint("order_id", "position"),
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        Index("ix_order_lines_org_sku", "org_id", "sku"),
+        Index("ix_order_lines_org_serial", "org_id", "serial"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(64))
+    serial: Mapped[str | None] = mapped_column(String(100), default=None)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class PortalLookup(Base):
+    """A customer's successful order lookup in the return portal: the lookup token's
+    SHA-256 (never the token) and when it stops working."""
+
+    __tablename__ = "portal_lookups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PortalRateWindow(Base):
+    """Portal lookups per client (the SHA-256 of its address) per minute, counted by one
+    upsert so every API process limits alike."""
+
+    __tablename__ = "portal_rate_windows"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Deflection(Base):
+    """A return that did not happen: the customer said a troubleshooting step fixed it.
+    One per lookup and sku (a second "this fixed it" is the first)."""
+
+    __tablename__ = "deflections"
+    __table_args__ = (
+        UniqueConstraint("lookup_id", "sku"),
+        Index("ix_deflections_org_sku_created", "org_id", "sku", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    # No foreign keys to the order or the lookup: a replaced or expired one keeps its count.
+    order_id: Mapped[str] = mapped_column(String(32), index=True)
+    lookup_id: Mapped[str] = mapped_column(String(32))
+    sku: Mapped[str] = mapped_column(String(64))
+    serial: Mapped[str | None] = mapped_column(String(100), default=None)
+    # The step's position (1-based) and its title as the customer saw it.
+    step: Mapped[int] = mapped_column(Integer)
+    step_title: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
