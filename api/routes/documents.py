@@ -10,8 +10,9 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from api.auth import bearer_token, resolve
-from api.deps import ResourcesDep, SessionDep
+from api.deps import Resources, ResourcesDep, SessionDep
 from api.errors import not_found, unauthorized
+from db import models
 from db.documents import document_and_case, tracking_tokens_opening
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -44,12 +45,22 @@ async def get_document(
         principal = await resolve(
             session, bearer_token(authorization), res.settings.required_admin_key, res.keys
         )
-        allowed = principal.org_id is not None and principal.org_id in (
-            case.org_id,
-            case.receiving_org_id,
-        )
+        allowed = organisation_opens(principal.org_id, case)
     if not allowed:
         raise not_found("document")
+    return await document_response(res, document, case)
+
+
+def organisation_opens(org_id: str | None, case: models.Case) -> bool:
+    """An organisation opens the documents of its own cases and of those it works (the
+    repair center or provider the unit is sent to); the console asks the same."""
+    return org_id is not None and org_id in (case.org_id, case.receiving_org_id)
+
+
+async def document_response(
+    res: Resources, document: models.Document, case: models.Case
+) -> Response:
+    """The PDF, streamed (or a presigned URL's redirect), to a caller already let in."""
     filename = f"{case.id}-{document.kind}.pdf"
     settings = res.settings
     if settings.document_delivery == "redirect":
