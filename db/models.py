@@ -643,3 +643,107 @@ class Integration(Base):
     services: Mapped[list[Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    """A customer's rating of a case that has ended: once per case (the unique case_id), a
+    low one flagged until staff follow it up."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_feedback_org_created", "org_id", "created_at", "id"),
+        Index("ix_feedback_receiving_created", "receiving_org_id", "created_at", "id"),
+        # What waits on staff: the low ratings nobody has followed up yet.
+        Index(
+            "ix_feedback_follow_up",
+            "org_id",
+            postgresql_where=text("needs_follow_up AND followed_up_at IS NULL"),
+            sqlite_where=text("needs_follow_up AND followed_up_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
+    case_type: Mapped[str] = mapped_column(String(20))
+    # The repair center that worked the case (a repair job), which lists its feedback too.
+    receiving_org_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organisations.id"), default=None
+    )
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(String(2000), default="")
+    needs_follow_up: Mapped[bool] = mapped_column(default=False)
+    followed_up_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    """A message to every known owner of matching units (a recall, a service offer), sent by
+    its workflow (`workflows.campaign`)."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_org_created", "org_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str] = mapped_column(String(64))
+    serial_prefix: Mapped[str | None] = mapped_column(String(100), default=None)
+    purchased_from: Mapped[datetime | None] = mapped_column(default=None)
+    purchased_to: Mapped[datetime | None] = mapped_column(default=None)
+    subject: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(String(5000))
+    # none | repair | replacement
+    offer: Mapped[str] = mapped_column(String(20))
+    # running → completed | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    # Known owners of matching units (customer and serial pairs): counted when created,
+    # then the number the workflow found.
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CampaignRecipient(Base):
+    """One customer and serial of a campaign: the unique pair makes each email once, and its
+    token opens the offer."""
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "email", "serial"),
+        Index("ix_campaign_recipients_campaign_status", "campaign_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    serial: Mapped[str] = mapped_column(String(100))
+    sku: Mapped[str] = mapped_column(String(64))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_phone: Mapped[str] = mapped_column(String(64), default="")
+    customer_address: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    purchased_at: Mapped[datetime | None] = mapped_column(default=None)
+    # SHA-256 of the offer link's token, made with its email (the token is only there).
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    # pending → sent | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The case the customer started from the offer.
+    responded_at: Mapped[datetime | None] = mapped_column(default=None)
+    response_case_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WarrantyNotice(Base):
+    """A unit told its warranty ends soon: the primary key sends each unit's notice once."""
+
+    __tablename__ = "warranty_notices"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    warranty_ends_at: Mapped[datetime]
+    email_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
