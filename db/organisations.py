@@ -3,20 +3,59 @@ that needs their name, and locked while a quota is checked."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
+from domain.portal import numbered_slug, slug_of
+
+# Names that make one slug get `-2`, `-3` …; past this many, a random suffix.
+_SLUG_ATTEMPTS = 20
 
 
 async def create_organisation(session: AsyncSession, name: str, kind: str) -> models.Organisation:
-    """A new organisation (commits)."""
-    org = models.Organisation(name=name, kind=kind)
-    session.add(org)
-    await session.commit()
-    return org
+    """A new organisation (commits), its slug made from its name: the first of `acme`,
+    `acme-2` … that the unique constraint lets in."""
+    stem = slug_of(name)
+    for attempt in range(_SLUG_ATTEMPTS + 1):
+        slug = numbered_slug(stem, attempt) if attempt < _SLUG_ATTEMPTS else _random_slug(stem)
+        org = models.Organisation(name=name, kind=kind, slug=slug)
+        session.add(org)
+        try:
+            await session.commit()
+            return org
+        except IntegrityError:
+            await session.rollback()
+    raise RuntimeError("no free slug")  # pragma: no cover - a random suffix is always free
+
+
+def _random_slug(stem: str) -> str:
+    return f"{stem[:48].rstrip('-')}-{secrets.token_hex(4)}"
+
+
+async def organisation_by_slug(session: AsyncSession, slug: str) -> models.Organisation | None:
+    return await session.scalar(select(models.Organisation).where(models.Organisation.slug == slug))
+
+
+async def change_organisation(
+    session: AsyncSession, org: models.Organisation, *, name: str | None, slug: str | None
+) -> bool:
+    """Rename the organisation and/or give it another slug (commits); False, changing
+    nothing, when another organisation holds that slug."""
+    if name is not None:
+        org.name = name
+    if slug is not None:
+        org.slug = slug
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
 
 
 async def organisation(session: AsyncSession, org_id: str) -> models.Organisation | None:

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Response, status
 
 from api.auth import OrgKind, hash_key, new_key
 from api.deps import PrincipalDep, ResourcesDep, SessionDep
-from api.errors import not_found
-from api.schemas.setup import ApiKeyInfo, ApiKeyPublic, OrgCreate, OrgPublic
-from db import api_keys
-from db.organisations import create_organisation, organisation
+from api.errors import Problem, not_found
+from api.schemas.setup import ApiKeyInfo, ApiKeyPublic, OrgCreate, OrgPublic, OrgUpdate
+from db import api_keys, models
+from db.organisations import change_organisation, create_organisation, organisation
 
 router = APIRouter(prefix="/v1/orgs", tags=["setup"])
 
@@ -18,7 +18,29 @@ router = APIRouter(prefix="/v1/orgs", tags=["setup"])
 async def create_org(body: OrgCreate, principal: PrincipalDep, session: SessionDep) -> OrgPublic:
     principal.require(OrgKind.ADMIN)
     org = await create_organisation(session, body.name, body.kind.value)
-    return OrgPublic(id=org.id, name=org.name, kind=OrgKind(org.kind))
+    return _org_public(org)
+
+
+@router.patch("/{org_id}", response_model=OrgPublic)
+async def update_org(
+    org_id: str, body: OrgUpdate, principal: PrincipalDep, session: SessionDep
+) -> OrgPublic:
+    """Rename an organisation or change its slug (its return portal moves to
+    `/returns/{slug}`; the old address answers 404). The admin, or the organisation's own
+    key; another organisation's is a 404. A slug another organisation holds is a 409
+    `slug_taken`."""
+    if principal.kind is not OrgKind.ADMIN and principal.org_id != org_id:
+        raise not_found("organisation")
+    org = await organisation(session, org_id)
+    if org is None:
+        raise not_found("organisation")
+    if not await change_organisation(session, org, name=body.name, slug=body.slug):
+        raise Problem(409, "slug_taken", f"the slug {body.slug!r} is taken", slug=body.slug)
+    return _org_public(org)
+
+
+def _org_public(org: models.Organisation) -> OrgPublic:
+    return OrgPublic(id=org.id, name=org.name, kind=OrgKind(org.kind), slug=org.slug)
 
 
 @router.post("/{org_id}/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyPublic)

@@ -21,6 +21,7 @@ from api.schemas.common import (
 )
 from db import models
 from domain.common import DEFAULT_RETURN_ADDRESS, Policy
+from domain.portal import SLUG_PATTERN
 
 
 class OrgCreate(Strict):
@@ -38,6 +39,35 @@ class OrgPublic(BaseModel):
     id: str
     name: str
     kind: OrgKind
+    slug: str = Field(description="names the return portal: `/returns/{slug}`")
+
+
+Slug = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=column_length(models.Organisation.slug), pattern=SLUG_PATTERN
+    ),
+]
+
+
+class OrgUpdate(Strict):
+    """What PATCH /v1/orgs/{id} may change; a field left out stays as it is."""
+
+    name: (
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True,
+                min_length=1,
+                max_length=column_length(models.Organisation.name),
+            ),
+            NO_CONTROL,
+        ]
+        | None
+    ) = None
+    slug: Slug | None = Field(
+        None, description="lower-case letters, digits and inner hyphens, e.g. `acme-audio`"
+    )
 
 
 class ApiKeyPublic(BaseModel):
