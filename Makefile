@@ -11,7 +11,7 @@ RUN_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench clean translations
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,16 @@ lint: $(STAMP) ## ruff, mypy and the import rules of architecture.md (import-lin
 format: $(STAMP) ## Format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+translations: $(STAMP) ## Extract the customer's words (babel.cfg) and update the de/fr catalogs
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k pgettext:1c,2 --no-location --sort-output \
+		--project aftersales -o presentation/locales/messages.pot .
+	for lang in de fr; do \
+		if [ -f presentation/locales/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -l $$lang \
+				-i presentation/locales/messages.pot -d presentation/locales; \
+		else $(BIN)/pybabel init -l $$lang -i presentation/locales/messages.pot -d presentation/locales; fi; \
+	done
 
 bench: $(STAMP) ## Run every benchmark (each prints its ratio)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
