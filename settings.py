@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     worker_metrics_host: str | None = None
     # The Bearer token the API's /metrics asks for; unset, it is open like /healthz.
     metrics_token: str | None = Field(default=None, repr=False)
+    # Console sign-ins end after this long unused, and this long after they began whatever
+    # happens (ISO 8601 durations).
+    console_session_idle: timedelta = timedelta(hours=2)
+    console_session_max: timedelta = timedelta(hours=12)
 
     @field_validator(
         "temporal_api_key",

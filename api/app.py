@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, limits
+from api.console import routes as console
 from api.deps import Resources
 from api.request_log import RequestLog
 from api.routes import (
@@ -33,6 +34,7 @@ from api.routes import (
     setup,
     tracking,
     tracking_page,
+    users,
     verify,
     webhooks,
 )
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health,
         metrics,
         orgs,
+        users,
         setup,
         products,
         integrations,
@@ -108,5 +111,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
     ):
         app.include_router(module.router)
+    console.install(app)
     tracing.instrument_app(app)
     return app

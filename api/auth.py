@@ -36,6 +36,8 @@ class OrgKind(StrEnum):
 class Principal:
     kind: OrgKind
     org_id: str | None  # None for the bootstrap admin key
+    # The console user acting for the organisation ("" for an API key): on the timeline.
+    user: str = ""
 
     def require(self, *kinds: OrgKind) -> None:
         if self.kind not in kinds:
@@ -43,7 +45,7 @@ class Principal:
 
     def actor(self) -> Actor:
         """Who did it, for a case's timeline."""
-        return Actor(self.kind.value, self.org_id or "")
+        return Actor(self.kind.value, self.org_id or "", self.user)
 
     @property
     def owner_id(self) -> str:

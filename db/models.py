@@ -747,3 +747,52 @@ class WarrantyNotice(Base):
     warranty_ends_at: Mapped[datetime]
     email_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A person who signs in to the console, in one organisation with one role. Their email
+    is their login, so it is unique across every organisation (stored lower-cased)."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'staff', 'technician')", name="role"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    # argon2id (argon2-cffi's PHC string): never the password.
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A disabled user signs in no more and their sessions end at once.
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ConsoleSession(Base):
+    """A console sign-in. Its id is the SHA-256 of the cookie's random value, so the table
+    alone lets no one in."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The absolute end; an idle session ends earlier (`last_seen` + the idle timeout).
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed console sign-in, counted per email and per client address (both as SHA-256)
+    so every API process throttles alike."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # "email:<sha256>" or "ip:<sha256>"
+    subject: Mapped[str] = mapped_column(String(70))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -87,15 +87,30 @@ class CaseKind(StrEnum):
     SERVICE_PLAN = "service_plan"
 
 
+# The timeline's `actor` column (db.models.TimelineEvent.actor) holds this many characters.
+ACTOR_LABEL_MAX = 80
+
+
 @dataclass
 class Actor:
-    """Who did it, for the timeline: `retailer:<org>`, `repair_center:<org>`, `carrier`..."""
+    """Who did it, for the timeline: `retailer:<org>`, `repair_center:<org>`, `carrier`...;
+    a console user acting for their organisation adds their name: `retailer:<org>:<name>`."""
 
     kind: str
     org_id: str = ""
+    # The console user's name; empty for an API key (and in every history recorded before).
+    user: str = ""
 
     def label(self) -> str:
-        return f"{self.kind}:{self.org_id}" if self.org_id else self.kind
+        if not self.org_id:
+            return self.kind
+        label = f"{self.kind}:{self.org_id}"
+        if not self.user:
+            return label
+        # The timeline's actor column holds ACTOR_LABEL_MAX characters; a longer name is cut.
+        room = ACTOR_LABEL_MAX - len(label) - 1
+        name = self.user if len(self.user) <= room else self.user[: room - 1] + "…"
+        return f"{label}:{name}"
 
     # The actors no key holder is: named here once, for every lifecycle's timeline.
     @classmethod

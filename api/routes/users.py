@@ -1,0 +1,69 @@
+"""An organisation's console users: `POST`/`GET /v1/orgs/{org_id}/users`, and
+`DELETE /v1/orgs/{org_id}/users/{user_id}` to disable one (their sessions end at once).
+
+Who: the admin key, or the organisation's own API key standing in for its owner (an owner
+signed in to the console acts through the console's pages, not this JSON API). Another
+organisation's users are a 404, as is an organisation the caller is not."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from api.auth import OrgKind, Principal
+from api.console.accounts import create_user
+from api.deps import PrincipalDep, SessionDep
+from api.errors import not_found
+from api.schemas.users import UserCreate, UserInfo, UserPublic
+from db import console_users, models
+from db.organisations import organisation
+
+router = APIRouter(prefix="/v1/orgs", tags=["setup"])
+
+
+async def _org_for(principal: Principal, session: SessionDep, org_id: str) -> models.Organisation:
+    if principal.kind is not OrgKind.ADMIN and principal.org_id != org_id:
+        raise not_found("organisation")
+    org = await organisation(session, org_id)
+    if org is None:
+        raise not_found("organisation")
+    return org
+
+
+@router.post("/{org_id}/users", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
+async def add_user(
+    org_id: str, body: UserCreate, principal: PrincipalDep, session: SessionDep
+) -> UserPublic:
+    """A user who signs in to the console with `email` and `password` (stored as an argon2
+    hash, never returned)."""
+    org = await _org_for(principal, session, org_id)
+    user = await create_user(session, org, body)
+    return UserPublic(id=user.id, email=user.email, name=user.name, role=user.role)  # type: ignore[arg-type]
+
+
+@router.get("/{org_id}/users", response_model=list[UserInfo])
+async def list_users(org_id: str, principal: PrincipalDep, session: SessionDep) -> list[UserInfo]:
+    """Every user of the organisation, disabled ones included, oldest first."""
+    await _org_for(principal, session, org_id)
+    return [
+        UserInfo(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            role=user.role,  # type: ignore[arg-type]
+            created_at=user.created_at,
+            disabled_at=user.disabled_at,
+        )
+        for user in await console_users.users_of(session, org_id)
+    ]
+
+
+@router.delete("/{org_id}/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def disable_user(
+    org_id: str, user_id: str, principal: PrincipalDep, session: SessionDep
+) -> Response:
+    """Disable a user: they sign in no more and every session of theirs ends now. Their name
+    stays on the timelines of what they did."""
+    await _org_for(principal, session, org_id)
+    if not await console_users.disable_user(session, org_id, user_id):
+        raise not_found("user")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
