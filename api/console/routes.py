@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import home_page, login_pages
+from api.console import home_page, login_pages, retail_pages, technician_pages
 from api.console.render import render
 from api.console.session import RoleRefused, SignInRequired
 
@@ -17,7 +17,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(login_pages.router)
+# Before home_page: a retailer's home is the retail console's (others fall through to it).
+router.include_router(retail_pages.router)
 router.include_router(home_page.router)
+router.include_router(technician_pages.router)
 
 
 def install(app: FastAPI) -> None:
