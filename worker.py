@@ -49,6 +49,7 @@ from observability.worker_metrics import serving_metrics
 from settings import Settings
 from temporal_client import connect
 from workflows.delivery_queue import DeliveryQueueWorkflow
+from workflows.installation import InstallationWorkflow
 from workflows.relocation import RelocationWorkflow
 from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
@@ -78,6 +79,7 @@ WORKFLOWS: Sequence[type] = (
     RelocationWorkflow,
     ServicePlanWorkflow,
     DeliveryQueueWorkflow,
+    InstallationWorkflow,
 )
 
 
@@ -146,6 +148,7 @@ def build_activities(
         store.release_serials,
         store.project,
         store.move_asset,
+        store.install_asset,
         store.current_plan_terms,
         store.replace_customer,
         store.open_plan_of,
@@ -157,6 +160,7 @@ def build_activities(
         documents.render_and_project,
         documents.render_repair_certificate,
         documents.render_relocation_certificate,
+        documents.render_installation_certificate,
         documents.render_coverage_certificate,
         routing.route_repair,
         inventory.reserve_stock,

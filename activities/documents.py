@@ -22,6 +22,7 @@ from db.outbox import table_of
 from db.types import utcnow
 from documents.certificates import (
     render_coverage_certificate,
+    render_installation_certificate,
     render_relocation_certificate,
     render_repair_certificate,
 )
@@ -31,6 +32,7 @@ from domain.common import DocumentRef
 from domain.contracts.documents import (
     CoverageCertificateRequest,
     DocumentsAndProjection,
+    InstallationCertificateRequest,
     LabelRequest,
     PackingSlipRequest,
     RelocationCertificateRequest,
@@ -38,12 +40,17 @@ from domain.contracts.documents import (
 )
 from domain.documents import (
     CoverageCertificateData,
+    InstallationCertificateData,
     RelocationCertificateData,
     RepairCertificateData,
 )
 
 CertificateT = TypeVar(
-    "CertificateT", RepairCertificateData, RelocationCertificateData, CoverageCertificateData
+    "CertificateT",
+    RepairCertificateData,
+    RelocationCertificateData,
+    CoverageCertificateData,
+    InstallationCertificateData,
 )
 
 
@@ -234,6 +241,22 @@ class DocumentActivities(stubs.DocumentActivities):
             request.public_base_url,
             request.certificate,
             render_relocation_certificate,
+        )
+
+    @activity.defn
+    @refuses_bad_data
+    async def render_installation_certificate(
+        self, request: InstallationCertificateRequest
+    ) -> DocumentRef:
+        return await self._certificate(
+            request.idempotency_key,
+            request.org_id,
+            request.case_id,
+            "installation_certificate",
+            "IC",
+            request.public_base_url,
+            request.certificate,
+            render_installation_certificate,
         )
 
     @activity.defn

@@ -29,6 +29,8 @@ from domain.contracts.store import (
     CaseProjection,
     ClaimingCase,
     CustomerChange,
+    InstallAsset,
+    InstalledAsset,
     MoveAsset,
     NewCase,
     PlanFound,
@@ -183,6 +185,8 @@ class StoreActivities(stubs.StoreActivities):
                 "email": new.customer.email,
                 "phone": new.customer.phone,
                 "address": _address_json(new.customer),
+                "locale": new.customer.locale,
+                "time_zone": new.customer.time_zone,
                 "created_at": new.created_at,
             },
             columns={
@@ -226,6 +230,39 @@ class StoreActivities(stubs.StoreActivities):
 
     @activity.defn
     @refuses_bad_data
+    async def install_asset(self, install: InstallAsset) -> InstalledAsset:
+        """The unit stands at the site now: its asset made (or, seen before, moved there),
+        with the installation as what last placed it. Idempotent: a retry finds it there."""
+        found = select(models.Asset).where(
+            models.Asset.org_id == install.org_id,
+            models.Asset.sku == install.sku,
+            models.Asset.serial == install.serial,
+        )
+        site = install.site.to_json()
+        try:
+            async with self.sessions.begin() as session:
+                asset = await session.scalar(found.with_for_update())
+                if asset is None:
+                    asset = models.Asset(
+                        org_id=install.org_id,
+                        sku=install.sku,
+                        serial=install.serial,
+                        site=site,
+                        created_at=utcnow(),
+                    )
+                    session.add(asset)
+                asset.site = site
+                asset.moved_by_case_id = install.case_id
+                asset.updated_at = utcnow()
+                await session.flush()
+                return InstalledAsset(asset.id)
+        except IntegrityError:
+            # Made meanwhile by another case (a relocation ordered for the serial): this
+            # attempt is retried and finds it.
+            raise RuntimeError(f"asset {install.serial} was created concurrently") from None
+
+    @activity.defn
+    @refuses_bad_data
     async def replace_customer(self, change: CustomerChange) -> None:
         """A new owner (a transferred plan): the case points at their record from now on."""
         async with self.sessions.begin() as session:
@@ -238,6 +275,8 @@ class StoreActivities(stubs.StoreActivities):
                 email=change.customer.email,
                 phone=change.customer.phone,
                 address=_address_json(change.customer),
+                locale=change.customer.locale,
+                time_zone=change.customer.time_zone,
                 created_at=utcnow(),
             )
             session.add(record)

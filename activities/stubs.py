@@ -25,6 +25,7 @@ from domain.contracts.carrier import BookShipment, VoidShipment
 from domain.contracts.documents import (
     CoverageCertificateRequest,
     DocumentsAndProjection,
+    InstallationCertificateRequest,
     LabelRequest,
     PackingSlipRequest,
     RelocationCertificateRequest,
@@ -37,6 +38,8 @@ from domain.contracts.store import (
     CaseProjection,
     ClaimingCase,
     CustomerChange,
+    InstallAsset,
+    InstalledAsset,
     MoveAsset,
     NewCase,
     PlanFound,
@@ -76,6 +79,10 @@ class StoreActivities(ABC):
     @activity.defn
     @abstractmethod
     async def move_asset(self, move: MoveAsset) -> None: ...
+
+    @activity.defn
+    @abstractmethod
+    async def install_asset(self, install: InstallAsset) -> InstalledAsset: ...
 
     @activity.defn
     @abstractmethod
@@ -125,6 +132,12 @@ class DocumentActivities(ABC):
     @abstractmethod
     async def render_relocation_certificate(
         self, request: RelocationCertificateRequest
+    ) -> DocumentRef: ...
+
+    @activity.defn
+    @abstractmethod
+    async def render_installation_certificate(
+        self, request: InstallationCertificateRequest
     ) -> DocumentRef: ...
 
     @activity.defn

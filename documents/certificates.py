@@ -1,5 +1,6 @@
 """Certificates issued to customers: the Certificate of Repair, the Relocation &
-Installation Certificate and the Certificate of Coverage of a service plan.
+Installation Certificate, the Installation Certificate and the Certificate of Coverage of a
+service plan.
 
 US Letter. A repair job, a relocation and a plan each render one, so they are drawn the
 way the label and the packing slip are (see documents/pdftext.py), not with platypus,
@@ -48,6 +49,7 @@ from domain.common import Address
 from domain.documents import (
     ChecklistLine,
     CoverageCertificateData,
+    InstallationCertificateData,
     RelocationCertificateData,
     RepairCertificateData,
 )
@@ -280,6 +282,64 @@ def render_relocation_certificate(data: RelocationCertificateData) -> bytes:
         [
             _pair("Uninstalled on", data.uninstalled_on, DATE, text_width),
             _pair("Delivered on", data.delivered_on, DATE, text_width),
+            _pair("Commissioned on", data.commissioned_on, DATE, text_width),
+        ],
+        data.verification_code,
+        data.verify_url,
+    )
+    return pages.save()
+
+
+def render_installation_certificate(data: InstallationCertificateData) -> bytes:
+    """The Installation Certificate as a PDF on US Letter pages: the relocation
+    certificate's layout with one site, the training and the installation's checklists."""
+    pages = _Pages(
+        title=f"Installation Certificate {data.certificate_number}",
+        subject=f"Installation {data.installation_number}, serial {data.serial}",
+        footer=(
+            f"Certificate {data.certificate_number}  \u00b7  "
+            f"Installation {data.installation_number}"
+        ),
+    )
+    _masthead(
+        pages,
+        data.provider_name,
+        "Installation Certificate",
+        None,
+        "This certifies that the unit below was installed at the site named here and "
+        "commissioned, with the checks recorded below.",
+    )
+    _facts(
+        pages,
+        [
+            [
+                ("Certificate number", data.certificate_number, VALUE_BOLD),
+                ("Installation number", data.installation_number, VALUE_BOLD),
+            ],
+            [("Provider", data.provider_name, VALUE), ("Retailer", data.retailer_name, VALUE)],
+            [("Technician", data.technician, VALUE), ("Customer", data.customer_first_name, VALUE)],
+        ],
+    )
+    pages.space(10)
+    _unit(pages, data.product_name, data.sku, data.serial)
+    pages.space(10)
+    _boxes(
+        pages,
+        [_site("Site", data.site), _pair("Training", data.training, DATE, _box_text_width(2))],
+    )
+    for title, lines in (
+        ("Installation checklist", data.installation_checklist),
+        ("Commissioning checklist", data.commissioning_checklist),
+    ):
+        _table(
+            pages, title, CHECKLIST, _checklist_rows(lines), empty="No checks recorded", whole=True
+        )
+    pages.space(14)
+    text_width = _box_text_width(2)
+    _closing(
+        pages,
+        [
+            _pair("Installed on", data.installed_on, DATE, text_width),
             _pair("Commissioned on", data.commissioned_on, DATE, text_width),
         ],
         data.verification_code,

@@ -37,6 +37,12 @@ class Customer:
     email: str = ""
     phone: str = ""
     address: Address | None = None
+    # BCP 47 (`de-DE`): the language of the customer's pages, emails and documents; empty
+    # for the retailer's default. Histories recorded before it decode with the default.
+    locale: str = ""
+    # IANA (`Europe/Berlin`): the clock the customer's times are shown on; empty for the
+    # retailer's default.
+    time_zone: str = ""
 
     @property
     def first_name(self) -> str:
@@ -85,6 +91,7 @@ class CaseKind(StrEnum):
     REPLACEMENT = "replacement"
     RELOCATION = "relocation"
     SERVICE_PLAN = "service_plan"
+    INSTALLATION = "installation"
 
 
 # The timeline's `actor` column (db.models.TimelineEvent.actor) holds this many characters.

@@ -111,6 +111,30 @@ class RelocationCertificateData:
 
 
 @dataclass
+class InstallationCertificateData:
+    """An Installation Certificate; dates are display strings ("7 December 2026"), `training`
+    says whether the training asked for was given ("Given", "Not given", "Not requested")."""
+
+    certificate_number: str
+    installation_number: str
+    retailer_name: str
+    provider_name: str
+    customer_first_name: str
+    product_name: str
+    sku: str
+    serial: str
+    site: Address
+    technician: str
+    installed_on: str
+    commissioned_on: str
+    installation_checklist: list[ChecklistLine]
+    commissioning_checklist: list[ChecklistLine]
+    training: str
+    verification_code: str
+    verify_url: str
+
+
+@dataclass
 class CoverageCertificateData:
     """A Certificate of Coverage; dates are display strings ("7 December 2026")."""
 

@@ -11,6 +11,9 @@ from fnmatch import fnmatchcase
 from domain.common import CaseKind
 
 CASE_TYPES = tuple(kind.value for kind in CaseKind)
+# Events about a case that are not a timeline entry of its lifecycle: the customer's
+# rating of an ended case (`feedback.received`).
+EVENT_FAMILIES = (*CASE_TYPES, "feedback")
 # A fixed namespace, so the same timeline entry always gets the same event_id: a retried
 # projection or a redelivery carries the id a receiver already saw and can drop.
 _EVENT_NAMESPACE = uuid.UUID("7b0e0d1c-5a8e-4d53-9c57-2f6a0f1e9b41")
@@ -34,8 +37,8 @@ def pattern_problem(pattern: str) -> str | None:
     if found is None:
         return f"{pattern!r} is not '*', '<case>.*' or '<case>.<event>'"
     case = found.group("case")
-    if case not in (None, "*") and case not in CASE_TYPES:
-        return f"{pattern!r} names no case type (one of {', '.join(CASE_TYPES)})"
+    if case not in (None, "*") and case not in EVENT_FAMILIES:
+        return f"{pattern!r} names no case type (one of {', '.join(EVENT_FAMILIES)})"
     return None
 
 
@@ -46,4 +49,4 @@ def matches(patterns: list[str], type_: str) -> bool:
 def receives_events_of(case_type: str) -> bool:
     """Whether the organisation a case is shipped to or done by (a repair center, an
     installer) gets its events: it works those cases, so it follows them."""
-    return case_type in ("repair", "relocation")
+    return case_type in ("repair", "relocation", "installation")

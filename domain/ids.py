@@ -43,6 +43,10 @@ def relocation_workflow_id(relocation_id: str) -> str:
     return f"relocation:{relocation_id}"
 
 
+def installation_workflow_id(installation_id: str) -> str:
+    return f"installation:{installation_id}"
+
+
 def service_plan_workflow_id(plan_id: str) -> str:
     return f"service_plan:{plan_id}"
 

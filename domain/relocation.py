@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
+# A relocation's visits are booked, reminded and checked as every site visit is.
+from domain.appointments import RESCHEDULE_LIMIT_REACHED as RESCHEDULE_LIMIT_REACHED
+from domain.appointments import ChecklistItem as ChecklistItem
+from domain.appointments import certificate_lines, checklist_summary
 from domain.common import Actor, Address, Customer, DocumentRef, Policy, ShipmentRef
 from domain.documents import ChecklistLine, RelocationCertificateData, long_date
 from domain.ids import child_case_id
@@ -43,17 +47,9 @@ SCHEDULED = {Stage.UNINSTALL: R.UNINSTALL_SCHEDULED, Stage.REINSTALL: R.REINSTAL
 DONE = {Stage.UNINSTALL: R.UNINSTALLED, Stage.REINSTALL: R.REINSTALLED}
 # A cancel is possible until the equipment is on the road.
 CANCELLABLE = frozenset({R.SCHEDULING_UNINSTALL, R.UNINSTALL_SCHEDULED, R.UNINSTALLED})
-REMINDER_BEFORE = timedelta(hours=24)
 # The steps a relocation records a checklist or a date for, beside its stages.
 COMMISSIONING = "commissioning"
 DELIVERED = "delivered"
-
-
-@dataclass
-class ChecklistItem:
-    item: str
-    passed: bool
-    note: str = ""
 
 
 @dataclass
@@ -106,8 +102,7 @@ class StageReport:
 
     def summary(self) -> dict[str, str]:
         """The timeline detail of a stage done: how many checklist items passed."""
-        passed = sum(1 for c in self.checklist if c.passed)
-        return {"checklist": f"{passed}/{len(self.checklist)} passed"}
+        return checklist_summary(self.checklist)
 
 
 @dataclass
@@ -165,7 +160,6 @@ STAGE_UPDATE = "report_stage"
 COMMISSION_UPDATE = "commission"
 RESCHEDULE_UPDATE = "reschedule"
 RELOCATION_CANCEL_UPDATE = "cancel"
-RESCHEDULE_LIMIT_REACHED = "reschedule_limit_reached"
 
 
 def relocation_certificate(
@@ -179,7 +173,7 @@ def relocation_certificate(
     the documents activity fills in its verification code."""
 
     def lines(step: str) -> list[ChecklistLine]:
-        return [ChecklistLine(c.item, c.passed, c.note) for c in checklists.get(step, [])]
+        return certificate_lines(checklists.get(step, []))
 
     def day(step: str) -> str:
         moment = dates.get(step)

@@ -14,12 +14,14 @@ from typing import Final
 from domain.common import CaseKind
 from domain.contracts.events import CaseEvent
 from domain.contracts.facts import parse_moment
+from domain.installation import InstallationStatus as In
 from domain.relocation import RelocationStatus as Rl
 from domain.repair import RepairStatus as Rp
 from domain.replacement import ReplacementStatus as Rc
 from domain.rma import RmaStatus as Rm
 from domain.service_plan import PlanStatus as Pl
 from presentation.formatting import human_date, human_datetime, humanise, money_words
+from presentation.i18n import N_
 
 CASE_NOUNS: Final[Mapping[CaseKind, str]] = {
     CaseKind.RMA: "return",
@@ -27,6 +29,7 @@ CASE_NOUNS: Final[Mapping[CaseKind, str]] = {
     CaseKind.REPLACEMENT: "replacement",
     CaseKind.RELOCATION: "relocation",
     CaseKind.SERVICE_PLAN: "protection plan",
+    CaseKind.INSTALLATION: N_("installation"),
 }
 
 
@@ -137,6 +140,24 @@ STATUS_WORDS: Final[Mapping[CaseKind, Mapping[str, StatusWords]]] = {
         Rl.REINSTALLED: W("Your equipment has been reinstalled", "We're running the final checks."),
         Rl.COMPLETED: W("Your relocation is complete"),
         Rl.CANCELLED: W("This relocation was cancelled"),
+    },
+    CaseKind.INSTALLATION: {
+        In.SCHEDULING: W(
+            N_("We're booking your installation visit"),
+            N_("The date and time will show here once booked."),
+        ),
+        In.SCHEDULED: W(
+            N_("Your installation visit is booked"),
+            N_("Please make sure someone is on site to let the technician in."),
+        ),
+        In.INSTALLED: W(
+            N_("Your equipment has been installed"), N_("We're running the final checks.")
+        ),
+        In.COMPLETED: W(
+            N_("Your installation is complete"),
+            N_("Your Installation Certificate is below."),
+        ),
+        In.CANCELLED: W(N_("This installation was cancelled")),
     },
     CaseKind.SERVICE_PLAN: {
         Pl.WAITING_PERIOD: W("Your plan starts soon", "Cover begins when the waiting period ends."),
@@ -300,6 +321,17 @@ EVENT_TITLES: Final[Mapping[CaseKind, Mapping[CaseEvent, str]]] = {
         CaseEvent.COMMISSIONED: "Final checks passed",
         CaseEvent.CANCELLED: "Relocation cancelled",
     },
+    CaseKind.INSTALLATION: {
+        CaseEvent.CREATED: N_("Installation ordered"),
+        CaseEvent.APPOINTMENT_BOOKED: N_("Installation visit booked"),
+        CaseEvent.RESCHEDULE_REQUESTED: N_("You asked for another installation date"),
+        CaseEvent.APPOINTMENT_MISSED: N_("Installation visit missed"),
+        CaseEvent.APPOINTMENT_REMINDER: N_("Reminder of the installation visit"),
+        CaseEvent.INSTALLED: N_("Equipment installed"),
+        CaseEvent.COMMISSIONING_FAILED: N_("Final checks need another try"),
+        CaseEvent.COMMISSIONED: N_("Final checks passed"),
+        CaseEvent.CANCELLED: N_("Installation cancelled"),
+    },
     CaseKind.SERVICE_PLAN: {
         CaseEvent.ENROLLED: "Plan purchased",
         CaseEvent.REJECTED: "First payment declined",
@@ -420,6 +452,7 @@ _DOCUMENTS: Final[Mapping[str, str]] = {
     "repair_certificate": "Certificate of Repair",
     "coverage_certificate": "Certificate of Coverage",
     "relocation_certificate": "Relocation & Installation Certificate",
+    "installation_certificate": N_("Installation Certificate"),
 }
 
 
@@ -437,6 +470,8 @@ REFUSALS: Final[Mapping[str, str]] = {
     "Please reload this page in a moment.",
     "temporal_unavailable": "We can't take your answer right now. "
     "Please try again in a few minutes.",
+    "case_not_finished": "You can rate us once your case is closed. We'll ask you then.",
+    "feedback_already_given": "Thank you: you have already rated this case.",
 }
 _QUOTE_GONE: Final = (
     "This quote can't be answered any more: it has expired or was already answered. "

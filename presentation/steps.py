@@ -13,6 +13,7 @@ from typing import Final
 from domain.common import CaseKind
 from domain.contracts.facts import (
     CaseFacts,
+    InstallationFacts,
     PaymentActionFacts,
     RelocationFacts,
     RepairFacts,
@@ -20,6 +21,8 @@ from domain.contracts.facts import (
     ServicePlanFacts,
     parse_moment,
 )
+from domain.installation import TERMINAL_INSTALLATION_STATUSES
+from domain.installation import InstallationStatus as In
 from domain.relocation import TERMINAL_RELOCATION_STATUSES
 from domain.relocation import RelocationStatus as Rl
 from domain.repair import TERMINAL_REPAIR_STATUSES
@@ -32,6 +35,7 @@ from domain.service_plan import TERMINAL_PLAN_STATUSES
 from domain.service_plan import PlanStatus as Pl
 from presentation.copy import kind_of
 from presentation.formatting import human_date, human_datetime, money_words
+from presentation.i18n import N_
 
 # Every lifecycle's states, so a test can prove each one has words and steps.
 LIFECYCLE_STATUSES: Final[Mapping[CaseKind, type[StrEnum]]] = {
@@ -40,6 +44,7 @@ LIFECYCLE_STATUSES: Final[Mapping[CaseKind, type[StrEnum]]] = {
     CaseKind.REPLACEMENT: Rc,
     CaseKind.RELOCATION: Rl,
     CaseKind.SERVICE_PLAN: Pl,
+    CaseKind.INSTALLATION: In,
 }
 
 # ------------------------------------------------------------------ steps to come
@@ -91,6 +96,12 @@ _PATHS: Final[Mapping[CaseKind, tuple[_Step, ...]]] = {
         _Step(Rl.REINSTALLED, "Final checks at the new site"),
         _Step(Rl.COMPLETED, "Your relocation is complete"),
     ),
+    CaseKind.INSTALLATION: (
+        _Step(In.SCHEDULING, N_("We book the installation visit")),
+        _Step(In.SCHEDULED, N_("The technician installs your equipment")),
+        _Step(In.INSTALLED, N_("Final checks at your site")),
+        _Step(In.COMPLETED, N_("Your installation is complete")),
+    ),
     CaseKind.SERVICE_PLAN: (
         _Step(Pl.WAITING_PERIOD, "Your waiting period runs"),
         _Step(Pl.ACTIVE, "Your cover is active"),
@@ -116,6 +127,7 @@ _TERMINAL: Final[Mapping[CaseKind, frozenset[str]]] = {
     CaseKind.REPLACEMENT: frozenset(TERMINAL_REPLACEMENT_STATUSES),
     CaseKind.RELOCATION: frozenset(TERMINAL_RELOCATION_STATUSES),
     CaseKind.SERVICE_PLAN: frozenset(TERMINAL_PLAN_STATUSES),
+    CaseKind.INSTALLATION: frozenset(TERMINAL_INSTALLATION_STATUSES),
 }
 
 
@@ -316,6 +328,29 @@ def _relocation_next(case: TrackedCase, today: date) -> NextStep | None:
     return NextStep(titles[Rl(case.status)]) if case.status in titles else None
 
 
+def _installation_next(case: TrackedCase, today: date) -> NextStep | None:
+    facts = case.facts if isinstance(case.facts, InstallationFacts) else InstallationFacts()
+    appointment = facts.appointment
+    if case.status == In.SCHEDULED and appointment:
+        starts = appointment.starts_at
+        return NextStep(
+            N_("Be on site for the installation visit"),
+            deadline=f"Installation visit on {human_datetime(starts, today)}",
+            due=starts,
+            yours=True,
+            note=N_("A training session is part of the visit.") if facts.training else None,
+        )
+    if case.status == In.SCHEDULING:
+        asked = _last_moment(case.events, "preferred_after")
+        return NextStep(
+            N_("We book the installation visit and show the date here"),
+            note=f"You asked for a date after {human_date(asked, today)}." if asked else None,
+        )
+    if case.status == In.INSTALLED:
+        return NextStep(N_("The final checks are completed"))
+    return None
+
+
 def _plan_next(case: TrackedCase, today: date) -> NextStep | None:
     if case.status in (Pl.PAST_DUE, Pl.SUSPENDED):
         return NextStep(
@@ -356,6 +391,7 @@ _NEXT_STEPS: Final[Mapping[CaseKind, Callable[[TrackedCase, date], NextStep | No
     CaseKind.REPLACEMENT: _replacement_next,
     CaseKind.RELOCATION: _relocation_next,
     CaseKind.SERVICE_PLAN: _plan_next,
+    CaseKind.INSTALLATION: _installation_next,
 }
 
 

@@ -19,11 +19,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.common import DocumentRef
     from domain.contracts.documents import (
         CoverageCertificateRequest,
+        InstallationCertificateRequest,
         RelocationCertificateRequest,
         RepairCertificateRequest,
     )
     from domain.documents import (
         CoverageCertificateData,
+        InstallationCertificateData,
         RelocationCertificateData,
         RepairCertificateData,
     )
@@ -46,6 +48,23 @@ class Certificates:
         return await workflow.execute_local_activity_method(
             DocumentActivities.render_relocation_certificate,
             RelocationCertificateRequest(
+                idempotency_key=_key(step),
+                org_id=self.org_id,
+                case_id=self.case_id,
+                public_base_url=self.public_base_url,
+                certificate=certificate,
+            ),
+            start_to_close_timeout=RENDER_TIMEOUT,
+            retry_policy=QUICK_RETRY,
+        )
+
+    async def installation(
+        self, certificate: InstallationCertificateData, step: str = "installation-certificate"
+    ) -> DocumentRef:
+        """The Installation Certificate of a commissioned installation."""
+        return await workflow.execute_local_activity_method(
+            DocumentActivities.render_installation_certificate,
+            InstallationCertificateRequest(
                 idempotency_key=_key(step),
                 org_id=self.org_id,
                 case_id=self.case_id,

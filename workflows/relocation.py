@@ -12,10 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
+    from domain.appointments import failed_items
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
         CURRENT_QUERY,
@@ -40,8 +41,6 @@ with workflow.unsafe.imports_passed_through():
         RELOCATION_ACCEPT_UPDATE,
         RELOCATION_CANCEL_UPDATE,
         RELOCATION_WORKFLOW,
-        REMINDER_BEFORE,
-        RESCHEDULE_LIMIT_REACHED,
         RESCHEDULE_UPDATE,
         SCHEDULED,
         SCHEDULING,
@@ -64,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         relocation_certificate,
     )
     from domain.service_plan import ASSET_MOVED_SIGNAL, AssetMoved
+    from workflows.appointments import Visits
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
     from workflows.carrier_errors import CarrierErrors
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail
@@ -101,10 +101,7 @@ class RelocationWorkflow:
         self.documents: list[DocumentRef] = []
         self.transport: ShipmentRef | None = None
         self.transport_moved = False
-        self.appointment: Appointment | None = None
-        self.reminded = False
-        self.reschedules_used = 0
-        self.technician = ""
+        self.visits: Visits[Appointment] = Visits()
         # By stage ("uninstall", "reinstall", "commissioning"): its checklist, and the day
         # it was done (also "delivered"), for the certificate.
         self.checklists: dict[str, list[ChecklistItem]] = {}
@@ -146,7 +143,7 @@ class RelocationWorkflow:
                 None,
                 self._scan,
                 tick=self._remind,
-                alarm=self._reminder_at,
+                alarm=self.visits.reminder_at,
                 commands_first=True,
             )
             await self.commands.apply(self._apply)
@@ -172,9 +169,9 @@ class RelocationWorkflow:
                 await self._cancel(command)
 
     async def _book(self, booking: BookAppointment) -> None:
-        self.appointment = Appointment(booking.stage, booking.starts_at, booking.technician)
-        self.technician = booking.technician
-        self.reminded = False
+        self.visits.book(
+            Appointment(booking.stage, booking.starts_at, booking.technician), booking.technician
+        )
         await self._transition(
             SCHEDULED[booking.stage],
             CaseEvent.APPOINTMENT_BOOKED,
@@ -187,9 +184,8 @@ class RelocationWorkflow:
         )
 
     async def _reschedule(self, request: RescheduleRequest) -> None:
-        self.reschedules_used += 1
-        self.appointment = None
-        detail = {"stage": request.stage.value, "reschedules": str(self.reschedules_used)}
+        used = self.visits.reschedule()
+        detail = {"stage": request.stage.value, "reschedules": str(used)}
         if request.preferred_after:
             detail["preferred_after"] = request.preferred_after.isoformat()
         await self._transition(
@@ -197,11 +193,10 @@ class RelocationWorkflow:
         )
 
     async def _report(self, report: StageReport) -> None:
-        assert self.appointment is not None
-        stage = self.appointment.stage
+        visit = self.visits.end()
+        stage = visit.stage
         if report.outcome is StageOutcome.MISSED:
-            missed = self.appointment
-            self.appointment = None
+            missed = visit
             await self._transition(
                 SCHEDULING[stage],
                 CaseEvent.APPOINTMENT_MISSED,
@@ -211,7 +206,6 @@ class RelocationWorkflow:
             return
         self.checklists[stage.value] = report.checklist
         self.dates[stage.value] = workflow.now()
-        self.appointment = None
         await self._transition(DONE[stage], DONE_EVENT[stage], report.actor, report.summary())
         if stage is Stage.UNINSTALL:
             await self._book_transport()
@@ -251,7 +245,7 @@ class RelocationWorkflow:
         """All items passed: certificate, the asset's new site, the plan follows. A failed
         item keeps the case reinstalled until a new commissioning passes."""
         start = self.start
-        failed = [c.item for c in commissioning.checklist if not c.passed]
+        failed = failed_items(commissioning.checklist)
         if failed:
             await self._transition(
                 R.REINSTALLED,
@@ -264,7 +258,7 @@ class RelocationWorkflow:
         self.dates[COMMISSIONING] = workflow.now()
         self.documents.append(
             await self.certificates.relocation(
-                relocation_certificate(start, self.technician, self.checklists, self.dates)
+                relocation_certificate(start, self.visits.technician, self.checklists, self.dates)
             )
         )
         await workflow.execute_local_activity_method(
@@ -309,31 +303,21 @@ class RelocationWorkflow:
     async def _cancel(self, request: RelocationCancel) -> None:
         if self.transport is not None and not self.transport_moved:
             await void(self.transport)
-        self.appointment = None
+        self.visits.clear()
         detail = {"reason": request.reason} if request.reason else {}
         await self._transition(R.CANCELLED, CaseEvent.CANCELLED, request.actor, detail)
 
     # -------------------------------------------------------------------- reminders
 
-    def _reminder_at(self) -> datetime | None:
-        if self.appointment is None or self.reminded:
-            return None
-        return self.appointment.starts_at - REMINDER_BEFORE
-
     async def _remind(self) -> None:
-        at = self._reminder_at()
-        if at is None or workflow.now() < at:
+        due = self.visits.due_reminder()
+        if due is None:
             return
-        assert self.appointment is not None
-        self.reminded = True
         await self._transition(
             self.status,
             CaseEvent.APPOINTMENT_REMINDER,
             Actor.system(),
-            {
-                "stage": self.appointment.stage.value,
-                "starts_at": self.appointment.starts_at.isoformat(),
-            },
+            {"stage": due.stage.value, "starts_at": due.starts_at.isoformat()},
         )
 
     # ---------------------------------------------------------------- messages
@@ -386,14 +370,7 @@ class RelocationWorkflow:
     @reschedule.validator
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
         self._require(f"reschedule_{request.stage.value}", self.status is SCHEDULED[request.stage])
-        if self.reschedules_used >= self.start.policy.max_reschedules:
-            raise ApplicationError(
-                f"the appointment was rescheduled {self.reschedules_used} times, the most "
-                "this retailer allows",
-                {"reschedules_used": self.reschedules_used},
-                type=RESCHEDULE_LIMIT_REACHED,
-                non_retryable=True,
-            )
+        self.visits.refuse_reschedule(self.start.policy.max_reschedules)
 
     @workflow.update(name=RELOCATION_CANCEL_UPDATE)
     async def cancel(self, request: RelocationCancel) -> RelocationView:
@@ -418,8 +395,8 @@ class RelocationWorkflow:
         return RelocationView(
             relocation_id=self.start.relocation_id,
             status=self.status,
-            appointment=self.appointment,
-            reschedules_used=self.reschedules_used,
+            appointment=self.visits.appointment,
+            reschedules_used=self.visits.reschedules_used,
         )
 
     def _require(self, action: str, allowed: bool) -> None:
@@ -434,8 +411,8 @@ class RelocationWorkflow:
             provider_org_id=start.provider_org_id,
             from_site=start.from_site,
             to_site=start.to_site,
-            appointment=self.appointment,
-            reschedules_used=self.reschedules_used,
+            appointment=self.visits.appointment,
+            reschedules_used=self.visits.reschedules_used,
             max_reschedules=start.policy.max_reschedules,
             checklists={stage: tuple(items) for stage, items in self.checklists.items()},
         )

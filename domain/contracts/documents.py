@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from domain.contracts.store import CaseProjection
 from domain.documents import (
     CoverageCertificateData,
+    InstallationCertificateData,
     LabelData,
     PackingSlipData,
     RelocationCertificateData,
@@ -40,6 +41,15 @@ class RelocationCertificateRequest:
     org_id: str
     case_id: str
     certificate: RelocationCertificateData
+    public_base_url: str
+
+
+@dataclass
+class InstallationCertificateRequest:
+    idempotency_key: str
+    org_id: str
+    case_id: str
+    certificate: InstallationCertificateData
     public_base_url: str
 
 

@@ -90,6 +90,9 @@ class CaseEvent(StrEnum):
     COMMISSIONING_FAILED = "commissioning_failed"
     COMMISSIONED = "commissioned"
 
+    # An installation (its visits, commissioning and cancel are named as a relocation's).
+    INSTALLED = "installed"
+
     # A service plan.
     ENROLLED = "enrolled"
     ACTIVATED = "activated"

@@ -22,8 +22,9 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from domain.appointments import ChecklistItem, Visit
 from domain.common import Address, CaseKind
-from domain.relocation import Appointment, ChecklistItem, Stage
+from domain.relocation import Appointment, Stage
 from domain.repair import AssignedCenter, Diagnosis, Part, PendingQuote, RepairStart, SlaClock
 from domain.replacement import ReplacementMode
 from domain.service_plan import ClaimRecord, ClaimType, PlanState, PlanView, ServicePlanStart
@@ -407,17 +408,7 @@ class RelocationFacts:
             appointment=_appointment(data.get("appointment")),
             reschedules_used=_int(data.get("reschedules_used")),
             max_reschedules=_int(data.get("max_reschedules")),
-            checklists={
-                str(stage): tuple(
-                    ChecklistItem(
-                        item=_str(c.get("item")),
-                        passed=bool(c.get("passed", False)),
-                        note=_str(c.get("note")),
-                    )
-                    for c in map(_mapping, _list(items))
-                )
-                for stage, items in _mapping(data.get("checklists")).items()
-            },
+            checklists=parse_checklists(data.get("checklists")),
             customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
         )
 
@@ -452,6 +443,97 @@ def checklists_data(
 
 def site_data(address: Address | None) -> dict[str, str]:
     return {} if address is None else address.to_json()
+
+
+def parse_checklists(value: object) -> dict[str, tuple[ChecklistItem, ...]]:
+    """Checklists by step as `checklists_data` writes them."""
+    return {
+        str(step): tuple(
+            ChecklistItem(
+                item=_str(c.get("item")),
+                passed=bool(c.get("passed", False)),
+                note=_str(c.get("note")),
+            )
+            for c in map(_mapping, _list(items))
+        )
+        for step, items in _mapping(value).items()
+    }
+
+
+# ------------------------------------------------------------------ installation
+
+
+@dataclass(frozen=True)
+class InstallationFacts:
+    asset: RelocatedAsset = field(default_factory=RelocatedAsset)
+    provider_org_id: str = ""
+    site: Address | None = None
+    # Whether the retailer asked for a training session, and (once commissioned) whether it
+    # was given; None: not said yet.
+    training: bool = False
+    training_given: bool | None = None
+    appointment: Visit | None = None
+    reschedules_used: int = 0
+    max_reschedules: int = 0
+    # By step ("installation", "commissioning").
+    checklists: Mapping[str, tuple[ChecklistItem, ...]] = field(default_factory=dict)
+    # The asset made (or found) at the site once commissioned; empty until then.
+    asset_id: str = ""
+    customer_first_name: str = ""
+
+    @property
+    def reschedules_left(self) -> int:
+        return self.max_reschedules - self.reschedules_used
+
+    def to_data(self) -> dict[str, Any]:
+        appointment = self.appointment
+        data: dict[str, Any] = {
+            "asset": self.asset.to_data(),
+            "provider_org_id": self.provider_org_id,
+            "site": site_data(self.site),
+            "training": self.training,
+            "training_given": self.training_given,
+            "appointment": None if appointment is None else visit_data(appointment),
+            "reschedules_used": self.reschedules_used,
+            "max_reschedules": self.max_reschedules,
+            "checklists": checklists_data(self.checklists),
+            "asset_id": self.asset_id,
+        }
+        return _with_name(data, self.customer_first_name)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> InstallationFacts:
+        asset = _mapping(data.get("asset"))
+        given = data.get("training_given")
+        return cls(
+            asset=RelocatedAsset(
+                sku=_str(asset.get("sku")),
+                serial=_str(asset.get("serial")),
+                product_name=_str(asset.get("product_name")),
+            ),
+            provider_org_id=_str(data.get("provider_org_id")),
+            site=parse_address(data.get("site")),
+            training=bool(data.get("training", False)),
+            training_given=given if isinstance(given, bool) else None,
+            appointment=_visit(data.get("appointment")),
+            reschedules_used=_int(data.get("reschedules_used")),
+            max_reschedules=_int(data.get("max_reschedules")),
+            checklists=parse_checklists(data.get("checklists")),
+            asset_id=_str(data.get("asset_id")),
+            customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
+        )
+
+
+def visit_data(visit: Visit) -> dict[str, str]:
+    return {"starts_at": visit.starts_at.isoformat(), "technician": visit.technician}
+
+
+def _visit(value: object) -> Visit | None:
+    visit = _mapping(value)
+    starts_at = parse_moment(visit.get("starts_at"))
+    if starts_at is None:
+        return None
+    return Visit(starts_at=starts_at, technician=_str(visit.get("technician")))
 
 
 # ------------------------------------------------------------------ service plan
@@ -564,7 +646,14 @@ def _claim(value: object) -> ClaimRecord | None:
 
 # ------------------------------------------------------------------ any lifecycle
 
-CaseFacts = RmaFacts | RepairFacts | ReplacementFacts | RelocationFacts | ServicePlanFacts
+CaseFacts = (
+    RmaFacts
+    | RepairFacts
+    | ReplacementFacts
+    | RelocationFacts
+    | ServicePlanFacts
+    | InstallationFacts
+)
 
 FACTS_OF_KIND: Mapping[CaseKind, type[CaseFacts]] = {
     CaseKind.RMA: RmaFacts,
@@ -572,6 +661,7 @@ FACTS_OF_KIND: Mapping[CaseKind, type[CaseFacts]] = {
     CaseKind.REPLACEMENT: ReplacementFacts,
     CaseKind.RELOCATION: RelocationFacts,
     CaseKind.SERVICE_PLAN: ServicePlanFacts,
+    CaseKind.INSTALLATION: InstallationFacts,
 }
 
 

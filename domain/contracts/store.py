@@ -104,6 +104,23 @@ class MoveAsset:
 
 
 @dataclass
+class InstallAsset:
+    """An installed unit stands at `site` from now on: its asset, made the first time the
+    organisation's SKU and serial are seen."""
+
+    org_id: str
+    sku: str
+    serial: str
+    site: Address
+    case_id: str
+
+
+@dataclass
+class InstalledAsset:
+    asset_id: str
+
+
+@dataclass
 class CustomerChange:
     case_id: str
     customer: Customer

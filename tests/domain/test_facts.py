@@ -223,7 +223,7 @@ def test_unreadable_nested_facts_read_as_absent() -> None:
 
 
 def test_facts_of_an_unknown_type_and_the_first_name() -> None:
-    assert facts_of("installation", {}) is None
+    assert facts_of("moving_day", {}) is None
     assert isinstance(facts_of("repair", REPAIR_DATA), RepairFacts)
     assert first_name_of(PLAN_DATA) == "Ada"
     assert first_name_of({}) == ""

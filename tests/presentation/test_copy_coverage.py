@@ -12,6 +12,7 @@ import pytest
 from domain.common import CaseKind
 from domain.contracts.events import CaseEvent
 from domain.contracts.facts import facts_of
+from domain.installation import TERMINAL_INSTALLATION_STATUSES, InstallationStatus
 from domain.relocation import TERMINAL_RELOCATION_STATUSES, RelocationStatus
 from domain.repair import TERMINAL_REPAIR_STATUSES, RepairStatus
 from domain.replacement import TERMINAL_REPLACEMENT_STATUSES, ReplacementStatus
@@ -77,6 +78,7 @@ LIFECYCLES: list[tuple[CaseKind, type[StrEnum], frozenset[StrEnum]]] = [
     (CaseKind.REPLACEMENT, ReplacementStatus, frozenset(TERMINAL_REPLACEMENT_STATUSES)),
     (CaseKind.RELOCATION, RelocationStatus, frozenset(TERMINAL_RELOCATION_STATUSES)),
     (CaseKind.SERVICE_PLAN, PlanStatus, frozenset(TERMINAL_PLAN_STATUSES)),
+    (CaseKind.INSTALLATION, InstallationStatus, frozenset(TERMINAL_INSTALLATION_STATUSES)),
 ]
 EVERY_STATUS = [(kind, status) for kind, enum, _ in LIFECYCLES for status in enum]
 OPEN_STATUSES = [

@@ -48,12 +48,22 @@ from domain.common import (
 )
 from domain.contracts.store import CaseProjection
 from domain.ids import (
+    installation_workflow_id,
     new_tracking_token,
     relocation_workflow_id,
     repair_workflow_id,
     replacement_workflow_id,
     rma_workflow_id,
     service_plan_workflow_id,
+)
+from domain.installation import (
+    BookVisit,
+    InstallationCommissioning,
+    InstallationResult,
+    InstallationStart,
+    InstallationView,
+    VisitOutcome,
+    VisitReport,
 )
 from domain.relocation import (
     BookAppointment,
@@ -96,6 +106,7 @@ from domain.rma import (
 from domain.service_plan import BillingPeriod, PlanTerms, PlanView, ServicePlanStart
 from settings import Settings
 from tests.support import eventually
+from workflows.installation import InstallationWorkflow
 from workflows.relocation import RelocationWorkflow
 from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
@@ -110,6 +121,7 @@ RmaHandle = WorkflowHandle[RmaWorkflow, RmaResult]
 RepairHandle = WorkflowHandle[RepairWorkflow, RepairResult]
 ReplacementHandle = WorkflowHandle[ReplacementWorkflow, ReplacementResult]
 RelocationHandle = WorkflowHandle[RelocationWorkflow, RelocationResult]
+InstallationHandle = WorkflowHandle[InstallationWorkflow, InstallationResult]
 PlanHandle = WorkflowHandle[ServicePlanWorkflow, PlanView]
 
 
@@ -630,6 +642,104 @@ async def through_reinstall(h: Harness, rel: Relocation) -> None:
     assert view.status == RelocationStatus.REINSTALL_SCHEDULED
     view = await report_stage(rel, StageOutcome.REINSTALLED, REINSTALL_CHECKLIST)
     assert view.status == RelocationStatus.REINSTALLED
+
+
+# --------------------------------------------------------------------- installation
+
+INSTALL_SITE = Address(
+    name="Clinic",
+    line1="7 Hopper Lane",
+    line2="Room 12",
+    city="Arlington",
+    region="VA",
+    postal_code="22203",
+    country="US",
+)
+INSTALL_CHECKLIST = [
+    ChecklistItem("mounted level", True),
+    ChecklistItem("power connected", True, "dedicated circuit"),
+]
+
+
+@dataclass
+class Installation:
+    """One installation under test: what started it, its handle and its provider."""
+
+    start: InstallationStart
+    handle: InstallationHandle
+    provider: Actor
+
+    @property
+    def id(self) -> str:
+        return self.start.installation_id
+
+
+def installation_start(
+    h: Harness, *, provider_org_id: str, training: bool = False, max_reschedules: int = 2
+) -> InstallationStart:
+    return InstallationStart(
+        installation_id=case_id("INS"),
+        org_id=h.org_id,
+        org_name=ORG_NAME,
+        tracking_token=new_tracking_token(),
+        provider_org_id=provider_org_id,
+        provider_name="Test Installers",
+        sku=new_sku("INS-SKU"),
+        serial=serial(),
+        product_name="Dental Chair",
+        site=INSTALL_SITE,
+        customer=CUSTOMER,
+        training=training,
+        policy=Policy(max_reschedules=max_reschedules),
+        public_base_url=PUBLIC_BASE_URL,
+    )
+
+
+async def open_installation(
+    h: Harness, *, training: bool = False, task_queue: str | None = None
+) -> tuple[Installation, InstallationView]:
+    """A provider and an installation for it, opened as the API does (update-with-start)."""
+    provider = await add_provider(h)
+    s = installation_start(h, provider_org_id=provider, training=training)
+    operation = with_start(
+        h,
+        InstallationWorkflow.run,
+        s,
+        installation_workflow_id(s.installation_id),
+        task_queue,
+    )
+    view = await h.env.client.execute_update_with_start_workflow(
+        typed(InstallationWorkflow.accept), start_workflow_operation=operation
+    )
+    installation = Installation(
+        s, await operation.workflow_handle(), Actor("repair_center", provider)
+    )
+    return installation, view
+
+
+async def book_visit(ins: Installation, starts_at: datetime) -> InstallationView:
+    return await ins.handle.execute_update(
+        typed(InstallationWorkflow.book_appointment),
+        BookVisit(ins.provider, starts_at, technician="Tess Technician"),
+    )
+
+
+async def report_visit(
+    ins: Installation, outcome: VisitOutcome, checklist: list[ChecklistItem] | None = None
+) -> InstallationView:
+    return await ins.handle.execute_update(
+        typed(InstallationWorkflow.report_visit),
+        VisitReport(ins.provider, outcome, checklist or []),
+    )
+
+
+async def commission_installation(
+    ins: Installation, checklist: list[ChecklistItem], training_given: bool | None = None
+) -> InstallationView:
+    return await ins.handle.execute_update(
+        typed(InstallationWorkflow.commission),
+        InstallationCommissioning(ins.provider, checklist, training_given),
+    )
 
 
 # --------------------------------------------------------------------- service plan

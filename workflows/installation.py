@@ -1,0 +1,343 @@
+"""The installation workflow (lifecycles.md §6): a first installation at the customer's site,
+with an optional training session: one visit booked, reminded and rescheduled as a
+relocation's are (`workflows.appointments`), a checklist when installed, and commissioning
+that completes the case with an Installation Certificate and an asset at the site.
+
+One main loop owns every transition: update handlers validate and hand their command over
+(one `CommandSlot`, one command at a time); the loop applies it and reminds 24 hours before
+the visit while it waits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.stubs import StoreActivities
+    from domain.appointments import ChecklistItem, Visit, checklist_summary, failed_items
+    from domain.common import CURRENT_QUERY, Actor, CarrierEvent, CaseKind, DocumentRef
+    from domain.contracts.events import CaseEvent
+    from domain.contracts.facts import InstallationFacts, RelocatedAsset
+    from domain.contracts.store import InstallAsset
+    from domain.installation import (
+        CANCELLABLE,
+        COMMISSIONING,
+        INSTALLATION_ACCEPT_UPDATE,
+        INSTALLATION_BOOK_UPDATE,
+        INSTALLATION_CANCEL_UPDATE,
+        INSTALLATION_COMMISSION_UPDATE,
+        INSTALLATION_RESCHEDULE_UPDATE,
+        INSTALLATION_VISIT_UPDATE,
+        INSTALLATION_WORKFLOW,
+        INSTALLED,
+        TERMINAL_INSTALLATION_STATUSES,
+        VISIT,
+        BookVisit,
+        InstallationCancel,
+        InstallationCommissioning,
+        InstallationReschedule,
+        InstallationResult,
+        InstallationStart,
+        InstallationStatus,
+        InstallationView,
+        VisitOutcome,
+        VisitReport,
+        allowed_actions,
+        installation_certificate,
+    )
+    from workflows.appointments import Visits
+    from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
+    from workflows.carrier_scans import CarrierScans
+    from workflows.certificates import Certificates
+    from workflows.commands import CommandSlot
+    from workflows.recording import CaseRecord, new_case, one_unit
+    from workflows.timeline import Timeline
+
+I = InstallationStatus  # noqa: E741 - the lifecycle's states, as R is the relocation's
+Command = (
+    BookVisit
+    | VisitReport
+    | InstallationCommissioning
+    | InstallationReschedule
+    | InstallationCancel
+)
+
+
+@workflow.defn(name=INSTALLATION_WORKFLOW)
+class InstallationWorkflow:
+    @workflow.init
+    def __init__(self, start: InstallationStart) -> None:
+        self.start = start
+        self.timeline = Timeline(start.installation_id)
+        self.certificates = Certificates(start.org_id, start.installation_id, start.public_base_url)
+        self.status = I.SCHEDULING
+        self.case = CaseRecord()
+        self.commands: CommandSlot[Command] = CommandSlot()
+        # An installation has no parcels: the kit's wait loop serves for its reminder alarm.
+        self.waits = CarrierScans()
+        self.visits: Visits[Visit] = Visits()
+        self.documents: list[DocumentRef] = []
+        self.asset_id: str | None = None
+        self.training_given: bool | None = None
+        # By step ("installation", "commissioning"): its checklist and the day it was done.
+        self.checklists: dict[str, list[ChecklistItem]] = {}
+        self.dates: dict[str, datetime] = {}
+
+    # ----------------------------------------------------------------- main loop
+
+    @workflow.run
+    async def run(self, start: InstallationStart) -> InstallationResult:
+        await self.case.record(
+            new_case(
+                case_type=CaseKind.INSTALLATION,
+                case_id=start.installation_id,
+                org_id=start.org_id,
+                status=self.status,
+                tracking_token=start.tracking_token,
+                customer=start.customer,
+                currency=start.policy.currency,
+                receiving_org_id=start.provider_org_id,
+                items=one_unit(start.sku, start.serial, Decimal(0), "installation"),
+                data=self._facts().to_data(),
+                timeline=[
+                    self.timeline.entry(
+                        self.status,
+                        CaseEvent.CREATED,
+                        Actor.retailer(start.org_id),
+                        {"provider": start.provider_org_id, "training": str(start.training)},
+                    )
+                ],
+            )
+        )
+        await self.case.fail_if_refused()
+        while self.status not in TERMINAL_INSTALLATION_STATUSES:
+            await self.waits.wait_for(
+                lambda: not self.commands.empty,
+                None,
+                _no_scans,
+                tick=self._remind,
+                alarm=self.visits.reminder_at,
+                commands_first=True,
+            )
+            await self.commands.apply(self._apply)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return InstallationResult(
+            installation_id=start.installation_id,
+            status=self.status,
+            documents=self.documents,
+            asset_id=self.asset_id,
+        )
+
+    async def _apply(self, command: Command) -> None:
+        match command:
+            case BookVisit():
+                await self._book(command)
+            case InstallationReschedule():
+                await self._reschedule(command)
+            case VisitReport():
+                await self._report(command)
+            case InstallationCommissioning():
+                await self._commission(command)
+            case InstallationCancel():
+                await self._cancel(command)
+
+    async def _book(self, booking: BookVisit) -> None:
+        self.visits.book(Visit(booking.starts_at, booking.technician), booking.technician)
+        await self._transition(
+            I.SCHEDULED,
+            CaseEvent.APPOINTMENT_BOOKED,
+            booking.actor,
+            {
+                "stage": VISIT,
+                "starts_at": booking.starts_at.isoformat(),
+                "technician": booking.technician,
+            },
+        )
+
+    async def _reschedule(self, request: InstallationReschedule) -> None:
+        used = self.visits.reschedule()
+        detail = {"stage": VISIT, "reschedules": str(used)}
+        if request.preferred_after:
+            detail["preferred_after"] = request.preferred_after.isoformat()
+        await self._transition(
+            I.SCHEDULING, CaseEvent.RESCHEDULE_REQUESTED, Actor.customer(), detail
+        )
+
+    async def _report(self, report: VisitReport) -> None:
+        visit = self.visits.end()
+        if report.outcome is VisitOutcome.MISSED:
+            await self._transition(
+                I.SCHEDULING,
+                CaseEvent.APPOINTMENT_MISSED,
+                report.actor,
+                {"stage": VISIT, "starts_at": visit.starts_at.isoformat()},
+            )
+            return
+        self.checklists[INSTALLED] = report.checklist
+        self.dates[INSTALLED] = workflow.now()
+        await self._transition(
+            I.INSTALLED, CaseEvent.INSTALLED, report.actor, checklist_summary(report.checklist)
+        )
+
+    async def _commission(self, commissioning: InstallationCommissioning) -> None:
+        """Every item passed: certificate, the asset at the site, completed. A failed item
+        keeps the case installed until a new commissioning passes."""
+        start = self.start
+        failed = failed_items(commissioning.checklist)
+        if failed:
+            await self._transition(
+                I.INSTALLED,
+                CaseEvent.COMMISSIONING_FAILED,
+                commissioning.actor,
+                {"failed": ", ".join(failed)},
+            )
+            return
+        self.checklists[COMMISSIONING] = commissioning.checklist
+        self.dates[COMMISSIONING] = workflow.now()
+        self.training_given = commissioning.training_given
+        self.documents.append(
+            await self.certificates.installation(
+                installation_certificate(
+                    start, self.visits.technician, self.checklists, self.dates, self.training_given
+                )
+            )
+        )
+        installed = await workflow.execute_local_activity_method(
+            StoreActivities.install_asset,
+            InstallAsset(
+                org_id=start.org_id,
+                sku=start.sku,
+                serial=start.serial,
+                site=start.site,
+                case_id=start.installation_id,
+            ),
+            start_to_close_timeout=QUICK_TIMEOUT,
+            retry_policy=QUICK_RETRY,
+        )
+        self.asset_id = installed.asset_id
+        detail = {"asset_id": installed.asset_id}
+        if start.training:
+            detail["training_given"] = str(bool(self.training_given)).lower()
+        await self._transition(I.COMPLETED, CaseEvent.COMMISSIONED, commissioning.actor, detail)
+
+    async def _cancel(self, request: InstallationCancel) -> None:
+        self.visits.clear()
+        detail = {"reason": request.reason} if request.reason else {}
+        await self._transition(I.CANCELLED, CaseEvent.CANCELLED, request.actor, detail)
+
+    # -------------------------------------------------------------------- reminders
+
+    async def _remind(self) -> None:
+        due = self.visits.due_reminder()
+        if due is None:
+            return
+        await self._transition(
+            self.status,
+            CaseEvent.APPOINTMENT_REMINDER,
+            Actor.system(),
+            {"stage": VISIT, "starts_at": due.starts_at.isoformat()},
+        )
+
+    # ---------------------------------------------------------------- messages
+
+    @workflow.update(name=INSTALLATION_ACCEPT_UPDATE)
+    async def accept(self) -> InstallationView:
+        await self.case.first_answer()
+        return self.view()
+
+    @workflow.update(name=INSTALLATION_BOOK_UPDATE)
+    async def book_appointment(self, request: BookVisit) -> InstallationView:
+        await self.commands.hand_over(request)
+        return self.view()
+
+    @book_appointment.validator
+    def _validate_booking(self, request: BookVisit) -> None:
+        self._require("book", self.status in (I.SCHEDULING, I.SCHEDULED))
+
+    @workflow.update(name=INSTALLATION_VISIT_UPDATE)
+    async def report_visit(self, report: VisitReport) -> InstallationView:
+        await self.commands.hand_over(report)
+        return self.view()
+
+    @report_visit.validator
+    def _validate_report(self, report: VisitReport) -> None:
+        self._require(report.outcome.value, self.status is I.SCHEDULED)
+
+    @workflow.update(name=INSTALLATION_COMMISSION_UPDATE)
+    async def commission(self, commissioning: InstallationCommissioning) -> InstallationView:
+        await self.commands.hand_over(commissioning)
+        return self.view()
+
+    @commission.validator
+    def _validate_commission(self, commissioning: InstallationCommissioning) -> None:
+        self._require(COMMISSIONING, self.status is I.INSTALLED)
+
+    @workflow.update(name=INSTALLATION_RESCHEDULE_UPDATE)
+    async def reschedule(self, request: InstallationReschedule) -> InstallationView:
+        await self.commands.hand_over(request)
+        return self.view()
+
+    @reschedule.validator
+    def _validate_reschedule(self, request: InstallationReschedule) -> None:
+        self._require("reschedule", self.status is I.SCHEDULED)
+        self.visits.refuse_reschedule(self.start.policy.max_reschedules)
+
+    @workflow.update(name=INSTALLATION_CANCEL_UPDATE)
+    async def cancel(self, request: InstallationCancel) -> InstallationView:
+        await self.commands.hand_over(request)
+        return self.view()
+
+    @cancel.validator
+    def _validate_cancel(self, request: InstallationCancel) -> None:
+        self._require("cancel", self.status in CANCELLABLE)
+
+    @workflow.query(name=CURRENT_QUERY)
+    def current(self) -> InstallationView:
+        return self.view()
+
+    # ------------------------------------------------------------------ helpers
+
+    def view(self) -> InstallationView:
+        return InstallationView(
+            installation_id=self.start.installation_id,
+            status=self.status,
+            appointment=self.visits.appointment,
+            reschedules_used=self.visits.reschedules_used,
+            asset_id=self.asset_id,
+        )
+
+    def _require(self, action: str, allowed: bool) -> None:
+        if not (self.case.recorded and self.commands.empty and allowed):
+            raise invalid_transition(action, self.status.value, allowed_actions(self.status))
+
+    def _facts(self) -> InstallationFacts:
+        start = self.start
+        return InstallationFacts(
+            asset=RelocatedAsset(start.sku, start.serial, start.product_name),
+            provider_org_id=start.provider_org_id,
+            site=start.site,
+            training=start.training,
+            training_given=self.training_given,
+            appointment=self.visits.appointment,
+            reschedules_used=self.visits.reschedules_used,
+            max_reschedules=start.policy.max_reschedules,
+            checklists={step: tuple(items) for step, items in self.checklists.items()},
+            asset_id=self.asset_id or "",
+        )
+
+    async def _transition(
+        self,
+        status: InstallationStatus,
+        event: CaseEvent,
+        actor: Actor,
+        detail: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        await self.timeline.project(status, event, actor, detail, data=self._facts().to_data())
+
+
+async def _no_scans(scan: CarrierEvent) -> None:
+    """An installation takes no carrier scans (it has no `carrier_event` signal)."""
