@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -177,7 +177,8 @@ async def list_page(
         after=after,
         limit=limit,
     )
-    return [ListRow(*row) for row in (await session.execute(statement)).tuples()]
+    rows = await session.execute(statement)
+    return [ListRow(*cast(tuple[Any, ...], row)) for row in rows]
 
 
 # ------------------------------------------------------------------ the home page
