@@ -119,6 +119,9 @@ class RmaStart:
     # The payment gateway's id of the order's payment (a Stripe PaymentIntent), when the
     # retailer gave it: a refund goes back to it. Otherwise to `order_payment_method`.
     payment_reference: str = ""
+    # Who asked for it, for the timeline's first entry: the customer in the return portal;
+    # None (and every run started before this field) is the retailer.
+    created_by: Actor | None = None
 
 
 @dataclass

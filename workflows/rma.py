@@ -90,6 +90,12 @@ SETTLE_WAIT = timedelta(seconds=10)
 OPEN_SERIAL_PATCH = "rma-open-serial-claim"
 
 
+def _creator(start: RmaStart) -> Actor:
+    """Who started the return: the retailer, or the customer in the return portal (the
+    timeline's entry only; no command differs, so earlier histories replay alike)."""
+    return start.created_by or Actor.retailer(start.org_id)
+
+
 @workflow.defn(name=RMA_WORKFLOW)
 class RmaWorkflow:
     @workflow.init
@@ -158,7 +164,7 @@ class RmaWorkflow:
         self.state = decision.state()
         status, resolution = self.state.current, {"resolution": start.resolution.value}
         timeline = [
-            self.timeline.entry(status, E.CREATED, Actor.retailer(start.org_id), resolution),
+            self.timeline.entry(status, E.CREATED, _creator(start), resolution),
             self.timeline.entry(status, E(decision.decision.value), SYSTEM, decision.detail()),
         ]
         new = new_case(

@@ -13,7 +13,7 @@ from api.auth import OrgKind, Principal
 from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import rma_public
 from api.catalog import Product, catalog
-from api.commands import CaseCommands, CommandsDep
+from api.commands import CaseCommands, Commands, CommandsDep
 from api.deps import AsyncSession, PrincipalDep, SessionDep, SettingsDep
 from api.errors import Problem
 from api.pagination import LimitQuery
@@ -35,6 +35,7 @@ from db.queries import (
     serials_in_open_cases,
     serials_with_active_plans,
 )
+from domain.common import Actor
 from domain.ids import new_case_id, new_tracking_token, rma_workflow_id
 from domain.rma import (
     ALLOWED_ACTIONS,
@@ -67,6 +68,14 @@ router = APIRouter(prefix="/v1/rmas", tags=["rma"])
 )
 async def create_rma(body: RmaCreate, principal: PrincipalDep, commands: CommandsDep) -> RmaPublic:
     principal.require(OrgKind.RETAILER)
+    return await start_rma(commands, principal, body)
+
+
+async def start_rma(
+    commands: Commands, principal: Principal, body: RmaCreate, created_by: Actor | None = None
+) -> RmaPublic:
+    """Authorize and start a return for the principal's organisation: the one way an RMA
+    starts, from a retailer's key or (`created_by` the customer) the return portal."""
     session, settings = commands.session, commands.settings
     org_id = principal.owner_id
     now = datetime.now(UTC)
@@ -88,6 +97,7 @@ async def create_rma(body: RmaCreate, principal: PrincipalDep, commands: Command
         return await _rmas.view(session, settings, principal, existing.id)
 
     start = await _start_input(session, settings, principal, body, products, rma_id)
+    start.created_by = created_by
     return await _rmas.start(
         commands,
         principal,
