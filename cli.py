@@ -484,6 +484,31 @@ def _exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
+def _create_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from api.console.accounts import create_user_from_shell
+    from settings import get_settings
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("aftersales: the passwords differ", file=sys.stderr)
+            return 2
+    status, said = asyncio.run(
+        create_user_from_shell(
+            get_settings().database_url, args.org, args.email, args.name, args.role, password
+        )
+    )
+    print(
+        said if status == 0 else f"aftersales: {said}",
+        file=sys.stdout if status == 0 else sys.stderr,
+    )
+    return status
+
+
 def _settings_refusal() -> str | None:
     """Why the environment's settings are refused (a missing secret outside development),
     said in one line instead of a traceback; None when they are fine."""
@@ -550,6 +575,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "history", help="print a case's workflow history with its payloads decrypted (JSON)"
     )
     history.add_argument("case_id", help="a case id (RMA-…, REP-…) or a workflow id")
+    users = sub.add_parser("users", help="console users")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add_user = users_sub.add_parser(
+        "create", help="create a console user (the password is asked for, never printed)"
+    )
+    add_user.add_argument("--org", required=True, help="organisation id or name")
+    add_user.add_argument("--email", required=True)
+    add_user.add_argument("--name", required=True)
+    add_user.add_argument("--role", required=True, choices=["owner", "staff", "technician"])
+    add_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+    )
 
     args = parser.parse_args(argv)
     if args.command != "dev" and (refusal := _settings_refusal()) is not None:
@@ -577,6 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _exit_now(asyncio.run(_history(args.case_id)))
     elif args.command == "outbox":
         return asyncio.run(_outbox(args.case, args.status, args.limit, args.body))
+    elif args.command == "users":
+        return _create_user(args)
     elif args.command == "keys" and args.keys_command == "list":
         return asyncio.run(_list_keys(args.org))
     elif args.command == "keys" and args.keys_command == "revoke":

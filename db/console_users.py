@@ -174,3 +174,12 @@ async def forget_failures(session: AsyncSession, subjects: list[str]) -> None:
         )
     )
     await session.commit()
+
+
+async def organisations_by_ref(session: AsyncSession, ref: str) -> list[models.Organisation]:
+    """The organisation whose id is `ref`, else every one named `ref` (the CLI's --org)."""
+    by_id = await session.get(models.Organisation, ref)
+    if by_id is not None:
+        return [by_id]
+    rows = await session.scalars(select(models.Organisation).where(models.Organisation.name == ref))
+    return list(rows.all())

@@ -31,3 +31,35 @@ async def create_user(
         )
     except console_users.EmailTaken:
         raise Problem(409, "email_taken", "a user with this email exists already") from None
+
+
+async def create_user_from_shell(
+    database_url: str, org_ref: str, email: str, name: str, role: str, password: str
+) -> tuple[int, str]:
+    """`aftersales users create`: the exit status and what to print (never the password).
+    `org_ref` is the organisation's id or its (unambiguous) name."""
+    from pydantic import ValidationError
+
+    from db.session import make_engine, make_sessionmaker
+
+    try:
+        body = UserCreate(email=email, name=name, role=role, password=password)
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return 2, f"refused: {fields}"
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            orgs = await console_users.organisations_by_ref(session, org_ref)
+            if len(orgs) != 1:
+                found = "no" if not orgs else "more than one"
+                return 1, f"{found} organisation {org_ref!r} (give its id)"
+            try:
+                user = await create_user(session, orgs[0], body)
+            except Problem as problem:
+                return 1, f"refused: {problem.detail}"
+            return 0, f"user {user.id} {user.email} ({user.role} of {orgs[0].name})"
+    finally:
+        await engine.dispose()

@@ -37,7 +37,7 @@ async def add_user(
     hash, never returned)."""
     org = await _org_for(principal, session, org_id)
     user = await create_user(session, org, body)
-    return UserPublic(id=user.id, email=user.email, name=user.name, role=user.role)  # type: ignore[arg-type]
+    return UserPublic(id=user.id, email=user.email, name=user.name, role=user.role)
 
 
 @router.get("/{org_id}/users", response_model=list[UserInfo])
@@ -49,7 +49,7 @@ async def list_users(org_id: str, principal: PrincipalDep, session: SessionDep) 
             id=user.id,
             email=user.email,
             name=user.name,
-            role=user.role,  # type: ignore[arg-type]
+            role=user.role,
             created_at=user.created_at,
             disabled_at=user.disabled_at,
         )
