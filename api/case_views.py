@@ -16,6 +16,7 @@ from api.schemas.common import (
     ShipmentOut,
     TimelineEntryOut,
 )
+from api.schemas.feedback import FeedbackOut
 from api.schemas.relocation import RelocationPublic
 from api.schemas.repair import QuoteOut, RepairPublic, RepairUnitOut
 from api.schemas.replacement import HoldOut, ReplacementPublic
@@ -37,6 +38,7 @@ from domain.contracts.facts import (
     payment_action_of,
     site_data,
 )
+from domain.feedback import needs_follow_up
 from domain.repair import sla_due_at
 
 
@@ -128,6 +130,19 @@ class Viewer:
             kind=action.kind,
         )
 
+    def feedback(self, bundle: CaseBundle) -> FeedbackOut | None:
+        """The customer's rating: the retailer's to act on, so only the owner sees it."""
+        row = bundle.feedback if self.owner else None
+        if row is None:
+            return None
+        return FeedbackOut(
+            id=row.id,
+            rating=row.rating,
+            comment=row.comment,
+            needs_follow_up=needs_follow_up(row.rating),
+            created_at=row.created_at,
+        )
+
     def customer(self, record: CustomerRow | None) -> dict[str, Any] | None:
         if record is None:
             return None
@@ -138,6 +153,8 @@ class Viewer:
             "email": record.email,
             "phone": record.phone,
             "address": record.address,
+            "locale": record.locale or None,
+            "time_zone": record.time_zone or None,
         }
 
 
@@ -173,6 +190,7 @@ def rma_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RmaPublic:
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle, viewer),
+        feedback=viewer.feedback(bundle),
         repair_id=case.links.get("repair_id"),
         replacement_id=case.links.get("replacement_id"),
         service_plan_id=case.links.get("service_plan_id"),
@@ -212,6 +230,7 @@ def repair_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RepairPu
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle, viewer),
+        feedback=viewer.feedback(bundle),
         rma_id=case.links.get("rma_id"),
         replacement_id=case.links.get("replacement_id"),
         service_plan_id=case.links.get("service_plan_id"),
@@ -260,6 +279,7 @@ def replacement_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Rep
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle, viewer),
+        feedback=viewer.feedback(bundle),
         rma_id=case.links.get("rma_id"),
         repair_id=case.links.get("repair_id"),
     )
@@ -288,6 +308,7 @@ def relocation_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Relo
         timeline=timeline_out(bundle),
         documents=documents_out(bundle, base_url),
         shipments=shipments_out(bundle, viewer),
+        feedback=viewer.feedback(bundle),
         service_plan_id=case.links.get("service_plan_id"),
     )
 
@@ -326,4 +347,5 @@ def service_plan_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> Se
         documents=documents_out(bundle, base_url),
         repair_id=case.links.get("repair_id"),
         replacement_id=case.links.get("replacement_id"),
+        feedback=viewer.feedback(bundle),
     )

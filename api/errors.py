@@ -34,8 +34,13 @@ _TITLES = {
     409: "Conflict",
     413: "Content too large",
     422: "Unprocessable content",
+    429: "Too many requests",
     503: "Service unavailable",
 }
+
+
+def problem_title(status: int) -> str:
+    return _TITLES.get(status, "Error")
 
 
 class Problem(Exception):
@@ -57,6 +62,13 @@ def forbidden(detail: str = "this kind of key may not do that") -> Problem:
 
 def not_found(what: str = "resource") -> Problem:
     return Problem(404, "not_found", f"{what} not found")
+
+
+def invalid_amount(field: str, exc: ValueError) -> Problem:
+    """An amount the body's schema could not judge alone (its currency is the retailer's):
+    a 422 shaped like the schema's own."""
+    errors = [{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]
+    return Problem(422, "validation_error", str(exc), errors=errors)
 
 
 def invalid_transition(detail: str, current_status: str, allowed: list[str]) -> Problem:
@@ -85,7 +97,7 @@ def case_id_collision() -> Problem:
 def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     body = {
         "type": f"https://aftersales.dev/problems/{code}",
-        "title": _TITLES.get(status, "Error"),
+        "title": problem_title(status),
         "status": status,
         "detail": detail,
         "code": code,
@@ -184,10 +196,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, "error"
-        )
-        return problem_response(exc.status_code, code, str(exc.detail))
+        code = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+        }.get(exc.status_code, "error")
+        response = problem_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # a 405's Allow
+        return response
 
     @app.exception_handler(RPCError)
     async def _rpc(_: Request, exc: RPCError) -> JSONResponse:

@@ -32,7 +32,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-MONEY = Numeric(12, 2)
+# Three decimals: the most minor units a currency has (KWD, BHD …; JPY has none). An amount
+# is written with exactly its currency's (domain.money.money_text), never this scale.
+MONEY = Numeric(15, 3)
 # Centimetres to a millimetre: 99 999.9 cm at most, the API allows far less.
 DIMENSION = Numeric(6, 1)
 
@@ -48,6 +50,7 @@ class Base(DeclarativeBase):
 
 class Organisation(Base):
     __tablename__ = "organisations"
+    __table_args__ = (CheckConstraint("paper_size IN ('A4', 'Letter')", name="paper_size"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -56,6 +59,11 @@ class Organisation(Base):
     # (`domain.portal.slug_of`), changed with PATCH /v1/orgs/{id}. An organisation made
     # without one (tests, scripts) gets a random one rather than none.
     slug: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
+    # What a customer who named none reads in (BCP 47), the clock their times are shown on
+    # (IANA) and the paper of packing slips and certificates (labels stay 4x6 in).
+    default_locale: Mapped[str] = mapped_column(String(35), default="en", server_default="en")
+    default_time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    paper_size: Mapped[str] = mapped_column(String(6), default="A4", server_default="A4")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -118,6 +126,9 @@ class CustomerRecord(Base):
     email: Mapped[str] = mapped_column(String(320), default="")
     phone: Mapped[str] = mapped_column(String(64), default="")
     address: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # BCP 47 and IANA names, or "" for the retailer's defaults (Organisation).
+    locale: Mapped[str] = mapped_column(String(35), default="", server_default="")
+    time_zone: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -645,6 +656,53 @@ class Integration(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class User(Base):
+    """A person who signs in to the console, in one organisation with one role. Their email
+    is their login, so it is unique across every organisation (stored lower-cased)."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('owner', 'staff', 'technician')", name="role"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    # argon2id (argon2-cffi's PHC string): never the password.
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A disabled user signs in no more and their sessions end at once.
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ConsoleSession(Base):
+    """A console sign-in. Its id is the SHA-256 of the cookie's random value, so the table
+    alone lets no one in."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The absolute end; an idle session ends earlier (`last_seen` + the idle timeout).
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed console sign-in, counted per email and per client address (both as SHA-256)
+    so every API process throttles alike."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # "email:<sha256>" or "ip:<sha256>"
+    subject: Mapped[str] = mapped_column(String(70))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Feedback(Base):
     """A customer's rating of a case that has ended: once per case (the unique case_id), a
     low one flagged until staff follow it up."""
@@ -747,52 +805,3 @@ class WarrantyNotice(Base):
     warranty_ends_at: Mapped[datetime]
     email_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class User(Base):
-    """A person who signs in to the console, in one organisation with one role. Their email
-    is their login, so it is unique across every organisation (stored lower-cased)."""
-
-    __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint("role IN ('owner', 'staff', 'technician')", name="role"),
-    )
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))
-    # argon2id (argon2-cffi's PHC string): never the password.
-    password_hash: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # A disabled user signs in no more and their sessions end at once.
-    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class ConsoleSession(Base):
-    """A console sign-in. Its id is the SHA-256 of the cookie's random value, so the table
-    alone lets no one in."""
-
-    __tablename__ = "console_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The absolute end; an idle session ends earlier (`last_seen` + the idle timeout).
-    expires_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class LoginFailure(Base):
-    """A failed console sign-in, counted per email and per client address (both as SHA-256)
-    so every API process throttles alike."""
-
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_subject_at", "subject", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # "email:<sha256>" or "ip:<sha256>"
-    subject: Mapped[str] = mapped_column(String(70))
-    at: Mapped[datetime] = mapped_column(default=utcnow)

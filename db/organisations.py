@@ -42,14 +42,27 @@ async def organisation_by_slug(session: AsyncSession, slug: str) -> models.Organ
 
 
 async def change_organisation(
-    session: AsyncSession, org: models.Organisation, *, name: str | None, slug: str | None
+    session: AsyncSession,
+    org: models.Organisation,
+    *,
+    name: str | None,
+    slug: str | None,
+    default_locale: str | None = None,
+    default_time_zone: str | None = None,
+    paper_size: str | None = None,
 ) -> bool:
-    """Rename the organisation and/or give it another slug (commits); False, changing
-    nothing, when another organisation holds that slug."""
+    """Rename the organisation, give it another slug and/or other defaults for its customers
+    (commits); False, changing nothing, when another organisation holds that slug."""
     if name is not None:
         org.name = name
     if slug is not None:
         org.slug = slug
+    if default_locale is not None:
+        org.default_locale = default_locale
+    if default_time_zone is not None:
+        org.default_time_zone = default_time_zone
+    if paper_size is not None:
+        org.paper_size = paper_size
     try:
         await session.commit()
     except IntegrityError:

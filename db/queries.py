@@ -47,6 +47,9 @@ class CustomerRow:
     email: str
     phone: str
     address: dict[str, Any] | None
+    # BCP 47 and IANA names; "" for the retailer's defaults.
+    locale: str = ""
+    time_zone: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,14 @@ class PaymentRow:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class FeedbackRow:
+    id: str
+    rating: int
+    comment: str
+    created_at: datetime
+
+
 @dataclass
 class CaseBundle:
     case: models.Case
@@ -109,27 +120,30 @@ class CaseBundle:
     shipments: list[ShipmentRow]
     # The payments ledger, for the case types that show it (service plans).
     payments: list[PaymentRow] = field(default_factory=list)
+    # The customer's rating, once the case has ended and they gave one.
+    feedback: FeedbackRow | None = None
 
 
 SHOWS_PAYMENTS = frozenset({"service_plan"})
 
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
-_C, _I, _T, _D, _S, _P = (
+_C, _I, _T, _D, _S, _P, _F = (
     models.CustomerRecord,
     models.CaseItem,
     models.TimelineEvent,
     models.Document,
     models.Shipment,
     models.Payment,
+    models.Feedback,
 )
-_CUSTOMER_COLUMNS = (_C.id, _C.name, _C.email, _C.phone, _C.address)
+_CUSTOMER_COLUMNS = (_C.id, _C.name, _C.email, _C.phone, _C.address, _C.locale, _C.time_zone)
 # The first column of each is the case id the row belongs to; the rest are the record's.
 _CUSTOMERS = select(*_CUSTOMER_COLUMNS).where(_C.id.in_(_IDS))
 # A case's items, timeline, documents and shipments in one statement: a UNION ALL whose
 # branches share one row layout, each filling its own columns (the others are typed NULLs,
 # so both databases give every column one type). A statement per table cost a round trip
 # (two thread hops on SQLite) and a result each; the view is read on every command and poll.
-_ITEM, _EVENT, _DOCUMENT, _SHIPMENT = range(4)
+_ITEM, _EVENT, _DOCUMENT, _SHIPMENT, _FEEDBACK = range(5)
 _STRINGS = 7  # the most text columns a branch fills (a shipment's)
 
 
@@ -190,6 +204,14 @@ _PARTS = union_all(
         (_S.id, _S.direction, _S.carrier, _S.tracking_number, _S.status, _S.service, _S.currency),
         money=_S.cost,
     ).where(_S.case_id.in_(_IDS)),
+    _part(
+        _FEEDBACK,
+        _F.case_id,
+        (_F.rating, _F.created_at, _F.id),
+        (_F.id, _F.comment),
+        quantity=_F.rating,
+        at=_F.created_at,
+    ).where(_F.case_id.in_(_IDS)),
 )
 _CHILDREN = _PARTS.order_by(
     *(_PARTS.selected_columns[name] for name in ("k", "o_int", "o_at", "o_id"))
@@ -221,8 +243,11 @@ async def _by_case(
 
 
 async def _children(session: AsyncSession, ids: list[str]) -> tuple[_Grouped, ...]:
-    """Each case's items, timeline, documents and shipments, in their views' order."""
-    items, timeline, documents, shipments = grouped = tuple(_Grouped(list) for _ in range(4))
+    """Each case's items, timeline, documents, shipments and feedback, in their views'
+    order."""
+    items, timeline, documents, shipments, feedback = grouped = tuple(
+        _Grouped(list) for _ in range(5)
+    )
     for r in await session.execute(_CHILDREN, {"ids": ids}):
         kind = r.k
         if kind == _EVENT:
@@ -233,6 +258,8 @@ async def _children(session: AsyncSession, ids: list[str]) -> tuple[_Grouped, ..
             )
         elif kind == _DOCUMENT:
             documents[r.case_id].append(DocumentRow(r.s0, r.s1, r.s2, r.s3))
+        elif kind == _FEEDBACK:
+            feedback[r.case_id].append(FeedbackRow(r.s0, r.quantity, r.s1, r.at))
         else:
             items[r.case_id].append(ItemRow(r.s0, r.s1, r.quantity, r.s2, r.money, r.s3))
     return grouped
@@ -242,7 +269,7 @@ async def _bundles(
     session: AsyncSession, cases: Sequence[models.Case], customers: dict[str, CustomerRow]
 ) -> list[CaseBundle]:
     ids = [case.id for case in cases]
-    items, timeline, documents, shipments = await _children(session, ids)
+    items, timeline, documents, shipments, feedback = await _children(session, ids)
     ledgers = [case.id for case in cases if case.case_type in SHOWS_PAYMENTS]
     payments = await _by_case(session, _PAYMENTS, ledgers, PaymentRow) if ledgers else None
     return [
@@ -254,6 +281,7 @@ async def _bundles(
             documents[case.id],
             shipments[case.id],
             payments[case.id] if payments is not None else [],
+            feedback[case.id][0] if feedback[case.id] else None,
         )
         for case in cases
     ]

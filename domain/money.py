@@ -11,7 +11,8 @@ from typing import Final
 CENT = Decimal("0.01")
 
 # ISO 4217 minor units of the currencies that do not have two (the list is short and
-# stable; every other currency has two).
+# stable; every other currency has two). The funds codes with four (CLF, UYW) are units of
+# account no shop charges in; the read model stores three decimals at most.
 _MINOR_UNITS: Final[Mapping[str, int]] = {
     **dict.fromkeys(
         (
@@ -21,7 +22,6 @@ _MINOR_UNITS: Final[Mapping[str, int]] = {
         0,
     ),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
 }  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from domain.common import Policy
 from domain.durations import add_months
-from domain.money import to_cents
+from domain.money import money_text, to_cents
 from domain.rma import (
     Coverage,
     Grade,
@@ -172,8 +172,8 @@ class RefundBreakdown:
     def detail(self, currency: str) -> dict[str, str]:
         """The timeline detail of the refund."""
         return {
-            "amount": f"{self.refund:.2f}",
-            "restocking_fee": f"{self.restocking_fee:.2f}",
+            "amount": money_text(self.refund, currency),
+            "restocking_fee": money_text(self.restocking_fee, currency),
             "currency": currency,
         }
 
@@ -183,12 +183,17 @@ def refund_of(start: RmaStart, disposition: Disposition) -> RefundBreakdown:
     restocking fee."""
     gross = sum((item.value for item in start.items), Decimal(0))
     less_restocking = disposition is Disposition.REFUND_LESS_RESTOCKING
-    return refund_breakdown(gross, start.policy.restocking_fee_percent, less_restocking)
+    return refund_breakdown(
+        gross, start.policy.restocking_fee_percent, less_restocking, start.policy.currency
+    )
 
 
-def refund_breakdown(gross: Decimal, fee_percent: Decimal, apply_fee: bool) -> RefundBreakdown:
-    """Refund of `gross`, less the restocking fee (rounded half up to the cent) when it applies."""
-    gross = to_cents(gross)
-    fee = to_cents(gross * fee_percent / Decimal(100)) if apply_fee else Decimal("0.00")
-    fee = min(max(fee, Decimal("0.00")), gross)
+def refund_breakdown(
+    gross: Decimal, fee_percent: Decimal, apply_fee: bool, currency: str = "USD"
+) -> RefundBreakdown:
+    """Refund of `gross`, less the restocking fee (rounded half up to the currency's minor
+    unit: the cent, the yen) when it applies."""
+    gross, zero = to_cents(gross, currency), to_cents(Decimal(0), currency)
+    fee = to_cents(gross * fee_percent / Decimal(100), currency) if apply_fee else zero
+    fee = min(max(fee, zero), gross)
     return RefundBreakdown(gross=gross, restocking_fee=fee, refund=gross - fee)

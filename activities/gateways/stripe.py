@@ -43,6 +43,8 @@ _ZERO_DECIMAL = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"}
     | {"PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
 )
+# Currencies Stripe counts in thousandths (https://docs.stripe.com/currencies#three-decimal).
+_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 # Well under the activity's 10 s: a second request (the on-session confirmation) fits.
 _TIMEOUT_SECONDS = 4.0
 # The events that settle a payment; every other event type is acknowledged and ignored.
@@ -51,9 +53,11 @@ FAILED_EVENT = "payment_intent.payment_failed"
 
 
 def minor_units(amount: Decimal, currency: str) -> int:
-    """`amount` in the currency's smallest unit, as Stripe counts it."""
-    exponent = Decimal(1) if currency.upper() in _ZERO_DECIMAL else Decimal(100)
-    return int((amount * exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    """`amount` in the currency's smallest unit, as Stripe counts it: 1234 JPY is 1234,
+    12.34 USD is 1234, 1.500 KWD is 1500."""
+    code = currency.upper()
+    exponent = 0 if code in _ZERO_DECIMAL else 3 if code in _THREE_DECIMAL else 2
+    return int(amount.scaleb(exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 class StripeGateway:

@@ -26,7 +26,8 @@ async def update_org(
     org_id: str, body: OrgUpdate, principal: PrincipalDep, session: SessionDep
 ) -> OrgPublic:
     """Rename an organisation or change its slug (its return portal moves to
-    `/returns/{slug}`; the old address answers 404). The admin, or the organisation's own
+    `/returns/{slug}`; the old address answers 404), its customers' default locale and
+    time zone, or its paper size. The admin, or the organisation's own
     key; another organisation's is a 404. A slug another organisation holds is a 409
     `slug_taken`."""
     if principal.kind is not OrgKind.ADMIN and principal.org_id != org_id:
@@ -34,13 +35,30 @@ async def update_org(
     org = await organisation(session, org_id)
     if org is None:
         raise not_found("organisation")
-    if not await change_organisation(session, org, name=body.name, slug=body.slug):
+    changed = await change_organisation(
+        session,
+        org,
+        name=body.name,
+        slug=body.slug,
+        default_locale=body.default_locale,
+        default_time_zone=body.default_time_zone,
+        paper_size=body.paper_size,
+    )
+    if not changed:
         raise Problem(409, "slug_taken", f"the slug {body.slug!r} is taken", slug=body.slug)
     return _org_public(org)
 
 
 def _org_public(org: models.Organisation) -> OrgPublic:
-    return OrgPublic(id=org.id, name=org.name, kind=OrgKind(org.kind), slug=org.slug)
+    return OrgPublic(
+        id=org.id,
+        name=org.name,
+        kind=OrgKind(org.kind),
+        slug=org.slug,
+        default_locale=org.default_locale,
+        default_time_zone=org.default_time_zone,
+        paper_size="Letter" if org.paper_size == "Letter" else "A4",
+    )
 
 
 @router.post("/{org_id}/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyPublic)

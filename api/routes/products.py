@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fastapi import APIRouter, status
 
 from api.auth import OrgKind
-from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.errors import Problem, not_found
+from api.deps import AsyncSession, PrincipalDep, SessionDep, SettingsDep
+from api.errors import Problem, invalid_amount, not_found
 from api.schemas.common import MoneyIO
 from api.schemas.setup import Dimensions, ProductCreate, ProductPublic, ProductUpdate
 from db import models
@@ -15,6 +17,18 @@ from db.catalog import add_product, dimensions_of, product, update_product
 from db.policies import policy_document
 
 router = APIRouter(prefix="/v1/products", tags=["setup"])
+
+
+async def _currency(session: AsyncSession, org_id: str) -> str:
+    """The catalog's currency: the retailer policy's."""
+    return str((await policy_document(session, org_id)).get("currency", "USD"))
+
+
+def _price(body: ProductCreate | ProductUpdate, currency: str) -> Decimal:
+    try:
+        return body.price(currency)
+    except ValueError as exc:
+        raise invalid_amount("unit_price", exc) from exc
 
 
 def _public(product: models.Product, currency: str) -> ProductPublic:
@@ -42,13 +56,14 @@ async def create_product(
     body: ProductCreate, principal: PrincipalDep, session: SessionDep, settings: SettingsDep
 ) -> ProductPublic:
     principal.require(OrgKind.RETAILER)
+    currency = await _currency(session, principal.owner_id)
     added = await add_product(
         session,
         principal.owner_id,
         sku=body.sku,
         name=body.name,
         category=body.category,
-        unit_price=body.price(),
+        unit_price=_price(body, currency),
         warranty_months=body.warranty_months,
         weight_grams=body.weight_grams,
         dimensions_cm=_stored(body.dimensions_cm),
@@ -57,7 +72,6 @@ async def create_product(
         raise Problem(
             409, "duplicate_sku", f"sku {body.sku!r} is already in the catalog", sku=body.sku
         )
-    currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
     return _public(added, currency)
 
 
@@ -80,15 +94,15 @@ async def put_product(
     found = await product(session, principal.owner_id, sku)
     if found is None:
         raise not_found("product")
+    currency = await _currency(session, principal.owner_id)
     await update_product(
         session,
         found,
         name=body.name,
         category=body.category,
-        unit_price=body.price(),
+        unit_price=_price(body, currency),
         warranty_months=body.warranty_months,
         weight_grams=body.weight_grams,
         dimensions_cm=_stored(body.dimensions_cm),
     )
-    currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
     return _public(found, currency)

@@ -16,6 +16,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
@@ -23,6 +24,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from db import models
 from domain.common import Address, Customer
+from domain.money import fits_minor_units, minor_units, quantize_minor
+from presentation.i18n import canonical_locale, canonical_time_zone
 
 # ------------------------------------------------------------------ input bounds
 #
@@ -107,8 +110,26 @@ OptionalLine = Annotated[str, StringConstraints(max_length=200), NO_CONTROL]
 # A free string in a query (a filter): compared with columns, never stored.
 QueryText = Annotated[str, StringConstraints(max_length=200), NO_CONTROL]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+# A BCP 47 language tag CLDR knows (`de-DE`, `fr`, `ja-JP`), kept in its canonical spelling.
+LocaleTag = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=35),
+    NO_CONTROL,
+    AfterValidator(canonical_locale),
+    Field(description="BCP 47 language tag, e.g. `de-DE`", examples=["de-DE"]),
+]
+# An IANA time zone (`Europe/Berlin`).
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    NO_CONTROL,
+    AfterValidator(canonical_time_zone),
+    Field(description="IANA time zone, e.g. `Europe/Berlin`", examples=["Europe/Berlin"]),
+]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+# At most three decimals (the most any currency has, KWD's); the currency's own minor
+# units are checked where the currency is known (`MoneyIO`, `amount_in`).
+Amount = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=3)]
 
 Sku = Annotated[
     str, StringConstraints(min_length=1, max_length=column_length(models.Product.sku)), NO_CONTROL
@@ -165,12 +186,41 @@ class Strict(BaseModel):
 
 
 class MoneyIO(Strict):
+    """An amount with exactly its currency's minor units: `1234` JPY, `12.30` USD,
+    `1.500` KWD. One with more decimals than its currency has is refused (422)."""
+
     amount: Amount
     currency: CurrencyCode = "USD"
 
+    @model_validator(mode="after")
+    def _minor_units(self) -> MoneyIO:
+        check_minor_units(self.amount, self.currency)
+        return self
+
     @classmethod
     def of(cls, amount: Decimal, currency: str) -> MoneyIO:
-        return cls(amount=amount.quantize(Decimal("0.01")), currency=currency)
+        return cls(amount=quantize_minor(amount, currency), currency=currency)
+
+
+def check_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """`amount`, or ValueError when it has more decimals than `currency` allows."""
+    if not fits_minor_units(amount, currency):
+        units = minor_units(currency)
+        raise ValueError(
+            f"{currency} amounts have {units} decimal{'' if units == 1 else 's'}; {amount} has more"
+        )
+    return amount
+
+
+def amount_in(value: MoneyIO | Decimal, currency: str) -> Decimal:
+    """A bare amount or a `MoneyIO` as an amount of `currency` (the catalog's, the
+    policy's), with that currency's minor units; ValueError when it has more decimals, or
+    is a `MoneyIO` of another currency."""
+    if isinstance(value, MoneyIO):
+        if value.currency != currency:
+            raise ValueError(f"amounts here are in {currency}, not {value.currency}")
+        value = value.amount
+    return quantize_minor(check_minor_units(value, currency), currency)
 
 
 class AddressIn(Strict):
@@ -216,10 +266,25 @@ class CustomerIn(Strict):
         str, StringConstraints(max_length=column_length(models.CustomerRecord.phone)), NO_CONTROL
     ] = ""
     address: AddressIn
+    locale: LocaleTag | None = Field(
+        None,
+        description="the language of the customer's tracking page, emails and documents "
+        "(BCP 47); omitted: the retailer's default_locale",
+    )
+    time_zone: TimeZoneName | None = Field(
+        None,
+        description="the clock the customer's times are shown on (IANA); omitted: the "
+        "retailer's default_time_zone",
+    )
 
     def to_domain(self) -> Customer:
         return Customer(
-            name=self.name, email=self.email, phone=self.phone, address=self.address.to_domain()
+            name=self.name,
+            email=self.email,
+            phone=self.phone,
+            address=self.address.to_domain(),
+            locale=self.locale or "",
+            time_zone=self.time_zone or "",
         )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, field_validator
+from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, model_validator
 
 from api.auth import OrgKind
 from api.schemas.common import (
@@ -15,13 +15,20 @@ from api.schemas.common import (
     Amount,
     CurrencyCode,
     Duration,
+    LocaleTag,
     MoneyIO,
     Strict,
+    TimeZoneName,
+    amount_in,
+    check_minor_units,
     column_length,
 )
 from db import models
 from domain.common import DEFAULT_RETURN_ADDRESS, Policy
+from domain.money import quantize_minor
 from domain.portal import SLUG_PATTERN
+
+PaperSize = Literal["A4", "Letter"]
 
 
 class OrgCreate(Strict):
@@ -40,6 +47,13 @@ class OrgPublic(BaseModel):
     name: str
     kind: OrgKind
     slug: str = Field(description="names the return portal: `/returns/{slug}`")
+    default_locale: str = Field(
+        "en", description="what customers who named no locale read in (BCP 47)"
+    )
+    default_time_zone: str = Field(
+        "UTC", description="the clock customers who named no time zone read times on (IANA)"
+    )
+    paper_size: PaperSize = Field("A4", description="packing slips and certificates")
 
 
 Slug = Annotated[
@@ -67,6 +81,15 @@ class OrgUpdate(Strict):
     ) = None
     slug: Slug | None = Field(
         None, description="lower-case letters, digits and inner hyphens, e.g. `acme-audio`"
+    )
+    default_locale: LocaleTag | None = Field(
+        None, description="what customers who named no locale read in (BCP 47), e.g. `de-DE`"
+    )
+    default_time_zone: TimeZoneName | None = Field(
+        None, description="the clock for customers who named no time zone (IANA)"
+    )
+    paper_size: PaperSize | None = Field(
+        None, description="of packing slips and certificates; labels stay 4x6 in"
     )
 
 
@@ -126,10 +149,13 @@ class PolicyDocument(Strict):
         description="where returned parcels go (an addition to api.md)",
     )
 
-    @field_validator("review_threshold", mode="after")
-    @classmethod
-    def _cents(cls, value: Decimal) -> Decimal:
-        return value.quantize(Decimal("0.01"))
+    @model_validator(mode="after")
+    def _minor_units(self) -> PolicyDocument:
+        # The threshold is an amount of the policy's currency: JPY has no decimals.
+        self.review_threshold = quantize_minor(
+            check_minor_units(self.review_threshold, self.currency), self.currency
+        )
+        return self
 
     def to_domain(self) -> Policy:
         return Policy(
@@ -193,9 +219,10 @@ class _ProductFields(Strict):
         default=None, description="the packed product's size, for carrier rates"
     )
 
-    def price(self) -> Decimal:
-        value = self.unit_price.amount if isinstance(self.unit_price, MoneyIO) else self.unit_price
-        return value.quantize(Decimal("0.01"))
+    def price(self, currency: str) -> Decimal:
+        """The price in the catalog's currency (the policy's); ValueError when it has more
+        decimals than that currency allows, or is in another."""
+        return amount_in(self.unit_price, currency)
 
 
 class ProductCreate(_ProductFields):
