@@ -16,6 +16,7 @@ from api.routes import (
     builtin_gateway,
     carrier_events,
     documents,
+    feedback,
     health,
     integrations,
     inventory,
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         builtin_gateway,
         tracking,
         tracking_page,
+        feedback,
         orders,
         portal,
         portal_troubleshooting,
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
     ):
         app.include_router(module.router)
+    app.include_router(feedback.page_router)
     console.install(app)
     tracing.instrument_app(app)
     return app

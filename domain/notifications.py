@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.common import CaseKind
+from domain.common import CLOSED_STATUSES, CaseKind
 from domain.contracts.events import CaseEvent
 from domain.repair import RepairStatus
 from domain.replacement import ReplacementStatus
@@ -23,6 +23,8 @@ class Notice(StrEnum):
     RENEWAL_UPCOMING = "renewal_upcoming"
     PLAN_TRANSFERRED = "plan_transferred"
     PAYMENT_AUTHENTICATION = "payment_authentication"
+    # The case has ended: the last email, which asks for a rating (once per case).
+    CASE_CLOSED = "case_closed"
 
 
 def notice_for(
@@ -65,4 +67,15 @@ def notice_for(
     elif case_type == CaseKind.SERVICE_PLAN and event == CaseEvent.TRANSFERRED:
         # To the new owner, with the plan's new tracking link.
         return Notice.PLAN_TRANSFERRED
+    if entered in CLOSED_STATUSES and not _carried_on(case_type, entered, linked_rma):
+        return Notice.CASE_CLOSED
     return None
+
+
+def _carried_on(case_type: str, status: str, linked_rma: bool) -> bool:
+    """Whether another case carries on for the customer when this one ends, and asks for
+    their rating when it ends in turn: an RMA's repair or replacement (the RMA closes
+    after it), a repair beyond repair (its replacement)."""
+    if linked_rma and case_type in (CaseKind.REPAIR, CaseKind.REPLACEMENT):
+        return True
+    return case_type == CaseKind.REPAIR and status == RepairStatus.BEYOND_REPAIR

@@ -102,6 +102,13 @@ def compose(notice: Notice, ctx: EmailContext) -> ComposedEmail:
             + f"Please do so by {_date(d, 'expires_at')}; without it the payment is "
             "treated as declined and the case cannot go on.",
         ),
+        Notice.CASE_CLOSED: (
+            f"Your case {ctx.case_id} is closed: how did we do?",
+            "Your case is closed. How did we do? Please rate us from 1 to 5, and tell us "
+            "in a few words if you like, here:\n"
+            f"{ctx.tracking_url}#feedback\n\n"
+            "It takes a minute, and we ask only once.",
+        ),
     }
     subject, message = lines[notice]
     greeting = f"Hello {ctx.first_name}," if ctx.first_name else "Hello,"

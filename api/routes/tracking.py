@@ -36,6 +36,7 @@ from domain.contracts.facts import (
     first_name_of,
     payment_action_of,
 )
+from domain.feedback import case_ended
 from domain.relocation import RESCHEDULE_UPDATE, SCHEDULED, RescheduleRequest, Stage
 from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus
 from settings import Settings
@@ -264,6 +265,11 @@ async def customer_actions(session: AsyncSession, bundle: CaseBundle) -> list[Cu
                 url=payment.url,
             )
         ]
+    if case_ended(case.status):
+        # Nothing is left to do but tell us how it went, once.
+        if bundle.feedback is not None:
+            return []
+        return [CustomerAction(action="give_feedback", label="Rate how we did, from 1 to 5")]
     if case.case_type == "relocation":
         return _relocation_actions(case)
     repair = await repair_of(session, case)

@@ -49,6 +49,7 @@ from domain.contracts.facts import (
     facts_of,
     payment_action_of,
 )
+from domain.feedback import case_ended
 from domain.relocation import Stage
 from presentation.copy import (
     StatusWords,
@@ -270,6 +271,9 @@ async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -
         if linked is None
         else LinkedCase(case_noun(linked.case.case_type), _status(linked.case).headline),
         "documents": list(documents.values()),
+        # Asked once the case has ended, until the customer has answered.
+        "feedback_open": case_ended(case.status) and bundle.feedback is None,
+        "feedback_given": bundle.feedback is not None,
         "done": _done_steps(bundle, today),
         "to_come": remaining_steps(
             case.case_type,
@@ -413,3 +417,13 @@ def _html(template: str, context: dict[str, Any], status_code: int) -> Response:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# For the forms other modules add to this page (feedback): the same answers as its own.
+render_case = _render_case
+refused = _refused
+not_found_page = _not_found
+
+
+def see_other(token: str, fragment: str = "") -> Response:
+    return RedirectResponse(f"/track/{token}{fragment}", status_code=303, headers=SECURITY_HEADERS)

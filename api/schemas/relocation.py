@@ -23,6 +23,7 @@ from api.schemas.common import (
     Text,
     TimelineEntryOut,
 )
+from api.schemas.feedback import FeedbackOut
 from domain.relocation import Stage, StageOutcome
 
 
@@ -103,3 +104,5 @@ class RelocationPublic(BaseModel):
     documents: list[DocumentOut]
     shipments: list[ShipmentOut]
     service_plan_id: str | None = None
+    # The customer's rating once the case has ended (its owner's view only).
+    feedback: FeedbackOut | None = None

@@ -29,6 +29,7 @@ from api.schemas.common import (
     TimelineEntryOut,
     column_length,
 )
+from api.schemas.feedback import FeedbackOut
 from db import models
 from domain.repair import RepairCoverage, RepairStatus
 
@@ -153,6 +154,8 @@ class RepairPublic(BaseModel):
     rma_id: str | None = None
     replacement_id: str | None = None
     service_plan_id: str | None = None
+    # The customer's rating once the case has ended (its owner's view only).
+    feedback: FeedbackOut | None = None
 
 
 class QuoteDecisionBody(Strict):

@@ -22,6 +22,7 @@ from api.schemas.common import (
     Text,
     TimelineEntryOut,
 )
+from api.schemas.feedback import FeedbackOut
 from domain.replacement import ReplacementMode
 
 
@@ -91,3 +92,5 @@ class ReplacementPublic(BaseModel):
     shipments: list[ShipmentOut]
     rma_id: str | None = None
     repair_id: str | None = None
+    # The customer's rating once the case has ended (its owner's view only).
+    feedback: FeedbackOut | None = None

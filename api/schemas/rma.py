@@ -23,6 +23,7 @@ from api.schemas.common import (
     TimelineEntryOut,
     column_length,
 )
+from api.schemas.feedback import FeedbackOut
 from db import models
 from domain.rma import Grade, Resolution, ReturnReason, order_payment_method
 
@@ -114,3 +115,5 @@ class RmaPublic(BaseModel):
     repair_id: str | None = None
     replacement_id: str | None = None
     service_plan_id: str | None = None
+    # The customer's rating once the case has ended (its owner's view only).
+    feedback: FeedbackOut | None = None

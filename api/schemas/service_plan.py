@@ -23,6 +23,7 @@ from api.schemas.common import (
     TimelineEntryOut,
     column_length,
 )
+from api.schemas.feedback import FeedbackOut
 from db import models
 from domain.service_plan import ClaimRefusal, ClaimType
 
@@ -105,3 +106,5 @@ class ServicePlanPublic(BaseModel):
     documents: list[DocumentOut]
     repair_id: str | None = None
     replacement_id: str | None = None
+    # The customer's rating once the case has ended (its owner's view only).
+    feedback: FeedbackOut | None = None

@@ -177,8 +177,9 @@ async def test_rma_label_received_and_shipped_back(stack: Stack, sessions: Sessi
     async with stack.http(retailer.key) as http:
         done = await wait_until(http, rma_id, lambda b: b["status"] == "completed")
         assert done["outcome"] == "returned_to_customer"
-    # The case moved on through more projections: still one email per notice.
-    expected = Counter({"label_ready": 1, "received": 1, "shipped_back": 1})
+    # The case moved on through more projections: still one email per notice, and the
+    # last one asks for a rating.
+    expected = Counter({"label_ready": 1, "received": 1, "shipped_back": 1, "case_closed": 1})
     assert await notices(sessions, rma_id) == expected
     # A retried projection hands over entries already stored: no email twice.
     await reproject_everything(stack, sessions, rma_id)
@@ -277,7 +278,7 @@ async def test_paid_repair_received_quote_and_shipped(stack: Stack, sessions: Se
     async with stack.http(retailer.key) as shop:
         await wait_for(shop, path, lambda b: b["status"] == "completed")
     assert await notices(sessions, repair_id) == Counter(
-        {"label_ready": 1, "received": 1, "quote_waiting": 1, "shipped_back": 1}
+        {"label_ready": 1, "received": 1, "quote_waiting": 1, "shipped_back": 1, "case_closed": 1}
     )
 
 
@@ -336,7 +337,7 @@ async def test_advance_replacement_shipped_and_core_label(stack: Stack, sessions
         back = await shop.post(f"{path}/core-received", json={"note": "core intact"})
         assert back.status_code == 200 and back.json()["status"] == "completed", back.text
     assert await notices(sessions, replacement_id) == Counter(
-        {"replacement_shipped": 1, "core_label_ready": 1}
+        {"replacement_shipped": 1, "core_label_ready": 1, "case_closed": 1}
     )
 
 
@@ -383,7 +384,9 @@ async def test_relocation_appointment_reminder(stack: Stack, sessions: Sessions)
     async with stack.http(retailer.key) as shop:
         cancelled = await shop.post(f"{path}/cancel", json={"reason": "done testing"})
         assert cancelled.status_code == 200, cancelled.text
-    assert await notices(sessions, relocation_id) == Counter({"appointment_reminder": 1})
+    assert await notices(sessions, relocation_id) == Counter(
+        {"appointment_reminder": 1, "case_closed": 1}
+    )
 
 
 async def test_service_plan_renewal_upcoming(stack: Stack, sessions: Sessions) -> None:
@@ -422,7 +425,7 @@ async def test_service_plan_renewal_upcoming(stack: Stack, sessions: Sessions) -
         assert "renews automatically" in renewal.body
         cancelled = await shop.post(f"{path}/cancel")
         assert cancelled.status_code == 200, cancelled.text
-    assert await notices(sessions, plan_id) == Counter({"renewal_upcoming": 1})
+    assert await notices(sessions, plan_id) == Counter({"renewal_upcoming": 1, "case_closed": 1})
 
 
 # ----------------------------------------------------------------------------- the CLI
