@@ -59,7 +59,7 @@ class SlaView:
 
 
 def duration_words(span: timedelta) -> str:
-    """`2 d 4 h`, `3 h 10 min`, `25 min`, `under a minute`: precise enough to act on."""
+    """`2 d 4 h`, `3 h 10 min`, `25 min`, `less than a minute`: precise enough to act on."""
     minutes = int(span.total_seconds() // 60)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
@@ -67,7 +67,7 @@ def duration_words(span: timedelta) -> str:
         return f"{days} d {hours} h"
     if hours:
         return f"{hours} h {minutes} min"
-    return f"{minutes} min" if minutes else "under a minute"
+    return f"{minutes} min" if minutes else "less than a minute"
 
 
 def sla_view(status: str, sla: SlaFacts, now: datetime) -> SlaView:
