@@ -1,65 +1,41 @@
-"""Dates and money as people write them. Dates are shown in UTC, the zone the timeline
-stores; a page shows the year only when it is not this year's, an email always does."""
+"""Dates and money as people write them, in the reader's language and on their clock
+(`presentation.i18n.Translator`; English on UTC when none is given). A page shows the year
+only when it is not this year's, an email always does."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Final
 
-_MONTHS: Final = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+from presentation.i18n import ENGLISH, Translator
 
 
-def human_date(moment: datetime | date, today: date) -> str:
-    """`7 December`, with the year when it is not this year's (dates are shown in UTC)."""
-    day = moment.astimezone(UTC).date() if isinstance(moment, datetime) else moment
-    text = f"{day.day} {_MONTHS[day.month - 1]}"
-    return text if day.year == today.year else f"{text} {day.year}"
+def human_date(moment: datetime | date, today: date, t: Translator = ENGLISH) -> str:
+    """`7 December`, with the year when it is not this year's, on the reader's clock."""
+    return t.date(moment, year=False, today=today)
 
 
-def human_datetime(moment: datetime, today: date) -> str:
-    """`7 December at 09:30 UTC`: an appointment needs its time as well as its day."""
-    utc = moment.astimezone(UTC)
-    return f"{human_date(utc, today)} at {utc:%H:%M} UTC"
+def human_datetime(moment: datetime, today: date, t: Translator = ENGLISH) -> str:
+    """`7 December at 09:30 UTC`: an appointment needs its time and zone as well as its day."""
+    return t.datetime(moment, today=today)
 
 
-def long_date(moment: datetime | None) -> str:
+def long_date(moment: datetime | None, t: Translator = ENGLISH) -> str:
     """`7 December 2026`, as an email writes it (it may be read next year); "" for none."""
-    if moment is None:
-        return ""
-    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
+    return "" if moment is None else t.date(moment)
 
 
-def clock_time(moment: datetime | None) -> str:
-    """`09:30`; "" for none."""
-    return "" if moment is None else f"{moment:%H:%M}"
+def clock_time(moment: datetime | None, t: Translator = ENGLISH) -> str:
+    """`09:30` on the reader's clock; "" for none."""
+    return "" if moment is None else t.time(moment)
 
 
-_SYMBOLS: Final[Mapping[str, str]] = {"USD": "$", "GBP": "£", "EUR": "€"}
-
-
-def money_words(amount: str | Decimal, currency: str) -> str:
-    """`$90.00`, or `90.00 CHF` for a currency without a well-known symbol."""
+def money_words(amount: str | Decimal, currency: str, t: Translator = ENGLISH) -> str:
+    """`$90.00`, `¥1,234`, `1.234,50 €`: exactly the currency's minor units."""
     try:
-        value = Decimal(amount).quantize(Decimal("0.01"))
-    except InvalidOperation:
+        return t.money(Decimal(amount), currency)
+    except (InvalidOperation, ValueError, KeyError):
         return f"{amount} {currency}".strip()
-    symbol = _SYMBOLS.get(currency)
-    return f"{symbol}{value:,}" if symbol else f"{value:,} {currency}"
 
 
 def humanise(code: str) -> str:

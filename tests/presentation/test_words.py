@@ -109,7 +109,8 @@ def test_parse_moment() -> None:
 def test_money_words() -> None:
     assert money_words("90", "USD") == "$90.00"
     assert money_words("1234.5", "GBP") == "£1,234.50"
-    assert money_words("12.00", "CHF") == "12.00 CHF"
+    # A currency without a symbol of its own in English reads with its code (CLDR's).
+    assert money_words("12.00", "CHF") == "CHF\xa012.00"
     assert money_words("n/a", "USD") == "n/a USD"
 
 
