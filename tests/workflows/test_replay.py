@@ -9,7 +9,8 @@ like, so it stays (delete a file on purpose to record it again).
 
 One history per lifecycle path: RMA, advance replacement, service plan (recorded before the
 payload codec, so their payloads are plain JSON: the codec must pass them through), repair,
-relocation and delivery queue (recorded since, encrypted with tests.support.PAYLOAD_KEY);
+relocation, installation and delivery queue (recorded since, encrypted with
+tests.support.PAYLOAD_KEY);
 the paid repair also as each later patch of its steps recorded it.
 """
 
@@ -30,10 +31,12 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from db import models
+from domain.appointments import ChecklistItem
 from domain.common import CarrierStatus
 from domain.contracts.payments import PaymentEvent
 from domain.delivery import ENQUEUE_SIGNAL, DeliveryQueueStart, QueuedDelivery
 from domain.ids import service_plan_workflow_id
+from domain.installation import InstallationReschedule, InstallationStatus, VisitOutcome
 from domain.relocation import RelocationStatus, Stage, StageOutcome
 from domain.repair import QuoteDecision, RepairCoverage, RepairStatus
 from domain.replacement import CoreReceived, ReplacementMode
@@ -43,6 +46,7 @@ from temporal_client import ENCRYPTED_ENCODING, make_data_converter
 from tests.support import PAYLOAD_KEY, SECRET_BOX, free_port, serve_asgi
 from tests.workflows.kit import (
     ALL_PASSED,
+    INSTALL_CHECKLIST,
     RETAILER,
     TWO_SCREWS,
     UNINSTALL_CHECKLIST,
@@ -51,8 +55,10 @@ from tests.workflows.kit import (
     add_stock,
     bench_to_ready,
     book,
+    book_visit,
     carrier_scan,
     commission,
+    commission_installation,
     deliver,
     deliver_back,
     diagnosis,
@@ -61,6 +67,7 @@ from tests.workflows.kit import (
     new_sku,
     new_terms,
     now,
+    open_installation,
     open_relocation,
     open_repair,
     open_replacement,
@@ -71,6 +78,7 @@ from tests.workflows.kit import (
     replacement_start,
     report_stage,
     report_status,
+    report_visit,
     rma_start,
     scan,
     through_reinstall,
@@ -82,6 +90,7 @@ from tests.workflows.kit import (
 )
 from worker import WORKFLOWS
 from workflows.delivery_queue import DeliveryQueueWorkflow
+from workflows.installation import InstallationWorkflow
 from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
 from workflows.rma import RmaWorkflow
@@ -200,6 +209,27 @@ async def _record_relocation(harness: Harness) -> WorkflowHistory:
     return await rel.handle.fetch_history()
 
 
+async def _record_installation(harness: Harness) -> WorkflowHistory:
+    """A visit booked, reminded, rescheduled by the customer, booked again, installed; a
+    failed commissioning, then a passing one with the training given."""
+    h = harness
+    ins, _ = await open_installation(h, training=True)
+    await book_visit(ins, await now(h) + timedelta(days=2))
+    await h.env.sleep(timedelta(days=1, hours=1))
+    await until_reminders(h, ins.id, 1)
+    await ins.handle.execute_update(
+        typed(InstallationWorkflow.reschedule), InstallationReschedule(await now(h))
+    )
+    await book_visit(ins, await now(h) + timedelta(days=1))
+    await report_visit(ins, VisitOutcome.INSTALLED, INSTALL_CHECKLIST)
+    failing = [ChecklistItem("calibration", False, "drifts")]
+    assert (await commission_installation(ins, failing)).status == InstallationStatus.INSTALLED
+    done = await commission_installation(ins, ALL_PASSED, training_given=True)
+    assert done.status == InstallationStatus.COMPLETED
+    await ins.handle.result()
+    return await ins.handle.fetch_history()
+
+
 class FlakyReceiver:
     """A webhook receiver that is down for its first request, then takes everything."""
 
@@ -282,6 +312,7 @@ RECORDERS = {
     "repair_one_step_writes": _record_paid_repair,
     "repair_batched_steps": _record_paid_repair,
     "relocation_completed": _record_relocation,
+    "installation_completed": _record_installation,
 }
 
 
