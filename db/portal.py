@@ -199,3 +199,12 @@ async def key_used(session: AsyncSession, org_id: str, key: str) -> bool:
         select(table.id).where(table.org_id == org_id, table.key == key).limit(1)
     )
     return found is not None
+
+
+async def has_document(session: AsyncSession, case_id: str, kind: str) -> bool:
+    """Whether the case has a document of this kind yet (its return label, say)."""
+    table = models.Document
+    found = await session.scalar(
+        select(table.id).where(table.case_id == case_id, table.kind == kind).limit(1)
+    )
+    return found is not None
