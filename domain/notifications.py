@@ -59,7 +59,7 @@ def notice_for(
             return Notice.REPLACEMENT_SHIPPED
         if event == CaseEvent.CORE_LABEL_CREATED:
             return Notice.CORE_LABEL_READY
-    elif case_type == CaseKind.RELOCATION:
+    elif case_type in (CaseKind.RELOCATION, CaseKind.INSTALLATION):
         if event == CaseEvent.APPOINTMENT_REMINDER:
             return Notice.APPOINTMENT_REMINDER
     elif case_type == CaseKind.SERVICE_PLAN and event == CaseEvent.RENEWAL_UPCOMING:
