@@ -20,10 +20,11 @@ from api.case_views import documents_out, shipments_out
 from api.commands import Commands, CommandsDep
 from api.deps import AsyncSession, SessionDep, SettingsDep
 from api.errors import Problem, invalid_transition
+from api.routes.installations import INSTALLATION_COMMANDS
 from api.routes.relocations import RELOCATION_COMMANDS
 from api.routes.repairs import REPAIR_COMMANDS
 from api.schemas.common import DocumentOut, MoneyIO, ShipmentOut
-from api.schemas.relocation import RescheduleBody
+from api.schemas.installation import TrackRescheduleBody
 from api.schemas.repair import QuoteDecisionBody
 from db import models
 from db.cases import case_by_id, forget_read_cases
@@ -31,12 +32,19 @@ from db.queries import CaseBundle, load_case_bundle
 from db.types import utcnow
 from domain.common import Actor
 from domain.contracts.facts import (
+    InstallationFacts,
     RelocationFacts,
     RepairFacts,
     first_name_of,
     payment_action_of,
 )
 from domain.feedback import case_ended
+from domain.installation import (
+    INSTALLATION_RESCHEDULE_UPDATE,
+    VISIT,
+    InstallationReschedule,
+    InstallationStatus,
+)
 from domain.relocation import RESCHEDULE_UPDATE, SCHEDULED, RescheduleRequest, Stage
 from domain.repair import QUOTE_UPDATE, QuoteDecision, RepairStatus
 from settings import Settings
@@ -127,9 +135,10 @@ async def decide_quote(body: QuoteDecisionBody, ref: TokenCase, commands: Comman
 
 
 @router.post("/{token}/reschedule", response_model=Tracking)
-async def reschedule(body: RescheduleBody, ref: TokenCase, commands: CommandsDep) -> Tracking:
-    """Ask for another appointment for a relocation stage, at most `max_reschedules` times
-    (then 409 `reschedule_limit_reached`); the provider books the new one."""
+async def reschedule(body: TrackRescheduleBody, ref: TokenCase, commands: CommandsDep) -> Tracking:
+    """Ask for another date for the booked visit (a relocation's names its `stage`; an
+    installation's is `installation`, or left out), at most `max_reschedules` times (then
+    409 `reschedule_limit_reached`); the provider books the new one."""
     return await send_reschedule(
         commands, ref, body.stage, body.preferred_after, body, Tracking, _afresh(ref, commands)
     )
@@ -213,28 +222,37 @@ async def send_quote(
 async def send_reschedule(
     commands: Commands,
     ref: TokenRef,
-    stage: Stage,
+    stage: str | None,
     preferred_after: datetime | None,
     body: BaseModel | dict[str, Any],
     answer_type: type[A],
     answer: Callable[[], Awaitable[A]],
 ) -> A:
-    """Ask the relocation for another appointment; as `send_quote`."""
+    """Ask the relocation or installation for another appointment; as `send_quote`. A
+    relocation's request names the stage it moves; an installation's may (`installation`)."""
+    case = (await ref.open()).case
+    if case.case_type == "installation":
+        return await _reschedule_installation(
+            commands, ref, stage, preferred_after, body, answer_type, answer
+        )
+    if case.case_type != "relocation":
+        raise invalid_transition(
+            "only relocations and installations have appointments", case.status, []
+        )
+    if stage is None:
+        raise Problem(422, "validation_error", "stage: name the relocation's visit to move")
+    if stage not in {s.value for s in Stage}:
+        raise invalid_transition(f"a relocation has no {stage} visit", case.status, [])
 
     async def the_relocation(case: models.Case) -> models.Case:
-        if case.case_type != "relocation":
-            raise invalid_transition("only relocations have appointments", case.status, [])
-        if preferred_after is not None and preferred_after <= utcnow():
-            raise Problem(
-                422, "preferred_date_in_past", "a preferred date must be in the future, if given"
-            )
+        _refuse_past(preferred_after)
         return case
 
     return await RELOCATION_COMMANDS.ask(
         commands,
         ref,
         RESCHEDULE_UPDATE,
-        RescheduleRequest(stage=stage, preferred_after=preferred_after),
+        RescheduleRequest(stage=Stage(stage), preferred_after=preferred_after),
         answer_type,
         lambda _: answer(),
         body=body,
@@ -242,6 +260,44 @@ async def send_reschedule(
         pending_detail="the request was handed to the relocation, which has not confirmed it yet",
         ended_detail=lambda status: f"the relocation is {status}",
     )
+
+
+async def _reschedule_installation(
+    commands: Commands,
+    ref: TokenRef,
+    stage: str | None,
+    preferred_after: datetime | None,
+    body: BaseModel | dict[str, Any],
+    answer_type: type[A],
+    answer: Callable[[], Awaitable[A]],
+) -> A:
+    """Ask the installation for another visit date; as `send_reschedule`."""
+
+    async def checked(case: models.Case) -> models.Case:
+        if stage not in (None, VISIT):
+            raise invalid_transition(f"an installation has no {stage} visit", case.status, [])
+        _refuse_past(preferred_after)
+        return case
+
+    return await INSTALLATION_COMMANDS.ask(
+        commands,
+        ref,
+        INSTALLATION_RESCHEDULE_UPDATE,
+        InstallationReschedule(preferred_after=preferred_after),
+        answer_type,
+        lambda _: answer(),
+        body=body,
+        to=checked,
+        pending_detail="the request was handed to the installation, which has not confirmed it yet",
+        ended_detail=lambda status: f"the installation is {status}",
+    )
+
+
+def _refuse_past(preferred_after: datetime | None) -> None:
+    if preferred_after is not None and preferred_after <= utcnow():
+        raise Problem(
+            422, "preferred_date_in_past", "a preferred date must be in the future, if given"
+        )
 
 
 async def repair_of(session: AsyncSession, case: models.Case) -> models.Case | None:
@@ -272,6 +328,8 @@ async def customer_actions(session: AsyncSession, bundle: CaseBundle) -> list[Cu
         return [CustomerAction(action="give_feedback", label="Rate how we did, from 1 to 5")]
     if case.case_type == "relocation":
         return _relocation_actions(case)
+    if case.case_type == "installation":
+        return _installation_actions(case)
     repair = await repair_of(session, case)
     if repair is not None and repair.status == RepairStatus.AWAITING_APPROVAL.value:
         quote = RepairFacts.from_data(repair.data).quote
@@ -324,6 +382,22 @@ def _relocation_actions(case: models.Case) -> list[CustomerAction]:
         CustomerAction(
             action=f"reschedule_{stage}",
             label=f"Ask for another {stage} appointment ({left} change(s) left)",
+            deadline=appointment.starts_at.isoformat(),
+            case_id=case.id,
+        )
+    ]
+
+
+def _installation_actions(case: models.Case) -> list[CustomerAction]:
+    facts = InstallationFacts.from_data(case.data)
+    appointment = facts.appointment
+    left = facts.reschedules_left
+    if appointment is None or case.status != InstallationStatus.SCHEDULED or left <= 0:
+        return []
+    return [
+        CustomerAction(
+            action="reschedule_installation",
+            label=f"Ask for another installation date ({left} change(s) left)",
             deadline=appointment.starts_at.isoformat(),
             case_id=case.id,
         )

@@ -42,6 +42,7 @@ from db.organisations import organisation
 from db.queries import CaseBundle, load_case_bundle
 from domain.contracts.facts import (
     CaseFacts,
+    InstallationFacts,
     RelocationFacts,
     RepairFacts,
     ReplacementFacts,
@@ -50,6 +51,7 @@ from domain.contracts.facts import (
     payment_action_of,
 )
 from domain.feedback import case_ended
+from domain.installation import VISIT
 from domain.relocation import Stage
 from presentation.copy import (
     StatusWords,
@@ -91,7 +93,13 @@ SECURITY_HEADERS = {
 
 # What a customer has a use for from a linked case: labels to print, certificates to keep.
 CUSTOMER_DOCUMENT_KINDS = frozenset(
-    {"return_label", "repair_certificate", "relocation_certificate", "coverage_certificate"}
+    {
+        "return_label",
+        "repair_certificate",
+        "relocation_certificate",
+        "installation_certificate",
+        "coverage_certificate",
+    }
 )
 
 # What the page may show of a timeline entry: the JSON API's public details, plus the
@@ -186,7 +194,7 @@ async def reschedule_form(
     case = await ref.find()
     if case is None:
         return _not_found()
-    if stage not in {s.value for s in Stage}:
+    if stage not in {s.value for s in Stage} | {VISIT}:
         message = "Please use the Reschedule button of the visit you want to move."
         return await _render_case(session, token, case, 422, message)
     try:
@@ -196,7 +204,7 @@ async def reschedule_form(
     try:
         commands = Commands(session, await res.temporal(), res.settings, idempotency_key)
         body = {"stage": stage, "preferred_after": after.isoformat() if after else None}
-        await send_reschedule(commands, ref, Stage(stage), after, body, FormSent, _form_sent)
+        await send_reschedule(commands, ref, stage, after, body, FormSent, _form_sent)
     except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
         return await _refused(session, token, _problem(exc), "reschedule")
     return _see_other(token)
@@ -349,9 +357,12 @@ async def _quote_form(session: AsyncSession, case: models.Case) -> QuoteForm | N
 def _reschedule_form(
     facts: CaseFacts | None, today: date, actions: Collection[str]
 ) -> RescheduleForm | None:
-    if not isinstance(facts, RelocationFacts) or facts.appointment is None:
+    if isinstance(facts, InstallationFacts) and facts.appointment is not None:
+        stage = VISIT
+    elif isinstance(facts, RelocationFacts) and facts.appointment is not None:
+        stage = facts.appointment.stage.value
+    else:
         return None
-    stage = facts.appointment.stage.value
     if f"reschedule_{stage}" not in actions:
         return None
     return RescheduleForm(stage, facts.reschedules_left, (today + timedelta(days=1)).isoformat())
@@ -360,7 +371,7 @@ def _reschedule_form(
 def _product(facts: CaseFacts | None) -> str:
     if isinstance(facts, RepairFacts):
         return facts.unit.product_name
-    if isinstance(facts, RelocationFacts):
+    if isinstance(facts, RelocationFacts | InstallationFacts):
         return facts.asset.product_name
     if isinstance(facts, ServicePlanFacts):
         return facts.plan_name
