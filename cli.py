@@ -252,6 +252,17 @@ async def _rotate_secrets() -> int:
     return 0
 
 
+async def _ensure_schedules() -> int:
+    from settings import get_settings
+    from temporal_client import connect
+    from worker import ensure_schedules
+
+    settings = get_settings()
+    await ensure_schedules(await connect(settings), settings)
+    print("schedules are in place")
+    return 0
+
+
 async def _history(case_id: str) -> int:
     """Print a case's workflow history as JSON, every payload decrypted and decoded: what
     the Temporal UI and `temporal workflow show` cannot show without the payload key."""
@@ -575,6 +586,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "history", help="print a case's workflow history with its payloads decrypted (JSON)"
     )
     history.add_argument("case_id", help="a case id (RMA-…, REP-…) or a workflow id")
+    schedules = sub.add_parser("schedules", help="Temporal Schedules (warranty-end notices)")
+    schedules_sub = schedules.add_subparsers(dest="schedules_command", required=True)
+    schedules_sub.add_parser(
+        "ensure", help="create the daily schedules unless they exist (workers do at start)"
+    )
     users = sub.add_parser("users", help="console users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add_user = users_sub.add_parser(
@@ -612,6 +628,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_rotate_secrets())
     elif args.command == "history":
         _exit_now(asyncio.run(_history(args.case_id)))
+    elif args.command == "schedules":
+        _exit_now(asyncio.run(_ensure_schedules()))
     elif args.command == "outbox":
         return asyncio.run(_outbox(args.case, args.status, args.limit, args.body))
     elif args.command == "users":

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import workflow
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleAlreadyRunningError
 from temporalio.converter import SerializationContext
 from temporalio.worker import (
     UnsandboxedWorkflowRunner,
@@ -26,6 +26,7 @@ from temporalio.worker import (
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.campaigns import CampaignActivities
 from activities.carrier import CarrierActivities
 from activities.documents import DocumentActivities
 from activities.handover import Handover
@@ -40,6 +41,7 @@ from db.document_store import document_store_from
 from db.outbox import OutboxConfig
 from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
+from domain.campaign import WARRANTY_NOTICES_SCHEDULE
 from observability import tracing
 from observability.activity_log import ActivityLogContext
 from observability.activity_metrics import ActivityMetrics
@@ -48,6 +50,7 @@ from observability.temporal_metrics import install_sdk_metrics
 from observability.worker_metrics import serving_metrics
 from settings import Settings
 from temporal_client import connect
+from workflows.campaign import CampaignWorkflow
 from workflows.delivery_queue import DeliveryQueueWorkflow
 from workflows.installation import InstallationWorkflow
 from workflows.relocation import RelocationWorkflow
@@ -55,6 +58,7 @@ from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
 from workflows.rma import RmaWorkflow
 from workflows.service_plan import ServicePlanWorkflow
+from workflows.warranty_notices import WarrantyNoticesWorkflow, warranty_notice_schedule
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +84,8 @@ WORKFLOWS: Sequence[type] = (
     ServicePlanWorkflow,
     DeliveryQueueWorkflow,
     InstallationWorkflow,
+    CampaignWorkflow,
+    WarrantyNoticesWorkflow,
 )
 
 
@@ -122,11 +128,9 @@ def build_activities(
     is written but nothing hands it to the delivery queues."""
     if handover is None and client is not None:
         handover = build_handover(client, sessions, settings)
-    store = StoreActivities(
-        sessions,
-        OutboxConfig(settings.public_base_url, send_email=settings.smtp_url is not None),
-        handover,
-    )
+    outbox = OutboxConfig(settings.public_base_url, send_email=settings.smtp_url is not None)
+    store = StoreActivities(sessions, outbox, handover)
+    campaigns = CampaignActivities(sessions, outbox, handover)
     notify = NotifyActivities(
         sessions,
         webhook_client(),
@@ -170,7 +174,24 @@ def build_activities(
         notify.deliver_webhooks,
         notify.send_email,
         notify.give_up,
+        campaigns.discover_recipients,
+        campaigns.send_campaign_page,
+        campaigns.finish_campaign,
+        campaigns.send_warranty_notices,
     ]
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Create the daily warranty-end notices' Temporal Schedule unless it exists (each
+    worker does at start; `aftersales schedules ensure` does it by hand): idempotent, and a
+    schedule an operator paused or edited is left as it is."""
+    try:
+        await client.create_schedule(
+            WARRANTY_NOTICES_SCHEDULE, warranty_notice_schedule(settings.task_queue)
+        )
+        log.info("schedule created", schedule=WARRANTY_NOTICES_SCHEDULE)
+    except ScheduleAlreadyRunningError:
+        pass
 
 
 class _ContextAsked(WorkflowInstance):
@@ -262,6 +283,7 @@ async def run_worker(settings: Settings) -> None:
     sessions = make_sessionmaker(engine)
     handover = build_handover(client, sessions, settings)
     worker = build_worker(client, sessions, settings, handover)
+    await ensure_schedules(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

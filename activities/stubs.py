@@ -50,6 +50,15 @@ from domain.contracts.store import (
     SerialClaimResult,
     SerialRelease,
 )
+from domain.campaign import (
+    CampaignEnd,
+    DiscoverPage,
+    DiscoverResult,
+    SendPage,
+    SendResult,
+    WarrantyPage,
+    WarrantyPageResult,
+)
 from domain.delivery import DeliveryOutcome, DeliveryRef, DeliveryRun, DeliveryRunOutcome
 
 
@@ -197,3 +206,23 @@ class NotifyActivities(ABC):
     @activity.defn
     @abstractmethod
     async def give_up(self, ref: DeliveryRef) -> None: ...
+
+
+class CampaignActivities(ABC):
+    """Campaign emails and warranty-end notices, a page at a time (activities/campaigns.py)."""
+
+    @activity.defn
+    @abstractmethod
+    async def discover_recipients(self, page: DiscoverPage) -> DiscoverResult: ...
+
+    @activity.defn
+    @abstractmethod
+    async def send_campaign_page(self, page: SendPage) -> SendResult: ...
+
+    @activity.defn
+    @abstractmethod
+    async def finish_campaign(self, end: CampaignEnd) -> None: ...
+
+    @activity.defn
+    @abstractmethod
+    async def send_warranty_notices(self, page: WarrantyPage) -> WarrantyPageResult: ...

@@ -14,6 +14,7 @@ from api.request_log import RequestLog
 from api.routes import (
     assets,
     builtin_gateway,
+    campaigns,
     carrier_events,
     documents,
     feedback,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         documents,
         verify,
         webhooks,
+        campaigns,
     ):
         app.include_router(module.router)
     app.include_router(feedback.page_router)
