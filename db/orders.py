@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -59,10 +60,12 @@ async def put_order(
     placed_at: datetime,
     customer: OrderCustomer,
     lines: Sequence[LineIn],
-) -> tuple[StoredOrder, bool]:
+) -> tuple[StoredOrder, bool] | None:
     """Store the order, replacing the one with the same reference and all its lines in one
-    transaction (commits). The (org, order_ref) unique constraint decides between two
-    concurrent first requests: one inserts, the other replaces. True when it was new."""
+    transaction (commits), with whatever the session holds (an idempotency record). The
+    (org, order_ref) unique constraint decides between two concurrent first requests: one
+    inserts, the other replaces. True when it was new; None, storing nothing, when another
+    of the session's rows broke a constraint (the same key stored by a concurrent request)."""
     table = models.Order
     now = utcnow()
     fields = {
@@ -97,7 +100,11 @@ async def put_order(
             for position, line in enumerate(lines, start=1)
         ],
     )
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return None
     stored = await order_by_id(session, order_id)
     assert stored is not None
     return stored, order_id == proposed

@@ -64,6 +64,18 @@ async def steps_by_sku(
     return found
 
 
+async def products_of(
+    session: AsyncSession, org_id: str, skus: Iterable[str]
+) -> list[models.Product]:
+    """Those of `skus` the retailer's catalog has."""
+    found = await session.scalars(
+        select(models.Product).where(
+            models.Product.org_id == org_id, models.Product.sku.in_(set(skus))
+        )
+    )
+    return list(found.all())
+
+
 # ------------------------------------------------------------ rate windows
 
 

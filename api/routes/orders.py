@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response, status
-from sqlalchemy.exc import IntegrityError
 
 from api import idempotency
 from api.auth import OrgKind
@@ -53,23 +52,22 @@ async def create_order(
             response.status_code = status.HTTP_200_OK
             return order_public(found)
     address = body.customer.address.to_domain().to_json()
-    try:
-        stored, new = await put_order(
-            session,
-            org_id,
-            order_ref=body.order_ref,
-            placed_at=body.placed_at,
-            customer=OrderCustomer(
-                body.customer.name, body.customer.email, body.customer.phone, address
-            ),
-            lines=[LineIn(line.sku, line.serial, line.quantity) for line in body.lines],
-        )
-    except IntegrityError:
-        # A concurrent request with the same Idempotency-Key stored the order first.
-        await session.rollback()
+    put = await put_order(
+        session,
+        org_id,
+        order_ref=body.order_ref,
+        placed_at=body.placed_at,
+        customer=OrderCustomer(
+            body.customer.name, body.customer.email, body.customer.phone, address
+        ),
+        lines=[LineIn(line.sku, line.serial, line.quantity) for line in body.lines],
+    )
+    if put is None:
+        # A concurrent request with the same Idempotency-Key stored its order first.
         if idempotency_key is None:
-            raise
+            raise Problem(409, "conflict", "the order changed meanwhile; send it again")
         return await create_order(body, principal, session, response, idempotency_key)
+    stored, new = put
     if not new:
         response.status_code = status.HTTP_200_OK
     return order_public(stored)

@@ -12,12 +12,10 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from api.auth import OrgKind, Principal
 from api.catalog import Product
 from api.commands import Commands
+from api.deps import AsyncSession
 from api.errors import Problem, not_found
 from api.routes.rmas import start_rma
 from api.schemas.common import CustomerIn
@@ -34,6 +32,7 @@ from db.portal import (
     key_used,
     lines_in_open_cases,
     live_lookup,
+    products_of,
     record_deflection,
     steps_by_sku,
 )
@@ -229,10 +228,10 @@ async def _policy(session: AsyncSession, org_id: str) -> Policy:
 
 async def _products(session: AsyncSession, org_id: str, skus: set[str]) -> dict[str, Product]:
     # The catalog as a new case reads it, without refusing skus it no longer has.
-    rows = await session.scalars(
-        select(models.Product).where(models.Product.org_id == org_id, models.Product.sku.in_(skus))
-    )
-    return {p.sku: Product(p.name, p.category, p.unit_price, p.warranty_months) for p in rows}
+    return {
+        p.sku: Product(p.name, p.category, p.unit_price, p.warranty_months)
+        for p in await products_of(session, org_id, skus)
+    }
 
 
 def pick_line(opened: OpenedOrder, sku: str, serial: str | None) -> tuple[PortalLine, str | None]:
