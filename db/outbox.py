@@ -13,6 +13,7 @@ from sqlalchemy import BindParameter, Row, Table, bindparam, insert, select, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
+from db.readers import Reader, case_reader
 from domain.contracts.facts import first_name_of, payment_action_of
 from domain.events import event_id, event_type, matches, receives_events_of
 from domain.notifications import notice_for
@@ -128,6 +129,7 @@ async def write_outbound(
         for event in events
     ]
     customer = None
+    reader: Reader | None = None
     retailer = case.retailer or ""
     if any(notice for _, notice in notices) and case.customer_id:
         if case.customer_email is not None:
@@ -176,6 +178,8 @@ async def write_outbound(
                 )
         if notice is None or customer is None or not customer.email:
             continue
+        if reader is None:
+            reader = await case_reader(session, case.org_id, case.customer_id)
         link = tracking_url(config.public_base_url, case.tracking_token)
         action = payment_action_of(case.data)
         email = compose(
@@ -187,6 +191,7 @@ async def write_outbound(
                 tracking_url=link,
                 detail={k: str(v) for k, v in entry.detail.items()},
                 action_url=action.url if action else "",
+                t=reader.t,
             ),
         )
         email_id = models.new_id()

@@ -251,7 +251,7 @@ async def test_paid_repair_received_quote_and_shipped(stack: Stack, sessions: Se
 
     quoted = await one_email(stack, sessions, repair_id, "quote_waiting", token)
     assert quote["total"] == {"amount": "90.00", "currency": "USD"}
-    assert "90.00 USD" in quoted.body
+    assert "$90.00" in quoted.body
     assert f"by {long_date(quote['expires_at'])}" in quoted.body
     assert "quote" in quoted.subject.lower()
 

@@ -42,7 +42,7 @@ def test_every_email_greets_by_first_name_names_the_case_and_links_the_page(
 def test_emails_carry_their_deadlines_amounts_and_tracking_numbers_in_words() -> None:
     assert "by 7 December 2026" in compose(Notice.LABEL_READY, CTX).body
     quote = compose(Notice.QUOTE_WAITING, CTX).body
-    assert "90.00 USD" in quote and "by 3 December 2026" in quote
+    assert "$90.00" in quote and "by 3 December 2026" in quote
     assert "1Z999" in compose(Notice.SHIPPED_BACK, CTX).body
     assert "by 5 January 2027" in compose(Notice.CORE_LABEL_READY, CTX).body
     reminder = compose(Notice.APPOINTMENT_REMINDER, CTX)
@@ -60,7 +60,7 @@ def test_the_payment_to_confirm_carries_the_banks_link_and_its_deadline() -> Non
     email = compose(Notice.PAYMENT_AUTHENTICATION, with_link)
     assert email.subject == f"Please confirm your payment ({CTX.case_id})"
     assert "\nhttps://bank.example/3ds/pi_1\n" in email.body
-    assert "90.00 USD" in email.body and "by 3 December 2026" in email.body
+    assert "$90.00" in email.body and "by 3 December 2026" in email.body
     # Without the bank's link (a row written before it was kept), the page leads there.
     assert (
         "The page below takes you to your bank" in compose(Notice.PAYMENT_AUTHENTICATION, CTX).body

@@ -1,0 +1,49 @@
+"""Who reads a case's words: the language, clock and paper of its customer's pages, emails
+and documents. The customer's own locale and time zone when they gave them, else their
+retailer's defaults, else English on UTC (`presentation.i18n.negotiate`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import models
+from presentation.i18n import Translator, negotiate, translator, zone
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A case's reader: their words and formats, and the paper their documents print on."""
+
+    t: Translator
+    paper_size: str = "A4"
+
+
+def reader_of(
+    locale: str | None,
+    time_zone: str | None,
+    org: models.Organisation | None,
+) -> Reader:
+    """The reader from what the case's customer gave (either may be empty) and their
+    retailer's defaults."""
+    default_locale = org.default_locale if org else None
+    default_zone = org.default_time_zone if org else None
+    t = translator(negotiate(locale, default_locale), zone(time_zone, default_zone))
+    return Reader(t, paper_size=org.paper_size if org and org.paper_size else "A4")
+
+
+async def case_reader(session: AsyncSession, org_id: str, customer_id: str | None) -> Reader:
+    """The reader of a case, in one statement: its customer's choices over its retailer's."""
+    customer, org = models.CustomerRecord, models.Organisation
+    row = (
+        await session.execute(
+            select(org, customer.locale, customer.time_zone)
+            .outerjoin(customer, customer.id == (customer_id or ""))
+            .where(org.id == org_id)
+        )
+    ).first()
+    if row is None:
+        return reader_of(None, None, None)
+    return reader_of(row[1], row[2], row[0])
