@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.auth import OrgKind
 from api.case_access import CaseRef
 from api.console.csrf import CsrfDep
+from api.console.field_installation import InstallationField
 from api.console.field_relocation import RelocationField
 from api.console.field_work import (
     ChecklistDraft,
@@ -46,11 +47,10 @@ NAV_LINKS.append(
     NavLink("/console/field", "Field work", (OrgKind.REPAIR_CENTER,), ("owner", "technician"))
 )
 
-# Every lifecycle with site visits, by its pages' path segment. Installations (lifecycles.md
-# §6) join here with a `FieldLifecycle` of their own (`api/console/field_installation.py`,
-# over `api.routes.installations`), and then show on the same list and pages.
+# Every lifecycle with site visits, by its pages' path segment: a new one joins here with a
+# `FieldLifecycle` of its own and then shows on the same list and pages.
 FIELD_LIFECYCLES: dict[str, FieldLifecycle] = {
-    lifecycle.segment: lifecycle for lifecycle in (RelocationField(),)
+    lifecycle.segment: lifecycle for lifecycle in (RelocationField(), InstallationField())
 }
 # The most open field cases the list shows.
 FIELD_LIMIT = 500

@@ -133,8 +133,8 @@ class RelocationField:
         rows = [
             ("Asset", f"{asset.get('product_name') or asset.get('sku')} ({asset.get('sku')})"),
             ("Serial", str(asset.get("serial", ""))),
-            ("From", _address(view.from_site)),
-            ("To", _address(view.to_site)),
+            ("From", one_line(view.from_site)),
+            ("To", one_line(view.to_site)),
         ]
         if view.appointment:
             when = view.appointment.get("starts_at", "")
@@ -142,7 +142,7 @@ class RelocationField:
                 (
                     "Visit booked",
                     f"{str(view.appointment.get('stage', '')).capitalize()}, "
-                    f"{_when(when)}, {view.appointment.get('technician', '')}",
+                    f"{describe_when(when)}, {view.appointment.get('technician', '')}",
                 )
             )
         rows.append(
@@ -182,12 +182,12 @@ def _stage_to_book(status: RelocationStatus) -> Stage | None:
     return next((stage for stage, waiting in SCHEDULING.items() if waiting is status), None)
 
 
-def _address(site: dict[str, Any]) -> str:
+def one_line(site: dict[str, Any]) -> str:
     keys = ("line1", "line2", "city", "postal_code", "country")
     return ", ".join(str(site[k]) for k in keys if site.get(k))
 
 
-def _when(iso: str) -> str:
+def describe_when(iso: str) -> str:
     try:
         moment = datetime.fromisoformat(iso)
     except ValueError:

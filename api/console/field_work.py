@@ -141,6 +141,8 @@ class FieldSteps:
     done_label: str = ""
     missed: bool = False
     commission: bool = False
+    # Commissioning asks whether the training the retailer asked for was given.
+    training: bool = False
     waiting: str | None = None
 
 

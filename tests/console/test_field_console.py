@@ -212,3 +212,63 @@ async def test_a_field_job_of_another_provider_is_not_found(
         listed = await http.get("/console/field")
         assert listed.status_code == 200 and relocation["id"] in listed.text
         assert (await http.get("/console/field/spaceships/X-1")).status_code == 404
+
+
+async def test_an_installation_with_training_booked_installed_and_commissioned(
+    stack: Stack, console_users: ConsoleUsers, browser_page: Page
+) -> None:
+    users, page = console_users, browser_page
+    body = {
+        "asset": {"sku": users.sku, "serial": f"DC-{uuid.uuid4().hex[:8]}"},
+        "provider_org_id": users.center.id,
+        "site": TO_SITE,
+        "customer": customer(),
+        "training": True,
+    }
+    async with stack.http(users.retailer.key) as shop:
+        created = await shop.post("/v1/installations", json=body)
+        assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    path = f"/console/field/installations/{case_id}"
+
+    await login(page, users.technician.email, users.technician.password)
+    await page.goto("/console/field")
+    to_book = page.locator("section", has=page.locator("#tobook-heading"))
+    link = to_book.get_by_role("link", name=re.compile(case_id))
+    assert "Installation visit" in await link.inner_text()
+    await link.click()
+    await page.wait_for_url(f"**{path}")
+    assert status_pill(await page.content()) == "Scheduling"
+    visit_at = (datetime.now(UTC) + timedelta(days=3)).replace(
+        hour=14, minute=0, second=0, microsecond=0
+    )
+    await page.get_by_label("Starts at (UTC)").fill(local(visit_at))
+    assert await submit(page, "Book visit") == 200
+    assert status_pill(await page.content()) == "Scheduled"
+
+    await page.goto("/console/field")
+    visit = page.locator("li", has=page.get_by_role("link", name=re.compile(case_id)))
+    assert "14:00" in await visit.inner_text()
+
+    await page.goto(path)
+    for i in range(3):
+        await page.locator("#checklist-form input[name=passed]").nth(i).check()
+    assert await submit(page, "Installation done") == 200
+    assert status_pill(await page.content()) == "Installed"
+    await assert_no_axe_violations(page)
+    for i in range(3):
+        await page.locator("#checklist-form input[name=passed]").nth(i).check()
+    await page.get_by_label("Yes, training given").check()
+    assert await submit(page, "Record commissioning") == 200
+    assert status_pill(await page.content()) == "Completed"
+    certificate = page.locator("#documents").get_by_role(
+        "link", name=re.compile("Installation Certificate")
+    )
+    href = await certificate.get_attribute("href")
+    assert href
+    pdf = await page.request.get(href)
+    assert pdf.status == 200
+    async with stack.http(users.retailer.key) as shop:
+        job = (await shop.get(f"/v1/installations/{case_id}")).json()
+    assert job["status"] == "completed" and job["training_given"] is True
+    assert [c["passed"] for c in job["checklists"]["installation"]] == [True, True, True]
