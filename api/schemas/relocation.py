@@ -64,11 +64,6 @@ class CommissioningBody(Strict):
     checklist: Annotated[list[ChecklistItemIn], Field(min_length=1, max_length=200)]
 
 
-class RescheduleBody(Strict):
-    stage: Stage
-    preferred_after: Moment | None = None
-
-
 class RelocationCancelBody(Strict):
     reason: Reason = ""
 

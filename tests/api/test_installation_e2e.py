@@ -127,10 +127,19 @@ async def test_an_installation_from_order_to_certificate(stack: Stack) -> None:
         assert_problem(refused, 409, "invalid_transition")
         assert refused.json()["current_status"] == "scheduling"
         assert refused.json()["allowed"] == ["book", "cancel"]
-        booked = await field.post(
-            f"{path}/appointments", json={"starts_at": soon(3), "technician": "Sam"}
-        )
+        visit = {"starts_at": soon(3), "technician": "Sam"}
+        key = {"Idempotency-Key": f"book-{uuid.uuid4().hex[:8]}"}
+        booked = await field.post(f"{path}/appointments", json=visit, headers=key)
         assert booked.status_code == 200, booked.text
+        # The same key is the same command: the first answer, and one booking.
+        again = await field.post(f"{path}/appointments", json=visit, headers=key)
+        assert again.status_code == 200 and again.json() == booked.json()
+        events = [e["event"] for e in (await field.get(path)).json()["timeline"]]
+        assert events.count("appointment_booked") == 1
+        other = await field.post(
+            f"{path}/appointments", json=dict(visit, technician="Kim"), headers=key
+        )
+        assert_problem(other, 409, "idempotency_conflict")
         shown = booked.json()
         assert (shown["status"], shown["appointment"]["technician"]) == ("scheduled", "Sam")
         # The provider's view: no tracking token, the customer as name and address only.
