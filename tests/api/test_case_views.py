@@ -110,6 +110,23 @@ async def test_relocation_per_viewer(stack: Stack, world: World) -> None:
         assert_problem(await stranger.get(path), 404, "not_found")
 
 
+async def test_installation_per_viewer(stack: Stack, world: World) -> None:
+    installation_id = world.cases["installation"]["id"]
+    path = f"/v1/installations/{installation_id}"
+    async with stack.http(world.retailer.key) as shop:
+        assert_owner_view(world.cases["installation"])
+        assert_owner_view(ok(await shop.get(path)))
+        assert_owner_view(listed(await shop.get("/v1/installations"), installation_id))
+    async with stack.http(world.center.key) as provider:
+        assert_worker_view(ok(await provider.get(path)), world)
+        assert_worker_view(listed(await provider.get("/v1/installations"), installation_id), world)
+    # The answer to the provider's booking.
+    assert world.worker_answers["installation"]["status"] == "scheduled"
+    assert_worker_view(world.worker_answers["installation"], world)
+    async with stack.http(world.other_center.key) as stranger:
+        assert_problem(await stranger.get(path), 404, "not_found")
+
+
 async def test_service_plan_per_viewer(stack: Stack, world: World) -> None:
     """A plan is the retailer's alone: no partner works it, so none is shown it."""
     plan_id = world.cases["service_plan"]["id"]

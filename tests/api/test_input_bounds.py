@@ -371,6 +371,35 @@ def examples(w: World) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
             retailer,
             {"address": address},
         ),
+        ("post", "/v1/installations"): (
+            retailer,
+            {
+                "asset": {"sku": w.sku, "serial": "SN-WALK-5"},
+                "provider_org_id": w.center.id,
+                "site": address,
+                "customer": person,
+                "training": True,
+            },
+        ),
+        ("post", "/v1/installations/{installation_id}/appointments"): (
+            center,
+            {"starts_at": moment(3), "technician": "Sam"},
+        ),
+        ("post", "/v1/installations/{installation_id}/status"): (
+            center,
+            {
+                "status": "installed",
+                "checklist": [{"item": "mounted", "passed": True, "note": "ok"}],
+            },
+        ),
+        ("post", "/v1/installations/{installation_id}/commissioning"): (
+            center,
+            {
+                "checklist": [{"item": "powers on", "passed": True, "note": "ok"}],
+                "training_given": True,
+            },
+        ),
+        ("post", "/v1/installations/{installation_id}/cancel"): (retailer, {"reason": "moved"}),
         ("post", "/v1/service-plans"): (
             retailer,
             {"plan_code": "WALK", "unit": unit, "customer": person, "payment_method": "pm_ok"},
@@ -424,6 +453,7 @@ def concrete(path: str, w: World) -> str:
         .replace("{repair_id}", "REP-2026-WALKWALK")
         .replace("{replacement_id}", "RPL-2026-WALKWALK")
         .replace("{relocation_id}", "REL-2026-WALKWALK")
+        .replace("{installation_id}", "INS-2026-WALKWALK")
         .replace("{plan_id}", "SP-2026-WALKWALK")
     )
 
@@ -432,7 +462,8 @@ async def cases(stack: Stack, key: str) -> dict[str, tuple[str, str, int]]:
     """Every case the retailer has: status, updated_at and timeline length by id."""
     seen: dict[str, tuple[str, str, int]] = {}
     async with stack.http(key) as http:
-        for kind in ("rmas", "repairs", "replacements", "relocations", "service-plans"):
+        kinds = ("rmas", "repairs", "replacements", "relocations", "installations", "service-plans")
+        for kind in kinds:
             listed = await http.get(f"/v1/{kind}", params={"limit": 200})
             assert listed.status_code == 200, listed.text
             for case in listed.json()["items"]:
@@ -526,7 +557,14 @@ async def test_headers_and_query_strings_refuse_control_characters(stack: Stack)
 # Values that name something that must exist (a catalog SKU, an organisation, a plan) keep
 # their example: the point is what is stored, not what is looked up.
 REFERENCES = {"sku", "replacement_sku", "provider_org_id", "plan_code", "country", "currency"}
-CREATES = ("/v1/rmas", "/v1/repairs", "/v1/relocations", "/v1/replacements", "/v1/service-plans")
+CREATES = (
+    "/v1/rmas",
+    "/v1/repairs",
+    "/v1/relocations",
+    "/v1/installations",
+    "/v1/replacements",
+    "/v1/service-plans",
+)
 
 
 def longest(spec: dict[str, Any], schema: dict[str, Any], example: Any, name: str = "") -> Any:

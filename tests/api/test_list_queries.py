@@ -29,10 +29,11 @@ LISTS = {
     "repair": "/v1/repairs",
     "replacement": "/v1/replacements",
     "relocation": "/v1/relocations",
+    "installation": "/v1/installations",
     "service_plan": "/v1/service-plans",
 }
 # The partner working each case type lists them too (as its queue).
-PARTNER_LISTS = ("rma", "repair", "relocation")
+PARTNER_LISTS = ("rma", "repair", "relocation", "installation")
 CHILDREN = (
     models.CaseItem,
     models.TimelineEvent,

@@ -99,6 +99,18 @@ def bodies(world: World) -> dict[tuple[str, str], Any]:
             "checklist": checklist,
         },
         ("POST", "/v1/relocations/{relocation_id}/commissioning"): {"checklist": checklist},
+        ("POST", "/v1/installations/{installation_id}/appointments"): {
+            "starts_at": soon(),
+            "technician": "Mallory",
+        },
+        ("POST", "/v1/installations/{installation_id}/status"): {
+            "status": "installed",
+            "checklist": checklist,
+        },
+        ("POST", "/v1/installations/{installation_id}/commissioning"): {
+            "checklist": checklist,
+            "training_given": True,
+        },
         ("POST", "/v1/service-plans/{plan_id}/claims"): {
             "type": "repair",
             "incident": "breakdown",
@@ -119,6 +131,7 @@ def path_values(world: World) -> dict[str, str]:
         "repair_id": world.cases["repair"]["id"],
         "replacement_id": world.cases["replacement"]["id"],
         "relocation_id": world.cases["relocation"]["id"],
+        "installation_id": world.cases["installation"]["id"],
         "plan_id": world.cases["service_plan"]["id"],
         "asset_id": world.asset_id,
         "document_id": world.document_id,

@@ -30,7 +30,9 @@ CONTACT = (CUSTOMER["email"], CUSTOMER["phone"])
 @dataclass
 class World:
     retailer: Org
-    center: Org  # works A's RMA, its direct repair (and that repair's replacement), relocation
+    # Works A's RMA, its direct repair (and that repair's replacement), relocation and
+    # installation.
+    center: Org
     other_retailer: Org
     other_center: Org
     sku: str
@@ -137,6 +139,26 @@ async def build_world(stack: Stack, receiver: Receiver) -> World:
             await bench.post(
                 f"/v1/relocations/{relocation['id']}/appointments",
                 json={"stage": "uninstall", "starts_at": starts_at, "technician": "Sam"},
+            )
+        )
+
+        installation = created(
+            await shop.post(
+                "/v1/installations",
+                json={
+                    "asset": {"sku": sku, "serial": f"INS-{uuid.uuid4().hex[:8]}"},
+                    "provider_org_id": center.id,
+                    "site": TO_SITE,
+                    "customer": CUSTOMER,
+                    "training": True,
+                },
+            )
+        )
+        world.cases["installation"] = installation
+        world.worker_answers["installation"] = created(
+            await bench.post(
+                f"/v1/installations/{installation['id']}/appointments",
+                json={"starts_at": starts_at, "technician": "Sam"},
             )
         )
 
