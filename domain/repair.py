@@ -93,6 +93,8 @@ class RepairCoverage(StrEnum):
     WARRANTY = "warranty"
     SERVICE_PLAN = "service_plan"
     PAID = "paid"
+    # An RMA the retailer accepted as goodwill: the retailer covers it, no quote.
+    GOODWILL = "goodwill"
 
 
 def needs_quote(coverage: RepairCoverage) -> bool:

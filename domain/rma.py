@@ -61,6 +61,8 @@ class Coverage(StrEnum):
     WARRANTY = "warranty"
     SERVICE_PLAN = "service_plan"
     PAID = "paid"
+    # Accepted by the retailer's staff outside the window and coverage (`RmaStart.goodwill`).
+    GOODWILL = "goodwill"
 
 
 class Grade(StrEnum):
@@ -119,9 +121,13 @@ class RmaStart:
     # The payment gateway's id of the order's payment (a Stripe PaymentIntent), when the
     # retailer gave it: a refund goes back to it. Otherwise to `order_payment_method`.
     payment_reference: str = ""
-    # Who asked for it, for the timeline's first entry: the customer in the return portal;
-    # None (and every run started before this field) is the retailer.
+    # Who asked for it, for the timeline's first entry: the customer in the return portal,
+    # the retailer's console user; None (and every run started before this field) is the
+    # retailer's key.
     created_by: Actor | None = None
+    # Why the retailer accepts it as goodwill: the return window and coverage checks are
+    # skipped and the coverage is `goodwill`. Empty (every run before it): the rules apply.
+    goodwill_reason: str = ""
 
 
 @dataclass
@@ -164,6 +170,14 @@ class InspectionRequest:
 
 
 @dataclass
+class FeeWaiver:
+    """The retailer waives the restocking fee before inspection decides the refund."""
+
+    actor: Actor
+    reason: str
+
+
+@dataclass
 class RmaResult:
     rma_id: str
     status: RmaStatus
@@ -187,6 +201,14 @@ ALLOWED_ACTIONS: dict[RmaStatus, tuple[str, ...]] = {
 }
 
 INVALID_TRANSITION = "invalid_transition"
+
+# The restocking fee may be waived until inspection decides the refund; after, it is 409
+# ALREADY_INSPECTED (the refund is settled), and waived once, FEE_ALREADY_WAIVED.
+FEE_WAIVABLE = frozenset(
+    {RmaStatus.PENDING_REVIEW, RmaStatus.AWAITING_RETURN, RmaStatus.IN_TRANSIT, RmaStatus.RECEIVED}
+)
+ALREADY_INSPECTED = "already_inspected"
+FEE_ALREADY_WAIVED = "fee_already_waived"
 
 
 def packing_slip(start: RmaStart, inbound: ShipmentRef, ship_by: datetime) -> PackingSlipData:
@@ -370,3 +392,4 @@ REVIEW_UPDATE = "decide_review"
 CANCEL_UPDATE = "cancel"
 RECEIVE_UPDATE = "receive"
 INSPECT_UPDATE = "inspect"
+WAIVE_FEE_UPDATE = "waive_restocking_fee"

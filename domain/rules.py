@@ -88,6 +88,7 @@ def authorize_rma(start: RmaStart, now: datetime) -> Authorization:
         policy=start.policy,
         serials_with_open_cases=start.serials_with_open_cases,
         serials_with_active_plans=start.serials_with_active_plans,
+        goodwill=bool(start.goodwill_reason),
     )
 
 
@@ -100,13 +101,17 @@ def authorize(
     policy: Policy,
     serials_with_open_cases: list[str],
     serials_with_active_plans: list[str],
+    goodwill: bool = False,
 ) -> Authorization:
-    """The RMA authorization rules of lifecycles.md §1, in their order."""
+    """The RMA authorization rules of lifecycles.md §1, in their order. Goodwill skips the
+    return window and coverage checks (coverage `goodwill`); the others still hold."""
     if not purchase_date_is_valid(purchased_at, now):
         return Authorization(Decision.REJECTED, RejectReason.INVALID_PURCHASE_DATE)
     open_serials = set(serials_with_open_cases)
     if any(item.serial in open_serials for item in items):
         return Authorization(Decision.REJECTED, RejectReason.DUPLICATE_OPEN_CASE)
+    if goodwill:
+        return _by_value(items, policy, Coverage.GOODWILL)
     if resolution is Resolution.REFUND and now - purchased_at > policy.return_window:
         return Authorization(Decision.REJECTED, RejectReason.OUTSIDE_RETURN_WINDOW)
 
@@ -123,7 +128,11 @@ def authorize(
     else:
         # The case is only as covered as its least-covered item.
         coverage = max((c for c in coverages if c is not None), key=_COVERAGE_RANK.index)
+    return _by_value(items, policy, coverage)
 
+
+def _by_value(items: list[RmaItem], policy: Policy, coverage: Coverage) -> Authorization:
+    """Authorized, or held for the retailer's review above its threshold."""
     total = sum((item.value for item in items), Decimal(0))
     if total > policy.review_threshold:
         return Authorization(Decision.PENDING_REVIEW, coverage=coverage)
@@ -178,11 +187,13 @@ class RefundBreakdown:
         }
 
 
-def refund_of(start: RmaStart, disposition: Disposition) -> RefundBreakdown:
+def refund_of(
+    start: RmaStart, disposition: Disposition, fee_waived: bool = False
+) -> RefundBreakdown:
     """The refund of the RMA's items for a refund disposition: in full, or less the
-    restocking fee."""
+    restocking fee unless the retailer waived it."""
     gross = sum((item.value for item in start.items), Decimal(0))
-    less_restocking = disposition is Disposition.REFUND_LESS_RESTOCKING
+    less_restocking = disposition is Disposition.REFUND_LESS_RESTOCKING and not fee_waived
     return refund_breakdown(
         gross, start.policy.restocking_fee_percent, less_restocking, start.policy.currency
     )

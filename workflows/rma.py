@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from domain import rules
@@ -39,14 +39,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.repair import AssignedCenter
     from domain.rma import (
         ALLOWED_ACTIONS,
+        ALREADY_INSPECTED,
         AUTHORIZE_UPDATE,
         CANCEL_UPDATE,
+        FEE_ALREADY_WAIVED,
+        FEE_WAIVABLE,
         INSPECT_UPDATE,
         RECEIVE_UPDATE,
         REVIEW_UPDATE,
         RMA_WORKFLOW,
+        WAIVE_FEE_UPDATE,
         CancelRequest,
         ChildEnding,
+        FeeWaiver,
         InspectionRequest,
         NextStep,
         Outcome,
@@ -129,6 +134,8 @@ class RmaWorkflow:
         self.receipt: CommandSlot[ReceiveRequest] = CommandSlot()
         self.inspection: CommandSlot[InspectionRequest] = CommandSlot()
         self.settled = False
+        # The retailer waived the restocking fee (before inspection): the refund is in full.
+        self.fee_waiver: FeeWaiver | None = None
 
     # ----------------------------------------------------------------- main loop
 
@@ -162,9 +169,11 @@ class RmaWorkflow:
         now = workflow.now()
         decision = rules.authorize_rma(start, now)
         self.state = decision.state()
-        status, resolution = self.state.current, {"resolution": start.resolution.value}
+        status, created = self.state.current, {"resolution": start.resolution.value}
+        if start.goodwill_reason:
+            created["goodwill_reason"] = start.goodwill_reason
         timeline = [
-            self.timeline.entry(status, E.CREATED, _creator(start), resolution),
+            self.timeline.entry(status, E.CREATED, _creator(start), created),
             self.timeline.entry(status, E(decision.decision.value), SYSTEM, decision.detail()),
         ]
         new = new_case(
@@ -277,7 +286,8 @@ class RmaWorkflow:
         self.inspection.done()
         disposition = result.disposition
         if disposition in (rules.Disposition.REFUND_FULL, rules.Disposition.REFUND_LESS_RESTOCKING):
-            await self._refund(start, rules.refund_of(start, disposition))
+            waived = self.fee_waiver is not None
+            await self._refund(start, rules.refund_of(start, disposition, fee_waived=waived))
             self.settled = True
         elif disposition is rules.Disposition.SHIP_BACK:
             await self._ship_back(start)
@@ -458,6 +468,30 @@ class RmaWorkflow:
     @inspect.validator
     def _validate_inspect(self, request: InspectionRequest) -> None:
         self._require("inspection", self.inspection.empty)
+
+    @workflow.update(name=WAIVE_FEE_UPDATE)
+    async def waive_restocking_fee(self, waiver: FeeWaiver) -> RmaView:
+        # Not a transition: the entry is recorded here, where the status stays as it is.
+        self.fee_waiver = waiver
+        detail = {"waiver_reason": waiver.reason}
+        await self._transition(self.state.current, E.RESTOCKING_FEE_WAIVED, waiver.actor, detail)
+        return self.view()
+
+    @waive_restocking_fee.validator
+    def _validate_waiver(self, waiver: FeeWaiver) -> None:
+        status = self.state.status or S.PENDING_REVIEW
+        if status in (S.RESOLVING, S.COMPLETED) or not self.inspection.empty:
+            raise ApplicationError(
+                "the RMA is inspected: its refund is settled",
+                type=ALREADY_INSPECTED,
+                non_retryable=True,
+            )
+        if not self.case.recorded or status not in FEE_WAIVABLE or not self.cancellation.empty:
+            raise invalid_transition("waive_restocking_fee", status.value, ALLOWED_ACTIONS[status])
+        if self.fee_waiver is not None:
+            raise ApplicationError(
+                "the restocking fee is waived already", type=FEE_ALREADY_WAIVED, non_retryable=True
+            )
 
     @workflow.signal(name=CARRIER_EVENT_SIGNAL)
     def carrier_event(self, event: CarrierEvent) -> None:

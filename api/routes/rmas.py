@@ -15,7 +15,7 @@ from api.case_views import rma_public
 from api.catalog import Product, catalog
 from api.commands import CaseCommands, Commands, CommandsDep
 from api.deps import AsyncSession, PrincipalDep, SessionDep, SettingsDep
-from api.errors import Problem
+from api.errors import Problem, forbidden
 from api.pagination import LimitQuery
 from api.schemas.common import Page
 from api.schemas.rma import (
@@ -25,6 +25,7 @@ from api.schemas.rma import (
     RejectBody,
     RmaCreate,
     RmaPublic,
+    WaiveFeeBody,
 )
 from api.schemas.setup import PolicyDocument
 from api.schemas.shipping import RetryShippingBody
@@ -39,13 +40,16 @@ from domain.common import Actor
 from domain.ids import new_case_id, new_tracking_token, rma_workflow_id
 from domain.rma import (
     ALLOWED_ACTIONS,
+    ALREADY_INSPECTED,
     AUTHORIZE_UPDATE,
     CANCEL_UPDATE,
     INSPECT_UPDATE,
     RECEIVE_UPDATE,
     REVIEW_UPDATE,
     RMA_WORKFLOW,
+    WAIVE_FEE_UPDATE,
     CancelRequest,
+    FeeWaiver,
     InspectionRequest,
     ReceiveRequest,
     Resolution,
@@ -75,9 +79,12 @@ async def start_rma(
     commands: Commands, principal: Principal, body: RmaCreate, created_by: Actor | None = None
 ) -> RmaPublic:
     """Authorize and start a return for the principal's organisation: the one way an RMA
-    starts, from a retailer's key or (`created_by` the customer) the return portal."""
+    starts, from a retailer's key or console user or (`created_by` the customer) the return
+    portal. Goodwill (`override`) is the retailer's alone."""
     session, settings = commands.session, commands.settings
     org_id = principal.owner_id
+    if body.override is not None and created_by is not None:
+        raise forbidden("only the retailer may accept a return as goodwill")
     now = datetime.now(UTC)
     if body.purchased_at > now:
         raise Problem(422, "invalid_purchase_date", "the purchase date is in the future")
@@ -97,7 +104,9 @@ async def start_rma(
         return await _rmas.view(session, settings, principal, existing.id)
 
     start = await _start_input(session, settings, principal, body, products, rma_id)
-    start.created_by = created_by
+    # A console user's name goes on the first entry; a key's start stays as it always was.
+    start.created_by = created_by or (principal.actor() if principal.user else None)
+    start.goodwill_reason = body.override.reason if body.override is not None else ""
     return await _rmas.start(
         commands,
         principal,
@@ -164,6 +173,29 @@ async def cancel_rma(
 ) -> RmaPublic:
     request = CancelRequest(actor=rma.principal.actor(), reason=body.reason if body else "")
     return await _rmas.send(commands, rma, CANCEL_UPDATE, request, "cancel", body=body)
+
+
+@router.post("/{rma_id}/waive-restocking-fee", response_model=RmaPublic)
+async def waive_restocking_fee(body: WaiveFeeBody, rma: OwnRma, commands: CommandsDep) -> RmaPublic:
+    """Waive the restocking fee before inspection: a grade B refund is then in full. After
+    inspection it is 409 `already_inspected`; a second waiver 409 `fee_already_waived`."""
+    waiver = FeeWaiver(actor=rma.principal.actor(), reason=body.reason)
+    try:
+        return await _rmas.send(
+            commands, rma, WAIVE_FEE_UPDATE, waiver, "waive_restocking_fee", body=body
+        )
+    except Problem as problem:
+        # A return that has ended was inspected (every way to `completed` passes inspection),
+        # and its ended workflow can no longer say so itself.
+        inspected = problem.extra.get("current_status") in _INSPECTED
+        if problem.code == "invalid_transition" and inspected:
+            raise Problem(
+                409, ALREADY_INSPECTED, "the RMA is inspected: its refund is settled"
+            ) from problem
+        raise
+
+
+_INSPECTED = frozenset({RmaStatus.RESOLVING.value, RmaStatus.COMPLETED.value})
 
 
 @router.post("/{rma_id}/retry-shipping", response_model=RmaPublic)

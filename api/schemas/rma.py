@@ -14,6 +14,7 @@ from api.schemas.common import (
     DocumentOut,
     Moment,
     MoneyIO,
+    NonEmpty,
     Reason,
     Serial,
     ShipmentOut,
@@ -42,6 +43,10 @@ class RmaItemIn(Strict):
     notes: Text = ""
 
 
+class GoodwillOverride(Strict):
+    reason: NonEmpty = Field(description="why the retailer accepts it; on the timeline")
+
+
 class RmaCreate(Strict):
     order_ref: Annotated[
         str,
@@ -63,6 +68,11 @@ class RmaCreate(Strict):
             "PaymentIntent `pi_...`); a refund goes back to it"
         ),
     ] = ""
+    override: GoodwillOverride | None = Field(
+        None,
+        description="goodwill: the return window and coverage checks are skipped and the "
+        "coverage is `goodwill` (a retailer's key or console owner/staff only)",
+    )
 
 
 class RejectBody(Strict):
@@ -71,6 +81,10 @@ class RejectBody(Strict):
 
 class CancelBody(Strict):
     reason: Reason = ""
+
+
+class WaiveFeeBody(Strict):
+    reason: NonEmpty = Field(description="why the fee is waived; on the timeline")
 
 
 class ReceiveBody(Strict):

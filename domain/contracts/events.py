@@ -31,6 +31,7 @@ class CaseEvent(StrEnum):
     REVIEW_TIMEOUT = "review_timeout"
     RETURN_REMINDER = "return_reminder"
     INSPECTED = "inspected"
+    RESTOCKING_FEE_WAIVED = "restocking_fee_waived"
     AWAITING_REPAIR = "awaiting_repair"
     AWAITING_REPLACEMENT = "awaiting_replacement"
     REPAIR_STARTED = "repair_started"
