@@ -72,6 +72,7 @@ async def _create_key(org_name: str, kind: str) -> tuple[str, str]:
 
     from api.auth import hash_key, new_key
     from db import models
+    from db.organisations import free_slug
     from db.session import make_engine, make_sessionmaker
     from settings import get_settings
 
@@ -84,7 +85,8 @@ async def _create_key(org_name: str, kind: str) -> tuple[str, str]:
                 )
             )
             if org is None:
-                org = models.Organisation(name=org_name, kind=kind)
+                slug = await free_slug(session, org_name)
+                org = models.Organisation(name=org_name, kind=kind, slug=slug)
                 session.add(org)
                 await session.flush()
             key = new_key()
@@ -294,6 +296,7 @@ async def _history(case_id: str) -> int:
             "REP": ids.repair_workflow_id,
             "RPL": ids.replacement_workflow_id,
             "REL": ids.relocation_workflow_id,
+            "INS": ids.installation_workflow_id,
             "PLN": ids.service_plan_workflow_id,
         }
         builder = by_prefix.get(case_id.split("-", 1)[0])
