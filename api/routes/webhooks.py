@@ -89,8 +89,8 @@ async def subscribe(
     box: SecretBoxDep,
     idempotency_key: IdempotencyKey = None,
 ) -> WebhookCreated:
-    """Events of the organisation's own cases (and, for a repair center, of the repair jobs
-    and relocations it works) go to `url`, signed with the returned `secret`."""
+    """Events of the organisation's own cases (and, for a repair center, of the repair jobs,
+    relocations and installations it works) go to `url`, signed with the returned `secret`."""
     principal.require(*SUBSCRIBERS)
     if not settings.webhook_allow_private_targets:
         try:
