@@ -3,7 +3,6 @@ that needs their name, and locked while a quota is checked."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
@@ -13,28 +12,40 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import models
 from domain.portal import numbered_slug, slug_of
 
-# Names that make one slug get `-2`, `-3` …; past this many, a random suffix.
-_SLUG_ATTEMPTS = 20
+# Tries before giving up on a slug the constraint keeps refusing (requests racing for it).
+_SLUG_RACES = 5
 
 
 async def create_organisation(session: AsyncSession, name: str, kind: str) -> models.Organisation:
     """A new organisation (commits), its slug made from its name: the first of `acme`,
-    `acme-2` … that the unique constraint lets in."""
-    stem = slug_of(name)
-    for attempt in range(_SLUG_ATTEMPTS + 1):
-        slug = numbered_slug(stem, attempt) if attempt < _SLUG_ATTEMPTS else _random_slug(stem)
-        org = models.Organisation(name=name, kind=kind, slug=slug)
+    `acme-2` … not taken; the unique constraint settles two requests taking one at once."""
+    for _ in range(_SLUG_RACES):
+        org = models.Organisation(name=name, kind=kind, slug=await free_slug(session, name))
         session.add(org)
         try:
             await session.commit()
             return org
         except IntegrityError:
             await session.rollback()
-    raise RuntimeError("no free slug")  # pragma: no cover - a random suffix is always free
+    raise RuntimeError("no free slug")  # pragma: no cover - five races lost in a row
 
 
-def _random_slug(stem: str) -> str:
-    return f"{stem[:48].rstrip('-')}-{secrets.token_hex(4)}"
+async def free_slug(session: AsyncSession, name: str) -> str:
+    """The first of the name's slug, `-2`, `-3` … that no organisation holds now."""
+    stem = slug_of(name)
+    taken = set(
+        (
+            await session.scalars(
+                select(models.Organisation.slug).where(
+                    models.Organisation.slug.startswith(stem, autoescape=True)
+                )
+            )
+        ).all()
+    )
+    attempt = 0
+    while numbered_slug(stem, attempt) in taken:
+        attempt += 1
+    return numbered_slug(stem, attempt)
 
 
 async def organisation_by_slug(session: AsyncSession, slug: str) -> models.Organisation | None:
