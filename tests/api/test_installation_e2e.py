@@ -2,11 +2,13 @@
 and worker: the provider books, the customer reschedules from the tracking endpoint and
 from the tracking page's form (a real Chromium reads the page), the provider installs and
 commissions with the training given; the certificate parses back and verifies with the
-training, the asset stands at the site; limits, refusals and cancel."""
+training, the asset stands at the site; the visit's reminder emails the customer; limits,
+refusals and cancel."""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from typing import Any
@@ -15,6 +17,7 @@ from playwright.async_api import Browser
 from pypdf import PdfReader
 
 from tests.api.helpers import Org, add_product, customer, make_org, wait_for
+from tests.api.test_emails_e2e import Sessions, long_date, notices, one_email, sessions
 from tests.api.test_foundation import assert_problem
 from tests.api.test_tracking_page import (
     PHONE,
@@ -27,7 +30,9 @@ from tests.api.test_tracking_page import (
 )
 from tests.support import Stack
 
-__all__ = ["browser"]  # the module's Chromium, a fixture shared with the tracking page tests
+# Fixtures shared with the tracking page's and the emails' tests: the module's Chromium and
+# the stack's read model.
+__all__ = ["browser", "sessions"]
 
 SITE = {
     "name": "Riverside Clinic",
@@ -335,3 +340,30 @@ async def test_the_tracking_page_reschedules_the_visit_from_its_form(
         assert "After" in text_of(html, "timeline")
         wrong = await person.post(f"/track/{token}/reschedule", data={"stage": "reinstall"})
         assert "can't be done any more" in text_of(assert_html_page(wrong, 409), "message")
+
+
+async def test_the_visit_reminder_emails_the_customer(stack: Stack, sessions: Sessions) -> None:
+    retailer, provider, _, installation = await ordered(stack, training=False)
+    token, path = installation["tracking_token"], f"/v1/installations/{installation['id']}"
+    async with stack.http(provider.key) as field:
+        # Days ahead: the reminder is a timer for later, no email now.
+        far = {"starts_at": soon(3), "technician": "Sam"}
+        assert (await field.post(f"{path}/appointments", json=far)).status_code == 200
+        assert await notices(sessions, installation["id"]) == Counter()
+        # Within 24 hours: the reminder is due at once.
+        starts_at = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+        near = {"starts_at": starts_at, "technician": "Sam"}
+        assert (await field.post(f"{path}/appointments", json=near)).status_code == 200
+        await wait_for(
+            field,
+            path,
+            lambda b: any(e["event"] == "appointment_reminder" for e in b["timeline"]),
+        )
+    reminder = await one_email(stack, sessions, installation["id"], "appointment_reminder", token)
+    moment = datetime.fromisoformat(starts_at).astimezone(UTC)
+    assert f"{long_date(starts_at)} at {moment:%H:%M} UTC" in reminder.body
+    assert "installation" in reminder.subject
+    async with stack.http(retailer.key) as shop:
+        cancelled = await shop.post(f"{path}/cancel", json={"reason": "done testing"})
+        assert cancelled.status_code == 200, cancelled.text
+    assert (await notices(sessions, installation["id"]))["appointment_reminder"] == 1
