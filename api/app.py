@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, limits
+from api import errors, limits, openapi
 from api.console import routes as console
 from api.deps import Resources
 from api.request_log import RequestLog
@@ -114,11 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         builtin_gateway,
         tracking,
         tracking_page,
-        feedback,
         orders,
         portal,
         portal_page,
         portal_troubleshooting,
+        feedback,
         documents,
         verify,
         webhooks,
@@ -127,5 +127,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(feedback.page_router)
     console.install(app)
+    openapi.install(app)
     tracing.instrument_app(app)
     return app

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # for the routes' helpers
 from temporalio.client import Client
@@ -93,11 +94,23 @@ async def secret_box_dep(res: ResourcesDep) -> SecretBox:
 SecretBoxDep = Annotated[SecretBox, Depends(secret_box_dep)]
 
 
+# Declares the scheme in the OpenAPI document (Swagger's Authorize button); the header itself
+# is read below, so a malformed one gets our problem rather than FastAPI's.
+BEARER = HTTPBearer(
+    scheme_name="bearerAuth",
+    description="An API key (`ask_…`): the admin key (`AFTERSALES_ADMIN_KEY`), or one made "
+    "by `POST /v1/orgs/{org_id}/api-keys` or `aftersales keys create`.",
+    auto_error=False,
+)
+
+
 async def principal_dep(
     res: ResourcesDep,
     session: SessionDep,
-    authorization: Annotated[str | None, Header()] = None,
+    request: Request,
+    _scheme: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
 ) -> Principal:
+    authorization = request.headers.get("authorization")
     return await resolve(
         session, bearer_token(authorization), res.settings.required_admin_key, res.keys
     )

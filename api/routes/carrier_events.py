@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.carriers.webhooks import TRACKING_WEBHOOKS
 from api.deps import AsyncSession, SecretBoxDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, not_found
+from api.openapi import SIGNED
 from api.schemas.common import NO_CONTROL, Moment, Strict, column_bound
 from db import models
 from db.carrier_events import already_recorded, live_shipment, record_scan, shipment_of
@@ -24,7 +25,7 @@ from db.secret_box import SecretBox
 from domain.common import CARRIER_EVENT_SIGNAL, CarrierEvent, CarrierStatus
 from domain.signatures import verify
 
-router = APIRouter(prefix="/v1/carrier-events", tags=["carrier"])
+router = APIRouter(prefix="/v1/carrier-events", tags=["carrier"], responses=SIGNED)
 
 
 _RECORD = models.CarrierEventRecord

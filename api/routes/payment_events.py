@@ -21,10 +21,11 @@ from activities.gateways import InvalidEvent
 from activities.gateways.events import READERS
 from api.deps import SecretBoxDep, SessionDep, TemporalDep
 from api.errors import Problem
+from api.openapi import SIGNED
 from db.payment_events import accept_payment_event, payment_of_event, payments_webhook_secret
 from domain.contracts.payments import PAYMENT_EVENT_SIGNAL, PaymentEvent
 
-router = APIRouter(prefix="/v1/payment-events", tags=["payments"])
+router = APIRouter(prefix="/v1/payment-events", tags=["payments"], responses=SIGNED)
 
 
 class PaymentEventAccepted(BaseModel):

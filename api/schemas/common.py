@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from enum import Enum
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -84,7 +86,12 @@ class _RefuseControl:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
+        # Checked before anything else sees the value: a field that strips whitespace must
+        # still refuse a trailing form feed, as its documented pattern says.
+        def refuse(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> Any:
+            return inner(self.check(value) if isinstance(value, str) else value)
+
+        return core_schema.no_info_wrap_validator_function(refuse, handler(source))
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
@@ -180,9 +187,65 @@ Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are refused: a typo must not be silently ignored."""
+    """Unknown fields are refused: a typo must not be silently ignored. A value of another
+    JSON type than the schema's is refused too (`true` is not a quantity, `0` not a date,
+    `"15"` not a percentage), where pydantic would otherwise convert it."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_types(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                key = field.alias or name
+                if key in data and not _json_type_fits(field.annotation, data[key]):
+                    raise ValueError(f"{key}: {_json_name(data[key])} is not of the type it takes")
+        return data
+
+
+# What JSON carries as a string: dates and durations (a decimal may be a number too).
+_AS_TEXT = (datetime, date, timedelta)
+
+
+def _json_type_fits(annotation: Any, value: Any) -> bool:
+    """Whether a parsed JSON value has a type `annotation` takes without conversion (the
+    annotation's own instances are fine too: a route may build the model in Python)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _json_type_fits(get_args(annotation)[0], value)
+    if origin in (Union, UnionType):
+        return any(_json_type_fits(member, value) for member in get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if origin in (list, tuple, set, frozenset):
+        members = get_args(annotation)
+        return isinstance(value, list | tuple | set | frozenset) and all(
+            _json_type_fits(members[0] if members else Any, item) for item in value
+        )
+    if not isinstance(annotation, type):
+        return True  # Any, Literal, TypeVars: pydantic checks them
+    if isinstance(value, annotation):
+        return annotation is not int or not isinstance(value, bool)
+    if issubclass(annotation, Enum):  # of its values' type; pydantic names the values
+        return not isinstance(value, bool) and any(
+            isinstance(value, type(member.value)) for member in annotation
+        )
+    if issubclass(annotation, bool) or issubclass(annotation, int):
+        return False
+    if issubclass(annotation, Decimal):
+        return isinstance(value, str | int | float) and not isinstance(value, bool)
+    if issubclass(annotation, float):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if issubclass(annotation, _AS_TEXT):
+        return isinstance(value, str)
+    return True
+
+
+def _json_name(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
+        type(value), "a value of another type"
+    )
 
 
 class MoneyIO(Strict):
