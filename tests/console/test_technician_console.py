@@ -21,7 +21,10 @@ import pytest
 from playwright.async_api import Page, ViewportSize
 from pypdf import PdfReader
 
+from api.app import create_app
+from api.deps import Resources
 from tests.api.helpers import customer, wait_for
+from tests.api.test_list_queries import counting
 from tests.api.test_repair_e2e import new_center
 from tests.api.test_rma_e2e import carrier, scan
 from tests.console.axe import assert_no_axe_violations
@@ -36,6 +39,7 @@ from tests.console.support import (
     horizontal_overflow,
     login,
     screenshot,
+    sign_in,
 )
 from tests.support import Stack
 
@@ -331,3 +335,32 @@ async def test_only_the_assigned_centers_technicians_open_a_job(
         answer = await anonymous.get("/console/jobs")
         assert answer.status_code == 303
         assert answer.headers["location"].startswith("/console/login?next=/console/jobs")
+
+
+async def test_the_board_is_one_query_however_many_jobs(
+    stack: Stack, console_users: ConsoleUsers
+) -> None:
+    """The board reads its jobs in one statement (the session's own reads aside), and as
+    many for 4 jobs as for 2: an app of its own on the stack's database, so only its
+    statements are counted."""
+    users = console_users
+    app = create_app(stack.settings)
+    async with app.router.lifespan_context(app):
+        resources: Resources = app.state.resources
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            answer = await sign_in(http, users.technician.email, users.technician.password)
+            assert answer.status_code == 303, answer.text
+            costs = []
+            for _ in range(2):
+                for _ in range(2):
+                    await open_repair(stack, users, "warranty")
+                await http.get("/console/jobs")  # the session's last use is recorded by now
+                with counting(resources.engine) as statements:
+                    board = await http.get("/console/jobs")
+                assert board.status_code == 200, board.text
+                reading_cases = [s for s in statements if re.search(r"\bFROM cases\b", s)]
+                assert len(reading_cases) == 1, reading_cases
+                costs.append(len(statements))
+            assert costs[0] == costs[1], costs
+            assert board.text.count('<li class="job-card') == 4
