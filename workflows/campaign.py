@@ -9,6 +9,7 @@ workflow timers between pages; the history stays short with continue-as-new."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import timedelta
 
@@ -86,9 +87,10 @@ class CampaignWorkflow:
             if self._run_is_long(pages):
                 workflow.continue_as_new(replace(start, discovered=True, cancelled=self.cancelled))
             # The pace: a page a second at `per_second` emails a page. A cancel wakes it.
-            await workflow.wait_condition(
-                lambda: self.cancelled, timeout=pause_after(sent.sent, start.per_second)
-            )
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self.cancelled, timeout=pause_after(sent.sent, start.per_second)
+                )
         await workflow.execute_activity_method(
             CampaignActivities.finish_campaign,
             CampaignEnd(start.campaign_id, cancelled=self.cancelled),
