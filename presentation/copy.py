@@ -553,6 +553,19 @@ def document_words(kind: str, t: Translator = ENGLISH) -> str:
     return t.gettext(_DOCUMENTS[kind]) if kind in _DOCUMENTS else humanise(kind)
 
 
+# The button that downloads the label the customer must print now.
+_DOWNLOADS: Final[Mapping[str, str]] = {
+    "return_label": N_("Download the return label (PDF)"),
+    "shipping_label": N_("Download the shipping label (PDF)"),
+}
+
+
+def download_words(kind: str, t: Translator = ENGLISH) -> str:
+    if kind in _DOWNLOADS:
+        return t.gettext(_DOWNLOADS[kind])
+    return t.gettext(N_("Download: {document} (PDF)")).format(document=document_words(kind, t))
+
+
 # What a refused action from the page means, by the API's problem code.
 REFUSALS: Final[Mapping[str, str]] = {
     "invalid_transition": N_(

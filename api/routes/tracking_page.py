@@ -40,6 +40,7 @@ from db import models
 from db.cases import case_by_id, case_by_token, forget_read_cases
 from db.organisations import organisation
 from db.queries import CaseBundle, load_case_bundle
+from db.readers import reader_of
 from domain.contracts.facts import (
     CaseFacts,
     InstallationFacts,
@@ -56,13 +57,18 @@ from domain.relocation import Stage
 from presentation.copy import (
     StatusWords,
     case_noun,
+    case_title,
     document_words,
+    download_words,
     event_note,
     event_title,
     refusal_words,
+    stage_words,
     status_words,
+    your_case,
 )
 from presentation.formatting import human_date, money_words
+from presentation.i18n import N_, Translator, install_jinja
 from presentation.steps import TimelineFact, TrackedCase, next_step, remaining_steps
 
 router = APIRouter(prefix="/track", tags=["tracking page"])
@@ -75,6 +81,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+install_jinja(_env)
 
 # The stylesheet is inlined (one request, nothing else to serve) and the CSP allows exactly
 # that text by its hash, so no other inline style or script can run.
@@ -119,6 +126,8 @@ class DoneStep:
 class DocumentLink:
     label: str
     url: str
+    # The button's words when it is the label to print now.
+    download: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,7 @@ async def quote_form(
         return _not_found()
     choice = {"true": True, "false": False}.get((approve or "").strip().lower())
     if choice is None:
-        message = "Please choose Approve quote or Decline quote."
+        message = N_("Please choose Approve quote or Decline quote.")
         return await _render_case(session, token, case, 422, message)
     try:
         commands = Commands(session, await res.temporal(), res.settings, idempotency_key)
@@ -195,7 +204,7 @@ async def reschedule_form(
     if case is None:
         return _not_found()
     if stage not in {s.value for s in Stage} | {VISIT}:
-        message = "Please use the Reschedule button of the visit you want to move."
+        message = N_("Please use the Reschedule button of the visit you want to move.")
         return await _render_case(session, token, case, 422, message)
     try:
         after = _preferred_after(preferred_after, _now().date())
@@ -210,7 +219,7 @@ async def reschedule_form(
     return _see_other(token)
 
 
-_BAD_DATE = "Please pick a date from tomorrow onwards, or leave the date empty."
+_BAD_DATE = N_("Please pick a date from tomorrow onwards, or leave the date empty.")
 
 
 def _preferred_after(value: str | None, today: date) -> datetime | None:
@@ -237,14 +246,28 @@ async def _render_case(
     message: str | None = None,
 ) -> Response:
     bundle = await load_case_bundle(session, case)
-    context = await _case_context(session, token, bundle)
-    return _html("track_case.html", {**context, "message": message}, status_code)
+    shop = await organisation(session, case.org_id)
+    customer = bundle.customer
+    reader = reader_of(
+        customer.locale if customer else None, customer.time_zone if customer else None, shop
+    )
+    t = reader.t
+    context = await _case_context(session, token, bundle, shop, t)
+    # Messages are written as their English msgids (N_) and read in the customer's words.
+    words = t.gettext(message) if message else message
+    return _html("track_case.html", {**context, "message": words}, status_code)
 
 
-async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -> dict[str, Any]:
+async def _case_context(
+    session: AsyncSession,
+    token: str,
+    bundle: CaseBundle,
+    shop: models.Organisation | None,
+    t: Translator,
+) -> dict[str, Any]:
     case = bundle.case
     now = _now()
-    today = now.date()
+    today = t.local(now).date()
     tracked = _tracked(bundle)
     facts = tracked.facts
     linked = await _linked_bundle(session, case)
@@ -255,40 +278,50 @@ async def _case_context(session: AsyncSession, token: str, bundle: CaseBundle) -
         d for d in (linked.documents if linked else []) if d.kind in CUSTOMER_DOCUMENT_KINDS
     ]
     documents = {
-        d.id: DocumentLink(document_words(d.kind), f"/v1/documents/{d.id}?token={token}")
+        d.id: DocumentLink(
+            document_words(d.kind, t),
+            f"/v1/documents/{d.id}?token={token}",
+            download_words(d.kind, t),
+        )
         for d in [*bundle.documents, *linked_documents]
     }
-    shop = await organisation(session, case.org_id)
+    reschedule = _reschedule_form(facts, today, actions.keys())
     return {
+        "i18n": t,
+        "lang": t.locale,
         "token": token,
         # Each rendered form carries its own key: a double-clicked or resent form is one
         # command, and a form rendered afresh is a new one.
         "form_key": secrets.token_urlsafe(16),
         "shop_name": shop.name if shop else "",
-        "noun": case_noun(case.case_type),
+        "noun": case_noun(case.case_type, t),
+        "your_case": your_case(case.case_type, t),
+        "case_title": case_title(case.case_type, t),
         "case_id": case.id,
         "product": _product(facts),
         "first_name": facts.customer_first_name if facts else "",
-        "status": _status(case),
-        "next": next_step(tracked, now, _tracked(linked) if linked else None),
+        "status": _status(case, t),
+        "next": next_step(tracked, now, _tracked(linked) if linked else None, t=t),
         "label": _label_link(actions.get("ship_parcel"), documents),
         "payment_url": tracked.payment_action.url if tracked.payment_action else None,
-        "quote": await _quote_form(session, case) if "approve_quote" in actions else None,
-        "reschedule": _reschedule_form(facts, today, actions.keys()),
+        "quote": await _quote_form(session, case, t) if "approve_quote" in actions else None,
+        "reschedule": reschedule,
+        "reschedule_stage": stage_words(reschedule.stage, t) if reschedule else "",
         "linked": None
         if linked is None
-        else LinkedCase(case_noun(linked.case.case_type), _status(linked.case).headline),
+        else LinkedCase(your_case(linked.case.case_type, t), _status(linked.case, t).headline),
         "documents": list(documents.values()),
         # Asked once the case has ended, until the customer has answered.
         "feedback_open": case_ended(case.status) and bundle.feedback is None,
         "feedback_given": bundle.feedback is not None,
-        "done": _done_steps(bundle, today),
+        "done": _done_steps(bundle, today, t),
         "to_come": remaining_steps(
             case.case_type,
             case.status,
             resolution=case.resolution,
             coverage=case.coverage,
             mode=facts.mode.value if isinstance(facts, ReplacementFacts) and facts.mode else None,
+            t=t,
         ),
     }
 
@@ -307,21 +340,22 @@ def _tracked(bundle: CaseBundle) -> TrackedCase:
     )
 
 
-def _status(case: models.Case) -> StatusWords:
+def _status(case: models.Case, t: Translator) -> StatusWords:
     return status_words(
-        case.case_type, case.status, resolution=case.resolution, outcome=case.outcome
+        case.case_type, case.status, resolution=case.resolution, outcome=case.outcome, t=t
     )
 
 
-def _done_steps(bundle: CaseBundle, today: date) -> list[DoneStep]:
+def _done_steps(bundle: CaseBundle, today: date, t: Translator) -> list[DoneStep]:
     steps = []
     for event in bundle.timeline:
         detail = _page_detail(event.detail)
-        title = event_title(bundle.case.case_type, event.event, detail)
+        title = event_title(bundle.case.case_type, event.event, detail, t)
         if title is None:
             continue
-        note = event_note(detail, bundle.case.currency, today)
-        steps.append(DoneStep(title, human_date(event.at, today), event.at.isoformat(), note))
+        note = event_note(detail, bundle.case.currency, today, t)
+        when = human_date(event.at, today, t)
+        steps.append(DoneStep(title, when, event.at.isoformat(), note))
     return steps
 
 
@@ -341,16 +375,18 @@ async def _linked_bundle(session: AsyncSession, case: models.Case) -> CaseBundle
     return await load_case_bundle(session, linked) if linked else None
 
 
-async def _quote_form(session: AsyncSession, case: models.Case) -> QuoteForm | None:
+async def _quote_form(session: AsyncSession, case: models.Case, t: Translator) -> QuoteForm | None:
     repair = await repair_of(session, case)
     quote = RepairFacts.from_data(repair.data).quote if repair else None
     if repair is None or quote is None:
         return None
-    parts = money_words(quote.parts_total, repair.currency)
-    labour = money_words(quote.labor_total, repair.currency)
+    parts = money_words(quote.parts_total, repair.currency, t)
+    labour = money_words(quote.labor_total, repair.currency, t)
     return QuoteForm(
-        amount=money_words(quote.total, repair.currency),
-        breakdown=f"Parts {parts}, labour {labour}",
+        amount=money_words(quote.total, repair.currency, t),
+        breakdown=t.gettext(N_("Parts {parts}, labour {labour}")).format(
+            parts=parts, labour=labour
+        ),
     )
 
 
