@@ -544,8 +544,20 @@ def _settings_refusal() -> str | None:
     return None
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aftersales")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from devtools import commands as devtools
+
     parser = argparse.ArgumentParser(prog="aftersales", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run_dev = sub.add_parser("dev", help="run the whole system on the embedded default")
     run_dev.add_argument("--data-dir", type=Path, default=Path(".data"))
@@ -553,7 +565,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dev.add_argument("--port", type=int, default=8000)
     run_dev.add_argument("--temporal-port", type=int, default=7233)
     run_dev.add_argument("--ui-port", type=int, default=8233)
-    sub.add_parser("api", help="serve the HTTP API")
+    serve = sub.add_parser("api", help="serve the HTTP API")
+    serve.add_argument("--host", help="listen on (default: AFTERSALES_API_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: AFTERSALES_API_PORT, 8000)")
     sub.add_parser("worker", help="run the Temporal worker")
     sub.add_parser("migrate", help="apply database migrations")
     keys = sub.add_parser("keys", help="API keys")
@@ -607,7 +621,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--password-stdin", action="store_true", help="read the password from stdin's first line"
     )
 
+    devtools.add_parsers(sub)
+
     args = parser.parse_args(argv)
+    if args.command in devtools.COMMANDS:  # clients of a running stack: no settings of theirs
+        return devtools.run(args)
+    if args.command == "api":  # before the settings are read: the flags win
+        if args.host:
+            os.environ["AFTERSALES_API_HOST"] = args.host
+        if args.port is not None:
+            os.environ["AFTERSALES_API_PORT"] = str(args.port)
     if args.command != "dev" and (refusal := _settings_refusal()) is not None:
         print(f"aftersales: {refusal}", file=sys.stderr)
         return 2
