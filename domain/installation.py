@@ -142,6 +142,8 @@ INSTALLATION_RESCHEDULE_UPDATE = "reschedule"
 INSTALLATION_CANCEL_UPDATE = "cancel"
 # The refusal of a commissioning that does not say whether the asked-for training was given.
 TRAINING_NOT_REPORTED = "training_not_reported"
+# Why an installation is stored cancelled at once: another open case holds its unit.
+DUPLICATE_OPEN_CASE = "duplicate_open_case"
 
 
 def installation_certificate(

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.installation import (
         CANCELLABLE,
         COMMISSIONING,
+        DUPLICATE_OPEN_CASE,
         INSTALLATION_ACCEPT_UPDATE,
         INSTALLATION_BOOK_UPDATE,
         INSTALLATION_CANCEL_UPDATE,
@@ -53,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.carrier_scans import CarrierScans
     from workflows.certificates import Certificates
     from workflows.commands import CommandSlot
-    from workflows.recording import CaseRecord, new_case, one_unit
+    from workflows.recording import CaseRecord, if_held, new_case, one_unit
     from workflows.timeline import Timeline
 
 I = InstallationStatus  # noqa: E741 - the lifecycle's states, as R is the relocation's
@@ -90,28 +91,37 @@ class InstallationWorkflow:
 
     @workflow.run
     async def run(self, start: InstallationStart) -> InstallationResult:
-        await self.case.record(
-            new_case(
-                case_type=CaseKind.INSTALLATION,
-                case_id=start.installation_id,
-                org_id=start.org_id,
-                status=self.status,
-                tracking_token=start.tracking_token,
-                customer=start.customer,
-                currency=start.policy.currency,
-                receiving_org_id=start.provider_org_id,
-                items=one_unit(start.sku, start.serial, Decimal(0), "installation"),
-                data=self._facts().to_data(),
-                timeline=[
-                    self.timeline.entry(
-                        self.status,
-                        CaseEvent.CREATED,
-                        Actor.retailer(start.org_id),
-                        {"provider": start.provider_org_id, "training": str(start.training)},
-                    )
-                ],
-            )
+        new = new_case(
+            case_type=CaseKind.INSTALLATION,
+            case_id=start.installation_id,
+            org_id=start.org_id,
+            status=self.status,
+            tracking_token=start.tracking_token,
+            customer=start.customer,
+            currency=start.policy.currency,
+            receiving_org_id=start.provider_org_id,
+            items=one_unit(start.sku, start.serial, Decimal(0), "installation"),
+            data=self._facts().to_data(),
+            timeline=[
+                self.timeline.entry(
+                    self.status,
+                    CaseEvent.CREATED,
+                    Actor.retailer(start.org_id),
+                    {"provider": start.provider_org_id, "training": str(start.training)},
+                )
+            ],
         )
+        # One open case per unit, held by the database: the unit is claimed with the record,
+        # and an order that loses the race to another open case is stored cancelled.
+        lost = if_held(
+            new,
+            I.CANCELLED,
+            DUPLICATE_OPEN_CASE,
+            CaseEvent.CANCELLED,
+            {"reason": DUPLICATE_OPEN_CASE},
+        )
+        if await self.case.record_claiming(new, [start.serial], lost):
+            self.status = I.CANCELLED
         await self.case.fail_if_refused()
         while self.status not in TERMINAL_INSTALLATION_STATUSES:
             await self.waits.wait_for(

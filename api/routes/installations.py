@@ -35,6 +35,7 @@ from domain.appointments import ChecklistItem
 from domain.contracts.facts import InstallationFacts, checklists_data, site_data, visit_data
 from domain.ids import installation_workflow_id, new_case_id, new_tracking_token
 from domain.installation import (
+    DUPLICATE_OPEN_CASE,
     INSTALLATION_ACCEPT_UPDATE,
     INSTALLATION_BOOK_UPDATE,
     INSTALLATION_CANCEL_UPDATE,
@@ -85,8 +86,10 @@ async def create_installation(
         new_case_id("INS", datetime.now(UTC).year),
     )
     if existing is not None:
-        return await INSTALLATION_COMMANDS.view(session, settings, principal, existing.id)
-    # One open case per unit, as for relocations and repairs.
+        shown = await INSTALLATION_COMMANDS.view(session, settings, principal, existing.id)
+        return _refused_if_duplicate(shown, body.asset.serial)
+    # One open case per unit: refused here at once, and held by the database (the workflow
+    # claims the unit as it records the case; a race lost is stored cancelled).
     await refuse_open_case(session, org_id, body.asset.serial, installation_id)
     org = await organisation(session, org_id)
     assert org is not None
@@ -107,7 +110,7 @@ async def create_installation(
         policy=policy,
         public_base_url=settings.public_base_url,
     )
-    return await INSTALLATION_COMMANDS.start(
+    started = await INSTALLATION_COMMANDS.start(
         commands,
         principal,
         case_id=installation_id,
@@ -118,6 +121,20 @@ async def create_installation(
         pending_detail=f"installation {installation_id} was started but has not answered yet; "
         "retry with the same Idempotency-Key to get it",
     )
+    return _refused_if_duplicate(started, body.asset.serial)
+
+
+def _refused_if_duplicate(shown: InstallationPublic, serial: str) -> InstallationPublic:
+    """An order that lost the race for its unit to another open case is a 409, as one
+    refused before it started is (the case stays, cancelled, with its reason)."""
+    if shown.reason == DUPLICATE_OPEN_CASE:
+        raise Problem(
+            409,
+            DUPLICATE_OPEN_CASE,
+            f"unit {serial} already has an open case",
+            case_id=shown.id,
+        )
+    return shown
 
 
 @router.get("", response_model=Page[InstallationPublic])
@@ -243,6 +260,7 @@ def installation_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> In
     return InstallationPublic(
         id=case.id,
         status=case.status,
+        reason=case.reason,
         created_at=case.created_at,
         updated_at=case.updated_at,
         tracking_token=viewer.tracking_token(case),

@@ -66,6 +66,9 @@ class TrackRescheduleBody(Strict):
 class InstallationPublic(BaseModel):
     id: str
     status: str
+    reason: str | None = Field(
+        None, description="`duplicate_open_case` when another open case held the unit"
+    )
     created_at: datetime
     updated_at: datetime
     tracking_token: str | None = Field(None, description="shown to the retailer that owns it")

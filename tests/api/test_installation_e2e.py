@@ -7,6 +7,7 @@ refusals and cancel."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -367,3 +368,35 @@ async def test_the_visit_reminder_emails_the_customer(stack: Stack, sessions: Se
         cancelled = await shop.post(f"{path}/cancel", json={"reason": "done testing"})
         assert cancelled.status_code == 200, cancelled.text
     assert (await notices(sessions, installation["id"]))["appointment_reminder"] == 1
+
+
+async def test_orders_racing_for_one_unit_open_one_installation(stack: Stack) -> None:
+    """Distinct orders for one serial sent at once: the database lets one hold the unit;
+    every other is 409 `duplicate_open_case`, whether the API's look or the workflow's
+    claim refused it."""
+    retailer = await make_org(stack, "retailer")
+    product = await add_product(stack, retailer, category="dental")
+    provider = await make_org(stack, "repair_center")
+    body = {
+        "asset": {"sku": product["sku"], "serial": f"DC-{uuid.uuid4().hex[:8]}"},
+        "provider_org_id": provider.id,
+        "site": SITE,
+        "customer": customer(),
+    }
+    async with stack.http(retailer.key) as shop:
+        answers = await asyncio.gather(
+            *(
+                shop.post(
+                    "/v1/installations",
+                    json=body,
+                    headers={"Idempotency-Key": f"race-{n}-{uuid.uuid4().hex[:6]}"},
+                )
+                for n in range(6)
+            )
+        )
+        codes = Counter(a.status_code for a in answers)
+        assert codes == {201: 1, 409: 5}, [a.text for a in answers]
+        for refused in (a for a in answers if a.status_code == 409):
+            assert_problem(refused, 409, "duplicate_open_case")
+        listed = (await shop.get("/v1/installations", params={"limit": 200})).json()["items"]
+        assert [i["status"] for i in listed if i["status"] != "cancelled"] == ["scheduling"]

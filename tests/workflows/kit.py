@@ -675,7 +675,12 @@ class Installation:
 
 
 def installation_start(
-    h: Harness, *, provider_org_id: str, training: bool = False, max_reschedules: int = 2
+    h: Harness,
+    *,
+    provider_org_id: str,
+    training: bool = False,
+    max_reschedules: int = 2,
+    serial_number: str | None = None,
 ) -> InstallationStart:
     return InstallationStart(
         installation_id=case_id("INS"),
@@ -685,7 +690,7 @@ def installation_start(
         provider_org_id=provider_org_id,
         provider_name="Test Installers",
         sku=new_sku("INS-SKU"),
-        serial=serial(),
+        serial=serial_number or serial(),
         product_name="Dental Chair",
         site=INSTALL_SITE,
         customer=CUSTOMER,
@@ -696,11 +701,17 @@ def installation_start(
 
 
 async def open_installation(
-    h: Harness, *, training: bool = False, task_queue: str | None = None
+    h: Harness,
+    *,
+    training: bool = False,
+    task_queue: str | None = None,
+    serial_number: str | None = None,
 ) -> tuple[Installation, InstallationView]:
     """A provider and an installation for it, opened as the API does (update-with-start)."""
     provider = await add_provider(h)
-    s = installation_start(h, provider_org_id=provider, training=training)
+    s = installation_start(
+        h, provider_org_id=provider, training=training, serial_number=serial_number
+    )
     operation = with_start(
         h,
         InstallationWorkflow.run,

@@ -399,3 +399,42 @@ async def test_out_of_order_commands_are_refused_and_change_nothing(
         await expect_invalid(call, I.INSTALLED)
     assert await events(h, ins.id) == before
     assert (await case_row(h, ins.id)).status == "installed"
+
+
+# ------------------------------------------------------------------ one open case per unit
+
+
+async def open_claims(h: Harness, serial_number: str) -> list[str]:
+    async with h.sessions() as session:
+        query = select(models.OpenSerial.case_id).where(
+            models.OpenSerial.org_id == h.org_id, models.OpenSerial.serial == serial_number
+        )
+        return list((await session.scalars(query)).all())
+
+
+async def test_the_unit_is_claimed_while_open_and_a_second_order_is_stored_cancelled(
+    harness: Harness, open_installation: Opener
+) -> None:
+    h = harness
+    first, view = await open_installation()
+    assert view.status == I.SCHEDULING
+    assert await open_claims(h, first.start.serial) == [first.id]
+
+    # Another order for the same unit while the first is open: it loses the claim.
+    second, view = await open_installation(serial_number=first.start.serial)
+    assert (view.status, view.appointment) == (I.CANCELLED, None)
+    assert (await second.handle.result()).status == I.CANCELLED
+    row = await case_row(h, second.id)
+    assert (row.status, row.reason) == ("cancelled", "duplicate_open_case")
+    (refusal,) = await timeline(h, second.id)
+    assert (refusal.event, refusal.detail) == ("cancelled", {"reason": "duplicate_open_case"})
+    assert await open_claims(h, first.start.serial) == [first.id]
+
+    # Once the first is closed, the unit may have its next case.
+    await first.handle.execute_update(
+        typed(InstallationWorkflow.cancel), InstallationCancel(RETAILER)
+    )
+    assert await open_claims(h, first.start.serial) == []
+    third, view = await open_installation(serial_number=first.start.serial)
+    assert view.status == I.SCHEDULING
+    assert await open_claims(h, first.start.serial) == [third.id]
