@@ -143,7 +143,9 @@ def rate_limited(exc: RateLimited) -> Response:
 )
 async def lookup(org_slug: str, body: LookupIn, request: Request, session: SessionDep) -> Response:
     """Open an order by its number and the email it was placed with. More than 10 lookups a
-    minute from one client are refused (429 `rate_limited`, with Retry-After)."""
+    minute from one client (its address) at this shop's portal are refused, right or wrong
+    (429 `rate_limited`, with Retry-After); counted in the database, so every API process
+    shares the count."""
     shop = await shop_of(session, org_slug)
     client = client_of(shop, request.client.host if request.client else None)
     try:

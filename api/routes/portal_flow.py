@@ -69,6 +69,9 @@ class Shop:
     id: str
     name: str
     slug: str
+    # What its portal reads in: the retailer's defaults for its customers.
+    locale: str = "en"
+    time_zone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ async def shop_of(session: AsyncSession, slug: str) -> Shop:
     org = await organisation_by_slug(session, slug) if len(slug) <= 64 else None
     if org is None or org.kind != OrgKind.RETAILER.value:
         raise not_found("return portal")
-    return Shop(org.id, org.name, org.slug)
+    return Shop(org.id, org.name, org.slug, org.default_locale, org.default_time_zone)
 
 
 def client_of(shop: Shop, host: str | None) -> str:

@@ -118,9 +118,9 @@ _REFUSALS = {
 _TRY_AGAIN = N_("We couldn't start your return just now. Please try again in a moment.")
 
 
-def _reader() -> Translator:
-    # English until the portal learns the shop's language (presentation.i18n negotiates).
-    return translator(None)
+def _reader(shop: Shop) -> Translator:
+    """The shop's language and clock (its customers name none before they find an order)."""
+    return translator(shop.locale, shop.time_zone)
 
 
 # ------------------------------------------------------------------ pages
@@ -145,7 +145,7 @@ async def lookup_form(
     shop = await _shop(session, slug)
     if shop is None:
         return _not_found()
-    t = _reader()
+    t = _reader(shop)
     address = email.strip()
     try:
         ref = _valid(OrderRef, order_ref)
@@ -202,9 +202,9 @@ async def item_page(
         return opened
     line = _offered(opened, line_id)
     if line is None:
-        return _order(opened, 404, _reader().gettext(_GONE))
+        return _order(opened, 404, _reader(opened.shop).gettext(_GONE))
     if reason not in REASON_WORDS:
-        return _order(opened, 422, _reader().gettext(_PICK_REASON))
+        return _order(opened, 422, _reader(opened.shop).gettext(_PICK_REASON))
     chosen = ReturnReason(reason)
     if chosen is ReturnReason.DEFECTIVE and line.troubleshooting and not still_broken:
         return _html(
@@ -228,11 +228,11 @@ async def fixed_form(
         return opened
     line = opened.line(line_id)
     if line is None or not step.isdigit() or len(step) > 3:
-        return _order(opened, 404, _reader().gettext(_GONE))
+        return _order(opened, 404, _reader(opened.shop).gettext(_GONE))
     try:
         await deflect(session, opened, line, int(step))
     except Problem:
-        return _order(opened, 422, _reader().gettext(_GONE))
+        return _order(opened, 422, _reader(opened.shop).gettext(_GONE))
     return _see_other(f"/returns/{opened.shop.slug}/fixed")
 
 
@@ -262,10 +262,10 @@ async def return_form(
         return opened
     line = opened.line(line_id)
     if line is None or reason not in REASON_WORDS:
-        return _order(opened, 404, _reader().gettext(_GONE))
+        return _order(opened, 404, _reader(opened.shop).gettext(_GONE))
     chosen = ReturnReason(reason)
     if resolution not in RESOLUTION_WORDS:
-        message = _reader().gettext(_PICK_RESOLUTION)
+        message = _reader(opened.shop).gettext(_PICK_RESOLUTION)
         return _return_form(opened, line, chosen, 422, message, serial, notes)
     try:
         given = _valid(Serial, serial) if serial.strip() else None
@@ -275,11 +275,11 @@ async def return_form(
         asked = ReturnAsked(line.sku, given or line.serial, chosen, Resolution(resolution), written)
         rma = await start_return(commands, opened, asked, key)
     except ValueError:
-        message = _reader().gettext(_CHECK_FIELDS)
+        message = _reader(opened.shop).gettext(_CHECK_FIELDS)
         return _return_form(opened, line, chosen, 422, message, serial, notes)
     except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
         problem = _problem(exc)
-        message = _refusal(problem)
+        message = _refusal(opened.shop, problem)
         return _return_form(opened, line, chosen, problem.status, message, serial, notes)
     assert rma.tracking_token is not None
     await _label_or_timeout(session, rma.id)
@@ -305,7 +305,7 @@ async def _opened(session: AsyncSession, slug: str, token: str | None) -> Opened
     try:
         return await open_lookup(session, shop, token or "")
     except Problem:
-        return _start(shop, 401, _reader().gettext(_EXPIRED))
+        return _start(shop, 401, _reader(shop).gettext(_EXPIRED))
 
 
 def _offered(opened: OpenedOrder, line_id: int) -> PortalLine | None:
@@ -330,9 +330,9 @@ async def _label_or_timeout(session: AsyncSession, case_id: str) -> None:
         await asyncio.sleep(0.2)
 
 
-def _refusal(problem: Problem) -> str:
+def _refusal(shop: Shop, problem: Problem) -> str:
     """A refusal in the customer's words (a 503 or an unexpected one: try again)."""
-    return _reader().gettext(_REFUSALS.get(problem.code, _TRY_AGAIN))
+    return _reader(shop).gettext(_REFUSALS.get(problem.code, _TRY_AGAIN))
 
 
 def _problem(exc: Problem | WorkflowUpdateFailedError | RPCError) -> Problem:
@@ -354,7 +354,7 @@ def _start(
 
 
 def _order(opened: OpenedOrder, status: int = 200, message: str | None = None) -> Response:
-    t = _reader()
+    t = _reader(opened.shop)
     lines = [
         {
             "id": line.id,
@@ -385,7 +385,7 @@ def _return_form(
     serial: str = "",
     notes: str = "",
 ) -> Response:
-    t = _reader()
+    t = _reader(opened.shop)
     context = {
         "line": line,
         "reason": reason.value,
@@ -415,7 +415,7 @@ def _html(
         shop_name=shop.name,
         slug=shop.slug,
         message=message,
-        i18n=_reader(),
+        i18n=_reader(shop),
         **context,
     )
     return HTMLResponse(page, status_code=status, headers=HEADERS)
