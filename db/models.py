@@ -119,6 +119,8 @@ class Product(Base):
 
 class CustomerRecord(Base):
     __tablename__ = "customers"
+    # The console's search by email, whatever its case (migration 0022).
+    __table_args__ = (Index("ix_customers_org_email", "org_id", text("lower(email)")),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -242,6 +244,13 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_org_type_status", "org_id", "case_type", "status"),
         Index("ix_cases_org_type_created", "org_id", "case_type", "created_at", "id"),
+        # The console's lists (migration 0022): a status filter pages in date order, and a
+        # search finds a case by its order reference or its customer.
+        Index(
+            "ix_cases_org_type_status_created", "org_id", "case_type", "status", "created_at", "id"
+        ),
+        Index("ix_cases_org_order_ref", "org_id", "order_ref"),
+        Index("ix_cases_customer_id", "customer_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -284,7 +293,16 @@ class CaseItem(Base):
 class TimelineEvent(Base):
     __tablename__ = "timeline_events"
     # (case_id, seq) makes a retried projection append nothing twice.
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        # The few jobs past their SLA, for the console's home and list (migration 0022).
+        Index(
+            "ix_timeline_events_sla_breached",
+            "case_id",
+            postgresql_where=text("event = 'sla_breached'"),
+            sqlite_where=text("event = 'sla_breached'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
