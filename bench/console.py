@@ -240,7 +240,7 @@ async def main(cases: int, rounds: int, database_url: str | None) -> None:
                 email = await seed(app.state.resources.sessions, org_id, cases)
                 print(f"seeded {cases} RMAs in {time.perf_counter() - started:.1f} s")
                 api = {"Authorization": f"Bearer {key}"}
-                pages = {
+                pages: dict[str, dict[str, Any]] = {
                     "json": {"url": "/v1/rmas", "params": {"limit": 50}, "headers": api},
                     "console": {"url": "/console/rmas"},
                     "console status": {"url": "/console/rmas", "params": {"status": "received"}},
