@@ -85,7 +85,9 @@ def sla_view(status: str, sla: SlaFacts, now: datetime) -> SlaView:
         words = "Ready late" if breached else "Ready on time"
         return SlaView(due, words, due_words, breached, "stopped")
     if status == RepairStatus.AWAITING_APPROVAL:
-        return SlaView(due, "Clock paused: quote with customer", due_words, breached, "paused")
+        # The due time moves on while the clock stands still: late only if it was before.
+        words = "Clock paused: quote with customer"
+        return SlaView(due, words, due_words, sla.breached, "paused")
     if late_now:
         return SlaView(due, f"Overdue by {duration_words(now - due)}", due_words, True, "running")
     return SlaView(due, f"Due in {duration_words(due - now)}", due_words, breached, "running")

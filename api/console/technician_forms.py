@@ -142,19 +142,28 @@ def diagnosis_draft(form: FormData) -> DiagnosisDraft:
     )
 
 
+def _whole(value: str, default: int) -> int | str:
+    """A number field as the API's JSON integer; what is not one is passed on as typed, for
+    the schema to refuse in its words (the API takes no string for a number)."""
+    value = value.strip()
+    if not value:
+        return default
+    return int(value) if re.fullmatch(r"-?[0-9]{1,9}", value) else value
+
+
 def diagnosis_body(draft: DiagnosisDraft) -> DiagnosisBody | Refusal:
     if draft.repairable not in ("yes", "no"):
         return Refusal(["Repairable: choose Yes or No"])
     data: dict[str, Any] = {
         "fault_code": draft.fault_code,
         "findings": draft.findings,
-        "labor_minutes": draft.labor_minutes.strip() or "0",
+        "labor_minutes": _whole(draft.labor_minutes, 0),
         "repairable": draft.repairable == "yes",
         "parts": [
             {
                 "part_no": p.part_no,
                 "description": p.description,
-                "quantity": p.quantity.strip() or "1",
+                "quantity": _whole(p.quantity, 1),
                 "unit_price": p.unit_price.strip() or "0",
             }
             for p in draft.parts
