@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from api.console.field_work import FieldVisit, checklist_data, checklist_draft, field_list
 from api.console.technician_board import duration_words, sla_view
@@ -40,7 +40,7 @@ def diagnosis_form(**changes: str | list[str]) -> FormData:
         "part_unit_price": ["40.00", "", "2.50", ""],
     }
     fields.update(changes)
-    items = [
+    items: list[tuple[str, str | UploadFile]] = [
         (name, value)
         for name, values in fields.items()
         for value in (values if isinstance(values, list) else [values])
