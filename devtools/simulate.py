@@ -30,6 +30,10 @@ NEXT_STEP = {
 WAIT_SECONDS = 30.0
 
 
+class NoParcel(str):
+    """Why a case has no parcel to move (yet, perhaps)."""
+
+
 def scan(
     place: Place,
     tracking_number: str,
@@ -64,6 +68,11 @@ def scan_command(place: Place, tracking_number: str, status: str, event_id: str 
 
 def advance_command(place: Place, case_id: str) -> int:
     found = asyncio.run(_parcel_on_its_way(place, case_id))
+    deadline = time.monotonic() + WAIT_SECONDS
+    while isinstance(found, NoParcel) and time.monotonic() < deadline:
+        # A label is booked a moment after the step that calls for it.
+        time.sleep(0.3)
+        found = asyncio.run(_parcel_on_its_way(place, case_id))
     if isinstance(found, str):
         print(f"aftersales: {found}")
         return 1
@@ -108,9 +117,7 @@ async def _parcel_on_its_way(place: Place, case_id: str) -> tuple[str, str, str,
         await engine.dispose()
     moving = [p for p in parcels if p.status in NEXT_STEP]
     if not moving:
-        return f"{case_id} ({case.status}) has no parcel on its way" + (
-            " yet: its label is being booked, try again in a moment" if not parcels else ""
-        )
+        return NoParcel(f"{case_id} ({case.status}) has no parcel on its way")
     parcel = moving[0]
     return parcel.tracking_number, parcel.status, parcel.direction, case.status, entries or 0
 
