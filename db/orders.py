@@ -111,12 +111,17 @@ async def put_order(
 
 
 async def order_by_ref(session: AsyncSession, org_id: str, order_ref: str) -> StoredOrder | None:
-    order = await session.scalar(
+    order = await order_row(session, org_id, order_ref)
+    return None if order is None else StoredOrder(order, await _lines(session, order.id))
+
+
+async def order_row(session: AsyncSession, org_id: str, order_ref: str) -> models.Order | None:
+    """The order without its lines: one statement, found or not."""
+    return await session.scalar(
         select(models.Order)
         .where(models.Order.org_id == org_id, models.Order.order_ref == order_ref)
         .execution_options(populate_existing=True)
     )
-    return None if order is None else StoredOrder(order, await _lines(session, order.id))
 
 
 async def order_by_id(session: AsyncSession, order_id: str) -> StoredOrder | None:

@@ -22,7 +22,7 @@ from api.schemas.common import CustomerIn
 from api.schemas.rma import RmaCreate, RmaItemIn, RmaPublic
 from api.schemas.setup import PolicyDocument
 from db import models
-from db.orders import StoredOrder, normal_email, order_by_id, order_by_ref
+from db.orders import StoredOrder, normal_email, order_by_id, order_row
 from db.organisations import organisation_by_slug
 from db.policies import policy_document
 from db.portal import (
@@ -127,13 +127,13 @@ async def look_up(
     count, window_end = await count_lookup(session, client, moment)
     if count > LOOKUPS_PER_MINUTE:
         raise RateLimited(max(1, int((window_end - moment).total_seconds() + 0.999)))
-    found = await order_by_ref(session, shop.id, order_ref.strip())
-    stored_email = found.order.customer_email if found else _NO_EMAIL
+    found = await order_row(session, shop.id, order_ref.strip())
+    stored_email = found.customer_email if found else _NO_EMAIL
     matches = hmac.compare_digest(normal_email(email).encode(), stored_email.encode())
     if found is None or not matches:
         raise Problem(404, "not_found", NO_ORDER_DETAIL)
     token = secrets.token_urlsafe(32)
-    await add_lookup(session, shop.id, found.order.id, token, moment, LOOKUP_TOKEN_TTL)
+    await add_lookup(session, shop.id, found.id, token, moment, LOOKUP_TOKEN_TTL)
     return token, await open_lookup(session, shop, token)
 
 
