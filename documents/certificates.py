@@ -37,8 +37,8 @@ from documents.pdftext import (
     REGULAR,
     TIMES_BOLD,
     TIMES_ITALIC,
-    WIDTHS,
     Text,
+    char_width,
     encode,
     width,
     wrap,
@@ -127,7 +127,7 @@ FAILED = _Style(BOLD, 9, 11.5, f"{_rgb(RED)} rg")
 SPANNING = _Style(REGULAR, 9, 12, INK_FILL)
 
 # A cell's content, top down: paragraphs (a style and its wrapped lines) and spaces.
-_Paragraph = tuple[_Style, list[bytes]]
+_Paragraph = tuple[_Style, list[str]]
 _Cell = list[_Paragraph | float]
 
 # Label-above-value pairs in two columns: padding (left 0, right 6, top 6, bottom 4).
@@ -504,7 +504,7 @@ def _centred(pages: _Pages, style: _Style, value: str) -> None:
 
 
 def _paragraph(
-    pages: _Pages, style: _Style, lines: list[bytes], x: float = MARGIN, align: str = "left"
+    pages: _Pages, style: _Style, lines: list[str], x: float = MARGIN, align: str = "left"
 ) -> None:
     """Lines down the page, onto the next one where the page is full."""
     for raw in lines:
@@ -534,7 +534,7 @@ def _fault(pages: _Pages, code: str, fault: str) -> None:
     # The dash follows the code's last line after a space.
     indent = (
         width(code_lines[-1], FAULT_CODE.font, FAULT_CODE.size)
-        + WIDTHS[BODY.font][0x20] * BODY.size / 1000
+        + char_width(BODY.font, " ") * BODY.size / 1000
         if code_lines
         else 0.0
     )
@@ -777,7 +777,7 @@ def _verification_cell(code: str, verify_url: str) -> _Cell:
     """The verification code, big enough to read out over the phone, and how to check it."""
     text_width = VERIFY_TEXT_WIDTH - VERIFY_TEXT_LEFT - CELL_RIGHT
     return [
-        (LABEL, [b"VERIFICATION CODE"]),
+        (LABEL, ["VERIFICATION CODE"]),
         4.0,
         (CODE, wrap(encode(code), CODE.font, CODE.size, text_width)),
         6.0,
@@ -785,7 +785,7 @@ def _verification_cell(code: str, verify_url: str) -> _Cell:
         (
             CAPTION,
             wrap(
-                b"Scan the code or enter the verification code to confirm this certificate.",
+                "Scan the code or enter the verification code to confirm this certificate.",
                 REGULAR,
                 CAPTION.size,
                 text_width,

@@ -219,7 +219,7 @@ def _prepared_for(pages: _Pages, data: PackingSlipData) -> None:
 
 
 def _items(pages: _Pages, items: list[SlipItem]) -> None:
-    rows = [_cells(item) for item in items] or [[[b"No items."], [], [], [], []]]
+    rows = [_cells(item) for item in items] or [[["No items."], [], [], [], []]]
     first = min(_row_height(rows[0]), TOP - BOTTOM - TABLE_HEADER_HEIGHT)
     _heading(pages, "Items", TABLE_HEADER_HEIGHT + first)
     _table_header(pages)
@@ -236,7 +236,7 @@ def _items(pages: _Pages, items: list[SlipItem]) -> None:
         _row(pages, cells, stripe)
 
 
-def _cells(item: SlipItem) -> list[list[bytes]]:
+def _cells(item: SlipItem) -> list[list[str]]:
     """An item's cells as wrapped lines, in column order."""
     values = (item.sku, item.description, item.serial, str(item.quantity), item.reason)
     return [
@@ -245,7 +245,7 @@ def _cells(item: SlipItem) -> list[list[bytes]]:
     ]
 
 
-def _row_height(cells: list[list[bytes]]) -> float:
+def _row_height(cells: list[list[str]]) -> float:
     return 2 * CELL_PAD + CELL_LEADING * max(1, *map(len, cells))
 
 
@@ -264,7 +264,7 @@ def _table_header(pages: _Pages) -> None:
     pages.rule(pages.y, 1, INK_STROKE)
 
 
-def _row(pages: _Pages, cells: list[list[bytes]], stripe: bool) -> None:
+def _row(pages: _Pages, cells: list[list[str]], stripe: bool) -> None:
     height = _row_height(cells)
     top = pages.y
     if stripe:
@@ -285,7 +285,7 @@ def _instructions(pages: _Pages, steps: list[str]) -> None:
     if not steps:
         return
     wrapped = [
-        wrap(encode(step), REGULAR, STEP_SIZE, CONTENT_WIDTH - STEP_INDENT) or [b""]
+        wrap(encode(step), REGULAR, STEP_SIZE, CONTENT_WIDTH - STEP_INDENT) or [""]
         for step in steps
     ]
     # Heading and steps kept together when they fit on a page at all.

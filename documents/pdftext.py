@@ -1,92 +1,142 @@
-"""Standard-font text written straight into a page's content stream, as one BT/ET block.
+"""Unicode text written straight into a page's content stream, as one BT/ET block.
 
 With reportlab in pure Python, every canvas text call costs float formatting and
 graphics-state bookkeeping, and every platypus Paragraph a parse, a layout pass and a
 text object of its own: for the label, text alone cost more than the bare page, and
 for the packing slip and the certificates platypus was four fifths of the render. So
 the documents that are rendered per case (labels, packing slips, certificates) measure
-their text here, from the standard fonts' advance widths (the table
-pdfmetrics.stringWidth reads), fit or wrap it themselves, and write each page's lines as
-one block of `Tf Tm Tj` operators.
+their text here, from the embedded fonts' advance widths, fit or wrap it themselves, and
+write each page's lines as one block of `Tf Tm Tj` operators.
+
+The fonts are TrueType, vendored in documents/fonts/ with their licences and embedded as
+subsets: DejaVu (Latin, Greek, Cyrillic and more: "Zoë Łukasiewicz") and, for what
+DejaVu has no glyph for, Droid Sans Fallback (Chinese, Japanese, Korean: "山田太郎").
+reportlab draws a run in one font only, so each character is measured and drawn in the
+first of the two that has it: a line becomes runs, one `Tf` each.
 """
 
 from __future__ import annotations
 
 import math
+from functools import cache
+from pathlib import Path
 
-from reportlab.pdfbase.pdfmetrics import getFont
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-REGULAR = "Helvetica"
-BOLD = "Helvetica-Bold"
+FONTS_DIR = Path(__file__).resolve().parent / "fonts"
+
+REGULAR = "DejaVuSansCondensed"
+BOLD = "DejaVuSansCondensed-Bold"
 # The certificates' title, "issued to" line and codes.
-TIMES_BOLD = "Times-Bold"
-TIMES_ITALIC = "Times-Italic"
-COURIER_BOLD = "Courier-Bold"
+TIMES_BOLD = "DejaVuSerifCondensed-Bold"
+TIMES_ITALIC = "DejaVuSerifCondensed-Italic"
+COURIER_BOLD = "DejaVuSansMono-Bold"
+# Chinese, Japanese and Korean, for every style (it has one weight).
+FALLBACK = "DroidSansFallback"
 
-# Advance widths (1/1000 em) in WinAnsiEncoding, the encoding the standard fonts use;
-# text is encoded as cp1252, its Windows twin.
-WIDTHS: dict[str, tuple[int, ...]] = {
-    font: tuple(getFont(font).widths)
-    for font in (REGULAR, BOLD, TIMES_BOLD, TIMES_ITALIC, COURIER_BOLD)
-}
-ELLIPSIS = 0x85  # "…" in cp1252
-SPACE = 0x20
+ELLIPSIS = "\u2026"
+SPACE = " "
 
 
-def encode(text: str) -> bytes:
-    """Text in the standard fonts' encoding; what it cannot print becomes "?"."""
-    return text.encode("cp1252", "replace")
+@cache
+def _font(name: str) -> TTFont:
+    """The font, registered with reportlab on first use (the fallback's 3 MB are read only
+    when a document needs it)."""
+    font = TTFont(name, str(FONTS_DIR / f"{name}.ttf"))
+    pdfmetrics.registerFont(font)
+    return font
 
 
-def width(raw: bytes, font: str, size: float) -> float:
-    """Width of encoded text in points."""
-    return sum(map(WIDTHS[font].__getitem__, raw)) * size / 1000
+@cache
+def _widths(name: str) -> dict[int, float]:
+    """Advance widths (1/1000 em) by code point: the characters the font has a glyph for."""
+    face = _font(name).face
+    return {code: float(w) for code, w in face.charWidths.items()}
+
+
+def font_of(font: str, char: str) -> str:
+    """The font `char` is drawn in: `font` when it has the glyph, else the fallback (a
+    character neither has is drawn as `font`'s missing-glyph box)."""
+    code = ord(char)
+    if code in _widths(font) or char.isspace():
+        return font
+    if code in _widths(FALLBACK):
+        return FALLBACK
+    return font
+
+
+def char_width(font: str, char: str) -> float:
+    """Advance width of one character in 1/1000 em, in the font it is drawn in."""
+    drawn = font_of(font, char)
+    widths = _widths(drawn)
+    return widths.get(ord(char), widths.get(0x20, 500.0) if char.isspace() else _missing(drawn))
+
+
+@cache
+def _missing(font: str) -> float:
+    return float(_font(font).face.defaultWidth)
+
+
+def encode(text: str) -> str:
+    """Text as the renderer takes it: control characters (a label field is one line)
+    become spaces."""
+    return "".join(" " if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text)
+
+
+def _units(raw: str, font: str) -> float:
+    return sum(char_width(font, c) for c in raw)
+
+
+def width(raw: str, font: str, size: float) -> float:
+    """Width of text in points."""
+    return _units(raw, font) * size / 1000
 
 
 def fit(
-    raw: bytes, font: str, size: float, max_width: float, min_size: float = 6.0
-) -> tuple[bytes, float, float]:
+    raw: str, font: str, size: float, max_width: float, min_size: float = 6.0
+) -> tuple[str, float, float]:
     """Text, size and width: the size shrinks to fit, down to `min_size`, then
     the text is cut with an ellipsis."""
-    widths = WIDTHS[font]
     limit = max_width * 1000  # widths are in 1/1000 of the font size
-    units = sum(map(widths.__getitem__, raw))
+    units = _units(raw, font)
     if units * size <= limit:
         return raw, size, units * size / 1000
     # Rounded down to what the content stream prints (2 decimals), so it still fits.
     size = max(min_size, math.floor(limit / units * 100) / 100)
     if units * size <= limit:
         return raw, size, units * size / 1000
-    budget = limit / size - widths[ELLIPSIS]
+    ellipsis = char_width(font, ELLIPSIS)
+    budget = limit / size - ellipsis
     while raw and units > budget:
-        units -= widths[raw[-1]]
+        units -= char_width(font, raw[-1])
         raw = raw[:-1]
-    return raw + bytes([ELLIPSIS]), size, (units + widths[ELLIPSIS]) * size / 1000
+    return raw + ELLIPSIS, size, (units + ellipsis) * size / 1000
 
 
-def wrap(raw: bytes, font: str, size: float, max_width: float, indent: float = 0.0) -> list[bytes]:
-    """Encoded text broken into lines no wider than `max_width`, nothing left out.
+def wrap(raw: str, font: str, size: float, max_width: float, indent: float = 0.0) -> list[str]:
+    """Text broken into lines no wider than `max_width`, nothing left out.
 
     Runs of white space collapse to one space, as in a platypus Paragraph; lines break
-    between words, and a word wider than a whole line is broken between characters.
-    No text, no lines. `indent` (points) is what the first line already holds before
-    this text, in another font (the space between them included): the first line
-    takes less, and is empty when not even the first word fits after it.
+    between words, and a word wider than a whole line is broken between characters
+    (Chinese and Japanese, written without spaces, break there too). No text, no lines.
+    `indent` (points) is what the first line already holds before this text, in another
+    font (the space between them included): the first line takes less, and is empty when
+    not even the first word fits after it.
     """
-    widths = WIDTHS[font]
     limit = max_width * 1000 / size
     words = raw.split()
-    joined = b" ".join(words)
+    joined = " ".join(words)
     used = indent * 1000 / size
-    if used + sum(map(widths.__getitem__, joined)) <= limit:
+    if used + _units(joined, font) <= limit:
         return [joined] if joined else []
-    space = widths[SPACE]
-    lines: list[bytes] = []
-    line: list[bytes] = []
+    space = char_width(font, SPACE)
+    lines: list[str] = []
+    line: list[str] = []
     indented = used > 0
     for word in words:
-        units = sum(map(widths.__getitem__, word))
+        units = _units(word, font)
         if line and used + space + units <= limit:
             line.append(word)
             used += space + units
@@ -97,21 +147,22 @@ def wrap(raw: bytes, font: str, size: float, max_width: float, indent: float = 0
             if used + units <= limit:
                 line, used = [word], used + units
                 continue
-            lines.append(b"")
+            lines.append("")
         elif line:
-            lines.append(b" ".join(line))
+            lines.append(" ".join(line))
         if units <= limit:
             line, used = [word], units
             continue
         start, used = 0, 0.0
-        for index, byte in enumerate(word):
-            if used + widths[byte] > limit and index > start:
+        for index, char in enumerate(word):
+            advance = char_width(font, char)
+            if used + advance > limit and index > start:
                 lines.append(word[start:index])
                 start, used = index, 0.0
-            used += widths[byte]
+            used += advance
         line = [word[start:]]
     if line:
-        lines.append(b" ".join(line))
+        lines.append(" ".join(line))
     return lines
 
 
@@ -123,8 +174,20 @@ def escape(raw: bytes) -> str:
     return "".join(c if " " <= c <= "~" and c not in "\\()" else f"\\{ord(c):03o}" for c in text)
 
 
+def runs(raw: str, font: str) -> list[tuple[str, str]]:
+    """The text cut where the font it is drawn in changes: (font, text) pairs."""
+    found: list[tuple[str, str]] = []
+    for char in raw:
+        drawn = font_of(font, char)
+        if found and found[-1][0] == drawn:
+            found[-1] = (drawn, found[-1][1] + char)
+        else:
+            found.append((drawn, char))
+    return found
+
+
 class Text:
-    """Lines of standard-font text on one page, collected into one BT/ET block.
+    """Lines of text on one page, collected into one BT/ET block.
 
     `fill` is the PDF fill-colour operator of the block's text ("0 g": black); a line
     may name another `color` operator for itself.
@@ -132,9 +195,6 @@ class Text:
 
     def __init__(self, canvas: Canvas, fill: str = "0 g") -> None:
         self.canvas = canvas
-        # A font's internal name, looked up on first use: registering a font puts it in
-        # the document's font resources, so a document lists only the fonts it uses.
-        self.names: dict[str, str] = {}
         self.fill = fill
         self.color = fill
         self.ops: list[str] = []
@@ -157,7 +217,7 @@ class Text:
 
     def place(
         self,
-        raw: bytes,
+        raw: str,
         x: float,
         y: float,
         font: str,
@@ -167,26 +227,29 @@ class Text:
         align: str = "left",
         color: str | None = None,
     ) -> None:
-        """One line of encoded text as it is (already fitted or wrapped); `width` saves
-        measuring it again when it is aligned right or centred."""
+        """One line of text as it is (already fitted or wrapped); `width` saves measuring
+        it again when it is aligned right or centred."""
+        if not raw:
+            return
         if align != "left":
             if width is None:
-                width = sum(map(WIDTHS[font].__getitem__, raw)) * size / 1000
+                width = _units(raw, font) * size / 1000
             x -= width if align == "right" else width / 2
-        name = self.names.get(font) or self._register(font)
-        op = f"{name} {size:.2f} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm ({escape(raw)}) Tj"
+        doc = self.canvas._doc
+        parts = [f"1 0 0 1 {x:.2f} {y:.2f} Tm"]
+        for drawn, run in runs(raw, font):
+            ttf = _font(drawn)
+            # A subset holds 256 glyphs: a run may span several, each its own font name.
+            for subset, encoded in ttf.splitString(run, doc):
+                name = ttf.getSubsetInternalName(subset, doc)
+                parts.append(f"{name} {size:.2f} Tf ({escape(encoded)}) Tj")
+        op = " ".join(parts)
         # The colour operator goes out only where it changes.
         color = color or self.fill
         if color != self.color:
             self.color = color
             op = f"{color} {op}"
         self.ops.append(op)
-
-    def _register(self, font: str) -> str:
-        # reportlab's own text objects look the names up the same way.
-        name: str = self.canvas._doc.getInternalFontName(font)
-        self.names[font] = name
-        return name
 
     def draw(self) -> None:
         """Write the block onto the canvas's current page and start an empty one."""

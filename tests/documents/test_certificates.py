@@ -582,7 +582,9 @@ def page_of(texts: list[str], needle: str) -> int:
 
 def test_the_fault_code_and_the_fault_share_a_line() -> None:
     [text] = pages_text(render_repair_certificate(certificate()))
-    assert "F-PUMP-07 \u2014 Pump leaks under pressure" in text.splitlines()
+    # pypdf hears the gap between the code's font and the text's as a space, or not.
+    lines = [re.sub(r"\s*\u2014\s*", " \u2014 ", line) for line in text.splitlines()]
+    assert "F-PUMP-07 \u2014 Pump leaks under pressure" in lines
 
 
 def test_long_names_wrap_inside_their_cells_and_nothing_is_cut() -> None:
