@@ -14,6 +14,7 @@ from api.request_log import RequestLog
 from api.routes import (
     assets,
     builtin_gateway,
+    campaign_offers,
     campaigns,
     carrier_events,
     documents,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         verify,
         webhooks,
         campaigns,
+        campaign_offers,
     ):
         app.include_router(module.router)
     app.include_router(feedback.page_router)

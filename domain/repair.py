@@ -95,6 +95,9 @@ class RepairCoverage(StrEnum):
     PAID = "paid"
     # An RMA the retailer accepted as goodwill: the retailer covers it, no quote.
     GOODWILL = "goodwill"
+    # Offered by the retailer's campaign (a recall, a service action): no window, no
+    # warranty check, nothing to pay.
+    CAMPAIGN = "campaign"
 
 
 def needs_quote(coverage: RepairCoverage) -> bool:

@@ -67,6 +67,8 @@ class ReplacementStart:
     repair_id: str | None = None
     # Where the parcel leaves from: the retailer's warehouse (its return address).
     ship_from: Address | None = None
+    # What pays for it, when not the usual (a campaign's offer: `campaign`).
+    coverage: str | None = None
 
     def parent_links(self) -> dict[str, str]:
         """The cases this replacement was started from, as the read model links them."""

@@ -147,6 +147,7 @@ class ReplacementWorkflow:
                 customer=start.customer,
                 currency=start.policy.currency,
                 resolution=start.mode.value,
+                coverage=start.coverage,
                 items=one_unit(start.sku, start.serial, start.unit_price, "replacement"),
                 data=self._facts().to_data(),
                 links=start.parent_links(),

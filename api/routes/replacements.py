@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from api import idempotency
-from api.auth import OrgKind
+from api.auth import OrgKind, Principal
 from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import replacement_public
 from api.catalog import catalog, refuse_open_case
-from api.commands import CaseCommands, CommandsDep
+from api.commands import CaseCommands, Commands, CommandsDep
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import Problem
 from api.pagination import LimitQuery
@@ -55,6 +55,17 @@ router = APIRouter(prefix="/v1/replacements", tags=["replacements"])
 async def create_replacement(
     body: ReplacementCreate, principal: PrincipalDep, commands: CommandsDep
 ) -> ReplacementPublic:
+    return await start_replacement(body, principal, commands)
+
+
+async def start_replacement(
+    body: ReplacementCreate,
+    principal: Principal,
+    commands: Commands,
+    coverage: str | None = None,
+) -> ReplacementPublic:
+    """`POST /v1/replacements`'s start, for the other ways a replacement begins (a
+    campaign's offer, with its `coverage`)."""
     principal.require(OrgKind.RETAILER)
     session, settings = commands.session, commands.settings
     org_id = principal.owner_id
@@ -97,6 +108,7 @@ async def create_replacement(
         payment_method=body.payment_method or "original",
         policy=policy,
         public_base_url=settings.public_base_url,
+        coverage=coverage,
     )
     return await _replacements.start(
         commands,
