@@ -33,7 +33,8 @@ def test_existing_organisations_get_slugs_from_their_names(tmp_path: Path) -> No
     try:
         command.upgrade(config, "0016")
         with engine.connect() as conn:
-            slugs = dict(conn.execute(sa.text("SELECT id, slug FROM organisations")).all())
+            rows = conn.execute(sa.text("SELECT id, slug FROM organisations")).all()
+        slugs: dict[str, str] = {org_id: slug for org_id, slug in rows}
         assert slugs == {"a": "acme-audio", "b": "cafe-zurich", "c": "acme-audio-2", "d": "org"}
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
             conn.execute(sa.text("UPDATE organisations SET slug = 'org' WHERE id = 'a'"))
