@@ -23,6 +23,7 @@ from api.console.retail_kinds import BY_TYPE, KINDS, LINKS, CaseKind
 from api.console.session import ConsoleUser, ConsoleUserDep
 from api.deps import AsyncSession, ResourcesDep, SessionDep
 from api.errors import Problem
+from db.queries import CaseBundle
 from settings import Settings
 
 router = APIRouter()
@@ -102,7 +103,7 @@ async def case_page(
         data=view.model_dump(mode="json"),
         documents=[(d, document_href(d.id)) for d in bundle.documents],
         links=links,
-        actions=list(kind.actions(bundle.case.status)),
+        actions=_offered(kind, bundle),
         labels=ACTION_LABELS,
         done=DONE.get(request.query_params.get("done", "")),
         problem=problem,
@@ -110,6 +111,18 @@ async def case_page(
         nonce=new_nonce,
         when=when,
     )
+
+
+def _offered(kind: CaseKind, bundle: CaseBundle) -> list[str]:
+    """The buttons of the case's status; the fee waiver only where a fee could be kept (a
+    refund) and only once (the workflow refuses a second)."""
+    case = bundle.case
+    waived = any(e.event == "restocking_fee_waived" for e in bundle.timeline)
+    return [
+        action
+        for action in kind.actions(case.status)
+        if action != "waive_restocking_fee" or (case.resolution == "refund" and not waived)
+    ]
 
 
 def page_handler(

@@ -18,7 +18,7 @@ from api.routes import relocations, repairs, replacements, rmas, service_plans
 from api.schemas.relocation import RelocationCancelBody
 from api.schemas.repair import RepairCancelBody
 from api.schemas.replacement import CoreReceivedBody, ReplacementCancelBody
-from api.schemas.rma import CancelBody, InspectionBody, ReceiveBody, RejectBody
+from api.schemas.rma import CancelBody, InspectionBody, ReceiveBody, RejectBody, WaiveFeeBody
 from api.schemas.service_plan import (
     ClaimBody,
     ClaimOut,
@@ -77,21 +77,9 @@ async def _rma(action: str, principal: Principal, case_id: str, c: Commands, f: 
         await rmas.inspect_rma(body(InspectionBody, inspection), seen, c)
         return "Inspected: the resolution is under way."
     if action == "waive_restocking_fee":
-        waive = getattr(rmas, "waive_restocking_fee", None)
-        if waive is None:
-            raise Problem(404, "not_found", "waiving the restocking fee is not available")
-        await waive(body(_waive_body(), _reason(f)), owned, c)
+        await rmas.waive_restocking_fee(body(WaiveFeeBody, _reason(f)), owned, c)
         return "The restocking fee is waived."
     raise _unknown(action)
-
-
-def _waive_body() -> type[Any]:
-    from api.schemas import rma as rma_schemas
-
-    model: type[Any] | None = getattr(rma_schemas, "WaiveFeeBody", None)
-    if model is None:
-        raise Problem(404, "not_found", "waiving the restocking fee is not available")
-    return model
 
 
 async def _repair(action: str, principal: Principal, case_id: str, c: Commands, f: FormData) -> str:

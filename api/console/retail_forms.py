@@ -47,6 +47,16 @@ def text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+_WHOLE = re.compile(r"^-?[0-9]{1,12}$")
+
+
+def whole(form: FormData, name: str, default: str = "") -> int | str:
+    """A number field as the API's JSON would carry it (an integer); anything else as typed,
+    for the API's validation to name."""
+    value = text(form, name).strip() or default
+    return int(value) if _WHOLE.match(value) else value
+
+
 def checked(form: FormData, name: str) -> bool:
     """An HTML checkbox is posted (as "on", or its value) only when ticked."""
     return name in form and text(form, name) not in ("", "false", "0")

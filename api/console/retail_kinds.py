@@ -54,17 +54,13 @@ class CaseKind:
 # What a retailer (not the repair center it ships to) does to an RMA; the receiving site's
 # receive and inspection are the retailer's too when the unit comes back to it.
 _RMA_ACTIONS = ("approve", "reject", "receive", "inspection", "cancel")
-# The restocking fee is waived before inspection decides the refund.
-_WAIVABLE = frozenset(
-    {RmaStatus.PENDING_REVIEW, RmaStatus.AWAITING_RETURN, RmaStatus.IN_TRANSIT, RmaStatus.RECEIVED}
-)
 
 
 def _rma_actions(status: str) -> list[str]:
     state = RmaStatus(status)
     allowed = rma.ALLOWED_ACTIONS[state]
     actions = [a for a in _RMA_ACTIONS if a in allowed]
-    if state in _WAIVABLE:
+    if state in rma.FEE_WAIVABLE:
         actions.append("waive_restocking_fee")
     return actions
 

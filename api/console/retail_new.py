@@ -16,7 +16,15 @@ from api.console.csrf import CsrfDep
 from api.console.render import render
 from api.console.retail_commands import customer_fields
 from api.console.retail_common import require_retailer
-from api.console.retail_forms import body, checked, idempotency_key, new_nonce, refusal, text
+from api.console.retail_forms import (
+    body,
+    checked,
+    idempotency_key,
+    new_nonce,
+    refusal,
+    text,
+    whole,
+)
 from api.console.session import ConsoleUser, ConsoleUserDep
 from api.deps import AsyncSession, ResourcesDep, SessionDep
 from api.errors import Problem
@@ -43,7 +51,7 @@ def rma_fields(form: FormData) -> dict[str, Any]:
             {
                 "sku": text(form, "sku").strip(),
                 "serial": text(form, "serial").strip(),
-                "quantity": text(form, "quantity") or "1",
+                "quantity": whole(form, "quantity", "1"),
                 "reason": text(form, "reason"),
                 "notes": text(form, "notes"),
             }

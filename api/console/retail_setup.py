@@ -18,7 +18,15 @@ from starlette.datastructures import FormData
 from api.console.csrf import CsrfDep
 from api.console.render import render
 from api.console.retail_common import require_retailer, when
-from api.console.retail_forms import body, checked, idempotency_key, new_nonce, refusal, text
+from api.console.retail_forms import (
+    body,
+    checked,
+    idempotency_key,
+    new_nonce,
+    refusal,
+    text,
+    whole,
+)
 from api.console.retail_queries import failed_deliveries_by_subscription, names_of, stock_levels
 from api.console.session import ConsoleUser, ConsoleUserDep
 from api.deps import AsyncSession, ResourcesDep, SessionDep
@@ -104,7 +112,7 @@ async def set_stock(
     form = await request.form()
     try:
         idempotency_key(user.user_id, form)  # a form the console rendered
-        quantity = body(InventoryIn, {"quantity": text(form, "quantity").strip() or None})
+        quantity = body(InventoryIn, {"quantity": whole(form, "quantity")})
         await inventory.put_stock(
             text(form, "sku").strip(), quantity, user.principal(), session, await res.temporal()
         )
@@ -146,10 +154,10 @@ def plan_fields(form: FormData) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "code": text(form, "code").strip(),
         "name": text(form, "name").strip(),
-        "term_months": text(form, "term_months").strip(),
+        "term_months": whole(form, "term_months"),
         "billing_period": text(form, "billing_period"),
         "price": text(form, "price").strip(),
-        "claim_limit": text(form, "claim_limit").strip() or "0",
+        "claim_limit": whole(form, "claim_limit", "0"),
         "deductibles": deductibles,
         "incidents": incidents,
         "auto_renew": checked(form, "auto_renew"),
