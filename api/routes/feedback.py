@@ -10,7 +10,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Form, Query, status
 from fastapi.responses import HTMLResponse, Response
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from api.auth import OrgKind
@@ -21,7 +21,7 @@ from api.errors import Problem
 from api.idempotency import IdempotencyKey
 from api.pagination import LimitQuery, decode_keys, decode_time, encode_keys
 from api.routes import tracking_page
-from api.schemas.common import Page
+from api.schemas.common import Moment, Page
 from api.schemas.feedback import FeedbackIn, FeedbackListItem, FeedbackOut
 from db import models
 from db.feedback import FeedbackAlreadyGiven, FeedbackFilter, feedback_page, record_feedback
@@ -87,8 +87,8 @@ async def submit_feedback(
 async def list_feedback(
     principal: PrincipalDep,
     session: SessionDep,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Moment | None, Query(alias="from")] = None,
+    until: Annotated[Moment | None, Query(alias="to")] = None,
     max_rating: Annotated[int | None, Query(ge=MIN_RATING, le=MAX_RATING)] = None,
     limit: LimitQuery = 50,
     cursor: str | None = None,

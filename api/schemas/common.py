@@ -13,10 +13,14 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    FutureDatetime,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    NaiveDatetime,
+    PastDatetime,
     StringConstraints,
     model_validator,
 )
@@ -183,7 +187,20 @@ def _plausible(moment: datetime) -> datetime:
     return moment
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _written_as_a_moment(value: Any) -> Any:
+    """A moment comes as RFC 3339 text: pydantic would also read `0` or `"0.5"` as seconds
+    since 1970, which no client means."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value.strip()):
+        raise ValueError("must be a date and time as RFC 3339 writes it: 2026-11-20T10:00:00Z")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_written_as_a_moment), AfterValidator(_plausible)]
 
 
 class Strict(BaseModel):
@@ -205,7 +222,7 @@ class Strict(BaseModel):
 
 
 # What JSON carries as a string: dates and durations (a decimal may be a number too).
-_AS_TEXT = (datetime, date, timedelta)
+_AS_TEXT = (datetime, date, timedelta, AwareDatetime, NaiveDatetime, PastDatetime, FutureDatetime)
 
 
 def _json_type_fits(annotation: Any, value: Any) -> bool:
