@@ -175,6 +175,14 @@ async def test_a_repair_from_arrival_to_shipped_in_the_console(
         await page.keyboard.press("Tab")
     assert await page.evaluate("document.activeElement.id") == "labor_minutes"
     await page.keyboard.type("45")
+    # The job page with its diagnosis form filled in, at phone and desktop widths.
+    await screenshot(page, "console-job")
+    await page.screenshot(path=str(SCREENS / "console-job.png"), full_page=True)
+    for size in (PHONE, TABLET):
+        await page.set_viewport_size(size)
+        assert await horizontal_overflow(page) == 0
+    await page.set_viewport_size(DESKTOP)
+    await page.get_by_label("Labour (minutes)").focus()
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
     html = await page.content()
@@ -216,8 +224,6 @@ async def test_a_repair_from_arrival_to_shipped_in_the_console(
     await click_and_wait(page, "Pass: ready to ship")
     assert status_pill(await page.content()) == "Ready to ship"
     await assert_no_axe_violations(page)
-    await screenshot(page, "console-job")
-    await page.screenshot(path=str(SCREENS / "console-job.png"), full_page=True)
 
     # The label and the certificate print from the page.
     documents = page.locator("#documents")
