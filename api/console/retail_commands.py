@@ -14,7 +14,8 @@ from api.commands import Commands
 from api.console.retail_forms import body, checked, text
 from api.console.retail_kinds import CaseKind
 from api.errors import Problem
-from api.routes import relocations, repairs, replacements, rmas, service_plans
+from api.routes import installations, relocations, repairs, replacements, rmas, service_plans
+from api.schemas.installation import InstallationCancelBody
 from api.schemas.relocation import RelocationCancelBody
 from api.schemas.repair import RepairCancelBody
 from api.schemas.replacement import CoreReceivedBody, ReplacementCancelBody
@@ -114,6 +115,16 @@ async def _relocation(
     raise _unknown(action)
 
 
+async def _installation(
+    action: str, principal: Principal, case_id: str, c: Commands, f: FormData
+) -> str:
+    ref = installations.INSTALLATIONS.ref(c.session, principal, case_id, kinds=RETAILER)
+    if action == "cancel":
+        await installations.cancel_installation(ref, c, body(InstallationCancelBody, _reason(f)))
+        return "Cancelled."
+    raise _unknown(action)
+
+
 async def _plan(action: str, principal: Principal, case_id: str, c: Commands, f: FormData) -> str:
     ref = service_plans.PLANS.ref(c.session, principal, case_id, kinds=RETAILER)
     if action == "claim":
@@ -154,6 +165,7 @@ _SENDERS = {
     "repair": _repair,
     "replacement": _replacement,
     "relocation": _relocation,
+    "installation": _installation,
     "service_plan": _plan,
 }
 

@@ -24,13 +24,15 @@ from api.case_views import (
     rma_public,
     service_plan_public,
 )
+from api.routes.installations import INSTALLATIONS, installation_public
 from api.routes.relocations import RELOCATIONS
 from api.routes.repairs import REPAIRS
 from api.routes.replacements import REPLACEMENTS
 from api.routes.rmas import RMAS
 from api.routes.service_plans import PLANS
 from db.queries import CaseBundle
-from domain import relocation, replacement, rma
+from domain import installation, relocation, replacement, rma
+from domain.installation import InstallationStatus
 from domain.relocation import RelocationStatus
 from domain.repair import RepairStatus, cancellable
 from domain.replacement import ReplacementStatus
@@ -78,6 +80,11 @@ def _relocation_actions(status: str) -> list[str]:
     return ["cancel"] if "cancel" in relocation.allowed_actions(RelocationStatus(status)) else []
 
 
+def _installation_actions(status: str) -> list[str]:
+    allowed = installation.allowed_actions(InstallationStatus(status))
+    return ["cancel"] if "cancel" in allowed else []
+
+
 def _plan_actions(status: str) -> list[str]:
     # A plan's workflow takes every command until it has ended (`_require_open`).
     if PlanStatus(status) in TERMINAL_PLAN_STATUSES:
@@ -122,6 +129,16 @@ KINDS: tuple[CaseKind, ...] = (
         _relocation_actions,
     ),
     CaseKind(
+        "installation",
+        "installations",
+        "Installations",
+        "installation",
+        _values(InstallationStatus),
+        INSTALLATIONS,
+        installation_public,
+        _installation_actions,
+    ),
+    CaseKind(
         "service_plan",
         "service-plans",
         "Service plans",
@@ -143,6 +160,7 @@ LINKS = (
     ("replacement_id", "replacement"),
     ("relocation_id", "relocation"),
     ("service_plan_id", "service_plan"),
+    ("installation_id", "installation"),
 )
 
 

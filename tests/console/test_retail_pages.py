@@ -17,13 +17,17 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.console.retail_kinds import KINDS
 from api.deps import Resources
 from tests.api.helpers import add_product, wait_for
 from tests.api.test_list_queries import counting
 from tests.api.test_rma_e2e import rma_body, with_label
+from tests.api.world import World, world
 from tests.console.conftest import ConsoleUsers
-from tests.console.support import console_client, csrf_of, sign_in
+from tests.console.support import console_client, create_user, csrf_of, sign_in
 from tests.support import Stack
+
+__all__ = ["world"]  # the fixture, imported for pytest
 
 _NONCE = re.compile(r'name="form_nonce" value="([^"]+)"')
 _ALERT = re.compile(r'<p role="alert"[^>]*>(.*?)</p>', re.S)
@@ -184,3 +188,37 @@ async def test_a_list_page_is_one_statement_whatever_its_size(
         assert len(case_reads) == 1, case_reads
         costs.append(len(statements))
     assert costs[0] == costs[1], costs
+
+
+async def test_every_case_type_lists_and_shows_its_cases(stack: Stack, world: World) -> None:
+    """Each case type's list, CSV and case page, for a retailer with a case of each (a
+    repair found beyond repair and the replacement it started, a relocation booked, a plan
+    with a claim): what each page shows of its own kind renders."""
+    staff = await create_user(stack, world.retailer, "staff")
+    async with console_client(stack, staff) as console:
+        for kind in KINDS:
+            listed = await console.get(f"/console/{kind.path}")
+            assert listed.status_code == 200, (kind.path, listed.text)
+            exported = await console.get(f"/console/{kind.path}", params={"format": "csv"})
+            assert exported.text.startswith("Case,Status,Customer"), kind.path
+            case = world.cases.get(kind.case_type)
+            if case is None:
+                continue
+            assert f'href="/console/{kind.path}/{case["id"]}"' in listed.text, kind.path
+            assert case["id"] in exported.text
+            page = await console.get(f"/console/{kind.path}/{case['id']}")
+            assert page.status_code == 200, (kind.path, page.text)
+            assert 'class="status"' in page.text
+            assert "Timeline" in page.text
+        repair = await console.get(f"/console/repairs/{world.cases['repair']['id']}")
+        replacement_id = world.worker_answers["repair"]["replacement_id"]
+        assert f'href="/console/replacements/{replacement_id}"' in repair.text  # linked
+        # Another retailer's case is not found, whatever its type.
+        other = await create_user(stack, world.other_retailer, "owner")
+    async with console_client(stack, other) as stranger:
+        for kind in KINDS:
+            case = world.cases.get(kind.case_type)
+            if case is not None:
+                answer = await stranger.get(f"/console/{kind.path}/{case['id']}")
+                assert answer.status_code == 404, kind.path
+                assert case["id"] not in (await stranger.get(f"/console/{kind.path}")).text
