@@ -40,6 +40,7 @@ from sqlalchemy import insert
 from api.app import create_app
 from cli import migrate
 from db import models
+from observability.logging import configure_logging
 from settings import Settings
 
 TARGET = 0.5
@@ -228,7 +229,9 @@ async def main(cases: int, rounds: int, database_url: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite+aiosqlite:///{tmp}/console-bench.db"
         await asyncio.to_thread(migrate, url, SECRETS_KEY)
-        app = create_app(settings_for(url, tmp))
+        settings = settings_for(url, tmp)
+        configure_logging(settings)  # warnings only: a line per request would bury the figures
+        app = create_app(settings)
         timed = Timed(app)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=timed)
