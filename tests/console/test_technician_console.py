@@ -138,6 +138,19 @@ async def test_a_repair_from_arrival_to_shipped_in_the_console(
     )
     await assert_private(page, token)
     await assert_no_axe_violations(page)
+    # htmx (from /console/static under the CSP) re-reads the board as its poll does, and
+    # swaps in the board alone.
+    async with page.expect_request(
+        lambda r: r.url.endswith("/console/jobs") and r.headers.get("hx-request") == "true"
+    ):
+        await page.evaluate(
+            "() => htmx.ajax('GET', '/console/jobs', "
+            "{target: '#board', select: '#board', swap: 'outerHTML'})"
+        )
+    await page.wait_for_function("() => !document.querySelector('#board.htmx-request')")
+    assert await page.locator("#board").count() == 1
+    assert await page.locator("h1").count() == 1
+    assert await page.get_by_role("link", name=repair_id).count() == 1
 
     # The job page: the unit arrives, diagnosis starts.
     await awaiting.get_by_role("link", name=repair_id).click()
