@@ -110,7 +110,9 @@ def test_every_open_status_has_steps_to_come(kind: CaseKind, status: StrEnum) ->
 
 @pytest.mark.parametrize(
     ("kind", "status"),
-    [(k, s) for k, _, ended in LIFECYCLES for s in ended],
+    # sorted: a frozenset's order differs between processes, and parallel runners
+    # (pytest-xdist) require every process to collect the same tests in the same order
+    [(k, s) for k, _, ended in LIFECYCLES for s in sorted(ended)],
     ids=lambda v: str(v),
 )
 def test_a_finished_case_has_nothing_to_come_and_no_next_step(
