@@ -3,9 +3,9 @@
 FastAPI describes each route from its signature; what it cannot see is added here, for every
 operation at once, so a route added tomorrow is described like the others without a word:
 
-- the bearer scheme (Swagger's Authorize button): required on every operation that resolves
-  an API key (`api.deps.principal_dep`), optional on one that reads `Authorization` itself
-  (a document opens with a key or with `?token=`); the header stops being a parameter;
+- the bearer scheme (Swagger's Authorize button): required on every operation that takes an
+  API key (`api.deps.principal_dep` declares it), optional on one that reads `Authorization`
+  itself (a document opens with a key or with `?token=`), which stops being a parameter;
 - the problem responses (`api/errors.py`), as `application/problem+json` with the `Problem`
   schema and an example, by what the operation can meet: 401/403 with a key, 404 with a
   path parameter, 409 for a command, 400 and 413 with a body, 422 with any input, 503 always (the
