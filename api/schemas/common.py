@@ -213,12 +213,30 @@ class Strict(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _json_types(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name, field in cls.model_fields.items():
-                key = field.alias or name
-                if key in data and not _json_type_fits(field.annotation, data[key]):
-                    raise ValueError(f"{key}: {_json_name(data[key])} is not of the type it takes")
-        return data
+        if not isinstance(data, dict):
+            return data
+        checked = dict(data)
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
+            if key in checked:
+                checked[key] = _refused_if_converted(field.annotation, checked[key])
+        return checked
+
+
+class _OfAnotherType:
+    """Stands in for a value of the wrong JSON type, so that pydantic refuses it with the
+    field's own error (`Input should be a valid integer`, at the field's location)."""
+
+    def __repr__(self) -> str:
+        return "a value of another JSON type"
+
+
+def _refused_if_converted(annotation: Any, value: Any) -> Any:
+    if isinstance(value, list) and get_origin(annotation) in (list, tuple, set, frozenset):
+        members = get_args(annotation)
+        member = members[0] if members else Any
+        return [_refused_if_converted(member, item) for item in value]
+    return value if _json_type_fits(annotation, value) else _OfAnotherType()
 
 
 # What JSON carries as a string: dates and durations (a decimal may be a number too).
@@ -257,12 +275,6 @@ def _json_type_fits(annotation: Any, value: Any) -> bool:
     if issubclass(annotation, _AS_TEXT):
         return isinstance(value, str)
     return True
-
-
-def _json_name(value: Any) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
-        type(value), "a value of another type"
-    )
 
 
 class MoneyIO(Strict):
