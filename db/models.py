@@ -251,6 +251,15 @@ class Case(Base):
         ),
         Index("ix_cases_org_order_ref", "org_id", "order_ref"),
         Index("ix_cases_customer_id", "customer_id"),
+        # Insight (migration 0020): a retailer's cases of a type over a period, and the
+        # repair centers' share of them.
+        Index(
+            "ix_cases_org_type_created_center",
+            "org_id",
+            "case_type",
+            "created_at",
+            "receiving_org_id",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -273,12 +282,21 @@ class Case(Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     links: Mapped[dict[str, Any]] = mapped_column(default=dict)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # What insight aggregates, typed (domain.insights.insight_columns, from the repair's
+    # facts and timeline): the unit in at the center, out again, the diagnosed fault, and
+    # whether the turnaround SLA was breached.
+    received_at: Mapped[datetime | None] = mapped_column(default=None)
+    shipped_at: Mapped[datetime | None] = mapped_column(default=None)
+    fault_code: Mapped[str | None] = mapped_column(String(200), default=None)
+    sla_breached: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CaseItem(Base):
     __tablename__ = "case_items"
+    # Insight: an organisation's units by sku, and a unit's earlier and later repairs.
+    __table_args__ = (Index("ix_case_items_sku_case", "sku", "case_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)

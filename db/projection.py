@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -29,6 +29,7 @@ from db.outbox import (
     table_of,
     write_outbound,
 )
+from domain.insights import insight_columns
 
 # Fields a projection may set on a case row; anything else is refused loudly.
 PROJECTABLE = frozenset(
@@ -164,6 +165,7 @@ async def insert_case(
             tracking_token=case.tracking_token,
             links=case.links,
             data=case.data,
+            **insight_columns(case.case_type, case.data, timeline),
             **columns,
         )
     )
@@ -221,6 +223,7 @@ async def update_case(
     if links:
         current_links = {**row.links, **links}
         changes["links"] = current_links
+    changes.update(_insight_changes(row.case_type, data, timeline))
     if changes:
         await session.execute(update(_CASES).where(c.id == case_id).values(changes))
     if current_status in closed_statuses:
@@ -243,6 +246,19 @@ async def update_case(
     rows = await session.execute(_STORED_ENTRIES, {"case_id": case_id})
     stored: dict[int, str] = {seq: status for seq, status in rows}
     return await append_timeline(session, case, timeline, config, stored=stored)
+
+
+def _insight_changes(
+    case_type: str, data: Mapping[str, Any], timeline: Sequence[Entry]
+) -> dict[str, Any]:
+    """Insight's typed columns whatever the order projections arrive in: the first moment
+    a unit was received or shipped stays (a retried entry writes the same one again)."""
+    changes = insight_columns(case_type, data, timeline)
+    for moment in ("received_at", "shipped_at"):
+        if moment in changes:
+            column = _CASES.c[moment]
+            changes[moment] = func.coalesce(column, literal(changes[moment], column.type))
+    return changes
 
 
 async def append_timeline(
