@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import errors, limits, openapi
 from api.console import routes as console
+from api.csv_answers import CsvLists
 from api.deps import Resources
 from api.request_log import RequestLog
 from api.routes import (
@@ -20,6 +21,7 @@ from api.routes import (
     documents,
     feedback,
     health,
+    insights,
     installations,
     integrations,
     inventory,
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(limits.BodyLimit)
     app.add_middleware(limits.PathGuard)
     app.add_middleware(TokenUrlHeaders)
+    # A list asked for as CSV is written from the JSON its route answers.
+    app.add_middleware(CsvLists)
     # Outermost of ours: every answer, a guard's refusal too, has its request id and line.
     app.add_middleware(RequestLog)
     # Outside the guards too: their refusals are answers to count.
@@ -125,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         campaigns,
         campaign_offers,
+        insights,
     ):
         app.include_router(module.router)
     app.include_router(feedback.page_router)

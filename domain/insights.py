@@ -57,8 +57,9 @@ def insight_columns(
 
 
 def return_rate(rmas: int, sold: int) -> float | None:
-    """RMAs per unit sold (an RMA counts once, whatever its quantity); None when none sold."""
-    return rmas / sold if sold > 0 else None
+    """RMAs per unit sold (an RMA counts once, whatever its quantity), to four places; None
+    when none sold."""
+    return round(rmas / sold, 4) if sold > 0 else None
 
 
 @dataclass(frozen=True)
