@@ -450,6 +450,7 @@ def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) 
             f"  metrics        http://{host}:{port}/metrics, worker {_worker_metrics_url(env)}\n"
             f"  data           {data_dir}\n"
             f"  admin key      {env['AFTERSALES_ADMIN_KEY']}\n"
+            f"  a demo         {_demo_hint(data_dir, host, port)}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
@@ -478,6 +479,14 @@ def dev(data_dir: Path, host: str, port: int, temporal_port: int, ui_port: int) 
 
 
 # --------------------------------------------------------------------------- main
+
+
+def _demo_hint(data_dir: Path, host: str, port: int) -> str:
+    """How to seed this stack (the README's walk-through starts there)."""
+    where = [] if port == 8000 and host == "127.0.0.1" else [f"--url http://{host}:{port}"]
+    if data_dir != (Path.cwd() / ".data").resolve():
+        where.append(f"--data-dir {data_dir}")
+    return " ".join([".venv/bin/aftersales demo", *where])
 
 
 def _worker_metrics_url(env: dict[str, str]) -> str:
