@@ -7,6 +7,7 @@ at desktop and phone width go to docs/screens/."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from typing import Any
 
@@ -67,6 +68,11 @@ async def test_a_return_from_review_to_refund_in_the_console(
     await review.click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Returns")
     await check_page(page, "console-rmas")
+    # With htmx the results follow the typing; the URL keeps the search.
+    await page.get_by_label("Case id, order, customer email or serial").fill("no-such-order")
+    await expect(page.get_by_text("No returns match.")).to_be_visible()
+    await expect(page).to_have_url(re.compile(r"q=no-such-order"))
+    await page.get_by_label("Case id, order, customer email or serial").fill(rma["order_ref"])
 
     # The RMA: approve.
     await page.get_by_role("link", name=rma_id).click()
@@ -124,3 +130,29 @@ async def test_a_return_from_review_to_refund_in_the_console(
     await expect(timeline.locator(".actor").first).to_be_visible()
     await expect(timeline).to_contain_text(console_users.staff.name)
     await check_page(page, "console-rma")
+
+
+async def test_the_setup_pages_are_accessible_on_a_phone(
+    stack: Stack, console_users: ConsoleUsers, browser_page: Page
+) -> None:
+    """Every retailer form page: no axe violation at desktop and 390 px, no sideways
+    scrolling; a refused form says why in an alert that axe accepts too."""
+    page = browser_page
+    await login(page, console_users.owner.email, console_users.owner.password)
+    for path, name in (
+        ("/console/rmas/new", "console-new-rma"),
+        ("/console/service-plans/new", None),
+        ("/console/plans", "console-plans"),
+        ("/console/inventory", None),
+        ("/console/webhooks", "console-webhooks"),
+        ("/console/repair-network", None),
+        ("/console/repairs", None),
+    ):
+        await page.goto(path)
+        await check_page(page, name)
+    # A refused form: the reason in an alert, the page still clean.
+    await page.goto("/console/repair-network")
+    await page.get_by_label("Repair center ids, one per line").fill("not-a-center")
+    await page.get_by_role("button", name="Save the network").click()
+    await expect(page.get_by_role("alert")).to_contain_text("not-a-center")
+    await check_page(page)
