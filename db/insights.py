@@ -21,12 +21,12 @@ from sqlalchemy import (
     distinct,
     exists,
     func,
+    literal_column,
     select,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -137,10 +137,9 @@ async def product_insights(
             sla_breaches=row.sla_breaches,
             csat_avg=None if row.csat_avg is None else round(float(row.csat_avg), 2),
             feedback_count=row.feedback_count,
-            first_time_fix_rate=None
-            if not row.shipped
-            else round((row.shipped - row.comebacks) / row.shipped, 4),
         )
+    for row in await session.execute(_first_time_fix_statement(org_id, group_by, period)):
+        merge(row.key, first_time_fix_rate=round((row.shipped - row.comebacks) / row.shipped, 4))
     reasons: dict[str, dict[str, int]] = defaultdict(dict)
     for key, reason, count in await session.execute(_reasons_statement(org_id, group_by, period)):
         reasons[key][reason] = count
@@ -162,29 +161,13 @@ async def product_insights(
 
 
 def _count_where(condition: ColumnElement[bool], keyed: Any) -> ColumnElement[int]:
-    return func.count(distinct(case((condition, keyed.c.id))))
+    # `keyed` has each case once per key: a sum, not a COUNT(DISTINCT) and its sort.
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def _cases_statement(org_id: str, group_by: GroupBy, period: Period) -> Executable:
     keyed = _keyed(org_id, group_by, period)
     k = keyed.c
-    later = aliased(_C)
-    later_item = aliased(_I)
-    item = aliased(_I)
-    # A shipped repair comes back when another repair of the same unit opens within the
-    # window after it was shipped.
-    came_back = exists().where(
-        item.case_id == k.id,
-        later_item.serial == item.serial,
-        later_item.sku == item.sku,
-        later_item.case_id == later.id,
-        later.org_id == org_id,
-        later.case_type == REPAIR,
-        later.id != k.id,
-        later.created_at > k.shipped_at,
-        hours_between(k.shipped_at, later.created_at) <= _HOURS_TO_COME_BACK,
-    )
-    shipped_repair = and_(k.case_type == REPAIR, k.shipped_at.is_not(None))
     feedback = models.Feedback
     return (
         select(
@@ -198,14 +181,46 @@ def _cases_statement(org_id: str, group_by: GroupBy, period: Period) -> Executab
             ).label("plan_claims"),
             _count_where(k.coverage == "goodwill", keyed).label("goodwill"),
             _count_where(and_(k.case_type == REPAIR, k.sla_breached), keyed).label("sla_breaches"),
-            _count_where(shipped_repair, keyed).label("shipped"),
-            _count_where(and_(shipped_repair, came_back), keyed).label("comebacks"),
             func.avg(feedback.rating).label("csat_avg"),
             func.count(feedback.id).label("feedback_count"),
         )
         .select_from(keyed)
         .outerjoin(feedback, feedback.case_id == k.id)
         .group_by(k.key)
+    )
+
+
+def _first_time_fix_statement(org_id: str, group_by: GroupBy, period: Period) -> Executable:
+    """Per key, the repairs in the period shipped back and those whose unit came back: its
+    next repair (all time, whatever the period) opened within the window after it was
+    shipped. The next one is a window function over the organisation's repairs, not a
+    search per repair."""
+    key = _case_key(group_by)
+    query = select(
+        key.label("key"),
+        _C.id,
+        _C.created_at,
+        _C.shipped_at,
+        func.lead(_C.created_at)
+        .over(partition_by=(_I.sku, _I.serial), order_by=(_C.created_at, _C.id))
+        .label("next_opened"),
+    ).join(_I, _I.case_id == _C.id)
+    if group_by is GroupBy.CATEGORY:
+        query = query.join(_P, and_(_P.org_id == _C.org_id, _P.sku == _I.sku))
+    repairs = query.where(_C.org_id == org_id, _C.case_type == REPAIR).subquery("repairs")
+    r = repairs.c
+    came_back = and_(
+        r.next_opened > r.shipped_at,
+        hours_between(r.shipped_at, r.next_opened) <= _HOURS_TO_COME_BACK,
+    )
+    return (
+        select(
+            r.key,
+            func.count(distinct(r.id)).label("shipped"),
+            func.count(distinct(case((came_back, r.id)))).label("comebacks"),
+        )
+        .where(r.shipped_at.is_not(None), period.of(r.created_at), r.key.is_not(None))
+        .group_by(r.key)
     )
 
 
@@ -224,19 +239,25 @@ def _reasons_statement(org_id: str, group_by: GroupBy, period: Period) -> Execut
 
 
 def _turnaround_statement(org_id: str, group_by: GroupBy, period: Period) -> Executable:
-    keyed = _keyed(org_id, group_by, period)
-    k = keyed.c
-    hours = hours_between(k.received_at, k.shipped_at)
-    ranked = (
-        select(
-            k.key,
-            hours.label("hours"),
-            func.row_number().over(partition_by=k.key, order_by=hours).label("rank"),
-            func.count().over(partition_by=k.key).label("n"),
-        )
-        .where(k.case_type == REPAIR, k.received_at.is_not(None), k.shipped_at.is_not(None))
-        .subquery("ranked")
-    )
+    # A repair job has one unit (one item): its rows need no DISTINCT.
+    key = _case_key(group_by)
+    hours = hours_between(_C.received_at, _C.shipped_at)
+    query = select(
+        key.label("key"),
+        hours.label("hours"),
+        func.row_number().over(partition_by=key, order_by=hours).label("rank"),
+        func.count().over(partition_by=key).label("n"),
+    ).join(_I, _I.case_id == _C.id)
+    if group_by is GroupBy.CATEGORY:
+        query = query.join(_P, and_(_P.org_id == _C.org_id, _P.sku == _I.sku))
+    ranked = query.where(
+        _C.org_id == org_id,
+        _C.case_type == REPAIR,
+        _C.received_at.is_not(None),
+        _C.shipped_at.is_not(None),
+        period.of(_C.created_at),
+        key.is_not(None),
+    ).subquery("ranked")
     r = ranked.c
 
     def percentile(p: int) -> ColumnElement[float]:
@@ -295,3 +316,29 @@ def _aware(value: Any) -> datetime:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     assert isinstance(moment, datetime)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def turnaround_histogram(
+    session: AsyncSession, org_id: str, period: Period, edges: tuple[int, ...]
+) -> list[int]:
+    """Repairs shipped back, counted by their turnaround in hours: under edges[0], each
+    [edge, next edge), and edges[-1] or more (len(edges) + 1 counts)."""
+    hours = hours_between(_C.received_at, _C.shipped_at)
+    bucket = case(*((hours < edge, index) for index, edge in enumerate(edges)), else_=len(edges))
+    query = (
+        select(bucket.label("bucket"), func.count())
+        .where(
+            _C.org_id == org_id,
+            _C.case_type == REPAIR,
+            _C.received_at.is_not(None),
+            _C.shipped_at.is_not(None),
+            period.of(_C.created_at),
+        )
+        # By the answer's column: PostgreSQL would see the CASE's parameters in GROUP BY as
+        # other values than those in the select list.
+        .group_by(literal_column("bucket"))
+    )
+    counts = [0] * (len(edges) + 1)
+    for index, count in await session.execute(query):
+        counts[int(index)] = count
+    return counts

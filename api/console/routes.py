@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import home_page, login_pages, retail_pages, technician_pages
+from api.console import home_page, insights_pages, login_pages, retail_pages, technician_pages
 from api.console.render import render
 from api.console.session import RoleRefused, SignInRequired
 
@@ -21,6 +21,7 @@ router.include_router(login_pages.router)
 router.include_router(retail_pages.router)
 router.include_router(home_page.router)
 router.include_router(technician_pages.router)
+router.include_router(insights_pages.router)
 
 
 def install(app: FastAPI) -> None:
