@@ -63,7 +63,7 @@ class Organisation(Base):
     # (IANA) and the paper of packing slips and certificates (labels stay 4x6 in).
     default_locale: Mapped[str] = mapped_column(String(35), default="en", server_default="en")
     default_time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
-    paper_size: Mapped[str] = mapped_column(String(6), default="A4", server_default="A4")
+    paper_size: Mapped[str] = mapped_column(String(6), default="Letter", server_default="Letter")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -164,6 +164,9 @@ class Order(Base):
     customer_email: Mapped[str] = mapped_column(String(320))
     customer_phone: Mapped[str] = mapped_column(String(64), default="")
     customer_address: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # As `customers.locale` and `time_zone`: empty when the shop named none.
+    customer_locale: Mapped[str] = mapped_column(String(35), default="")
+    customer_time_zone: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -29,7 +29,6 @@ from typing import NamedTuple
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import letter
 from reportlab.lib.units import inch
-from reportlab.pdfgen.canvas import Canvas
 
 from documents.pdftext import (
     BOLD,
@@ -44,7 +43,21 @@ from documents.pdftext import (
     wrap,
 )
 from documents.qr import draw_qr
-from documents.style import HEADER_FILL, INK, MUTED, PAGE_COMPRESSION, RULE, STRIPE
+from documents.style import (
+    ENGLISH,
+    HEADER_FILL,
+    INK,
+    MUTED,
+    N_,
+    PAGE_COMPRESSION,
+    RULE,
+    STRIPE,
+    PaperCanvas,
+    Words,
+    _,
+    current_paper,
+    speaking,
+)
 from domain.common import Address
 from domain.documents import (
     ChecklistLine,
@@ -149,25 +162,25 @@ class _Column(NamedTuple):
 PART_NO_WIDTH = 1.5 * inch
 QTY_WIDTH = 0.6 * inch
 PARTS = (
-    _Column("Part no.", PART_NO_WIDTH),
-    _Column("Description", CONTENT_WIDTH - PART_NO_WIDTH - QTY_WIDTH),
-    _Column("Qty", QTY_WIDTH, right=True),
+    _Column(N_("Part no."), PART_NO_WIDTH),
+    _Column(N_("Description"), CONTENT_WIDTH - PART_NO_WIDTH - QTY_WIDTH),
+    _Column(N_("Qty"), QTY_WIDTH, right=True),
 )
 # Checklist item, result, note: the note takes the rest.
 CHECK_ITEM_WIDTH = 2.6 * inch
 CHECK_RESULT_WIDTH = 0.75 * inch
 CHECKLIST = (
-    _Column("Item", CHECK_ITEM_WIDTH),
-    _Column("Result", CHECK_RESULT_WIDTH),
-    _Column("Note", CONTENT_WIDTH - CHECK_ITEM_WIDTH - CHECK_RESULT_WIDTH),
+    _Column(N_("Item"), CHECK_ITEM_WIDTH),
+    _Column(N_("Result"), CHECK_RESULT_WIDTH),
+    _Column(N_("Note"), CONTENT_WIDTH - CHECK_ITEM_WIDTH - CHECK_RESULT_WIDTH),
 )
 # Claim type, deductible: the amount is right-aligned in its own column.
 DEDUCTIBLE_AMOUNT_WIDTH = 1.6 * inch
 DEDUCTIBLES = (
-    _Column("Claim type", CONTENT_WIDTH - DEDUCTIBLE_AMOUNT_WIDTH),
-    _Column("Deductible", DEDUCTIBLE_AMOUNT_WIDTH, right=True),
+    _Column(N_("Claim type"), CONTENT_WIDTH - DEDUCTIBLE_AMOUNT_WIDTH),
+    _Column(N_("Deductible"), DEDUCTIBLE_AMOUNT_WIDTH, right=True),
 )
-INCIDENTS = (_Column("Incident", CONTENT_WIDTH),)
+INCIDENTS = (_Column(N_("Incident"), CONTENT_WIDTH),)
 # Striped tables: a cell is padded 6 left and right, 4 above and below.
 CELL_PAD, CELL_V_PAD = 6.0, 4.0
 ROW_HEADER_HEIGHT = 2 * CELL_V_PAD + CELL.leading
@@ -178,56 +191,58 @@ VERIFY_TEXT_WIDTH = CONTENT_WIDTH - QR_SIZE - VERIFY_PAD
 VERIFY_TEXT_LEFT = VERIFY_PAD + 2
 
 
-def render_repair_certificate(data: RepairCertificateData) -> bytes:
+def _repair_certificate(data: RepairCertificateData) -> bytes:
     """The Certificate of Repair as a PDF on US Letter pages."""
     pages = _Pages(
         title=f"Certificate of Repair {data.certificate_number}",
         subject=f"Job {data.job_number}, serial {data.serial}",
-        footer=f"Certificate {data.certificate_number}  \u00b7  Job {data.job_number}",
+        footer=_("Certificate {certificate}  ·  Job {job}").format(
+            certificate=data.certificate_number, job=data.job_number
+        ),
     )
     _masthead(
         pages,
         data.repair_center_name,
-        "Certificate of Repair",
-        f"Issued to {data.customer_first_name}",
-        "This certifies that the unit below was repaired and passed quality assurance.",
+        _("Certificate of Repair"),
+        _("Issued to {name}").format(name=data.customer_first_name),
+        _("This certifies that the unit below was repaired and passed quality assurance."),
     )
     _facts(
         pages,
         [
             [
-                ("Certificate number", data.certificate_number, VALUE_BOLD),
-                ("Job number", data.job_number, VALUE_BOLD),
+                (_("Certificate number"), data.certificate_number, VALUE_BOLD),
+                (_("Job number"), data.job_number, VALUE_BOLD),
             ],
             [
-                ("Repair center", data.repair_center_name, VALUE),
-                ("Retailer", data.retailer_name, VALUE),
+                (_("Repair center"), data.repair_center_name, VALUE),
+                (_("Retailer"), data.retailer_name, VALUE),
             ],
         ],
     )
     pages.space(10)
     _unit(pages, data.product_name, data.sku, data.serial)
-    _heading(pages, "Fault", BODY.leading)
+    _heading(pages, _("Fault"), BODY.leading)
     _fault(pages, data.fault_code, data.fault)
     work_done = wrap(encode(data.work_done), BODY.font, BODY.size, CONTENT_WIDTH)
-    _heading(pages, "Work done", BODY.leading)
+    _heading(pages, _("Work done"), BODY.leading)
     _paragraph(pages, BODY, work_done)
     _table(
         pages,
-        "Parts",
+        _("Parts"),
         PARTS,
         [
             [(CELL, part.part_no), (CELL, part.description), (CELL, str(part.quantity))]
             for part in data.parts
         ],
-        empty="No parts replaced",
+        empty=_("No parts replaced"),
     )
     pages.space(14)
     _closing(
         pages,
         [
-            _pair("QA passed on", data.qa_passed_on, DATE, _box_text_width(2)),
-            _pair("Repair warranty until", data.repair_warranty_until, DATE, _box_text_width(2)),
+            _pair(_("QA passed on"), data.qa_passed_on, DATE, _box_text_width(2)),
+            _pair(_("Repair warranty until"), data.repair_warranty_until, DATE, _box_text_width(2)),
         ],
         data.verification_code,
         data.verify_url,
@@ -235,7 +250,7 @@ def render_repair_certificate(data: RepairCertificateData) -> bytes:
     return pages.save()
 
 
-def render_relocation_certificate(data: RelocationCertificateData) -> bytes:
+def _relocation_certificate(data: RelocationCertificateData) -> bytes:
     """The Relocation & Installation Certificate as a PDF on US Letter pages."""
     pages = _Pages(
         title=f"Relocation & Installation Certificate {data.certificate_number}",
@@ -247,7 +262,7 @@ def render_relocation_certificate(data: RelocationCertificateData) -> bytes:
     _masthead(
         pages,
         data.provider_name,
-        "Relocation & Installation Certificate",
+        _("Relocation & Installation Certificate"),
         None,
         "This certifies that the unit below was uninstalled, moved to its new site, "
         "reinstalled and commissioned, with the checks recorded below.",
@@ -256,33 +271,44 @@ def render_relocation_certificate(data: RelocationCertificateData) -> bytes:
         pages,
         [
             [
-                ("Certificate number", data.certificate_number, VALUE_BOLD),
-                ("Relocation number", data.relocation_number, VALUE_BOLD),
+                (_("Certificate number"), data.certificate_number, VALUE_BOLD),
+                (_("Relocation number"), data.relocation_number, VALUE_BOLD),
             ],
-            [("Provider", data.provider_name, VALUE), ("Retailer", data.retailer_name, VALUE)],
-            [("Technician", data.technician, VALUE), ("Customer", data.customer_first_name, VALUE)],
+            [
+                (_("Provider"), data.provider_name, VALUE),
+                (_("Retailer"), data.retailer_name, VALUE),
+            ],
+            [
+                (_("Technician"), data.technician, VALUE),
+                (_("Customer"), data.customer_first_name, VALUE),
+            ],
         ],
     )
     pages.space(10)
     _unit(pages, data.product_name, data.sku, data.serial)
     pages.space(10)
-    _boxes(pages, [_site("From site", data.from_site), _site("To site", data.to_site)])
+    _boxes(pages, [_site(_("From site"), data.from_site), _site(_("To site"), data.to_site)])
     for title, lines in (
-        ("Uninstall checklist", data.uninstall_checklist),
-        ("Reinstall checklist", data.reinstall_checklist),
-        ("Commissioning checklist", data.commissioning_checklist),
+        (_("Uninstall checklist"), data.uninstall_checklist),
+        (_("Reinstall checklist"), data.reinstall_checklist),
+        (_("Commissioning checklist"), data.commissioning_checklist),
     ):
         _table(
-            pages, title, CHECKLIST, _checklist_rows(lines), empty="No checks recorded", whole=True
+            pages,
+            title,
+            CHECKLIST,
+            _checklist_rows(lines),
+            empty=_("No checks recorded"),
+            whole=True,
         )
     pages.space(14)
     text_width = _box_text_width(3)
     _closing(
         pages,
         [
-            _pair("Uninstalled on", data.uninstalled_on, DATE, text_width),
-            _pair("Delivered on", data.delivered_on, DATE, text_width),
-            _pair("Commissioned on", data.commissioned_on, DATE, text_width),
+            _pair(_("Uninstalled on"), data.uninstalled_on, DATE, text_width),
+            _pair(_("Delivered on"), data.delivered_on, DATE, text_width),
+            _pair(_("Commissioned on"), data.commissioned_on, DATE, text_width),
         ],
         data.verification_code,
         data.verify_url,
@@ -290,7 +316,7 @@ def render_relocation_certificate(data: RelocationCertificateData) -> bytes:
     return pages.save()
 
 
-def render_installation_certificate(data: InstallationCertificateData) -> bytes:
+def _installation_certificate(data: InstallationCertificateData) -> bytes:
     """The Installation Certificate as a PDF on US Letter pages: the relocation
     certificate's layout with one site, the training and the installation's checklists."""
     pages = _Pages(
@@ -304,7 +330,7 @@ def render_installation_certificate(data: InstallationCertificateData) -> bytes:
     _masthead(
         pages,
         data.provider_name,
-        "Installation Certificate",
+        _("Installation Certificate"),
         None,
         "This certifies that the unit below was installed at the site named here and "
         "commissioned, with the checks recorded below.",
@@ -313,11 +339,17 @@ def render_installation_certificate(data: InstallationCertificateData) -> bytes:
         pages,
         [
             [
-                ("Certificate number", data.certificate_number, VALUE_BOLD),
-                ("Installation number", data.installation_number, VALUE_BOLD),
+                (_("Certificate number"), data.certificate_number, VALUE_BOLD),
+                (_("Installation number"), data.installation_number, VALUE_BOLD),
             ],
-            [("Provider", data.provider_name, VALUE), ("Retailer", data.retailer_name, VALUE)],
-            [("Technician", data.technician, VALUE), ("Customer", data.customer_first_name, VALUE)],
+            [
+                (_("Provider"), data.provider_name, VALUE),
+                (_("Retailer"), data.retailer_name, VALUE),
+            ],
+            [
+                (_("Technician"), data.technician, VALUE),
+                (_("Customer"), data.customer_first_name, VALUE),
+            ],
         ],
     )
     pages.space(10)
@@ -325,22 +357,30 @@ def render_installation_certificate(data: InstallationCertificateData) -> bytes:
     pages.space(10)
     _boxes(
         pages,
-        [_site("Site", data.site), _pair("Training", data.training, DATE, _box_text_width(2))],
+        [
+            _site(_("Site"), data.site),
+            _pair(_("Training"), data.training, DATE, _box_text_width(2)),
+        ],
     )
     for title, lines in (
-        ("Installation checklist", data.installation_checklist),
-        ("Commissioning checklist", data.commissioning_checklist),
+        (_("Installation checklist"), data.installation_checklist),
+        (_("Commissioning checklist"), data.commissioning_checklist),
     ):
         _table(
-            pages, title, CHECKLIST, _checklist_rows(lines), empty="No checks recorded", whole=True
+            pages,
+            title,
+            CHECKLIST,
+            _checklist_rows(lines),
+            empty=_("No checks recorded"),
+            whole=True,
         )
     pages.space(14)
     text_width = _box_text_width(2)
     _closing(
         pages,
         [
-            _pair("Installed on", data.installed_on, DATE, text_width),
-            _pair("Commissioned on", data.commissioned_on, DATE, text_width),
+            _pair(_("Installed on"), data.installed_on, DATE, text_width),
+            _pair(_("Commissioned on"), data.commissioned_on, DATE, text_width),
         ],
         data.verification_code,
         data.verify_url,
@@ -348,29 +388,31 @@ def render_installation_certificate(data: InstallationCertificateData) -> bytes:
     return pages.save()
 
 
-def render_coverage_certificate(data: CoverageCertificateData) -> bytes:
+def _coverage_certificate(data: CoverageCertificateData) -> bytes:
     """The Certificate of Coverage of a service plan as a PDF on US Letter pages."""
     pages = _Pages(
         title=f"Certificate of Coverage {data.certificate_number}",
         subject=f"Plan {data.plan_number}, serial {data.serial}",
-        footer=f"Certificate {data.certificate_number}  \u00b7  Plan {data.plan_number}",
+        footer=_("Certificate {certificate}  ·  Plan {plan}").format(
+            certificate=data.certificate_number, plan=data.plan_number
+        ),
     )
     _masthead(
         pages,
         data.retailer_name,
-        "Certificate of Coverage",
-        f"Issued for {data.issued_for}",
-        "This certifies that the unit below is covered by the service plan named here.",
+        _("Certificate of Coverage"),
+        _("Issued for {name}").format(name=data.issued_for),
+        _("This certifies that the unit below is covered by the service plan named here."),
     )
     _facts(
         pages,
         [
             [
-                ("Certificate number", data.certificate_number, VALUE_BOLD),
-                ("Plan number", data.plan_number, VALUE_BOLD),
+                (_("Certificate number"), data.certificate_number, VALUE_BOLD),
+                (_("Plan number"), data.plan_number, VALUE_BOLD),
             ],
-            [("Plan", data.plan_name, VALUE), ("Plan code", data.plan_code, VALUE)],
-            [("Owner", data.owner_name, VALUE), ("Retailer", data.retailer_name, VALUE)],
+            [(_("Plan"), data.plan_name, VALUE), (_("Plan code"), data.plan_code, VALUE)],
+            [(_("Owner"), data.owner_name, VALUE), (_("Retailer"), data.retailer_name, VALUE)],
         ],
     )
     pages.space(10)
@@ -380,25 +422,25 @@ def render_coverage_certificate(data: CoverageCertificateData) -> bytes:
     _boxes(
         pages,
         [
-            _pair("Term starts on", data.term_starts_on, DATE, text_width),
-            _pair("Term ends on", data.term_ends_on, DATE, text_width),
-            _pair("Claim limit", data.claim_limit, CLAIM_LIMIT, text_width),
+            _pair(_("Term starts on"), data.term_starts_on, DATE, text_width),
+            _pair(_("Term ends on"), data.term_ends_on, DATE, text_width),
+            _pair(_("Claim limit"), data.claim_limit, CLAIM_LIMIT, text_width),
         ],
     )
     _table(
         pages,
-        "Deductibles",
+        _("Deductibles"),
         DEDUCTIBLES,
         [[(CELL, claim_type), (CELL, amount)] for claim_type, amount in data.deductibles],
-        empty="No deductibles apply",
+        empty=_("No deductibles apply"),
         whole=True,
     )
     _table(
         pages,
-        "Covered incidents",
+        _("Covered incidents"),
         INCIDENTS,
         [[(CELL, incident)] for incident in data.incidents],
-        empty="No covered incidents listed",
+        empty=_("No covered incidents listed"),
         whole=True,
     )
     pages.space(14)
@@ -415,7 +457,9 @@ class _Pages:
 
     def __init__(self, *, title: str, subject: str, footer: str) -> None:
         self.buffer = BytesIO()
-        canvas = Canvas(self.buffer, pagesize=letter, invariant=1, pageCompression=PAGE_COMPRESSION)
+        canvas = PaperCanvas(
+            self.buffer, current_paper(), invariant=1, pageCompression=PAGE_COMPRESSION
+        )
         canvas.setTitle(title)
         canvas.setAuthor("aftersales")
         canvas.setCreator("aftersales")
@@ -470,7 +514,14 @@ class _Pages:
             self.footer, MARGIN, footer_y, REGULAR, 8, CONTENT_WIDTH - 60, color=MUTED_FILL
         )
         self.text.line(
-            f"Page {self.number}", RIGHT, footer_y, REGULAR, 8, 55, align="right", color=MUTED_FILL
+            _("Page {number}").format(number=self.number),
+            RIGHT,
+            footer_y,
+            REGULAR,
+            8,
+            55,
+            align="right",
+            color=MUTED_FILL,
         )
         paths = [f"{color}\n" + "\n".join(rects) + "\nf" for color, rects in self.fills.items()]
         # Round caps and joins, as platypus draws table rules.
@@ -592,9 +643,9 @@ def _facts(pages: _Pages, rows: list[list[tuple[str, str, _Style]]]) -> None:
 def _unit(pages: _Pages, product_name: str, sku: str, serial: str) -> None:
     """Product, SKU and serial on a tinted panel."""
     values = (
-        ("Product", product_name, VALUE_BOLD),
-        ("SKU", sku, VALUE),
-        ("Serial number", serial, VALUE),
+        (_("Product"), product_name, VALUE_BOLD),
+        (_("SKU"), sku, VALUE),
+        (_("Serial number"), serial, VALUE),
     )
     cells = [
         _pair(label, value, style, column - BOX_LEFT - CELL_RIGHT)
@@ -654,7 +705,7 @@ def _checklist_rows(lines: list[ChecklistLine]) -> list[list[tuple[_Style, str]]
     return [
         [
             (CELL, line.item),
-            (CELL, "Passed") if line.passed else (FAILED, "Failed"),
+            (CELL, _("Passed")) if line.passed else (FAILED, _("Failed")),
             (CELL, line.note),
         ]
         for line in lines
@@ -720,7 +771,7 @@ def _table_header(pages: _Pages, columns: tuple[_Column, ...]) -> None:
     for column in columns:
         if column.right:
             pages.text.line(
-                column.title,
+                _(column.title),
                 x + column.width - CELL_PAD,
                 y,
                 BOLD,
@@ -729,7 +780,7 @@ def _table_header(pages: _Pages, columns: tuple[_Column, ...]) -> None:
                 align="right",
             )
         else:
-            pages.text.line(column.title, x + CELL_PAD, y, BOLD, CELL_HEAD.size, column.width)
+            pages.text.line(_(column.title), x + CELL_PAD, y, BOLD, CELL_HEAD.size, column.width)
         x += column.width
     pages.y -= ROW_HEADER_HEIGHT
     pages.rule(pages.y, 1, INK_STROKE)
@@ -777,15 +828,23 @@ def _verification_cell(code: str, verify_url: str) -> _Cell:
     """The verification code, big enough to read out over the phone, and how to check it."""
     text_width = VERIFY_TEXT_WIDTH - VERIFY_TEXT_LEFT - CELL_RIGHT
     return [
-        (LABEL, ["VERIFICATION CODE"]),
+        (LABEL, [_("VERIFICATION CODE")]),
         4.0,
         (CODE, wrap(encode(code), CODE.font, CODE.size, text_width)),
         6.0,
-        (CAPTION, wrap(encode(f"Verify at {verify_url}"), REGULAR, CAPTION.size, text_width)),
         (
             CAPTION,
             wrap(
-                "Scan the code or enter the verification code to confirm this certificate.",
+                encode(_("Verify at {url}").format(url=verify_url)),
+                REGULAR,
+                CAPTION.size,
+                text_width,
+            ),
+        ),
+        (
+            CAPTION,
+            wrap(
+                _("Scan the code or enter the verification code to confirm this certificate."),
                 REGULAR,
                 CAPTION.size,
                 text_width,
@@ -813,3 +872,38 @@ def _verification(pages: _Pages, cell: _Cell, verify_url: str) -> None:
         QR_SIZE,
     )
     pages.y = bottom
+
+
+# ------------------------------------------------------------------ the renderers
+
+
+def render_repair_certificate(
+    data: RepairCertificateData, words: Words = ENGLISH, paper: str = "Letter"
+) -> bytes:
+    """The certificate in `words` (English by default) on `paper` (A4 or Letter)."""
+    with speaking(words, paper):
+        return _repair_certificate(data)
+
+
+def render_relocation_certificate(
+    data: RelocationCertificateData, words: Words = ENGLISH, paper: str = "Letter"
+) -> bytes:
+    """The certificate in `words` (English by default) on `paper` (A4 or Letter)."""
+    with speaking(words, paper):
+        return _relocation_certificate(data)
+
+
+def render_installation_certificate(
+    data: InstallationCertificateData, words: Words = ENGLISH, paper: str = "Letter"
+) -> bytes:
+    """The certificate in `words` (English by default) on `paper` (A4 or Letter)."""
+    with speaking(words, paper):
+        return _installation_certificate(data)
+
+
+def render_coverage_certificate(
+    data: CoverageCertificateData, words: Words = ENGLISH, paper: str = "Letter"
+) -> bytes:
+    """The certificate in `words` (English by default) on `paper` (A4 or Letter)."""
+    with speaking(words, paper):
+        return _coverage_certificate(data)

@@ -17,8 +17,9 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import inch
 from reportlab.pdfgen.canvas import Canvas
 
-from documents.pdftext import BOLD, REGULAR, Text
+from documents.pdftext import BOLD, REGULAR, Text, encode, wrap
 from documents.qr import draw_qr
+from documents.style import ENGLISH, N_, Words, _, speaking
 from domain.common import Address
 from domain.documents import LabelData
 
@@ -43,11 +44,8 @@ FROM_BOTTOM = 318.0
 TO_BOTTOM = 226.0
 BARCODE_BOTTOM = 126.0
 
-# Wrapped by hand: fixed text needs no line breaking at render time.
-RETURN_INSTRUCTIONS = (
-    "Attach this label to the outside",
-    "of the parcel. Remove or cover",
-    "any old labels and barcodes.",
+RETURN_INSTRUCTIONS = N_(
+    "Attach this label to the outside of the parcel. Remove or cover any old labels and barcodes."
 )
 
 # The border and section rules, the same on every label.
@@ -61,13 +59,19 @@ FRAME = "q 1.5 w 4 4 {:.2f} {:.2f} re S 1 w {} Q".format(
 )
 
 
-def render_label(data: LabelData) -> bytes:
-    """The label as a one-page PDF, 288 x 432 pt."""
+def render_label(data: LabelData, words: Words = ENGLISH) -> bytes:
+    """The label as a one-page PDF, 288 x 432 pt (4x6 in whatever the retailer's paper), in
+    `words` (English by default)."""
+    with speaking(words):
+        return _label(data)
+
+
+def _label(data: LabelData) -> bytes:
     buffer = BytesIO()
     canvas = Canvas(
         buffer, pagesize=(PAGE_WIDTH, PAGE_HEIGHT), invariant=1, pageCompression=PAGE_COMPRESSION
     )
-    title = "RETURN LABEL" if data.kind == "return_label" else "SHIPPING LABEL"
+    title = _("RETURN LABEL") if data.kind == "return_label" else _("SHIPPING LABEL")
     canvas.setTitle(f"{title.title()} {data.tracking_number}")
     canvas.setAuthor("aftersales")
     canvas.setCreator("aftersales")
@@ -78,7 +82,7 @@ def render_label(data: LabelData) -> bytes:
     _header(text, title, data)
     _address(
         text,
-        "FROM",
+        _("FROM"),
         data.from_address,
         top=HEADER_BOTTOM,
         size=8,
@@ -88,7 +92,7 @@ def render_label(data: LabelData) -> bytes:
     )
     _address(
         text,
-        "SHIP TO",
+        _("SHIP TO"),
         data.to_address,
         top=FROM_BOTTOM,
         size=11,
@@ -208,7 +212,7 @@ def _tracking(canvas: Canvas, text: Text, tracking_number: str) -> None:
 def _footer(canvas: Canvas, text: Text, data: LabelData) -> None:
     qr_left, qr_bottom = MARGIN - 4, 16.0
     draw_qr(canvas, data.tracking_url, qr_left, qr_bottom, QR_SIZE)
-    caption = "Track this return" if data.kind == "return_label" else "Track this shipment"
+    caption = _("Track this return") if data.kind == "return_label" else _("Track this shipment")
     text.line(caption, qr_left + QR_SIZE / 2, 10, REGULAR, 7.5, QR_SIZE, align="center")
 
     left = qr_left + QR_SIZE + 8
@@ -216,15 +220,15 @@ def _footer(canvas: Canvas, text: Text, data: LabelData) -> None:
     # The header may have had to cut a long carrier or service name: here each
     # has a line of its own.
     y = BARCODE_BOTTOM - 22
-    text.line("CARRIER / SERVICE", left, y, BOLD, 7, width)
+    text.line(_("CARRIER / SERVICE"), left, y, BOLD, 7, width)
     text.line(data.carrier, left, y - 13, BOLD, 11, width)
     text.line(data.service, left, y - 24, REGULAR, 9, width)
     y -= 40
     if data.weight:
-        text.line("WEIGHT", left, y, BOLD, 7, width)
+        text.line(_("WEIGHT"), left, y, BOLD, 7, width)
         text.line(data.weight, left, y - 12, BOLD, 11, width)
         y -= 30
     if data.kind == "return_label":
-        for line in RETURN_INSTRUCTIONS:
-            text.line(line, left, y, REGULAR, 7.5, width)
+        for line in wrap(encode(_(RETURN_INSTRUCTIONS)), REGULAR, 7.5, width)[:4]:
+            text.place(line, left, y, REGULAR, 7.5)
             y -= 9

@@ -20,7 +20,21 @@ from reportlab.lib.units import inch
 from reportlab.pdfgen.canvas import Canvas
 
 from documents.pdftext import BOLD, REGULAR, Text, encode, wrap
-from documents.style import HEADER_FILL, INK, MUTED, PAGE_COMPRESSION, RULE, STRIPE
+from documents.style import (
+    ENGLISH,
+    HEADER_FILL,
+    INK,
+    MUTED,
+    N_,
+    PAGE_COMPRESSION,
+    RULE,
+    STRIPE,
+    PaperCanvas,
+    Words,
+    _,
+    current_paper,
+    speaking,
+)
 from domain.documents import PackingSlipData, SlipItem
 
 MARGIN = 0.75 * inch
@@ -62,7 +76,11 @@ _WIDTHS = (1.1 * inch, _FLEXIBLE * 1.25, 1.35 * inch, 0.45 * inch, _FLEXIBLE * 0
 COLUMNS = tuple(
     (title, MARGIN + sum(_WIDTHS[:index]), width, title == "Qty")
     for index, (title, width) in enumerate(
-        zip(("SKU", "Description", "Serial", "Qty", "Reason"), _WIDTHS, strict=True)
+        zip(
+            (N_("SKU"), N_("Description"), N_("Serial"), N_("Qty"), N_("Reason")),
+            _WIDTHS,
+            strict=True,
+        )
     )
 )
 CELL_SIZE, CELL_LEADING, CELL_PAD = 9.0, 11.5, 5.0  # CELL_PAD: above and below
@@ -72,16 +90,26 @@ STEP_SIZE, STEP_LEADING, STEP_AFTER = 11.0, 14.0, 4.0
 STEP_INDENT = 20.0  # the step's text; its number sits in the margin this leaves
 
 
-def render_packing_slip(data: PackingSlipData) -> bytes:
-    """The packing slip as a PDF on US Letter pages."""
+def render_packing_slip(
+    data: PackingSlipData, words: Words = ENGLISH, paper: str = "Letter"
+) -> bytes:
+    """The packing slip in `words` (English by default) on `paper` (A4 or Letter)."""
+    with speaking(words, paper):
+        return _packing_slip(data)
+
+
+def _packing_slip(data: PackingSlipData) -> bytes:
     buffer = BytesIO()
-    canvas = Canvas(buffer, pagesize=letter, invariant=1, pageCompression=PAGE_COMPRESSION)
+    canvas = PaperCanvas(buffer, current_paper(), invariant=1, pageCompression=PAGE_COMPRESSION)
     canvas.setTitle(f"Packing slip {data.case_number}")
     canvas.setAuthor("aftersales")
     canvas.setCreator("aftersales")
     canvas.setSubject(f"Case {data.case_number}, order {data.order_ref}")
 
-    pages = _Pages(canvas, f"Case {data.case_number}  \u00b7  Order {data.order_ref}")
+    pages = _Pages(
+        canvas,
+        _("Case {case}  ·  Order {order}").format(case=data.case_number, order=data.order_ref),
+    )
     _title_bar(pages, data.retailer_name)
     _facts(pages, data)
     _prepared_for(pages, data)
@@ -134,7 +162,14 @@ class _Pages:
             self.footer, MARGIN, footer_y, REGULAR, 8, CONTENT_WIDTH - 60, color=MUTED_FILL
         )
         self.text.line(
-            f"Page {self.number}", RIGHT, footer_y, REGULAR, 8, 55, align="right", color=MUTED_FILL
+            _("Page {number}").format(number=self.number),
+            RIGHT,
+            footer_y,
+            REGULAR,
+            8,
+            55,
+            align="right",
+            color=MUTED_FILL,
         )
         paths = [f"{color}\n" + "\n".join(rects) + "\nf" for color, rects in self.fills.items()]
         self.canvas.addLiteral("q\n" + "\n".join(paths + self.strokes) + "\nQ")
@@ -148,7 +183,7 @@ def _title_bar(pages: _Pages, retailer_name: str) -> None:
     retailer = wrap(encode(retailer_name), BOLD, 13, _HALF)
     height = max(26.0, 16.0 * len(retailer))
     bottom = pages.y - 3 - height  # both sit on the bottom of the bar
-    pages.text.line("Packing slip", MARGIN, bottom + 4, BOLD, 22, _HALF)
+    pages.text.line(_("Packing slip"), MARGIN, bottom + 4, BOLD, 22, _HALF)
     y = bottom + 16 * len(retailer) - 13
     for raw in retailer:
         pages.text.place(raw, RIGHT, y, BOLD, 13, align="right")
@@ -160,8 +195,8 @@ def _title_bar(pages: _Pages, retailer_name: str) -> None:
 def _facts(pages: _Pages, data: PackingSlipData) -> None:
     """Case, order and tracking number as captioned values, two pairs a row."""
     rows = (
-        (("CASE NUMBER", data.case_number), ("TRACKING NUMBER", data.tracking_number)),
-        (("ORDER REF", data.order_ref), ("RETAILER", data.retailer_name)),
+        ((_("CASE NUMBER"), data.case_number), (_("TRACKING NUMBER"), data.tracking_number)),
+        ((_("ORDER REF"), data.order_ref), (_("RETAILER"), data.retailer_name)),
     )
     for row in rows:
         cells = [
@@ -197,9 +232,14 @@ def _prepared_for(pages: _Pages, data: PackingSlipData) -> None:
     """Who the parcel is for, and the date it must leave by, boxed to stand out."""
     box_width = CONTENT_WIDTH - PREPARED_WIDTH
     prepared = wrap(
-        encode(f"Prepared for {data.customer_first_name}"), REGULAR, 12, PREPARED_WIDTH - PAD
+        encode(_("Prepared for {name}").format(name=data.customer_first_name)),
+        REGULAR,
+        12,
+        PREPARED_WIDTH - PAD,
     )
-    ship_by = wrap(encode(f"Ship by {data.ship_by}"), BOLD, 13, box_width - 2 * PAD)
+    ship_by = wrap(
+        encode(_("Ship by {date}").format(date=data.ship_by)), BOLD, 13, box_width - 2 * PAD
+    )
     inner = max(15.0 * len(prepared), 16.0 * len(ship_by))
     height = 6 + inner + 7
     _make_room(pages, height)
@@ -219,9 +259,9 @@ def _prepared_for(pages: _Pages, data: PackingSlipData) -> None:
 
 
 def _items(pages: _Pages, items: list[SlipItem]) -> None:
-    rows = [_cells(item) for item in items] or [[["No items."], [], [], [], []]]
+    rows = [_cells(item) for item in items] or [[[_("No items.")], [], [], [], []]]
     first = min(_row_height(rows[0]), TOP - BOTTOM - TABLE_HEADER_HEIGHT)
-    _heading(pages, "Items", TABLE_HEADER_HEIGHT + first)
+    _heading(pages, _("Items"), TABLE_HEADER_HEIGHT + first)
     _table_header(pages)
     for index, cells in enumerate(rows):
         stripe = index % 2 == 1
@@ -257,9 +297,9 @@ def _table_header(pages: _Pages) -> None:
     y = top - CELL_PAD - CELL_SIZE
     for title, x, width, right in COLUMNS:
         if right:
-            pages.text.line(title, x + width - PAD, y, BOLD, CELL_SIZE, width, align="right")
+            pages.text.line(_(title), x + width - PAD, y, BOLD, CELL_SIZE, width, align="right")
         else:
-            pages.text.line(title, x + PAD, y, BOLD, CELL_SIZE, width)
+            pages.text.line(_(title), x + PAD, y, BOLD, CELL_SIZE, width)
     pages.y -= TABLE_HEADER_HEIGHT
     pages.rule(pages.y, 1, INK_STROKE)
 
@@ -269,7 +309,7 @@ def _row(pages: _Pages, cells: list[list[str]], stripe: bool) -> None:
     top = pages.y
     if stripe:
         pages.fill(STRIPE_OP, MARGIN, top - height, CONTENT_WIDTH, height)
-    for lines, (_, x, width, right) in zip(cells, COLUMNS, strict=True):
+    for lines, (_title, x, width, right) in zip(cells, COLUMNS, strict=True):
         y = top - CELL_PAD - CELL_SIZE
         for raw in lines:
             if right:
@@ -290,7 +330,7 @@ def _instructions(pages: _Pages, steps: list[str]) -> None:
     ]
     # Heading and steps kept together when they fit on a page at all.
     _heading(
-        pages, "Instructions", sum(STEP_LEADING * len(lines) + STEP_AFTER for lines in wrapped)
+        pages, _("Instructions"), sum(STEP_LEADING * len(lines) + STEP_AFTER for lines in wrapped)
     )
     for number, lines in enumerate(wrapped, start=1):
         for index, raw in enumerate(lines):

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from domain.common import Address, Customer, Policy
+from domain.common import Actor, Address, Customer, Policy
 from domain.documents import CoverageCertificateData, long_date
 from domain.durations import add_months
 from domain.ids import step_key
-from domain.money import floor_cents
+from domain.money import floor_cents, money_text
 
 
 class PlanStatus(StrEnum):
@@ -416,6 +416,8 @@ class ClaimRequest:
     description: str = ""
     # The child case's tracking token, drawn by the API (workflows draw no secrets).
     child_tracking_token: str = ""
+    # Who claimed, for the timeline; None in histories recorded before it was carried.
+    actor: Actor | None = None
 
 
 @dataclass
@@ -429,11 +431,15 @@ class ClaimAnswer:
 @dataclass
 class PaymentMethodChange:
     payment_method: str
+    # Who changed it, for the timeline; None in histories recorded before it was carried.
+    actor: Actor | None = None
 
 
 @dataclass
 class PlanCancel:
     reason: str = ""
+    # Who cancelled, for the timeline; None in histories recorded before it was carried.
+    actor: Actor | None = None
 
 
 @dataclass
@@ -448,6 +454,8 @@ class PlanTransfer:
     # The plan's new tracking token, drawn by the API (workflows draw no secrets): the
     # previous owner's link stops working. Empty from callers before this existed.
     tracking_token: str = ""
+    # Who transferred it, for the timeline; None in histories recorded before it was carried.
+    actor: Actor | None = None
 
 
 @dataclass
@@ -534,7 +542,7 @@ def coverage_certificate(
         term_ends_on=long_date(term_end(state.term_start, state.terms)),
         claim_limit=f"{state.terms.claim_limit} claims per 12 months",
         deductibles=[
-            (kind.value.capitalize(), f"{amount:.2f} {currency}")
+            (kind.value.capitalize(), f"{money_text(amount, currency)} {currency}")
             for kind, amount in sorted(state.terms.deductibles.items())
         ],
         incidents=sorted(i.replace("_", " ") for i in state.terms.incidents),

@@ -57,7 +57,7 @@ def _org_public(org: models.Organisation) -> OrgPublic:
         slug=org.slug,
         default_locale=org.default_locale,
         default_time_zone=org.default_time_zone,
-        paper_size="Letter" if org.paper_size == "Letter" else "A4",
+        paper_size="A4" if org.paper_size == "A4" else "Letter",
     )
 
 

@@ -53,7 +53,7 @@ class OrgPublic(BaseModel):
     default_time_zone: str = Field(
         "UTC", description="the clock customers who named no time zone read times on (IANA)"
     )
-    paper_size: PaperSize = Field("A4", description="packing slips and certificates")
+    paper_size: PaperSize = Field("Letter", description="packing slips and certificates")
 
 
 Slug = Annotated[

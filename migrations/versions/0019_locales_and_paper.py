@@ -39,7 +39,7 @@ def upgrade() -> None:
             )
         )
         batch_op.add_column(
-            sa.Column("paper_size", sa.String(length=6), server_default="A4", nullable=False)
+            sa.Column("paper_size", sa.String(length=6), server_default="Letter", nullable=False)
         )
         batch_op.create_check_constraint(op.f("ck_organisations_paper_size"), sa.text(PAPER))
     with op.batch_alter_table("customers", schema=None) as batch_op:
