@@ -15,7 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import workflow
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
-from temporalio.client import Client, ScheduleAlreadyRunningError
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+)
 from temporalio.converter import SerializationContext
 from temporalio.worker import (
     UnsandboxedWorkflowRunner,
@@ -41,7 +51,12 @@ from db.document_store import document_store_from
 from db.outbox import OutboxConfig
 from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
-from domain.campaign import WARRANTY_NOTICES_SCHEDULE
+from domain.campaign import (
+    WARRANTY_NOTICE_HOUR_UTC,
+    WARRANTY_NOTICES_SCHEDULE,
+    WARRANTY_NOTICES_WORKFLOW,
+    WarrantyRun,
+)
 from observability import tracing
 from observability.activity_log import ActivityLogContext
 from observability.activity_metrics import ActivityMetrics
@@ -58,7 +73,7 @@ from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
 from workflows.rma import RmaWorkflow
 from workflows.service_plan import ServicePlanWorkflow
-from workflows.warranty_notices import WarrantyNoticesWorkflow, warranty_notice_schedule
+from workflows.warranty_notices import WarrantyNoticesWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -179,6 +194,30 @@ def build_activities(
         campaigns.finish_campaign,
         campaigns.send_warranty_notices,
     ]
+
+
+def warranty_notice_schedule(task_queue: str) -> Schedule:
+    """The daily warranty-end notices (`workflows.warranty_notices`): one run at a time (a
+    run still going when the next is due has that one skipped: it tells the same units),
+    and a day missed while Temporal was down is caught up within a day."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            WARRANTY_NOTICES_WORKFLOW,
+            WarrantyRun(),
+            id=f"{WARRANTY_NOTICES_SCHEDULE}-run",
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    hour=[ScheduleRange(WARRANTY_NOTICE_HOUR_UTC)],
+                    minute=[ScheduleRange(0)],
+                    second=[ScheduleRange(0)],
+                )
+            ]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
+    )
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:

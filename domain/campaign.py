@@ -15,6 +15,9 @@ CAMPAIGN_CANCEL_SIGNAL = "cancel"
 WARRANTY_NOTICES_WORKFLOW = "WarrantyNotices"
 # The one daily schedule of warranty-end notices (Temporal Schedule id).
 WARRANTY_NOTICES_SCHEDULE = "warranty-notices-daily"
+# At 06:00 UTC: mail that reaches inboxes in the morning across Europe and overnight in the
+# Americas; the hour matters less than that it is once a day.
+WARRANTY_NOTICE_HOUR_UTC = 6
 
 # The pace of a campaign's emails: a mail server (and the customers' providers) take a
 # steady trickle better than a burst.

@@ -423,6 +423,21 @@ def examples(w: World) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
             retailer,
             {"url": "https://hooks.example.com/aftersales", "events": ["rma.*"]},
         ),
+        ("post", "/v1/track/{token}/feedback"): ("", {"rating": 4, "comment": "fine"}),
+        ("post", "/v1/campaigns"): (
+            retailer,
+            {
+                "name": "Walk recall",
+                "sku": w.sku,
+                "serial_prefix": "WALK",
+                "purchased_from": moment(-30),
+                "purchased_to": moment(-1),
+                "subject": "A recall",
+                "message": "Please read",
+                "offer": "repair",
+            },
+        ),
+        ("post", "/v1/campaign-offers/{token}"): ("", {"fault": "leaks"}),
     }
 
 

@@ -32,6 +32,8 @@ PUBLIC = {
     ("POST", "/v1/track/{token}/quote"): "the tracking token is the customer's credential",
     ("POST", "/v1/track/{token}/reschedule"): "the tracking token is the customer's credential",
     ("POST", "/v1/track/{token}/feedback"): "the tracking token is the customer's credential",
+    ("POST", "/v1/campaign-offers/{token}"): "the offer link's token is the customer's "
+    "credential, as a tracking token is",
     ("GET", "/track/{token}"): "the tracking page: the token is the credential",
     ("POST", "/track/{token}/quote"): "the tracking page's form: the token is the credential",
     ("POST", "/track/{token}/reschedule"): "the tracking page's form: the token is the credential",
@@ -137,6 +139,7 @@ def path_values(world: World) -> dict[str, str]:
         "document_id": world.document_id,
         "webhook_id": world.webhook_id,
         "delivery_id": world.delivery_id,
+        "campaign_id": world.campaign_id,
     }
 
 

@@ -47,6 +47,7 @@ class World:
     document_id: str = ""
     verification_code: str = ""
     asset_id: str = ""
+    campaign_id: str = ""
 
     def secrets(self) -> list[str]:
         """Strings only A and its customer may be shown: its tracking tokens and the
@@ -177,6 +178,9 @@ async def build_world(stack: Stack, receiver: Receiver) -> World:
         )
         world.document_id = certificate["id"]
         world.verification_code = certificate["verification_code"]
+
+        campaign = {"name": "World recall", "sku": sku, "subject": "Recall", "message": "Hi"}
+        world.campaign_id = created(await shop.post("/v1/campaigns", json=campaign))["id"]
 
         deliveries = await eventually(
             lambda: shop.get(f"/v1/webhooks/{world.webhook_id}/deliveries"),

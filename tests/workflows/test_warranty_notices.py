@@ -16,13 +16,13 @@ from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 from temporalio.testing import WorkflowEnvironment
 
 from db import models
+from domain.campaign import WARRANTY_NOTICE_HOUR_UTC as NOTICE_HOUR_UTC
 from domain.campaign import WARRANTY_NOTICES_SCHEDULE, WARRANTY_NOTICES_WORKFLOW, WarrantyRun
 from domain.durations import add_months
 from settings import Settings
 from tests.support import ADMIN_KEY, CARRIER_SECRET, PAYLOAD_KEY, SECRETS_KEY
 from tests.workflows.kit import Harness
 from worker import ensure_schedules
-from workflows.warranty_notices import NOTICE_HOUR_UTC
 
 
 def bought(ends_in: timedelta, months: int, now: datetime) -> datetime:
