@@ -97,7 +97,12 @@ async def login(
     subjects = throttle.Subjects.of(email[:EMAIL_MAX], client_address(request))
     if not await throttle.admit(session, subjects):
         return again(429, REFUSED)
-    plausible = 0 < len(email) <= EMAIL_MAX and 0 < len(password) <= PASSWORD_MAX
+    # Anything no account can have (PostgreSQL cannot even compare a NUL) is just wrong.
+    plausible = (
+        0 < len(email) <= EMAIL_MAX
+        and 0 < len(password) <= PASSWORD_MAX
+        and not NO_CONTROL.found.search(email)
+    )
     user = await console_users.user_by_email(session, email) if plausible else None
     # Verified (against a dummy hash when there is no such user) whatever else is wrong.
     verified = await verify_password(user.password_hash if user else None, password[:PASSWORD_MAX])

@@ -167,6 +167,21 @@ async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(
     assert SESSION_COOKIE not in wrong.headers.get("set-cookie", "")
 
 
+async def test_input_no_account_can_have_is_a_wrong_sign_in_never_an_error(
+    stack: Stack, console_users: ConsoleUsers
+) -> None:
+    staff = console_users.staff
+    for email, password in (
+        (staff.email + "\x00", staff.password),
+        ("x" * 300 + "@example.com", staff.password),
+        (staff.email, "p" * 300),
+    ):
+        async with browser(stack) as http:
+            answer = await sign_in(http, email, password)
+            assert answer.status_code == 401, (email[:20], answer.text[:300])
+            assert "The email or password is not right." in answer.text
+
+
 async def test_repeated_failures_are_refused_across_api_processes(
     stack: Stack, console_users: ConsoleUsers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
