@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-WIDTH = 640
+WIDTH = 480
 BAR = 22
 GAP = 8
-LABEL = 200
-VALUE = 80
+LABEL = 160
+VALUE = 70
 TOP = 8
 # The console's accent and text colours, with contrast over white above 4.5:1.
 FILL = "#1f5fa8"
@@ -65,7 +65,7 @@ def bar_chart(chart_id: str, title: str, description: str, bars: Sequence[Bar]) 
     return "".join(parts)
 
 
-def _clip(label: str, most: int = 24) -> str:
+def _clip(label: str, most: int = 20) -> str:
     return label if len(label) <= most else label[: most - 1] + "…"
 
 
