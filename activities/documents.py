@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import secrets
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import insert, select
@@ -19,6 +20,7 @@ from activities.store import StoreActivities
 from db import models
 from db.document_store import DocumentStore
 from db.outbox import table_of
+from db.readers import Reader, document_reader
 from db.types import utcnow
 from documents.certificates import (
     render_coverage_certificate,
@@ -28,6 +30,7 @@ from documents.certificates import (
 )
 from documents.labels import render_label
 from documents.packing_slip import render_packing_slip
+from documents.style import Words
 from domain.common import DocumentRef
 from domain.contracts.documents import (
     CoverageCertificateRequest,
@@ -41,9 +44,11 @@ from domain.contracts.documents import (
 from domain.documents import (
     CoverageCertificateData,
     InstallationCertificateData,
+    PackingSlipData,
     RelocationCertificateData,
     RepairCertificateData,
 )
+from presentation.document_words import localised
 
 CertificateT = TypeVar(
     "CertificateT",
@@ -95,8 +100,9 @@ class DocumentActivities(stubs.DocumentActivities):
         existing = await self._by_key(request.idempotency_key)
         if existing is not None:
             return existing
+        reader = await self._reader(request.org_id, request.case_id)
         # Rendering is CPU work: keep it off the event loop that heartbeats other activities.
-        pdf = await asyncio.to_thread(self._label_pdf, request)
+        pdf = await asyncio.to_thread(self._label_pdf, request, reader)
         return await self._store(
             request.idempotency_key, request.org_id, request.case_id, request.label.kind, pdf
         )
@@ -107,7 +113,8 @@ class DocumentActivities(stubs.DocumentActivities):
         existing = await self._by_key(request.idempotency_key)
         if existing is not None:
             return existing
-        pdf = await asyncio.to_thread(render_packing_slip, request.slip)
+        reader = await self._reader(request.org_id, request.case_id)
+        pdf = await asyncio.to_thread(_packing_slip, request.slip, reader)
         return await self._store(
             request.idempotency_key, request.org_id, request.case_id, "packing_slip", pdf
         )
@@ -122,6 +129,10 @@ class DocumentActivities(stubs.DocumentActivities):
         each once (and a certificate keeps the verification code first stored with it)."""
         if self.projector is None:
             raise RuntimeError("render_and_project needs the read model's projector")
+        cases = {(r.org_id, r.case_id) for r in request.labels}
+        cases |= {(r.org_id, r.case_id) for r in request.slips}
+        cases |= {(r.org_id, r.case_id) for r in request.certificates}
+        readers = {case: await self._reader(*case) for case in sorted(cases)}
         wanted = [
             *(
                 _Render(
@@ -129,7 +140,7 @@ class DocumentActivities(stubs.DocumentActivities):
                     r.org_id,
                     r.case_id,
                     r.label.kind,
-                    _bind(self._label_pdf, r),
+                    partial(self._label_pdf, r, readers[r.org_id, r.case_id]),
                 )
                 for r in request.labels
             ),
@@ -139,7 +150,7 @@ class DocumentActivities(stubs.DocumentActivities):
                     r.org_id,
                     r.case_id,
                     "packing_slip",
-                    _bind(render_packing_slip, r.slip),
+                    partial(_packing_slip, r.slip, readers[r.org_id, r.case_id]),
                 )
                 for r in request.slips
             ),
@@ -151,7 +162,7 @@ class DocumentActivities(stubs.DocumentActivities):
                 found = await _by_keys(session, keys)
             missing = [
                 *(
-                    _repair_certificate(r)
+                    _repair_certificate(r, readers[r.org_id, r.case_id])
                     for r in request.certificates
                     if r.idempotency_key not in found
                 ),
@@ -197,12 +208,17 @@ class DocumentActivities(stubs.DocumentActivities):
         found |= fresh
         return [found[key] for key in keys]
 
-    def _label_pdf(self, request: LabelRequest) -> bytes:
+    def _label_pdf(self, request: LabelRequest, reader: Reader) -> bytes:
         """The parcel's label: the one its carrier drew (stored when it was booked), else
-        ours. Either is stored and served the same way."""
+        ours, in the customer's words. Either is stored and served the same way."""
         if request.carrier_label_sha256:
             return self.store.read(self.store.key_of(request.carrier_label_sha256))
-        return render_label(request.label)
+        return render_label(localised(request.label, reader.t), reader.t)
+
+    async def _reader(self, org_id: str, case_id: str) -> Reader:
+        """Whose words and paper the case's documents are in."""
+        async with self.sessions() as session:
+            return await document_reader(session, org_id, case_id)
 
     def _render_and_put(self, renders: list[_Render]) -> list[tuple[str, str, int]]:
         """Each PDF rendered and put in the store: its SHA-256, storage key and size."""
@@ -282,15 +298,18 @@ class DocumentActivities(stubs.DocumentActivities):
         prefix: str,
         base_url: str,
         certificate: CertificateT,
-        render: Callable[[CertificateT], bytes],
+        render: Callable[[CertificateT, Words, str], bytes],
     ) -> DocumentRef:
         """Draw the verification code once, print it (and its verify URL) on the
         certificate, store the PDF. A retry finds the stored one by its key."""
         existing = await self._by_key(key)
         if existing is not None:
             return existing
+        reader = await self._reader(org_id, case_id)
         data = with_code(certificate, prefix, base_url)
-        pdf = await asyncio.to_thread(render, data)
+        pdf = await asyncio.to_thread(
+            render, localised(data, reader.t), reader.t, reader.paper_size
+        )
         return await self._store(
             key, org_id, case_id, kind, pdf, verification_code=data.verification_code
         )
@@ -348,17 +367,23 @@ def with_code(certificate: CertificateT, prefix: str, base_url: str) -> Certific
     )
 
 
-def _repair_certificate(request: RepairCertificateRequest) -> _Render:
+def _repair_certificate(request: RepairCertificateRequest, reader: Reader) -> _Render:
     """A Certificate of Repair to render, its verification code drawn for this attempt."""
     certificate = with_code(request.certificate, "CR", request.public_base_url)
+    words = localised(certificate, reader.t)
     return _Render(
         request.idempotency_key,
         request.org_id,
         request.case_id,
         "repair_certificate",
-        _bind(render_repair_certificate, certificate),
+        lambda: render_repair_certificate(words, reader.t, reader.paper_size),
         certificate.verification_code,
     )
+
+
+def _packing_slip(slip: PackingSlipData, reader: Reader) -> bytes:
+    """The packing slip in the customer's words, on the retailer's paper."""
+    return render_packing_slip(localised(slip, reader.t), reader.t, reader.paper_size)
 
 
 async def _by_keys(session: AsyncSession, keys: list[str]) -> dict[str, DocumentRef]:

@@ -40,6 +40,7 @@ async def case_reader(session: AsyncSession, org_id: str, customer_id: str | Non
     row = (
         await session.execute(
             select(org, customer.locale, customer.time_zone)
+            .select_from(org)
             .outerjoin(customer, customer.id == (customer_id or ""))
             .where(org.id == org_id)
         )
@@ -56,6 +57,7 @@ async def document_reader(session: AsyncSession, org_id: str, case_id: str) -> R
     row = (
         await session.execute(
             select(org, customer.locale, customer.time_zone)
+            .select_from(org)
             .outerjoin(case, case.id == case_id)
             .outerjoin(customer, customer.id == case.customer_id)
             .where(org.id == org_id)
