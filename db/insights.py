@@ -88,10 +88,10 @@ class Period:
 
 
 def _keyed(org_id: str, group_by: GroupBy, period: Period) -> Any:
-    """Each case of the organisation in the period once per key its units have."""
-    key = _case_key(group_by)
-    query = select(
-        key.label("key"),
+    """Each case of the organisation in the period once per key its units have. The pairs
+    (case, key) are made distinct on their own, narrow, and the case's columns joined to
+    them after; by center a case has one key and needs no items at all."""
+    columns = (
         _C.id,
         _C.case_type,
         _C.coverage,
@@ -99,14 +99,20 @@ def _keyed(org_id: str, group_by: GroupBy, period: Period) -> Any:
         _C.received_at,
         _C.shipped_at,
         _C.created_at,
-    ).join(_I, _I.case_id == _C.id)
-    if group_by is GroupBy.CATEGORY:
-        query = query.join(_P, and_(_P.org_id == _C.org_id, _P.sku == _I.sku))
-    return (
-        query.where(_C.org_id == org_id, period.of(_C.created_at), key.is_not(None))
-        .distinct()
-        .cte("keyed")
     )
+    in_period = and_(_C.org_id == org_id, period.of(_C.created_at))
+    if group_by is GroupBy.CENTER:
+        return (
+            select(_C.receiving_org_id.label("key"), *columns)
+            .where(in_period, _C.receiving_org_id.is_not(None))
+            .cte("keyed")
+        )
+    key = _case_key(group_by)
+    pairs = select(_I.case_id.label("case_id"), key.label("key")).join(_C, _C.id == _I.case_id)
+    if group_by is GroupBy.CATEGORY:
+        pairs = pairs.join(_P, and_(_P.org_id == _C.org_id, _P.sku == _I.sku))
+    units = pairs.where(in_period).distinct().subquery("units")
+    return select(units.c.key, *columns).join(_C, _C.id == units.c.case_id).cte("keyed")
 
 
 def _case_key(group_by: GroupBy) -> Any:
@@ -138,19 +144,23 @@ async def product_insights(
             csat_avg=None if row.csat_avg is None else round(float(row.csat_avg), 2),
             feedback_count=row.feedback_count,
         )
-    for row in await session.execute(_first_time_fix_statement(org_id, group_by, period)):
-        merge(row.key, first_time_fix_rate=round((row.shipped - row.comebacks) / row.shipped, 4))
+    for row in await session.execute(_repairs_statement(org_id, group_by, period)):
+        if row.shipped:
+            merge(
+                row.key,
+                first_time_fix_rate=round((row.shipped - row.comebacks) / row.shipped, 4),
+            )
+        if row.p50 is not None:
+            merge(
+                row.key,
+                turnaround_p50_hours=round(float(row.p50), 2),
+                turnaround_p90_hours=round(float(row.p90), 2),
+            )
     reasons: dict[str, dict[str, int]] = defaultdict(dict)
     for key, reason, count in await session.execute(_reasons_statement(org_id, group_by, period)):
         reasons[key][reason] = count
     for key, counted in reasons.items():
         merge(key, reasons=dict(sorted(counted.items())))
-    for row in await session.execute(_turnaround_statement(org_id, group_by, period)):
-        merge(
-            row.key,
-            turnaround_p50_hours=round(float(row.p50), 2),
-            turnaround_p90_hours=round(float(row.p90), 2),
-        )
     if group_by is not GroupBy.CENTER:
         # Units are sold and returns deflected per product, never per repair center.
         for key, sold in await session.execute(_sold_statement(org_id, group_by, period)):
@@ -190,40 +200,6 @@ def _cases_statement(org_id: str, group_by: GroupBy, period: Period) -> Executab
     )
 
 
-def _first_time_fix_statement(org_id: str, group_by: GroupBy, period: Period) -> Executable:
-    """Per key, the repairs in the period shipped back and those whose unit came back: its
-    next repair (all time, whatever the period) opened within the window after it was
-    shipped. The next one is a window function over the organisation's repairs, not a
-    search per repair."""
-    key = _case_key(group_by)
-    query = select(
-        key.label("key"),
-        _C.id,
-        _C.created_at,
-        _C.shipped_at,
-        func.lead(_C.created_at)
-        .over(partition_by=(_I.sku, _I.serial), order_by=(_C.created_at, _C.id))
-        .label("next_opened"),
-    ).join(_I, _I.case_id == _C.id)
-    if group_by is GroupBy.CATEGORY:
-        query = query.join(_P, and_(_P.org_id == _C.org_id, _P.sku == _I.sku))
-    repairs = query.where(_C.org_id == org_id, _C.case_type == REPAIR).subquery("repairs")
-    r = repairs.c
-    came_back = and_(
-        r.next_opened > r.shipped_at,
-        hours_between(r.shipped_at, r.next_opened) <= _HOURS_TO_COME_BACK,
-    )
-    return (
-        select(
-            r.key,
-            func.count(distinct(r.id)).label("shipped"),
-            func.count(distinct(case((came_back, r.id)))).label("comebacks"),
-        )
-        .where(r.shipped_at.is_not(None), period.of(r.created_at), r.key.is_not(None))
-        .group_by(r.key)
-    )
-
-
 def _reasons_statement(org_id: str, group_by: GroupBy, period: Period) -> Executable:
     key = _case_key(group_by)
     query = select(key, _I.reason, func.count(distinct(_C.id))).join(_I, _I.case_id == _C.id)
@@ -238,33 +214,55 @@ def _reasons_statement(org_id: str, group_by: GroupBy, period: Period) -> Execut
     ).group_by(key, _I.reason)
 
 
-def _turnaround_statement(org_id: str, group_by: GroupBy, period: Period) -> Executable:
-    # A repair job has one unit (one item): its rows need no DISTINCT.
+def _repairs_statement(org_id: str, group_by: GroupBy, period: Period) -> Executable:
+    """Per key, of the repairs in the period: those shipped back, those whose unit came back
+    (its next repair, all time, opened within the window after it was shipped), and the
+    nearest-rank turnaround percentiles. One pass over the organisation's repairs with
+    window functions (a repair job has one unit: its rows need no DISTINCT), not a search
+    per repair."""
     key = _case_key(group_by)
     hours = hours_between(_C.received_at, _C.shipped_at)
+    timed = and_(_C.received_at.is_not(None), _C.shipped_at.is_not(None), period.of(_C.created_at))
+    # Ranked among the key's timed repairs only: the others rank apart.
+    timed_flag = case((timed, 1), else_=0)
     query = select(
         key.label("key"),
+        _C.created_at,
+        _C.shipped_at,
+        timed_flag.label("timed"),
         hours.label("hours"),
-        func.row_number().over(partition_by=key, order_by=hours).label("rank"),
-        func.count().over(partition_by=key).label("n"),
+        func.lead(_C.created_at)
+        .over(partition_by=(_I.sku, _I.serial), order_by=(_C.created_at, _C.id))
+        .label("next_opened"),
+        func.row_number().over(partition_by=(key, timed_flag), order_by=hours).label("rank"),
+        func.count().over(partition_by=(key, timed_flag)).label("n"),
     ).join(_I, _I.case_id == _C.id)
     if group_by is GroupBy.CATEGORY:
         query = query.join(_P, and_(_P.org_id == _C.org_id, _P.sku == _I.sku))
-    ranked = query.where(
-        _C.org_id == org_id,
-        _C.case_type == REPAIR,
-        _C.received_at.is_not(None),
-        _C.shipped_at.is_not(None),
-        period.of(_C.created_at),
-        key.is_not(None),
-    ).subquery("ranked")
-    r = ranked.c
+    repairs = query.where(_C.org_id == org_id, _C.case_type == REPAIR).subquery("repairs")
+    r = repairs.c
+    shipped = r.shipped_at.is_not(None)
+    came_back = and_(
+        shipped,
+        r.next_opened > r.shipped_at,
+        hours_between(r.shipped_at, r.next_opened) <= _HOURS_TO_COME_BACK,
+    )
 
     def percentile(p: int) -> ColumnElement[float]:
         # Nearest rank: the smallest value whose rank r has r/n >= p/100.
-        return func.min(case((r.rank * 100 >= r.n * p, r.hours)))
+        return func.min(case((and_(r.timed == 1, r.rank * 100 >= r.n * p), r.hours)))
 
-    return select(r.key, percentile(50).label("p50"), percentile(90).label("p90")).group_by(r.key)
+    return (
+        select(
+            r.key,
+            func.sum(case((shipped, 1), else_=0)).label("shipped"),
+            func.sum(case((came_back, 1), else_=0)).label("comebacks"),
+            percentile(50).label("p50"),
+            percentile(90).label("p90"),
+        )
+        .where(period.of(r.created_at), r.key.is_not(None))
+        .group_by(r.key)
+    )
 
 
 def _sold_statement(org_id: str, group_by: GroupBy, period: Period) -> Executable:
