@@ -75,7 +75,7 @@ async def test_the_customer_confirms_the_first_charge_on_the_bank_page(stack: St
     token = body["tracking_token"]
 
     (email,) = await emails_of(stack, body["id"], "payment_authentication")
-    assert action["url"] in email.body and "9.99 USD" in email.body
+    assert action["url"] in email.body and "$9.99" in email.body
     assert f"{stack.base_url}/track/{token}" in email.body
 
     async with httpx.AsyncClient(base_url=stack.base_url) as customer:
