@@ -30,6 +30,8 @@ class OrderCustomer:
     email: str
     phone: str
     address: dict[str, Any] | None
+    locale: str = ""
+    time_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,14 @@ class StoredOrder:
 
     @property
     def customer(self) -> dict[str, Any]:
+        """As the API takes and shows a customer (no locale or time zone: None)."""
         return {
             "name": self.order.customer_name,
             "email": self.order.customer_email,
             "phone": self.order.customer_phone,
             "address": self.order.customer_address,
+            "locale": self.order.customer_locale or None,
+            "time_zone": self.order.customer_time_zone or None,
         }
 
 
@@ -74,6 +79,8 @@ async def put_order(
         "customer_email": normal_email(customer.email),
         "customer_phone": customer.phone,
         "customer_address": customer.address,
+        "customer_locale": customer.locale,
+        "customer_time_zone": customer.time_zone,
         "updated_at": now,
     }
     proposed = models.new_id()

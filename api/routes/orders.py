@@ -58,7 +58,12 @@ async def create_order(
         order_ref=body.order_ref,
         placed_at=body.placed_at,
         customer=OrderCustomer(
-            body.customer.name, body.customer.email, body.customer.phone, address
+            name=body.customer.name,
+            email=body.customer.email,
+            phone=body.customer.phone,
+            address=address,
+            locale=body.customer.locale or "",
+            time_zone=body.customer.time_zone or "",
         ),
         lines=[LineIn(line.sku, line.serial, line.quantity) for line in body.lines],
     )

@@ -18,8 +18,7 @@ from api.commands import Commands
 from api.deps import AsyncSession
 from api.errors import Problem, not_found
 from api.routes.rmas import start_rma
-from api.schemas.common import CustomerIn
-from api.schemas.rma import RmaCreate, RmaItemIn, RmaPublic
+from api.schemas.rma import RmaCreate, RmaPublic
 from api.schemas.setup import PolicyDocument
 from db import models
 from db.orders import StoredOrder, normal_email, order_by_id, order_row
@@ -339,17 +338,23 @@ async def start_return(
 
 
 def _rma_body(opened: OpenedOrder, line: PortalLine, serial: str, asked: ReturnAsked) -> RmaCreate:
-    """The return as a retailer would have asked for it: the order's customer and date,
-    one unit."""
+    """The return as a retailer would have sent it to `POST /v1/rmas` (the same JSON, so the
+    same validation): the order's customer and date, one unit."""
     order = opened.order.order
-    return RmaCreate(
-        order_ref=order.order_ref,
-        purchased_at=order.placed_at,
-        customer=CustomerIn.model_validate(opened.order.customer),
-        items=[
-            RmaItemIn(
-                sku=line.sku, serial=serial, quantity=1, reason=asked.reason, notes=asked.notes
-            )
-        ],
-        resolution=asked.resolution,
+    return RmaCreate.model_validate(
+        {
+            "order_ref": order.order_ref,
+            "purchased_at": order.placed_at.isoformat(),
+            "customer": opened.order.customer,
+            "items": [
+                {
+                    "sku": line.sku,
+                    "serial": serial,
+                    "quantity": 1,
+                    "reason": asked.reason.value,
+                    "notes": asked.notes,
+                }
+            ],
+            "resolution": asked.resolution.value,
+        }
     )

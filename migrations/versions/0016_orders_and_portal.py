@@ -57,6 +57,8 @@ def upgrade() -> None:
         sa.Column("customer_email", sa.String(length=320), nullable=False),
         sa.Column("customer_phone", sa.String(length=64), nullable=False),
         sa.Column("customer_address", sa.JSON(), nullable=True),
+        sa.Column("customer_locale", sa.String(length=35), nullable=False),
+        sa.Column("customer_time_zone", sa.String(length=64), nullable=False),
         sa.Column("created_at", DATETIME, nullable=False),
         sa.Column("updated_at", DATETIME, nullable=False),
         sa.ForeignKeyConstraint(

@@ -365,12 +365,20 @@ async def test_orders_are_kept_by_ref_and_replaced_whole(stack: Stack) -> None:
         assert created.json()["customer"]["email"] == "ada@example.com"
         assert [line["quantity"] for line in created.json()["lines"]] == [1, 2]
 
-        replacement = {**order, "lines": [{"sku": second, "serial": "SN-B", "quantity": 1}]}
+        assert created.json()["customer"]["locale"] is None
+
+        german = {**order["customer"], "locale": "de-DE", "time_zone": "Europe/Berlin"}
+        lines = [{"sku": second, "serial": "SN-B", "quantity": 1}]
+        replacement = {**order, "customer": german, "lines": lines}
         replaced = await retailer.post("/v1/orders", json=replacement)
         assert replaced.status_code == 200, replaced.text
         assert replaced.json()["id"] == created.json()["id"]
-        got = await retailer.get(f"/v1/orders/{order['order_ref']}")
-        assert got.json()["lines"] == [{"sku": second, "serial": "SN-B", "quantity": 1}]
+        got = (await retailer.get(f"/v1/orders/{order['order_ref']}")).json()
+        assert got["lines"] == lines
+        assert (got["customer"]["locale"], got["customer"]["time_zone"]) == (
+            "de-DE",
+            "Europe/Berlin",
+        )
 
         keyed = {"Idempotency-Key": f"order-{uuid.uuid4().hex}"}
         again = {**order, "order_ref": f"WEB-{uuid.uuid4().hex[:8]}"}

@@ -209,3 +209,17 @@ async def test_the_forms_answer_refusals_in_words(stack: Stack) -> None:
             f"{item}/return", data={"reason": "other", "resolution": "refund"}
         )
         assert "serial number" in assert_html_page(missing, 422)
+
+        # The form is the same lookup as the JSON API, limited alike: of 22 guesses, at
+        # least 11 fall in one minute.
+        guesses = [
+            await browser_less.post(
+                f"/returns/{shop.slug}/lookup",
+                data={"order_ref": f"WEB-GUESS-{n}", "email": "ada@example.com"},
+            )
+            for n in range(22)
+        ]
+        limited = [g for g in guesses if g.status_code == 429]
+        assert limited, [g.status_code for g in guesses]
+        assert "Too many attempts" in assert_html_page(limited[0], 429)
+        assert 1 <= int(limited[0].headers["Retry-After"]) <= 60
