@@ -263,7 +263,9 @@ class ServicePlanWorkflow:
                 answer = await self._claim(request)
             case PaymentMethodChange() as change:
                 state.payment_method = change.payment_method
-                await self._transition(state.status, CaseEvent.PAYMENT_METHOD_CHANGED, {})
+                await self._transition(
+                    state.status, CaseEvent.PAYMENT_METHOD_CHANGED, {}, actor=change.actor
+                )
                 if state.status in (P.PAST_DUE, P.SUSPENDED):
                     await self._retry_failed_charge(
                         "new_payment_method", CaseEvent.NEW_PAYMENT_METHOD_FAILED
@@ -297,7 +299,9 @@ class ServicePlanWorkflow:
         state.claims.append(claim)
         if claim.reason is not None:
             refused = {"claim": str(claim.number), "reason": claim.reason}
-            await self._transition(state.status, CaseEvent.CLAIM_REFUSED, refused)
+            await self._transition(
+                state.status, CaseEvent.CLAIM_REFUSED, refused, actor=request.actor
+            )
             return claim.answer()
         state.approve(claim)
         # The unit is collected from, and comes back to, where it stands now.
@@ -318,6 +322,7 @@ class ServicePlanWorkflow:
             CaseEvent.CLAIM_APPROVED,
             {"claim": str(claim.number), claim.link: case_id, "deductible": f"{deductible:.2f}"},
             links={claim.link: case_id},
+            actor=request.actor,
         )
         return claim.answer()
 
@@ -331,7 +336,7 @@ class ServicePlanWorkflow:
         detail = {"refund": f"{refund:.2f}", "currency": self.start.policy.currency}
         if request.reason:
             detail["reason"] = request.reason
-        await self._transition(P.CANCELLED, CaseEvent.CANCELLED, detail)
+        await self._transition(P.CANCELLED, CaseEvent.CANCELLED, detail, actor=request.actor)
         self.woken = True
         return CancelAnswer(refund=refund, status=state.status)
 
@@ -352,7 +357,7 @@ class ServicePlanWorkflow:
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
-        await self._transition(self.state.status, CaseEvent.TRANSFERRED, {})
+        await self._transition(self.state.status, CaseEvent.TRANSFERRED, {}, actor=request.actor)
         await self._certificate("Transfer")
 
     # ---------------------------------------------------------------- messages
@@ -464,8 +469,11 @@ class ServicePlanWorkflow:
         event: CaseEvent,
         detail: dict[str, str],
         links: dict[str, str] | None = None,
+        actor: Actor | None = None,
     ) -> None:
+        """`actor` names who gave the command; the plan's own steps (and commands from
+        histories recorded before commands carried one) are the system's."""
         self.state.status = status
         await self.timeline.project(
-            status, event, Actor.system(), detail, data=self._data(), links=links
+            status, event, actor or Actor.system(), detail, data=self._data(), links=links
         )

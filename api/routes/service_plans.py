@@ -149,6 +149,7 @@ async def claim(body: ClaimBody, plan: Plan, commands: CommandsDep) -> ClaimOut:
         incident=body.incident,
         description=body.description,
         child_tracking_token=new_tracking_token(),
+        actor=plan.principal.actor(),
     )
 
     async def answer(decided: ClaimAnswer) -> ClaimOut:
@@ -169,7 +170,7 @@ async def change_payment_method(
     body: PaymentMethodBody, plan: Plan, commands: CommandsDep
 ) -> ServicePlanPublic:
     """A past-due or suspended plan retries the overdue charge at once with it."""
-    change = PaymentMethodChange(body.payment_method)
+    change = PaymentMethodChange(body.payment_method, actor=plan.principal.actor())
     return await _plans.send(commands, plan, PAYMENT_METHOD_UPDATE, change, body=body)
 
 
@@ -177,7 +178,7 @@ async def change_payment_method(
 async def cancel(
     plan: Plan, commands: CommandsDep, body: PlanCancelBody | None = None
 ) -> CancelOut:
-    request = PlanCancel(reason=body.reason if body else "")
+    request = PlanCancel(reason=body.reason if body else "", actor=plan.principal.actor())
 
     async def answer(cancelled: CancelAnswer) -> CancelOut:
         currency = (await plan.open()).case.currency
@@ -200,7 +201,11 @@ async def cancel(
 @router.post("/{plan_id}/transfer", response_model=ServicePlanPublic)
 async def transfer(body: TransferBody, plan: Plan, commands: CommandsDep) -> ServicePlanPublic:
     """A new owner; a new Certificate of Coverage is issued in their name."""
-    request = PlanTransfer(customer=body.customer.to_domain(), tracking_token=new_tracking_token())
+    request = PlanTransfer(
+        customer=body.customer.to_domain(),
+        tracking_token=new_tracking_token(),
+        actor=plan.principal.actor(),
+    )
     return await _plans.send(commands, plan, TRANSFER_UPDATE, request, body=body)
 
 

@@ -121,6 +121,8 @@ async def test_enrol_claim_transfer_cancel(stack: Stack) -> None:
         kinds = [d["kind"] for d in moved.json()["documents"]]
         assert kinds.count("coverage_certificate") == 2
         assert moved.json()["customer"]["name"] == "Grace Hopper"
+        changed = await shop.post(f"{path}/payment-method", json={"payment_method": "pm_ok"})
+        assert changed.status_code == 200, changed.text
 
         cancelled = await shop.post(f"{path}/cancel")
         assert cancelled.status_code == 200, cancelled.text
@@ -129,6 +131,22 @@ async def test_enrol_claim_transfer_cancel(stack: Stack) -> None:
         assert 0 < refund < 120
         assert cancelled.json()["status"] == "cancelled"
         assert_problem(await shop.post(f"{path}/cancel"), 409, "invalid_transition")
+
+        # Each command's timeline entry names who gave it (an API key: its organisation);
+        # what the plan does by itself, like a charge, is the system's.
+        timeline = (await shop.get(path)).json()["timeline"]
+        actors = {(e["event"], e["actor"]) for e in timeline}
+        by_key = f"retailer:{retailer.id}"
+        for event in (
+            "claim_refused",
+            "claim_approved",
+            "transferred",
+            "payment_method_changed",
+            "cancelled",
+        ):
+            assert (event, by_key) in actors, (event, timeline)
+        assert {a for e, a in actors if e == "claim_refused"} == {by_key}
+        assert ("charged", "system") in actors
 
     other = await make_org(stack, "retailer")
     async with stack.http(other.key) as stranger:

@@ -200,6 +200,13 @@ async def test_plan_catalog_enrolment_claim_transfer_cancel(
         page = await console.get(plan_url)
         assert 'data-status="cancelled"' in page.text
         assert f'action="{plan_url}/claim"' not in page.text  # nothing left to do
+        # The timeline names the user who claimed, transferred and cancelled.
+        async with stack.http(console_users.retailer.key) as api:
+            timeline = (await api.get(f"/v1/service-plans/{plan_id}")).json()["timeline"]
+        by_user = f"retailer:{console_users.retailer.id}:{console_users.owner.name}"
+        for event in ("claim_approved", "claim_refused", "transferred", "cancelled"):
+            actors = [e["actor"] for e in timeline if e["event"] == event]
+            assert actors == [by_user], (event, timeline)
 
 
 async def test_stock_levels_and_repair_network(stack: Stack, console_users: ConsoleUsers) -> None:
