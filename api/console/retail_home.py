@@ -49,7 +49,7 @@ async def home(request: Request, user: ConsoleUserDep, session: SessionDep) -> H
         ),
         Tile(
             counts.claims,
-            "Service-plan claims in repair",
+            "Service-plan claims in progress",
             f"/console/repairs?queue={Queue.CLAIMS.value}",
         ),
         Tile(

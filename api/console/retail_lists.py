@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.render import render
 from api.console.retail_common import require_retailer, when
 from api.console.retail_kinds import KINDS, CaseKind
-from api.console.retail_queries import QUEUE_CASE_TYPE, ListRow, Queue, list_page
+from api.console.retail_queries import QUEUE_CASE_TYPES, ListRow, Queue, list_page
 from api.console.session import ConsoleUser, ConsoleUserDep
 from api.deps import SessionDep
 from api.errors import Problem
@@ -85,7 +85,7 @@ class Filters:
                 queue = Queue(params["queue"])
             except ValueError:
                 queue = None
-            if queue is None or QUEUE_CASE_TYPE[queue] != kind.case_type:
+            if queue is None or kind.case_type not in QUEUE_CASE_TYPES[queue]:
                 raise Problem(422, "validation_error", "no such queue for this list")
         try:
             limit = int(params.get("limit", DEFAULT_LIMIT))

@@ -41,11 +41,11 @@ class Queue(StrEnum):
     CLAIMS = "claims"
 
 
-# Which case type each queue lists.
-QUEUE_CASE_TYPE = {
-    Queue.DELIVERED: "rma",
-    Queue.SLA_BREACHED: "repair",
-    Queue.CLAIMS: "repair",
+# Which case types each queue lists (a claim starts a repair or a replacement).
+QUEUE_CASE_TYPES: dict[Queue, tuple[str, ...]] = {
+    Queue.DELIVERED: ("rma",),
+    Queue.SLA_BREACHED: ("repair",),
+    Queue.CLAIMS: ("repair", "replacement"),
 }
 
 _OPEN = _C.status.not_in(sorted(CLOSED_STATUSES))
@@ -63,7 +63,7 @@ def _sla_breached() -> ColumnElement[bool]:
 
 
 def _claim() -> ColumnElement[bool]:
-    # A claim's job is covered by the plan (repairs say so in `coverage`).
+    # A claim's repair or replacement is covered by the plan, and says so in `coverage`.
     return and_(_OPEN, _C.coverage == "service_plan")
 
 
@@ -211,11 +211,12 @@ def home_statement(org_id: str) -> Select[Any]:
     """Every count in one statement (scalar subqueries, each over an index)."""
     org = literal(org_id, type_=models.Organisation.id.type)
 
-    def count(case_type: str, *conditions: ColumnElement[bool]) -> Any:
+    def count(case_types: str | tuple[str, ...], *conditions: ColumnElement[bool]) -> Any:
+        types = (case_types,) if isinstance(case_types, str) else case_types
         return (
             select(func.count())
             .select_from(_C)
-            .where(_C.org_id == org, _C.case_type == case_type, *conditions)
+            .where(_C.org_id == org, _C.case_type.in_(types), *conditions)
             .scalar_subquery()
         )
 
@@ -231,7 +232,7 @@ def home_statement(org_id: str) -> Select[Any]:
         count("rma", _C.status == "pending_review"),
         count("rma", _delivered_not_received()),
         count("rma", _C.status == "received"),
-        count("repair", _claim()),
+        count(QUEUE_CASE_TYPES[Queue.CLAIMS], _claim()),
         failed,
         count("repair", _sla_breached()),
     )

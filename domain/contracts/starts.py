@@ -168,4 +168,6 @@ def replacement_for_claim(
         payment_method=payment_method,
         policy=plan.policy,
         public_base_url=plan.public_base_url,
+        # The plan pays for it: the read model counts it among the plan's claims.
+        coverage=RepairCoverage.SERVICE_PLAN.value,
     )
