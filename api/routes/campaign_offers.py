@@ -152,7 +152,8 @@ async def start_offer(session: AsyncSession, res: Resources, offer: Offer, fault
                     "unit": {
                         "sku": recipient.sku,
                         "serial": recipient.serial,
-                        "purchased_at": recipient.purchased_at or campaign.created_at,
+                        # As the API reads it: RFC 3339 text.
+                        "purchased_at": (recipient.purchased_at or campaign.created_at).isoformat(),
                     },
                     "fault": fault,
                     "customer": customer,
