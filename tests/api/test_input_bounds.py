@@ -217,6 +217,11 @@ def examples(w: World) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
     money = {"amount": "10.00", "currency": "USD"}
     return {
         ("post", "/v1/orgs"): (admin, {"name": "Walked Org", "kind": "retailer"}),
+        # The world's own defaults, so that the walk's valid body changes nothing it reads.
+        ("patch", "/v1/orgs/{org_id}"): (
+            retailer,
+            {"default_locale": "en", "default_time_zone": "UTC", "paper_size": "Letter"},
+        ),
         ("put", "/v1/policy"): (
             retailer,
             {
@@ -462,6 +467,7 @@ def concrete(path: str, w: World) -> str:
     the other cases need not exist, since a body is refused before a case is looked up."""
     return (
         path.replace("{rma_id}", w.rma_id)
+        .replace("{org_id}", w.retailer.id)
         .replace("{token}", w.token)
         .replace("{code}", "WALK")
         .replace("{sku}", w.sku)
