@@ -26,12 +26,11 @@ from api.schemas.installation import (
     VisitBody,
     VisitReportBody,
 )
-from api.schemas.relocation import ChecklistItemIn
+from api.schemas.relocation import checklist_of
 from api.schemas.setup import PolicyDocument
 from db.organisations import organisation
 from db.policies import policy_document
 from db.queries import CaseBundle
-from domain.appointments import ChecklistItem
 from domain.contracts.facts import InstallationFacts, checklists_data, site_data, visit_data
 from domain.ids import installation_workflow_id, new_case_id, new_tracking_token
 from domain.installation import (
@@ -203,7 +202,7 @@ async def report_visit(
     body: VisitReportBody, installation: WorkedInstallation, commands: CommandsDep
 ) -> InstallationPublic:
     """`installed` with the checklist, or `missed` (back to scheduling)."""
-    report = VisitReport(installation.principal.actor(), body.status, _checklist(body.checklist))
+    report = VisitReport(installation.principal.actor(), body.status, checklist_of(body.checklist))
     return await INSTALLATION_COMMANDS.send(
         commands, installation, INSTALLATION_VISIT_UPDATE, report, body=body
     )
@@ -225,7 +224,7 @@ async def commission(
             "training was asked for this installation: say whether it was given (training_given)",
         )
     request = InstallationCommissioning(
-        installation.principal.actor(), _checklist(body.checklist), body.training_given
+        installation.principal.actor(), checklist_of(body.checklist), body.training_given
     )
     return await INSTALLATION_COMMANDS.send(
         commands, installation, INSTALLATION_COMMISSION_UPDATE, request, body=body
@@ -246,10 +245,6 @@ async def cancel_installation(
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-def _checklist(items: list[ChecklistItemIn]) -> list[ChecklistItem]:
-    return [ChecklistItem(i.item, i.passed, i.note) for i in items]
 
 
 def installation_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> InstallationPublic:

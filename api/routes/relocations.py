@@ -19,12 +19,12 @@ from api.pagination import LimitQuery
 from api.schemas.common import Page
 from api.schemas.relocation import (
     AppointmentBody,
-    ChecklistItemIn,
     CommissioningBody,
     RelocationCancelBody,
     RelocationCreate,
     RelocationPublic,
     StageBody,
+    checklist_of,
 )
 from api.schemas.setup import PolicyDocument
 from api.schemas.shipping import RetryShippingBody
@@ -41,7 +41,6 @@ from domain.relocation import (
     RELOCATION_WORKFLOW,
     STAGE_UPDATE,
     BookAppointment,
-    ChecklistItem,
     Commissioning,
     RelocationCancel,
     RelocationStart,
@@ -193,7 +192,7 @@ async def report_stage(
 ) -> RelocationPublic:
     """`uninstalled` or `reinstalled` with the checklist, or `missed` (back to scheduling)."""
     actor = relocation.principal.actor()
-    report = StageReport(actor, body.status, _checklist(body.checklist))
+    report = StageReport(actor, body.status, checklist_of(body.checklist))
     return await RELOCATION_COMMANDS.send(commands, relocation, STAGE_UPDATE, report, body=body)
 
 
@@ -202,7 +201,7 @@ async def commission(
     body: CommissioningBody, relocation: WorkedRelocation, commands: CommandsDep
 ) -> RelocationPublic:
     """Every item passed: completed, certificate issued, the asset moves. Else stays put."""
-    request = Commissioning(relocation.principal.actor(), _checklist(body.checklist))
+    request = Commissioning(relocation.principal.actor(), checklist_of(body.checklist))
     return await RELOCATION_COMMANDS.send(
         commands, relocation, COMMISSION_UPDATE, request, body=body
     )
@@ -220,10 +219,6 @@ async def cancel_relocation(
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-def _checklist(items: list[ChecklistItemIn]) -> list[ChecklistItem]:
-    return [ChecklistItem(i.item, i.passed, i.note) for i in items]
 
 
 RELOCATIONS = CaseResource(

@@ -24,6 +24,7 @@ from api.schemas.common import (
     TimelineEntryOut,
 )
 from api.schemas.feedback import FeedbackOut
+from domain.appointments import ChecklistItem
 from domain.relocation import Stage, StageOutcome
 
 
@@ -47,6 +48,11 @@ class ChecklistItemIn(Strict):
 
 
 Checklist = Annotated[list[ChecklistItemIn], Field(max_length=200)]
+
+
+def checklist_of(items: list[ChecklistItemIn]) -> list[ChecklistItem]:
+    """A checklist as the workflows take it (a relocation's stages, an installation's)."""
+    return [ChecklistItem(i.item, i.passed, i.note) for i in items]
 
 
 class AppointmentBody(Strict):
