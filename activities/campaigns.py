@@ -12,6 +12,7 @@ from activities import stubs
 from activities.heartbeat import heartbeating
 from db import campaigns, models
 from db.outbox import Dispatches, OutboxConfig, PendingDelivery
+from db.readers import reader_of
 from domain.campaign import (
     CampaignEnd,
     DiscoverPage,
@@ -63,6 +64,8 @@ class CampaignActivities(stubs.CampaignActivities):
                 )
                 base, slug = self.outbox.public_base_url, retailer.slug if retailer else ""
                 name = retailer.name if retailer else ""
+                # A campaign's recipients named no language: the retailer's default.
+                words = reader_of(None, None, retailer).t
 
                 def compose(
                     campaign: models.Campaign, recipient: models.CampaignRecipient, token: str
@@ -76,6 +79,7 @@ class CampaignActivities(stubs.CampaignActivities):
                         offer=campaign.offer,
                         offer_url=link,
                         retailer=name,
+                        t=words,
                     )
                     return campaigns.CampaignEmail(letter.subject, letter.body, link)
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from presentation.formatting import long_date
+from presentation.i18n import ENGLISH, N_, Translator
 
 _OFFERS = {
-    "repair": "We will repair it free of charge",
-    "replacement": "We will replace it free of charge",
+    "repair": N_("We will repair it free of charge. Start here, it takes a minute:"),
+    "replacement": N_("We will replace it free of charge. Start here, it takes a minute:"),
 }
 
 
@@ -20,9 +21,9 @@ class Letter:
     body: str
 
 
-def _greeting(name: str) -> str:
+def _greeting(name: str, t: Translator) -> str:
     first = name.split()[0] if name.split() else ""
-    return f"Hello {first}," if first else "Hello,"
+    return t.gettext(N_("Hello {name},")).format(name=first) if first else t.gettext(N_("Hello,"))
 
 
 def campaign_letter(
@@ -34,10 +35,13 @@ def campaign_letter(
     offer: str,
     offer_url: str,
     retailer: str,
+    t: Translator = ENGLISH,
 ) -> Letter:
-    parts = [_greeting(customer_name), message.strip(), f"This is about your unit {serial}."]
+    """In the retailer's default language (`t`): the campaign's own words are as written."""
+    about = t.gettext(N_("This is about your unit {serial}.")).format(serial=serial)
+    parts = [_greeting(customer_name, t), message.strip(), about]
     if offer in _OFFERS:
-        parts.append(f"{_OFFERS[offer]}. Start here, it takes a minute:\n{offer_url}")
+        parts.append(f"{t.gettext(_OFFERS[offer])}\n{offer_url}")
     parts.append(retailer)
     return Letter(subject=subject, body="\n\n".join(parts) + "\n")
 
@@ -50,20 +54,27 @@ def warranty_letter(
     ends_at: datetime,
     plans: list[str],
     retailer: str,
+    t: Translator = ENGLISH,
 ) -> Letter:
-    when = long_date(ends_at)
+    when = long_date(ends_at, t)
     offer = (
-        "Stay covered with one of our protection plans: " + ", ".join(plans) + ". "
+        t.gettext(N_("Stay covered with one of our protection plans: {plans}.")).format(
+            plans=", ".join(plans)
+        )
         if plans
-        else "Ask us about a protection plan to stay covered. "
+        else t.gettext(N_("Ask us about a protection plan to stay covered."))
     )
+    join = t.gettext(N_("Reply to this email or contact {retailer} to join before then."))
+    ends = t.gettext(N_("The warranty of your {product} (serial {serial}) ends on {date}."))
     return Letter(
-        subject=f"Your warranty for {product} ends on {when}",
+        subject=t.gettext(N_("Your warranty for {product} ends on {date}")).format(
+            product=product, date=when
+        ),
         body="\n\n".join(
             [
-                _greeting(customer_name),
-                f"The warranty of your {product} (serial {serial}) ends on {when}.",
-                offer + f"Reply to this email or contact {retailer} to join before then.",
+                _greeting(customer_name, t),
+                ends.format(product=product, serial=serial, date=when),
+                f"{offer} {join.format(retailer=retailer)}",
                 retailer,
             ]
         )
