@@ -28,8 +28,10 @@ from api.schemas.replacement import ReplacementCreate
 from db.campaigns import Offer, offer_by_token, record_response
 from db.cases import case_by_id
 from db.organisations import organisation
+from db.readers import reader_of
 from domain.campaign import CampaignOffer, CampaignStatus
 from domain.replacement import ReplacementMode
+from presentation.i18n import N_
 
 router = APIRouter(tags=["campaigns"])
 
@@ -49,10 +51,13 @@ class OfferCase(BaseModel):
     tracking_token: str
 
 
-_NOUNS = {CampaignOffer.REPAIR: "repair", CampaignOffer.REPLACEMENT: "replacement"}
+_STARTED = {
+    CampaignOffer.REPAIR: N_("Your repair has started"),
+    CampaignOffer.REPLACEMENT: N_("Your replacement has started"),
+}
 _START = {
-    CampaignOffer.REPAIR: "Start my free repair",
-    CampaignOffer.REPLACEMENT: "Start my free replacement",
+    CampaignOffer.REPAIR: N_("Start my free repair"),
+    CampaignOffer.REPLACEMENT: N_("Start my free replacement"),
 }
 
 
@@ -94,7 +99,7 @@ async def offer_form(
         body = OfferTaken(fault=(fault or "").replace("\r\n", "\n"))
     except ValidationError:
         return await _render(
-            session, offer, token, "Please describe it in 2000 characters or fewer.", 422
+            session, offer, token, N_("Please describe it in 2000 characters or fewer."), 422
         )
     try:
         started = await start_offer(session, res, offer, body.fault)
@@ -207,18 +212,22 @@ async def _render(
         else None
     )
     shop = await organisation(session, campaign.org_id)
+    # The recipient named no language: the retailer's default.
+    t = reader_of(None, None, shop).t
     context = {
+        "i18n": t,
+        "lang": t.locale,
         "shop_name": shop.name if shop else "",
         "campaign_name": campaign.name,
         "headline": campaign.subject,
         "message": campaign.message,
         "first_name": (recipient.customer_name.split() or [""])[0],
         "serial": recipient.serial,
-        "error": error,
-        "noun": _NOUNS.get(kind, "case"),
+        "error": t.gettext(error) if error else error,
+        "started_title": t.gettext(_STARTED.get(kind, N_("Your case has started"))),
         "tracking_url": f"/track/{started.tracking_token}" if started else None,
         "can_start": kind is not CampaignOffer.NONE and campaign.status != CampaignStatus.CANCELLED,
-        "start_label": _START.get(kind, ""),
+        "start_label": t.gettext(_START[kind]) if kind in _START else "",
         "action": f"/returns/{offer.slug}/campaign/{token}",
     }
     return tracking_page.page("campaign_offer.html", context, status_code)
