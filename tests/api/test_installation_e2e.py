@@ -142,10 +142,10 @@ async def test_an_installation_from_order_to_certificate(stack: Stack) -> None:
         assert again.status_code == 200 and again.json() == booked.json()
         events = [e["event"] for e in (await field.get(path)).json()["timeline"]]
         assert events.count("appointment_booked") == 1
-        other = await field.post(
+        changed = await field.post(
             f"{path}/appointments", json=dict(visit, technician="Kim"), headers=key
         )
-        assert_problem(other, 409, "idempotency_conflict")
+        assert_problem(changed, 409, "idempotency_conflict")
         shown = booked.json()
         assert (shown["status"], shown["appointment"]["technician"]) == ("scheduled", "Sam")
         # The provider's view: no tracking token, the customer as name and address only.
