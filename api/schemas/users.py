@@ -28,6 +28,8 @@ Email = Annotated[
     StringConstraints(
         strip_whitespace=True, max_length=column_length(models.User.email), pattern=EMAIL_PATTERN
     ),
+    # The pattern lets NUL and DEL through (they are not whitespace).
+    NO_CONTROL,
     AfterValidator(_lower),
 ]
 UserName = Annotated[
