@@ -112,6 +112,7 @@ class CampaignActivities(stubs.CampaignActivities):
                         ends_at=unit.ends_at,
                         plans=unit.plans,
                         retailer=unit.retailer,
+                        t=unit.reader.t,
                     )
                     written, queued = await campaigns.record_warranty_notice(
                         session, unit, letter.subject, letter.body, "", self.outbox

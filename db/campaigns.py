@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
 from db.outbox import OutboxConfig, PendingDelivery, email_queue, table_of
+from db.readers import Reader, reader_of
 from db.types import utcnow
 from domain.campaign import (
     CampaignStatus,
@@ -408,6 +409,8 @@ class WarrantyUnit:
     name: str
     ends_at: datetime
     plans: list[str]
+    # Who reads the notice: the order's customer's locale and time zone, else the retailer's.
+    reader: Reader
 
 
 async def warranty_page(
@@ -430,6 +433,9 @@ async def warranty_page(
                 P.name,
                 P.warranty_months,
                 models.Organisation.name,
+                _O.customer_locale,
+                _O.customer_time_zone,
+                models.Organisation,
             )
             .join(_O, _O.id == _L.order_id)
             .join(P, (P.org_id == _L.org_id) & (P.sku == _L.sku))
@@ -450,7 +456,17 @@ async def warranty_page(
     plans = await _plan_names(session, {r[1] for r, _ in due})
     units = [
         WarrantyUnit(
-            r[0], r[1], r[9], r[2], r[7], str(r[3]), r[4].lower(), r[5], ends, plans.get(r[1], [])
+            r[0],
+            r[1],
+            r[9],
+            r[2],
+            r[7],
+            str(r[3]),
+            r[4].lower(),
+            r[5],
+            ends,
+            plans.get(r[1], []),
+            reader_of(r[10], r[11], r[12]),
         )
         for r, ends in due
         if (r[1], r[3]) not in told

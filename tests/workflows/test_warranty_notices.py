@@ -7,6 +7,7 @@ however often it is ensured) is checked on the dev server."""
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -161,3 +162,51 @@ async def test_the_daily_schedule_is_created_once(dev_server: WorkflowEnvironmen
         assert ids.count(WARRANTY_NOTICES_SCHEDULE) == 1
     finally:
         await handle.delete()
+
+
+async def test_a_notice_reads_in_the_order_customers_language(harness: Harness) -> None:
+    """An order placed in German is told in German, its date on the customer's calendar."""
+    now = await harness.env.get_current_time()
+    sku = f"W-{uuid.uuid4().hex[:6]}"
+    serial = f"{uuid.uuid4().hex[:6]}-DE"
+    async with harness.sessions.begin() as session:
+        session.add(
+            models.Product(
+                org_id=harness.org_id,
+                sku=sku,
+                name="Kaffeemaschine",
+                category="kitchen",
+                unit_price=Decimal("300.00"),
+                warranty_months=12,
+            )
+        )
+        order = models.Order(
+            org_id=harness.org_id,
+            order_ref=f"SO-{serial}",
+            placed_at=bought(timedelta(days=20), 12, now),
+            customer_name="Grete Müller",
+            customer_email="grete@example.com",
+            customer_locale="de-DE",
+            customer_time_zone="Europe/Berlin",
+        )
+        session.add(order)
+        await session.flush()
+        session.add(
+            models.OrderLine(
+                order_id=order.id,
+                org_id=harness.org_id,
+                position=1,
+                sku=sku,
+                serial=serial,
+                quantity=1,
+            )
+        )
+
+    assert await run_notices(harness, now) >= 1
+    email = await email_for(harness, serial)
+    # "endet am 21. Dezember 2026": German words, German date (the English has no dot).
+    assert re.fullmatch(
+        r"Ihre Garantie für Kaffeemaschine endet am \d{1,2}\. \w+ \d{4}", email.subject
+    )
+    assert email.body.startswith("Hallo Grete,")
+    assert f"Die Garantie für Ihr Gerät Kaffeemaschine (Seriennummer {serial})" in email.body
