@@ -255,8 +255,8 @@ def _relocation_certificate(data: RelocationCertificateData) -> bytes:
     pages = _Pages(
         title=f"Relocation & Installation Certificate {data.certificate_number}",
         subject=f"Relocation {data.relocation_number}, serial {data.serial}",
-        footer=(
-            f"Certificate {data.certificate_number}  \u00b7  Relocation {data.relocation_number}"
+        footer=_("Certificate {certificate}  ·  Relocation {relocation}").format(
+            certificate=data.certificate_number, relocation=data.relocation_number
         ),
     )
     _masthead(
@@ -264,8 +264,10 @@ def _relocation_certificate(data: RelocationCertificateData) -> bytes:
         data.provider_name,
         _("Relocation & Installation Certificate"),
         None,
-        "This certifies that the unit below was uninstalled, moved to its new site, "
-        "reinstalled and commissioned, with the checks recorded below.",
+        _(
+            "This certifies that the unit below was uninstalled, moved to its new site, "
+            "reinstalled and commissioned, with the checks recorded below."
+        ),
     )
     _facts(
         pages,
@@ -322,9 +324,8 @@ def _installation_certificate(data: InstallationCertificateData) -> bytes:
     pages = _Pages(
         title=f"Installation Certificate {data.certificate_number}",
         subject=f"Installation {data.installation_number}, serial {data.serial}",
-        footer=(
-            f"Certificate {data.certificate_number}  \u00b7  "
-            f"Installation {data.installation_number}"
+        footer=_("Certificate {certificate}  ·  Installation {installation}").format(
+            certificate=data.certificate_number, installation=data.installation_number
         ),
     )
     _masthead(
@@ -332,8 +333,10 @@ def _installation_certificate(data: InstallationCertificateData) -> bytes:
         data.provider_name,
         _("Installation Certificate"),
         None,
-        "This certifies that the unit below was installed at the site named here and "
-        "commissioned, with the checks recorded below.",
+        _(
+            "This certifies that the unit below was installed at the site named here and "
+            "commissioned, with the checks recorded below."
+        ),
     )
     _facts(
         pages,
