@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from db import models
 from db.outbox import OutboundCase, PendingDelivery, _subscriptions, table_of, webhook_queue
@@ -32,6 +33,8 @@ class FeedbackFilter:
     since: datetime | None = None
     until: datetime | None = None
     max_rating: int | None = None
+    # Only the low ratings nobody has followed up yet.
+    waiting_only: bool = False
 
 
 async def record_feedback(
@@ -158,21 +161,29 @@ async def feedback_page(
         query = query.where(_F.created_at < where.until)
     if where.max_rating is not None:
         query = query.where(_F.rating <= where.max_rating)
+    if where.waiting_only:
+        query = query.where(*_waiting())
     if before is not None:
         query = query.where(tuple_(_F.created_at, _F.id) < tuple_(*before))
     query = query.order_by(_F.created_at.desc(), _F.id.desc()).limit(limit)
     return list((await session.scalars(query)).all())
 
 
+def _waiting() -> tuple[InstrumentedAttribute[bool], ColumnElement[bool]]:
+    # Written as the partial index `ix_feedback_follow_up` is, so that it serves them.
+    return (_F.needs_follow_up, _F.followed_up_at.is_(None))
+
+
+def follow_ups_statement(org_id: Any) -> Select[Any]:
+    """`SELECT count(*) FROM feedback WHERE org_id = :org AND needs_follow_up AND
+    followed_up_at IS NULL`; `org_id` a value or a bound literal (the console's home page
+    makes it one of its counts)."""
+    return select(func.count()).select_from(_F).where(_F.org_id == org_id, *_waiting())
+
+
 async def follow_ups_waiting(session: AsyncSession, org_id: str) -> int:
-    """How many of the retailer's low ratings wait for someone to follow them up:
-    `SELECT count(*) FROM feedback WHERE org_id = :org AND needs_follow_up AND
-    followed_up_at IS NULL` (served by the partial index `ix_feedback_follow_up`)."""
-    count = await session.scalar(
-        select(func.count())
-        .select_from(_F)
-        .where(_F.org_id == org_id, _F.needs_follow_up, _F.followed_up_at.is_(None))
-    )
+    """How many of the retailer's low ratings wait for someone to follow them up."""
+    count = await session.scalar(follow_ups_statement(org_id))
     return int(count or 0)
 
 

@@ -13,18 +13,25 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
-from api.auth import OrgKind
+from api import idempotency
+from api.auth import OrgKind, Principal
 from api.case_access import TokenRef
 from api.commands import answer_once, command_key
 from api.deps import AsyncSession, PrincipalDep, Resources, ResourcesDep, SessionDep
-from api.errors import Problem
+from api.errors import Problem, not_found
 from api.idempotency import IdempotencyKey
 from api.pagination import LimitQuery, decode_keys, decode_time, encode_keys
 from api.routes import tracking_page
 from api.schemas.common import Moment, Page
 from api.schemas.feedback import FeedbackIn, FeedbackListItem, FeedbackOut
 from db import models
-from db.feedback import FeedbackAlreadyGiven, FeedbackFilter, feedback_page, record_feedback
+from db.feedback import (
+    FeedbackAlreadyGiven,
+    FeedbackFilter,
+    feedback_page,
+    mark_followed_up,
+    record_feedback,
+)
 from db.outbox import PendingDelivery, mark_handed_over
 from db.types import utcnow
 from domain.delivery import DeliveryQueueStart, QueuedDelivery
@@ -38,6 +45,7 @@ router = APIRouter(tags=["feedback"])
 page_router = APIRouter(prefix="/track", tags=["tracking page"])
 
 COMMAND = "feedback"
+FOLLOW_UP = "feedback_follow_up"
 
 
 @router.post(
@@ -115,6 +123,52 @@ async def list_feedback(
         else None
     )
     return Page[FeedbackListItem](items=[_item(r) for r in rows[:limit]], next_cursor=next_cursor)
+
+
+@router.post(
+    "/v1/feedback/{feedback_id}/follow-up",
+    response_model=FeedbackListItem,
+    summary="Mark a low rating followed up: it no longer waits on staff",
+)
+async def follow_up(
+    feedback_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
+) -> FeedbackListItem:
+    """The retailer's staff have called the customer back. Idempotent: a second call
+    answers the first's `followed_up_at`. 404 for feedback not on the retailer's cases."""
+    principal.require(OrgKind.RETAILER)
+    return await followed_up(session, principal, feedback_id, idempotency_key)
+
+
+async def followed_up(
+    session: AsyncSession, principal: Principal, feedback_id: str, key: str | None
+) -> FeedbackListItem:
+    """`POST /v1/feedback/{feedback_id}/follow-up` for `principal` (an API key's, or a
+    console user's)."""
+    org_id = principal.owner_id
+    found = await session.get(models.Feedback, feedback_id)
+    if found is None or found.org_id != org_id:
+        raise not_found("feedback")
+    command = idempotency.command_key(
+        key,
+        caller=f"{principal.kind.value}:{org_id}",
+        org_id=org_id,
+        case_id=found.case_id,
+        command=FOLLOW_UP,
+        body={"feedback_id": feedback_id},
+    )
+
+    async def mark() -> FeedbackListItem:
+        if not await mark_followed_up(session, org_id, feedback_id):
+            raise not_found("feedback")
+        marked = await session.get(models.Feedback, feedback_id, populate_existing=True)
+        if marked is None:
+            raise not_found("feedback")
+        return _item(marked)
+
+    return await answer_once(session, command, FeedbackListItem, mark)
 
 
 @page_router.post("/{token}/feedback", response_class=HTMLResponse)

@@ -37,6 +37,7 @@ PUBLIC = {
     ("GET", "/track/{token}"): "the tracking page: the token is the credential",
     ("POST", "/track/{token}/quote"): "the tracking page's form: the token is the credential",
     ("POST", "/track/{token}/reschedule"): "the tracking page's form: the token is the credential",
+    ("POST", "/track/{token}/feedback"): "the tracking page's form: the token is the credential",
     ("GET", "/metrics"): "operational counters, no case data",
     ("GET", "/builtin-gateway/authenticate/{reference}"): "the built-in gateway's stand-in "
     "bank page: the payment's link is the credential, as a bank's is",
@@ -120,6 +121,18 @@ def bodies(world: World) -> dict[tuple[str, str], Any]:
         ("POST", "/v1/service-plans/{plan_id}/payment-method"): {"payment_method": "pm_ok"},
         ("POST", "/v1/service-plans/{plan_id}/transfer"): {"customer": customer("Mallory")},
         ("POST", "/v1/rmas/{rma_id}/waive-restocking-fee"): {"reason": "not ours"},
+        # The world's own defaults: were a stranger let through, A would read the same.
+        ("PATCH", "/v1/orgs/{org_id}"): {
+            "default_locale": "en",
+            "default_time_zone": "UTC",
+            "paper_size": "Letter",
+        },
+        ("POST", "/v1/orgs/{org_id}/users"): {
+            "email": "mallory@example.com",
+            "name": "Mallory",
+            "role": "owner",
+            "password": "mallory-password",
+        },
     }
 
 
@@ -140,6 +153,9 @@ def path_values(world: World) -> dict[str, str]:
         "webhook_id": world.webhook_id,
         "delivery_id": world.delivery_id,
         "campaign_id": world.campaign_id,
+        "user_id": world.user_id,
+        "order_ref": world.order_ref,
+        "feedback_id": world.feedback_id,
     }
 
 

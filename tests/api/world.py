@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import Org, add_product, customer, make_org
+from tests.api.helpers import Org, add_product, customer, make_org, wait_for
 from tests.api.test_plans import plan
 from tests.api.test_relocation_e2e import FROM_SITE, TO_SITE
 from tests.api.test_repair_e2e import new_center, repair_body
@@ -48,6 +48,10 @@ class World:
     verification_code: str = ""
     asset_id: str = ""
     campaign_id: str = ""
+    user_id: str = ""  # a console user of A's
+    order_ref: str = ""
+    # A low rating of an ended RMA of A's (not one of `cases`, which stay open).
+    feedback_id: str = ""
 
     def secrets(self) -> list[str]:
         """Strings only A and its customer may be shown: its tracking tokens and the
@@ -179,6 +183,23 @@ async def build_world(stack: Stack, receiver: Receiver) -> World:
         world.document_id = certificate["id"]
         world.verification_code = certificate["verification_code"]
 
+        user = {
+            "email": f"clerk-{uuid.uuid4().hex[:8]}@example.com",
+            "name": "World Clerk",
+            "role": "staff",
+            "password": "world-password-1",
+        }
+        world.user_id = created(await shop.post(f"/v1/orgs/{retailer.id}/users", json=user))["id"]
+        world.order_ref = f"SO-{uuid.uuid4().hex[:8]}"
+        order = {
+            "order_ref": world.order_ref,
+            "placed_at": (datetime.now(UTC) - timedelta(days=3)).isoformat(),
+            "customer": CUSTOMER,
+            "lines": [{"sku": sku, "serial": f"ORD-{uuid.uuid4().hex[:8]}", "quantity": 1}],
+        }
+        created(await shop.post("/v1/orders", json=order))
+        world.feedback_id = await low_rating(shop, sku)
+
         campaign = {"name": "World recall", "sku": sku, "subject": "Recall", "message": "Hi"}
         world.campaign_id = created(await shop.post("/v1/campaigns", json=campaign))["id"]
 
@@ -189,6 +210,17 @@ async def build_world(stack: Stack, receiver: Receiver) -> World:
         )
         world.delivery_id = deliveries.json()["items"][0]["id"]
     return world
+
+
+async def low_rating(shop: httpx.AsyncClient, sku: str) -> str:
+    """An RMA cancelled and rated 1 by its customer: the feedback's id."""
+    rma = created(await shop.post("/v1/rmas", json=rma_body(sku)))
+    created(await shop.post(f"/v1/rmas/{rma['id']}/cancel"))
+    await wait_for(shop, f"/v1/rmas/{rma['id']}", lambda b: b["status"] == "cancelled")
+    rating = {"rating": 1, "comment": "Nobody answered the phone."}
+    given = await shop.post(f"/v1/track/{rma['tracking_token']}/feedback", json=rating)
+    feedback_id: str = created(given)["id"]
+    return feedback_id
 
 
 @pytest.fixture(scope="session")
