@@ -25,18 +25,21 @@ from api.token_urls import TOKEN_URL_HEADERS
 from db import models
 from db.cases import case_by_id
 from db.payment_events import accept_payment_event, payment_of_event
+from db.readers import case_reader
 from domain.contracts.payments import PAYMENT_EVENT_SIGNAL, REQUIRES_ACTION, PaymentEvent
 from presentation.formatting import money_words
+from presentation.i18n import ENGLISH, N_
 
 router = APIRouter(prefix="/builtin-gateway", tags=["built-in gateway"])
 
 _OUTCOMES = {"confirm": SUCCEEDED, "refuse": DECLINED}
+_CHOOSE = N_("Please choose Confirm payment or Refuse.")
 
 
 @router.get("/authenticate/{reference}", response_class=HTMLResponse)
 async def authentication_page(reference: str, session: SessionDep) -> Response:
     payment = await _awaiting(session, reference)
-    return _render(reference, payment, 200 if payment else 404)
+    return await _render(session, reference, payment, 200 if payment else 404)
 
 
 @router.post("/authenticate/{reference}", response_class=HTMLResponse)
@@ -48,10 +51,10 @@ async def authenticate(
 ) -> Response:
     payment = await _awaiting(session, reference)
     if payment is None:
-        return _render(reference, None, 404)
+        return await _render(session, reference, None, 404)
     settled = _OUTCOMES.get(outcome or "")
     if settled is None:
-        return _render(reference, payment, 422, "Please choose Confirm payment or Refuse.")
+        return await _render(session, reference, payment, 422, _CHOOSE)
     case = await case_by_id(session, payment.case_id)
     back = f"/track/{case.tracking_token}" if case else "/"
     accepted = await accept_payment_event(
@@ -89,16 +92,27 @@ async def _awaiting(session: AsyncSession, reference: str) -> models.Payment | N
     return payment
 
 
-def _render(
-    reference: str, payment: models.Payment | None, status_code: int, message: str | None = None
+async def _render(
+    session: AsyncSession,
+    reference: str,
+    payment: models.Payment | None,
+    status_code: int,
+    message: str | None = None,
 ) -> Response:
+    # The bank speaks the case's reader's language; a link that opens nothing, English.
+    t = ENGLISH
+    if payment is not None:
+        case = await case_by_id(session, payment.case_id)
+        t = (await case_reader(session, payment.org_id, case.customer_id if case else None)).t
     answer = page(
         "builtin_authenticate.html",
         {
+            "i18n": t,
+            "lang": t.locale,
             "shop_name": "",
             "reference": reference,
-            "amount": money_words(payment.amount, payment.currency) if payment else None,
-            "message": message,
+            "amount": money_words(payment.amount, payment.currency, t) if payment else None,
+            "message": t.gettext(message) if message else None,
         },
         status_code,
     )
