@@ -18,11 +18,14 @@ from api.console.csrf import CsrfDep
 from api.console.render import render
 from api.console.retail_commands import send
 from api.console.retail_common import require_retailer, when
+from api.console.retail_feedback import DONE as DONE_FOLLOW_UP
+from api.console.retail_feedback import follow_up_state
 from api.console.retail_forms import idempotency_key, new_nonce, refusal
 from api.console.retail_kinds import BY_TYPE, KINDS, LINKS, CaseKind
 from api.console.session import ConsoleUser, ConsoleUserDep
 from api.deps import AsyncSession, ResourcesDep, SessionDep
 from api.errors import Problem
+from db import models
 from db.queries import CaseBundle
 from settings import Settings
 
@@ -40,6 +43,7 @@ DONE = {
     "claim": "Claim sent.",
     "payment_method": "Payment method changed.",
     "transfer": "Transferred to the new owner.",
+    DONE_FOLLOW_UP: "The customer's rating is marked followed up.",
 }
 
 ACTION_LABELS = {
@@ -88,6 +92,9 @@ async def case_page(
             problem=missing,
         )
     view = kind.present(bundle, settings.public_base_url, Viewer(owner=True))
+    # The view's feedback lacks whether staff followed it up; its row has it.
+    given = getattr(view, "feedback", None)
+    feedback = await session.get(models.Feedback, given.id) if given else None
     links = [
         (field, BY_TYPE[case_type], value)
         for field, case_type in LINKS
@@ -103,6 +110,8 @@ async def case_page(
         data=view.model_dump(mode="json"),
         documents=[(d, document_href(d.id)) for d in bundle.documents],
         links=links,
+        feedback=feedback,
+        follow_up_state=follow_up_state,
         actions=_offered(kind, bundle),
         labels=ACTION_LABELS,
         done=DONE.get(request.query_params.get("done", "")),

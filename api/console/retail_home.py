@@ -60,6 +60,7 @@ async def home(request: Request, user: ConsoleUserDep, session: SessionDep) -> H
             "Repairs past their SLA",
             f"/console/repairs?queue={Queue.SLA_BREACHED.value}",
         ),
+        Tile(counts.follow_ups, "Low ratings to follow up", "/console/feedback?waiting=1"),
     ]
     return render(
         request,

@@ -120,11 +120,11 @@ def as_csv(rows: list[ListRow]) -> str:
     writer = csv.writer(out)
     writer.writerow([title for title, _ in COLUMNS])
     for row in rows:
-        writer.writerow([_csv_safe(value(row)) for _, value in COLUMNS])
+        writer.writerow([csv_safe(value(row)) for _, value in COLUMNS])
     return out.getvalue()
 
 
-def _csv_safe(value: str) -> str:
+def csv_safe(value: str) -> str:
     # A cell a spreadsheet would run as a formula (customer data can start with "=").
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 

@@ -9,7 +9,14 @@ from typing import Literal
 from fastapi import APIRouter
 
 from api.auth import OrgKind
-from api.console import retail_case, retail_home, retail_lists, retail_new, retail_setup
+from api.console import (
+    retail_case,
+    retail_feedback,
+    retail_home,
+    retail_lists,
+    retail_new,
+    retail_setup,
+)
 from api.console.render import NAV_LINKS, NavLink
 from api.console.retail_kinds import KINDS
 
@@ -20,12 +27,14 @@ router.include_router(retail_new.router)
 router.include_router(retail_lists.router)
 router.include_router(retail_case.router)
 router.include_router(retail_setup.router)
+router.include_router(retail_feedback.router)
 
 _RETAIL = (OrgKind.RETAILER,)
 _STAFF: tuple[Literal["owner", "staff"], ...] = ("owner", "staff")
 NAV_LINKS.extend(
     [
         *(NavLink(f"/console/{kind.path}", kind.title, _RETAIL, _STAFF) for kind in KINDS),
+        NavLink("/console/feedback", "Feedback", _RETAIL, _STAFF),
         NavLink("/console/inventory", "Stock", _RETAIL, _STAFF),
         NavLink("/console/plans", "Plan catalog", _RETAIL, _STAFF),
         NavLink("/console/webhooks", "Webhooks", _RETAIL, _STAFF),

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
+from db.feedback import follow_ups_statement
 from domain.common import CLOSED_STATUSES
 
 _C, _P, _I, _S, _T = (
@@ -205,6 +206,7 @@ class Waiting:
     claims: int
     failed_deliveries: int
     sla_breaches: int
+    follow_ups: int
 
 
 def home_statement(org_id: str) -> Select[Any]:
@@ -235,6 +237,7 @@ def home_statement(org_id: str) -> Select[Any]:
         count(QUEUE_CASE_TYPES[Queue.CLAIMS], _claim()),
         failed,
         count("repair", _sla_breached()),
+        follow_ups_statement(org).scalar_subquery(),
     )
 
 
