@@ -1,5 +1,5 @@
-"""Line breaking from the embedded fonts' widths: nothing lost, nothing wider than asked;
-what the text font has no glyph for is measured (and drawn) in the fallback font."""
+"""Line breaking from the drawn fonts' widths: nothing lost, nothing wider than asked; what
+the standard font cannot print is measured (and drawn) in DejaVu, or in the fallback font."""
 
 from __future__ import annotations
 
@@ -8,18 +8,51 @@ from itertools import pairwise
 import pytest
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from documents.pdftext import BOLD, FALLBACK, REGULAR, encode, font_of, runs, width, wrap
+from documents.pdftext import (
+    BOLD,
+    FALLBACK,
+    REGULAR,
+    UNICODE,
+    encode,
+    font_of,
+    runs,
+    width,
+    wrap,
+)
 
 
-def test_width_is_what_reportlab_measures() -> None:
+def test_width_is_what_reportlab_measures_in_the_font_drawn() -> None:
     for font in (REGULAR, BOLD):
-        text = "Espresso machine, Zoë Łukasiewicz's (c/o Müller) 42 €"
+        # All in WinAnsi: the standard font's widths, as before Unicode.
+        text = "Espresso machine, Zoë's (c/o Müller, Straße) 42 € …"
         assert width(encode(text), font, 9) == pytest.approx(stringWidth(text, font, 9))
+        # "Ł" is not in WinAnsi: it alone is measured in DejaVu (registered on first use).
+        assert font_of(font, "Ł") == UNICODE[font]
+        expected = (
+            stringWidth("Zoë ", font, 9)
+            + stringWidth("Ł", UNICODE[font], 9)
+            + stringWidth("ukasiewicz", font, 9)
+        )
+        assert width("Zoë Łukasiewicz", font, 9) == pytest.approx(expected)
 
 
-def test_characters_the_font_lacks_are_measured_in_the_fallback() -> None:
-    assert font_of(REGULAR, "Ł") == REGULAR
-    assert [font for font, _ in runs("Mr 山田太郎 (JP)", REGULAR)] == [REGULAR, FALLBACK, REGULAR]
+def test_each_character_is_drawn_in_the_first_font_that_prints_it() -> None:
+    assert [font_of(REGULAR, c) for c in "eë€…"] == [REGULAR] * 4
+    assert font_of(REGULAR, "Ł") == UNICODE[REGULAR]
+    assert font_of(BOLD, "Ł") == UNICODE[BOLD]
+    assert font_of(REGULAR, "山") == FALLBACK
+    # Consecutive characters in one font are one run.
+    assert runs("Zoë Müller 42 €", REGULAR) == [(REGULAR, "Zoë Müller 42 €")]
+    assert runs("Zoë Łukasiewicz", REGULAR) == [
+        (REGULAR, "Zoë "),
+        (UNICODE[REGULAR], "Ł"),
+        (REGULAR, "ukasiewicz"),
+    ]
+    assert runs("Mr 山田太郎 (JP)", REGULAR) == [
+        (REGULAR, "Mr "),
+        (FALLBACK, "山田太郎"),
+        (REGULAR, " (JP)"),
+    ]
     assert width("山田", REGULAR, 10) == pytest.approx(stringWidth("山田", FALLBACK, 10))
 
 

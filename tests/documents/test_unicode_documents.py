@@ -1,5 +1,6 @@
 """Documents in any script and language: names in Polish and Japanese come back out of the
-PDF character for character (DejaVu, with Droid Sans Fallback for the CJK glyphs), the
+PDF character for character (Helvetica where WinAnsi has the character, else DejaVu, else
+Droid Sans Fallback for the CJK glyphs), the
 fixed words and dates are the reader's, and slips and certificates print on the retailer's
 paper (labels stay 4x6 in)."""
 
@@ -54,12 +55,36 @@ def test_a_certificate_prints_the_customers_name_exactly(name: str) -> None:
     assert f"Issued to {name}" in pages_text(pdf)
 
 
-def test_cjk_is_drawn_in_the_fallback_font_and_latin_in_dejavu() -> None:
+def test_only_what_the_standard_fonts_cannot_print_is_drawn_in_an_embedded_font() -> None:
     fonts = embedded_fonts(render_label(label(from_address=replace(CUSTOMER, name="山田太郎"))))
+    assert "/Helvetica-Bold" in fonts and "/Helvetica" in fonts
     assert any(font.endswith("DroidSansFallback") for font in fonts), fonts
-    assert any("DejaVuSansCondensed" in font for font in fonts), fonts
-    latin_only = embedded_fonts(render_label(label()))
-    assert not any("DroidSansFallback" in font for font in latin_only), latin_only
+    assert not any("DejaVu" in font for font in fonts), fonts
+    fonts = embedded_fonts(render_label(label(from_address=replace(CUSTOMER, name=NAMES[0]))))
+    assert any(font.endswith("DejaVuSansCondensed-Bold") for font in fonts), fonts
+    assert not any("DroidSansFallback" in font for font in fonts), fonts
+
+
+WESTERN = "Zoë Jäger-Straße, Café Müller, 12,50 €"
+
+
+def test_western_european_text_embeds_no_font_and_reads_back_exactly() -> None:
+    """English, German and French print in Helvetica (WinAnsi), as before Unicode: no font
+    program in the file, and the accents, ß and € read back as written."""
+    pdf = render_label(
+        label(from_address=replace(CUSTOMER, name="Zoë Jäger", line1="Café Müller, Straße 5"))
+    )
+    assert embedded_fonts(pdf) == {"/Helvetica", "/Helvetica-Bold"}
+    assert b"/FontFile" not in pdf
+    text = pages_text(pdf)
+    assert "Zoë Jäger" in text and "Café Müller, Straße 5" in text
+    pdf = render_repair_certificate(certificate(customer_first_name=WESTERN))
+    assert b"/FontFile" not in pdf
+    assert f"Issued to {WESTERN}" in pages_text(pdf)
+    # One character outside WinAnsi changes the font of that character only.
+    pdf = render_repair_certificate(certificate(customer_first_name=WESTERN + " Ł"))
+    assert f"Issued to {WESTERN} Ł" in pages_text(pdf)
+    assert b"/FontFile" in pdf
 
 
 def test_a_german_label_and_certificate() -> None:
