@@ -64,10 +64,12 @@ def not_found(what: str = "resource") -> Problem:
     return Problem(404, "not_found", f"{what} not found")
 
 
-def invalid_amount(field: str, exc: ValueError) -> Problem:
-    """An amount the body's schema could not judge alone (its currency is the retailer's):
-    a 422 shaped like the schema's own."""
-    errors = [{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]
+def invalid_amount(field: str | tuple[str | int, ...], exc: ValueError) -> Problem:
+    """An amount the body's schema could not judge alone (its currency is the retailer's
+    or the case's): a 422 shaped like the schema's own; `field` is its path in the body
+    (`("parts", 0, "unit_price")`)."""
+    path = [field] if isinstance(field, str) else list(field)
+    errors = [{"loc": ["body", *path], "msg": str(exc), "type": "value_error"}]
     return Problem(422, "validation_error", str(exc), errors=errors)
 
 

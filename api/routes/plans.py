@@ -8,8 +8,8 @@ from fastapi import APIRouter, status
 
 from api.auth import OrgKind
 from api.deps import AsyncSession, PrincipalDep, SessionDep
-from api.errors import Problem, not_found
-from api.schemas.common import MoneyIO
+from api.errors import Problem, invalid_amount, not_found
+from api.schemas.common import AmountError, MoneyIO
 from api.schemas.plans import PlanCreate, PlanPublic, PlanTermsIn
 from db import models
 from db.catalog import add_plan, plan_entries, plan_entry, set_plan_terms
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v1/plans", tags=["service plans"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
 async def create_plan(body: PlanCreate, principal: PrincipalDep, session: SessionDep) -> PlanPublic:
     principal.require(OrgKind.RETAILER)
+    await _check_amounts(session, principal.owner_id, body)
     terms: dict[str, Any] = body.model_dump(mode="json", exclude={"code"})
     entry = await add_plan(session, principal.owner_id, body.code, body.name, terms)
     if entry is None:
@@ -35,6 +36,7 @@ async def replace_plan(
     """New terms for new sales and for renewals; plans already sold keep theirs until then."""
     principal.require(OrgKind.RETAILER)
     entry = await _entry(session, principal.owner_id, code)
+    await _check_amounts(session, principal.owner_id, body)
     await set_plan_terms(session, entry, body.name, body.model_dump(mode="json"))
     return await _public(session, entry)
 
@@ -58,8 +60,20 @@ async def _entry(session: AsyncSession, org_id: str, code: str) -> models.PlanCa
     return entry
 
 
+async def _currency(session: AsyncSession, org_id: str) -> str:
+    """The catalog's currency: the retailer policy's."""
+    return str((await policy_document(session, org_id)).get("currency", "USD"))
+
+
+async def _check_amounts(session: AsyncSession, org_id: str, body: PlanTermsIn) -> None:
+    try:
+        body.check_amounts(await _currency(session, org_id))
+    except AmountError as exc:
+        raise invalid_amount(exc.field, exc) from exc
+
+
 async def _public(session: AsyncSession, entry: models.PlanCatalogEntry) -> PlanPublic:
-    currency = str((await policy_document(session, entry.org_id)).get("currency", "USD"))
+    currency = await _currency(session, entry.org_id)
     terms = PlanTermsIn.model_validate(entry.terms).to_domain(entry.code)
     return PlanPublic(
         id=entry.id,

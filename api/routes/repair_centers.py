@@ -9,8 +9,8 @@ from fastapi import APIRouter
 
 from api.auth import OrgKind
 from api.deps import AsyncSession, PrincipalDep, SessionDep
-from api.errors import not_found
-from api.schemas.common import MoneyIO
+from api.errors import invalid_amount, not_found
+from api.schemas.common import AmountError, MoneyIO, check_amount
 from api.schemas.repair import RepairCenterProfile, RepairCenterPublic
 from db import repair_centers
 from db.types import utcnow
@@ -24,17 +24,18 @@ async def put_profile(
 ) -> RepairCenterPublic:
     """Replace the profile; new jobs are routed by it at once, assigned ones stay."""
     principal.require(OrgKind.REPAIR_CENTER)
-    rate, currency = (
-        (body.labor_rate.amount, body.labor_rate.currency)
-        if isinstance(body.labor_rate, MoneyIO)
-        else (body.labor_rate, "USD")
-    )
+    # A bare rate is in US dollars; either way, exactly its currency's minor units.
+    currency = body.labor_rate.currency if isinstance(body.labor_rate, MoneyIO) else "USD"
+    try:
+        rate = check_amount(("labor_rate",), body.labor_rate, currency)
+    except AmountError as exc:
+        raise invalid_amount(exc.field, exc) from exc
     fields: dict[str, Any] = {
         # Sorted and deduplicated: the profile reads back the same however it was sent.
         "categories": sorted(set(body.categories)),
         "regions": sorted(set(body.regions)),
         "daily_capacity": body.daily_capacity,
-        "labor_rate": rate.quantize(Decimal("0.01")),
+        "labor_rate": rate,
         "currency": currency,
         "address": body.address.model_dump(),
         "updated_at": utcnow(),

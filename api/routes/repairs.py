@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
@@ -15,9 +14,9 @@ from api.case_views import repair_public
 from api.catalog import catalog, refuse_open_case
 from api.commands import CaseCommands, CommandsDep
 from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.errors import Problem
+from api.errors import Problem, invalid_amount
 from api.pagination import LimitQuery
-from api.schemas.common import MoneyIO, Page
+from api.schemas.common import AmountError, Page, check_amount
 from api.schemas.repair import (
     DiagnosisBody,
     QaBody,
@@ -193,6 +192,15 @@ async def report_status(
 async def diagnose(
     body: DiagnosisBody, repair: WorkedRepair, commands: CommandsDep
 ) -> RepairPublic:
+    # The parts are priced in the case's currency: a JPY repair's parts have no decimals.
+    currency = (await repair.open()).case.currency
+    try:
+        prices = [
+            check_amount(("parts", n, "unit_price"), p.unit_price, currency)
+            for n, p in enumerate(body.parts)
+        ]
+    except AmountError as exc:
+        raise invalid_amount(exc.field, exc) from exc
     diagnosis = Diagnosis(
         actor=repair.principal.actor(),
         fault_code=body.fault_code,
@@ -202,9 +210,9 @@ async def diagnose(
                 part_no=p.part_no,
                 description=p.description,
                 quantity=p.quantity,
-                unit_price=_amount(p.unit_price),
+                unit_price=price,
             )
-            for p in body.parts
+            for p, price in zip(body.parts, prices, strict=True)
         ],
         labor_minutes=body.labor_minutes,
         repairable=body.repairable,
@@ -228,10 +236,6 @@ async def cancel_repair(
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-def _amount(value: MoneyIO | Decimal) -> Decimal:
-    return value.amount if isinstance(value, MoneyIO) else value
 
 
 REPAIRS = CaseResource("repair", "repair", Partner.RECEIVER, partner_lists=True, partner_queue=True)

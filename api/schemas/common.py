@@ -315,6 +315,24 @@ def amount_in(value: MoneyIO | Decimal, currency: str) -> Decimal:
     return quantize_minor(check_minor_units(value, currency), currency)
 
 
+class AmountError(ValueError):
+    """An amount of the body whose currency only the route knows (the retailer's, the
+    case's) has more decimals than that currency has, or is in another: `field` is its path
+    in the body, for the 422."""
+
+    def __init__(self, field: tuple[str | int, ...], reason: ValueError) -> None:
+        super().__init__(str(reason))
+        self.field = field
+
+
+def check_amount(field: tuple[str | int, ...], value: MoneyIO | Decimal, currency: str) -> Decimal:
+    """`amount_in`, its refusal naming the body's `field`."""
+    try:
+        return amount_in(value, currency)
+    except ValueError as exc:
+        raise AmountError(field, exc) from exc
+
+
 class AddressIn(Strict):
     line1: NonEmpty
     line2: OptionalLine = ""

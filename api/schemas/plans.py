@@ -14,6 +14,7 @@ from api.schemas.common import (
     MoneyIO,
     NonNegativeDuration,
     Strict,
+    check_amount,
     column_length,
 )
 from db import models
@@ -63,6 +64,14 @@ class PlanTermsIn(Strict):
             raise ValueError("an annual plan's term_months must be a multiple of 12")
         return self
 
+    def check_amounts(self, currency: str) -> None:
+        """The price and deductibles as amounts of the catalog's currency (the retailer
+        policy's); AmountError naming the first with more decimals than it has, or in another."""
+        fields: list[tuple[tuple[str, ...], MoneyIO | Decimal]] = [(("price",), self.price)]
+        fields += [(("deductibles", kind), value) for kind, value in self.deductibles.items()]
+        for field, value in fields:
+            check_amount(field, value, currency)
+
     def to_domain(self, code: str) -> PlanTerms:
         return PlanTerms(
             code=code,
@@ -101,5 +110,6 @@ class PlanPublic(BaseModel):
 
 
 def _amount(value: MoneyIO | Decimal) -> Decimal:
-    amount = value.amount if isinstance(value, MoneyIO) else value
-    return amount.quantize(Decimal("0.01"))
+    # As checked when written (`check_amounts`): the reader writes it in its currency's
+    # minor units (a KWD price keeps its third decimal).
+    return value.amount if isinstance(value, MoneyIO) else value

@@ -1,0 +1,107 @@
+"""Bare amounts in request bodies are amounts of a currency the route knows (the
+retailer's, the case's) and keep exactly its minor units, as a product's price does: a
+JPY plan price, deductible or part of `1234.5` is a 422 `validation_error` naming the
+field, and a KWD price keeps its third decimal (real HTTP, real database, real workflows)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.api.helpers import add_product, make_org, wait_for
+from tests.api.test_foundation import assert_problem
+from tests.api.test_plans import plan
+from tests.api.test_repair_e2e import new_center, profile, repair_body
+from tests.support import Stack
+
+
+def refused_at(response: httpx.Response, *field: str | int) -> str:
+    """The 422's message, after checking it names `field` of the body."""
+    assert_problem(response, 422, "validation_error")
+    (error,) = response.json()["errors"]
+    assert error["loc"] == ["body", *field], error
+    message: str = error["msg"]
+    return message
+
+
+async def in_currency(http: httpx.AsyncClient, currency: str) -> None:
+    answer = await http.put("/v1/policy", json={"currency": currency})
+    assert answer.status_code == 200, answer.text
+
+
+async def test_plan_prices_and_deductibles_have_the_catalogs_minor_units(stack: Stack) -> None:
+    shop = await make_org(stack, "retailer")
+    code = f"CARE-{uuid.uuid4().hex[:6]}"
+    yen: dict[str, Any] = {"price": "1234", "deductibles": {"repair": "500"}}
+    async with stack.http(shop.key) as http:
+        await in_currency(http, "JPY")
+        too_fine = await http.post("/v1/plans", json=plan(code, **yen | {"price": "1234.5"}))
+        assert "JPY amounts have 0 decimals" in refused_at(too_fine, "price")
+        deductible = {"repair": "500", "replacement": "99.5"}
+        refused = await http.post("/v1/plans", json=plan(code, **yen | {"deductibles": deductible}))
+        assert "JPY" in refused_at(refused, "deductibles", "replacement")
+        dollars = {"amount": "9.99", "currency": "USD"}
+        other = await http.post("/v1/plans", json=plan(code, **yen | {"price": dollars}))
+        assert "not USD" in refused_at(other, "price")
+        # Nothing was added by the refusals: the code is still free.
+        created = await http.post("/v1/plans", json=plan(code, **yen))
+        assert created.status_code == 201, created.text
+        assert created.json()["price"] == {"amount": "1234", "currency": "JPY"}
+        assert created.json()["deductibles"]["repair"] == {"amount": "500", "currency": "JPY"}
+
+        terms = plan(code, **yen | {"price": {"amount": "1234.5", "currency": "JPY"}})
+        del terms["code"]
+        replaced = await http.put(f"/v1/plans/{code}", json=terms)
+        assert_problem(replaced, 422, "validation_error")
+        # The refused terms were not kept.
+        kept = await http.get(f"/v1/plans/{code}")
+        assert kept.json()["price"] == {"amount": "1234", "currency": "JPY"}
+
+        # Three decimals for KWD, all kept (they were once rounded to two).
+        await in_currency(http, "KWD")
+        kwd = f"CARE-{uuid.uuid4().hex[:6]}"
+        body = plan(kwd, price="9.995", deductibles={"repair": "1.125"})
+        dinars = await http.post("/v1/plans", json=body)
+        assert dinars.status_code == 201, dinars.text
+        assert dinars.json()["price"] == {"amount": "9.995", "currency": "KWD"}
+        assert dinars.json()["deductibles"]["repair"] == {"amount": "1.125", "currency": "KWD"}
+
+
+async def test_a_labour_rate_has_its_currencys_minor_units(stack: Stack) -> None:
+    center = await make_org(stack, "repair_center")
+    category = f"cat-{uuid.uuid4().hex[:6]}"
+    async with stack.http(center.key) as http:
+        bare = await http.put("/v1/repair-centers/me", json=profile(category, labor_rate="60.005"))
+        assert "USD amounts have 2 decimals" in refused_at(bare, "labor_rate")
+        rate = {"amount": "7.125", "currency": "KWD"}
+        kept = await http.put("/v1/repair-centers/me", json=profile(category, labor_rate=rate))
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["labor_rate"] == rate
+
+
+async def test_a_diagnosis_prices_parts_in_the_repairs_currency(stack: Stack) -> None:
+    category = f"yen-{uuid.uuid4().hex[:6]}"
+    shop = await make_org(stack, "retailer")
+    center = await new_center(stack, category)
+    product = await add_product(stack, shop, price="120.00", category=category)
+    async with stack.http(shop.key) as http, stack.http(center.key) as bench:
+        await in_currency(http, "JPY")
+        repair = await http.post("/v1/repairs", json=repair_body(product["sku"], "paid"))
+        assert repair.status_code == 201, repair.text
+        path = f"/v1/repairs/{repair.json()['id']}"
+        await wait_for(bench, path, lambda b: b.get("status") == "awaiting_unit")
+        for status in ("received", "diagnosing"):
+            moved = await bench.post(f"{path}/status", json={"status": status})
+            assert moved.status_code == 200, moved.text
+        part = {"part_no": "P-1", "description": "heater", "quantity": 2, "unit_price": "1234.5"}
+        diagnosis = {"fault_code": "E-HEAT", "parts": [part], "labor_minutes": 0}
+        diagnosis["repairable"] = True
+        refused = await bench.post(f"{path}/diagnosis", json=diagnosis)
+        assert "JPY amounts have 0 decimals" in refused_at(refused, "parts", 0, "unit_price")
+        part["unit_price"] = "1234"
+        quoted = await bench.post(f"{path}/diagnosis", json=diagnosis)
+        assert quoted.status_code == 200, quoted.text
+        done = await wait_for(http, path, lambda b: b.get("quote") is not None)
+        assert done["quote"]["parts_total"] == {"amount": "2468", "currency": "JPY"}
