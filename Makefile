@@ -43,10 +43,10 @@ format: $(STAMP) ## Format the code
 
 translations: $(STAMP) ## Extract the customer's words (babel.cfg) and update the de/fr catalogs
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k pgettext:1c,2 --no-location --sort-output \
-		--project aftersales -o presentation/locales/messages.pot .
+		--width 100 --project aftersales -o presentation/locales/messages.pot .
 	for lang in de fr; do \
 		if [ -f presentation/locales/$$lang/LC_MESSAGES/messages.po ]; then \
-			$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -l $$lang \
+			$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --width 100 -l $$lang \
 				-i presentation/locales/messages.pot -d presentation/locales; \
 		else $(BIN)/pybabel init -l $$lang -i presentation/locales/messages.pot -d presentation/locales; fi; \
 	done
