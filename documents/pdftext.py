@@ -20,7 +20,7 @@ that can print it:
    "山田太郎"), embedded as a subset too.
 
 The TrueType fonts are vendored in documents/fonts/ with their licences. Embedding costs:
-registering a subset and writing its font program made a label 4x the CPU and 10x the
+registering a subset and writing its font program made a label 3x the CPU and 10x the
 bytes, so a document embeds them only for the characters the standard fonts cannot
 print. A line becomes runs of consecutive characters in one font, one `Tf` each.
 """
