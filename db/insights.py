@@ -88,9 +88,8 @@ class Period:
 
 
 def _keyed(org_id: str, group_by: GroupBy, period: Period) -> Any:
-    """Each case of the organisation in the period once per key its units have. The pairs
-    (case, key) are made distinct on their own, narrow, and the case's columns joined to
-    them after; by center a case has one key and needs no items at all."""
+    """Each case of the organisation in the period once per key its units have; by center a
+    case has one key and needs no items at all."""
     columns = (
         _C.id,
         _C.case_type,
@@ -108,11 +107,12 @@ def _keyed(org_id: str, group_by: GroupBy, period: Period) -> Any:
             .cte("keyed")
         )
     key = _case_key(group_by)
-    pairs = select(_I.case_id.label("case_id"), key.label("key")).join(_C, _C.id == _I.case_id)
+    # The case's columns are carried through the DISTINCT: one lookup of each case, where
+    # joining them back to the distinct pairs was a second.
+    pairs = select(key.label("key"), *columns).select_from(_I).join(_C, _C.id == _I.case_id)
     if group_by is GroupBy.CATEGORY:
         pairs = pairs.join(_P, and_(_P.org_id == _C.org_id, _P.sku == _I.sku))
-    units = pairs.where(in_period).distinct().subquery("units")
-    return select(units.c.key, *columns).join(_C, _C.id == units.c.case_id).cte("keyed")
+    return pairs.where(in_period).distinct().cte("keyed")
 
 
 def _case_key(group_by: GroupBy) -> Any:
@@ -234,8 +234,9 @@ def _repairs_statement(org_id: str, group_by: GroupBy, period: Period) -> Execut
         func.lead(_C.created_at)
         .over(partition_by=(_I.sku, _I.serial), order_by=(_C.created_at, _C.id))
         .label("next_opened"),
-        func.row_number().over(partition_by=(key, timed_flag), order_by=hours).label("rank"),
-        func.count().over(partition_by=(key, timed_flag)).label("n"),
+        # The share of the key's timed repairs at or under this one's hours: one sort, where
+        # a rank and a count over the partition were two.
+        func.cume_dist().over(partition_by=(key, timed_flag), order_by=hours).label("share"),
     ).join(_I, _I.case_id == _C.id)
     if group_by is GroupBy.CATEGORY:
         query = query.join(_P, and_(_P.org_id == _C.org_id, _P.sku == _I.sku))
@@ -248,17 +249,18 @@ def _repairs_statement(org_id: str, group_by: GroupBy, period: Period) -> Execut
         hours_between(r.shipped_at, r.next_opened) <= _HOURS_TO_COME_BACK,
     )
 
-    def percentile(p: int) -> ColumnElement[float]:
-        # Nearest rank: the smallest value whose rank r has r/n >= p/100.
-        return func.min(case((and_(r.timed == 1, r.rank * 100 >= r.n * p), r.hours)))
+    def percentile(share: float) -> ColumnElement[float]:
+        # Nearest rank: the smallest value v with count(hours <= v) / n >= p/100, which is
+        # CUME_DIST's (0.5 and 0.9 compare exactly: a correctly rounded quotient is monotone).
+        return func.min(case((and_(r.timed == 1, r.share >= share), r.hours)))
 
     return (
         select(
             r.key,
             func.sum(case((shipped, 1), else_=0)).label("shipped"),
             func.sum(case((came_back, 1), else_=0)).label("comebacks"),
-            percentile(50).label("p50"),
-            percentile(90).label("p90"),
+            percentile(0.5).label("p50"),
+            percentile(0.9).label("p90"),
         )
         .where(period.of(r.created_at), r.key.is_not(None))
         .group_by(r.key)
