@@ -16,16 +16,20 @@ centers, with 30,000 order lines, 10,000 ratings and 2,000 deflections.
 better). Its target is the baseline's median over 200 ms: the ratio meets it exactly when
 every insight answers in under 200 ms, whatever the machine's speed.
 
-Recorded 2026-12-01 on the shared 2-core machine (load average 2.5 to 6, so the absolute
-times swing threefold between runs; the ratio less), 100,000 cases:
+Recorded 2026-12-01 on the shared 2-core machine (load average 4.7 to 7, so absolute
+times swing up to twofold between runs), 100,000 cases, 3 rounds, the tree before issue
+#18's changes and after them back to back:
 
-    SQLite      slowest (by category) 3433 ms, baseline 450 ms: ratio 0.131 (target >= 2.249)
-    PostgreSQL  slowest (by sku csv)  2536 ms, baseline 226 ms: ratio 0.089 (target >= 1.128)
+    SQLite      before: by category 1863 ms, baseline 253 ms: ratio 0.136 (target >= 1.264)
+                after:  by category 2198 ms, baseline 278 ms: ratio 0.126 (target >= 1.389)
+    PostgreSQL  before: one year    1836 ms, baseline 116 ms: ratio 0.063 (target >= 0.579)
+                after:  by category 1719 ms, baseline 139 ms: ratio 0.081 (target >= 0.696)
 
-The bound is NOT met: each answer is five grouped passes (cases with their feedback, RMA
-reasons, one windowed pass over the repairs, units sold, deflections), a few times the
-cost of the one-pass baseline. Meeting it needs per-day rollups written by the projection
-rather than aggregates over every case at read time.
+The bound is NOT met, and no read-time statement can meet it: the baseline is the cheapest
+pass that touches every case's sku, and the target asks insight to beat it, while an exact
+answer does that join plus a DISTINCT (a case counts once per key), the feedback join and
+the repairs' sorts. Meeting it needs per-day rollups written by the projection
+(docs/benchmarks.md, "Issue #18", has the profile and that design).
 """
 
 from __future__ import annotations
