@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from domain.documents import ChecklistLine
+from domain.documents import ChecklistLine, long_date
 
 # The customer is reminded this long before each visit.
 REMINDER_BEFORE = timedelta(hours=24)
@@ -48,6 +48,12 @@ def failed_items(checklist: Sequence[ChecklistItem]) -> list[str]:
 def certificate_lines(checklist: Sequence[ChecklistItem]) -> list[ChecklistLine]:
     """A checklist as a certificate prints it."""
     return [ChecklistLine(c.item, c.passed, c.note) for c in checklist]
+
+
+def visit_day(dates: dict[str, datetime], step: str) -> str:
+    """The day a step was done, as a certificate prints it; blank for a step not done."""
+    moment = dates.get(step)
+    return long_date(moment) if moment else ""
 
 
 def reschedule_limit_detail(used: int) -> str:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from domain.appointments import ChecklistItem, Visit, certificate_lines
+from domain.appointments import ChecklistItem, Visit, certificate_lines, visit_day
 from domain.common import Actor, Address, Customer, DocumentRef, Policy
-from domain.documents import InstallationCertificateData, long_date
+from domain.documents import InstallationCertificateData
 from domain.ids import child_case_id
 
 
@@ -157,10 +157,6 @@ def installation_certificate(
     dates by step (`installation`, `commissioning`); the documents activity fills in its
     verification code."""
 
-    def day(step: str) -> str:
-        moment = dates.get(step)
-        return long_date(moment) if moment else ""
-
     return InstallationCertificateData(
         certificate_number=child_case_id(start.installation_id, "IC"),
         installation_number=start.installation_id,
@@ -172,8 +168,8 @@ def installation_certificate(
         serial=start.serial,
         site=start.site,
         technician=technician,
-        installed_on=day(INSTALLED),
-        commissioned_on=day(COMMISSIONING),
+        installed_on=visit_day(dates, INSTALLED),
+        commissioned_on=visit_day(dates, COMMISSIONING),
         installation_checklist=certificate_lines(checklists.get(INSTALLED, [])),
         commissioning_checklist=certificate_lines(checklists.get(COMMISSIONING, [])),
         training=training_words(start.training, training_given),

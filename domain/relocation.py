@@ -9,9 +9,9 @@ from enum import StrEnum
 # A relocation's visits are booked, reminded and checked as every site visit is.
 from domain.appointments import RESCHEDULE_LIMIT_REACHED as RESCHEDULE_LIMIT_REACHED
 from domain.appointments import ChecklistItem as ChecklistItem
-from domain.appointments import certificate_lines, checklist_summary
+from domain.appointments import certificate_lines, checklist_summary, visit_day
 from domain.common import Actor, Address, Customer, DocumentRef, Policy, ShipmentRef
-from domain.documents import ChecklistLine, RelocationCertificateData, long_date
+from domain.documents import ChecklistLine, RelocationCertificateData
 from domain.ids import child_case_id
 
 
@@ -175,10 +175,6 @@ def relocation_certificate(
     def lines(step: str) -> list[ChecklistLine]:
         return certificate_lines(checklists.get(step, []))
 
-    def day(step: str) -> str:
-        moment = dates.get(step)
-        return long_date(moment) if moment else ""
-
     return RelocationCertificateData(
         certificate_number=child_case_id(start.relocation_id, "RC"),
         relocation_number=start.relocation_id,
@@ -191,9 +187,9 @@ def relocation_certificate(
         from_site=start.from_site,
         to_site=start.to_site,
         technician=technician,
-        uninstalled_on=day(Stage.UNINSTALL.value),
-        delivered_on=day(DELIVERED),
-        commissioned_on=day(COMMISSIONING),
+        uninstalled_on=visit_day(dates, Stage.UNINSTALL.value),
+        delivered_on=visit_day(dates, DELIVERED),
+        commissioned_on=visit_day(dates, COMMISSIONING),
         uninstall_checklist=lines(Stage.UNINSTALL.value),
         reinstall_checklist=lines(Stage.REINSTALL.value),
         commissioning_checklist=lines(COMMISSIONING),
