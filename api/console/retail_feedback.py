@@ -21,7 +21,7 @@ from api.console.render import render
 from api.console.retail_common import require_retailer, when
 from api.console.retail_forms import idempotency_key, new_nonce, refusal, text
 from api.console.retail_kinds import BY_TYPE
-from api.console.retail_lists import DEFAULT_LIMIT, MAX_LIMIT, csv_safe
+from api.console.retail_lists import DEFAULT_LIMIT, MAX_LIMIT, csv_safe, page_links
 from api.console.session import ConsoleUser, ConsoleUserDep
 from api.deps import SessionDep
 from api.errors import Problem
@@ -155,9 +155,7 @@ def _page(
         rows=rows,
         columns=COLUMNS,
         case_href=case_href,
-        next_href=f"?{filters.query(cursor=more)}" if more else None,
-        first_href=f"?{filters.query(cursor='')}" if filters.cursor else None,
-        csv_href=f"?{filters.query(format='csv')}",
+        **page_links(filters, more),
         back=f"{PATH}?{filters.query()}",
         done=request.query_params.get("done") == DONE and problem is None,
         problem=problem,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -53,6 +53,24 @@ COLUMNS: tuple[tuple[str, Callable[[ListRow], str]], ...] = (
     ("Opened", lambda r: when(r.created_at)),
     ("Updated", lambda r: when(r.updated_at)),
 )
+
+
+class ListQuery(Protocol):
+    """A console list's filters: they know their cursor and write their own query string."""
+
+    @property
+    def cursor(self) -> str: ...
+
+    def query(self, **changes: str) -> str: ...
+
+
+def page_links(filters: ListQuery, more: str | None) -> dict[str, str | None]:
+    """The next, first and CSV links of a console list page, for `render`."""
+    return {
+        "next_href": f"?{filters.query(cursor=more)}" if more else None,
+        "first_href": f"?{filters.query(cursor='')}" if filters.cursor else None,
+        "csv_href": f"?{filters.query(format='csv')}",
+    }
 
 
 @dataclass(frozen=True)
@@ -187,9 +205,7 @@ def _page(
         rows=rows,
         columns=COLUMNS,
         queue_title=QUEUE_TITLES.get(filters.queue) if filters.queue else None,
-        next_href=f"?{filters.query(cursor=more)}" if more else None,
-        first_href=f"?{filters.query(cursor='')}" if filters.cursor else None,
-        csv_href=f"?{filters.query(format='csv')}",
+        **page_links(filters, more),
         problem=problem,
     )
 
