@@ -269,53 +269,22 @@ def _relocation_certificate(data: RelocationCertificateData) -> bytes:
             "reinstalled and commissioned, with the checks recorded below."
         ),
     )
-    _facts(
+    return _site_visit_certificate(
         pages,
+        data,
+        (_("Relocation number"), data.relocation_number),
+        [_site(_("From site"), data.from_site), _site(_("To site"), data.to_site)],
         [
-            [
-                (_("Certificate number"), data.certificate_number, VALUE_BOLD),
-                (_("Relocation number"), data.relocation_number, VALUE_BOLD),
-            ],
-            [
-                (_("Provider"), data.provider_name, VALUE),
-                (_("Retailer"), data.retailer_name, VALUE),
-            ],
-            [
-                (_("Technician"), data.technician, VALUE),
-                (_("Customer"), data.customer_first_name, VALUE),
-            ],
+            (_("Uninstall checklist"), data.uninstall_checklist),
+            (_("Reinstall checklist"), data.reinstall_checklist),
+            (_("Commissioning checklist"), data.commissioning_checklist),
+        ],
+        [
+            (_("Uninstalled on"), data.uninstalled_on),
+            (_("Delivered on"), data.delivered_on),
+            (_("Commissioned on"), data.commissioned_on),
         ],
     )
-    pages.space(10)
-    _unit(pages, data.product_name, data.sku, data.serial)
-    pages.space(10)
-    _boxes(pages, [_site(_("From site"), data.from_site), _site(_("To site"), data.to_site)])
-    for title, lines in (
-        (_("Uninstall checklist"), data.uninstall_checklist),
-        (_("Reinstall checklist"), data.reinstall_checklist),
-        (_("Commissioning checklist"), data.commissioning_checklist),
-    ):
-        _table(
-            pages,
-            title,
-            CHECKLIST,
-            _checklist_rows(lines),
-            empty=_("No checks recorded"),
-            whole=True,
-        )
-    pages.space(14)
-    text_width = _box_text_width(3)
-    _closing(
-        pages,
-        [
-            _pair(_("Uninstalled on"), data.uninstalled_on, DATE, text_width),
-            _pair(_("Delivered on"), data.delivered_on, DATE, text_width),
-            _pair(_("Commissioned on"), data.commissioned_on, DATE, text_width),
-        ],
-        data.verification_code,
-        data.verify_url,
-    )
-    return pages.save()
 
 
 def _installation_certificate(data: InstallationCertificateData) -> bytes:
@@ -338,12 +307,42 @@ def _installation_certificate(data: InstallationCertificateData) -> bytes:
             "commissioned, with the checks recorded below."
         ),
     )
+    return _site_visit_certificate(
+        pages,
+        data,
+        (_("Installation number"), data.installation_number),
+        [
+            _site(_("Site"), data.site),
+            _pair(_("Training"), data.training, DATE, _box_text_width(2)),
+        ],
+        [
+            (_("Installation checklist"), data.installation_checklist),
+            (_("Commissioning checklist"), data.commissioning_checklist),
+        ],
+        [
+            (_("Installed on"), data.installed_on),
+            (_("Commissioned on"), data.commissioned_on),
+        ],
+    )
+
+
+def _site_visit_certificate(
+    pages: _Pages,
+    data: RelocationCertificateData | InstallationCertificateData,
+    case: tuple[str, str],
+    sites: list[_Cell],
+    checklists: list[tuple[str, list[ChecklistLine]]],
+    dates: list[tuple[str, str]],
+) -> bytes:
+    """The body shared by the certificates of work on site (a relocation, an installation),
+    below their masthead: the facts, the unit, the sites, each visit's checklist and the
+    closing dates with the verification code."""
     _facts(
         pages,
         [
             [
                 (_("Certificate number"), data.certificate_number, VALUE_BOLD),
-                (_("Installation number"), data.installation_number, VALUE_BOLD),
+                (case[0], case[1], VALUE_BOLD),
             ],
             [
                 (_("Provider"), data.provider_name, VALUE),
@@ -358,17 +357,8 @@ def _installation_certificate(data: InstallationCertificateData) -> bytes:
     pages.space(10)
     _unit(pages, data.product_name, data.sku, data.serial)
     pages.space(10)
-    _boxes(
-        pages,
-        [
-            _site(_("Site"), data.site),
-            _pair(_("Training"), data.training, DATE, _box_text_width(2)),
-        ],
-    )
-    for title, lines in (
-        (_("Installation checklist"), data.installation_checklist),
-        (_("Commissioning checklist"), data.commissioning_checklist),
-    ):
+    _boxes(pages, sites)
+    for title, lines in checklists:
         _table(
             pages,
             title,
@@ -378,13 +368,10 @@ def _installation_certificate(data: InstallationCertificateData) -> bytes:
             whole=True,
         )
     pages.space(14)
-    text_width = _box_text_width(2)
+    text_width = _box_text_width(len(dates))
     _closing(
         pages,
-        [
-            _pair(_("Installed on"), data.installed_on, DATE, text_width),
-            _pair(_("Commissioned on"), data.commissioned_on, DATE, text_width),
-        ],
+        [_pair(label, value, DATE, text_width) for label, value in dates],
         data.verification_code,
         data.verify_url,
     )
