@@ -17,6 +17,7 @@ from api.commands import CaseCommands, CommandsDep
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import Problem
 from api.pagination import LimitQuery
+from api.routes import site_visits
 from api.schemas.common import Page
 from api.schemas.installation import (
     InstallationCancelBody,
@@ -68,14 +69,7 @@ async def create_installation(
     session, settings = commands.session, commands.settings
     org_id = principal.owner_id
     product = (await catalog(session, org_id, {body.asset.sku}))[body.asset.sku]
-    provider = await organisation(session, body.provider_org_id)
-    if provider is None or provider.kind != OrgKind.REPAIR_CENTER.value:
-        raise Problem(
-            422,
-            "unknown_provider",
-            "provider_org_id must name a repair center organisation",
-        )
-    provider_name = provider.name
+    provider = await site_visits.provider_name(session, body.provider_org_id)
     installation_id, existing = await idempotency.claim_case(
         session,
         org_id,
@@ -99,7 +93,7 @@ async def create_installation(
         org_name=org.name,
         tracking_token=new_tracking_token(),
         provider_org_id=body.provider_org_id,
-        provider_name=provider_name,
+        provider_name=provider,
         sku=body.asset.sku,
         serial=body.asset.serial,
         product_name=product.name,
