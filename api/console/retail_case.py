@@ -23,6 +23,7 @@ from api.console.retail_feedback import follow_up_state
 from api.console.retail_forms import idempotency_key, new_nonce, refusal
 from api.console.retail_kinds import BY_TYPE, KINDS, LINKS, CaseKind
 from api.console.session import ConsoleUser, ConsoleUserDep
+from api.console.technician_timeline import actor_words
 from api.deps import AsyncSession, ResourcesDep, SessionDep
 from api.errors import Problem
 from db import models
@@ -119,6 +120,7 @@ async def case_page(
         failed=failed,
         nonce=new_nonce,
         when=when,
+        actor_words=actor_words,
     )
 
 
