@@ -20,6 +20,15 @@ from abc import ABC, abstractmethod
 
 from temporalio import activity
 
+from domain.campaign import (
+    CampaignEnd,
+    DiscoverPage,
+    DiscoverResult,
+    SendPage,
+    SendResult,
+    WarrantyPage,
+    WarrantyPageResult,
+)
 from domain.common import DocumentRef, ShipmentRef
 from domain.contracts.carrier import BookShipment, VoidShipment
 from domain.contracts.documents import (
@@ -49,15 +58,6 @@ from domain.contracts.store import (
     SerialClaim,
     SerialClaimResult,
     SerialRelease,
-)
-from domain.campaign import (
-    CampaignEnd,
-    DiscoverPage,
-    DiscoverResult,
-    SendPage,
-    SendResult,
-    WarrantyPage,
-    WarrantyPageResult,
 )
 from domain.delivery import DeliveryOutcome, DeliveryRef, DeliveryRun, DeliveryRunOutcome
 
