@@ -56,6 +56,22 @@ def visit_day(dates: dict[str, datetime], step: str) -> str:
     return long_date(moment) if moment else ""
 
 
+def visit_detail(stage: str, starts_at: datetime, technician: str | None = None) -> dict[str, str]:
+    """The timeline detail of a visit booked (with its technician), missed or reminded of."""
+    detail = {"stage": stage, "starts_at": starts_at.isoformat()}
+    if technician is not None:
+        detail["technician"] = technician
+    return detail
+
+
+def reschedule_detail(stage: str, used: int, preferred_after: datetime | None) -> dict[str, str]:
+    """The timeline detail of a reschedule the customer asked for."""
+    detail = {"stage": stage, "reschedules": str(used)}
+    if preferred_after:
+        detail["preferred_after"] = preferred_after.isoformat()
+    return detail
+
+
 def reschedule_limit_detail(used: int) -> str:
     """Why a reschedule is refused, for the refusal's message."""
     return f"the appointment was rescheduled {used} times, the most this retailer allows"

@@ -17,7 +17,14 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
-    from domain.appointments import ChecklistItem, Visit, checklist_summary, failed_items
+    from domain.appointments import (
+        ChecklistItem,
+        Visit,
+        checklist_summary,
+        failed_items,
+        reschedule_detail,
+        visit_detail,
+    )
     from domain.common import CURRENT_QUERY, Actor, CarrierEvent, CaseKind, DocumentRef
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import InstallationFacts, RelocatedAsset
@@ -160,18 +167,12 @@ class InstallationWorkflow:
             I.SCHEDULED,
             CaseEvent.APPOINTMENT_BOOKED,
             booking.actor,
-            {
-                "stage": VISIT,
-                "starts_at": booking.starts_at.isoformat(),
-                "technician": booking.technician,
-            },
+            visit_detail(VISIT, booking.starts_at, booking.technician),
         )
 
     async def _reschedule(self, request: InstallationReschedule) -> None:
         used = self.visits.reschedule()
-        detail = {"stage": VISIT, "reschedules": str(used)}
-        if request.preferred_after:
-            detail["preferred_after"] = request.preferred_after.isoformat()
+        detail = reschedule_detail(VISIT, used, request.preferred_after)
         await self._transition(
             I.SCHEDULING, CaseEvent.RESCHEDULE_REQUESTED, Actor.customer(), detail
         )
@@ -183,7 +184,7 @@ class InstallationWorkflow:
                 I.SCHEDULING,
                 CaseEvent.APPOINTMENT_MISSED,
                 report.actor,
-                {"stage": VISIT, "starts_at": visit.starts_at.isoformat()},
+                visit_detail(VISIT, visit.starts_at),
             )
             return
         self.checklists[INSTALLED] = report.checklist
@@ -248,7 +249,7 @@ class InstallationWorkflow:
             self.status,
             CaseEvent.APPOINTMENT_REMINDER,
             Actor.system(),
-            {"stage": VISIT, "starts_at": due.starts_at.isoformat()},
+            visit_detail(VISIT, due.starts_at),
         )
 
     # ---------------------------------------------------------------- messages

@@ -16,7 +16,7 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
-    from domain.appointments import failed_items
+    from domain.appointments import failed_items, reschedule_detail, visit_detail
     from domain.common import (
         CARRIER_EVENT_SIGNAL,
         CURRENT_QUERY,
@@ -176,18 +176,12 @@ class RelocationWorkflow:
             SCHEDULED[booking.stage],
             CaseEvent.APPOINTMENT_BOOKED,
             booking.actor,
-            {
-                "stage": booking.stage.value,
-                "starts_at": booking.starts_at.isoformat(),
-                "technician": booking.technician,
-            },
+            visit_detail(booking.stage.value, booking.starts_at, booking.technician),
         )
 
     async def _reschedule(self, request: RescheduleRequest) -> None:
         used = self.visits.reschedule()
-        detail = {"stage": request.stage.value, "reschedules": str(used)}
-        if request.preferred_after:
-            detail["preferred_after"] = request.preferred_after.isoformat()
+        detail = reschedule_detail(request.stage.value, used, request.preferred_after)
         await self._transition(
             SCHEDULING[request.stage], CaseEvent.RESCHEDULE_REQUESTED, Actor.customer(), detail
         )
@@ -201,7 +195,7 @@ class RelocationWorkflow:
                 SCHEDULING[stage],
                 CaseEvent.APPOINTMENT_MISSED,
                 report.actor,
-                {"stage": stage.value, "starts_at": missed.starts_at.isoformat()},
+                visit_detail(stage.value, missed.starts_at),
             )
             return
         self.checklists[stage.value] = report.checklist
@@ -317,7 +311,7 @@ class RelocationWorkflow:
             self.status,
             CaseEvent.APPOINTMENT_REMINDER,
             Actor.system(),
-            {"stage": due.stage.value, "starts_at": due.starts_at.isoformat()},
+            visit_detail(due.stage.value, due.starts_at),
         )
 
     # ---------------------------------------------------------------- messages
