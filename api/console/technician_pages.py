@@ -10,14 +10,16 @@ reason in a `role="alert"`, and success answers 303 back to the page."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import OrgKind
 from api.case_access import CaseRef
+from api.commands import Commands
 from api.console import field_pages, technician_documents
 from api.console.csrf import CsrfDep
 from api.console.render import NAV_LINKS, NavLink, render
@@ -152,6 +154,39 @@ def _back(repair_id: str) -> Response:
     return RedirectResponse(f"/console/jobs/{repair_id}", status_code=303)
 
 
+_Body = TypeVar("_Body")
+
+
+async def _submit(
+    request: Request,
+    user: ConsoleUser,
+    session: AsyncSession,
+    res: Resources,
+    repair_id: str,
+    key: str | None,
+    body: _Body | Refusal,
+    send: Callable[[_Body, CaseRef, Commands], Awaitable[object]],
+    diagnosis: DiagnosisDraft | None = None,
+    qa: QaDraft | None = None,
+) -> Response:
+    """One job form's command: a stale or refused form shows the job again with what was
+    typed (`diagnosis`, `qa`) and why; an applied one goes back to the job."""
+    refused: Refused | None
+    if key is None:
+        refused = STALE_FORM
+    elif isinstance(body, Refusal):
+        refused = Refused(422, "; ".join(body.messages))
+    else:
+        ref = _ref(session, user, repair_id)
+        checked = body
+        refused = await run_command(
+            session, res, key, lambda commands: send(checked, ref, commands)
+        )
+    if refused is not None:
+        return await _job_page(request, user, session, res, repair_id, refused, diagnosis, qa)
+    return _back(repair_id)
+
+
 @router.post("/jobs/{repair_id}/status", response_class=HTMLResponse)
 async def job_status(
     request: Request,
@@ -162,19 +197,16 @@ async def job_status(
     _csrf: CsrfDep,
 ) -> Response:
     form = await request.form()
-    key, body = nonce(form), status_body(form)
-    if key is None:
-        return await _job_page(request, user, session, res, repair_id, STALE_FORM)
-    if isinstance(body, Refusal):
-        invalid = Refused(422, "; ".join(body.messages))
-        return await _job_page(request, user, session, res, repair_id, invalid)
-    ref = _ref(session, user, repair_id)
-    refused = await run_command(
-        session, res, key, lambda commands: repairs.report_status(body, ref, commands)
+    return await _submit(
+        request,
+        user,
+        session,
+        res,
+        repair_id,
+        nonce(form),
+        status_body(form),
+        repairs.report_status,
     )
-    if refused is not None:
-        return await _job_page(request, user, session, res, repair_id, refused)
-    return _back(repair_id)
 
 
 @router.post("/jobs/{repair_id}/diagnosis", response_class=HTMLResponse)
@@ -188,19 +220,17 @@ async def job_diagnosis(
 ) -> Response:
     form = await request.form()
     draft = diagnosis_draft(form)
-    key, body = nonce(form), diagnosis_body(draft)
-    if key is None:
-        return await _job_page(request, user, session, res, repair_id, STALE_FORM, draft)
-    if isinstance(body, Refusal):
-        invalid = Refused(422, "; ".join(body.messages))
-        return await _job_page(request, user, session, res, repair_id, invalid, draft)
-    ref = _ref(session, user, repair_id)
-    refused = await run_command(
-        session, res, key, lambda commands: repairs.diagnose(body, ref, commands)
+    return await _submit(
+        request,
+        user,
+        session,
+        res,
+        repair_id,
+        nonce(form),
+        diagnosis_body(draft),
+        repairs.diagnose,
+        diagnosis=draft,
     )
-    if refused is not None:
-        return await _job_page(request, user, session, res, repair_id, refused, draft)
-    return _back(repair_id)
 
 
 @router.post("/jobs/{repair_id}/qa", response_class=HTMLResponse)
@@ -215,16 +245,7 @@ async def job_quality_check(
     form = await request.form()
     draft = qa_draft(form)
     result = form.get("result")
-    key, body = nonce(form), qa_body(draft, result if isinstance(result, str) else "")
-    if key is None:
-        return await _job_page(request, user, session, res, repair_id, STALE_FORM, qa=draft)
-    if isinstance(body, Refusal):
-        invalid = Refused(422, "; ".join(body.messages))
-        return await _job_page(request, user, session, res, repair_id, invalid, qa=draft)
-    ref = _ref(session, user, repair_id)
-    refused = await run_command(
-        session, res, key, lambda commands: repairs.quality_check(body, ref, commands)
+    body = qa_body(draft, result if isinstance(result, str) else "")
+    return await _submit(
+        request, user, session, res, repair_id, nonce(form), body, repairs.quality_check, qa=draft
     )
-    if refused is not None:
-        return await _job_page(request, user, session, res, repair_id, refused, qa=draft)
-    return _back(repair_id)
