@@ -6,6 +6,7 @@ principal and the form's nonce as the Idempotency-Key, as the job pages do."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -199,40 +200,32 @@ async def _command(
     return RedirectResponse(f"/console/field/{segment}/{case_id}", status_code=303)
 
 
-@router.post("/field/{segment}/{case_id}/appointments", response_class=HTMLResponse)
-async def field_book(
-    request: Request,
-    segment: str,
-    case_id: str,
-    user: TechnicianDep,
-    session: SessionDep,
-    res: ResourcesDep,
-    _csrf: CsrfDep,
-) -> Response:
-    return await _command(request, user, session, res, segment, case_id, "book")
+def _command_route(action: str) -> Callable[..., Coroutine[Any, Any, Response]]:
+    async def post(
+        request: Request,
+        segment: str,
+        case_id: str,
+        user: TechnicianDep,
+        session: SessionDep,
+        res: ResourcesDep,
+        _csrf: CsrfDep,
+    ) -> Response:
+        return await _command(request, user, session, res, segment, case_id, action)
+
+    return post
 
 
-@router.post("/field/{segment}/{case_id}/visit", response_class=HTMLResponse)
-async def field_visit_done(
-    request: Request,
-    segment: str,
-    case_id: str,
-    user: TechnicianDep,
-    session: SessionDep,
-    res: ResourcesDep,
-    _csrf: CsrfDep,
-) -> Response:
-    return await _command(request, user, session, res, segment, case_id, "report")
-
-
-@router.post("/field/{segment}/{case_id}/commissioning", response_class=HTMLResponse)
-async def field_commissioning(
-    request: Request,
-    segment: str,
-    case_id: str,
-    user: TechnicianDep,
-    session: SessionDep,
-    res: ResourcesDep,
-    _csrf: CsrfDep,
-) -> Response:
-    return await _command(request, user, session, res, segment, case_id, "commission")
+# (the path's last segment, the command, the route's name)
+_COMMAND_ROUTES = (
+    ("appointments", "book", "field_book"),
+    ("visit", "report", "field_visit_done"),
+    ("commissioning", "commission", "field_commissioning"),
+)
+for _tail, _action, _name in _COMMAND_ROUTES:
+    router.add_api_route(
+        f"/field/{{segment}}/{{case_id}}/{_tail}",
+        _command_route(_action),
+        methods=["POST"],
+        response_class=HTMLResponse,
+        name=_name,
+    )
