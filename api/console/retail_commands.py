@@ -5,11 +5,14 @@ path to a workflow."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from starlette.datastructures import FormData
 
 from api.auth import OrgKind, Principal
+from api.case_access import CaseRef, CaseResource
 from api.commands import Commands
 from api.console.retail_forms import body, checked, text
 from api.console.retail_kinds import CaseKind
@@ -105,24 +108,34 @@ async def _replacement(
     raise _unknown(action)
 
 
-async def _relocation(
-    action: str, principal: Principal, case_id: str, c: Commands, f: FormData
-) -> str:
-    ref = relocations.RELOCATIONS.ref(c.session, principal, case_id, kinds=RETAILER)
-    if action == "cancel":
-        await relocations.cancel_relocation(ref, c, body(RelocationCancelBody, _reason(f)))
-        return "Cancelled."
-    raise _unknown(action)
+_Cancel = TypeVar("_Cancel", bound=BaseModel)
 
 
-async def _installation(
-    action: str, principal: Principal, case_id: str, c: Commands, f: FormData
-) -> str:
-    ref = installations.INSTALLATIONS.ref(c.session, principal, case_id, kinds=RETAILER)
-    if action == "cancel":
-        await installations.cancel_installation(ref, c, body(InstallationCancelBody, _reason(f)))
-        return "Cancelled."
-    raise _unknown(action)
+def _cancel_only(
+    resource: CaseResource,
+    cancel: Callable[[CaseRef, Commands, _Cancel], Awaitable[object]],
+    model: type[_Cancel],
+) -> Callable[[str, Principal, str, Commands, FormData], Awaitable[str]]:
+    """A case type whose only retailer action in the console is cancel, with a reason."""
+
+    async def send(
+        action: str, principal: Principal, case_id: str, c: Commands, f: FormData
+    ) -> str:
+        ref = resource.ref(c.session, principal, case_id, kinds=RETAILER)
+        if action == "cancel":
+            await cancel(ref, c, body(model, _reason(f)))
+            return "Cancelled."
+        raise _unknown(action)
+
+    return send
+
+
+_relocation = _cancel_only(
+    relocations.RELOCATIONS, relocations.cancel_relocation, RelocationCancelBody
+)
+_installation = _cancel_only(
+    installations.INSTALLATIONS, installations.cancel_installation, InstallationCancelBody
+)
 
 
 async def _plan(action: str, principal: Principal, case_id: str, c: Commands, f: FormData) -> str:
