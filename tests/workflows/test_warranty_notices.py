@@ -6,6 +6,7 @@ however often it is ensured) is checked on the dev server."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import uuid
@@ -14,6 +15,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from db import models
@@ -140,6 +142,10 @@ async def test_the_daily_schedule_is_created_once(dev_server: WorkflowEnvironmen
         payload_key=PAYLOAD_KEY,
         secrets_key=SECRETS_KEY,
     )
+    # The schedule's id is one per namespace, and the session's dev server is shared: a
+    # worker another test started may have made it already, for its own task queue.
+    with contextlib.suppress(RPCError):
+        await client.get_schedule_handle(WARRANTY_NOTICES_SCHEDULE).delete()
     await ensure_schedules(client, settings)
     await ensure_schedules(client, settings)  # a second worker starting: nothing new
     handle = client.get_schedule_handle(WARRANTY_NOTICES_SCHEDULE)
