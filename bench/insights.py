@@ -48,10 +48,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+from console import ADMIN, SECRETS_KEY, Timed, settings_for
 from sqlalchemy import func, insert, select, text
 
 from api.app import create_app
-from bench.console import ADMIN, SECRETS_KEY, Timed, settings_for
 from cli import migrate
 from db import models
 from observability.logging import configure_logging
