@@ -147,6 +147,24 @@ def command_key(
     )
 
 
+def setup_command_key(
+    key: str | None, principal: Principal, command: str, body: Any
+) -> CommandKey | None:
+    """The `Idempotency-Key` of a command to the organisation's own setup (its stock, plan
+    catalog, repair network or profile, a webhook delivery), which names no case. Filed
+    under the organisation itself, so the key sent again with another of these commands,
+    or with another body (`body` carries the path's names too), is `idempotency_conflict`."""
+    org_id = principal.owner_id
+    return idempotency.command_key(
+        key,
+        caller=f"{principal.kind.value}:{org_id}",
+        org_id=org_id,
+        case_id=org_id,
+        command=command,
+        body=body,
+    )
+
+
 async def answer_once(
     session: AsyncSession,
     key: CommandKey | None,

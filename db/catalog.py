@@ -94,10 +94,18 @@ def _describe(
 
 
 async def add_plan(
-    session: AsyncSession, org_id: str, code: str, name: str, terms: dict[str, Any]
+    session: AsyncSession,
+    org_id: str,
+    code: str,
+    name: str,
+    terms: dict[str, Any],
+    plan_id: str | None = None,
 ) -> models.PlanCatalogEntry | None:
-    """Add a plan (commits); None when the catalog has this code already."""
-    entry = models.PlanCatalogEntry(org_id=org_id, code=code, name=name, terms=terms)
+    """Add a plan (commits), under `plan_id` when given (an `Idempotency-Key` reserved it);
+    None when the catalog has this code, or this id, already."""
+    entry = models.PlanCatalogEntry(
+        id=plan_id or models.new_id(), org_id=org_id, code=code, name=name, terms=terms
+    )
     session.add(entry)
     try:
         await session.commit()

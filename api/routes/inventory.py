@@ -8,8 +8,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import OrgKind
 from api.catalog import catalog
+from api.commands import answer_once, setup_command_key
 from api.deps import AsyncSession, PrincipalDep, SessionDep, TemporalDep
 from api.errors import Problem
+from api.idempotency import IdempotencyKey
 from api.schemas.replacement import InventoryIn, InventoryOut
 from db.inventory import backorders, on_hand, release, reserve_for_backorder, set_on_hand
 from domain.replacement import STOCK_RESERVED_SIGNAL, StockReserved, reservation_key
@@ -19,23 +21,37 @@ router = APIRouter(prefix="/v1/inventory", tags=["replacements"])
 
 @router.put("/{sku}", response_model=InventoryOut)
 async def put_stock(
-    sku: str, body: InventoryIn, principal: PrincipalDep, session: SessionDep, client: TemporalDep
+    sku: str,
+    body: InventoryIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    client: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> InventoryOut:
     """Set the units on hand. Backordered replacements of this SKU get the new units first
-    come, first served; fewer units than are promised to open cases is a 409."""
+    come, first served; fewer units than are promised to open cases is a 409. A retry with
+    the same `Idempotency-Key` gets the first answer and sets nothing again: units handed
+    out since then stay handed out."""
     principal.require(OrgKind.RETAILER)
     org_id = principal.owner_id
     await catalog(session, org_id, {sku})
-    reserved = await set_on_hand(session, org_id, sku, body.quantity)
-    if reserved is not None:
-        raise Problem(
-            409,
-            "below_reserved",
-            f"{reserved} units of {sku} are promised to open replacements",
-            reserved=reserved,
-        )
-    await _wake_backorders(session, client, org_id, sku)
-    return await _stock(session, org_id, sku)
+    key = setup_command_key(
+        idempotency_key, principal, "put_stock", {"sku": sku, **body.model_dump()}
+    )
+
+    async def put() -> InventoryOut:
+        reserved = await set_on_hand(session, org_id, sku, body.quantity)
+        if reserved is not None:
+            raise Problem(
+                409,
+                "below_reserved",
+                f"{reserved} units of {sku} are promised to open replacements",
+                reserved=reserved,
+            )
+        await _wake_backorders(session, client, org_id, sku)
+        return await _stock(session, org_id, sku)
+
+    return await answer_once(session, key, InventoryOut, put)
 
 
 @router.get("/{sku}", response_model=InventoryOut)

@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.auth import OrgKind
+from api.commands import answer_once, setup_command_key
 from api.deps import AsyncSession, PrincipalDep, SessionDep
 from api.errors import invalid_amount, not_found
+from api.idempotency import IdempotencyKey
 from api.schemas.common import AmountError, MoneyIO, check_amount
 from api.schemas.repair import RepairCenterProfile, RepairCenterPublic
 from db import repair_centers
@@ -20,9 +22,13 @@ router = APIRouter(prefix="/v1/repair-centers", tags=["repairs"])
 
 @router.put("/me", response_model=RepairCenterPublic)
 async def put_profile(
-    body: RepairCenterProfile, principal: PrincipalDep, session: SessionDep
+    body: RepairCenterProfile,
+    principal: PrincipalDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RepairCenterPublic:
-    """Replace the profile; new jobs are routed by it at once, assigned ones stay."""
+    """Replace the profile; new jobs are routed by it at once, assigned ones stay. A retry
+    with the same `Idempotency-Key` gets the first answer and changes nothing."""
     principal.require(OrgKind.REPAIR_CENTER)
     # A bare rate is in US dollars; either way, exactly its currency's minor units.
     currency = body.labor_rate.currency if isinstance(body.labor_rate, MoneyIO) else "USD"
@@ -40,8 +46,13 @@ async def put_profile(
         "address": body.address.model_dump(),
         "updated_at": utcnow(),
     }
-    await repair_centers.put_profile(session, principal.owner_id, fields)
-    return await _public(session, principal.owner_id)
+    key = setup_command_key(idempotency_key, principal, "put_repair_center", body)
+
+    async def put() -> RepairCenterPublic:
+        await repair_centers.put_profile(session, principal.owner_id, fields)
+        return await _public(session, principal.owner_id)
+
+    return await answer_once(session, key, RepairCenterPublic, put)
 
 
 @router.get("/me", response_model=RepairCenterPublic)

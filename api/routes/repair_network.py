@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.auth import OrgKind
+from api.commands import answer_once, setup_command_key
 from api.deps import AsyncSession, PrincipalDep, SessionDep
 from api.errors import Problem
+from api.idempotency import IdempotencyKey
 from api.schemas.repair_network import RepairNetwork, RepairNetworkPublic
 from db.organisations import organisations_of_kind
 from db.repair_network import network, replace_network
@@ -16,10 +18,14 @@ router = APIRouter(prefix="/v1/repair-network", tags=["repairs"])
 
 @router.put("", response_model=RepairNetworkPublic)
 async def put_network(
-    body: RepairNetwork, principal: PrincipalDep, session: SessionDep
+    body: RepairNetwork,
+    principal: PrincipalDep,
+    session: SessionDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> RepairNetworkPublic:
     """Replace the network. Jobs already routed stay where they are; an empty list (or
-    null) lets routing choose among every center again."""
+    null) lets routing choose among every center again. A retry with the same
+    `Idempotency-Key` gets the first answer and changes nothing."""
     principal.require(OrgKind.RETAILER)
     # Listed twice means listed once; the first mention keeps its place.
     centers = list(dict.fromkeys(body.centers or []))
@@ -35,8 +41,13 @@ async def put_network(
                 f"not repair centers: {', '.join(unknown)}",
                 centers=unknown,
             )
-    await replace_network(session, principal.owner_id, centers)
-    return await _public(session, principal.owner_id)
+    key = setup_command_key(idempotency_key, principal, "put_network", body)
+
+    async def put() -> RepairNetworkPublic:
+        await replace_network(session, principal.owner_id, centers)
+        return await _public(session, principal.owner_id)
+
+    return await answer_once(session, key, RepairNetworkPublic, put)
 
 
 @router.get("", response_model=RepairNetworkPublic)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 from temporalio.service import RPCError
 
 from api.auth import OrgKind, Principal
+from api.commands import answer_once, setup_command_key
 from api.deps import (
     AsyncSession,
     PrincipalDep,
@@ -211,35 +212,47 @@ async def redeliver(
     session: SessionDep,
     settings: SettingsDep,
     client: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> DeliveryOut:
     """Send an event again (after a receiver came back from a long outage, or lost what it
-    had): the delivery is pending again, with a fresh retry window, in its case's queue."""
+    had): the delivery is pending again, with a fresh retry window, in its case's queue. A
+    retry with the same `Idempotency-Key` gets the first answer and sends nothing more."""
     sub = await _owned(session, principal, webhook_id)
-    if sub.disabled_at is not None:
-        raise Problem(409, "webhook_disabled", "this subscription no longer sends events")
-    delivery = await lock_delivery(session, delivery_id)
-    if delivery is None or delivery.subscription_id != sub.id:
-        raise not_found("delivery")
-    if delivery.status == "pending":
-        raise Problem(409, "delivery_pending", "this delivery is still being attempted")
-    before = await reopen(session, delivery)
-    queued = QueuedDelivery(delivery.id, delivery.seq, utcnow(), delivery.redeliveries)
-    try:
-        await enqueue_delivery(
-            client,
-            settings.task_queue,
-            webhook_queue(sub.id, delivery.case_id),
-            DeliveryQueueStart(
-                "webhook", settings.delivery_retry_window, settings.delivery_first_retry
-            ),
-            queued,
-        )
-    except RPCError as exc:
-        # Not queued: put it back as it was, so what the log says stays true.
-        await undo_reopen(session, delivery, before)
-        raise temporal_unavailable() from exc
-    (out,) = await _deliveries_out(session, [delivery])
-    return out
+    key = setup_command_key(
+        idempotency_key,
+        principal,
+        "redeliver",
+        {"webhook_id": webhook_id, "delivery_id": delivery_id},
+    )
+
+    async def send_again() -> DeliveryOut:
+        if sub.disabled_at is not None:
+            raise Problem(409, "webhook_disabled", "this subscription no longer sends events")
+        delivery = await lock_delivery(session, delivery_id)
+        if delivery is None or delivery.subscription_id != sub.id:
+            raise not_found("delivery")
+        if delivery.status == "pending":
+            raise Problem(409, "delivery_pending", "this delivery is still being attempted")
+        before = await reopen(session, delivery)
+        queued = QueuedDelivery(delivery.id, delivery.seq, utcnow(), delivery.redeliveries)
+        try:
+            await enqueue_delivery(
+                client,
+                settings.task_queue,
+                webhook_queue(sub.id, delivery.case_id),
+                DeliveryQueueStart(
+                    "webhook", settings.delivery_retry_window, settings.delivery_first_retry
+                ),
+                queued,
+            )
+        except RPCError as exc:
+            # Not queued: put it back as it was, so what the log says stays true.
+            await undo_reopen(session, delivery, before)
+            raise temporal_unavailable() from exc
+        (out,) = await _deliveries_out(session, [delivery])
+        return out
+
+    return await answer_once(session, key, DeliveryOut, send_again)
 
 
 async def _deliveries_out(
