@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -21,12 +21,30 @@ from db.types import utcnow
 
 MAX_KEY_LENGTH = column_length(models.IdempotencyRecord.key)
 
+KeyText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH), NO_CONTROL]
 # The header every creating POST and every case command accepts; a control character in it
 # (a tab survives HTTP) is a 422 naming the header, like any other field.
-IdempotencyKey = Annotated[
-    Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH), NO_CONTROL] | None,
-    Header(alias="Idempotency-Key"),
-]
+IdempotencyKey = Annotated[KeyText | None, Header(alias="Idempotency-Key")]
+_KEY_TEXT: TypeAdapter[str] = TypeAdapter(KeyText)
+
+
+def form_key(value: str | None, field: str = "idempotency_key") -> str | None:
+    """A page's form field standing in for the header (its nonce), held to the header's
+    rules: None when the form sent none; a control character or too long a key is the
+    header's 422 `validation_error`, before anything is started without its key."""
+    if not value:
+        return None
+    try:
+        return _KEY_TEXT.validate_python(value)
+    except ValidationError as exc:
+        raise Problem(
+            422,
+            "validation_error",
+            f"{field} must be 1 to {MAX_KEY_LENGTH} characters, none of them a control character",
+            errors=[
+                {"loc": ["body", field], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+            ],
+        ) from exc
 
 
 def request_hash(body: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 from api.commands import Commands
 from api.deps import AsyncSession, ResourcesDep, SessionDep
 from api.errors import Problem, from_update_failure, temporal_unavailable
+from api.idempotency import form_key
 from api.routes.portal_flow import (
     OpenedOrder,
     PortalLine,
@@ -268,9 +269,15 @@ async def return_form(
         message = _reader(opened.shop).gettext(_PICK_RESOLUTION)
         return _return_form(opened, line, chosen, 422, message, serial, notes)
     try:
+        key = form_key(idempotency_key)
+    except Problem as refused:
+        # Not a key this page rendered: no return without it (a resend would be a second
+        # one). The form comes back with a fresh key, so sending it again works.
+        message = _reader(opened.shop).gettext(_TRY_AGAIN)
+        return _return_form(opened, line, chosen, refused.status, message, serial, notes)
+    try:
         given = _valid(Serial, serial) if serial.strip() else None
         written = _valid(Text, notes.replace("\r\n", "\n"))
-        key = idempotency_key if idempotency_key and len(idempotency_key) <= 100 else None
         commands = Commands(session, await res.temporal(), res.settings, None)
         asked = ReturnAsked(line.sku, given or line.serial, chosen, Resolution(resolution), written)
         rma = await start_return(commands, opened, asked, key)
