@@ -25,6 +25,8 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleRange,
     ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.converter import SerializationContext
 from temporalio.worker import (
@@ -223,14 +225,42 @@ def warranty_notice_schedule(task_queue: str) -> Schedule:
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Create the daily warranty-end notices' Temporal Schedule unless it exists (each
     worker does at start; `aftersales schedules ensure` does it by hand): idempotent, and a
-    schedule an operator paused or edited is left as it is."""
+    schedule an operator paused or edited is left as it is, but for one thing. Its runs
+    start on the task queue it names, and one that names another than this worker's (the
+    deployment's `AFTERSALES_TASK_QUEUE` changed since it was made) would start runs no
+    worker polls: that task queue is moved to this worker's, nothing else of it changed."""
     try:
         await client.create_schedule(
             WARRANTY_NOTICES_SCHEDULE, warranty_notice_schedule(settings.task_queue)
         )
         log.info("schedule created", schedule=WARRANTY_NOTICES_SCHEDULE)
+        return
     except ScheduleAlreadyRunningError:
         pass
+    moved_from: list[str] = []
+
+    def to_this_queue(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
+        schedule = current.description.schedule
+        action = schedule.action
+        # The SDK may call this more than once (its conflict loop): the last call's counts.
+        moved_from.clear()
+        if (
+            not isinstance(action, ScheduleActionStartWorkflow)
+            or action.task_queue == settings.task_queue
+        ):
+            return None
+        moved_from.append(action.task_queue)
+        action.task_queue = settings.task_queue
+        return ScheduleUpdate(schedule=schedule)
+
+    await client.get_schedule_handle(WARRANTY_NOTICES_SCHEDULE).update(to_this_queue)
+    if moved_from:
+        log.warning(
+            "schedule moved to this task queue",
+            schedule=WARRANTY_NOTICES_SCHEDULE,
+            previous_task_queue=moved_from[0],
+            task_queue=settings.task_queue,
+        )
 
 
 class _ContextAsked(WorkflowInstance):

@@ -13,11 +13,22 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+import structlog
+import structlog.testing
 from sqlalchemy import select
-from temporalio.client import ScheduleActionStartWorkflow, ScheduleOverlapPolicy
+from temporalio.client import (
+    ScheduleActionStartWorkflow,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    ScheduleRange,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+import worker
 from db import models
 from domain.campaign import WARRANTY_NOTICE_HOUR_UTC as NOTICE_HOUR_UTC
 from domain.campaign import WARRANTY_NOTICES_SCHEDULE, WARRANTY_NOTICES_WORKFLOW, WarrantyRun
@@ -166,6 +177,67 @@ async def test_the_daily_schedule_is_created_once(dev_server: WorkflowEnvironmen
         # Nothing else was listed under that id: the one schedule, not two.
         ids = [s.id async for s in await client.list_schedules()]
         assert ids.count(WARRANTY_NOTICES_SCHEDULE) == 1
+    finally:
+        await handle.delete()
+
+
+def schedule_settings(task_queue: str) -> Settings:
+    return Settings(
+        env="test",
+        task_queue=task_queue,
+        admin_key=ADMIN_KEY,
+        carrier_secret=CARRIER_SECRET,
+        payload_key=PAYLOAD_KEY,
+        secrets_key=SECRETS_KEY,
+    )
+
+
+async def test_a_schedule_on_another_task_queue_moves_to_the_workers(
+    dev_server: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deployment's task queue changed: the schedule made for the old one is moved to the
+    new one (else its runs would wait on a queue no worker polls), and an operator's pause,
+    note and changed hour stay as they were."""
+    client = dev_server.client
+    before = schedule_settings(f"sched-old-{uuid.uuid4().hex[:6]}")
+    after = schedule_settings(f"sched-new-{uuid.uuid4().hex[:6]}")
+    with contextlib.suppress(RPCError):
+        await client.get_schedule_handle(WARRANTY_NOTICES_SCHEDULE).delete()
+    await ensure_schedules(client, before)
+    handle = client.get_schedule_handle(WARRANTY_NOTICES_SCHEDULE)
+    try:
+        await handle.pause(note="paused by the operator")
+
+        def at_nine(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            schedule = current.description.schedule
+            schedule.spec.calendars = [
+                ScheduleCalendarSpec(
+                    hour=[ScheduleRange(9)], minute=[ScheduleRange(0)], second=[ScheduleRange(0)]
+                )
+            ]
+            return ScheduleUpdate(schedule=schedule)
+
+        await handle.update(at_nine)
+
+        # A fresh logger: one cached before the capture would not be captured.
+        monkeypatch.setattr(worker, "log", structlog.get_logger(worker.__name__))
+        with structlog.testing.capture_logs() as logs:
+            await ensure_schedules(client, after)
+            await ensure_schedules(client, after)  # a second worker: nothing more to move
+        moved = [entry for entry in logs if entry["event"] == "schedule moved to this task queue"]
+        assert [(m["previous_task_queue"], m["task_queue"]) for m in moved] == [
+            (before.task_queue, after.task_queue)
+        ]
+
+        schedule = (await handle.describe()).schedule
+        action = schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        assert action.task_queue == after.task_queue
+        assert action.workflow == WARRANTY_NOTICES_WORKFLOW
+        assert action.id == f"{WARRANTY_NOTICES_SCHEDULE}-run"
+        assert schedule.state.paused and schedule.state.note == "paused by the operator"
+        assert [list(c.hour) for c in schedule.spec.calendars] == [[ScheduleRange(9)]]
+        assert schedule.policy.overlap is ScheduleOverlapPolicy.SKIP
     finally:
         await handle.delete()
 
