@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, func, select, update
+from sqlalchemy import CursorResult, Select, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,7 @@ from domain.campaign import (
 from domain.contracts.facts import parse_moment
 
 _O, _L, _R = models.Order, models.OrderLine, models.CampaignRecipient
+_C = models.Campaign
 _CASE, _ITEM, _CUSTOMER = models.Case, models.CaseItem, models.CustomerRecord
 # The sources owners are read from, in this order; a cursor names one and the last id read.
 _ORDERS, _CASES = "orders", "cases"
@@ -223,6 +224,24 @@ async def campaign_of(
     return campaign if campaign is not None and campaign.org_id == org_id else None
 
 
+async def campaign_page(
+    session: AsyncSession,
+    org_id: str,
+    status: str | None,
+    before: tuple[datetime, str] | None,
+    limit: int,
+) -> list[models.Campaign]:
+    """The organisation's campaigns newest first, keyset-paged over (created_at, id) before
+    `before` (the index `ix_campaigns_org_created`)."""
+    query = select(_C).where(_C.org_id == org_id)
+    if status is not None:
+        query = query.where(_C.status == status)
+    if before is not None:
+        query = query.where(tuple_(_C.created_at, _C.id) < tuple_(*before))
+    query = query.order_by(_C.created_at.desc(), _C.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
 @dataclass(frozen=True)
 class CampaignCounts:
     recipients: int
@@ -233,16 +252,33 @@ class CampaignCounts:
 async def campaign_counts(session: AsyncSession, campaign: models.Campaign) -> CampaignCounts:
     """Recipients are the pairs found (the estimate made at creation until the workflow has
     found them all), sent the emails written, responses the cases started from the offer."""
-    row = (
-        await session.execute(
+    return (await counts_of(session, [campaign]))[campaign.id]
+
+
+async def counts_of(
+    session: AsyncSession, campaigns: Sequence[models.Campaign]
+) -> dict[str, CampaignCounts]:
+    """`campaign_counts` of each campaign, in one query for a page of them."""
+    if not campaigns:
+        return {}
+    found = {
+        row[0]: row[1:]
+        for row in await session.execute(
             select(
+                _R.campaign_id,
                 func.count(),
                 func.count(_R.sent_at),
                 func.count(_R.responded_at),
-            ).where(_R.campaign_id == campaign.id)
+            )
+            .where(_R.campaign_id.in_([c.id for c in campaigns]))
+            .group_by(_R.campaign_id)
         )
-    ).one()
-    return CampaignCounts(max(campaign.recipients, row[0]), row[1], row[2])
+    }
+    counts: dict[str, CampaignCounts] = {}
+    for campaign in campaigns:
+        recipients, sent, responses = found.get(campaign.id, (0, 0, 0))
+        counts[campaign.id] = CampaignCounts(max(campaign.recipients, recipients), sent, responses)
+    return counts
 
 
 async def cancel_campaign(session: AsyncSession, campaign: models.Campaign) -> bool:

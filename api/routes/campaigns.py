@@ -3,7 +3,9 @@ sent by its workflow at a steady pace; its counts as it goes; cancel stops what 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -15,14 +17,19 @@ from api.catalog import catalog
 from api.deps import AsyncSession, PrincipalDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import invalid_transition, not_found, temporal_unavailable
 from api.idempotency import IdempotencyKey
+from api.pagination import LimitQuery, decode_keys, decode_time, encode_keys
 from api.schemas.campaigns import CampaignCreate, CampaignCreated, CampaignPublic
+from api.schemas.common import Page
 from db import models
 from db.campaigns import (
+    CampaignCounts,
     Matching,
     campaign_counts,
     campaign_of,
+    campaign_page,
     cancel_campaign,
     count_owners,
+    counts_of,
     create_campaign,
 )
 from domain.campaign import (
@@ -90,6 +97,31 @@ async def create(
     return CampaignCreated(id=campaign.id, status=campaign.status, recipients=counts.recipients)
 
 
+@router.get("", response_model=Page[CampaignPublic])
+async def list_campaigns(
+    principal: PrincipalDep,
+    session: SessionDep,
+    status_filter: Annotated[CampaignStatus | None, Query(alias="status")] = None,
+    limit: LimitQuery = 50,
+    cursor: str | None = None,
+) -> Page[CampaignPublic]:
+    """The retailer's campaigns, newest first, with their counts as they stand."""
+    principal.require(OrgKind.RETAILER)
+    before = None
+    if cursor:
+        created, campaign_id = decode_keys(cursor, 2)
+        before = (decode_time(created), campaign_id)
+    wanted = status_filter.value if status_filter is not None else None
+    rows = await campaign_page(session, principal.owner_id, wanted, before, limit + 1)
+    page = rows[:limit]
+    counts = await counts_of(session, page)
+    last = page[-1] if len(rows) > limit else None
+    return Page[CampaignPublic](
+        items=[_public_of(c, counts[c.id]) for c in page],
+        next_cursor=encode_keys(last.created_at.isoformat(), last.id) if last else None,
+    )
+
+
 @router.get("/{campaign_id}", response_model=CampaignPublic)
 async def show(campaign_id: str, principal: PrincipalDep, session: SessionDep) -> CampaignPublic:
     return await _public(session, await _own(session, principal, campaign_id))
@@ -151,7 +183,10 @@ async def _own(session: AsyncSession, principal: Principal, campaign_id: str) ->
 
 
 async def _public(session: AsyncSession, campaign: models.Campaign) -> CampaignPublic:
-    counts = await campaign_counts(session, campaign)
+    return _public_of(campaign, await campaign_counts(session, campaign))
+
+
+def _public_of(campaign: models.Campaign, counts: CampaignCounts) -> CampaignPublic:
     return CampaignPublic(
         id=campaign.id,
         name=campaign.name,
