@@ -265,6 +265,21 @@ async def _ensure_schedules() -> int:
     return 0
 
 
+async def _refresh_insights() -> int:
+    from db.insights import refresh_every_organisation
+    from db.session import make_engine, make_sessionmaker
+    from settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            days = await refresh_every_organisation(session)
+    finally:
+        await engine.dispose()
+    print(f"recomputed {sum(days.values())} days of insight for {len(days)} organisations")
+    return 0
+
+
 async def _history(case_id: str) -> int:
     """Print a case's workflow history as JSON, every payload decrypted and decoded: what
     the Temporal UI and `temporal workflow show` cannot show without the payload key."""
@@ -617,6 +632,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     schedules_sub.add_parser(
         "ensure", help="create the daily schedules unless they exist (workers do at start)"
     )
+    insights = sub.add_parser("insights", help="insight's per-day rollups")
+    insights_sub = insights.add_subparsers(dest="insights_command", required=True)
+    insights_sub.add_parser(
+        "refresh", help="recompute every stale day now (an insight read does it otherwise)"
+    )
     users = sub.add_parser("users", help="console users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add_user = users_sub.add_parser(
@@ -665,6 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _exit_now(asyncio.run(_history(args.case_id)))
     elif args.command == "schedules":
         _exit_now(asyncio.run(_ensure_schedules()))
+    elif args.command == "insights":
+        return asyncio.run(_refresh_insights())
     elif args.command == "outbox":
         return asyncio.run(_outbox(args.case, args.status, args.limit, args.body))
     elif args.command == "users":

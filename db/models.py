@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -153,7 +155,10 @@ class Order(Base):
     `order_ref` again replaces the order and its lines."""
 
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("org_id", "order_ref"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "order_ref"),
+        Index("ix_orders_org_placed", "org_id", "placed_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
@@ -844,3 +849,66 @@ class WarrantyNotice(Base):
     warranty_ends_at: Mapped[datetime]
     email_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InsightStaleDay(Base):
+    """A day of an organisation whose insight rollups no longer match the read model:
+    written by database triggers on every table insight reads (migration 0023), so no
+    writer can forget one; the next insight read recomputes those days (db.insights)."""
+
+    __tablename__ = "insight_stale_days"
+
+    org_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class InsightDay(Base):
+    """Insight's counters of one UTC day, per key (a sku, a category or a repair center):
+    cases by when they were opened, units sold by when they were ordered, deflections by
+    when they happened."""
+
+    __tablename__ = "insight_days"
+
+    org_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    group_by: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rmas: Mapped[int] = mapped_column(Integer, default=0)
+    repairs: Mapped[int] = mapped_column(Integer, default=0)
+    replacements: Mapped[int] = mapped_column(Integer, default=0)
+    plan_claims: Mapped[int] = mapped_column(Integer, default=0)
+    goodwill: Mapped[int] = mapped_column(Integer, default=0)
+    sla_breaches: Mapped[int] = mapped_column(Integer, default=0)
+    feedback_count: Mapped[int] = mapped_column(Integer, default=0)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    shipped: Mapped[int] = mapped_column(Integer, default=0)
+    comebacks: Mapped[int] = mapped_column(Integer, default=0)
+    sold: Mapped[int] = mapped_column(Integer, default=0)
+    deflected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InsightReason(Base):
+    """RMAs opened on one UTC day per key and reason."""
+
+    __tablename__ = "insight_reasons"
+
+    org_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    group_by: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rmas: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InsightTurnaround(Base):
+    """Repairs opened on one UTC day per key that took exactly `hours` from received to
+    shipped: exact percentiles over any run of days, from counts."""
+
+    __tablename__ = "insight_turnarounds"
+
+    org_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    group_by: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hours: Mapped[float] = mapped_column(Float, primary_key=True)
+    repairs: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,24 +12,16 @@ import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import insert
 
-from db import models
-from db.session import make_engine, make_sessionmaker
 from tests.api.helpers import Org, add_product, make_org
+from tests.api.insight_rows import Writer, at, write
 from tests.support import Stack
 
 pytestmark = pytest.mark.e2e
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @dataclass
@@ -41,112 +33,6 @@ class Shop:
     sku_b: str
     sku_c: str
     repairs: dict[str, str]
-
-
-class Writer:
-    """Rows of the read model as the projection and the API write them."""
-
-    def __init__(self, org_id: str) -> None:
-        self.org_id = org_id
-        self.rows: list[tuple[Any, dict[str, Any]]] = []
-
-    def case(
-        self,
-        case_type: str,
-        created: str,
-        units: list[tuple[str, str, str]],
-        **columns: Any,
-    ) -> str:
-        case_id = f"T-{uuid.uuid4().hex[:16]}"
-        self.rows.append(
-            (
-                models.Case,
-                {
-                    "id": case_id,
-                    "org_id": self.org_id,
-                    "case_type": case_type,
-                    "workflow_id": f"wf-{case_id}",
-                    "status": "completed",
-                    "tracking_token": uuid.uuid4().hex,
-                    "created_at": at(created),
-                    "updated_at": at(created),
-                    **columns,
-                },
-            )
-        )
-        for sku, serial, reason in units:
-            self.rows.append(
-                (
-                    models.CaseItem,
-                    {
-                        "case_id": case_id,
-                        "sku": sku,
-                        "serial": serial,
-                        "quantity": 1,
-                        "reason": reason,
-                        "unit_price": Decimal("10"),
-                    },
-                )
-            )
-        return case_id
-
-    def order(self, placed: str, lines: list[tuple[str, int]]) -> None:
-        order_id = uuid.uuid4().hex
-        self.rows.append(
-            (
-                models.Order,
-                {
-                    "id": order_id,
-                    "org_id": self.org_id,
-                    "order_ref": f"O-{order_id[:8]}",
-                    "placed_at": at(placed),
-                    "customer_name": "Ada",
-                    "customer_email": "ada@example.com",
-                },
-            )
-        )
-        for position, (sku, quantity) in enumerate(lines, 1):
-            self.rows.append(
-                (
-                    models.OrderLine,
-                    {
-                        "order_id": order_id,
-                        "org_id": self.org_id,
-                        "position": position,
-                        "sku": sku,
-                        "quantity": quantity,
-                    },
-                )
-            )
-
-    def feedback(self, case_id: str, case_type: str, rating: int) -> None:
-        self.rows.append(
-            (
-                models.Feedback,
-                {
-                    "org_id": self.org_id,
-                    "case_id": case_id,
-                    "case_type": case_type,
-                    "rating": rating,
-                    "created_at": at("2026-04-01T00:00:00"),
-                },
-            )
-        )
-
-    def deflection(self, sku: str, created: str) -> None:
-        self.rows.append(
-            (
-                models.Deflection,
-                {
-                    "org_id": self.org_id,
-                    "order_id": uuid.uuid4().hex,
-                    "lookup_id": uuid.uuid4().hex,
-                    "sku": sku,
-                    "step": 1,
-                    "created_at": at(created),
-                },
-            )
-        )
 
 
 @pytest.fixture(scope="module")
@@ -208,13 +94,7 @@ async def shop(stack: Stack) -> AsyncIterator[Shop]:
         received_at=at("2026-02-01T00:00:00"), shipped_at=at("2026-02-01T01:00:00"),
         fault_code="F1",
     )  # fmt: skip
-    engine = make_engine(stack.settings.database_url)
-    try:
-        async with make_sessionmaker(engine).begin() as session:
-            for model, values in w.rows + o.rows:
-                await session.execute(insert(model).values(values))
-    finally:
-        await engine.dispose()
+    await write(stack.settings.database_url, w, o)
     yield Shop(
         retailer, other, center, sku_a, sku_b, sku_c,
         {"rep1": rep1, "rep2": rep2, "rep3": rep3, "rep4": rep4},
