@@ -252,6 +252,7 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_org_type_status", "org_id", "case_type", "status"),
         Index("ix_cases_org_type_created", "org_id", "case_type", "created_at", "id"),
+        Index("ix_cases_org_created", "org_id", "created_at"),
         # The console's lists (migration 0022): a status filter pages in date order, and a
         # search finds a case by its order reference or its customer.
         Index(

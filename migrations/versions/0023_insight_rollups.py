@@ -110,7 +110,9 @@ def upgrade() -> None:
             "org_id", "group_by", "day", "key", "hours", name=op.f("pk_insight_turnarounds")
         ),
     )
-    # A day's units sold are found by when they were ordered.
+    # A day's cases, whatever their kind, and its units sold, by when they were opened and
+    # ordered.
+    op.create_index("ix_cases_org_created", "cases", ["org_id", "created_at"])
     op.create_index("ix_orders_org_placed", "orders", ["org_id", "placed_at"])
     if op.get_bind().dialect.name == "postgresql":
         _postgresql_triggers()
@@ -230,6 +232,7 @@ def downgrade() -> None:
             for event in ("insert", "delete", "update"):
                 op.execute(f"DROP TRIGGER insight_{table}_{event}")
     op.drop_index("ix_orders_org_placed", table_name="orders")
+    op.drop_index("ix_cases_org_created", table_name="cases")
     op.drop_table("insight_turnarounds")
     op.drop_table("insight_reasons")
     op.drop_table("insight_days")
