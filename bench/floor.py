@@ -19,6 +19,7 @@ The shape is read from the history's events (payloads are never decoded):
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -200,18 +201,37 @@ def new_queue() -> str:
 
 
 async def floor_rate(
-    address: str, history_of: str, seconds: float, concurrency: int
+    address: str,
+    history_of: str,
+    seconds: float,
+    concurrency: int,
+    env: dict[str, str] | None = None,
 ) -> tuple[float, Shape]:
     """Cases per second of the floor of the case whose workflow ID is `history_of` (its
-    history read from the server at `address`), `concurrency` at a time for `seconds`."""
-    from common import rate
+    history read from the server at `address`), `concurrency` at a time for `seconds`.
+    With the bench's `env`, also prints the floor's CPU per case: the Temporal server's and
+    this process's (the no-op worker and the client driving it, which stands in for the
+    API's Temporal calls): what Temporal itself costs for this history shape."""
+    from common import cpu_seconds, rate
 
     client = await Client.connect(address)
     shape = await history_shape(client, history_of)
     queue = new_queue()
     async with worker_for(client, queue):
         await drive(client, shape, f"{queue}-warm-up", queue)
-        per_second, _ = await rate(
+
+        def server() -> float:
+            return cpu_seconds(env)["temporal"] if env else 0.0
+
+        before = (server(), time.process_time())
+        per_second, cases = await rate(
             lambda i: drive(client, shape, f"{queue}-{i}", queue), seconds, concurrency
+        )
+        after = (server(), time.process_time())
+    if env and cases:
+        temporal, worker = (1000 * (b - a) / cases for a, b in zip(before, after, strict=True))
+        print(
+            f"CPU per floor case: temporal {temporal:.0f} ms, worker and client {worker:.0f} ms, "
+            f"all {temporal + worker:.0f} ms"
         )
     return per_second, shape

@@ -237,7 +237,7 @@ async def main() -> None:
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"repair jobs over HTTP: {api:.1f} jobs/s ({args.in_flight} in flight, {backend})")
         floor, shape = await floor_rate(
-            env["AFTERSALES_TEMPORAL_ADDRESS"], first, args.seconds, args.in_flight
+            env["AFTERSALES_TEMPORAL_ADDRESS"], first, args.seconds, args.in_flight, env
         )
         print(
             f"floor (a repair job's history shape, no-op bodies: {shape.describe()}): "

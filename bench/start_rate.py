@@ -121,7 +121,7 @@ async def main() -> None:
         api, first = await api_create_rate(env, args.seconds, args.concurrency)
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"RMAs created over HTTP: {api:.1f}/s ({args.concurrency} concurrent, {backend})")
-        floor, shape = await floor_rate(address, first, args.seconds, args.concurrency)
+        floor, shape = await floor_rate(address, first, args.seconds, args.concurrency, env)
         print(
             f"floor (an RMA creation's history shape, no-op bodies: {shape.describe()}): "
             f"{floor:.1f}/s"

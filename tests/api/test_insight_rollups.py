@@ -237,10 +237,10 @@ async def test_the_cli_recomputes_every_stale_day(stack: Stack) -> None:
     engine = make_engine(stack.settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session:
-            day = models.InsightDay
+            rollup = models.InsightDay
             stored = await session.execute(
-                select(day.day, day.rmas).where(
-                    day.org_id == retailer.id, day.group_by == "sku", day.key == sku
+                select(rollup.day, rollup.rmas).where(
+                    rollup.org_id == retailer.id, rollup.group_by == "sku", rollup.key == sku
                 )
             )
             assert sorted((str(d), n) for d, n in stored) == [
