@@ -127,8 +127,9 @@ COUNTERS = (
     "deflected",
 )
 _DAY = timedelta(days=1)
-# Stale days recomputed per statement: an IN list SQLite and PostgreSQL both take whole.
-_REFRESH_CHUNK = 400
+# Stale days recomputed per transaction: a long backlog (every day, after the upgrade) is
+# committed as it goes, so a reader that gives up keeps what was done.
+_REFRESH_CHUNK = 62
 
 
 class utc_day(FunctionElement[date]):
@@ -460,18 +461,23 @@ def _turnarounds(org_id: Any, group_by: GroupBy, opened: Opened) -> Select[Any]:
 
 
 async def refresh_rollups(session: AsyncSession, org_id: str) -> int:
-    """Recompute the organisation's stale days (each in every grouping) and commit; the
-    number of days recomputed. Readers that find nothing stale write nothing."""
+    """Recompute the organisation's stale days (each in every grouping), committing each
+    run of days, until a run is shorter than a chunk (what writers mark meanwhile waits for
+    the next reader: a steady stream of writes cannot keep one reader here); the number of
+    days recomputed. Readers that find nothing stale write nothing."""
     stale = models.InsightStaleDay
-    if (await session.execute(select(stale.day).where(stale.org_id == org_id).limit(1))).first():
+    done = 0
+    while (await session.execute(select(stale.day).where(stale.org_id == org_id).limit(1))).first():
         days = await _claim_stale(session, org_id)
-        for first in range(0, len(days), _REFRESH_CHUNK):
-            bound = {"org_id": org_id, **days_bound(days[first : first + _REFRESH_CHUNK])}
+        if days:
+            bound = {"org_id": org_id, **days_bound(days)}
             for statement in _refresh_statements():
                 await session.execute(statement, bound)
         await session.commit()
-        return len(days)
-    return 0
+        done += len(days)
+        if len(days) < _REFRESH_CHUNK:
+            break
+    return done
 
 
 async def refresh_every_organisation(session: AsyncSession) -> dict[str, int]:
@@ -490,8 +496,11 @@ async def _claim_stale(session: AsyncSession, org_id: str) -> list[date]:
         await session.execute(
             select(func.pg_advisory_xact_lock(func.hashtext(literal("insight:") + org_id)))
         )
+    oldest = (
+        select(stale.day).where(stale.org_id == org_id).order_by(stale.day).limit(_REFRESH_CHUNK)
+    )
     claimed = await session.execute(
-        delete(stale).where(stale.org_id == org_id).returning(stale.day)
+        delete(stale).where(stale.org_id == org_id, stale.day.in_(oldest)).returning(stale.day)
     )
     return sorted({_as_date(day) for (day,) in claimed})
 

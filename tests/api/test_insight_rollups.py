@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,18 @@ async def test_the_cli_recomputes_every_stale_day(stack: Stack) -> None:
             ]
     finally:
         await engine.dispose()
+
+
+async def test_a_backlog_longer_than_one_run_is_refreshed_by_one_read(stack: Stack) -> None:
+    retailer = await make_org(stack, "retailer")
+    sku = (await add_product(stack, retailer))["sku"]
+    w = Writer(retailer.id)
+    first = at("2025-01-01T09:00:00")
+    days = 150  # more than two runs of days (each committed on its own)
+    for n in range(days):
+        opened = (first + timedelta(days=n)).isoformat(timespec="seconds").removesuffix("+00:00")
+        w.case("rma", opened, [(sku, f"s{n}", "defective")])
+    await write(stack.settings.database_url, w)
+    assert len(await stale_days(stack, retailer)) == days
+    assert (await figures(stack, retailer))[sku]["rmas"] == days
+    assert await stale_days(stack, retailer) == []
