@@ -11,7 +11,7 @@ from fractions import Fraction
 from domain.common import Actor, Address, Customer, DocumentRef, Policy, ShipmentRef
 from domain.documents import CertificatePart, RepairCertificateData, long_date
 from domain.ids import child_case_id
-from domain.money import to_cents
+from domain.money import money_text, to_cents
 
 
 class RepairStatus(StrEnum):
@@ -159,7 +159,7 @@ class PendingQuote:
     def detail(self, currency: str) -> dict[str, str]:
         """The timeline detail of the quote, beside the diagnosis's."""
         return {
-            "amount": f"{self.quote.total:.2f}",
+            "amount": money_text(self.quote.total, currency),
             "currency": currency,
             "expires_at": self.expires_at.isoformat(),
         }

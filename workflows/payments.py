@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentRequest,
         PaymentResult,
     )
+    from domain.money import money_text
     from workflows.base import EXTERNAL_RETRY, EXTERNAL_TIMEOUT
     from workflows.timeline import Timeline
 
@@ -139,7 +140,12 @@ class CustomerAuthentication:
             kind=request.kind.value,
         )
         self.awaiting = action
-        money = {"amount": f"{request.amount:.2f}", "currency": request.currency}
+        # With the currency's own minor units; timeline details only (the `project` local
+        # activity's input, which replay does not compare), so no patch gates it.
+        money = {
+            "amount": money_text(request.amount, request.currency),
+            "currency": request.currency,
+        }
         await self._project(
             CaseEvent.PAYMENT_AUTHENTICATION_REQUIRED,
             {**money, "expires_at": action.expires_at.isoformat()},

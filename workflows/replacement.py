@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentKind,
     )
     from domain.ids import step_key
+    from domain.money import money_text
     from domain.replacement import (
         ALLOWED_ACTIONS,
         CANCELLABLE,
@@ -265,7 +266,7 @@ class ReplacementWorkflow:
             self.status,
             CaseEvent.DEPOSIT_HOLD_RENEWED if renewed else CaseEvent.DEPOSIT_HELD,
             SYSTEM,
-            {"amount": f"{self.start.unit_price:.2f}"},
+            {"amount": money_text(self.start.unit_price, self.start.policy.currency)},
         )
 
     async def _release_hold(self) -> None:
@@ -455,7 +456,10 @@ class ReplacementWorkflow:
             raise invalid_transition(action, self.status.value, ALLOWED_ACTIONS[self.status])
 
     def _money(self) -> dict[str, str]:
-        return {"amount": f"{self.start.unit_price:.2f}", "currency": self.start.policy.currency}
+        # With the currency's own minor units; a timeline detail only (a local activity's
+        # input, not compared on replay), so running cases take it without a patch.
+        currency = self.start.policy.currency
+        return {"amount": money_text(self.start.unit_price, currency), "currency": currency}
 
     def _facts(self) -> ReplacementFacts:
         return ReplacementFacts(

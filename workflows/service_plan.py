@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.starts import claim_holder, repair_for_claim, replacement_for_claim
     from domain.contracts.store import CustomerChange, PlanTermsRequest
     from domain.ids import step_key
+    from domain.money import money_text
     from domain.service_plan import (
         ASSET_MOVED_SIGNAL,
         BILLING,
@@ -221,7 +222,7 @@ class ServicePlanWorkflow:
         if not await self._paid(PaymentKind.CHARGE, state.charge_key(self.start.plan_id), price):
             return False
         period = state.paid()
-        charged = {"amount": f"{price:.2f}", "currency": self.start.policy.currency}
+        charged = {"amount": self._money_text(price), "currency": self.start.policy.currency}
         await self._transition(state.status, CaseEvent.CHARGED, {**charged, "period": str(period)})
         return True
 
@@ -241,7 +242,7 @@ class ServicePlanWorkflow:
         await self._transition(
             P.ACTIVE,
             CaseEvent.RENEWED,
-            {"term": str(state.term_number), "price": f"{state.terms.price:.2f}"},
+            {"term": str(state.term_number), "price": self._money_text(state.terms.price)},
         )
         await self._certificate("Renewal")
         return True
@@ -320,7 +321,11 @@ class ServicePlanWorkflow:
         await self._transition(
             state.status,
             CaseEvent.CLAIM_APPROVED,
-            {"claim": str(claim.number), claim.link: case_id, "deductible": f"{deductible:.2f}"},
+            {
+                "claim": str(claim.number),
+                claim.link: case_id,
+                "deductible": self._money_text(deductible),
+            },
             links={claim.link: case_id},
             actor=request.actor,
         )
@@ -333,7 +338,7 @@ class ServicePlanWorkflow:
         if refund > 0 and not await self._paid(PaymentKind.REFUND, key, refund):
             # A refund is not the card's to refuse: the task fails until someone looks.
             raise RuntimeError(f"the refund of {self.start.plan_id} was declined")
-        detail = {"refund": f"{refund:.2f}", "currency": self.start.policy.currency}
+        detail = {"refund": self._money_text(refund), "currency": self.start.policy.currency}
         if request.reason:
             detail["reason"] = request.reason
         await self._transition(P.CANCELLED, CaseEvent.CANCELLED, detail, actor=request.actor)
@@ -451,6 +456,12 @@ class ServicePlanWorkflow:
         await self.certificates.coverage(
             coverage_certificate(self.start, self.state, issued_for), step
         )
+
+    def _money_text(self, amount: Decimal) -> str:
+        """An amount of the plan's currency with its own minor units (`12000` JPY). Only
+        timeline details carry it, the `project` local activity's input, which replay does
+        not compare (the marker holds the result): a running plan needs no patch."""
+        return money_text(amount, self.start.policy.currency)
 
     def view(self) -> PlanView:
         return plan_view(self.start.plan_id, self.state, workflow.now())

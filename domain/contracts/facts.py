@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from domain.appointments import ChecklistItem, Visit
 from domain.common import Address, CaseKind
+from domain.money import money_text
 from domain.relocation import Appointment, Stage
 from domain.repair import AssignedCenter, Diagnosis, Part, PendingQuote, RepairStart, SlaClock
 from domain.replacement import ReplacementMode
@@ -729,7 +730,7 @@ class PaymentActionFacts:
             "url": self.url,
             "since": self.since.isoformat(),
             "expires_at": self.expires_at.isoformat(),
-            "amount": f"{self.amount:.2f}",
+            "amount": money_text(self.amount, self.currency),
             "currency": self.currency,
             "kind": self.kind,
         }

@@ -15,6 +15,7 @@ from domain.contracts.facts import (
     FACTS_OF_KIND,
     DiagnosisFacts,
     HoldFacts,
+    PaymentActionFacts,
     QuoteFacts,
     RelocatedAsset,
     RelocationFacts,
@@ -26,6 +27,7 @@ from domain.contracts.facts import (
     SlaFacts,
     facts_of,
     first_name_of,
+    payment_action_of,
 )
 from domain.relocation import Appointment, ChecklistItem, Stage
 from domain.repair import Part
@@ -227,3 +229,18 @@ def test_facts_of_an_unknown_type_and_the_first_name() -> None:
     assert isinstance(facts_of("repair", REPAIR_DATA), RepairFacts)
     assert first_name_of(PLAN_DATA) == "Ada"
     assert first_name_of({}) == ""
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "text"),
+    [("USD", "12.5", "12.50"), ("JPY", "12000", "12000"), ("KWD", "1.5", "1.500")],
+)
+def test_a_payment_action_writes_its_currencys_minor_units(
+    currency: str, amount: str, text: str
+) -> None:
+    action = PaymentActionFacts(
+        "https://pay.example/3ds", T0, T1, Decimal(amount), currency, "charge"
+    )
+    data = action.to_data()
+    assert (data["amount"], data["currency"]) == (text, currency)
+    assert payment_action_of({"payment_action": data}) == action

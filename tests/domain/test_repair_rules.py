@@ -16,6 +16,7 @@ from domain.repair import (
     TERMINAL_REPAIR_STATUSES,
     CenterProfile,
     Part,
+    PendingQuote,
     Quote,
     RepairCoverage,
     RepairStatus,
@@ -190,6 +191,19 @@ def test_quote_no_parts_no_labor_is_zero() -> None:
     assert quote([], 0, Decimal("80.00")) == Quote(
         Decimal("0.00"), Decimal("0.00"), Decimal("0.00")
     )
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount"), [("USD", "90.00"), ("JPY", "90"), ("KWD", "90.000")]
+)
+def test_the_quote_detail_has_the_currencys_minor_units(currency: str, amount: str) -> None:
+    expires_at = datetime(2026, 3, 1, tzinfo=UTC)
+    pending = PendingQuote(quote([], 60, Decimal("90")), expires_at)
+    assert pending.detail(currency) == {
+        "amount": amount,
+        "currency": currency,
+        "expires_at": expires_at.isoformat(),
+    }
 
 
 def test_labor_rounds_half_up() -> None:

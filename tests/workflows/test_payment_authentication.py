@@ -7,7 +7,9 @@ the case's declined path (a failed deposit hold, dunning)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
+from domain.common import Policy
 from domain.contracts.facts import PAYMENT_ACTION, payment_action_of
 from domain.contracts.payments import REQUIRES_ACTION, PaymentEvent
 from domain.replacement import ReplacementCancel, ReplacementMode
@@ -173,6 +175,27 @@ async def test_an_authenticated_first_charge_starts_the_plan(harness: Harness) -
         "activated",
     ]
     await action_cleared(h, s.plan_id)
+    await certificate_issued(h, s.plan_id)
+    await settle_and_terminate(h, handle.id, s.plan_id, "active")
+
+
+async def test_a_dinar_charge_waiting_for_the_customer_shows_three_places(
+    harness: Harness,
+) -> None:
+    """The pause, the link's facts and the charge all write 1.25 KWD as `1.250`."""
+    h = harness
+    terms = new_terms(price=Decimal("1.25"))
+    s = plan_start(h, terms, payment_method="pm_requires_action", policy=Policy(currency="KWD"))
+    handle, _ = await open_plan(h, s)
+    reference = await awaited_reference(h, s.plan_id, "charge")
+    assert (await entry(h, s.plan_id, ASKED))["amount"] == "1.250"
+    action = (await case_row(h, s.plan_id)).data[PAYMENT_ACTION]
+    assert (action["amount"], action["currency"]) == ("1.250", "KWD")
+
+    await handle.signal(ServicePlanWorkflow.payment_event, PaymentEvent(reference, True))
+    await until_status(h, s.plan_id, "active")
+    assert await entry(h, s.plan_id, AUTHENTICATED) == {"amount": "1.250", "currency": "KWD"}
+    assert (await entry(h, s.plan_id, "charged"))["amount"] == "1.250"
     await certificate_issued(h, s.plan_id)
     await settle_and_terminate(h, handle.id, s.plan_id, "active")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from temporalio import activity
@@ -521,3 +523,41 @@ async def test_a_declined_core_capture_ends_the_case_as_payment_failed(harness: 
     last = entries[-1]
     assert (last.event, last.status) == ("core_charge_declined", "payment_failed")
     assert "core_charged" not in [e.event for e in entries]
+
+
+async def test_a_yen_deposit_and_core_charge_are_written_in_whole_yen(harness: Harness) -> None:
+    """JPY has no minor unit: the timeline says `12000`, never `12000.00`."""
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    policy = Policy(currency="JPY", core_return_within=timedelta(days=4))
+    s = replacement_start(harness, sku, mode=ADVANCE, policy=policy)
+    s = dataclasses.replace(s, unit_price=Decimal("12000"))
+    handle, _ = await open_replacement(harness, s)
+    await deliver(harness, handle, s)
+    await until_status(harness, s.replacement_id, "awaiting_core")
+    await harness.env.sleep(timedelta(days=5))
+    assert (await handle.result()).core_charged is True
+
+    entries = {e.event: e.detail for e in await timeline(harness, s.replacement_id)}
+    assert entries["deposit_held"] == {"amount": "12000"}
+    assert entries["core_charged"] == {"amount": "12000", "currency": "JPY"}
+
+
+async def test_a_dinar_refund_is_written_with_three_places(harness: Harness) -> None:
+    """KWD has three decimals: a backorder refund of 1.5 says `1.500`, not `1.50`."""
+    sku = new_sku()
+    await add_stock(harness, sku, 0)
+    policy = Policy(currency="KWD", backorder_max=timedelta(days=2))
+    s = dataclasses.replace(
+        replacement_start(harness, sku, policy=policy), unit_price=Decimal("1.5")
+    )
+    handle, _ = await open_replacement(harness, s)
+    await harness.env.sleep(timedelta(days=3))
+    assert (await handle.result()).status == "refunded"
+
+    (refunded,) = [e for e in await timeline(harness, s.replacement_id) if e.event == "refunded"]
+    assert refunded.detail == {
+        "reason": "backorder_expired",
+        "amount": "1.500",
+        "currency": "KWD",
+    }

@@ -4,6 +4,7 @@ proration, renewal at the catalog's new price, transfer, and a ten-year term."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from db import models
 from domain.common import Customer, Policy
 from domain.durations import add_months
 from domain.ids import repair_workflow_id, replacement_workflow_id
-from domain.money import floor_cents
+from domain.money import floor_cents, money_text
 from domain.service_plan import (
     BillingPeriod,
     ClaimRefusal,
@@ -42,6 +43,7 @@ from tests.workflows.kit import (
     plan_start,
     settle_and_terminate,
     sleep_until,
+    timeline,
     typed,
     until_status,
 )
@@ -376,6 +378,60 @@ async def test_auto_renewal_takes_the_catalog_price(harness: Harness) -> None:
     assert current.term_ends_at == add_months(view.term_ends_at, 12)
     assert current.status is P.ACTIVE
     await settle_and_terminate(h, handle.id, s.plan_id, "active")
+
+
+async def test_a_yen_plan_writes_its_charges_and_renewal_in_whole_yen(harness: Harness) -> None:
+    """JPY has no minor unit: the timeline says `12000`, never `12000.00`."""
+    h = harness
+    terms = new_terms(
+        term_months=12, billing_period=BillingPeriod.ANNUAL, price=Decimal("12000"), auto_renew=True
+    )
+    s = plan_start(h, terms, policy=Policy(currency="JPY"))
+    handle, view = await open_plan(h, s)
+    assert view.term_ends_at is not None
+    async with h.sessions.begin() as session:
+        session.add(catalog_entry(h, terms, price="13000"))
+    await sleep_until(h, view.term_ends_at + timedelta(days=1))
+
+    async def renewed_and_charged() -> bool:
+        rows = await payments(h, s.plan_id, "charge")
+        return len(rows) == 2 and all(r.status == "succeeded" for r in rows)
+
+    await eventually(renewed_and_charged, what="the first charge of the second term")
+    entries = await timeline(h, s.plan_id)
+    charged = [e.detail for e in entries if e.event == "charged"]
+    assert [(c["amount"], c["currency"]) for c in charged] == [("12000", "JPY"), ("13000", "JPY")]
+    (renewed,) = [e.detail for e in entries if e.event == "renewed"]
+    assert renewed == {"term": "2", "price": "13000"}
+    await settle_and_terminate(h, handle.id, s.plan_id, "active")
+
+
+async def test_a_dinar_plan_writes_its_deductible_and_refund_with_three_places(
+    harness: Harness,
+) -> None:
+    """KWD has three decimals: a deductible of 0.75 says `0.750`, a refund `1.450`."""
+    h = harness
+    terms = new_terms(price=Decimal("1.5"), deductibles={ClaimType.REPLACEMENT: Decimal("0.75")})
+    s = plan_start(h, terms, policy=Policy(currency="KWD"))
+    handle, _ = await open_plan(h, s)
+    answer = await handle.execute_update(
+        typed(ServicePlanWorkflow.claim), ClaimRequest(ClaimType.REPLACEMENT, "accidental_damage")
+    )
+    assert answer.decision == "approved" and answer.replacement_id is not None
+    # No stock of the plan's SKU: the replacement waits on backorder; end it once settled.
+    await settle_and_terminate(
+        h, replacement_workflow_id(answer.replacement_id), answer.replacement_id, "backordered"
+    )
+    cancelled = await handle.execute_update(typed(ServicePlanWorkflow.cancel), PlanCancel())
+    assert cancelled.refund > 0  # prorated: the approved claim ends the full-refund window
+
+    entries = {e.event: e.detail for e in await timeline(h, s.plan_id)}
+    assert (entries["charged"]["amount"], entries["charged"]["currency"]) == ("1.500", "KWD")
+    assert entries["claim_approved"]["deductible"] == "0.750"
+    refund = entries["cancelled"]
+    assert refund["currency"] == "KWD"
+    assert re.fullmatch(r"\d+\.\d{3}", refund["refund"]), refund
+    assert refund["refund"] == money_text(cancelled.refund, "KWD")
 
 
 async def test_ten_year_monthly_plan_bills_120_times(harness: Harness) -> None:
