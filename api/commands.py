@@ -31,6 +31,7 @@ from api.errors import Problem, decision_pending, invalid_transition
 from api.idempotency import CommandKey, IdempotencyKey
 from db import models
 from db.queries import CaseBundle, load_case_view
+from db.secret_box import SecretBox
 from domain.common import WORKFLOW_TASK_TIMEOUT
 from settings import Settings
 
@@ -148,21 +149,33 @@ def command_key(
 
 
 def setup_command_key(
-    key: str | None, principal: Principal, command: str, body: Any
+    key: str | None, principal: Principal, command: str, body: Any, org_id: str | None = None
 ) -> CommandKey | None:
-    """The `Idempotency-Key` of a command to the organisation's own setup (its stock, plan
-    catalog, repair network or profile, a webhook delivery), which names no case. Filed
-    under the organisation itself, so the key sent again with another of these commands,
+    """The `Idempotency-Key` of a command to an organisation's setup (its stock, plan
+    catalog, repair network or profile, a webhook delivery; its users and keys), which names
+    no case. Filed under that organisation (`org_id`; the caller's own unless an admin or the
+    organisation's key names another), so the key sent again with another of these commands,
     or with another body (`body` carries the path's names too), is `idempotency_conflict`."""
-    org_id = principal.owner_id
+    owner = principal.owner_id if org_id is None else org_id
     return idempotency.command_key(
         key,
-        caller=f"{principal.kind.value}:{org_id}",
-        org_id=org_id,
-        case_id=org_id,
+        caller=f"{principal.kind.value}:{principal.org_id or ''}",
+        org_id=owner,
+        case_id=owner,
         command=command,
         body=body,
     )
+
+
+def fingerprinted(body: BaseModel, box: SecretBox, *secrets: str) -> dict[str, Any]:
+    """`body` as an `Idempotency-Key`'s record hashes it, each of its `secrets` fields (a
+    password, a provider's key) replaced by the box's keyed fingerprint: a bare hash of a
+    body would let a guessed password be tested against the record offline."""
+    shown = body.model_dump(mode="json")
+    for name in secrets:
+        if isinstance(value := shown.get(name), str):
+            shown[name] = box.fingerprint(value)
+    return shown
 
 
 async def answer_once(
@@ -170,19 +183,29 @@ async def answer_once(
     key: CommandKey | None,
     answer_type: type[M],
     produce: Callable[[], Awaitable[M]],
+    *,
+    kept: Callable[[M], dict[str, Any]] | None = None,
+    replay: Callable[[dict[str, Any]], Awaitable[M]] | None = None,
 ) -> M:
     """Run a command (`produce` sends it and shapes the answer) at most once per key: a
     retry of an answered command gets the stored first answer back and reaches no
     workflow; concurrent retries all send the same update id and answer whichever answer
-    was stored first, so every one of them says the same."""
+    was stored first, so every one of them says the same.
+
+    An answer holding a secret is never stored: `kept(answer)` is what the record keeps
+    instead (no secret), and `replay(kept)` the answer to a retry, from where the secret
+    itself is kept (encrypted), or a refusal."""
     if key is None:
         return await produce()
     first = await idempotency.first_answer(session, key)
     if first is not None:
-        return answer_type.model_validate(first)
+        return await replay(first) if replay else answer_type.model_validate(first)
     answer = await produce()
-    stored = await idempotency.remember(session, key, answer.model_dump(mode="json"))
-    return answer_type.model_validate(stored)
+    record = kept(answer) if kept else answer.model_dump(mode="json")
+    stored = await idempotency.remember(session, key, record)
+    if replay is None:
+        return answer_type.model_validate(stored)
+    return answer if stored == record else await replay(stored)
 
 
 @dataclass(frozen=True)

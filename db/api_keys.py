@@ -4,17 +4,28 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
 from db.types import utcnow
 
 
-async def add(session: AsyncSession, org_id: str, key_hash: str, prefix: str) -> models.ApiKey:
-    """Store a new key of the organisation by its hash (commits)."""
-    record = models.ApiKey(org_id=org_id, key_hash=key_hash, prefix=prefix)
+async def add(
+    session: AsyncSession, org_id: str, key_hash: str, prefix: str, key_id: str | None = None
+) -> models.ApiKey | None:
+    """Store a new key of the organisation by its hash (commits), under `key_id` when given
+    (an `Idempotency-Key` reserved it); None when a key has that id already (a concurrent
+    request with the same Idempotency-Key made it)."""
+    record = models.ApiKey(
+        id=key_id or models.new_id(), org_id=org_id, key_hash=key_hash, prefix=prefix
+    )
     session.add(record)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return None
     return record
 
 

@@ -31,9 +31,11 @@ async def add_product(
     warranty_months: int,
     weight_grams: int | None = None,
     dimensions_cm: Dimensions | None = None,
+    product_id: str | None = None,
 ) -> models.Product | None:
-    """Add a product (commits); None when the catalog has this SKU already."""
-    product = models.Product(org_id=org_id, sku=sku)
+    """Add a product (commits), under `product_id` when given (an `Idempotency-Key`
+    reserved it); None when the catalog has this SKU, or this id, already."""
+    product = models.Product(id=product_id or models.new_id(), org_id=org_id, sku=sku)
     _describe(product, name, category, unit_price, warranty_months, weight_grams, dimensions_cm)
     session.add(product)
     try:

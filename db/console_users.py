@@ -20,12 +20,24 @@ class EmailTaken(Exception):
 
 
 async def add_user(
-    session: AsyncSession, org_id: str, email: str, name: str, role: str, password_hash: str
+    session: AsyncSession,
+    org_id: str,
+    email: str,
+    name: str,
+    role: str,
+    password_hash: str,
+    user_id: str | None = None,
 ) -> models.User:
-    """Store a new user (commits); `EmailTaken` if the email is anyone's already, decided by
-    the unique constraint, so two concurrent creations cannot both win."""
+    """Store a new user (commits), under `user_id` when given (an `Idempotency-Key` reserved
+    it); `EmailTaken` if the email is anyone's already (or the id is taken), decided by the
+    unique constraint, so two concurrent creations cannot both win."""
     user = models.User(
-        org_id=org_id, email=email, name=name, role=role, password_hash=password_hash
+        id=user_id or models.new_id(),
+        org_id=org_id,
+        email=email,
+        name=name,
+        role=role,
+        password_hash=password_hash,
     )
     session.add(user)
     try:

@@ -3,7 +3,7 @@ that needs their name, and locked while a quota is checked."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,17 +16,35 @@ from domain.portal import numbered_slug, slug_of
 _SLUG_RACES = 5
 
 
-async def create_organisation(session: AsyncSession, name: str, kind: str) -> models.Organisation:
+async def create_organisation(
+    session: AsyncSession,
+    name: str,
+    kind: str,
+    org_id: str | None = None,
+    claim: Callable[[str], Awaitable[object]] | None = None,
+) -> models.Organisation | None:
     """A new organisation (commits), its slug made from its name: the first of `acme`,
-    `acme-2` … not taken; the unique constraint settles two requests taking one at once."""
+    `acme-2` … not taken; the unique constraint settles two requests taking one at once.
+
+    Under `org_id` when given, with `claim(org_id)` (an `Idempotency-Key`'s record) written
+    in the same transaction, so the key is never kept without its organisation; None when
+    an organisation has that id already (a concurrent request with the same key made it)."""
     for _ in range(_SLUG_RACES):
-        org = models.Organisation(name=name, kind=kind, slug=await free_slug(session, name))
+        org = models.Organisation(
+            id=org_id or models.new_id(), name=name, kind=kind, slug=await free_slug(session, name)
+        )
         session.add(org)
         try:
+            # The organisation's row first: the key's record refers to it.
+            await session.flush()
+            if claim is not None:
+                await claim(org.id)
             await session.commit()
             return org
         except IntegrityError:
             await session.rollback()
+            if org_id is not None and await organisation(session, org_id) is not None:
+                return None
     raise RuntimeError("no free slug")  # pragma: no cover - five races lost in a row
 
 

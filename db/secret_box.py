@@ -9,6 +9,8 @@ AFTERSALES_PAYLOAD_KEY by mistake would still not open these tokens, nor the rev
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -18,6 +20,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from settings import parse_payload_keys
 
 _PURPOSE = b"aftersales secrets at rest v1"
+_FINGERPRINT_PURPOSE = b"aftersales secret fingerprints v1"
 
 
 class SecretUnreadable(Exception):
@@ -30,6 +33,7 @@ class SecretBox:
         if not keys:
             raise ValueError("a secret box needs at least one key")
         self._fernet = MultiFernet([Fernet(_fernet_key(key)) for key in keys])
+        self._fingerprint_key = _derive(keys[0], _FINGERPRINT_PURPOSE)
 
     @classmethod
     def from_setting(cls, value: str) -> SecretBox:
@@ -52,10 +56,19 @@ class SecretBox:
         except (InvalidToken, UnicodeError):
             raise SecretUnreadable("a stored secret opens with no configured key") from None
 
+    def fingerprint(self, secret: str) -> str:
+        """A keyed digest (HMAC-SHA256 under the first key) that tells two secrets apart
+        without revealing either: unlike a bare hash, no guess of a password or a key can be
+        tested against it without the box's key. Changes when a new key is put first."""
+        return hmac.new(self._fingerprint_key, secret.encode(), hashlib.sha256).hexdigest()
+
     def __repr__(self) -> str:
         return "SecretBox(…)"
 
 
 def _fernet_key(key: bytes) -> bytes:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PURPOSE).derive(key)
-    return base64.urlsafe_b64encode(derived)
+    return base64.urlsafe_b64encode(_derive(key, _PURPOSE))
+
+
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(key)

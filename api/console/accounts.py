@@ -12,10 +12,11 @@ from db import console_users, models
 
 
 async def create_user(
-    session: AsyncSession, org: models.Organisation, body: UserCreate
+    session: AsyncSession, org: models.Organisation, body: UserCreate, user_id: str | None = None
 ) -> models.User:
-    """A new user of `org`; 422 `invalid_role` for a role that organisation's kind has not,
-    409 `email_taken` for an email someone (of any organisation) signs in with already."""
+    """A new user of `org` (under `user_id` when given); 422 `invalid_role` for a role that
+    organisation's kind has not, 409 `email_taken` for an email someone (of any
+    organisation) signs in with already."""
     roles = ROLES_BY_KIND.get(OrgKind(org.kind), ())
     if body.role not in roles:
         raise Problem(
@@ -27,7 +28,7 @@ async def create_user(
     password_hash = await hash_password(body.password)
     try:
         return await console_users.add_user(
-            session, org.id, body.email, body.name, body.role, password_hash
+            session, org.id, body.email, body.name, body.role, password_hash, user_id
         )
     except console_users.EmailTaken:
         raise Problem(409, "email_taken", "a user with this email exists already") from None

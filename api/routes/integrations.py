@@ -7,7 +7,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.auth import OrgKind
+from api.commands import answer_once, fingerprinted, setup_command_key
 from api.deps import PrincipalDep, SecretBoxDep, SessionDep
+from api.idempotency import IdempotencyKey
 from api.schemas.integrations import (
     CarrierIntegrationIn,
     IntegrationPublic,
@@ -48,35 +50,67 @@ async def get_integrations(principal: PrincipalDep, session: SessionDep) -> Inte
 
 @router.put("/carrier", response_model=IntegrationPublic)
 async def put_carrier(
-    body: CarrierIntegrationIn, principal: PrincipalDep, session: SessionDep, box: SecretBoxDep
+    body: CarrierIntegrationIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    box: SecretBoxDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> IntegrationPublic:
+    """Set the carrier. A retry with the same `Idempotency-Key` gets the first answer and
+    changes nothing (a change made since stays); the key's record holds the keys only as
+    keyed fingerprints, never in clear."""
     principal.require(OrgKind.RETAILER)
-    row = await put_integration(
-        session,
-        box,
-        principal.owner_id,
-        IntegrationKind.CARRIER,
-        provider=body.provider,
-        api_key=body.api_key,
-        webhook_secret=body.webhook_secret,
-        services=body.services,
+    key = setup_command_key(
+        idempotency_key,
+        principal,
+        "put_carrier",
+        fingerprinted(body, box, "api_key", "webhook_secret"),
     )
-    return _public(IntegrationKind.CARRIER, row)
+
+    async def put() -> IntegrationPublic:
+        row = await put_integration(
+            session,
+            box,
+            principal.owner_id,
+            IntegrationKind.CARRIER,
+            provider=body.provider,
+            api_key=body.api_key,
+            webhook_secret=body.webhook_secret,
+            services=body.services,
+        )
+        return _public(IntegrationKind.CARRIER, row)
+
+    return await answer_once(session, key, IntegrationPublic, put)
 
 
 @router.put("/payments", response_model=IntegrationPublic)
 async def put_payments(
-    body: PaymentsIntegrationIn, principal: PrincipalDep, session: SessionDep, box: SecretBoxDep
+    body: PaymentsIntegrationIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    box: SecretBoxDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> IntegrationPublic:
+    """Set the payment provider; the `Idempotency-Key` as for the carrier."""
     principal.require(OrgKind.RETAILER)
-    row = await put_integration(
-        session,
-        box,
-        principal.owner_id,
-        IntegrationKind.PAYMENTS,
-        provider=body.provider,
-        api_key=body.secret_key,
-        webhook_secret=body.webhook_secret,
-        services=None,
+    key = setup_command_key(
+        idempotency_key,
+        principal,
+        "put_payments",
+        fingerprinted(body, box, "secret_key", "webhook_secret"),
     )
-    return _public(IntegrationKind.PAYMENTS, row)
+
+    async def put() -> IntegrationPublic:
+        row = await put_integration(
+            session,
+            box,
+            principal.owner_id,
+            IntegrationKind.PAYMENTS,
+            provider=body.provider,
+            api_key=body.secret_key,
+            webhook_secret=body.webhook_secret,
+            services=None,
+        )
+        return _public(IntegrationKind.PAYMENTS, row)
+
+    return await answer_once(session, key, IntegrationPublic, put)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from api import idempotency
 from api.auth import OrgKind, Principal
+from api.commands import fingerprinted, setup_command_key
 from api.console.accounts import create_user
-from api.deps import PrincipalDep, SessionDep
-from api.errors import not_found
+from api.deps import AsyncSession, PrincipalDep, SecretBoxDep, SessionDep
+from api.errors import Problem, not_found
+from api.idempotency import IdempotencyKey
 from api.schemas.users import UserCreate, UserInfo, UserPublic
 from db import console_users, models
 from db.organisations import organisation
@@ -31,12 +34,50 @@ async def _org_for(principal: Principal, session: SessionDep, org_id: str) -> mo
 
 @router.post("/{org_id}/users", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
 async def add_user(
-    org_id: str, body: UserCreate, principal: PrincipalDep, session: SessionDep
+    org_id: str,
+    body: UserCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    box: SecretBoxDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> UserPublic:
     """A user who signs in to the console with `email` and `password` (stored as an argon2
-    hash, never returned)."""
+    hash, never returned). The same `Idempotency-Key` and body answer the user the first
+    request made; the key's record holds the password only as a keyed fingerprint."""
     org = await _org_for(principal, session, org_id)
-    user = await create_user(session, org, body)
+    user_id = models.new_id()
+    key = setup_command_key(
+        idempotency_key,
+        principal,
+        "add_user",
+        {"org_id": org_id, **fingerprinted(body, box, "password")},
+        org_id=org.id,
+    )
+    if key is not None:
+        user_id = await idempotency.claim(
+            session, org.id, key.record_key, key.request_hash, "user", user_id
+        )
+        if (first := await _made(session, org.id, user_id)) is not None:
+            return _user_public(first)
+    try:
+        user = await create_user(session, org, body, user_id)
+    except Problem as refused:
+        # A concurrent request with the same key may have made the user under this id.
+        if key is None or refused.code != "email_taken":
+            raise
+        made = await _made(session, org.id, user_id)
+        if made is None:
+            raise
+        user = made
+    return _user_public(user)
+
+
+async def _made(session: AsyncSession, org_id: str, user_id: str) -> models.User | None:
+    user = await session.get(models.User, user_id, populate_existing=True)
+    return user if user is not None and user.org_id == org_id else None
+
+
+def _user_public(user: models.User) -> UserPublic:
     return UserPublic(id=user.id, email=user.email, name=user.name, role=user.role)
 
 

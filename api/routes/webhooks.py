@@ -6,7 +6,7 @@ import base64
 import secrets
 from datetime import timedelta
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from temporalio.service import RPCError
@@ -150,15 +150,47 @@ async def unsubscribe(webhook_id: str, principal: PrincipalDep, session: Session
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookSecret)
 async def rotate_secret(
-    webhook_id: str, principal: PrincipalDep, session: SessionDep, box: SecretBoxDep
+    webhook_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    box: SecretBoxDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> WebhookSecret:
     """A new signing secret. For 24 hours deliveries carry signatures with both the new and
     the old one, so the receiver can switch at its own pace; a second rotation within the
-    day retires the oldest at once."""
+    day retires the oldest at once.
+
+    A retry with the same `Idempotency-Key` rotates nothing and answers the secret that
+    request made, read from the subscription (where it is kept encrypted): the key's record
+    keeps only when the old secret expires, never a secret. Once another rotation has
+    replaced that secret, the retry is a 409 `conflict`."""
     sub = await _owned(session, principal, webhook_id)
-    secret = new_secret()
-    await rotate(session, sub, secret, box, ROTATION_OVERLAP)
-    return WebhookSecret(secret=secret, previous_secret_expires_at=sub.previous_secret_expires_at)
+    key = setup_command_key(idempotency_key, principal, "rotate_secret", {"webhook_id": sub.id})
+
+    async def rotate_now() -> WebhookSecret:
+        secret = new_secret()
+        await rotate(session, sub, secret, box, ROTATION_OVERLAP)
+        return WebhookSecret(
+            secret=secret, previous_secret_expires_at=sub.previous_secret_expires_at
+        )
+
+    def kept(answer: WebhookSecret) -> dict[str, Any]:
+        return answer.model_dump(mode="json", exclude={"secret"})
+
+    async def replay(first: dict[str, Any]) -> WebhookSecret:
+        await session.refresh(sub)
+        made = WebhookSecret.model_validate({**first, "secret": "-"})
+        # Each rotation sets a new expiry: the same one means no rotation came after.
+        if sub.previous_secret_expires_at != made.previous_secret_expires_at:
+            raise Problem(
+                409,
+                "conflict",
+                "the secret this Idempotency-Key made has since been replaced by another "
+                "rotation; it is not shown again",
+            )
+        return made.model_copy(update={"secret": signing_secret(sub, box)})
+
+    return await answer_once(session, key, WebhookSecret, rotate_now, kept=kept, replay=replay)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryOut])
