@@ -2,10 +2,10 @@
 delivery log and redelivery, and the repair network. Every form posts to the JSON API's own
 route function with the user's principal; a refusal is shown inline (`role="alert"`).
 
-Submitted twice, each has one effect: stock and the repair network are set to the values
-sent (the same values again change nothing), a webhook is created under the form's nonce
-as its `Idempotency-Key`, a plan code is unique in the catalog, and a delivery already
-sent again is pending (a second redelivery is refused and said so)."""
+Submitted twice, each has one effect: every form's nonce is its command's
+`Idempotency-Key` (`console:<user>:<nonce>`), so a second submission of the same rendered
+form gets the first answer and changes nothing: stock set since is not set back, a plan is
+added once, a webhook created once, a delivery sent again once."""
 
 from __future__ import annotations
 
@@ -111,10 +111,15 @@ async def set_stock(
     require_retailer(user)
     form = await request.form()
     try:
-        idempotency_key(user.user_id, form)  # a form the console rendered
+        key = idempotency_key(user.user_id, form)
         quantity = body(InventoryIn, {"quantity": whole(form, "quantity")})
         await inventory.put_stock(
-            text(form, "sku").strip(), quantity, user.principal(), session, await res.temporal()
+            text(form, "sku").strip(),
+            quantity,
+            user.principal(),
+            session,
+            await res.temporal(),
+            key,
         )
     except Exception as error:
         problem = await _refused(session, error)
@@ -181,8 +186,8 @@ async def add_plan(
     require_retailer(user)
     form = await request.form()
     try:
-        idempotency_key(user.user_id, form)
-        await plans.create_plan(body(PlanCreate, plan_fields(form)), user.principal(), session)
+        key = idempotency_key(user.user_id, form)
+        await plans.create_plan(body(PlanCreate, plan_fields(form)), user.principal(), session, key)
     except Exception as error:
         problem = await _refused(session, error)
         return await _plans_page(request, user, session, problem, form)
@@ -312,9 +317,15 @@ async def redeliver(
     require_retailer(user)
     form = await request.form()
     try:
-        idempotency_key(user.user_id, form)
+        key = idempotency_key(user.user_id, form)
         await webhooks.redeliver(
-            webhook_id, delivery_id, user.principal(), session, res.settings, await res.temporal()
+            webhook_id,
+            delivery_id,
+            user.principal(),
+            session,
+            res.settings,
+            await res.temporal(),
+            key,
         )
     except Exception as error:
         problem = await _refused(session, error)
@@ -358,9 +369,9 @@ async def set_network(
     form = await request.form()
     centers = [c.strip() for c in text(form, "centers").split() if c.strip()]
     try:
-        idempotency_key(user.user_id, form)
+        key = idempotency_key(user.user_id, form)
         await repair_network.put_network(
-            body(RepairNetwork, {"centers": centers}), user.principal(), session
+            body(RepairNetwork, {"centers": centers}), user.principal(), session, key
         )
     except Exception as error:
         problem = await _refused(session, error)

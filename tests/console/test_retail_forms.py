@@ -129,10 +129,11 @@ async def test_plan_catalog_enrolment_claim_transfer_cancel(
     async with console_client(stack, console_users.owner) as console:
         added, sent = await post_form(console, "/console/plans", "/console/plans", plan_fields)
         assert added.status_code == 303, added.text
-        # The same form again: the code is in the catalog once, and the page says so.
+        # The same form again: its nonce is the Idempotency-Key, so the first answer again
+        # (no "already in the catalog" refusal) and the code is in the catalog once.
         again = await console.post("/console/plans", data=sent)
-        assert again.status_code == 409
-        assert "already in the catalog" in alert_of(again.text)
+        assert again.status_code == 303, alert_of(again.text)
+        assert again.headers["location"] == added.headers["location"]
         catalog = await console.get("/console/plans")
         assert catalog.text.count(f'<th scope="row">{code}</th>') == 1
 
@@ -224,6 +225,15 @@ async def test_stock_levels_and_repair_network(stack: Stack, console_users: Cons
             rf"<th scope=\"row\">{sku}</th><td>[^<]*</td><td>7</td>",
             (await console.get("/console/inventory")).text,
         )
+        # Set otherwise since, the same form posted again (a reload of the POST) sets nothing:
+        # its nonce is the Idempotency-Key of the first submission.
+        async with stack.http(console_users.retailer.key) as api:
+            changed = await api.put(f"/v1/inventory/{sku}", json={"quantity": 4})
+            assert changed.status_code == 200, changed.text
+        assert (await console.post("/console/inventory", data=sent)).status_code == 303
+        async with stack.http(console_users.retailer.key) as api:
+            assert (await api.get(f"/v1/inventory/{sku}")).json()["quantity"] == 4
+            assert (await api.put(f"/v1/inventory/{sku}", json={"quantity": 7})).status_code == 200
         bad, _ = await post_form(
             console, "/console/inventory", "/console/inventory", {"sku": sku, "quantity": "-1"}
         )
