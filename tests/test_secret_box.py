@@ -4,6 +4,7 @@ key, and never show in a message or a repr."""
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -71,3 +72,16 @@ def test_keys_never_show() -> None:
     with pytest.raises(ValueError, match="AFTERSALES_SECRETS_KEY entry 1") as refused:
         SecretBox.from_setting("bad:" + "c2hvcnQ=")
     assert "c2hvcnQ" not in str(refused.value)
+
+
+def test_a_fingerprint_tells_secrets_apart_only_with_the_key() -> None:
+    box = SecretBox.from_setting(OLD)
+    mark = box.fingerprint(SECRET)
+    assert mark == SecretBox.from_setting(OLD).fingerprint(SECRET)
+    assert mark != box.fingerprint(SECRET + "x")
+    assert SECRET not in mark
+    # Keyed: no bare hash of a guess matches it, and another key gives another mark.
+    assert mark != hashlib.sha256(SECRET.encode()).hexdigest()
+    assert mark != SecretBox.from_setting(NEW).fingerprint(SECRET)
+    # The first key makes it, as it encrypts.
+    assert SecretBox.from_setting(f"{OLD},{NEW}").fingerprint(SECRET) == mark
