@@ -11,7 +11,7 @@ from fractions import Fraction
 from domain.common import Actor, Address, Customer, DocumentRef, Policy, ShipmentRef
 from domain.documents import CertificatePart, RepairCertificateData, long_date
 from domain.ids import child_case_id
-from domain.money import money_text, to_cents
+from domain.money import money_text, quantize_minor
 
 
 class RepairStatus(StrEnum):
@@ -121,8 +121,11 @@ class Quote:
     total: Decimal
 
 
-def quote(parts: list[Part], labor_minutes: int, labor_rate_per_hour: Decimal) -> Quote:
-    """Parts plus labor at the center's hourly rate, each rounded half up to the cent.
+def quote(
+    parts: list[Part], labor_minutes: int, labor_rate_per_hour: Decimal, currency: str
+) -> Quote:
+    """Parts plus labor at the center's hourly rate, each rounded half up to `currency`'s
+    minor unit (the cent; whole yen, a thousandth of a dinar).
 
     Each subtotal is rounded once, after summing, so the customer's total is exactly the
     sum of the two figures shown beside it.
@@ -137,8 +140,9 @@ def quote(parts: list[Part], labor_minutes: int, labor_rate_per_hour: Decimal) -
     if not labor_rate_per_hour.is_finite() or labor_rate_per_hour < 0:
         raise ValueError("labor rate must be a non-negative amount")
 
-    parts_total = to_cents(sum((p.unit_price * p.quantity for p in parts), Decimal(0)))
-    labor_total = to_cents(labor_rate_per_hour * labor_minutes / Decimal(60))
+    parts_sum = sum((p.unit_price * p.quantity for p in parts), Decimal(0))
+    parts_total = quantize_minor(parts_sum, currency)
+    labor_total = quantize_minor(labor_rate_per_hour * labor_minutes / Decimal(60), currency)
     return Quote(parts_total=parts_total, labor_total=labor_total, total=parts_total + labor_total)
 
 
@@ -152,9 +156,12 @@ class PendingQuote:
     outcome: str | None = None
 
     @classmethod
-    def offer(cls, diagnosis: Diagnosis, labor_rate: Decimal, expires_at: datetime) -> PendingQuote:
-        """The quote of the diagnosed work at the center's labor rate."""
-        return cls(quote(diagnosis.parts, diagnosis.labor_minutes, labor_rate), expires_at)
+    def offer(
+        cls, diagnosis: Diagnosis, labor_rate: Decimal, expires_at: datetime, currency: str
+    ) -> PendingQuote:
+        """The quote of the diagnosed work at the center's labor rate, in `currency`."""
+        work = quote(diagnosis.parts, diagnosis.labor_minutes, labor_rate, currency)
+        return cls(work, expires_at)
 
     def detail(self, currency: str) -> dict[str, str]:
         """The timeline detail of the quote, beside the diagnosis's."""

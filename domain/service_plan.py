@@ -14,7 +14,7 @@ from domain.common import Actor, Address, Customer, Policy
 from domain.documents import CoverageCertificateData, long_date
 from domain.durations import add_months
 from domain.ids import step_key
-from domain.money import floor_cents, money_text
+from domain.money import floor_minor, money_text
 
 
 class PlanStatus(StrEnum):
@@ -150,13 +150,15 @@ def cancellation_refund(
     terms: PlanTerms,
     charges: list[Charge],
     any_approved_claim: bool,
+    currency: str,
 ) -> Decimal:
-    """What a cancellation at `now` gives back (lifecycles.md §5).
+    """What a cancellation at `now` gives back (lifecycles.md §5), in `currency`.
 
     Inside `cancel_full_refund_within` with no approved claim: everything paid. Otherwise
     the unused part of the paid period that contains `now`, prorated by days (whole days
-    left, the day of cancellation counted as used) and rounded down to the cent. A period
-    not paid for gives nothing back.
+    left, the day of cancellation counted as used) and rounded down to the currency's minor
+    unit (the cent; whole yen, a thousandth of a dinar). A period not paid for gives nothing
+    back.
     """
     if now < enrolled_at:
         raise ValueError("cannot cancel before enrolment")
@@ -164,19 +166,23 @@ def cancellation_refund(
         return sum((c.amount for c in charges), Decimal(0))
     current = next((c for c in charges if c.period_start <= now < c.period_end), None)
     if current is None:
-        return Decimal("0.00")
-    return prorated(current.amount, current.period_start, current.period_end, now)
+        return floor_minor(Decimal(0), currency)
+    return prorated(current.amount, current.period_start, current.period_end, now, currency)
 
 
-def prorated(amount: Decimal, start: datetime, end: datetime, now: datetime) -> Decimal:
+def prorated(
+    amount: Decimal, start: datetime, end: datetime, now: datetime, currency: str
+) -> Decimal:
     """The share of `amount` for the whole days of [start, end) still to come after `now`'s
-    day, rounded down to the cent: never more than was paid, never negative."""
+    day, rounded down to `currency`'s minor unit: never more than was paid, never negative.
+    Rounded down here, not later: the gateway and the API round an amount half up, which
+    would give back 4000 JPY of a 3999.67 share."""
     total_days = (end.date() - start.date()).days
     if total_days <= 0:
-        return Decimal("0.00")
+        return floor_minor(Decimal(0), currency)
     used_days = min(total_days, (now.date() - start.date()).days + 1)
     unused = max(0, total_days - used_days)
-    return floor_cents(amount * unused / total_days)
+    return floor_minor(amount * unused / total_days, currency)
 
 
 def renewal_notice_at(term_start: datetime, terms: PlanTerms) -> datetime:
@@ -354,13 +360,14 @@ class PlanState:
         self.approved_claims_at.append(claim.at)
         self.any_approved_claim = True
 
-    def refund_on_cancel(self, now: datetime) -> Decimal:
+    def refund_on_cancel(self, now: datetime, currency: str) -> Decimal:
         return cancellation_refund(
             now=now,
             enrolled_at=self.enrolled_at,
             terms=self.terms,
             charges=self.charges,
             any_approved_claim=self.any_approved_claim,
+            currency=currency,
         )
 
     def answered(self, update_id: str | None) -> bool:

@@ -76,7 +76,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.certificates import Certificates
     from workflows.children import start_replacement
     from workflows.commands import CommandSlot
-    from workflows.patches import batched
+    from workflows.patches import batched, rounding_currency
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.routing import route_repair
     from workflows.shipping import Shipper, booked, named, void
@@ -242,7 +242,10 @@ class RepairWorkflow:
             return
         if needs_quote(start.coverage):
             expires_at = workflow.now() + start.policy.quote_valid_for
-            self.quote = PendingQuote.offer(diagnosis, self._labor_rate(), expires_at)
+            # In the case's own minor units: the quote is kept and answered (`RepairView`),
+            # so a case recorded in hundredths replays its hundredths (the patch).
+            currency = rounding_currency(start.policy.currency)
+            self.quote = PendingQuote.offer(diagnosis, self._labor_rate(), expires_at, currency)
             self.sla.pause(workflow.now())
             detail |= self.quote.detail(start.policy.currency)
             await self._transition(S.AWAITING_APPROVAL, E.QUOTED, diagnosis.actor, detail)
@@ -413,7 +416,9 @@ class RepairWorkflow:
     def _validate_diagnosis(self, diagnosis: Diagnosis) -> None:
         self._require("diagnosis", None, self.status is S.DIAGNOSING)
         try:
-            quote(diagnosis.parts, diagnosis.labor_minutes, self._labor_rate())
+            # Validation only (the same refusals in every currency): no patch to ask here.
+            currency = self.start.policy.currency
+            quote(diagnosis.parts, diagnosis.labor_minutes, self._labor_rate(), currency)
         except ValueError as exc:
             raise ApplicationError(str(exc), type="validation_error", non_retryable=True) from exc
 

@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.certificates import Certificates
     from workflows.children import start_repair, start_replacement
     from workflows.commands import CommandSlot
+    from workflows.patches import rounding_currency
     from workflows.payments import CustomerAuthentication, PaymentAccount, pay_unless_declined
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.timeline import Timeline
@@ -333,7 +334,11 @@ class ServicePlanWorkflow:
 
     async def _cancel(self, request: PlanCancel) -> CancelAnswer:
         state = self.state
-        refund = state.refund_on_cancel(workflow.now())
+        # Floored to whole yen for a yen plan; it decides the refund activity (none under one
+        # yen) and the update's answer, hence the patch (see `rounding_currency`).
+        refund = state.refund_on_cancel(
+            workflow.now(), rounding_currency(self.start.policy.currency)
+        )
         key = step_key(f"plan:{self.start.plan_id}", "cancel-refund")
         if refund > 0 and not await self._paid(PaymentKind.REFUND, key, refund):
             # A refund is not the card's to refuse: the task fails until someone looks.

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.money import minor_units
 from domain.repair import (
     REPAIR_TRANSITIONS,
     TERMINAL_REPAIR_STATUSES,
@@ -180,6 +181,7 @@ def test_quote_concrete_example() -> None:
         [part(2, "12.50", "P-1"), part(1, "3.99", "P-2")],
         labor_minutes=45,
         labor_rate_per_hour=Decimal("80.00"),
+        currency="USD",
     )
     assert result == Quote(
         parts_total=Decimal("28.99"), labor_total=Decimal("60.00"), total=Decimal("88.99")
@@ -188,7 +190,7 @@ def test_quote_concrete_example() -> None:
 
 
 def test_quote_no_parts_no_labor_is_zero() -> None:
-    assert quote([], 0, Decimal("80.00")) == Quote(
+    assert quote([], 0, Decimal("80.00"), "USD") == Quote(
         Decimal("0.00"), Decimal("0.00"), Decimal("0.00")
     )
 
@@ -198,7 +200,7 @@ def test_quote_no_parts_no_labor_is_zero() -> None:
 )
 def test_the_quote_detail_has_the_currencys_minor_units(currency: str, amount: str) -> None:
     expires_at = datetime(2026, 3, 1, tzinfo=UTC)
-    pending = PendingQuote(quote([], 60, Decimal("90")), expires_at)
+    pending = PendingQuote(quote([], 60, Decimal("90"), "USD"), expires_at)
     assert pending.detail(currency) == {
         "amount": amount,
         "currency": currency,
@@ -208,49 +210,49 @@ def test_the_quote_detail_has_the_currencys_minor_units(currency: str, amount: s
 
 def test_labor_rounds_half_up() -> None:
     # 1 minute at 0.30/h = 0.005 → 0.01 half up (banker's rounding would give 0.00).
-    assert quote([], 1, Decimal("0.30")).labor_total == Decimal("0.01")
+    assert quote([], 1, Decimal("0.30"), "USD").labor_total == Decimal("0.01")
     # 1 minute at 0.90/h = 0.015 → 0.02 (banker's would also give 0.02); 0.25/h → 0.0041… → 0.00
-    assert quote([], 1, Decimal("0.90")).labor_total == Decimal("0.02")
-    assert quote([], 1, Decimal("0.25")).labor_total == Decimal("0.00")
+    assert quote([], 1, Decimal("0.90"), "USD").labor_total == Decimal("0.02")
+    assert quote([], 1, Decimal("0.25"), "USD").labor_total == Decimal("0.00")
     # 10 minutes at 75.00/h = 12.50 exactly; 7 minutes at 100/h = 11.666… → 11.67
-    assert quote([], 10, Decimal("75.00")).labor_total == Decimal("12.50")
-    assert quote([], 7, Decimal("100")).labor_total == Decimal("11.67")
+    assert quote([], 10, Decimal("75.00"), "USD").labor_total == Decimal("12.50")
+    assert quote([], 7, Decimal("100"), "USD").labor_total == Decimal("11.67")
 
 
 def test_parts_round_half_up_after_summing() -> None:
     # 0.125 → 0.13 half up (banker's: 0.12).
-    assert quote([part(1, "0.125")], 0, Decimal(0)).parts_total == Decimal("0.13")
+    assert quote([part(1, "0.125")], 0, Decimal(0), "USD").parts_total == Decimal("0.13")
     # Summed before rounding: 3 * 0.333 = 0.999 → 1.00 (rounding each unit first: 0.99).
-    assert quote([part(3, "0.333")], 0, Decimal(0)).parts_total == Decimal("1.00")
+    assert quote([part(3, "0.333")], 0, Decimal(0), "USD").parts_total == Decimal("1.00")
     # Two lines of 0.004 = 0.008 → 0.01 (rounding per line would give 0.00).
     lines = [part(1, "0.004", "A"), part(1, "0.004", "B")]
-    assert quote(lines, 0, Decimal(0)).parts_total == Decimal("0.01")
+    assert quote(lines, 0, Decimal(0), "USD").parts_total == Decimal("0.01")
 
 
 @pytest.mark.parametrize("quantity", [0, -1])
 def test_quote_rejects_bad_quantity(quantity: int) -> None:
     with pytest.raises(ValueError):
-        quote([part(quantity=quantity)], 0, Decimal("80"))
+        quote([part(quantity=quantity)], 0, Decimal("80"), "USD")
 
 
 @pytest.mark.parametrize("price", ["-0.01", "NaN", "Infinity"])
 def test_quote_rejects_bad_price(price: str) -> None:
     with pytest.raises(ValueError):
-        quote([part(unit_price=price)], 0, Decimal("80"))
+        quote([part(unit_price=price)], 0, Decimal("80"), "USD")
 
 
 def test_quote_rejects_negative_minutes() -> None:
     with pytest.raises(ValueError):
-        quote([], -1, Decimal("80"))
+        quote([], -1, Decimal("80"), "USD")
 
 
 def test_quote_rejects_negative_rate() -> None:
     with pytest.raises(ValueError):
-        quote([], 10, Decimal("-1"))
+        quote([], 10, Decimal("-1"), "USD")
 
 
 def test_quote_accepts_free_parts_and_zero_minutes() -> None:
-    assert quote([part(1, "0")], 0, Decimal("80")).total == Decimal("0.00")
+    assert quote([part(1, "0")], 0, Decimal("80"), "USD").total == Decimal("0.00")
 
 
 # Prices with up to four places, as integer ten-thousandths so the oracle never sees a Decimal.
@@ -288,7 +290,7 @@ def oracle_labor_cents(rate_in_cents: int, labor_minutes: int) -> int:
 def test_total_is_parts_plus_labor(
     specs: list[tuple[int, int]], labor_minutes: int, rate: int
 ) -> None:
-    result = quote(parts_from(specs), labor_minutes, Decimal(rate) / 100)
+    result = quote(parts_from(specs), labor_minutes, Decimal(rate) / 100, "USD")
     assert result.total == result.parts_total + result.labor_total
     assert as_cents(result.total) == as_cents(result.parts_total) + as_cents(result.labor_total)
 
@@ -297,7 +299,7 @@ def test_total_is_parts_plus_labor(
 def test_quote_matches_integer_cents_oracle(
     specs: list[tuple[int, int]], labor_minutes: int, rate: int
 ) -> None:
-    result = quote(parts_from(specs), labor_minutes, Decimal(rate) / 100)
+    result = quote(parts_from(specs), labor_minutes, Decimal(rate) / 100, "USD")
     assert as_cents(result.parts_total) == oracle_parts_cents(specs)
     assert as_cents(result.labor_total) == oracle_labor_cents(rate, labor_minutes)
 
@@ -316,7 +318,49 @@ def test_quote_rejects_any_bad_input(bad: tuple[int, int, int]) -> None:
             [Part("P", "", quantity, Decimal(price_cents) / 100)],
             labor_minutes,
             Decimal("80.00"),
+            "USD",
         )
+
+
+# Each figure half up to the currency's own minor unit: one part at 12.5 (0.0125 KWD) and 7
+# minutes at 100 an hour (1 KWD): 11.666…, 0.1166… KWD.
+@pytest.mark.parametrize(
+    ("currency", "price", "rate", "totals"),
+    [
+        ("USD", "0.125", "100", ("0.13", "11.67", "11.80")),
+        ("JPY", "12.5", "100", ("13", "12", "25")),
+        ("KWD", "0.0125", "1", ("0.013", "0.117", "0.130")),
+    ],
+)
+def test_a_quote_is_in_the_currencys_minor_units(
+    currency: str, price: str, rate: str, totals: tuple[str, str, str]
+) -> None:
+    result = quote([part(1, price)], 7, Decimal(rate), currency)
+    parts_total, labor_total, total = (Decimal(t) for t in totals)
+    assert result == Quote(parts_total, labor_total, total)
+    places = -minor_units(currency)
+    assert [a.as_tuple().exponent for a in (result.parts_total, result.labor_total)] == [
+        places,
+        places,
+    ]
+    assert result.total.as_tuple().exponent == places
+
+
+@given(st.sampled_from(["USD", "JPY", "KWD"]), part_specs, minutes, rate_cents)
+def test_quote_matches_an_integer_oracle_in_every_currency(
+    currency: str, specs: list[tuple[int, int]], labor_minutes: int, rate: int
+) -> None:
+    places = minor_units(currency)
+    result = quote(parts_from(specs), labor_minutes, Decimal(rate) / 100, currency)
+
+    def half_up(numerator: int, denominator: int) -> Decimal:
+        return Decimal((2 * numerator + denominator) // (2 * denominator)).scaleb(-places)
+
+    # Prices in ten-thousandths, the rate in hundredths an hour: counted in minor units.
+    assert result.parts_total == half_up(sum(q * u for q, u in specs), 10 ** (4 - places))
+    assert result.labor_total == half_up(rate * labor_minutes * 10**places, 100 * 60)
+    assert result.total == result.parts_total + result.labor_total
+    assert result.total.as_tuple().exponent == -places
 
 
 # ---------------------------------------------------------------------------- SLA

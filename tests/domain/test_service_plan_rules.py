@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.durations import add_months
+from domain.money import minor_units
 from domain.service_plan import (
     BillingPeriod,
     Charge,
@@ -164,7 +165,12 @@ def test_inside_the_window_without_a_claim_everything_comes_back() -> None:
     plan = terms(billing_period=BillingPeriod.ANNUAL, price=Decimal("120.00"))
     now = START + timedelta(days=29)
     refund = cancellation_refund(
-        now=now, enrolled_at=START, terms=plan, charges=paid(plan, now), any_approved_claim=False
+        now=now,
+        enrolled_at=START,
+        terms=plan,
+        charges=paid(plan, now),
+        any_approved_claim=False,
+        currency="USD",
     )
     assert refund == Decimal("120.00")
 
@@ -175,12 +181,22 @@ def test_after_a_claim_or_the_window_only_the_unused_days_come_back() -> None:
     now = START + timedelta(days=9)
     charges = paid(plan, now)
     with_claim = cancellation_refund(
-        now=now, enrolled_at=START, terms=plan, charges=charges, any_approved_claim=True
+        now=now,
+        enrolled_at=START,
+        terms=plan,
+        charges=charges,
+        any_approved_claim=True,
+        currency="USD",
     )
     assert with_claim == Decimal("355.00")
     later = START + timedelta(days=40)  # past the 30-day window: day 41 used, 324 left
     assert cancellation_refund(
-        now=later, enrolled_at=START, terms=plan, charges=charges, any_approved_claim=False
+        now=later,
+        enrolled_at=START,
+        terms=plan,
+        charges=charges,
+        any_approved_claim=False,
+        currency="USD",
     ) == Decimal("324.00")
 
 
@@ -189,7 +205,12 @@ def test_a_period_not_paid_gives_nothing_back() -> None:
     now = START + timedelta(days=70)
     unpaid = paid(plan, START + timedelta(days=1))  # only January was paid
     assert cancellation_refund(
-        now=now, enrolled_at=START, terms=plan, charges=unpaid, any_approved_claim=True
+        now=now,
+        enrolled_at=START,
+        terms=plan,
+        charges=unpaid,
+        any_approved_claim=True,
+        currency="USD",
     ) == Decimal("0.00")
 
 
@@ -204,7 +225,7 @@ def test_proration_never_pays_more_than_paid_and_matches_integer_cents(
 ) -> None:
     end = start + timedelta(days=days)
     now = start + timedelta(days=min(offset, days))
-    refund = prorated(amount, start, end, now)
+    refund = prorated(amount, start, end, now, "USD")
     total = (end.date() - start.date()).days
     used = min(total, (now.date() - start.date()).days + 1)
     # Oracle in integer cents: floor(cents * unused / total).
@@ -221,5 +242,67 @@ def test_proration_shrinks_as_the_period_is_used(
     end = start + timedelta(days=days)
     earlier = start + timedelta(days=min(a, days))
     later = earlier + timedelta(days=1)
-    assert prorated(amount, start, end, later) <= prorated(amount, start, end, earlier)
-    assert prorated(amount, start, end, end - timedelta(microseconds=1)) == Decimal("0.00")
+    assert prorated(amount, start, end, later, "USD") <= prorated(
+        amount, start, end, earlier, "USD"
+    )
+    assert prorated(amount, start, end, end - timedelta(microseconds=1), "USD") == Decimal("0.00")
+
+
+# The currency's own minor unit: 2026-01-31 → 2027-01-31 is 365 days; cancelling on day 41
+# leaves 324, so the share is price * 324 / 365, rounded down (half up would give one more).
+@pytest.mark.parametrize(
+    ("currency", "price", "refund"),
+    [("USD", "45.00", "39.94"), ("JPY", "4500", "3994"), ("KWD", "4.500", "3.994")],
+)
+def test_a_prorated_refund_is_floored_to_the_currencys_minor_unit(
+    currency: str, price: str, refund: str
+) -> None:
+    plan = terms(billing_period=BillingPeriod.ANNUAL, price=Decimal(price), term_months=12)
+    now = START + timedelta(days=40)
+    answer = cancellation_refund(
+        now=now,
+        enrolled_at=START,
+        terms=plan,
+        charges=paid(plan, now),
+        any_approved_claim=False,
+        currency=currency,
+    )
+    assert (answer, answer.as_tuple().exponent) == (Decimal(refund), -minor_units(currency))
+
+
+def test_an_unpaid_period_gives_nothing_back_in_the_currencys_minor_unit() -> None:
+    plan = terms(price=Decimal("1000"))
+    unpaid = paid(plan, START + timedelta(days=1))
+    refund = cancellation_refund(
+        now=START + timedelta(days=70),
+        enrolled_at=START,
+        terms=plan,
+        charges=unpaid,
+        any_approved_claim=True,
+        currency="JPY",
+    )
+    assert (refund, refund.as_tuple().exponent) == (Decimal(0), 0)
+
+
+@st.composite
+def priced(draw: st.DrawFn) -> tuple[str, int]:
+    """A currency and an amount of it counted in its minor units (up to 10 million)."""
+    return draw(st.sampled_from(["USD", "JPY", "KWD"])), draw(st.integers(0, 10**7))
+
+
+@given(price=priced(), start=moments, days=st.integers(1, 400), offset=st.integers(0, 400))
+def test_proration_matches_integer_minor_units_in_every_currency(
+    price: tuple[str, int], start: datetime, days: int, offset: int
+) -> None:
+    currency, units = price
+    places = minor_units(currency)
+    amount = Decimal(units).scaleb(-places)
+    end = start + timedelta(days=days)
+    now = start + timedelta(days=min(offset, days))
+    refund = prorated(amount, start, end, now, currency)
+    total = (end.date() - start.date()).days
+    unused = max(0, total - min(total, (now.date() - start.date()).days + 1))
+    # Oracle in integer minor units: floor(units * unused / total).
+    assert refund == Decimal(units * unused // total).scaleb(-places)
+    assert refund.as_tuple().exponent == -places
+    assert Decimal(0) <= refund <= amount

@@ -21,8 +21,10 @@ from domain.ids import (
     repair_workflow_id,
     replacement_workflow_id,
 )
+from domain.money import minor_units
 from domain.repair import (
     REPAIR_TRANSITIONS,
+    Part,
     QaReport,
     QuoteDecision,
     RepairCancel,
@@ -60,6 +62,7 @@ from tests.workflows.kit import (
     scan,
     settle_and_terminate,
     shipments,
+    timeline,
     typed,
     until_status,
 )
@@ -206,6 +209,49 @@ async def test_paid_repair_approved(harness: Harness) -> None:
         ("qa_passed", "completed"),
     ]:
         assert timeline.index(earlier) < timeline.index(later)
+
+
+@pytest.mark.parametrize(
+    ("currency", "unit_price", "rate", "figures"),
+    [
+        # 7 minutes at 1000 JPY an hour is 116.66…: 117 yen, never 116.67.
+        ("JPY", "2468", "1000", ("2468", "117", "2585")),
+        # 7 minutes at 7.125 KWD an hour is 0.83125: 0.831 dinar, never 0.83.
+        ("KWD", "1.125", "7.125", ("1.125", "0.831", "1.956")),
+    ],
+)
+async def test_a_quote_is_priced_in_the_retailers_minor_units(
+    harness: Harness, currency: str, unit_price: str, rate: str, figures: tuple[str, str, str]
+) -> None:
+    h = harness
+    category = new_category()
+    center = await add_center(h, category)
+    async with h.sessions.begin() as session:
+        await session.execute(
+            update(models.RepairCenter)
+            .where(models.RepairCenter.org_id == center.org_id)
+            .values(labor_rate=Decimal(rate), currency=currency)
+        )
+    policy = Policy(currency=currency)
+    s = repair_start(h, category, coverage=RepairCoverage.PAID, direct=False, policy=policy)
+    handle, _ = await open_repair(h, s)
+    await report_status(handle, S.DIAGNOSING, center)
+    part = Part("P-7", "Hinge", 1, Decimal(unit_price))
+    view = await handle.execute_update(
+        typed(RepairWorkflow.diagnose), diagnosis(center, [part], labor_minutes=7)
+    )
+
+    assert view.status == "awaiting_approval" and view.quote is not None
+    answered = (view.quote.parts_total, view.quote.labor_total, view.quote.total)
+    assert answered == tuple(Decimal(f) for f in figures)
+    places = -minor_units(currency)
+    assert {a.as_tuple().exponent for a in answered} == {places}
+    (quoted,) = [e.detail for e in await timeline(h, s.repair_id) if e.event == "quoted"]
+    assert (quoted["amount"], quoted["currency"]) == (figures[2], currency)
+    await handle.execute_update(
+        typed(RepairWorkflow.decide_quote), QuoteDecision(RETAILER, approve=False)
+    )
+    assert (await deliver_back(h, handle, s.repair_id)).status == "returned_unrepaired"
 
 
 async def test_paid_repair_declined_goes_back_unrepaired(harness: Harness) -> None:

@@ -11,7 +11,8 @@ One history per lifecycle path: RMA, advance replacement, service plan (recorded
 payload codec, so their payloads are plain JSON: the codec must pass them through), repair,
 relocation, installation and delivery queue (recorded since, encrypted with
 tests.support.PAYLOAD_KEY);
-the paid repair also as each later patch of its steps recorded it.
+the paid repair also as each later patch of its steps recorded it, and a yen plan's
+cancellation as recorded before `MINOR_UNITS_PATCH` (its refund in hundredths).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,7 @@ from temporalio.worker import Replayer
 
 from db import models
 from domain.appointments import ChecklistItem
-from domain.common import CarrierStatus
+from domain.common import CarrierStatus, Policy
 from domain.contracts.payments import PaymentEvent
 from domain.delivery import ENQUEUE_SIGNAL, DeliveryQueueStart, QueuedDelivery
 from domain.ids import service_plan_workflow_id
@@ -41,7 +43,7 @@ from domain.relocation import RelocationStatus, Stage, StageOutcome
 from domain.repair import QuoteDecision, RepairCoverage, RepairStatus
 from domain.replacement import CoreReceived, ReplacementMode
 from domain.rma import Grade, InspectionRequest, ReceiveRequest
-from domain.service_plan import ClaimRequest, ClaimType
+from domain.service_plan import BillingPeriod, ClaimRequest, ClaimType, PlanCancel
 from temporal_client import ENCRYPTED_ENCODING, make_data_converter
 from tests.support import PAYLOAD_KEY, SECRET_BOX, free_port, serve_asgi
 from tests.workflows.kit import (
@@ -68,6 +70,7 @@ from tests.workflows.kit import (
     new_terms,
     now,
     open_installation,
+    open_plan,
     open_relocation,
     open_repair,
     open_replacement,
@@ -163,6 +166,19 @@ async def _record_service_plan(harness: Harness) -> WorkflowHistory:
     )
     await harness.env.sleep(timedelta(days=95))
     assert (await handle.result()).status.value == "expired"
+    return await handle.fetch_history()
+
+
+async def _record_yen_plan_cancelled(harness: Harness) -> WorkflowHistory:
+    """A yen plan of 1 JPY a year cancelled after its full-refund window, recorded before
+    `MINOR_UNITS_PATCH`: its refund, computed in hundredths then, is 0.88 and was paid (in
+    whole yen it is 0 and pays nothing), so only the patch's old branch replays it."""
+    terms = new_terms(term_months=12, billing_period=BillingPeriod.ANNUAL, price=Decimal("1"))
+    s = plan_start(harness, terms, policy=Policy(currency="JPY"))
+    handle, _ = await open_plan(harness, s)
+    await harness.env.sleep(timedelta(days=40))
+    await handle.execute_update(typed(ServicePlanWorkflow.cancel), PlanCancel())
+    assert (await handle.result()).status.value == "cancelled"
     return await handle.fetch_history()
 
 
@@ -306,6 +322,7 @@ RECORDERS = {
     "replacement_advance_core_returned": _record_advance_replacement,
     "replacement_advance_authenticated_hold": _record_authenticated_hold,
     "service_plan_expired": _record_service_plan,
+    "service_plan_cancelled_yen": _record_yen_plan_cancelled,
     "repair_paid_quote_approved": _record_paid_repair,
     # The same path as recorded by the kit before the batched steps (its one-step patches,
     # a timer per SLA wait) and since (one `batched-steps` patch, one SLA timer).

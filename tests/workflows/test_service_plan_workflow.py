@@ -14,7 +14,7 @@ from db import models
 from domain.common import Customer, Policy
 from domain.durations import add_months
 from domain.ids import repair_workflow_id, replacement_workflow_id
-from domain.money import floor_cents, money_text
+from domain.money import floor_cents, floor_minor, money_text
 from domain.service_plan import (
     BillingPeriod,
     ClaimRefusal,
@@ -318,6 +318,31 @@ async def test_cancel_after_the_window_is_prorated(harness: Harness) -> None:
     assert refund.idempotency_key == f"plan:{s.plan_id}/cancel-refund"
     assert (await handle.result()).status is P.CANCELLED
     assert await case_status(h, s.plan_id) == "cancelled"
+
+
+async def test_a_yen_refund_is_prorated_down_to_whole_yen(harness: Harness) -> None:
+    """lifecycles.md §5 rounds a refund down: 4500 JPY a year, 40 days in, gives back the
+    unused share floored to the yen (3994.52… → 3994), never 3995 as a gateway's or the API's
+    half-up rounding of a share kept in hundredths would make it."""
+    h = harness
+    terms = new_terms(term_months=12, billing_period=BillingPeriod.ANNUAL, price=Decimal("4500"))
+    s = plan_start(h, terms, policy=Policy(currency="JPY"))
+    handle, view = await open_plan(h, s)
+    assert view.term_ends_at is not None
+    await h.env.sleep(timedelta(days=40))
+    answer = await handle.execute_update(typed(ServicePlanWorkflow.cancel), PlanCancel())
+
+    enrolled = add_months(view.term_ends_at, -12)
+    total_days = (view.term_ends_at.date() - enrolled.date()).days
+    share = Decimal("4500") * (total_days - 41) / total_days
+    expected = floor_minor(share, "JPY")
+    assert expected < share  # the share has a fraction of a yen, dropped
+    assert (answer.refund, answer.refund.as_tuple().exponent) == (expected, 0)
+    (refund,) = await payments(h, s.plan_id, "refund")
+    assert (refund.amount, refund.currency, refund.status) == (expected, "JPY", "succeeded")
+    (cancelled,) = [e.detail for e in await timeline(h, s.plan_id) if e.event == "cancelled"]
+    assert cancelled == {"refund": str(expected), "currency": "JPY"}
+    assert (await handle.result()).status is P.CANCELLED
 
 
 async def test_transfer_issues_a_certificate_to_the_new_owner(harness: Harness) -> None:
