@@ -222,7 +222,9 @@ def repair_public(bundle: CaseBundle, base_url: str, viewer: Viewer) -> RepairPu
             expires_at=quote.expires_at,
             outcome=quote.outcome,
         ),
-        diagnosis=None if facts.diagnosis is None else facts.diagnosis.to_data(),
+        # In the case's currency, as the quote beside it: a row written before its facts said
+        # theirs has two decimals whatever the currency (2468 JPY stored as "2468.00").
+        diagnosis=None if facts.diagnosis is None else facts.diagnosis.to_data(case.currency),
         qa_failures=facts.qa_failures,
         sla_due_at=repair_sla_due_at(facts.sla),
         sla_breached=facts.sla.breached,

@@ -7,7 +7,9 @@ Readers (case views, the tracking page, emails) parse the row once with `from_da
 
 Parsing is tolerant: rows written before a key existed parse to that field's default, and a
 nested object that cannot be read (a missing or malformed timestamp) parses as absent, so an
-old row still renders. Amounts are written with two decimals, moments as ISO 8601.
+old row still renders. Amounts whose facts know their currency (a repair's quote and parts,
+a payment action's) are written with its minor units (`money_text`: JPY 2468, USD 12.50,
+KWD 0.831); the others with two decimals. Moments are written as ISO 8601.
 
 `customer_first_name` is written when a case is recorded and by a customer change, never by
 a projection: a projection's facts leave it empty, and empty is not written, so a projection
@@ -31,6 +33,9 @@ from domain.replacement import ReplacementMode
 from domain.service_plan import ClaimRecord, ClaimType, PlanState, PlanView, ServicePlanStart
 
 CUSTOMER_FIRST_NAME = "customer_first_name"
+
+# What amounts were written in before a row said its currency: two decimals, as USD's.
+_HUNDREDTHS = "USD"
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -88,11 +93,12 @@ class QuoteFacts:
     # "approved", "declined" or "expired" once answered.
     outcome: str | None = None
 
-    def to_data(self) -> dict[str, Any]:
+    def to_data(self, currency: str) -> dict[str, Any]:
+        """Written in `currency`'s minor units (the repair's: `RepairFacts.currency`)."""
         return {
-            "parts_total": f"{self.parts_total:.2f}",
-            "labor_total": f"{self.labor_total:.2f}",
-            "total": f"{self.total:.2f}",
+            "parts_total": money_text(self.parts_total, currency),
+            "labor_total": money_text(self.labor_total, currency),
+            "total": money_text(self.total, currency),
             "expires_at": self.expires_at.isoformat(),
             "outcome": self.outcome,
         }
@@ -106,7 +112,9 @@ class DiagnosisFacts:
     repairable: bool
     parts: tuple[Part, ...] = ()
 
-    def to_data(self) -> dict[str, Any]:
+    def to_data(self, currency: str) -> dict[str, Any]:
+        """Written with part prices in `currency`'s minor units (the repair's; the API
+        writes a case's diagnosis in the case's currency)."""
         return {
             "fault_code": self.fault_code,
             "findings": self.findings,
@@ -117,7 +125,7 @@ class DiagnosisFacts:
                     "part_no": p.part_no,
                     "description": p.description,
                     "quantity": p.quantity,
-                    "unit_price": f"{p.unit_price:.2f}",
+                    "unit_price": money_text(p.unit_price, currency),
                 }
                 for p in self.parts
             ],
@@ -155,17 +163,29 @@ class RepairFacts:
     qa_failures: int = 0
     sla: SlaFacts = field(default_factory=SlaFacts)
     customer_first_name: str = ""
+    # The currency of the quote and the part prices (the case's, its retailer's policy's);
+    # None on a row written before it was, whose amounts have two decimals whatever the
+    # currency: read and written again so (`money_currency`), the row stays as it was.
+    currency: str | None = None
+
+    @property
+    def money_currency(self) -> str:
+        """The currency whose minor units the amounts are written in."""
+        return self.currency or _HUNDREDTHS
 
     def to_data(self) -> dict[str, Any]:
+        money = self.money_currency
         data: dict[str, Any] = {
             "unit": self.unit.to_data(),
             "fault": self.fault,
             "assigned_center": self.assigned_center,
-            "quote": None if self.quote is None else self.quote.to_data(),
-            "diagnosis": None if self.diagnosis is None else self.diagnosis.to_data(),
+            "quote": None if self.quote is None else self.quote.to_data(money),
+            "diagnosis": None if self.diagnosis is None else self.diagnosis.to_data(money),
             "qa_failures": self.qa_failures,
             "sla": self.sla.to_data(),
         }
+        if self.currency is not None:
+            data["currency"] = self.currency
         return _with_name(data, self.customer_first_name)
 
     @classmethod
@@ -192,6 +212,7 @@ class RepairFacts:
                 breached=bool(sla.get("breached", False)),
             ),
             customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
+            currency=_optional_str(data.get("currency")) or None,
         )
 
 
@@ -251,7 +272,8 @@ def repair_facts(
     sla: SlaClock,
     customer_first_name: str = "",
 ) -> RepairFacts:
-    """A repair job's facts as its workflow holds them (the one writer's builder)."""
+    """A repair job's facts as its workflow holds them (the one writer's builder), in the
+    currency of its retailer's policy."""
     unit, d = start.unit, diagnosis
     return RepairFacts(
         unit=RepairUnit(unit.sku, unit.serial, unit.product_name, unit.category),
@@ -280,6 +302,7 @@ def repair_facts(
             breached=sla.breached,
         ),
         customer_first_name=customer_first_name,
+        currency=start.policy.currency,
     )
 
 

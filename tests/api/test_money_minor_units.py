@@ -6,15 +6,32 @@ field, and a KWD price keeps its third decimal (real HTTP, real database, real w
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db import models
+from db.session import make_engine, make_sessionmaker
 from tests.api.helpers import add_product, make_org, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_plans import plan
 from tests.api.test_repair_e2e import new_center, profile, repair_body
 from tests.support import Stack
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def sessions(stack: Stack) -> AsyncIterator[Sessions]:
+    engine = make_engine(stack.settings.database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 def refused_at(response: httpx.Response, *field: str | int) -> str:
@@ -81,7 +98,9 @@ async def test_a_labour_rate_has_its_currencys_minor_units(stack: Stack) -> None
         assert kept.json()["labor_rate"] == rate
 
 
-async def test_a_diagnosis_prices_parts_in_the_repairs_currency(stack: Stack) -> None:
+async def test_a_diagnosis_prices_parts_in_the_repairs_currency(
+    stack: Stack, sessions: Sessions
+) -> None:
     category = f"yen-{uuid.uuid4().hex[:6]}"
     shop = await make_org(stack, "retailer")
     center = await new_center(stack, category)
@@ -105,3 +124,56 @@ async def test_a_diagnosis_prices_parts_in_the_repairs_currency(stack: Stack) ->
         assert quoted.status_code == 200, quoted.text
         done = await wait_for(http, path, lambda b: b.get("quote") is not None)
         assert done["quote"]["parts_total"] == {"amount": "2468", "currency": "JPY"}
+        assert done["diagnosis"]["parts"][0]["unit_price"] == "1234"
+
+        # A row its workflow wrote before its facts said their currency has hundredths
+        # ("2468.00" yen): the API still answers in whole yen.
+        async with sessions.begin() as session:
+            row = await session.scalar(select(models.Case).where(models.Case.id == done["id"]))
+            assert row is not None and row.data["currency"] == "JPY"
+            data = {k: v for k, v in row.data.items() if k != "currency"}
+            data["quote"] = {**data["quote"], "parts_total": "2468.00", "total": "2468.00"}
+            (stored_part,) = data["diagnosis"]["parts"]
+            data["diagnosis"] = {
+                **data["diagnosis"],
+                "parts": [stored_part | {"unit_price": "1234.00"}],
+            }
+            row.data = data
+        old = (await http.get(path)).json()
+        assert old["quote"]["total"] == {"amount": "2468", "currency": "JPY"}
+        assert old["diagnosis"]["parts"][0]["unit_price"] == "1234"
+
+
+async def test_a_kwd_quote_and_its_parts_keep_their_third_decimal(stack: Stack) -> None:
+    # 7 minutes at 7.125 KWD an hour is 0.83125: 0.831 dinar, stored and shown (it was
+    # once stored as "0.83" and shown as 0.830, and a 1.125 part as "1.12").
+    category = f"kwd-{uuid.uuid4().hex[:6]}"
+    shop = await make_org(stack, "retailer")
+    rate = {"amount": "7.125", "currency": "KWD"}
+    center = await new_center(stack, category, labor_rate=rate)
+    product = await add_product(stack, shop, price="120.00", category=category)
+    async with stack.http(shop.key) as http, stack.http(center.key) as bench:
+        await in_currency(http, "KWD")
+        repair = await http.post("/v1/repairs", json=repair_body(product["sku"], "paid"))
+        assert repair.status_code == 201, repair.text
+        path = f"/v1/repairs/{repair.json()['id']}"
+        await wait_for(bench, path, lambda b: b.get("status") == "awaiting_unit")
+        for status in ("received", "diagnosing"):
+            moved = await bench.post(f"{path}/status", json={"status": status})
+            assert moved.status_code == 200, moved.text
+        part = {"part_no": "P-7", "description": "hinge", "quantity": 1, "unit_price": "1.125"}
+        body = {"fault_code": "E-HINGE", "parts": [part], "labor_minutes": 7, "repairable": True}
+        quoted = await bench.post(f"{path}/diagnosis", json=body)
+        assert quoted.status_code == 200, quoted.text
+
+        done = await wait_for(http, path, lambda b: b.get("quote") is not None)
+        quote = done["quote"]
+        assert [quote[k] for k in ("parts_total", "labor_total", "total")] == [
+            {"amount": "1.125", "currency": "KWD"},
+            {"amount": "0.831", "currency": "KWD"},
+            {"amount": "1.956", "currency": "KWD"},
+        ]
+        assert done["diagnosis"]["parts"][0]["unit_price"] == "1.125"
+        # The timeline says the same total.
+        (quoted_entry,) = [e for e in done["timeline"] if e["event"] == "quoted"]
+        assert quoted_entry["detail"]["amount"] == "1.956"

@@ -195,6 +195,55 @@ def test_the_workflows_values_write_the_stored_json() -> None:
     assert RmaFacts(T0, "Ada").to_data() == RMA_DATA
 
 
+def _repair_in(currency: str, unit_price: str, figures: tuple[str, str, str]) -> RepairFacts:
+    parts_total, labor_total, total = map(Decimal, figures)
+    return RepairFacts(
+        quote=QuoteFacts(parts_total, labor_total, total, T1, "approved"),
+        diagnosis=DiagnosisFacts("E1", "", 7, True, (Part("P1", "hinge", 1, Decimal(unit_price)),)),
+        currency=currency,
+    )
+
+
+@pytest.mark.parametrize(
+    ("currency", "unit_price", "figures"),
+    [
+        ("USD", "12.5", ("12.50", "40.00", "52.50")),
+        ("JPY", "2468", ("2468", "117", "2585")),
+        ("KWD", "1.125", ("1.125", "0.831", "1.956")),
+    ],
+)
+def test_a_repair_writes_its_quote_and_parts_in_its_currencys_minor_units(
+    currency: str, unit_price: str, figures: tuple[str, str, str]
+) -> None:
+    repair = _repair_in(currency, unit_price, figures)
+    data = repair.to_data()
+    quote, diagnosis = data["quote"], data["diagnosis"]
+    assert (quote["parts_total"], quote["labor_total"], quote["total"]) == figures
+    (part,) = diagnosis["parts"]
+    assert part["unit_price"] == figures[0]
+    assert data["currency"] == currency
+    # Read back to the same facts, and written again the same.
+    assert RepairFacts.from_data(data) == repair
+    assert RepairFacts.from_data(data).to_data() == data
+    assert facts_of("repair", data) == repair
+
+
+def test_a_repair_row_without_a_currency_reads_and_writes_as_before() -> None:
+    # Rows written before the facts said their currency have two decimals, whatever it was.
+    old = RepairFacts.from_data(REPAIR_DATA)
+    assert old.currency is None and old.money_currency == "USD"
+    assert old.to_data() == REPAIR_DATA
+    assert "currency" not in old.to_data()
+    assert RepairFacts().to_data().get("currency") is None
+    # A reader that knows the case's currency writes the stored amounts in it.
+    part = {"part_no": "P1", "description": "", "quantity": 1, "unit_price": "2468.00"}
+    stored = {**REPAIR_DATA["diagnosis"], "parts": [part]}
+    diagnosis = RepairFacts.from_data({**REPAIR_DATA, "diagnosis": stored}).diagnosis
+    assert diagnosis is not None
+    assert diagnosis.to_data("JPY")["parts"][0]["unit_price"] == "2468"
+    assert diagnosis.to_data("KWD")["parts"][0]["unit_price"] == "2468.000"
+
+
 def test_a_projection_without_the_name_leaves_the_rows_name_alone() -> None:
     # The store merges a projection into the row: a key not written keeps its value.
     projected = RepairFacts.from_data(REPAIR_DATA)

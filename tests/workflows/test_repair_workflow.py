@@ -248,10 +248,21 @@ async def test_a_quote_is_priced_in_the_retailers_minor_units(
     assert {a.as_tuple().exponent for a in answered} == {places}
     (quoted,) = [e.detail for e in await timeline(h, s.repair_id) if e.event == "quoted"]
     assert (quoted["amount"], quoted["currency"]) == (figures[2], currency)
+    # The stored facts keep them too, and the part's price (once "0.83" and "1.12" dinar,
+    # "2468.00" yen): the API reads the quote and the diagnosis from there.
+    data = (await case_row(h, s.repair_id)).data
+    stored = data["quote"]
+    assert (stored["parts_total"], stored["labor_total"], stored["total"]) == figures
+    assert [p["unit_price"] for p in data["diagnosis"]["parts"]] == [figures[0]]
+    assert data["currency"] == currency
     await handle.execute_update(
         typed(RepairWorkflow.decide_quote), QuoteDecision(RETAILER, approve=False)
     )
     assert (await deliver_back(h, handle, s.repair_id)).status == "returned_unrepaired"
+    # Every later step writes the facts again, in the same minor units.
+    data = (await case_row(h, s.repair_id)).data
+    assert (data["quote"]["total"], data["quote"]["outcome"]) == (figures[2], "declined")
+    assert [p["unit_price"] for p in data["diagnosis"]["parts"]] == [figures[0]]
 
 
 async def test_paid_repair_declined_goes_back_unrepaired(harness: Harness) -> None:
