@@ -467,6 +467,9 @@ class ReplacementWorkflow:
             replacement_sku=self.start.replacement_sku,
             core_charged=self.core_charged,
             hold=self.deposit.facts(),
+            # The hold is written in the case's minor units (KWD 1.125, JPY 12000); a
+            # local activity's input only, so running cases take it without a patch.
+            currency=self.start.policy.currency,
         )
 
     async def _transition(

@@ -8,8 +8,9 @@ Readers (case views, the tracking page, emails) parse the row once with `from_da
 Parsing is tolerant: rows written before a key existed parse to that field's default, and a
 nested object that cannot be read (a missing or malformed timestamp) parses as absent, so an
 old row still renders. Amounts whose facts know their currency (a repair's quote and parts,
-a payment action's) are written with its minor units (`money_text`: JPY 2468, USD 12.50,
-KWD 0.831); the others with two decimals. Moments are written as ISO 8601.
+a replacement's deposit hold, a payment action's) are written with its minor units
+(`money_text`: JPY 2468, USD 12.50, KWD 0.831); the others with two decimals. Moments are
+written as ISO 8601.
 
 `customer_first_name` is written when a case is recorded and by a customer change, never by
 a projection: a projection's facts leave it empty, and empty is not written, so a projection
@@ -319,9 +320,10 @@ class HoldFacts:
     placed_at: datetime
     renewals: int = 0
 
-    def to_data(self) -> dict[str, Any]:
+    def to_data(self, currency: str) -> dict[str, Any]:
+        """Written in `currency`'s minor units (the replacement's, `ReplacementFacts`)."""
         return {
-            "amount": f"{self.amount:.2f}",
+            "amount": money_text(self.amount, currency),
             "status": self.status,
             "placed_at": self.placed_at.isoformat(),
             "renewals": self.renewals,
@@ -336,14 +338,25 @@ class ReplacementFacts:
     core_charged: bool = False
     hold: HoldFacts | None = None
     customer_first_name: str = ""
+    # The currency of the hold (the case's, its retailer's policy's); None on a row written
+    # before it was, whose hold has two decimals whatever the currency: read and written
+    # again so (`money_currency`), the row stays as it was.
+    currency: str | None = None
+
+    @property
+    def money_currency(self) -> str:
+        """The currency whose minor units the hold's amount is written in."""
+        return self.currency or _HUNDREDTHS
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "mode": None if self.mode is None else self.mode.value,
             "replacement_sku": self.replacement_sku,
             "core_charged": self.core_charged,
-            "hold": None if self.hold is None else self.hold.to_data(),
+            "hold": None if self.hold is None else self.hold.to_data(self.money_currency),
         }
+        if self.currency is not None:
+            data["currency"] = self.currency
         return _with_name(data, self.customer_first_name)
 
     @classmethod
@@ -354,6 +367,7 @@ class ReplacementFacts:
             core_charged=bool(data.get("core_charged", False)),
             hold=_hold(data.get("hold")),
             customer_first_name=_str(data.get(CUSTOMER_FIRST_NAME)),
+            currency=_optional_str(data.get("currency")) or None,
         )
 
 

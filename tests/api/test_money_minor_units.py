@@ -20,6 +20,7 @@ from tests.api.helpers import add_product, make_org, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_plans import plan
 from tests.api.test_repair_e2e import new_center, profile, repair_body
+from tests.api.test_replacement_e2e import replacement_body
 from tests.support import Stack
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -177,3 +178,35 @@ async def test_a_kwd_quote_and_its_parts_keep_their_third_decimal(stack: Stack) 
         # The timeline says the same total.
         (quoted_entry,) = [e for e in done["timeline"] if e["event"] == "quoted"]
         assert quoted_entry["detail"]["amount"] == "1.956"
+
+
+async def test_a_kwd_deposit_hold_keeps_its_third_decimal(stack: Stack, sessions: Sessions) -> None:
+    # An advance exchange holds the unit's price: 1.125 dinar, stored and shown so (it was
+    # once stored as "1.12" and shown as 1.120).
+    shop = await make_org(stack, "retailer")
+    sku = f"KWD-{uuid.uuid4().hex[:8]}"
+    async with stack.http(shop.key) as http:
+        await in_currency(http, "KWD")
+        product = {
+            "sku": sku,
+            "name": "Lamp",
+            "category": "home",
+            "unit_price": {"amount": "1.125", "currency": "KWD"},
+            "warranty_months": 12,
+        }
+        added = await http.post("/v1/products", json=product)
+        assert added.status_code == 201, added.text
+        stocked = await http.put(f"/v1/inventory/{sku}", json={"quantity": 1})
+        assert stocked.status_code == 200, stocked.text
+        body = replacement_body(sku, mode="advance", payment_method="pm_ok")
+        created = await http.post("/v1/replacements", json=body)
+        assert created.status_code == 201, created.text
+        assert created.json()["hold"]["amount"] == {"amount": "1.125", "currency": "KWD"}
+        path = f"/v1/replacements/{created.json()['id']}"
+        shown = (await http.get(path)).json()
+        assert shown["hold"]["amount"] == {"amount": "1.125", "currency": "KWD"}
+
+    async with sessions() as session:
+        row = await session.scalar(select(models.Case).where(models.Case.id == shown["id"]))
+        assert row is not None
+        assert (row.data["hold"]["amount"], row.data["currency"]) == ("1.125", "KWD")

@@ -244,6 +244,40 @@ def test_a_repair_row_without_a_currency_reads_and_writes_as_before() -> None:
     assert diagnosis.to_data("KWD")["parts"][0]["unit_price"] == "2468.000"
 
 
+@pytest.mark.parametrize(
+    ("currency", "amount", "text"),
+    [("USD", "199", "199.00"), ("JPY", "12000", "12000"), ("KWD", "1.125", "1.125")],
+)
+def test_a_replacement_writes_its_hold_in_its_currencys_minor_units(
+    currency: str, amount: str, text: str
+) -> None:
+    # A dinar hold of 1.125 was once stored as "1.12", a yen one of 12000 as "12000.00".
+    replacement = ReplacementFacts(
+        ReplacementMode.ADVANCE,
+        "SKU-2",
+        hold=HoldFacts(Decimal(amount), "held", T0, 1),
+        customer_first_name="Ada",
+        currency=currency,
+    )
+    data = replacement.to_data()
+    assert (data["hold"]["amount"], data["currency"]) == (text, currency)
+    # Read back to the same facts, and written again the same.
+    assert ReplacementFacts.from_data(data) == replacement
+    assert ReplacementFacts.from_data(data).to_data() == data
+    assert facts_of("replacement", data) == replacement
+
+
+def test_a_replacement_row_without_a_currency_reads_and_writes_as_before() -> None:
+    # Rows written before the facts said their currency have two decimals, whatever it was.
+    old = ReplacementFacts.from_data(REPLACEMENT_DATA)
+    assert old.currency is None and old.money_currency == "USD"
+    assert old.to_data() == REPLACEMENT_DATA
+    assert "currency" not in old.to_data()
+    assert ReplacementFacts().to_data().get("currency") is None
+    yen = {**REPLACEMENT_DATA, "hold": {**REPLACEMENT_DATA["hold"], "amount": "12000.00"}}
+    assert ReplacementFacts.from_data(yen).to_data() == yen
+
+
 def test_a_projection_without_the_name_leaves_the_rows_name_alone() -> None:
     # The store merges a projection into the row: a key not written keeps its value.
     projected = RepairFacts.from_data(REPAIR_DATA)

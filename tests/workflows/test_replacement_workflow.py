@@ -541,6 +541,33 @@ async def test_a_yen_deposit_and_core_charge_are_written_in_whole_yen(harness: H
     entries = {e.event: e.detail for e in await timeline(harness, s.replacement_id)}
     assert entries["deposit_held"] == {"amount": "12000"}
     assert entries["core_charged"] == {"amount": "12000", "currency": "JPY"}
+    # The stored hold too (once "12000.00"): the API reads it from there.
+    data = (await case_row(harness, s.replacement_id)).data
+    assert (data["hold"]["amount"], data["hold"]["status"]) == ("12000", "captured")
+    assert data["currency"] == "JPY"
+
+
+async def test_a_dinar_deposit_hold_is_stored_with_three_places(harness: Harness) -> None:
+    """KWD has three decimals: a hold of 1.125 is stored as `1.125`, once `1.12`, from the
+    first write to the release."""
+    sku = new_sku()
+    await add_stock(harness, sku, 1)
+    s = replacement_start(harness, sku, mode=ADVANCE, policy=Policy(currency="KWD"))
+    s = dataclasses.replace(s, unit_price=Decimal("1.125"))
+    handle, view = await open_replacement(harness, s)
+    assert view.status == "shipped"
+    data = (await case_row(harness, s.replacement_id)).data
+    assert (data["hold"]["amount"], data["hold"]["status"]) == ("1.125", "held")
+    assert data["currency"] == "KWD"
+
+    await deliver(harness, handle, s)
+    await until_status(harness, s.replacement_id, "awaiting_core")
+    view = await handle.execute_update(
+        typed(ReplacementWorkflow.core_received), CoreReceived(RETAILER, note="core ok")
+    )
+    assert view.status == "completed"
+    data = (await case_row(harness, s.replacement_id)).data
+    assert (data["hold"]["amount"], data["hold"]["status"]) == ("1.125", "released")
 
 
 async def test_a_dinar_refund_is_written_with_three_places(harness: Harness) -> None:
