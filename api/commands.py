@@ -7,7 +7,7 @@ rather than hold the connection while no worker runs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -30,6 +30,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, decision_pending, invalid_transition
 from api.idempotency import CommandKey, IdempotencyKey
 from db import models
+from db.projection import case_recorded
 from db.queries import CaseBundle, load_case_view
 from db.secret_box import SecretBox
 from domain.common import WORKFLOW_TASK_TIMEOUT
@@ -206,6 +207,27 @@ async def answer_once(
     if replay is None:
         return answer_type.model_validate(stored)
     return answer if stored == record else await replay(stored)
+
+
+# A child case (a plan claim's repair or replacement) is recorded by its own workflow's first
+# task, moments after its parent started it: an answer naming one waits this long for it, so
+# the id it gives can be read at once. A child no worker has run yet (workers down) is still
+# answered: it appears when one runs it.
+CHILD_RECORDED_WITHIN = 10.0
+
+
+async def children_recorded(session: AsyncSession, case_ids: Iterable[str | None]) -> None:
+    """Wait (briefly, see CHILD_RECORDED_WITHIN) until the named child cases are in the read
+    model. Reads only: no write lock is held while the child's worker writes it."""
+    pending = [case_id for case_id in case_ids if case_id]
+    loop = asyncio.get_running_loop()
+    deadline, pause = loop.time() + CHILD_RECORDED_WITHIN, 0.01
+    while pending:
+        pending = [case_id for case_id in pending if not await case_recorded(session, case_id)]
+        if not pending or loop.time() >= deadline:
+            return
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 @dataclass(frozen=True)

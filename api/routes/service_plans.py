@@ -12,7 +12,7 @@ from api.auth import OrgKind
 from api.case_access import CaseRef, CaseResource
 from api.case_views import service_plan_public
 from api.catalog import catalog
-from api.commands import CaseCommands, CommandsDep
+from api.commands import CaseCommands, CommandsDep, children_recorded
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import Problem
 from api.pagination import LimitQuery
@@ -153,6 +153,7 @@ async def claim(body: ClaimBody, plan: Plan, commands: CommandsDep) -> ClaimOut:
     )
 
     async def answer(decided: ClaimAnswer) -> ClaimOut:
+        await children_recorded(commands.session, (decided.repair_id, decided.replacement_id))
         return ClaimOut(
             decision=decided.decision,
             reason=decided.reason,
