@@ -23,7 +23,7 @@ from cli import migrate
 from db import models
 from db.outbox import PendingDelivery, webhook_queue
 from db.session import make_engine, make_sessionmaker
-from tests.support import database_url_for_tests, eventually, postgres_database
+from tests.support import database_url_for_tests, postgres_database
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -37,12 +37,15 @@ class FlakyTemporal:
         self.calls: list[list[str]] = []
         self.release = asyncio.Event()
         self.release.set()
+        # Set once a hand-over has begun: the sweep that called holds its claim by then.
+        self.asked = asyncio.Event()
 
     @property
     def handed(self) -> list[str]:
         return [id_ for call in self.calls for id_ in call]
 
     async def dispatch(self, pending: list[PendingDelivery]) -> None:
+        self.asked.set()
         await self.release.wait()
         if self.failures:
             self.failures -= 1
@@ -205,16 +208,11 @@ async def test_two_workers_sweeping_at_once_hand_a_row_over_once(
     assert await one.sweep() == 0 and await other.sweep() == 0
     clock.now += ORPHAN_AFTER
     claiming = asyncio.create_task(one.sweep())
-    await eventually(lambda: _locked(sessions), what="the first worker's claim")
+    # Waited for on the hand-over itself: a probe taking row locks of its own would make
+    # the first worker's claim skip the rows it held at that moment.
+    await asyncio.wait_for(first.asked.wait(), timeout=30)
     assert await other.sweep() == 0  # the rows are claimed: skipped, not waited for
     first.release.set()
     assert await claiming == 2
     assert first.handed == [r.id for r in rows] and second.handed == []
     assert await other.sweep() == 0
-
-
-async def _locked(sessions: async_sessionmaker[AsyncSession]) -> bool:
-    D = models.WebhookDelivery
-    async with sessions() as session:
-        free = await session.scalars(select(D.id).with_for_update(skip_locked=True))
-        return not list(free)
