@@ -95,14 +95,6 @@ class Period:
     since: datetime | None = None
     until: datetime | None = None
 
-    def of(self, column: Any) -> ColumnElement[bool]:
-        bounds: list[ColumnElement[bool]] = []
-        if self.since is not None:
-            bounds.append(column >= self.since)
-        if self.until is not None:
-            bounds.append(column < self.until)
-        return and_(true(), *bounds)
-
 
 # --- Where the figures come from -------------------------------------------------------
 #
@@ -502,11 +494,7 @@ async def _claim_stale(session: AsyncSession, org_id: str) -> list[date]:
     claimed = await session.execute(
         delete(stale).where(stale.org_id == org_id, stale.day.in_(oldest)).returning(stale.day)
     )
-    return sorted({_as_date(day) for (day,) in claimed})
-
-
-def _as_date(value: Any) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
+    return sorted({day for (day,) in claimed})
 
 
 # Their Core tables: an ORM INSERT or DELETE given a dict of values would be a bulk
