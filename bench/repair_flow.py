@@ -4,8 +4,10 @@ until `completed`), against the same number of steps as raw Temporal calls (one 
 seven updates) on a minimal workflow, on the same dev server in the same run.
 
     python bench/repair_flow.py [--seconds 20] [--in-flight 50] [--database-url URL]
-                                [--profile DIR] [--no-sandbox]
+                                [--profile DIR] [--no-sandbox] [--steps JOBS]
 
+`--steps JOBS` measures nothing else: JOBS jobs take each step in turn, four at a time, and
+each step's CPU per job is printed by process (where a job's CPU goes, without polls).
 `--profile DIR` records the worker and the API with py-spy (`pip install py-spy` into the
 venv) while the repair jobs run (`DIR/worker.txt`, `DIR/api.txt`: collapsed stacks, one line
 per stack with its samples).
@@ -89,42 +91,57 @@ def _profilers(env: dict[str, str], directory: str) -> list[subprocess.Popen[byt
     ]
 
 
-async def api_flow_rate(
-    env: dict[str, str], seconds: float, in_flight: int, profile: str | None = None
-) -> tuple[float, str]:
-    """Repair jobs per second, and the workflow ID of one completed before the measured
-    run."""
-    base = env["AFTERSALES_PUBLIC_BASE_URL"]
-    secret = env["AFTERSALES_CARRIER_SECRET"]
-    limits = httpx.Limits(max_connections=in_flight * 2)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
-        admin = {"Authorization": f"Bearer {env['AFTERSALES_ADMIN_KEY']}"}
+class RepairSteps:
+    """The steps of one bench repair job over HTTP, each a method on the job's number, so a
+    run can take them one job after another (`job`) or one step for every job (`--steps`)."""
 
-        async def org(kind: str) -> str:
-            made = await http.post("/v1/orgs", json={"name": kind, "kind": kind}, headers=admin)
-            key = await http.post(f"/v1/orgs/{made.json()['id']}/api-keys", headers=admin)
-            return f"Bearer {key.json()['key']}"
+    NAMES = (
+        "create",
+        "received",
+        "diagnosing",
+        "diagnosis",
+        "quality_check",
+        "qa pass",
+        "scan picked_up",
+        "scan delivered",
+        "get",
+    )
 
+    def __init__(self, http: httpx.AsyncClient, env: dict[str, str]) -> None:
+        self.http = http
+        self.secret = env["AFTERSALES_CARRIER_SECRET"]
+        self.admin = {"Authorization": f"Bearer {env['AFTERSALES_ADMIN_KEY']}"}
+        self.shop: dict[str, str] = {}
+        self.bench: dict[str, str] = {}
+        self.address = {"line1": "1 Way", "city": "Town", "postal_code": "1", "country": "US"}
+        self.purchased = (datetime.now(UTC) - timedelta(days=100)).isoformat()
+        self.paths: dict[int, str] = {}
+        self.tracking: dict[int, str] = {}
+        # GETs until `completed` (each costs the API a view read): how many depends on how
+        # soon the delivered scan is applied, so the run says it.
+        self.polls = 0
+
+    async def set_up(self) -> None:
+        """A retailer with one product and a repair center that takes its category."""
+        self.shop = {"Authorization": await self._org("retailer")}
+        self.bench = {"Authorization": await self._org("repair_center")}
         # A category of this run's own: a database reused from an earlier run (PostgreSQL)
         # holds that run's centers, and routing would send jobs to them (404 for ours).
         category = f"audio-{uuid.uuid4().hex[:8]}"
-        shop = {"Authorization": await org("retailer")}
-        bench = {"Authorization": await org("repair_center")}
-        address = {"line1": "1 Way", "city": "Town", "postal_code": "1", "country": "US"}
-        await http.put(
+        await self.http.put(
             "/v1/repair-centers/me",
-            headers=bench,
+            headers=self.bench,
             json={
                 "categories": [category],
                 "regions": ["US"],
                 "daily_capacity": 100_000,
                 "labor_rate": "60.00",
-                "address": address,
+                "address": self.address,
             },
         )
-        await http.post(
+        await self.http.post(
             "/v1/products",
-            headers=shop,
+            headers=self.shop,
             json={
                 "sku": "BENCH-1",
                 "name": "Bench speaker",
@@ -133,90 +150,166 @@ async def api_flow_rate(
                 "warranty_months": 24,
             },
         )
-        purchased = (datetime.now(UTC) - timedelta(days=100)).isoformat()
 
-        async def ok(response: httpx.Response, status: str | None = None) -> dict[str, object]:
-            if response.status_code >= 300:
-                raise RuntimeError(f"{response.status_code} {response.text}")
-            body: dict[str, object] = response.json()
-            if status is not None and body.get("status") != status:
-                raise RuntimeError(f"expected {status}, got {body.get('status')}")
-            return body
+    async def _org(self, kind: str) -> str:
+        made = await self.http.post(
+            "/v1/orgs", json={"name": kind, "kind": kind}, headers=self.admin
+        )
+        key = await self.http.post(f"/v1/orgs/{made.json()['id']}/api-keys", headers=self.admin)
+        return f"Bearer {key.json()['key']}"
 
-        async def scan(tracking: str, status: str) -> None:
-            raw = json.dumps(
-                {
-                    "event_id": uuid.uuid4().hex,
-                    "tracking_number": tracking,
-                    "status": status,
-                    "occurred_at": datetime.now(UTC).isoformat(),
-                }
-            ).encode()
-            headers = {
-                "X-Carrier-Signature": sign(secret, raw, int(time.time())),
-                "Content-Type": "application/json",
+    async def step(self, name: str, i: int) -> None:
+        """Step `name` of job `i`."""
+        match name:
+            case "create":
+                await self.create(i)
+            case "received" | "diagnosing" | "quality_check":
+                await self.status(i, name)
+            case "diagnosis":
+                diagnosis = {"fault_code": "E1", "labor_minutes": 30, "repairable": True}
+                await self._ok(
+                    await self.http.post(
+                        f"{self.paths[i]}/diagnosis", headers=self.bench, json=diagnosis
+                    ),
+                    "repairing",
+                )
+            case "qa pass":
+                done = await self._ok(
+                    await self.http.post(
+                        f"{self.paths[i]}/qa", headers=self.bench, json={"passed": True}
+                    ),
+                    "ready_to_ship",
+                )
+                shipments = done["shipments"]
+                assert isinstance(shipments, list)
+                self.tracking[i] = next(
+                    s["tracking_number"] for s in shipments if s["direction"] == "outbound"
+                )
+            case "scan picked_up" | "scan delivered":
+                await self.scan(self.tracking[i], name.split()[1])
+            case "get":
+                await self.get(i)
+
+    async def create(self, i: int) -> None:
+        unit = {"sku": "BENCH-1", "serial": uuid.uuid4().hex, "purchased_at": self.purchased}
+        customer = {"name": "Bench Customer", "email": "b@example.com", "address": self.address}
+        created = await self._ok(
+            await self.http.post(
+                "/v1/repairs",
+                headers=self.shop,
+                json={"unit": unit, "fault": "no sound", "customer": customer},
+            ),
+            "awaiting_unit",
+        )
+        self.paths[i] = f"/v1/repairs/{created['id']}"
+
+    async def status(self, i: int, status: str) -> None:
+        await self._ok(
+            await self.http.post(
+                f"{self.paths[i]}/status", headers=self.bench, json={"status": status}
+            ),
+            status,
+        )
+
+    async def scan(self, tracking: str, status: str) -> None:
+        raw = json.dumps(
+            {
+                "event_id": uuid.uuid4().hex,
+                "tracking_number": tracking,
+                "status": status,
+                "occurred_at": datetime.now(UTC).isoformat(),
             }
-            await ok(await http.post("/v1/carrier-events", content=raw, headers=headers))
+        ).encode()
+        headers = {
+            "X-Carrier-Signature": sign(self.secret, raw, int(time.time())),
+            "Content-Type": "application/json",
+        }
+        await self._ok(await self.http.post("/v1/carrier-events", content=raw, headers=headers))
+
+    async def get(self, i: int) -> str:
+        body = await self._ok(await self.http.get(self.paths[i], headers=self.bench))
+        return str(body["status"])
+
+    async def job(self, i: int) -> str:
+        """A whole job, polling until `completed`: the workflow ID of the job."""
+        for name in self.NAMES[:-1]:
+            await self.step(name, i)
+        for _ in range(480):  # a delivered scan completes the job shortly after
+            self.polls += 1
+            if await self.get(i) == "completed":
+                self.tracking.pop(i)
+                return repair_workflow_id(self.paths.pop(i).rsplit("/", 1)[1])
+            await asyncio.sleep(0.25)
+        raise RuntimeError(f"{self.paths[i]} did not complete")
+
+    @staticmethod
+    async def _ok(response: httpx.Response, status: str | None = None) -> dict[str, object]:
+        if response.status_code >= 300:
+            raise RuntimeError(f"{response.status_code} {response.text}")
+        body: dict[str, object] = response.json()
+        if status is not None and body.get("status") != status:
+            raise RuntimeError(f"expected {status}, got {body.get('status')}")
+        return body
+
+
+async def api_flow_rate(
+    env: dict[str, str], seconds: float, in_flight: int, profile: str | None = None
+) -> tuple[float, str]:
+    """Repair jobs per second, and the workflow ID of one completed before the measured
+    run."""
+    limits = httpx.Limits(max_connections=in_flight * 2)
+    base = env["AFTERSALES_PUBLIC_BASE_URL"]
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+        steps = RepairSteps(http, env)
+        await steps.set_up()
 
         async def job(i: int) -> str:
-            created = await ok(
-                await http.post(
-                    "/v1/repairs",
-                    headers=shop,
-                    json={
-                        "unit": {
-                            "sku": "BENCH-1",
-                            "serial": uuid.uuid4().hex,
-                            "purchased_at": purchased,
-                        },
-                        "fault": "no sound",
-                        "customer": {
-                            "name": "Bench Customer",
-                            "email": "b@example.com",
-                            "address": address,
-                        },
-                    },
-                ),
-                "awaiting_unit",
-            )
-            path = f"/v1/repairs/{created['id']}"
-            for status in ("received", "diagnosing"):
-                await ok(
-                    await http.post(f"{path}/status", headers=bench, json={"status": status}),
-                    status,
-                )
-            diagnosis = {"fault_code": "E1", "labor_minutes": 30, "repairable": True}
-            await ok(
-                await http.post(f"{path}/diagnosis", headers=bench, json=diagnosis), "repairing"
-            )
-            await ok(
-                await http.post(f"{path}/status", headers=bench, json={"status": "quality_check"}),
-                "quality_check",
-            )
-            done = await ok(
-                await http.post(f"{path}/qa", headers=bench, json={"passed": True}), "ready_to_ship"
-            )
-            shipments = done["shipments"]
-            assert isinstance(shipments, list)
-            tracking = next(s["tracking_number"] for s in shipments if s["direction"] == "outbound")
-            await scan(tracking, "picked_up")
-            await scan(tracking, "delivered")
-            for _ in range(480):  # a delivered scan completes the job shortly after
-                if (await ok(await http.get(path, headers=bench)))["status"] == "completed":
-                    return repair_workflow_id(str(created["id"]))
-                await asyncio.sleep(0.25)
-            raise RuntimeError(f"{created['id']} did not complete")
+            return await steps.job(i)
 
         first = await job(-1)  # warm up; its history is the floor's shape
         profilers = _profilers(env, profile) if profile else []
-        before = cpu_seconds(env)
+        before, steps.polls = cpu_seconds(env), 0
         per_second, jobs = await rate(job, seconds, in_flight)
         after = await settled_cpu_seconds(env)
+        polls = steps.polls / jobs
         for profiler in profilers:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on Ctrl-C
             profiler.wait(timeout=60)
     print(cpu_line("repair job", before, after, jobs))
+    print(f"GETs per job until it read completed: {polls:.1f}")
     return per_second, first
+
+
+async def cpu_by_step(env: dict[str, str], jobs: int, in_flight: int = 4) -> None:
+    """Where a job's CPU goes: every job takes one step before any takes the next, and each
+    process's CPU is read once the step has settled, so each row is that step's own cost
+    (per job, in ms). Without polls: the last row is one `GET` of a completed job."""
+    base = env["AFTERSALES_PUBLIC_BASE_URL"]
+    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+        steps = RepairSteps(http, env)
+        await steps.set_up()
+        await steps.job(-1)  # warm up
+        gate = asyncio.Semaphore(in_flight)
+        totals: dict[str, float] = {}
+
+        async def one(name: str, i: int) -> None:
+            async with gate:
+                await steps.step(name, i)
+
+        print(f"CPU per step ({jobs} jobs, {in_flight} at a time), ms per job:")
+        for name in RepairSteps.NAMES:
+            before = cpu_seconds(env)
+            await asyncio.gather(*(one(name, i) for i in range(jobs)))
+            after = await settled_cpu_seconds(env)
+            per = {p: 1000 * (after[p] - before[p]) / jobs for p in after}
+            for process, ms in per.items():
+                totals[process] = totals.get(process, 0.0) + ms
+            print(f"  {name:<15}" + _cells(per))
+        print(f"  {'all steps':<15}" + _cells(totals))
+
+
+def _cells(per: dict[str, float]) -> str:
+    return "".join(f"{p} {ms:5.1f}  " for p, ms in per.items()) + f"all {sum(per.values()):5.1f}"
 
 
 async def main() -> None:
@@ -228,9 +321,18 @@ async def main() -> None:
     parser.add_argument(
         "--no-sandbox", action="store_true", help="AFTERSALES_WORKFLOW_SANDBOX=false"
     )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        metavar="JOBS",
+        help="only the CPU of each step, JOBS jobs taking each step in turn",
+    )
     args = parser.parse_args()
     settings = {"AFTERSALES_WORKFLOW_SANDBOX": "false"} if args.no_sandbox else {}
     with system(args.database_url, settings) as env:
+        if args.steps:
+            await cpu_by_step(env, args.steps)
+            return
         raw = await raw_flow_rate(env["AFTERSALES_TEMPORAL_ADDRESS"], args.seconds, args.in_flight)
         print(f"raw start + {STEPS - 1} updates: {raw:.1f} jobs/s ({args.in_flight} in flight)")
         api, first = await api_flow_rate(env, args.seconds, args.in_flight, args.profile)
