@@ -44,10 +44,12 @@ class OutboundCase:
     tracking_token: str
     links: dict[str, Any]
     data: dict[str, Any]
-    # The customer's address and the retailer's name, when the caller read them already
-    # (one statement fewer each); None: read here, if an email needs them.
+    # The customer's address, the retailer's name and the reader of the case's emails, when
+    # the caller read them already (one statement fewer each); None: read here, if an email
+    # needs them.
     customer_email: str | None = None
     retailer: str | None = None
+    reader: Reader | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ async def write_outbound(
         for event in events
     ]
     customer = None
-    reader: Reader | None = None
+    reader = case.reader
     retailer = case.retailer or ""
     if any(notice for _, notice in notices) and case.customer_id:
         if case.customer_email is not None:

@@ -29,6 +29,7 @@ from db.outbox import (
     table_of,
     write_outbound,
 )
+from db.readers import chosen_reader
 from domain.insights import insight_columns
 
 # Fields a projection may set on a case row; anything else is refused loudly.
@@ -84,9 +85,15 @@ _CASE_ROW = (
         _CASES.c.data,
         _CASES.c.status,
         _CASES.c.updated_at,
-        # What an email needs, in the same statement.
+        # What an email needs, in the same statement: the address, the retailer's name and
+        # the reader's language and clock (`db.readers.chosen_reader`).
         _CUSTOMERS.c.email,
         _ORGS.c.name,
+        _CUSTOMERS.c.locale,
+        _CUSTOMERS.c.time_zone,
+        _ORGS.c.default_locale,
+        _ORGS.c.default_time_zone,
+        _ORGS.c.paper_size,
     )
     .select_from(_CASES)
     .outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == _CASES.c.customer_id)
@@ -242,6 +249,9 @@ async def update_case(
         data=current_data,
         customer_email=row.email if row.email is not None else "",
         retailer=row.name,
+        reader=chosen_reader(
+            row.locale, row.time_zone, row.default_locale, row.default_time_zone, row.paper_size
+        ),
     )
     rows = await session.execute(_STORED_ENTRIES, {"case_id": case_id})
     stored: dict[int, str] = {seq: status for seq, status in rows}

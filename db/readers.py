@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -28,41 +28,62 @@ def reader_of(
 ) -> Reader:
     """The reader from what the case's customer gave (either may be empty) and their
     retailer's defaults."""
-    default_locale = org.default_locale if org else None
-    default_zone = org.default_time_zone if org else None
-    t = translator(negotiate(locale, default_locale), zone(time_zone, default_zone))
-    return Reader(t, paper_size=org.paper_size if org and org.paper_size else "Letter")
+    if org is None:
+        return chosen_reader(locale, time_zone, None, None, None)
+    return chosen_reader(
+        locale, time_zone, org.default_locale, org.default_time_zone, org.paper_size
+    )
+
+
+def chosen_reader(
+    locale: str | None,
+    time_zone: str | None,
+    default_locale: str | None,
+    default_time_zone: str | None,
+    paper_size: str | None,
+) -> Reader:
+    """The reader from the customer's choices over the retailer's defaults, as columns (a
+    caller that read them with the case needs no statement of its own)."""
+    t = translator(negotiate(locale, default_locale), zone(time_zone, default_time_zone))
+    return Reader(t, paper_size=paper_size or "Letter")
+
+
+_ORG = models.Organisation.__table__.c
+_CUSTOMER = models.CustomerRecord.__table__.c
+_CASE = models.Case.__table__.c
+_CHOICES = (
+    _CUSTOMER.locale,
+    _CUSTOMER.time_zone,
+    _ORG.default_locale,
+    _ORG.default_time_zone,
+    _ORG.paper_size,
+)
+# Built once, values bound at execution: columns only, no Organisation object loaded.
+_CASE_READER = (
+    select(*_CHOICES)
+    .select_from(models.Organisation.__table__)
+    .outerjoin(models.CustomerRecord.__table__, _CUSTOMER.id == bindparam("customer_id"))
+    .where(_ORG.id == bindparam("org_id"))
+)
+_DOCUMENT_READER = (
+    select(*_CHOICES)
+    .select_from(models.Organisation.__table__)
+    .outerjoin(models.Case.__table__, _CASE.id == bindparam("case_id"))
+    .outerjoin(models.CustomerRecord.__table__, _CUSTOMER.id == _CASE.customer_id)
+    .where(_ORG.id == bindparam("org_id"))
+)
 
 
 async def case_reader(session: AsyncSession, org_id: str, customer_id: str | None) -> Reader:
     """The reader of a case, in one statement: its customer's choices over its retailer's."""
-    customer, org = models.CustomerRecord, models.Organisation
-    row = (
-        await session.execute(
-            select(org, customer.locale, customer.time_zone)
-            .select_from(org)
-            .outerjoin(customer, customer.id == (customer_id or ""))
-            .where(org.id == org_id)
-        )
-    ).first()
-    if row is None:
-        return reader_of(None, None, None)
-    return reader_of(row[1], row[2], row[0])
+    values = {"org_id": org_id, "customer_id": customer_id or ""}
+    row = (await session.execute(_CASE_READER, values)).first()
+    return chosen_reader(*row) if row is not None else reader_of(None, None, None)
 
 
 async def document_reader(session: AsyncSession, org_id: str, case_id: str) -> Reader:
     """The reader of a case's documents, in one statement (a case not recorded yet reads
     with its retailer's defaults)."""
-    case, customer, org = models.Case, models.CustomerRecord, models.Organisation
-    row = (
-        await session.execute(
-            select(org, customer.locale, customer.time_zone)
-            .select_from(org)
-            .outerjoin(case, case.id == case_id)
-            .outerjoin(customer, customer.id == case.customer_id)
-            .where(org.id == org_id)
-        )
-    ).first()
-    if row is None:
-        return reader_of(None, None, None)
-    return reader_of(row[1], row[2], row[0])
+    values = {"org_id": org_id, "case_id": case_id}
+    row = (await session.execute(_DOCUMENT_READER, values)).first()
+    return chosen_reader(*row) if row is not None else reader_of(None, None, None)
