@@ -78,13 +78,18 @@ class PayloadConverter(CompositePayloadConverter):
     builds them."""
 
     def __init__(self) -> None:
-        json_converter = SharedAdapterJSONConverter()
-        super().__init__(
-            *(
-                json_converter if isinstance(converter, JSONPlainPayloadConverter) else converter
-                for converter in DefaultPayloadConverter.default_encoding_payload_converters
-            )
-        )
+        super().__init__(*_encoding_converters())
+
+
+@functools.cache
+def _encoding_converters() -> tuple[Any, ...]:
+    # Built once per process and shared: none of them holds state, and the SDK makes a new
+    # PayloadConverter for every serialization context (several per workflow task).
+    json_converter = SharedAdapterJSONConverter()
+    return tuple(
+        json_converter if isinstance(converter, JSONPlainPayloadConverter) else converter
+        for converter in DefaultPayloadConverter.default_encoding_payload_converters
+    )
 
 
 class PayloadKeyError(ValueError):

@@ -15,6 +15,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 QUIET_ZONE = 4  # modules of light margin that scanners need around the symbol
 _DARK_RUN = re.compile(r"1+")
+# A pixel as its module's bit: 0 (black) is dark, "1"; any other value light, "0".
+_MODULE_BITS = bytes([ord("1")] + [ord("0")] * 255)
 
 
 def qr_lines(data: str, ec_level: str = "M") -> list[str]:
@@ -22,12 +24,9 @@ def qr_lines(data: str, ec_level: str = "M") -> list[str]:
     barcode = zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.QRCode, ec_level=ec_level)
     image = memoryview(barcode.to_image(scale=1, add_quiet_zones=False))  # type: ignore[arg-type]
     height, width = image.shape or (0, 0)
-    pixels = image.tobytes()
     # zxing-cpp paints dark modules 0 (black) and light ones 255.
-    return [
-        "".join("1" if value == 0 else "0" for value in pixels[row * width : (row + 1) * width])
-        for row in range(height)
-    ]
+    bits = image.tobytes().translate(_MODULE_BITS).decode("ascii")
+    return [bits[row * width : (row + 1) * width] for row in range(height)]
 
 
 def draw_qr(canvas: Canvas, data: str, x: float, y: float, size: float) -> None:
