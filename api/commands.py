@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
+import structlog
 from fastapi import Depends
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,8 @@ from settings import Settings
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 A = TypeVar("A", bound=BaseModel)
+
+log = structlog.get_logger(__name__)
 
 
 async def _start_with_update(
@@ -188,25 +191,60 @@ async def answer_once(
     kept: Callable[[M], dict[str, Any]] | None = None,
     replay: Callable[[dict[str, Any]], Awaitable[M]] | None = None,
 ) -> M:
-    """Run a command (`produce` sends it and shapes the answer) at most once per key: a
-    retry of an answered command gets the stored first answer back and reaches no
-    workflow; concurrent retries all send the same update id and answer whichever answer
-    was stored first, so every one of them says the same.
+    """Run a command that no workflow dedupes (`produce` does it and shapes the answer) at
+    most once per key: one request with the key at a time runs it; a retry, or a request
+    arriving while another holds the key, gets the first answer back (or, when the holder
+    has not answered within seconds, 409 `idempotency_key_in_use`). A command that fails
+    gives the key back, so the same request again runs it.
 
     An answer holding a secret is never stored: `kept(answer)` is what the record keeps
     instead (no secret), and `replay(kept)` the answer to a retry, from where the secret
     itself is kept (encrypted), or a refusal."""
     if key is None:
         return await produce()
-    first = await idempotency.first_answer(session, key)
-    if first is not None:
-        return await replay(first) if replay else answer_type.model_validate(first)
-    answer = await produce()
+    held = await idempotency.answer_or_lease(session, key)
+    if not isinstance(held, idempotency.Lease):
+        return await replay(held) if replay else answer_type.model_validate(held)
+    try:
+        answer = await produce()
+    except BaseException:
+        await _give_back(session, held)
+        raise
     record = kept(answer) if kept else answer.model_dump(mode="json")
     stored = await idempotency.remember(session, key, record)
     if replay is None:
         return answer_type.model_validate(stored)
     return answer if stored == record else await replay(stored)
+
+
+async def _give_back(session: AsyncSession, lease: idempotency.Lease) -> None:
+    """Release the key of a failed command. If that fails too (the database gone), the
+    command's own error is the answer, and the hold lapses after its lease."""
+    try:
+        await idempotency.release(session, lease)
+    except Exception:
+        log.warning("idempotency key not released", exc_info=True)
+
+
+async def answer_case_command_once(
+    session: AsyncSession,
+    key: CommandKey | None,
+    answer_type: type[M],
+    produce: Callable[[], Awaitable[M]],
+) -> M:
+    """Run a command to a case's workflow (`produce` sends it and shapes the answer) at
+    most once per key: a retry of an answered command gets the stored first answer back
+    and reaches no workflow; concurrent retries all send the same update id, which
+    Temporal dedupes, and answer whichever answer was stored first, so every one of them
+    says the same."""
+    if key is None:
+        return await produce()
+    first = await idempotency.first_answer(session, key)
+    if first is not None:
+        return answer_type.model_validate(first)
+    answer = await produce()
+    stored = await idempotency.remember(session, key, answer.model_dump(mode="json"))
+    return answer_type.model_validate(stored)
 
 
 # A child case (a plan claim's repair or replacement) is recorded by its own workflow's first
@@ -362,7 +400,7 @@ class CaseCommands(Generic[M]):
             )
             return await answer(result)
 
-        return await answer_once(commands.session, key, answer_type, run)
+        return await answer_case_command_once(commands.session, key, answer_type, run)
 
     async def send(
         self,

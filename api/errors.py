@@ -96,6 +96,26 @@ def case_id_collision() -> Problem:
     )
 
 
+# How long a client waits before retrying a request whose Idempotency-Key another request
+# still holds: that one is answering within seconds, or its hold lapses.
+KEY_IN_USE_RETRY_AFTER_SECONDS = 1
+
+
+def idempotency_key_in_use() -> Problem:
+    return Problem(
+        409,
+        "idempotency_key_in_use",
+        "a request with this Idempotency-Key is still being processed; retry later",
+    )
+
+
+def _retry_after(problem: Problem) -> str | None:
+    """The Retry-After of a problem a client retries as it is: every 503, and a key in use."""
+    if problem.code == "idempotency_key_in_use":
+        return str(KEY_IN_USE_RETRY_AFTER_SECONDS)
+    return "5" if problem.status == 503 else None
+
+
 def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     body = {
         "type": f"https://aftersales.dev/problems/{code}",
@@ -169,8 +189,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         response = problem_response(exc.status, exc.code, exc.detail, **exc.extra)
-        if exc.status == 503:
-            response.headers["Retry-After"] = "5"
+        if (seconds := _retry_after(exc)) is not None:
+            response.headers["Retry-After"] = seconds
         return response
 
     @app.exception_handler(PoolTimeout)

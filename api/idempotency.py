@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Header
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, Result, Row, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import Problem, case_id_collision
+from api.errors import Problem, case_id_collision, idempotency_key_in_use
 from api.schemas.common import NO_CONTROL, column_length
 from db import models
 from db.types import utcnow
@@ -213,27 +215,49 @@ async def first_answer(session: AsyncSession, command: CommandKey) -> dict[str, 
 
     Unlike `claim`, a concurrent request with the same key is not an IntegrityError to
     roll back: a rollback would expire the case the route already loaded."""
+    await _insert_reservation(session, command, utcnow())
+    record = await _find(session, command.org_id, command.record_key)
+    assert record is not None, "inserted or found just now"
+    _refuse_another_request(record.request_hash, record.resource_type, command)
+    return record.response
+
+
+async def _insert_reservation(session: AsyncSession, command: CommandKey, at: datetime) -> bool:
+    """Reserve the key for this request, stamped `at` (committed); False when a record of
+    the key is there already. The unique (org_id, key) decides, so of two requests at once
+    exactly one inserts."""
     table = models.IdempotencyRecord
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    await session.execute(
+    # RETURNING answers a row only for an inserted record, on SQLite and PostgreSQL alike
+    # (an INSERT's row count is no use: psycopg's is -1 once SQLAlchemy returns the id).
+    inserted = await session.scalar(
         insert.values(
             org_id=command.org_id,
             key=command.record_key,
             request_hash=command.request_hash,
             resource_type=COMMAND_RESOURCE,
             resource_id=command.case_id,
-            created_at=utcnow(),
-        ).on_conflict_do_nothing(index_elements=[table.org_id, table.key])
+            created_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=[table.org_id, table.key])
+        .returning(table.id)
     )
     await session.commit()
-    record = await _find(session, command.org_id, command.record_key)
-    assert record is not None, "inserted or found just now"
-    if record.request_hash != command.request_hash or record.resource_type != COMMAND_RESOURCE:
+    return inserted is not None
+
+
+def _rowcount(result: Result[Any]) -> int:
+    # An UPDATE answers a CursorResult, whose row count is the rows it changed.
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def _refuse_another_request(request_hash: str, resource_type: str, command: CommandKey) -> None:
+    if request_hash != command.request_hash or resource_type != COMMAND_RESOURCE:
         raise Problem(
             409, "idempotency_conflict", "this Idempotency-Key was used with a different request"
         )
-    return record.response
 
 
 async def remember(
@@ -262,6 +286,120 @@ async def remember(
 
 
 COMMAND_RESOURCE = "command"
+
+# ------------------------------------------------------------------ one request at a time
+
+# A reservation not answered within this long was its request's, which died (a crash, a
+# restart) without answering or giving the key back: the next request with the key takes it
+# over. No setup command takes near this long.
+RESERVATION_LEASE = timedelta(seconds=60)
+# How long a request waits for another request holding its key to answer, before 409
+# `idempotency_key_in_use`: a setup command answers well within it.
+IN_FLIGHT_WAIT_SECONDS = 5.0
+# A released reservation's stamp: its lease is long over, so the next request with the key
+# takes it over at once, while the record still names the body the key was sent with.
+RELEASED_AT = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """This request holds its key and runs the command: then it `remember`s the answer, or
+    `release`s the key if the command failed. `taken_at` is the reservation's `created_at`
+    as this request stamped it, which tells this request's hold from a later taker's."""
+
+    command: CommandKey
+    taken_at: datetime
+
+
+async def answer_or_lease(session: AsyncSession, command: CommandKey) -> dict[str, Any] | Lease:
+    """The first answer to this key, or the key for this request to run the command: one
+    request at a time runs it. While another request holds the key this one waits (reads
+    only, up to IN_FLIGHT_WAIT_SECONDS) for that request's answer, then gives up with 409
+    `idempotency_key_in_use`, having changed nothing. A hold past RESERVATION_LEASE, or
+    released, is taken over, by one request only. 409 `idempotency_conflict` when the key
+    was sent with another command or body."""
+    taken_at = utcnow()
+    if await _insert_reservation(session, command, taken_at):
+        return Lease(command, taken_at)
+    clock = asyncio.get_running_loop()
+    deadline, pause = clock.time() + IN_FLIGHT_WAIT_SECONDS, 0.01
+    while True:
+        if (outcome := await _look_again(session, command)) is not None:
+            return outcome
+        if clock.time() >= deadline:
+            raise idempotency_key_in_use()
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
+async def _look_again(session: AsyncSession, command: CommandKey) -> dict[str, Any] | Lease | None:
+    """The key's answer, or the key for this request (its hold lapsed or released, or its
+    record gone); None while another request holds it."""
+    held = await _reservation(session, command)
+    if held is None:  # gone since (never by this module): reserve it afresh
+        taken_at = utcnow()
+        inserted = await _insert_reservation(session, command, taken_at)
+        return Lease(command, taken_at) if inserted else None
+    _refuse_another_request(held.request_hash, held.resource_type, command)
+    if held.response is not None:
+        answer: dict[str, Any] = held.response
+        return answer
+    if held.created_at < utcnow() - RESERVATION_LEASE:
+        return await _take_over(session, command)
+    return None
+
+
+async def _reservation(session: AsyncSession, command: CommandKey) -> Row[Any] | None:
+    """The key's record as committed now (its columns, never a cached object)."""
+    table = models.IdempotencyRecord
+    held = (
+        await session.execute(
+            select(table.request_hash, table.resource_type, table.response, table.created_at).where(
+                table.org_id == command.org_id, table.key == command.record_key
+            )
+        )
+    ).one_or_none()
+    await session.commit()  # no transaction stays open while this request waits
+    return held
+
+
+async def _take_over(session: AsyncSession, command: CommandKey) -> Lease | None:
+    """The key's lapsed (or released) reservation, now this request's; None when another
+    request took it first (the UPDATE's condition fails for all but one)."""
+    table = models.IdempotencyRecord
+    taken_at = utcnow()
+    result = await session.execute(
+        update(table)
+        .where(
+            table.org_id == command.org_id,
+            table.key == command.record_key,
+            table.response.is_(None),
+            table.created_at < taken_at - RESERVATION_LEASE,
+        )
+        .values(created_at=taken_at)
+    )
+    await session.commit()
+    return Lease(command, taken_at) if _rowcount(result) == 1 else None
+
+
+async def release(session: AsyncSession, lease: Lease) -> None:
+    """Give the key back after its command failed: a retry of the same request runs it
+    (the key's record still names the body, so another body stays `idempotency_conflict`).
+    Whatever the failed command left unfinished in the session is rolled back, never
+    committed with this."""
+    table = models.IdempotencyRecord
+    await session.rollback()
+    await session.execute(
+        update(table)
+        .where(
+            table.org_id == lease.command.org_id,
+            table.key == lease.command.record_key,
+            table.response.is_(None),
+            table.created_at == lease.taken_at,
+        )
+        .values(created_at=RELEASED_AT)
+    )
+    await session.commit()
 
 
 def _digest(*parts: str) -> str:

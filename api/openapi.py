@@ -84,7 +84,9 @@ _PROBLEMS: dict[int, tuple[str, str, str]] = {
         "case not found",
     ),
     409: (
-        "Refused in the resource's current state, or an Idempotency-Key reused with another body",
+        "Refused in the resource's current state, or an Idempotency-Key reused with another "
+        "body (`idempotency_conflict`) or still held by a request being processed "
+        "(`idempotency_key_in_use`: retry after `Retry-After`)",
         "invalid_transition",
         "the case cannot do that now",
     ),
