@@ -123,24 +123,32 @@ async def test_the_repair_network_and_a_profile_set_once_per_key(stack: Stack) -
         assert_problem(conflict, 409, "idempotency_conflict")
 
 
-async def test_a_delivery_sent_again_once_per_key(stack: Stack, receiver: Receiver) -> None:
-    retailer, sku = await new_retailer(stack)
-    # Never answered with a 2xx: the delivery fails, and the one sent again stays pending.
+async def failed_delivery(
+    stack: Stack, key: str, sku: str, receiver: Receiver
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A webhook whose receiver never answers 2xx, and its first delivery once it failed
+    (one sent again then stays pending)."""
     hook = await subscribe(
-        stack, retailer.key, receiver.url(f"/down/{uuid.uuid4().hex}"), ["rma.awaiting_return"]
+        stack, key, receiver.url(f"/down/{uuid.uuid4().hex}"), ["rma.awaiting_return"]
     )
-    async with stack.http(retailer.key) as http:
+    async with stack.http(key) as http:
         created = await http.post("/v1/rmas", json=rma_body(sku))
         assert created.status_code == 201, created.text
 
     async def failed() -> bool:
-        log = await deliveries(stack, retailer.key, hook["id"])
+        log = await deliveries(stack, key, hook["id"])
         return bool(log) and all(d["status"] == "failed" for d in log)
 
     await eventually(
         failed, what="the delivery to fail", within=DELIVERY_RETRY_WINDOW.total_seconds() + 20
     )
-    (delivery,) = await deliveries(stack, retailer.key, hook["id"])
+    (delivery,) = await deliveries(stack, key, hook["id"])
+    return hook, delivery
+
+
+async def test_a_delivery_sent_again_once_per_key(stack: Stack, receiver: Receiver) -> None:
+    retailer, sku = await new_retailer(stack)
+    hook, delivery = await failed_delivery(stack, retailer.key, sku, receiver)
     path = f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver"
     async with stack.http(retailer.key) as http:
         first = await http.post(path, headers=keyed("again-1"))

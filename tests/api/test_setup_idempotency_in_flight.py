@@ -25,12 +25,12 @@ from db.session import make_engine, make_sessionmaker
 from db.types import utcnow
 from tests.api.helpers import make_org
 from tests.api.test_foundation import assert_problem
-from tests.api.test_rma_e2e import new_retailer, rma_body
-from tests.api.test_setup_idempotency import keyed, same_answer
+from tests.api.test_rma_e2e import new_retailer
+from tests.api.test_setup_idempotency import failed_delivery, keyed, same_answer
 from tests.api.test_webhook_signatures_e2e import new_rma_events, standard_ok
 from tests.api.test_webhooks_e2e import deliveries, subscribe
 from tests.api.webhook_receiver import Receiver, webhook_receiver
-from tests.support import ADMIN_KEY, DELIVERY_RETRY_WINDOW, Stack, eventually
+from tests.support import ADMIN_KEY, Stack
 
 # Long enough for a request that should be answered at once to be seen still waiting.
 STILL_WAITING = 0.5
@@ -151,21 +151,7 @@ async def test_a_delivery_sent_again_twice_at_once_is_sent_once(
     stack: Stack, receiver: Receiver, gates: Gates
 ) -> None:
     retailer, sku = await new_retailer(stack)
-    hook = await subscribe(
-        stack, retailer.key, receiver.url(f"/down/{uuid.uuid4().hex}"), ["rma.awaiting_return"]
-    )
-    async with stack.http(retailer.key) as http:
-        created = await http.post("/v1/rmas", json=rma_body(sku))
-        assert created.status_code == 201, created.text
-
-    async def failed() -> bool:
-        log = await deliveries(stack, retailer.key, hook["id"])
-        return bool(log) and all(d["status"] == "failed" for d in log)
-
-    await eventually(
-        failed, what="the delivery to fail", within=DELIVERY_RETRY_WINDOW.total_seconds() + 20
-    )
-    (delivery,) = await deliveries(stack, retailer.key, hook["id"])
+    hook, delivery = await failed_delivery(stack, retailer.key, sku, receiver)
     sending = gates(webhooks, "lock_delivery")
     path = f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver"
     async with stack.http(retailer.key) as http:
