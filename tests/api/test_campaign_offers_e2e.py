@@ -6,31 +6,18 @@ case; the campaign counts the response; a replacement offer starts a replacement
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import models
-from db.session import make_engine, make_sessionmaker
 from tests.api.helpers import add_product, make_org, wait_for
+from tests.api.read_model import Sessions
 from tests.api.test_campaigns_e2e import buyer, place_order
 from tests.api.test_repair_e2e import new_center
 from tests.support import Stack, eventually
 
 pytestmark = pytest.mark.e2e
-
-Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def sessions(stack: Stack) -> AsyncIterator[Sessions]:
-    engine = make_engine(stack.settings.database_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def offer_links(sessions: Sessions, campaign_id: str, count: int) -> list[str]:

@@ -7,32 +7,19 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import models
-from db.session import make_engine, make_sessionmaker
 from tests.api.helpers import Org, add_product, customer, make_org, wait_for
+from tests.api.read_model import Sessions
 from tests.api.test_rma_e2e import rma_body
 from tests.support import Stack, eventually
 
 pytestmark = pytest.mark.e2e
-
-Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def sessions(stack: Stack) -> AsyncIterator[Sessions]:
-    engine = make_engine(stack.settings.database_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 def buyer(n: int) -> dict[str, Any]:

@@ -26,7 +26,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import StoreActivities
@@ -35,6 +34,7 @@ from db.outbox import OutboxConfig
 from db.session import make_engine, make_sessionmaker
 from domain.contracts.store import CaseProjection, TimelineEntry
 from tests.api.helpers import add_product, customer, make_org, wait_for
+from tests.api.read_model import Sessions
 from tests.api.test_plans import plan
 from tests.api.test_relocation_e2e import FROM_SITE, TO_SITE
 from tests.api.test_repair_e2e import DIAGNOSIS, new_center, repair_body
@@ -49,20 +49,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CUSTOMER_EMAIL = customer()["email"]
 FIRST_NAME, LAST_NAME = customer()["name"].split()
 
-Sessions = async_sessionmaker[AsyncSession]
-
 
 # ----------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-async def sessions(stack: Stack) -> AsyncIterator[Sessions]:
-    """The stack's read model, for the emails the API has no endpoint for."""
-    engine = make_engine(stack.settings.database_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def emails_of(sessions: Sessions, case_id: str) -> list[models.Email]:

@@ -13,31 +13,19 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import models
 from db.feedback import follow_ups_waiting
-from db.session import make_engine, make_sessionmaker
 from domain.feedback import FEEDBACK_RECEIVED
 from domain.notifications import Notice, notice_for
 from tests.api.helpers import Org, add_product, make_org, wait_for
+from tests.api.read_model import Sessions
 from tests.api.test_repair_e2e import new_center, repair_body
 from tests.api.test_rma_e2e import rma_body
 from tests.api.webhook_receiver import Receiver, webhook_receiver
 from tests.support import Stack, eventually
 
 pytestmark = pytest.mark.e2e
-
-Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def sessions(stack: Stack) -> AsyncIterator[Sessions]:
-    engine = make_engine(stack.settings.database_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

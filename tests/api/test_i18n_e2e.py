@@ -17,7 +17,6 @@ import httpx
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.gateways import GatewayCall
 from activities.gateways.stripe import StripeGateway
@@ -25,6 +24,7 @@ from db import models
 from db.session import make_engine, make_sessionmaker
 from domain.contracts.payments import PaymentKind
 from tests.api.helpers import Org, customer, make_org, wait_for
+from tests.api.read_model import Sessions
 from tests.api.test_foundation import assert_problem
 from tests.api.test_rma_e2e import carrier, rma_body, scan, with_label
 from tests.api.test_stripe_e2e import VISA, StripeWorld, stripe_world
@@ -32,8 +32,6 @@ from tests.api.test_stripe_e2e import VISA, StripeWorld, stripe_world
 __all__ = ["stripe_world"]
 
 pytestmark = pytest.mark.e2e
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from playwright.async_api import Browser
 from pypdf import PdfReader
 
 from tests.api.helpers import Org, add_product, customer, make_org, wait_for
-from tests.api.test_emails_e2e import Sessions, long_date, notices, one_email, sessions
+from tests.api.read_model import Sessions
+from tests.api.test_emails_e2e import long_date, notices, one_email
 from tests.api.test_foundation import assert_problem
 from tests.api.test_tracking_page import (
     PHONE,
@@ -31,9 +32,8 @@ from tests.api.test_tracking_page import (
 )
 from tests.support import Stack
 
-# Fixtures shared with the tracking page's and the emails' tests: the module's Chromium and
-# the stack's read model.
-__all__ = ["browser", "sessions"]
+# A fixture shared with the tracking page's tests: the module's Chromium.
+__all__ = ["browser"]
 
 SITE = {
     "name": "Riverside Clinic",

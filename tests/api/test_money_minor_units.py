@@ -6,33 +6,19 @@ field, and a KWD price keeps its third decimal (real HTTP, real database, real w
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import models
-from db.session import make_engine, make_sessionmaker
 from tests.api.helpers import add_product, make_org, wait_for
+from tests.api.read_model import Sessions
 from tests.api.test_foundation import assert_problem
 from tests.api.test_plans import plan
 from tests.api.test_repair_e2e import new_center, profile, repair_body
 from tests.api.test_replacement_e2e import replacement_body
 from tests.support import Stack
-
-Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def sessions(stack: Stack) -> AsyncIterator[Sessions]:
-    engine = make_engine(stack.settings.database_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 def refused_at(response: httpx.Response, *field: str | int) -> str:
