@@ -85,6 +85,22 @@ async def test_a_labour_rate_has_its_currencys_minor_units(stack: Stack) -> None
         assert kept.json()["labor_rate"] == rate
 
 
+async def paid_repair_diagnosing(
+    http: httpx.AsyncClient, bench: httpx.AsyncClient, sku: str, currency: str
+) -> str:
+    """A paid repair of `sku` by a retailer working in `currency`, at its center's
+    `diagnosing`: the job's path."""
+    await in_currency(http, currency)
+    repair = await http.post("/v1/repairs", json=repair_body(sku, "paid"))
+    assert repair.status_code == 201, repair.text
+    path = f"/v1/repairs/{repair.json()['id']}"
+    await wait_for(bench, path, lambda b: b.get("status") == "awaiting_unit")
+    for status in ("received", "diagnosing"):
+        moved = await bench.post(f"{path}/status", json={"status": status})
+        assert moved.status_code == 200, moved.text
+    return path
+
+
 async def test_a_diagnosis_prices_parts_in_the_repairs_currency(
     stack: Stack, sessions: Sessions
 ) -> None:
@@ -93,14 +109,7 @@ async def test_a_diagnosis_prices_parts_in_the_repairs_currency(
     center = await new_center(stack, category)
     product = await add_product(stack, shop, price="120.00", category=category)
     async with stack.http(shop.key) as http, stack.http(center.key) as bench:
-        await in_currency(http, "JPY")
-        repair = await http.post("/v1/repairs", json=repair_body(product["sku"], "paid"))
-        assert repair.status_code == 201, repair.text
-        path = f"/v1/repairs/{repair.json()['id']}"
-        await wait_for(bench, path, lambda b: b.get("status") == "awaiting_unit")
-        for status in ("received", "diagnosing"):
-            moved = await bench.post(f"{path}/status", json={"status": status})
-            assert moved.status_code == 200, moved.text
+        path = await paid_repair_diagnosing(http, bench, product["sku"], "JPY")
         part = {"part_no": "P-1", "description": "heater", "quantity": 2, "unit_price": "1234.5"}
         diagnosis = {"fault_code": "E-HEAT", "parts": [part], "labor_minutes": 0}
         diagnosis["repairable"] = True
@@ -140,14 +149,7 @@ async def test_a_kwd_quote_and_its_parts_keep_their_third_decimal(stack: Stack) 
     center = await new_center(stack, category, labor_rate=rate)
     product = await add_product(stack, shop, price="120.00", category=category)
     async with stack.http(shop.key) as http, stack.http(center.key) as bench:
-        await in_currency(http, "KWD")
-        repair = await http.post("/v1/repairs", json=repair_body(product["sku"], "paid"))
-        assert repair.status_code == 201, repair.text
-        path = f"/v1/repairs/{repair.json()['id']}"
-        await wait_for(bench, path, lambda b: b.get("status") == "awaiting_unit")
-        for status in ("received", "diagnosing"):
-            moved = await bench.post(f"{path}/status", json={"status": status})
-            assert moved.status_code == 200, moved.text
+        path = await paid_repair_diagnosing(http, bench, product["sku"], "KWD")
         part = {"part_no": "P-7", "description": "hinge", "quantity": 1, "unit_price": "1.125"}
         body = {"fault_code": "E-HINGE", "parts": [part], "labor_minutes": 7, "repairable": True}
         quoted = await bench.post(f"{path}/diagnosis", json=body)
