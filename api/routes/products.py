@@ -113,8 +113,7 @@ async def get_product(sku: str, principal: PrincipalDep, session: SessionDep) ->
     found = await product(session, principal.owner_id, sku)
     if found is None:
         raise not_found("product")
-    currency = (await policy_document(session, principal.owner_id)).get("currency", "USD")
-    return _public(found, currency)
+    return _public(found, await _currency(session, principal.owner_id))
 
 
 @router.put("/{sku}", response_model=ProductPublic)
