@@ -28,10 +28,10 @@ install: $(STAMP) ## Create the virtualenv and install everything (done by run a
 run: $(STAMP) ## Start Temporal (dev server), migrations, worker and API on 127.0.0.1:8000
 	@exec $(BIN)/aftersales dev $(RUN_ARGS)
 
-# Three test processes (pytest-xdist), each test file in one of them: most tests wait on
-# Temporal, a browser or a subprocess, so three overlap well even on two cores (two took
-# about an eighth longer).
-TEST_WORKERS ?= 3
+# Two test processes (pytest-xdist), each test file in one of them: most tests wait on
+# Temporal, a browser or a subprocess, so two overlap well even on two cores. Three gained
+# about 5 % on a clean clone and once lost the time-skipping test server mid-module.
+TEST_WORKERS ?= 2
 
 test: $(STAMP) ## Run the whole test suite (set AFTERSALES_TEST_DATABASE_URL for PostgreSQL too)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
