@@ -31,7 +31,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, decision_pending, invalid_transition
 from api.idempotency import CommandKey, IdempotencyKey
 from db import models
-from db.projection import case_recorded
+from db.projection import recorded_cases
 from db.queries import CaseBundle, load_case_view
 from db.secret_box import SecretBox
 from domain.common import WORKFLOW_TASK_TIMEOUT
@@ -247,9 +247,9 @@ async def answer_case_command_once(
     return answer_type.model_validate(stored)
 
 
-# A child case (a plan claim's repair or replacement) is recorded by its own workflow's first
-# task, moments after its parent started it: an answer naming one waits this long for it, so
-# the id it gives can be read at once. A child no worker has run yet (workers down) is still
+# A child case (a plan claim's repair or replacement, an inspected RMA's repair) is recorded
+# by its own workflow's first task, moments after its parent started it: an answer naming
+# one waits this long for it, so the id it gives can be read at once. A child no worker has run yet (workers down) is still
 # answered: it appears when one runs it.
 CHILD_RECORDED_WITHIN = 10.0
 
@@ -257,11 +257,11 @@ CHILD_RECORDED_WITHIN = 10.0
 async def children_recorded(session: AsyncSession, case_ids: Iterable[str | None]) -> None:
     """Wait (briefly, see CHILD_RECORDED_WITHIN) until the named child cases are in the read
     model. Reads only: no write lock is held while the child's worker writes it."""
-    pending = [case_id for case_id in case_ids if case_id]
+    pending = {case_id for case_id in case_ids if case_id}
     loop = asyncio.get_running_loop()
     deadline, pause = loop.time() + CHILD_RECORDED_WITHIN, 0.01
     while pending:
-        pending = [case_id for case_id in pending if not await case_recorded(session, case_id)]
+        pending -= await recorded_cases(session, sorted(pending))
         if not pending or loop.time() >= deadline:
             return
         await asyncio.sleep(pause)
@@ -314,9 +314,13 @@ class CaseCommands(Generic[M]):
     async def view(
         self, session: AsyncSession, settings: Settings, principal: Principal, case_id: str
     ) -> M:
-        """The case as it is now, read afresh (its workflow may just have written it)."""
+        """The case as it is now, read afresh (its workflow may just have written it), once
+        the cases it links to are recorded: the command may just have started one (an
+        inspected RMA's repair), and the id the answer gives must open at once."""
         bundle = await load_case_view(session, case_id)
         assert bundle is not None, "a case is recorded before its workflow answers"
+        if bundle.case.links:
+            await children_recorded(session, bundle.case.links.values())
         return self.show(bundle, principal, settings)
 
     async def start(

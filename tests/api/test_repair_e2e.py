@@ -4,15 +4,19 @@ whose quote the customer declines, routing, tenancy, refusals and the center's q
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
+import pytest
 from pypdf import PdfReader
+from sqlalchemy import text
 
 from tests.api.helpers import Org, add_product, customer, make_org, wait_for
+from tests.api.read_model import Sessions
 from tests.api.test_foundation import assert_problem
 from tests.api.test_rma_e2e import carrier, rma_body, scan, with_label
 from tests.documents.barcodes import decode_barcodes
@@ -106,6 +110,8 @@ async def test_rma_repair_worked_by_the_center_to_completion(stack: Stack) -> No
         assert repair_id and repair_id.startswith("REP-")
 
         path = f"/v1/repairs/{repair_id}"
+        # The repair the answer names opens at once: the answer waited for it to be recorded.
+        assert (await bench.get(path)).status_code == 200
         job = await wait_for(bench, path, lambda b: b.get("status") == "received")
         assert job["assigned_center"] == center.id
         assert job["rma_id"] == rma["id"]
@@ -386,3 +392,44 @@ async def test_an_rma_whose_repair_is_terminated_ends_cancelled_not_stuck(stack:
         assert ended["detail"] == {"repair_id": repair_id, "cause": "TerminatedError"}
     rma_run = await stack.client.get_workflow_handle(f"rma:{rma['id']}").describe()
     assert rma_run.status is not None and rma_run.status.name == "COMPLETED"
+
+
+async def test_an_inspected_rmas_repair_opens_as_soon_as_the_answer_names_it(
+    stack: Stack, sessions: Sessions
+) -> None:
+    """The repair an inspection starts is recorded by its own workflow, moments later: the
+    answer waits for it, so the id it gives never answers 404. The child's first write is
+    held back here (a lock on its items' table, which the RMA's own writes do not touch)
+    for a second; PostgreSQL only, SQLite's one write lock would hold the RMA back too."""
+    if stack.backend != "postgres":
+        pytest.skip("table locks are PostgreSQL's")
+    category = f"kettle-{uuid.uuid4().hex[:6]}"
+    retailer = await make_org(stack, "retailer")
+    product = await add_product(stack, retailer, price="80.00", category=category)
+    center = await new_center(stack, category)
+    async with stack.http(retailer.key) as shop:
+        created = await shop.post("/v1/rmas", json=rma_body(product["sku"], resolution="repair"))
+        rma = await wait_for(shop, f"/v1/rmas/{created.json()['id']}", with_label)
+    assert (
+        await carrier(stack, scan(rma["shipments"][0]["tracking_number"], "delivered"))
+    ).is_success
+    async with stack.http(center.key) as bench:
+        assert (await bench.post(f"/v1/rmas/{rma['id']}/receive")).status_code == 200
+        locked = asyncio.Event()
+
+        async def hold_the_childs_first_write() -> None:
+            async with sessions() as held, held.begin():
+                await held.execute(text("LOCK TABLE case_items IN SHARE MODE"))
+                locked.set()
+                await asyncio.sleep(1.0)
+
+        holding = asyncio.create_task(hold_the_childs_first_write())
+        await locked.wait()
+        inspected = await bench.post(
+            f"/v1/rmas/{rma['id']}/inspection", json={"grade": "D", "serial_matches": True}
+        )
+        assert inspected.status_code == 200, inspected.text
+        opened = await bench.get(f"/v1/repairs/{inspected.json()['repair_id']}")
+        assert opened.status_code == 200, opened.text
+        assert opened.json()["rma_id"] == rma["id"]
+        await holding
