@@ -130,6 +130,10 @@ def _queue_writers(engine: AsyncEngine, database: str) -> None:
 
 class _Cursor(aiosqlite.Cursor):
     _conn: _Connection
+    # The rows of the statement last executed, read in the same hop: SQLAlchemy reads every
+    # row of a statement that returns rows as soon as it has run, and each call would be a
+    # hop of its own. `fetchone` and `fetchmany` take from the front.
+    _read: list[Any] | None = None
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._conn.writing and self._conn._conn.in_transaction:
@@ -137,17 +141,41 @@ class _Cursor(aiosqlite.Cursor):
         return await self._conn._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     async def execute(self, sql: str, parameters: Any = None) -> aiosqlite.Cursor:
-        await super().execute(sql, parameters)
+        self._read = await self._execute(self._run_and_read, sql, parameters or ())
         self._conn.note(sql)
         return self
 
+    def _run_and_read(self, sql: str, parameters: Any) -> list[Any] | None:
+        self._cursor.execute(sql, parameters)
+        return self._cursor.fetchall() if self._cursor.description else None
+
+    async def fetchall(self) -> list[Any]:
+        if self._read is None:
+            return list(await super().fetchall())
+        rows, self._read = self._read, None
+        return rows
+
+    async def fetchone(self) -> Any:
+        if self._read is None:
+            return await super().fetchone()
+        return self._read.pop(0) if self._read else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        if self._read is None:
+            return list(await super().fetchmany(size))
+        count = self._cursor.arraysize if size is None else size
+        rows, self._read = self._read[:count], self._read[count:]
+        return rows
+
     async def executemany(self, sql: str, parameters: Any) -> aiosqlite.Cursor:
+        self._read = None
         await super().executemany(sql, parameters)
         self._conn.note(sql)
         return self
 
     async def close(self) -> None:
         # Closing a sqlite3 cursor only resets its statement.
+        self._read = None
         self._cursor.close()
 
 

@@ -127,10 +127,11 @@ async def test_a_write_transaction_goes_to_the_thread_for_its_first_write_and_co
     monkeypatch.setattr(db_session._Connection, "_execute", counted)
     async with engine.begin() as conn:
         await conn.execute(text("SELECT count(*) FROM t"))
-        assert sent == ["execute", "fetchall"]
+        # A read is one hop: the statement and its rows.
+        assert sent == ["_run_and_read"]
         await conn.execute(text("INSERT INTO t VALUES (1)"))
         await conn.execute(text("INSERT INTO t VALUES (:n)"), [{"n": 2}, {"n": 3}])
         await conn.execute(text("UPDATE t SET n = 4 WHERE n = 1"))
         assert (await conn.execute(text("SELECT sum(n) FROM t"))).scalar_one() == 9
-    assert sent == ["execute", "fetchall", "execute", "commit"]
+    assert sent == ["_run_and_read", "_run_and_read", "commit"]
     assert await _count(engine) == 3
