@@ -45,10 +45,13 @@ async def rate(
 
 @contextmanager
 def system(
-    database_url: str | None = None, settings: dict[str, str] | None = None
+    database_url: str | None = None,
+    settings: dict[str, str] | None = None,
+    root: Path = ROOT,
 ) -> Iterator[dict[str, str]]:
     """Dev server, worker and API as separate processes, as `make run` has them; `settings`
-    adds AFTERSALES_* variables of the run's own."""
+    adds AFTERSALES_* variables of the run's own. The worker and API run from the checkout
+    at `root` (another one, such as a `git worktree` of an earlier commit, to compare)."""
     with tempfile.TemporaryDirectory() as tmp:
         port, temporal_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
@@ -89,7 +92,7 @@ def system(
         try:
             _wait(f"127.0.0.1:{temporal_port}", None)
             subprocess.run(
-                [sys.executable, str(ROOT / "cli.py"), "migrate"],
+                [sys.executable, str(root / "cli.py"), "migrate"],
                 env=env,
                 check=True,
                 stdout=subprocess.DEVNULL,
@@ -100,7 +103,7 @@ def system(
             for command in ("worker", "api"):
                 procs.append(
                     subprocess.Popen(
-                        [sys.executable, str(ROOT / "cli.py"), command],
+                        [sys.executable, str(root / "cli.py"), command],
                         env=env,
                         stdout=log,
                         stderr=log,

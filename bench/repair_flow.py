@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from common import BIN, cpu_line, cpu_seconds, rate, settled_cpu_seconds, system
@@ -308,6 +310,52 @@ async def cpu_by_step(env: dict[str, str], jobs: int, in_flight: int = 4) -> Non
         print(f"  {'all steps':<15}" + _cells(totals))
 
 
+async def cpu_by_step_compared(
+    envs: dict[str, dict[str, str]], jobs: int, rounds: int, in_flight: int = 4
+) -> None:
+    """`cpu_by_step` for two systems side by side (this checkout and another), each step
+    taken by one system's jobs and then the other's, first one then the other in turn: both
+    see the machine as it is at that moment, so a change of a few percent shows through the
+    drift of the machine's speed, which separate runs cannot tell apart from it."""
+    base = {label: env["AFTERSALES_PUBLIC_BASE_URL"] for label, env in envs.items()}
+    async with contextlib.AsyncExitStack() as stack:
+        steps: dict[str, RepairSteps] = {}
+        for label, env in envs.items():
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=base[label], timeout=120)
+            )
+            steps[label] = RepairSteps(http, env)
+            await steps[label].set_up()
+            await steps[label].job(-1)  # warm up
+        gate = asyncio.Semaphore(in_flight)
+        totals = {label: {name: 0.0 for name in RepairSteps.NAMES} for label in envs}
+        order = list(envs)
+        for r in range(rounds):
+            for name in RepairSteps.NAMES:
+                order.reverse()
+                for label in order:
+                    ids = range(r * jobs, (r + 1) * jobs)
+
+                    async def one(i: int, of: RepairSteps = steps[label], step: str = name) -> None:
+                        async with gate:
+                            await of.step(step, i)
+
+                    before = cpu_seconds(envs[label])
+                    await asyncio.gather(*(one(i) for i in ids))
+                    after = await settled_cpu_seconds(envs[label])
+                    used = sum(after[p] - before[p] for p in after)
+                    totals[label][name] += 1000 * used / (jobs * rounds)
+    a, b = envs
+    print(f"CPU per step, all processes, ms per job ({rounds} rounds of {jobs} jobs):")
+    print(f"  {'step':<15}{a:>10}{b:>10}  change")
+    for name in (*RepairSteps.NAMES, "all steps"):
+        ms = {
+            label: sum(per.values()) if name == "all steps" else per[name]
+            for label, per in totals.items()
+        }
+        print(f"  {name:<15}{ms[a]:10.1f}{ms[b]:10.1f}  {100 * (ms[b] / ms[a] - 1):+.1f} %")
+
+
 def _cells(per: dict[str, float]) -> str:
     return "".join(f"{p} {ms:5.1f}  " for p, ms in per.items()) + f"all {sum(per.values()):5.1f}"
 
@@ -327,8 +375,24 @@ async def main() -> None:
         metavar="JOBS",
         help="only the CPU of each step, JOBS jobs taking each step in turn",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="CHECKOUT",
+        help="with --steps: each step's CPU here and in another checkout (a `git worktree` of "
+        "an earlier commit), side by side, alternating",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --compare (default 3)")
     args = parser.parse_args()
     settings = {"AFTERSALES_WORKFLOW_SANDBOX": "false"} if args.no_sandbox else {}
+    if args.compare:
+        with (
+            system(args.database_url, settings, root=args.compare.resolve()) as before,
+            system(args.database_url, settings) as now,
+        ):
+            envs = {"compared": before, "this": now}
+            await cpu_by_step_compared(envs, args.steps or 40, args.rounds)
+        return
     with system(args.database_url, settings) as env:
         if args.steps:
             await cpu_by_step(env, args.steps)
