@@ -6,13 +6,15 @@ divides its rate by the floor's to tell how much our own code adds.
 
 The shape is read from the history's events (payloads are never decoded):
 
-- a local activity's marker (a patch marker is skipped) is a local activity, run in the
-  update handler when it falls between that update's acceptance and completion, else in the
-  main loop;
+- a local activity's marker (a patch marker is skipped) is a local activity;
 - an activity is started where it was scheduled and awaited where it completed;
 - a timer is started where it was started, and cancelled or awaited as it was;
 - an accepted update or a signal is something the main loop waits for, and the driver
   sends, in history order (the first update with the start, as `update-with-start`);
+- an update answers once the main loop has taken every step between its acceptance and its
+  completion, as ours do (a command is applied by the main loop; the QA pass answers once
+  its label is booked): an update answered at once would let the signals that follow share
+  workflow tasks that ours cannot;
 - a completed workflow completes; one still open waits, as ours do.
 """
 
@@ -45,8 +47,8 @@ class Step:
 @dataclass
 class Shape:
     steps: list[Step] = field(default_factory=list)
-    # Local activities each update's handler runs, by update number.
-    handler_las: dict[int, int] = field(default_factory=dict)
+    # By update number: how many steps the main loop has taken when the update answers.
+    answers_after: dict[int, int] = field(default_factory=dict)
     # What the driver sends, in order: "update" or "signal".
     inputs: list[str] = field(default_factory=list)
 
@@ -54,7 +56,6 @@ class Shape:
         counts: dict[str, int] = {}
         for step in self.steps:
             counts[step.kind] = counts.get(step.kind, 0) + 1
-        counts["la"] = counts.get("la", 0) + sum(self.handler_las.values())
         return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
 
 
@@ -68,10 +69,7 @@ def shape_of(events: list[HistoryEvent]) -> Shape:
             # A `workflow.patched` marker is a history event, not a local activity.
             if event.marker_recorded_event_attributes.marker_name != "core_local_activity":
                 continue
-            if in_update is not None:
-                shape.handler_las[in_update] = shape.handler_las.get(in_update, 0) + 1
-            else:
-                shape.steps.append(Step("la"))
+            shape.steps.append(Step("la"))
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             shape.steps.append(Step("start_activity", event.event_id))
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
@@ -97,6 +95,8 @@ def shape_of(events: list[HistoryEvent]) -> Shape:
             shape.inputs.append("update")
             shape.steps.append(Step("wait_update", updates))
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            if in_update is not None:
+                shape.answers_after[in_update] = len(shape.steps)
             in_update = None
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             shape.steps.append(Step("complete"))
@@ -110,14 +110,15 @@ async def noop() -> None:
 
 @workflow.defn(name="BenchFloor", sandboxed=False)
 class Floor:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, shape: Shape) -> None:
         self.updates = 0
         self.signals = 0
-        self.handler_las: dict[int, int] = {}
+        self.steps_taken = 0
+        self.answers_after = shape.answers_after
 
     @workflow.run
     async def run(self, shape: Shape) -> None:
-        self.handler_las = shape.handler_las
         activities: dict[int, Any] = {}
         timers: dict[int, asyncio.Task[None]] = {}
         for step in shape.steps:
@@ -141,14 +142,15 @@ class Floor:
                 await workflow.wait_condition(lambda n=number: self.signals >= n)  # type: ignore[misc]
             elif step.kind == "complete":
                 return
+            self.steps_taken += 1
         # A case still open after its last step stays open, as ours do.
         await workflow.wait_condition(lambda: False)
 
     @workflow.update
     async def advance(self) -> None:
         self.updates += 1
-        for _ in range(self.handler_las.get(self.updates, 0)):
-            await workflow.execute_local_activity(noop, start_to_close_timeout=QUICK)
+        after = self.answers_after.get(self.updates, 0)
+        await workflow.wait_condition(lambda: self.steps_taken >= after)
 
     @workflow.signal
     def poke(self) -> None:
