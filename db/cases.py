@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
+from db.session import POINT_READ
 
 
 async def case_by_id(session: AsyncSession, case_id: str) -> models.Case | None:
@@ -30,7 +31,7 @@ def forget_read_cases(session: AsyncSession) -> None:
 
 
 async def case_of_type(session: AsyncSession, case_type: str, case_id: str) -> models.Case | None:
-    case = await session.get(models.Case, case_id)
+    case = await session.get(models.Case, case_id, execution_options=POINT_READ)
     return case if case is not None and case.case_type == case_type else None
 
 

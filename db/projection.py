@@ -30,6 +30,7 @@ from db.outbox import (
     write_outbound,
 )
 from db.readers import chosen_reader
+from db.session import POINT_READ
 from domain.insights import insight_columns
 
 # Fields a projection may set on a case row; anything else is refused loudly.
@@ -100,6 +101,7 @@ _CASE_ROW = (
     .join(_ORGS, _ORGS.c.id == _CASES.c.org_id)
     .where(_CASES.c.id == bindparam("case_id"))
     .with_for_update(of=_CASES)
+    .execution_options(**POINT_READ)
 )
 _STORED_ENTRIES = select(_TIMELINE.c.seq, _TIMELINE.c.status).where(
     _TIMELINE.c.case_id == bindparam("case_id")

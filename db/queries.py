@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
 from db.models import MONEY
+from db.session import POINT_READ
 from db.types import UTCDateTime
 from domain.common import CLOSED_STATUSES
 from domain.service_plan import BillingPeriod, ClaimType, PlanTerms
@@ -138,7 +139,7 @@ _C, _I, _T, _D, _S, _P, _F = (
 )
 _CUSTOMER_COLUMNS = (_C.id, _C.name, _C.email, _C.phone, _C.address, _C.locale, _C.time_zone)
 # The first column of each is the case id the row belongs to; the rest are the record's.
-_CUSTOMERS = select(*_CUSTOMER_COLUMNS).where(_C.id.in_(_IDS))
+_CUSTOMERS = select(*_CUSTOMER_COLUMNS).where(_C.id.in_(_IDS)).execution_options(**POINT_READ)
 # A case's items, timeline, documents and shipments in one statement: a UNION ALL whose
 # branches share one row layout, each filling its own columns (the others are typed NULLs,
 # so both databases give every column one type). A statement per table cost a round trip
@@ -213,20 +214,22 @@ _PARTS = union_all(
         at=_F.created_at,
     ).where(_F.case_id.in_(_IDS)),
 )
+# A case's rows, or a page's: bounded by the ids given.
 _CHILDREN = _PARTS.order_by(
     *(_PARTS.selected_columns[name] for name in ("k", "o_int", "o_at", "o_id"))
-)
+).execution_options(**POINT_READ)
 _PAYMENTS = (
     select(_P.case_id, _P.id, _P.kind, _P.amount, _P.currency, _P.status, _P.updated_at)
     .where(_P.case_id.in_(_IDS))
     .order_by(_P.created_at, _P.id)
+    .execution_options(**POINT_READ)
 )
 # The case and its customer in one query, read afresh (a workflow may just have written it).
 _CASE_VIEW = (
     select(models.Case, *_CUSTOMER_COLUMNS)
     .outerjoin(_C, _C.id == models.Case.customer_id)
     .where(models.Case.id == bindparam("case_id"))
-    .execution_options(populate_existing=True)
+    .execution_options(populate_existing=True, **POINT_READ)
 )
 
 

@@ -93,6 +93,26 @@ async def _acquire(lock: asyncio.Lock) -> None:
         await lock.acquire()
 
 
+# The execution option of a read bounded by keys (a case and its rows, a page of cases): on
+# SQLite it runs on the event loop, not in the connection's thread. In WAL mode a reader
+# never waits for the write lock, and such a read takes well under a millisecond, less than
+# the hop to the thread and back costs. Reads of unbounded size (insights, exports) go
+# through the thread, where SQLite works while the event loop goes on.
+POINT_READ = {"aftersales_point_read": True}
+
+
+def _mark_point_reads(
+    _conn: Connection,
+    cursor: Any,
+    _statement: str,
+    _parameters: Any,
+    context: Any,
+    _executemany: bool,
+) -> None:
+    on_loop = context is not None and context.execution_options.get("aftersales_point_read")
+    cursor._cursor.on_loop = bool(on_loop)
+
+
 def _queue_writers(engine: AsyncEngine, database: str) -> None:
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _take(
@@ -134,9 +154,11 @@ class _Cursor(aiosqlite.Cursor):
     # row of a statement that returns rows as soon as it has run, and each call would be a
     # hop of its own. `fetchone` and `fetchmany` take from the front.
     _read: list[Any] | None = None
+    # Set before each statement: a `POINT_READ` runs here, on the event loop.
+    on_loop = False
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self._conn.writing and self._conn._conn.in_transaction:
+        if self.on_loop or (self._conn.writing and self._conn._conn.in_transaction):
             return fn(*args, **kwargs)
         return await self._conn._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
@@ -271,6 +293,7 @@ def make_engine(url: str) -> AsyncEngine:
             hide_parameters=HIDE_PARAMETERS,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "before_cursor_execute", _mark_point_reads)
         if parsed.database not in (None, "", ":memory:"):
             _queue_writers(engine, str(Path(parsed.database).resolve()))
         return engine

@@ -135,3 +135,29 @@ async def test_a_write_transaction_goes_to_the_thread_for_its_first_write_and_co
         assert (await conn.execute(text("SELECT sum(n) FROM t"))).scalar_one() == 9
     assert sent == ["_run_and_read", "_run_and_read", "commit"]
     assert await _count(engine) == 3
+
+
+async def test_a_point_read_runs_on_the_event_loop_and_other_reads_in_the_thread(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    to_thread: Any = db_session._Connection._execute
+
+    async def counted(self: db_session._Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(fn, "__name__", "?"))
+        return await to_thread(self, fn, *args, **kwargs)
+
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(5)])
+    monkeypatch.setattr(db_session._Connection, "_execute", counted)
+    point = text("SELECT n FROM t WHERE n = :n").execution_options(**db_session.POINT_READ)
+    async with engine.connect() as conn:
+        assert (await conn.execute(point, {"n": 3})).scalar_one() == 3
+        assert sent == []
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 5
+        assert sent == ["_run_and_read"]
+        # The mark is the statement's, not the connection's: the next point read is on the
+        # loop again, and a plain read after it goes to the thread.
+        assert (await conn.execute(point, {"n": 4})).scalar_one() == 4
+        assert (await conn.execute(text("SELECT max(n) FROM t"))).scalar_one() == 4
+        assert sent == ["_run_and_read", "_run_and_read"]
