@@ -114,9 +114,8 @@ async def test_rows_stream_through_the_cursor(engine: AsyncEngine) -> None:
         assert [row.n async for row in rows] == list(range(300))
 
 
-async def test_a_write_transaction_goes_to_the_thread_for_its_first_write_and_commit_only(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the name of each call sent to a connection's thread, in order."""
     sent: list[str] = []
     to_thread: Any = db_session._Connection._execute
 
@@ -125,6 +124,13 @@ async def test_a_write_transaction_goes_to_the_thread_for_its_first_write_and_co
         return await to_thread(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(db_session._Connection, "_execute", counted)
+    return sent
+
+
+async def test_a_write_transaction_goes_to_the_thread_for_its_first_write_and_commit_only(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = count_hops(monkeypatch)
     async with engine.begin() as conn:
         await conn.execute(text("SELECT count(*) FROM t"))
         # A read is one hop: the statement and its rows.
@@ -140,16 +146,9 @@ async def test_a_write_transaction_goes_to_the_thread_for_its_first_write_and_co
 async def test_a_point_read_runs_on_the_event_loop_and_other_reads_in_the_thread(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sent: list[str] = []
-    to_thread: Any = db_session._Connection._execute
-
-    async def counted(self: db_session._Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(getattr(fn, "__name__", "?"))
-        return await to_thread(self, fn, *args, **kwargs)
-
     async with engine.begin() as conn:
         await conn.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(5)])
-    monkeypatch.setattr(db_session._Connection, "_execute", counted)
+    sent = count_hops(monkeypatch)
     point = text("SELECT n FROM t WHERE n = :n").execution_options(**db_session.POINT_READ)
     async with engine.connect() as conn:
         assert (await conn.execute(point, {"n": 3})).scalar_one() == 3

@@ -363,7 +363,9 @@ async def test_center_profile_and_queue_oldest_first(stack: Stack) -> None:
         assert (await bench.get("/v1/repair-centers/me")).json()["open_jobs"] == 3
 
 
-async def test_an_rma_whose_repair_is_terminated_ends_cancelled_not_stuck(stack: Stack) -> None:
+async def rma_received_by_its_center(stack: Stack) -> tuple[dict[str, Any], Org, Org]:
+    """An RMA resolved by repair, its parcel delivered to the routed center and received
+    there (inspection is next); its retailer and the center."""
     category = f"kettle-{uuid.uuid4().hex[:6]}"
     retailer = await make_org(stack, "retailer")
     product = await add_product(stack, retailer, price="80.00", category=category)
@@ -372,11 +374,16 @@ async def test_an_rma_whose_repair_is_terminated_ends_cancelled_not_stuck(stack:
         created = await shop.post("/v1/rmas", json=rma_body(product["sku"], resolution="repair"))
         assert created.status_code == 201, created.text
         rma = await wait_for(shop, f"/v1/rmas/{created.json()['id']}", with_label)
-    assert (
-        await carrier(stack, scan(rma["shipments"][0]["tracking_number"], "delivered"))
-    ).status_code == 200
+    inbound = rma["shipments"][0]["tracking_number"]
+    assert (await carrier(stack, scan(inbound, "delivered"))).status_code == 200
     async with stack.http(center.key) as bench:
         assert (await bench.post(f"/v1/rmas/{rma['id']}/receive")).status_code == 200
+    return rma, retailer, center
+
+
+async def test_an_rma_whose_repair_is_terminated_ends_cancelled_not_stuck(stack: Stack) -> None:
+    rma, retailer, center = await rma_received_by_its_center(stack)
+    async with stack.http(center.key) as bench:
         inspected = await bench.post(
             f"/v1/rmas/{rma['id']}/inspection", json={"grade": "D", "serial_matches": True}
         )
@@ -403,18 +410,8 @@ async def test_an_inspected_rmas_repair_opens_as_soon_as_the_answer_names_it(
     for a second; PostgreSQL only, SQLite's one write lock would hold the RMA back too."""
     if stack.backend != "postgres":
         pytest.skip("table locks are PostgreSQL's")
-    category = f"kettle-{uuid.uuid4().hex[:6]}"
-    retailer = await make_org(stack, "retailer")
-    product = await add_product(stack, retailer, price="80.00", category=category)
-    center = await new_center(stack, category)
-    async with stack.http(retailer.key) as shop:
-        created = await shop.post("/v1/rmas", json=rma_body(product["sku"], resolution="repair"))
-        rma = await wait_for(shop, f"/v1/rmas/{created.json()['id']}", with_label)
-    assert (
-        await carrier(stack, scan(rma["shipments"][0]["tracking_number"], "delivered"))
-    ).is_success
+    rma, _, center = await rma_received_by_its_center(stack)
     async with stack.http(center.key) as bench:
-        assert (await bench.post(f"/v1/rmas/{rma['id']}/receive")).status_code == 200
         locked = asyncio.Event()
 
         async def hold_the_childs_first_write() -> None:
