@@ -249,8 +249,8 @@ async def answer_case_command_once(
 
 # A child case (a plan claim's repair or replacement, an inspected RMA's repair) is recorded
 # by its own workflow's first task, moments after its parent started it: an answer naming
-# one waits this long for it, so the id it gives can be read at once. A child no worker has run yet (workers down) is still
-# answered: it appears when one runs it.
+# one waits this long for it, so the id it gives can be read at once. A child no worker has
+# run yet (workers down) is still answered: it appears when one runs it.
 CHILD_RECORDED_WITHIN = 10.0
 
 
