@@ -69,7 +69,7 @@ async def open_installation(harness: Harness) -> AsyncIterator[Opener]:
     yield opener
     for ins in opened:
         with contextlib.suppress(Exception):
-            await ins.handle.terminate("test over")
+            await kit.terminate_when_idle(harness, ins.handle.id, within=5)
 
 
 async def expect_invalid(call: Any, status: InstallationStatus) -> None:

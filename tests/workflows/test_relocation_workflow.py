@@ -84,7 +84,7 @@ async def open_relocation(harness: Harness) -> AsyncIterator[Opener]:
     yield opener
     for rel in opened:
         with contextlib.suppress(Exception):
-            await rel.handle.terminate("test over")
+            await kit.terminate_when_idle(harness, rel.handle.id, within=5)
 
 
 async def expect_invalid(call: Any, status: RelocationStatus) -> None:

@@ -53,6 +53,7 @@ from tests.workflows.kit import (
     replacement_start,
     shipments,
     side_worker,
+    terminate_when_idle,
     timeline,
     typed,
     until_status,
@@ -358,7 +359,7 @@ async def test_cancel_after_shipping_is_refused_and_changes_nothing(harness: Har
     assert (await case_row(harness, s.replacement_id)).status == "shipped"
     assert await stock(harness, sku) == (0, 0)
     assert [p.kind for p in (await ledger(harness, s.replacement_id)).values()] == ["hold"]
-    await handle.terminate()
+    await terminate_when_idle(harness, handle.id)
 
 
 async def test_booking_failure_releases_the_reservation_and_the_hold(harness: Harness) -> None:
@@ -477,7 +478,7 @@ async def test_core_received_while_the_capture_runs_is_refused(harness: Harness)
         finally:
             gate.opened.set()
             with contextlib.suppress(Exception):
-                await handle.terminate()
+                await terminate_when_idle(harness, handle.id, within=5)
             await clock
     assert gate.calls == 1
 
