@@ -84,7 +84,13 @@ async def test_two_claims_sent_at_once_are_both_applied_in_turn(harness: Harness
             two = await asyncio.wait_for(second.result(), 10)
         finally:
             gate.opened.set()
-    ids = {f"REP-{s.plan_id.split('-', 1)[1]}-C{n}" for n in (1, 2)}
+        # The plan and its repairs run on this worker's queue: they settle while it polls.
+        ids = {f"REP-{s.plan_id.split('-', 1)[1]}-C{n}" for n in (1, 2)}
+        # The repair children: no center serves the plan's category, so they end by
+        # themselves.
+        for repair_id in sorted(ids):
+            await settle_and_terminate(h, repair_workflow_id(repair_id), repair_id, "unroutable")
+        await settle_and_terminate(h, handle.id, s.plan_id, "active")
     assert (one.decision, two.decision) == ("approved", "approved")
     assert {one.repair_id, two.repair_id} == ids
     # In turn: the first claim is numbered and paid before the second.
@@ -97,7 +103,3 @@ async def test_two_claims_sent_at_once_are_both_applied_in_turn(harness: Harness
         "approved",
         "approved",
     ]
-    # The repair children: no center serves the plan's category, so they end by themselves.
-    for repair_id in sorted(ids):
-        await settle_and_terminate(h, repair_workflow_id(repair_id), repair_id, "unroutable")
-    await settle_and_terminate(h, handle.id, s.plan_id, "active")
