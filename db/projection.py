@@ -140,15 +140,14 @@ class Item(Protocol):
     def notes(self) -> str: ...
 
 
-async def case_recorded(session: AsyncSession, case_id: str) -> bool:
-    found = await session.scalar(select(_CASES.c.id).where(_CASES.c.id == case_id))
-    return found is not None
-
-
 async def recorded_cases(session: AsyncSession, case_ids: Sequence[str]) -> set[str]:
     """Those of `case_ids` the read model holds, in one statement."""
     found = await session.scalars(select(_CASES.c.id).where(_CASES.c.id.in_(case_ids)))
     return set(found)
+
+
+async def case_recorded(session: AsyncSession, case_id: str) -> bool:
+    return case_id in await recorded_cases(session, [case_id])
 
 
 async def case_status(session: AsyncSession, case_id: str) -> str | None:

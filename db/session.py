@@ -101,7 +101,7 @@ async def _acquire(lock: asyncio.Lock) -> None:
 POINT_READ = {"aftersales_point_read": True}
 
 
-def _mark_point_reads(
+def _mark_statement(
     _conn: Connection,
     cursor: Any,
     _statement: str,
@@ -109,8 +109,11 @@ def _mark_point_reads(
     context: Any,
     _executemany: bool,
 ) -> None:
-    on_loop = context is not None and context.execution_options.get("aftersales_point_read")
-    cursor._cursor.on_loop = bool(on_loop)
+    """Tell the cursor how to run the statement: a `POINT_READ` on the event loop, and a
+    streamed one (`stream_results`) without reading all its rows at once."""
+    options = context.execution_options if context is not None else {}
+    cursor._cursor.on_loop = bool(options.get("aftersales_point_read"))
+    cursor._cursor.read_at_once = not options.get("stream_results")
 
 
 def _queue_writers(engine: AsyncEngine, database: str) -> None:
@@ -154,8 +157,10 @@ class _Cursor(aiosqlite.Cursor):
     # row of a statement that returns rows as soon as it has run, and each call would be a
     # hop of its own. `fetchone` and `fetchmany` take from the front.
     _read: list[Any] | None = None
-    # Set before each statement: a `POINT_READ` runs here, on the event loop.
+    # Set before each statement: a `POINT_READ` runs here, on the event loop; a streamed
+    # statement's rows are fetched as SQLAlchemy asks for them, a batch at a time.
     on_loop = False
+    read_at_once = True
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self.on_loop or (self._conn.writing and self._conn._conn.in_transaction):
@@ -169,7 +174,9 @@ class _Cursor(aiosqlite.Cursor):
 
     def _run_and_read(self, sql: str, parameters: Any) -> list[Any] | None:
         self._cursor.execute(sql, parameters)
-        return self._cursor.fetchall() if self._cursor.description else None
+        if not self.read_at_once or not self._cursor.description:
+            return None
+        return self._cursor.fetchall()
 
     async def fetchall(self) -> list[Any]:
         if self._read is None:
@@ -293,7 +300,7 @@ def make_engine(url: str) -> AsyncEngine:
             hide_parameters=HIDE_PARAMETERS,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "before_cursor_execute", _mark_point_reads)
+        event.listen(engine.sync_engine, "before_cursor_execute", _mark_statement)
         if parsed.database not in (None, "", ":memory:"):
             _queue_writers(engine, str(Path(parsed.database).resolve()))
         return engine

@@ -106,12 +106,17 @@ async def test_many_writers_at_once_all_commit(engine: AsyncEngine) -> None:
     assert await _count(engine) == 100
 
 
-async def test_rows_stream_through_the_cursor(engine: AsyncEngine) -> None:
+async def test_rows_stream_through_the_cursor(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with engine.begin() as conn:
         await conn.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(300)])
+    sent = count_hops(monkeypatch)
     async with engine.connect() as conn:
         rows = await conn.stream(text("SELECT n FROM t ORDER BY n"))
         assert [row.n async for row in rows] == list(range(300))
+    # Fetched a batch at a time as they were asked for, not all with the statement.
+    assert sent[0] == "_run_and_read" and sent.count("fetchmany") > 1
 
 
 def count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
