@@ -1,12 +1,9 @@
 """Carrier scans as every lifecycle takes them: deduped by event id, queued by the signal
 handler, applied by the main loop in arrival order while it waits for what moves its case on.
 
-A lifecycle keeps one `CarrierScans`, feeds it from its `carrier_event` signal and passes
-its own `apply(scan)` (what a scan means for that case) to `wait_for` / `apply_all`:
-
-    @workflow.signal(name=CARRIER_EVENT_SIGNAL)
-    def carrier_event(self, event: CarrierEvent) -> None:
-        self.scans.receive(event)
+A lifecycle subclasses `ScannedCase`, whose `carrier_event` signal feeds its one
+`CarrierScans`, and passes its own `apply(scan)` (what a scan means for that case) to
+`wait_for` / `apply_all`:
 
     arrived = await self.scans.wait_for(lambda: not self.receive.empty, deadline, self._scan)
 """
@@ -21,7 +18,7 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.common import CarrierEvent, CarrierStatus
+    from domain.common import CARRIER_EVENT_SIGNAL, CarrierEvent, CarrierStatus
     from domain.contracts.events import CaseEvent
     from workflows.patches import batched
 
@@ -148,3 +145,14 @@ class CarrierScans:
         if timer.done():
             return lambda: False
         return timer.done
+
+
+class ScannedCase:
+    """A lifecycle's workflow whose parcels carriers scan: scans arrive by the
+    `carrier_event` signal, inherited here, into its `scans` queue."""
+
+    scans: CarrierScans
+
+    @workflow.signal(name=CARRIER_EVENT_SIGNAL)
+    def carrier_event(self, event: CarrierEvent) -> None:
+        self.scans.receive(event)

@@ -17,6 +17,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
+    from domain import installation
     from domain.appointments import (
         ChecklistItem,
         Visit,
@@ -29,33 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import InstallationFacts, RelocatedAsset
     from domain.contracts.store import InstallAsset
-    from domain.installation import (
-        CANCELLABLE,
-        COMMISSIONING,
-        DUPLICATE_OPEN_CASE,
-        INSTALLATION_ACCEPT_UPDATE,
-        INSTALLATION_BOOK_UPDATE,
-        INSTALLATION_CANCEL_UPDATE,
-        INSTALLATION_COMMISSION_UPDATE,
-        INSTALLATION_RESCHEDULE_UPDATE,
-        INSTALLATION_VISIT_UPDATE,
-        INSTALLATION_WORKFLOW,
-        INSTALLED,
-        TERMINAL_INSTALLATION_STATUSES,
-        VISIT,
-        BookVisit,
-        InstallationCancel,
-        InstallationCommissioning,
-        InstallationReschedule,
-        InstallationResult,
-        InstallationStart,
-        InstallationStatus,
-        InstallationView,
-        VisitOutcome,
-        VisitReport,
-        allowed_actions,
-        installation_certificate,
-    )
+    from domain.installation import InstallationStatus
     from workflows.appointments import Visits
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
     from workflows.carrier_scans import CarrierScans
@@ -66,18 +41,18 @@ with workflow.unsafe.imports_passed_through():
 
 I = InstallationStatus  # noqa: E741 - the lifecycle's states, as R is the relocation's
 Command = (
-    BookVisit
-    | VisitReport
-    | InstallationCommissioning
-    | InstallationReschedule
-    | InstallationCancel
+    installation.BookVisit
+    | installation.VisitReport
+    | installation.InstallationCommissioning
+    | installation.InstallationReschedule
+    | installation.InstallationCancel
 )
 
 
-@workflow.defn(name=INSTALLATION_WORKFLOW)
+@workflow.defn(name=installation.INSTALLATION_WORKFLOW)
 class InstallationWorkflow:
     @workflow.init
-    def __init__(self, start: InstallationStart) -> None:
+    def __init__(self, start: installation.InstallationStart) -> None:
         self.start = start
         self.timeline = Timeline(start.installation_id)
         self.certificates = Certificates(start.org_id, start.installation_id, start.public_base_url)
@@ -97,7 +72,7 @@ class InstallationWorkflow:
     # ----------------------------------------------------------------- main loop
 
     @workflow.run
-    async def run(self, start: InstallationStart) -> InstallationResult:
+    async def run(self, start: installation.InstallationStart) -> installation.InstallationResult:
         new = new_case(
             case_type=CaseKind.INSTALLATION,
             case_id=start.installation_id,
@@ -123,14 +98,14 @@ class InstallationWorkflow:
         lost = if_held(
             new,
             I.CANCELLED,
-            DUPLICATE_OPEN_CASE,
+            installation.DUPLICATE_OPEN_CASE,
             CaseEvent.CANCELLED,
-            {"reason": DUPLICATE_OPEN_CASE},
+            {"reason": installation.DUPLICATE_OPEN_CASE},
         )
         if await self.case.record_claiming(new, [start.serial], lost):
             self.status = I.CANCELLED
         await self.case.fail_if_refused()
-        while self.status not in TERMINAL_INSTALLATION_STATUSES:
+        while self.status not in installation.TERMINAL_INSTALLATION_STATUSES:
             await self.waits.wait_for(
                 lambda: not self.commands.empty,
                 None,
@@ -141,7 +116,7 @@ class InstallationWorkflow:
             )
             await self.commands.apply(self._apply)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return InstallationResult(
+        return installation.InstallationResult(
             installation_id=start.installation_id,
             status=self.status,
             documents=self.documents,
@@ -150,50 +125,50 @@ class InstallationWorkflow:
 
     async def _apply(self, command: Command) -> None:
         match command:
-            case BookVisit():
+            case installation.BookVisit():
                 await self._book(command)
-            case InstallationReschedule():
+            case installation.InstallationReschedule():
                 await self._reschedule(command)
-            case VisitReport():
+            case installation.VisitReport():
                 await self._report(command)
-            case InstallationCommissioning():
+            case installation.InstallationCommissioning():
                 await self._commission(command)
-            case InstallationCancel():
+            case installation.InstallationCancel():
                 await self._cancel(command)
 
-    async def _book(self, booking: BookVisit) -> None:
+    async def _book(self, booking: installation.BookVisit) -> None:
         self.visits.book(Visit(booking.starts_at, booking.technician), booking.technician)
         await self._transition(
             I.SCHEDULED,
             CaseEvent.APPOINTMENT_BOOKED,
             booking.actor,
-            visit_detail(VISIT, booking.starts_at, booking.technician),
+            visit_detail(installation.VISIT, booking.starts_at, booking.technician),
         )
 
-    async def _reschedule(self, request: InstallationReschedule) -> None:
+    async def _reschedule(self, request: installation.InstallationReschedule) -> None:
         used = self.visits.reschedule()
-        detail = reschedule_detail(VISIT, used, request.preferred_after)
+        detail = reschedule_detail(installation.VISIT, used, request.preferred_after)
         await self._transition(
             I.SCHEDULING, CaseEvent.RESCHEDULE_REQUESTED, Actor.customer(), detail
         )
 
-    async def _report(self, report: VisitReport) -> None:
+    async def _report(self, report: installation.VisitReport) -> None:
         visit = self.visits.end()
-        if report.outcome is VisitOutcome.MISSED:
+        if report.outcome is installation.VisitOutcome.MISSED:
             await self._transition(
                 I.SCHEDULING,
                 CaseEvent.APPOINTMENT_MISSED,
                 report.actor,
-                visit_detail(VISIT, visit.starts_at),
+                visit_detail(installation.VISIT, visit.starts_at),
             )
             return
-        self.checklists[INSTALLED] = report.checklist
-        self.dates[INSTALLED] = workflow.now()
+        self.checklists[installation.INSTALLED] = report.checklist
+        self.dates[installation.INSTALLED] = workflow.now()
         await self._transition(
             I.INSTALLED, CaseEvent.INSTALLED, report.actor, checklist_summary(report.checklist)
         )
 
-    async def _commission(self, commissioning: InstallationCommissioning) -> None:
+    async def _commission(self, commissioning: installation.InstallationCommissioning) -> None:
         """Every item passed: certificate, the asset at the site, completed. A failed item
         keeps the case installed until a new commissioning passes."""
         start = self.start
@@ -206,12 +181,12 @@ class InstallationWorkflow:
                 {"failed": ", ".join(failed)},
             )
             return
-        self.checklists[COMMISSIONING] = commissioning.checklist
-        self.dates[COMMISSIONING] = workflow.now()
+        self.checklists[installation.COMMISSIONING] = commissioning.checklist
+        self.dates[installation.COMMISSIONING] = workflow.now()
         self.training_given = commissioning.training_given
         self.documents.append(
             await self.certificates.installation(
-                installation_certificate(
+                installation.installation_certificate(
                     start, self.visits.technician, self.checklists, self.dates, self.training_given
                 )
             )
@@ -234,7 +209,7 @@ class InstallationWorkflow:
             detail["training_given"] = str(bool(self.training_given)).lower()
         await self._transition(I.COMPLETED, CaseEvent.COMMISSIONED, commissioning.actor, detail)
 
-    async def _cancel(self, request: InstallationCancel) -> None:
+    async def _cancel(self, request: installation.InstallationCancel) -> None:
         self.visits.clear()
         detail = {"reason": request.reason} if request.reason else {}
         await self._transition(I.CANCELLED, CaseEvent.CANCELLED, request.actor, detail)
@@ -249,70 +224,78 @@ class InstallationWorkflow:
             self.status,
             CaseEvent.APPOINTMENT_REMINDER,
             Actor.system(),
-            visit_detail(VISIT, due.starts_at),
+            visit_detail(installation.VISIT, due.starts_at),
         )
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update(name=INSTALLATION_ACCEPT_UPDATE)
-    async def accept(self) -> InstallationView:
+    @workflow.update(name=installation.INSTALLATION_ACCEPT_UPDATE)
+    async def accept(self) -> installation.InstallationView:
         await self.case.first_answer()
         return self.view()
 
-    @workflow.update(name=INSTALLATION_BOOK_UPDATE)
-    async def book_appointment(self, request: BookVisit) -> InstallationView:
+    @workflow.update(name=installation.INSTALLATION_BOOK_UPDATE)
+    async def book_appointment(
+        self, request: installation.BookVisit
+    ) -> installation.InstallationView:
         await self.commands.hand_over(request)
         return self.view()
 
     @book_appointment.validator
-    def _validate_booking(self, request: BookVisit) -> None:
+    def _validate_booking(self, request: installation.BookVisit) -> None:
         self._require("book", self.status in (I.SCHEDULING, I.SCHEDULED))
 
-    @workflow.update(name=INSTALLATION_VISIT_UPDATE)
-    async def report_visit(self, report: VisitReport) -> InstallationView:
+    @workflow.update(name=installation.INSTALLATION_VISIT_UPDATE)
+    async def report_visit(self, report: installation.VisitReport) -> installation.InstallationView:
         await self.commands.hand_over(report)
         return self.view()
 
     @report_visit.validator
-    def _validate_report(self, report: VisitReport) -> None:
+    def _validate_report(self, report: installation.VisitReport) -> None:
         self._require(report.outcome.value, self.status is I.SCHEDULED)
 
-    @workflow.update(name=INSTALLATION_COMMISSION_UPDATE)
-    async def commission(self, commissioning: InstallationCommissioning) -> InstallationView:
+    @workflow.update(name=installation.INSTALLATION_COMMISSION_UPDATE)
+    async def commission(
+        self, commissioning: installation.InstallationCommissioning
+    ) -> installation.InstallationView:
         await self.commands.hand_over(commissioning)
         return self.view()
 
     @commission.validator
-    def _validate_commission(self, commissioning: InstallationCommissioning) -> None:
-        self._require(COMMISSIONING, self.status is I.INSTALLED)
+    def _validate_commission(self, commissioning: installation.InstallationCommissioning) -> None:
+        self._require(installation.COMMISSIONING, self.status is I.INSTALLED)
 
-    @workflow.update(name=INSTALLATION_RESCHEDULE_UPDATE)
-    async def reschedule(self, request: InstallationReschedule) -> InstallationView:
+    @workflow.update(name=installation.INSTALLATION_RESCHEDULE_UPDATE)
+    async def reschedule(
+        self, request: installation.InstallationReschedule
+    ) -> installation.InstallationView:
         await self.commands.hand_over(request)
         return self.view()
 
     @reschedule.validator
-    def _validate_reschedule(self, request: InstallationReschedule) -> None:
+    def _validate_reschedule(self, request: installation.InstallationReschedule) -> None:
         self._require("reschedule", self.status is I.SCHEDULED)
         self.visits.refuse_reschedule(self.start.policy.max_reschedules)
 
-    @workflow.update(name=INSTALLATION_CANCEL_UPDATE)
-    async def cancel(self, request: InstallationCancel) -> InstallationView:
+    @workflow.update(name=installation.INSTALLATION_CANCEL_UPDATE)
+    async def cancel(
+        self, request: installation.InstallationCancel
+    ) -> installation.InstallationView:
         await self.commands.hand_over(request)
         return self.view()
 
     @cancel.validator
-    def _validate_cancel(self, request: InstallationCancel) -> None:
-        self._require("cancel", self.status in CANCELLABLE)
+    def _validate_cancel(self, request: installation.InstallationCancel) -> None:
+        self._require("cancel", self.status in installation.CANCELLABLE)
 
     @workflow.query(name=CURRENT_QUERY)
-    def current(self) -> InstallationView:
+    def current(self) -> installation.InstallationView:
         return self.view()
 
     # ------------------------------------------------------------------ helpers
 
-    def view(self) -> InstallationView:
-        return InstallationView(
+    def view(self) -> installation.InstallationView:
+        return installation.InstallationView(
             installation_id=self.start.installation_id,
             status=self.status,
             appointment=self.visits.appointment,
@@ -322,7 +305,9 @@ class InstallationWorkflow:
 
     def _require(self, action: str, allowed: bool) -> None:
         if not (self.case.recorded and self.commands.empty and allowed):
-            raise invalid_transition(action, self.status.value, allowed_actions(self.status))
+            raise invalid_transition(
+                action, self.status.value, installation.allowed_actions(self.status)
+            )
 
     def _facts(self) -> InstallationFacts:
         start = self.start

@@ -16,9 +16,9 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
+    from domain import relocation
     from domain.appointments import failed_items, reschedule_detail, visit_detail
     from domain.common import (
-        CARRIER_EVENT_SIGNAL,
         CURRENT_QUERY,
         Actor,
         CarrierEvent,
@@ -31,42 +31,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import RelocatedAsset, RelocationFacts
     from domain.contracts.store import MoveAsset, PlanLookup
-    from domain.relocation import (
-        BOOK_UPDATE,
-        CANCELLABLE,
-        COMMISSION_UPDATE,
-        COMMISSIONING,
-        DELIVERED,
-        DONE,
-        RELOCATION_ACCEPT_UPDATE,
-        RELOCATION_CANCEL_UPDATE,
-        RELOCATION_WORKFLOW,
-        RESCHEDULE_UPDATE,
-        SCHEDULED,
-        SCHEDULING,
-        STAGE_UPDATE,
-        TERMINAL_RELOCATION_STATUSES,
-        Appointment,
-        BookAppointment,
-        ChecklistItem,
-        Commissioning,
-        RelocationCancel,
-        RelocationResult,
-        RelocationStart,
-        RelocationStatus,
-        RelocationView,
-        RescheduleRequest,
-        Stage,
-        StageOutcome,
-        StageReport,
-        allowed_actions,
-        relocation_certificate,
-    )
+    from domain.relocation import RelocationStatus
     from domain.service_plan import ASSET_MOVED_SIGNAL, AssetMoved
     from workflows.appointments import Visits
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
     from workflows.carrier_errors import CarrierErrors
-    from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail
+    from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, ScannedCase, scan_detail
     from workflows.certificates import Certificates
     from workflows.commands import CommandSlot
     from workflows.recording import CaseRecord, new_case, one_unit
@@ -74,15 +44,24 @@ with workflow.unsafe.imports_passed_through():
     from workflows.timeline import Timeline
 
 R = RelocationStatus
-Command = BookAppointment | StageReport | Commissioning | RescheduleRequest | RelocationCancel
+Command = (
+    relocation.BookAppointment
+    | relocation.StageReport
+    | relocation.Commissioning
+    | relocation.RescheduleRequest
+    | relocation.RelocationCancel
+)
 # What a stage's report records when it is done.
-DONE_EVENT = {Stage.UNINSTALL: CaseEvent.UNINSTALLED, Stage.REINSTALL: CaseEvent.REINSTALLED}
+DONE_EVENT = {
+    relocation.Stage.UNINSTALL: CaseEvent.UNINSTALLED,
+    relocation.Stage.REINSTALL: CaseEvent.REINSTALLED,
+}
 
 
-@workflow.defn(name=RELOCATION_WORKFLOW)
-class RelocationWorkflow:
+@workflow.defn(name=relocation.RELOCATION_WORKFLOW)
+class RelocationWorkflow(ScannedCase):
     @workflow.init
-    def __init__(self, start: RelocationStart) -> None:
+    def __init__(self, start: relocation.RelocationStart) -> None:
         self.start = start
         self.timeline = Timeline(start.relocation_id)
         # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
@@ -101,16 +80,16 @@ class RelocationWorkflow:
         self.documents: list[DocumentRef] = []
         self.transport: ShipmentRef | None = None
         self.transport_moved = False
-        self.visits: Visits[Appointment] = Visits()
+        self.visits: Visits[relocation.Appointment] = Visits()
         # By stage ("uninstall", "reinstall", "commissioning"): its checklist, and the day
         # it was done (also "delivered"), for the certificate.
-        self.checklists: dict[str, list[ChecklistItem]] = {}
+        self.checklists: dict[str, list[relocation.ChecklistItem]] = {}
         self.dates: dict[str, datetime] = {}
 
     # ----------------------------------------------------------------- main loop
 
     @workflow.run
-    async def run(self, start: RelocationStart) -> RelocationResult:
+    async def run(self, start: relocation.RelocationStart) -> relocation.RelocationResult:
         await self.case.record(
             new_case(
                 case_type=CaseKind.RELOCATION,
@@ -134,7 +113,7 @@ class RelocationWorkflow:
             )
         )
         await self.case.fail_if_refused()
-        while self.status not in TERMINAL_RELOCATION_STATUSES:
+        while self.status not in relocation.TERMINAL_RELOCATION_STATUSES:
             # An accepted command goes before scans still queued: its validator judged the
             # state without them (a cancel accepted before the pick-up must not land on the
             # road).
@@ -148,7 +127,7 @@ class RelocationWorkflow:
             )
             await self.commands.apply(self._apply)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return RelocationResult(
+        return relocation.RelocationResult(
             relocation_id=start.relocation_id,
             status=self.status,
             documents=self.documents,
@@ -157,42 +136,46 @@ class RelocationWorkflow:
 
     async def _apply(self, command: Command) -> None:
         match command:
-            case BookAppointment():
+            case relocation.BookAppointment():
                 await self._book(command)
-            case RescheduleRequest():
+            case relocation.RescheduleRequest():
                 await self._reschedule(command)
-            case StageReport():
+            case relocation.StageReport():
                 await self._report(command)
-            case Commissioning():
+            case relocation.Commissioning():
                 await self._commission(command)
-            case RelocationCancel():
+            case relocation.RelocationCancel():
                 await self._cancel(command)
 
-    async def _book(self, booking: BookAppointment) -> None:
+    async def _book(self, booking: relocation.BookAppointment) -> None:
         self.visits.book(
-            Appointment(booking.stage, booking.starts_at, booking.technician), booking.technician
+            relocation.Appointment(booking.stage, booking.starts_at, booking.technician),
+            booking.technician,
         )
         await self._transition(
-            SCHEDULED[booking.stage],
+            relocation.SCHEDULED[booking.stage],
             CaseEvent.APPOINTMENT_BOOKED,
             booking.actor,
             visit_detail(booking.stage.value, booking.starts_at, booking.technician),
         )
 
-    async def _reschedule(self, request: RescheduleRequest) -> None:
+    async def _reschedule(self, request: relocation.RescheduleRequest) -> None:
         used = self.visits.reschedule()
         detail = reschedule_detail(request.stage.value, used, request.preferred_after)
         await self._transition(
-            SCHEDULING[request.stage], CaseEvent.RESCHEDULE_REQUESTED, Actor.customer(), detail
+            relocation.SCHEDULING[request.stage],
+            CaseEvent.RESCHEDULE_REQUESTED,
+            Actor.customer(),
+            detail,
         )
 
-    async def _report(self, report: StageReport) -> None:
+    async def _report(self, report: relocation.StageReport) -> None:
         visit = self.visits.end()
         stage = visit.stage
-        if report.outcome is StageOutcome.MISSED:
+        if report.outcome is relocation.StageOutcome.MISSED:
             missed = visit
             await self._transition(
-                SCHEDULING[stage],
+                relocation.SCHEDULING[stage],
                 CaseEvent.APPOINTMENT_MISSED,
                 report.actor,
                 visit_detail(stage.value, missed.starts_at),
@@ -200,8 +183,10 @@ class RelocationWorkflow:
             return
         self.checklists[stage.value] = report.checklist
         self.dates[stage.value] = workflow.now()
-        await self._transition(DONE[stage], DONE_EVENT[stage], report.actor, report.summary())
-        if stage is Stage.UNINSTALL:
+        await self._transition(
+            relocation.DONE[stage], DONE_EVENT[stage], report.actor, report.summary()
+        )
+        if stage is relocation.Stage.UNINSTALL:
             await self._book_transport()
 
     async def _book_transport(self) -> None:
@@ -232,10 +217,10 @@ class RelocationWorkflow:
             status, CaseEvent.carrier(scan.status), Actor.carrier(), scan_detail(scan)
         )
         if ours and scan.status is CarrierStatus.DELIVERED and self.status is R.IN_TRANSIT:
-            self.dates[DELIVERED] = workflow.now()
+            self.dates[relocation.DELIVERED] = workflow.now()
             await self._transition(R.DELIVERED, CaseEvent.DELIVERED, Actor.carrier())
 
-    async def _commission(self, commissioning: Commissioning) -> None:
+    async def _commission(self, commissioning: relocation.Commissioning) -> None:
         """All items passed: certificate, the asset's new site, the plan follows. A failed
         item keeps the case reinstalled until a new commissioning passes."""
         start = self.start
@@ -248,11 +233,13 @@ class RelocationWorkflow:
                 {"failed": ", ".join(failed)},
             )
             return
-        self.checklists[COMMISSIONING] = commissioning.checklist
-        self.dates[COMMISSIONING] = workflow.now()
+        self.checklists[relocation.COMMISSIONING] = commissioning.checklist
+        self.dates[relocation.COMMISSIONING] = workflow.now()
         self.documents.append(
             await self.certificates.relocation(
-                relocation_certificate(start, self.visits.technician, self.checklists, self.dates)
+                relocation.relocation_certificate(
+                    start, self.visits.technician, self.checklists, self.dates
+                )
             )
         )
         await workflow.execute_local_activity_method(
@@ -294,7 +281,7 @@ class RelocationWorkflow:
             return None
         return found.plan_id
 
-    async def _cancel(self, request: RelocationCancel) -> None:
+    async def _cancel(self, request: relocation.RelocationCancel) -> None:
         if self.transport is not None and not self.transport_moved:
             await void(self.transport)
         self.visits.clear()
@@ -316,77 +303,83 @@ class RelocationWorkflow:
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update(name=RELOCATION_ACCEPT_UPDATE)
-    async def accept(self) -> RelocationView:
+    @workflow.update(name=relocation.RELOCATION_ACCEPT_UPDATE)
+    async def accept(self) -> relocation.RelocationView:
         await self.case.first_answer()
         return self.view()
 
-    @workflow.update(name=BOOK_UPDATE)
-    async def book_appointment(self, request: BookAppointment) -> RelocationView:
+    @workflow.update(name=relocation.BOOK_UPDATE)
+    async def book_appointment(
+        self, request: relocation.BookAppointment
+    ) -> relocation.RelocationView:
         await self.commands.hand_over(request)
         return self.view()
 
     @book_appointment.validator
-    def _validate_booking(self, request: BookAppointment) -> None:
+    def _validate_booking(self, request: relocation.BookAppointment) -> None:
         stage = request.stage
-        self._require(f"book_{stage.value}", self.status in (SCHEDULING[stage], SCHEDULED[stage]))
+        self._require(
+            f"book_{stage.value}",
+            self.status in (relocation.SCHEDULING[stage], relocation.SCHEDULED[stage]),
+        )
 
-    @workflow.update(name=STAGE_UPDATE)
-    async def report_stage(self, report: StageReport) -> RelocationView:
+    @workflow.update(name=relocation.STAGE_UPDATE)
+    async def report_stage(self, report: relocation.StageReport) -> relocation.RelocationView:
         await self.commands.hand_over(report)
         return self.view()
 
     @report_stage.validator
-    def _validate_report(self, report: StageReport) -> None:
-        if report.outcome is StageOutcome.MISSED:
-            allowed = self.status in SCHEDULED.values()
+    def _validate_report(self, report: relocation.StageReport) -> None:
+        if report.outcome is relocation.StageOutcome.MISSED:
+            allowed = self.status in relocation.SCHEDULED.values()
         else:
             allowed = any(
-                self.status is SCHEDULED[stage] and report.outcome.value == DONE[stage].value
-                for stage in Stage
+                self.status is relocation.SCHEDULED[stage]
+                and report.outcome.value == relocation.DONE[stage].value
+                for stage in relocation.Stage
             )
         self._require(report.outcome.value, allowed)
 
-    @workflow.update(name=COMMISSION_UPDATE)
-    async def commission(self, commissioning: Commissioning) -> RelocationView:
+    @workflow.update(name=relocation.COMMISSION_UPDATE)
+    async def commission(
+        self, commissioning: relocation.Commissioning
+    ) -> relocation.RelocationView:
         await self.commands.hand_over(commissioning)
         return self.view()
 
     @commission.validator
-    def _validate_commission(self, commissioning: Commissioning) -> None:
-        self._require(COMMISSIONING, self.status is R.REINSTALLED)
+    def _validate_commission(self, commissioning: relocation.Commissioning) -> None:
+        self._require(relocation.COMMISSIONING, self.status is R.REINSTALLED)
 
-    @workflow.update(name=RESCHEDULE_UPDATE)
-    async def reschedule(self, request: RescheduleRequest) -> RelocationView:
+    @workflow.update(name=relocation.RESCHEDULE_UPDATE)
+    async def reschedule(self, request: relocation.RescheduleRequest) -> relocation.RelocationView:
         await self.commands.hand_over(request)
         return self.view()
 
     @reschedule.validator
-    def _validate_reschedule(self, request: RescheduleRequest) -> None:
-        self._require(f"reschedule_{request.stage.value}", self.status is SCHEDULED[request.stage])
+    def _validate_reschedule(self, request: relocation.RescheduleRequest) -> None:
+        self._require(
+            f"reschedule_{request.stage.value}", self.status is relocation.SCHEDULED[request.stage]
+        )
         self.visits.refuse_reschedule(self.start.policy.max_reschedules)
 
-    @workflow.update(name=RELOCATION_CANCEL_UPDATE)
-    async def cancel(self, request: RelocationCancel) -> RelocationView:
+    @workflow.update(name=relocation.RELOCATION_CANCEL_UPDATE)
+    async def cancel(self, request: relocation.RelocationCancel) -> relocation.RelocationView:
         await self.commands.hand_over(request)
         return self.view()
 
     @cancel.validator
-    def _validate_cancel(self, request: RelocationCancel) -> None:
-        self._require("cancel", self.status in CANCELLABLE and not self.transport_moved)
-
-    @workflow.signal(name=CARRIER_EVENT_SIGNAL)
-    def carrier_event(self, event: CarrierEvent) -> None:
-        self.scans.receive(event)
+    def _validate_cancel(self, request: relocation.RelocationCancel) -> None:
+        self._require("cancel", self.status in relocation.CANCELLABLE and not self.transport_moved)
 
     @workflow.query(name=CURRENT_QUERY)
-    def current(self) -> RelocationView:
+    def current(self) -> relocation.RelocationView:
         return self.view()
 
     # ------------------------------------------------------------------ helpers
 
-    def view(self) -> RelocationView:
-        return RelocationView(
+    def view(self) -> relocation.RelocationView:
+        return relocation.RelocationView(
             relocation_id=self.start.relocation_id,
             status=self.status,
             appointment=self.visits.appointment,
@@ -395,7 +388,9 @@ class RelocationWorkflow:
 
     def _require(self, action: str, allowed: bool) -> None:
         if not (self.case.recorded and self.commands.empty and allowed):
-            raise invalid_transition(action, self.status.value, allowed_actions(self.status))
+            raise invalid_transition(
+                action, self.status.value, relocation.allowed_actions(self.status)
+            )
 
     def _facts(self) -> RelocationFacts:
         start = self.start

@@ -20,8 +20,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import repair
     from domain.common import (
-        CARRIER_EVENT_SIGNAL,
         CURRENT_QUERY,
         Actor,
         CarrierEvent,
@@ -36,43 +36,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.events import CaseEvent as E
     from domain.contracts.starts import replacement_from_repair
     from domain.contracts.store import CaseProjection
-    from domain.repair import (
-        ACCEPT_UPDATE,
-        DIAGNOSIS_UPDATE,
-        QA_FAILURES_ALLOWED,
-        QA_UPDATE,
-        QUOTE_UPDATE,
-        REPAIR_CANCEL_UPDATE,
-        REPAIR_WORKFLOW,
-        REPORTABLE_FROM,
-        STATUS_UPDATE,
-        TERMINAL_REPAIR_STATUSES,
-        AssignedCenter,
-        Diagnosis,
-        PendingQuote,
-        QaReport,
-        QuoteDecision,
-        RepairCancel,
-        RepairResult,
-        RepairStart,
-        RepairStatus,
-        RepairView,
-        SlaClock,
-        StatusChange,
-        allowed_next,
-        can_transition,
-        diagnosis_detail,
-        may_cancel,
-        needs_quote,
-        parts_list,
-        quote,
-        quote_open,
-        reason_of,
-        repair_certificate,
-    )
+    from domain.repair import RepairStatus
     from workflows.base import invalid_transition
     from workflows.carrier_errors import CarrierErrors
-    from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
+    from workflows.carrier_scans import (
+        MOVEMENT_SCANS,
+        CarrierScans,
+        ScannedCase,
+        scan_detail,
+        scan_event,
+    )
     from workflows.certificates import Certificates
     from workflows.children import start_replacement
     from workflows.commands import CommandSlot
@@ -85,17 +58,23 @@ with workflow.unsafe.imports_passed_through():
 S = RepairStatus
 SYSTEM = Actor.system()
 CARRIER = Actor.carrier()
-Command = StatusChange | Diagnosis | QaReport | QuoteDecision | RepairCancel
+Command = (
+    repair.StatusChange
+    | repair.Diagnosis
+    | repair.QaReport
+    | repair.QuoteDecision
+    | repair.RepairCancel
+)
 Detail = dict[str, str] | None
 
 
-@workflow.defn(name=REPAIR_WORKFLOW)
-class RepairWorkflow:
+@workflow.defn(name=repair.REPAIR_WORKFLOW)
+class RepairWorkflow(ScannedCase):
     @workflow.init
-    def __init__(self, start: RepairStart) -> None:
+    def __init__(self, start: repair.RepairStart) -> None:
         self.start = start
         self.status = S.AWAITING_UNIT
-        self.center: AssignedCenter | None = None
+        self.center: repair.AssignedCenter | None = None
         self.case = CaseRecord()
         self.timeline = Timeline(start.repair_id)
         # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
@@ -114,28 +93,30 @@ class RepairWorkflow:
         self.inbound_scanned = False
         self.delivered = False
         # The repair itself.
-        self.diagnosis: Diagnosis | None = None
-        self.quote: PendingQuote | None = None
+        self.diagnosis: repair.Diagnosis | None = None
+        self.quote: repair.PendingQuote | None = None
         self.qa_failures = 0
         self.repaired = False
-        self.sla = SlaClock(start.policy.repair_turnaround)
+        self.sla = repair.SlaClock(start.policy.repair_turnaround)
         # The center's (or the customer's) command, one at a time.
         self.commands: CommandSlot[Command] = CommandSlot()
 
     # ----------------------------------------------------------------- main loop
 
     @workflow.run
-    async def run(self, start: RepairStart) -> RepairResult:
+    async def run(self, start: repair.RepairStart) -> repair.RepairResult:
         await self._open(start)
         await self.case.fail_if_refused()
-        while self.status not in TERMINAL_REPAIR_STATUSES:
+        while self.status not in repair.TERMINAL_REPAIR_STATUSES:
             await self._step(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
         shipments = booked(self.inbound, self.outbound)
         breached = self.sla.breached
-        return RepairResult(start.repair_id, self.status, breached, self.documents, shipments)
+        return repair.RepairResult(
+            start.repair_id, self.status, breached, self.documents, shipments
+        )
 
-    async def _open(self, start: RepairStart) -> None:
+    async def _open(self, start: repair.RepairStart) -> None:
         """Route the job, record the case, and send the customer a label to the center."""
         self.center = start.center
         if self.center is None:
@@ -188,7 +169,7 @@ class RepairWorkflow:
             )
             self.documents += label
 
-    async def _step(self, start: RepairStart) -> None:
+    async def _step(self, start: repair.RepairStart) -> None:
         """Wait for what moves the job on from its current state, and apply it."""
         if self.status is S.AWAITING_APPROVAL:
             assert self.quote is not None
@@ -205,24 +186,24 @@ class RepairWorkflow:
             await self._wait_for(lambda: not self.commands.empty, None)
         await self.commands.apply(functools.partial(self._apply, start))
 
-    async def _apply(self, start: RepairStart, command: Command) -> None:
+    async def _apply(self, start: repair.RepairStart, command: Command) -> None:
         match command:
-            case RepairCancel():
+            case repair.RepairCancel():
                 await self._cancel(command)
-            case StatusChange():
+            case repair.StatusChange():
                 await self._report(command)
-            case Diagnosis():
+            case repair.Diagnosis():
                 await self._diagnose(start, command)
-            case QuoteDecision(approve=True):
+            case repair.QuoteDecision(approve=True):
                 self._quote_answered("approved")
                 await self._start_work(command.actor, E.QUOTE_APPROVED)
-            case QuoteDecision():
+            case repair.QuoteDecision():
                 self._quote_answered("declined")
                 await self._ship_back(start, E.QUOTE_DECLINED, command.actor)
-            case QaReport():
+            case repair.QaReport():
                 await self._quality_check(start, command)
 
-    async def _report(self, change: StatusChange) -> None:
+    async def _report(self, change: repair.StatusChange) -> None:
         detail = {"note": change.note} if change.note else {}
         if change.status is S.RECEIVED:
             self.sla.received_at = workflow.now()
@@ -232,20 +213,22 @@ class RepairWorkflow:
         else:
             await self._transition(change.status, E(change.status.value), change.actor, detail)
 
-    async def _diagnose(self, start: RepairStart, diagnosis: Diagnosis) -> None:
+    async def _diagnose(self, start: repair.RepairStart, diagnosis: repair.Diagnosis) -> None:
         """Not repairable: beyond repair. Paid coverage: a quote awaits the customer.
         Otherwise on to the work."""
         self.diagnosis = diagnosis
-        detail = diagnosis_detail(diagnosis)
+        detail = repair.diagnosis_detail(diagnosis)
         if not diagnosis.repairable:
             await self._beyond_repair(diagnosis.actor, "not_repairable", detail)
             return
-        if needs_quote(start.coverage):
+        if repair.needs_quote(start.coverage):
             expires_at = workflow.now() + start.policy.quote_valid_for
             # In the case's own minor units: the quote is kept and answered (`RepairView`),
             # so a case recorded in hundredths replays its hundredths (the patch).
             currency = rounding_currency(start.policy.currency)
-            self.quote = PendingQuote.offer(diagnosis, self._labor_rate(), expires_at, currency)
+            self.quote = repair.PendingQuote.offer(
+                diagnosis, self._labor_rate(), expires_at, currency
+            )
             self.sla.pause(workflow.now())
             detail |= self.quote.detail(start.policy.currency)
             await self._transition(S.AWAITING_APPROVAL, E.QUOTED, diagnosis.actor, detail)
@@ -264,12 +247,12 @@ class RepairWorkflow:
         """Parts first if the diagnosis listed any, else straight to the bench."""
         assert self.diagnosis is not None
         if self.diagnosis.parts:
-            detail = {"parts": parts_list(self.diagnosis.parts)}
+            detail = {"parts": repair.parts_list(self.diagnosis.parts)}
             await self._transition(S.AWAITING_PARTS, event, actor, detail)
         else:
             await self._transition(S.REPAIRING, event, actor)
 
-    async def _quality_check(self, start: RepairStart, report: QaReport) -> None:
+    async def _quality_check(self, start: repair.RepairStart, report: repair.QaReport) -> None:
         """Pass: certificate and return parcel. Fail: back to repairing; again: beyond repair."""
         detail = {"notes": report.notes} if report.notes else {}
         if report.passed:
@@ -283,7 +266,7 @@ class RepairWorkflow:
             )
             with hold as passed:
                 await self._transition(S.QUALITY_CHECK, E.QA_PASSED, report.actor, detail)
-            certificate = repair_certificate(
+            certificate = repair.repair_certificate(
                 start, self.center.name, self.diagnosis, report.notes, workflow.now()
             )
             if batch:
@@ -295,7 +278,7 @@ class RepairWorkflow:
             return
         self.qa_failures += 1
         detail["failures"] = str(self.qa_failures)
-        if self.qa_failures > QA_FAILURES_ALLOWED:
+        if self.qa_failures > repair.QA_FAILURES_ALLOWED:
             await self._beyond_repair(report.actor, "qa_failed_twice", detail)
         else:
             await self._transition(S.REPAIRING, E.QA_FAILED, report.actor, detail)
@@ -313,7 +296,7 @@ class RepairWorkflow:
         detail = {**detail, "reason": reason}
         await self._transition(S.BEYOND_REPAIR, E.BEYOND_REPAIR, actor, detail, links)
 
-    async def _cancel(self, request: RepairCancel) -> None:
+    async def _cancel(self, request: repair.RepairCancel) -> None:
         if self.inbound is not None and not self.inbound_scanned:
             await void(self.inbound)
         self.sla.resume(workflow.now())
@@ -324,7 +307,7 @@ class RepairWorkflow:
 
     async def _ship_back(
         self,
-        start: RepairStart,
+        start: repair.RepairStart,
         event: E,
         actor: Actor,
         before: Sequence[CaseProjection] = (),
@@ -391,79 +374,75 @@ class RepairWorkflow:
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update(name=ACCEPT_UPDATE)
-    async def accept(self) -> RepairView:
+    @workflow.update(name=repair.ACCEPT_UPDATE)
+    async def accept(self) -> repair.RepairView:
         """The create call's answer: the job as routed and recorded."""
         await self.case.first_answer()
         return self.view()
 
-    @workflow.update(name=STATUS_UPDATE)
-    async def report_status(self, change: StatusChange) -> RepairView:
+    @workflow.update(name=repair.STATUS_UPDATE)
+    async def report_status(self, change: repair.StatusChange) -> repair.RepairView:
         await self.commands.hand_over(change)
         return self.view()
 
     @report_status.validator
-    def _validate_status(self, change: StatusChange) -> None:
-        expected = REPORTABLE_FROM.get(change.status)
+    def _validate_status(self, change: repair.StatusChange) -> None:
+        expected = repair.REPORTABLE_FROM.get(change.status)
         self._require(change.status.value, change.status, expected is self.status)
 
-    @workflow.update(name=DIAGNOSIS_UPDATE)
-    async def diagnose(self, diagnosis: Diagnosis) -> RepairView:
+    @workflow.update(name=repair.DIAGNOSIS_UPDATE)
+    async def diagnose(self, diagnosis: repair.Diagnosis) -> repair.RepairView:
         await self.commands.hand_over(diagnosis)
         return self.view()
 
     @diagnose.validator
-    def _validate_diagnosis(self, diagnosis: Diagnosis) -> None:
+    def _validate_diagnosis(self, diagnosis: repair.Diagnosis) -> None:
         self._require("diagnosis", None, self.status is S.DIAGNOSING)
         try:
             # Validation only (the same refusals in every currency): no patch to ask here.
             currency = self.start.policy.currency
-            quote(diagnosis.parts, diagnosis.labor_minutes, self._labor_rate(), currency)
+            repair.quote(diagnosis.parts, diagnosis.labor_minutes, self._labor_rate(), currency)
         except ValueError as exc:
             raise ApplicationError(str(exc), type="validation_error", non_retryable=True) from exc
 
-    @workflow.update(name=QUOTE_UPDATE)
-    async def decide_quote(self, decision: QuoteDecision) -> RepairView:
+    @workflow.update(name=repair.QUOTE_UPDATE)
+    async def decide_quote(self, decision: repair.QuoteDecision) -> repair.RepairView:
         await self.commands.hand_over(decision)
         return self.view()
 
     @decide_quote.validator
-    def _validate_quote(self, decision: QuoteDecision) -> None:
+    def _validate_quote(self, decision: repair.QuoteDecision) -> None:
         action = "approve" if decision.approve else "decline"
         target = S.REPAIRING if decision.approve else S.READY_TO_SHIP
-        self._require(action, target, quote_open(self.status, self.quote))
+        self._require(action, target, repair.quote_open(self.status, self.quote))
 
-    @workflow.update(name=QA_UPDATE)
-    async def report_qa(self, report: QaReport) -> RepairView:
+    @workflow.update(name=repair.QA_UPDATE)
+    async def report_qa(self, report: repair.QaReport) -> repair.RepairView:
         await self.commands.hand_over(report)
         return self.view()
 
     @report_qa.validator
-    def _validate_qa(self, report: QaReport) -> None:
+    def _validate_qa(self, report: repair.QaReport) -> None:
         self._require("qa", None, self.status is S.QUALITY_CHECK)
 
-    @workflow.update(name=REPAIR_CANCEL_UPDATE)
-    async def cancel(self, request: RepairCancel) -> RepairView:
+    @workflow.update(name=repair.REPAIR_CANCEL_UPDATE)
+    async def cancel(self, request: repair.RepairCancel) -> repair.RepairView:
         await self.commands.hand_over(request)
         return self.view()
 
     @cancel.validator
-    def _validate_cancel(self, request: RepairCancel) -> None:
-        allowed = may_cancel(self.status, self.inbound_scanned, self.quote)
+    def _validate_cancel(self, request: repair.RepairCancel) -> None:
+        allowed = repair.may_cancel(self.status, self.inbound_scanned, self.quote)
         self._require("cancel", S.CANCELLED, allowed)
 
-    @workflow.signal(name=CARRIER_EVENT_SIGNAL)
-    def carrier_event(self, event: CarrierEvent) -> None:
-        self.scans.receive(event)
-
     @workflow.query(name=CURRENT_QUERY)
-    def current(self) -> RepairView:
+    def current(self) -> repair.RepairView:
         return self.view()
 
     # ------------------------------------------------------------------ helpers
 
-    def view(self) -> RepairView:
-        return RepairView(
+    def view(self) -> repair.RepairView:
+        return repair.RepairView(
             repair_id=self.start.repair_id,
             status=self.status,
             assigned_center=self.center.org_id if self.center else None,
@@ -478,9 +457,9 @@ class RepairWorkflow:
     def _require(self, action: str, target: RepairStatus | None, state_allows: bool) -> None:
         """Refuse before anything reaches history: wrong state, a command already in
         flight, or a target the transition table does not allow from here."""
-        allowed = target is None or can_transition(self.status, target)
+        allowed = target is None or repair.can_transition(self.status, target)
         if not (self.case.recorded and self.commands.empty and state_allows and allowed):
-            raise invalid_transition(action, self.status.value, allowed_next(self.status))
+            raise invalid_transition(action, self.status.value, repair.allowed_next(self.status))
 
     def _facts(self, customer_first_name: str = "") -> facts.RepairFacts:
         """The job's facts for the read model: the API computes `sla_due_at` from these."""
@@ -498,7 +477,7 @@ class RepairWorkflow:
         self, status: S, event: E, actor: Actor, detail: Detail = None, links: Detail = None
     ) -> None:
         self.status = status
-        fields, data = {"reason": reason_of(status, detail)}, self._facts().to_data()
+        fields, data = {"reason": repair.reason_of(status, detail)}, self._facts().to_data()
         await self.timeline.project(
             status, event, actor, detail, fields=fields, data=data, links=links
         )

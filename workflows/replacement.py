@@ -19,8 +19,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import replacement
     from domain.common import (
-        CARRIER_EVENT_SIGNAL,
         CURRENT_QUERY,
         Actor,
         CarrierEvent,
@@ -40,27 +40,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.ids import step_key
     from domain.money import money_text
-    from domain.replacement import (
-        ALLOWED_ACTIONS,
-        CANCELLABLE,
-        CORE_RECEIVED_UPDATE,
-        REPLACEMENT_ACCEPT_UPDATE,
-        REPLACEMENT_CANCEL_UPDATE,
-        REPLACEMENT_WORKFLOW,
-        STOCK_RESERVED_SIGNAL,
-        TERMINAL_REPLACEMENT_STATUSES,
-        CoreReceived,
-        ReplacementCancel,
-        ReplacementMode,
-        ReplacementResult,
-        ReplacementStart,
-        ReplacementStatus,
-        ReplacementView,
-        StockReserved,
-    )
+    from domain.replacement import ReplacementStatus
     from workflows.base import EXTERNAL_RETRY, invalid_transition
     from workflows.carrier_errors import CarrierErrors
-    from workflows.carrier_scans import CarrierScans, scan_detail
+    from workflows.carrier_scans import CarrierScans, ScannedCase, scan_detail
     from workflows.commands import CommandSlot
     from workflows.deposits import Deposit
     from workflows.payments import (
@@ -89,16 +72,16 @@ FULFILMENT_RETRY = RetryPolicy(
 )
 
 
-@workflow.defn(name=REPLACEMENT_WORKFLOW)
-class ReplacementWorkflow:
+@workflow.defn(name=replacement.REPLACEMENT_WORKFLOW)
+class ReplacementWorkflow(ScannedCase):
     @workflow.init
-    def __init__(self, start: ReplacementStart) -> None:
+    def __init__(self, start: replacement.ReplacementStart) -> None:
         self.start = start
         self.status = S.REQUESTED
         self.reason: str | None = None
         self.case = CaseRecord()
-        self.cancels: CommandSlot[ReplacementCancel] = CommandSlot()
-        self.cores: CommandSlot[CoreReceived] = CommandSlot()
+        self.cancels: CommandSlot[replacement.ReplacementCancel] = CommandSlot()
+        self.cores: CommandSlot[replacement.CoreReceived] = CommandSlot()
         self.scans = CarrierScans()
         self.timeline = Timeline(start.replacement_id)
         # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
@@ -137,7 +120,7 @@ class ReplacementWorkflow:
     # ----------------------------------------------------------------- main loop
 
     @workflow.run
-    async def run(self, start: ReplacementStart) -> ReplacementResult:
+    async def run(self, start: replacement.ReplacementStart) -> replacement.ReplacementResult:
         await self.case.record(
             new_case(
                 case_type=CaseKind.REPLACEMENT,
@@ -172,7 +155,7 @@ class ReplacementWorkflow:
             await self._transition(S.CANCELLED, CaseEvent.CANCELLED, request.actor, detail)
         self.settled = True
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return ReplacementResult(
+        return replacement.ReplacementResult(
             replacement_id=start.replacement_id,
             status=self.status,
             core_charged=self.core_charged,
@@ -185,11 +168,11 @@ class ReplacementWorkflow:
         """A cancel waits: the fulfilment stops at its next checkpoint and the run unwinds."""
         return not self.cancels.empty
 
-    async def _fulfil(self, start: ReplacementStart) -> None:
+    async def _fulfil(self, start: replacement.ReplacementStart) -> None:
         if not await self._reserve(start) or self._cancelling:
             return  # refunded after the backorder gave up, or cancelled
         try:
-            if start.mode is ReplacementMode.ADVANCE:
+            if start.mode is replacement.ReplacementMode.ADVANCE:
                 try:
                     await self._place_hold()
                 except PaymentWithdrawn:
@@ -229,12 +212,12 @@ class ReplacementWorkflow:
             lambda: self.delivered, self.deposit.renew_at(), self._scan
         ):
             await self._renew_hold()
-        if start.mode is ReplacementMode.STANDARD:
+        if start.mode is replacement.ReplacementMode.STANDARD:
             await self._transition(S.COMPLETED, CaseEvent.COMPLETED, SYSTEM)
             return
         await self._await_core(start)
 
-    async def _reserve(self, start: ReplacementStart) -> bool:
+    async def _reserve(self, start: replacement.ReplacementStart) -> bool:
         """Reserve a unit now, or wait on backorder until stock is reserved for us (by the
         API, in request order) or `backorder_max` passes, which refunds the customer."""
         if await self.stock.reserve():
@@ -294,7 +277,7 @@ class ReplacementWorkflow:
             self.delivered = True
             await self._transition(S.DELIVERED, CaseEvent.DELIVERED, CARRIER)
 
-    async def _await_core(self, start: ReplacementStart) -> None:
+    async def _await_core(self, start: replacement.ReplacementStart) -> None:
         """The core comes back on our label by `core_return_within`, or its deposit is taken."""
         self.core, label = await self.shipper.ship(
             Direction.INBOUND,
@@ -389,8 +372,8 @@ class ReplacementWorkflow:
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update(name=REPLACEMENT_ACCEPT_UPDATE)
-    async def accept(self) -> ReplacementView:
+    @workflow.update(name=replacement.REPLACEMENT_ACCEPT_UPDATE)
+    async def accept(self) -> replacement.ReplacementView:
         """The create call's answer: reserved and on its way, backordered, or refused; or
         waiting for the customer to authenticate the deposit hold, which may take a day."""
         await self.case.first_answer(
@@ -398,53 +381,50 @@ class ReplacementWorkflow:
         )
         return self.view()
 
-    @workflow.update(name=REPLACEMENT_CANCEL_UPDATE)
-    async def cancel(self, request: ReplacementCancel) -> ReplacementView:
+    @workflow.update(name=replacement.REPLACEMENT_CANCEL_UPDATE)
+    async def cancel(self, request: replacement.ReplacementCancel) -> replacement.ReplacementView:
         # Answered when the case ends, however it ends (`_transition`).
         await self.cancels.hand_over(request)
         return self.view()
 
     @cancel.validator
-    def _validate_cancel(self, request: ReplacementCancel) -> None:
+    def _validate_cancel(self, request: replacement.ReplacementCancel) -> None:
         self._require(
-            "cancel", self.status in CANCELLABLE and self.cancels.empty and not self.committed
+            "cancel",
+            self.status in replacement.CANCELLABLE and self.cancels.empty and not self.committed,
         )
 
-    @workflow.update(name=CORE_RECEIVED_UPDATE)
-    async def core_received(self, request: CoreReceived) -> ReplacementView:
+    @workflow.update(name=replacement.CORE_RECEIVED_UPDATE)
+    async def core_received(self, request: replacement.CoreReceived) -> replacement.ReplacementView:
         await self.cores.hand_over(request)
         return self.view()
 
     @core_received.validator
-    def _validate_core(self, request: CoreReceived) -> None:
+    def _validate_core(self, request: replacement.CoreReceived) -> None:
         self._require(
             "core_received",
-            self.start.mode is ReplacementMode.ADVANCE
+            self.start.mode is replacement.ReplacementMode.ADVANCE
             and self.status in (S.DELIVERED, S.AWAITING_CORE)
             and self.cores.empty
             and not self.capturing,
         )
 
-    @workflow.signal(name=STOCK_RESERVED_SIGNAL)
-    def stock_reserved(self, notice: StockReserved) -> None:
+    @workflow.signal(name=replacement.STOCK_RESERVED_SIGNAL)
+    def stock_reserved(self, notice: replacement.StockReserved) -> None:
         self.stock_signalled = True
-
-    @workflow.signal(name=CARRIER_EVENT_SIGNAL)
-    def carrier_event(self, event: CarrierEvent) -> None:
-        self.scans.receive(event)
 
     @workflow.signal(name=PAYMENT_EVENT_SIGNAL)
     def payment_event(self, event: PaymentEvent) -> None:
         self.authentication.receive(event)
 
     @workflow.query(name=CURRENT_QUERY)
-    def current(self) -> ReplacementView:
+    def current(self) -> replacement.ReplacementView:
         return self.view()
 
     # ------------------------------------------------------------------ helpers
 
-    def view(self) -> ReplacementView:
-        return ReplacementView(
+    def view(self) -> replacement.ReplacementView:
+        return replacement.ReplacementView(
             replacement_id=self.start.replacement_id,
             status=self.status,
             reason=self.reason,
@@ -453,7 +433,9 @@ class ReplacementWorkflow:
 
     def _require(self, action: str, allowed: bool) -> None:
         if not (self.case.recorded and allowed):
-            raise invalid_transition(action, self.status.value, ALLOWED_ACTIONS[self.status])
+            raise invalid_transition(
+                action, self.status.value, replacement.ALLOWED_ACTIONS[self.status]
+            )
 
     def _money(self) -> dict[str, str]:
         # With the currency's own minor units; a timeline detail only (a local activity's
@@ -480,7 +462,7 @@ class ReplacementWorkflow:
         detail: dict[str, str] | None = None,
     ) -> None:
         self.status = status
-        if status in TERMINAL_REPLACEMENT_STATUSES and not self.cancels.empty:
+        if status in replacement.TERMINAL_REPLACEMENT_STATUSES and not self.cancels.empty:
             # A cancel is answered as the case ends, whichever way it ends (a refund or a
             # failed hold may overtake it), and before the projection, as it always was.
             self.cancels.done()

@@ -19,9 +19,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from domain import rules
+    from domain import rma, rules
     from domain.common import (
-        CARRIER_EVENT_SIGNAL,
         CURRENT_QUERY,
         Actor,
         CarrierEvent,
@@ -37,44 +36,17 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.starts import repair_from_rma, replacement_from_rma
     from domain.ids import step_key
     from domain.repair import AssignedCenter
-    from domain.rma import (
-        ALLOWED_ACTIONS,
-        ALREADY_INSPECTED,
-        AUTHORIZE_UPDATE,
-        CANCEL_UPDATE,
-        FEE_ALREADY_WAIVED,
-        FEE_WAIVABLE,
-        INSPECT_UPDATE,
-        RECEIVE_UPDATE,
-        REVIEW_UPDATE,
-        RMA_WORKFLOW,
-        WAIVE_FEE_UPDATE,
-        CancelRequest,
-        ChildEnding,
-        FeeWaiver,
-        InspectionRequest,
-        NextStep,
-        Outcome,
-        ReceiveRequest,
-        RejectReason,
-        Resolution,
-        ReviewDecision,
-        RmaResult,
-        RmaStart,
-        RmaState,
-        RmaStatus,
-        RmaView,
-        after_repair,
-        after_replacement,
-        case_items,
-        inspection_detail,
-        order_payment_method,
-        packing_slip,
-    )
+    from domain.rma import RmaStatus
     from workflows import shipping
     from workflows.base import invalid_transition
     from workflows.carrier_errors import BookingAbandoned, CarrierErrors
-    from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, scan_detail, scan_event
+    from workflows.carrier_scans import (
+        MOVEMENT_SCANS,
+        CarrierScans,
+        ScannedCase,
+        scan_detail,
+        scan_event,
+    )
     from workflows.children import EndedCase, start_repair, start_replacement
     from workflows.commands import CommandSlot
     from workflows.payments import PaymentAccount, pay
@@ -95,18 +67,18 @@ SETTLE_WAIT = timedelta(seconds=10)
 OPEN_SERIAL_PATCH = "rma-open-serial-claim"
 
 
-def _creator(start: RmaStart) -> Actor:
+def _creator(start: rma.RmaStart) -> Actor:
     """Who started the return: the retailer, or the customer in the return portal (the
     timeline's entry only; no command differs, so earlier histories replay alike)."""
     return start.created_by or Actor.retailer(start.org_id)
 
 
-@workflow.defn(name=RMA_WORKFLOW)
-class RmaWorkflow:
+@workflow.defn(name=rma.RMA_WORKFLOW)
+class RmaWorkflow(ScannedCase):
     @workflow.init
-    def __init__(self, start: RmaStart) -> None:
+    def __init__(self, start: rma.RmaStart) -> None:
         self.start = start
-        self.state = RmaState()
+        self.state = rma.RmaState()
         self.case = CaseRecord()
         self.timeline = Timeline(start.rma_id)
         # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
@@ -129,18 +101,18 @@ class RmaWorkflow:
         # The child cases it started, by the read model's link names (repair_id, replacement_id).
         self.children: dict[str, str] = {}
         # One slot per command: each is refused while its own (or a conflicting) one waits.
-        self.review: CommandSlot[ReviewDecision] = CommandSlot()
-        self.cancellation: CommandSlot[CancelRequest] = CommandSlot()
-        self.receipt: CommandSlot[ReceiveRequest] = CommandSlot()
-        self.inspection: CommandSlot[InspectionRequest] = CommandSlot()
+        self.review: CommandSlot[rma.ReviewDecision] = CommandSlot()
+        self.cancellation: CommandSlot[rma.CancelRequest] = CommandSlot()
+        self.receipt: CommandSlot[rma.ReceiveRequest] = CommandSlot()
+        self.inspection: CommandSlot[rma.InspectionRequest] = CommandSlot()
         self.settled = False
         # The retailer waived the restocking fee (before inspection): the refund is in full.
-        self.fee_waiver: FeeWaiver | None = None
+        self.fee_waiver: rma.FeeWaiver | None = None
 
     # ----------------------------------------------------------------- main loop
 
     @workflow.run
-    async def run(self, start: RmaStart) -> RmaResult:
+    async def run(self, start: rma.RmaStart) -> rma.RmaResult:
         # 1. Authorization.
         await self._authorize(start)
         await self.case.fail_if_refused()
@@ -165,7 +137,7 @@ class RmaWorkflow:
         shipments = booked(self.inbound, self.outbound)
         return self.state.result(start.rma_id, self.documents, shipments)
 
-    async def _authorize(self, start: RmaStart) -> None:
+    async def _authorize(self, start: rma.RmaStart) -> None:
         now = workflow.now()
         decision = rules.authorize_rma(start, now)
         self.state = decision.state()
@@ -189,7 +161,7 @@ class RmaWorkflow:
             resolution=start.resolution.value,
             coverage=self.state.coverage,
             reason=self.state.reason,
-            items=case_items(start),
+            items=rma.case_items(start),
             data=RmaFacts(start.purchased_at, start.customer.first_name).to_data(),
             timeline=timeline,
         )
@@ -205,7 +177,7 @@ class RmaWorkflow:
         if await self.case.record_claiming(new, serials, instead):
             self.state = refused
 
-    async def _await_review(self, start: RmaStart) -> None:
+    async def _await_review(self, start: rma.RmaStart) -> None:
         """The retailer approves or rejects; no answer within `review_timeout` expires it."""
         deadline = workflow.now() + start.policy.review_timeout
         decided = await self._wait_for(
@@ -221,15 +193,17 @@ class RmaWorkflow:
         if review.approve:
             await self._transition(S.AWAITING_RETURN, E.APPROVED, review.actor)
         else:
-            reason = self.state.reason = review.reason or RejectReason.REJECTED_BY_RETAILER.value
+            reason = self.state.reason = (
+                review.reason or rma.RejectReason.REJECTED_BY_RETAILER.value
+            )
             await self._transition(S.REJECTED, E.REJECTED, review.actor, {"reason": reason})
         self.review.done()
 
-    async def _issue_label(self, start: RmaStart) -> None:
+    async def _issue_label(self, start: rma.RmaStart) -> None:
         """Book the inbound parcel, render its return label and packing slip."""
         origin = customer_address(start.customer, "an RMA's return label")
         to = named(start.policy.return_address, start.org_name)
-        if start.resolution is Resolution.REPAIR and workflow.patched("route-repair-at-label"):
+        if start.resolution is rma.Resolution.REPAIR and workflow.patched("route-repair-at-label"):
             # The unit goes straight to the repair center, which receives and inspects it.
             self.center = await route_repair(start.items[0].category, origin.country, start.org_id)
             if self.center is not None:
@@ -249,14 +223,14 @@ class RmaWorkflow:
             # the wait for the parcel applies the cancellation at once.
             return
         ship_by = workflow.now() + start.policy.return_ship_by
-        slip = (packing_slip(start, self.inbound, ship_by), "packing-slip")
+        slip = (rma.packing_slip(start, self.inbound, ship_by), "packing-slip")
         detail = {"tracking_number": self.inbound.tracking_number, "ship_by": ship_by.isoformat()}
         labelled = self._transition(S.AWAITING_RETURN, E.LABEL_CREATED, SYSTEM, detail)
         self.documents += await shipping.labelled(
             self.timeline, parcel, self.inbound, labelled, slip
         )
 
-    async def _await_parcel(self, start: RmaStart) -> None:
+    async def _await_parcel(self, start: rma.RmaStart) -> None:
         """Wait for the first scan; remind at half of `return_ship_by`, expire at its end."""
         started = workflow.now()
         half = started + start.policy.return_ship_by / 2
@@ -276,12 +250,12 @@ class RmaWorkflow:
                 return
         await self._apply_cancel()
 
-    async def _resolve(self, start: RmaStart, inspection: InspectionRequest) -> None:
+    async def _resolve(self, start: rma.RmaStart, inspection: rma.InspectionRequest) -> None:
         result = rules.disposition(
             start.resolution, inspection.grade, inspection.serial_matches, self.state.coverage
         )
         self.state.coverage = result.coverage or self.state.coverage
-        detail = inspection_detail(inspection, result.disposition.value)
+        detail = rma.inspection_detail(inspection, result.disposition.value)
         await self._transition(S.RESOLVING, E.INSPECTED, inspection.actor, detail)
         self.inspection.done()
         disposition = result.disposition
@@ -292,7 +266,7 @@ class RmaWorkflow:
         elif disposition is rules.Disposition.SHIP_BACK:
             await self._ship_back(start)
             self.settled = True
-            await self._returned(Outcome.RETURNED_TO_CUSTOMER, E.RETURNED_TO_CUSTOMER)
+            await self._returned(rma.Outcome.RETURNED_TO_CUSTOMER, E.RETURNED_TO_CUSTOMER)
         elif disposition is rules.Disposition.REPAIR and workflow.patched("repair-child"):
             await self._repair(start)
         elif disposition is rules.Disposition.REPLACEMENT and workflow.patched("replacement-child"):
@@ -303,10 +277,10 @@ class RmaWorkflow:
             self.settled = True
             await workflow.wait_condition(lambda: self.state.outcome is not None)
 
-    async def _refund(self, start: RmaStart, refund: rules.RefundBreakdown) -> None:
+    async def _refund(self, start: rma.RmaStart, refund: rules.RefundBreakdown) -> None:
         """Refund to the order's payment method (nothing to pay when the fee took it all)."""
         if refund.refund > 0:
-            method = start.payment_reference or order_payment_method(start.order_ref)
+            method = start.payment_reference or rma.order_payment_method(start.order_ref)
             account = PaymentAccount(start.org_id, start.rma_id, start.policy.currency, method)
             key = step_key(workflow.info().workflow_id, "refund")
             await pay(account, PaymentKind.REFUND, refund.refund, key)
@@ -314,30 +288,30 @@ class RmaWorkflow:
         detail = refund.detail(start.policy.currency)
         await self._transition(S.COMPLETED, E.REFUNDED, SYSTEM, detail)
 
-    async def _repair(self, start: RmaStart) -> None:
+    async def _repair(self, start: rma.RmaStart) -> None:
         """Run the repair as a child case and finish with what became of the unit."""
         # Routed at label time: the center holds the unit. Otherwise it is with us.
         with_us = None if self.center else named(start.policy.return_address, start.org_name)
         repair = repair_from_rma(start, self.state.coverage, self.center, with_us)
         self.children["repair_id"] = repair.repair_id
         handle = await start_repair(repair)
-        await self._through_child(start, handle, "repair", repair.repair_id, after_repair)
+        await self._through_child(start, handle, "repair", repair.repair_id, rma.after_repair)
 
-    async def _replace(self, start: RmaStart) -> None:
+    async def _replace(self, start: rma.RmaStart) -> None:
         """Ship a new unit as a child case (standard mode: the defective one is with us)."""
         replacement = replacement_from_rma(start, self.children.get("repair_id"))
         self.children["replacement_id"] = replacement.replacement_id
         handle = await start_replacement(replacement)
         case_id = replacement.replacement_id
-        await self._through_child(start, handle, "replacement", case_id, after_replacement)
+        await self._through_child(start, handle, "replacement", case_id, rma.after_replacement)
 
     async def _through_child(
         self,
-        start: RmaStart,
+        start: rma.RmaStart,
         child: Awaitable[EndedCase[ChildStatus]],
         kind: str,
         case_id: str,
-        ending_of: Callable[[ChildStatus], ChildEnding],
+        ending_of: Callable[[ChildStatus], rma.ChildEnding],
     ) -> None:
         """Resolve through the child case: once it ends, record what the status it ended in
         means for the RMA (`ending_of`) and take the step that calls for. A child that ended
@@ -360,13 +334,13 @@ class RmaWorkflow:
         self.state.child_ended(ending, start.items[0].value)
         detail = {f"{kind}_id": case_id, f"{kind}_status": result.status.value}
         await self._transition(ending.status, ending.event, SYSTEM, detail)
-        if ending.next_step is NextStep.SHIP_BACK:
+        if ending.next_step is rma.NextStep.SHIP_BACK:
             await self._ship_back(start)
-            await self._returned(Outcome.RETURNED_UNREPAIRED, E.RETURNED_UNREPAIRED)
-        elif ending.next_step is NextStep.REPLACE:
+            await self._returned(rma.Outcome.RETURNED_UNREPAIRED, E.RETURNED_UNREPAIRED)
+        elif ending.next_step is rma.NextStep.REPLACE:
             await self._replace(start)
 
-    async def _ship_back(self, start: RmaStart) -> None:
+    async def _ship_back(self, start: rma.RmaStart) -> None:
         self.outbound, label = await self.shipper.ship_then(
             self.timeline,
             Direction.OUTBOUND,
@@ -378,7 +352,7 @@ class RmaWorkflow:
         )
         self.documents += label
 
-    async def _returned(self, outcome: Outcome, event: E) -> None:
+    async def _returned(self, outcome: rma.Outcome, event: E) -> None:
         """The unit shipped back reaches the customer: the RMA completes with `outcome`."""
         await self._wait_for(lambda: self.return_delivered, None)
         self.state.outcome = outcome
@@ -422,43 +396,43 @@ class RmaWorkflow:
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update(name=AUTHORIZE_UPDATE)
-    async def authorize(self) -> RmaView:
+    @workflow.update(name=rma.AUTHORIZE_UPDATE)
+    async def authorize(self) -> rma.RmaView:
         """The create call's answer: the authorization decision, once recorded."""
         await self.case.first_answer()
         return self.view()
 
-    @workflow.update(name=REVIEW_UPDATE)
-    async def decide_review(self, decision: ReviewDecision) -> RmaView:
+    @workflow.update(name=rma.REVIEW_UPDATE)
+    async def decide_review(self, decision: rma.ReviewDecision) -> rma.RmaView:
         await self.review.hand_over(decision)
         return self.view()
 
     @decide_review.validator
-    def _validate_review(self, decision: ReviewDecision) -> None:
+    def _validate_review(self, decision: rma.ReviewDecision) -> None:
         action = "approve" if decision.approve else "reject"
         self._require(action, self.review.empty and self.cancellation.empty)
 
-    @workflow.update(name=CANCEL_UPDATE)
-    async def cancel(self, request: CancelRequest) -> RmaView:
+    @workflow.update(name=rma.CANCEL_UPDATE)
+    async def cancel(self, request: rma.CancelRequest) -> rma.RmaView:
         await self.cancellation.hand_over(request)
         return self.view()
 
     @cancel.validator
-    def _validate_cancel(self, request: CancelRequest) -> None:
+    def _validate_cancel(self, request: rma.CancelRequest) -> None:
         idle = self.cancellation.empty and self.review.empty and self.receipt.empty
         self._require("cancel", idle and not self.scans.pending_movement())
 
-    @workflow.update(name=RECEIVE_UPDATE)
-    async def receive(self, request: ReceiveRequest) -> RmaView:
+    @workflow.update(name=rma.RECEIVE_UPDATE)
+    async def receive(self, request: rma.ReceiveRequest) -> rma.RmaView:
         await self.receipt.hand_over(request)
         return self.view()
 
     @receive.validator
-    def _validate_receive(self, request: ReceiveRequest) -> None:
+    def _validate_receive(self, request: rma.ReceiveRequest) -> None:
         self._require("receive", self.receipt.empty and self.cancellation.empty)
 
-    @workflow.update(name=INSPECT_UPDATE)
-    async def inspect(self, request: InspectionRequest) -> RmaView:
+    @workflow.update(name=rma.INSPECT_UPDATE)
+    async def inspect(self, request: rma.InspectionRequest) -> rma.RmaView:
         await self.inspection.hand_over(request)
         # Answer with `resolving` if the resolution takes longer; it goes on regardless.
         with contextlib.suppress(TimeoutError):
@@ -466,11 +440,11 @@ class RmaWorkflow:
         return self.view()
 
     @inspect.validator
-    def _validate_inspect(self, request: InspectionRequest) -> None:
+    def _validate_inspect(self, request: rma.InspectionRequest) -> None:
         self._require("inspection", self.inspection.empty)
 
-    @workflow.update(name=WAIVE_FEE_UPDATE)
-    async def waive_restocking_fee(self, waiver: FeeWaiver) -> RmaView:
+    @workflow.update(name=rma.WAIVE_FEE_UPDATE)
+    async def waive_restocking_fee(self, waiver: rma.FeeWaiver) -> rma.RmaView:
         # Not a transition: the entry is recorded here, where the status stays as it is.
         self.fee_waiver = waiver
         detail = {"waiver_reason": waiver.reason}
@@ -478,37 +452,37 @@ class RmaWorkflow:
         return self.view()
 
     @waive_restocking_fee.validator
-    def _validate_waiver(self, waiver: FeeWaiver) -> None:
+    def _validate_waiver(self, waiver: rma.FeeWaiver) -> None:
         status = self.state.status or S.PENDING_REVIEW
         if status in (S.RESOLVING, S.COMPLETED) or not self.inspection.empty:
             raise ApplicationError(
                 "the RMA is inspected: its refund is settled",
-                type=ALREADY_INSPECTED,
+                type=rma.ALREADY_INSPECTED,
                 non_retryable=True,
             )
-        if not self.case.recorded or status not in FEE_WAIVABLE or not self.cancellation.empty:
-            raise invalid_transition("waive_restocking_fee", status.value, ALLOWED_ACTIONS[status])
+        if not self.case.recorded or status not in rma.FEE_WAIVABLE or not self.cancellation.empty:
+            raise invalid_transition(
+                "waive_restocking_fee", status.value, rma.ALLOWED_ACTIONS[status]
+            )
         if self.fee_waiver is not None:
             raise ApplicationError(
-                "the restocking fee is waived already", type=FEE_ALREADY_WAIVED, non_retryable=True
+                "the restocking fee is waived already",
+                type=rma.FEE_ALREADY_WAIVED,
+                non_retryable=True,
             )
 
-    @workflow.signal(name=CARRIER_EVENT_SIGNAL)
-    def carrier_event(self, event: CarrierEvent) -> None:
-        self.scans.receive(event)
-
     @workflow.query(name=CURRENT_QUERY)
-    def current(self) -> RmaView:
+    def current(self) -> rma.RmaView:
         return self.view()
 
     # ------------------------------------------------------------------ helpers
 
-    def view(self) -> RmaView:
+    def view(self) -> rma.RmaView:
         return self.state.view(self.start.rma_id)
 
     def _require(self, action: str, no_conflicting_command: bool) -> None:
         status = self.state.status or S.PENDING_REVIEW
-        allowed = ALLOWED_ACTIONS[status]
+        allowed = rma.ALLOWED_ACTIONS[status]
         if not self.case.recorded or action not in allowed or not no_conflicting_command:
             raise invalid_transition(action, status.value, allowed)
 

@@ -27,6 +27,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
+    from domain import service_plan
     from domain.common import CURRENT_QUERY, Actor, CaseKind
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import service_plan_facts
@@ -35,36 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.store import CustomerChange, PlanTermsRequest
     from domain.ids import step_key
     from domain.money import money_text
-    from domain.service_plan import (
-        ASSET_MOVED_SIGNAL,
-        BILLING,
-        CLAIM_UPDATE,
-        PAYMENT_METHOD_UPDATE,
-        PLAN_ACCEPT_UPDATE,
-        PLAN_CANCEL_UPDATE,
-        SERVICE_PLAN_WORKFLOW,
-        TERMINAL_PLAN_STATUSES,
-        TRANSFER_UPDATE,
-        AssetMoved,
-        CancelAnswer,
-        ClaimAnswer,
-        ClaimRefusal,
-        ClaimRequest,
-        ClaimType,
-        Handed,
-        Overdue,
-        PaymentMethodChange,
-        PlanCancel,
-        PlanCommand,
-        PlanState,
-        PlanStatus,
-        PlanTransfer,
-        PlanView,
-        ServicePlanStart,
-        coverage_certificate,
-        next_wake,
-        plan_view,
-    )
+    from domain.service_plan import PlanStatus
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
     from workflows.certificates import Certificates
     from workflows.children import start_repair, start_replacement
@@ -82,18 +54,20 @@ TRANSFER_TOKEN_PATCH = "transfer-new-tracking-token"
 COMMANDS_IN_LOOP_PATCH = "plan-commands-in-main-loop"
 
 
-@workflow.defn(name=SERVICE_PLAN_WORKFLOW)
+@workflow.defn(name=service_plan.SERVICE_PLAN_WORKFLOW)
 class ServicePlanWorkflow:
     @workflow.init
-    def __init__(self, start: ServicePlanStart) -> None:
+    def __init__(self, start: service_plan.ServicePlanStart) -> None:
         self.start = start
-        self.state = start.state or PlanState.enrol(start, workflow.now())
+        self.state = start.state or service_plan.PlanState.enrol(start, workflow.now())
         self.timeline = Timeline(start.plan_id)
         # A charge the customer must authenticate waits for them (3-D Secure).
         self.authentication = CustomerAuthentication(self.timeline, lambda: self.state.status)
         self.certificates = Certificates(start.org_id, start.plan_id, start.public_base_url)
         self.case = CaseRecord()
-        self.commands: CommandSlot[Handed, ClaimAnswer | CancelAnswer | None] = CommandSlot()
+        self.commands: CommandSlot[
+            service_plan.Handed, service_plan.ClaimAnswer | service_plan.CancelAnswer | None
+        ] = CommandSlot()
         # Only plans replaying from before COMMANDS_IN_LOOP_PATCH take it (and set `woken`).
         self.lock = asyncio.Lock()
         self.woken = False
@@ -101,7 +75,7 @@ class ServicePlanWorkflow:
     # ----------------------------------------------------------------- main loop
 
     @workflow.run
-    async def run(self, start: ServicePlanStart) -> PlanView:
+    async def run(self, start: service_plan.ServicePlanStart) -> service_plan.PlanView:
         state = self.state
         if start.state is None:
             await self._enroll(start)
@@ -109,8 +83,8 @@ class ServicePlanWorkflow:
         else:
             self.timeline.seq = state.timeline_seq
             self.case.open()
-        while state.status not in TERMINAL_PLAN_STATUSES:
-            wake = next_wake(state, start.policy)
+        while state.status not in service_plan.TERMINAL_PLAN_STATUSES:
+            wake = service_plan.next_wake(state, start.policy)
             self.woken = False
             timeout = max(wake - workflow.now(), timedelta(0)) if wake else None
             with contextlib.suppress(TimeoutError):
@@ -128,7 +102,7 @@ class ServicePlanWorkflow:
         await self.commands.apply_until_handlers_finished(self._apply)
         return self.view()
 
-    async def _enroll(self, start: ServicePlanStart) -> None:
+    async def _enroll(self, start: service_plan.ServicePlanStart) -> None:
         recorded = await self.case.record(
             new_case(
                 case_type=CaseKind.SERVICE_PLAN,
@@ -168,7 +142,7 @@ class ServicePlanWorkflow:
         """Everything whose time has come, in order. True when a new term has begun."""
         state = self.state
         now = workflow.now()
-        if state.status in TERMINAL_PLAN_STATUSES:
+        if state.status in service_plan.TERMINAL_PLAN_STATUSES:
             return False
         if state.status is P.WAITING_PERIOD and not state.waiting(now):
             await self._activate("Activation")
@@ -177,11 +151,11 @@ class ServicePlanWorkflow:
             await self._transition(state.status, CaseEvent.RENEWAL_UPCOMING, notice)
         await self._bill(now)
         match state.overdue(self.start.policy, now):
-            case Overdue.SUSPEND:
+            case service_plan.Overdue.SUSPEND:
                 await self._transition(
                     P.SUSPENDED, CaseEvent.SUSPENDED, {"reason": "payment_overdue"}
                 )
-            case Overdue.RETRY:
+            case service_plan.Overdue.RETRY:
                 state.dunning_step += 1
                 await self._retry_failed_charge("dunning_retry", CaseEvent.DUNNING_RETRY_FAILED)
         if now >= state.term_ends_at:
@@ -229,7 +203,7 @@ class ServicePlanWorkflow:
 
     async def _end_term(self) -> bool:
         state = self.state
-        if not (state.terms.auto_renew and state.status in BILLING):
+        if not (state.terms.auto_renew and state.status in service_plan.BILLING):
             ended = {"term_ended_at": state.term_ends_at.isoformat()}
             await self._transition(P.EXPIRED, CaseEvent.EXPIRED, ended)
             return False
@@ -254,16 +228,18 @@ class ServicePlanWorkflow:
 
     # ------------------------------------------------------------------ commands
 
-    async def _apply(self, handed: Handed) -> ClaimAnswer | CancelAnswer | None:
+    async def _apply(
+        self, handed: service_plan.Handed
+    ) -> service_plan.ClaimAnswer | service_plan.CancelAnswer | None:
         state = self.state
         if state.answered(handed.update_id) and workflow.patched(COMMAND_DEDUPE_PATCH):
             assert handed.update_id is not None
             return state.applied_commands[handed.update_id]  # a retry: answered as then
-        answer: ClaimAnswer | CancelAnswer | None = None
+        answer: service_plan.ClaimAnswer | service_plan.CancelAnswer | None = None
         match handed.command:
-            case ClaimRequest() as request:
+            case service_plan.ClaimRequest() as request:
                 answer = await self._claim(request)
-            case PaymentMethodChange() as change:
+            case service_plan.PaymentMethodChange() as change:
                 state.payment_method = change.payment_method
                 await self._transition(
                     state.status, CaseEvent.PAYMENT_METHOD_CHANGED, {}, actor=change.actor
@@ -273,12 +249,12 @@ class ServicePlanWorkflow:
                         "new_payment_method", CaseEvent.NEW_PAYMENT_METHOD_FAILED
                     )
                 self.woken = True  # the billing calendar may have moved
-            case PlanCancel() as request:
+            case service_plan.PlanCancel() as request:
                 answer = await self._cancel(request)
-            case PlanTransfer() as request:
+            case service_plan.PlanTransfer() as request:
                 await self._transfer(request)
-            case AssetMoved() as moved:
-                if state.status not in TERMINAL_PLAN_STATUSES:
+            case service_plan.AssetMoved() as moved:
+                if state.status not in service_plan.TERMINAL_PLAN_STATUSES:
                     state.unit_site = moved.site
                     await self._transition(
                         state.status,
@@ -286,10 +262,12 @@ class ServicePlanWorkflow:
                         {"relocation_id": moved.relocation_id},
                         links={"relocation_id": moved.relocation_id},
                     )
-        state.remember(handed.update_id, answer if isinstance(answer, ClaimAnswer) else None)
+        state.remember(
+            handed.update_id, answer if isinstance(answer, service_plan.ClaimAnswer) else None
+        )
         return answer
 
-    async def _claim(self, request: ClaimRequest) -> ClaimAnswer:
+    async def _claim(self, request: service_plan.ClaimRequest) -> service_plan.ClaimAnswer:
         state = self.state
         start = self.start
         claim = state.new_claim(request, workflow.now())
@@ -297,7 +275,7 @@ class ServicePlanWorkflow:
         if claim.reason is None and deductible > 0:
             key = step_key(f"plan:{start.plan_id}", f"claim-{claim.number}/deductible")
             if not await self._paid(PaymentKind.DEDUCTIBLE, key, deductible):
-                claim.reason = ClaimRefusal.DEDUCTIBLE_PAYMENT_FAILED.value
+                claim.reason = service_plan.ClaimRefusal.DEDUCTIBLE_PAYMENT_FAILED.value
         state.claims.append(claim)
         if claim.reason is not None:
             refused = {"claim": str(claim.number), "reason": claim.reason}
@@ -308,7 +286,7 @@ class ServicePlanWorkflow:
         state.approve(claim)
         # The unit is collected from, and comes back to, where it stands now.
         holder = claim_holder(state.customer, state.unit_site)
-        if request.type is ClaimType.REPAIR:
+        if request.type is service_plan.ClaimType.REPAIR:
             repair = repair_for_claim(start, request, claim.number, holder)
             await start_repair(repair)
             case_id = repair.repair_id
@@ -332,7 +310,7 @@ class ServicePlanWorkflow:
         )
         return claim.answer()
 
-    async def _cancel(self, request: PlanCancel) -> CancelAnswer:
+    async def _cancel(self, request: service_plan.PlanCancel) -> service_plan.CancelAnswer:
         state = self.state
         # Floored to whole yen for a yen plan; it decides the refund activity (none under one
         # yen) and the update's answer, hence the patch (see `rounding_currency`).
@@ -348,9 +326,9 @@ class ServicePlanWorkflow:
             detail["reason"] = request.reason
         await self._transition(P.CANCELLED, CaseEvent.CANCELLED, detail, actor=request.actor)
         self.woken = True
-        return CancelAnswer(refund=refund, status=state.status)
+        return service_plan.CancelAnswer(refund=refund, status=state.status)
 
-    async def _transfer(self, request: PlanTransfer) -> None:
+    async def _transfer(self, request: service_plan.PlanTransfer) -> None:
         self.state.customer = request.customer
         # The previous owner keeps no way into the plan: its tracking link ends here, and
         # the new owner's emails carry the new one. Before the patch a transfer kept it.
@@ -372,8 +350,8 @@ class ServicePlanWorkflow:
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update(name=PLAN_ACCEPT_UPDATE)
-    async def accept(self) -> PlanView:
+    @workflow.update(name=service_plan.PLAN_ACCEPT_UPDATE)
+    async def accept(self) -> service_plan.PlanView:
         # A first charge waiting for the customer's authentication answers at once: the
         # plan shows that wait, and ends `rejected` if it does not go through.
         await self.case.first_answer(
@@ -381,53 +359,57 @@ class ServicePlanWorkflow:
         )
         return self.view()
 
-    @workflow.update(name=CLAIM_UPDATE)
-    async def claim(self, request: ClaimRequest) -> ClaimAnswer:
+    @workflow.update(name=service_plan.CLAIM_UPDATE)
+    async def claim(self, request: service_plan.ClaimRequest) -> service_plan.ClaimAnswer:
         answer = await self._hand_over(request)
-        assert isinstance(answer, ClaimAnswer)
+        assert isinstance(answer, service_plan.ClaimAnswer)
         return answer
 
     @claim.validator
-    def _validate_claim(self, request: ClaimRequest) -> None:
+    def _validate_claim(self, request: service_plan.ClaimRequest) -> None:
         self._require_open("claim")
 
-    @workflow.update(name=PAYMENT_METHOD_UPDATE)
-    async def change_payment_method(self, change: PaymentMethodChange) -> PlanView:
+    @workflow.update(name=service_plan.PAYMENT_METHOD_UPDATE)
+    async def change_payment_method(
+        self, change: service_plan.PaymentMethodChange
+    ) -> service_plan.PlanView:
         await self._hand_over(change)
         return self.view()
 
     @change_payment_method.validator
-    def _validate_payment_method(self, change: PaymentMethodChange) -> None:
+    def _validate_payment_method(self, change: service_plan.PaymentMethodChange) -> None:
         self._require_open("change_payment_method")
 
-    @workflow.update(name=PLAN_CANCEL_UPDATE)
-    async def cancel(self, request: PlanCancel) -> CancelAnswer:
+    @workflow.update(name=service_plan.PLAN_CANCEL_UPDATE)
+    async def cancel(self, request: service_plan.PlanCancel) -> service_plan.CancelAnswer:
         answer = await self._hand_over(request)
-        assert isinstance(answer, CancelAnswer)
+        assert isinstance(answer, service_plan.CancelAnswer)
         return answer
 
     @cancel.validator
-    def _validate_cancel(self, request: PlanCancel) -> None:
+    def _validate_cancel(self, request: service_plan.PlanCancel) -> None:
         self._require_open("cancel")
 
-    @workflow.update(name=TRANSFER_UPDATE)
-    async def transfer(self, request: PlanTransfer) -> PlanView:
+    @workflow.update(name=service_plan.TRANSFER_UPDATE)
+    async def transfer(self, request: service_plan.PlanTransfer) -> service_plan.PlanView:
         await self._hand_over(request)
         return self.view()
 
     @transfer.validator
-    def _validate_transfer(self, request: PlanTransfer) -> None:
+    def _validate_transfer(self, request: service_plan.PlanTransfer) -> None:
         self._require_open("transfer")
 
-    @workflow.signal(name=ASSET_MOVED_SIGNAL)
-    async def asset_moved(self, moved: AssetMoved) -> None:
+    @workflow.signal(name=service_plan.ASSET_MOVED_SIGNAL)
+    async def asset_moved(self, moved: service_plan.AssetMoved) -> None:
         """A relocation moved the covered unit: the plan follows it to its new site."""
         await workflow.wait_condition(lambda: self.case.recorded)
         await self._hand_over(moved)
 
-    async def _hand_over(self, command: PlanCommand) -> ClaimAnswer | CancelAnswer | None:
+    async def _hand_over(
+        self, command: service_plan.PlanCommand
+    ) -> service_plan.ClaimAnswer | service_plan.CancelAnswer | None:
         update = workflow.current_update_info()
-        handed = Handed(command, update.id if update else None)
+        handed = service_plan.Handed(command, update.id if update else None)
         if not workflow.patched(COMMANDS_IN_LOOP_PATCH):
             async with self.lock:
                 return await self._apply(handed)
@@ -438,7 +420,7 @@ class ServicePlanWorkflow:
         self.authentication.receive(event)
 
     @workflow.query(name=CURRENT_QUERY)
-    def current(self) -> PlanView:
+    def current(self) -> service_plan.PlanView:
         return self.view()
 
     # ------------------------------------------------------------------ helpers
@@ -459,7 +441,7 @@ class ServicePlanWorkflow:
         self.state.certificates += 1
         step = f"coverage-certificate-{self.state.certificates}"
         await self.certificates.coverage(
-            coverage_certificate(self.start, self.state, issued_for), step
+            service_plan.coverage_certificate(self.start, self.state, issued_for), step
         )
 
     def _money_text(self, amount: Decimal) -> str:
@@ -468,12 +450,12 @@ class ServicePlanWorkflow:
         not compare (the marker holds the result): a running plan needs no patch."""
         return money_text(amount, self.start.policy.currency)
 
-    def view(self) -> PlanView:
-        return plan_view(self.start.plan_id, self.state, workflow.now())
+    def view(self) -> service_plan.PlanView:
+        return service_plan.plan_view(self.start.plan_id, self.state, workflow.now())
 
     def _require_open(self, action: str) -> None:
         status = self.state.status
-        if not self.case.recorded or status in TERMINAL_PLAN_STATUSES:
+        if not self.case.recorded or status in service_plan.TERMINAL_PLAN_STATUSES:
             raise invalid_transition(action, status.value, ())
 
     def _data(self) -> dict[str, Any]:
