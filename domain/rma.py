@@ -129,6 +129,12 @@ class RmaStart:
     # skipped and the coverage is `goodwill`. Empty (every run before it): the rules apply.
     goodwill_reason: str = ""
 
+    @property
+    def creator(self) -> Actor:
+        """Who started the return: the retailer, or the customer in the return portal (the
+        timeline's entry only; no command differs, so earlier histories replay alike)."""
+        return self.created_by or Actor.retailer(self.org_id)
+
 
 @dataclass
 class RmaView:

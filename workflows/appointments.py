@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.appointments import (
@@ -34,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         RESCHEDULE_LIMIT_REACHED,
         reschedule_limit_detail,
     )
+    from workflows.base import refusal
 
 
 class Booked(Protocol):
@@ -100,9 +100,5 @@ class Visits(Generic[A]):
         has moved visits as often as the retailer allows."""
         used = self.reschedules_used
         if used >= max_reschedules:
-            raise ApplicationError(
-                reschedule_limit_detail(used),
-                {"reschedules_used": used},
-                type=RESCHEDULE_LIMIT_REACHED,
-                non_retryable=True,
-            )
+            details = {"reschedules_used": used}
+            raise refusal(RESCHEDULE_LIMIT_REACHED, reschedule_limit_detail(used), details)

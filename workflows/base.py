@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
@@ -43,11 +44,15 @@ EXTERNAL_RETRY = RetryPolicy(
 )
 
 
-def invalid_transition(action: str, status: str, allowed: tuple[str, ...]) -> ApplicationError:
-    """The refusal a validator raises; the API turns it into 409 `invalid_transition`."""
+def refusal(code: str, message: str, details: dict[str, Any] | None = None) -> ApplicationError:
+    """What a validator raises to refuse a command: the API answers it with `code` (its
+    stable problem code), `message` and, when given, `details`."""
     return ApplicationError(
-        f"cannot {action} while {status}",
-        {"current_status": status, "allowed": list(allowed)},
-        type="invalid_transition",
-        non_retryable=True,
+        message, *([details] if details is not None else []), type=code, non_retryable=True
     )
+
+
+def invalid_transition(action: str, status: str, allowed: tuple[str, ...]) -> ApplicationError:
+    """The refusal of a command the case's state does not allow: 409 `invalid_transition`."""
+    details = {"current_status": status, "allowed": list(allowed)}
+    return refusal("invalid_transition", f"cannot {action} while {status}", details)

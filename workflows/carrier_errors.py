@@ -6,7 +6,7 @@ fix what the carrier said (the address, the allowed services, the key) and retry
 A lifecycle opts in by giving its Shipper one, made in its `@workflow.init`, which registers
 the update:
 
-    self.shipper = Shipper.for_case(..., errors=CarrierErrors(self.timeline, self._status))
+    self.shipper = Shipper.for_case(start, case_id, CarrierErrors(self.timeline, self._status))
 """
 
 from __future__ import annotations

@@ -27,10 +27,9 @@ with workflow.unsafe.imports_passed_through():
         visit_detail,
     )
     from domain.common import CURRENT_QUERY, Actor, CarrierEvent, CaseKind, DocumentRef
-    from domain.contracts.events import CaseEvent
+    from domain.contracts.events import CaseEvent as E
     from domain.contracts.facts import InstallationFacts, RelocatedAsset
     from domain.contracts.store import InstallAsset
-    from domain.installation import InstallationStatus
     from workflows.appointments import Visits
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
     from workflows.carrier_scans import CarrierScans
@@ -39,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.recording import CaseRecord, if_held, new_case, one_unit
     from workflows.timeline import Timeline
 
-I = InstallationStatus  # noqa: E741 - the lifecycle's states, as R is the relocation's
+I = installation.InstallationStatus  # noqa: E741 - the lifecycle's states, as R is the relocation's
 Command = (
     installation.BookVisit
     | installation.VisitReport
@@ -87,7 +86,7 @@ class InstallationWorkflow:
             timeline=[
                 self.timeline.entry(
                     self.status,
-                    CaseEvent.CREATED,
+                    E.CREATED,
                     Actor.retailer(start.org_id),
                     {"provider": start.provider_org_id, "training": str(start.training)},
                 )
@@ -99,7 +98,7 @@ class InstallationWorkflow:
             new,
             I.CANCELLED,
             installation.DUPLICATE_OPEN_CASE,
-            CaseEvent.CANCELLED,
+            E.CANCELLED,
             {"reason": installation.DUPLICATE_OPEN_CASE},
         )
         if await self.case.record_claiming(new, [start.serial], lost):
@@ -140,7 +139,7 @@ class InstallationWorkflow:
         self.visits.book(Visit(booking.starts_at, booking.technician), booking.technician)
         await self._transition(
             I.SCHEDULED,
-            CaseEvent.APPOINTMENT_BOOKED,
+            E.APPOINTMENT_BOOKED,
             booking.actor,
             visit_detail(installation.VISIT, booking.starts_at, booking.technician),
         )
@@ -148,16 +147,14 @@ class InstallationWorkflow:
     async def _reschedule(self, request: installation.InstallationReschedule) -> None:
         used = self.visits.reschedule()
         detail = reschedule_detail(installation.VISIT, used, request.preferred_after)
-        await self._transition(
-            I.SCHEDULING, CaseEvent.RESCHEDULE_REQUESTED, Actor.customer(), detail
-        )
+        await self._transition(I.SCHEDULING, E.RESCHEDULE_REQUESTED, Actor.customer(), detail)
 
     async def _report(self, report: installation.VisitReport) -> None:
         visit = self.visits.end()
         if report.outcome is installation.VisitOutcome.MISSED:
             await self._transition(
                 I.SCHEDULING,
-                CaseEvent.APPOINTMENT_MISSED,
+                E.APPOINTMENT_MISSED,
                 report.actor,
                 visit_detail(installation.VISIT, visit.starts_at),
             )
@@ -165,7 +162,7 @@ class InstallationWorkflow:
         self.checklists[installation.INSTALLED] = report.checklist
         self.dates[installation.INSTALLED] = workflow.now()
         await self._transition(
-            I.INSTALLED, CaseEvent.INSTALLED, report.actor, checklist_summary(report.checklist)
+            I.INSTALLED, E.INSTALLED, report.actor, checklist_summary(report.checklist)
         )
 
     async def _commission(self, commissioning: installation.InstallationCommissioning) -> None:
@@ -176,7 +173,7 @@ class InstallationWorkflow:
         if failed:
             await self._transition(
                 I.INSTALLED,
-                CaseEvent.COMMISSIONING_FAILED,
+                E.COMMISSIONING_FAILED,
                 commissioning.actor,
                 {"failed": ", ".join(failed)},
             )
@@ -207,12 +204,12 @@ class InstallationWorkflow:
         detail = {"asset_id": installed.asset_id}
         if start.training:
             detail["training_given"] = str(bool(self.training_given)).lower()
-        await self._transition(I.COMPLETED, CaseEvent.COMMISSIONED, commissioning.actor, detail)
+        await self._transition(I.COMPLETED, E.COMMISSIONED, commissioning.actor, detail)
 
     async def _cancel(self, request: installation.InstallationCancel) -> None:
         self.visits.clear()
         detail = {"reason": request.reason} if request.reason else {}
-        await self._transition(I.CANCELLED, CaseEvent.CANCELLED, request.actor, detail)
+        await self._transition(I.CANCELLED, E.CANCELLED, request.actor, detail)
 
     # -------------------------------------------------------------------- reminders
 
@@ -222,7 +219,7 @@ class InstallationWorkflow:
             return
         await self._transition(
             self.status,
-            CaseEvent.APPOINTMENT_REMINDER,
+            E.APPOINTMENT_REMINDER,
             Actor.system(),
             visit_detail(installation.VISIT, due.starts_at),
         )
@@ -326,8 +323,8 @@ class InstallationWorkflow:
 
     async def _transition(
         self,
-        status: InstallationStatus,
-        event: CaseEvent,
+        status: I,
+        event: E,
         actor: Actor,
         detail: dict[str, str] | None = None,
     ) -> None:

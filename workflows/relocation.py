@@ -28,10 +28,9 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         ShipmentRef,
     )
-    from domain.contracts.events import CaseEvent
+    from domain.contracts.events import CaseEvent as E
     from domain.contracts.facts import RelocatedAsset, RelocationFacts
     from domain.contracts.store import MoveAsset, PlanLookup
-    from domain.relocation import RelocationStatus
     from domain.service_plan import ASSET_MOVED_SIGNAL, AssetMoved
     from workflows.appointments import Visits
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
@@ -43,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipping import Shipper, named, void
     from workflows.timeline import Timeline
 
-R = RelocationStatus
+R = relocation.RelocationStatus
 Command = (
     relocation.BookAppointment
     | relocation.StageReport
@@ -53,8 +52,8 @@ Command = (
 )
 # What a stage's report records when it is done.
 DONE_EVENT = {
-    relocation.Stage.UNINSTALL: CaseEvent.UNINSTALLED,
-    relocation.Stage.REINSTALL: CaseEvent.REINSTALLED,
+    relocation.Stage.UNINSTALL: E.UNINSTALLED,
+    relocation.Stage.REINSTALL: E.REINSTALLED,
 }
 
 
@@ -66,11 +65,7 @@ class RelocationWorkflow(ScannedCase):
         self.timeline = Timeline(start.relocation_id)
         # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
         self.shipper = Shipper.for_case(
-            start.org_id,
-            start.relocation_id,
-            start.public_base_url,
-            start.tracking_token,
-            errors=CarrierErrors(self.timeline, lambda: self.status),
+            start, start.relocation_id, CarrierErrors(self.timeline, lambda: self.status)
         )
         self.certificates = Certificates(start.org_id, start.relocation_id, start.public_base_url)
         self.status = R.SCHEDULING_UNINSTALL
@@ -105,7 +100,7 @@ class RelocationWorkflow(ScannedCase):
                 timeline=[
                     self.timeline.entry(
                         self.status,
-                        CaseEvent.CREATED,
+                        E.CREATED,
                         Actor.retailer(start.org_id),
                         {"provider": start.provider_org_id},
                     )
@@ -154,7 +149,7 @@ class RelocationWorkflow(ScannedCase):
         )
         await self._transition(
             relocation.SCHEDULED[booking.stage],
-            CaseEvent.APPOINTMENT_BOOKED,
+            E.APPOINTMENT_BOOKED,
             booking.actor,
             visit_detail(booking.stage.value, booking.starts_at, booking.technician),
         )
@@ -164,7 +159,7 @@ class RelocationWorkflow(ScannedCase):
         detail = reschedule_detail(request.stage.value, used, request.preferred_after)
         await self._transition(
             relocation.SCHEDULING[request.stage],
-            CaseEvent.RESCHEDULE_REQUESTED,
+            E.RESCHEDULE_REQUESTED,
             Actor.customer(),
             detail,
         )
@@ -176,7 +171,7 @@ class RelocationWorkflow(ScannedCase):
             missed = visit
             await self._transition(
                 relocation.SCHEDULING[stage],
-                CaseEvent.APPOINTMENT_MISSED,
+                E.APPOINTMENT_MISSED,
                 report.actor,
                 visit_detail(stage.value, missed.starts_at),
             )
@@ -201,7 +196,7 @@ class RelocationWorkflow(ScannedCase):
         self.documents.append(label)
         await self._transition(
             R.UNINSTALLED,
-            CaseEvent.TRANSPORT_BOOKED,
+            E.TRANSPORT_BOOKED,
             Actor.system(),
             {"tracking_number": self.transport.tracking_number},
         )
@@ -213,12 +208,10 @@ class RelocationWorkflow(ScannedCase):
             self.transport_moved = True
             if status is R.UNINSTALLED:
                 status = R.IN_TRANSIT
-        await self._transition(
-            status, CaseEvent.carrier(scan.status), Actor.carrier(), scan_detail(scan)
-        )
+        await self._transition(status, E.carrier(scan.status), Actor.carrier(), scan_detail(scan))
         if ours and scan.status is CarrierStatus.DELIVERED and self.status is R.IN_TRANSIT:
             self.dates[relocation.DELIVERED] = workflow.now()
-            await self._transition(R.DELIVERED, CaseEvent.DELIVERED, Actor.carrier())
+            await self._transition(R.DELIVERED, E.DELIVERED, Actor.carrier())
 
     async def _commission(self, commissioning: relocation.Commissioning) -> None:
         """All items passed: certificate, the asset's new site, the plan follows. A failed
@@ -228,7 +221,7 @@ class RelocationWorkflow(ScannedCase):
         if failed:
             await self._transition(
                 R.REINSTALLED,
-                CaseEvent.COMMISSIONING_FAILED,
+                E.COMMISSIONING_FAILED,
                 commissioning.actor,
                 {"failed": ", ".join(failed)},
             )
@@ -253,7 +246,7 @@ class RelocationWorkflow(ScannedCase):
             plan_id = await self._move_plan()
         await self._transition(
             R.COMPLETED,
-            CaseEvent.COMMISSIONED,
+            E.COMMISSIONED,
             commissioning.actor,
             {"service_plan_id": plan_id} if plan_id else None,
             links={"service_plan_id": plan_id} if plan_id else None,
@@ -286,7 +279,7 @@ class RelocationWorkflow(ScannedCase):
             await void(self.transport)
         self.visits.clear()
         detail = {"reason": request.reason} if request.reason else {}
-        await self._transition(R.CANCELLED, CaseEvent.CANCELLED, request.actor, detail)
+        await self._transition(R.CANCELLED, E.CANCELLED, request.actor, detail)
 
     # -------------------------------------------------------------------- reminders
 
@@ -296,7 +289,7 @@ class RelocationWorkflow(ScannedCase):
             return
         await self._transition(
             self.status,
-            CaseEvent.APPOINTMENT_REMINDER,
+            E.APPOINTMENT_REMINDER,
             Actor.system(),
             visit_detail(due.stage.value, due.starts_at),
         )
@@ -408,8 +401,8 @@ class RelocationWorkflow(ScannedCase):
 
     async def _transition(
         self,
-        status: RelocationStatus,
-        event: CaseEvent,
+        status: R,
+        event: E,
         actor: Actor,
         detail: dict[str, str] | None = None,
         links: dict[str, str] | None = None,

@@ -17,7 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import repair
@@ -36,8 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.events import CaseEvent as E
     from domain.contracts.starts import replacement_from_repair
     from domain.contracts.store import CaseProjection
-    from domain.repair import RepairStatus
-    from workflows.base import invalid_transition
+    from workflows.base import invalid_transition, refusal
     from workflows.carrier_errors import CarrierErrors
     from workflows.carrier_scans import (
         MOVEMENT_SCANS,
@@ -55,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipping import Shipper, booked, named, void
     from workflows.timeline import Timeline
 
-S = RepairStatus
+S = repair.RepairStatus
 SYSTEM = Actor.system()
 CARRIER = Actor.carrier()
 Command = (
@@ -79,11 +77,7 @@ class RepairWorkflow(ScannedCase):
         self.timeline = Timeline(start.repair_id)
         # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
         self.shipper = Shipper.for_case(
-            start.org_id,
-            start.repair_id,
-            start.public_base_url,
-            start.tracking_token,
-            errors=CarrierErrors(self.timeline, lambda: self.status),
+            start, start.repair_id, CarrierErrors(self.timeline, lambda: self.status)
         )
         self.certificates = Certificates(start.org_id, start.repair_id, start.public_base_url)
         self.documents: list[DocumentRef] = []
@@ -403,7 +397,7 @@ class RepairWorkflow(ScannedCase):
             currency = self.start.policy.currency
             repair.quote(diagnosis.parts, diagnosis.labor_minutes, self._labor_rate(), currency)
         except ValueError as exc:
-            raise ApplicationError(str(exc), type="validation_error", non_retryable=True) from exc
+            raise refusal("validation_error", str(exc)) from exc
 
     @workflow.update(name=repair.QUOTE_UPDATE)
     async def decide_quote(self, decision: repair.QuoteDecision) -> repair.RepairView:
@@ -454,7 +448,7 @@ class RepairWorkflow(ScannedCase):
     def _labor_rate(self) -> Decimal:
         return self.center.labor_rate if self.center else Decimal(0)
 
-    def _require(self, action: str, target: RepairStatus | None, state_allows: bool) -> None:
+    def _require(self, action: str, target: S | None, state_allows: bool) -> None:
         """Refuse before anything reaches history: wrong state, a command already in
         flight, or a target the transition table does not allow from here."""
         allowed = target is None or repair.can_transition(self.status, target)

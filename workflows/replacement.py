@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         ShipmentRef,
     )
-    from domain.contracts.events import CaseEvent
+    from domain.contracts.events import CaseEvent as E
     from domain.contracts.facts import ReplacementFacts
     from domain.contracts.payments import (
         PAYMENT_DECLINED,
@@ -40,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.ids import step_key
     from domain.money import money_text
-    from domain.replacement import ReplacementStatus
     from workflows.base import EXTERNAL_RETRY, invalid_transition
     from workflows.carrier_errors import CarrierErrors
     from workflows.carrier_scans import CarrierScans, ScannedCase, scan_detail
@@ -58,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stock import Reservation
     from workflows.timeline import Timeline
 
-S = ReplacementStatus
+S = replacement.ReplacementStatus
 SYSTEM = Actor.system()
 CARRIER = Actor.carrier()
 # Shipping a reserved unit gives up after a bounded outage, so that the reservation goes
@@ -86,11 +85,7 @@ class ReplacementWorkflow(ScannedCase):
         self.timeline = Timeline(start.replacement_id)
         # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
         self.shipper = Shipper.for_case(
-            start.org_id,
-            start.replacement_id,
-            start.public_base_url,
-            start.tracking_token,
-            errors=CarrierErrors(self.timeline, lambda: self.status),
+            start, start.replacement_id, CarrierErrors(self.timeline, lambda: self.status)
         )
         # A deposit hold the customer must authenticate waits for them (3-D Secure), or
         # for a cancel.
@@ -138,7 +133,7 @@ class ReplacementWorkflow(ScannedCase):
                 timeline=[
                     self.timeline.entry(
                         S.REQUESTED,
-                        CaseEvent.CREATED,
+                        E.CREATED,
                         Actor.retailer(start.org_id),
                         {"mode": start.mode.value, "sku": start.replacement_sku},
                     )
@@ -152,7 +147,7 @@ class ReplacementWorkflow(ScannedCase):
             await self._unwind()
             self.reason = request.reason or None
             detail = {"reason": request.reason} if request.reason else {}
-            await self._transition(S.CANCELLED, CaseEvent.CANCELLED, request.actor, detail)
+            await self._transition(S.CANCELLED, E.CANCELLED, request.actor, detail)
         self.settled = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return replacement.ReplacementResult(
@@ -198,13 +193,13 @@ class ReplacementWorkflow(ScannedCase):
                 self.reason = "deposit_hold_declined"
                 await self._transition(
                     S.PAYMENT_FAILED,
-                    CaseEvent.PAYMENT_FAILED,
+                    E.PAYMENT_FAILED,
                     SYSTEM,
                     {"reason": self.reason},
                 )
             else:
                 self.reason = "fulfilment_failed"
-                await self._transition(S.CANCELLED, CaseEvent.FULFILMENT_FAILED, SYSTEM)
+                await self._transition(S.CANCELLED, E.FULFILMENT_FAILED, SYSTEM)
             return
         self.settled = True
         # The deposit must outlive the journey too: renew it while the parcel travels.
@@ -213,7 +208,7 @@ class ReplacementWorkflow(ScannedCase):
         ):
             await self._renew_hold()
         if start.mode is replacement.ReplacementMode.STANDARD:
-            await self._transition(S.COMPLETED, CaseEvent.COMPLETED, SYSTEM)
+            await self._transition(S.COMPLETED, E.COMPLETED, SYSTEM)
             return
         await self._await_core(start)
 
@@ -222,9 +217,7 @@ class ReplacementWorkflow(ScannedCase):
         API, in request order) or `backorder_max` passes, which refunds the customer."""
         if await self.stock.reserve():
             return True
-        await self._transition(
-            S.BACKORDERED, CaseEvent.BACKORDERED, SYSTEM, {"sku": start.replacement_sku}
-        )
+        await self._transition(S.BACKORDERED, E.BACKORDERED, SYSTEM, {"sku": start.replacement_sku})
         self.settled = True
         deadline = workflow.now() + start.policy.backorder_max
         while True:
@@ -240,21 +233,21 @@ class ReplacementWorkflow(ScannedCase):
                 return False
             self.stock_signalled = False
             if await self.stock.reserve():
-                await self._transition(S.REQUESTED, CaseEvent.STOCK_RESERVED, SYSTEM)
+                await self._transition(S.REQUESTED, E.STOCK_RESERVED, SYSTEM)
                 return True
 
     async def _place_hold(self) -> None:
         renewed = await self.deposit.place(FULFILMENT_RETRY)
         await self._transition(
             self.status,
-            CaseEvent.DEPOSIT_HOLD_RENEWED if renewed else CaseEvent.DEPOSIT_HELD,
+            E.DEPOSIT_HOLD_RENEWED if renewed else E.DEPOSIT_HELD,
             SYSTEM,
             {"amount": money_text(self.start.unit_price, self.start.policy.currency)},
         )
 
     async def _release_hold(self) -> None:
         if await self.deposit.release():
-            await self._transition(self.status, CaseEvent.DEPOSIT_RELEASED, SYSTEM)
+            await self._transition(self.status, E.DEPOSIT_RELEASED, SYSTEM)
 
     async def _ship(self) -> None:
         """The booked unit leaves: from here a cancel is refused rather than half-applied."""
@@ -263,19 +256,17 @@ class ReplacementWorkflow(ScannedCase):
         await self.stock.consume()
         await self._transition(
             S.SHIPPED,
-            CaseEvent.SHIPPED,
+            E.SHIPPED,
             SYSTEM,
             {"tracking_number": self.outbound.tracking_number},
         )
 
     async def _scan(self, scan: CarrierEvent) -> None:
-        await self._transition(
-            self.status, CaseEvent.carrier(scan.status), CARRIER, scan_detail(scan)
-        )
+        await self._transition(self.status, E.carrier(scan.status), CARRIER, scan_detail(scan))
         outbound = self.outbound and scan.tracking_number == self.outbound.tracking_number
         if outbound and scan.status is CarrierStatus.DELIVERED and not self.delivered:
             self.delivered = True
-            await self._transition(S.DELIVERED, CaseEvent.DELIVERED, CARRIER)
+            await self._transition(S.DELIVERED, E.DELIVERED, CARRIER)
 
     async def _await_core(self, start: replacement.ReplacementStart) -> None:
         """The core comes back on our label by `core_return_within`, or its deposit is taken."""
@@ -292,7 +283,7 @@ class ReplacementWorkflow(ScannedCase):
         end = began + start.policy.core_return_within
         await self._transition(
             S.AWAITING_CORE,
-            CaseEvent.CORE_LABEL_CREATED,
+            E.CORE_LABEL_CREATED,
             SYSTEM,
             {"tracking_number": self.core.tracking_number, "core_due": end.isoformat()},
         )
@@ -303,7 +294,7 @@ class ReplacementWorkflow(ScannedCase):
                 request = self.cores.take()
                 await self._release_hold()
                 detail = {"note": request.note} if request.note else {}
-                await self._transition(S.COMPLETED, CaseEvent.CORE_RECEIVED, request.actor, detail)
+                await self._transition(S.COMPLETED, E.CORE_RECEIVED, request.actor, detail)
                 self.cores.done()
                 return
             now = workflow.now()
@@ -314,7 +305,7 @@ class ReplacementWorkflow(ScannedCase):
                 reminded = True
                 await self._transition(
                     S.AWAITING_CORE,
-                    CaseEvent.CORE_REMINDER,
+                    E.CORE_REMINDER,
                     SYSTEM,
                     {"core_due": end.isoformat()},
                 )
@@ -337,13 +328,13 @@ class ReplacementWorkflow(ScannedCase):
             self.reason = "core_charge_declined"
             await self._transition(
                 S.PAYMENT_FAILED,
-                CaseEvent.CORE_CHARGE_DECLINED,
+                E.CORE_CHARGE_DECLINED,
                 SYSTEM,
                 {"reason": self.reason, **self._money()},
             )
             return
         self.core_charged = True
-        await self._transition(S.COMPLETED, CaseEvent.CORE_CHARGED, SYSTEM, self._money())
+        await self._transition(S.COMPLETED, E.CORE_CHARGED, SYSTEM, self._money())
 
     async def _renew_hold(self) -> None:
         try:
@@ -352,14 +343,14 @@ class ReplacementWorkflow(ScannedCase):
             # The old hold stands until it lapses; the capture at the deadline then
             # charges the card directly.
             self.deposit.renewing = False
-            await self._transition(self.status, CaseEvent.DEPOSIT_HOLD_RENEWAL_FAILED, SYSTEM)
+            await self._transition(self.status, E.DEPOSIT_HOLD_RENEWAL_FAILED, SYSTEM)
 
     async def _refund(self) -> None:
         key = step_key(workflow.info().workflow_id, "backorder-refund")
         await pay(self.account, PaymentKind.REFUND, self.start.unit_price, key, EXTERNAL_RETRY)
         self.reason = "backorder_expired"
         await self._transition(
-            S.REFUNDED, CaseEvent.REFUNDED, SYSTEM, {"reason": self.reason, **self._money()}
+            S.REFUNDED, E.REFUNDED, SYSTEM, {"reason": self.reason, **self._money()}
         )
 
     async def _unwind(self) -> None:
@@ -456,8 +447,8 @@ class ReplacementWorkflow(ScannedCase):
 
     async def _transition(
         self,
-        status: ReplacementStatus,
-        event: CaseEvent,
+        status: S,
+        event: E,
         actor: Actor,
         detail: dict[str, str] | None = None,
     ) -> None:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from domain import rma, rules
@@ -36,9 +36,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.starts import repair_from_rma, replacement_from_rma
     from domain.ids import step_key
     from domain.repair import AssignedCenter
-    from domain.rma import RmaStatus
     from workflows import shipping
-    from workflows.base import invalid_transition
+    from workflows.base import invalid_transition, refusal
     from workflows.carrier_errors import BookingAbandoned, CarrierErrors
     from workflows.carrier_scans import (
         MOVEMENT_SCANS,
@@ -55,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipping import Shipper, booked, customer_address, named
     from workflows.timeline import Timeline
 
-S = RmaStatus
+S = rma.RmaStatus
 ChildStatus = TypeVar("ChildStatus", bound=StrEnum)
 SYSTEM = Actor.system()
 CARRIER = Actor.carrier()
@@ -65,12 +64,6 @@ SETTLE_WAIT = timedelta(seconds=10)
 # Before this patch the one-open-case-per-serial check was only the API's look at open
 # cases, which concurrent requests for one unit all passed.
 OPEN_SERIAL_PATCH = "rma-open-serial-claim"
-
-
-def _creator(start: rma.RmaStart) -> Actor:
-    """Who started the return: the retailer, or the customer in the return portal (the
-    timeline's entry only; no command differs, so earlier histories replay alike)."""
-    return start.created_by or Actor.retailer(start.org_id)
 
 
 @workflow.defn(name=rma.RMA_WORKFLOW)
@@ -83,11 +76,9 @@ class RmaWorkflow(ScannedCase):
         self.timeline = Timeline(start.rma_id)
         # A booking the carrier refuses waits for the retailer's retry (`retry_shipping`).
         self.shipper = Shipper.for_case(
-            start.org_id,
+            start,
             start.rma_id,
-            start.public_base_url,
-            start.tracking_token,
-            errors=CarrierErrors(
+            CarrierErrors(
                 self.timeline, lambda: self.state.current, lambda: not self.cancellation.empty
             ),
         )
@@ -145,7 +136,7 @@ class RmaWorkflow(ScannedCase):
         if start.goodwill_reason:
             created["goodwill_reason"] = start.goodwill_reason
         timeline = [
-            self.timeline.entry(status, E.CREATED, _creator(start), created),
+            self.timeline.entry(status, E.CREATED, start.creator, created),
             self.timeline.entry(status, E(decision.decision.value), SYSTEM, decision.detail()),
         ]
         new = new_case(
@@ -244,7 +235,7 @@ class RmaWorkflow(ScannedCase):
             reminder = {"ship_by": end.isoformat()}
             await self._transition(S.AWAITING_RETURN, E.RETURN_REMINDER, SYSTEM, reminder)
             if not await self._wait_for(progressed, end):
-                await self._void_inbound()
+                await shipping.void(self.inbound)
                 self.state.reason = "not_shipped_in_time"
                 await self._transition(S.EXPIRED, E.EXPIRED, SYSTEM, {"label": "voided"})
                 return
@@ -362,16 +353,12 @@ class RmaWorkflow(ScannedCase):
         if self.cancellation.empty:
             return False
         request = self.cancellation.take()
-        await self._void_inbound()
+        await shipping.void(self.inbound)
         self.state.reason = request.reason or None
         detail = {"reason": request.reason} if request.reason else {}
         await self._transition(S.CANCELLED, E.CANCELLED, request.actor, detail)
         self.cancellation.done()
         return True
-
-    async def _void_inbound(self) -> None:
-        if self.inbound is not None:
-            await shipping.void(self.inbound)
 
     # ------------------------------------------------------------ waiting, scans
 
@@ -455,21 +442,13 @@ class RmaWorkflow(ScannedCase):
     def _validate_waiver(self, waiver: rma.FeeWaiver) -> None:
         status = self.state.status or S.PENDING_REVIEW
         if status in (S.RESOLVING, S.COMPLETED) or not self.inspection.empty:
-            raise ApplicationError(
-                "the RMA is inspected: its refund is settled",
-                type=rma.ALREADY_INSPECTED,
-                non_retryable=True,
-            )
+            raise refusal(rma.ALREADY_INSPECTED, "the RMA is inspected: its refund is settled")
         if not self.case.recorded or status not in rma.FEE_WAIVABLE or not self.cancellation.empty:
             raise invalid_transition(
                 "waive_restocking_fee", status.value, rma.ALLOWED_ACTIONS[status]
             )
         if self.fee_waiver is not None:
-            raise ApplicationError(
-                "the restocking fee is waived already",
-                type=rma.FEE_ALREADY_WAIVED,
-                non_retryable=True,
-            )
+            raise refusal(rma.FEE_ALREADY_WAIVED, "the restocking fee is waived already")
 
     @workflow.query(name=CURRENT_QUERY)
     def current(self) -> rma.RmaView:
@@ -487,7 +466,7 @@ class RmaWorkflow(ScannedCase):
             raise invalid_transition(action, status.value, allowed)
 
     async def _transition(
-        self, status: RmaStatus, event: E, actor: Actor, detail: dict[str, str] | None = None
+        self, status: S, event: E, actor: Actor, detail: dict[str, str] | None = None
     ) -> None:
         self.state.status = status
         receiving_org_id = self.center.org_id if self.center is not None else None

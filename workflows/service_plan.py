@@ -27,16 +27,15 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
-    from domain import service_plan
+    from domain import service_plan as plan
     from domain.common import CURRENT_QUERY, Actor, CaseKind
-    from domain.contracts.events import CaseEvent
+    from domain.contracts.events import CaseEvent as E
     from domain.contracts.facts import service_plan_facts
     from domain.contracts.payments import PAYMENT_EVENT_SIGNAL, PaymentEvent, PaymentKind
     from domain.contracts.starts import claim_holder, repair_for_claim, replacement_for_claim
     from domain.contracts.store import CustomerChange, PlanTermsRequest
     from domain.ids import step_key
     from domain.money import money_text
-    from domain.service_plan import PlanStatus
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT, invalid_transition
     from workflows.certificates import Certificates
     from workflows.children import start_repair, start_replacement
@@ -46,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.timeline import Timeline
 
-P = PlanStatus
+P = plan.PlanStatus
 # Before this patch a continued plan applied a retried command again.
 COMMAND_DEDUPE_PATCH = "plan-command-dedupe-across-runs"
 TRANSFER_TOKEN_PATCH = "transfer-new-tracking-token"
@@ -54,20 +53,20 @@ TRANSFER_TOKEN_PATCH = "transfer-new-tracking-token"
 COMMANDS_IN_LOOP_PATCH = "plan-commands-in-main-loop"
 
 
-@workflow.defn(name=service_plan.SERVICE_PLAN_WORKFLOW)
+@workflow.defn(name=plan.SERVICE_PLAN_WORKFLOW)
 class ServicePlanWorkflow:
     @workflow.init
-    def __init__(self, start: service_plan.ServicePlanStart) -> None:
+    def __init__(self, start: plan.ServicePlanStart) -> None:
         self.start = start
-        self.state = start.state or service_plan.PlanState.enrol(start, workflow.now())
+        self.state = start.state or plan.PlanState.enrol(start, workflow.now())
         self.timeline = Timeline(start.plan_id)
         # A charge the customer must authenticate waits for them (3-D Secure).
         self.authentication = CustomerAuthentication(self.timeline, lambda: self.state.status)
         self.certificates = Certificates(start.org_id, start.plan_id, start.public_base_url)
         self.case = CaseRecord()
-        self.commands: CommandSlot[
-            service_plan.Handed, service_plan.ClaimAnswer | service_plan.CancelAnswer | None
-        ] = CommandSlot()
+        self.commands: CommandSlot[plan.Handed, plan.ClaimAnswer | plan.CancelAnswer | None] = (
+            CommandSlot()
+        )
         # Only plans replaying from before COMMANDS_IN_LOOP_PATCH take it (and set `woken`).
         self.lock = asyncio.Lock()
         self.woken = False
@@ -75,7 +74,7 @@ class ServicePlanWorkflow:
     # ----------------------------------------------------------------- main loop
 
     @workflow.run
-    async def run(self, start: service_plan.ServicePlanStart) -> service_plan.PlanView:
+    async def run(self, start: plan.ServicePlanStart) -> plan.PlanView:
         state = self.state
         if start.state is None:
             await self._enroll(start)
@@ -83,8 +82,8 @@ class ServicePlanWorkflow:
         else:
             self.timeline.seq = state.timeline_seq
             self.case.open()
-        while state.status not in service_plan.TERMINAL_PLAN_STATUSES:
-            wake = service_plan.next_wake(state, start.policy)
+        while state.status not in plan.TERMINAL_PLAN_STATUSES:
+            wake = plan.next_wake(state, start.policy)
             self.woken = False
             timeout = max(wake - workflow.now(), timedelta(0)) if wake else None
             with contextlib.suppress(TimeoutError):
@@ -102,7 +101,7 @@ class ServicePlanWorkflow:
         await self.commands.apply_until_handlers_finished(self._apply)
         return self.view()
 
-    async def _enroll(self, start: service_plan.ServicePlanStart) -> None:
+    async def _enroll(self, start: plan.ServicePlanStart) -> None:
         recorded = await self.case.record(
             new_case(
                 case_type=CaseKind.SERVICE_PLAN,
@@ -118,7 +117,7 @@ class ServicePlanWorkflow:
                 timeline=[
                     self.timeline.entry(
                         P.WAITING_PERIOD,
-                        CaseEvent.ENROLLED,
+                        E.ENROLLED,
                         Actor.retailer(start.org_id),
                         {"plan": start.terms.code},
                     )
@@ -129,9 +128,7 @@ class ServicePlanWorkflow:
         if not recorded:
             return
         if not await self._charge():
-            await self._transition(
-                P.REJECTED, CaseEvent.REJECTED, {"reason": "first_charge_declined"}
-            )
+            await self._transition(P.REJECTED, E.REJECTED, {"reason": "first_charge_declined"})
         elif start.terms.waiting_period <= timedelta(0):
             await self._activate("Activation")
         self.case.open()
@@ -142,22 +139,20 @@ class ServicePlanWorkflow:
         """Everything whose time has come, in order. True when a new term has begun."""
         state = self.state
         now = workflow.now()
-        if state.status in service_plan.TERMINAL_PLAN_STATUSES:
+        if state.status in plan.TERMINAL_PLAN_STATUSES:
             return False
         if state.status is P.WAITING_PERIOD and not state.waiting(now):
             await self._activate("Activation")
         if state.renewal_notice_due(now):
             notice = state.notice_renewal()
-            await self._transition(state.status, CaseEvent.RENEWAL_UPCOMING, notice)
+            await self._transition(state.status, E.RENEWAL_UPCOMING, notice)
         await self._bill(now)
         match state.overdue(self.start.policy, now):
-            case service_plan.Overdue.SUSPEND:
-                await self._transition(
-                    P.SUSPENDED, CaseEvent.SUSPENDED, {"reason": "payment_overdue"}
-                )
-            case service_plan.Overdue.RETRY:
+            case plan.Overdue.SUSPEND:
+                await self._transition(P.SUSPENDED, E.SUSPENDED, {"reason": "payment_overdue"})
+            case plan.Overdue.RETRY:
                 state.dunning_step += 1
-                await self._retry_failed_charge("dunning_retry", CaseEvent.DUNNING_RETRY_FAILED)
+                await self._retry_failed_charge("dunning_retry", E.DUNNING_RETRY_FAILED)
         if now >= state.term_ends_at:
             return await self._end_term()
         return False
@@ -171,11 +166,11 @@ class ServicePlanWorkflow:
                 # the charge, if it waited for them.
                 state.charge_failed(self.authentication.since_wait(now))
                 await self._transition(
-                    P.PAST_DUE, CaseEvent.CHARGE_FAILED, {"period": str(state.next_charge + 1)}
+                    P.PAST_DUE, E.CHARGE_FAILED, {"period": str(state.next_charge + 1)}
                 )
                 return
 
-    async def _retry_failed_charge(self, via: str, failed: CaseEvent) -> None:
+    async def _retry_failed_charge(self, via: str, failed: E) -> None:
         state = self.state
         if not await self._charge():
             await self._transition(state.status, failed, {})
@@ -183,11 +178,11 @@ class ServicePlanWorkflow:
         state.paid_up()
         if state.waiting(workflow.now()):
             # Paid up, but the waiting period still runs: cover starts when it ends.
-            await self._transition(P.WAITING_PERIOD, CaseEvent.REACTIVATED, {"via": via})
+            await self._transition(P.WAITING_PERIOD, E.REACTIVATED, {"via": via})
         elif state.certificates == 0:
             await self._activate("Activation")  # first cover: with its certificate
         else:
-            await self._transition(P.ACTIVE, CaseEvent.REACTIVATED, {"via": via})
+            await self._transition(P.ACTIVE, E.REACTIVATED, {"via": via})
         await self._bill(workflow.now())
 
     async def _charge(self) -> bool:
@@ -198,14 +193,14 @@ class ServicePlanWorkflow:
             return False
         period = state.paid()
         charged = {"amount": self._money_text(price), "currency": self.start.policy.currency}
-        await self._transition(state.status, CaseEvent.CHARGED, {**charged, "period": str(period)})
+        await self._transition(state.status, E.CHARGED, {**charged, "period": str(period)})
         return True
 
     async def _end_term(self) -> bool:
         state = self.state
-        if not (state.terms.auto_renew and state.status in service_plan.BILLING):
+        if not (state.terms.auto_renew and state.status in plan.BILLING):
             ended = {"term_ended_at": state.term_ends_at.isoformat()}
-            await self._transition(P.EXPIRED, CaseEvent.EXPIRED, ended)
+            await self._transition(P.EXPIRED, E.EXPIRED, ended)
             return False
         current = await workflow.execute_local_activity_method(
             StoreActivities.current_plan_terms,
@@ -216,58 +211,54 @@ class ServicePlanWorkflow:
         state.renew(current.terms or state.terms)
         await self._transition(
             P.ACTIVE,
-            CaseEvent.RENEWED,
+            E.RENEWED,
             {"term": str(state.term_number), "price": self._money_text(state.terms.price)},
         )
         await self._certificate("Renewal")
         return True
 
     async def _activate(self, reason: str) -> None:
-        await self._transition(P.ACTIVE, CaseEvent.ACTIVATED, {})
+        await self._transition(P.ACTIVE, E.ACTIVATED, {})
         await self._certificate(reason)
 
     # ------------------------------------------------------------------ commands
 
-    async def _apply(
-        self, handed: service_plan.Handed
-    ) -> service_plan.ClaimAnswer | service_plan.CancelAnswer | None:
+    async def _apply(self, handed: plan.Handed) -> plan.ClaimAnswer | plan.CancelAnswer | None:
         state = self.state
         if state.answered(handed.update_id) and workflow.patched(COMMAND_DEDUPE_PATCH):
             assert handed.update_id is not None
             return state.applied_commands[handed.update_id]  # a retry: answered as then
-        answer: service_plan.ClaimAnswer | service_plan.CancelAnswer | None = None
+        answer: plan.ClaimAnswer | plan.CancelAnswer | None = None
         match handed.command:
-            case service_plan.ClaimRequest() as request:
+            case plan.ClaimRequest() as request:
                 answer = await self._claim(request)
-            case service_plan.PaymentMethodChange() as change:
+            case plan.PaymentMethodChange() as change:
                 state.payment_method = change.payment_method
                 await self._transition(
-                    state.status, CaseEvent.PAYMENT_METHOD_CHANGED, {}, actor=change.actor
+                    state.status, E.PAYMENT_METHOD_CHANGED, {}, actor=change.actor
                 )
                 if state.status in (P.PAST_DUE, P.SUSPENDED):
                     await self._retry_failed_charge(
-                        "new_payment_method", CaseEvent.NEW_PAYMENT_METHOD_FAILED
+                        "new_payment_method", E.NEW_PAYMENT_METHOD_FAILED
                     )
                 self.woken = True  # the billing calendar may have moved
-            case service_plan.PlanCancel() as request:
+            case plan.PlanCancel() as request:
                 answer = await self._cancel(request)
-            case service_plan.PlanTransfer() as request:
+            case plan.PlanTransfer() as request:
                 await self._transfer(request)
-            case service_plan.AssetMoved() as moved:
-                if state.status not in service_plan.TERMINAL_PLAN_STATUSES:
+            case plan.AssetMoved() as moved:
+                if state.status not in plan.TERMINAL_PLAN_STATUSES:
                     state.unit_site = moved.site
                     await self._transition(
                         state.status,
-                        CaseEvent.ASSET_RELOCATED,
+                        E.ASSET_RELOCATED,
                         {"relocation_id": moved.relocation_id},
                         links={"relocation_id": moved.relocation_id},
                     )
-        state.remember(
-            handed.update_id, answer if isinstance(answer, service_plan.ClaimAnswer) else None
-        )
+        state.remember(handed.update_id, answer if isinstance(answer, plan.ClaimAnswer) else None)
         return answer
 
-    async def _claim(self, request: service_plan.ClaimRequest) -> service_plan.ClaimAnswer:
+    async def _claim(self, request: plan.ClaimRequest) -> plan.ClaimAnswer:
         state = self.state
         start = self.start
         claim = state.new_claim(request, workflow.now())
@@ -275,18 +266,16 @@ class ServicePlanWorkflow:
         if claim.reason is None and deductible > 0:
             key = step_key(f"plan:{start.plan_id}", f"claim-{claim.number}/deductible")
             if not await self._paid(PaymentKind.DEDUCTIBLE, key, deductible):
-                claim.reason = service_plan.ClaimRefusal.DEDUCTIBLE_PAYMENT_FAILED.value
+                claim.reason = plan.ClaimRefusal.DEDUCTIBLE_PAYMENT_FAILED.value
         state.claims.append(claim)
         if claim.reason is not None:
             refused = {"claim": str(claim.number), "reason": claim.reason}
-            await self._transition(
-                state.status, CaseEvent.CLAIM_REFUSED, refused, actor=request.actor
-            )
+            await self._transition(state.status, E.CLAIM_REFUSED, refused, actor=request.actor)
             return claim.answer()
         state.approve(claim)
         # The unit is collected from, and comes back to, where it stands now.
         holder = claim_holder(state.customer, state.unit_site)
-        if request.type is service_plan.ClaimType.REPAIR:
+        if request.type is plan.ClaimType.REPAIR:
             repair = repair_for_claim(start, request, claim.number, holder)
             await start_repair(repair)
             case_id = repair.repair_id
@@ -299,7 +288,7 @@ class ServicePlanWorkflow:
         claim.case_id = case_id
         await self._transition(
             state.status,
-            CaseEvent.CLAIM_APPROVED,
+            E.CLAIM_APPROVED,
             {
                 "claim": str(claim.number),
                 claim.link: case_id,
@@ -310,7 +299,7 @@ class ServicePlanWorkflow:
         )
         return claim.answer()
 
-    async def _cancel(self, request: service_plan.PlanCancel) -> service_plan.CancelAnswer:
+    async def _cancel(self, request: plan.PlanCancel) -> plan.CancelAnswer:
         state = self.state
         # Floored to whole yen for a yen plan; it decides the refund activity (none under one
         # yen) and the update's answer, hence the patch (see `rounding_currency`).
@@ -324,11 +313,11 @@ class ServicePlanWorkflow:
         detail = {"refund": self._money_text(refund), "currency": self.start.policy.currency}
         if request.reason:
             detail["reason"] = request.reason
-        await self._transition(P.CANCELLED, CaseEvent.CANCELLED, detail, actor=request.actor)
+        await self._transition(P.CANCELLED, E.CANCELLED, detail, actor=request.actor)
         self.woken = True
-        return service_plan.CancelAnswer(refund=refund, status=state.status)
+        return plan.CancelAnswer(refund=refund, status=state.status)
 
-    async def _transfer(self, request: service_plan.PlanTransfer) -> None:
+    async def _transfer(self, request: plan.PlanTransfer) -> None:
         self.state.customer = request.customer
         # The previous owner keeps no way into the plan: its tracking link ends here, and
         # the new owner's emails carry the new one. Before the patch a transfer kept it.
@@ -345,13 +334,13 @@ class ServicePlanWorkflow:
             start_to_close_timeout=QUICK_TIMEOUT,
             retry_policy=QUICK_RETRY,
         )
-        await self._transition(self.state.status, CaseEvent.TRANSFERRED, {}, actor=request.actor)
+        await self._transition(self.state.status, E.TRANSFERRED, {}, actor=request.actor)
         await self._certificate("Transfer")
 
     # ---------------------------------------------------------------- messages
 
-    @workflow.update(name=service_plan.PLAN_ACCEPT_UPDATE)
-    async def accept(self) -> service_plan.PlanView:
+    @workflow.update(name=plan.PLAN_ACCEPT_UPDATE)
+    async def accept(self) -> plan.PlanView:
         # A first charge waiting for the customer's authentication answers at once: the
         # plan shows that wait, and ends `rejected` if it does not go through.
         await self.case.first_answer(
@@ -359,57 +348,55 @@ class ServicePlanWorkflow:
         )
         return self.view()
 
-    @workflow.update(name=service_plan.CLAIM_UPDATE)
-    async def claim(self, request: service_plan.ClaimRequest) -> service_plan.ClaimAnswer:
+    @workflow.update(name=plan.CLAIM_UPDATE)
+    async def claim(self, request: plan.ClaimRequest) -> plan.ClaimAnswer:
         answer = await self._hand_over(request)
-        assert isinstance(answer, service_plan.ClaimAnswer)
+        assert isinstance(answer, plan.ClaimAnswer)
         return answer
 
     @claim.validator
-    def _validate_claim(self, request: service_plan.ClaimRequest) -> None:
+    def _validate_claim(self, request: plan.ClaimRequest) -> None:
         self._require_open("claim")
 
-    @workflow.update(name=service_plan.PAYMENT_METHOD_UPDATE)
-    async def change_payment_method(
-        self, change: service_plan.PaymentMethodChange
-    ) -> service_plan.PlanView:
+    @workflow.update(name=plan.PAYMENT_METHOD_UPDATE)
+    async def change_payment_method(self, change: plan.PaymentMethodChange) -> plan.PlanView:
         await self._hand_over(change)
         return self.view()
 
     @change_payment_method.validator
-    def _validate_payment_method(self, change: service_plan.PaymentMethodChange) -> None:
+    def _validate_payment_method(self, change: plan.PaymentMethodChange) -> None:
         self._require_open("change_payment_method")
 
-    @workflow.update(name=service_plan.PLAN_CANCEL_UPDATE)
-    async def cancel(self, request: service_plan.PlanCancel) -> service_plan.CancelAnswer:
+    @workflow.update(name=plan.PLAN_CANCEL_UPDATE)
+    async def cancel(self, request: plan.PlanCancel) -> plan.CancelAnswer:
         answer = await self._hand_over(request)
-        assert isinstance(answer, service_plan.CancelAnswer)
+        assert isinstance(answer, plan.CancelAnswer)
         return answer
 
     @cancel.validator
-    def _validate_cancel(self, request: service_plan.PlanCancel) -> None:
+    def _validate_cancel(self, request: plan.PlanCancel) -> None:
         self._require_open("cancel")
 
-    @workflow.update(name=service_plan.TRANSFER_UPDATE)
-    async def transfer(self, request: service_plan.PlanTransfer) -> service_plan.PlanView:
+    @workflow.update(name=plan.TRANSFER_UPDATE)
+    async def transfer(self, request: plan.PlanTransfer) -> plan.PlanView:
         await self._hand_over(request)
         return self.view()
 
     @transfer.validator
-    def _validate_transfer(self, request: service_plan.PlanTransfer) -> None:
+    def _validate_transfer(self, request: plan.PlanTransfer) -> None:
         self._require_open("transfer")
 
-    @workflow.signal(name=service_plan.ASSET_MOVED_SIGNAL)
-    async def asset_moved(self, moved: service_plan.AssetMoved) -> None:
+    @workflow.signal(name=plan.ASSET_MOVED_SIGNAL)
+    async def asset_moved(self, moved: plan.AssetMoved) -> None:
         """A relocation moved the covered unit: the plan follows it to its new site."""
         await workflow.wait_condition(lambda: self.case.recorded)
         await self._hand_over(moved)
 
     async def _hand_over(
-        self, command: service_plan.PlanCommand
-    ) -> service_plan.ClaimAnswer | service_plan.CancelAnswer | None:
+        self, command: plan.PlanCommand
+    ) -> plan.ClaimAnswer | plan.CancelAnswer | None:
         update = workflow.current_update_info()
-        handed = service_plan.Handed(command, update.id if update else None)
+        handed = plan.Handed(command, update.id if update else None)
         if not workflow.patched(COMMANDS_IN_LOOP_PATCH):
             async with self.lock:
                 return await self._apply(handed)
@@ -420,7 +407,7 @@ class ServicePlanWorkflow:
         self.authentication.receive(event)
 
     @workflow.query(name=CURRENT_QUERY)
-    def current(self) -> service_plan.PlanView:
+    def current(self) -> plan.PlanView:
         return self.view()
 
     # ------------------------------------------------------------------ helpers
@@ -441,7 +428,7 @@ class ServicePlanWorkflow:
         self.state.certificates += 1
         step = f"coverage-certificate-{self.state.certificates}"
         await self.certificates.coverage(
-            service_plan.coverage_certificate(self.start, self.state, issued_for), step
+            plan.coverage_certificate(self.start, self.state, issued_for), step
         )
 
     def _money_text(self, amount: Decimal) -> str:
@@ -450,12 +437,12 @@ class ServicePlanWorkflow:
         not compare (the marker holds the result): a running plan needs no patch."""
         return money_text(amount, self.start.policy.currency)
 
-    def view(self) -> service_plan.PlanView:
-        return service_plan.plan_view(self.start.plan_id, self.state, workflow.now())
+    def view(self) -> plan.PlanView:
+        return plan.plan_view(self.start.plan_id, self.state, workflow.now())
 
     def _require_open(self, action: str) -> None:
         status = self.state.status
-        if not self.case.recorded or status in service_plan.TERMINAL_PLAN_STATUSES:
+        if not self.case.recorded or status in plan.TERMINAL_PLAN_STATUSES:
             raise invalid_transition(action, status.value, ())
 
     def _data(self) -> dict[str, Any]:
@@ -463,8 +450,8 @@ class ServicePlanWorkflow:
 
     async def _transition(
         self,
-        status: PlanStatus,
-        event: CaseEvent,
+        status: P,
+        event: E,
         detail: dict[str, str],
         links: dict[str, str] | None = None,
         actor: Actor | None = None,

@@ -4,7 +4,7 @@ return, its packing slip), void a label no longer needed; name an address.
 A case ships through its `Shipper`, which fills in who ships (the case's org and number)
 and where its labels link (the case's tracking page):
 
-    self.shipper = Shipper.for_case(start.org_id, case_id, start.public_base_url, token)
+    self.shipper = Shipper.for_case(start, start.rma_id, CarrierErrors(self.timeline, status))
     self.outbound, label = await self.shipper.ship(Direction.OUTBOUND, origin, to, step, kind)
 
 A parcel's documents and the transition they come with are stored in one step (`labelled`):
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -72,6 +73,20 @@ class Parcel:
     errors: CarrierErrors | None = None
 
 
+class ShippingCase(Protocol):
+    """What a lifecycle's start input tells its `Shipper`: whose case, and where its
+    tracking page is."""
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def public_base_url(self) -> str: ...
+
+    @property
+    def tracking_token(self) -> str: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class Shipper:
     """Ships one case's parcels: under the case's org and number, with labels that link to
@@ -85,14 +100,10 @@ class Shipper:
 
     @classmethod
     def for_case(
-        cls,
-        org_id: str,
-        case_id: str,
-        public_base_url: str,
-        tracking_token: str,
-        errors: CarrierErrors | None = None,
+        cls, start: ShippingCase, case_id: str, errors: CarrierErrors | None = None
     ) -> Shipper:
-        return cls(org_id, case_id, f"{public_base_url}/track/{tracking_token}", errors)
+        tracking_url = f"{start.public_base_url}/track/{start.tracking_token}"
+        return cls(start.org_id, case_id, tracking_url, errors)
 
     def parcel(
         self,
@@ -302,8 +313,11 @@ async def render_packing_slip(parcel: Parcel, slip: PackingSlipData, step: str) 
     )
 
 
-async def void(shipment: ShipmentRef) -> None:
-    """Void a label that will not be used: the carrier refuses its scans from then on."""
+async def void(shipment: ShipmentRef | None) -> None:
+    """Void a label that will not be used: the carrier refuses its scans from then on. No
+    label booked (None): nothing to void."""
+    if shipment is None:
+        return
     await workflow.execute_activity_method(
         CarrierActivities.void_shipment,
         VoidShipment(shipment.tracking_number),
