@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 
 @dataclass
@@ -48,6 +49,31 @@ class Customer:
     def first_name(self) -> str:
         parts = self.name.split()
         return parts[0] if parts else ""
+
+
+class CasePolicy(Protocol):
+    @property
+    def currency(self) -> str: ...
+
+
+class CaseStart(Protocol):
+    """What every lifecycle's start input carries: whose case it is, its customer, the
+    currency its policy counts in, and where its tracking page lives."""
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def tracking_token(self) -> str: ...
+
+    @property
+    def public_base_url(self) -> str: ...
+
+    @property
+    def customer(self) -> Customer: ...
+
+    @property
+    def policy(self) -> CasePolicy: ...
 
 
 DEFAULT_RETURN_ADDRESS = Address(

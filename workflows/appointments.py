@@ -5,7 +5,7 @@ with a technician on site (relocation, installation):
     self.visits: Visits[Appointment] = Visits()
     ...
     self.visits.book(Appointment(stage, starts_at, technician), technician)
-    await self._transition(SCHEDULED, CaseEvent.APPOINTMENT_BOOKED, actor, detail)
+    await self._transition(SCHEDULED, E.APPOINTMENT_BOOKED, actor, detail)
 
     # in the main loop's wait: wake for the reminder, and send it when due
     await self.scans.wait_for(ready, None, apply, tick=self._remind,
@@ -14,7 +14,7 @@ with a technician on site (relocation, installation):
     async def _remind(self) -> None:
         due = self.visits.due_reminder()
         if due is not None:
-            await self._transition(self.status, CaseEvent.APPOINTMENT_REMINDER, ...)
+            await self._transition(self.status, E.APPOINTMENT_REMINDER, ...)
 
 The lifecycle keeps its transitions (what each step writes, in which order); this keeps the
 bookkeeping, so both lifecycles remind and count reschedules by one rule.

@@ -2,10 +2,10 @@
 handler, applied by the main loop in arrival order while it waits for what moves its case on.
 
 A lifecycle subclasses `ScannedCase`, whose `carrier_event` signal feeds its one
-`CarrierScans`, and passes its own `apply(scan)` (what a scan means for that case) to
-`wait_for` / `apply_all`:
+`CarrierScans`, and defines `_apply_scan(scan)` (what a scan means for that case), which its
+waits apply as scans come:
 
-    arrived = await self.scans.wait_for(lambda: not self.receive.empty, deadline, self._scan)
+    arrived = await self._wait_for(lambda: not self.receipt.empty, deadline)
 """
 
 from __future__ import annotations
@@ -149,10 +149,19 @@ class CarrierScans:
 
 class ScannedCase:
     """A lifecycle's workflow whose parcels carriers scan: scans arrive by the
-    `carrier_event` signal, inherited here, into its `scans` queue."""
+    `carrier_event` signal, inherited here, into its `scans` queue, and its waits apply them
+    as they come with its own `_apply_scan`."""
 
     scans: CarrierScans
 
     @workflow.signal(name=CARRIER_EVENT_SIGNAL)
     def carrier_event(self, event: CarrierEvent) -> None:
         self.scans.receive(event)
+
+    async def _wait_for(self, ready: Callable[[], bool], deadline: datetime | None) -> bool:
+        """Wait until `ready()` (True) or the deadline (False), applying scans as they come."""
+        return await self.scans.wait_for(ready, deadline, self._apply_scan)
+
+    async def _apply_scan(self, scan: CarrierEvent) -> None:
+        """What a scan means for this case: its lifecycle says."""
+        raise NotImplementedError

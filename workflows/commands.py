@@ -4,19 +4,19 @@ The main loop owns every transition. An update's validator refuses what the case
 now (before anything reaches history); its handler hands the command over and waits until
 the loop has applied it, so the API answers with the state the command produced:
 
-    self.receipt: CommandSlot[ReceiveRequest] = CommandSlot()
+    self.receipt: CommandSlot[rma.ReceiveRequest] = CommandSlot()
 
-    @workflow.update(name=RECEIVE_UPDATE)
-    async def receive(self, request: ReceiveRequest) -> RmaView:
+    @workflow.update(name=rma.RECEIVE_UPDATE)
+    async def receive(self, request: rma.ReceiveRequest) -> rma.RmaView:
         await self.receipt.hand_over(request)
         return self.view()
 
     @receive.validator
-    def _validate_receive(self, request: ReceiveRequest) -> None:
+    def _validate_receive(self, request: rma.ReceiveRequest) -> None:
         self._require("receive", self.receipt.empty)
 
     # in the main loop
-    await self.scans.wait_for(lambda: not self.receipt.empty, None, self._scan)
+    await self._wait_for(lambda: not self.receipt.empty, None)
     request = self.receipt.take()
     ...  # apply it
     self.receipt.done()

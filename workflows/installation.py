@@ -73,13 +73,10 @@ class InstallationWorkflow:
     @workflow.run
     async def run(self, start: installation.InstallationStart) -> installation.InstallationResult:
         new = new_case(
-            case_type=CaseKind.INSTALLATION,
-            case_id=start.installation_id,
-            org_id=start.org_id,
+            start,
+            CaseKind.INSTALLATION,
+            start.installation_id,
             status=self.status,
-            tracking_token=start.tracking_token,
-            customer=start.customer,
-            currency=start.policy.currency,
             receiving_org_id=start.provider_org_id,
             items=one_unit(start.sku, start.serial, Decimal(0), "installation"),
             data=self._facts().to_data(),

@@ -7,7 +7,7 @@ refused for good:
 
     self.case = CaseRecord()
     ...
-    await self.case.record(new_case(case_type="repair", case_id=..., ...))
+    await self.case.record(new_case(start, CaseKind.REPAIR, start.repair_id, ...))
     await self.case.fail_if_refused()
 
 A case that claims its units (one open case per serial) records through `record_claiming`,
@@ -27,7 +27,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import StoreActivities
-    from domain.common import INVALID_DATA, Customer
+    from domain.common import INVALID_DATA, CaseStart, Customer
     from domain.contracts.events import CaseEvent
     from domain.contracts.facts import CUSTOMER_FIRST_NAME
     from domain.contracts.store import (
@@ -54,14 +54,11 @@ ONE_STEP_RECORD_PATCH = "one-step-record"
 
 
 def new_case(
-    *,
+    start: CaseStart,
     case_type: str,
     case_id: str,
-    org_id: str,
+    *,
     status: str,
-    tracking_token: str,
-    customer: Customer,
-    currency: str,
     items: list[CaseItemRecord],
     timeline: list[TimelineEntry],
     data: dict[str, Any] | None = None,
@@ -73,18 +70,20 @@ def new_case(
     reason: str | None = None,
     receiving_org_id: str | None = None,
 ) -> NewCase:
-    """The first record of this workflow's case: created now (unless given), under this
-    workflow's id, with the customer's first name among its facts (emails greet by it)."""
+    """The first record of this workflow's case, for `start`'s organisation and customer in
+    its policy's currency: created now (unless given), under this workflow's id, with the
+    customer's first name among its facts (emails greet by it)."""
+    customer = start.customer
     return NewCase(
         case_id=case_id,
-        org_id=org_id,
+        org_id=start.org_id,
         case_type=str(case_type),
         workflow_id=workflow.info().workflow_id,
         status=str(status),
-        tracking_token=tracking_token,
+        tracking_token=start.tracking_token,
         customer=customer,
         created_at=created_at or workflow.now(),
-        currency=currency,
+        currency=start.policy.currency,
         order_ref=order_ref,
         resolution=resolution,
         coverage=coverage,

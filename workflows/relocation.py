@@ -87,13 +87,10 @@ class RelocationWorkflow(ScannedCase):
     async def run(self, start: relocation.RelocationStart) -> relocation.RelocationResult:
         await self.case.record(
             new_case(
-                case_type=CaseKind.RELOCATION,
-                case_id=start.relocation_id,
-                org_id=start.org_id,
+                start,
+                CaseKind.RELOCATION,
+                start.relocation_id,
                 status=self.status,
-                tracking_token=start.tracking_token,
-                customer=start.customer,
-                currency=start.policy.currency,
                 receiving_org_id=start.provider_org_id,
                 items=one_unit(start.sku, start.serial, Decimal(0), "relocation"),
                 data=self._facts().to_data(),
@@ -115,7 +112,7 @@ class RelocationWorkflow(ScannedCase):
             await self.scans.wait_for(
                 lambda: not self.commands.empty,
                 None,
-                self._scan,
+                self._apply_scan,
                 tick=self._remind,
                 alarm=self.visits.reminder_at,
                 commands_first=True,
@@ -201,7 +198,7 @@ class RelocationWorkflow(ScannedCase):
             {"tracking_number": self.transport.tracking_number},
         )
 
-    async def _scan(self, scan: CarrierEvent) -> None:
+    async def _apply_scan(self, scan: CarrierEvent) -> None:
         ours = self.transport and scan.tracking_number == self.transport.tracking_number
         status = self.status
         if ours and scan.status in MOVEMENT_SCANS:

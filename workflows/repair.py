@@ -134,13 +134,10 @@ class RepairWorkflow(ScannedCase):
                 timeline.append(self.timeline.entry(S.RECEIVED, E.RECEIVED, SYSTEM))
         recorded = await self.case.record(
             new_case(
-                case_type=CaseKind.REPAIR,
-                case_id=start.repair_id,
-                org_id=start.org_id,
+                start,
+                CaseKind.REPAIR,
+                start.repair_id,
                 status=self.status,
-                tracking_token=start.tracking_token,
-                customer=start.customer,
-                currency=start.policy.currency,
                 coverage=start.coverage.value,
                 reason="unroutable" if self.status is S.UNROUTABLE else None,
                 receiving_org_id=self.center.org_id if self.center else None,

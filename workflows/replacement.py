@@ -118,13 +118,10 @@ class ReplacementWorkflow(ScannedCase):
     async def run(self, start: replacement.ReplacementStart) -> replacement.ReplacementResult:
         await self.case.record(
             new_case(
-                case_type=CaseKind.REPLACEMENT,
-                case_id=start.replacement_id,
-                org_id=start.org_id,
+                start,
+                CaseKind.REPLACEMENT,
+                start.replacement_id,
                 status=S.REQUESTED,
-                tracking_token=start.tracking_token,
-                customer=start.customer,
-                currency=start.policy.currency,
                 resolution=start.mode.value,
                 coverage=start.coverage,
                 items=one_unit(start.sku, start.serial, start.unit_price, "replacement"),
@@ -203,9 +200,7 @@ class ReplacementWorkflow(ScannedCase):
             return
         self.settled = True
         # The deposit must outlive the journey too: renew it while the parcel travels.
-        while not await self.scans.wait_for(
-            lambda: self.delivered, self.deposit.renew_at(), self._scan
-        ):
+        while not await self._wait_for(lambda: self.delivered, self.deposit.renew_at()):
             await self._renew_hold()
         if start.mode is replacement.ReplacementMode.STANDARD:
             await self._transition(S.COMPLETED, E.COMPLETED, SYSTEM)
@@ -221,9 +216,7 @@ class ReplacementWorkflow(ScannedCase):
         self.settled = True
         deadline = workflow.now() + start.policy.backorder_max
         while True:
-            woke = await self.scans.wait_for(
-                lambda: self.stock_signalled or self._cancelling, deadline, self._scan
-            )
+            woke = await self._wait_for(lambda: self.stock_signalled or self._cancelling, deadline)
             if self._cancelling:
                 return False
             if not woke:
@@ -261,7 +254,7 @@ class ReplacementWorkflow(ScannedCase):
             {"tracking_number": self.outbound.tracking_number},
         )
 
-    async def _scan(self, scan: CarrierEvent) -> None:
+    async def _apply_scan(self, scan: CarrierEvent) -> None:
         await self._transition(self.status, E.carrier(scan.status), CARRIER, scan_detail(scan))
         outbound = self.outbound and scan.tracking_number == self.outbound.tracking_number
         if outbound and scan.status is CarrierStatus.DELIVERED and not self.delivered:
@@ -290,7 +283,7 @@ class ReplacementWorkflow(ScannedCase):
         reminded = False
         while True:
             wake = min(end, self.deposit.renew_at() or end, half if not reminded else end)
-            if await self.scans.wait_for(lambda: not self.cores.empty, wake, self._scan):
+            if await self._wait_for(lambda: not self.cores.empty, wake):
                 request = self.cores.take()
                 await self._release_hold()
                 detail = {"note": request.note} if request.note else {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -140,14 +140,11 @@ class RmaWorkflow(ScannedCase):
             self.timeline.entry(status, E(decision.decision.value), SYSTEM, decision.detail()),
         ]
         new = new_case(
-            case_type=CaseKind.RMA,
-            case_id=start.rma_id,
-            org_id=start.org_id,
+            start,
+            CaseKind.RMA,
+            start.rma_id,
             status=status,
-            tracking_token=start.tracking_token,
-            customer=start.customer,
             created_at=now,
-            currency=start.policy.currency,
             order_ref=start.order_ref,
             resolution=start.resolution.value,
             coverage=self.state.coverage,
@@ -361,10 +358,6 @@ class RmaWorkflow(ScannedCase):
         return True
 
     # ------------------------------------------------------------ waiting, scans
-
-    async def _wait_for(self, ready: Callable[[], bool], deadline: datetime | None) -> bool:
-        """Wait until `ready()` or the deadline, applying carrier scans as they come."""
-        return await self.scans.wait_for(ready, deadline, self._apply_scan)
 
     async def _apply_scan(self, scan: CarrierEvent) -> None:
         """A scan of the inbound parcel moves an awaited return in transit; the delivery of

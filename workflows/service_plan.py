@@ -104,13 +104,10 @@ class ServicePlanWorkflow:
     async def _enroll(self, start: plan.ServicePlanStart) -> None:
         recorded = await self.case.record(
             new_case(
-                case_type=CaseKind.SERVICE_PLAN,
-                case_id=start.plan_id,
-                org_id=start.org_id,
+                start,
+                CaseKind.SERVICE_PLAN,
+                start.plan_id,
                 status=P.WAITING_PERIOD,
-                tracking_token=start.tracking_token,
-                customer=start.customer,
-                currency=start.policy.currency,
                 created_at=self.state.enrolled_at,
                 items=one_unit(start.sku, start.serial, start.unit_price, "service_plan"),
                 data=self._data(),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -24,7 +23,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import CarrierActivities, DocumentActivities
-    from domain.common import Address, Customer, Direction, DocumentRef, ShipmentRef
+    from domain.common import Address, CaseStart, Customer, Direction, DocumentRef, ShipmentRef
     from domain.contracts.carrier import BookShipment, VoidShipment
     from domain.contracts.documents import (
         DocumentsAndProjection,
@@ -73,20 +72,6 @@ class Parcel:
     errors: CarrierErrors | None = None
 
 
-class ShippingCase(Protocol):
-    """What a lifecycle's start input tells its `Shipper`: whose case, and where its
-    tracking page is."""
-
-    @property
-    def org_id(self) -> str: ...
-
-    @property
-    def public_base_url(self) -> str: ...
-
-    @property
-    def tracking_token(self) -> str: ...
-
-
 @dataclasses.dataclass(frozen=True)
 class Shipper:
     """Ships one case's parcels: under the case's org and number, with labels that link to
@@ -100,7 +85,7 @@ class Shipper:
 
     @classmethod
     def for_case(
-        cls, start: ShippingCase, case_id: str, errors: CarrierErrors | None = None
+        cls, start: CaseStart, case_id: str, errors: CarrierErrors | None = None
     ) -> Shipper:
         tracking_url = f"{start.public_base_url}/track/{start.tracking_token}"
         return cls(start.org_id, case_id, tracking_url, errors)
