@@ -60,11 +60,11 @@ def _serve_api() -> None:
 def _run_worker() -> None:
     from observability.tracing import configure_tracing
     from settings import get_settings
-    from worker import run_worker
+    from worker import serve
 
     settings = get_settings()
     configure_tracing(settings, "aftersales-worker")
-    asyncio.run(run_worker(settings))
+    serve(settings)
 
 
 async def _create_key(org_name: str, kind: str) -> tuple[str, str]:
