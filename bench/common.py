@@ -9,18 +9,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import uvloop  # noqa: E402
 
 from tests.support import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
+
+
+def run_bench(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a bench on uvloop, the loop the worker and the API run on, so that the baselines
+    and floors the bench's own process runs (a raw worker and its client) are measured on
+    the same loop as ours."""
+    uvloop.run(main())
 
 
 async def rate(

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from common import BIN, cpu_line, cpu_seconds, rate, settled_cpu_seconds, system
+from common import BIN, cpu_line, cpu_seconds, rate, run_bench, settled_cpu_seconds, system
 from floor import floor_rate
 from temporalio import workflow
 from temporalio.client import Client
@@ -414,4 +414,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_bench(main)

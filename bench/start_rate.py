@@ -7,12 +7,11 @@ over raw `client.start_workflow` per second of a trivial workflow on the same de
 from __future__ import annotations
 
 import argparse
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from common import cpu_line, cpu_seconds, rate, settled_cpu_seconds, system
+from common import cpu_line, cpu_seconds, rate, run_bench, settled_cpu_seconds, system
 from floor import floor_rate
 from temporalio import workflow
 from temporalio.client import Client
@@ -131,4 +130,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_bench(main)

@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from common import BIN, cpu_seconds, system
+from common import BIN, cpu_seconds, run_bench, system
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -235,4 +235,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_bench(main)
