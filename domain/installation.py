@@ -176,3 +176,14 @@ def installation_certificate(
         verification_code="",
         verify_url="",
     )
+
+
+# What the retailer, the provider or the customer asks of an installation: its main loop
+# applies one at a time.
+InstallationCommand = (
+    BookVisit
+    | VisitReport
+    | InstallationCommissioning
+    | InstallationReschedule
+    | InstallationCancel
+)

@@ -196,3 +196,10 @@ def relocation_certificate(
         verification_code="",
         verify_url="",
     )
+
+
+# What the retailer, the provider or the customer asks of a relocation: its main loop
+# applies one at a time.
+RelocationCommand = (
+    BookAppointment | StageReport | Commissioning | RescheduleRequest | RelocationCancel
+)

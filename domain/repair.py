@@ -500,3 +500,7 @@ def repair_certificate(
         verification_code="",
         verify_url="",
     )
+
+
+# What the center (or the customer) asks of a job: its main loop applies one at a time.
+RepairCommand = StatusChange | Diagnosis | QaReport | QuoteDecision | RepairCancel

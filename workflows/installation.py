@@ -39,13 +39,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.timeline import Timeline
 
 I = installation.InstallationStatus  # noqa: E741 - the lifecycle's states, as R is the relocation's
-Command = (
-    installation.BookVisit
-    | installation.VisitReport
-    | installation.InstallationCommissioning
-    | installation.InstallationReschedule
-    | installation.InstallationCancel
-)
 
 
 @workflow.defn(name=installation.INSTALLATION_WORKFLOW)
@@ -57,7 +50,7 @@ class InstallationWorkflow:
         self.certificates = Certificates(start.org_id, start.installation_id, start.public_base_url)
         self.status = I.SCHEDULING
         self.case = CaseRecord()
-        self.commands: CommandSlot[Command] = CommandSlot()
+        self.commands: CommandSlot[installation.InstallationCommand] = CommandSlot()
         # An installation has no parcels: the kit's wait loop serves for its reminder alarm.
         self.waits = CarrierScans()
         self.visits: Visits[Visit] = Visits()
@@ -119,7 +112,7 @@ class InstallationWorkflow:
             asset_id=self.asset_id,
         )
 
-    async def _apply(self, command: Command) -> None:
+    async def _apply(self, command: installation.InstallationCommand) -> None:
         match command:
             case installation.BookVisit():
                 await self._book(command)
@@ -319,11 +312,7 @@ class InstallationWorkflow:
         )
 
     async def _transition(
-        self,
-        status: I,
-        event: E,
-        actor: Actor,
-        detail: dict[str, str] | None = None,
+        self, status: I, event: E, actor: Actor, detail: dict[str, str] | None = None
     ) -> None:
         self.status = status
         await self.timeline.project(status, event, actor, detail, data=self._facts().to_data())

@@ -43,13 +43,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.timeline import Timeline
 
 R = relocation.RelocationStatus
-Command = (
-    relocation.BookAppointment
-    | relocation.StageReport
-    | relocation.Commissioning
-    | relocation.RescheduleRequest
-    | relocation.RelocationCancel
-)
 # What a stage's report records when it is done.
 DONE_EVENT = {
     relocation.Stage.UNINSTALL: E.UNINSTALLED,
@@ -70,7 +63,7 @@ class RelocationWorkflow(ScannedCase):
         self.certificates = Certificates(start.org_id, start.relocation_id, start.public_base_url)
         self.status = R.SCHEDULING_UNINSTALL
         self.case = CaseRecord()
-        self.commands: CommandSlot[Command] = CommandSlot()
+        self.commands: CommandSlot[relocation.RelocationCommand] = CommandSlot()
         self.scans = CarrierScans()
         self.documents: list[DocumentRef] = []
         self.transport: ShipmentRef | None = None
@@ -126,7 +119,7 @@ class RelocationWorkflow(ScannedCase):
             shipments=[self.transport] if self.transport else [],
         )
 
-    async def _apply(self, command: Command) -> None:
+    async def _apply(self, command: relocation.RelocationCommand) -> None:
         match command:
             case relocation.BookAppointment():
                 await self._book(command)
@@ -155,10 +148,7 @@ class RelocationWorkflow(ScannedCase):
         used = self.visits.reschedule()
         detail = reschedule_detail(request.stage.value, used, request.preferred_after)
         await self._transition(
-            relocation.SCHEDULING[request.stage],
-            E.RESCHEDULE_REQUESTED,
-            Actor.customer(),
-            detail,
+            relocation.SCHEDULING[request.stage], E.RESCHEDULE_REQUESTED, Actor.customer(), detail
         )
 
     async def _report(self, report: relocation.StageReport) -> None:

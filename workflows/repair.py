@@ -56,13 +56,6 @@ with workflow.unsafe.imports_passed_through():
 S = repair.RepairStatus
 SYSTEM = Actor.system()
 CARRIER = Actor.carrier()
-Command = (
-    repair.StatusChange
-    | repair.Diagnosis
-    | repair.QaReport
-    | repair.QuoteDecision
-    | repair.RepairCancel
-)
 Detail = dict[str, str] | None
 
 
@@ -93,7 +86,7 @@ class RepairWorkflow(ScannedCase):
         self.repaired = False
         self.sla = repair.SlaClock(start.policy.repair_turnaround)
         # The center's (or the customer's) command, one at a time.
-        self.commands: CommandSlot[Command] = CommandSlot()
+        self.commands: CommandSlot[repair.RepairCommand] = CommandSlot()
 
     # ----------------------------------------------------------------- main loop
 
@@ -145,7 +138,7 @@ class RepairWorkflow(ScannedCase):
                 data=self._facts(start.customer.first_name).to_data(),
                 links={"rma_id": start.rma_id} if start.rma_id else {},
                 timeline=timeline,
-            ),
+            )
         )
         if recorded and self.status is S.AWAITING_UNIT and start.unit_origin is not None:
             assert self.center is not None
@@ -177,7 +170,7 @@ class RepairWorkflow(ScannedCase):
             await self._wait_for(lambda: not self.commands.empty, None)
         await self.commands.apply(functools.partial(self._apply, start))
 
-    async def _apply(self, start: repair.RepairStart, command: Command) -> None:
+    async def _apply(self, start: repair.RepairStart, command: repair.RepairCommand) -> None:
         match command:
             case repair.RepairCancel():
                 await self._cancel(command)

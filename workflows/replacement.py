@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         pay,
     )
     from workflows.recording import CaseRecord, new_case, one_unit
-    from workflows.shipping import Shipper, customer_address, named, void
+    from workflows.shipping import Shipper, booked, customer_address, named, void
     from workflows.stock import Reservation
     from workflows.timeline import Timeline
 
@@ -116,6 +116,8 @@ class ReplacementWorkflow(ScannedCase):
 
     @workflow.run
     async def run(self, start: replacement.ReplacementStart) -> replacement.ReplacementResult:
+        created = {"mode": start.mode.value, "sku": start.replacement_sku}
+        retailer = Actor.retailer(start.org_id)
         await self.case.record(
             new_case(
                 start,
@@ -127,14 +129,7 @@ class ReplacementWorkflow(ScannedCase):
                 items=one_unit(start.sku, start.serial, start.unit_price, "replacement"),
                 data=self._facts().to_data(),
                 links=start.parent_links(),
-                timeline=[
-                    self.timeline.entry(
-                        S.REQUESTED,
-                        E.CREATED,
-                        Actor.retailer(start.org_id),
-                        {"mode": start.mode.value, "sku": start.replacement_sku},
-                    )
-                ],
+                timeline=[self.timeline.entry(S.REQUESTED, E.CREATED, retailer, created)],
             )
         )
         await self.case.fail_if_refused()
@@ -152,7 +147,7 @@ class ReplacementWorkflow(ScannedCase):
             status=self.status,
             core_charged=self.core_charged,
             documents=self.documents,
-            shipments=[s for s in (self.outbound, self.core) if s is not None],
+            shipments=booked(self.outbound, self.core),
         )
 
     @property
@@ -189,10 +184,7 @@ class ReplacementWorkflow(ScannedCase):
             if declined(error):
                 self.reason = "deposit_hold_declined"
                 await self._transition(
-                    S.PAYMENT_FAILED,
-                    E.PAYMENT_FAILED,
-                    SYSTEM,
-                    {"reason": self.reason},
+                    S.PAYMENT_FAILED, E.PAYMENT_FAILED, SYSTEM, {"reason": self.reason}
                 )
             else:
                 self.reason = "fulfilment_failed"
@@ -248,10 +240,7 @@ class ReplacementWorkflow(ScannedCase):
         self.committed = True
         await self.stock.consume()
         await self._transition(
-            S.SHIPPED,
-            E.SHIPPED,
-            SYSTEM,
-            {"tracking_number": self.outbound.tracking_number},
+            S.SHIPPED, E.SHIPPED, SYSTEM, {"tracking_number": self.outbound.tracking_number}
         )
 
     async def _apply_scan(self, scan: CarrierEvent) -> None:
@@ -297,10 +286,7 @@ class ReplacementWorkflow(ScannedCase):
             if not reminded and now >= half:
                 reminded = True
                 await self._transition(
-                    S.AWAITING_CORE,
-                    E.CORE_REMINDER,
-                    SYSTEM,
-                    {"core_due": end.isoformat()},
+                    S.AWAITING_CORE, E.CORE_REMINDER, SYSTEM, {"core_due": end.isoformat()}
                 )
             if (renew_at := self.deposit.renew_at()) is not None and now >= renew_at:
                 await self._renew_hold()
@@ -439,11 +425,7 @@ class ReplacementWorkflow(ScannedCase):
         )
 
     async def _transition(
-        self,
-        status: S,
-        event: E,
-        actor: Actor,
-        detail: dict[str, str] | None = None,
+        self, status: S, event: E, actor: Actor, detail: dict[str, str] | None = None
     ) -> None:
         self.status = status
         if status in replacement.TERMINAL_REPLACEMENT_STATUSES and not self.cancels.empty:
