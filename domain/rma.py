@@ -129,6 +129,14 @@ class RmaStart:
     # skipped and the coverage is `goodwill`. Empty (every run before it): the rules apply.
     goodwill_reason: str = ""
 
+    def created_detail(self) -> dict[str, str]:
+        """The first timeline entry's detail: the resolution asked for, and why the retailer
+        accepted it as goodwill if it did."""
+        created = {"resolution": self.resolution.value}
+        if self.goodwill_reason:
+            created["goodwill_reason"] = self.goodwill_reason
+        return created
+
     @property
     def creator(self) -> Actor:
         """Who started the return: the retailer, or the customer in the return portal (the
@@ -153,6 +161,11 @@ class ReviewDecision:
     actor: Actor
     approve: bool
     reason: str = ""
+
+    @property
+    def rejection_reason(self) -> str:
+        """Why a rejected return was rejected: the retailer's reason, else theirs by default."""
+        return self.reason or RejectReason.REJECTED_BY_RETAILER.value
 
 
 @dataclass

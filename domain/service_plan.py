@@ -475,6 +475,8 @@ class AssetMoved:
 
 # What a plan's main loop applies, one at a time, in turn.
 PlanCommand = ClaimRequest | PaymentMethodChange | PlanCancel | PlanTransfer | AssetMoved
+# What a command answers besides the plan's view: a claim's decision, a cancel's refund.
+PlanAnswer = ClaimAnswer | CancelAnswer | None
 
 
 @dataclass

@@ -7,10 +7,13 @@ handle for the result.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +31,25 @@ class EndedCase(Protocol[Status]):
 
     @property
     def status(self) -> Status: ...
+
+
+@dataclass(frozen=True)
+class EndedWithoutResult:
+    """A child case that ended with no result: an operator terminated it, it failed or it
+    timed out. `cause` names what ended it."""
+
+    cause: str
+
+
+async def ended(child: Awaitable[EndedCase[Status]]) -> EndedCase[Status] | EndedWithoutResult:
+    """The child case's result once it ends, or how it ended without one."""
+    try:
+        return await child
+    except ChildWorkflowError as error:
+        # Histories from before this handling failed the parent here: replay them as such.
+        if not workflow.patched("child-ended-abnormally"):
+            raise
+        return EndedWithoutResult(type(error.cause).__name__ if error.cause else "unknown")
 
 
 async def start_repair(start: RepairStart) -> ChildWorkflowHandle[Any, RepairResult]:

@@ -9,10 +9,8 @@ resulting state.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 
@@ -245,10 +243,7 @@ class RepairWorkflow(ScannedCase):
             # The pass, its certificate, the return label and `ready_to_ship` are stored in
             # one step once the parcel is booked; before the batched steps, in three.
             batch = batched()
-            hold: AbstractContextManager[list[CaseProjection]] = (
-                self.timeline.collecting() if batch else contextlib.nullcontext([])
-            )
-            with hold as passed:
+            with self.timeline.collecting(hold=batch) as passed:
                 await self._transition(S.QUALITY_CHECK, E.QA_PASSED, report.actor, detail)
             certificate = repair.repair_certificate(
                 start, self.center.name, self.diagnosis, report.notes, workflow.now()

@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from domain import rma, rules
@@ -46,7 +45,13 @@ with workflow.unsafe.imports_passed_through():
         scan_detail,
         scan_event,
     )
-    from workflows.children import EndedCase, start_repair, start_replacement
+    from workflows.children import (
+        EndedCase,
+        EndedWithoutResult,
+        ended,
+        start_repair,
+        start_replacement,
+    )
     from workflows.commands import CommandSlot
     from workflows.payments import PaymentAccount, pay
     from workflows.recording import CaseRecord, if_held, new_case
@@ -132,11 +137,9 @@ class RmaWorkflow(ScannedCase):
         now = workflow.now()
         decision = rules.authorize_rma(start, now)
         self.state = decision.state()
-        status, created = self.state.current, {"resolution": start.resolution.value}
-        if start.goodwill_reason:
-            created["goodwill_reason"] = start.goodwill_reason
+        status = self.state.current
         timeline = [
-            self.timeline.entry(status, E.CREATED, start.creator, created),
+            self.timeline.entry(status, E.CREATED, start.creator, start.created_detail()),
             self.timeline.entry(status, E(decision.decision.value), SYSTEM, decision.detail()),
         ]
         new = new_case(
@@ -181,9 +184,7 @@ class RmaWorkflow(ScannedCase):
         if review.approve:
             await self._transition(S.AWAITING_RETURN, E.APPROVED, review.actor)
         else:
-            reason = self.state.reason = (
-                review.reason or rma.RejectReason.REJECTED_BY_RETAILER.value
-            )
+            reason = self.state.reason = review.rejection_reason
             await self._transition(S.REJECTED, E.REJECTED, review.actor, {"reason": reason})
         self.review.done()
 
@@ -307,15 +308,10 @@ class RmaWorkflow(ScannedCase):
         with that reason rather than failing it, so its case never sticks in `resolving`."""
         await self._transition(S.RESOLVING, E(f"{kind}_started"), SYSTEM, {f"{kind}_id": case_id})
         self.settled = True
-        try:
-            result = await child
-        except ChildWorkflowError as error:
-            # Histories from before this handling failed the RMA here: replay them as such.
-            if not workflow.patched("child-ended-abnormally"):
-                raise
+        result = await ended(child)
+        if isinstance(result, EndedWithoutResult):
             self.state.reason = f"{kind}_ended"
-            cause = type(error.cause).__name__ if error.cause else "unknown"
-            detail = {f"{kind}_id": case_id, "cause": cause}
+            detail = {f"{kind}_id": case_id, "cause": result.cause}
             await self._transition(S.CANCELLED, E(f"{kind}_ended"), SYSTEM, detail)
             return
         ending = ending_of(result.status)

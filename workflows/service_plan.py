@@ -64,9 +64,7 @@ class ServicePlanWorkflow:
         self.authentication = CustomerAuthentication(self.timeline, lambda: self.state.status)
         self.certificates = Certificates(start.org_id, start.plan_id, start.public_base_url)
         self.case = CaseRecord()
-        self.commands: CommandSlot[plan.Handed, plan.ClaimAnswer | plan.CancelAnswer | None] = (
-            CommandSlot()
-        )
+        self.commands: CommandSlot[plan.Handed, plan.PlanAnswer] = CommandSlot()
         # Only plans replaying from before COMMANDS_IN_LOOP_PATCH take it (and set `woken`).
         self.lock = asyncio.Lock()
         self.woken = False
@@ -220,12 +218,12 @@ class ServicePlanWorkflow:
 
     # ------------------------------------------------------------------ commands
 
-    async def _apply(self, handed: plan.Handed) -> plan.ClaimAnswer | plan.CancelAnswer | None:
+    async def _apply(self, handed: plan.Handed) -> plan.PlanAnswer:
         state = self.state
         if state.answered(handed.update_id) and workflow.patched(COMMAND_DEDUPE_PATCH):
             assert handed.update_id is not None
             return state.applied_commands[handed.update_id]  # a retry: answered as then
-        answer: plan.ClaimAnswer | plan.CancelAnswer | None = None
+        answer: plan.PlanAnswer = None
         match handed.command:
             case plan.ClaimRequest() as request:
                 answer = await self._claim(request)
@@ -283,17 +281,10 @@ class ServicePlanWorkflow:
             await start_replacement(replacement)
             case_id = replacement.replacement_id
         claim.case_id = case_id
-        await self._transition(
-            state.status,
-            E.CLAIM_APPROVED,
-            {
-                "claim": str(claim.number),
-                claim.link: case_id,
-                "deductible": self._money_text(deductible),
-            },
-            links={claim.link: case_id},
-            actor=request.actor,
-        )
+        approved = {"claim": str(claim.number), claim.link: case_id}
+        approved["deductible"] = self._money_text(deductible)
+        links = {claim.link: case_id}
+        await self._transition(state.status, E.CLAIM_APPROVED, approved, links, request.actor)
         return claim.answer()
 
     async def _cancel(self, request: plan.PlanCancel) -> plan.CancelAnswer:
@@ -389,9 +380,7 @@ class ServicePlanWorkflow:
         await workflow.wait_condition(lambda: self.case.recorded)
         await self._hand_over(moved)
 
-    async def _hand_over(
-        self, command: plan.PlanCommand
-    ) -> plan.ClaimAnswer | plan.CancelAnswer | None:
+    async def _hand_over(self, command: plan.PlanCommand) -> plan.PlanAnswer:
         update = workflow.current_update_info()
         handed = plan.Handed(command, update.id if update else None)
         if not workflow.patched(COMMANDS_IN_LOOP_PATCH):

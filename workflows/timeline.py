@@ -89,9 +89,13 @@ class Timeline:
         )
 
     @contextlib.contextmanager
-    def collecting(self) -> Iterator[list[CaseProjection]]:
+    def collecting(self, hold: bool = True) -> Iterator[list[CaseProjection]]:
         """Hold back the projections made inside, for the caller to write in one step
-        (`merged`)."""
+        (`merged`). With `hold` False (a path recorded before a batching patch) they are
+        written as they are made, and none is held."""
+        if not hold:
+            yield []
+            return
         if self._held is not None:
             raise RuntimeError("projections are already held back")
         held: list[CaseProjection] = []
