@@ -36,6 +36,9 @@ QUICK_RETRY = RetryPolicy(
 # in flight on a worker that died is only retried once this has passed, so it bounds how
 # long a crash holds a case up: minutes here made cases wait minutes after a restart.
 EXTERNAL_TIMEOUT = timedelta(seconds=10)
+# A local activity that calls out (a carrier booking) retries in the worker, holding its
+# workflow task, only for backoffs up to this; longer ones wait on a durable timer.
+LOCAL_RETRY_THRESHOLD = timedelta(seconds=1)
 EXTERNAL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,

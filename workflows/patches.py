@@ -27,6 +27,10 @@ BATCHED_STEPS_PATCH = "batched-steps"
 # the case's own currency's minor unit; before it, to hundredths whatever the currency.
 MINOR_UNITS_PATCH = "currency-minor-units"
 
+# A carrier booking runs as a local activity, in the workflow task that asks for it; before
+# it, as an activity (its own task, and a workflow task more for its completion).
+LOCAL_BOOKINGS_PATCH = "local-bookings"
+
 # What a case recorded before `MINOR_UNITS_PATCH` rounded to: any two-decimal currency.
 _HUNDREDTHS = "USD"
 

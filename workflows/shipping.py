@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities.stubs import CarrierActivities, DocumentActivities
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.base import (
         EXTERNAL_RETRY,
         EXTERNAL_TIMEOUT,
+        LOCAL_RETRY_THRESHOLD,
         QUICK_RETRY,
         RENDER_TIMEOUT,
     )
@@ -46,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         refusal_of,
         with_address,
     )
-    from workflows.patches import batched
+    from workflows.patches import LOCAL_BOOKINGS_PATCH, batched
     from workflows.timeline import Timeline, merged
 
 # Before this patch a parcel's label, its packing slip and the transition they came with
@@ -166,19 +168,22 @@ async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentR
     retries = 0
     while True:
         step = f"{parcel.step}-retry-{retries}" if retries else parcel.step
+        booking = BookShipment(
+            idempotency_key=step_key(wf_id, step),
+            org_id=parcel.org_id,
+            case_id=parcel.case_id,
+            workflow_id=wf_id,
+            direction=parcel.direction,
+            origin=parcel.origin,
+            destination=parcel.destination,
+            is_return=parcel.direction is Direction.INBOUND,
+        )
         try:
+            if workflow.patched(LOCAL_BOOKINGS_PATCH):
+                return await _book_locally(booking, retry)
             return await workflow.execute_activity_method(
                 CarrierActivities.book_shipment,
-                BookShipment(
-                    idempotency_key=step_key(wf_id, step),
-                    org_id=parcel.org_id,
-                    case_id=parcel.case_id,
-                    workflow_id=wf_id,
-                    direction=parcel.direction,
-                    origin=parcel.origin,
-                    destination=parcel.destination,
-                    is_return=parcel.direction is Direction.INBOUND,
-                ),
+                booking,
                 start_to_close_timeout=EXTERNAL_TIMEOUT,
                 retry_policy=retry,
             )
@@ -194,6 +199,41 @@ async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentR
             parcel.origin, parcel.destination, inbound, fix.address
         )
         retries += 1
+
+
+class BookingFailed(ActivityError):
+    """A booking that failed as a local activity, raised as the booking activity fails (the
+    carrier's error its cause), so every path that takes a failed booking takes it."""
+
+
+async def _book_locally(booking: BookShipment, retry: RetryPolicy) -> ShipmentRef:
+    """The booking as a local activity: one idempotent HTTP call, so it costs the server no
+    activity task and the case no workflow task for its completion. A worker that dies
+    mid-booking leaves its workflow task to time out; the next worker books again under
+    the same key and gets the same parcel. Backoffs past a second wait on a durable timer,
+    not in the worker holding the task."""
+    try:
+        return await workflow.execute_local_activity_method(
+            CarrierActivities.book_shipment,
+            booking,
+            start_to_close_timeout=EXTERNAL_TIMEOUT,
+            retry_policy=retry,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+        )
+    except ActivityError:
+        raise
+    except (ApplicationError, TemporalTimeout) as bare:
+        # A local activity's failure may arrive bare, not as an activity's would.
+        failed = BookingFailed(
+            bare.message,
+            scheduled_event_id=0,
+            started_event_id=0,
+            identity="",
+            activity_type="book_shipment",
+            activity_id="",
+            retry_state=None,
+        )
+        raise failed from bare
 
 
 def label_request(parcel: Parcel, shipment: ShipmentRef) -> LabelRequest:

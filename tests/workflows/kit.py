@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
+import typing
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -358,9 +360,11 @@ def repair_start(
     )
 
 
-async def open_repair(h: Harness, s: RepairStart) -> tuple[RepairHandle, RepairView]:
+async def open_repair(
+    h: Harness, s: RepairStart, task_queue: str | None = None
+) -> tuple[RepairHandle, RepairView]:
     """Start the job and get the create call's answer in one round trip, as the API does."""
-    operation = with_start(h, RepairWorkflow.run, s, repair_workflow_id(s.repair_id))
+    operation = with_start(h, RepairWorkflow.run, s, repair_workflow_id(s.repair_id), task_queue)
     view = await h.env.client.execute_update_with_start_workflow(
         typed(RepairWorkflow.accept), start_workflow_operation=operation
     )
@@ -984,6 +988,27 @@ async def side_worker(
     config["task_queue"] = f"side-{uuid.uuid4().hex[:6]}"
     async with Worker(**config):
         yield config["task_queue"]
+
+
+def held_activity(
+    h: Harness, name: str, gate: Gate, when: Callable[[Any], bool] = lambda _: True
+) -> Callable[..., Any]:
+    """The harness's activity `name`, held at `gate` before it runs when its request is one
+    `when` picks: for `side_worker`."""
+    real = next(
+        fn for fn in h.worker.config().get("activities", []) if getattr(fn, "__name__", "") == name
+    )
+
+    async def held(request: Any) -> Any:
+        if when(request):
+            await gate.pass_through()
+        return await real(request)
+
+    # Typed as the real one, so that its request arrives decoded as the real one's does.
+    hints = typing.get_type_hints(real)
+    (parameter,) = inspect.signature(real).parameters
+    held.__annotations__ = {"request": hints[parameter], "return": hints["return"]}
+    return activity.defn(name=name)(held)
 
 
 class Gate:

@@ -3,6 +3,7 @@ clock, cancellation, and the repair an RMA starts as its child."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,6 +41,7 @@ from tests.workflows.kit import (
     CUSTOMER_ADDRESS,
     RETAILER,
     TWO_SCREWS,
+    Gate,
     Harness,
     RepairHandle,
     add_center,
@@ -51,6 +53,7 @@ from tests.workflows.kit import (
     document_kinds,
     documents,
     events,
+    held_activity,
     inbound_tracking,
     new_category,
     now,
@@ -62,6 +65,7 @@ from tests.workflows.kit import (
     scan,
     settle_and_terminate,
     shipments,
+    side_worker,
     timeline,
     typed,
     until_status,
@@ -689,37 +693,24 @@ async def test_a_command_racing_the_quote_expiry_is_refused(
     center = await add_center(h, category)
     policy = Policy(quote_valid_for=timedelta(hours=1))
     s = repair_start(h, category, coverage=RepairCoverage.PAID, direct=False, policy=policy)
-    handle, _ = await open_repair(h, s)
-    await report_status(handle, S.DIAGNOSING, center)
-    view = await handle.execute_update(
-        typed(RepairWorkflow.diagnose), diagnosis(center, [TWO_SCREWS])
-    )
-    assert view.quote_expires_at is not None
-    # Skip to just short of the expiry and let the last second pass in real time: the test
-    # server does not skip time while an activity runs, so the lock below would stall it.
-    short_of_expiry = view.quote_expires_at - await now(h)
-    await h.env.sleep(short_of_expiry - timedelta(seconds=1))
-
-    # Hold SQLite's write lock so that booking the return parcel (the first write after the
-    # expiry) waits: this widens the moment a real carrier call takes into a reliable window.
-    late: WorkflowUpdateHandle[RepairView] | None = None
-    async with h.sessions() as lock:
-        await lock.execute(
-            update(models.Organisation)
-            .where(models.Organisation.id == h.org_id)
-            .values(name="Test Retailer")
+    # The booking of the return parcel (the first step after the expiry) is held at its
+    # start: this widens the moment a real carrier call takes into a reliable window.
+    gate = Gate()
+    outbound = held_activity(h, "book_shipment", gate, lambda r: r.direction == "outbound")
+    async with side_worker(h, {"book_shipment": outbound}) as queue:
+        handle, _ = await open_repair(h, s, queue)
+        await report_status(handle, S.DIAGNOSING, center)
+        view = await handle.execute_update(
+            typed(RepairWorkflow.diagnose), diagnosis(center, [TWO_SCREWS])
         )
-
-        async def booking_started() -> bool:
-            history = await handle.fetch_history()
-            return any(
-                e.activity_task_scheduled_event_attributes.activity_type.name == "book_shipment"
-                for e in history.events
-                if e.HasField("activity_task_scheduled_event_attributes")
-            )
-
-        await eventually(booking_started, what="the return parcel's booking")
+        assert view.quote_expires_at is not None
+        # Skip to just short of the expiry and let the last second pass in real time: the
+        # test server does not skip time while the booking is held, so skipping would stall.
+        short_of_expiry = view.quote_expires_at - await now(h)
+        await h.env.sleep(short_of_expiry - timedelta(seconds=1))
+        await asyncio.wait_for(gate.reached.wait(), 30)
         assert (await case_row(h, s.repair_id)).status == "awaiting_approval"
+        late: WorkflowUpdateHandle[RepairView] | None = None
         refusal: BaseException | None = None
         try:
             late = await handle.start_update(
@@ -727,24 +718,23 @@ async def test_a_command_racing_the_quote_expiry_is_refused(
             )
         except WorkflowUpdateFailedError as refused:
             refusal = refused.cause
-        await lock.rollback()
-
-    if late is not None:
-        # A validator's refusal may surface only with the outcome.
-        try:
-            applied = await late.result()
-        except WorkflowUpdateFailedError as refused:
-            refusal = refused.cause
-        else:
-            pytest.fail(
-                f"the late {command.__name__} was accepted: the job is now {applied.status}"
-            )
-    assert isinstance(refusal, ApplicationError)
-    assert refusal.type == "invalid_transition"
-    await until_status(h, s.repair_id, "ready_to_ship")
-    assert (await events(h, s.repair_id))[-1] == "quote_expired"
-    assert (await case_row(h, s.repair_id)).data["quote"]["outcome"] == "expired"
-    assert (await deliver_back(h, handle, s.repair_id)).status == "returned_unrepaired"
+        gate.opened.set()
+        if late is not None:
+            # A validator's refusal may surface only with the outcome.
+            try:
+                applied = await late.result()
+            except WorkflowUpdateFailedError as refused:
+                refusal = refused.cause
+            else:
+                pytest.fail(
+                    f"the late {command.__name__} was accepted: the job is now {applied.status}"
+                )
+        assert isinstance(refusal, ApplicationError)
+        assert refusal.type == "invalid_transition"
+        await until_status(h, s.repair_id, "ready_to_ship")
+        assert (await events(h, s.repair_id))[-1] == "quote_expired"
+        assert (await case_row(h, s.repair_id)).data["quote"]["outcome"] == "expired"
+        assert (await deliver_back(h, handle, s.repair_id)).status == "returned_unrepaired"
 
 
 # ------------------------------------------------ last: they leave a child after its parent
