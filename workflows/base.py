@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from domain.common import INVALID_DATA
 
@@ -59,3 +59,24 @@ def invalid_transition(action: str, status: str, allowed: tuple[str, ...]) -> Ap
     """The refusal of a command the case's state does not allow: 409 `invalid_transition`."""
     details = {"current_status": status, "allowed": list(allowed)}
     return refusal("invalid_transition", f"cannot {action} while {status}", details)
+
+
+Failed = TypeVar("Failed", bound=ActivityError)
+
+
+def failed_as_activity(
+    error_type: type[Failed], activity_type: str, message: str, cause: BaseException
+) -> Failed:
+    """An error raised as an activity's failure is (`cause` its cause), for one that did not
+    arrive as one: every path that takes the activity's failure takes it."""
+    error = error_type(
+        message,
+        scheduled_event_id=0,
+        started_event_id=0,
+        identity="",
+        activity_type=activity_type,
+        activity_id="",
+        retry_state=None,
+    )
+    error.__cause__ = cause
+    return error

@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentResult,
     )
     from domain.money import money_text
-    from workflows.base import EXTERNAL_RETRY, EXTERNAL_TIMEOUT
+    from workflows.base import EXTERNAL_RETRY, EXTERNAL_TIMEOUT, failed_as_activity
     from workflows.timeline import Timeline
 
 # Before this patch no gateway asked for the customer's authentication, and a
@@ -268,19 +268,8 @@ class PaymentNotAuthenticated(ActivityError):
 
 
 def not_authenticated(request: PaymentRequest, message: str) -> PaymentNotAuthenticated:
-    error = PaymentNotAuthenticated(
-        message,
-        scheduled_event_id=0,
-        started_event_id=0,
-        identity="",
-        activity_type="execute_payment",
-        activity_id="",
-        retry_state=None,
-    )
-    error.__cause__ = ApplicationError(
-        message, request.kind.value, type=PAYMENT_DECLINED, non_retryable=True
-    )
-    return error
+    cause = ApplicationError(message, request.kind.value, type=PAYMENT_DECLINED, non_retryable=True)
+    return failed_as_activity(PaymentNotAuthenticated, "execute_payment", message, cause)
 
 
 def declined(error: ActivityError) -> bool:

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         LOCAL_RETRY_THRESHOLD,
         QUICK_RETRY,
         RENDER_TIMEOUT,
+        failed_as_activity,
     )
     from workflows.carrier_errors import (
         CARRIER_ERROR_PATCH,
@@ -224,16 +225,7 @@ async def _book_locally(booking: BookShipment, retry: RetryPolicy) -> ShipmentRe
         raise
     except (ApplicationError, TemporalTimeout) as bare:
         # A local activity's failure may arrive bare, not as an activity's would.
-        failed = BookingFailed(
-            bare.message,
-            scheduled_event_id=0,
-            started_event_id=0,
-            identity="",
-            activity_type="book_shipment",
-            activity_id="",
-            retry_state=None,
-        )
-        raise failed from bare
+        raise failed_as_activity(BookingFailed, "book_shipment", bare.message, bare) from bare
 
 
 def label_request(parcel: Parcel, shipment: ShipmentRef) -> LabelRequest:
