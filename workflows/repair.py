@@ -148,6 +148,7 @@ class RepairWorkflow(ScannedCase):
                 "inbound-shipment",
                 "return_label",
                 functools.partial(self._transition, S.AWAITING_UNIT, E.LABEL_CREATED, SYSTEM),
+                local=False,  # the create call is answered already: it must not wait for it
             )
             self.documents += label
 

@@ -197,6 +197,8 @@ class RmaWorkflow(ScannedCase):
             self.center = await route_repair(start.items[0].category, origin.country, start.org_id)
             if self.center is not None:
                 to = named(self.center.address, self.center.name)
+        # An activity, not a local one: the create (or approve) call is answered already and
+        # must not wait for the carrier.
         parcel = self.shipper.parcel(
             Direction.INBOUND,
             origin,
@@ -204,6 +206,7 @@ class RmaWorkflow(ScannedCase):
             "inbound-shipment",
             "return_label",
             label_step="return-label",
+            local=False,
         )
         try:
             self.inbound = await shipping.book(parcel)

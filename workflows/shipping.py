@@ -73,6 +73,9 @@ class Parcel:
     label_step: str = ""
     # Where a refused booking waits for the retailer's retry; None: it fails the case.
     errors: CarrierErrors | None = None
+    # Booked as a local activity (`book`). False where a command has been answered and the
+    # booking follows it: a local activity would hold that answer until the carrier answers.
+    local: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Shipper:
         label_kind: str,
         *,
         label_step: str = "",
+        local: bool = True,
     ) -> Parcel:
         """The parcel from `origin` to `destination`, booked once per case under `step`."""
         return Parcel(
@@ -115,6 +119,7 @@ class Shipper:
             label_kind=label_kind,
             label_step=label_step,
             errors=self.errors,
+            local=local,
         )
 
     async def ship(
@@ -142,12 +147,13 @@ class Shipper:
         *,
         before: Sequence[CaseProjection] = (),
         certificates: Sequence[RepairCertificateRequest] = (),
+        local: bool = True,
     ) -> tuple[ShipmentRef, list[DocumentRef]]:
         """Book the parcel, then store its label with the transition the booking calls for
         (`labelled`), called with the parcel's tracking number as its timeline detail;
         `before` and `certificates` go in the same step (see `labelled`). Answers the
         shipment and the documents: certificates first, then the label."""
-        parcel = self.parcel(direction, origin, destination, step, label_kind)
+        parcel = self.parcel(direction, origin, destination, step, label_kind, local=local)
         shipment = await book(parcel)
         detail = {"tracking_number": shipment.tracking_number}
         return shipment, await labelled(
@@ -180,7 +186,7 @@ async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentR
             is_return=parcel.direction is Direction.INBOUND,
         )
         try:
-            if workflow.patched(LOCAL_BOOKINGS_PATCH):
+            if parcel.local and workflow.patched(LOCAL_BOOKINGS_PATCH):
                 return await _book_locally(booking, retry)
             return await workflow.execute_activity_method(
                 CarrierActivities.book_shipment,
