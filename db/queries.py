@@ -128,14 +128,19 @@ class CaseBundle:
 SHOWS_PAYMENTS = frozenset({"service_plan"})
 
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+# Table columns, not the mapped classes' attributes: a statement over mapped attributes is
+# ORM-enabled, and its rows go through the ORM's loading even when they are plain columns.
 _C, _I, _T, _D, _S, _P, _F = (
-    models.CustomerRecord,
-    models.CaseItem,
-    models.TimelineEvent,
-    models.Document,
-    models.Shipment,
-    models.Payment,
-    models.Feedback,
+    model.__table__.c
+    for model in (
+        models.CustomerRecord,
+        models.CaseItem,
+        models.TimelineEvent,
+        models.Document,
+        models.Shipment,
+        models.Payment,
+        models.Feedback,
+    )
 )
 _CUSTOMER_COLUMNS = (_C.id, _C.name, _C.email, _C.phone, _C.address, _C.locale, _C.time_zone)
 # The first column of each is the case id the row belongs to; the rest are the record's.
@@ -227,7 +232,7 @@ _PAYMENTS = (
 # The case and its customer in one query, read afresh (a workflow may just have written it).
 _CASE_VIEW = (
     select(models.Case, *_CUSTOMER_COLUMNS)
-    .outerjoin(_C, _C.id == models.Case.customer_id)
+    .outerjoin(models.CustomerRecord.__table__, _C.id == models.Case.customer_id)
     .where(models.Case.id == bindparam("case_id"))
     .execution_options(populate_existing=True, **POINT_READ)
 )
