@@ -269,6 +269,8 @@ class Case(Base):
             "created_at",
             "receiving_org_id",
         ),
+        # A repair center's open jobs (routing, its profile) and what it is sent.
+        Index("ix_cases_receiving_type_status", "receiving_org_id", "case_type", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -279,8 +281,10 @@ class Case(Base):
     tracking_token: Mapped[str] = mapped_column(String(64), unique=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), default=None)
     # The organisation the unit is shipped to, when not the owner (a repair center).
+    # Indexed with the type and status (migration 0024): a center's open jobs are counted
+    # on every repair's routing.
     receiving_org_id: Mapped[str | None] = mapped_column(
-        ForeignKey("organisations.id"), default=None, index=True
+        ForeignKey("organisations.id"), default=None
     )
     order_ref: Mapped[str] = mapped_column(String(100), default="")
     resolution: Mapped[str | None] = mapped_column(String(20), default=None)

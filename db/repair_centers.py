@@ -6,13 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
 from db.outbox import table_of
-from domain.common import CLOSED_STATUSES, Address
-from domain.repair import AssignedCenter, CenterProfile, route
+from domain.common import Address
+from domain.repair import OPEN_REPAIR_STATUSES, AssignedCenter, CenterProfile, fitting, route
 
 _CENTERS = table_of(models.RepairCenter)
 _CASES = table_of(models.Case)
@@ -38,14 +38,29 @@ async def profile(session: AsyncSession, org_id: str) -> models.RepairCenter | N
 
 async def open_jobs(session: AsyncSession, org_id: str) -> int:
     """Repair jobs sent to the center that have not ended."""
-    count = await session.scalar(
-        select(func.count()).where(
-            models.Case.case_type == "repair",
-            models.Case.receiving_org_id == org_id,
-            models.Case.status.not_in(CLOSED_STATUSES),
-        )
+    return (await _open_jobs(session, [org_id])).get(org_id, 0)
+
+
+# Counted by the index on (receiving_org_id, case_type, status): a seek per center and open
+# status, whatever the number of jobs each center has ever closed (migration 0024). Before,
+# every create read every repair case ever recorded: 27 ms per create at 40,000 repairs.
+_OPEN_JOBS = (
+    select(_CASES.c.receiving_org_id, func.count())
+    .where(
+        _CASES.c.receiving_org_id.in_(bindparam("centers", expanding=True)),
+        _CASES.c.case_type == "repair",
+        _CASES.c.status.in_([status.value for status in OPEN_REPAIR_STATUSES]),
     )
-    return int(count or 0)
+    .group_by(_CASES.c.receiving_org_id)
+)
+
+
+async def _open_jobs(session: AsyncSession, centers: list[str]) -> dict[str, int]:
+    """Each of `centers`' open repair jobs (a center with none is absent)."""
+    if not centers:
+        return {}
+    rows = await session.execute(_OPEN_JOBS, {"centers": centers})
+    return {center: count for center, count in rows}
 
 
 async def route_job(
@@ -73,21 +88,9 @@ async def route_job(
         )
         for row in rows.values()
     ]
-    k = _CASES.c
-    open_jobs = {
-        center: count
-        for center, count in await session.execute(
-            select(k.receiving_org_id, func.count())
-            .where(
-                k.case_type == "repair",
-                k.receiving_org_id.is_not(None),
-                k.status.not_in(CLOSED_STATUSES),
-            )
-            .group_by(k.receiving_org_id)
-        )
-        if center is not None
-    }
-    chosen = route(profiles, category, country, open_jobs)
+    # Only the centers the unit could go to have their open jobs counted.
+    candidates = [center.org_id for center in fitting(profiles, category, country)]
+    chosen = route(profiles, category, country, await _open_jobs(session, candidates))
     if chosen is None:
         return None
     center = rows[chosen]

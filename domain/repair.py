@@ -40,6 +40,10 @@ TERMINAL_REPAIR_STATUSES = frozenset(
         RepairStatus.UNROUTABLE,
     }
 )
+# A job in one of these is open work at its center, in the order a job moves through them.
+OPEN_REPAIR_STATUSES: tuple[RepairStatus, ...] = tuple(
+    s for s in RepairStatus if s not in TERMINAL_REPAIR_STATUSES
+)
 
 _S = RepairStatus
 
@@ -295,6 +299,19 @@ class CenterProfile:
     daily_capacity: int
 
 
+def fitting(centers: list[CenterProfile], category: str, country: str) -> list[CenterProfile]:
+    """The centers that can take a unit of `category` from `country`: they repair the
+    category, serve the country and have some capacity."""
+    wanted = country.upper()
+    return [
+        center
+        for center in centers
+        if center.daily_capacity > 0
+        and category in center.categories
+        and wanted in {region.upper() for region in center.regions}
+    ]
+
+
 def route(
     centers: list[CenterProfile], category: str, country: str, open_jobs: dict[str, int]
 ) -> str | None:
@@ -304,18 +321,11 @@ def route(
     org_id so that a replayed workflow routes the same way. A center with no capacity
     can take no work. None means the job is `unroutable`.
     """
-    wanted = country.upper()
-    fitting = [
-        center
-        for center in centers
-        if center.daily_capacity > 0
-        and category in center.categories
-        and wanted in {region.upper() for region in center.regions}
-    ]
-    if not fitting:
+    candidates = fitting(centers, category, country)
+    if not candidates:
         return None
     best = min(
-        fitting,
+        candidates,
         key=lambda c: (Fraction(open_jobs.get(c.org_id, 0), c.daily_capacity), c.org_id),
     )
     return best.org_id

@@ -12,13 +12,11 @@ from datetime import datetime, timedelta
 from api.case_views import repair_sla_due_at
 from db.cases import WorkedCase
 from domain.contracts.facts import RepairFacts, SlaFacts
-from domain.repair import TERMINAL_REPAIR_STATUSES, RepairStatus
+from domain.repair import OPEN_REPAIR_STATUSES, RepairStatus
 from presentation.formatting import human_datetime, humanise
 
-# The board's columns, in the order a job moves through them (the enum's order).
-BOARD_STATUSES: tuple[RepairStatus, ...] = tuple(
-    s for s in RepairStatus if s not in TERMINAL_REPAIR_STATUSES
-)
+# The board's columns, in the order a job moves through them.
+BOARD_STATUSES = OPEN_REPAIR_STATUSES
 # A board is one page: beyond this many open jobs the oldest are shown and the rest counted
 # as not shown (a center with more open work than this has a bigger problem than a board).
 BOARD_LIMIT = 500
