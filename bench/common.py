@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -184,3 +185,30 @@ def cpu_line(what: str, before: dict[str, float], after: dict[str, float], count
         + ", ".join(f"{name} {ms:.0f} ms" for name, ms in per.items())
         + f", all {sum(per.values()):.0f} ms"
     )
+
+
+@contextmanager
+def profiling(env: dict[str, str], directory: str | None) -> Iterator[None]:
+    """py-spy on the worker and the API while the block runs, as collapsed stacks (text) in
+    `directory`/worker.txt and api.txt; nothing without a directory."""
+    if directory is None:
+        yield
+        return
+    pids = dict(p.split("=") for p in env["BENCH_PIDS"].split(","))
+    # `--gil`: only the thread holding the GIL, i.e. Python's CPU; idle threads and the
+    # SDK core's own threads are left out.
+    spy = [str(BIN / "py-spy"), "record", "--rate", "100", "--nonblocking", "--gil"]
+    spy += ["--format", "raw"]
+    spies = [
+        subprocess.Popen(
+            [*spy, "--pid", pids[name], "--output", f"{directory}/{name}.txt"],
+            stdout=subprocess.DEVNULL,
+        )
+        for name in ("worker", "api")
+    ]
+    try:
+        yield
+    finally:
+        for spy_process in spies:
+            spy_process.send_signal(signal.SIGINT)  # py-spy writes its samples on Ctrl-C
+            spy_process.wait(timeout=60)

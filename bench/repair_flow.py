@@ -19,15 +19,21 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
-import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from common import BIN, cpu_line, cpu_seconds, rate, run_bench, settled_cpu_seconds, system
+from common import (
+    cpu_line,
+    cpu_seconds,
+    profiling,
+    rate,
+    run_bench,
+    settled_cpu_seconds,
+    system,
+)
 from floor import floor_rate
 from temporalio import workflow
 from temporalio.client import Client
@@ -75,22 +81,6 @@ async def raw_flow_rate(address: str, seconds: float, in_flight: int) -> float:
     async with Worker(client, task_queue=queue, workflows=[Steps]):
         per_second, _ = await rate(job, seconds, in_flight)
     return per_second
-
-
-def _profilers(env: dict[str, str], directory: str) -> list[subprocess.Popen[bytes]]:
-    """py-spy on the worker and the API until interrupted, as collapsed stacks (text)."""
-    pids = dict(p.split("=") for p in env["BENCH_PIDS"].split(","))
-    # `--gil`: only the thread holding the GIL, i.e. Python's CPU; idle threads and the
-    # SDK core's own threads are left out.
-    spy = [str(BIN / "py-spy"), "record", "--rate", "100", "--nonblocking", "--gil"]
-    spy += ["--format", "raw"]
-    return [
-        subprocess.Popen(
-            [*spy, "--pid", pids[name], "--output", f"{directory}/{name}.txt"],
-            stdout=subprocess.DEVNULL,
-        )
-        for name in ("worker", "api")
-    ]
 
 
 class RepairSteps:
@@ -269,14 +259,11 @@ async def api_flow_rate(
             return await steps.job(i)
 
         first = await job(-1)  # warm up; its history is the floor's shape
-        profilers = _profilers(env, profile) if profile else []
-        before, steps.polls = cpu_seconds(env), 0
-        per_second, jobs = await rate(job, seconds, in_flight)
-        after = await settled_cpu_seconds(env)
+        with profiling(env, profile):
+            before, steps.polls = cpu_seconds(env), 0
+            per_second, jobs = await rate(job, seconds, in_flight)
+            after = await settled_cpu_seconds(env)
         polls = steps.polls / jobs
-        for profiler in profilers:
-            profiler.send_signal(signal.SIGINT)  # py-spy writes its samples on Ctrl-C
-            profiler.wait(timeout=60)
     print(cpu_line("repair job", before, after, jobs))
     print(f"GETs per job until it read completed: {polls:.1f}")
     return per_second, first

@@ -2,6 +2,10 @@
 over raw `client.start_workflow` per second of a trivial workflow on the same dev server.
 
     python bench/start_rate.py [--seconds 15] [--concurrency 32] [--database-url URL]
+                               [--profile DIR]
+
+`--profile DIR` records the worker and the API with py-spy while the RMAs are created, as
+`bench/repair_flow.py --profile` does.
 """
 
 from __future__ import annotations
@@ -11,7 +15,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from common import cpu_line, cpu_seconds, rate, run_bench, settled_cpu_seconds, system
+from common import (
+    cpu_line,
+    cpu_seconds,
+    profiling,
+    rate,
+    run_bench,
+    settled_cpu_seconds,
+    system,
+)
 from floor import floor_rate
 from temporalio import workflow
 from temporalio.client import Client
@@ -43,7 +55,7 @@ async def raw_start_rate(address: str, seconds: float, concurrency: int) -> floa
 
 
 async def api_create_rate(
-    env: dict[str, str], seconds: float, concurrency: int
+    env: dict[str, str], seconds: float, concurrency: int, profile: str | None = None
 ) -> tuple[float, str]:
     """RMAs per second, and the workflow ID of one created before the measured run."""
     base, admin_key = env["AFTERSALES_PUBLIC_BASE_URL"], env["AFTERSALES_ADMIN_KEY"]
@@ -100,9 +112,10 @@ async def api_create_rate(
             return rma_workflow_id(response.json()["id"])
 
         first = await create(-1)  # warm up; its history is the floor's shape
-        before = cpu_seconds(env)
-        per_second, created = await rate(create, seconds, concurrency)
-        after = await settled_cpu_seconds(env)
+        with profiling(env, profile):
+            before = cpu_seconds(env)
+            per_second, created = await rate(create, seconds, concurrency)
+            after = await settled_cpu_seconds(env)
     print(cpu_line("RMA", before, after, created))
     return per_second, first
 
@@ -112,12 +125,13 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", metavar="DIR", help="py-spy the worker and the API")
     args = parser.parse_args()
     with system(args.database_url) as env:
         address = env["AFTERSALES_TEMPORAL_ADDRESS"]
         raw = await raw_start_rate(address, args.seconds, args.concurrency)
         print(f"raw start_workflow: {raw:.1f}/s ({args.concurrency} concurrent)")
-        api, first = await api_create_rate(env, args.seconds, args.concurrency)
+        api, first = await api_create_rate(env, args.seconds, args.concurrency, args.profile)
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"RMAs created over HTTP: {api:.1f}/s ({args.concurrency} concurrent, {backend})")
         floor, shape = await floor_rate(address, first, args.seconds, args.concurrency, env)
