@@ -10,7 +10,7 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -30,6 +30,8 @@ from activities.carriers import (
 from activities.carriers.builtin import BuiltinCarrier
 from db import models
 from db.document_store import DocumentStore
+from db.outbox import table_of
+from db.session import POINT_READ
 from db.types import utcnow
 from domain.common import Direction, ShipmentRef
 from domain.contracts.carrier import CARRIER_REFUSED, BookShipment, VoidShipment
@@ -37,6 +39,22 @@ from domain.contracts.carrier import CARRIER_REFUSED, BookShipment, VoidShipment
 __all__ = ["Booking", "BuiltinCarrier", "Carrier", "CarrierActivities", "CarrierSource"]
 
 log = logging.getLogger(__name__)
+
+# Core statements: a booking writes one row and reads it back only when a concurrent
+# attempt of the same step won (no ORM unit of work for a row written once).
+_SHIPMENTS = table_of(models.Shipment)
+_BY_KEY = (
+    select(
+        _SHIPMENTS.c.id,
+        _SHIPMENTS.c.direction,
+        _SHIPMENTS.c.carrier,
+        _SHIPMENTS.c.tracking_number,
+        _SHIPMENTS.c.service,
+        _SHIPMENTS.c.label_sha256,
+    )
+    .where(_SHIPMENTS.c.idempotency_key == bindparam("key"))
+    .execution_options(**POINT_READ)
+)
 
 
 class CarrierSource(Protocol):
@@ -114,37 +132,47 @@ class CarrierActivities(stubs.CarrierActivities):
             ) from refused
         label_sha256 = await self._keep_label(booking)
         now = utcnow()
+        shipment_id = models.new_id()
         try:
             async with self.sessions.begin() as session:
-                session.add(
-                    models.Shipment(
-                        org_id=request.org_id,
-                        case_id=request.case_id,
-                        workflow_id=request.workflow_id,
-                        direction=request.direction.value,
-                        carrier=booking.carrier,
-                        service=booking.service,
-                        tracking_number=booking.tracking_number,
-                        status="label_created",
-                        idempotency_key=request.idempotency_key,
-                        from_address=asdict(request.origin),
-                        to_address=asdict(request.destination),
-                        provider=carrier.name,
-                        provider_shipment_id=booking.provider_shipment_id,
-                        cost=booking.cost,
-                        currency=booking.currency,
-                        label_sha256=label_sha256,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                await session.execute(
+                    insert(_SHIPMENTS),
+                    {
+                        "id": shipment_id,
+                        "org_id": request.org_id,
+                        "case_id": request.case_id,
+                        "workflow_id": request.workflow_id,
+                        "direction": request.direction.value,
+                        "carrier": booking.carrier,
+                        "service": booking.service,
+                        "tracking_number": booking.tracking_number,
+                        "status": "label_created",
+                        "idempotency_key": request.idempotency_key,
+                        "from_address": asdict(request.origin),
+                        "to_address": asdict(request.destination),
+                        "provider": carrier.name,
+                        "provider_shipment_id": booking.provider_shipment_id,
+                        "cost": booking.cost,
+                        "currency": booking.currency,
+                        "label_sha256": label_sha256,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
                 )
         except IntegrityError:
             # A concurrent attempt of the same step won the race: its row is the booking.
-            pass
-        shipment = await self._by_key(request.idempotency_key)
-        if shipment is None:
-            raise RuntimeError(f"shipment for {request.idempotency_key} vanished")
-        return shipment
+            shipment = await self._by_key(request.idempotency_key)
+            if shipment is None:
+                raise RuntimeError(f"shipment for {request.idempotency_key} vanished") from None
+            return shipment
+        return ShipmentRef(
+            id=shipment_id,
+            direction=request.direction,
+            carrier=booking.carrier,
+            tracking_number=booking.tracking_number,
+            service=booking.service,
+            label_sha256=label_sha256 or "",
+        )
 
     @activity.defn
     async def void_shipment(self, request: VoidShipment) -> None:
@@ -228,19 +256,17 @@ class CarrierActivities(stubs.CarrierActivities):
 
     async def _by_key(self, key: str) -> ShipmentRef | None:
         async with self.sessions() as session:
-            row = await session.scalar(
-                select(models.Shipment).where(models.Shipment.idempotency_key == key)
-            )
-            if row is None:
-                return None
-            return ShipmentRef(
-                id=row.id,
-                direction=Direction(row.direction),
-                carrier=row.carrier,
-                tracking_number=row.tracking_number,
-                service=row.service,
-                label_sha256=row.label_sha256 or "",
-            )
+            row = (await session.execute(_BY_KEY, {"key": key})).first()
+        if row is None:
+            return None
+        return ShipmentRef(
+            id=row.id,
+            direction=Direction(row.direction),
+            carrier=row.carrier,
+            tracking_number=row.tracking_number,
+            service=row.service,
+            label_sha256=row.label_sha256 or "",
+        )
 
 
 class _Journal:
@@ -261,23 +287,34 @@ class _Journal:
                 None if row is None or row.provider != self.provider else row.provider_shipment_id
             )
 
-    async def remember(self, provider_shipment_id: str) -> None:
-        async with self.sessions.begin() as session:
-            row = await session.get(models.CarrierBooking, self.key)
-            if row is None:
-                session.add(
-                    models.CarrierBooking(
-                        idempotency_key=self.key,
-                        org_id=self.org_id,
-                        provider=self.provider,
-                        provider_shipment_id=provider_shipment_id,
-                        created_at=utcnow(),
+    async def remember(self, provider_shipment_id: str) -> str:
+        try:
+            async with self.sessions.begin() as session:
+                row = await session.get(models.CarrierBooking, self.key)
+                if row is None:
+                    session.add(
+                        models.CarrierBooking(
+                            idempotency_key=self.key,
+                            org_id=self.org_id,
+                            provider=self.provider,
+                            provider_shipment_id=provider_shipment_id,
+                            created_at=utcnow(),
+                        )
                     )
-                )
-            else:
-                # The org changed carrier between two attempts: the new one's shipment.
-                row.provider = self.provider
-                row.provider_shipment_id = provider_shipment_id
+                elif row.provider == self.provider:
+                    # A concurrent attempt kept its shipment after this one recalled none.
+                    return row.provider_shipment_id
+                else:
+                    # The org changed carrier between two attempts: the new one's shipment.
+                    row.provider = self.provider
+                    row.provider_shipment_id = provider_shipment_id
+        except IntegrityError:
+            # A concurrent attempt inserted the key's row first: its shipment stands.
+            kept = await self.recall()
+            if kept is None:
+                raise
+            return kept
+        return provider_shipment_id
 
 
 def _text_values(entry: dict[str, object]) -> dict[str, str]:

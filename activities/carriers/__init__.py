@@ -84,7 +84,10 @@ class BookingJournal(Protocol):
         """The provider shipment id an earlier attempt created, if any."""
         ...
 
-    async def remember(self, provider_shipment_id: str) -> None: ...
+    async def remember(self, provider_shipment_id: str) -> str:
+        """Keep the provider shipment this attempt created, unless a concurrent attempt of
+        the same booking kept one first: answers the one kept, the one to buy."""
+        ...
 
 
 class Carrier(Protocol):

@@ -46,6 +46,8 @@ NAME = "easypost"
 CALL_TIMEOUT_SECONDS = 8
 # Statuses that say "try again later", not "you asked wrongly".
 _PASSING = frozenset({408, 425, 429})
+# What EasyPost answers a buy of a shipment bought already.
+POSTAGE_EXISTS = "SHIPMENT.POSTAGE.EXISTS"
 _GRAMS_PER_OUNCE = Decimal("28.349523125")
 _CM_PER_INCH = Decimal("2.54")
 _TENTH = Decimal("0.1")
@@ -70,16 +72,27 @@ class EasyPostCarrier:
         shipment_id = await journal.recall()
         if shipment_id is None:
             created = await self._call(self.client.shipment.create, **shipment_params(request))
-            shipment_id = str(created["id"])
-            await journal.remember(shipment_id)
-            shipment = created
+            shipment_id = await journal.remember(str(created["id"]))
+            # Another attempt's shipment was kept first: that one is bought, not this one
+            # (an unbought EasyPost shipment costs nothing).
+            shipment = (
+                created
+                if shipment_id == created["id"]
+                else await self._call(self.client.shipment.retrieve, shipment_id)
+            )
         else:
             shipment = await self._call(self.client.shipment.retrieve, shipment_id)
         if not shipment.get("postage_label"):
             rate = choose_rate(shipment.get("rates") or [], self.services, request.service)
-            shipment = await self._call(
-                self.client.shipment.buy, shipment_id, rate={"id": rate["id"]}
-            )
+            try:
+                shipment = await self._call(
+                    self.client.shipment.buy, shipment_id, rate={"id": rate["id"]}
+                )
+            except CarrierRefused as refused:
+                if refused.code != POSTAGE_EXISTS:
+                    raise
+                # A concurrent attempt of the same booking bought it first: its label is ours.
+                shipment = await self._call(self.client.shipment.retrieve, shipment_id)
         return Booking(
             carrier=str(shipment["selected_rate"]["carrier"]),
             service=str(shipment["selected_rate"]["service"]),

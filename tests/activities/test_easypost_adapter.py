@@ -3,6 +3,7 @@ real SDK: what it books, what it buys, what a retry does, how a refusal reads.""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Iterator
@@ -28,6 +29,24 @@ CUSTOMER = Address("12 Analytical Row", "London", "N1", "GB", name="Ada Lovelace
 WAREHOUSE = Address("1 Dock Road", "Leeds", "LS1", "GB", name="Acme Returns")
 
 
+class BuyingFirstJournal:
+    """A concurrent attempt of the same booking: it keeps the shipment this attempt created
+    and buys it before this attempt does."""
+
+    def __init__(self, stub: EasyPostStub) -> None:
+        self.stub = stub
+
+    async def recall(self) -> str | None:
+        return None
+
+    async def remember(self, provider_shipment_id: str) -> str:
+        rate = self.stub.shipments[provider_shipment_id]["rates"][0]
+        await asyncio.to_thread(
+            carrier(self.stub).client.shipment.buy, provider_shipment_id, rate={"id": rate["id"]}
+        )
+        return provider_shipment_id
+
+
 class MemoryJournal:
     def __init__(self) -> None:
         self.shipment_id: str | None = None
@@ -35,8 +54,9 @@ class MemoryJournal:
     async def recall(self) -> str | None:
         return self.shipment_id
 
-    async def remember(self, provider_shipment_id: str) -> None:
+    async def remember(self, provider_shipment_id: str) -> str:
         self.shipment_id = provider_shipment_id
+        return provider_shipment_id
 
 
 @pytest.fixture
@@ -233,3 +253,15 @@ def test_tracker_statuses_map_onto_our_scans() -> None:
     )
     assert not EasyPostWebhook().verify(body, {}, "s3cret")
     assert not EasyPostWebhook().verify(body, {"X-Hmac-Signature": stub.sign(body, "")}, "")
+
+
+async def test_a_shipment_a_concurrent_attempt_bought_first_is_the_booking(
+    stub: EasyPostStub,
+) -> None:
+    booking = await carrier(stub).book(request(), BuyingFirstJournal(stub))
+
+    shipment = stub.shipments[booking.provider_shipment_id or ""]
+    # One purchase (the other attempt's), whose label and tracking code this booking answers.
+    assert stub.buys == [shipment["id"]]
+    assert booking.tracking_number == shipment["tracking_code"]
+    assert LABEL_MARK in PdfReader(io.BytesIO(booking.label_pdf or b"")).pages[0].extract_text()

@@ -183,3 +183,29 @@ async def test_a_void_refunds_the_label_and_voids_the_shipment(
     async with sessions() as session:
         row = await session.scalar(select(models.Shipment).where(models.Shipment.id == ref.id))
     assert row is not None and row.status == "voided"
+
+
+async def test_two_attempts_of_one_booking_at_once_answer_the_same_shipment(
+    sessions: async_sessionmaker[AsyncSession], stub: EasyPostStub, tmp_path: Path
+) -> None:
+    """An attempt that outlived its timeout and its retry can run at once: the key's one
+    row is the booking, and both attempts answer it."""
+    org_id, case_id = await a_case(sessions, (2500, "40x30x20", 1))
+    acts, _ = activities(sessions, stub, tmp_path)
+    request = booking(org_id, case_id)
+
+    first, second = await asyncio.gather(
+        ActivityEnvironment().run(acts.book_shipment, request),
+        ActivityEnvironment().run(acts.book_shipment, request),
+    )
+
+    assert first == second
+    async with sessions() as session:
+        rows = (
+            await session.scalars(
+                select(models.Shipment).where(
+                    models.Shipment.idempotency_key == request.idempotency_key
+                )
+            )
+        ).all()
+    assert [(row.id, row.tracking_number) for row in rows] == [(first.id, first.tracking_number)]
