@@ -19,7 +19,13 @@ from api.errors import Problem, not_found
 from api.openapi import SIGNED
 from api.schemas.common import NO_CONTROL, Moment, Strict, column_bound
 from db import models
-from db.carrier_events import already_recorded, live_shipment, record_scan, shipment_of
+from db.carrier_events import (
+    ScannedShipment,
+    already_recorded,
+    live_shipment,
+    record_scan,
+    shipment_of,
+)
 from db.integrations import carrier_webhook_secret
 from db.secret_box import SecretBox
 from domain.common import CARRIER_EVENT_SIGNAL, CarrierEvent, CarrierStatus
@@ -184,7 +190,7 @@ for _provider in TRACKING_WEBHOOKS:
 
 
 async def _deliver(
-    session: AsyncSession, client: Client, shipment: models.Shipment, scan: CarrierEvent
+    session: AsyncSession, client: Client, shipment: ScannedShipment, scan: CarrierEvent
 ) -> bool:
     """Signal the scan to the parcel's case, then record it (False: recorded meanwhile).
     Signal first, record after: if we crash in between, the carrier's retry signals again
