@@ -58,10 +58,13 @@ def system(
     database_url: str | None = None,
     settings: dict[str, str] | None = None,
     root: Path = ROOT,
+    history: int = 0,
 ) -> Iterator[dict[str, str]]:
     """Dev server, worker and API as separate processes, as `make run` has them; `settings`
     adds AFTERSALES_* variables of the run's own. The worker and API run from the checkout
-    at `root` (another one, such as a `git worktree` of an earlier commit, to compare)."""
+    at `root` (another one, such as a `git worktree` of an earlier commit, to compare).
+    With `history`, the read model holds that many earlier cases before they start
+    (bench/history.py)."""
     with tempfile.TemporaryDirectory() as tmp:
         port, temporal_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
@@ -107,6 +110,17 @@ def system(
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
+            if history:
+                subprocess.run(
+                    [
+                        sys.executable,
+                        str(ROOT / "bench" / "history.py"),
+                        env["AFTERSALES_DATABASE_URL"],
+                        str(history),
+                    ],
+                    env=env,
+                    check=True,
+                )
             # The children's logs go to a file: under load the worker warns about slow
             # workflow tasks, which would bury the figures.
             log = open(Path(tmp) / "processes.log", "ab")  # noqa: SIM115

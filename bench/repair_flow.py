@@ -5,10 +5,13 @@ seven updates) on a minimal workflow, on the same dev server in the same run.
 
     python bench/repair_flow.py [--seconds 20] [--in-flight 50] [--database-url URL]
                                 [--profile DIR] [--no-sandbox] [--steps JOBS]
+                                [--history CASES]
 
 `--steps JOBS` measures nothing else: JOBS jobs take each step in turn, four at a time, and
 each step's CPU per job is printed by process (where a job's CPU goes, without polls).
-`--profile DIR` records the worker and the API with py-spy (`pip install py-spy` into the
+`--history CASES` first writes that many earlier cases of another retailer into the read
+model (bench/history.py): a job should cost the same beside 100,000 cases as in an empty
+database. `--profile DIR` records the worker and the API with py-spy (`pip install py-spy` into the
 venv) while the repair jobs run (`DIR/worker.txt`, `DIR/api.txt`: collapsed stacks, one line
 per stack with its samples).
 """
@@ -370,17 +373,26 @@ async def main() -> None:
         "an earlier commit), side by side, alternating",
     )
     parser.add_argument("--rounds", type=int, default=3, help="with --compare (default 3)")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="CASES",
+        help="that many earlier cases in the read model first (bench/history.py)",
+    )
     args = parser.parse_args()
     settings = {"AFTERSALES_WORKFLOW_SANDBOX": "false"} if args.no_sandbox else {}
     if args.compare:
         with (
-            system(args.database_url, settings, root=args.compare.resolve()) as before,
-            system(args.database_url, settings) as now,
+            system(
+                args.database_url, settings, root=args.compare.resolve(), history=args.history
+            ) as before,
+            system(args.database_url, settings, history=args.history) as now,
         ):
             envs = {"compared": before, "this": now}
             await cpu_by_step_compared(envs, args.steps or 40, args.rounds)
         return
-    with system(args.database_url, settings) as env:
+    with system(args.database_url, settings, history=args.history) as env:
         if args.steps:
             await cpu_by_step(env, args.steps)
             return

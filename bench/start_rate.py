@@ -2,10 +2,11 @@
 over raw `client.start_workflow` per second of a trivial workflow on the same dev server.
 
     python bench/start_rate.py [--seconds 15] [--concurrency 32] [--database-url URL]
-                               [--profile DIR]
+                               [--profile DIR] [--history CASES]
 
 `--profile DIR` records the worker and the API with py-spy while the RMAs are created, as
-`bench/repair_flow.py --profile` does.
+`bench/repair_flow.py --profile` does; `--history CASES` first writes that many earlier
+cases into the read model (bench/history.py).
 """
 
 from __future__ import annotations
@@ -126,8 +127,15 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", metavar="DIR", help="py-spy the worker and the API")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="CASES",
+        help="that many earlier cases in the read model first (bench/history.py)",
+    )
     args = parser.parse_args()
-    with system(args.database_url) as env:
+    with system(args.database_url, history=args.history) as env:
         address = env["AFTERSALES_TEMPORAL_ADDRESS"]
         raw = await raw_start_rate(address, args.seconds, args.concurrency)
         print(f"raw start_workflow: {raw:.1f}/s ({args.concurrency} concurrent)")
