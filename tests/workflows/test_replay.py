@@ -30,7 +30,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 
 from db import models
 from domain.appointments import ChecklistItem
@@ -44,8 +43,8 @@ from domain.repair import QuoteDecision, RepairCoverage, RepairStatus
 from domain.replacement import CoreReceived, ReplacementMode
 from domain.rma import Grade, InspectionRequest, ReceiveRequest
 from domain.service_plan import BillingPeriod, ClaimRequest, ClaimType, PlanCancel
-from temporal_client import ENCRYPTED_ENCODING, make_data_converter
-from tests.support import PAYLOAD_KEY, SECRET_BOX, free_port, serve_asgi
+from temporal_client import ENCRYPTED_ENCODING
+from tests.support import SECRET_BOX, free_port, replayer, serve_asgi
 from tests.workflows.kit import (
     ALL_PASSED,
     INSTALL_CHECKLIST,
@@ -91,7 +90,6 @@ from tests.workflows.kit import (
     until_reminders,
     until_status,
 )
-from worker import WORKFLOWS
 from workflows.delivery_queue import DeliveryQueueWorkflow
 from workflows.installation import InstallationWorkflow
 from workflows.repair import RepairWorkflow
@@ -333,10 +331,6 @@ RECORDERS = {
 }
 
 
-def _replayer() -> Replayer:
-    return Replayer(workflows=list(WORKFLOWS), data_converter=make_data_converter(PAYLOAD_KEY))
-
-
 DELIVERY_QUEUE = "delivery_queue_retried"
 # Recorded before the payload codec existed: plain JSON payloads.
 PLAIN = {"rma_refund_grade_b", "replacement_advance_core_returned", "service_plan_expired"}
@@ -351,7 +345,7 @@ def _replays_and_is_kept(name: str, history: WorkflowHistory) -> None:
 @pytest.mark.parametrize("name", sorted(RECORDERS))
 async def test_a_fresh_history_replays(harness: Harness, name: str) -> None:
     history = await RECORDERS[name](harness)
-    await _replayer().replay_workflow(history)
+    await replayer().replay_workflow(history)
     _replays_and_is_kept(name, history)
 
 
@@ -359,7 +353,7 @@ async def test_a_fresh_delivery_queue_history_replays(
     harness: Harness, receiver: tuple[FlakyReceiver, str]
 ) -> None:
     history = await _record_delivery_queue(harness, receiver)
-    await _replayer().replay_workflow(history)
+    await replayer().replay_workflow(history)
     _replays_and_is_kept(DELIVERY_QUEUE, history)
 
 
@@ -385,4 +379,4 @@ def test_every_lifecycle_path_has_a_recorded_history() -> None:
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
 async def test_recorded_histories_replay(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())  # noqa: ASYNC240 - tiny
-    await _replayer().replay_workflow(history)
+    await replayer().replay_workflow(history)
