@@ -20,10 +20,14 @@ import httpx
 import psycopg
 import uvicorn
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
+from activities.store import StoreActivities
 from cli import migrate
+from db import models
+from db.outbox import OutboxConfig
 from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
 from domain.signatures import sign
@@ -39,6 +43,32 @@ CARRIER_SECRET = "test-carrier-secret"
 # A fixed key, so every test's workers, API and clients encrypt their Temporal payloads as
 # production does and can read each other's (the recorded replay histories use it too).
 PAYLOAD_KEY = "test:dGVzdCBwYXlsb2FkIGtleSwgMzIgYnl0ZXMgbG9uZyE="
+
+
+@dataclass
+class ReadModel:
+    """A migrated SQLite read model with one retailer, and the store activity writing it."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    store: StoreActivities
+    org_id: str
+
+
+@contextlib.asynccontextmanager
+async def migrated_read_model(directory: Path, retailer: str) -> AsyncIterator[ReadModel]:
+    """A read model in `directory`, migrated to head, holding the retailer named."""
+    url = f"sqlite+aiosqlite:///{directory}/read-model.db"
+    await asyncio.to_thread(migrate, url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    async with sessions.begin() as session:
+        org = models.Organisation(name=retailer, kind="retailer")
+        session.add(org)
+    store = StoreActivities(sessions, OutboxConfig("http://x", send_email=False))
+    try:
+        yield ReadModel(sessions, store, org.id)
+    finally:
+        await engine.dispose()
 
 
 def replayer(workflows: Sequence[type] = WORKFLOWS) -> Replayer:

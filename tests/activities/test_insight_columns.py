@@ -6,28 +6,23 @@ fills them in for repairs recorded before it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.store import StoreActivities
-from cli import migrate
 from db import models
-from db.outbox import OutboxConfig
-from db.session import make_engine, make_sessionmaker, sync_url
+from db.session import sync_url
 from domain.common import Address, Customer
 from domain.contracts.facts import DiagnosisFacts, RepairFacts, SlaFacts
 from domain.contracts.store import CaseProjection, NewCase, TimelineEntry
 from domain.ids import new_tracking_token
+from tests.support import ReadModel, migrated_read_model
 from tests.test_migrations import _config
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -38,25 +33,12 @@ CUSTOMER = Customer(
 )
 
 
-@dataclass
-class ReadModel:
-    sessions: async_sessionmaker[AsyncSession]
-    store: StoreActivities
-    org_id: str
-
-
 @pytest.fixture(scope="module")
 async def read_model(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ReadModel]:
-    tmp: Path = tmp_path_factory.mktemp("insight-columns")
-    url = f"sqlite+aiosqlite:///{tmp}/read-model.db"
-    await asyncio.to_thread(migrate, url)
-    engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
-    async with sessions.begin() as session:
-        org = models.Organisation(name="Insight Retailer", kind="retailer")
-        session.add(org)
-    yield ReadModel(sessions, StoreActivities(sessions, OutboxConfig("http://x", False)), org.id)
-    await engine.dispose()
+    async with migrated_read_model(
+        tmp_path_factory.mktemp("insight-columns"), "Insight Retailer"
+    ) as model:
+        yield model
 
 
 def new_case(read_model: ReadModel, case_type: str) -> NewCase:

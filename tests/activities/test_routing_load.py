@@ -5,52 +5,30 @@ every repair case ever before migration 0024)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.store import StoreActivities
-from cli import migrate
 from db import models
-from db.outbox import OutboxConfig
 from db.repair_centers import _OPEN_JOBS, open_jobs, route_job
-from db.session import make_engine, make_sessionmaker
 from domain.common import Address, Customer
 from domain.contracts.store import NewCase, TimelineEntry
 from domain.ids import new_tracking_token
+from tests.support import ReadModel, migrated_read_model
 
 AT = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 WHERE = Address(line1="1 Main St", city="Springfield", postal_code="12345", country="US")
 CUSTOMER = Customer(name="Ada Lovelace", email="ada@example.com", address=WHERE)
 
 
-@dataclass
-class ReadModel:
-    sessions: async_sessionmaker[AsyncSession]
-    store: StoreActivities
-    retailer: str
-
-
 @pytest.fixture
 async def read_model(tmp_path: Path) -> AsyncIterator[ReadModel]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/read-model.db"
-    await asyncio.to_thread(migrate, url)
-    engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
-    async with sessions.begin() as session:
-        retailer = models.Organisation(name="Shop", kind="retailer")
-        session.add(retailer)
-    yield ReadModel(
-        sessions, StoreActivities(sessions, OutboxConfig("http://x", False)), retailer.id
-    )
-    await engine.dispose()
+    async with migrated_read_model(tmp_path, "Shop") as model:
+        yield model
 
 
 async def center(read_model: ReadModel, name: str, categories: list[str]) -> str:
@@ -82,7 +60,7 @@ async def jobs(read_model: ReadModel, center_id: str, status: str, count: int) -
         await read_model.store.record_case(
             NewCase(
                 case_id=case_id,
-                org_id=read_model.retailer,
+                org_id=read_model.org_id,
                 case_type="repair",
                 workflow_id=f"wf-{case_id}",
                 status=status,
@@ -110,13 +88,13 @@ async def test_closed_jobs_do_not_weigh_on_a_center(read_model: ReadModel) -> No
         assert await open_jobs(session, busy_before) == 1
         assert await open_jobs(session, busy_now) == 2
         assert await open_jobs(session, elsewhere) == 5
-        chosen = await route_job(session, "audio", "US", read_model.retailer)
+        chosen = await route_job(session, "audio", "US", read_model.org_id)
     # One open job against two: the center whose four closed jobs are history gets it.
     assert chosen is not None and chosen.org_id == busy_before
     assert chosen.name == "Once busy"
     await jobs(read_model, busy_before, "received", 2)
     async with read_model.sessions() as session:
-        chosen = await route_job(session, "audio", "US", read_model.retailer)
+        chosen = await route_job(session, "audio", "US", read_model.org_id)
     assert chosen is not None and chosen.org_id == busy_now
 
 

@@ -4,27 +4,19 @@ an entry in a case already closed and a transaction that rolled back count nothi
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from activities.store import StoreActivities
-from cli import migrate
-from db import models
-from db.outbox import OutboxConfig
-from db.session import make_engine, make_sessionmaker
 from domain.common import Address, Customer
 from domain.contracts.store import CaseProjection, NewCase, TimelineEntry
 from domain.ids import new_tracking_token
+from tests.support import ReadModel, migrated_read_model
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CUSTOMER = Customer(
@@ -34,26 +26,12 @@ CUSTOMER = Customer(
 )
 
 
-@dataclass
-class ReadModel:
-    sessions: async_sessionmaker[AsyncSession]
-    store: StoreActivities
-    org_id: str
-
-
 @pytest.fixture(scope="module")
 async def read_model(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ReadModel]:
-    tmp: Path = tmp_path_factory.mktemp("case-metrics")
-    url = f"sqlite+aiosqlite:///{tmp}/read-model.db"
-    await asyncio.to_thread(migrate, url)
-    engine = make_engine(url)
-    sessions = make_sessionmaker(engine)
-    async with sessions.begin() as session:
-        org = models.Organisation(name="Metrics Retailer", kind="retailer")
-        session.add(org)
-    store = StoreActivities(sessions, OutboxConfig("http://x", send_email=False))
-    yield ReadModel(sessions, store, org.id)
-    await engine.dispose()
+    async with migrated_read_model(
+        tmp_path_factory.mktemp("case-metrics"), "Metrics Retailer"
+    ) as model:
+        yield model
 
 
 def counted(name: str, **labels: str) -> float:
