@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -30,6 +30,9 @@ from db import models
 from db.outbox import OutboxConfig
 from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
+from domain.common import Address, Customer
+from domain.contracts.store import NewCase, TimelineEntry
+from domain.ids import new_tracking_token
 from domain.signatures import sign
 from settings import Settings
 from temporal_client import make_data_converter
@@ -45,6 +48,14 @@ CARRIER_SECRET = "test-carrier-secret"
 PAYLOAD_KEY = "test:dGVzdCBwYXlsb2FkIGtleSwgMzIgYnl0ZXMgbG9uZyE="
 
 
+# The customer of the cases a test writes straight into a read model.
+READ_MODEL_CUSTOMER = Customer(
+    name="Ada Lovelace",
+    email="ada@example.com",
+    address=Address(line1="1 Main St", city="Springfield", postal_code="12345", country="US"),
+)
+
+
 @dataclass
 class ReadModel:
     """A migrated SQLite read model with one retailer, and the store activity writing it."""
@@ -52,6 +63,25 @@ class ReadModel:
     sessions: async_sessionmaker[AsyncSession]
     store: StoreActivities
     org_id: str
+
+    def new_case(
+        self, case_type: str, status: str, *, at: datetime, event: str = "created", **fields: Any
+    ) -> NewCase:
+        """A case of the retailer as its workflow first records it (one timeline entry)."""
+        case_id = f"T-{uuid.uuid4().hex[:12].upper()}"
+        return NewCase(
+            case_id=case_id,
+            org_id=self.org_id,
+            case_type=case_type,
+            workflow_id=f"wf-{case_id}",
+            status=status,
+            tracking_token=new_tracking_token(),
+            customer=READ_MODEL_CUSTOMER,
+            created_at=at,
+            currency="USD",
+            timeline=[TimelineEntry(1, at, status, event, "system")],
+            **fields,
+        )
 
 
 @contextlib.asynccontextmanager

@@ -18,19 +18,12 @@ from sqlalchemy import create_engine, select, text
 
 from db import models
 from db.session import sync_url
-from domain.common import Address, Customer
 from domain.contracts.facts import DiagnosisFacts, RepairFacts, SlaFacts
 from domain.contracts.store import CaseProjection, NewCase, TimelineEntry
-from domain.ids import new_tracking_token
 from tests.support import ReadModel, migrated_read_model
 from tests.test_migrations import _config
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-CUSTOMER = Customer(
-    name="Ada Lovelace",
-    email="ada@example.com",
-    address=Address(line1="1 Main St", city="Springfield", postal_code="12345", country="US"),
-)
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +35,7 @@ async def read_model(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 
 
 def new_case(read_model: ReadModel, case_type: str) -> NewCase:
-    case_id = f"T-{uuid.uuid4().hex[:12].upper()}"
-    return NewCase(
-        case_id=case_id,
-        org_id=read_model.org_id,
-        case_type=case_type,
-        workflow_id=f"wf-{case_id}",
-        status="awaiting_unit",
-        tracking_token=new_tracking_token(),
-        customer=CUSTOMER,
-        created_at=AT,
-        currency="USD",
-        timeline=[TimelineEntry(1, AT, "awaiting_unit", "created", "system")],
-    )
+    return read_model.new_case(case_type, "awaiting_unit", at=AT)
 
 
 def step(

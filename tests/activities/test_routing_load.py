@@ -5,7 +5,6 @@ every repair case ever before migration 0024)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,14 +14,9 @@ import pytest
 
 from db import models
 from db.repair_centers import _OPEN_JOBS, open_jobs, route_job
-from domain.common import Address, Customer
-from domain.contracts.store import NewCase, TimelineEntry
-from domain.ids import new_tracking_token
 from tests.support import ReadModel, migrated_read_model
 
 AT = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-WHERE = Address(line1="1 Main St", city="Springfield", postal_code="12345", country="US")
-CUSTOMER = Customer(name="Ada Lovelace", email="ada@example.com", address=WHERE)
 
 
 @pytest.fixture
@@ -56,22 +50,8 @@ async def center(read_model: ReadModel, name: str, categories: list[str]) -> str
 
 async def jobs(read_model: ReadModel, center_id: str, status: str, count: int) -> None:
     for _ in range(count):
-        case_id = f"REP-{uuid.uuid4().hex[:12].upper()}"
-        await read_model.store.record_case(
-            NewCase(
-                case_id=case_id,
-                org_id=read_model.org_id,
-                case_type="repair",
-                workflow_id=f"wf-{case_id}",
-                status=status,
-                tracking_token=new_tracking_token(),
-                customer=CUSTOMER,
-                created_at=AT,
-                currency="USD",
-                receiving_org_id=center_id,
-                timeline=[TimelineEntry(1, AT, status, "created", "retailer")],
-            )
-        )
+        job = read_model.new_case("repair", status, at=AT, receiving_org_id=center_id)
+        await read_model.store.record_case(job)
 
 
 async def test_closed_jobs_do_not_weigh_on_a_center(read_model: ReadModel) -> None:

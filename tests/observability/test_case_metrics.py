@@ -4,7 +4,6 @@ an entry in a case already closed and a transaction that rolled back count nothi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,17 +12,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from domain.common import Address, Customer
 from domain.contracts.store import CaseProjection, NewCase, TimelineEntry
-from domain.ids import new_tracking_token
 from tests.support import ReadModel, migrated_read_model
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-CUSTOMER = Customer(
-    name="Ada Lovelace",
-    email="ada@example.com",
-    address=Address(line1="1 Main St", city="Springfield", postal_code="12345", country="US"),
-)
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +31,7 @@ def counted(name: str, **labels: str) -> float:
 
 
 def new_case(read_model: ReadModel, case_type: str, status: str = "created") -> NewCase:
-    case_id = f"T-{uuid.uuid4().hex[:12].upper()}"
-    return NewCase(
-        case_id=case_id,
-        org_id=read_model.org_id,
-        case_type=case_type,
-        workflow_id=f"wf-{case_id}",
-        status=status,
-        tracking_token=new_tracking_token(),
-        customer=CUSTOMER,
-        created_at=AT,
-        currency="USD",
-        timeline=[TimelineEntry(1, AT, status, status, "system")],
-    )
+    return read_model.new_case(case_type, status, at=AT, event=status)
 
 
 def moved(case: NewCase, seq: int, status: str, event: str) -> CaseProjection:
