@@ -45,6 +45,9 @@ async def add_user(
     hash, never returned). The same `Idempotency-Key` and body answer the user the first
     request made; the key's record holds the password only as a keyed fingerprint."""
     org = await _org_for(principal, session, org_id)
+    # Read now: a refused insert rolls the session back, which expires `org`, and reading
+    # an expired attribute would be a lazy load the async session cannot do (a 500).
+    owner = org.id
     user_id = models.new_id()
     key = setup_command_key(
         idempotency_key,
@@ -65,7 +68,7 @@ async def add_user(
         # A concurrent request with the same key may have made the user under this id.
         if key is None or refused.code != "email_taken":
             raise
-        made = await _made(session, org.id, user_id)
+        made = await _made(session, owner, user_id)
         if made is None:
             raise
         user = made

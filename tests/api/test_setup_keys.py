@@ -223,8 +223,10 @@ async def test_a_user_made_once_per_key_the_password_never_in_the_record(stack: 
             path, json=user(email, "another horse battery"), headers=keyed("user-1")
         )
         assert_problem(conflict, 409, "idempotency_conflict")
-        # Without a key the email is still taken, as before.
+        # Without a key the email is still taken, as before; and under another key too.
         assert_problem(await http.post(path, json=user(email)), 409, "email_taken")
+        taken = await http.post(path, json=user(email), headers=keyed("user-2"))
+        assert_problem(taken, 409, "email_taken")
     # The admin's key with the same name is the admin's, not the organisation's.
     async with stack.http(ADMIN_KEY) as admin:
         other = f"bob-{uuid.uuid4().hex[:8]}@example.com"
