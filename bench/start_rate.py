@@ -147,8 +147,8 @@ async def main() -> None:
             f"floor (an RMA creation's history shape, no-op bodies: {shape.describe()}): "
             f"{floor:.1f}/s"
         )
-    print(f"start_rate ratio: {api / raw:.2f} (target >= {TARGET[backend]})")
-    print(f"start_rate floor ratio: {api / floor:.2f} (target >= {FLOOR_TARGET})")
+    print(f"start_rate ratio: {api / raw:.3f} (target >= {TARGET[backend]})")
+    print(f"start_rate floor ratio: {api / floor:.3f} (target >= {FLOOR_TARGET})")
 
 
 if __name__ == "__main__":
