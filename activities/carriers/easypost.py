@@ -72,12 +72,13 @@ class EasyPostCarrier:
         shipment_id = await journal.recall()
         if shipment_id is None:
             created = await self._call(self.client.shipment.create, **shipment_params(request))
-            shipment_id = await journal.remember(str(created["id"]))
+            created_id = str(created["id"])
+            shipment_id = await journal.remember(created_id)
             # Another attempt's shipment was kept first: that one is bought, not this one
             # (an unbought EasyPost shipment costs nothing).
             shipment = (
                 created
-                if shipment_id == created["id"]
+                if shipment_id == created_id
                 else await self._call(self.client.shipment.retrieve, shipment_id)
             )
         else:
