@@ -12,7 +12,9 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +53,39 @@ async def rate(
 
     await asyncio.gather(*(caller(w) for w in range(concurrency)))
     return count / (time.perf_counter() - started), count
+
+
+@dataclass
+class Rounds:
+    """The rates of a bench's rounds (raw, ours, floor, measured in turn): a machine whose
+    speed drifts during a run (a shared host) moves all three alike within a round, so the
+    ratios are taken of the rounds' means rather than of one measurement each."""
+
+    raw: list[float] = field(default_factory=list)
+    ours: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    # Our case's CPU per process (`cpu_per`), each round's.
+    cpu: list[dict[str, float]] = field(default_factory=list)
+
+    def add(self, raw: float, ours: tuple[float, dict[str, float]], floor: float) -> None:
+        self.raw.append(raw)
+        self.ours.append(ours[0])
+        self.cpu.append(ours[1])
+        self.floor.append(floor)
+
+    def report(self, name: str, case: str, target: float, floor_target: float) -> None:
+        """Each round's ratios and the mean CPU per case (with more than one round), then
+        `NAME ratio` and `NAME floor ratio` of the means. Three decimals: at two, 0.1985
+        would print as the 0.20 it misses."""
+        if len(self.raw) > 1:
+            rounds = zip(self.raw, self.ours, self.floor, strict=True)
+            for i, (raw, ours, floor) in enumerate(rounds, 1):
+                print(f"round {i}: ratio {ours / raw:.3f}, floor ratio {ours / floor:.3f}")
+            mean = {process: fmean(cpu[process] for cpu in self.cpu) for process in self.cpu[0]}
+            print(cpu_line(f"{case}, mean of {len(self.cpu)} rounds", mean))
+        raw, ours, floor = fmean(self.raw), fmean(self.ours), fmean(self.floor)
+        print(f"{name} ratio: {ours / raw:.3f} (target >= {target})")
+        print(f"{name} floor ratio: {ours / floor:.3f} (target >= {floor_target})")
 
 
 @contextmanager
@@ -191,9 +226,13 @@ async def settled_cpu_seconds(env: dict[str, str], quiet: float = 0.02) -> dict[
     return used
 
 
-def cpu_line(what: str, before: dict[str, float], after: dict[str, float], count: int) -> str:
+def cpu_per(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    """Milliseconds of CPU per case by process, between two `cpu_seconds`."""
+    return {name: 1000 * (after[name] - before[name]) / count for name in after}
+
+
+def cpu_line(what: str, per: dict[str, float]) -> str:
     """`CPU per <what>: temporal … ms, worker … ms, api … ms, all … ms`."""
-    per = {name: 1000 * (after[name] - before[name]) / count for name in after}
     return (
         f"CPU per {what}: "
         + ", ".join(f"{name} {ms:.0f} ms" for name, ms in per.items())

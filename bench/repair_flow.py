@@ -5,8 +5,10 @@ seven updates) on a minimal workflow, on the same dev server in the same run.
 
     python bench/repair_flow.py [--seconds 20] [--in-flight 50] [--database-url URL]
                                 [--profile DIR] [--no-sandbox] [--steps JOBS]
-                                [--history CASES]
+                                [--history CASES] [--rounds N]
 
+`--rounds N` takes the three measurements (raw, ours, floor) in turn N times and prints the
+ratios of their means, as `bench/start_rate.py --rounds` does.
 `--steps JOBS` measures nothing else: JOBS jobs take each step in turn, four at a time, and
 each step's CPU per job is printed by process (where a job's CPU goes, without polls).
 `--history CASES` first writes that many earlier cases of another retailer into the read
@@ -29,7 +31,9 @@ from pathlib import Path
 
 import httpx
 from common import (
+    Rounds,
     cpu_line,
+    cpu_per,
     cpu_seconds,
     profiling,
     rate,
@@ -249,9 +253,9 @@ class RepairSteps:
 
 async def api_flow_rate(
     env: dict[str, str], seconds: float, in_flight: int, profile: str | None = None
-) -> tuple[float, str]:
-    """Repair jobs per second, and the workflow ID of one completed before the measured
-    run."""
+) -> tuple[float, dict[str, float], str]:
+    """Repair jobs per second, their CPU per job by process (`cpu_per`), and the workflow
+    ID of one completed before the measured run."""
     limits = httpx.Limits(max_connections=in_flight * 2)
     base = env["AFTERSALES_PUBLIC_BASE_URL"]
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
@@ -267,9 +271,10 @@ async def api_flow_rate(
             per_second, jobs = await rate(job, seconds, in_flight)
             after = await settled_cpu_seconds(env)
         polls = steps.polls / jobs
-    print(cpu_line("repair job", before, after, jobs))
+    cpu = cpu_per(before, after, jobs)
+    print(cpu_line("repair job", cpu))
     print(f"GETs per job until it read completed: {polls:.1f}")
-    return per_second, first
+    return per_second, cpu, first
 
 
 async def cpu_by_step(env: dict[str, str], jobs: int, in_flight: int = 4) -> None:
@@ -369,10 +374,18 @@ async def main() -> None:
         "--compare",
         type=Path,
         metavar="CHECKOUT",
-        help="with --steps: each step's CPU here and in another checkout (a `git worktree` of "
-        "an earlier commit), side by side, alternating",
+        help="this tree and another checkout (a `git worktree` of an earlier commit), each "
+        "with its own processes, measured in alternating rounds (--rounds, default 3); "
+        "with --steps, each step's CPU side by side",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="with --compare (default 3)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="the raw, ours and floor measurements taken in turn this many times, each "
+        "--seconds long, and the ratios taken of their means (default 1); with --compare, "
+        "the rounds of each step (default 3)",
+    )
     parser.add_argument(
         "--history",
         type=int,
@@ -390,27 +403,43 @@ async def main() -> None:
             system(args.database_url, settings, history=args.history) as now,
         ):
             envs = {"compared": before, "this": now}
-            await cpu_by_step_compared(envs, args.steps or 40, args.rounds)
+            if args.steps:
+                await cpu_by_step_compared(envs, args.steps, args.rounds or 3)
+                return
+            trees = {label: Rounds() for label in envs}
+            for i in range(args.rounds or 3):
+                for label, env in envs.items():
+                    print(f"-- round {i + 1}, {label} tree")
+                    await measure_round(env, args, trees[label])
+        for label, rounds in trees.items():
+            print(f"== {label} tree{f' ({args.compare})' if label == 'compared' else ''}")
+            rounds.report("repair_flow", "repair job", TARGET, FLOOR_TARGET)
         return
     with system(args.database_url, settings, history=args.history) as env:
         if args.steps:
             await cpu_by_step(env, args.steps)
             return
-        raw = await raw_flow_rate(env["AFTERSALES_TEMPORAL_ADDRESS"], args.seconds, args.in_flight)
-        print(f"raw start + {STEPS - 1} updates: {raw:.1f} jobs/s ({args.in_flight} in flight)")
-        api, first = await api_flow_rate(env, args.seconds, args.in_flight, args.profile)
-        backend = "PostgreSQL" if args.database_url else "SQLite"
-        print(f"repair jobs over HTTP: {api:.1f} jobs/s ({args.in_flight} in flight, {backend})")
-        floor, shape = await floor_rate(
-            env["AFTERSALES_TEMPORAL_ADDRESS"], first, args.seconds, args.in_flight, env
-        )
-        print(
-            f"floor (a repair job's history shape, no-op bodies: {shape.describe()}): "
-            f"{floor:.1f} jobs/s"
-        )
-    # Three decimals: at two, 0.1985 would print as the target it misses.
-    print(f"repair_flow ratio: {api / raw:.3f} (target >= {TARGET})")
-    print(f"repair_flow floor ratio: {api / floor:.3f} (target >= {FLOOR_TARGET})")
+        rounds = Rounds()
+        for _ in range(args.rounds or 1):
+            await measure_round(env, args, rounds)
+    rounds.report("repair_flow", "repair job", TARGET, FLOOR_TARGET)
+
+
+async def measure_round(env: dict[str, str], args: argparse.Namespace, rounds: Rounds) -> None:
+    """Raw, ours and the floor, one after the other, each `--seconds` long."""
+    address = env["AFTERSALES_TEMPORAL_ADDRESS"]
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    flight = f"{args.in_flight} in flight"
+    raw = await raw_flow_rate(address, args.seconds, args.in_flight)
+    print(f"raw start + {STEPS - 1} updates: {raw:.1f} jobs/s ({flight})")
+    api, cpu, first = await api_flow_rate(env, args.seconds, args.in_flight, args.profile)
+    print(f"repair jobs over HTTP: {api:.1f} jobs/s ({flight}, {backend})")
+    floor, shape = await floor_rate(address, first, args.seconds, args.in_flight, env)
+    print(
+        f"floor (a repair job's history shape, no-op bodies: {shape.describe()}): "
+        f"{floor:.1f} jobs/s"
+    )
+    rounds.add(raw, (api, cpu), floor)
 
 
 if __name__ == "__main__":

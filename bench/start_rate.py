@@ -2,11 +2,13 @@
 over raw `client.start_workflow` per second of a trivial workflow on the same dev server.
 
     python bench/start_rate.py [--seconds 15] [--concurrency 32] [--database-url URL]
-                               [--profile DIR] [--history CASES]
+                               [--profile DIR] [--history CASES] [--rounds N]
 
-`--profile DIR` records the worker and the API with py-spy while the RMAs are created, as
-`bench/repair_flow.py --profile` does; `--history CASES` first writes that many earlier
-cases into the read model (bench/history.py).
+`--rounds N` takes the three measurements (raw, ours, floor) in turn N times and prints the
+ratios of their means: on a machine whose speed drifts, one raw run and one of ours can
+land on different sides of a drift. `--profile DIR` records the worker and the API with
+py-spy while the RMAs are created, as `bench/repair_flow.py --profile` does; `--history
+CASES` first writes that many earlier cases into the read model (bench/history.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from common import (
+    Rounds,
     cpu_line,
+    cpu_per,
     cpu_seconds,
     profiling,
     rate,
@@ -57,8 +61,9 @@ async def raw_start_rate(address: str, seconds: float, concurrency: int) -> floa
 
 async def api_create_rate(
     env: dict[str, str], seconds: float, concurrency: int, profile: str | None = None
-) -> tuple[float, str]:
-    """RMAs per second, and the workflow ID of one created before the measured run."""
+) -> tuple[float, dict[str, float], str]:
+    """RMAs per second, their CPU per RMA by process (`cpu_per`), and the workflow ID of one
+    created before the measured run."""
     base, admin_key = env["AFTERSALES_PUBLIC_BASE_URL"], env["AFTERSALES_ADMIN_KEY"]
     async with httpx.AsyncClient(
         base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency)
@@ -117,8 +122,9 @@ async def api_create_rate(
             before = cpu_seconds(env)
             per_second, created = await rate(create, seconds, concurrency)
             after = await settled_cpu_seconds(env)
-    print(cpu_line("RMA", before, after, created))
-    return per_second, first
+    cpu = cpu_per(before, after, created)
+    print(cpu_line("RMA", cpu))
+    return per_second, cpu, first
 
 
 async def main() -> None:
@@ -134,21 +140,32 @@ async def main() -> None:
         metavar="CASES",
         help="that many earlier cases in the read model first (bench/history.py)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="the raw, ours and floor measurements taken in turn this many times, each "
+        "--seconds long, and the ratios taken of their means",
+    )
     args = parser.parse_args()
+    backend = "PostgreSQL" if args.database_url else "SQLite"
     with system(args.database_url, history=args.history) as env:
         address = env["AFTERSALES_TEMPORAL_ADDRESS"]
-        raw = await raw_start_rate(address, args.seconds, args.concurrency)
-        print(f"raw start_workflow: {raw:.1f}/s ({args.concurrency} concurrent)")
-        api, first = await api_create_rate(env, args.seconds, args.concurrency, args.profile)
-        backend = "PostgreSQL" if args.database_url else "SQLite"
-        print(f"RMAs created over HTTP: {api:.1f}/s ({args.concurrency} concurrent, {backend})")
-        floor, shape = await floor_rate(address, first, args.seconds, args.concurrency, env)
-        print(
-            f"floor (an RMA creation's history shape, no-op bodies: {shape.describe()}): "
-            f"{floor:.1f}/s"
-        )
-    print(f"start_rate ratio: {api / raw:.3f} (target >= {TARGET[backend]})")
-    print(f"start_rate floor ratio: {api / floor:.3f} (target >= {FLOOR_TARGET})")
+        rounds = Rounds()
+        for _ in range(args.rounds):
+            raw = await raw_start_rate(address, args.seconds, args.concurrency)
+            print(f"raw start_workflow: {raw:.1f}/s ({args.concurrency} concurrent)")
+            api, cpu, first = await api_create_rate(
+                env, args.seconds, args.concurrency, args.profile
+            )
+            print(f"RMAs created over HTTP: {api:.1f}/s ({args.concurrency} concurrent, {backend})")
+            floor, shape = await floor_rate(address, first, args.seconds, args.concurrency, env)
+            print(
+                f"floor (an RMA creation's history shape, no-op bodies: {shape.describe()}): "
+                f"{floor:.1f}/s"
+            )
+            rounds.add(raw, (api, cpu), floor)
+    rounds.report("start_rate", "RMA", TARGET[backend], FLOOR_TARGET)
 
 
 if __name__ == "__main__":
