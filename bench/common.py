@@ -35,6 +35,17 @@ def run_bench(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     uvloop.run(main())
 
 
+def api_client(env: dict[str, str], connections: int = 100) -> httpx.AsyncClient:
+    """A client of the `system()`'s API. Its idle connections expire well before uvicorn
+    closes them (5 s): a connection reused at the moment the server closes it fails the
+    request with a `ReadError`, which ended a bench run once."""
+    return httpx.AsyncClient(
+        base_url=env["AFTERSALES_PUBLIC_BASE_URL"],
+        timeout=120,
+        limits=httpx.Limits(max_connections=connections, keepalive_expiry=1.0),
+    )
+
+
 async def rate(
     make_one: Callable[[int], Awaitable[object]], seconds: float, concurrency: int
 ) -> tuple[float, int]:
@@ -86,6 +97,21 @@ class Rounds:
         raw, ours, floor = fmean(self.raw), fmean(self.ours), fmean(self.floor)
         print(f"{name} ratio: {ours / raw:.3f} (target >= {target})")
         print(f"{name} floor ratio: {ours / floor:.3f} (target >= {floor_target})")
+
+
+async def alternate(
+    envs: dict[str, dict[str, str]],
+    count: int,
+    measure: Callable[[dict[str, str], Rounds], Awaitable[None]],
+) -> dict[str, Rounds]:
+    """`count` rounds of `measure` on each of two (or more) systems in turn (each label's
+    `system()`), so that a drift of the machine's speed falls on every tree alike."""
+    trees = {label: Rounds() for label in envs}
+    for i in range(count):
+        for label, env in envs.items():
+            print(f"-- round {i + 1}, {label} tree")
+            await measure(env, trees[label])
+    return trees
 
 
 @contextmanager

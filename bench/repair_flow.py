@@ -32,6 +32,8 @@ from pathlib import Path
 import httpx
 from common import (
     Rounds,
+    alternate,
+    api_client,
     cpu_line,
     cpu_per,
     cpu_seconds,
@@ -256,9 +258,7 @@ async def api_flow_rate(
 ) -> tuple[float, dict[str, float], str]:
     """Repair jobs per second, their CPU per job by process (`cpu_per`), and the workflow
     ID of one completed before the measured run."""
-    limits = httpx.Limits(max_connections=in_flight * 2)
-    base = env["AFTERSALES_PUBLIC_BASE_URL"]
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+    async with api_client(env, in_flight * 2) as http:
         steps = RepairSteps(http, env)
         await steps.set_up()
 
@@ -281,8 +281,7 @@ async def cpu_by_step(env: dict[str, str], jobs: int, in_flight: int = 4) -> Non
     """Where a job's CPU goes: every job takes one step before any takes the next, and each
     process's CPU is read once the step has settled, so each row is that step's own cost
     (per job, in ms). Without polls: the last row is one `GET` of a completed job."""
-    base = env["AFTERSALES_PUBLIC_BASE_URL"]
-    async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+    async with api_client(env) as http:
         steps = RepairSteps(http, env)
         await steps.set_up()
         await steps.job(-1)  # warm up
@@ -312,13 +311,10 @@ async def cpu_by_step_compared(
     taken by one system's jobs and then the other's, first one then the other in turn: both
     see the machine as it is at that moment, so a change of a few percent shows through the
     drift of the machine's speed, which separate runs cannot tell apart from it."""
-    base = {label: env["AFTERSALES_PUBLIC_BASE_URL"] for label, env in envs.items()}
     async with contextlib.AsyncExitStack() as stack:
         steps: dict[str, RepairSteps] = {}
         for label, env in envs.items():
-            http = await stack.enter_async_context(
-                httpx.AsyncClient(base_url=base[label], timeout=120)
-            )
+            http = await stack.enter_async_context(api_client(env))
             steps[label] = RepairSteps(http, env)
             await steps[label].set_up()
             await steps[label].job(-1)  # warm up
@@ -406,11 +402,9 @@ async def main() -> None:
             if args.steps:
                 await cpu_by_step_compared(envs, args.steps, args.rounds or 3)
                 return
-            trees = {label: Rounds() for label in envs}
-            for i in range(args.rounds or 3):
-                for label, env in envs.items():
-                    print(f"-- round {i + 1}, {label} tree")
-                    await measure_round(env, args, trees[label])
+            trees = await alternate(
+                envs, args.rounds or 3, lambda env, rounds: measure_round(env, args, rounds)
+            )
         for label, rounds in trees.items():
             print(f"== {label} tree{f' ({args.compare})' if label == 'compared' else ''}")
             rounds.report("repair_flow", "repair job", TARGET, FLOOR_TARGET)

@@ -3,10 +3,13 @@ over raw `client.start_workflow` per second of a trivial workflow on the same de
 
     python bench/start_rate.py [--seconds 15] [--concurrency 32] [--database-url URL]
                                [--profile DIR] [--history CASES] [--rounds N]
+                               [--compare CHECKOUT]
 
 `--rounds N` takes the three measurements (raw, ours, floor) in turn N times and prints the
 ratios of their means: on a machine whose speed drifts, one raw run and one of ours can
-land on different sides of a drift. `--profile DIR` records the worker and the API with
+land on different sides of a drift. `--compare CHECKOUT` runs this tree and another checkout
+(a `git worktree` of an earlier commit) side by side, in alternating rounds: before and
+after in one run. `--profile DIR` records the worker and the API with
 py-spy while the RMAs are created, as `bench/repair_flow.py --profile` does; `--history
 CASES` first writes that many earlier cases into the read model (bench/history.py).
 """
@@ -16,10 +19,12 @@ from __future__ import annotations
 import argparse
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-import httpx
 from common import (
     Rounds,
+    alternate,
+    api_client,
     cpu_line,
     cpu_per,
     cpu_seconds,
@@ -64,10 +69,8 @@ async def api_create_rate(
 ) -> tuple[float, dict[str, float], str]:
     """RMAs per second, their CPU per RMA by process (`cpu_per`), and the workflow ID of one
     created before the measured run."""
-    base, admin_key = env["AFTERSALES_PUBLIC_BASE_URL"], env["AFTERSALES_ADMIN_KEY"]
-    async with httpx.AsyncClient(
-        base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency)
-    ) as http:
+    admin_key = env["AFTERSALES_ADMIN_KEY"]
+    async with api_client(env, concurrency) as http:
         admin = {"Authorization": f"Bearer {admin_key}"}
         org = (
             await http.post("/v1/orgs", json={"name": "Bench", "kind": "retailer"}, headers=admin)
@@ -143,29 +146,53 @@ async def main() -> None:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=1,
+        default=None,
         help="the raw, ours and floor measurements taken in turn this many times, each "
-        "--seconds long, and the ratios taken of their means",
+        "--seconds long, and the ratios taken of their means (default 1; 3 with --compare)",
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="CHECKOUT",
+        help="this tree and another checkout (a `git worktree` of an earlier commit), each "
+        "with its own processes, measured in alternating rounds (--rounds, default 3)",
     )
     args = parser.parse_args()
     backend = "PostgreSQL" if args.database_url else "SQLite"
+    if args.compare:
+        with (
+            system(args.database_url, root=args.compare.resolve(), history=args.history) as before,
+            system(args.database_url, history=args.history) as now,
+        ):
+            trees = await alternate(
+                {"compared": before, "this": now},
+                args.rounds or 3,
+                lambda env, rounds: measure_round(env, args, rounds),
+            )
+        for label, rounds in trees.items():
+            print(f"== {label} tree{f' ({args.compare})' if label == 'compared' else ''}")
+            rounds.report("start_rate", "RMA", TARGET[backend], FLOOR_TARGET)
+        return
     with system(args.database_url, history=args.history) as env:
-        address = env["AFTERSALES_TEMPORAL_ADDRESS"]
         rounds = Rounds()
-        for _ in range(args.rounds):
-            raw = await raw_start_rate(address, args.seconds, args.concurrency)
-            print(f"raw start_workflow: {raw:.1f}/s ({args.concurrency} concurrent)")
-            api, cpu, first = await api_create_rate(
-                env, args.seconds, args.concurrency, args.profile
-            )
-            print(f"RMAs created over HTTP: {api:.1f}/s ({args.concurrency} concurrent, {backend})")
-            floor, shape = await floor_rate(address, first, args.seconds, args.concurrency, env)
-            print(
-                f"floor (an RMA creation's history shape, no-op bodies: {shape.describe()}): "
-                f"{floor:.1f}/s"
-            )
-            rounds.add(raw, (api, cpu), floor)
+        for _ in range(args.rounds or 1):
+            await measure_round(env, args, rounds)
     rounds.report("start_rate", "RMA", TARGET[backend], FLOOR_TARGET)
+
+
+async def measure_round(env: dict[str, str], args: argparse.Namespace, rounds: Rounds) -> None:
+    """Raw, ours and the floor, one after the other, each `--seconds` long."""
+    address = env["AFTERSALES_TEMPORAL_ADDRESS"]
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    raw = await raw_start_rate(address, args.seconds, args.concurrency)
+    print(f"raw start_workflow: {raw:.1f}/s ({args.concurrency} concurrent)")
+    api, cpu, first = await api_create_rate(env, args.seconds, args.concurrency, args.profile)
+    print(f"RMAs created over HTTP: {api:.1f}/s ({args.concurrency} concurrent, {backend})")
+    floor, shape = await floor_rate(address, first, args.seconds, args.concurrency, env)
+    print(
+        f"floor (an RMA creation's history shape, no-op bodies: {shape.describe()}): {floor:.1f}/s"
+    )
+    rounds.add(raw, (api, cpu), floor)
 
 
 if __name__ == "__main__":

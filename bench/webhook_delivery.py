@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from common import BIN, cpu_seconds, run_bench, system
+from common import BIN, api_client, cpu_seconds, run_bench, system
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -135,8 +135,7 @@ async def our_rate(
     events: int,
     profile: str | None = None,
 ) -> tuple[float, list[float]]:
-    base = env["AFTERSALES_PUBLIC_BASE_URL"]
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+    async with api_client(env) as http:
         admin = {"Authorization": f"Bearer {env['AFTERSALES_ADMIN_KEY']}"}
         org = (
             await http.post("/v1/orgs", json={"name": "shop", "kind": "retailer"}, headers=admin)
