@@ -53,11 +53,16 @@ def test_unicode_scans_back() -> None:
         assert ("QRCode", text) in decode_barcodes(page_with_qr(text))
 
 
-def test_one_path_not_one_rectangle_per_module() -> None:
+def test_one_image_mask_bit_for_bit_the_symbol() -> None:
+    """The symbol is painted as one inline image mask, not an operator per module: its
+    hex rows, read back as bits, are the symbol's rows (dark "1"), padded to whole bytes."""
     lines = qr.qr_lines("http://127.0.0.1:8000/track/" + "x" * 32)
-    runs = qr._runs(lines)
-    dark_modules = sum(line.count("1") for line in lines)
-    # Horizontal runs are merged: fewer rectangles than dark modules, and each run covers
-    # exactly the dark modules of its row segment.
-    assert len(runs) < dark_modules
-    assert sum(int(r.split()[2]) for r in runs) == dark_modules
+    width = len(lines)
+    mask = qr.image_mask(lines)
+    header, data = mask.split("\nID ", 1)
+    assert header == f"BI /IM true /W {width} /H {width} /BPC 1 /D [1 0] /F /AHx"
+    hexed, end = data.split(">", 1)
+    assert end == "\nEI"
+    row_hex = 2 * ((width + 7) // 8)
+    rows = [hexed[i : i + row_hex] for i in range(0, len(hexed), row_hex)]
+    assert [bin(int(r, 16))[2:].zfill(4 * row_hex)[:width] for r in rows] == lines
