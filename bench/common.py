@@ -114,6 +114,15 @@ async def alternate(
     return trees
 
 
+def report_trees(
+    trees: dict[str, Rounds], compared: Path, name: str, case: str, target: float, floor: float
+) -> None:
+    """`Rounds.report` for each tree of an `alternate` run, under its label."""
+    for label, rounds in trees.items():
+        print(f"== {label} tree{f' ({compared})' if label == 'compared' else ''}")
+        rounds.report(name, case, target, floor)
+
+
 @contextmanager
 def system(
     database_url: str | None = None,

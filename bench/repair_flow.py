@@ -39,6 +39,7 @@ from common import (
     cpu_seconds,
     profiling,
     rate,
+    report_trees,
     run_bench,
     settled_cpu_seconds,
     system,
@@ -405,9 +406,7 @@ async def main() -> None:
             trees = await alternate(
                 envs, args.rounds or 3, lambda env, rounds: measure_round(env, args, rounds)
             )
-        for label, rounds in trees.items():
-            print(f"== {label} tree{f' ({args.compare})' if label == 'compared' else ''}")
-            rounds.report("repair_flow", "repair job", TARGET, FLOOR_TARGET)
+        report_trees(trees, args.compare, "repair_flow", "repair job", TARGET, FLOOR_TARGET)
         return
     with system(args.database_url, settings, history=args.history) as env:
         if args.steps:

@@ -30,6 +30,7 @@ from common import (
     cpu_seconds,
     profiling,
     rate,
+    report_trees,
     run_bench,
     settled_cpu_seconds,
     system,
@@ -169,9 +170,7 @@ async def main() -> None:
                 args.rounds or 3,
                 lambda env, rounds: measure_round(env, args, rounds),
             )
-        for label, rounds in trees.items():
-            print(f"== {label} tree{f' ({args.compare})' if label == 'compared' else ''}")
-            rounds.report("start_rate", "RMA", TARGET[backend], FLOOR_TARGET)
+        report_trees(trees, args.compare, "start_rate", "RMA", TARGET[backend], FLOOR_TARGET)
         return
     with system(args.database_url, history=args.history) as env:
         rounds = Rounds()
