@@ -78,10 +78,10 @@ class Rounds:
     # Our case's CPU per process (`cpu_per`), each round's.
     cpu: list[dict[str, float]] = field(default_factory=list)
 
-    def add(self, raw: float, ours: tuple[float, dict[str, float]], floor: float) -> None:
+    def add(self, raw: float, ours: float, cpu: dict[str, float], floor: float) -> None:
         self.raw.append(raw)
-        self.ours.append(ours[0])
-        self.cpu.append(ours[1])
+        self.ours.append(ours)
+        self.cpu.append(cpu)
         self.floor.append(floor)
 
     def report(self, name: str, case: str, target: float, floor_target: float) -> None:

@@ -432,7 +432,7 @@ async def measure_round(env: dict[str, str], args: argparse.Namespace, rounds: R
         f"floor (a repair job's history shape, no-op bodies: {shape.describe()}): "
         f"{floor:.1f} jobs/s"
     )
-    rounds.add(raw, (api, cpu), floor)
+    rounds.add(raw, api, cpu, floor)
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ async def measure_round(env: dict[str, str], args: argparse.Namespace, rounds: R
     print(
         f"floor (an RMA creation's history shape, no-op bodies: {shape.describe()}): {floor:.1f}/s"
     )
-    rounds.add(raw, (api, cpu), floor)
+    rounds.add(raw, api, cpu, floor)
 
 
 if __name__ == "__main__":
