@@ -198,8 +198,8 @@ def worker_for(client: Client, task_queue: str) -> Any:
     return Worker(client, task_queue=task_queue, workflows=[Floor], activities=[noop])
 
 
-def new_queue() -> str:
-    return f"bench-floor-{uuid.uuid4().hex[:6]}"
+# One task queue for every floor run on a server, not one per run: see common.RUN_QUEUES.
+QUEUE = "bench-floor"
 
 
 async def floor_rate(
@@ -214,24 +214,25 @@ async def floor_rate(
     With the bench's `env`, also prints the floor's CPU per case: the Temporal server's and
     this process's (the no-op worker and the client driving it, which stands in for the
     API's Temporal calls): what Temporal itself costs for this history shape."""
-    from common import cpu_seconds, rate
+    from common import CpuMeter, rate
 
     client = await Client.connect(address)
     shape = await history_shape(client, history_of)
-    queue = new_queue()
+    queue, run = QUEUE, uuid.uuid4().hex[:6]
+    meter = CpuMeter(env) if env else None
     async with worker_for(client, queue):
-        await drive(client, shape, f"{queue}-warm-up", queue)
-
-        def server() -> float:
-            return cpu_seconds(env)["temporal"] if env else 0.0
-
-        before = (server(), time.process_time())
+        await drive(client, shape, f"{queue}-{run}-warm-up", queue)
+        if meter:
+            await meter.start()
+        driving = time.process_time()
         per_second, cases = await rate(
-            lambda i: drive(client, shape, f"{queue}-{i}", queue), seconds, concurrency
+            lambda i: drive(client, shape, f"{queue}-{run}-{i}", queue), seconds, concurrency
         )
-        after = (server(), time.process_time())
-    if env and cases:
-        temporal, worker = (1000 * (b - a) / cases for a, b in zip(before, after, strict=True))
+        driven = time.process_time() - driving
+    # The server's work for the floor's timers is the floor's, as it is ours for our cases.
+    if meter and cases:
+        temporal = (await meter.per_case(cases))["temporal"]
+        worker = 1000 * driven / cases
         print(
             f"CPU per floor case: temporal {temporal:.0f} ms, worker and client {worker:.0f} ms, "
             f"all {temporal + worker:.0f} ms"

@@ -31,11 +31,12 @@ from pathlib import Path
 
 import httpx
 from common import (
+    CpuMeter,
     Rounds,
+    after_deferred_work,
     alternate,
     api_client,
     cpu_line,
-    cpu_per,
     cpu_seconds,
     profiling,
     rate,
@@ -80,16 +81,17 @@ class Steps:
 
 async def raw_flow_rate(address: str, seconds: float, in_flight: int) -> float:
     client = await Client.connect(address)
-    queue = f"bench-steps-{uuid.uuid4().hex[:6]}"
+    queue, run = "bench-steps", uuid.uuid4().hex[:6]  # one queue per server: see RUN_QUEUES
 
     async def job(i: int) -> None:
-        handle = await client.start_workflow(Steps.run, id=f"steps-{queue}-{i}", task_queue=queue)
+        handle = await client.start_workflow(Steps.run, id=f"steps-{run}-{i}", task_queue=queue)
         for step in range(1, STEPS):
             await handle.execute_update(Steps.advance, step)
         await handle.result()
 
     async with Worker(client, task_queue=queue, workflows=[Steps]):
         per_second, _ = await rate(job, seconds, in_flight)
+    await after_deferred_work()
     return per_second
 
 
@@ -267,12 +269,13 @@ async def api_flow_rate(
             return await steps.job(i)
 
         first = await job(-1)  # warm up; its history is the floor's shape
+        meter = CpuMeter(env)
+        await meter.start()
         with profiling(env, profile):
-            before, steps.polls = cpu_seconds(env), 0
+            steps.polls = 0
             per_second, jobs = await rate(job, seconds, in_flight)
-            after = await settled_cpu_seconds(env)
+            cpu = await meter.per_case(jobs)
         polls = steps.polls / jobs
-    cpu = cpu_per(before, after, jobs)
     print(cpu_line("repair job", cpu))
     print(f"GETs per job until it read completed: {polls:.1f}")
     return per_second, cpu, first

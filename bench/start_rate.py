@@ -22,17 +22,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common import (
+    CpuMeter,
     Rounds,
+    after_deferred_work,
     alternate,
     api_client,
     cpu_line,
-    cpu_per,
-    cpu_seconds,
     profiling,
     rate,
     report_trees,
     run_bench,
-    settled_cpu_seconds,
     system,
 )
 from floor import floor_rate
@@ -55,13 +54,14 @@ class Noop:
 
 async def raw_start_rate(address: str, seconds: float, concurrency: int) -> float:
     client = await Client.connect(address)
-    queue = f"bench-noop-{uuid.uuid4().hex[:6]}"
+    queue, run = "bench-noop", uuid.uuid4().hex[:6]  # one queue per server: see RUN_QUEUES
     async with Worker(client, task_queue=queue, workflows=[Noop]):
         per_second, _ = await rate(
-            lambda i: client.start_workflow(Noop.run, id=f"noop-{queue}-{i}", task_queue=queue),
+            lambda i: client.start_workflow(Noop.run, id=f"noop-{run}-{i}", task_queue=queue),
             seconds,
             concurrency,
         )
+    await after_deferred_work()
     return per_second
 
 
@@ -122,11 +122,11 @@ async def api_create_rate(
             return rma_workflow_id(response.json()["id"])
 
         first = await create(-1)  # warm up; its history is the floor's shape
+        meter = CpuMeter(env)
+        await meter.start()
         with profiling(env, profile):
-            before = cpu_seconds(env)
             per_second, created = await rate(create, seconds, concurrency)
-            after = await settled_cpu_seconds(env)
-    cpu = cpu_per(before, after, created)
+            cpu = await meter.per_case(created)
     print(cpu_line("RMA", cpu))
     return per_second, cpu, first
 
