@@ -1,4 +1,5 @@
-"""What a new case checks at creation: the retailer's catalog, and the unit's open cases."""
+"""What a new case reads and checks at creation: the retailer's name, policy and catalog,
+and the unit's open cases."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Problem
+from api.schemas.setup import PolicyDocument
 from db import models
-from domain.common import CLOSED_STATUSES
+from db.policies import name_and_policy
+from domain.common import CLOSED_STATUSES, Policy
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,24 @@ class Product:
     category: str
     unit_price: Decimal
     warranty_months: int
+
+
+@dataclass(frozen=True)
+class RetailerTerms:
+    """The organisation's name and policy, as a new case copies them."""
+
+    name: str
+    policy: Policy
+
+
+async def retailer_terms(session: AsyncSession, org_id: str) -> RetailerTerms:
+    """The terms of the principal's own organisation (which exists: its key or user was
+    just authenticated), read in one statement."""
+    found = await name_and_policy(session, org_id)
+    if found is None:
+        raise LookupError(f"organisation {org_id} is gone")
+    name, document = found
+    return RetailerTerms(name, PolicyDocument.model_validate(document).to_domain())
 
 
 async def catalog(session: AsyncSession, org_id: str, skus: set[str]) -> dict[str, Product]:

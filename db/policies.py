@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -15,6 +16,23 @@ async def policy_document(session: AsyncSession, org_id: str) -> dict[str, Any]:
     """The stored document; empty (every field its default) if the retailer has none."""
     row = await session.get(models.RetailerPolicy, org_id)
     return dict(row.document) if row else {}
+
+
+async def name_and_policy(session: AsyncSession, org_id: str) -> tuple[str, dict[str, Any]] | None:
+    """The organisation's name and its policy document (empty if it has none), as every case
+    copies them at creation, in one statement over the tables (no ORM loading); None: no
+    such organisation."""
+    org, policy = models.Organisation.__table__, models.RetailerPolicy.__table__
+    row = (
+        await session.execute(
+            select(org.c.name, policy.c.document)
+            .select_from(org.outerjoin(policy, policy.c.org_id == org.c.id))
+            .where(org.c.id == org_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return row.name, dict(row.document) if row.document is not None else {}
 
 
 async def replace_policy(session: AsyncSession, org_id: str, document: dict[str, Any]) -> None:

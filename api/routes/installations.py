@@ -12,7 +12,7 @@ from api import idempotency
 from api.auth import OrgKind
 from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import Viewer, documents_out, shipments_out, timeline_out
-from api.catalog import catalog, refuse_open_case
+from api.catalog import catalog, refuse_open_case, retailer_terms
 from api.commands import CaseCommands, CommandsDep
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import Problem
@@ -28,9 +28,6 @@ from api.schemas.installation import (
     VisitReportBody,
 )
 from api.schemas.relocation import checklist_of
-from api.schemas.setup import PolicyDocument
-from db.organisations import organisation
-from db.policies import policy_document
 from db.queries import CaseBundle
 from domain.contracts.facts import InstallationFacts, checklists_data, site_data, visit_data
 from domain.ids import installation_workflow_id, new_case_id, new_tracking_token
@@ -84,13 +81,11 @@ async def create_installation(
     # One open case per unit: refused here at once, and held by the database (the workflow
     # claims the unit as it records the case; a race lost is stored cancelled).
     await refuse_open_case(session, org_id, body.asset.serial, installation_id)
-    org = await organisation(session, org_id)
-    assert org is not None
-    policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
+    terms = await retailer_terms(session, org_id)
     start = InstallationStart(
         installation_id=installation_id,
         org_id=org_id,
-        org_name=org.name,
+        org_name=terms.name,
         tracking_token=new_tracking_token(),
         provider_org_id=body.provider_org_id,
         provider_name=provider,
@@ -100,7 +95,7 @@ async def create_installation(
         site=body.site.to_domain(),
         customer=body.customer.to_domain(),
         training=body.training,
-        policy=policy,
+        policy=terms.policy,
         public_base_url=settings.public_base_url,
     )
     started = await INSTALLATION_COMMANDS.start(

@@ -35,7 +35,7 @@ from db.portal import (
     record_deflection,
     steps_by_sku,
 )
-from db.queries import serials_in_open_cases, serials_with_active_plans
+from db.queries import serials_held, serials_with_active_plans
 from domain.common import Actor, Policy
 from domain.portal import (
     LOOKUP_TOKEN_TTL,
@@ -202,8 +202,8 @@ async def _for_serial(
     """A line without a serial, judged again for the unit the customer names: that unit may
     be in an open case, or have a service plan, as the line could not tell."""
     shop_id = opened.shop.id
-    in_case = bool(await serials_in_open_cases(session, shop_id, [serial], ""))
-    planned = bool(await serials_with_active_plans(session, shop_id, [serial]))
+    in_cases, with_plans = await serials_held(session, shop_id, [serial], "")
+    in_case, planned = bool(in_cases), bool(with_plans)
     if line.product is None or not line.allowed.returnable:
         return line
     item = portal_item(

@@ -11,7 +11,7 @@ from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import replacement_public
-from api.catalog import catalog, refuse_open_case
+from api.catalog import catalog, refuse_open_case, retailer_terms
 from api.commands import CaseCommands, Commands, CommandsDep
 from api.deps import PrincipalDep, SessionDep, SettingsDep
 from api.errors import Problem
@@ -23,11 +23,8 @@ from api.schemas.replacement import (
     ReplacementCreate,
     ReplacementPublic,
 )
-from api.schemas.setup import PolicyDocument
 from api.schemas.shipping import RetryShippingBody
 from api.shipping_retry import retry_shipping
-from db.organisations import organisation
-from db.policies import policy_document
 from domain.ids import new_case_id, new_tracking_token, replacement_workflow_id
 from domain.replacement import (
     ALLOWED_ACTIONS,
@@ -90,13 +87,11 @@ async def start_replacement(
     if existing is not None:
         return await _replacements.view(session, settings, principal, existing.id)
     await refuse_open_case(session, org_id, body.unit.serial, replacement_id)
-    org = await organisation(session, org_id)
-    assert org is not None
-    policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
+    terms = await retailer_terms(session, org_id)
     start = ReplacementStart(
         replacement_id=replacement_id,
         org_id=org_id,
-        org_name=org.name,
+        org_name=terms.name,
         tracking_token=new_tracking_token(),
         mode=body.mode,
         sku=body.unit.sku,
@@ -106,7 +101,7 @@ async def start_replacement(
         unit_price=product.unit_price,
         customer=body.customer.to_domain(),
         payment_method=body.payment_method or "original",
-        policy=policy,
+        policy=terms.policy,
         public_base_url=settings.public_base_url,
         coverage=coverage,
     )

@@ -12,7 +12,7 @@ from api import idempotency
 from api.auth import OrgKind, Principal
 from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import rma_public
-from api.catalog import Product, catalog
+from api.catalog import Product, catalog, retailer_terms
 from api.commands import CaseCommands, Commands, CommandsDep
 from api.deps import AsyncSession, PrincipalDep, SessionDep, SettingsDep
 from api.errors import Problem, forbidden
@@ -27,15 +27,9 @@ from api.schemas.rma import (
     RmaPublic,
     WaiveFeeBody,
 )
-from api.schemas.setup import PolicyDocument
 from api.schemas.shipping import RetryShippingBody
 from api.shipping_retry import retry_shipping
-from db.organisations import organisation
-from db.policies import policy_document
-from db.queries import (
-    serials_in_open_cases,
-    serials_with_active_plans,
-)
+from db.queries import serials_held
 from domain.common import Actor
 from domain.ids import new_case_id, new_tracking_token, rma_workflow_id
 from domain.rma import (
@@ -238,14 +232,13 @@ async def _start_input(
     rma_id: str,
 ) -> RmaStart:
     org_id = principal.owner_id
-    org = await organisation(session, org_id)
-    assert org is not None
-    policy = PolicyDocument.model_validate(await policy_document(session, org_id)).to_domain()
+    terms = await retailer_terms(session, org_id)
     serials = [item.serial for item in body.items]
+    in_open_cases, with_active_plans = await serials_held(session, org_id, serials, rma_id)
     return RmaStart(
         rma_id=rma_id,
         org_id=org_id,
-        org_name=org.name,
+        org_name=terms.name,
         tracking_token=new_tracking_token(),
         order_ref=body.order_ref,
         payment_reference=body.payment_reference,
@@ -266,10 +259,10 @@ async def _start_input(
             for item in body.items
         ],
         resolution=body.resolution,
-        policy=policy,
+        policy=terms.policy,
         public_base_url=settings.public_base_url,
-        serials_with_open_cases=await serials_in_open_cases(session, org_id, serials, rma_id),
-        serials_with_active_plans=await serials_with_active_plans(session, org_id, serials),
+        serials_with_open_cases=in_open_cases,
+        serials_with_active_plans=with_active_plans,
         repair_tracking_token=new_tracking_token(),
         replacement_tracking_token=new_tracking_token(),
     )
