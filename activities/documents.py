@@ -132,7 +132,14 @@ class DocumentActivities(stubs.DocumentActivities):
         cases = {(r.org_id, r.case_id) for r in request.labels}
         cases |= {(r.org_id, r.case_id) for r in request.slips}
         cases |= {(r.org_id, r.case_id) for r in request.certificates}
-        readers = {case: await self._reader(*case) for case in sorted(cases)}
+        keys = [r.idempotency_key for r in request.certificates]
+        keys += [r.idempotency_key for r in request.labels]
+        keys += [r.idempotency_key for r in request.slips]
+        # Whose words each case's documents are in, and those an earlier attempt stored: one
+        # session for both reads.
+        async with self.sessions() as session:
+            readers = {case: await document_reader(session, *case) for case in sorted(cases)}
+            found = await _by_keys(session, keys)
         wanted = [
             *(
                 _Render(
@@ -156,10 +163,7 @@ class DocumentActivities(stubs.DocumentActivities):
             ),
         ]
         # Answered in the contract's order: certificates, labels, slips.
-        keys = [r.idempotency_key for r in request.certificates] + [w.key for w in wanted]
         for last_try in (False, True):
-            async with self.sessions() as session:
-                found = await _by_keys(session, keys)
             missing = [
                 *(
                     _repair_certificate(r, readers[r.org_id, r.case_id])
@@ -204,6 +208,8 @@ class DocumentActivities(stubs.DocumentActivities):
                 # An earlier attempt still running stored one: the next finds it by its key.
                 if last_try:
                     raise
+                async with self.sessions() as session:
+                    found = await _by_keys(session, keys)
         await self.projector.after_commit(session, pending)
         found |= fresh
         return [found[key] for key in keys]

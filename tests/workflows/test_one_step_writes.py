@@ -166,3 +166,46 @@ async def test_documents_and_their_transition_are_stored_once_however_often_retr
         )
         assert count == 1
     assert (await stored_case(harness, case.case_id))[3] == ["authorized", "label_created"]
+
+
+async def test_two_attempts_at_once_store_each_document_once_and_answer_alike(
+    harness: Harness,
+) -> None:
+    """An attempt that outlives its timeout runs beside its retry: however their reads,
+    renders and writes interleave, the label is stored once and both answer it."""
+    store = StoreActivities(harness.sessions, OutboxConfig("http://x", send_email=False))
+    documents = DocumentActivities(
+        harness.sessions, LocalDocumentStore(harness.settings.document_dir), store
+    )
+    case = claiming(harness, serial()).new
+    await store.record_case(case)
+    label = LabelData(
+        carrier="c",
+        service="s",
+        tracking_number="1Z998",
+        case_number=case.case_id,
+        from_address=ADDRESS,
+        to_address=ADDRESS,
+        tracking_url="http://x/track/t",
+    )
+    key = f"{case.case_id}/{uuid.uuid4().hex}/label"
+    request = DocumentsAndProjection(
+        labels=[LabelRequest(key, case.org_id, case.case_id, label)],
+        slips=[],
+        projection=CaseProjection(
+            case.case_id,
+            "awaiting_return",
+            AT,
+            timeline=[TimelineEntry(2, AT, "awaiting_return", "label_created", "system")],
+        ),
+    )
+    first, second = await asyncio.gather(
+        documents.render_and_project(request), documents.render_and_project(request)
+    )
+    assert first == second
+    async with harness.sessions() as session:
+        count = await session.scalar(
+            select(func.count()).where(models.Document.idempotency_key == key)
+        )
+        assert count == 1
+    assert (await stored_case(harness, case.case_id))[3] == ["authorized", "label_created"]
