@@ -127,9 +127,17 @@ async def test_an_rma_whose_data_is_refused_stores_nothing_and_claims_nothing(
         assert await session.get(models.Case, start.rma_id) is None
 
 
-async def test_documents_and_their_transition_are_stored_once_however_often_retried(
-    harness: Harness,
-) -> None:
+@dataclasses.dataclass
+class LabelStep:
+    """A recorded case's label step: the activities, the case, and the request with its key."""
+
+    documents: DocumentActivities
+    case_id: str
+    key: str
+    request: DocumentsAndProjection
+
+
+async def label_step(harness: Harness, tracking_number: str) -> LabelStep:
     store = StoreActivities(harness.sessions, OutboxConfig("http://x", send_email=False))
     documents = DocumentActivities(
         harness.sessions, LocalDocumentStore(harness.settings.document_dir), store
@@ -139,7 +147,7 @@ async def test_documents_and_their_transition_are_stored_once_however_often_retr
     label = LabelData(
         carrier="c",
         service="s",
-        tracking_number="1Z999",
+        tracking_number=tracking_number,
         case_number=case.case_id,
         from_address=ADDRESS,
         to_address=ADDRESS,
@@ -156,16 +164,28 @@ async def test_documents_and_their_transition_are_stored_once_however_often_retr
             timeline=[TimelineEntry(2, AT, "awaiting_return", "label_created", "system")],
         ),
     )
-    answers = [await documents.render_and_project(request) for _ in range(2)]
+    return LabelStep(documents, case.case_id, key, request)
+
+
+async def stored_once(harness: Harness, step: LabelStep) -> None:
+    """The label is stored once, and the transition it came with once."""
+    async with harness.sessions() as session:
+        count = await session.scalar(
+            select(func.count()).where(models.Document.idempotency_key == step.key)
+        )
+        assert count == 1
+    assert (await stored_case(harness, step.case_id))[3] == ["authorized", "label_created"]
+
+
+async def test_documents_and_their_transition_are_stored_once_however_often_retried(
+    harness: Harness,
+) -> None:
+    step = await label_step(harness, "1Z999")
+    answers = [await step.documents.render_and_project(step.request) for _ in range(2)]
     assert answers[0] == answers[1]
     [ref] = answers[0]
     assert ref.kind == "return_label"
-    async with harness.sessions() as session:
-        count = await session.scalar(
-            select(func.count()).where(models.Document.idempotency_key == key)
-        )
-        assert count == 1
-    assert (await stored_case(harness, case.case_id))[3] == ["authorized", "label_created"]
+    await stored_once(harness, step)
 
 
 async def test_two_attempts_at_once_store_each_document_once_and_answer_alike(
@@ -173,39 +193,10 @@ async def test_two_attempts_at_once_store_each_document_once_and_answer_alike(
 ) -> None:
     """An attempt that outlives its timeout runs beside its retry: however their reads,
     renders and writes interleave, the label is stored once and both answer it."""
-    store = StoreActivities(harness.sessions, OutboxConfig("http://x", send_email=False))
-    documents = DocumentActivities(
-        harness.sessions, LocalDocumentStore(harness.settings.document_dir), store
-    )
-    case = claiming(harness, serial()).new
-    await store.record_case(case)
-    label = LabelData(
-        carrier="c",
-        service="s",
-        tracking_number="1Z998",
-        case_number=case.case_id,
-        from_address=ADDRESS,
-        to_address=ADDRESS,
-        tracking_url="http://x/track/t",
-    )
-    key = f"{case.case_id}/{uuid.uuid4().hex}/label"
-    request = DocumentsAndProjection(
-        labels=[LabelRequest(key, case.org_id, case.case_id, label)],
-        slips=[],
-        projection=CaseProjection(
-            case.case_id,
-            "awaiting_return",
-            AT,
-            timeline=[TimelineEntry(2, AT, "awaiting_return", "label_created", "system")],
-        ),
-    )
+    step = await label_step(harness, "1Z998")
     first, second = await asyncio.gather(
-        documents.render_and_project(request), documents.render_and_project(request)
+        step.documents.render_and_project(step.request),
+        step.documents.render_and_project(step.request),
     )
     assert first == second
-    async with harness.sessions() as session:
-        count = await session.scalar(
-            select(func.count()).where(models.Document.idempotency_key == key)
-        )
-        assert count == 1
-    assert (await stored_case(harness, case.case_id))[3] == ["authorized", "label_created"]
+    await stored_once(harness, step)
