@@ -251,9 +251,7 @@ def cpu_seconds(env: dict[str, str]) -> dict[str, float]:
 # task and activity arms a timeout timer on the server (a workflow task's 10 s by default,
 # our bookings' and the floor's activities' 10 s), and each timer fires whether or not its
 # task finished: the server then loads the case again to check. Measured back to back, one
-# run's timers fired inside the next one's window: the RMA's server CPU read 75, 102 and
-# 109 ms in three rounds after the raw baseline's thousand workflows, and a flat 55-62 ms in
-# rounds of RMAs alone.
+# run's timers would fire inside the next one's window.
 DEFERRED_SECONDS = 11.0
 
 

@@ -198,7 +198,8 @@ def worker_for(client: Client, task_queue: str) -> Any:
     return Worker(client, task_queue=task_queue, workflows=[Floor], activities=[noop])
 
 
-# One task queue for every floor run on a server, not one per run: see common.RUN_QUEUES.
+# One task queue for every floor run on a server, not a new one per run, so that rounds leave
+# the server no more queues to keep than the first did.
 QUEUE = "bench-floor"
 
 

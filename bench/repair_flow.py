@@ -81,7 +81,7 @@ class Steps:
 
 async def raw_flow_rate(address: str, seconds: float, in_flight: int) -> float:
     client = await Client.connect(address)
-    queue, run = "bench-steps", uuid.uuid4().hex[:6]  # one queue per server: see RUN_QUEUES
+    queue, run = "bench-steps", uuid.uuid4().hex[:6]  # one queue per server, as floor.QUEUE
 
     async def job(i: int) -> None:
         handle = await client.start_workflow(Steps.run, id=f"steps-{run}-{i}", task_queue=queue)

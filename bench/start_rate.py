@@ -54,7 +54,7 @@ class Noop:
 
 async def raw_start_rate(address: str, seconds: float, concurrency: int) -> float:
     client = await Client.connect(address)
-    queue, run = "bench-noop", uuid.uuid4().hex[:6]  # one queue per server: see RUN_QUEUES
+    queue, run = "bench-noop", uuid.uuid4().hex[:6]  # one queue per server, as floor.QUEUE
     async with Worker(client, task_queue=queue, workflows=[Noop]):
         per_second, _ = await rate(
             lambda i: client.start_workflow(Noop.run, id=f"noop-{run}-{i}", task_queue=queue),
