@@ -29,7 +29,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from domain.common import WORKFLOW_TASK_TIMEOUT
+from domain.common import WORKFLOW_TASK_TIMEOUT, start_memo
 from domain.delivery import (
     DELIVERY_QUEUE_WORKFLOW,
     ENQUEUE_MANY_SIGNAL,
@@ -281,6 +281,7 @@ async def enqueue_delivery(
         start_signal=ENQUEUE_SIGNAL,
         start_signal_args=[item],
         task_timeout=WORKFLOW_TASK_TIMEOUT,
+        memo=start_memo(),
     )
 
 
@@ -300,4 +301,5 @@ async def enqueue_deliveries(
         start_signal=ENQUEUE_MANY_SIGNAL,
         start_signal_args=[QueuedDeliveries(items)],
         task_timeout=WORKFLOW_TASK_TIMEOUT,
+        memo=start_memo(),
     )

@@ -67,9 +67,19 @@ class StoreActivities(stubs.StoreActivities):
     @activity.defn
     @refuses_bad_data
     async def record_case(self, new: NewCase) -> None:
-        """Insert the case, its customer, items and first timeline entries (once)."""
-        async with self.sessions.begin() as session:
-            pending = await self._record(session, new)
+        """Insert the case, its customer, items and first timeline entries (once). A retry
+        after the commit answers what the first attempt stored."""
+        for careful in (False, True):
+            try:
+                async with self.sessions.begin() as session:
+                    # At first straight to the insert: a case stored already fails it, and
+                    # the careful attempt looks before it writes. A case is new but once.
+                    pending = await self._record(session, new, stored=None if careful else False)
+                break
+            except IntegrityError:
+                # Twice is not a retry after the commit (an unknown organisation, say).
+                if careful:
+                    raise
         await self.after_commit(session, pending)
 
     @activity.defn
@@ -102,7 +112,11 @@ class StoreActivities(stubs.StoreActivities):
         for last_try in (False, True):
             try:
                 async with self.sessions.begin() as session:
-                    stored = await projection.case_status(session, new.case_id)
+                    # At first straight to the claim and insert: a case stored already fails
+                    # them, and the last try looks before it writes. A case is new but once.
+                    stored = (
+                        await projection.case_status(session, new.case_id) if last_try else None
+                    )
                     if stored is not None:
                         pending = await self._record(session, new)
                         held_by = None
@@ -116,8 +130,9 @@ class StoreActivities(stubs.StoreActivities):
                         pending = await self._record(session, recorded, stored=False)
                 break
             except IntegrityError:
-                # A concurrent claim committed first: the next attempt finds its holder.
-                # Twice is not a lost race (an unknown organisation, say): bad data.
+                # A concurrent claim committed first, or an earlier attempt stored the case:
+                # the next attempt finds its holder or the case. Twice is neither (an
+                # unknown organisation, say): bad data.
                 if last_try:
                     raise
         await self.after_commit(session, pending)

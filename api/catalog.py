@@ -46,15 +46,16 @@ async def retailer_terms(session: AsyncSession, org_id: str) -> RetailerTerms:
 
 
 async def catalog(session: AsyncSession, org_id: str, skus: set[str]) -> dict[str, Product]:
+    # Columns, not entities: nothing read here is changed through the session.
+    P = models.Product
+    rows = await session.execute(
+        select(P.sku, P.name, P.category, P.unit_price, P.warranty_months).where(
+            P.org_id == org_id, P.sku.in_(skus)
+        )
+    )
     products = {
-        p.sku: Product(p.name, p.category, Decimal(p.unit_price), p.warranty_months)
-        for p in (
-            await session.scalars(
-                select(models.Product).where(
-                    models.Product.org_id == org_id, models.Product.sku.in_(skus)
-                )
-            )
-        ).all()
+        sku: Product(name, category, Decimal(unit_price), warranty_months)
+        for sku, name, category, unit_price, warranty_months in rows
     }
     unknown = sorted(skus - products.keys())
     if unknown:

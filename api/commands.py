@@ -34,7 +34,7 @@ from db import models
 from db.projection import recorded_cases
 from db.queries import CaseBundle, load_case_view
 from db.secret_box import SecretBox
-from domain.common import WORKFLOW_TASK_TIMEOUT
+from domain.common import WORKFLOW_TASK_TIMEOUT, start_memo
 from settings import Settings
 
 T = TypeVar("T")
@@ -64,6 +64,7 @@ async def _start_with_update(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         task_timeout=WORKFLOW_TASK_TIMEOUT,
+        memo=start_memo(),
     )
     try:
         await asyncio.wait_for(

@@ -239,3 +239,16 @@ INVALID_DATA = "invalid_data"
 # stands still after a crash (the server's default is 10 s). A task is milliseconds of work;
 # a long local activity keeps its task alive by heartbeating it, whatever this is.
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+
+# Every workflow starts with this memo: the generation of workflow code it was started on.
+# A case started on a generation takes the changes that generation settled (the patch ids
+# in `workflows.patches.SETTLED`) without asking `workflow.patched`, so its history records
+# no marker for them; cases started before carry no memo and ask, as they always did. Raise
+# it only together with the patches it settles, and deploy workers before the API.
+CODE_GENERATION_MEMO = "code_generation"
+CODE_GENERATION = 1
+
+
+def start_memo() -> dict[str, int]:
+    """The memo a new workflow is started with (`CODE_GENERATION_MEMO`)."""
+    return {CODE_GENERATION_MEMO: CODE_GENERATION}

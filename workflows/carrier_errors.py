@@ -31,9 +31,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.commands import CommandSlot
     from workflows.timeline import Timeline
 
-# Before this patch a refused booking failed the workflow (no carrier refused one then).
-CARRIER_ERROR_PATCH = "carrier-error-retry"
-
 
 def refusal_of(error: BaseException) -> CarrierRefusal | None:
     """The carrier's refusal an activity failed with, if that is why it failed."""

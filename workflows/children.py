@@ -17,10 +17,11 @@ from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain.common import WORKFLOW_TASK_TIMEOUT
+    from domain.common import WORKFLOW_TASK_TIMEOUT, start_memo
     from domain.ids import repair_workflow_id, replacement_workflow_id
     from domain.repair import REPAIR_WORKFLOW, RepairResult, RepairStart
     from domain.replacement import REPLACEMENT_WORKFLOW, ReplacementResult, ReplacementStart
+    from workflows.patches import CHILD_ENDED_PATCH, patched
 
 
 Status = TypeVar("Status", bound=StrEnum, covariant=True)
@@ -47,7 +48,7 @@ async def ended(child: Awaitable[EndedCase[Status]]) -> EndedCase[Status] | Ende
         return await child
     except ChildWorkflowError as error:
         # Histories from before this handling failed the parent here: replay them as such.
-        if not workflow.patched("child-ended-abnormally"):
+        if not patched(CHILD_ENDED_PATCH):
             raise
         return EndedWithoutResult(type(error.cause).__name__ if error.cause else "unknown")
 
@@ -61,6 +62,7 @@ async def start_repair(start: RepairStart) -> ChildWorkflowHandle[Any, RepairRes
         result_type=RepairResult,
         parent_close_policy=ParentClosePolicy.ABANDON,
         task_timeout=WORKFLOW_TASK_TIMEOUT,
+        memo=start_memo(),
     )
 
 
@@ -75,4 +77,5 @@ async def start_replacement(
         result_type=ReplacementResult,
         parent_close_policy=ParentClosePolicy.ABANDON,
         task_timeout=WORKFLOW_TASK_TIMEOUT,
+        memo=start_memo(),
     )

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         QueuedDelivery,
     )
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
+    from workflows.patches import WEBHOOKS_IN_RUNS_PATCH, patched
 
 # A queue with nothing to do closes after this; the next event starts a new run.
 IDLE = timedelta(minutes=10)
@@ -33,7 +34,6 @@ MAX_PER_RUN = 100
 MAX_BACKOFF = timedelta(hours=1)
 # Webhooks waiting in a queue go out in runs of up to this many, one activity per run.
 RUN_MAX = 10
-IN_RUNS = "webhooks-in-runs"
 
 
 @workflow.defn(name=DELIVERY_QUEUE_WORKFLOW)
@@ -70,7 +70,7 @@ class DeliveryQueueWorkflow:
                 except TimeoutError:
                     return
             item = self.queue.pop(0)
-            if start.channel == "webhook" and self.queue and workflow.patched(IN_RUNS):
+            if start.channel == "webhook" and self.queue and patched(WEBHOOKS_IN_RUNS_PATCH):
                 handled += await self._deliver_run(start, item)
             else:
                 await self._deliver(start, item)

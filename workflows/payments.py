@@ -54,11 +54,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.money import money_text
     from workflows.base import EXTERNAL_RETRY, EXTERNAL_TIMEOUT, failed_as_activity
+    from workflows.patches import AUTHENTICATION_PATCH, patched
     from workflows.timeline import Timeline
 
-# Before this patch no gateway asked for the customer's authentication, and a
-# `requires_action` answer (from a gateway deployed ahead of its workers) passed as paid.
-AUTHENTICATION_PATCH = "payment-customer-authentication"
 # How long a payment waits for its customer to authenticate it before it counts as declined:
 # a day to find the email and open the bank's page, not so long that a case stands still.
 AUTHENTICATION_WINDOW = timedelta(hours=24)
@@ -232,7 +230,7 @@ async def pay(
         start_to_close_timeout=EXTERNAL_TIMEOUT,
         retry_policy=retry,
     )
-    if result.status != REQUIRES_ACTION or not workflow.patched(AUTHENTICATION_PATCH):
+    if result.status != REQUIRES_ACTION or not patched(AUTHENTICATION_PATCH):
         return result
     if account.authentication is None:
         raise not_authenticated(request, "the customer's authentication cannot be asked for here")

@@ -40,17 +40,15 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
-    from workflows.patches import batched
+    from workflows.patches import (
+        ONE_STEP_RECORD_PATCH,
+        UNRECORDABLE_PATCH,
+        batched,
+        patched,
+    )
 
 A = TypeVar("A")
 R = TypeVar("R")
-
-# Before this patch such a workflow retried its first step for ever and its creator waited
-# on a 503 `decision_pending` that never turned into an answer.
-UNRECORDABLE_PATCH = "unrecordable-case-refused"
-# Before this patch the claim and the record were two local activities (and a case refused
-# for its data gave back its claims in a third).
-ONE_STEP_RECORD_PATCH = "one-step-record"
 
 
 def new_case(
@@ -196,7 +194,7 @@ async def _refused_for_data(
         cause = error.cause if isinstance(error, ActivityError) else error
         if not (isinstance(cause, ApplicationError) and cause.type == INVALID_DATA):
             raise
-        if not workflow.patched(UNRECORDABLE_PATCH):
+        if not patched(UNRECORDABLE_PATCH):
             raise
         workflow.logger.warning("case %s cannot be stored: %s", case_id, cause.message)
         return cause.message, None

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.carrier_scans import MOVEMENT_SCANS, CarrierScans, ScannedCase, scan_detail
     from workflows.certificates import Certificates
     from workflows.commands import CommandSlot
+    from workflows.patches import PLAN_FOLLOWS_ASSET_PATCH, patched
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.shipping import Shipper, named, void
     from workflows.timeline import Timeline
@@ -229,7 +230,7 @@ class RelocationWorkflow(ScannedCase):
             retry_policy=QUICK_RETRY,
         )
         plan_id = None
-        if workflow.patched("plan-follows-asset"):
+        if patched(PLAN_FOLLOWS_ASSET_PATCH):
             plan_id = await self._move_plan()
         await self._transition(
             R.COMPLETED,

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.carrier_scans import CarrierScans, ScannedCase, scan_detail
     from workflows.commands import CommandSlot
     from workflows.deposits import Deposit
+    from workflows.patches import CORE_CAPTURE_DECLINED_PATCH, patched
     from workflows.payments import (
         CustomerAuthentication,
         PaymentAccount,
@@ -301,7 +302,7 @@ class ReplacementWorkflow(ScannedCase):
             # Histories from before the patch failed the workflow here; a declined card is
             # a business answer, so the case now ends where the retailer sees it (no core,
             # no money) instead of as a failed workflow.
-            if not (declined(error) and workflow.patched("core-capture-declined")):
+            if not (declined(error) and patched(CORE_CAPTURE_DECLINED_PATCH)):
                 raise
             self.deposit.status = "capture_declined"
             self.reason = "core_charge_declined"

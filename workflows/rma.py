@@ -53,6 +53,13 @@ with workflow.unsafe.imports_passed_through():
         start_replacement,
     )
     from workflows.commands import CommandSlot
+    from workflows.patches import (
+        OPEN_SERIAL_PATCH,
+        REPAIR_CHILD_PATCH,
+        REPLACEMENT_CHILD_PATCH,
+        ROUTE_REPAIR_AT_LABEL_PATCH,
+        patched,
+    )
     from workflows.payments import PaymentAccount, pay
     from workflows.recording import CaseRecord, if_held, new_case
     from workflows.routing import route_repair
@@ -66,9 +73,6 @@ CARRIER = Actor.carrier()
 # How long a command's answer waits for work that follows it (a refund) before answering
 # with the state reached so far.
 SETTLE_WAIT = timedelta(seconds=10)
-# Before this patch the one-open-case-per-serial check was only the API's look at open
-# cases, which concurrent requests for one unit all passed.
-OPEN_SERIAL_PATCH = "rma-open-serial-claim"
 
 
 @workflow.defn(name=rma.RMA_WORKFLOW)
@@ -156,7 +160,7 @@ class RmaWorkflow(ScannedCase):
             data=RmaFacts(start.purchased_at, start.customer.first_name).to_data(),
             timeline=timeline,
         )
-        if decision.decision is rules.Decision.REJECTED or not workflow.patched(OPEN_SERIAL_PATCH):
+        if decision.decision is rules.Decision.REJECTED or not patched(OPEN_SERIAL_PATCH):
             await self.case.record(new)
             return
         # The decision's one-open-case check made atomic by the database's claim.
@@ -192,7 +196,7 @@ class RmaWorkflow(ScannedCase):
         """Book the inbound parcel, render its return label and packing slip."""
         origin = customer_address(start.customer, "an RMA's return label")
         to = named(start.policy.return_address, start.org_name)
-        if start.resolution is rma.Resolution.REPAIR and workflow.patched("route-repair-at-label"):
+        if start.resolution is rma.Resolution.REPAIR and patched(ROUTE_REPAIR_AT_LABEL_PATCH):
             # The unit goes straight to the repair center, which receives and inspects it.
             self.center = await route_repair(start.items[0].category, origin.country, start.org_id)
             if self.center is not None:
@@ -259,9 +263,9 @@ class RmaWorkflow(ScannedCase):
             await self._ship_back(start)
             self.settled = True
             await self._returned(rma.Outcome.RETURNED_TO_CUSTOMER, E.RETURNED_TO_CUSTOMER)
-        elif disposition is rules.Disposition.REPAIR and workflow.patched("repair-child"):
+        elif disposition is rules.Disposition.REPAIR and patched(REPAIR_CHILD_PATCH):
             await self._repair(start)
-        elif disposition is rules.Disposition.REPLACEMENT and workflow.patched("replacement-child"):
+        elif disposition is rules.Disposition.REPLACEMENT and patched(REPLACEMENT_CHILD_PATCH):
             await self._replace(start)
         else:
             # Histories from before the child cases waited in `resolving` for an outcome.

@@ -40,17 +40,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.certificates import Certificates
     from workflows.children import start_repair, start_replacement
     from workflows.commands import CommandSlot
-    from workflows.patches import rounding_currency
+    from workflows.patches import (
+        COMMAND_DEDUPE_PATCH,
+        COMMANDS_IN_LOOP_PATCH,
+        TRANSFER_TOKEN_PATCH,
+        patched,
+        rounding_currency,
+    )
     from workflows.payments import CustomerAuthentication, PaymentAccount, pay_unless_declined
     from workflows.recording import CaseRecord, new_case, one_unit
     from workflows.timeline import Timeline
 
 P = plan.PlanStatus
-# Before this patch a continued plan applied a retried command again.
-COMMAND_DEDUPE_PATCH = "plan-command-dedupe-across-runs"
-TRANSFER_TOKEN_PATCH = "transfer-new-tracking-token"
-# Before this patch each handler applied its command itself, under a lock.
-COMMANDS_IN_LOOP_PATCH = "plan-commands-in-main-loop"
 
 
 @workflow.defn(name=plan.SERVICE_PLAN_WORKFLOW)
@@ -220,7 +221,7 @@ class ServicePlanWorkflow:
 
     async def _apply(self, handed: plan.Handed) -> plan.PlanAnswer:
         state = self.state
-        if state.answered(handed.update_id) and workflow.patched(COMMAND_DEDUPE_PATCH):
+        if state.answered(handed.update_id) and patched(COMMAND_DEDUPE_PATCH):
             assert handed.update_id is not None
             return state.applied_commands[handed.update_id]  # a retry: answered as then
         answer: plan.PlanAnswer = None
@@ -310,7 +311,7 @@ class ServicePlanWorkflow:
         # The previous owner keeps no way into the plan: its tracking link ends here, and
         # the new owner's emails carry the new one. Before the patch a transfer kept it.
         token = ""
-        if request.tracking_token and workflow.patched(TRANSFER_TOKEN_PATCH):
+        if request.tracking_token and patched(TRANSFER_TOKEN_PATCH):
             token = request.tracking_token
             # Kept in the start, so a continued-as-new run tracks with the new token.
             self.start.tracking_token = token
@@ -383,7 +384,7 @@ class ServicePlanWorkflow:
     async def _hand_over(self, command: plan.PlanCommand) -> plan.PlanAnswer:
         update = workflow.current_update_info()
         handed = plan.Handed(command, update.id if update else None)
-        if not workflow.patched(COMMANDS_IN_LOOP_PATCH):
+        if not patched(COMMANDS_IN_LOOP_PATCH):
             async with self.lock:
                 return await self._apply(handed)
         return await self.commands.hand_over_in_turn(handed)

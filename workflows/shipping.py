@@ -44,17 +44,18 @@ with workflow.unsafe.imports_passed_through():
         failed_as_activity,
     )
     from workflows.carrier_errors import (
-        CARRIER_ERROR_PATCH,
         CarrierErrors,
         refusal_of,
         with_address,
     )
-    from workflows.patches import LOCAL_BOOKINGS_PATCH, batched
+    from workflows.patches import (
+        CARRIER_ERROR_PATCH,
+        LOCAL_BOOKINGS_PATCH,
+        ONE_STEP_LABEL_PATCH,
+        batched,
+        patched,
+    )
     from workflows.timeline import Timeline, merged
-
-# Before this patch a parcel's label, its packing slip and the transition they came with
-# were three local activities in a row (`render_label`, `render_packing_slip`, `project`).
-ONE_STEP_LABEL_PATCH = "one-step-label"
 
 
 @dataclasses.dataclass
@@ -186,7 +187,7 @@ async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentR
             is_return=parcel.direction is Direction.INBOUND,
         )
         try:
-            if parcel.local and workflow.patched(LOCAL_BOOKINGS_PATCH):
+            if parcel.local and patched(LOCAL_BOOKINGS_PATCH):
                 return await _book_locally(booking, retry)
             return await workflow.execute_activity_method(
                 CarrierActivities.book_shipment,
@@ -198,7 +199,7 @@ async def book(parcel: Parcel, retry: RetryPolicy = EXTERNAL_RETRY) -> ShipmentR
             refusal = refusal_of(failed)
             if refusal is None or parcel.errors is None:
                 raise
-            if not workflow.patched(CARRIER_ERROR_PATCH):
+            if not patched(CARRIER_ERROR_PATCH):
                 raise
         fix = await parcel.errors.wait_for_retry(refusal, parcel.direction.value)
         inbound = parcel.direction is Direction.INBOUND

@@ -25,10 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.events import CaseEvent
     from domain.contracts.store import CaseProjection, TimelineEntry
     from workflows.base import QUICK_RETRY, QUICK_TIMEOUT
-    from workflows.patches import batched
-
-# Before this patch each transition in `together` was its own `project` local activity.
-ONE_STEP_PROJECTION_PATCH = "one-step-projection"
+    from workflows.patches import ONE_STEP_PROJECTION_PATCH, batched
 
 
 class Timeline:

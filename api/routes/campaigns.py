@@ -39,7 +39,7 @@ from domain.campaign import (
     CampaignStatus,
     campaign_workflow_id,
 )
-from domain.common import WORKFLOW_TASK_TIMEOUT
+from domain.common import WORKFLOW_TASK_TIMEOUT, start_memo
 from settings import Settings
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
@@ -167,6 +167,7 @@ async def _start(client: Client, settings: Settings, campaign: models.Campaign) 
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             task_timeout=WORKFLOW_TASK_TIMEOUT,
+            memo=start_memo(),
         )
     except WorkflowAlreadyStartedError:
         pass

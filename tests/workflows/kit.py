@@ -48,6 +48,7 @@ from domain.common import (
     CarrierStatus,
     Customer,
     Policy,
+    start_memo,
 )
 from domain.contracts.store import CaseProjection
 from domain.ids import (
@@ -218,6 +219,7 @@ def with_start(
         id=workflow_id,
         task_queue=task_queue or h.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        memo=start_memo(),
     )
 
 
@@ -269,10 +271,17 @@ def rma_start(
     )
 
 
-async def open_rma(h: Harness, s: RmaStart) -> tuple[RmaHandle, RmaView]:
-    """Start the RMA and take its authorization decision."""
+async def open_rma(
+    h: Harness, s: RmaStart, memo: dict[str, Any] | None = None
+) -> tuple[RmaHandle, RmaView]:
+    """Start the RMA and take its authorization decision. Without a `memo` it is started as
+    before `domain.common.start_memo`, asking for every patch."""
     handle = await h.env.client.start_workflow(
-        RmaWorkflow.run, s, id=rma_workflow_id(s.rma_id), task_queue=h.settings.task_queue
+        RmaWorkflow.run,
+        s,
+        id=rma_workflow_id(s.rma_id),
+        task_queue=h.settings.task_queue,
+        memo=memo,
     )
     return handle, await handle.execute_update(typed(RmaWorkflow.authorize))
 

@@ -103,6 +103,29 @@ async def test_a_claiming_case_is_stored_with_its_claim_once_however_often_retri
     assert stored == ("rejected", "duplicate_open_case", None, ["rejected"])
 
 
+async def test_a_case_is_stored_once_however_often_recorded(harness: Harness) -> None:
+    """`record_case` writes at once and looks only when that fails: its retry after the
+    commit leaves one case, one customer record and its first entries once."""
+    store = StoreActivities(harness.sessions, OutboxConfig("http://x", send_email=False))
+    new = claiming(harness, serial()).new
+    for _ in range(3):
+        await store.record_case(new)
+    assert await stored_case(harness, new.case_id) == (
+        "awaiting_return",
+        None,
+        "return_window",
+        ["authorized"],
+    )
+    async with harness.sessions() as session:
+        customers = await session.scalar(
+            select(func.count())
+            .select_from(models.CustomerRecord)
+            .join(models.Case, models.Case.customer_id == models.CustomerRecord.id, isouter=True)
+            .where(models.CustomerRecord.org_id == new.org_id, models.Case.id.is_(None))
+        )
+    assert customers == 0, "a retry left a customer record of no case behind"
+
+
 async def test_an_rma_whose_data_is_refused_stores_nothing_and_claims_nothing(
     harness: Harness,
 ) -> None:
