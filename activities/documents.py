@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -21,6 +21,7 @@ from db import models
 from db.document_store import DocumentStore
 from db.outbox import table_of
 from db.readers import Reader, document_reader
+from db.session import POINT_READ
 from db.types import utcnow
 from documents.certificates import (
     render_coverage_certificate,
@@ -392,14 +393,23 @@ def _packing_slip(slip: PackingSlipData, reader: Reader) -> bytes:
     return render_packing_slip(localised(slip, reader.t), reader.t, reader.paper_size)
 
 
+# Built once, the keys bound at execution; a read bounded by its keys (`POINT_READ`).
+_BY_KEYS = (
+    select(
+        _DOCUMENTS.c.idempotency_key,
+        _DOCUMENTS.c.id,
+        _DOCUMENTS.c.kind,
+        _DOCUMENTS.c.sha256,
+        _DOCUMENTS.c.verification_code,
+    )
+    .where(_DOCUMENTS.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+    .execution_options(**POINT_READ)
+)
+
+
 async def _by_keys(session: AsyncSession, keys: list[str]) -> dict[str, DocumentRef]:
     """The stored documents of these step keys, by key."""
-    d = _DOCUMENTS.c
-    rows = await session.execute(
-        select(d.idempotency_key, d.id, d.kind, d.sha256, d.verification_code).where(
-            d.idempotency_key.in_(keys)
-        )
-    )
+    rows = await session.execute(_BY_KEYS, {"keys": keys})
     return {
         key: DocumentRef(id=id_, kind=kind, sha256=sha, verification_code=code)
         for key, id_, kind, sha, code in rows

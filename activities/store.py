@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -45,6 +45,12 @@ from domain.service_plan import TERMINAL_PLAN_STATUSES
 from observability import metrics
 
 _OPEN_SERIALS = table_of(models.OpenSerial)
+# Built once, values bound at execution: the claims already held on some of an
+# organisation's serials.
+_HELD = select(_OPEN_SERIALS.c.serial, _OPEN_SERIALS.c.case_id).where(
+    _OPEN_SERIALS.c.org_id == bindparam("org_id"),
+    _OPEN_SERIALS.c.serial.in_(bindparam("serials", expanding=True)),
+)
 
 
 class StoreActivities(stubs.StoreActivities):
@@ -337,13 +343,7 @@ async def _claim(
     them fails the transaction with an `IntegrityError` (the open_serials primary key)."""
     wanted = sorted(set(serials))
     table = _OPEN_SERIALS
-    held = (
-        await session.execute(
-            select(table.c.serial, table.c.case_id).where(
-                table.c.org_id == org_id, table.c.serial.in_(wanted)
-            )
-        )
-    ).all()
+    held = (await session.execute(_HELD, {"org_id": org_id, "serials": wanted})).all()
     others: list[str] = [holder for _, holder in held if holder != case_id]
     if others:
         return others[0]
