@@ -240,11 +240,13 @@ INVALID_DATA = "invalid_data"
 # a long local activity keeps its task alive by heartbeating it, whatever this is.
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
-# Every workflow starts with this memo: the generation of workflow code it was started on.
-# A case started on a generation takes the changes that generation settled (the patch ids
-# in `workflows.patches.SETTLED`) without asking `workflow.patched`, so its history records
-# no marker for them; cases started before carry no memo and ask, as they always did. Raise
-# it only together with the patches it settles, and deploy workers before the API.
+# The memo each case, campaign and delivery queue starts with: the generation of workflow
+# code it was started on. A case started on a generation takes the changes that generation
+# settled (the patch ids in `workflows.patches.SETTLED`) without asking `workflow.patched`,
+# so its history records no marker for them; cases started before carry no memo and ask, as
+# they always did. Raise it only together with the patches it settles, and deploy workers
+# before the API. The warranty schedule's runs start without it: a schedule outlives a
+# deploy, and a memo written into it would not follow a raised generation.
 CODE_GENERATION_MEMO = "code_generation"
 CODE_GENERATION = 1
 
