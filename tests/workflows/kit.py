@@ -29,6 +29,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowHistory,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
@@ -100,6 +101,9 @@ from domain.replacement import (
     ReplacementView,
 )
 from domain.rma import (
+    Grade,
+    InspectionRequest,
+    ReceiveRequest,
     Resolution,
     ReturnReason,
     RmaItem,
@@ -292,6 +296,21 @@ async def inbound_tracking(h: Harness, case: str) -> str:
     await until_event(h, case, "label_created")
     (parcel,) = await shipments(h, case, "inbound")
     return parcel.tracking_number
+
+
+async def refunded_rma(h: Harness, memo: dict[str, Any] | None = None) -> WorkflowHistory:
+    """An RMA's history from its authorization to its refund: record, label, scan, receipt,
+    inspection (grade B) and payment. `memo` as for `open_rma`."""
+    s = rma_start(h, now=await now(h))
+    handle, _ = await open_rma(h, s, memo)
+    tracking = await inbound_tracking(h, s.rma_id)
+    await handle.signal(RmaWorkflow.carrier_event, scan(tracking, CarrierStatus.PICKED_UP))
+    await handle.execute_update(typed(RmaWorkflow.receive), ReceiveRequest(actor=RETAILER))
+    await handle.execute_update(
+        typed(RmaWorkflow.inspect), InspectionRequest(RETAILER, Grade.B, True)
+    )
+    await handle.result()
+    return await handle.fetch_history()
 
 
 # --------------------------------------------------------------------------- repair

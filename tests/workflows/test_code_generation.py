@@ -7,45 +7,18 @@ took each change."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
-from domain.common import CODE_GENERATION_MEMO, CarrierStatus, start_memo
-from domain.rma import Grade, InspectionRequest, ReceiveRequest
+from domain.common import CODE_GENERATION_MEMO, start_memo
 from temporal_client import make_data_converter
 from tests.support import PAYLOAD_KEY, replayer
-from tests.workflows.kit import (
-    RETAILER,
-    Harness,
-    inbound_tracking,
-    now,
-    open_rma,
-    rma_start,
-    scan,
-    typed,
-)
+from tests.workflows.kit import Harness, refunded_rma
 from workflows import patches
 from workflows.patches import BATCHED_STEPS_PATCH, OPEN_SERIAL_PATCH
-from workflows.rma import RmaWorkflow
 
 PATCH_MARKER = "core_patch"
-
-
-async def _refunded(h: Harness, memo: dict[str, Any] | None) -> WorkflowHistory:
-    """An RMA from its authorization to its refund: record, label, scan, receipt,
-    inspection and payment, each a step some patch changed."""
-    s = rma_start(h, now=await now(h))
-    handle, _ = await open_rma(h, s, memo)
-    tracking = await inbound_tracking(h, s.rma_id)
-    await handle.signal(RmaWorkflow.carrier_event, scan(tracking, CarrierStatus.PICKED_UP))
-    await handle.execute_update(typed(RmaWorkflow.receive), ReceiveRequest(actor=RETAILER))
-    await handle.execute_update(
-        typed(RmaWorkflow.inspect), InspectionRequest(RETAILER, Grade.B, True)
-    )
-    await handle.result()
-    return await handle.fetch_history()
 
 
 def _patches_marked(history: WorkflowHistory) -> list[str]:
@@ -70,14 +43,14 @@ def _upserts(history: WorkflowHistory) -> list[HistoryEvent]:
 
 
 async def test_a_case_of_this_generation_marks_no_patch_and_replays(harness: Harness) -> None:
-    history = await _refunded(harness, start_memo())
+    history = await refunded_rma(harness, start_memo())
     assert _patches_marked(history) == []
     assert _upserts(history) == []
     await replayer().replay_workflow(history)
 
 
 async def test_a_case_started_before_the_memo_marks_its_patches(harness: Harness) -> None:
-    history = await _refunded(harness, None)
+    history = await refunded_rma(harness, None)
     marked = _patches_marked(history)
     assert {OPEN_SERIAL_PATCH, BATCHED_STEPS_PATCH} <= set(marked)
     assert len(_upserts(history)) == len(marked)
@@ -89,7 +62,7 @@ async def test_markers_a_worker_of_the_generation_before_wrote_replay(
 ) -> None:
     """The API deployed first starts a case on this generation; a worker not yet updated
     runs it and marks each change it takes. The updated worker replays that history."""
-    recorded = await _refunded(harness, None)
+    recorded = await refunded_rma(harness, None)
     assert _patches_marked(recorded)
     events = list(recorded.events)
     started = events[0].workflow_execution_started_event_attributes

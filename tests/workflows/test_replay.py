@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +41,6 @@ from domain.installation import InstallationReschedule, InstallationStatus, Visi
 from domain.relocation import RelocationStatus, Stage, StageOutcome
 from domain.repair import QuoteDecision, RepairCoverage, RepairStatus
 from domain.replacement import CoreReceived, ReplacementMode
-from domain.rma import Grade, InspectionRequest, ReceiveRequest
 from domain.service_plan import BillingPeriod, ClaimRequest, ClaimType, PlanCancel
 from temporal_client import ENCRYPTED_ENCODING
 from tests.support import SECRET_BOX, free_port, replayer, serve_asgi
@@ -73,16 +72,14 @@ from tests.workflows.kit import (
     open_relocation,
     open_repair,
     open_replacement,
-    open_rma,
     payments,
     plan_start,
+    refunded_rma,
     repair_start,
     replacement_start,
     report_stage,
     report_status,
     report_visit,
-    rma_start,
-    scan,
     through_reinstall,
     through_transport,
     typed,
@@ -94,23 +91,9 @@ from workflows.delivery_queue import DeliveryQueueWorkflow
 from workflows.installation import InstallationWorkflow
 from workflows.repair import RepairWorkflow
 from workflows.replacement import ReplacementWorkflow
-from workflows.rma import RmaWorkflow
 from workflows.service_plan import ServicePlanWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
-
-
-async def _record_refund(harness: Harness) -> WorkflowHistory:
-    s = rma_start(harness, now=await now(harness))
-    handle, _ = await open_rma(harness, s)
-    tracking = await inbound_tracking(harness, s.rma_id)
-    await handle.signal(RmaWorkflow.carrier_event, scan(tracking, CarrierStatus.PICKED_UP))
-    await handle.execute_update(typed(RmaWorkflow.receive), ReceiveRequest(actor=RETAILER))
-    await handle.execute_update(
-        typed(RmaWorkflow.inspect), InspectionRequest(RETAILER, Grade.B, True)
-    )
-    await handle.result()
-    return await handle.fetch_history()
 
 
 async def _record_advance_replacement(harness: Harness) -> WorkflowHistory:
@@ -315,8 +298,8 @@ async def _record_delivery_queue(
     return await handle.fetch_history()
 
 
-RECORDERS = {
-    "rma_refund_grade_b": _record_refund,
+RECORDERS: dict[str, Callable[[Harness], Awaitable[WorkflowHistory]]] = {
+    "rma_refund_grade_b": refunded_rma,
     "replacement_advance_core_returned": _record_advance_replacement,
     "replacement_advance_authenticated_hold": _record_authenticated_hold,
     "service_plan_expired": _record_service_plan,
