@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -44,6 +45,8 @@ from domain.contracts.store import (
 from domain.service_plan import TERMINAL_PLAN_STATUSES
 from observability import metrics
 
+R = TypeVar("R")
+
 _OPEN_SERIALS = table_of(models.OpenSerial)
 # Built once, values bound at execution: the claims already held on some of an
 # organisation's serials.
@@ -75,18 +78,11 @@ class StoreActivities(stubs.StoreActivities):
     async def record_case(self, new: NewCase) -> None:
         """Insert the case, its customer, items and first timeline entries (once). A retry
         after the commit answers what the first attempt stored."""
-        for careful in (False, True):
-            try:
-                async with self.sessions.begin() as session:
-                    # At first straight to the insert: a case stored already fails it, and
-                    # the careful attempt looks before it writes. A case is new but once.
-                    pending = await self._record(session, new, stored=None if careful else False)
-                break
-            except IntegrityError:
-                # Twice is not a retry after the commit (an unknown organisation, say).
-                if careful:
-                    raise
-        await self.after_commit(session, pending)
+
+        async def write(session: AsyncSession, careful: bool) -> tuple[list[PendingDelivery], None]:
+            return await self._record(session, new, stored=None if careful else False), None
+
+        await self._written_once(write)
 
     @activity.defn
     @refuses_bad_data
@@ -115,34 +111,42 @@ class StoreActivities(stubs.StoreActivities):
         none; data the database refuses stores nothing, claims included. A retry after the
         commit answers what the first attempt stored."""
         new = case.new
-        for last_try in (False, True):
+
+        async def write(
+            session: AsyncSession, careful: bool
+        ) -> tuple[list[PendingDelivery], str | None]:
+            stored = await projection.case_status(session, new.case_id) if careful else None
+            if stored is None:
+                held_by = await _claim(session, new.org_id, new.case_id, case.serials)
+                recorded = new if held_by is None else case.if_held.instead_of(new)
+                return await self._record(session, recorded, stored=False), held_by
+            pending = await self._record(session, new, stored=True)
+            if stored == new.status:
+                return pending, None
+            # Stored as refused; its holder may have closed since.
+            held = await _holder(session, new.org_id, new.case_id, case.serials)
+            return pending, held or ""
+
+        return SerialClaimResult(await self._written_once(write))
+
+    async def _written_once(
+        self, write: Callable[[AsyncSession, bool], Awaitable[tuple[list[PendingDelivery], R]]]
+    ) -> R:
+        """Run a new case's `write` in a transaction, hand over what it wrote to the outbox
+        and answer what it answers. At first straight to its inserts (`careful` False): a case
+        is new but once, and one stored already fails them on its primary key, as does a
+        concurrent claim of one of its units. Then once more, `careful`: it looks first. A
+        second failure is neither (an unknown organisation, say): bad data."""
+        for careful in (False, True):
             try:
                 async with self.sessions.begin() as session:
-                    # At first straight to the claim and insert: a case stored already fails
-                    # them, and the last try looks before it writes. A case is new but once.
-                    stored = (
-                        await projection.case_status(session, new.case_id) if last_try else None
-                    )
-                    if stored is not None:
-                        pending = await self._record(session, new)
-                        held_by = None
-                        if stored != new.status:
-                            # Stored as refused; its holder may have closed since.
-                            held = await _holder(session, new.org_id, new.case_id, case.serials)
-                            held_by = held or ""
-                    else:
-                        held_by = await _claim(session, new.org_id, new.case_id, case.serials)
-                        recorded = new if held_by is None else case.if_held.instead_of(new)
-                        pending = await self._record(session, recorded, stored=False)
+                    pending, answer = await write(session, careful)
                 break
             except IntegrityError:
-                # A concurrent claim committed first, or an earlier attempt stored the case:
-                # the next attempt finds its holder or the case. Twice is neither (an
-                # unknown organisation, say): bad data.
-                if last_try:
+                if careful:
                     raise
         await self.after_commit(session, pending)
-        return SerialClaimResult(held_by)
+        return answer
 
     @activity.defn
     async def release_serials(self, release: SerialRelease) -> None:
