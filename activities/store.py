@@ -117,7 +117,9 @@ class StoreActivities(stubs.StoreActivities):
         ) -> tuple[list[PendingDelivery], str | None]:
             stored = await projection.case_status(session, new.case_id) if careful else None
             if stored is None:
-                held_by = await _claim(session, new.org_id, new.case_id, case.serials)
+                held_by = await _claim(
+                    session, new.org_id, new.case_id, case.serials, look_first=careful
+                )
                 recorded = new if held_by is None else case.if_held.instead_of(new)
                 return await self._record(session, recorded, stored=False), held_by
             pending = await self._record(session, new, stored=True)
@@ -134,9 +136,9 @@ class StoreActivities(stubs.StoreActivities):
     ) -> R:
         """Run a new case's `write` in a transaction, hand over what it wrote to the outbox
         and answer what it answers. At first straight to its inserts (`careful` False): a case
-        is new but once, and one stored already fails them on its primary key, as does a
-        concurrent claim of one of its units. Then once more, `careful`: it looks first. A
-        second failure is neither (an unknown organisation, say): bad data."""
+        is new but once, and one stored already fails them on its primary key, as does a unit
+        another open case holds (or claims at that moment). Then once more, `careful`: it
+        looks first. A second failure is neither (an unknown organisation, say): bad data."""
         for careful in (False, True):
             try:
                 async with self.sessions.begin() as session:
@@ -340,14 +342,21 @@ class StoreActivities(stubs.StoreActivities):
 
 
 async def _claim(
-    session: AsyncSession, org_id: str, case_id: str, serials: list[str]
+    session: AsyncSession, org_id: str, case_id: str, serials: list[str], *, look_first: bool = True
 ) -> str | None:
     """Claim the serials for the case in the session's transaction, all or none; answer the
     open case holding one already (nothing claimed) or None. A concurrent claim of one of
-    them fails the transaction with an `IntegrityError` (the open_serials primary key)."""
+    them fails the transaction with an `IntegrityError` (the open_serials primary key).
+    Without `look_first` it claims straight away, and a serial held already (by any case,
+    this one included) fails the transaction the same way: for a first attempt, whose caller
+    then tries again looking first."""
     wanted = sorted(set(serials))
     table = _OPEN_SERIALS
-    held = (await session.execute(_HELD, {"org_id": org_id, "serials": wanted})).all()
+    held = (
+        (await session.execute(_HELD, {"org_id": org_id, "serials": wanted})).all()
+        if look_first
+        else []
+    )
     others: list[str] = [holder for _, holder in held if holder != case_id]
     if others:
         return others[0]

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import String, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -73,6 +73,18 @@ def _note(session: AsyncSession, stored: Sequence[StoredFirst]) -> None:
     session.info.setdefault(_STORED_FIRST, []).extend(stored)
 
 
+# The entries a case has stored, as "seq:status" joined by commas: the case row's read
+# carries them, one statement where there were two. Statuses are snake_case words.
+_STORED_ENTRIES = (
+    select(
+        func.aggregate_strings(
+            _TIMELINE.c.seq.cast(String).concat(":").concat(_TIMELINE.c.status), ","
+        )
+    )
+    .where(_TIMELINE.c.case_id == _CASES.c.id)
+    .scalar_subquery()
+)
+
 # Built once: a statement object caches its compiled form's key, which SQLAlchemy otherwise
 # recomputes by walking the statement on every execution (the join below most of all).
 _CASE_ROW = (
@@ -95,6 +107,7 @@ _CASE_ROW = (
         _ORGS.c.default_locale,
         _ORGS.c.default_time_zone,
         _ORGS.c.paper_size,
+        _STORED_ENTRIES.label("stored_entries"),
     )
     .select_from(_CASES)
     .outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == _CASES.c.customer_id)
@@ -105,9 +118,14 @@ _CASE_ROW = (
 )
 _INSERT_CUSTOMER = insert(_CUSTOMERS)
 _INSERT_CASE = insert(_CASES)
-_STORED_ENTRIES = select(_TIMELINE.c.seq, _TIMELINE.c.status).where(
-    _TIMELINE.c.case_id == bindparam("case_id")
-)
+
+
+def _stored_entries(joined: str | None) -> dict[int, str]:
+    """seq -> status of what `_STORED_ENTRIES` read."""
+    if not joined:
+        return {}
+    pairs = (one.split(":", 1) for one in joined.split(","))
+    return {int(seq): status for seq, status in pairs}
 
 
 class Entry(Protocol):
@@ -265,8 +283,7 @@ async def update_case(
             row.locale, row.time_zone, row.default_locale, row.default_time_zone, row.paper_size
         ),
     )
-    rows = await session.execute(_STORED_ENTRIES, {"case_id": case_id})
-    stored: dict[int, str] = {seq: status for seq, status in rows}
+    stored = _stored_entries(row.stored_entries)
     return await append_timeline(session, case, timeline, config, stored=stored)
 
 
