@@ -4,12 +4,25 @@ deliveries nor delivered without being recorded."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import BindParameter, Row, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    Row,
+    ScalarSelect,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -33,6 +46,14 @@ def table_of(model: type[models.Base]) -> Table:
 
 
 @dataclass(frozen=True)
+class Subscription:
+    """An enabled webhook subscription: its id and the events it asked for."""
+
+    id: str
+    events: list[str]
+
+
+@dataclass(frozen=True)
 class OutboundCase:
     """What the outbox reads of a case: who gets its events, and what they carry."""
 
@@ -50,6 +71,9 @@ class OutboundCase:
     customer_email: str | None = None
     retailer: str | None = None
     reader: Reader | None = None
+    # The enabled subscriptions that see its events, when the caller read them already
+    # (`case_subscriptions`); None: read here.
+    subscriptions: list[Subscription] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +138,9 @@ async def write_outbound(
     written: list[PendingDelivery] = []
     if not events:
         return written
-    subscriptions = await _subscriptions(session, case)
+    subscriptions = case.subscriptions
+    if subscriptions is None:
+        subscriptions = await _subscriptions(session, case)
     deliveries: list[dict[str, Any]] = []
     emails: list[dict[str, Any]] = []
     notices = [
@@ -347,12 +373,54 @@ _ENABLED_SUBSCRIPTIONS = select(
 )
 
 
-async def _subscriptions(session: AsyncSession, case: OutboundCase) -> list[Any]:
+async def _subscriptions(session: AsyncSession, case: OutboundCase) -> list[Subscription]:
     """The enabled subscriptions that see this case's events (their id and event filter)."""
+    rows = await session.execute(_ENABLED_SUBSCRIPTIONS, {"org_ids": _watching(case)})
+    return [Subscription(row.id, row.events) for row in rows]
+
+
+def _watching(case: OutboundCase) -> list[str]:
+    """The organisations whose subscriptions see this case's events."""
     orgs = [case.org_id]
     if case.receiving_org_id and receives_events_of(case.case_type):
         orgs.append(case.receiving_org_id)
-    return list((await session.execute(_ENABLED_SUBSCRIPTIONS, {"org_ids": orgs})).all())
+    return orgs
+
+
+def case_subscriptions(cases: Table) -> ScalarSelect[str]:
+    """For a read of a case row to carry: the enabled subscriptions of the case's
+    organisation and of the one it is shipped to, one line each ("org_id id events"), read
+    back by `subscriptions_from`. One statement where a projection made two."""
+    subscriptions = table_of(models.WebhookSubscription)
+    line = (
+        subscriptions.c.org_id.concat(" ")
+        .concat(subscriptions.c.id)
+        .concat(" ")
+        .concat(subscriptions.c.events.cast(String))
+    )
+    return (
+        select(func.aggregate_strings(line, "\n"))
+        .where(
+            or_(
+                subscriptions.c.org_id == cases.c.org_id,
+                subscriptions.c.org_id == cases.c.receiving_org_id,
+            ),
+            subscriptions.c.disabled_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+
+
+def subscriptions_from(joined: str | None, case: OutboundCase) -> list[Subscription]:
+    """What `case_subscriptions` read, of the organisations that see `case`'s events. Ids
+    and organisation ids hold no spaces, and JSON text no raw line break."""
+    watching = _watching(case)
+    found = []
+    for line in (joined or "").splitlines():
+        org_id, subscription_id, events = line.split(" ", 2)
+        if org_id in watching:
+            found.append(Subscription(subscription_id, json.loads(events)))
+    return found
 
 
 def _payload(case: OutboundCase, entry: StoredEntry, type_: str, eid: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ their delivery queues is not done here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,9 @@ from db.outbox import (
     OutboundCase,
     OutboxConfig,
     PendingDelivery,
+    case_subscriptions,
     pending_deliveries,
+    subscriptions_from,
     table_of,
     write_outbound,
 )
@@ -108,6 +111,7 @@ _CASE_ROW = (
         _ORGS.c.default_time_zone,
         _ORGS.c.paper_size,
         _STORED_ENTRIES.label("stored_entries"),
+        case_subscriptions(_CASES).label("subscriptions"),
     )
     .select_from(_CASES)
     .outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == _CASES.c.customer_id)
@@ -268,12 +272,13 @@ async def update_case(
         await session.execute(delete(_OPEN_SERIALS).where(_OPEN_SERIALS.c.case_id == case_id))
     if not timeline:
         return []
+    receiving_org_id = changes.get("receiving_org_id", row.receiving_org_id)
     case = OutboundCase(
         id=case_id,
         org_id=row.org_id,
         case_type=row.case_type,
         customer_id=row.customer_id,
-        receiving_org_id=changes.get("receiving_org_id", row.receiving_org_id),
+        receiving_org_id=receiving_org_id,
         tracking_token=row.tracking_token,
         links=current_links,
         data=current_data,
@@ -283,6 +288,9 @@ async def update_case(
             row.locale, row.time_zone, row.default_locale, row.default_time_zone, row.paper_size
         ),
     )
+    if receiving_org_id == row.receiving_org_id:
+        # Read with the row; a case handed to another organisation just now reads its own.
+        case = dataclasses.replace(case, subscriptions=subscriptions_from(row.subscriptions, case))
     stored = _stored_entries(row.stored_entries)
     return await append_timeline(session, case, timeline, config, stored=stored)
 

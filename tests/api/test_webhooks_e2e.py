@@ -332,6 +332,48 @@ async def test_a_repair_center_follows_the_jobs_it_works_and_no_others(
     assert receiver.seen(other_path) == []
 
 
+async def test_a_center_an_rma_is_routed_to_gets_none_of_the_rmas_events(
+    stack: Stack, receiver: Receiver
+) -> None:
+    """An RMA resolved by repair ships to the center its repair will go to, which then
+    works the RMA (receives, inspects) but does not follow it: its subscriptions see the
+    repair's events, not the RMA's, however many entries the RMA adds."""
+    from tests.api.helpers import add_product
+    from tests.api.test_repair_e2e import new_center
+
+    category = f"routed-{uuid.uuid4().hex[:6]}"
+    retailer = await make_org(stack, "retailer")
+    product = await add_product(stack, retailer, category=category)
+    center = await new_center(stack, category)
+    center_path, shop_path = (f"/ok/{uuid.uuid4().hex}" for _ in range(2))
+    await subscribe(stack, center.key, receiver.url(center_path), ["*"])
+    await subscribe(stack, retailer.key, receiver.url(shop_path), ["rma.*"])
+
+    async with stack.http(retailer.key) as shop:
+        created = await shop.post("/v1/rmas", json=rma_body(product["sku"], resolution="repair"))
+        assert created.status_code == 201, created.text
+        rma = await wait_until(shop, created.json()["id"], with_label)
+        inbound = rma["shipments"][0]["tracking_number"]
+        # Entries projected once the RMA names the center as its receiver.
+        for status in ("in_transit", "delivered"):
+            assert (await carrier(stack, scan(inbound, status))).status_code == 200
+        done = await wait_until(
+            shop,
+            rma["id"],
+            lambda b: sum(e["actor"].startswith("carrier") for e in b["timeline"]) >= 2,
+        )
+
+    want = expected_types("rma", done["timeline"])
+    await eventually(
+        lambda: _has(receiver, shop_path, len(want)),
+        what="the retailer's events",
+        within=20,
+        every=0.1,
+    )
+    assert [e["type"] for e in receiver.accepted(shop_path)] == want
+    assert receiver.seen(center_path) == []
+
+
 async def test_redispatch_hands_lost_deliveries_to_their_queues_again(
     stack: Stack, receiver: Receiver
 ) -> None:
