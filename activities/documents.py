@@ -20,6 +20,7 @@ from activities.store import StoreActivities
 from db import models
 from db.document_store import DocumentStore
 from db.outbox import table_of
+from db.projection import locked_case, reader_of_case
 from db.readers import Reader, document_reader
 from db.session import POINT_READ
 from db.types import utcnow
@@ -130,87 +131,57 @@ class DocumentActivities(stubs.DocumentActivities):
         each once (and a certificate keeps the verification code first stored with it)."""
         if self.projector is None:
             raise RuntimeError("render_and_project needs the read model's projector")
-        cases = {(r.org_id, r.case_id) for r in request.labels}
-        cases |= {(r.org_id, r.case_id) for r in request.slips}
-        cases |= {(r.org_id, r.case_id) for r in request.certificates}
+        change = request.projection
         keys = [r.idempotency_key for r in request.certificates]
         keys += [r.idempotency_key for r in request.labels]
         keys += [r.idempotency_key for r in request.slips]
-        # Whose words each case's documents are in, and those an earlier attempt stored: one
-        # session for both reads.
-        async with self.sessions() as session:
-            readers = {case: await document_reader(session, *case) for case in sorted(cases)}
-            found = await _by_keys(session, keys)
-        wanted = [
-            *(
-                _Render(
-                    r.idempotency_key,
-                    r.org_id,
-                    r.case_id,
-                    r.label.kind,
-                    partial(self._label_pdf, r, readers[r.org_id, r.case_id]),
-                )
-                for r in request.labels
-            ),
-            *(
-                _Render(
-                    r.idempotency_key,
-                    r.org_id,
-                    r.case_id,
-                    "packing_slip",
-                    partial(_packing_slip, r.slip, readers[r.org_id, r.case_id]),
-                )
-                for r in request.slips
-            ),
-        ]
-        # Answered in the contract's order: certificates, labels, slips.
         for last_try in (False, True):
-            missing = [
-                *(
-                    _repair_certificate(r, readers[r.org_id, r.case_id])
-                    for r in request.certificates
-                    if r.idempotency_key not in found
-                ),
-                *(w for w in wanted if w.key not in found),
-            ]
-            # Rendering is CPU work: keep it off the event loop that heartbeats others.
-            stored = await asyncio.to_thread(self._render_and_put, missing)
-            fresh = {
-                w.key: DocumentRef(
-                    id=models.new_id(),
-                    kind=w.kind,
-                    sha256=sha,
-                    verification_code=w.verification_code,
-                )
-                for w, (sha, _, _) in zip(missing, stored, strict=True)
-            }
-            rows = [
-                {
-                    "id": fresh[w.key].id,
-                    "org_id": w.org_id,
-                    "case_id": w.case_id,
-                    "kind": w.kind,
-                    "sha256": sha,
-                    "size": size,
-                    "storage_key": storage_key,
-                    "idempotency_key": w.key,
-                    "verification_code": w.verification_code,
-                    "created_at": utcnow(),
-                }
-                for w, (sha, storage_key, size) in zip(missing, stored, strict=True)
-            ]
             try:
                 async with self.sessions.begin() as session:
+                    # The case row the projection changes (locked, on PostgreSQL, until the
+                    # documents are stored with it) says whose words they are in; what an
+                    # earlier attempt stored is read in the same transaction.
+                    row = await locked_case(session, change.case_id)
+                    readers = {(row.org_id, change.case_id): reader_of_case(row)}
+                    for case in _cases_of(request):
+                        if case not in readers:
+                            readers[case] = await document_reader(session, *case)
+                    found = await _by_keys(session, keys)
+                    missing = [w for w in _renders(self, request, readers) if w.key not in found]
+                    # Rendering is CPU work: keep it off the event loop that heartbeats others.
+                    stored = await asyncio.to_thread(self._render_and_put, missing)
+                    fresh = {
+                        w.key: DocumentRef(
+                            id=models.new_id(),
+                            kind=w.kind,
+                            sha256=sha,
+                            verification_code=w.verification_code,
+                        )
+                        for w, (sha, _, _) in zip(missing, stored, strict=True)
+                    }
+                    rows = [
+                        {
+                            "id": fresh[w.key].id,
+                            "org_id": w.org_id,
+                            "case_id": w.case_id,
+                            "kind": w.kind,
+                            "sha256": sha,
+                            "size": size,
+                            "storage_key": storage_key,
+                            "idempotency_key": w.key,
+                            "verification_code": w.verification_code,
+                            "created_at": utcnow(),
+                        }
+                        for w, (sha, storage_key, size) in zip(missing, stored, strict=True)
+                    ]
                     if rows:
                         await session.execute(insert(_DOCUMENTS), rows)
-                    pending = await self.projector.project_in(session, request.projection)
+                    pending = await self.projector.project_in(session, change, row)
                 break
             except IntegrityError:
                 # An earlier attempt still running stored one: the next finds it by its key.
                 if last_try:
                     raise
-                async with self.sessions() as session:
-                    found = await _by_keys(session, keys)
         await self.projector.after_commit(session, pending)
         found |= fresh
         return [found[key] for key in keys]
@@ -372,6 +343,46 @@ def with_code(certificate: CertificateT, prefix: str, base_url: str) -> Certific
     return dataclasses.replace(
         certificate, verification_code=code, verify_url=f"{base_url}/v1/verify/{code}"
     )
+
+
+def _cases_of(request: DocumentsAndProjection) -> list[tuple[str, str]]:
+    """The (organisation, case) pairs the request's documents belong to."""
+    found = {(r.org_id, r.case_id) for r in request.labels}
+    found |= {(r.org_id, r.case_id) for r in request.slips}
+    found |= {(r.org_id, r.case_id) for r in request.certificates}
+    return sorted(found)
+
+
+def _renders(
+    activities: DocumentActivities,
+    request: DocumentsAndProjection,
+    readers: dict[tuple[str, str], Reader],
+) -> list[_Render]:
+    """Every document of the request to render, in the contract's order: certificates
+    (each with a verification code drawn for this attempt), labels, slips."""
+    return [
+        *(_repair_certificate(r, readers[r.org_id, r.case_id]) for r in request.certificates),
+        *(
+            _Render(
+                r.idempotency_key,
+                r.org_id,
+                r.case_id,
+                r.label.kind,
+                partial(activities._label_pdf, r, readers[r.org_id, r.case_id]),
+            )
+            for r in request.labels
+        ),
+        *(
+            _Render(
+                r.idempotency_key,
+                r.org_id,
+                r.case_id,
+                "packing_slip",
+                partial(_packing_slip, r.slip, readers[r.org_id, r.case_id]),
+            )
+            for r in request.slips
+        ),
+    ]
 
 
 def _repair_certificate(request: RepairCertificateRequest, reader: Reader) -> _Render:

@@ -167,10 +167,11 @@ class StoreActivities(stubs.StoreActivities):
         await self.after_commit(session, pending)
 
     async def project_in(
-        self, session: AsyncSession, change: CaseProjection
+        self, session: AsyncSession, change: CaseProjection, row: projection.CaseRow | None = None
     ) -> list[PendingDelivery]:
         """`project` inside a transaction of the caller's (one that stores what the change
-        comes with); the caller `dispatch`es what it answers once that commits."""
+        comes with, and may have read the case's `row` already); the caller `dispatch`es
+        what it answers once that commits."""
         return await projection.update_case(
             session,
             change.case_id,
@@ -182,6 +183,7 @@ class StoreActivities(stubs.StoreActivities):
             timeline=change.timeline,
             config=self.outbox,
             closed_statuses=CLOSED_STATUSES,
+            row=row,
         )
 
     async def _record(

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import String, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import Row, String, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -32,7 +32,7 @@ from db.outbox import (
     table_of,
     write_outbound,
 )
-from db.readers import chosen_reader
+from db.readers import Reader, chosen_reader
 from db.session import POINT_READ
 from domain.insights import insight_columns
 
@@ -130,6 +130,27 @@ def _stored_entries(joined: str | None) -> dict[int, str]:
         return {}
     pairs = (one.split(":", 1) for one in joined.split(","))
     return {int(seq): status for seq, status in pairs}
+
+
+# A case row as `_CASE_ROW` reads it.
+CaseRow = Row[Any]
+
+
+async def locked_case(session: AsyncSession, case_id: str) -> CaseRow:
+    """The case row a projection changes, locked for the transaction (PostgreSQL), with
+    what its entries' outbox rows and its documents need: the stored entries, the
+    subscriptions that see it, its customer's address and its reader's choices."""
+    row = (await session.execute(_CASE_ROW, {"case_id": case_id})).first()
+    if row is None:
+        raise LookupError(f"case {case_id} not recorded")
+    return cast(CaseRow, row)
+
+
+def reader_of_case(row: CaseRow) -> Reader:
+    """Whose words and paper the case's documents and emails are in."""
+    return chosen_reader(
+        row.locale, row.time_zone, row.default_locale, row.default_time_zone, row.paper_size
+    )
 
 
 class Entry(Protocol):
@@ -242,16 +263,17 @@ async def update_case(
     timeline: Sequence[Entry],
     config: OutboxConfig,
     closed_statuses: frozenset[str],
+    row: CaseRow | None = None,
 ) -> list[PendingDelivery]:
     """Bring the case row up to date (one `UPDATE`) and append the entries not stored yet;
-    answer what waits to be handed over for all of `timeline`."""
+    answer what waits to be handed over for all of `timeline`. `row` is the case's
+    `locked_case` when the caller read it already in this transaction."""
     unknown = set(fields) - PROJECTABLE
     if unknown:
         raise ValueError(f"not projectable: {sorted(unknown)}")
     c = _CASES.c
-    row = (await session.execute(_CASE_ROW, {"case_id": case_id})).first()
     if row is None:
-        raise LookupError(f"case {case_id} not recorded")
+        row = await locked_case(session, case_id)
     changes: dict[str, Any] = {}
     current_status, current_data, current_links = row.status, row.data, row.links
     # A retried or late projection must not move the case back in time.
@@ -284,9 +306,7 @@ async def update_case(
         data=current_data,
         customer_email=row.email if row.email is not None else "",
         retailer=row.name,
-        reader=chosen_reader(
-            row.locale, row.time_zone, row.default_locale, row.default_time_zone, row.paper_size
-        ),
+        reader=reader_of_case(row),
     )
     if receiving_org_id == row.receiving_org_id:
         # Read with the row; a case handed to another organisation just now reads its own.
