@@ -1,0 +1,92 @@
+"""What one statement costs the worker: CPU per transaction of three statements (a point
+read, two inserts) on the read model's SQLite engine, through an ORM `AsyncSession`,
+through an `AsyncConnection`, and through the standard library's `sqlite3` alone.
+
+    .venv/bin/python bench/statement_cost.py [--transactions 2000] [--rounds 3]
+
+A diagnostic, not a target: it tells which lever is worth pulling. The three ways run in
+alternating rounds in this one process (CPU by time.process_time, the driver's thread
+included); each round writes rows of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select
+
+from db.session import make_engine, make_sessionmaker
+
+_METADATA = MetaData()
+_ROWS = Table("rows", _METADATA, Column("id", Integer, primary_key=True), Column("v", String))
+_INSERT = insert(_ROWS)
+_READ = select(_ROWS.c.v).where(_ROWS.c.id == bindparam("id"))
+_SPAN = 10**6  # the second insert's id offset: one round's rows never meet another's
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--transactions", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp}/orm.db")
+        async with engine.begin() as connection:
+            await connection.run_sync(_METADATA.create_all)
+        sessions = make_sessionmaker(engine)
+        raw = sqlite3.connect(f"{tmp}/raw.db", isolation_level=None)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA synchronous=NORMAL")
+        raw.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, v TEXT)")
+
+        async def via_session(i: int) -> None:
+            async with sessions.begin() as session:
+                await session.execute(_READ, {"id": i})
+                await session.execute(_INSERT, {"id": i, "v": "a"})
+                await session.execute(_INSERT, {"id": i + _SPAN, "v": "b"})
+
+        async def via_connection(i: int) -> None:
+            async with engine.begin() as connection:
+                await connection.execute(_READ, {"id": i})
+                await connection.execute(_INSERT, {"id": i, "v": "a"})
+                await connection.execute(_INSERT, {"id": i + _SPAN, "v": "b"})
+
+        async def via_sqlite3(i: int) -> None:
+            raw.execute("BEGIN")
+            raw.execute("SELECT v FROM rows WHERE id = ?", (i,)).fetchall()
+            raw.execute("INSERT INTO rows (id, v) VALUES (?, ?)", (i, "a"))
+            raw.execute("INSERT INTO rows (id, v) VALUES (?, ?)", (i + _SPAN, "b"))
+            raw.execute("COMMIT")
+
+        ways: dict[str, Callable[[int], Awaitable[None]]] = {
+            "AsyncSession": via_session,
+            "AsyncConnection": via_connection,
+            "sqlite3 alone": via_sqlite3,
+        }
+        spent = dict.fromkeys(ways, 0.0)
+        block = 0
+        for _ in range(args.rounds):
+            for name, way in ways.items():
+                block += 1
+                start = time.process_time()
+                for i in range(args.transactions):
+                    await way(block * 10 * _SPAN + i)
+                spent[name] += time.process_time() - start
+        await engine.dispose()
+        raw.close()
+    count = args.rounds * args.transactions
+    for name, seconds in spent.items():
+        print(f"{name}: {1000 * seconds / count:.3f} ms of CPU per transaction of 3 statements")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
