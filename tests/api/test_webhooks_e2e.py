@@ -136,6 +136,12 @@ async def _has(receiver: Receiver, path: str, count: int) -> bool:
     return len(receiver.accepted(path)) >= count
 
 
+async def assert_received(receiver: Receiver, path: str, want: list[str], what: str) -> None:
+    """`path` gets exactly the event types `want`, in that order."""
+    await eventually(lambda: _has(receiver, path, len(want)), what=what, within=20, every=0.1)
+    assert [e["type"] for e in receiver.accepted(path)] == want
+
+
 async def test_a_receiver_failing_twice_gets_each_event_once_in_order(
     stack: Stack, receiver: Receiver
 ) -> None:
@@ -317,13 +323,7 @@ async def test_a_repair_center_follows_the_jobs_it_works_and_no_others(
         job = step.json()
 
     want = expected_types("repair", job["timeline"])
-    await eventually(
-        lambda: _has(receiver, center_path, len(want)),
-        what="the center's events",
-        within=20,
-        every=0.1,
-    )
-    assert [e["type"] for e in receiver.accepted(center_path)] == want
+    await assert_received(receiver, center_path, want, "the center's events")
     assert want[0] == "repair.awaiting_unit" and want[-1] == "repair.received"
     await eventually(
         lambda: _has(receiver, shop_path, 1), what="the retailer's event", within=20, every=0.1
@@ -363,14 +363,9 @@ async def test_a_center_an_rma_is_routed_to_gets_none_of_the_rmas_events(
             lambda b: sum(e["actor"].startswith("carrier") for e in b["timeline"]) >= 2,
         )
 
-    want = expected_types("rma", done["timeline"])
-    await eventually(
-        lambda: _has(receiver, shop_path, len(want)),
-        what="the retailer's events",
-        within=20,
-        every=0.1,
+    await assert_received(
+        receiver, shop_path, expected_types("rma", done["timeline"]), "the retailer's events"
     )
-    assert [e["type"] for e in receiver.accepted(shop_path)] == want
     assert receiver.seen(center_path) == []
 
 
