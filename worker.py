@@ -54,6 +54,7 @@ from db.document_store import document_store_from
 from db.outbox import OutboxConfig
 from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
+from db.writer import ReadModelWriter
 from domain.campaign import (
     WARRANTY_NOTICE_HOUR_UTC,
     WARRANTY_NOTICES_SCHEDULE,
@@ -141,13 +142,15 @@ def build_activities(
     settings: Settings,
     client: Client | None = None,
     handover: Handover | None = None,
+    writer: ReadModelWriter | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity, built with its dependencies. Without a Temporal `client` the outbox
-    is written but nothing hands it to the delivery queues."""
+    is written but nothing hands it to the delivery queues; without a `writer` the steps'
+    transactions run on the event loop."""
     if handover is None and client is not None:
         handover = build_handover(client, sessions, settings)
     outbox = OutboxConfig(settings.public_base_url, send_email=settings.smtp_url is not None)
-    store = StoreActivities(sessions, outbox, handover)
+    store = StoreActivities(sessions, outbox, handover, writer)
     campaigns = CampaignActivities(sessions, outbox, handover)
     notify = NotifyActivities(
         sessions,
@@ -322,12 +325,17 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     handover: Handover | None = None,
+    writer: ReadModelWriter | None = None,
 ) -> Worker:
+    """The worker, its workflow steps writing through `writer` (the read model's writer on a
+    thread of its own unless given: its owner closes it, `ReadModelWriter.close`)."""
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=build_activities(sessions, settings, client, handover),
+        activities=build_activities(
+            sessions, settings, client, handover, writer or ReadModelWriter.for_worker(sessions)
+        ),
         max_concurrent_activities=100,
         # A worker killed outright leaves the tasks of the workflows it had cached on its own
         # sticky queue; they move to the shared queue, where a restarted worker takes them,
@@ -352,7 +360,8 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     sessions = make_sessionmaker(engine)
     handover = build_handover(client, sessions, settings)
-    worker = build_worker(client, sessions, settings, handover)
+    writer = ReadModelWriter.for_worker(sessions)
+    worker = build_worker(client, sessions, settings, handover, writer)
     await ensure_schedules(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -380,6 +389,7 @@ async def run_worker(settings: Settings) -> None:
         ):
             await stop.wait()
     finally:
+        writer.close()
         await engine.dispose()
         log.info("worker stopped")
 

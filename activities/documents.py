@@ -19,7 +19,7 @@ from activities.bad_data import refuses_bad_data
 from activities.store import StoreActivities
 from db import models
 from db.document_store import DocumentStore
-from db.outbox import table_of
+from db.outbox import PendingDelivery, table_of
 from db.projection import locked_case, reader_of_case
 from db.readers import Reader, document_reader
 from db.session import POINT_READ
@@ -135,54 +135,62 @@ class DocumentActivities(stubs.DocumentActivities):
         keys = [r.idempotency_key for r in request.certificates]
         keys += [r.idempotency_key for r in request.labels]
         keys += [r.idempotency_key for r in request.slips]
+        projector = self.projector
+        writer = projector.writer
+
+        async def write(
+            session: AsyncSession,
+        ) -> tuple[list[PendingDelivery], dict[str, DocumentRef], dict[str, DocumentRef]]:
+            # The case row the projection changes (locked, on PostgreSQL, until the
+            # documents are stored with it) says whose words they are in; what an
+            # earlier attempt stored is read in the same transaction.
+            row = await locked_case(session, change.case_id)
+            readers = {(row.org_id, change.case_id): reader_of_case(row)}
+            for case in _cases_of(request):
+                if case not in readers:
+                    readers[case] = await document_reader(session, *case)
+            found = await _by_keys(session, keys)
+            missing = [w for w in _renders(self, request, readers) if w.key not in found]
+            # Rendering is CPU work: keep it off the event loop that heartbeats others.
+            stored = await writer.off_loop(partial(self._render_and_put, missing))
+            fresh = {
+                w.key: DocumentRef(
+                    id=models.new_id(),
+                    kind=w.kind,
+                    sha256=sha,
+                    verification_code=w.verification_code,
+                )
+                for w, (sha, _, _) in zip(missing, stored, strict=True)
+            }
+            rows = [
+                {
+                    "id": fresh[w.key].id,
+                    "org_id": w.org_id,
+                    "case_id": w.case_id,
+                    "kind": w.kind,
+                    "sha256": sha,
+                    "size": size,
+                    "storage_key": storage_key,
+                    "idempotency_key": w.key,
+                    "verification_code": w.verification_code,
+                    "created_at": utcnow(),
+                }
+                for w, (sha, storage_key, size) in zip(missing, stored, strict=True)
+            ]
+            if rows:
+                await session.execute(insert(_DOCUMENTS), rows)
+            pending = await projector.project_in(session, change, row)
+            return pending, found, fresh
+
         for last_try in (False, True):
             try:
-                async with self.sessions.begin() as session:
-                    # The case row the projection changes (locked, on PostgreSQL, until the
-                    # documents are stored with it) says whose words they are in; what an
-                    # earlier attempt stored is read in the same transaction.
-                    row = await locked_case(session, change.case_id)
-                    readers = {(row.org_id, change.case_id): reader_of_case(row)}
-                    for case in _cases_of(request):
-                        if case not in readers:
-                            readers[case] = await document_reader(session, *case)
-                    found = await _by_keys(session, keys)
-                    missing = [w for w in _renders(self, request, readers) if w.key not in found]
-                    # Rendering is CPU work: keep it off the event loop that heartbeats others.
-                    stored = await asyncio.to_thread(self._render_and_put, missing)
-                    fresh = {
-                        w.key: DocumentRef(
-                            id=models.new_id(),
-                            kind=w.kind,
-                            sha256=sha,
-                            verification_code=w.verification_code,
-                        )
-                        for w, (sha, _, _) in zip(missing, stored, strict=True)
-                    }
-                    rows = [
-                        {
-                            "id": fresh[w.key].id,
-                            "org_id": w.org_id,
-                            "case_id": w.case_id,
-                            "kind": w.kind,
-                            "sha256": sha,
-                            "size": size,
-                            "storage_key": storage_key,
-                            "idempotency_key": w.key,
-                            "verification_code": w.verification_code,
-                            "created_at": utcnow(),
-                        }
-                        for w, (sha, storage_key, size) in zip(missing, stored, strict=True)
-                    ]
-                    if rows:
-                        await session.execute(insert(_DOCUMENTS), rows)
-                    pending = await self.projector.project_in(session, change, row)
+                (pending, found, fresh), noted = await writer.transaction(write)
                 break
             except IntegrityError:
                 # An earlier attempt still running stored one: the next finds it by its key.
                 if last_try:
                     raise
-        await self.projector.after_commit(session, pending)
+        await projector.after_commit(noted, pending)
         found |= fresh
         return [found[key] for key in keys]
 

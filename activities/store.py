@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from db.outbox import (
 )
 from db.queries import plan_terms
 from db.types import utcnow
+from db.writer import ReadModelWriter
 from domain.common import CLOSED_STATUSES, CaseKind, Customer
 from domain.contracts.events import CaseEvent
 from domain.contracts.facts import CUSTOMER_FIRST_NAME
@@ -68,10 +70,13 @@ class StoreActivities(stubs.StoreActivities):
         sessions: async_sessionmaker[AsyncSession],
         outbox: OutboxConfig,
         dispatcher: Dispatches | None = None,
+        writer: ReadModelWriter | None = None,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.dispatcher = dispatcher
+        # Where the steps' transactions run (the worker's has a thread of its own).
+        self.writer = writer or ReadModelWriter.on_loop(sessions)
 
     @activity.defn
     @refuses_bad_data
@@ -79,7 +84,9 @@ class StoreActivities(stubs.StoreActivities):
         """Insert the case, its customer, items and first timeline entries (once). A retry
         after the commit answers what the first attempt stored."""
 
-        async def write(session: AsyncSession, careful: bool) -> tuple[list[PendingDelivery], None]:
+        async def write(
+            session: AsyncSession, *, careful: bool
+        ) -> tuple[list[PendingDelivery], None]:
             return await self._record(session, new, stored=None if careful else False), None
 
         await self._written_once(write)
@@ -113,7 +120,7 @@ class StoreActivities(stubs.StoreActivities):
         new = case.new
 
         async def write(
-            session: AsyncSession, careful: bool
+            session: AsyncSession, *, careful: bool
         ) -> tuple[list[PendingDelivery], str | None]:
             stored = await projection.case_status(session, new.case_id) if careful else None
             if stored is None:
@@ -132,7 +139,7 @@ class StoreActivities(stubs.StoreActivities):
         return SerialClaimResult(await self._written_once(write))
 
     async def _written_once(
-        self, write: Callable[[AsyncSession, bool], Awaitable[tuple[list[PendingDelivery], R]]]
+        self, write: Callable[..., Awaitable[tuple[list[PendingDelivery], R]]]
     ) -> R:
         """Run a new case's `write` in a transaction, hand over what it wrote to the outbox
         and answer what it answers. At first straight to its inserts (`careful` False): a case
@@ -141,13 +148,14 @@ class StoreActivities(stubs.StoreActivities):
         looks first. A second failure is neither (an unknown organisation, say): bad data."""
         for careful in (False, True):
             try:
-                async with self.sessions.begin() as session:
-                    pending, answer = await write(session, careful)
+                (pending, answer), noted = await self.writer.transaction(
+                    functools.partial(write, careful=careful)
+                )
                 break
             except IntegrityError:
                 if careful:
                     raise
-        await self.after_commit(session, pending)
+        await self.after_commit(noted, pending)
         return answer
 
     @activity.defn
@@ -162,9 +170,10 @@ class StoreActivities(stubs.StoreActivities):
     @refuses_bad_data
     async def project(self, change: CaseProjection) -> None:
         """Bring the case row up to date and append timeline entries not yet stored."""
-        async with self.sessions.begin() as session:
-            pending = await self.project_in(session, change)
-        await self.after_commit(session, pending)
+        pending, noted = await self.writer.transaction(
+            functools.partial(self.project_in, change=change)
+        )
+        await self.after_commit(noted, pending)
 
     async def project_in(
         self, session: AsyncSession, change: CaseProjection, row: projection.CaseRow | None = None
@@ -234,10 +243,11 @@ class StoreActivities(stubs.StoreActivities):
             config=self.outbox,
         )
 
-    async def after_commit(self, session: AsyncSession, pending: list[PendingDelivery]) -> None:
+    async def after_commit(self, noted: dict[str, Any], pending: list[PendingDelivery]) -> None:
         """What follows a committed projection: count what it stored first (cases started
-        and ended, SLA breaches), then hand its outbox rows over."""
-        count_stored_first(projection.stored_first(session))
+        and ended, SLA breaches; `noted`, the transaction's session's `info`), then hand its
+        outbox rows over."""
+        count_stored_first(projection.stored_first(noted))
         await self.dispatch(pending)
 
     async def dispatch(self, pending: list[PendingDelivery]) -> None:

@@ -66,9 +66,10 @@ class StoredFirst:
     previous_status: str | None
 
 
-def stored_first(session: AsyncSession) -> list[StoredFirst]:
-    """What `session`'s transaction stored for the first time, taken (read once)."""
-    noted: list[StoredFirst] = session.info.pop(_STORED_FIRST, [])
+def stored_first(info: dict[str, Any]) -> list[StoredFirst]:
+    """What a transaction stored for the first time, taken (read once) from its session's
+    `info`."""
+    noted: list[StoredFirst] = info.pop(_STORED_FIRST, [])
     return noted
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def ensure_sqlite_dir(url: str) -> None:
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers go on while one writer writes; synchronous=NORMAL does not fsync each
     # commit in WAL mode (only checkpoints), and a commit is never torn; busy_timeout queues
     # a writer behind another process's write instead of failing it.
@@ -91,6 +92,28 @@ def _write_lock(database: str) -> asyncio.Lock:
 async def _acquire(lock: asyncio.Lock) -> None:
     async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
         await lock.acquire()
+
+
+def write_lock(engine: AsyncEngine) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """Holding the process's write lock of `engine`'s SQLite file, for a writer that does not
+    go through `engine` (`db.writer`): it then queues with the engine's writers."""
+    database = str(Path(engine.url.database or "").resolve())
+
+    @asynccontextmanager
+    async def held() -> AsyncIterator[None]:
+        lock = _write_lock(database)
+        try:
+            await _acquire(lock)
+        except TimeoutError:
+            raise OperationalError(
+                None, None, sqlite3.OperationalError("database is locked")
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    return held
 
 
 # The execution option of a read bounded by keys (a case and its rows, a page of cases): on
@@ -299,7 +322,7 @@ def make_engine(url: str) -> AsyncEngine:
             async_creator=_connector(parsed),
             hide_parameters=HIDE_PARAMETERS,
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         event.listen(engine.sync_engine, "before_cursor_execute", _mark_statement)
         if parsed.database not in (None, "", ":memory:"):
             _queue_writers(engine, str(Path(parsed.database).resolve()))

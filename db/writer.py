@@ -1,0 +1,158 @@
+"""The read model's writer: where the worker's workflow steps write their transactions.
+
+On an SQLite file, each transaction runs on one thread of the writer's own, through a
+synchronous engine: SQLAlchemy's asynchronous path costs about seven times the
+synchronous one per statement (greenlet switches and the driver's thread hand-offs;
+`bench/statement_cost.py`), and a step's transaction is several statements. One hand-off
+to the writer's thread per transaction replaces two to four per transaction and the
+asynchronous path per statement (docs/benchmarks.md, "A twelfth sitting"). The writer's
+transactions run one at a time, under the process's write lock (`db.session.write_lock`),
+so they queue with the process's other writers instead of meeting them in SQLite's busy
+handler.
+
+Elsewhere (PostgreSQL, whose driver is asynchronous anyway; an in-memory SQLite, which
+one connection cannot share between threads) a transaction runs in an `AsyncSession` on
+the caller's event loop, as every other write does.
+
+A transaction's body is the same coroutine either way: it is handed a session and
+awaits its `execute`, `scalar`, `scalars`, `get` and `flush`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from db.session import HIDE_PARAMETERS, sqlite_pragmas, sync_url, write_lock
+
+T = TypeVar("T")
+Body = Callable[[AsyncSession], Awaitable[T]]
+
+
+class _OnWriterThread:
+    """The session a body gets on the writer's thread: a synchronous `Session`, its calls
+    answered at once (nothing here waits on the event loop it runs on)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.info = session.info
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.execute(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.scalar(*args, **kwargs)
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.scalars(*args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.get(*args, **kwargs)
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        self._session.flush(*args, **kwargs)
+
+    def add(self, instance: object) -> None:
+        self._session.add(instance)
+
+
+class _WriterThread:
+    """One thread running an event loop of its own, with one connection to the file."""
+
+    def __init__(self, url: URL) -> None:
+        self.engine: Engine = create_engine(
+            sync_url(url.render_as_string(hide_password=False)),
+            poolclass=StaticPool,
+            hide_parameters=HIDE_PARAMETERS,
+        )
+        event.listen(self.engine, "connect", sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="read-model-writer", daemon=True
+        )
+        self.thread.start()
+
+    def submit(self, body: Body[T]) -> Future[tuple[T, dict[str, Any]]]:
+        return asyncio.run_coroutine_threadsafe(self._run(body), self.loop)
+
+    async def _run(self, body: Body[T]) -> tuple[T, dict[str, Any]]:
+        # The body's awaits never suspend here, so one body runs at a time on the loop.
+        with self.sessions.begin() as session:
+            on_thread = _OnWriterThread(session)
+            # Duck-typed: the calls the write paths make, answered synchronously.
+            answer = await body(cast(AsyncSession, on_thread))
+        return answer, session.info
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+        self.engine.dispose()
+
+
+class ReadModelWriter:
+    """Runs write transactions: on its own thread for an SQLite file, else on the caller's
+    loop. `transaction` answers what the body answered and the session's `info` (what the
+    transaction noted for after its commit, `db.projection.stored_first`)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, own_thread: bool) -> None:
+        self.sessions = sessions
+        engine = cast(AsyncEngine, sessions.kw["bind"])
+        database = engine.url.database
+        self._own_thread = (
+            own_thread
+            and engine.dialect.name == "sqlite"
+            and database not in (None, "", ":memory:")
+        )
+        self._url = engine.url
+        self._thread: _WriterThread | None = None
+        self._lock = write_lock(engine) if self._own_thread else None
+        self._started = threading.Lock()
+
+    @classmethod
+    def for_worker(cls, sessions: async_sessionmaker[AsyncSession]) -> ReadModelWriter:
+        """The worker's: on a thread of its own where the database is an SQLite file."""
+        return cls(sessions, own_thread=True)
+
+    @classmethod
+    def on_loop(cls, sessions: async_sessionmaker[AsyncSession]) -> ReadModelWriter:
+        """Every transaction in an `AsyncSession` on the caller's loop."""
+        return cls(sessions, own_thread=False)
+
+    async def transaction(self, body: Body[T]) -> tuple[T, dict[str, Any]]:
+        if self._lock is None:
+            async with self.sessions.begin() as session:
+                answer = await body(session)
+            return answer, session.info
+        async with self._lock():
+            future = self._writer_thread().submit(body)
+            return await asyncio.wrap_future(future)
+
+    async def off_loop(self, work: Callable[[], T]) -> T:
+        """CPU work inside a body (rendering): on the writer's thread it runs there, the
+        caller's loop being free already; on the caller's loop, in a thread of its own."""
+        if self._thread is not None and threading.current_thread() is self._thread.thread:
+            return work()
+        return await asyncio.to_thread(work)
+
+    def _writer_thread(self) -> _WriterThread:
+        with self._started:
+            if self._thread is None:
+                self._thread = _WriterThread(self._url)
+            return self._thread
+
+    def close(self) -> None:
+        with self._started:
+            if self._thread is not None:
+                self._thread.close()
+                self._thread = None
