@@ -97,11 +97,12 @@ class StoreActivities(stubs.StoreActivities):
         """Claim every serial for the case, all or none: the open_serials primary key lets
         one open case hold a serial, however many ask at once. Claiming again for the same
         case (a retried activity) succeeds."""
+
+        async def write(session: AsyncSession) -> str | None:
+            return await _claim(session, claim.org_id, claim.case_id, claim.serials)
+
         try:
-            async with self.sessions.begin() as session:
-                return SerialClaimResult(
-                    await _claim(session, claim.org_id, claim.case_id, claim.serials)
-                )
+            return SerialClaimResult((await self.writer.transaction(write))[0])
         except IntegrityError:
             # A concurrent claim committed first: the serial is that case's now.
             async with self.sessions() as session:
@@ -161,10 +162,11 @@ class StoreActivities(stubs.StoreActivities):
     @activity.defn
     async def release_serials(self, release: SerialRelease) -> None:
         """Give up a case's claims (a case that will never be recorded, so never closed)."""
-        async with self.sessions.begin() as session:
-            await session.execute(
+        await self.writer.transaction(
+            lambda session: session.execute(
                 delete(models.OpenSerial).where(models.OpenSerial.case_id == release.case_id)
             )
+        )
 
     @activity.defn
     @refuses_bad_data
@@ -259,13 +261,16 @@ class StoreActivities(stubs.StoreActivities):
     @refuses_bad_data
     async def move_asset(self, move: MoveAsset) -> None:
         """The asset now stands at its new site (idempotent: the same site twice is a no-op)."""
-        async with self.sessions.begin() as session:
+
+        async def write(session: AsyncSession) -> None:
             asset = await session.get(models.Asset, move.asset_id, with_for_update=True)
             if asset is None:
                 raise LookupError(f"asset {move.asset_id} not found")
             asset.site = move.site.to_json()
             asset.moved_by_case_id = move.case_id
             asset.updated_at = utcnow()
+
+        await self.writer.transaction(write)
 
     @activity.defn
     @refuses_bad_data
@@ -278,23 +283,26 @@ class StoreActivities(stubs.StoreActivities):
             models.Asset.serial == install.serial,
         )
         site = install.site.to_json()
+
+        async def write(session: AsyncSession) -> InstalledAsset:
+            asset = await session.scalar(found.with_for_update())
+            if asset is None:
+                asset = models.Asset(
+                    org_id=install.org_id,
+                    sku=install.sku,
+                    serial=install.serial,
+                    site=site,
+                    created_at=utcnow(),
+                )
+                session.add(asset)
+            asset.site = site
+            asset.moved_by_case_id = install.case_id
+            asset.updated_at = utcnow()
+            await session.flush()
+            return InstalledAsset(asset.id)
+
         try:
-            async with self.sessions.begin() as session:
-                asset = await session.scalar(found.with_for_update())
-                if asset is None:
-                    asset = models.Asset(
-                        org_id=install.org_id,
-                        sku=install.sku,
-                        serial=install.serial,
-                        site=site,
-                        created_at=utcnow(),
-                    )
-                    session.add(asset)
-                asset.site = site
-                asset.moved_by_case_id = install.case_id
-                asset.updated_at = utcnow()
-                await session.flush()
-                return InstalledAsset(asset.id)
+            return (await self.writer.transaction(write))[0]
         except IntegrityError:
             # Made meanwhile by another case (a relocation ordered for the serial): this
             # attempt is retried and finds it.
@@ -304,7 +312,8 @@ class StoreActivities(stubs.StoreActivities):
     @refuses_bad_data
     async def replace_customer(self, change: CustomerChange) -> None:
         """A new owner (a transferred plan): the case points at their record from now on."""
-        async with self.sessions.begin() as session:
+
+        async def write(session: AsyncSession) -> None:
             case = await session.get(models.Case, change.case_id, with_for_update=True)
             if case is None:
                 raise LookupError(f"case {change.case_id} not recorded")
@@ -324,6 +333,8 @@ class StoreActivities(stubs.StoreActivities):
             case.data = {**case.data, CUSTOMER_FIRST_NAME: change.customer.first_name}
             if change.tracking_token:
                 case.tracking_token = change.tracking_token
+
+        await self.writer.transaction(write)
 
     @activity.defn
     async def open_plan_of(self, lookup: PlanLookup) -> PlanFound:
