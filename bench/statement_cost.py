@@ -1,6 +1,8 @@
 """What one statement costs the worker: CPU per transaction of three statements (a point
 read, two inserts) on the read model's SQLite engine, through an ORM `AsyncSession`,
-through an `AsyncConnection`, and through the standard library's `sqlite3` alone.
+through an `AsyncConnection`, through the read model's writer (`db.writer`: a synchronous
+`Session` on a thread of its own, one hand-off per transaction), through a synchronous
+`Connection` on the calling thread, and through the standard library's `sqlite3` alone.
 
     .venv/bin/python bench/statement_cost.py [--transactions 2000] [--rounds 3]
 
@@ -22,9 +24,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.session import make_engine, make_sessionmaker
+from db.session import make_engine, make_sessionmaker, sqlite_pragmas
+from db.writer import ReadModelWriter
 
 _METADATA = MetaData()
 _ROWS = Table("rows", _METADATA, Column("id", Integer, primary_key=True), Column("v", String))
@@ -43,6 +58,10 @@ async def main() -> None:
         async with engine.begin() as connection:
             await connection.run_sync(_METADATA.create_all)
         sessions = make_sessionmaker(engine)
+        writer = ReadModelWriter.for_worker(sessions)
+        synchronous = create_engine(f"sqlite:///{tmp}/sync.db")
+        event.listen(synchronous, "connect", sqlite_pragmas)
+        _METADATA.create_all(synchronous)
         raw = sqlite3.connect(f"{tmp}/raw.db", isolation_level=None)
         raw.execute("PRAGMA journal_mode=WAL")
         raw.execute("PRAGMA synchronous=NORMAL")
@@ -60,6 +79,20 @@ async def main() -> None:
                 await connection.execute(_INSERT, {"id": i, "v": "a"})
                 await connection.execute(_INSERT, {"id": i + _SPAN, "v": "b"})
 
+        async def in_writer(session: AsyncSession, i: int) -> None:
+            (await session.execute(_READ, {"id": i})).all()
+            await session.execute(_INSERT, {"id": i, "v": "a"})
+            await session.execute(_INSERT, {"id": i + _SPAN, "v": "b"})
+
+        async def via_writer(i: int) -> None:
+            await writer.transaction(lambda session: in_writer(session, i))
+
+        async def via_sync_connection(i: int) -> None:
+            with synchronous.begin() as connection:
+                connection.execute(_READ, {"id": i}).all()
+                connection.execute(_INSERT, {"id": i, "v": "a"})
+                connection.execute(_INSERT, {"id": i + _SPAN, "v": "b"})
+
         async def via_sqlite3(i: int) -> None:
             raw.execute("BEGIN")
             raw.execute("SELECT v FROM rows WHERE id = ?", (i,)).fetchall()
@@ -70,6 +103,8 @@ async def main() -> None:
         ways: dict[str, Callable[[int], Awaitable[None]]] = {
             "AsyncSession": via_session,
             "AsyncConnection": via_connection,
+            "the read model's writer": via_writer,
+            "synchronous Connection": via_sync_connection,
             "sqlite3 alone": via_sqlite3,
         }
         spent = dict.fromkeys(ways, 0.0)
@@ -81,6 +116,8 @@ async def main() -> None:
                 for i in range(args.transactions):
                     await way(block * 10 * _SPAN + i)
                 spent[name] += time.process_time() - start
+        writer.close()
+        synchronous.dispose()
         await engine.dispose()
         raw.close()
     count = args.rounds * args.transactions

@@ -14,8 +14,10 @@ Elsewhere (PostgreSQL, whose driver is asynchronous anyway; an in-memory SQLite,
 one connection cannot share between threads) a transaction runs in an `AsyncSession` on
 the caller's event loop, as every other write does.
 
-A transaction's body is the same coroutine either way: it is handed a session and
-awaits its `execute`, `scalar`, `scalars`, `get` and `flush`.
+A transaction's body is the same coroutine either way: it is handed a session and awaits
+its `execute`, `scalar`, `scalars`, `get` and `flush`, and `ReadModelWriter.off_loop` for
+CPU work, and nothing else (on the writer's thread there is no event loop: a body that
+awaits the network or a sleep is refused, and its transaction rolled back).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import create_engine, event
@@ -35,6 +37,7 @@ from sqlalchemy.pool import StaticPool
 from db.session import HIDE_PARAMETERS, sqlite_pragmas, sync_url, write_lock
 
 T = TypeVar("T")
+THREAD_NAME = "read-model-writer"
 Body = Callable[[AsyncSession], Awaitable[T]]
 
 
@@ -66,7 +69,7 @@ class _OnWriterThread:
 
 
 class _WriterThread:
-    """One thread running an event loop of its own, with one connection to the file."""
+    """One thread with one connection to the file, running one body at a time."""
 
     def __init__(self, url: URL) -> None:
         self.engine: Engine = create_engine(
@@ -76,28 +79,33 @@ class _WriterThread:
         )
         event.listen(self.engine, "connect", sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="read-model-writer", daemon=True
-        )
-        self.thread.start()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
+        self.thread: threading.Thread | None = None
 
-    def submit(self, body: Body[T]) -> Future[tuple[T, dict[str, Any]]]:
-        return asyncio.run_coroutine_threadsafe(self._run(body), self.loop)
-
-    async def _run(self, body: Body[T]) -> tuple[T, dict[str, Any]]:
-        # The body's awaits never suspend here, so one body runs at a time on the loop.
+    def run(self, body: Body[T]) -> tuple[T, dict[str, Any]]:
+        self.thread = threading.current_thread()
         with self.sessions.begin() as session:
             on_thread = _OnWriterThread(session)
             # Duck-typed: the calls the write paths make, answered synchronously.
-            answer = await body(cast(AsyncSession, on_thread))
+            answer = _complete(body(cast(AsyncSession, on_thread)))
         return answer, session.info
 
     def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
+        self.executor.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _complete(step: Awaitable[T]) -> T:
+    """Run a body's coroutine to its end on this thread, with no event loop: every await in
+    it is answered at once, so it never yields. One that does waits on something this
+    thread cannot give (the network, another loop's future) and is refused."""
+    coroutine = step.__await__()
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    coroutine.close()
+    raise RuntimeError("a read model writer's transaction awaited something besides its session")
 
 
 class ReadModelWriter:
@@ -135,8 +143,10 @@ class ReadModelWriter:
                 answer = await body(session)
             return answer, session.info
         async with self._lock():
-            future = self._writer_thread().submit(body)
-            return await asyncio.wrap_future(future)
+            writer = self._writer_thread()
+            return await asyncio.get_running_loop().run_in_executor(
+                writer.executor, writer.run, body
+            )
 
     async def off_loop(self, work: Callable[[], T]) -> T:
         """CPU work inside a body (rendering): on the writer's thread it runs there, the

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from db.session import make_engine, make_sessionmaker
-from db.writer import ReadModelWriter
+from db.writer import THREAD_NAME, ReadModelWriter
 
 _METADATA = MetaData()
 _ROWS = Table("rows", _METADATA, Column("id", Integer, primary_key=True), Column("v", String))
@@ -58,7 +58,7 @@ async def test_a_transaction_runs_on_the_writers_thread_and_commits(
 
     ran_on, noted = await writer.transaction(body)
 
-    assert ran_on == "read-model-writer"
+    assert ran_on.startswith(THREAD_NAME)
     assert ran_on != threading.current_thread().name
     assert noted == {"noted": ["first"]}
     assert await _stored(sessions) == {1: "a", 2: "b"}
@@ -115,7 +115,8 @@ async def test_work_off_the_loop_runs_on_the_writers_thread_inside_a_transaction
         return inside, threading.current_thread().name
 
     (inside, body_thread), _ = await writer.transaction(body)
-    assert inside == body_thread == "read-model-writer"
+    assert inside == body_thread
+    assert body_thread.startswith(THREAD_NAME)
     # Outside a transaction, off the caller's loop all the same.
     outside = await writer.off_loop(lambda: threading.current_thread())
     assert outside is not loop_thread
@@ -152,3 +153,19 @@ async def test_a_closed_writer_starts_again_when_asked(
     assert not first.is_alive()
     await writer.transaction(lambda s: s.execute(insert(_ROWS), {"id": 2, "v": "after"}))
     assert await _stored(sessions) == {1: "before", 2: "after"}
+
+
+@pytest.mark.parametrize("pause", [0, 0.01], ids=["yields", "needs a loop"])
+async def test_a_transaction_that_waits_on_anything_else_is_refused_and_stores_nothing(
+    writer: ReadModelWriter, sessions: async_sessionmaker[AsyncSession], pause: float
+) -> None:
+    """A body may await its session and nothing else: on the writer's thread there is no
+    event loop to wait on (the network, a sleep)."""
+
+    async def waits(session: AsyncSession) -> None:
+        await session.execute(insert(_ROWS), {"id": 1, "v": "never"})
+        await asyncio.sleep(pause)
+
+    with pytest.raises(RuntimeError, match=r"besides its session|no running event loop"):
+        await writer.transaction(waits)
+    assert await _stored(sessions) == {}
