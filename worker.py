@@ -161,7 +161,7 @@ def build_activities(
     )
     document_store = document_store_from(settings)
     providers = build_providers(sessions, settings)
-    carrier = CarrierActivities(sessions, providers, document_store)
+    carrier = CarrierActivities(sessions, providers, document_store, writer)
     payments = PaymentActivities(sessions, providers, settings.public_base_url)
     documents = DocumentActivities(sessions, document_store, store)
     routing = RoutingActivities(sessions)

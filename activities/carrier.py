@@ -33,6 +33,7 @@ from db.document_store import DocumentStore
 from db.outbox import table_of
 from db.session import POINT_READ
 from db.types import utcnow
+from db.writer import ReadModelWriter
 from domain.common import Direction, ShipmentRef
 from domain.contracts.carrier import CARRIER_REFUSED, BookShipment, VoidShipment
 
@@ -87,8 +88,11 @@ class CarrierActivities(stubs.CarrierActivities):
         sessions: async_sessionmaker[AsyncSession],
         carriers: CarrierSource | Carrier,
         store: DocumentStore | None = None,
+        writer: ReadModelWriter | None = None,
     ) -> None:
         self.sessions = sessions
+        # Where a booking's shipment is stored (the worker's writer has a thread of its own).
+        self.writer = writer or ReadModelWriter.on_loop(sessions)
         self.carriers: CarrierSource = (
             carriers if isinstance(carriers, _HasCarrierFor) else OneCarrier(carriers)
         )
@@ -134,8 +138,8 @@ class CarrierActivities(stubs.CarrierActivities):
         now = utcnow()
         shipment_id = models.new_id()
         try:
-            async with self.sessions.begin() as session:
-                await session.execute(
+            await self.writer.transaction(
+                lambda session: session.execute(
                     insert(_SHIPMENTS),
                     {
                         "id": shipment_id,
@@ -159,6 +163,7 @@ class CarrierActivities(stubs.CarrierActivities):
                         "updated_at": now,
                     },
                 )
+            )
         except IntegrityError:
             # A concurrent attempt of the same step won the race: its row is the booking.
             shipment = await self._by_key(request.idempotency_key)
