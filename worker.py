@@ -327,14 +327,14 @@ def build_worker(
     handover: Handover | None = None,
     writer: ReadModelWriter | None = None,
 ) -> Worker:
-    """The worker, its workflow steps writing through `writer` (the read model's writer on a
-    thread of its own unless given: its owner closes it, `ReadModelWriter.close`)."""
+    """The worker, its workflow steps writing through `writer` (`run_worker` gives the read
+    model's writer on a thread of its own, and closes it; without one, on the event loop)."""
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
         activities=build_activities(
-            sessions, settings, client, handover, writer or ReadModelWriter.for_worker(sessions)
+            sessions, settings, client, handover, writer or ReadModelWriter.on_loop(sessions)
         ),
         max_concurrent_activities=100,
         # A worker killed outright leaves the tasks of the workflows it had cached on its own

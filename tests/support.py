@@ -30,6 +30,7 @@ from db import models
 from db.outbox import OutboxConfig
 from db.secret_box import SecretBox
 from db.session import make_engine, make_sessionmaker
+from db.writer import ReadModelWriter
 from domain.common import Address, Customer
 from domain.contracts.store import NewCase, TimelineEntry
 from domain.ids import new_tracking_token
@@ -193,9 +194,13 @@ async def run_stack(
     )
     await asyncio.to_thread(migrate, database_url)
     engine = make_engine(database_url)
-    worker = build_worker(client, make_sessionmaker(engine), settings)
+    sessions = make_sessionmaker(engine)
+    # As the worker process has it: on SQLite, the steps write on the writer's thread.
+    writer = ReadModelWriter.for_worker(sessions)
+    worker = build_worker(client, sessions, settings, writer=writer)
     async with worker, serve_api(settings) as base_url:
         yield Stack(backend, settings, client, base_url)
+    writer.close()
     await engine.dispose()
 
 

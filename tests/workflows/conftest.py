@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli import migrate
 from db import models
 from db.session import make_engine, make_sessionmaker
+from db.writer import ReadModelWriter
 from settings import Settings
 from tests.support import ADMIN_KEY, CARRIER_SECRET, PAYLOAD_KEY, SECRETS_KEY
 from tests.workflows.kit import Harness
@@ -43,7 +44,10 @@ async def harness(
     async with sessions.begin() as session:
         org = models.Organisation(name="Test Retailer", kind="retailer")
         session.add(org)
-    worker = build_worker(time_skipping.client, sessions, settings)
+    # As the worker process has it: the steps write on the read model writer's thread.
+    writer = ReadModelWriter.for_worker(sessions)
+    worker = build_worker(time_skipping.client, sessions, settings, writer=writer)
     async with worker:
         yield Harness(time_skipping, sessions, settings, org.id, worker)
+    writer.close()
     await engine.dispose()
