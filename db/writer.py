@@ -43,7 +43,7 @@ Body = Callable[[AsyncSession], Awaitable[T]]
 
 class _OnWriterThread:
     """The session a body gets on the writer's thread: a synchronous `Session`, its calls
-    answered at once (nothing here waits on the event loop it runs on)."""
+    answered at once (there is no event loop on this thread to wait on)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
