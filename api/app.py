@@ -50,6 +50,7 @@ from api.routes import (
 )
 from api.token_urls import TokenUrlHeaders
 from db.document_store import document_store_from
+from db.reader import ReadModelReader
 from db.session import make_engine, make_sessionmaker
 from observability import tracing
 from observability.http_metrics import RequestMetrics
@@ -66,15 +67,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Before the first Temporal client connects (on first use), so it reports into it.
         app.state.sdk_metrics = install_sdk_metrics()
         tracing.instrument_engine(engine)
+        reader = ReadModelReader(engine)
+        if reader.engine is not None:
+            tracing.instrument_engine(reader.engine)
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
             documents=document_store_from(settings),
+            reader=reader,
         )
         try:
             yield
         finally:
+            reader.close()
             await engine.dispose()
 
     app = FastAPI(

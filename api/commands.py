@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Generic, TypeVar
 
 import structlog
@@ -27,13 +28,15 @@ from api import idempotency
 from api.auth import Principal
 from api.case_access import CaseRef, TokenRef
 from api.case_views import Viewer
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import Resources, ResourcesDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, decision_pending, invalid_transition
 from api.idempotency import CommandKey, IdempotencyKey
 from db import models
 from db.projection import recorded_cases
 from db.queries import CaseBundle, load_case_view
+from db.reader import ReadModelReader
 from db.secret_box import SecretBox
+from db.synchronous import Body
 from domain.common import WORKFLOW_TASK_TIMEOUT, start_memo
 from settings import Settings
 
@@ -255,14 +258,14 @@ async def answer_case_command_once(
 CHILD_RECORDED_WITHIN = 10.0
 
 
-async def children_recorded(session: AsyncSession, case_ids: Iterable[str | None]) -> None:
+async def children_recorded(commands: Commands, case_ids: Iterable[str | None]) -> None:
     """Wait (briefly, see CHILD_RECORDED_WITHIN) until the named child cases are in the read
     model. Reads only: no write lock is held while the child's worker writes it."""
     pending = {case_id for case_id in case_ids if case_id}
     loop = asyncio.get_running_loop()
     deadline, pause = loop.time() + CHILD_RECORDED_WITHIN, 0.01
     while pending:
-        pending -= await recorded_cases(session, sorted(pending))
+        pending -= await commands.read(partial(recorded_cases, case_ids=sorted(pending)))
         if not pending or loop.time() >= deadline:
             return
         await asyncio.sleep(pause)
@@ -272,21 +275,34 @@ async def children_recorded(session: AsyncSession, case_ids: Iterable[str | None
 @dataclass(frozen=True)
 class Commands:
     """What commanding a case takes, from one request: its session, the Temporal client,
-    the settings, and the `Idempotency-Key` it sent."""
+    the settings, the `Idempotency-Key` it sent, and the read model's reader."""
 
     session: AsyncSession
     client: Client
     settings: Settings
     key: str | None
+    reader: ReadModelReader
+
+    @classmethod
+    async def of(cls, res: Resources, session: AsyncSession, key: str | None) -> Commands:
+        """A page's or a form's commands: the request's session under `key`."""
+        return cls(session, await res.temporal(), res.settings, key, res.reader)
+
+    async def read(self, body: Body[T]) -> T:
+        """What `body` answers from its reads: through the reader (`db.reader`, synchronous
+        on an SQLite file), else in the request's session. Reads only: a body that writes
+        is refused."""
+        return await self.reader.read(body, self.session)
 
 
 async def commands_dep(
+    res: ResourcesDep,
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Commands:
-    return Commands(session, client, settings, idempotency_key)
+    return Commands(session, client, settings, idempotency_key, res.reader)
 
 
 CommandsDep = Annotated[Commands, Depends(commands_dep)]
@@ -312,17 +328,15 @@ class CaseCommands(Generic[M]):
         """The case a GET names, if the caller may see it (else 404)."""
         return self.show(await ref.view(), ref.principal, settings)
 
-    async def view(
-        self, session: AsyncSession, settings: Settings, principal: Principal, case_id: str
-    ) -> M:
+    async def view(self, commands: Commands, principal: Principal, case_id: str) -> M:
         """The case as it is now, read afresh (its workflow may just have written it), once
         the cases it links to are recorded: the command may just have started one (an
         inspected RMA's repair), and the id the answer gives must open at once."""
-        bundle = await load_case_view(session, case_id)
+        bundle = await commands.read(lambda session: load_case_view(session, case_id))
         assert bundle is not None, "a case is recorded before its workflow answers"
         if bundle.case.links:
-            await children_recorded(session, bundle.case.links.values())
-        return self.show(bundle, principal, settings)
+            await children_recorded(commands, bundle.case.links.values())
+        return self.show(bundle, principal, commands.settings)
 
     async def start(
         self,
@@ -343,7 +357,8 @@ class CaseCommands(Generic[M]):
         again on the case read for the answer (`case_id_collision`, never the other
         organisation's case)."""
         session, org_id = commands.session, principal.owner_id
-        await idempotency.refuse_another_orgs_case(session, org_id, case_id)
+        if await commands.read(lambda s: idempotency.held_elsewhere(s, org_id, case_id)):
+            await idempotency.refuse_another_orgs_case(session, org_id, case_id)
         await _start_with_update(
             commands.client,
             commands.settings,
@@ -353,7 +368,7 @@ class CaseCommands(Generic[M]):
             update=update,
             pending_detail=pending_detail,
         )
-        bundle = await load_case_view(session, case_id)
+        bundle = await commands.read(lambda s: load_case_view(s, case_id))
         assert bundle is not None, "a case is recorded before its workflow answers"
         if bundle.case.org_id != org_id:
             # Another organisation's request started a case under the same id between the
@@ -420,7 +435,7 @@ class CaseCommands(Generic[M]):
         """`ask`, answered with the case as the caller sees it once the command is applied."""
 
         async def the_case(_: Any) -> M:
-            return await self.view(commands.session, commands.settings, ref.principal, ref.case_id)
+            return await self.view(commands, ref.principal, ref.case_id)
 
         return await self.ask(
             commands, ref, update, argument, self.answer_type, the_case, action=action, body=body

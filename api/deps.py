@@ -16,6 +16,7 @@ from temporalio.client import Client
 from api.auth import KeyCache, Principal, bearer_token, resolve
 from api.errors import temporal_unavailable
 from db.document_store import DocumentStore
+from db.reader import ReadModelReader
 from db.secret_box import SecretBox
 from settings import Settings
 from temporal_client import connect
@@ -28,6 +29,8 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     documents: DocumentStore
+    # The API's bounded reads (`Commands.read`): synchronous on an SQLite file.
+    reader: ReadModelReader
     keys: KeyCache = field(default_factory=KeyCache)
     _client: Client | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)

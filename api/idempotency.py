@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Header
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
-from sqlalchemy import CursorResult, Result, Row, delete, select, update
+from sqlalchemy import CursorResult, Result, Row, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -147,17 +147,21 @@ async def claim_case(
     return case_id, await session.get(models.Case, case_id)
 
 
+_OWNER = select(models.Case.org_id).where(models.Case.id == bindparam("case_id"))
+
+
+async def held_elsewhere(session: AsyncSession, org_id: str, case_id: str) -> bool:
+    """Whether `case_id` names another organisation's case."""
+    owner = await session.scalar(_OWNER, {"case_id": case_id})
+    return owner is not None and owner != org_id
+
+
 async def refuse_another_orgs_case(session: AsyncSession, org_id: str, case_id: str) -> None:
     """A new case id that names another organisation's case (ids are random, so this is
     a collision, however unlikely) is answered as a retryable 503, never with that case,
     after forgetting the Idempotency-Key that reserved the id so that a retry draws a
     fresh one."""
-    owner = await session.scalar(
-        select(models.Case.org_id)
-        .where(models.Case.id == case_id)
-        .execution_options(populate_existing=True)
-    )
-    if owner is None or owner == org_id:
+    if not await held_elsewhere(session, org_id, case_id):
         return
     await session.execute(
         delete(models.IdempotencyRecord).where(

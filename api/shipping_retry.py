@@ -29,7 +29,7 @@ async def retry_shipping(
     )
 
     async def the_case(_: Any) -> M:
-        return await cases.view(commands.session, commands.settings, ref.principal, ref.case_id)
+        return await cases.view(commands, ref.principal, ref.case_id)
 
     return await cases.ask(
         commands,

@@ -16,56 +16,30 @@ the caller's event loop, as every other write does.
 
 A transaction's body is the same coroutine either way: it is handed a session and awaits
 its `execute`, `scalar`, `scalars`, `get` and `flush`, and `ReadModelWriter.off_loop` for
-CPU work, and nothing else (on the writer's thread there is no event loop: a body that
-awaits the network or a sleep is refused, and its transaction rolled back).
+CPU work, and nothing else (on the writer's thread it runs as `db.synchronous` runs a
+body, with no event loop: a body that awaits the network or a sleep is refused, and its
+transaction rolled back).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from db.session import HIDE_PARAMETERS, sqlite_pragmas, sync_url, write_lock
+from db.synchronous import Body, run_body
 
 T = TypeVar("T")
 THREAD_NAME = "read-model-writer"
-Body = Callable[[AsyncSession], Awaitable[T]]
-
-
-class _OnWriterThread:
-    """The session a body gets on the writer's thread: a synchronous `Session`, its calls
-    answered at once (there is no event loop on this thread to wait on)."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self.info = session.info
-
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return self._session.execute(*args, **kwargs)
-
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        return self._session.scalar(*args, **kwargs)
-
-    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
-        return self._session.scalars(*args, **kwargs)
-
-    async def get(self, *args: Any, **kwargs: Any) -> Any:
-        return self._session.get(*args, **kwargs)
-
-    async def flush(self, *args: Any, **kwargs: Any) -> None:
-        self._session.flush(*args, **kwargs)
-
-    def add(self, instance: object) -> None:
-        self._session.add(instance)
 
 
 class _WriterThread:
@@ -85,27 +59,12 @@ class _WriterThread:
     def run(self, body: Body[T]) -> tuple[T, dict[str, Any]]:
         self.thread = threading.current_thread()
         with self.sessions.begin() as session:
-            on_thread = _OnWriterThread(session)
-            # Duck-typed: the calls the write paths make, answered synchronously.
-            answer = _complete(body(cast(AsyncSession, on_thread)))
+            answer = run_body(body, session)
         return answer, session.info
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
         self.engine.dispose()
-
-
-def _complete(step: Awaitable[T]) -> T:
-    """Run a body's coroutine to its end on this thread, with no event loop: every await in
-    it is answered at once, so it never yields. One that does waits on something this
-    thread cannot give (the network, another loop's future) and is refused."""
-    coroutine = step.__await__()
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return cast(T, done.value)
-    coroutine.close()
-    raise RuntimeError("a read model writer's transaction awaited something besides its session")
 
 
 class ReadModelWriter:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from sqlalchemy.engine import Engine
     from sqlalchemy.ext.asyncio import AsyncEngine
     from temporalio.contrib.opentelemetry import TracingInterceptor
 
@@ -134,7 +135,7 @@ class Tracing:
             app, tracer_provider=self.provider, excluded_urls=_UNTRACED_URLS
         )
 
-    def instrument_engine(self, engine: AsyncEngine) -> None:
+    def instrument_engine(self, engine: AsyncEngine | Engine) -> None:
         # Per engine, not SQLAlchemyInstrumentor().instrument(): that instruments once per
         # process, and only engines made after it through the module's create function.
         from opentelemetry import metrics
@@ -145,7 +146,7 @@ class Tracing:
             "db.client.connections.usage", unit="connections"
         )
         EngineTracer(  # type: ignore[no-untyped-call]
-            self.provider.get_tracer(scope), engine.sync_engine, usage
+            self.provider.get_tracer(scope), getattr(engine, "sync_engine", engine), usage
         )
 
 
@@ -211,6 +212,6 @@ def instrument_app(app: FastAPI) -> None:
         _active.instrument_app(app)
 
 
-def instrument_engine(engine: AsyncEngine) -> None:
+def instrument_engine(engine: AsyncEngine | Engine) -> None:
     if _active is not None:
         _active.instrument_engine(engine)

@@ -18,6 +18,7 @@ from api.deps import Resources
 from api.errors import Problem
 from cli import ROOT
 from db.document_store import LocalDocumentStore
+from db.reader import ReadModelReader
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
 from temporal_connection import TemporalConnectionError, temporal_connection
@@ -242,6 +243,7 @@ async def test_the_api_answers_503_for_a_connection_it_cannot_make(tmp_path: Pat
             engine=engine,
             sessions=make_sessionmaker(engine),
             documents=LocalDocumentStore(tmp_path),
+            reader=ReadModelReader(engine),
         )
         with pytest.raises(Problem) as refused:
             await resources.temporal()

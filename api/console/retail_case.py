@@ -169,7 +169,7 @@ def action_handler(
         form = await request.form()
         try:
             key = idempotency_key(user.user_id, form)
-            commands = Commands(session, await res.temporal(), res.settings, key)
+            commands = await Commands.of(res, session, key)
             await send(kind, action, user.principal(), case_id, commands, form)
         except Exception as error:
             problem = refusal(error)

@@ -114,7 +114,7 @@ async def create_rma(
     form = await request.form()
     try:
         key = idempotency_key(user.user_id, form)
-        commands = Commands(session, await res.temporal(), res.settings, key)
+        commands = await Commands.of(res, session, key)
         created = await rmas.create_rma(
             body(RmaCreate, rma_fields(form)), user.principal(), commands
         )
@@ -162,7 +162,7 @@ async def enrol(
     }
     try:
         key = idempotency_key(user.user_id, form)
-        commands = Commands(session, await res.temporal(), res.settings, key)
+        commands = await Commands.of(res, session, key)
         enrolled = await service_plans.enroll(body(EnrollBody, fields), user.principal(), commands)
     except Exception as error:
         problem = refusal(error)

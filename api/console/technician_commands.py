@@ -79,7 +79,7 @@ async def run_command(
     """Send one command (`send` calls the API route with these `Commands`); None when it
     was applied, else why not."""
     try:
-        commands = Commands(session, await res.temporal(), res.settings, key)
+        commands = await Commands.of(res, session, key)
         await send(commands)
     except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
         return refusal(problem_of(exc))

@@ -148,7 +148,7 @@ async def start_offer(session: AsyncSession, res: Resources, offer: Offer, fault
     )
     principal = Principal(OrgKind.RETAILER, campaign.org_id)
     key = f"campaign-offer:{campaign.id}:{recipient.id}"
-    commands = Commands(session, await res.temporal(), res.settings, key)
+    commands = await Commands.of(res, session, key)
     fault = fault or f"{campaign.name}: {campaign.subject}"
     if kind is CampaignOffer.REPAIR:
         case: Any = await create_repair(

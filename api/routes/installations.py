@@ -76,7 +76,7 @@ async def create_installation(
         new_case_id("INS", datetime.now(UTC).year),
     )
     if existing is not None:
-        shown = await INSTALLATION_COMMANDS.view(session, settings, principal, existing.id)
+        shown = await INSTALLATION_COMMANDS.view(commands, principal, existing.id)
         return _refused_if_duplicate(shown, body.asset.serial)
     # One open case per unit: refused here at once, and held by the database (the workflow
     # claims the unit as it records the case; a race lost is stored cancelled).

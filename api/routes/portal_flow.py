@@ -303,7 +303,7 @@ async def start_return(
     key = None
     if idempotency_key is not None:
         key = "portal:" + hashlib.sha256(f"{order.id}:{idempotency_key}".encode()).hexdigest()
-    portal_commands = Commands(commands.session, commands.client, commands.settings, key)
+    portal_commands = replace(commands, key=key)
     owner = Principal(OrgKind.RETAILER, opened.shop.id)
     if key is not None and serial and await key_used(commands.session, opened.shop.id, key):
         # A retry: its return is open now (so the line is no longer offered), and the

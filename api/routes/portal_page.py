@@ -278,7 +278,7 @@ async def return_form(
     try:
         given = _valid(Serial, serial) if serial.strip() else None
         written = _valid(Text, notes.replace("\r\n", "\n"))
-        commands = Commands(session, await res.temporal(), res.settings, None)
+        commands = await Commands.of(res, session, None)
         asked = ReturnAsked(line.sku, given or line.serial, chosen, Resolution(resolution), written)
         rma = await start_return(commands, opened, asked, key)
     except ValueError:

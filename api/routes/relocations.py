@@ -77,7 +77,7 @@ async def create_relocation(
         new_case_id("REL", datetime.now(UTC).year),
     )
     if existing is not None:
-        return await RELOCATION_COMMANDS.view(session, settings, principal, existing.id)
+        return await RELOCATION_COMMANDS.view(commands, principal, existing.id)
     await refuse_open_case(session, org_id, body.asset.serial, relocation_id)
     from_site = body.from_site.to_domain()
     asset = await asset_id(session, org_id, body.asset.sku, body.asset.serial, from_site.to_json())

@@ -77,7 +77,7 @@ async def create_repair(
         session, org_id, commands.key, body, "repair", new_case_id("REP", now.year)
     )
     if existing is not None:
-        return await REPAIR_COMMANDS.view(session, settings, principal, existing.id)
+        return await REPAIR_COMMANDS.view(commands, principal, existing.id)
     await refuse_open_case(session, org_id, body.unit.serial, repair_id)
 
     org = await organisation(session, org_id)

@@ -85,7 +85,7 @@ async def start_replacement(
         new_case_id("RPL", datetime.now(UTC).year),
     )
     if existing is not None:
-        return await _replacements.view(session, settings, principal, existing.id)
+        return await _replacements.view(commands, principal, existing.id)
     await refuse_open_case(session, org_id, body.unit.serial, replacement_id)
     terms = await retailer_terms(session, org_id)
     start = ReplacementStart(

@@ -89,15 +89,18 @@ async def start_rma(
             "single_unit_required",
             f"a {body.resolution.value} is for one unit: send one item with quantity 1 per RMA",
         )
-    products = await catalog(session, org_id, {item.sku for item in body.items})
+    skus = {item.sku for item in body.items}
+    products = await commands.read(lambda reads: catalog(reads, org_id, skus))
 
     rma_id, existing = await idempotency.claim_case(
         session, org_id, commands.key, body, "rma", new_case_id("RMA", now.year)
     )
     if existing is not None:
-        return await _rmas.view(session, settings, principal, existing.id)
+        return await _rmas.view(commands, principal, existing.id)
 
-    start = await _start_input(session, settings, principal, body, products, rma_id)
+    start = await commands.read(
+        lambda reads: _start_input(reads, settings, principal, body, products, rma_id)
+    )
     # A console user's name goes on the first entry; a key's start stays as it always was.
     start.created_by = created_by or (principal.actor() if principal.user else None)
     start.goodwill_reason = body.override.reason if body.override is not None else ""

@@ -75,7 +75,7 @@ async def enroll(
         new_case_id("PLN", datetime.now(UTC).year),
     )
     if existing is not None:
-        return await _plans.view(session, settings, principal, existing.id)
+        return await _plans.view(commands, principal, existing.id)
     held = await plan_holding(session, org_id, body.unit.serial)
     if held is not None:
         raise Problem(
@@ -153,7 +153,7 @@ async def claim(body: ClaimBody, plan: Plan, commands: CommandsDep) -> ClaimOut:
     )
 
     async def answer(decided: ClaimAnswer) -> ClaimOut:
-        await children_recorded(commands.session, (decided.repair_id, decided.replacement_id))
+        await children_recorded(commands, (decided.repair_id, decided.replacement_id))
         return ClaimOut(
             decision=decided.decision,
             reason=decided.reason,

@@ -183,7 +183,7 @@ async def quote_form(
         message = N_("Please choose Approve quote or Decline quote.")
         return await _render_case(session, token, case, 422, message)
     try:
-        commands = Commands(session, await res.temporal(), res.settings, idempotency_key)
+        commands = await Commands.of(res, session, idempotency_key)
         await send_quote(commands, ref, choice, {"approve": choice}, FormSent, _form_sent)
     except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
         return await _refused(session, token, _problem(exc), "quote")
@@ -211,7 +211,7 @@ async def reschedule_form(
     except ValueError:
         return await _render_case(session, token, case, 422, _BAD_DATE)
     try:
-        commands = Commands(session, await res.temporal(), res.settings, idempotency_key)
+        commands = await Commands.of(res, session, idempotency_key)
         body = {"stage": stage, "preferred_after": after.isoformat() if after else None}
         await send_reschedule(commands, ref, stage, after, body, FormSent, _form_sent)
     except (Problem, WorkflowUpdateFailedError, RPCError) as exc:
