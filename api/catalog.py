@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Problem
@@ -45,14 +45,16 @@ async def retailer_terms(session: AsyncSession, org_id: str) -> RetailerTerms:
     return RetailerTerms(name, PolicyDocument.model_validate(document).to_domain())
 
 
+_P = models.Product
+# Columns, not entities: nothing read here is changed through the session. Built once, the
+# organisation and the SKUs bound at execution.
+_CATALOG = select(_P.sku, _P.name, _P.category, _P.unit_price, _P.warranty_months).where(
+    _P.org_id == bindparam("org_id"), _P.sku.in_(bindparam("skus", expanding=True))
+)
+
+
 async def catalog(session: AsyncSession, org_id: str, skus: set[str]) -> dict[str, Product]:
-    # Columns, not entities: nothing read here is changed through the session.
-    P = models.Product
-    rows = await session.execute(
-        select(P.sku, P.name, P.category, P.unit_price, P.warranty_months).where(
-            P.org_id == org_id, P.sku.in_(skus)
-        )
-    )
+    rows = await session.execute(_CATALOG, {"org_id": org_id, "skus": sorted(skus)})
     products = {
         sku: Product(name, category, Decimal(unit_price), warranty_months)
         for sku, name, category, unit_price, warranty_months in rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import models
@@ -18,18 +18,20 @@ async def policy_document(session: AsyncSession, org_id: str) -> dict[str, Any]:
     return dict(row.document) if row else {}
 
 
+_ORG, _POLICY = models.Organisation.__table__, models.RetailerPolicy.__table__
+# Built once, the organisation bound at execution: every case's creation asks it.
+_NAME_AND_POLICY = (
+    select(_ORG.c.name, _POLICY.c.document)
+    .select_from(_ORG.outerjoin(_POLICY, _POLICY.c.org_id == _ORG.c.id))
+    .where(_ORG.c.id == bindparam("org_id"))
+)
+
+
 async def name_and_policy(session: AsyncSession, org_id: str) -> tuple[str, dict[str, Any]] | None:
     """The organisation's name and its policy document (empty if it has none), as every case
     copies them at creation, in one statement over the tables (no ORM loading); None: no
     such organisation."""
-    org, policy = models.Organisation.__table__, models.RetailerPolicy.__table__
-    row = (
-        await session.execute(
-            select(org.c.name, policy.c.document)
-            .select_from(org.outerjoin(policy, policy.c.org_id == org.c.id))
-            .where(org.c.id == org_id)
-        )
-    ).first()
+    row = (await session.execute(_NAME_AND_POLICY, {"org_id": org_id})).first()
     if row is None:
         return None
     return row.name, dict(row.document) if row.document is not None else {}

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import (
     JSON,
     BindParameter,
+    CompoundSelect,
     Integer,
     String,
     bindparam,
@@ -371,15 +372,13 @@ def terms_from_document(code: str, document: dict[str, Any]) -> PlanTerms:
 # ------------------------------------------------------------------ what a new case checks
 
 
-async def serials_held(
-    session: AsyncSession, org_id: str, serials: Sequence[str], except_case: str
-) -> tuple[list[str], list[str]]:
-    """Of `serials`: those already in one of the organisation's open cases (`except_case`
-    aside; a service plan covers a unit, it is not a case about it), and those an active
-    service plan covers. One statement over the tables (no ORM loading)."""
+def _held_serials() -> CompoundSelect[int, str]:
     case, item = models.Case.__table__.c, models.CaseItem.__table__.c
     items = models.CaseItem.__table__.join(models.Case.__table__, case.id == item.case_id)
-    theirs = (case.org_id == org_id, item.serial.in_(serials))
+    theirs = (
+        case.org_id == bindparam("org_id"),
+        item.serial.in_(bindparam("serials", expanding=True)),
+    )
     in_open_case = (
         select(literal_column("0", Integer).label("k"), item.serial)
         .select_from(items)
@@ -387,7 +386,7 @@ async def serials_held(
             *theirs,
             case.status.not_in(CLOSED_STATUSES),
             case.case_type != "service_plan",
-            case.id != except_case,
+            case.id != bindparam("except_case"),
         )
     )
     in_active_plan = (
@@ -395,8 +394,22 @@ async def serials_held(
         .select_from(items)
         .where(*theirs, case.case_type == "service_plan", case.status == "active")
     )
+    return union_all(in_open_case, in_active_plan)
+
+
+# Built once, its values bound at execution: every case's creation asks it.
+_HELD_SERIALS = _held_serials()
+
+
+async def serials_held(
+    session: AsyncSession, org_id: str, serials: Sequence[str], except_case: str
+) -> tuple[list[str], list[str]]:
+    """Of `serials`: those already in one of the organisation's open cases (`except_case`
+    aside; a service plan covers a unit, it is not a case about it), and those an active
+    service plan covers. One statement over the tables (no ORM loading)."""
     held: tuple[set[str], set[str]] = (set(), set())
-    for kind, serial in await session.execute(union_all(in_open_case, in_active_plan)):
+    asked = {"org_id": org_id, "serials": list(serials), "except_case": except_case}
+    for kind, serial in await session.execute(_HELD_SERIALS, asked):
         held[kind].add(serial)
     return sorted(held[0]), sorted(held[1])
 
