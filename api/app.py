@@ -50,7 +50,7 @@ from api.routes import (
 )
 from api.token_urls import TokenUrlHeaders
 from db.document_store import document_store_from
-from db.reader import ReadModelReader
+from db.read_model_reader import ReadModelReader
 from db.session import make_engine, make_sessionmaker
 from observability import tracing
 from observability.http_metrics import RequestMetrics

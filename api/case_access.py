@@ -15,6 +15,7 @@ from enum import Enum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import OrgKind, Principal
+from api.deps import Reads
 from api.errors import Problem, not_found
 from api.pagination import decode_cursor, encode_cursor
 from db import models
@@ -57,34 +58,44 @@ class CaseRef:
     body is a 422 whether or not the case exists or is this caller's, as it always was."""
 
     resource: CaseResource
-    session: AsyncSession
+    # The case is read through the request's bounded reads (`db.read_model_reader`).
+    reads: Reads
     principal: Principal
     case_id: str
     kinds: tuple[OrgKind, ...] = READERS
     owner_only: bool = False
     _opened: CaseAccess | None = None
 
+    @property
+    def session(self) -> AsyncSession:
+        return self.reads.session
+
     async def open(self) -> CaseAccess:
         if self._opened is None:
-            self._opened = await self.resource.open(
-                self.session,
-                self.principal,
-                self.case_id,
-                kinds=self.kinds,
-                owner_only=self.owner_only,
+            self._opened = await self.reads(
+                lambda session: self.resource.open(
+                    session,
+                    self.principal,
+                    self.case_id,
+                    kinds=self.kinds,
+                    owner_only=self.owner_only,
+                )
             )
         return self._opened
 
     async def view(self) -> CaseBundle:
         """The case opened (as `open` does) with its view, read together."""
-        if self._opened is not None:
-            return await load_case_bundle(self.session, self._opened.case)
-        bundle = await self.resource.view(
-            self.session,
-            self.principal,
-            self.case_id,
-            kinds=self.kinds,
-            owner_only=self.owner_only,
+        opened = self._opened
+        if opened is not None:
+            return await self.reads(lambda session: load_case_bundle(session, opened.case))
+        bundle = await self.reads(
+            lambda session: self.resource.view(
+                session,
+                self.principal,
+                self.case_id,
+                kinds=self.kinds,
+                owner_only=self.owner_only,
+            )
         )
         self._opened = CaseAccess(bundle.case, self.principal)
         return bundle
@@ -184,7 +195,7 @@ class CaseResource:
 
     def ref(
         self,
-        session: AsyncSession,
+        reads: Reads,
         principal: Principal,
         case_id: str,
         *,
@@ -192,7 +203,7 @@ class CaseResource:
         owner_only: bool = False,
     ) -> CaseRef:
         """The case a route names, opened (with `open`'s rule) when the route first asks."""
-        return CaseRef(self, session, principal, case_id, kinds, owner_only)
+        return CaseRef(self, reads, principal, case_id, kinds, owner_only)
 
     async def page(
         self,

@@ -28,13 +28,13 @@ from api import idempotency
 from api.auth import Principal
 from api.case_access import CaseRef, TokenRef
 from api.case_views import Viewer
-from api.deps import Resources, ResourcesDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import Reads, Resources, ResourcesDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import Problem, decision_pending, invalid_transition
 from api.idempotency import CommandKey, IdempotencyKey
 from db import models
 from db.projection import recorded_cases
 from db.queries import CaseBundle, load_case_view
-from db.reader import ReadModelReader
+from db.read_model_reader import ReadModelReader
 from db.secret_box import SecretBox
 from db.synchronous import Body
 from domain.common import WORKFLOW_TASK_TIMEOUT, start_memo
@@ -288,11 +288,15 @@ class Commands:
         """A page's or a form's commands: the request's session under `key`."""
         return cls(session, await res.temporal(), res.settings, key, res.reader)
 
+    @property
+    def reads(self) -> Reads:
+        return Reads(self.session, self.reader)
+
     async def read(self, body: Body[T]) -> T:
-        """What `body` answers from its reads: through the reader (`db.reader`, synchronous
-        on an SQLite file), else in the request's session. Reads only: a body that writes
-        is refused."""
-        return await self.reader.read(body, self.session)
+        """What `body` answers from its reads: through the read model's reader
+        (`db.read_model_reader`, synchronous on an SQLite file), else in the request's
+        session. Reads only: a body that writes is refused."""
+        return await self.reads(body)
 
 
 async def commands_dep(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,11 +16,14 @@ from temporalio.client import Client
 from api.auth import KeyCache, Principal, bearer_token, resolve
 from api.errors import temporal_unavailable
 from db.document_store import DocumentStore
-from db.reader import ReadModelReader
+from db.read_model_reader import ReadModelReader
 from db.secret_box import SecretBox
+from db.synchronous import Body
 from settings import Settings
 from temporal_client import connect
 from temporal_connection import TemporalConnectionError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -81,6 +84,25 @@ async def session_dep(res: ResourcesDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(session_dep)]
+
+
+@dataclass(frozen=True)
+class Reads:
+    """A request's bounded reads: a body of them runs through the read model's reader
+    (`db.read_model_reader`, synchronous on an SQLite file), else in the request's session."""
+
+    session: AsyncSession
+    reader: ReadModelReader
+
+    async def __call__(self, body: Body[T]) -> T:
+        return await self.reader.read(body, self.session)
+
+
+async def reads_dep(res: ResourcesDep, session: SessionDep) -> Reads:
+    return Reads(session, res.reader)
+
+
+ReadsDep = Annotated[Reads, Depends(reads_dep)]
 
 
 async def temporal_dep(res: ResourcesDep) -> Client:

@@ -3,6 +3,9 @@ read, two inserts) on the read model's SQLite engine, through an ORM `AsyncSessi
 through an `AsyncConnection`, through the read model's writer (`db.writer`: a synchronous
 `Session` on a thread of its own, one hand-off per transaction), through a synchronous
 `Connection` on the calling thread, and through the standard library's `sqlite3` alone.
+Then what a read costs the API: three point reads through an `AsyncSession` (by the
+driver's thread, and on the event loop as `POINT_READ`) and through the read model's
+reader (`db.read_model_reader`: a synchronous `Session` on the calling thread).
 
     .venv/bin/python bench/statement_cost.py [--transactions 2000] [--rounds 3]
 
@@ -21,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,13 +42,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.session import make_engine, make_sessionmaker, sqlite_pragmas
+from db.read_model_reader import ReadModelReader
+from db.session import POINT_READ, make_engine, make_sessionmaker, sqlite_pragmas
 from db.writer import ReadModelWriter
 
 _METADATA = MetaData()
 _ROWS = Table("rows", _METADATA, Column("id", Integer, primary_key=True), Column("v", String))
 _INSERT = insert(_ROWS)
 _READ = select(_ROWS.c.v).where(_ROWS.c.id == bindparam("id"))
+_POINT_READ = _READ.execution_options(**POINT_READ)
 _SPAN = 10**6  # the second insert's id offset: one round's rows never meet another's
 
 
@@ -107,22 +113,47 @@ async def main() -> None:
             "synchronous Connection": via_sync_connection,
             "sqlite3 alone": via_sqlite3,
         }
-        spent = dict.fromkeys(ways, 0.0)
+        reader = ReadModelReader(engine)
+
+        async def three_reads(session: AsyncSession, i: int, statement: Any = _READ) -> None:
+            for k in range(3):
+                (await session.execute(statement, {"id": i + k})).all()
+
+        async def reads_by_thread(i: int) -> None:
+            async with sessions() as session:
+                await three_reads(session, i)
+
+        async def reads_on_loop(i: int) -> None:
+            async with sessions() as session:
+                await three_reads(session, i, _POINT_READ)
+
+        async def reads_by_reader(i: int) -> None:
+            async with sessions() as session:
+                await reader.read(lambda synchronous: three_reads(synchronous, i), session)
+
+        reads: dict[str, Callable[[int], Awaitable[None]]] = {
+            "AsyncSession, by the driver's thread": reads_by_thread,
+            "AsyncSession, POINT_READ on the loop": reads_on_loop,
+            "the read model's reader": reads_by_reader,
+        }
+        spent = dict.fromkeys([*ways, *reads], 0.0)
         block = 0
         for _ in range(args.rounds):
-            for name, way in ways.items():
+            for name, way in [*ways.items(), *reads.items()]:
                 block += 1
                 start = time.process_time()
                 for i in range(args.transactions):
                     await way(block * 10 * _SPAN + i)
                 spent[name] += time.process_time() - start
+        reader.close()
         writer.close()
         synchronous.dispose()
         await engine.dispose()
         raw.close()
     count = args.rounds * args.transactions
     for name, seconds in spent.items():
-        print(f"{name}: {1000 * seconds / count:.3f} ms of CPU per transaction of 3 statements")
+        what = "3 point reads" if name in reads else "transaction of 3 statements"
+        print(f"{name}: {1000 * seconds / count:.3f} ms of CPU per {what}")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ without an event loop.
 The read model's code is written once, against `AsyncSession` (PostgreSQL's driver is
 asynchronous). On an SQLite file SQLAlchemy's asynchronous path costs several times the
 synchronous one per statement (greenlet switches and the driver's thread hand-offs;
-`bench/statement_cost.py`), so the writer (`db.writer`) and the reader (`db.reader`) run
-the same bodies here instead. A body may await its session's `execute`, `scalar`,
+`bench/statement_cost.py`), so the writer (`db.writer`) and the reader
+(`db.read_model_reader`) run the same bodies here instead. A body may await its session's `execute`, `scalar`,
 `scalars`, `get` and `flush`, and nothing else.
 """
 

@@ -1,6 +1,6 @@
-"""The read model's reader (`db.reader`): the API's bounded reads made synchronously on the
-calling thread for an SQLite file, seeing what other connections committed, refusing to
-write; elsewhere made in the caller's own session."""
+"""The read model's reader (`db.read_model_reader`): the API's bounded reads made
+synchronously on the calling thread for an SQLite file, seeing what other connections
+committed, refusing to write; elsewhere made in the caller's own session."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, event, insert, 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from db.reader import ReadModelReader
+from db.read_model_reader import ReadModelReader
 from db.session import make_engine, make_sessionmaker
 
 _METADATA = MetaData()

@@ -18,7 +18,7 @@ from api.deps import Resources
 from api.errors import Problem
 from cli import ROOT
 from db.document_store import LocalDocumentStore
-from db.reader import ReadModelReader
+from db.read_model_reader import ReadModelReader
 from db.session import make_engine, make_sessionmaker
 from settings import Settings
 from temporal_connection import TemporalConnectionError, temporal_connection

@@ -37,7 +37,7 @@ from api.console.technician_commands import (
 from api.console.technician_documents import document_links
 from api.console.technician_forms import Refusal, nonce
 from api.console.technician_timeline import timeline_rows
-from api.deps import AsyncSession, Resources, ResourcesDep, SessionDep
+from api.deps import AsyncSession, Reads, Resources, ResourcesDep, SessionDep
 from api.errors import Problem
 from db.cases import cases_worked_by
 from presentation.formatting import humanise
@@ -90,12 +90,8 @@ def _lifecycle(segment: str) -> FieldLifecycle | None:
     return FIELD_LIFECYCLES.get(segment)
 
 
-def _ref(
-    lifecycle: FieldLifecycle, session: AsyncSession, user: ConsoleUser, case_id: str
-) -> CaseRef:
-    return lifecycle.resource.ref(
-        session, user.principal(), case_id, kinds=(OrgKind.REPAIR_CENTER,)
-    )
+def _ref(lifecycle: FieldLifecycle, reads: Reads, user: ConsoleUser, case_id: str) -> CaseRef:
+    return lifecycle.resource.ref(reads, user.principal(), case_id, kinds=(OrgKind.REPAIR_CENTER,))
 
 
 @router.get("/field/{segment}/{case_id}", response_class=HTMLResponse, name="field_case")
@@ -124,7 +120,7 @@ async def _case_page(
     if lifecycle is None:
         return render(request, "field/missing.html", user, 404, case_id=case_id)
     try:
-        bundle = await _ref(lifecycle, session, user, case_id).view()
+        bundle = await _ref(lifecycle, Reads(session, res.reader), user, case_id).view()
     except Problem as exc:
         if exc.status != 404:
             raise
@@ -176,7 +172,7 @@ async def _command(
         draft = checklist_draft(form, lifecycle.checklist(step))
     if key is None:
         return await _case_page(request, user, session, res, segment, case_id, STALE_FORM, draft)
-    ref = _ref(lifecycle, session, user, case_id)
+    ref = _ref(lifecycle, Reads(session, res.reader), user, case_id)
     if action == "book":
         try:
             case = (await ref.open()).case

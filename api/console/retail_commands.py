@@ -56,9 +56,8 @@ def _reason(form: FormData) -> dict[str, str]:
 
 
 async def _rma(action: str, principal: Principal, case_id: str, c: Commands, f: FormData) -> str:
-    session = c.session
-    owned = rmas.RMAS.ref(session, principal, case_id, owner_only=True)
-    seen = rmas.RMAS.ref(session, principal, case_id)
+    owned = rmas.RMAS.ref(c.reads, principal, case_id, owner_only=True)
+    seen = rmas.RMAS.ref(c.reads, principal, case_id)
     if action == "approve":
         await rmas.approve_rma(owned, c)
         return "Approved: the return label is on its way to the customer."
@@ -87,7 +86,7 @@ async def _rma(action: str, principal: Principal, case_id: str, c: Commands, f: 
 
 
 async def _repair(action: str, principal: Principal, case_id: str, c: Commands, f: FormData) -> str:
-    ref = repairs.REPAIRS.ref(c.session, principal, case_id, kinds=RETAILER)
+    ref = repairs.REPAIRS.ref(c.reads, principal, case_id, kinds=RETAILER)
     if action == "cancel":
         await repairs.cancel_repair(ref, c, body(RepairCancelBody, _reason(f)))
         return "Cancelled."
@@ -97,7 +96,7 @@ async def _repair(action: str, principal: Principal, case_id: str, c: Commands, 
 async def _replacement(
     action: str, principal: Principal, case_id: str, c: Commands, f: FormData
 ) -> str:
-    ref = replacements.REPLACEMENTS.ref(c.session, principal, case_id, kinds=RETAILER)
+    ref = replacements.REPLACEMENTS.ref(c.reads, principal, case_id, kinds=RETAILER)
     if action == "core_received":
         note = body(CoreReceivedBody, {"note": text(f, "note")})
         await replacements.core_received(ref, c, note)
@@ -121,7 +120,7 @@ def _cancel_only(
     async def send(
         action: str, principal: Principal, case_id: str, c: Commands, f: FormData
     ) -> str:
-        ref = resource.ref(c.session, principal, case_id, kinds=RETAILER)
+        ref = resource.ref(c.reads, principal, case_id, kinds=RETAILER)
         if action == "cancel":
             await cancel(ref, c, body(model, _reason(f)))
             return "Cancelled."
@@ -139,7 +138,7 @@ _installation = _cancel_only(
 
 
 async def _plan(action: str, principal: Principal, case_id: str, c: Commands, f: FormData) -> str:
-    ref = service_plans.PLANS.ref(c.session, principal, case_id, kinds=RETAILER)
+    ref = service_plans.PLANS.ref(c.reads, principal, case_id, kinds=RETAILER)
     if action == "claim":
         claim = {
             "type": text(f, "type"),

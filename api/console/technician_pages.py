@@ -47,7 +47,7 @@ from api.console.technician_forms import (
 )
 from api.console.technician_steps import job_steps
 from api.console.technician_timeline import timeline_rows
-from api.deps import AsyncSession, Resources, ResourcesDep, SessionDep
+from api.deps import AsyncSession, Reads, Resources, ResourcesDep, SessionDep
 from api.errors import Problem
 from api.routes import repairs
 from api.schemas.repair import RepairPublic
@@ -85,9 +85,9 @@ async def job_board(request: Request, user: TechnicianDep, session: SessionDep) 
     )
 
 
-def _ref(session: AsyncSession, user: ConsoleUser, repair_id: str) -> CaseRef:
+def _ref(reads: Reads, user: ConsoleUser, repair_id: str) -> CaseRef:
     """The job as the JSON API opens it for a command of its center (another's is 404)."""
-    return repairs.REPAIRS.ref(session, user.principal(), repair_id, kinds=(OrgKind.REPAIR_CENTER,))
+    return repairs.REPAIRS.ref(reads, user.principal(), repair_id, kinds=(OrgKind.REPAIR_CENTER,))
 
 
 @router.get("/jobs/{repair_id}", response_class=HTMLResponse, name="technician_job")
@@ -107,7 +107,7 @@ async def _job_page(
     diagnosis: DiagnosisDraft | None = None,
     qa: QaDraft | None = None,
 ) -> Response:
-    ref = _ref(session, user, repair_id)
+    ref = _ref(Reads(session, res.reader), user, repair_id)
     try:
         bundle = await ref.view()
     except Problem as exc:
@@ -177,7 +177,7 @@ async def _submit(
     elif isinstance(body, Refusal):
         refused = Refused(422, "; ".join(body.messages))
     else:
-        ref = _ref(session, user, repair_id)
+        ref = _ref(Reads(session, res.reader), user, repair_id)
         checked = body
         refused = await run_command(
             session, res, key, lambda commands: send(checked, ref, commands)

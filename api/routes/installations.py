@@ -14,7 +14,7 @@ from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import Viewer, documents_out, shipments_out, timeline_out
 from api.catalog import catalog, refuse_open_case, retailer_terms
 from api.commands import CaseCommands, CommandsDep
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import PrincipalDep, ReadsDep, SessionDep, SettingsDep
 from api.errors import Problem
 from api.pagination import LimitQuery
 from api.routes import site_visits
@@ -141,25 +141,23 @@ async def list_installations(
     return Page[InstallationPublic](items=items, next_cursor=next_cursor)
 
 
-async def _installation(
-    installation_id: str, principal: PrincipalDep, session: SessionDep
-) -> CaseRef:
+async def _installation(installation_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """The installation for its retailer and its provider."""
-    return INSTALLATIONS.ref(session, principal, installation_id)
+    return INSTALLATIONS.ref(reads, principal, installation_id)
 
 
 async def _worked_installation(
-    installation_id: str, principal: PrincipalDep, session: SessionDep
+    installation_id: str, principal: PrincipalDep, reads: ReadsDep
 ) -> CaseRef:
     """The installation for a command only its provider gives."""
-    return INSTALLATIONS.ref(session, principal, installation_id, kinds=(OrgKind.REPAIR_CENTER,))
+    return INSTALLATIONS.ref(reads, principal, installation_id, kinds=(OrgKind.REPAIR_CENTER,))
 
 
 async def _own_installation(
-    installation_id: str, principal: PrincipalDep, session: SessionDep
+    installation_id: str, principal: PrincipalDep, reads: ReadsDep
 ) -> CaseRef:
     """The installation for a command only its retailer gives."""
-    return INSTALLATIONS.ref(session, principal, installation_id, kinds=(OrgKind.RETAILER,))
+    return INSTALLATIONS.ref(reads, principal, installation_id, kinds=(OrgKind.RETAILER,))
 
 
 Installation = Annotated[CaseRef, Depends(_installation)]

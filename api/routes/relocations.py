@@ -13,7 +13,7 @@ from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import relocation_public
 from api.catalog import catalog, refuse_open_case
 from api.commands import CaseCommands, CommandsDep
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import PrincipalDep, ReadsDep, SessionDep, SettingsDep
 from api.errors import Problem
 from api.pagination import LimitQuery
 from api.routes import site_visits
@@ -130,23 +130,21 @@ async def list_relocations(
     return Page[RelocationPublic](items=items, next_cursor=next_cursor)
 
 
-async def _relocation(relocation_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+async def _relocation(relocation_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """The relocation for its retailer and its provider."""
-    return RELOCATIONS.ref(session, principal, relocation_id)
+    return RELOCATIONS.ref(reads, principal, relocation_id)
 
 
 async def _worked_relocation(
-    relocation_id: str, principal: PrincipalDep, session: SessionDep
+    relocation_id: str, principal: PrincipalDep, reads: ReadsDep
 ) -> CaseRef:
     """The relocation for a command only its provider gives."""
-    return RELOCATIONS.ref(session, principal, relocation_id, kinds=(OrgKind.REPAIR_CENTER,))
+    return RELOCATIONS.ref(reads, principal, relocation_id, kinds=(OrgKind.REPAIR_CENTER,))
 
 
-async def _own_relocation(
-    relocation_id: str, principal: PrincipalDep, session: SessionDep
-) -> CaseRef:
+async def _own_relocation(relocation_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """The relocation for a command only its retailer gives."""
-    return RELOCATIONS.ref(session, principal, relocation_id, kinds=(OrgKind.RETAILER,))
+    return RELOCATIONS.ref(reads, principal, relocation_id, kinds=(OrgKind.RETAILER,))
 
 
 Relocation = Annotated[CaseRef, Depends(_relocation)]

@@ -13,7 +13,7 @@ from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import repair_public
 from api.catalog import catalog, refuse_open_case
 from api.commands import CaseCommands, CommandsDep
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import PrincipalDep, ReadsDep, SessionDep, SettingsDep
 from api.errors import Problem, invalid_amount
 from api.pagination import LimitQuery
 from api.schemas.common import AmountError, Page, check_amount
@@ -145,19 +145,19 @@ async def list_repairs(
     return Page[RepairPublic](items=items, next_cursor=next_cursor)
 
 
-async def _repair(repair_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+async def _repair(repair_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """The job for its retailer and its assigned center."""
-    return REPAIRS.ref(session, principal, repair_id)
+    return REPAIRS.ref(reads, principal, repair_id)
 
 
-async def _worked_repair(repair_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+async def _worked_repair(repair_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """The job for a command only its assigned center gives."""
-    return REPAIRS.ref(session, principal, repair_id, kinds=(OrgKind.REPAIR_CENTER,))
+    return REPAIRS.ref(reads, principal, repair_id, kinds=(OrgKind.REPAIR_CENTER,))
 
 
-async def _own_repair(repair_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+async def _own_repair(repair_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """The job for a command only its retailer gives."""
-    return REPAIRS.ref(session, principal, repair_id, kinds=(OrgKind.RETAILER,))
+    return REPAIRS.ref(reads, principal, repair_id, kinds=(OrgKind.RETAILER,))
 
 
 Repair = Annotated[CaseRef, Depends(_repair)]

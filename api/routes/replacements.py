@@ -13,7 +13,7 @@ from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import replacement_public
 from api.catalog import catalog, refuse_open_case, retailer_terms
 from api.commands import CaseCommands, Commands, CommandsDep
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import PrincipalDep, ReadsDep, SessionDep, SettingsDep
 from api.errors import Problem
 from api.pagination import LimitQuery
 from api.schemas.common import Page
@@ -133,18 +133,16 @@ async def list_replacements(
     return Page[ReplacementPublic](items=items, next_cursor=next_cursor)
 
 
-async def _replacement(
-    replacement_id: str, principal: PrincipalDep, session: SessionDep
-) -> CaseRef:
+async def _replacement(replacement_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """Its retailer's; and the repair center's whose job ended in it (which may report its
     core received), shown it as the worker."""
-    return REPLACEMENTS.ref(session, principal, replacement_id)
+    return REPLACEMENTS.ref(reads, principal, replacement_id)
 
 
 async def _own_replacement(
-    replacement_id: str, principal: PrincipalDep, session: SessionDep
+    replacement_id: str, principal: PrincipalDep, reads: ReadsDep
 ) -> CaseRef:
-    return REPLACEMENTS.ref(session, principal, replacement_id, kinds=(OrgKind.RETAILER,))
+    return REPLACEMENTS.ref(reads, principal, replacement_id, kinds=(OrgKind.RETAILER,))
 
 
 Replacement = Annotated[CaseRef, Depends(_replacement)]

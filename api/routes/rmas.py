@@ -14,7 +14,7 @@ from api.case_access import CaseRef, CaseResource, Partner
 from api.case_views import rma_public
 from api.catalog import Product, catalog, retailer_terms
 from api.commands import CaseCommands, Commands, CommandsDep
-from api.deps import AsyncSession, PrincipalDep, SessionDep, SettingsDep
+from api.deps import AsyncSession, PrincipalDep, ReadsDep, SessionDep, SettingsDep
 from api.errors import Problem, forbidden
 from api.pagination import LimitQuery
 from api.schemas.common import Page
@@ -133,14 +133,14 @@ async def list_rmas(
     return Page[RmaPublic](items=items, next_cursor=next_cursor)
 
 
-async def _rma(rma_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+async def _rma(rma_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """The RMA for its retailer and the repair center it is sent to."""
-    return RMAS.ref(session, principal, rma_id)
+    return RMAS.ref(reads, principal, rma_id)
 
 
-async def _own_rma(rma_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+async def _own_rma(rma_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """The RMA for a command only its retailer gives (the center sees it: 403, not 404)."""
-    return RMAS.ref(session, principal, rma_id, owner_only=True)
+    return RMAS.ref(reads, principal, rma_id, owner_only=True)
 
 
 Rma = Annotated[CaseRef, Depends(_rma)]

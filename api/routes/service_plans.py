@@ -13,7 +13,7 @@ from api.case_access import CaseRef, CaseResource
 from api.case_views import service_plan_public
 from api.catalog import catalog
 from api.commands import CaseCommands, CommandsDep, children_recorded
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import PrincipalDep, ReadsDep, SessionDep, SettingsDep
 from api.errors import Problem
 from api.pagination import LimitQuery
 from api.schemas.common import MoneyIO, Page, QueryText
@@ -127,9 +127,9 @@ async def list_plans(
     return Page[ServicePlanPublic](items=items, next_cursor=next_cursor)
 
 
-async def _plan(plan_id: str, principal: PrincipalDep, session: SessionDep) -> CaseRef:
+async def _plan(plan_id: str, principal: PrincipalDep, reads: ReadsDep) -> CaseRef:
     """The plan for its retailer; nobody else works a plan."""
-    return PLANS.ref(session, principal, plan_id, kinds=(OrgKind.RETAILER,))
+    return PLANS.ref(reads, principal, plan_id, kinds=(OrgKind.RETAILER,))
 
 
 Plan = Annotated[CaseRef, Depends(_plan)]

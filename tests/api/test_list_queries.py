@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Table, event, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
 from api.deps import Resources
@@ -73,17 +73,24 @@ async def copy_case(session: AsyncSession, case_id: str, copies: int) -> None:
 
 
 @contextmanager
-def counting(engine: AsyncEngine) -> Iterator[list[str]]:
+def counting(resources: Resources) -> Iterator[list[str]]:
+    """The statements the API sends, through its engine and through its read model's reader
+    (`db.read_model_reader`)."""
     statements: list[str] = []
 
     def count(*args: Any) -> None:
         statements.append(args[2])
 
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    engines = [resources.engine.sync_engine]
+    if resources.reader.engine is not None:
+        engines.append(resources.reader.engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         yield statements
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +113,7 @@ async def statements_for_page(
 ) -> tuple[int, int]:
     headers = {"Authorization": f"Bearer {key}"}
     await http.get(path, params={"limit": 1}, headers=headers)  # the key is known from here
-    with counting(resources.engine) as statements:
+    with counting(resources) as statements:
         answer = await http.get(path, params={"limit": limit}, headers=headers)
     assert answer.status_code == 200, answer.text
     return len(answer.json()["items"]), len(statements)
@@ -141,7 +148,7 @@ async def test_a_case_is_opened_and_shown_in_two_statements(
     path = f"{LISTS[case_type]}/{world.cases[case_type]['id']}"
     headers = {"Authorization": f"Bearer {world.retailer.key}"}
     await http.get(path, headers=headers)  # the key is known from here
-    with counting(resources.engine) as statements:
+    with counting(resources) as statements:
         answer = await http.get(path, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["timeline"], "the view shows what the case has"

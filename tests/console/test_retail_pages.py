@@ -180,7 +180,7 @@ async def test_a_list_page_is_one_statement_whatever_its_size(
     costs = []
     for limit in (1, 3):
         await http.get("/console/rmas", params={"limit": limit})  # the session is warm
-        with counting(resources.engine) as statements:
+        with counting(resources) as statements:
             page = await http.get("/console/rmas", params={"limit": limit})
         assert page.status_code == 200
         assert page.text.count('<th scope="row"><a href="/console/rmas/') == limit

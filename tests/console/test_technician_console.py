@@ -375,7 +375,7 @@ async def test_the_board_is_one_query_however_many_jobs(
                 for _ in range(2):
                     await open_repair(stack, users, "warranty")
                 await http.get("/console/jobs")  # the session's last use is recorded by now
-                with counting(resources.engine) as statements:
+                with counting(resources) as statements:
                     board = await http.get("/console/jobs")
                 assert board.status_code == 200, board.text
                 reading_cases = [s for s in statements if re.search(r"\bFROM cases\b", s)]

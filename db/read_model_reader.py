@@ -2,11 +2,12 @@
 
 On an SQLite file a body of reads runs right here, on the calling thread, through a
 synchronous engine (`db.synchronous`): a read takes SQLite tens of microseconds, and
-SQLAlchemy's asynchronous path around it cost the API about half of its CPU per RMA
-created (docs/benchmarks.md, "A thirteenth sitting"). In WAL mode a reader never waits
-for a writer, so the event loop is held no longer than the reads take; the bounded reads
-already ran on the loop (`db.session.POINT_READ`), through the asynchronous path. The
-reader's connections are opened `query_only`: a body that writes is refused by SQLite.
+SQLAlchemy's asynchronous path around it was a third of the API's CPU per RMA created
+(docs/benchmarks.md, "A thirteenth sitting"). In WAL mode a reader never waits for a
+writer, so the event loop is held no longer than the reads take, as it already was for
+the reads bounded by their keys (`db.session.POINT_READ`), which ran on the loop through
+the asynchronous path. The reader's connections are opened `query_only`: a body that
+writes is refused by SQLite.
 
 Elsewhere (PostgreSQL, an in-memory SQLite) a body runs in the session the caller passes,
 as it would without the reader. Reads of unbounded size (insights, exports) do not come
