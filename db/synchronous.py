@@ -6,8 +6,8 @@ The read model's code is written once, against `AsyncSession` (PostgreSQL's driv
 asynchronous). On an SQLite file SQLAlchemy's asynchronous path costs several times the
 synchronous one per statement (greenlet switches and the driver's thread hand-offs;
 `bench/statement_cost.py`), so the writer (`db.writer`) and the reader
-(`db.read_model_reader`) run the same bodies here instead. A body may await its session's `execute`, `scalar`,
-`scalars`, `get` and `flush`, and nothing else.
+(`db.read_model_reader`) run the same bodies here instead. A body may await its session's
+`execute`, `scalar`, `scalars`, `get` and `flush`, and nothing else.
 """
 
 from __future__ import annotations
