@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,9 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def reader(engine: AsyncEngine) -> ReadModelReader:
+def reader(engine: AsyncEngine) -> Iterator[ReadModelReader]:
     reader = ReadModelReader(engine)
-    yield reader  # type: ignore[misc]
+    yield reader
     reader.close()
 
 
