@@ -9,8 +9,11 @@ is written once per case type."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +25,7 @@ from db import models
 from db.cases import case_by_token, case_of_type, case_page, receiving_org
 from db.queries import CaseBundle, load_case_bundle, load_case_bundles, load_case_view
 
+T = TypeVar("T")
 READERS = (OrgKind.RETAILER, OrgKind.REPAIR_CENTER)
 
 
@@ -70,17 +74,20 @@ class CaseRef:
     def session(self) -> AsyncSession:
         return self.reads.session
 
+    def _under_rule(self, read: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+        """The resource's `read` (`open` or `view`) of this case under this ref's rule, to be
+        given the session."""
+        return partial(
+            read,
+            principal=self.principal,
+            case_id=self.case_id,
+            kinds=self.kinds,
+            owner_only=self.owner_only,
+        )
+
     async def open(self) -> CaseAccess:
         if self._opened is None:
-            self._opened = await self.reads(
-                lambda session: self.resource.open(
-                    session,
-                    self.principal,
-                    self.case_id,
-                    kinds=self.kinds,
-                    owner_only=self.owner_only,
-                )
-            )
+            self._opened = await self.reads(self._under_rule(self.resource.open))
         return self._opened
 
     async def view(self) -> CaseBundle:
@@ -88,15 +95,7 @@ class CaseRef:
         opened = self._opened
         if opened is not None:
             return await self.reads(lambda session: load_case_bundle(session, opened.case))
-        bundle = await self.reads(
-            lambda session: self.resource.view(
-                session,
-                self.principal,
-                self.case_id,
-                kinds=self.kinds,
-                owner_only=self.owner_only,
-            )
-        )
+        bundle = await self.reads(self._under_rule(self.resource.view))
         self._opened = CaseAccess(bundle.case, self.principal)
         return bundle
 

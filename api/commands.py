@@ -36,7 +36,6 @@ from db.projection import recorded_cases
 from db.queries import CaseBundle, load_case_view
 from db.read_model_reader import ReadModelReader
 from db.secret_box import SecretBox
-from db.synchronous import Body
 from domain.common import WORKFLOW_TASK_TIMEOUT, start_memo
 from settings import Settings
 
@@ -265,7 +264,7 @@ async def children_recorded(commands: Commands, case_ids: Iterable[str | None]) 
     loop = asyncio.get_running_loop()
     deadline, pause = loop.time() + CHILD_RECORDED_WITHIN, 0.01
     while pending:
-        pending -= await commands.read(partial(recorded_cases, case_ids=sorted(pending)))
+        pending -= await commands.reads(partial(recorded_cases, case_ids=sorted(pending)))
         if not pending or loop.time() >= deadline:
             return
         await asyncio.sleep(pause)
@@ -290,13 +289,10 @@ class Commands:
 
     @property
     def reads(self) -> Reads:
+        """The request's bounded reads: `await commands.reads(body)` answers what `body`
+        answers, read through the read model's reader (`db.read_model_reader`, synchronous
+        on an SQLite file), else in the request's session. A body that writes is refused."""
         return Reads(self.session, self.reader)
-
-    async def read(self, body: Body[T]) -> T:
-        """What `body` answers from its reads: through the read model's reader
-        (`db.read_model_reader`, synchronous on an SQLite file), else in the request's
-        session. Reads only: a body that writes is refused."""
-        return await self.reads(body)
 
 
 async def commands_dep(
@@ -336,7 +332,7 @@ class CaseCommands(Generic[M]):
         """The case as it is now, read afresh (its workflow may just have written it), once
         the cases it links to are recorded: the command may just have started one (an
         inspected RMA's repair), and the id the answer gives must open at once."""
-        bundle = await commands.read(lambda session: load_case_view(session, case_id))
+        bundle = await commands.reads(lambda session: load_case_view(session, case_id))
         assert bundle is not None, "a case is recorded before its workflow answers"
         if bundle.case.links:
             await children_recorded(commands, bundle.case.links.values())
@@ -361,7 +357,7 @@ class CaseCommands(Generic[M]):
         again on the case read for the answer (`case_id_collision`, never the other
         organisation's case)."""
         session, org_id = commands.session, principal.owner_id
-        if await commands.read(lambda s: idempotency.held_elsewhere(s, org_id, case_id)):
+        if await commands.reads(lambda s: idempotency.held_elsewhere(s, org_id, case_id)):
             await idempotency.refuse_another_orgs_case(session, org_id, case_id)
         await _start_with_update(
             commands.client,
@@ -372,7 +368,7 @@ class CaseCommands(Generic[M]):
             update=update,
             pending_detail=pending_detail,
         )
-        bundle = await commands.read(lambda s: load_case_view(s, case_id))
+        bundle = await commands.reads(lambda s: load_case_view(s, case_id))
         assert bundle is not None, "a case is recorded before its workflow answers"
         if bundle.case.org_id != org_id:
             # Another organisation's request started a case under the same id between the

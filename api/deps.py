@@ -32,7 +32,7 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     documents: DocumentStore
-    # The API's bounded reads (`Commands.read`): synchronous on an SQLite file.
+    # The API's bounded reads (`Reads`): synchronous on an SQLite file.
     reader: ReadModelReader
     keys: KeyCache = field(default_factory=KeyCache)
     _client: Client | None = None

@@ -90,7 +90,7 @@ async def start_rma(
             f"a {body.resolution.value} is for one unit: send one item with quantity 1 per RMA",
         )
     skus = {item.sku for item in body.items}
-    products = await commands.read(lambda reads: catalog(reads, org_id, skus))
+    products = await commands.reads(lambda reads: catalog(reads, org_id, skus))
 
     rma_id, existing = await idempotency.claim_case(
         session, org_id, commands.key, body, "rma", new_case_id("RMA", now.year)
@@ -98,7 +98,7 @@ async def start_rma(
     if existing is not None:
         return await _rmas.view(commands, principal, existing.id)
 
-    start = await commands.read(
+    start = await commands.reads(
         lambda reads: _start_input(reads, settings, principal, body, products, rma_id)
     )
     # A console user's name goes on the first entry; a key's start stays as it always was.
