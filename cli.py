@@ -536,9 +536,7 @@ def _create_user(args: argparse.Namespace) -> int:
             print("aftersales: the passwords differ", file=sys.stderr)
             return 2
     status, said = asyncio.run(
-        create_user_from_shell(
-            get_settings().database_url, args.org, args.email, args.name, args.role, password
-        )
+        create_user_from_shell(get_settings(), args.org, args.email, args.name, args.role, password)
     )
     print(
         said if status == 0 else f"aftersales: {said}",

@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     # happens (ISO 8601 durations).
     console_session_idle: timedelta = timedelta(hours=2)
     console_session_max: timedelta = timedelta(hours=12)
+    # How console passwords are hashed: `rfc9106` is argon2id with RFC 9106's second
+    # recommended parameters; `minimal` is argon2id at its cheapest, for test suites that make
+    # users by the hundred, and refused in production. A hash carries its own parameters, so
+    # either setting verifies the other's hashes.
+    password_hashing: Literal["rfc9106", "minimal"] = "rfc9106"
 
     @field_validator(
         "temporal_api_key",
@@ -179,6 +184,12 @@ class Settings(BaseSettings):
         if self.document_store == "s3" and not self.document_s3_bucket:
             raise ValueError("AFTERSALES_DOCUMENT_STORE=s3 needs AFTERSALES_DOCUMENT_S3_BUCKET")
         self.document_s3_prefix = self.document_s3_prefix.strip("/")
+        return self
+
+    @model_validator(mode="after")
+    def _password_hashing(self) -> Settings:
+        if self.env == "production" and self.password_hashing != "rfc9106":
+            raise ValueError("AFTERSALES_PASSWORD_HASHING=minimal is for tests, not production")
         return self
 
     @model_validator(mode="after")

@@ -189,6 +189,8 @@ async def run_stack(
             "delivery_first_retry": timedelta(milliseconds=200),
             # Test workers check for non-determinism whatever AFTERSALES_WORKFLOW_SANDBOX says.
             "workflow_sandbox": True,
+            # The console tests make users by the hundred: argon2 at its cheapest.
+            "password_hashing": "minimal",
             **overrides,
         },
     )

@@ -269,3 +269,16 @@ def test_provider_api_bases_default_to_the_real_endpoints(monkeypatch: pytest.Mo
     settings = Settings()
     assert settings.easypost_api_base == "http://127.0.0.1:9999/easypost"
     assert settings.stripe_api_base is None
+
+
+def test_production_refuses_the_cheapest_password_hashing() -> None:
+    secrets = {
+        "admin_key": "k",
+        "carrier_secret": "s",
+        "payload_key": PAYLOAD_KEY,
+        "secrets_key": SECRETS_KEY,
+    }
+    with pytest.raises(ValidationError, match="AFTERSALES_PASSWORD_HASHING=minimal is for tests"):
+        Settings(env="production", password_hashing="minimal", **secrets)
+    assert Settings(env="production", **secrets).password_hashing == "rfc9106"
+    assert Settings(env="test", password_hashing="minimal", **secrets).password_hashing == "minimal"

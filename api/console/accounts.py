@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from api.auth import OrgKind
-from api.console.passwords import hash_password
+from api.console.passwords import Passwords, passwords
 from api.console.session import ROLES_BY_KIND
 from api.deps import AsyncSession
 from api.errors import Problem
 from api.schemas.users import UserCreate
 from db import console_users, models
+from settings import Settings
 
 
 async def create_user(
-    session: AsyncSession, org: models.Organisation, body: UserCreate, user_id: str | None = None
+    session: AsyncSession,
+    org: models.Organisation,
+    body: UserCreate,
+    hasher: Passwords,
+    user_id: str | None = None,
 ) -> models.User:
     """A new user of `org` (under `user_id` when given); 422 `invalid_role` for a role that
     organisation's kind has not, 409 `email_taken` for an email someone (of any
@@ -25,7 +30,7 @@ async def create_user(
             f"a {org.kind} has no {body.role!r} users; one of: {', '.join(roles) or 'none'}",
             allowed=list(roles),
         )
-    password_hash = await hash_password(body.password)
+    password_hash = await hasher.hash(body.password)
     try:
         return await console_users.add_user(
             session, org.id, body.email, body.name, body.role, password_hash, user_id
@@ -35,7 +40,7 @@ async def create_user(
 
 
 async def create_user_from_shell(
-    database_url: str, org_ref: str, email: str, name: str, role: str, password: str
+    settings: Settings, org_ref: str, email: str, name: str, role: str, password: str
 ) -> tuple[int, str]:
     """`aftersales users create`: the exit status and what to print (never the password).
     `org_ref` is the organisation's id or its (unambiguous) name."""
@@ -50,7 +55,7 @@ async def create_user_from_shell(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         return 2, f"refused: {fields}"
-    engine = make_engine(database_url)
+    engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session:
             orgs = await console_users.organisations_by_ref(session, org_ref)
@@ -58,7 +63,8 @@ async def create_user_from_shell(
                 found = "no" if not orgs else "more than one"
                 return 1, f"{found} organisation {org_ref!r} (give its id)"
             try:
-                user = await create_user(session, orgs[0], body)
+                hasher = passwords(settings.password_hashing)
+                user = await create_user(session, orgs[0], body, hasher)
             except Problem as problem:
                 return 1, f"refused: {problem.detail}"
             return 0, f"user {user.id} {user.email} ({user.role} of {orgs[0].name})"

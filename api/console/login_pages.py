@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console import throttle
 from api.console.csrf import LOGIN_COOKIE, CsrfDep
-from api.console.passwords import verify_password
+from api.console.passwords import PasswordsDep
 from api.console.render import render
 from api.console.session import (
     COOKIE_PATH,
@@ -77,6 +77,7 @@ async def login(
     request: Request,
     res: ResourcesDep,
     session: SessionDep,
+    hasher: PasswordsDep,
     _csrf: CsrfDep,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -105,7 +106,7 @@ async def login(
     )
     user = await console_users.user_by_email(session, email) if plausible else None
     # Verified (against a dummy hash when there is no such user) whatever else is wrong.
-    verified = await verify_password(user.password_hash if user else None, password[:PASSWORD_MAX])
+    verified = await hasher.verify(user.password_hash if user else None, password[:PASSWORD_MAX])
     if user is None or not verified:
         await throttle.failed(session, subjects)
         return again(401, WRONG)

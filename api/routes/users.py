@@ -13,6 +13,7 @@ from api import idempotency
 from api.auth import OrgKind, Principal
 from api.commands import fingerprinted, setup_command_key
 from api.console.accounts import create_user
+from api.console.passwords import PasswordsDep
 from api.deps import AsyncSession, PrincipalDep, SecretBoxDep, SessionDep
 from api.errors import Problem, not_found
 from api.idempotency import IdempotencyKey
@@ -39,6 +40,7 @@ async def add_user(
     principal: PrincipalDep,
     session: SessionDep,
     box: SecretBoxDep,
+    hasher: PasswordsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> UserPublic:
     """A user who signs in to the console with `email` and `password` (stored as an argon2
@@ -63,7 +65,7 @@ async def add_user(
         if (first := await _made(session, org.id, user_id)) is not None:
             return _user_public(first)
     try:
-        user = await create_user(session, org, body, user_id)
+        user = await create_user(session, org, body, hasher, user_id)
     except Problem as refused:
         # A concurrent request with the same key may have made the user under this id.
         if key is None or refused.code != "email_taken":

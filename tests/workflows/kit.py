@@ -215,6 +215,7 @@ def with_start(
     start: Any,
     workflow_id: str,
     task_queue: str | None = None,
+    task_timeout: timedelta | None = None,
 ) -> WithStartWorkflowOperation[W, R]:
     """The start half of an update-with-start, as the API sends it."""
     return WithStartWorkflowOperation(
@@ -224,6 +225,7 @@ def with_start(
         task_queue=task_queue or h.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         memo=start_memo(),
+        task_timeout=task_timeout,
     )
 
 
@@ -389,10 +391,16 @@ def repair_start(
 
 
 async def open_repair(
-    h: Harness, s: RepairStart, task_queue: str | None = None
+    h: Harness,
+    s: RepairStart,
+    task_queue: str | None = None,
+    task_timeout: timedelta | None = None,
 ) -> tuple[RepairHandle, RepairView]:
-    """Start the job and get the create call's answer in one round trip, as the API does."""
-    operation = with_start(h, RepairWorkflow.run, s, repair_workflow_id(s.repair_id), task_queue)
+    """Start the job and get the create call's answer in one round trip, as the API does
+    (`task_timeout`: a workflow task's, whose 0.8 is how long a local activity holds the
+    task before the worker lets the next message in)."""
+    workflow_id = repair_workflow_id(s.repair_id)
+    operation = with_start(h, RepairWorkflow.run, s, workflow_id, task_queue, task_timeout)
     view = await h.env.client.execute_update_with_start_workflow(
         typed(RepairWorkflow.accept), start_workflow_operation=operation
     )

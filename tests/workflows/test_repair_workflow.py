@@ -698,7 +698,9 @@ async def test_a_command_racing_the_quote_expiry_is_refused(
     gate = Gate()
     outbound = held_activity(h, "book_shipment", gate, lambda r: r.direction == "outbound")
     async with side_worker(h, {"book_shipment": outbound}) as queue:
-        handle, _ = await open_repair(h, s, queue)
+        # The booking is a local activity: a command reaches the job only when the worker
+        # heartbeats the task the booking holds, at 0.8 of its timeout (8 s by default).
+        handle, _ = await open_repair(h, s, queue, task_timeout=timedelta(seconds=2))
         await report_status(handle, S.DIAGNOSING, center)
         view = await handle.execute_update(
             typed(RepairWorkflow.diagnose), diagnosis(center, [TWO_SCREWS])
