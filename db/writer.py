@@ -1,29 +1,32 @@
 """The read model's writer: where the worker's workflow steps write their transactions.
 
-On an SQLite file, each transaction runs on one thread of the writer's own, through a
-synchronous engine: SQLAlchemy's asynchronous path costs about seven times the
-synchronous one per statement (greenlet switches and the driver's thread hand-offs;
-`bench/statement_cost.py`), and a step's transaction is several statements. One hand-off
-to the writer's thread per transaction replaces two to four per transaction and the
-asynchronous path per statement (docs/benchmarks.md, "A twelfth sitting"). The writer's
-transactions run one at a time, under the process's write lock (`db.session.write_lock`),
-so they queue with the process's other writers instead of meeting them in SQLite's busy
-handler.
+Each transaction runs on a thread of the writer's own, through a synchronous engine:
+SQLAlchemy's asynchronous path costs several times the synchronous one per statement
+(greenlet switches and, on SQLite, the driver's thread hand-offs; `bench/statement_cost.py`),
+and a step's transaction is several statements. One hand-off to a writer thread per
+transaction replaces the asynchronous path per statement (docs/benchmarks.md, "A twelfth
+sitting", and "A fourteenth sitting" for PostgreSQL).
 
-Elsewhere (PostgreSQL, whose driver is asynchronous anyway; an in-memory SQLite, which
-one connection cannot share between threads) a transaction runs in an `AsyncSession` on
-the caller's event loop, as every other write does.
+- On an SQLite file, one thread with one connection runs the transactions one at a time,
+  under the process's write lock (`db.session.write_lock`), so they queue with the process's
+  other writers instead of meeting them in SQLite's busy handler.
+- On PostgreSQL, `POSTGRES_THREADS` threads share a pool of as many connections and run
+  their transactions side by side, as the event loop's sessions did: the database orders
+  them (the rows they lock, the constraints they meet), not the writer.
+- An in-memory SQLite (one connection that threads cannot share) and `on_loop` run each
+  transaction in an `AsyncSession` on the caller's event loop, as every other write does.
 
 A transaction's body is the same coroutine either way: it is handed a session and awaits
 its `execute`, `scalar`, `scalars`, `get` and `flush`, and `ReadModelWriter.off_loop` for
-CPU work, and nothing else (on the writer's thread it runs as `db.synchronous` runs a
-body, with no event loop: a body that awaits the network or a sleep is refused, and its
-transaction rolled back).
+CPU work, and nothing else (on a writer thread it runs as `db.synchronous` runs a body, with
+no event loop: a body that awaits the network or a sleep is refused, and its transaction
+rolled back).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,25 +45,44 @@ T = TypeVar("T")
 THREAD_NAME = "read-model-writer"
 
 
-class _WriterThread:
-    """One thread with one connection to the file, running one body at a time."""
+# A worker's steps write in as many transactions at once on PostgreSQL: its local
+# activities and activities that write rarely number more than this at a time.
+POSTGRES_THREADS = 8
+
+
+class _WriterThreads:
+    """The threads that run the bodies, each through a connection of the writer's engine:
+    one thread and one connection for an SQLite file, `POSTGRES_THREADS` of each else."""
 
     def __init__(self, url: URL) -> None:
-        self.engine: Engine = create_engine(
-            sync_url(url.render_as_string(hide_password=False)),
-            poolclass=StaticPool,
-            hide_parameters=HIDE_PARAMETERS,
-        )
-        event.listen(self.engine, "connect", sqlite_pragmas)
+        synchronous = sync_url(url.render_as_string(hide_password=False))
+        if url.get_backend_name() == "sqlite":
+            threads = 1
+            self.engine: Engine = create_engine(
+                synchronous, poolclass=StaticPool, hide_parameters=HIDE_PARAMETERS
+            )
+            event.listen(self.engine, "connect", sqlite_pragmas)
+        else:
+            threads = POSTGRES_THREADS
+            self.engine = create_engine(
+                synchronous,
+                pool_size=threads,
+                max_overflow=0,
+                pool_pre_ping=True,
+                hide_parameters=HIDE_PARAMETERS,
+            )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
-        self.thread: threading.Thread | None = None
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=THREAD_NAME)
+        self._local = threading.local()
 
     def run(self, body: Body[T]) -> tuple[T, dict[str, Any]]:
-        self.thread = threading.current_thread()
+        self._local.writing = True
         with self.sessions.begin() as session:
             answer = run_body(body, session)
         return answer, session.info
+
+    def on_a_writer_thread(self) -> bool:
+        return bool(getattr(self._local, "writing", False))
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -68,27 +90,25 @@ class _WriterThread:
 
 
 class ReadModelWriter:
-    """Runs write transactions: on its own thread for an SQLite file, else on the caller's
-    loop. `transaction` answers what the body answered and the session's `info` (what the
-    transaction noted for after its commit, `db.projection.stored_first`)."""
+    """Runs write transactions: on threads of its own (see the module), else on the
+    caller's loop. `transaction` answers what the body answered and the session's `info`
+    (what the transaction noted for after its commit, `db.projection.stored_first`)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, own_thread: bool) -> None:
         self.sessions = sessions
         engine = cast(AsyncEngine, sessions.kw["bind"])
-        database = engine.url.database
-        self._own_thread = (
-            own_thread
-            and engine.dialect.name == "sqlite"
-            and database not in (None, "", ":memory:")
-        )
+        sqlite = engine.dialect.name == "sqlite"
+        in_memory = sqlite and engine.url.database in (None, "", ":memory:")
+        self._own_thread = own_thread and not in_memory
         self._url = engine.url
-        self._thread: _WriterThread | None = None
-        self._lock = write_lock(engine) if self._own_thread else None
+        self._thread: _WriterThreads | None = None
+        # SQLite has one writer at a time: the writer queues with the process's others.
+        self._lock = write_lock(engine) if self._own_thread and sqlite else None
         self._started = threading.Lock()
 
     @classmethod
     def for_worker(cls, sessions: async_sessionmaker[AsyncSession]) -> ReadModelWriter:
-        """The worker's: on a thread of its own where the database is an SQLite file."""
+        """The worker's: on threads of its own, except for an in-memory SQLite."""
         return cls(sessions, own_thread=True)
 
     @classmethod
@@ -97,27 +117,27 @@ class ReadModelWriter:
         return cls(sessions, own_thread=False)
 
     async def transaction(self, body: Body[T]) -> tuple[T, dict[str, Any]]:
-        if self._lock is None:
+        if not self._own_thread:
             async with self.sessions.begin() as session:
                 answer = await body(session)
             return answer, session.info
-        async with self._lock():
-            writer = self._writer_thread()
+        async with self._lock() if self._lock is not None else contextlib.nullcontext():
+            writer = self._writer_threads()
             return await asyncio.get_running_loop().run_in_executor(
                 writer.executor, writer.run, body
             )
 
     async def off_loop(self, work: Callable[[], T]) -> T:
-        """CPU work inside a body (rendering): on the writer's thread it runs there, the
+        """CPU work inside a body (rendering): on a writer thread it runs there, the
         caller's loop being free already; on the caller's loop, in a thread of its own."""
-        if self._thread is not None and threading.current_thread() is self._thread.thread:
+        if self._thread is not None and self._thread.on_a_writer_thread():
             return work()
         return await asyncio.to_thread(work)
 
-    def _writer_thread(self) -> _WriterThread:
+    def _writer_threads(self) -> _WriterThreads:
         with self._started:
             if self._thread is None:
-                self._thread = _WriterThread(self._url)
+                self._thread = _WriterThreads(self._url)
             return self._thread
 
     def close(self) -> None:

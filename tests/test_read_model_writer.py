@@ -1,12 +1,12 @@
-"""The read model's writer (`db.writer`): the worker's step transactions on a thread of
-their own for an SQLite file, committed or rolled back whole, one at a time, queued with
-the process's other writers."""
+"""The read model's writer (`db.writer`): the worker's step transactions on threads of their
+own, committed or rolled back whole; for an SQLite file one at a time, queued with the
+process's other writers; on PostgreSQL side by side."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from db.session import make_engine, make_sessionmaker
-from db.writer import THREAD_NAME, ReadModelWriter
+from db.writer import POSTGRES_THREADS, THREAD_NAME, ReadModelWriter
+from tests.support import database_url_for_tests, postgres_database
 
 _METADATA = MetaData()
 _ROWS = Table("rows", _METADATA, Column("id", Integer, primary_key=True), Column("v", String))
@@ -24,14 +25,35 @@ _COUNTERS = Table(
 )
 
 
-@pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/writer.db")
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    base = database_url_for_tests()
+    if base is None:
+        pytest.skip("AFTERSALES_TEST_DATABASE_URL is not set")
+    with postgres_database(base) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def sessions(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/writer.db"
+    else:
+        url = request.getfixturevalue("postgres")
+    engine = make_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(_METADATA.create_all)
         await connection.execute(insert(_COUNTERS), {"id": 1, "n": 0})
     yield make_sessionmaker(engine)
+    async with engine.begin() as connection:
+        await connection.run_sync(_METADATA.drop_all)
     await engine.dispose()
+
+
+def _on_postgres(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    return bool(sessions.kw["bind"].dialect.name == "postgresql")
 
 
 @pytest.fixture
@@ -86,6 +108,8 @@ async def test_transactions_at_once_lose_no_update(
 ) -> None:
     """Each reads the counter and writes it plus one: run one at a time, none is lost, and
     the engine's own writers in the same process queue with them instead of failing."""
+    if _on_postgres(sessions):
+        pytest.skip("on PostgreSQL transactions run side by side: the database orders them")
 
     async def increment(session: AsyncSession) -> None:
         n = (await session.execute(select(_COUNTERS.c.n).where(_COUNTERS.c.id == 1))).scalar_one()
@@ -169,3 +193,28 @@ async def test_a_transaction_that_waits_on_anything_else_is_refused_and_stores_n
     with pytest.raises(RuntimeError, match=r"besides its session|no running event loop"):
         await writer.transaction(waits)
     assert await _stored(sessions) == {}
+
+
+async def test_on_postgres_transactions_run_side_by_side(
+    writer: ReadModelWriter, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Each body waits, inside its open transaction, until all of them are inside theirs:
+    one at a time, as on SQLite, the first would wait for ever."""
+    if not _on_postgres(sessions):
+        pytest.skip("an SQLite file has one writer at a time")
+    inside = threading.Barrier(POSTGRES_THREADS, timeout=10)
+
+    def writes(i: int) -> Callable[[AsyncSession], Awaitable[str]]:
+        async def body(session: AsyncSession) -> str:
+            await session.execute(insert(_ROWS), {"id": i, "v": "side by side"})
+            inside.wait()
+            return threading.current_thread().name
+
+        return body
+
+    answers = await asyncio.gather(
+        *(writer.transaction(writes(i)) for i in range(POSTGRES_THREADS))
+    )
+    assert len({name for name, _ in answers}) == POSTGRES_THREADS
+    assert all(name.startswith(THREAD_NAME) for name, _ in answers)
+    assert len(await _stored(sessions)) == POSTGRES_THREADS
