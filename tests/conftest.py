@@ -23,6 +23,24 @@ from tests.support import (
 
 BACKENDS = ["sqlite", "postgres"]
 
+# The files whose tests take a minute or near it (`--durations`), handed to the two xdist
+# workers first: one of them started last would leave the other worker idle while it runs.
+SLOW_FIRST = (
+    "tests/chaos/test_crash_recovery.py",
+    "tests/api/test_openapi_conformance.py",
+    "tests/fuzz/test_schemathesis.py",
+    "tests/chaos/test_campaign_crash.py",
+    "tests/chaos/test_scale_out.py",
+    "tests/api/test_edges_e2e.py",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow files first, each in the order pytest gave it (a stable sort)."""
+    rank = {path: i for i, path in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
 
 @pytest.fixture(scope="session")
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -272,7 +273,7 @@ def test_provider_api_bases_default_to_the_real_endpoints(monkeypatch: pytest.Mo
 
 
 def test_production_refuses_the_cheapest_password_hashing() -> None:
-    secrets = {
+    secrets: dict[str, Any] = {
         "admin_key": "k",
         "carrier_secret": "s",
         "payload_key": PAYLOAD_KEY,
