@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -16,22 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from db.session import make_engine, make_sessionmaker
 from db.writer import POSTGRES_THREADS, THREAD_NAME, ReadModelWriter
-from tests.support import database_url_for_tests, postgres_database
 
 _METADATA = MetaData()
-_ROWS = Table("rows", _METADATA, Column("id", Integer, primary_key=True), Column("v", String))
-_COUNTERS = Table(
-    "counters", _METADATA, Column("id", Integer, primary_key=True), Column("n", Integer)
+_ROWS = Table(
+    "writer_test_rows", _METADATA, Column("id", Integer, primary_key=True), Column("v", String)
 )
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    base = database_url_for_tests()
-    if base is None:
-        pytest.skip("AFTERSALES_TEST_DATABASE_URL is not set")
-    with postgres_database(base) as url:
-        yield url
+_COUNTERS = Table(
+    "writer_test_counters", _METADATA, Column("id", Integer, primary_key=True), Column("n", Integer)
+)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -41,7 +33,7 @@ async def sessions(
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path}/writer.db"
     else:
-        url = request.getfixturevalue("postgres")
+        url = request.getfixturevalue("postgres_url")
     engine = make_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(_METADATA.create_all)
