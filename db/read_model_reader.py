@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
-from db.session import HIDE_PARAMETERS, sqlite_pragmas, sync_url
+from db.session import HIDE_PARAMETERS, is_sqlite_file, sqlite_pragmas, sync_url
 from db.synchronous import Body, run_body
 
 T = TypeVar("T")
@@ -40,10 +40,9 @@ class ReadModelReader:
     """Runs bodies of reads: synchronously on an SQLite file, else in the caller's session."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        database = engine.url.database
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
-        if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+        if is_sqlite_file(engine.url):
             synchronous = create_engine(
                 sync_url(engine.url.render_as_string(hide_password=False)),
                 # One connection per thread: a body runs to its end on the thread that asked.

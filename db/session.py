@@ -43,9 +43,15 @@ def sync_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def is_sqlite_file(url: URL) -> bool:
+    """Whether the database is an SQLite file (not in memory, not another backend): one
+    that connections on several threads share."""
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+
 def ensure_sqlite_dir(url: str) -> None:
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    if is_sqlite_file(parsed) and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -324,7 +330,7 @@ def make_engine(url: str) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         event.listen(engine.sync_engine, "before_cursor_execute", _mark_statement)
-        if parsed.database not in (None, "", ":memory:"):
+        if is_sqlite_file(parsed) and parsed.database:
             _queue_writers(engine, str(Path(parsed.database).resolve()))
         return engine
     return create_async_engine(

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from db.session import HIDE_PARAMETERS, sqlite_pragmas, sync_url, write_lock
+from db.session import HIDE_PARAMETERS, is_sqlite_file, sqlite_pragmas, sync_url, write_lock
 from db.synchronous import Body, run_body
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ class _WriterThreads:
 
     def __init__(self, url: URL) -> None:
         synchronous = sync_url(url.render_as_string(hide_password=False))
-        if url.get_backend_name() == "sqlite":
+        if is_sqlite_file(url):
             threads = 1
             self.engine: Engine = create_engine(
                 synchronous, poolclass=StaticPool, hide_parameters=HIDE_PARAMETERS
@@ -72,11 +72,15 @@ class _WriterThreads:
                 hide_parameters=HIDE_PARAMETERS,
             )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=THREAD_NAME)
         self._local = threading.local()
+        self.executor = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix=THREAD_NAME, initializer=self._mark
+        )
+
+    def _mark(self) -> None:
+        self._local.writing = True
 
     def run(self, body: Body[T]) -> tuple[T, dict[str, Any]]:
-        self._local.writing = True
         with self.sessions.begin() as session:
             answer = run_body(body, session)
         return answer, session.info
@@ -97,13 +101,13 @@ class ReadModelWriter:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, own_thread: bool) -> None:
         self.sessions = sessions
         engine = cast(AsyncEngine, sessions.kw["bind"])
-        sqlite = engine.dialect.name == "sqlite"
-        in_memory = sqlite and engine.url.database in (None, "", ":memory:")
+        sqlite_file = is_sqlite_file(engine.url)
+        in_memory = engine.dialect.name == "sqlite" and not sqlite_file
         self._own_thread = own_thread and not in_memory
         self._url = engine.url
         self._thread: _WriterThreads | None = None
         # SQLite has one writer at a time: the writer queues with the process's others.
-        self._lock = write_lock(engine) if self._own_thread and sqlite else None
+        self._lock = write_lock(engine) if self._own_thread and sqlite_file else None
         self._started = threading.Lock()
 
     @classmethod
